@@ -1,0 +1,66 @@
+#include "storage/schema.h"
+
+namespace hpo::storage {
+namespace {
+
+constexpr std::string_view kMigrations[] = {
+    // 0 -> 1: studies, trials, their parameters and metrics, workers.
+    R"sql(
+CREATE TABLE studies (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  spec BLOB NOT NULL,
+  state INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  finished_ms INTEGER NOT NULL DEFAULT 0,
+  optimizer_state BLOB NOT NULL DEFAULT x''
+);
+CREATE TABLE trials (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  study_id INTEGER NOT NULL REFERENCES studies(id),
+  number INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  worker_id INTEGER NOT NULL DEFAULT 0,
+  device TEXT NOT NULL DEFAULT '',
+  attempt INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  started_ms INTEGER NOT NULL DEFAULT 0,
+  finished_ms INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  seed INTEGER NOT NULL,
+  lease_token TEXT NOT NULL DEFAULT '',
+  lease_expires_ms INTEGER NOT NULL DEFAULT 0,
+  candidate_id INTEGER NOT NULL,
+  candidate BLOB NOT NULL,
+  UNIQUE (study_id, number)
+);
+CREATE TABLE trial_params (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  name TEXT NOT NULL,
+  real_value REAL,
+  int_value INTEGER,
+  text_value TEXT,
+  PRIMARY KEY (trial_id, name)
+);
+CREATE TABLE trial_metrics (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  name TEXT NOT NULL,
+  value REAL NOT NULL,
+  PRIMARY KEY (trial_id, name)
+);
+CREATE TABLE workers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  slots INTEGER NOT NULL,
+  device TEXT NOT NULL,
+  registered_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL
+);
+)sql",
+};
+
+}  // namespace
+
+std::span<const std::string_view> Migrations() { return kMigrations; }
+
+}  // namespace hpo::storage

@@ -1,0 +1,84 @@
+// A thin RAII wrapper over the SQLite C API: a connection (Db) and prepared statements (Stmt).
+//
+// Not thread-safe: the owner of a Db serialises its use. A Stmt must not outlive its Db. Every failure
+// becomes a Status whose message carries SQLite's own words; nothing here throws.
+#ifndef HPO_STORAGE_SQLITE_H_
+#define HPO_STORAGE_SQLITE_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace hpo::storage {
+
+class Stmt;
+
+class Db {
+ public:
+  // Opens (creating when missing) the database file at `path`.
+  static Result<std::unique_ptr<Db>> Open(const std::string& path);
+  ~Db();
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  // Runs one or more statements that return no rows.
+  Status Exec(std::string_view sql);
+  Result<Stmt> Prepare(std::string_view sql);
+  // The single integer the query returns (e.g. a PRAGMA or COUNT).
+  Result<int64_t> QueryInt(std::string_view sql);
+  int64_t LastInsertRowId() const;
+
+  // Status for a failed call that returned `rc`, with SQLite's message.
+  Status Error(int rc, std::string_view what) const;
+
+  sqlite3* handle() { return db_; }
+
+ private:
+  explicit Db(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+class Stmt {
+ public:
+  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Stmt& operator=(Stmt&&) = delete;
+  Stmt(const Stmt&) = delete;
+  ~Stmt();
+
+  // Binders take 1-based indices, as SQLite does. Each returns *this for chaining; a failed bind is
+  // reported by the next Step.
+  Stmt& Bind(int index, int64_t value);
+  Stmt& Bind(int index, double value);
+  Stmt& Bind(int index, std::string_view text);
+  Stmt& BindBlob(int index, std::string_view bytes);
+  Stmt& BindNull(int index);
+
+  // Advances: true when a row is ready, false when done.
+  Result<bool> Step();
+  // Steps to completion of a statement that returns no rows.
+  Status Run();
+  // Resets for another execution with new bindings.
+  void Reset();
+
+  int64_t Int(int col) const;
+  double Double(int col) const;
+  std::string Text(int col) const;
+  std::string Blob(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  friend class Db;
+  Stmt(Db* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Db* db_;
+  sqlite3_stmt* stmt_;
+  int bind_rc_ = SQLITE_OK;
+};
+
+}  // namespace hpo::storage
+
+#endif  // HPO_STORAGE_SQLITE_H_

@@ -1,0 +1,372 @@
+#include "storage/store.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "storage/schema.h"
+#include "storage/sqlite.h"
+
+namespace hpo::storage {
+namespace {
+
+constexpr int64_t kApplicationId = 0x48504f31;  // "HPO1"
+
+std::string PackDoubles(const std::vector<double>& values) {
+  std::string bytes(values.size() * sizeof(double), '\0');
+  if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+
+Result<std::vector<double>> UnpackDoubles(const std::string& bytes) {
+  if (bytes.size() % sizeof(double) != 0) return DataLossError("stored candidate has a partial value");
+  std::vector<double> values(bytes.size() / sizeof(double));
+  if (!values.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
+  return values;
+}
+
+// Refuses a file that exists, is not empty, and does not start with SQLite's header, before SQLite
+// opens it (so that nothing is written to it).
+Status CheckHeader(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Ok();  // missing: it will be created
+  char header[16] = {};
+  in.read(header, sizeof(header));
+  const std::streamsize got = in.gcount();
+  if (got == 0) return Status::Ok();
+  if (got < 16 || std::memcmp(header, "SQLite format 3", 16) != 0) {
+    return DataLossError("database " + path + " is not an SQLite file; refusing to touch it");
+  }
+  return Status::Ok();
+}
+
+class Transaction {
+ public:
+  explicit Transaction(Db& db) : db_(db) {}
+  Status Begin() { return db_.Exec("BEGIN IMMEDIATE"); }
+  Status Commit() {
+    HPO_RETURN_IF_ERROR(db_.Exec("COMMIT"));
+    done_ = true;
+    return Status::Ok();
+  }
+  ~Transaction() {
+    if (!done_) (void)db_.Exec("ROLLBACK");
+  }
+
+ private:
+  Db& db_;
+  bool done_ = false;
+};
+
+Status Migrate(Db& db, const std::string& path) {
+  HPO_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
+  HPO_ASSIGN_OR_RETURN(int64_t app_id, db.QueryInt("PRAGMA application_id"));
+  HPO_ASSIGN_OR_RETURN(int64_t objects, db.QueryInt("SELECT COUNT(*) FROM sqlite_master"));
+  if (version > Store::kSchemaVersion) {
+    return FailedPreconditionError("database " + path + " has schema version " + std::to_string(version) +
+                                   ", newer than this hpo's " + std::to_string(Store::kSchemaVersion) +
+                                   "; upgrade hpo");
+  }
+  if ((version == 0 && objects > 0) || (version > 0 && app_id != kApplicationId)) {
+    return FailedPreconditionError("database " + path + " holds tables that are not hpo's; refusing to touch it");
+  }
+  if (version == Store::kSchemaVersion) return Status::Ok();
+  const auto migrations = Migrations();
+  for (int64_t v = version; v < Store::kSchemaVersion; ++v) {
+    Transaction txn(db);
+    HPO_RETURN_IF_ERROR(txn.Begin());
+    HPO_RETURN_IF_ERROR(db.Exec(migrations[v]).WithPrefix("migration to schema " + std::to_string(v + 1)));
+    HPO_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(v + 1)));
+    HPO_RETURN_IF_ERROR(db.Exec("PRAGMA application_id = " + std::to_string(kApplicationId)));
+    HPO_RETURN_IF_ERROR(txn.Commit());
+  }
+  return Status::Ok();
+}
+
+void SetParam(v1::ParamValue& value, const Stmt& row) {
+  if (!row.IsNull(1)) {
+    value.set_double_value(row.Double(1));
+  } else if (!row.IsNull(2)) {
+    value.set_int_value(row.Int(2));
+  } else {
+    value.set_string_value(row.Text(3));
+  }
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  HPO_RETURN_IF_ERROR(CheckHeader(path));
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path));
+  sqlite3_busy_timeout(db->handle(), 10'000);
+  HPO_RETURN_IF_ERROR(Migrate(*db, path).WithPrefix("open"));
+  HPO_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"));
+  HPO_ASSIGN_OR_RETURN(int64_t wal, db->QueryInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"));
+  if (wal != 1) return UnavailableError("database " + path + " cannot run in WAL mode");
+  return std::unique_ptr<Store>(new Store(std::move(db)));
+}
+
+int Store::schema_version() {
+  std::lock_guard lock(mu_);
+  auto version = db_->QueryInt("PRAGMA user_version");
+  return version.ok() ? static_cast<int>(*version) : -1;
+}
+
+Result<uint64_t> Store::CreateStudy(const v1::StudySpec& spec, int64_t created_ms,
+                                    const std::string& optimizer_state) {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("INSERT INTO studies (name, spec, state, created_ms, optimizer_state) "
+                                               "VALUES (?, ?, ?, ?, ?)"));
+  stmt.Bind(1, spec.name())
+      .BindBlob(2, spec.SerializeAsString())
+      .Bind(3, int64_t{v1::STUDY_RUNNING})
+      .Bind(4, created_ms)
+      .BindBlob(5, optimizer_state);
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  return static_cast<uint64_t>(db_->LastInsertRowId());
+}
+
+Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT spec, state, created_ms, finished_ms, optimizer_state "
+                                               "FROM studies WHERE id = ?"));
+  stmt.Bind(1, static_cast<int64_t>(study_id));
+  HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return NotFoundError("study " + std::to_string(study_id) + " not found");
+  StudyRecord record;
+  v1::Study& study = record.study;
+  study.set_id(study_id);
+  if (!study.mutable_spec()->ParseFromString(stmt.Blob(0))) {
+    return DataLossError("study " + std::to_string(study_id) + " has an unreadable spec");
+  }
+  study.set_state(static_cast<v1::StudyState>(stmt.Int(1)));
+  study.set_created_ms(stmt.Int(2));
+  study.set_finished_ms(stmt.Int(3));
+  record.optimizer_state = stmt.Blob(4);
+
+  HPO_ASSIGN_OR_RETURN(Stmt counts, db_->Prepare("SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state"));
+  counts.Bind(1, static_cast<int64_t>(study_id));
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool more, counts.Step());
+    if (!more) break;
+    const auto n = static_cast<uint32_t>(counts.Int(1));
+    v1::TrialCounts* c = study.mutable_counts();
+    switch (counts.Int(0)) {
+      case v1::TRIAL_PENDING: c->set_pending(n); break;
+      case v1::TRIAL_RUNNING: c->set_running(n); break;
+      case v1::TRIAL_COMPLETED: c->set_completed(n); break;
+      case v1::TRIAL_FAILED: c->set_failed(n); break;
+      case v1::TRIAL_CANCELLED: c->set_cancelled(n); break;
+      default: break;
+    }
+  }
+  return record;
+}
+
+Result<StudyRecord> Store::GetStudy(uint64_t study_id) {
+  std::lock_guard lock(mu_);
+  return ReadStudy(study_id);
+}
+
+Result<std::vector<StudyRecord>> Store::ListStudies() {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT id FROM studies ORDER BY id"));
+  std::vector<StudyRecord> studies;
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    HPO_ASSIGN_OR_RETURN(StudyRecord record, ReadStudy(static_cast<uint64_t>(stmt.Int(0))));
+    studies.push_back(std::move(record));
+  }
+  return studies;
+}
+
+Status Store::WriteTrial(TrialRecord& record) {
+  v1::Trial& t = record.trial;
+  const bool insert = t.id() == 0;
+  HPO_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_->Prepare(insert ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
+                            "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
+                            "candidate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                          : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
+                            "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
+                            "lease_expires_ms=?, candidate_id=?, candidate=? WHERE id=?"));
+  stmt.Bind(1, static_cast<int64_t>(t.study_id()))
+      .Bind(2, int64_t{t.number()})
+      .Bind(3, int64_t{t.state()})
+      .Bind(4, static_cast<int64_t>(t.worker_id()))
+      .Bind(5, t.device())
+      .Bind(6, int64_t{t.attempt()})
+      .Bind(7, t.created_ms())
+      .Bind(8, t.started_ms())
+      .Bind(9, t.finished_ms())
+      .Bind(10, t.error())
+      .Bind(11, static_cast<int64_t>(t.seed()))
+      .Bind(12, record.lease_token)
+      .Bind(13, record.lease_expires_ms)
+      .Bind(14, static_cast<int64_t>(record.candidate_id))
+      .BindBlob(15, PackDoubles(record.x));
+  if (!insert) stmt.Bind(16, static_cast<int64_t>(t.id()));
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  if (insert) {
+    t.set_id(static_cast<uint64_t>(db_->LastInsertRowId()));
+  } else if (sqlite3_changes(db_->handle()) != 1) {
+    return NotFoundError("trial " + std::to_string(t.id()) + " not found");
+  }
+  const auto id = static_cast<int64_t>(t.id());
+
+  HPO_ASSIGN_OR_RETURN(Stmt clear_params, db_->Prepare("DELETE FROM trial_params WHERE trial_id = ?"));
+  HPO_RETURN_IF_ERROR(clear_params.Bind(1, id).Run());
+  HPO_ASSIGN_OR_RETURN(Stmt param, db_->Prepare("INSERT INTO trial_params VALUES (?, ?, ?, ?, ?)"));
+  for (const auto& [name, value] : t.params()) {
+    param.Reset();
+    param.Bind(1, id).Bind(2, name).BindNull(3).BindNull(4).BindNull(5);
+    switch (value.kind_case()) {
+      case v1::ParamValue::kDoubleValue: param.Bind(3, value.double_value()); break;
+      case v1::ParamValue::kIntValue: param.Bind(4, value.int_value()); break;
+      default: param.Bind(5, value.string_value()); break;
+    }
+    HPO_RETURN_IF_ERROR(param.Run());
+  }
+  HPO_ASSIGN_OR_RETURN(Stmt clear_metrics, db_->Prepare("DELETE FROM trial_metrics WHERE trial_id = ?"));
+  HPO_RETURN_IF_ERROR(clear_metrics.Bind(1, id).Run());
+  HPO_ASSIGN_OR_RETURN(Stmt metric, db_->Prepare("INSERT INTO trial_metrics VALUES (?, ?, ?)"));
+  for (const auto& [name, value] : t.metrics()) {
+    metric.Reset();
+    HPO_RETURN_IF_ERROR(metric.Bind(1, id).Bind(2, name).Bind(3, value).Run());
+  }
+  return Status::Ok();
+}
+
+Status Store::Apply(Changes& changes) {
+  std::lock_guard lock(mu_);
+  // Ids handed to new trials are kept only if the transaction commits.
+  std::vector<TrialRecord*> inserted;
+  Transaction txn(*db_);
+  HPO_RETURN_IF_ERROR(txn.Begin());
+  Status status = [&]() -> Status {
+    for (TrialRecord* record : changes.trials) {
+      if (record->trial.id() == 0) inserted.push_back(record);
+      HPO_RETURN_IF_ERROR(WriteTrial(*record));
+    }
+    for (const StudyChange& change : changes.studies) {
+      HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("UPDATE studies SET state = COALESCE(?, state), "
+                                                   "finished_ms = COALESCE(?, finished_ms), "
+                                                   "optimizer_state = COALESCE(?, optimizer_state) WHERE id = ?"));
+      if (change.state) stmt.Bind(1, int64_t{*change.state}); else stmt.BindNull(1);
+      if (change.finished_ms) stmt.Bind(2, *change.finished_ms); else stmt.BindNull(2);
+      if (change.optimizer_state) stmt.BindBlob(3, *change.optimizer_state); else stmt.BindNull(3);
+      stmt.Bind(4, static_cast<int64_t>(change.study_id));
+      HPO_RETURN_IF_ERROR(stmt.Run());
+      if (sqlite3_changes(db_->handle()) != 1) {
+        return NotFoundError("study " + std::to_string(change.study_id) + " not found");
+      }
+    }
+    return txn.Commit();
+  }();
+  if (!status.ok()) {
+    for (TrialRecord* record : inserted) record->trial.set_id(0);
+  }
+  return status;
+}
+
+Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t key) {
+  std::string sql =
+      "SELECT id, study_id, number, state, worker_id, device, attempt, created_ms, started_ms, finished_ms, "
+      "error, seed, lease_token, lease_expires_ms, candidate_id, candidate FROM trials WHERE ";
+  sql += where;
+  sql += " ORDER BY number";
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql));
+  stmt.Bind(1, key);
+  std::vector<TrialRecord> records;
+  std::map<int64_t, size_t> index;
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    TrialRecord r;
+    v1::Trial& t = r.trial;
+    t.set_id(static_cast<uint64_t>(stmt.Int(0)));
+    t.set_study_id(static_cast<uint64_t>(stmt.Int(1)));
+    t.set_number(static_cast<uint32_t>(stmt.Int(2)));
+    t.set_state(static_cast<v1::TrialState>(stmt.Int(3)));
+    t.set_worker_id(static_cast<uint64_t>(stmt.Int(4)));
+    t.set_device(stmt.Text(5));
+    t.set_attempt(static_cast<uint32_t>(stmt.Int(6)));
+    t.set_created_ms(stmt.Int(7));
+    t.set_started_ms(stmt.Int(8));
+    t.set_finished_ms(stmt.Int(9));
+    t.set_error(stmt.Text(10));
+    t.set_seed(static_cast<uint64_t>(stmt.Int(11)));
+    r.lease_token = stmt.Text(12);
+    r.lease_expires_ms = stmt.Int(13);
+    r.candidate_id = static_cast<uint64_t>(stmt.Int(14));
+    HPO_ASSIGN_OR_RETURN(r.x, UnpackDoubles(stmt.Blob(15)));
+    index[stmt.Int(0)] = records.size();
+    records.push_back(std::move(r));
+  }
+  if (records.empty()) return records;
+  // Parameters and metrics of the same trials, in two queries rather than two per trial.
+  const std::string trial_filter = std::string("trial_id IN (SELECT id FROM trials WHERE ") + where + ")";
+  HPO_ASSIGN_OR_RETURN(Stmt params, db_->Prepare("SELECT trial_id, real_value, int_value, text_value, name "
+                                                 "FROM trial_params WHERE " + trial_filter));
+  params.Bind(1, key);
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool row, params.Step());
+    if (!row) break;
+    auto it = index.find(params.Int(0));
+    if (it == index.end()) continue;
+    v1::ParamValue& value = (*records[it->second].trial.mutable_params())[params.Text(4)];
+    // SetParam reads columns 1..3.
+    SetParam(value, params);
+  }
+  HPO_ASSIGN_OR_RETURN(Stmt metrics, db_->Prepare("SELECT trial_id, name, value FROM trial_metrics WHERE " +
+                                                  trial_filter));
+  metrics.Bind(1, key);
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool row, metrics.Step());
+    if (!row) break;
+    auto it = index.find(metrics.Int(0));
+    if (it == index.end()) continue;
+    (*records[it->second].trial.mutable_metrics())[metrics.Text(1)] = metrics.Double(2);
+  }
+  return records;
+}
+
+Result<TrialRecord> Store::GetTrial(uint64_t trial_id) {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(std::vector<TrialRecord> records, ReadTrials("id = ?", static_cast<int64_t>(trial_id)));
+  if (records.empty()) return NotFoundError("trial " + std::to_string(trial_id) + " not found");
+  return std::move(records.front());
+}
+
+Result<std::vector<TrialRecord>> Store::ListTrials(uint64_t study_id) {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(int64_t exists, db_->QueryInt("SELECT COUNT(*) FROM studies WHERE id = " +
+                                                     std::to_string(study_id)));
+  if (exists == 0) return NotFoundError("study " + std::to_string(study_id) + " not found");
+  return ReadTrials("study_id = ?", static_cast<int64_t>(study_id));
+}
+
+Result<uint64_t> Store::RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
+                                       int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("INSERT INTO workers (name, slots, device, registered_ms, "
+                                               "last_seen_ms) VALUES (?, ?, ?, ?, ?)"));
+  HPO_RETURN_IF_ERROR(stmt.Bind(1, name).Bind(2, int64_t{slots}).Bind(3, device).Bind(4, now_ms).Bind(5, now_ms).Run());
+  return static_cast<uint64_t>(db_->LastInsertRowId());
+}
+
+Status Store::TouchWorker(uint64_t worker_id, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("UPDATE workers SET last_seen_ms = ? WHERE id = ?"));
+  HPO_RETURN_IF_ERROR(stmt.Bind(1, now_ms).Bind(2, static_cast<int64_t>(worker_id)).Run());
+  if (sqlite3_changes(db_->handle()) != 1) {
+    return NotFoundError("worker " + std::to_string(worker_id) + " not found");
+  }
+  return Status::Ok();
+}
+
+}  // namespace hpo::storage

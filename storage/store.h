@@ -1,0 +1,99 @@
+// Store: the SQLite database that is the source of truth of hpo: studies, trials with their parameters
+// and metrics, each study's optimizer state, and workers.
+//
+// Open() creates a new file or migrates an older schema forward (PRAGMA user_version); it refuses a
+// file that is not SQLite, one whose schema is newer than this build, and one holding tables that are
+// not hpo's, and leaves such a file untouched. The database runs in WAL mode with synchronous=FULL: when
+// Apply() returns OK its changes are committed and survive a crash of the process or the machine.
+//
+// Thread-safe: one internal mutex serialises every call. The Store owns its connection.
+#ifndef HPO_STORAGE_STORE_H_
+#define HPO_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "hpo/v1/study.pb.h"
+
+namespace hpo::storage {
+
+class Db;
+
+// A trial as stored: the API record plus what the coordinator needs to resume it after a restart.
+struct TrialRecord {
+  v1::Trial trial;             // trial.id() == 0 for a trial not yet stored
+  std::string lease_token;     // empty unless running
+  int64_t lease_expires_ms = 0;
+  uint64_t candidate_id = 0;   // the optimizer's id of the candidate
+  std::vector<double> x;       // the candidate on the unit cube
+};
+
+struct StudyRecord {
+  v1::Study study;             // counts filled in from the trials
+  std::string optimizer_state;
+};
+
+// A change to one study's row.
+struct StudyChange {
+  uint64_t study_id = 0;
+  std::optional<v1::StudyState> state;
+  std::optional<int64_t> finished_ms;
+  std::optional<std::string> optimizer_state;
+};
+
+// What one Apply() commits atomically.
+struct Changes {
+  // Written whole (row, parameters, metrics). A trial with id 0 is inserted and its id set here.
+  std::vector<TrialRecord*> trials;
+  std::vector<StudyChange> studies;
+};
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the database at `path` (see the class comment for what is refused).
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version();
+
+  // Stores a new study in state RUNNING and returns its id.
+  Result<uint64_t> CreateStudy(const v1::StudySpec& spec, int64_t created_ms, const std::string& optimizer_state);
+  // NOT_FOUND for an unknown id.
+  Result<StudyRecord> GetStudy(uint64_t study_id);
+  // Every study, oldest first.
+  Result<std::vector<StudyRecord>> ListStudies();
+
+  // Commits `changes` in one transaction: all of them or, on error, none.
+  Status Apply(Changes& changes);
+
+  // NOT_FOUND for an unknown id.
+  Result<TrialRecord> GetTrial(uint64_t trial_id);
+  // The study's trials by number. NOT_FOUND for an unknown study.
+  Result<std::vector<TrialRecord>> ListTrials(uint64_t study_id);
+
+  Result<uint64_t> RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
+                                  int64_t now_ms);
+  Status TouchWorker(uint64_t worker_id, int64_t now_ms);
+
+ private:
+  explicit Store(std::unique_ptr<Db> db);
+  Result<StudyRecord> ReadStudy(uint64_t study_id);  // REQUIRES: mu_ held
+  Result<std::vector<TrialRecord>> ReadTrials(const char* where, int64_t key);  // REQUIRES: mu_ held
+  Status WriteTrial(TrialRecord& record);  // REQUIRES: mu_ held, in a transaction
+
+  std::mutex mu_;
+  std::unique_ptr<Db> db_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace hpo::storage
+
+#endif  // HPO_STORAGE_STORE_H_

@@ -1,0 +1,234 @@
+#include "storage/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace hpo::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("hpo_store_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    path_ = (dir_ / "hpo.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::string ReadAll(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  static v1::StudySpec Spec() {
+    v1::StudySpec spec;
+    spec.set_name("round-trip");
+    spec.set_seed(7);
+    auto* p = spec.add_parameters();
+    p->set_name("lr");
+    p->mutable_float_()->set_low(1e-4);
+    p->mutable_float_()->set_high(1e-1);
+    p->mutable_float_()->set_log(true);
+    auto* o = spec.add_objectives();
+    o->set_name("accuracy");
+    o->set_direction(v1::MAXIMIZE);
+    spec.mutable_budget()->set_max_trials(5);
+    return spec;
+  }
+
+  // Makes a plain SQLite file with `sql` run in it.
+  void MakeSqlite(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(StoreTest, NewFileGetsCurrentSchemaInWalMode) {
+  auto store = Store::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->schema_version(), Store::kSchemaVersion);
+  store->reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, MigratesAnEmptyFile) {
+  { std::ofstream(path_, std::ios::binary); }  // zero bytes
+  auto store = Store::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->schema_version(), 1);
+  // Reopening an up-to-date file changes nothing and keeps the data.
+  auto id = (*store)->CreateStudy(Spec(), 1000, "state");
+  ASSERT_TRUE(id.ok());
+  store->reset();
+  auto again = Store::Open(path_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto study = (*again)->GetStudy(*id);
+  ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->study.spec().name(), "round-trip");
+}
+
+TEST_F(StoreTest, RefusesNonSqliteFileAndLeavesItUntouched) {
+  { std::ofstream(path_, std::ios::binary) << "this is not a database, it is a shopping list\n"; }
+  const std::string before = ReadAll(path_);
+  auto store = Store::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(store.status().message().find("not an SQLite file"), std::string::npos);
+  EXPECT_EQ(ReadAll(path_), before);
+}
+
+TEST_F(StoreTest, RefusesNewerSchemaAndLeavesItUntouched) {
+  MakeSqlite("CREATE TABLE future (x); PRAGMA user_version = 99;");
+  const std::string before = ReadAll(path_);
+  auto store = Store::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos) << store.status().message();
+  EXPECT_EQ(ReadAll(path_), before);
+  EXPECT_FALSE(fs::exists(path_ + "-wal"));
+}
+
+TEST_F(StoreTest, RefusesForeignDatabase) {
+  MakeSqlite("CREATE TABLE customers (name TEXT);");
+  const std::string before = ReadAll(path_);
+  auto store = Store::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("not hpo's"), std::string::npos);
+  EXPECT_EQ(ReadAll(path_), before);
+}
+
+TEST_F(StoreTest, StudyAndTrialRoundTrip) {
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  const v1::StudySpec spec = Spec();
+  auto id = store.CreateStudy(spec, 1234, "opt-state-0");
+  ASSERT_TRUE(id.ok());
+
+  TrialRecord a;
+  a.trial.set_study_id(*id);
+  a.trial.set_number(0);
+  a.trial.set_state(v1::TRIAL_RUNNING);
+  a.trial.set_seed(99);
+  a.trial.set_attempt(1);
+  a.trial.set_created_ms(2000);
+  (*a.trial.mutable_params())["lr"].set_double_value(0.0031);
+  (*a.trial.mutable_params())["width"].set_int_value(64);
+  (*a.trial.mutable_params())["activation"].set_string_value("gelu");
+  a.lease_token = "tok-1";
+  a.lease_expires_ms = 5000;
+  a.candidate_id = 0;
+  a.x = {0.25, 1.0 / 3.0, 0.0};
+  Changes insert;
+  insert.trials = {&a};
+  insert.studies.push_back({*id, std::nullopt, std::nullopt, std::string("opt-state-1")});
+  ASSERT_TRUE(store.Apply(insert).ok());
+  ASSERT_NE(a.trial.id(), 0u);
+
+  a.trial.set_state(v1::TRIAL_COMPLETED);
+  (*a.trial.mutable_metrics())["accuracy"] = 0.875;
+  (*a.trial.mutable_metrics())["latency_ms"] = 0.0421;
+  a.trial.set_device("cpu: test");
+  a.lease_token.clear();
+  Changes complete;
+  complete.trials = {&a};
+  ASSERT_TRUE(store.Apply(complete).ok());
+
+  auto got = store.GetTrial(a.trial.id());
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->trial.SerializeAsString().size(), a.trial.SerializeAsString().size());
+  EXPECT_EQ(got->trial.state(), v1::TRIAL_COMPLETED);
+  EXPECT_EQ(got->trial.params().at("lr").double_value(), 0.0031);
+  EXPECT_EQ(got->trial.params().at("width").int_value(), 64);
+  EXPECT_EQ(got->trial.params().at("activation").string_value(), "gelu");
+  EXPECT_EQ(got->trial.metrics().at("accuracy"), 0.875);
+  EXPECT_EQ(got->trial.metrics().at("latency_ms"), 0.0421);
+  EXPECT_EQ(got->trial.device(), "cpu: test");
+  EXPECT_EQ(got->trial.seed(), 99u);
+  EXPECT_EQ(got->x, a.x);
+  EXPECT_TRUE(got->lease_token.empty());
+
+  auto study = store.GetStudy(*id);
+  ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->optimizer_state, "opt-state-1");
+  EXPECT_EQ(study->study.counts().completed(), 1u);
+  EXPECT_EQ(study->study.state(), v1::STUDY_RUNNING);
+  EXPECT_EQ(study->study.created_ms(), 1234);
+  EXPECT_EQ(study->study.spec().SerializeAsString(), spec.SerializeAsString());
+
+  auto trials = store.ListTrials(*id);
+  ASSERT_TRUE(trials.ok());
+  ASSERT_EQ(trials->size(), 1u);
+  EXPECT_EQ(trials->front().trial.metrics().size(), 2u);
+}
+
+TEST_F(StoreTest, ApplyIsAllOrNothing) {
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  auto id = store.CreateStudy(Spec(), 1, "s0");
+  ASSERT_TRUE(id.ok());
+  TrialRecord t;
+  t.trial.set_study_id(*id);
+  t.trial.set_state(v1::TRIAL_PENDING);
+  Changes changes;
+  changes.trials = {&t};
+  changes.studies.push_back({*id + 100, v1::STUDY_COMPLETED, 5, std::nullopt});  // no such study
+  const Status status = store.Apply(changes);
+  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_EQ(t.trial.id(), 0u);
+  auto trials = store.ListTrials(*id);
+  ASSERT_TRUE(trials.ok());
+  EXPECT_TRUE(trials->empty());
+  // Two trials with the same number in one study violate the schema and store neither.
+  TrialRecord u = t, v = t;
+  Changes dup;
+  dup.trials = {&u, &v};
+  EXPECT_FALSE(store.Apply(dup).ok());
+  EXPECT_TRUE(store.ListTrials(*id)->empty());
+}
+
+TEST_F(StoreTest, UnknownIdsAreNotFound) {
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ((*opened)->GetStudy(42).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*opened)->GetTrial(42).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*opened)->ListTrials(42).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*opened)->TouchWorker(42, 1).code(), StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, WorkersRegister) {
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok());
+  auto a = (*opened)->RegisterWorker("node-a", 2, "cpu", 10);
+  auto b = (*opened)->RegisterWorker("node-b", 1, "cpu", 11);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(*a, *b);
+  EXPECT_TRUE((*opened)->TouchWorker(*a, 20).ok());
+}
+
+}  // namespace
+}  // namespace hpo::storage
