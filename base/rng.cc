@@ -14,14 +14,16 @@ uint64_t Mix64(uint64_t x) {
 
 uint64_t DeriveSeed(uint64_t seed, uint64_t stream) { return Mix64(Mix64(seed) ^ Mix64(~stream)); }
 
+__extension__ typedef unsigned __int128 Uint128;
+
 uint64_t Rng::UniformInt(uint64_t n) {
   // Lemire, "Fast random integer generation in an interval" (2019).
-  unsigned __int128 m = static_cast<unsigned __int128>(engine_()) * n;
+  Uint128 m = static_cast<Uint128>(engine_()) * n;
   uint64_t low = static_cast<uint64_t>(m);
   if (low < n) {
     const uint64_t threshold = (0 - n) % n;
     while (low < threshold) {
-      m = static_cast<unsigned __int128>(engine_()) * n;
+      m = static_cast<Uint128>(engine_()) * n;
       low = static_cast<uint64_t>(m);
     }
   }

@@ -1,0 +1,68 @@
+// Optimizer: the ask/tell interface every search algorithm implements (random search, NSGA-II, the
+// improved whale optimizer). An optimizer proposes candidates on the unit cube (see space.h for the map
+// to parameters), is told their objectives in any order, and can save and restore its whole state.
+//
+// Not thread-safe: one owner calls it (the coordinator's study strand). An optimizer owns its state and
+// nothing else; candidates are plain values the caller keeps.
+//
+// Determinism: given the same options (seed included) and the same sequence of calls with the same
+// arguments, an optimizer returns the same candidates. Load(Save()) continues exactly as if never
+// stopped. Candidates asked after the last Save are forgotten by a Load: a caller that must survive a
+// restart saves after Ask as well as after Tell.
+#ifndef HPO_SEARCH_OPTIMIZER_H_
+#define HPO_SEARCH_OPTIMIZER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace hpo::search {
+
+struct Candidate {
+  uint64_t id = 0;        // assigned by the optimizer: 0, 1, 2, ... in the order asked
+  std::vector<double> x;  // the genes, each in [0, 1]; size dims
+};
+
+struct OptimizerOptions {
+  size_t dims = 0;            // genes per candidate; >= 1
+  size_t num_objectives = 0;  // objectives per Tell, all minimised; >= 1
+  uint64_t seed = 0;          // every random choice derives from it; no random default
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+
+  // Up to n new candidates, ids continuing from the last ask. May return fewer (e.g. an algorithm at a
+  // generation barrier waiting for tells), never more; Ask(0) returns none and changes nothing.
+  virtual std::vector<Candidate> Ask(size_t n) = 0;
+
+  // The result of a candidate: its objectives (minimised) and its constraint violation (0 = feasible,
+  // larger = worse; Deb's constrained domination). REQUIRES: c is a candidate this optimizer returned,
+  // with its x unchanged.
+  // OK, or: INVALID_ARGUMENT for objectives of a size other than num_objectives or not finite, or a
+  // constraint_violation that is negative or not finite; NOT_FOUND when c.id is not outstanding (never
+  // asked, or already told or told failed). On error the state does not change.
+  virtual Status Tell(const Candidate& c, std::span<const double> objectives,
+                      double constraint_violation = 0.0) = 0;
+
+  // The candidate could not be evaluated: the optimizer drops it. OK, or NOT_FOUND as for Tell.
+  virtual Status TellFailed(const Candidate& c) = 0;
+
+  // The whole state (options, counters, outstanding candidates, population or archive, random
+  // generator) as bytes, in a versioned format.
+  virtual std::string Save() const = 0;
+
+  // Replaces the state by one Save wrote. DATA_LOSS for bytes that are not such a state (garbage,
+  // truncated, another algorithm's); INVALID_ARGUMENT for a state saved with other dims or objectives.
+  // On error the state does not change.
+  virtual Status Load(const std::string& state) = 0;
+};
+
+}  // namespace hpo::search
+
+#endif  // HPO_SEARCH_OPTIMIZER_H_
