@@ -1,0 +1,268 @@
+#include "coordinator/core.h"
+
+#include <algorithm>
+#include <random>
+
+#include "coordinator/spec.h"
+#include "search/pareto.h"
+
+namespace hpo::coordinator {
+namespace {
+
+v1::Study StudyOf(const storage::StudyRecord& record) { return record.study; }
+
+uint64_t TokenSeed() {
+  std::random_device device;
+  return (uint64_t{device()} << 32) ^ device() ^ static_cast<uint64_t>(SystemClock::Default()->NowMs());
+}
+
+}  // namespace
+
+Core::Core(storage::Store* store, const CoreOptions& options)
+    : store_(store), options_(options), token_rng_(TokenSeed()) {}
+
+Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOptions& options) {
+  std::unique_ptr<Core> core(new Core(store, options));
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> studies, store->ListStudies());
+  const int64_t now = options.clock->NowMs();
+  for (const storage::StudyRecord& study : studies) {
+    if (study.study.state() != v1::STUDY_RUNNING) continue;
+    HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> trials, store->ListTrials(study.study.id()));
+    HPO_ASSIGN_OR_RETURN(std::unique_ptr<StudyRunner> runner, StudyRunner::Create(study, std::move(trials), now));
+    core->runners_[study.study.id()] = std::move(runner);
+  }
+  return core;
+}
+
+void Core::SetWorkListener(std::function<void()> listener) { work_listener_ = std::move(listener); }
+
+void Core::NotifyWork() {
+  if (work_listener_) work_listener_();
+}
+
+std::string Core::NewToken() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token(32, '0');
+  for (size_t i = 0; i < token.size(); i += 16) {
+    uint64_t bits = token_rng_.Next();
+    for (size_t j = 0; j < 16; ++j, bits >>= 4) token[i + j] = kHex[bits & 15];
+  }
+  return token;
+}
+
+Result<StudyRunner*> Core::Runner(uint64_t study_id) {
+  auto it = runners_.find(study_id);
+  if (it == runners_.end()) return NotFoundError("study " + std::to_string(study_id) + " is not running");
+  return it->second.get();
+}
+
+Status Core::Commit(StudyRunner& runner, Update& update) {
+  if (update.empty()) return Status::Ok();
+  storage::Changes changes;
+  for (storage::TrialRecord& t : update.trials) changes.trials.push_back(&t);
+  if (update.optimizer_state || update.state) {
+    storage::StudyChange study{runner.id(), update.state, std::nullopt, update.optimizer_state};
+    if (update.state) study.finished_ms = update.finished_ms;
+    changes.studies.push_back(std::move(study));
+  }
+  const Status status = store_->Apply(changes);
+  if (!status.ok()) {
+    runner.Reject();
+    return status;
+  }
+  runner.Accept(update);
+  if (!runner.running()) runners_.erase(runner.id());
+  return Status::Ok();
+}
+
+Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
+  HPO_ASSIGN_OR_RETURN(v1::StudySpec spec, NormalizeSpec(input));
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu_);
+    // The optimizer is built before anything is stored, so that a spec it refuses stores nothing.
+    HPO_ASSIGN_OR_RETURN(search::SearchSpace space, MakeSearchSpace(spec));
+    HPO_ASSIGN_OR_RETURN(std::unique_ptr<search::Optimizer> optimizer, MakeOptimizer(spec, space.dims()));
+    const int64_t now = options_.clock->NowMs();
+    HPO_ASSIGN_OR_RETURN(id, store_->CreateStudy(spec, now, optimizer->Save()));
+    HPO_ASSIGN_OR_RETURN(storage::StudyRecord record, store_->GetStudy(id));
+    HPO_ASSIGN_OR_RETURN(runners_[id], StudyRunner::Create(record, {}, now));
+  }
+  NotifyWork();
+  return GetStudy(id);
+}
+
+Result<v1::Study> Core::GetStudy(uint64_t study_id) {
+  HPO_ASSIGN_OR_RETURN(storage::StudyRecord record, store_->GetStudy(study_id));
+  return StudyOf(record);
+}
+
+Result<std::vector<v1::Study>> Core::ListStudies() {
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> records, store_->ListStudies());
+  std::vector<v1::Study> studies;
+  studies.reserve(records.size());
+  for (const auto& record : records) studies.push_back(StudyOf(record));
+  return studies;
+}
+
+Result<v1::Study> Core::CancelStudy(uint64_t study_id) {
+  {
+    std::lock_guard lock(mu_);
+    auto runner = Runner(study_id);
+    if (runner.ok()) {
+      Update update = (*runner)->Cancel(options_.clock->NowMs());
+      HPO_RETURN_IF_ERROR(Commit(**runner, update));
+    } else {
+      // Not running: unknown (NOT_FOUND from the store) or already finished (nothing to do).
+      HPO_RETURN_IF_ERROR(store_->GetStudy(study_id).status());
+    }
+  }
+  return GetStudy(study_id);
+}
+
+Result<std::vector<v1::Trial>> Core::ListTrials(uint64_t study_id) {
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(study_id));
+  std::vector<v1::Trial> trials;
+  trials.reserve(records.size());
+  for (auto& record : records) trials.push_back(std::move(record.trial));
+  return trials;
+}
+
+Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id) {
+  HPO_ASSIGN_OR_RETURN(storage::StudyRecord study, store_->GetStudy(study_id));
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(study_id));
+  const v1::StudySpec& spec = study.study.spec();
+  std::vector<const v1::Trial*> completed;
+  std::vector<std::vector<double>> points;
+  for (const auto& record : records) {
+    if (record.trial.state() != v1::TRIAL_COMPLETED) continue;
+    auto objectives = MinimisedObjectives(spec, record.trial.metrics());
+    if (!objectives.ok()) continue;
+    completed.push_back(&record.trial);
+    points.push_back(std::move(*objectives));
+  }
+  std::vector<size_t> front = search::ParetoFrontIndices(points);
+  // Best first by the first objective, then by trial number.
+  std::sort(front.begin(), front.end(), [&](size_t a, size_t b) {
+    if (points[a][0] != points[b][0]) return points[a][0] < points[b][0];
+    return completed[a]->number() < completed[b]->number();
+  });
+  v1::GetParetoFrontResponse response;
+  for (size_t i : front) *response.add_trials() = *completed[i];
+  *response.mutable_objectives() = spec.objectives();
+  return response;
+}
+
+Result<v1::RegisterWorkerResponse> Core::RegisterWorker(const v1::RegisterWorkerRequest& request) {
+  if (request.slots() == 0) return InvalidArgumentError("slots: must be at least 1");
+  HPO_ASSIGN_OR_RETURN(uint64_t id, store_->RegisterWorker(request.name(), request.slots(), request.device(),
+                                                           options_.clock->NowMs()));
+  v1::RegisterWorkerResponse response;
+  response.set_worker_id(id);
+  response.set_heartbeat_ms(options_.heartbeat_ms);
+  return response;
+}
+
+Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker_id) {
+  if (worker_id == 0) return InvalidArgumentError("worker_id: register first");
+  std::lock_guard lock(mu_);
+  if (runners_.empty()) return std::optional<v1::AcquireTrialResponse>();
+  // Round robin over running studies, starting after the one served last.
+  std::vector<StudyRunner*> order;
+  for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it) order.push_back(it->second.get());
+  for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
+    order.push_back(it->second.get());
+  }
+  const int64_t now = options_.clock->NowMs();
+  for (StudyRunner* runner : order) {
+    const std::string token = NewToken();
+    HPO_ASSIGN_OR_RETURN(std::optional<Update> update, runner->Assign(worker_id, token, now));
+    if (!update) continue;
+    HPO_RETURN_IF_ERROR(Commit(*runner, *update));
+    next_study_ = runner->id();
+    const storage::TrialRecord& record = update->trials.front();
+    v1::AcquireTrialResponse response;
+    *response.mutable_trial() = record.trial;
+    response.mutable_lease()->set_trial_id(record.trial.id());
+    response.mutable_lease()->set_token(record.lease_token);
+    response.mutable_lease()->set_expires_ms(record.lease_expires_ms);
+    *response.mutable_task() = runner->spec().task();
+    *response.mutable_objectives() = runner->spec().objectives();
+    return std::optional<v1::AcquireTrialResponse>(std::move(response));
+  }
+  return std::optional<v1::AcquireTrialResponse>();
+}
+
+Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& request) {
+  if (request.worker_id() == 0) return InvalidArgumentError("worker_id: register first");
+  std::lock_guard lock(mu_);
+  const int64_t now = options_.clock->NowMs();
+  v1::HeartbeatResponse response;
+  for (const v1::Lease& lease : request.leases()) {
+    bool renewed = false;
+    for (auto& [id, runner] : runners_) {
+      if (runner->Find(lease.trial_id()) == nullptr) continue;
+      if (runner->Renew(lease.trial_id(), lease.token(), now)) {
+        v1::Lease* out = response.add_renewed();
+        *out = lease;
+        out->set_expires_ms(runner->Find(lease.trial_id())->lease_expires_ms);
+        renewed = true;
+      }
+      break;
+    }
+    if (!renewed) response.add_stop_trial_ids(lease.trial_id());
+  }
+  (void)store_->TouchWorker(request.worker_id(), now);
+  return response;
+}
+
+Status Core::Report(uint64_t trial_id, const std::function<Result<Update>(StudyRunner&, int64_t)>& report) {
+  {
+    std::lock_guard lock(mu_);
+    StudyRunner* owner = nullptr;
+    for (auto& [id, runner] : runners_) {
+      if (runner->Find(trial_id) != nullptr) owner = runner.get();
+    }
+    if (owner == nullptr) {
+      HPO_RETURN_IF_ERROR(store_->GetTrial(trial_id).status());
+      return FailedPreconditionError("trial " + std::to_string(trial_id) +
+                                     ": lease not held (its study is no longer running)");
+    }
+    HPO_ASSIGN_OR_RETURN(Update update, report(*owner, options_.clock->NowMs()));
+    HPO_RETURN_IF_ERROR(Commit(*owner, update));
+  }
+  NotifyWork();
+  return Status::Ok();
+}
+
+Status Core::CompleteTrial(const v1::CompleteTrialRequest& request) {
+  return Report(request.trial_id(), [&](StudyRunner& runner, int64_t now) {
+    return runner.Complete(request.trial_id(), request.lease_token(), request.metrics(), request.device(), now);
+  });
+}
+
+Status Core::FailTrial(const v1::FailTrialRequest& request) {
+  return Report(request.trial_id(), [&](StudyRunner& runner, int64_t now) {
+    return runner.Fail(request.trial_id(), request.lease_token(), request.error(), now);
+  });
+}
+
+Status Core::ExpireLeases() {
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = options_.clock->NowMs();
+    std::vector<StudyRunner*> runners;
+    for (auto& [id, runner] : runners_) runners.push_back(runner.get());
+    for (StudyRunner* runner : runners) {
+      Update update = runner->ExpireLeases(now);
+      if (update.empty()) continue;
+      HPO_RETURN_IF_ERROR(Commit(*runner, update));
+      changed = true;
+    }
+  }
+  if (changed) NotifyWork();
+  return Status::Ok();
+}
+
+}  // namespace hpo::coordinator

@@ -1,0 +1,79 @@
+// Core: the coordinator without its transport. It owns one StudyRunner per running study, hands trials
+// to workers under leases, takes their results, and commits every state change to the Store before it
+// answers (acknowledged means committed).
+//
+// Thread-safe: one mutex serialises every operation. The Store and the Clock must outlive the Core. The
+// work listener is called without the mutex held, from whichever thread made work available.
+#ifndef HPO_COORDINATOR_CORE_H_
+#define HPO_COORDINATOR_CORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "coordinator/study_runner.h"
+#include "hpo/v1/service.pb.h"
+#include "storage/store.h"
+
+namespace hpo::coordinator {
+
+struct CoreOptions {
+  const Clock* clock = SystemClock::Default();  // must outlive the Core
+  uint32_t heartbeat_ms = 1000;                  // told to workers at registration
+};
+
+class Core {
+ public:
+  // Rebuilds the runners of the studies the store holds as running.
+  static Result<std::unique_ptr<Core>> Open(storage::Store* store, const CoreOptions& options);
+
+  // INVALID_ARGUMENT naming the field for a bad spec; nothing is stored then.
+  Result<v1::Study> CreateStudy(const v1::StudySpec& spec);
+  Result<v1::Study> GetStudy(uint64_t study_id);
+  Result<std::vector<v1::Study>> ListStudies();
+  Result<v1::Study> CancelStudy(uint64_t study_id);
+  Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id);
+
+  Result<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
+  // A trial for the worker if one can be handed out now, or nullopt.
+  Result<std::optional<v1::AcquireTrialResponse>> TryAcquire(uint64_t worker_id);
+  Result<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+  Status CompleteTrial(const v1::CompleteTrialRequest& request);
+  Status FailTrial(const v1::FailTrialRequest& request);
+  // Re-queues or fails trials whose lease has run out.
+  Status ExpireLeases();
+
+  // `listener` is called whenever trials may have become available (a new study, a finished trial, a
+  // re-queued one). Set it before serving.
+  void SetWorkListener(std::function<void()> listener);
+
+ private:
+  Core(storage::Store* store, const CoreOptions& options);
+  // Commits `update` for `runner` and accepts it, or rejects it.  REQUIRES: mu_ held.
+  Status Commit(StudyRunner& runner, Update& update);
+  Result<StudyRunner*> Runner(uint64_t study_id);  // REQUIRES: mu_ held
+  // Applies a worker's report on `trial_id` to the runner that owns it, and commits it.
+  Status Report(uint64_t trial_id, const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report);
+  std::string NewToken();                           // REQUIRES: mu_ held
+  void NotifyWork();                                // REQUIRES: mu_ not held
+
+  storage::Store* const store_;
+  const CoreOptions options_;
+  std::mutex mu_;
+  std::map<uint64_t, std::unique_ptr<StudyRunner>> runners_;  // GUARDED_BY(mu_); running studies
+  Rng token_rng_;                                             // GUARDED_BY(mu_)
+  uint64_t next_study_ = 0;                                   // GUARDED_BY(mu_); round-robin start
+  std::function<void()> work_listener_;
+};
+
+}  // namespace hpo::coordinator
+
+#endif  // HPO_COORDINATOR_CORE_H_

@@ -1,0 +1,66 @@
+// Server: a running coordinator: the Store on its SQLite file, the Core, the gRPC services, and the
+// event loop (Boost.Asio) that answers parked long polls and expires leases.
+//
+// Start() returns once the server listens; Shutdown() (idempotent, thread-safe) stops it and waits.
+#ifndef HPO_COORDINATOR_SERVER_H_
+#define HPO_COORDINATOR_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "coordinator/core.h"
+#include "coordinator/service.h"
+#include "storage/store.h"
+
+namespace hpo::coordinator {
+
+struct ServerOptions {
+  std::string listen_address = "127.0.0.1:50051";  // port 0 picks a free one (see Server::port)
+  std::string db_path;                             // REQUIRED: the SQLite file
+  uint32_t heartbeat_ms = 1000;                    // how often workers heartbeat
+  uint32_t tick_ms = 100;                          // how often parked polls and leases are checked
+  const Clock* clock = SystemClock::Default();     // must outlive the Server
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  ~Server();
+
+  // The port it listens on.
+  int port() const { return port_; }
+  Core* core() { return core_.get(); }
+
+  void Shutdown();
+
+ private:
+  explicit Server(const ServerOptions& options);
+  void ScheduleTick();
+
+  const ServerOptions options_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Core> core_;
+  std::unique_ptr<StudyServiceImpl> study_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::steady_timer tick_;
+  std::thread io_thread_;
+  int port_ = 0;
+  std::once_flag shutdown_once_;
+};
+
+}  // namespace hpo::coordinator
+
+#endif  // HPO_COORDINATOR_SERVER_H_

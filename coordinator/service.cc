@@ -1,0 +1,204 @@
+#include "coordinator/service.h"
+
+#include <algorithm>
+
+namespace hpo::coordinator {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// The longest AcquireTrial wait the coordinator honours.
+constexpr uint32_t kMaxWaitMs = 60'000;
+
+grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Stores a Result's value in *response and answers with its status.
+template <typename T, typename Response>
+grpc::ServerUnaryReactor* AnswerWith(grpc::CallbackServerContext* context, Result<T> result, Response* response) {
+  if (result.ok()) *response = std::move(*result);
+  return Answer(context, result.status());
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
+
+// ---- StudyService ----
+
+grpc::ServerUnaryReactor* StudyServiceImpl::CreateStudy(grpc::CallbackServerContext* context,
+                                                        const v1::CreateStudyRequest* request,
+                                                        v1::Study* response) {
+  return AnswerWith(context, core_->CreateStudy(request->spec()), response);
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::GetStudy(grpc::CallbackServerContext* context,
+                                                     const v1::GetStudyRequest* request, v1::Study* response) {
+  return AnswerWith(context, core_->GetStudy(request->study_id()), response);
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerContext* context,
+                                                        const v1::ListStudiesRequest* /*request*/,
+                                                        v1::ListStudiesResponse* response) {
+  auto studies = core_->ListStudies();
+  if (studies.ok()) response->mutable_studies()->Assign(studies->begin(), studies->end());
+  return Answer(context, studies.status());
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::CancelStudy(grpc::CallbackServerContext* context,
+                                                        const v1::CancelStudyRequest* request,
+                                                        v1::Study* response) {
+  return AnswerWith(context, core_->CancelStudy(request->study_id()), response);
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerContext* context,
+                                                       const v1::ListTrialsRequest* request,
+                                                       v1::ListTrialsResponse* response) {
+  auto trials = core_->ListTrials(request->study_id());
+  if (trials.ok()) response->mutable_trials()->Assign(trials->begin(), trials->end());
+  return Answer(context, trials.status());
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerContext* context,
+                                                           const v1::GetParetoFrontRequest* request,
+                                                           v1::GetParetoFrontResponse* response) {
+  return AnswerWith(context, core_->GetParetoFront(request->study_id()), response);
+}
+
+// ---- WorkerService ----
+
+// One parked AcquireTrial. Finish() is called exactly once, by whoever takes it off the waiting list
+// (or, when it never was on it, by the handler).
+class WorkerServiceImpl::AcquireReactor final : public grpc::ServerUnaryReactor {
+ public:
+  AcquireReactor(WorkerServiceImpl* service, uint64_t worker_id, Steady::time_point deadline,
+                 v1::AcquireTrialResponse* response)
+      : service_(service), worker_id_(worker_id), deadline_(deadline), response_(response) {}
+
+  void OnCancel() override { service_->OnCancelled(this); }
+  void OnDone() override { service_->OnDone(this); }
+
+  uint64_t worker_id() const { return worker_id_; }
+  Steady::time_point deadline() const { return deadline_; }
+  v1::AcquireTrialResponse* response() { return response_; }
+  bool cancelled() const { return cancelled_; }
+  void set_cancelled() { cancelled_ = true; }
+
+ private:
+  WorkerServiceImpl* const service_;
+  const uint64_t worker_id_;
+  const Steady::time_point deadline_;
+  v1::AcquireTrialResponse* const response_;
+  bool cancelled_ = false;  // GUARDED_BY(service_->mu_)
+};
+
+WorkerServiceImpl::WorkerServiceImpl(Core* core) : core_(core) {}
+WorkerServiceImpl::~WorkerServiceImpl() = default;
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServerContext* context,
+                                                            const v1::RegisterWorkerRequest* request,
+                                                            v1::RegisterWorkerResponse* response) {
+  return AnswerWith(context, core_->RegisterWorker(*request), response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerContext* context,
+                                                          const v1::AcquireTrialRequest* request,
+                                                          v1::AcquireTrialResponse* response) {
+  auto trial = core_->TryAcquire(request->worker_id());
+  if (!trial.ok() || trial->has_value() || request->wait_ms() == 0) {
+    if (trial.ok() && trial->has_value()) *response = std::move(**trial);
+    return Answer(context, trial.status());
+  }
+  const auto deadline = Steady::now() + std::chrono::milliseconds(std::min(request->wait_ms(), kMaxWaitMs));
+  auto reactor = std::make_unique<AcquireReactor>(this, request->worker_id(), deadline, response);
+  AcquireReactor* raw = reactor.get();
+  std::lock_guard lock(mu_);
+  live_[raw] = std::move(reactor);
+  waiting_.push_back(raw);
+  return raw;
+}
+
+void WorkerServiceImpl::OnCancelled(AcquireReactor* reactor) {
+  std::lock_guard lock(mu_);
+  reactor->set_cancelled();
+  auto it = std::find(waiting_.begin(), waiting_.end(), reactor);
+  if (it == waiting_.end()) return;  // being served: the server finishes it
+  waiting_.erase(it);
+  reactor->Finish(grpc::Status::CANCELLED);
+}
+
+void WorkerServiceImpl::OnDone(AcquireReactor* reactor) {
+  std::lock_guard lock(mu_);
+  done_.push_back(reactor);
+}
+
+void WorkerServiceImpl::ReleaseDone() {
+  std::lock_guard lock(mu_);
+  for (AcquireReactor* reactor : done_) live_.erase(reactor);
+  done_.clear();
+}
+
+void WorkerServiceImpl::ServeWaiting() {
+  std::list<AcquireReactor*> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(waiting_);
+  }
+  const auto now = Steady::now();
+  std::list<AcquireReactor*> still_waiting;
+  for (AcquireReactor* reactor : batch) {
+    if (reactor->deadline() <= now) {
+      reactor->Finish(grpc::Status::OK);  // no trial this time
+      continue;
+    }
+    auto trial = core_->TryAcquire(reactor->worker_id());
+    if (!trial.ok()) {
+      reactor->Finish(ToGrpcStatus(trial.status()));
+    } else if (trial->has_value()) {
+      *reactor->response() = std::move(**trial);
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      still_waiting.push_back(reactor);
+    }
+  }
+  std::lock_guard lock(mu_);
+  for (AcquireReactor* reactor : still_waiting) {
+    if (reactor->cancelled()) {
+      reactor->Finish(grpc::Status::CANCELLED);
+    } else {
+      waiting_.push_back(reactor);
+    }
+  }
+}
+
+void WorkerServiceImpl::FinishAllWaiting() {
+  std::lock_guard lock(mu_);
+  for (AcquireReactor* reactor : waiting_) reactor->Finish(grpc::Status::OK);
+  waiting_.clear();
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,
+                                                       const v1::HeartbeatRequest* request,
+                                                       v1::HeartbeatResponse* response) {
+  return AnswerWith(context, core_->Heartbeat(*request), response);
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
+                                                           const v1::CompleteTrialRequest* request,
+                                                           v1::CompleteTrialResponse* /*response*/) {
+  return Answer(context, core_->CompleteTrial(*request));
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
+                                                       const v1::FailTrialRequest* request,
+                                                       v1::FailTrialResponse* /*response*/) {
+  return Answer(context, core_->FailTrial(*request));
+}
+
+}  // namespace hpo::coordinator

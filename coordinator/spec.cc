@@ -1,0 +1,302 @@
+#include "coordinator/spec.h"
+
+#include <cmath>
+#include <set>
+
+#include "problems/problem.h"
+#include "search/random_search.h"
+#include "trainer/knobs.h"
+
+namespace hpo::coordinator {
+namespace {
+
+constexpr uint32_t kMaxTrials = 1'000'000;
+constexpr uint32_t kDefaultMaxAttempts = 3;
+constexpr uint32_t kDefaultLeaseSeconds = 30;
+constexpr size_t kMaxNameLength = 200;
+
+Status FieldError(const std::string& field, const std::string& what) {
+  return InvalidArgumentError(field + ": " + what);
+}
+
+std::string ParamField(int i, const v1::Parameter& p) {
+  return "parameters[" + std::to_string(i) + "] (" + p.name() + ")";
+}
+
+std::string KnobNames() {
+  std::string names;
+  for (const auto& knob : trainer::Knobs()) {
+    if (!names.empty()) names += ", ";
+    names += knob.name;
+  }
+  return names;
+}
+
+std::string MetricNames() {
+  std::string names;
+  for (const auto& metric : trainer::Metrics()) {
+    if (!names.empty()) names += ", ";
+    names += metric.name;
+  }
+  return names;
+}
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.10g", v);
+  return buf;
+}
+
+// The catalog's own check of a value for `knob`, as an error on `field`.
+Status KnobError(const std::string& field, const std::string& error) {
+  return error.empty() ? Status::Ok() : FieldError(field, error);
+}
+
+// The builtin trainer's knobs bound the space: names, kinds and ranges.
+Status CheckBuiltin(const v1::StudySpec& spec) {
+  std::set<std::string> searched;
+  for (int i = 0; i < spec.parameters_size(); ++i) {
+    const v1::Parameter& p = spec.parameters(i);
+    const std::string field = ParamField(i, p);
+    const trainer::Knob* knob = trainer::FindKnob(p.name());
+    if (knob == nullptr) return FieldError(field, "unknown parameter; the trainer's knobs are " + KnobNames());
+    searched.insert(p.name());
+    switch (p.kind_case()) {
+      case v1::Parameter::kFloat:
+        if (knob->type != trainer::KnobType::kFloat) {
+          return FieldError(field, "knob " + p.name() + " is not a float; use " +
+                                       (knob->type == trainer::KnobType::kInt ? "int" : "categorical"));
+        }
+        HPO_RETURN_IF_ERROR(KnobError(field + ".float.low", trainer::CheckKnobNumber(*knob, p.float_().low())));
+        HPO_RETURN_IF_ERROR(KnobError(field + ".float.high", trainer::CheckKnobNumber(*knob, p.float_().high())));
+        break;
+      case v1::Parameter::kInt:
+        if (knob->type == trainer::KnobType::kCategorical) {
+          return FieldError(field, "knob " + p.name() + " is categorical; use categorical");
+        }
+        HPO_RETURN_IF_ERROR(
+            KnobError(field + ".int.low", trainer::CheckKnobNumber(*knob, static_cast<double>(p.int_().low()))));
+        HPO_RETURN_IF_ERROR(
+            KnobError(field + ".int.high", trainer::CheckKnobNumber(*knob, static_cast<double>(p.int_().high()))));
+        break;
+      case v1::Parameter::kCategorical:
+        for (int c = 0; c < p.categorical().choices_size(); ++c) {
+          HPO_RETURN_IF_ERROR(KnobError(field + ".categorical.choices[" + std::to_string(c) + "]",
+                                        trainer::CheckKnobText(*knob, p.categorical().choices(c))));
+        }
+        break;
+      default:
+        break;  // reported by the generic checks
+    }
+  }
+  for (const auto& [name, value] : spec.task().builtin().fixed().fields()) {
+    const std::string field = "task.builtin.fixed." + name;
+    const trainer::Knob* knob = trainer::FindKnob(name);
+    if (knob == nullptr) return FieldError(field, "unknown knob; the trainer's knobs are " + KnobNames());
+    if (searched.count(name) != 0) return FieldError(field, "knob is both fixed and searched");
+    if (value.kind_case() == google::protobuf::Value::kNumberValue) {
+      HPO_RETURN_IF_ERROR(KnobError(field, trainer::CheckKnobNumber(*knob, value.number_value())));
+    } else if (value.kind_case() == google::protobuf::Value::kStringValue) {
+      HPO_RETURN_IF_ERROR(KnobError(field, trainer::CheckKnobText(*knob, value.string_value())));
+    } else {
+      return FieldError(field, "must be a number or a string");
+    }
+  }
+  return Status::Ok();
+}
+
+// A synthetic task's variables are x1..x{dims} on the problem's box; when the spec names none, they are
+// filled in.
+Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
+  const v1::SyntheticTask& task = spec.task().synthetic();
+  auto problem = problems::MakeProblem(task.function(), task.dims());
+  if (!problem.ok()) return FieldError("task.synthetic", problem.status().message());
+  *num_objectives = problem->num_objectives;
+  spec.mutable_task()->mutable_synthetic()->set_dims(static_cast<uint32_t>(problem->dims));
+  if (spec.parameters_size() == 0) {
+    for (size_t d = 0; d < problem->dims; ++d) {
+      v1::Parameter* p = spec.add_parameters();
+      p->set_name("x" + std::to_string(d + 1));
+      p->mutable_float_()->set_low(problem->lower[d]);
+      p->mutable_float_()->set_high(problem->upper[d]);
+    }
+    return Status::Ok();
+  }
+  if (static_cast<size_t>(spec.parameters_size()) != problem->dims) {
+    return FieldError("parameters", "synthetic " + task.function() + " has " + std::to_string(problem->dims) +
+                                        " variables x1..x" + std::to_string(problem->dims) + ", the spec names " +
+                                        std::to_string(spec.parameters_size()));
+  }
+  for (int i = 0; i < spec.parameters_size(); ++i) {
+    const v1::Parameter& p = spec.parameters(i);
+    const std::string field = ParamField(i, p);
+    if (p.name() != "x" + std::to_string(i + 1)) {
+      return FieldError(field, "unknown parameter; synthetic variables are x1..x" + std::to_string(problem->dims) +
+                                   " in order");
+    }
+    if (p.kind_case() != v1::Parameter::kFloat) return FieldError(field, "synthetic variables are float");
+    if (p.float_().low() < problem->lower[i] || p.float_().high() > problem->upper[i]) {
+      return FieldError(field, "range leaves the problem's domain [" + Num(problem->lower[i]) + ", " +
+                                   Num(problem->upper[i]) + "]");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
+  if (spec.objectives_size() == 0) return FieldError("objectives", "at least one objective is required");
+  if (spec.objectives_size() > 4) return FieldError("objectives", "at most 4 objectives are supported");
+  std::set<std::string> seen;
+  for (int i = 0; i < spec.objectives_size(); ++i) {
+    v1::Objective* o = spec.mutable_objectives(i);
+    const std::string field = "objectives[" + std::to_string(i) + "] (" + o->name() + ")";
+    if (o->name().empty()) return FieldError(field, "name is empty");
+    if (!seen.insert(o->name()).second) return FieldError(field, "objective named twice");
+    bool maximize_by_default = false;
+    if (spec.task().has_builtin()) {
+      const trainer::MetricInfo* metric = trainer::FindMetric(o->name());
+      if (metric == nullptr) return FieldError(field, "unknown objective; the trainer reports " + MetricNames());
+      maximize_by_default = metric->maximize;
+    } else {
+      bool known = false;
+      for (size_t m = 1; m <= synthetic_objectives; ++m) known |= o->name() == "f" + std::to_string(m);
+      if (!known) {
+        return FieldError(field, "unknown objective; synthetic " + spec.task().synthetic().function() +
+                                     " reports f1..f" + std::to_string(synthetic_objectives));
+      }
+    }
+    if (o->direction() == v1::DIRECTION_UNSPECIFIED) {
+      o->set_direction(maximize_by_default ? v1::MAXIMIZE : v1::MINIMIZE);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckBudget(v1::Budget& budget) {
+  if (budget.max_trials() == 0) return FieldError("budget.max_trials", "must be at least 1");
+  if (budget.max_trials() > kMaxTrials) {
+    return FieldError("budget.max_trials", "must be at most " + std::to_string(kMaxTrials));
+  }
+  if (budget.max_parallel() == 0 || budget.max_parallel() > budget.max_trials()) {
+    budget.set_max_parallel(budget.max_trials());
+  }
+  if (budget.max_attempts() == 0) budget.set_max_attempts(kDefaultMaxAttempts);
+  if (budget.max_attempts() > 100) return FieldError("budget.max_attempts", "must be at most 100");
+  if (budget.lease_seconds() == 0) budget.set_lease_seconds(kDefaultLeaseSeconds);
+  if (budget.lease_seconds() > 86'400) return FieldError("budget.lease_seconds", "must be at most 86400");
+  return Status::Ok();
+}
+
+search::ParamSpec ToParamSpec(const v1::Parameter& p) {
+  search::ParamSpec s;
+  s.name = p.name();
+  switch (p.kind_case()) {
+    case v1::Parameter::kFloat:
+      s.kind = search::ParamKind::kFloat;
+      s.low = p.float_().low();
+      s.high = p.float_().high();
+      s.log = p.float_().log();
+      s.step = p.float_().step();
+      break;
+    case v1::Parameter::kInt:
+      s.kind = search::ParamKind::kInt;
+      s.low = static_cast<double>(p.int_().low());
+      s.high = static_cast<double>(p.int_().high());
+      s.log = p.int_().log();
+      s.step = static_cast<double>(p.int_().step());
+      break;
+    default:
+      s.kind = search::ParamKind::kCategorical;
+      s.choices.assign(p.categorical().choices().begin(), p.categorical().choices().end());
+      break;
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
+  v1::StudySpec spec = input;
+  if (spec.name().size() > kMaxNameLength) {
+    return FieldError("name", "longer than " + std::to_string(kMaxNameLength) + " characters");
+  }
+  size_t synthetic_objectives = 0;
+  switch (spec.task().kind_case()) {
+    case v1::Task::kBuiltin:
+      break;
+    case v1::Task::kSynthetic:
+      HPO_RETURN_IF_ERROR(CheckSynthetic(spec, &synthetic_objectives));
+      break;
+    default:
+      return FieldError("task", "missing; give one of builtin, synthetic");
+  }
+  if (spec.parameters_size() == 0) return FieldError("parameters", "at least one parameter is required");
+  for (int i = 0; i < spec.parameters_size(); ++i) {
+    const v1::Parameter& p = spec.parameters(i);
+    if (p.kind_case() == v1::Parameter::KIND_NOT_SET) {
+      return FieldError(ParamField(i, p), "no kind; give one of float, int, categorical");
+    }
+  }
+  // The search space checks names, bounds, log scales, steps and choices, naming the parameter.
+  HPO_RETURN_IF_ERROR(MakeSearchSpace(spec).status());
+  if (spec.task().has_builtin()) HPO_RETURN_IF_ERROR(CheckBuiltin(spec));
+  HPO_RETURN_IF_ERROR(CheckObjectives(spec, synthetic_objectives));
+  HPO_RETURN_IF_ERROR(CheckBudget(*spec.mutable_budget()));
+  if (spec.algorithm().kind_case() == v1::Algorithm::KIND_NOT_SET) spec.mutable_algorithm()->mutable_random();
+  return spec;
+}
+
+Result<search::SearchSpace> MakeSearchSpace(const v1::StudySpec& spec) {
+  std::vector<search::ParamSpec> params;
+  params.reserve(spec.parameters_size());
+  for (const v1::Parameter& p : spec.parameters()) params.push_back(ToParamSpec(p));
+  return search::SearchSpace::Create(std::move(params));
+}
+
+Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& spec, size_t dims) {
+  search::OptimizerOptions options;
+  options.dims = dims;
+  options.num_objectives = static_cast<size_t>(spec.objectives_size());
+  options.seed = spec.seed();
+  switch (spec.algorithm().kind_case()) {
+    case v1::Algorithm::kRandom:
+    case v1::Algorithm::KIND_NOT_SET:
+      return search::MakeRandomSearch(options);
+  }
+  return FieldError("algorithm", "unknown algorithm");
+}
+
+v1::ParamValue ToParamValue(const search::Value& value) {
+  v1::ParamValue out;
+  if (const auto* d = std::get_if<double>(&value)) {
+    out.set_double_value(*d);
+  } else if (const auto* i = std::get_if<int64_t>(&value)) {
+    out.set_int_value(*i);
+  } else {
+    out.set_string_value(std::get<std::string>(value));
+  }
+  return out;
+}
+
+search::Value FromParamValue(const v1::ParamValue& value) {
+  switch (value.kind_case()) {
+    case v1::ParamValue::kDoubleValue: return value.double_value();
+    case v1::ParamValue::kIntValue: return value.int_value();
+    default: return value.string_value();
+  }
+}
+
+Result<std::vector<double>> MinimisedObjectives(const v1::StudySpec& spec,
+                                                const google::protobuf::Map<std::string, double>& metrics) {
+  std::vector<double> objectives;
+  objectives.reserve(spec.objectives_size());
+  for (const v1::Objective& o : spec.objectives()) {
+    auto it = metrics.find(o.name());
+    if (it == metrics.end()) return NotFoundError("missing metric " + o.name());
+    if (!std::isfinite(it->second)) return InvalidArgumentError("non-finite metric " + o.name());
+    objectives.push_back(o.direction() == v1::MAXIMIZE ? -it->second : it->second);
+  }
+  return objectives;
+}
+
+}  // namespace hpo::coordinator

@@ -1,0 +1,236 @@
+#include "coordinator/study_runner.h"
+
+#include "base/rng.h"
+#include "coordinator/spec.h"
+
+namespace hpo::coordinator {
+namespace {
+
+bool Terminal(v1::TrialState state) {
+  return state == v1::TRIAL_COMPLETED || state == v1::TRIAL_FAILED || state == v1::TRIAL_CANCELLED;
+}
+
+search::Candidate CandidateOf(const storage::TrialRecord& record) {
+  return search::Candidate{record.candidate_id, record.x};
+}
+
+void ReleaseLease(storage::TrialRecord& record) {
+  record.lease_token.clear();
+  record.lease_expires_ms = 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StudyRunner>> StudyRunner::Create(const storage::StudyRecord& record,
+                                                         std::vector<storage::TrialRecord> trials,
+                                                         int64_t now_ms) {
+  std::unique_ptr<StudyRunner> runner(new StudyRunner());
+  runner->id_ = record.study.id();
+  runner->spec_ = record.study.spec();
+  runner->state_ = record.study.state();
+  HPO_ASSIGN_OR_RETURN(search::SearchSpace space, MakeSearchSpace(runner->spec_));
+  runner->space_ = std::make_unique<search::SearchSpace>(std::move(space));
+  HPO_ASSIGN_OR_RETURN(runner->optimizer_, MakeOptimizer(runner->spec_, runner->space_->dims()));
+  if (!record.optimizer_state.empty()) {
+    HPO_RETURN_IF_ERROR(runner->optimizer_->Load(record.optimizer_state)
+                            .WithPrefix("study " + std::to_string(runner->id_) + " optimizer state"));
+  }
+  runner->committed_state_ = runner->optimizer_->Save();
+  for (storage::TrialRecord& trial : trials) {
+    if (trial.trial.number() != runner->trials_.size()) {
+      return DataLossError("study " + std::to_string(runner->id_) + " is missing trial number " +
+                           std::to_string(runner->trials_.size()));
+    }
+    if (trial.trial.state() == v1::TRIAL_RUNNING) trial.lease_expires_ms = now_ms + runner->LeaseMs();
+    runner->number_of_id_[trial.trial.id()] = trial.trial.number();
+    runner->trials_.push_back(std::move(trial));
+  }
+  return runner;
+}
+
+int64_t StudyRunner::LeaseMs() const { return int64_t{spec_.budget().lease_seconds()} * 1000; }
+
+const storage::TrialRecord* StudyRunner::Find(uint64_t trial_id) const {
+  auto it = number_of_id_.find(trial_id);
+  return it == number_of_id_.end() ? nullptr : &trials_[it->second];
+}
+
+Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std::string& token, int64_t now_ms) {
+  if (!running()) return std::optional<Update>();
+  uint32_t running_trials = 0;
+  const storage::TrialRecord* pending = nullptr;
+  for (const storage::TrialRecord& t : trials_) {
+    running_trials += t.trial.state() == v1::TRIAL_RUNNING;
+    if (pending == nullptr && t.trial.state() == v1::TRIAL_PENDING) pending = &t;
+  }
+  if (running_trials >= spec_.budget().max_parallel()) return std::optional<Update>();
+
+  storage::TrialRecord trial;
+  Update update;
+  if (pending != nullptr) {
+    trial = *pending;
+  } else {
+    if (trials_.size() >= spec_.budget().max_trials()) return std::optional<Update>();
+    std::vector<search::Candidate> asked = optimizer_->Ask(1);
+    if (asked.empty()) return std::optional<Update>();
+    const search::Candidate& candidate = asked.front();
+    const auto number = static_cast<uint32_t>(trials_.size());
+    trial.trial.set_study_id(id_);
+    trial.trial.set_number(number);
+    trial.trial.set_seed(DeriveSeed(spec_.seed(), number));
+    trial.trial.set_created_ms(now_ms);
+    const std::vector<search::Value> values = space_->Decode(candidate.x);
+    for (size_t i = 0; i < values.size(); ++i) {
+      (*trial.trial.mutable_params())[space_->params()[i].name] = ToParamValue(values[i]);
+    }
+    trial.candidate_id = candidate.id;
+    trial.x = candidate.x;
+    update.optimizer_state = optimizer_->Save();
+  }
+  trial.trial.set_state(v1::TRIAL_RUNNING);
+  trial.trial.set_worker_id(worker_id);
+  trial.trial.set_attempt(trial.trial.attempt() + 1);
+  trial.trial.set_started_ms(now_ms);
+  trial.lease_token = token;
+  trial.lease_expires_ms = now_ms + LeaseMs();
+  update.trials.push_back(std::move(trial));
+  return std::optional<Update>(std::move(update));
+}
+
+Result<storage::TrialRecord*> StudyRunner::Held(uint64_t trial_id, const std::string& token) {
+  auto it = number_of_id_.find(trial_id);
+  if (it == number_of_id_.end()) return NotFoundError("trial " + std::to_string(trial_id) + " not found");
+  storage::TrialRecord& trial = trials_[it->second];
+  if (trial.trial.state() != v1::TRIAL_RUNNING || token.empty() || trial.lease_token != token) {
+    return FailedPreconditionError("trial " + std::to_string(trial_id) +
+                                   ": lease not held (expired, re-assigned or cancelled)");
+  }
+  return &trial;
+}
+
+Status StudyRunner::FailInto(Update& update, storage::TrialRecord trial, const std::string& error,
+                             int64_t now_ms) {
+  HPO_RETURN_IF_ERROR(optimizer_->TellFailed(CandidateOf(trial)));
+  trial.trial.set_state(v1::TRIAL_FAILED);
+  trial.trial.set_error(error);
+  trial.trial.set_finished_ms(now_ms);
+  ReleaseLease(trial);
+  update.trials.push_back(std::move(trial));
+  update.optimizer_state = optimizer_->Save();
+  return Status::Ok();
+}
+
+Result<Update> StudyRunner::Complete(uint64_t trial_id, const std::string& token,
+                                     const google::protobuf::Map<std::string, double>& metrics,
+                                     const std::string& device, int64_t now_ms) {
+  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(trial_id, token));
+  storage::TrialRecord trial = *held;
+  *trial.trial.mutable_metrics() = metrics;
+  trial.trial.set_device(device);
+  Update update;
+  auto objectives = MinimisedObjectives(spec_, metrics);
+  if (!objectives.ok()) {
+    HPO_RETURN_IF_ERROR(FailInto(update, std::move(trial), objectives.status().message(), now_ms));
+  } else {
+    HPO_RETURN_IF_ERROR(optimizer_->Tell(CandidateOf(trial), *objectives, 0.0));
+    trial.trial.set_state(v1::TRIAL_COMPLETED);
+    trial.trial.set_finished_ms(now_ms);
+    ReleaseLease(trial);
+    update.trials.push_back(std::move(trial));
+    update.optimizer_state = optimizer_->Save();
+  }
+  MaybeFinish(update, now_ms);
+  return update;
+}
+
+Result<Update> StudyRunner::Fail(uint64_t trial_id, const std::string& token, const std::string& error,
+                                 int64_t now_ms) {
+  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(trial_id, token));
+  Update update;
+  HPO_RETURN_IF_ERROR(FailInto(update, *held, error.empty() ? "failed (no reason given)" : error, now_ms));
+  MaybeFinish(update, now_ms);
+  return update;
+}
+
+Update StudyRunner::ExpireLeases(int64_t now_ms) {
+  Update update;
+  for (const storage::TrialRecord& t : trials_) {
+    if (t.trial.state() != v1::TRIAL_RUNNING || t.lease_expires_ms > now_ms) continue;
+    storage::TrialRecord trial = t;
+    if (trial.trial.attempt() >= spec_.budget().max_attempts()) {
+      const std::string error = "lease expired on attempt " + std::to_string(trial.trial.attempt()) + " of " +
+                                std::to_string(spec_.budget().max_attempts()) + " (worker " +
+                                std::to_string(trial.trial.worker_id()) + " lost)";
+      if (!FailInto(update, std::move(trial), error, now_ms).ok()) continue;
+    } else {
+      trial.trial.set_state(v1::TRIAL_PENDING);
+      trial.trial.set_worker_id(0);
+      ReleaseLease(trial);
+      update.trials.push_back(std::move(trial));
+    }
+  }
+  MaybeFinish(update, now_ms);
+  return update;
+}
+
+Update StudyRunner::Cancel(int64_t now_ms) {
+  Update update;
+  if (!running()) return update;
+  for (const storage::TrialRecord& t : trials_) {
+    if (Terminal(t.trial.state())) continue;
+    storage::TrialRecord trial = t;
+    trial.trial.set_state(v1::TRIAL_CANCELLED);
+    trial.trial.set_finished_ms(now_ms);
+    ReleaseLease(trial);
+    update.trials.push_back(std::move(trial));
+  }
+  update.state = v1::STUDY_CANCELLED;
+  update.finished_ms = now_ms;
+  return update;
+}
+
+bool StudyRunner::Renew(uint64_t trial_id, const std::string& token, int64_t now_ms) {
+  auto held = Held(trial_id, token);
+  if (!held.ok()) return false;
+  (*held)->lease_expires_ms = now_ms + LeaseMs();
+  return true;
+}
+
+void StudyRunner::MaybeFinish(Update& update, int64_t now_ms) const {
+  if (!running() || trials_.size() < spec_.budget().max_trials()) return;
+  // The state of each trial once `update` is applied.
+  std::vector<v1::TrialState> states;
+  states.reserve(trials_.size());
+  for (const storage::TrialRecord& t : trials_) states.push_back(t.trial.state());
+  for (const storage::TrialRecord& t : update.trials) {
+    if (t.trial.number() < states.size()) states[t.trial.number()] = t.trial.state();
+  }
+  bool any_completed = false;
+  for (v1::TrialState s : states) {
+    if (!Terminal(s)) return;
+    any_completed |= s == v1::TRIAL_COMPLETED;
+  }
+  update.state = any_completed ? v1::STUDY_COMPLETED : v1::STUDY_FAILED;
+  update.finished_ms = now_ms;
+}
+
+void StudyRunner::Accept(const Update& update) {
+  for (const storage::TrialRecord& t : update.trials) {
+    const uint32_t number = t.trial.number();
+    if (number == trials_.size()) {
+      trials_.push_back(t);
+    } else {
+      trials_[number] = t;
+    }
+    number_of_id_[t.trial.id()] = number;
+  }
+  if (update.optimizer_state) committed_state_ = *update.optimizer_state;
+  if (update.state) state_ = *update.state;
+}
+
+void StudyRunner::Reject() {
+  // Load of a state Save() wrote does not fail; were it to, the next commit would carry a fresh Save.
+  (void)optimizer_->Load(committed_state_);
+}
+
+}  // namespace hpo::coordinator

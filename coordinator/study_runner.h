@@ -1,0 +1,98 @@
+// StudyRunner: the state machine of one study: which trial to hand out next (a re-queued one, or a new
+// one asked from the optimizer), what a completion, a failure, a lost lease or a cancellation changes.
+//
+// A runner never writes the database itself. Each operation returns an Update (the trial records and
+// study fields that change); the caller commits it to the store and then calls Accept(), or Reject()
+// when the commit failed, which rolls the optimizer back to its last committed state. In memory,
+// nothing changes until Accept(), so a failed commit leaves the runner as it was.
+//
+// Not thread-safe: the Core serialises access under its mutex.
+#ifndef HPO_COORDINATOR_STUDY_RUNNER_H_
+#define HPO_COORDINATOR_STUDY_RUNNER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "hpo/v1/study.pb.h"
+#include "search/optimizer.h"
+#include "search/space.h"
+#include "storage/store.h"
+
+namespace hpo::coordinator {
+
+struct Update {
+  std::vector<storage::TrialRecord> trials;
+  std::optional<std::string> optimizer_state;
+  std::optional<v1::StudyState> state;
+  int64_t finished_ms = 0;
+
+  bool empty() const { return trials.empty() && !optimizer_state && !state; }
+};
+
+class StudyRunner {
+ public:
+  // Rebuilds a runner from what the store holds (a new study has no trials). Trials found RUNNING get a
+  // fresh lease of the study's duration from `now_ms`, so that their workers can heartbeat again after
+  // a coordinator restart.
+  static Result<std::unique_ptr<StudyRunner>> Create(const storage::StudyRecord& record,
+                                                     std::vector<storage::TrialRecord> trials, int64_t now_ms);
+
+  uint64_t id() const { return id_; }
+  const v1::StudySpec& spec() const { return spec_; }
+  v1::StudyState state() const { return state_; }
+  bool running() const { return state_ == v1::STUDY_RUNNING; }
+
+  // A trial for `worker_id` under lease `token`, or nullopt when the study has nothing to hand out now
+  // (not running, max_parallel reached, budget spent, or the optimizer waits for results).
+  Result<std::optional<Update>> Assign(uint64_t worker_id, const std::string& token, int64_t now_ms);
+
+  // The worker holding `token` finished trial `trial_id` with `metrics`. FAILED_PRECONDITION when the
+  // lease is not held. Metrics missing an objective, or with a non-finite one, fail the trial.
+  Result<Update> Complete(uint64_t trial_id, const std::string& token,
+                          const google::protobuf::Map<std::string, double>& metrics, const std::string& device,
+                          int64_t now_ms);
+  // The worker holding `token` reports that trial `trial_id` failed with `error`.
+  Result<Update> Fail(uint64_t trial_id, const std::string& token, const std::string& error, int64_t now_ms);
+  // Leases past their expiry: the trial is re-queued, or failed after max_attempts.
+  Update ExpireLeases(int64_t now_ms);
+  // Stops the study: pending and running trials are cancelled.
+  Update Cancel(int64_t now_ms);
+
+  // Extends the lease of a running trial held under `token`; false when it is not held.
+  bool Renew(uint64_t trial_id, const std::string& token, int64_t now_ms);
+
+  // The trial record with this id, or nullptr.
+  const storage::TrialRecord* Find(uint64_t trial_id) const;
+
+  // The update is committed: make it the runner's state. New trials in it carry their stored ids.
+  void Accept(const Update& update);
+  // The update could not be committed: forget it.
+  void Reject();
+
+ private:
+  StudyRunner() = default;
+  int64_t LeaseMs() const;
+  Result<storage::TrialRecord*> Held(uint64_t trial_id, const std::string& token);
+  // Finishes `trial` (a copy, to go into `update`) as failed and tells the optimizer.
+  Status FailInto(Update& update, storage::TrialRecord trial, const std::string& error, int64_t now_ms);
+  // Sets the study's end in `update` when the trials in it spend the budget.
+  void MaybeFinish(Update& update, int64_t now_ms) const;
+
+  uint64_t id_ = 0;
+  v1::StudySpec spec_;
+  v1::StudyState state_ = v1::STUDY_RUNNING;
+  std::unique_ptr<search::SearchSpace> space_;
+  std::unique_ptr<search::Optimizer> optimizer_;
+  std::string committed_state_;                // the optimizer state last committed
+  std::vector<storage::TrialRecord> trials_;   // by number
+  std::map<uint64_t, uint32_t> number_of_id_;  // trial id -> number
+};
+
+}  // namespace hpo::coordinator
+
+#endif  // HPO_COORDINATOR_STUDY_RUNNER_H_

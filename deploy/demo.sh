@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The demo behind `make demo`: a coordinator on a SQLite file, two local workers, the example study on
+# Fashion-MNIST, live progress, and the Pareto front of accuracy against latency. Every process it
+# starts is stopped when it ends, also on Ctrl-C.
+#
+#   deploy/demo.sh [BUILD_DIR] [STUDY_FILE]
+set -euo pipefail
+
+build=${1:-build}
+study=${2:-examples/fmnist-quick.json}
+bin=$build/bin
+run=$build/demo
+for b in hpo-coordinator hpo-worker hpo-train hpoctl; do
+  [[ -x $bin/$b ]] || { echo "demo: $bin/$b is missing; run 'make build' first" >&2; exit 1; }
+done
+mkdir -p "$run"
+rm -f "$run"/hpo.db "$run"/hpo.db-wal "$run"/hpo.db-shm "$run"/port
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted, stopping"; exit 130' INT TERM
+
+"$bin/hpo-coordinator" --listen 127.0.0.1:0 --port-file "$run/port" --db "$run/hpo.db" \
+  2>"$run/coordinator.log" &
+pids+=($!)
+for _ in $(seq 100); do [[ -s $run/port ]] && break; sleep 0.1; done
+[[ -s $run/port ]] || { echo "demo: the coordinator did not start:" >&2; cat "$run/coordinator.log" >&2; exit 1; }
+addr=127.0.0.1:$(cat "$run/port")
+echo "demo: coordinator on $addr, database $run/hpo.db"
+
+# Two workers, one training thread each, on this machine's cores.
+for w in 1 2; do
+  "$bin/hpo-worker" --coordinator "$addr" --slots 1 --threads 1 --name "demo-worker-$w" \
+    2>"$run/worker-$w.log" &
+  pids+=($!)
+done
+
+id=$("$bin/hpoctl" --coordinator "$addr" submit "$study")
+echo "demo: submitted $study as study $id; training (logs in $run/)"
+start=$(date +%s)
+status=0
+"$bin/hpoctl" --coordinator "$addr" watch "$id" || status=$?
+echo "demo: finished in $(( $(date +%s) - start )) s"
+echo
+echo "Pareto front of study $id (accuracy up, latency down):"
+"$bin/hpoctl" --coordinator "$addr" pareto "$id" --format table
+exit $status

@@ -1,0 +1,255 @@
+// The coordinator's core without gRPC: leases on a FakeClock, completions, failures, cancellation,
+// restarts on the same database, and refusal of bad specs with nothing stored.
+#include "coordinator/core.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace hpo::coordinator {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("hpo_core_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    core_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void Reopen() {
+    core_.reset();
+    store_.reset();
+    auto store = storage::Store::Open((dir_ / "hpo.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    CoreOptions options;
+    options.clock = &clock_;
+    auto core = Core::Open(store_.get(), options);
+    ASSERT_TRUE(core.ok()) << core.status().ToString();
+    core_ = std::move(*core);
+  }
+
+  static v1::StudySpec Spec(uint32_t max_trials, uint32_t max_parallel) {
+    v1::StudySpec spec;
+    spec.set_name("core");
+    spec.set_seed(11);
+    spec.mutable_task()->mutable_synthetic()->set_function("zdt1");
+    spec.mutable_task()->mutable_synthetic()->set_dims(3);
+    for (const char* name : {"f1", "f2"}) spec.add_objectives()->set_name(name);
+    spec.mutable_budget()->set_max_trials(max_trials);
+    spec.mutable_budget()->set_max_parallel(max_parallel);
+    spec.mutable_budget()->set_max_attempts(2);
+    spec.mutable_budget()->set_lease_seconds(10);
+    return spec;
+  }
+
+  uint64_t Register() {
+    v1::RegisterWorkerRequest request;
+    request.set_name("w");
+    request.set_slots(1);
+    auto response = core_->RegisterWorker(request);
+    EXPECT_TRUE(response.ok());
+    return response->worker_id();
+  }
+
+  v1::AcquireTrialResponse Acquire(uint64_t worker) {
+    auto got = core_->TryAcquire(worker);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(got->has_value());
+    return got->value_or(v1::AcquireTrialResponse());
+  }
+
+  Status Complete(const v1::AcquireTrialResponse& a, double f1, double f2) {
+    v1::CompleteTrialRequest request;
+    request.set_trial_id(a.trial().id());
+    request.set_lease_token(a.lease().token());
+    (*request.mutable_metrics())["f1"] = f1;
+    (*request.mutable_metrics())["f2"] = f2;
+    return core_->CompleteTrial(request);
+  }
+
+  v1::Trial Stored(uint64_t trial_id) {
+    auto record = store_->GetTrial(trial_id);
+    EXPECT_TRUE(record.ok());
+    return record->trial;
+  }
+
+  fs::path dir_;
+  FakeClock clock_{1'000'000};
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Core> core_;
+};
+
+TEST_F(CoreTest, HandsOutUpToMaxParallelAndFinishesTheStudy) {
+  auto study = core_->CreateStudy(Spec(3, 2));
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  const uint64_t worker = Register();
+  const auto a = Acquire(worker);
+  const auto b = Acquire(worker);
+  EXPECT_EQ(a.trial().number(), 0u);
+  EXPECT_EQ(b.trial().number(), 1u);
+  EXPECT_EQ(a.trial().attempt(), 1u);
+  EXPECT_EQ(a.trial().params().size(), 3u);
+  EXPECT_EQ(a.task().synthetic().function(), "zdt1");
+  EXPECT_NE(a.lease().token(), b.lease().token());
+  EXPECT_FALSE(core_->TryAcquire(worker)->has_value());  // max_parallel 2
+
+  ASSERT_TRUE(Complete(a, 0.1, 0.9).ok());
+  const auto c = Acquire(worker);
+  EXPECT_EQ(c.trial().number(), 2u);
+  EXPECT_FALSE(core_->TryAcquire(worker)->has_value());  // budget spent
+  ASSERT_TRUE(Complete(b, 0.2, 0.95).ok());              // dominated by a
+  ASSERT_TRUE(Complete(c, 0.05, 1.5).ok());
+  // A second completion under the same lease counts nothing.
+  EXPECT_EQ(Complete(c, 0.0, 0.0).code(), StatusCode::kFailedPrecondition);
+
+  auto done = core_->GetStudy(study->id());
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(done->counts().completed(), 3u);
+  auto front = core_->GetParetoFront(study->id());
+  ASSERT_TRUE(front.ok());
+  ASSERT_EQ(front->trials_size(), 2);
+  EXPECT_EQ(front->trials(0).number(), 2u);  // best f1 first
+  EXPECT_EQ(front->trials(1).number(), 0u);
+  EXPECT_EQ(Stored(c.trial().id()).metrics().at("f1"), 0.05);
+}
+
+TEST_F(CoreTest, ExpiredLeaseRequeuesThenFails) {
+  auto study = core_->CreateStudy(Spec(1, 1));
+  ASSERT_TRUE(study.ok());
+  const uint64_t worker = Register();
+  const auto first = Acquire(worker);
+
+  // A heartbeat renews the lease.
+  clock_.AdvanceMs(8'000);
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id(worker);
+  *beat.add_leases() = first.lease();
+  auto renewed = core_->Heartbeat(beat);
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_EQ(renewed->renewed_size(), 1);
+  EXPECT_EQ(renewed->stop_trial_ids_size(), 0);
+  clock_.AdvanceMs(8'000);
+  ASSERT_TRUE(core_->ExpireLeases().ok());
+  EXPECT_EQ(Stored(first.trial().id()).state(), v1::TRIAL_RUNNING);
+
+  // Without one it runs out: the trial is re-queued and the old lease is stale.
+  clock_.AdvanceMs(10'001);
+  ASSERT_TRUE(core_->ExpireLeases().ok());
+  EXPECT_EQ(Stored(first.trial().id()).state(), v1::TRIAL_PENDING);
+  EXPECT_EQ(Complete(first, 0.1, 0.1).code(), StatusCode::kFailedPrecondition);
+  auto stale = core_->Heartbeat(beat);
+  ASSERT_TRUE(stale.ok());
+  ASSERT_EQ(stale->stop_trial_ids_size(), 1);
+  EXPECT_EQ(stale->stop_trial_ids(0), first.trial().id());
+
+  const auto second = Acquire(worker);
+  EXPECT_EQ(second.trial().id(), first.trial().id());
+  EXPECT_EQ(second.trial().attempt(), 2u);
+  EXPECT_EQ(second.trial().params().at("x1").double_value(), first.trial().params().at("x1").double_value());
+
+  // The last attempt runs out too: the trial fails and, with the budget spent, so does the study.
+  clock_.AdvanceMs(10'001);
+  ASSERT_TRUE(core_->ExpireLeases().ok());
+  const v1::Trial failed = Stored(first.trial().id());
+  EXPECT_EQ(failed.state(), v1::TRIAL_FAILED);
+  EXPECT_NE(failed.error().find("lease expired on attempt 2 of 2"), std::string::npos) << failed.error();
+  EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_FAILED);
+}
+
+TEST_F(CoreTest, FailuresAndBadMetricsFailTheTrial) {
+  auto study = core_->CreateStudy(Spec(3, 3));
+  ASSERT_TRUE(study.ok());
+  const uint64_t worker = Register();
+  const auto a = Acquire(worker);
+  const auto b = Acquire(worker);
+  v1::FailTrialRequest fail;
+  fail.set_trial_id(a.trial().id());
+  fail.set_lease_token(a.lease().token());
+  fail.set_error("hpo-train: out of memory");
+  ASSERT_TRUE(core_->FailTrial(fail).ok());
+  EXPECT_EQ(Stored(a.trial().id()).error(), "hpo-train: out of memory");
+
+  ASSERT_TRUE(Complete(b, std::nan(""), 1.0).ok());
+  const v1::Trial bad = Stored(b.trial().id());
+  EXPECT_EQ(bad.state(), v1::TRIAL_FAILED);
+  EXPECT_EQ(bad.error(), "non-finite metric f1");
+
+  v1::CompleteTrialRequest wrong_token;
+  wrong_token.set_trial_id(b.trial().id());
+  wrong_token.set_lease_token("not-the-token");
+  EXPECT_EQ(core_->CompleteTrial(wrong_token).code(), StatusCode::kFailedPrecondition);
+  wrong_token.set_trial_id(999);
+  EXPECT_EQ(core_->CompleteTrial(wrong_token).code(), StatusCode::kNotFound);
+}
+
+TEST_F(CoreTest, CancelStopsRunningTrials) {
+  auto study = core_->CreateStudy(Spec(5, 2));
+  ASSERT_TRUE(study.ok());
+  const uint64_t worker = Register();
+  const auto a = Acquire(worker);
+  auto cancelled = core_->CancelStudy(study->id());
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->state(), v1::STUDY_CANCELLED);
+  EXPECT_EQ(Stored(a.trial().id()).state(), v1::TRIAL_CANCELLED);
+  EXPECT_EQ(Complete(a, 0.1, 0.1).code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(core_->TryAcquire(worker)->has_value());
+  EXPECT_EQ(core_->CancelStudy(12345).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CoreTest, RestartContinuesTheStudy) {
+  auto study = core_->CreateStudy(Spec(3, 3));
+  ASSERT_TRUE(study.ok());
+  const uint64_t worker = Register();
+  const auto a = Acquire(worker);
+  const auto b = Acquire(worker);
+  ASSERT_TRUE(Complete(a, 0.3, 0.3).ok());
+
+  Reopen();  // as if the coordinator restarted on the same file
+  // The running trial's lease survives, and the search continues where it was.
+  ASSERT_TRUE(Complete(b, 0.2, 0.4).ok());
+  const auto c = Acquire(worker);
+  EXPECT_EQ(c.trial().number(), 2u);
+  ASSERT_TRUE(Complete(c, 0.4, 0.2).ok());
+  EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(core_->ListTrials(study->id())->size(), 3u);
+}
+
+TEST_F(CoreTest, BadSpecStoresNothing) {
+  v1::StudySpec spec = Spec(3, 1);
+  spec.mutable_objectives(1)->set_name("f9");
+  auto refused = core_->CreateStudy(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("objectives[1] (f9)"), std::string::npos);
+  EXPECT_TRUE(core_->ListStudies()->empty());
+}
+
+TEST_F(CoreTest, SameSeedSameTrials) {
+  auto one = core_->CreateStudy(Spec(2, 2));
+  auto two = core_->CreateStudy(Spec(2, 2));
+  ASSERT_TRUE(one.ok() && two.ok());
+  const uint64_t worker = Register();
+  std::map<uint64_t, std::vector<double>> x1;
+  for (int i = 0; i < 4; ++i) {
+    const auto a = Acquire(worker);
+    x1[a.trial().study_id()].push_back(a.trial().params().at("x1").double_value());
+  }
+  EXPECT_EQ(x1[one->id()], x1[two->id()]);
+  EXPECT_NE(x1[one->id()][0], x1[one->id()][1]);
+}
+
+}  // namespace
+}  // namespace hpo::coordinator

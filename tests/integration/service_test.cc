@@ -1,0 +1,271 @@
+// Integration: an in-process coordinator and two in-process workers over loopback gRPC, on a real
+// SQLite file. A 20-trial synthetic study runs to completion and GetParetoFront must equal a
+// brute-force front over the trials as stored; bad specs are refused over the wire with the field named
+// and nothing stored.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <google/protobuf/util/json_util.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "coordinator/server.h"
+#include "hpo/v1/service.grpc.pb.h"
+#include "worker/worker.h"
+
+namespace hpo {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("hpo_service_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_path_ = (dir_ / "hpo.db").string();
+    coordinator::ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    options.db_path = db_path_;
+    options.heartbeat_ms = 200;
+    auto server = coordinator::Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server);
+    address_ = "127.0.0.1:" + std::to_string(server_->port());
+    stub_ = v1::StudyService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    for (auto& w : workers_) w->Stop();
+    for (auto& t : worker_threads_) t.join();
+    workers_.clear();
+    if (server_) server_->Shutdown();
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void StartWorkers(int n, uint32_t slots) {
+    for (int i = 0; i < n; ++i) {
+      worker::WorkerOptions options;
+      options.name = "test-worker-" + std::to_string(i);
+      options.slots = slots;
+      options.wait_ms = 500;
+      options.log = [](const std::string&) {};
+      auto channel = worker::MakeWorkerChannel(address_, grpc::InsecureChannelCredentials());
+      workers_.push_back(std::make_unique<worker::Worker>(channel, options));
+      worker::Worker* w = workers_.back().get();
+      worker_threads_.emplace_back([w] {
+        const Status status = w->Run();
+        EXPECT_TRUE(status.ok()) << status.ToString();
+      });
+    }
+  }
+
+  grpc::Status Create(const std::string& json, v1::Study* study) {
+    v1::CreateStudyRequest request;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, request.mutable_spec()).ok()) << json;
+    grpc::ClientContext context;
+    return stub_->CreateStudy(&context, request, study);
+  }
+
+  v1::Study WaitDone(uint64_t id, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    v1::Study study;
+    while (std::chrono::steady_clock::now() < deadline) {
+      grpc::ClientContext context;
+      v1::GetStudyRequest request;
+      request.set_study_id(id);
+      EXPECT_TRUE(stub_->GetStudy(&context, request, &study).ok());
+      if (study.state() != v1::STUDY_RUNNING) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    return study;
+  }
+
+  int64_t CountRows(const std::string& table) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    const int64_t n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+  }
+
+  fs::path dir_;
+  std::string db_path_;
+  std::string address_;
+  std::unique_ptr<coordinator::Server> server_;
+  std::unique_ptr<v1::StudyService::Stub> stub_;
+  std::vector<std::unique_ptr<worker::Worker>> workers_;
+  std::vector<std::thread> worker_threads_;
+};
+
+// The stored completed trials of `study`: number -> (f1, f2), read with plain SQL.
+std::map<uint32_t, std::pair<double, double>> StoredObjectives(const std::string& db_path, uint64_t study) {
+  std::map<uint32_t, std::pair<double, double>> out;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  const char* sql =
+      "SELECT t.number, a.value, b.value FROM trials t "
+      "JOIN trial_metrics a ON a.trial_id = t.id AND a.name = 'f1' "
+      "JOIN trial_metrics b ON b.trial_id = t.id AND b.name = 'f2' "
+      "WHERE t.study_id = ? AND t.state = 3";
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr), SQLITE_OK);
+  sqlite3_bind_int64(stmt, 1, static_cast<int64_t>(study));
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    out[static_cast<uint32_t>(sqlite3_column_int64(stmt, 0))] = {sqlite3_column_double(stmt, 1),
+                                                                 sqlite3_column_double(stmt, 2)};
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST_F(ServiceTest, SyntheticStudyRunsToCompletionAndFrontMatchesBruteForce) {
+  StartWorkers(2, 2);
+  v1::Study study;
+  const grpc::Status created = Create(R"({
+      "name": "zdt1 over grpc",
+      "objectives": [{"name": "f1"}, {"name": "f2"}],
+      "budget": {"max_trials": 20, "max_parallel": 4},
+      "task": {"synthetic": {"function": "zdt1", "dims": 30}},
+      "seed": 5})",
+                                      &study);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  EXPECT_EQ(study.spec().parameters_size(), 30);
+
+  const v1::Study done = WaitDone(study.id(), 60s);
+  ASSERT_EQ(done.state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(done.counts().completed(), 20u);
+  EXPECT_EQ(done.counts().failed(), 0u);
+
+  const auto stored = StoredObjectives(db_path_, study.id());
+  ASSERT_EQ(stored.size(), 20u);
+  std::set<uint32_t> expected;
+  for (const auto& [n, p] : stored) {
+    bool dominated = false;
+    for (const auto& [m, q] : stored) {
+      dominated |= q.first <= p.first && q.second <= p.second && (q.first < p.first || q.second < p.second);
+    }
+    if (!dominated) expected.insert(n);
+    // zdt1: f1 = x1 in [0, 1], f2 >= 1 - sqrt(f1) (g >= 1).
+    EXPECT_GE(p.first, 0.0);
+    EXPECT_LE(p.first, 1.0);
+    EXPECT_GE(p.second, 1.0 - std::sqrt(p.first) - 1e-12);
+  }
+
+  grpc::ClientContext context;
+  v1::GetParetoFrontRequest request;
+  request.set_study_id(study.id());
+  v1::GetParetoFrontResponse front;
+  ASSERT_TRUE(stub_->GetParetoFront(&context, request, &front).ok());
+  std::set<uint32_t> got;
+  for (const v1::Trial& t : front.trials()) {
+    got.insert(t.number());
+    EXPECT_EQ(t.metrics().at("f1"), stored.at(t.number()).first);
+    EXPECT_EQ(t.device(), "synthetic");
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_FALSE(got.empty());
+  // Sorted by f1, best first.
+  for (int i = 1; i < front.trials_size(); ++i) {
+    EXPECT_LE(front.trials(i - 1).metrics().at("f1"), front.trials(i).metrics().at("f1"));
+  }
+}
+
+TEST_F(ServiceTest, BadSpecsAreRefusedNamingTheFieldAndStoreNothing) {
+  const std::string good = R"({"name": "x", "parameters": [
+      {"name": "lr", "float": {"low": 0.001, "high": 0.01, "log": true}},
+      {"name": "activation", "categorical": {"choices": ["relu", "gelu"]}}],
+    "objectives": [{"name": "accuracy"}], "budget": {"max_trials": 2},
+    "task": {"builtin": {}}})";
+  struct Case {
+    std::string from, to, field;
+  };
+  const std::vector<Case> cases = {
+      {R"("name": "lr")", R"("name": "learning_rate")", "parameters[0] (learning_rate)"},
+      {R"("low": 0.001, "high": 0.01)", R"("low": 0.01, "high": 0.001)", "parameters[0] (lr)"},
+      {R"(["relu", "gelu"])", "[]", "parameters[1] (activation)"},
+      {R"("low": 0.001)", R"("low": -1)", "parameters[0] (lr)"},
+      {R"({"name": "accuracy"})", R"({"name": "acuracy"})", "objectives[0] (acuracy)"},
+  };
+  for (const Case& c : cases) {
+    std::string json = good;
+    json.replace(json.find(c.from), c.from.size(), c.to);
+    v1::Study study;
+    const grpc::Status status = Create(json, &study);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << json;
+    EXPECT_NE(status.error_message().find(c.field), std::string::npos) << status.error_message();
+  }
+  EXPECT_EQ(CountRows("studies"), 0);
+  EXPECT_EQ(CountRows("trials"), 0);
+  v1::Study study;
+  EXPECT_TRUE(Create(good, &study).ok());
+  EXPECT_EQ(CountRows("studies"), 1);
+
+  grpc::ClientContext context;
+  v1::GetStudyRequest missing;
+  missing.set_study_id(999);
+  v1::Study none;
+  EXPECT_EQ(stub_->GetStudy(&context, missing, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, LongPollAnswersWhenWorkArrives) {
+  auto worker_stub = v1::WorkerService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  v1::RegisterWorkerResponse registered;
+  {
+    grpc::ClientContext context;
+    v1::RegisterWorkerRequest request;
+    request.set_name("poller");
+    request.set_slots(1);
+    ASSERT_TRUE(worker_stub->RegisterWorker(&context, request, &registered).ok());
+  }
+  // Nothing to do: the poll waits its full time and answers with no trial.
+  {
+    grpc::ClientContext context;
+    v1::AcquireTrialRequest request;
+    request.set_worker_id(registered.worker_id());
+    request.set_wait_ms(300);
+    v1::AcquireTrialResponse response;
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(worker_stub->AcquireTrial(&context, request, &response).ok());
+    EXPECT_FALSE(response.has_trial());
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
+  }
+  // A study submitted while the poll waits is handed out long before the wait runs out.
+  std::thread submit([&] {
+    std::this_thread::sleep_for(300ms);
+    v1::Study study;
+    EXPECT_TRUE(Create(R"({"objectives": [{"name": "f1"}], "budget": {"max_trials": 1},
+                           "task": {"synthetic": {"function": "zdt2", "dims": 5}}})",
+                       &study)
+                    .ok());
+  });
+  grpc::ClientContext context;
+  v1::AcquireTrialRequest request;
+  request.set_worker_id(registered.worker_id());
+  request.set_wait_ms(20'000);
+  v1::AcquireTrialResponse response;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(worker_stub->AcquireTrial(&context, request, &response).ok());
+  submit.join();
+  EXPECT_TRUE(response.has_trial());
+  EXPECT_EQ(response.trial().params().size(), 5u);
+  EXPECT_FALSE(response.lease().token().empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+}  // namespace
+}  // namespace hpo
