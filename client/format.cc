@@ -1,0 +1,512 @@
+#include "client/format.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace hpo::client {
+namespace {
+
+constexpr int kTableSignificantDigits = 4;
+constexpr size_t kMaxErrorWidth = 80;
+constexpr std::string_view kColumnGap = "  ";
+constexpr std::string_view kMissingInTable = "-";
+
+// One cell's value, before it is written in a format.
+struct Value {
+  enum class Kind { kMissing, kDouble, kInt, kString };
+  Kind kind = Kind::kMissing;
+  double d = 0;
+  int64_t i = 0;
+  std::string s;
+
+  static Value Double(double v) { return {Kind::kDouble, v, 0, {}}; }
+  static Value Int(int64_t v) { return {Kind::kInt, 0, v, {}}; }
+  static Value String(std::string v) { return {Kind::kString, 0, 0, std::move(v)}; }
+};
+
+// The objective and parameter columns of a list of trials (see format.h).
+struct Columns {
+  std::vector<std::string> objectives;
+  std::vector<std::string> params;
+};
+
+// True when `a` sorts before `b` with digit runs compared as numbers ("x2" < "x10").
+bool NaturalLess(std::string_view a, std::string_view b) {
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (is_digit(a[i]) && is_digit(b[j])) {
+      size_t ei = i, ej = j;
+      while (ei < a.size() && is_digit(a[ei])) ++ei;
+      while (ej < b.size() && is_digit(b[ej])) ++ej;
+      std::string_view da = a.substr(i, ei - i), db = b.substr(j, ej - j);
+      while (da.size() > 1 && da.front() == '0') da.remove_prefix(1);
+      while (db.size() > 1 && db.front() == '0') db.remove_prefix(1);
+      if (da.size() != db.size()) return da.size() < db.size();
+      if (da != db) return da < db;
+      i = ei;
+      j = ej;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  if ((a.size() - i) != (b.size() - j)) return (a.size() - i) < (b.size() - j);
+  return a < b;  // equal up to leading zeros: any fixed tie-break
+}
+
+// Names in `found` that are not in `known`, in natural order, appended to `out`.
+void AppendExtraNames(const std::set<std::string>& found, std::vector<std::string>* out) {
+  std::vector<std::string> extra;
+  for (const std::string& name : found) {
+    if (std::find(out->begin(), out->end(), name) == out->end()) extra.push_back(name);
+  }
+  std::sort(extra.begin(), extra.end(),
+            [](const std::string& a, const std::string& b) { return NaturalLess(a, b); });
+  out->insert(out->end(), extra.begin(), extra.end());
+}
+
+Columns ResolveColumns(const v1::StudySpec& spec,
+                       const google::protobuf::RepeatedPtrField<v1::Objective>& fallback_objectives,
+                       const google::protobuf::RepeatedPtrField<v1::Trial>& trials) {
+  Columns columns;
+  for (const v1::Objective& objective : spec.objectives()) columns.objectives.push_back(objective.name());
+  if (columns.objectives.empty()) {
+    for (const v1::Objective& objective : fallback_objectives) {
+      columns.objectives.push_back(objective.name());
+    }
+  }
+  if (columns.objectives.empty()) {
+    std::set<std::string> metrics;
+    for (const v1::Trial& trial : trials) {
+      for (const auto& [name, value] : trial.metrics()) metrics.insert(name);
+    }
+    AppendExtraNames(metrics, &columns.objectives);
+  }
+  for (const v1::Parameter& parameter : spec.parameters()) columns.params.push_back(parameter.name());
+  std::set<std::string> params;
+  for (const v1::Trial& trial : trials) {
+    for (const auto& [name, value] : trial.params()) params.insert(name);
+  }
+  AppendExtraNames(params, &columns.params);
+  return columns;
+}
+
+Value MetricValue(const v1::Trial& trial, const std::string& name) {
+  const auto it = trial.metrics().find(name);
+  if (it == trial.metrics().end()) return {};
+  return Value::Double(it->second);
+}
+
+Value ParamValueOf(const v1::Trial& trial, const std::string& name) {
+  const auto it = trial.params().find(name);
+  if (it == trial.params().end()) return {};
+  const v1::ParamValue& value = it->second;
+  switch (value.kind_case()) {
+    case v1::ParamValue::kDoubleValue:
+      return Value::Double(value.double_value());
+    case v1::ParamValue::kIntValue:
+      return Value::Int(value.int_value());
+    case v1::ParamValue::kStringValue:
+      return Value::String(value.string_value());
+    case v1::ParamValue::KIND_NOT_SET:
+      break;
+  }
+  return {};
+}
+
+// The trial's objective values then parameter values, in column order.
+std::vector<Value> RowValues(const v1::Trial& trial, const Columns& columns) {
+  std::vector<Value> row;
+  row.reserve(columns.objectives.size() + columns.params.size());
+  for (const std::string& name : columns.objectives) row.push_back(MetricValue(trial, name));
+  for (const std::string& name : columns.params) row.push_back(ParamValueOf(trial, name));
+  return row;
+}
+
+// Shortest text that reads back to exactly `v` (std::to_chars's digits), laid out as Python's repr
+// does: positional for exponents -4..15 ("0.0003", "123.5", "1000000000000000"), scientific otherwise
+// ("1e-05", "1e+16"). Non-finite values are "nan", "inf", "-inf".
+std::string RoundTripDouble(double v) {
+  std::array<char, 64> buffer;
+  if (!std::isfinite(v)) {
+    const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), v);
+    return std::string(buffer.data(), result.ptr);
+  }
+  const auto result =
+      std::to_chars(buffer.data(), buffer.data() + buffer.size(), v, std::chars_format::scientific);
+  const std::string_view scientific(buffer.data(), result.ptr - buffer.data());  // [-]d[.ddd]e(+|-)dd
+  const size_t e = scientific.find('e');
+  int exponent = 0;
+  std::from_chars(scientific.data() + e + 2, scientific.data() + scientific.size(), exponent);
+  if (scientific[e + 1] == '-') exponent = -exponent;
+  if (exponent < -4 || exponent >= 16) return std::string(scientific);
+
+  const bool negative = scientific.front() == '-';
+  std::string digits;
+  for (char c : scientific.substr(negative ? 1 : 0, e - (negative ? 1 : 0))) {
+    if (c != '.') digits += c;
+  }
+  std::string out = negative ? "-" : "";
+  if (exponent < 0) {
+    out += "0.";
+    out.append(static_cast<size_t>(-exponent - 1), '0');
+    out += digits;
+    return out;
+  }
+  const size_t integer_digits = static_cast<size_t>(exponent) + 1;
+  if (digits.size() <= integer_digits) {
+    out += digits;
+    out.append(integer_digits - digits.size(), '0');
+  } else {
+    out += digits.substr(0, integer_digits);
+    out += '.';
+    out += digits.substr(integer_digits);
+  }
+  return out;
+}
+
+std::string IntText(int64_t v) {
+  std::array<char, 24> buffer;
+  const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), v);
+  (void)ec;
+  return std::string(buffer.data(), end);
+}
+
+// ---- CSV ----
+
+std::string CsvField(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+std::string CsvValue(const Value& value) {
+  switch (value.kind) {
+    case Value::Kind::kMissing:
+      return "";
+    case Value::Kind::kDouble:
+      return RoundTripDouble(value.d);
+    case Value::Kind::kInt:
+      return IntText(value.i);
+    case Value::Kind::kString:
+      return CsvField(value.s);
+  }
+  return "";
+}
+
+// ---- JSON ----
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  *out += '"';
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\b':
+        *out += "\\b";
+        break;
+      case '\f':
+        *out += "\\f";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escape[8];
+          std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned>(c));
+          *out += escape;
+        } else {
+          *out += c;
+        }
+    }
+  }
+  *out += '"';
+}
+
+void AppendJsonValue(const Value& value, std::string* out) {
+  switch (value.kind) {
+    case Value::Kind::kMissing:
+      *out += "null";
+      return;
+    case Value::Kind::kDouble:
+      *out += std::isfinite(value.d) ? RoundTripDouble(value.d) : "null";
+      return;
+    case Value::Kind::kInt:
+      *out += IntText(value.i);
+      return;
+    case Value::Kind::kString:
+      AppendJsonString(value.s, out);
+      return;
+  }
+}
+
+// {"name": value, ...}: names[k] with values[first + k].
+void AppendJsonObject(const std::vector<std::string>& names, const std::vector<Value>& values, size_t first,
+                      std::string* out) {
+  *out += '{';
+  for (size_t k = 0; k < names.size(); ++k) {
+    if (k > 0) *out += ", ";
+    AppendJsonString(names[k], out);
+    *out += ": ";
+    AppendJsonValue(values[first + k], out);
+  }
+  *out += '}';
+}
+
+// ---- tables ----
+
+struct Cell {
+  std::string text;
+  bool numeric = false;
+};
+
+Cell TableCell(const Value& value) {
+  switch (value.kind) {
+    case Value::Kind::kMissing:
+      return {std::string(kMissingInTable), false};
+    case Value::Kind::kDouble: {
+      char buffer[32];
+      std::snprintf(buffer, sizeof(buffer), "%.*g", kTableSignificantDigits, value.d);
+      return {buffer, true};
+    }
+    case Value::Kind::kInt:
+      return {IntText(value.i), true};
+    case Value::Kind::kString:
+      return {value.s, false};
+  }
+  return {};
+}
+
+Cell NumberCell(uint64_t v) { return {std::to_string(v), true}; }
+Cell TextCell(std::string_view text) { return {std::string(text), false}; }
+
+// Display width: UTF-8 code points (close enough for names and values in a terminal).
+size_t DisplayWidth(std::string_view text) {
+  size_t width = 0;
+  for (char c : text) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++width;
+  }
+  return width;
+}
+
+// Renders `header` and `rows` as aligned columns: a column whose cells are all numbers (or missing) is
+// right-aligned, others left-aligned; no trailing blanks.
+std::string RenderTable(const std::vector<std::string>& header, const std::vector<std::vector<Cell>>& rows) {
+  const size_t n = header.size();
+  std::vector<size_t> width(n, 0);
+  std::vector<bool> right(n, true);
+  for (size_t c = 0; c < n; ++c) width[c] = DisplayWidth(header[c]);
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < n; ++c) {
+      width[c] = std::max(width[c], DisplayWidth(row[c].text));
+      if (!row[c].numeric && row[c].text != kMissingInTable) right[c] = false;
+    }
+  }
+  std::string out;
+  auto append_line = [&](const std::vector<std::string_view>& cells) {
+    std::string line;
+    for (size_t c = 0; c < n; ++c) {
+      if (c > 0) line += kColumnGap;
+      const size_t pad = width[c] - DisplayWidth(cells[c]);
+      if (right[c]) line.append(pad, ' ');
+      line += cells[c];
+      if (!right[c]) line.append(pad, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line;
+    out += '\n';
+  };
+  append_line(std::vector<std::string_view>(header.begin(), header.end()));
+  for (const auto& row : rows) {
+    std::vector<std::string_view> cells;
+    cells.reserve(n);
+    for (const Cell& cell : row) cells.push_back(cell.text);
+    append_line(cells);
+  }
+  return out;
+}
+
+std::vector<std::string> Header(std::vector<std::string> leading, const Columns& columns) {
+  leading.insert(leading.end(), columns.objectives.begin(), columns.objectives.end());
+  leading.insert(leading.end(), columns.params.begin(), columns.params.end());
+  return leading;
+}
+
+// The error as one line of at most kMaxErrorWidth code points.
+std::string OneLineError(std::string_view error) {
+  std::string line;
+  bool blank = false;
+  for (char c : error) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    if (c == ' ' && (blank || line.empty())) continue;
+    blank = c == ' ';
+    line += c;
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  if (DisplayWidth(line) <= kMaxErrorWidth) return line;
+  size_t kept = 0, bytes = 0;
+  while (bytes < line.size()) {
+    const bool starts_code_point = (static_cast<unsigned char>(line[bytes]) & 0xC0) != 0x80;
+    if (starts_code_point && kept == kMaxErrorWidth - 3) break;
+    if (starts_code_point) ++kept;
+    ++bytes;
+  }
+  return line.substr(0, bytes) + "...";
+}
+
+}  // namespace
+
+Result<OutputFormat> ParseOutputFormat(std::string_view name) {
+  if (name == "table") return OutputFormat::kTable;
+  if (name == "csv") return OutputFormat::kCsv;
+  if (name == "json") return OutputFormat::kJson;
+  return InvalidArgumentError("format: expected table, csv or json, got '" + std::string(name) + "'");
+}
+
+std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec) {
+  const Columns columns = ResolveColumns(spec, front.objectives(), front.trials());
+  std::vector<std::vector<Cell>> rows;
+  for (const v1::Trial& trial : front.trials()) {
+    std::vector<Cell> row = {NumberCell(trial.number())};
+    for (const Value& value : RowValues(trial, columns)) row.push_back(TableCell(value));
+    rows.push_back(std::move(row));
+  }
+  return RenderTable(Header({"trial"}, columns), rows);
+}
+
+std::string FormatCsv(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec) {
+  const Columns columns = ResolveColumns(spec, front.objectives(), front.trials());
+  std::string out = "trial";
+  for (const std::string& name : Header({}, columns)) {
+    out += ',';
+    out += CsvField(name);
+  }
+  out += '\n';
+  for (const v1::Trial& trial : front.trials()) {
+    out += std::to_string(trial.number());
+    for (const Value& value : RowValues(trial, columns)) {
+      out += ',';
+      out += CsvValue(value);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string FormatJson(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec) {
+  const Columns columns = ResolveColumns(spec, front.objectives(), front.trials());
+  if (front.trials().empty()) return "[]\n";
+  std::string out = "[\n";
+  for (int t = 0; t < front.trials_size(); ++t) {
+    const v1::Trial& trial = front.trials(t);
+    const std::vector<Value> values = RowValues(trial, columns);
+    out += "  {\"trial\": " + std::to_string(trial.number()) + ", \"objectives\": ";
+    AppendJsonObject(columns.objectives, values, 0, &out);
+    out += ", \"params\": ";
+    AppendJsonObject(columns.params, values, columns.objectives.size(), &out);
+    out += t + 1 < front.trials_size() ? "},\n" : "}\n";
+  }
+  out += "]\n";
+  return out;
+}
+
+std::string FormatParetoFront(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec,
+                              OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kTable:
+      return FormatTable(front, spec);
+    case OutputFormat::kCsv:
+      return FormatCsv(front, spec);
+    case OutputFormat::kJson:
+      return FormatJson(front, spec);
+  }
+  return FormatTable(front, spec);
+}
+
+std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec) {
+  const Columns columns = ResolveColumns(spec, spec.objectives(), trials.trials());
+  std::vector<std::vector<Cell>> rows;
+  for (const v1::Trial& trial : trials.trials()) {
+    std::vector<Cell> row = {NumberCell(trial.number()), TextCell(TrialStateName(trial.state())),
+                             NumberCell(trial.attempt())};
+    for (const Value& value : RowValues(trial, columns)) row.push_back(TableCell(value));
+    row.push_back(TextCell(OneLineError(trial.error())));
+    rows.push_back(std::move(row));
+  }
+  std::vector<std::string> header = Header({"trial", "state", "attempt"}, columns);
+  header.push_back("error");
+  return RenderTable(header, rows);
+}
+
+std::string FormatStudiesTable(const v1::ListStudiesResponse& studies) {
+  std::vector<std::vector<Cell>> rows;
+  for (const v1::Study& study : studies.studies()) {
+    const v1::TrialCounts& counts = study.counts();
+    rows.push_back({NumberCell(study.id()),
+                    TextCell(study.spec().name().empty() ? kMissingInTable : study.spec().name()),
+                    TextCell(StudyStateName(study.state())), NumberCell(counts.completed()),
+                    NumberCell(counts.failed()), NumberCell(counts.running()), NumberCell(counts.pending()),
+                    NumberCell(study.spec().budget().max_trials())});
+  }
+  return RenderTable({"id", "name", "state", "completed", "failed", "running", "pending", "max_trials"},
+                     rows);
+}
+
+std::string_view StudyStateName(v1::StudyState state) {
+  switch (state) {
+    case v1::STUDY_RUNNING:
+      return "running";
+    case v1::STUDY_COMPLETED:
+      return "completed";
+    case v1::STUDY_FAILED:
+      return "failed";
+    case v1::STUDY_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
+  }
+}
+
+std::string_view TrialStateName(v1::TrialState state) {
+  switch (state) {
+    case v1::TRIAL_PENDING:
+      return "pending";
+    case v1::TRIAL_RUNNING:
+      return "running";
+    case v1::TRIAL_COMPLETED:
+      return "completed";
+    case v1::TRIAL_FAILED:
+      return "failed";
+    case v1::TRIAL_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace hpo::client

@@ -1,0 +1,66 @@
+// Formatting of what the StudyService answers, for people (aligned tables) and for programs (CSV, JSON).
+//
+// Pure functions over proto messages: no I/O, no shared state, safe from any thread. Every result ends
+// with a newline (an empty front is a header line alone, or "[]" in JSON).
+//
+// Columns of a Pareto front and of a trial list: `trial` (the trial number), then each objective by
+// name in the spec's order, then each parameter by name in the spec's parameter order, then any
+// parameter the trials carry that the spec does not list (a synthetic task's default x1..xN), in
+// natural order. A builtin task's fixed knobs are not columns. A value a trial lacks (a conditional
+// parameter that is inactive, a metric of a failed trial) is an empty CSV field, JSON null and "-" in a
+// table.
+//
+// Numbers: CSV and JSON print doubles in the shortest form that reads back to the same double
+// (std::to_chars), integers as integers; tables print doubles to 4 significant digits. Non-finite
+// doubles are "nan", "inf", "-inf" in CSV and tables, null in JSON.
+#ifndef HPO_CLIENT_FORMAT_H_
+#define HPO_CLIENT_FORMAT_H_
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "hpo/v1/service.pb.h"
+#include "hpo/v1/study.pb.h"
+
+namespace hpo::client {
+
+enum class OutputFormat { kTable, kCsv, kJson };
+
+// "table", "csv" or "json"; otherwise INVALID_ARGUMENT.
+Result<OutputFormat> ParseOutputFormat(std::string_view name);
+
+// The Pareto front as an aligned table: a header line, then one line per trial, in the response's
+// order. `spec` gives the column order (see above).
+std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec);
+
+// The Pareto front as CSV (RFC 4180 quoting, "\n" line ends): the header `trial,<obj1>,...,<param1>,...`
+// then one row per trial.
+std::string FormatCsv(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec);
+
+// The Pareto front as a JSON array, one object per trial:
+//   {"trial": 3, "objectives": {"accuracy": 0.91, ...}, "params": {"lr": 0.001, "act": "relu", ...}}
+// with the keys of "objectives" and "params" in column order.
+std::string FormatJson(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec);
+
+// One of the three above, by `format`.
+std::string FormatParetoFront(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec,
+                              OutputFormat format);
+
+// The trials of a study as an aligned table, for `hpoctl trials`: columns trial, state, attempt, the
+// objectives, the parameters, and error (last; line breaks flattened, cut to 80 characters).
+std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
+
+// The studies as an aligned table, for `hpoctl studies`: columns id, name, state, completed, failed,
+// running, pending, max_trials.
+std::string FormatStudiesTable(const v1::ListStudiesResponse& studies);
+
+// "running", "completed", "failed", "cancelled" ("unknown" otherwise).
+std::string_view StudyStateName(v1::StudyState state);
+
+// "pending", "running", "completed", "failed", "cancelled" ("unknown" otherwise).
+std::string_view TrialStateName(v1::TrialState state);
+
+}  // namespace hpo::client
+
+#endif  // HPO_CLIENT_FORMAT_H_

@@ -1,0 +1,48 @@
+// Progress of a running study, for `hpoctl watch`: the one-line summary and the rule for when to print
+// it again.
+//
+// FormatProgressLine and FormatElapsed are pure functions, safe from any thread. A ProgressReporter is a
+// small value with no locking: use one per watch loop, from one thread.
+#ifndef HPO_CLIENT_PROGRESS_H_
+#define HPO_CLIENT_PROGRESS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "hpo/v1/study.pb.h"
+
+namespace hpo::client {
+
+// "35s", "2m05s", "1h02m03s" (whole seconds, rounded down; negative durations read as 0s).
+std::string FormatElapsed(int64_t ms);
+
+// One line without a newline, e.g.
+//   "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, elapsed 35s"
+// "finished" counts completed and failed trials against the budget's max_trials; pending and cancelled
+// trials are named when there are any; a study that has ended says so ("..., elapsed 1m10s, completed").
+// Elapsed time runs from the study's creation to its end, or to `now_ms` (Unix ms) while it runs.
+std::string FormatProgressLine(const v1::Study& study, int64_t now_ms);
+
+class ProgressReporter {
+ public:
+  static constexpr int64_t kDefaultRefreshMs = 10'000;
+
+  // REQUIRES: refresh_ms > 0
+  explicit ProgressReporter(int64_t refresh_ms = kDefaultRefreshMs) : refresh_ms_(refresh_ms) {}
+
+  // True when `study` should be printed at `now_ms`: the first time, whenever its state or trial counts
+  // differ from the last printed ones, and when refresh_ms have passed since the last print. A true
+  // answer counts as printed.
+  bool ShouldReport(const v1::Study& study, int64_t now_ms);
+
+ private:
+  int64_t refresh_ms_;
+  std::optional<int64_t> last_ms_;  // when the last line was printed; none before the first
+  v1::StudyState last_state_ = v1::STUDY_STATE_UNSPECIFIED;
+  v1::TrialCounts last_counts_;
+};
+
+}  // namespace hpo::client
+
+#endif  // HPO_CLIENT_PROGRESS_H_

@@ -1,0 +1,74 @@
+#include "client/study_client.h"
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <utility>
+
+namespace hpo::client {
+
+Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return Status::Ok();
+  const int raw = static_cast<int>(status.error_code());
+  const auto code = raw > 0 && raw <= static_cast<int>(StatusCode::kUnauthenticated)
+                        ? static_cast<StatusCode>(raw)
+                        : StatusCode::kUnknown;
+  std::string message = status.error_message();
+  if (message.empty()) message = std::string(StatusCodeName(code));
+  return Status(code, std::move(message));
+}
+
+StudyClient::StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options)
+    : stub_(v1::StudyService::NewStub(std::move(channel))), options_(options) {}
+
+std::unique_ptr<StudyClient> StudyClient::Connect(const std::string& address, StudyClientOptions options) {
+  return std::make_unique<StudyClient>(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()),
+                                       options);
+}
+
+template <typename Response, typename Request, typename Method>
+Result<Response> StudyClient::Call(Method method, const Request& request) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+  Response response;
+  const grpc::Status status = ((*stub_).*method)(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+Result<v1::Study> StudyClient::CreateStudy(const v1::StudySpec& spec) {
+  v1::CreateStudyRequest request;
+  *request.mutable_spec() = spec;
+  return Call<v1::Study>(&v1::StudyService::Stub::CreateStudy, request);
+}
+
+Result<v1::Study> StudyClient::GetStudy(uint64_t study_id) {
+  v1::GetStudyRequest request;
+  request.set_study_id(study_id);
+  return Call<v1::Study>(&v1::StudyService::Stub::GetStudy, request);
+}
+
+Result<v1::ListStudiesResponse> StudyClient::ListStudies() {
+  return Call<v1::ListStudiesResponse>(&v1::StudyService::Stub::ListStudies, v1::ListStudiesRequest());
+}
+
+Result<v1::Study> StudyClient::CancelStudy(uint64_t study_id) {
+  v1::CancelStudyRequest request;
+  request.set_study_id(study_id);
+  return Call<v1::Study>(&v1::StudyService::Stub::CancelStudy, request);
+}
+
+Result<v1::ListTrialsResponse> StudyClient::ListTrials(uint64_t study_id) {
+  v1::ListTrialsRequest request;
+  request.set_study_id(study_id);
+  return Call<v1::ListTrialsResponse>(&v1::StudyService::Stub::ListTrials, request);
+}
+
+Result<v1::GetParetoFrontResponse> StudyClient::GetParetoFront(uint64_t study_id) {
+  v1::GetParetoFrontRequest request;
+  request.set_study_id(study_id);
+  return Call<v1::GetParetoFrontResponse>(&v1::StudyService::Stub::GetParetoFront, request);
+}
+
+}  // namespace hpo::client

@@ -1,0 +1,72 @@
+// StudyApi: the StudyService's RPCs as plain calls that return Result<T>; StudyClient implements it over
+// gRPC with a deadline on each call (tests put a fake in its place).
+//
+// StudyClient is thread-safe: every method may be called from several threads at once (gRPC stubs are).
+// It shares ownership of its channel. grpc::Status becomes hpo::Status in one place (the codes are the
+// same numbers); a coordinator that cannot be reached reads as UNAVAILABLE, a call that outlives its
+// deadline as DEADLINE_EXCEEDED.
+#ifndef HPO_CLIENT_STUDY_CLIENT_H_
+#define HPO_CLIENT_STUDY_CLIENT_H_
+
+#include <grpcpp/channel.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "hpo/v1/service.grpc.pb.h"
+
+namespace hpo::client {
+
+struct StudyClientOptions {
+  // Deadline of each unary call, from the moment it starts.
+  std::chrono::milliseconds deadline{10'000};
+};
+
+class StudyApi {
+ public:
+  virtual ~StudyApi() = default;
+
+  // Each returns the coordinator's answer, or its error (INVALID_ARGUMENT naming the field, NOT_FOUND
+  // for an unknown study, ...), or UNAVAILABLE / DEADLINE_EXCEEDED when no answer came.
+  virtual Result<v1::Study> CreateStudy(const v1::StudySpec& spec) = 0;
+  virtual Result<v1::Study> GetStudy(uint64_t study_id) = 0;
+  virtual Result<v1::ListStudiesResponse> ListStudies() = 0;
+  virtual Result<v1::Study> CancelStudy(uint64_t study_id) = 0;
+  virtual Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) = 0;
+  virtual Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id) = 0;
+};
+
+class StudyClient final : public StudyApi {
+ public:
+  // A client on `channel`. REQUIRES: channel != nullptr
+  StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options);
+
+  // A client on an insecure channel to `address` ("host:port"). Connects lazily: an unreachable
+  // address shows up as UNAVAILABLE on the first call, not here.
+  static std::unique_ptr<StudyClient> Connect(const std::string& address, StudyClientOptions options);
+
+  Result<v1::Study> CreateStudy(const v1::StudySpec& spec) override;
+  Result<v1::Study> GetStudy(uint64_t study_id) override;
+  Result<v1::ListStudiesResponse> ListStudies() override;
+  Result<v1::Study> CancelStudy(uint64_t study_id) override;
+  Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) override;
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id) override;
+
+ private:
+  // Calls `method` on the stub with a fresh context carrying the deadline.
+  template <typename Response, typename Request, typename Method>
+  Result<Response> Call(Method method, const Request& request);
+
+  std::unique_ptr<v1::StudyService::Stub> stub_;
+  StudyClientOptions options_;
+};
+
+// The hpo::Status for a gRPC status (same code; the message, or the code's name when it has none).
+Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace hpo::client
+
+#endif  // HPO_CLIENT_STUDY_CLIENT_H_

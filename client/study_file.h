@@ -1,0 +1,30 @@
+// Study files: a StudySpec written as JSON (protobuf's JSON mapping of hpo.v1.StudySpec; field names in
+// snake_case or lowerCamelCase), read into the proto that CreateStudy takes.
+//
+// These are free functions with no shared state: safe to call from any thread. They only parse; the
+// coordinator validates the spec's meaning (ranges, objectives, budget) and names the offending field.
+#ifndef HPO_CLIENT_STUDY_FILE_H_
+#define HPO_CLIENT_STUDY_FILE_H_
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "hpo/v1/study.pb.h"
+
+namespace hpo::client {
+
+// Parses `json`, a StudySpec in protobuf's JSON mapping. Unknown fields are errors, not ignored, so a
+// misspelt key cannot silently fall back to a default.
+// Returns the spec, or INVALID_ARGUMENT "<source_name>: <protobuf's message>" (which names the field
+// or the position of the syntax error).
+Result<v1::StudySpec> ParseStudySpec(std::string_view json, std::string_view source_name);
+
+// Reads the file at `path` and parses it as ParseStudySpec does.
+// Returns the spec; NOT_FOUND when `path` does not exist; INVALID_ARGUMENT when it cannot be read (a
+// directory, no permission) or does not parse. Every message names `path`.
+Result<v1::StudySpec> LoadStudySpec(const std::string& path);
+
+}  // namespace hpo::client
+
+#endif  // HPO_CLIENT_STUDY_FILE_H_

@@ -1,0 +1,59 @@
+// Watching a study until it ends, for `hpoctl watch`: poll GetStudy, print a progress line when
+// something changed (and at least every refresh period), ride out a short coordinator outage, and
+// hand back the final Study.
+//
+// WatchStudy blocks the calling thread; it shares nothing between calls. The StudyApi, the clock and the
+// streams are borrowed and must outlive the call.
+#ifndef HPO_CLIENT_WATCH_H_
+#define HPO_CLIENT_WATCH_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iostream>
+#include <string>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "client/study_client.h"
+#include "hpo/v1/service.pb.h"
+
+namespace hpo::client {
+
+struct WatchOptions {
+  // Time between two GetStudy calls. REQUIRES > 0.
+  std::chrono::milliseconds interval{1'000};
+  // After a successful poll, UNAVAILABLE and DEADLINE_EXCEEDED are retried for this long before the
+  // watch gives up (a coordinator restart). 0: give up at the first. The very first poll is never
+  // retried: an unreachable coordinator fails at once.
+  std::chrono::milliseconds retry{30'000};
+  // An unchanged progress line is printed again after this long.
+  std::chrono::milliseconds refresh{10'000};
+  // Rewrite one line in place ("\r", erase to end of line) instead of printing lines; for a terminal.
+  bool rewrite_line = false;
+};
+
+// Where WatchStudy reads the time, waits and writes.
+struct WatchEnv {
+  const Clock* clock = SystemClock::Default();
+  // Waits; empty means std::this_thread::sleep_for. A test advances a FakeClock here.
+  std::function<void(std::chrono::milliseconds)> sleep;
+  std::ostream* out = &std::cout;  // progress lines
+  std::ostream* err = &std::cerr;  // retry notes ("hpoctl: UNAVAILABLE: ...; retrying for up to 30s")
+};
+
+// Polls study `study_id` until it is COMPLETED, FAILED or CANCELLED, printing progress lines
+// (FormatProgressLine) on env.out; the last line printed is the final state's, ended by a newline.
+// Returns the final Study, or the RPC error that ended the watch (the first poll's, a non-transport
+// one, or a transport one that outlasted options.retry).
+Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOptions& options,
+                             const WatchEnv& env = {});
+
+// One sentence on why `study` ended without completing: "study 3 was cancelled", or "study 3 failed:
+// the budget is spent and no trial completed (12 failed)", followed, when `trials` (may be null) holds
+// a failed trial with an error, by "; last error (trial 11): <error>".
+std::string DescribeUnsuccessfulEnd(const v1::Study& study, const v1::ListTrialsResponse* trials);
+
+}  // namespace hpo::client
+
+#endif  // HPO_CLIENT_WATCH_H_

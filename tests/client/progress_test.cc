@@ -1,0 +1,85 @@
+#include "client/progress.h"
+
+#include <gtest/gtest.h>
+
+namespace hpo::client {
+namespace {
+
+constexpr int64_t kCreatedMs = 1'700'000'000'000;
+
+v1::Study MakeStudy() {
+  v1::Study study;
+  study.set_id(3);
+  study.mutable_spec()->set_name("fmnist-quick");
+  study.mutable_spec()->mutable_budget()->set_max_trials(12);
+  study.set_state(v1::STUDY_RUNNING);
+  study.set_created_ms(kCreatedMs);
+  study.mutable_counts()->set_completed(4);
+  study.mutable_counts()->set_failed(1);
+  study.mutable_counts()->set_running(2);
+  return study;
+}
+
+TEST(FormatElapsedTest, SecondsMinutesHours) {
+  EXPECT_EQ(FormatElapsed(0), "0s");
+  EXPECT_EQ(FormatElapsed(999), "0s");
+  EXPECT_EQ(FormatElapsed(59'999), "59s");
+  EXPECT_EQ(FormatElapsed(60'000), "1m00s");
+  EXPECT_EQ(FormatElapsed(125'000), "2m05s");
+  EXPECT_EQ(FormatElapsed(3'723'000), "1h02m03s");
+  EXPECT_EQ(FormatElapsed(100 * 3'600'000), "100h00m00s");
+  EXPECT_EQ(FormatElapsed(-5'000), "0s");
+}
+
+TEST(FormatProgressLineTest, RunningStudy) {
+  EXPECT_EQ(FormatProgressLine(MakeStudy(), kCreatedMs + 35'400),
+            "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, elapsed 35s");
+}
+
+TEST(FormatProgressLineTest, NamesPendingAndCancelledTrialsWhenThereAreAny) {
+  v1::Study study = MakeStudy();
+  study.mutable_counts()->set_pending(3);
+  study.mutable_counts()->set_cancelled(1);
+  EXPECT_EQ(FormatProgressLine(study, kCreatedMs + 61'000),
+            "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, 3 pending, 1 cancelled, "
+            "elapsed 1m01s");
+}
+
+TEST(FormatProgressLineTest, EndedStudyCountsToItsEndAndSaysHowItEnded) {
+  v1::Study study = MakeStudy();
+  study.set_state(v1::STUDY_COMPLETED);
+  study.set_finished_ms(kCreatedMs + 70'000);
+  study.mutable_counts()->set_completed(11);
+  study.mutable_counts()->set_running(0);
+  EXPECT_EQ(FormatProgressLine(study, kCreatedMs + 999'000),
+            "study 3 fmnist-quick: 12/12 finished (11 completed, 1 failed), 0 running, elapsed 1m10s, "
+            "completed");
+}
+
+TEST(FormatProgressLineTest, UnnamedStudy) {
+  v1::Study study = MakeStudy();
+  study.mutable_spec()->clear_name();
+  EXPECT_EQ(FormatProgressLine(study, kCreatedMs).rfind("study 3: 5/12 finished", 0), 0u);
+}
+
+TEST(ProgressReporterTest, ReportsFirstOnChangeAndEveryRefresh) {
+  ProgressReporter reporter(10'000);
+  v1::Study study = MakeStudy();
+  int64_t now = kCreatedMs;
+  EXPECT_TRUE(reporter.ShouldReport(study, now));
+  EXPECT_FALSE(reporter.ShouldReport(study, now += 1'000));
+  EXPECT_FALSE(reporter.ShouldReport(study, now += 8'000));
+  study.mutable_counts()->set_completed(5);  // counts changed
+  EXPECT_TRUE(reporter.ShouldReport(study, now += 500));
+  EXPECT_FALSE(reporter.ShouldReport(study, now += 9'999));
+  EXPECT_TRUE(reporter.ShouldReport(study, now += 1));  // 10 s since the last line
+  EXPECT_FALSE(reporter.ShouldReport(study, now += 1));
+  study.set_state(v1::STUDY_CANCELLED);  // state changed, counts the same
+  EXPECT_TRUE(reporter.ShouldReport(study, now += 1));
+  EXPECT_FALSE(reporter.ShouldReport(study, now += 1));
+  study.mutable_counts()->set_pending(1);  // any count matters
+  EXPECT_TRUE(reporter.ShouldReport(study, now += 1));
+}
+
+}  // namespace
+}  // namespace hpo::client

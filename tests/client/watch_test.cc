@@ -1,0 +1,200 @@
+#include "client/watch.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace hpo::client {
+namespace {
+
+constexpr int64_t kStartMs = 1'700'000'000'000;
+
+// Answers GetStudy from a script, one entry per call (the last entry repeats); the rest is unused.
+class FakeStudyApi final : public StudyApi {
+ public:
+  explicit FakeStudyApi(std::deque<Result<v1::Study>> script) : script_(std::move(script)) {}
+
+  Result<v1::Study> GetStudy(uint64_t study_id) override {
+    ids_.push_back(study_id);
+    Result<v1::Study> next = script_.front();
+    if (script_.size() > 1) script_.pop_front();
+    return next;
+  }
+  Result<v1::Study> CreateStudy(const v1::StudySpec&) override { return UnimplementedError("fake"); }
+  Result<v1::ListStudiesResponse> ListStudies() override { return UnimplementedError("fake"); }
+  Result<v1::Study> CancelStudy(uint64_t) override { return UnimplementedError("fake"); }
+  Result<v1::ListTrialsResponse> ListTrials(uint64_t) override { return UnimplementedError("fake"); }
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t) override { return UnimplementedError("fake"); }
+
+  const std::vector<uint64_t>& ids() const { return ids_; }
+
+ private:
+  std::deque<Result<v1::Study>> script_;
+  std::vector<uint64_t> ids_;
+};
+
+v1::Study MakeStudy(v1::StudyState state, uint32_t completed, uint32_t failed, uint32_t running) {
+  v1::Study study;
+  study.set_id(3);
+  study.mutable_spec()->set_name("quick");
+  study.mutable_spec()->mutable_budget()->set_max_trials(4);
+  study.set_state(state);
+  study.set_created_ms(kStartMs);
+  study.mutable_counts()->set_completed(completed);
+  study.mutable_counts()->set_failed(failed);
+  study.mutable_counts()->set_running(running);
+  if (state != v1::STUDY_RUNNING) study.set_finished_ms(kStartMs + 5'000);
+  return study;
+}
+
+// Runs WatchStudy on a FakeClock whose sleeps advance it; keeps what was printed.
+struct Harness {
+  FakeClock clock{kStartMs};
+  std::ostringstream out, err;
+  std::vector<int64_t> sleeps;
+
+  WatchEnv Env() {
+    WatchEnv env;
+    env.clock = &clock;
+    env.sleep = [this](std::chrono::milliseconds duration) {
+      sleeps.push_back(duration.count());
+      clock.AdvanceMs(duration.count());
+    };
+    env.out = &out;
+    env.err = &err;
+    return env;
+  }
+};
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(WatchStudyTest, PrintsOnChangeAndReturnsTheFinalStudy) {
+  FakeStudyApi api({MakeStudy(v1::STUDY_RUNNING, 0, 0, 2), MakeStudy(v1::STUDY_RUNNING, 0, 0, 2),
+                    MakeStudy(v1::STUDY_RUNNING, 1, 0, 2), MakeStudy(v1::STUDY_RUNNING, 1, 0, 2),
+                    MakeStudy(v1::STUDY_COMPLETED, 3, 1, 0)});
+  Harness h;
+  WatchOptions options;
+  options.interval = std::chrono::milliseconds(1'000);
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_EQ(study->state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(api.ids(), std::vector<uint64_t>(5, 3));
+  EXPECT_EQ(h.sleeps, std::vector<int64_t>(4, 1'000));
+  const std::vector<std::string> expected = {
+      "study 3 quick: 0/4 finished (0 completed, 0 failed), 2 running, elapsed 0s",
+      "study 3 quick: 1/4 finished (1 completed, 0 failed), 2 running, elapsed 2s",
+      "study 3 quick: 4/4 finished (3 completed, 1 failed), 0 running, elapsed 5s, completed",
+  };
+  EXPECT_EQ(Lines(h.out.str()), expected);
+  EXPECT_EQ(h.err.str(), "");
+}
+
+TEST(WatchStudyTest, RepeatsAnUnchangedLineEveryRefresh) {
+  std::deque<Result<v1::Study>> script(25, MakeStudy(v1::STUDY_RUNNING, 1, 0, 1));
+  script.push_back(MakeStudy(v1::STUDY_FAILED, 0, 4, 0));
+  FakeStudyApi api(script);
+  Harness h;
+  WatchOptions options;
+  options.interval = std::chrono::milliseconds(1'000);
+  options.refresh = std::chrono::milliseconds(10'000);
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->state(), v1::STUDY_FAILED);
+  const std::vector<std::string> lines = Lines(h.out.str());
+  ASSERT_EQ(lines.size(), 4u) << h.out.str();  // at 0 s, 10 s, 20 s, and the end
+  EXPECT_NE(lines[1].find("elapsed 10s"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("elapsed 20s"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find(", failed"), std::string::npos) << lines[3];
+}
+
+TEST(WatchStudyTest, RidesOutAShortOutage) {
+  FakeStudyApi api({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), UnavailableError("connection refused"),
+                    DeadlineExceededError("slow"), UnavailableError("connection refused"),
+                    MakeStudy(v1::STUDY_CANCELLED, 0, 0, 0)});
+  Harness h;
+  WatchOptions options;
+  options.interval = std::chrono::milliseconds(1'000);
+  options.retry = std::chrono::milliseconds(30'000);
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_EQ(study->state(), v1::STUDY_CANCELLED);
+  EXPECT_EQ(h.err.str(), "hpoctl: UNAVAILABLE: connection refused; retrying for up to 30s\n");
+  EXPECT_EQ(Lines(h.out.str()).size(), 2u);
+}
+
+TEST(WatchStudyTest, GivesUpWhenTheOutageOutlastsTheRetryPeriod) {
+  FakeStudyApi api({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), UnavailableError("connection refused")});
+  Harness h;
+  WatchOptions options;
+  options.interval = std::chrono::milliseconds(1'000);
+  options.retry = std::chrono::milliseconds(5'000);
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_FALSE(study.ok());
+  EXPECT_EQ(study.status(), UnavailableError("connection refused"));
+  EXPECT_EQ(h.clock.NowMs() - kStartMs, 5'000);  // polled at 1..5 s after the last answer
+  EXPECT_EQ(api.ids().size(), 6u);
+}
+
+TEST(WatchStudyTest, FirstPollAndNonTransportErrorsFailAtOnce) {
+  {
+    FakeStudyApi api({UnavailableError("connection refused")});
+    Harness h;
+    auto study = WatchStudy(api, 3, WatchOptions(), h.Env());
+    EXPECT_EQ(study.status(), UnavailableError("connection refused"));
+    EXPECT_EQ(api.ids().size(), 1u);
+    EXPECT_EQ(h.out.str(), "");
+  }
+  {
+    FakeStudyApi api({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), NotFoundError("study 3")});
+    Harness h;
+    auto study = WatchStudy(api, 3, WatchOptions(), h.Env());
+    EXPECT_EQ(study.status(), NotFoundError("study 3"));
+    EXPECT_EQ(api.ids().size(), 2u);
+    EXPECT_EQ(h.err.str(), "");
+  }
+}
+
+TEST(WatchStudyTest, RewritesOneLineOnATerminal) {
+  FakeStudyApi api({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), MakeStudy(v1::STUDY_RUNNING, 0, 0, 1),
+                    MakeStudy(v1::STUDY_COMPLETED, 4, 0, 0)});
+  Harness h;
+  WatchOptions options;
+  options.rewrite_line = true;
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_TRUE(study.ok());
+  const std::string out = h.out.str();
+  EXPECT_EQ(
+      out,
+      "\r\033[Kstudy 3 quick: 0/4 finished (0 completed, 0 failed), 1 running, elapsed 0s"
+      "\r\033[Kstudy 3 quick: 0/4 finished (0 completed, 0 failed), 1 running, elapsed 1s"
+      "\r\033[Kstudy 3 quick: 4/4 finished (4 completed, 0 failed), 0 running, elapsed 5s, completed\n");
+}
+
+TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {
+  EXPECT_EQ(DescribeUnsuccessfulEnd(MakeStudy(v1::STUDY_CANCELLED, 1, 0, 0), nullptr),
+            "study 3 was cancelled");
+  const v1::Study failed = MakeStudy(v1::STUDY_FAILED, 0, 4, 0);
+  EXPECT_EQ(DescribeUnsuccessfulEnd(failed, nullptr),
+            "study 3 failed: the budget is spent and no trial completed (4 failed)");
+  v1::ListTrialsResponse trials;
+  for (uint32_t number : {2u, 0u, 3u, 1u}) {
+    v1::Trial* trial = trials.add_trials();
+    trial->set_number(number);
+    trial->set_state(v1::TRIAL_FAILED);
+    if (number != 3) trial->set_error("exit status " + std::to_string(number));
+  }
+  EXPECT_EQ(DescribeUnsuccessfulEnd(failed, &trials),
+            "study 3 failed: the budget is spent and no trial completed (4 failed); "
+            "last error (trial 2): exit status 2");
+}
+
+}  // namespace
+}  // namespace hpo::client
