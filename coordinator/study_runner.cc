@@ -1,5 +1,7 @@
 #include "coordinator/study_runner.h"
 
+#include <cmath>
+
 #include "base/rng.h"
 #include "coordinator/spec.h"
 
@@ -125,7 +127,10 @@ Result<Update> StudyRunner::Complete(uint64_t trial_id, const std::string& token
                                      const std::string& device, int64_t now_ms) {
   HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(trial_id, token));
   storage::TrialRecord trial = *held;
-  *trial.trial.mutable_metrics() = metrics;
+  // A non-finite metric is not stored (SQLite has no NaN); the trial fails naming it below.
+  for (const auto& [name, value] : metrics) {
+    if (std::isfinite(value)) (*trial.trial.mutable_metrics())[name] = value;
+  }
   trial.trial.set_device(device);
   Update update;
   auto objectives = MinimisedObjectives(spec_, metrics);
