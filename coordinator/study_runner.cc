@@ -79,7 +79,8 @@ Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std:
     const auto number = static_cast<uint32_t>(trials_.size());
     trial.trial.set_study_id(id_);
     trial.trial.set_number(number);
-    trial.trial.set_seed(DeriveSeed(spec_.seed(), number));
+    // 53 bits, so that the seed survives any JSON number (the trainer's seed knob takes up to 2^53).
+    trial.trial.set_seed(DeriveSeed(spec_.seed(), number) >> 11);
     trial.trial.set_created_ms(now_ms);
     const std::vector<search::Value> values = space_->Decode(candidate.x);
     for (size_t i = 0; i < values.size(); ++i) {

@@ -54,7 +54,7 @@ header=$(head -1 "$dir/front.csv")
 [[ $header == "trial,accuracy,latency_ms,width,activation,lr" ]] || fail "csv header is '$header'"
 rows=$(($(wc -l <"$dir/front.csv") - 1))
 ((rows >= 1 && rows <= 4)) || fail "front has $rows rows"
-completed=$(grep -c COMPLETED "$dir/trials.txt" || true)
+completed=$(grep -cw completed "$dir/trials.txt" || true)
 [[ $completed == 4 ]] || fail "$completed of 4 trials completed"
 
 # The front must be exactly the non-dominated completed trials stored in the database.
