@@ -390,13 +390,24 @@ Result<OutputFormat> ParseOutputFormat(std::string_view name) {
 
 std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec) {
   const Columns columns = ResolveColumns(spec, front.objectives(), front.trials());
+  // For people, the metrics that are not objectives (e.g. test_accuracy) follow the parameters.
+  std::set<std::string> metrics;
+  for (const v1::Trial& trial : front.trials()) {
+    for (const auto& [name, value] : trial.metrics()) metrics.insert(name);
+  }
+  std::vector<std::string> known = columns.objectives;
+  AppendExtraNames(metrics, &known);
+  const std::vector<std::string> others(known.begin() + static_cast<long>(columns.objectives.size()), known.end());
   std::vector<std::vector<Cell>> rows;
   for (const v1::Trial& trial : front.trials()) {
     std::vector<Cell> row = {NumberCell(trial.number())};
     for (const Value& value : RowValues(trial, columns)) row.push_back(TableCell(value));
+    for (const std::string& name : others) row.push_back(TableCell(MetricValue(trial, name)));
     rows.push_back(std::move(row));
   }
-  return RenderTable(Header({"trial"}, columns), rows);
+  std::vector<std::string> header = Header({"trial"}, columns);
+  header.insert(header.end(), others.begin(), others.end());
+  return RenderTable(header, rows);
 }
 
 std::string FormatCsv(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec) {

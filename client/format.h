@@ -31,7 +31,8 @@ enum class OutputFormat { kTable, kCsv, kJson };
 Result<OutputFormat> ParseOutputFormat(std::string_view name);
 
 // The Pareto front as an aligned table: a header line, then one line per trial, in the response's
-// order. `spec` gives the column order (see above).
+// order. `spec` gives the column order (see above); the trials' other metrics (not objectives, e.g.
+// test_accuracy) follow the parameters, in natural order.
 std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec);
 
 // The Pareto front as CSV (RFC 4180 quoting, "\n" line ends): the header `trial,<obj1>,...,<param1>,...`

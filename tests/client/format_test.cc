@@ -285,10 +285,11 @@ TEST(FormatJsonTest, EmptyFrontIsAnEmptyArray) {
 // ---- tables ----
 
 TEST(FormatTableTest, AlignedColumnsOneLinePerTrialPlusHeader) {
+  // Metrics that are not objectives (train_loss) follow the parameters.
   EXPECT_EQ(FormatTable(MakeFront(), MakeSpec()),
-            "trial  accuracy  latency_ms      lr  layers  activation\n"
-            "    3      0.91        1.25   0.001       2  relu\n"
-            "    7     0.875         0.5  0.0003       1  gelu, tanh\n");
+            "trial  accuracy  latency_ms      lr  layers  activation  train_loss\n"
+            "    3      0.91        1.25   0.001       2  relu              0.25\n"
+            "    7     0.875         0.5  0.0003       1  gelu, tanh        0.25\n");
 }
 
 TEST(FormatTableTest, FourSignificantDigitsAndDashForMissing) {
@@ -298,7 +299,7 @@ TEST(FormatTableTest, FourSignificantDigitsAndDashForMissing) {
   *front.add_trials() = trial;
   const std::vector<std::string> lines = Lines(FormatTable(front, MakeSpec()));
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(Words(lines[1]), (std::vector<std::string>{"12", "0.9123", "1235", "0.0001235", "2", "-"}));
+  EXPECT_EQ(Words(lines[1]), (std::vector<std::string>{"12", "0.9123", "1235", "0.0001235", "2", "-", "0.25"}));
 }
 
 TEST(FormatTableTest, EmptyFrontIsTheHeaderAlone) {
