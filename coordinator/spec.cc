@@ -19,6 +19,13 @@ Status FieldError(const std::string& field, const std::string& what) {
   return InvalidArgumentError(field + ": " + what);
 }
 
+// "x3" for (prefix "x", index 3). Built by append: GCC 12 warns falsely on "x" + std::to_string(i).
+std::string Indexed(const char* prefix, size_t index) {
+  std::string name(prefix);
+  name += std::to_string(index);
+  return name;
+}
+
 std::string ParamField(int i, const v1::Parameter& p) {
   return "parameters[" + std::to_string(i) + "] (" + p.name() + ")";
 }
@@ -116,7 +123,7 @@ Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
   if (spec.parameters_size() == 0) {
     for (size_t d = 0; d < problem->dims; ++d) {
       v1::Parameter* p = spec.add_parameters();
-      p->set_name("x" + std::to_string(d + 1));
+      p->set_name(Indexed("x", d + 1));
       p->mutable_float_()->set_low(problem->lower[d]);
       p->mutable_float_()->set_high(problem->upper[d]);
     }
@@ -130,7 +137,7 @@ Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
   for (int i = 0; i < spec.parameters_size(); ++i) {
     const v1::Parameter& p = spec.parameters(i);
     const std::string field = ParamField(i, p);
-    if (p.name() != "x" + std::to_string(i + 1)) {
+    if (p.name() != Indexed("x", static_cast<size_t>(i) + 1)) {
       return FieldError(field, "unknown parameter; synthetic variables are x1..x" + std::to_string(problem->dims) +
                                    " in order");
     }
@@ -159,7 +166,7 @@ Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
       maximize_by_default = metric->maximize;
     } else {
       bool known = false;
-      for (size_t m = 1; m <= synthetic_objectives; ++m) known |= o->name() == "f" + std::to_string(m);
+      for (size_t m = 1; m <= synthetic_objectives; ++m) known |= o->name() == Indexed("f", m);
       if (!known) {
         return FieldError(field, "unknown objective; synthetic " + spec.task().synthetic().function() +
                                      " reports f1..f" + std::to_string(synthetic_objectives));

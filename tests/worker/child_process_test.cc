@@ -1,0 +1,187 @@
+#include "worker/child_process.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace hpo::worker {
+namespace {
+
+using std::chrono::milliseconds;
+
+Result<ChildResult> RunShell(const std::string& script, const ChildOptions& options = ChildOptions()) {
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", script}, options);
+  if (!child.ok()) return child.status();
+  return (*child)->Wait();
+}
+
+TEST(ChildProcessTest, CapturesBothStreamsAndExitStatus) {
+  const Result<ChildResult> r = RunShell("echo out; echo err >&2; exit 3");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->exited);
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->term_signal, 0);
+  EXPECT_FALSE(r->killed);
+  EXPECT_FALSE(r->Succeeded());
+  EXPECT_EQ(r->out, "out\n");
+  EXPECT_EQ(r->err, "err\n");
+  EXPECT_GE(r->elapsed_s, 0.0);
+}
+
+TEST(ChildProcessTest, ExitZeroSucceeds) {
+  const Result<ChildResult> r = RunShell("printf 'a b'");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->Succeeded());
+  EXPECT_EQ(r->out, "a b");
+  EXPECT_EQ(r->err, "");
+}
+
+TEST(ChildProcessTest, PassesArgumentsVerbatim) {
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(
+      {"/bin/sh", "-c", "for a in \"$@\"; do echo \"[$a]\"; done", "sh", "--x=1 2", "", "*"});
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  const Result<ChildResult> r = (*child)->Wait();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "[--x=1 2]\n[]\n[*]\n");
+}
+
+TEST(ChildProcessTest, ReportsDeathBySignal) {
+  const Result<ChildResult> r = RunShell("kill -SEGV $$");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->exited);
+  EXPECT_EQ(r->term_signal, SIGSEGV);
+  EXPECT_FALSE(r->killed);
+}
+
+TEST(ChildProcessTest, KillStopsTheWholeProcessGroup) {
+  // The shell waits for a background grandchild that holds the pipes: both must die.
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", "sleep 30 & wait"});
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  ChildProcess* process = child->get();
+  std::thread killer([process] {
+    std::this_thread::sleep_for(milliseconds(200));
+    process->Kill(milliseconds(5000));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const Result<ChildResult> r = process->Wait();
+  killer.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->killed);
+  EXPECT_FALSE(r->exited);
+  EXPECT_EQ(r->term_signal, SIGTERM);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+}
+
+TEST(ChildProcessTest, KillEscalatesToSigkillAfterGrace) {
+  Result<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({"/bin/sh", "-c", "trap '' TERM; echo ready; sleep 30"});
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  ChildProcess* process = child->get();
+  std::thread killer([process] {
+    std::this_thread::sleep_for(milliseconds(500));  // let the shell install its trap
+    process->Kill(milliseconds(200));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const Result<ChildResult> r = process->Wait();
+  killer.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->killed);
+  EXPECT_EQ(r->term_signal, SIGKILL);
+  EXPECT_EQ(r->out, "ready\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(ChildProcessTest, KillAfterExitChangesNothing) {
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", "exit 0"});
+  ASSERT_TRUE(child.ok());
+  const Result<ChildResult> r = (*child)->Wait();
+  ASSERT_TRUE(r.ok());
+  (*child)->Kill(milliseconds(0));
+  EXPECT_TRUE(r->Succeeded());
+  EXPECT_FALSE(r->killed);
+}
+
+TEST(ChildProcessTest, DestructorKillsARunningChild) {
+  pid_t pid = 0;
+  {
+    Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", "sleep 30"});
+    ASSERT_TRUE(child.ok());
+    pid = (*child)->pid();
+    ASSERT_EQ(kill(pid, 0), 0);
+  }
+  EXPECT_NE(kill(pid, 0), 0);  // reaped: no such process
+}
+
+TEST(ChildProcessTest, MegabyteOnBothPipesDoesNotDeadlock) {
+  const Result<ChildResult> r = RunShell(
+      "head -c 1048576 /dev/zero | tr '\\000' b >&2; head -c 1048576 /dev/zero | tr '\\000' a; "
+      "head -c 1048576 /dev/zero | tr '\\000' c >&2");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->Succeeded());
+  ASSERT_EQ(r->out.size(), 1048576u);
+  ASSERT_EQ(r->err.size(), 2u * 1048576u);
+  EXPECT_EQ(r->out, std::string(1048576, 'a'));
+  EXPECT_EQ(r->err, std::string(1048576, 'b') + std::string(1048576, 'c'));
+  EXPECT_FALSE(r->out_truncated);
+}
+
+TEST(ChildProcessTest, KeepsTheTailWhenOutputIsTooLarge) {
+  ChildOptions options;
+  options.max_capture_bytes = 1000;
+  const Result<ChildResult> r = RunShell("seq 1 100000", options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->out_truncated);
+  ASSERT_EQ(r->out.size(), 1000u);
+  EXPECT_EQ(r->out.substr(r->out.size() - 13), "99999\n100000\n");
+}
+
+TEST(ChildProcessTest, SetsEnvironmentAndStdinIsEmpty) {
+  ChildOptions options;
+  options.env = {{"HPO_CHILD_TEST", "hello"}, {"HOME", "/nowhere"}};
+  const Result<ChildResult> r = RunShell("echo \"$HPO_CHILD_TEST $HOME\"; cat; echo end", options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->out, "hello /nowhere\nend\n");
+}
+
+TEST(ChildProcessTest, OtherFileDescriptorsAreClosed) {
+  const int fd = open("/dev/null", O_RDONLY);  // no O_CLOEXEC: would leak without closefrom
+  ASSERT_GE(fd, 0);
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const Result<ChildResult> r = RunShell("if [ -e " + path + " ]; then echo open; else echo closed; fi");
+  close(fd);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->out, "closed\n");
+}
+
+TEST(ChildProcessTest, RunsInItsOwnProcessGroup) {
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", "sleep 0.2"});
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(getpgid((*child)->pid()), (*child)->pid());
+  EXPECT_NE(getpgid((*child)->pid()), getpgrp());
+  ASSERT_TRUE((*child)->Wait().ok());
+}
+
+TEST(ChildProcessTest, MissingProgramFailsToStart) {
+  const Result<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({"/nonexistent/hpo-train", "--x=1"});
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(child.status().message().find("/nonexistent/hpo-train"), std::string::npos);
+  EXPECT_EQ(ChildProcess::Start({}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ChildProcessTest, WaitTwiceFails) {
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", "exit 0"});
+  ASSERT_TRUE(child.ok());
+  ASSERT_TRUE((*child)->Wait().ok());
+  EXPECT_EQ((*child)->Wait().status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace hpo::worker

@@ -1,0 +1,81 @@
+#include "worker/metrics_line.h"
+
+#include <gtest/gtest.h>
+
+namespace hpo::worker {
+namespace {
+
+TEST(MetricsLineTest, ExtractsNumbersAndDevice) {
+  const Result<TrialMetrics> m = ParseMetricsLine(
+      R"json({"accuracy":0.85,"test_accuracy":0.84,"loss":0.4,"latency_ms":0.05,"params":203530,)json"
+      R"json("train_time_s":3.1,"device":"cpu: Xeon (2 threads)"})json"
+      "\n");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->device, "cpu: Xeon (2 threads)");
+  ASSERT_EQ(m->metrics.size(), 6u);
+  EXPECT_DOUBLE_EQ(m->metrics.at("accuracy"), 0.85);
+  EXPECT_DOUBLE_EQ(m->metrics.at("test_accuracy"), 0.84);
+  EXPECT_DOUBLE_EQ(m->metrics.at("loss"), 0.4);
+  EXPECT_DOUBLE_EQ(m->metrics.at("latency_ms"), 0.05);
+  EXPECT_DOUBLE_EQ(m->metrics.at("params"), 203530.0);
+  EXPECT_DOUBLE_EQ(m->metrics.at("train_time_s"), 3.1);
+}
+
+TEST(MetricsLineTest, LastJsonLineWinsAndOtherLinesAreIgnored) {
+  const Result<TrialMetrics> m = ParseMetricsLine(
+      "loading data\n"
+      "{\"accuracy\": 0.1, \"device\": \"old\"}\n"
+      "epoch 1: loss 0.5 {not a metrics line\n"
+      "  {\"accuracy\": 0.9, \"loss\": -2.5e-3}  \r\n"
+      "done\n"
+      "\n");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->device, "");
+  ASSERT_EQ(m->metrics.size(), 2u);
+  EXPECT_DOUBLE_EQ(m->metrics.at("accuracy"), 0.9);
+  EXPECT_DOUBLE_EQ(m->metrics.at("loss"), -2.5e-3);
+}
+
+TEST(MetricsLineTest, NonNumberFieldsAreIgnored) {
+  const Result<TrialMetrics> m =
+      ParseMetricsLine(R"({"a":1,"note":"hi","ok":true,"nothing":null,"list":[1,2],"obj":{"b":2}})");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->metrics.size(), 1u);
+  EXPECT_DOUBLE_EQ(m->metrics.at("a"), 1.0);
+}
+
+TEST(MetricsLineTest, EmptyObjectHasNoMetrics) {
+  const Result<TrialMetrics> m = ParseMetricsLine("{}");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_TRUE(m->metrics.empty());
+}
+
+TEST(MetricsLineTest, NoJsonLineIsNotFound) {
+  EXPECT_EQ(ParseMetricsLine("").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ParseMetricsLine("hello\nworld\n[1, 2]\n").status().code(), StatusCode::kNotFound);
+}
+
+TEST(MetricsLineTest, GarbageIsRejected) {
+  const Result<TrialMetrics> m = ParseMetricsLine("{\"a\": 1}\n{not json at all}\n");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(m.status().message().find('\n'), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("not valid JSON"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("{not json at all}"), std::string::npos) << m.status().message();
+  for (const char* line : {R"({"a" 1})", R"({"a": 1} {"b": 2})", R"({"a": 0x10})", R"({"a": .5})", "{{}"}) {
+    EXPECT_EQ(ParseMetricsLine(line).status().code(), StatusCode::kInvalidArgument) << line;
+  }
+}
+
+TEST(MetricsLineTest, NonFiniteIsRejected) {
+  for (const char* line :
+       {R"({"loss": NaN})", R"({"loss": nan})", R"({"loss": "NaN"})", R"({"loss": "Infinity"})",
+        R"({"loss": "-Infinity"})", R"({"loss": 1e999})", R"({"loss": -1e999})"}) {
+    const Result<TrialMetrics> m = ParseMetricsLine(line);
+    EXPECT_FALSE(m.ok()) << line;
+    EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument) << line << ": " << m.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace hpo::worker

@@ -1,0 +1,393 @@
+// The Worker against a fake WorkerService on an in-process gRPC channel (no sockets, no coordinator).
+#include "worker/worker.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace hpo::worker {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A scripted coordinator: hands out the queued assignments and records what the worker says.
+class FakeCoordinator final : public v1::WorkerService::Service {
+ public:
+  grpc::Status RegisterWorker(grpc::ServerContext* context, const v1::RegisterWorkerRequest* request,
+                              v1::RegisterWorkerResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    registrations_.push_back(*request);
+    auto auth = context->client_metadata().find("authorization");
+    if (auth != context->client_metadata().end()) {
+      authorization_ = std::string(auth->second.data(), auth->second.size());
+    }
+    response->set_worker_id(7 + registrations_.size() - 1);
+    response->set_heartbeat_ms(30);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AcquireTrial(grpc::ServerContext* context, const v1::AcquireTrialRequest* request,
+                            v1::AcquireTrialResponse* response) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++acquires_;
+    acquired_by_.insert(request->worker_id());
+    if (acquire_error_.has_value()) {
+      const grpc::Status error = *acquire_error_;
+      if (acquire_error_once_) acquire_error_.reset();
+      return error;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + milliseconds(request->wait_ms());
+    while (queue_.empty() && !context->IsCancelled() && std::chrono::steady_clock::now() < deadline) {
+      cv_.wait_for(lock, milliseconds(10));
+    }
+    if (!queue_.empty()) {
+      *response = queue_.front();
+      queue_.pop_front();
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+                         v1::HeartbeatResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const v1::Lease& lease : request->leases()) {
+      leases_seen_.insert(lease.token());
+      if (stop_.count(lease.trial_id()) != 0) response->add_stop_trial_ids(lease.trial_id());
+      *response->add_renewed() = lease;
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CompleteTrial(grpc::ServerContext*, const v1::CompleteTrialRequest* request,
+                             v1::CompleteTrialResponse*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++complete_calls_;
+    if (report_errors_.size() > 0) {
+      const grpc::Status error = report_errors_.front();
+      report_errors_.pop_front();
+      return error;
+    }
+    completed_.push_back(*request);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status FailTrial(grpc::ServerContext*, const v1::FailTrialRequest* request,
+                         v1::FailTrialResponse*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_.push_back(*request);
+    return grpc::Status::OK;
+  }
+
+  void Enqueue(v1::AcquireTrialResponse assignment) {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(std::move(assignment));
+    cv_.notify_all();
+  }
+  template <typename F>
+  auto With(F f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return f(*this);
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::AcquireTrialResponse> queue_;
+  std::vector<v1::RegisterWorkerRequest> registrations_;
+  std::string authorization_;
+  int acquires_ = 0;
+  std::set<uint64_t> acquired_by_;
+  std::optional<grpc::Status> acquire_error_;
+  bool acquire_error_once_ = true;
+  std::set<uint64_t> stop_;
+  std::set<std::string> leases_seen_;
+  std::deque<grpc::Status> report_errors_;
+  int complete_calls_ = 0;
+  std::vector<v1::CompleteTrialRequest> completed_;
+  std::vector<v1::FailTrialRequest> failed_;
+};
+
+bool WaitFor(const std::function<bool()>& condition, milliseconds timeout = milliseconds(10'000)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return condition();
+}
+
+v1::AcquireTrialResponse SyntheticAssignment(uint64_t trial_id, double x1) {
+  v1::AcquireTrialResponse a;
+  a.mutable_trial()->set_id(trial_id);
+  a.mutable_trial()->set_study_id(1);
+  a.mutable_trial()->set_number(static_cast<uint32_t>(trial_id));
+  (*a.mutable_trial()->mutable_params())["x1"].set_double_value(x1);
+  (*a.mutable_trial()->mutable_params())["x2"].set_double_value(0.0);
+  a.mutable_lease()->set_trial_id(trial_id);
+  a.mutable_lease()->set_token("token-" + std::to_string(trial_id));
+  a.mutable_task()->mutable_synthetic()->set_function("zdt1");
+  a.mutable_task()->mutable_synthetic()->set_dims(2);
+  a.add_objectives()->set_name("f1");
+  a.add_objectives()->set_name("f2");
+  return a;
+}
+
+v1::AcquireTrialResponse SleepingAssignment(uint64_t trial_id) {
+  v1::AcquireTrialResponse a;
+  a.mutable_trial()->set_id(trial_id);
+  a.mutable_lease()->set_trial_id(trial_id);
+  a.mutable_lease()->set_token("token-" + std::to_string(trial_id));
+  a.mutable_task()->mutable_builtin();
+  return a;
+}
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&fake_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    char dir[] = "/tmp/hpo_worker_test_XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    trainer_ = dir_ + "/hpo-train";
+    std::ofstream(trainer_) << "#!/bin/sh\nexec sleep 30\n";
+    chmod(trainer_.c_str(), 0755);
+    options_.name = "test-worker";
+    options_.wait_ms = 100;
+    options_.initial_backoff = milliseconds(10);
+    options_.max_backoff = milliseconds(50);
+    options_.train_binary = trainer_;
+    options_.kill_grace = milliseconds(1000);
+    options_.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_.push_back(line);
+    };
+  }
+  void TearDown() override {
+    if (worker_ != nullptr) (void)StopWorker();
+    server_->Shutdown(std::chrono::system_clock::now() + milliseconds(100));
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartWorker() {
+    worker_ = std::make_unique<Worker>(server_->InProcessChannel(grpc::ChannelArguments()), options_);
+    thread_ = std::thread([this] { status_ = worker_->Run(); });
+  }
+  Status StopWorker() {
+    worker_->Stop();
+    thread_.join();
+    worker_.reset();
+    return status_;
+  }
+  std::string Logged() {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    std::string all;
+    for (const std::string& line : log_) all += line + "\n";
+    return all;
+  }
+
+  FakeCoordinator fake_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string dir_;
+  std::string trainer_;
+  WorkerOptions options_;
+  std::unique_ptr<Worker> worker_;
+  std::thread thread_;
+  Status status_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(WorkerTest, RegistersAndCompletesSyntheticTrials) {
+  options_.slots = 2;
+  options_.device = "test device";
+  options_.auth_token = "secret";
+  StartWorker();
+  fake_.Enqueue(SyntheticAssignment(1, 0.25));
+  fake_.Enqueue(SyntheticAssignment(2, 1.0));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 2; }); }));
+  EXPECT_EQ(worker_->worker_id(), 7u);
+  EXPECT_TRUE(StopWorker().ok()) << status_.ToString();
+
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  ASSERT_EQ(fake_.registrations_.size(), 1u);
+  EXPECT_EQ(fake_.registrations_[0].name(), "test-worker");
+  EXPECT_EQ(fake_.registrations_[0].slots(), 2u);
+  EXPECT_EQ(fake_.registrations_[0].device(), "test device");
+  EXPECT_EQ(fake_.authorization_, "Bearer secret");
+  std::map<uint64_t, v1::CompleteTrialRequest> by_id;
+  for (const auto& c : fake_.completed_) by_id[c.trial_id()] = c;
+  ASSERT_EQ(by_id.size(), 2u);
+  EXPECT_EQ(by_id[1].worker_id(), 7u);
+  EXPECT_EQ(by_id[1].lease_token(), "token-1");
+  EXPECT_EQ(by_id[1].device(), "synthetic");
+  EXPECT_DOUBLE_EQ(by_id[1].metrics().at("f1"), 0.25);
+  EXPECT_DOUBLE_EQ(by_id[1].metrics().at("f2"), 0.5);
+  EXPECT_DOUBLE_EQ(by_id[2].metrics().at("f1"), 1.0);
+  EXPECT_DOUBLE_EQ(by_id[2].metrics().at("f2"), 0.0);
+  EXPECT_TRUE(fake_.failed_.empty());
+  EXPECT_NE(Logged().find("worker 7: trial 1 (study 1 #1) completed in"), std::string::npos) << Logged();
+}
+
+TEST_F(WorkerTest, BadParamsFailTheTrial) {
+  StartWorker();
+  v1::AcquireTrialResponse bad = SyntheticAssignment(3, 0.5);
+  (*bad.mutable_trial()->mutable_params())["x1"].set_double_value(2.0);
+  fake_.Enqueue(bad);
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.failed_.size() == 1; }); }));
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  EXPECT_EQ(fake_.failed_[0].trial_id(), 3u);
+  EXPECT_EQ(fake_.failed_[0].lease_token(), "token-3");
+  EXPECT_NE(fake_.failed_[0].error().find("x1 = 2 outside [0, 1]"), std::string::npos)
+      << fake_.failed_[0].error();
+}
+
+TEST_F(WorkerTest, ReportIsRetriedOverTransportErrors) {
+  fake_.report_errors_ = {grpc::Status(grpc::StatusCode::UNAVAILABLE, "blip"),
+                          grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "slow")};
+  StartWorker();
+  fake_.Enqueue(SyntheticAssignment(4, 0.5));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }));
+  const WorkerStats stats = worker_->stats();
+  EXPECT_TRUE(StopWorker().ok());
+  EXPECT_EQ(fake_.With([](auto& f) { return f.complete_calls_; }), 3);
+  EXPECT_EQ(stats.completed, 1u);
+  EXPECT_EQ(stats.lost, 0u);
+}
+
+TEST_F(WorkerTest, LostLeaseDropsTheResult) {
+  fake_.report_errors_ = {grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "stale lease")};
+  StartWorker();
+  fake_.Enqueue(SyntheticAssignment(5, 0.5));
+  ASSERT_TRUE(WaitFor([&] { return worker_->stats().lost == 1; }));
+  EXPECT_TRUE(StopWorker().ok());
+  EXPECT_EQ(fake_.With([](auto& f) { return f.complete_calls_; }), 1);
+  EXPECT_NE(Logged().find("lease is lost"), std::string::npos) << Logged();
+}
+
+TEST_F(WorkerTest, HeartbeatStopKillsTheTrialAndReportsNothing) {
+  fake_.stop_.insert(6);
+  StartWorker();
+  const auto start = std::chrono::steady_clock::now();
+  fake_.Enqueue(SleepingAssignment(6));
+  ASSERT_TRUE(WaitFor([&] { return worker_->stats().stopped == 1; }));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  EXPECT_EQ(fake_.leases_seen_.count("token-6"), 1u);
+  EXPECT_EQ(fake_.complete_calls_, 0);
+  EXPECT_TRUE(fake_.failed_.empty());
+}
+
+TEST_F(WorkerTest, StopFailsRunningTrialsWithWorkerStopped) {
+  options_.slots = 2;
+  StartWorker();
+  fake_.Enqueue(SleepingAssignment(8));
+  fake_.Enqueue(SleepingAssignment(9));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.leases_seen_.size() == 2; }); }));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(StopWorker().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  ASSERT_EQ(fake_.failed_.size(), 2u);
+  for (const auto& f : fake_.failed_) EXPECT_EQ(f.error(), "worker stopped");
+  std::set<uint64_t> ids = {fake_.failed_[0].trial_id(), fake_.failed_[1].trial_id()};
+  EXPECT_EQ(ids, (std::set<uint64_t>{8, 9}));
+}
+
+TEST_F(WorkerTest, StopInterruptsTheLongPoll) {
+  options_.wait_ms = 30'000;
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.acquires_ > 0; }); }));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(StopWorker().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST_F(WorkerTest, UnknownWorkerRegistersAgain) {
+  fake_.acquire_error_ = grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown worker 7");
+  StartWorker();
+  fake_.Enqueue(SyntheticAssignment(10, 0.5));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }));
+  EXPECT_EQ(worker_->worker_id(), 8u);
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  EXPECT_EQ(fake_.registrations_.size(), 2u);
+  EXPECT_EQ(fake_.completed_[0].worker_id(), 8u);
+}
+
+TEST_F(WorkerTest, UnauthenticatedIsFatal) {
+  fake_.acquire_error_ = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "bad token");
+  StartWorker();
+  thread_.join();
+  EXPECT_EQ(status_.code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(status_.message().find("bad token"), std::string::npos);
+  worker_.reset();
+}
+
+TEST_F(WorkerTest, TransientAcquireErrorsAreRetried) {
+  fake_.acquire_error_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting");
+  StartWorker();
+  fake_.Enqueue(SyntheticAssignment(11, 0.5));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }));
+  EXPECT_TRUE(StopWorker().ok());
+  const std::string log = Logged();
+  EXPECT_NE(log.find("AcquireTrial failed (UNAVAILABLE: restarting); retrying"), std::string::npos) << log;
+  EXPECT_NE(log.find("coordinator reachable again"), std::string::npos) << log;
+}
+
+TEST(WorkerRegisterTest, GivesUpWhenTheCoordinatorIsUnreachable) {
+  WorkerOptions options;
+  options.register_timeout = milliseconds(400);
+  options.initial_backoff = milliseconds(20);
+  options.max_backoff = milliseconds(100);
+  options.log = [](const std::string&) {};
+  // Port 1 on loopback: nothing listens there.
+  Worker worker(MakeWorkerChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), options);
+  const auto start = std::chrono::steady_clock::now();
+  const Status status = worker.Run();
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.ToString();
+  EXPECT_NE(status.message().find("coordinator unreachable"), std::string::npos) << status.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(worker.worker_id(), 0u);
+}
+
+TEST(WorkerRegisterTest, StopDuringRegistrationReturnsOk) {
+  WorkerOptions options;
+  options.register_timeout = milliseconds(60'000);
+  options.log = [](const std::string&) {};
+  Worker worker(MakeWorkerChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), options);
+  std::thread stopper([&worker] {
+    std::this_thread::sleep_for(milliseconds(200));
+    worker.Stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const Status status = worker.Run();
+  stopper.join();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(WorkerRegisterTest, BadOptionsAreRejected) {
+  WorkerOptions options;
+  options.slots = 0;
+  Worker worker(MakeWorkerChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), options);
+  EXPECT_EQ(worker.Run().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace hpo::worker

@@ -1,0 +1,102 @@
+// ChildProcess: runs a program as a child in its own process group, captures its stdout and stderr,
+// and can kill it (SIGTERM to the whole group, then SIGKILL after a grace period).
+//
+// The child is started with posix_spawn: stdin is /dev/null, stdout and stderr are pipes, every other
+// file descriptor is closed, the signal mask is empty and every signal has its default action, and it
+// leads a new process group so that killing it also kills whatever it started.
+//
+// Thread-safety: Wait() is called by one thread (the one that reads the pipes); Kill() and pid() may be
+// called from any thread at any time, also while Wait() runs. The ChildProcess owns the child: its
+// destructor kills the group with SIGKILL and reaps the child if Wait() has not returned.
+#ifndef HPO_WORKER_CHILD_PROCESS_H_
+#define HPO_WORKER_CHILD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace hpo::worker {
+
+struct ChildOptions {
+  // Variables set (or replaced) in the child's environment; the rest is inherited. Default: none.
+  std::vector<std::pair<std::string, std::string>> env;
+  // Each stream keeps at most its last `max_capture_bytes` bytes. Default 8 MiB.
+  size_t max_capture_bytes = size_t{8} << 20;
+  // After the child exits, how long to keep reading pipes that a grandchild still holds open.
+  // Default 500 ms.
+  std::chrono::milliseconds drain_timeout{500};
+};
+
+// How a child ended and what it wrote.
+struct ChildResult {
+  bool exited = false;  // it called exit(): `exit_code` is valid
+  int exit_code = -1;   // when `exited`
+  int term_signal = 0;  // when killed by a signal: the signal's number
+  bool killed = false;  // Kill() was called before the child ended
+  std::string out;      // stdout (its tail when truncated)
+  std::string err;      // stderr (its tail when truncated)
+  bool out_truncated = false;
+  bool err_truncated = false;
+  double elapsed_s = 0.0;  // from start to reaping
+
+  bool Succeeded() const { return exited && exit_code == 0; }
+};
+
+class ChildProcess {
+ public:
+  // Starts `argv[0]` (a path; not searched in PATH) with arguments argv[1..].
+  // On failure (empty argv, program missing or not executable, out of resources): a Status naming the
+  // program and the reason; no child is left behind.
+  static Result<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
+                                                     const ChildOptions& options = ChildOptions());
+
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  // Reads both pipes until the child ends and returns how it ended. Blocks. Call at most once.
+  // Fails only on an unexpected system error (then the child has been sent SIGKILL; the destructor
+  // reaps it).
+  Result<ChildResult> Wait();
+
+  // Asks the child to stop: SIGTERM to its process group now, SIGKILL `grace` later (sent by Wait(), or
+  // by the destructor). Returns at once. No effect once the child has been reaped; a second call may
+  // only shorten the grace period.
+  void Kill(std::chrono::milliseconds grace);
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  using SteadyClock = std::chrono::steady_clock;
+
+  ChildProcess(pid_t pid, int out_fd, int err_fd, ChildOptions options);
+
+  // Reaps the child if it has ended (waitpid WNOHANG); sends the SIGKILL that a Kill() scheduled once
+  // its time has come. Returns whether the child has been reaped.
+  bool PollChild(ChildResult* result);
+
+  const pid_t pid_;
+  const ChildOptions options_;
+  const SteadyClock::time_point start_;
+  int out_fd_;  // read ends of the pipes; -1 once at EOF (only Wait() and the destructor touch them)
+  int err_fd_;
+  bool waited_ = false;
+
+  std::mutex mu_;
+  bool reaped_ = false;                    // GUARDED_BY(mu_)
+  bool kill_requested_ = false;            // GUARDED_BY(mu_)
+  bool sigkill_sent_ = false;              // GUARDED_BY(mu_)
+  SteadyClock::time_point kill_deadline_;  // GUARDED_BY(mu_): when SIGKILL follows SIGTERM
+};
+
+}  // namespace hpo::worker
+
+#endif  // HPO_WORKER_CHILD_PROCESS_H_

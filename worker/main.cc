@@ -1,0 +1,176 @@
+// hpo-worker: the worker daemon. Registers with the coordinator and runs its trials, `--slots` at once,
+// each builtin trial as a child `hpo-train`. SIGINT/SIGTERM: stop acquiring, kill running children, fail
+// their trials with "worker stopped", exit 0.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "worker/worker.h"
+
+namespace {
+
+std::string ReadFile(const std::string& path, bool* ok) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  *ok = static_cast<bool>(in);
+  return text.str();
+}
+
+std::string Trim(std::string s) {
+  const char* kSpace = " \t\r\n";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string::npos) return {};
+  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
+}
+
+// hpo-train beside this executable, or "" when /proc/self/exe cannot be read.
+std::string DefaultTrainBinary() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return (self.parent_path() / "hpo-train").string();
+}
+
+// "cpu: <model> (<n> threads)", plus the NVIDIA GPUs the driver lists.
+std::string DescribeDevice() {
+  std::string model = "unknown";
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      model = Trim(line.substr(line.find(':') + 1));
+      break;
+    }
+  }
+  std::string device =
+      "cpu: " + model + " (" + std::to_string(std::thread::hardware_concurrency()) + " threads)";
+  std::error_code ec;
+  size_t gpus = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
+    (void)entry;
+    ++gpus;
+  }
+  if (gpus > 0) device += "; " + std::to_string(gpus) + " nvidia gpu(s)";
+  return device;
+}
+
+std::vector<std::string> SplitCommas(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    part = Trim(part);
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Every thread (gRPC's included) inherits this mask; one thread takes the signals with sigtimedwait.
+  // Children get an empty mask and default actions (ChildProcess).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"hpo-worker: runs the trials of an hpo coordinator"};
+  std::string coordinator;
+  uint32_t slots = 1;
+  std::string name;
+  std::string train_binary;
+  std::string data_dir;
+  uint32_t threads = 0;
+  uint32_t wait_ms = 5000;
+  std::string device;
+  std::string gpus;
+  std::string token_file;
+  std::string tls_ca;
+  uint32_t kill_grace_ms = 5000;
+  app.add_option("--coordinator", coordinator, "coordinator address, e.g. localhost:50051")->required();
+  app.add_option("--slots", slots, "trials run at once")->check(CLI::Range(1u, 1024u));
+  app.add_option("--name", name, "worker name (default: hostname-pid)");
+  app.add_option("--train-binary", train_binary, "hpo-train executable (default: beside hpo-worker)");
+  app.add_option("--data-dir", data_dir, "passed to hpo-train as --data-dir");
+  app.add_option("--threads", threads, "threads per trial (default: max(1, cores / slots))")
+      ->check(CLI::Range(1u, 4096u));
+  app.add_option("--wait-ms", wait_ms, "long-poll wait of AcquireTrial")->check(CLI::Range(0u, 600'000u));
+  app.add_option("--device", device, "device description sent at registration (default: detected)");
+  app.add_option("--gpus", gpus, "comma-separated GPU ids; slot i gets CUDA_VISIBLE_DEVICES=ids[i % n]");
+  app.add_option("--token-file", token_file, "bearer token file (default: $HPO_TOKEN when set)");
+  app.add_option("--tls-ca", tls_ca, "PEM root certificates: connect with TLS");
+  app.add_option("--kill-grace-ms", kill_grace_ms, "between SIGTERM and SIGKILL when a trial is stopped");
+  CLI11_PARSE(app, argc, argv);
+
+  hpo::worker::WorkerOptions options;
+  options.name = name;
+  options.slots = slots;
+  options.device = device.empty() ? DescribeDevice() : device;
+  options.train_binary = train_binary.empty() ? DefaultTrainBinary() : train_binary;
+  options.data_dir = data_dir;
+  const uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  options.threads_per_trial = threads != 0 ? threads : std::max(1u, cores / slots);
+  options.slot_gpus = SplitCommas(gpus);
+  options.wait_ms = wait_ms;
+  options.kill_grace = std::chrono::milliseconds(kill_grace_ms);
+  if (!token_file.empty()) {
+    bool ok = false;
+    options.auth_token = Trim(ReadFile(token_file, &ok));
+    if (!ok || options.auth_token.empty()) {
+      std::fprintf(stderr, "hpo-worker: cannot read a token from %s\n", token_file.c_str());
+      return 2;
+    }
+  } else if (const char* env = std::getenv("HPO_TOKEN"); env != nullptr) {
+    options.auth_token = Trim(env);
+  }
+  if (access(options.train_binary.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "hpo-worker: warning: trainer %s is not executable; builtin trials will fail\n",
+                 options.train_binary.c_str());
+  }
+
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!tls_ca.empty()) {
+    bool ok = false;
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFile(tls_ca, &ok);
+    if (!ok) {
+      std::fprintf(stderr, "hpo-worker: cannot read %s\n", tls_ca.c_str());
+      return 2;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+
+  hpo::worker::Worker worker(hpo::worker::MakeWorkerChannel(coordinator, credentials), options);
+  std::atomic<bool> done{false};
+  std::thread signals([&] {
+    const timespec tick{0, 200'000'000};
+    while (!done.load()) {
+      const int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+      if (sig == SIGINT || sig == SIGTERM) {
+        std::fprintf(stderr, "hpo-worker: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        worker.Stop();
+      }
+    }
+  });
+  const hpo::Status status = worker.Run();
+  done = true;
+  signals.join();
+  if (!status.ok()) {
+    std::fprintf(stderr, "hpo-worker: coordinator %s: %s\n", coordinator.c_str(), status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

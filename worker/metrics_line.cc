@@ -1,0 +1,76 @@
+#include "worker/metrics_line.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cmath>
+
+namespace hpo::worker {
+namespace {
+
+constexpr size_t kMaxQuotedLine = 200;
+
+std::string_view TrimSpace(std::string_view s) {
+  const char* kSpace = " \t\r\n\f\v";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  const size_t end = s.find_last_not_of(kSpace);
+  return s.substr(begin, end - begin + 1);
+}
+
+std::string Quoted(std::string_view line) {
+  if (line.size() <= kMaxQuotedLine) return std::string(line);
+  return std::string(line.substr(0, kMaxQuotedLine)) + "...";
+}
+
+// The last line of `text` that looks like a JSON object, or an empty view.
+std::string_view LastObjectLine(std::string_view text) {
+  size_t end = text.size();
+  while (end > 0) {
+    const size_t newline = text.rfind('\n', end - 1);
+    const size_t begin = newline == std::string_view::npos ? 0 : newline + 1;
+    const std::string_view line = TrimSpace(text.substr(begin, end - begin));
+    if (line.size() >= 2 && line.front() == '{' && line.back() == '}') return line;
+    if (newline == std::string_view::npos) break;
+    end = newline;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text) {
+  const std::string_view line = LastObjectLine(stdout_text);
+  if (line.empty()) return NotFoundError("no line of output is a JSON object");
+
+  google::protobuf::Struct object;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(line.data(), line.size()), &object);
+  if (!parsed.ok()) {
+    // The parser's message goes on to quote the line with a caret under the error: keep its first line.
+    const auto message = parsed.message();
+    std::string reason(message.data(), message.size());
+    reason = reason.substr(0, reason.find('\n'));
+    return InvalidArgumentError("metrics line is not valid JSON (" + reason + "): " + Quoted(line));
+  }
+
+  TrialMetrics result;
+  for (const auto& [name, value] : object.fields()) {
+    if (value.kind_case() == google::protobuf::Value::kNumberValue) {
+      if (!std::isfinite(value.number_value())) {
+        return InvalidArgumentError("metric \"" + name + "\" is not a finite number: " + Quoted(line));
+      }
+      result.metrics[name] = value.number_value();
+    } else if (value.kind_case() == google::protobuf::Value::kStringValue) {
+      const std::string& s = value.string_value();
+      if (name == "device") {
+        result.device = s;
+      } else if (s == "NaN" || s == "Infinity" || s == "-Infinity") {
+        return InvalidArgumentError("metric \"" + name + "\" is " + s + ": " + Quoted(line));
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace hpo::worker

@@ -1,0 +1,312 @@
+#include "worker/trial_runner.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "problems/problem.h"
+
+namespace hpo::worker {
+namespace {
+
+constexpr size_t kMaxErrorChars = 500;
+constexpr double kTwoTo63 = 9223372036854775808.0;
+
+// The shortest text that reads back to exactly `v`, e.g. 0.1, 3, 1e-05.
+std::string FormatDouble(double v) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
+
+Status CheckName(const std::string& name, std::string_view what) {
+  if (name.empty()) return InvalidArgumentError(std::string(what) + " with an empty name");
+  if (name.find('=') != std::string::npos || name.find_first_of(" \t\n") != std::string::npos) {
+    return InvalidArgumentError(std::string(what) + " \"" + name + "\": name has '=' or white space");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ParamText(const std::string& name, const v1::ParamValue& value) {
+  switch (value.kind_case()) {
+    case v1::ParamValue::kDoubleValue:
+      if (!std::isfinite(value.double_value())) {
+        return InvalidArgumentError("parameter " + name + ": value is not finite");
+      }
+      return FormatDouble(value.double_value());
+    case v1::ParamValue::kIntValue:
+      return std::to_string(value.int_value());
+    case v1::ParamValue::kStringValue:
+      return value.string_value();
+    case v1::ParamValue::KIND_NOT_SET:
+      break;
+  }
+  return InvalidArgumentError("parameter " + name + " has no value");
+}
+
+Result<std::string> FixedText(const std::string& name, const google::protobuf::Value& value) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kNumberValue: {
+      const double v = value.number_value();
+      if (!std::isfinite(v)) return InvalidArgumentError("fixed value " + name + " is not finite");
+      if (std::trunc(v) == v && std::fabs(v) < kTwoTo63) return std::to_string(static_cast<int64_t>(v));
+      return FormatDouble(v);
+    }
+    case google::protobuf::Value::kStringValue:
+      return value.string_value();
+    case google::protobuf::Value::kBoolValue:
+      return std::string(value.bool_value() ? "true" : "false");
+    default:
+      break;
+  }
+  return InvalidArgumentError("fixed value " + name + ": only numbers, strings and booleans are supported");
+}
+
+std::string TrimSpace(std::string_view s) {
+  const char* kSpace = " \t\r\n\f\v";
+  const size_t begin = s.find_first_not_of(kSpace);
+  if (begin == std::string_view::npos) return {};
+  return std::string(s.substr(begin, s.find_last_not_of(kSpace) - begin + 1));
+}
+
+// The last non-empty line of `text`, at most kMaxErrorChars long; "" when there is none.
+std::string LastLine(std::string_view text) {
+  size_t end = text.size();
+  while (end > 0) {
+    const size_t newline = text.rfind('\n', end - 1);
+    const size_t begin = newline == std::string_view::npos ? 0 : newline + 1;
+    std::string line = TrimSpace(text.substr(begin, end - begin));
+    if (!line.empty()) {
+      if (line.size() > kMaxErrorChars) line = line.substr(0, kMaxErrorChars - 3) + "...";
+      return line;
+    }
+    if (newline == std::string_view::npos) break;
+    end = newline;
+  }
+  return {};
+}
+
+// "<prefix><i + 1>", e.g. x1. (Built with append: GCC 12 warns falsely (-Wrestrict) on
+// "x" + std::to_string(...).)
+std::string IndexedName(char prefix, size_t i) {
+  std::string name(1, prefix);
+  name += std::to_string(i + 1);
+  return name;
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string SignalText(int sig) {
+  const char* name = strsignal(sig);
+  return std::to_string(sig) + (name != nullptr ? " (" + std::string(name) + ")" : "");
+}
+
+TrialOutcome Failed(std::string error, double elapsed_s = 0.0) {
+  TrialOutcome outcome;
+  outcome.kind = TrialOutcome::Kind::kFailed;
+  outcome.error = std::move(error);
+  outcome.elapsed_s = elapsed_s;
+  return outcome;
+}
+
+// Fails `outcome` when one of `objectives` is not among its metrics.
+void CheckObjectives(const google::protobuf::RepeatedPtrField<v1::Objective>& objectives,
+                     const std::string& program, TrialOutcome* outcome) {
+  for (const v1::Objective& objective : objectives) {
+    if (outcome->metrics.metrics.count(objective.name()) != 0) continue;
+    std::string reported;
+    for (const auto& [name, value] : outcome->metrics.metrics) {
+      reported += (reported.empty() ? "" : ", ") + name;
+    }
+    *outcome = Failed(program + " reported no metric \"" + objective.name() +
+                          "\" (reported: " + (reported.empty() ? "none" : reported) + ")",
+                      outcome->elapsed_s);
+    return;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> BuildTrainArgs(const v1::Trial& trial, const v1::BuiltinTask& task,
+                                                const RunnerOptions& options) {
+  std::vector<std::string> args;
+  std::set<std::string> given;
+  const std::map<std::string, v1::ParamValue> params(trial.params().begin(), trial.params().end());
+  for (const auto& [name, value] : params) {
+    HPO_RETURN_IF_ERROR(CheckName(name, "parameter"));
+    HPO_ASSIGN_OR_RETURN(std::string text, ParamText(name, value));
+    args.push_back("--" + name + "=" + text);
+    given.insert(name);
+  }
+  const std::map<std::string, google::protobuf::Value> fixed(task.fixed().fields().begin(),
+                                                             task.fixed().fields().end());
+  for (const auto& [name, value] : fixed) {
+    HPO_RETURN_IF_ERROR(CheckName(name, "fixed value"));
+    if (given.count(name) != 0) continue;  // the searched value wins
+    HPO_ASSIGN_OR_RETURN(std::string text, FixedText(name, value));
+    args.push_back("--" + name + "=" + text);
+    given.insert(name);
+  }
+  auto add_default = [&](const std::string& name, const std::string& text) {
+    if (given.count(name) == 0) args.push_back("--" + name + "=" + text);
+  };
+  add_default("seed", std::to_string(trial.seed()));
+  if (task.train_limit() > 0) add_default("train-limit", std::to_string(task.train_limit()));
+  add_default("threads", std::to_string(options.threads));
+  if (!options.data_dir.empty()) add_default("data-dir", options.data_dir);
+  return args;
+}
+
+Result<TrialMetrics> EvaluateSynthetic(const v1::Trial& trial, const v1::SyntheticTask& task) {
+  HPO_ASSIGN_OR_RETURN(const problems::Problem problem, problems::MakeProblem(task.function(), task.dims()));
+  const std::string range = problem.name + " takes x1..x" + std::to_string(problem.dims);
+  std::vector<double> x(problem.dims);
+  for (size_t i = 0; i < problem.dims; ++i) {
+    const std::string name = IndexedName('x', i);
+    const auto it = trial.params().find(name);
+    if (it == trial.params().end()) {
+      return InvalidArgumentError("missing parameter " + name + " (" + range + ")");
+    }
+    const v1::ParamValue& value = it->second;
+    if (value.kind_case() == v1::ParamValue::kDoubleValue) {
+      x[i] = value.double_value();
+    } else if (value.kind_case() == v1::ParamValue::kIntValue) {
+      x[i] = static_cast<double>(value.int_value());
+    } else {
+      return InvalidArgumentError("parameter " + name + " is not a number");
+    }
+    if (!(x[i] >= problem.lower[i] && x[i] <= problem.upper[i])) {
+      return InvalidArgumentError("parameter " + name + " = " + FormatDouble(x[i]) + " outside [" +
+                                  FormatDouble(problem.lower[i]) + ", " + FormatDouble(problem.upper[i]) +
+                                  "] of " + problem.name);
+    }
+  }
+  if (trial.params().size() != problem.dims) {
+    for (const auto& [name, value] : trial.params()) {
+      bool known = false;
+      for (size_t i = 0; i < problem.dims && !known; ++i) known = name == IndexedName('x', i);
+      if (!known) return InvalidArgumentError("unexpected parameter " + name + " (" + range + ")");
+    }
+  }
+  const std::vector<double> f = problem.evaluate(x);
+  TrialMetrics result;
+  result.device = "synthetic";
+  for (size_t m = 0; m < f.size(); ++m) {
+    const std::string name = IndexedName('f', m);
+    if (!std::isfinite(f[m])) {
+      return InvalidArgumentError(problem.name + ": objective " + name + " is not finite");
+    }
+    result.metrics[name] = f[m];
+  }
+  return result;
+}
+
+TrialRunner::TrialRunner(RunnerOptions options) : options_(std::move(options)) {}
+
+TrialRunner::~TrialRunner() = default;
+
+void TrialRunner::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_requested_ = true;
+  if (child_ != nullptr) child_->Kill(options_.kill_grace);
+}
+
+TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
+  const v1::Trial& trial = assignment.trial();
+  const auto start = std::chrono::steady_clock::now();
+  TrialOutcome outcome;
+  std::string program = "synthetic task";
+  switch (assignment.task().kind_case()) {
+    case v1::Task::kSynthetic: {
+      Result<TrialMetrics> metrics = EvaluateSynthetic(trial, assignment.task().synthetic());
+      if (metrics.ok()) {
+        outcome.kind = TrialOutcome::Kind::kCompleted;
+        outcome.metrics = std::move(metrics).value();
+      } else {
+        outcome = Failed(metrics.status().message());
+      }
+      outcome.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      break;
+    }
+    case v1::Task::kBuiltin:
+      program = BaseName(options_.train_binary);
+      outcome = RunBuiltin(trial, assignment.task().builtin());
+      break;
+    case v1::Task::KIND_NOT_SET:
+      outcome = Failed("the trial came without a task (neither builtin nor synthetic)");
+      break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_requested_) outcome.kind = TrialOutcome::Kind::kStopped;
+  }
+  if (outcome.kind == TrialOutcome::Kind::kCompleted) {
+    CheckObjectives(assignment.objectives(), program, &outcome);
+  }
+  return outcome;
+}
+
+TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTask& task) {
+  if (options_.train_binary.empty()) return Failed("this worker has no trainer binary (--train-binary)");
+  const std::string program = BaseName(options_.train_binary);
+  Result<std::vector<std::string>> args = BuildTrainArgs(trial, task, options_);
+  if (!args.ok()) return Failed(args.status().message());
+  std::vector<std::string> argv;
+  argv.reserve(args->size() + 1);
+  argv.push_back(options_.train_binary);
+  for (std::string& arg : *args) argv.push_back(std::move(arg));
+
+  ChildProcess* child = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_requested_) return TrialOutcome{TrialOutcome::Kind::kStopped, {}, {}, 0.0};
+    ChildOptions child_options;
+    child_options.env = options_.env;
+    Result<std::unique_ptr<ChildProcess>> started = ChildProcess::Start(argv, child_options);
+    if (!started.ok()) return Failed(started.status().message());
+    child_ = std::move(started).value();
+    child = child_.get();
+  }
+  Result<ChildResult> waited = child->Wait();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    child_.reset();
+  }
+  if (!waited.ok()) return Failed(program + ": " + waited.status().message());
+  const ChildResult& result = *waited;
+  if (result.killed) return TrialOutcome{TrialOutcome::Kind::kStopped, {}, {}, result.elapsed_s};
+  const std::string last_err = LastLine(result.err);
+  if (!result.exited) {
+    return Failed(program + " killed by signal " + SignalText(result.term_signal) +
+                      (last_err.empty() ? "" : "; stderr: " + last_err),
+                  result.elapsed_s);
+  }
+  if (result.exit_code != 0) {
+    return Failed(
+        last_err.empty() ? program + " exited with status " + std::to_string(result.exit_code) : last_err,
+        result.elapsed_s);
+  }
+  Result<TrialMetrics> metrics = ParseMetricsLine(result.out);
+  if (!metrics.ok()) {
+    if (metrics.status().code() == StatusCode::kNotFound) {
+      return Failed(program + " printed no metrics", result.elapsed_s);
+    }
+    return Failed(program + " printed bad metrics: " + metrics.status().message(), result.elapsed_s);
+  }
+  TrialOutcome outcome;
+  outcome.kind = TrialOutcome::Kind::kCompleted;
+  outcome.metrics = std::move(metrics).value();
+  outcome.elapsed_s = result.elapsed_s;
+  return outcome;
+}
+
+}  // namespace hpo::worker

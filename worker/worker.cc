@@ -1,0 +1,514 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+namespace hpo::worker {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr milliseconds kShutdownReportTimeout{2'000};
+constexpr milliseconds kEarlyEmptyPause{100};
+
+bool IsTransient(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::CANCELLED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Answers to AcquireTrial / Heartbeat that retrying cannot fix.
+bool IsFatal(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
+         code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::INVALID_ARGUMENT;
+}
+
+Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return Status::Ok();
+  return Status(static_cast<StatusCode>(status.error_code()), status.error_message());
+}
+
+std::string GrpcText(const grpc::Status& status) { return FromGrpc(status).ToString(); }
+
+milliseconds NextBackoff(milliseconds current, milliseconds max) { return std::min(current * 2, max); }
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f s", s);
+  return buf;
+}
+
+std::string DefaultName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof(host), "worker");
+  }
+  return std::string(host) + "-" + std::to_string(getpid());
+}
+
+std::string TrialText(const v1::Trial& trial) {
+  return "trial " + std::to_string(trial.id()) + " (study " + std::to_string(trial.study_id()) + " #" +
+         std::to_string(trial.number()) + ")";
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address,
+                                                 std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  return grpc::CreateCustomChannel(address, std::move(credentials), args);
+}
+
+Worker::Worker(std::shared_ptr<grpc::Channel> channel, WorkerOptions options)
+    : channel_(std::move(channel)),
+      stub_(v1::WorkerService::NewStub(channel_)),
+      options_(std::move(options)),
+      slots_(options_.slots) {
+  if (options_.name.empty()) options_.name = DefaultName();
+}
+
+Worker::~Worker() { Stop(); }
+
+uint64_t Worker::worker_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return worker_id_;
+}
+
+WorkerStats Worker::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+bool Worker::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+void Worker::Log(const std::string& line) const {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    const std::string text = line + "\n";
+    std::fwrite(text.data(), 1, text.size(), stderr);
+  }
+}
+
+std::string Worker::Prefix() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return "worker " + (worker_id_ != 0 ? std::to_string(worker_id_) : options_.name) + ": ";
+}
+
+void Worker::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  stopping_ = true;
+  if (register_call_ != nullptr) register_call_->TryCancel();
+  for (Slot& slot : slots_) {
+    if (slot.call != nullptr) slot.call->TryCancel();
+    if (slot.active.has_value() && slot.active->runner != nullptr) {
+      if (slot.active->stop_reason == StopReason::kNone) slot.active->stop_reason = StopReason::kShutdown;
+      slot.active->runner->Stop();
+    }
+  }
+  cv_.notify_all();
+}
+
+bool Worker::SleepUnlessStopped(milliseconds duration) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, duration, [this] { return stopping_; });
+}
+
+void Worker::SetFatal(Status status) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!fatal_.has_value()) fatal_ = std::move(status);
+  }
+  Stop();
+}
+
+void Worker::Prepare(grpc::ClientContext* context, milliseconds timeout) const {
+  context->set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!options_.auth_token.empty()) context->AddMetadata("authorization", "Bearer " + options_.auth_token);
+}
+
+bool Worker::BeginCall(int slot, grpc::ClientContext* context) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return false;
+  (slot < 0 ? register_call_ : slots_[slot].call) = context;
+  return true;
+}
+
+void Worker::EndCall(int slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  (slot < 0 ? register_call_ : slots_[slot].call) = nullptr;
+}
+
+void Worker::NoteCallStatus(const grpc::Status& status, const char* what) {
+  bool log_down = false;
+  bool log_up = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (status.ok()) {
+      log_up = coordinator_down_;
+      coordinator_down_ = false;
+    } else if (!stopping_) {
+      log_down = !coordinator_down_;
+      coordinator_down_ = true;
+    }
+  }
+  if (log_down) Log(Prefix() + what + " failed (" + GrpcText(status) + "); retrying");
+  if (log_up) Log(Prefix() + "coordinator reachable again");
+}
+
+Status Worker::RegisterOnce(milliseconds timeout) {
+  v1::RegisterWorkerRequest request;
+  request.set_name(options_.name);
+  request.set_slots(options_.slots);
+  request.set_device(options_.device);
+  v1::RegisterWorkerResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, timeout);
+  if (!BeginCall(-1, &context)) return CancelledError("worker stopped");
+  const grpc::Status status = stub_->RegisterWorker(&context, request, &response);
+  EndCall(-1);
+  if (!status.ok()) return FromGrpc(status);
+  if (response.worker_id() == 0) return InternalError("the coordinator answered worker id 0");
+  std::lock_guard<std::mutex> lock(mu_);
+  worker_id_ = response.worker_id();
+  heartbeat_ms_ = response.heartbeat_ms() != 0 ? response.heartbeat_ms() : options_.default_heartbeat_ms;
+  return Status::Ok();
+}
+
+Status Worker::Register() {
+  const SteadyClock::time_point give_up = SteadyClock::now() + options_.register_timeout;
+  milliseconds backoff = options_.initial_backoff;
+  bool logged = false;
+  while (true) {
+    const auto left = std::chrono::duration_cast<milliseconds>(give_up - SteadyClock::now());
+    const Status status = RegisterOnce(std::clamp(left, milliseconds(1), options_.rpc_timeout));
+    if (status.ok()) return status;
+    if (stopping()) return CancelledError("worker stopped before it registered");
+    if (!IsTransient(static_cast<grpc::StatusCode>(status.code()))) {
+      return status.WithPrefix("registering with the coordinator");
+    }
+    if (SteadyClock::now() + backoff >= give_up) {
+      return UnavailableError("coordinator unreachable for " +
+                              Seconds(std::chrono::duration<double>(options_.register_timeout).count()) +
+                              " (last error: " + status.ToString() + ")");
+    }
+    if (!logged) {
+      Log(Prefix() + "cannot reach the coordinator (" + status.ToString() + "); retrying for up to " +
+          Seconds(std::chrono::duration<double>(options_.register_timeout).count()));
+      logged = true;
+    }
+    if (SleepUnlessStopped(backoff)) return CancelledError("worker stopped before it registered");
+    backoff = NextBackoff(backoff, options_.max_backoff);
+  }
+}
+
+void Worker::Reregister(uint64_t stale_id) {
+  std::lock_guard<std::mutex> register_lock(register_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (worker_id_ != stale_id || stopping_) return;
+  }
+  const Status status = RegisterOnce(options_.rpc_timeout);
+  if (status.ok()) {
+    Log("worker " + std::to_string(stale_id) + ": the coordinator forgot this worker; registered again as " +
+        std::to_string(worker_id()));
+  } else {
+    Log(Prefix() + "registering again failed: " + status.ToString());
+  }
+}
+
+Status Worker::Run() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (run_called_) return FailedPreconditionError("Worker::Run called twice");
+    run_called_ = true;
+  }
+  if (options_.slots < 1) return InvalidArgumentError("slots must be at least 1");
+  if (options_.threads_per_trial < 1) return InvalidArgumentError("threads_per_trial must be at least 1");
+  if (options_.rpc_timeout.count() <= 0 || options_.register_timeout.count() <= 0) {
+    return InvalidArgumentError("rpc_timeout and register_timeout must be positive");
+  }
+  if (options_.initial_backoff.count() <= 0 || options_.max_backoff < options_.initial_backoff) {
+    return InvalidArgumentError("backoff: REQUIRES 0 < initial_backoff <= max_backoff");
+  }
+
+  const Status registered = Register();
+  if (!registered.ok()) {
+    if (registered.code() == StatusCode::kCancelled && stopping()) return Status::Ok();
+    return registered;
+  }
+  Log(Prefix() + "registered as \"" + options_.name + "\" with " + std::to_string(options_.slots) +
+      " slot(s)" + (options_.device.empty() ? "" : " on " + options_.device));
+
+  std::thread heartbeat([this] { HeartbeatLoop(); });
+  std::vector<std::thread> slot_threads;
+  for (uint32_t i = 0; i < options_.slots; ++i) {
+    slot_threads.emplace_back([this, i] { SlotLoop(static_cast<int>(i)); });
+  }
+  for (std::thread& t : slot_threads) t.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    heartbeat_done_ = true;
+    if (heartbeat_call_ != nullptr) heartbeat_call_->TryCancel();
+  }
+  cv_.notify_all();
+  heartbeat.join();
+
+  const WorkerStats done = stats();
+  Log(Prefix() + "stopped (" + std::to_string(done.completed) + " completed, " + std::to_string(done.failed) +
+      " failed, " + std::to_string(done.stopped) + " stopped, " + std::to_string(done.lost) + " lost)");
+  std::lock_guard<std::mutex> lock(mu_);
+  return fatal_.has_value() ? *fatal_ : Status::Ok();
+}
+
+void Worker::SlotLoop(int slot) {
+  milliseconds backoff = options_.initial_backoff;
+  while (!stopping()) {
+    const uint64_t id = worker_id();
+    v1::AcquireTrialRequest request;
+    request.set_worker_id(id);
+    request.set_wait_ms(options_.wait_ms);
+    v1::AcquireTrialResponse response;
+    grpc::ClientContext context;
+    Prepare(&context, milliseconds(options_.wait_ms) + options_.poll_margin);
+    if (!BeginCall(slot, &context)) break;
+    const SteadyClock::time_point asked = SteadyClock::now();
+    const grpc::Status status = stub_->AcquireTrial(&context, request, &response);
+    EndCall(slot);
+
+    if (status.ok()) {
+      NoteCallStatus(status, "AcquireTrial");
+      backoff = options_.initial_backoff;
+      if (response.has_trial()) {
+        // A trial handed out as Stop() came still goes through RunTrial, which fails it at once.
+        RunTrial(slot, response, id);
+      } else if (SteadyClock::now() - asked < milliseconds(options_.wait_ms / 2)) {
+        // An empty answer well before wait_ms: do not spin on a coordinator that does not hold polls.
+        if (SleepUnlessStopped(kEarlyEmptyPause)) break;
+      }
+      continue;
+    }
+    if (stopping()) break;
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      Reregister(id);
+    } else if (IsFatal(status.error_code())) {
+      SetFatal(FromGrpc(status).WithPrefix("AcquireTrial"));
+      break;
+    } else {
+      NoteCallStatus(status, "AcquireTrial");
+    }
+    if (SleepUnlessStopped(backoff)) break;
+    backoff = NextBackoff(backoff, options_.max_backoff);
+  }
+}
+
+void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint64_t acquired_as) {
+  RunnerOptions runner_options;
+  runner_options.train_binary = options_.train_binary;
+  runner_options.data_dir = options_.data_dir;
+  runner_options.threads = options_.threads_per_trial;
+  runner_options.kill_grace = options_.kill_grace;
+  if (!options_.slot_gpus.empty()) {
+    runner_options.env.emplace_back(
+        "CUDA_VISIBLE_DEVICES", options_.slot_gpus[static_cast<size_t>(slot) % options_.slot_gpus.size()]);
+  }
+  auto runner = std::make_shared<TrialRunner>(std::move(runner_options));
+
+  ActiveTrial active;
+  active.trial_id = assignment.trial().id();
+  active.token = assignment.lease().token();
+  active.worker_id = acquired_as;
+  active.runner = runner;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      active.stop_reason = StopReason::kShutdown;
+      runner->Stop();
+    }
+    slots_[slot].active = active;
+  }
+  const std::string trial_text = TrialText(assignment.trial());
+  Log(Prefix() + trial_text + " started on slot " + std::to_string(slot));
+
+  const TrialOutcome outcome = runner->Run(assignment);
+
+  StopReason reason;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reason = slots_[slot].active->stop_reason;
+  }
+  std::string done;
+  ReportResult reported = ReportResult::kAcknowledged;
+  switch (outcome.kind) {
+    case TrialOutcome::Kind::kCompleted:
+      done = "completed in " + Seconds(outcome.elapsed_s);
+      reported = Report(active, outcome, false);
+      break;
+    case TrialOutcome::Kind::kFailed:
+      done = "failed after " + Seconds(outcome.elapsed_s) + ": " + outcome.error;
+      reported = Report(active, outcome, false);
+      break;
+    case TrialOutcome::Kind::kStopped:
+      if (reason == StopReason::kCoordinator) {
+        done = "stopped at the coordinator's word; nothing reported";
+      } else {
+        TrialOutcome stopped = outcome;
+        stopped.kind = TrialOutcome::Kind::kFailed;
+        stopped.error = "worker stopped";
+        done = "failed: worker stopped";
+        reported = Report(active, stopped, true);
+      }
+      break;
+  }
+  if (reported == ReportResult::kLeaseLost) done += " (lease lost: result dropped)";
+  if (reported == ReportResult::kGaveUp) done += " (report not delivered: result dropped)";
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    slots_[slot].active.reset();
+    if (reported != ReportResult::kAcknowledged) {
+      ++stats_.lost;
+    } else if (outcome.kind == TrialOutcome::Kind::kCompleted) {
+      ++stats_.completed;
+    } else if (outcome.kind == TrialOutcome::Kind::kFailed || reason != StopReason::kCoordinator) {
+      ++stats_.failed;
+    } else {
+      ++stats_.stopped;
+    }
+  }
+  Log(Prefix() + trial_text + " " + done);
+}
+
+Worker::ReportResult Worker::Report(const ActiveTrial& trial, const TrialOutcome& outcome, bool once) {
+  const bool complete = outcome.kind == TrialOutcome::Kind::kCompleted;
+  const char* what = complete ? "CompleteTrial" : "FailTrial";
+  const SteadyClock::time_point give_up = SteadyClock::now() + options_.report_timeout;
+  milliseconds backoff = options_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    grpc::ClientContext context;
+    Prepare(&context, once ? std::min(options_.rpc_timeout, kShutdownReportTimeout) : options_.rpc_timeout);
+    grpc::Status status;
+    if (complete) {
+      v1::CompleteTrialRequest request;
+      request.set_worker_id(trial.worker_id);
+      request.set_trial_id(trial.trial_id);
+      request.set_lease_token(trial.token);
+      request.mutable_metrics()->insert(outcome.metrics.metrics.begin(), outcome.metrics.metrics.end());
+      request.set_device(outcome.metrics.device);
+      v1::CompleteTrialResponse response;
+      status = stub_->CompleteTrial(&context, request, &response);
+    } else {
+      v1::FailTrialRequest request;
+      request.set_worker_id(trial.worker_id);
+      request.set_trial_id(trial.trial_id);
+      request.set_lease_token(trial.token);
+      request.set_error(outcome.error);
+      v1::FailTrialResponse response;
+      status = stub_->FailTrial(&context, request, &response);
+    }
+    if (status.ok()) return ReportResult::kAcknowledged;
+    const std::string trial_text = "trial " + std::to_string(trial.trial_id);
+    if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+        status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      Log(Prefix() + trial_text + ": " + what + " refused, the lease is lost (" + GrpcText(status) + ")");
+      return ReportResult::kLeaseLost;
+    }
+    // During shutdown a report gets one more try at most.
+    const bool last = once || !IsTransient(status.error_code()) || (stopping() && attempt >= 2) ||
+                      SteadyClock::now() + backoff >= give_up;
+    if (last) {
+      Log(Prefix() + trial_text + ": " + what + " failed after " + std::to_string(attempt) +
+          " attempt(s): " + GrpcText(status));
+      return ReportResult::kGaveUp;
+    }
+    if (attempt == 1) {
+      Log(Prefix() + trial_text + ": " + what + " failed (" + GrpcText(status) + "); retrying");
+    }
+    SleepUnlessStopped(backoff);
+    backoff = NextBackoff(backoff, options_.max_backoff);
+  }
+}
+
+void Worker::HeartbeatLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, milliseconds(heartbeat_ms_), [this] { return heartbeat_done_; })) return;
+    }
+    HeartbeatOnce();
+  }
+}
+
+void Worker::HeartbeatOnce() {
+  v1::HeartbeatRequest request;
+  v1::HeartbeatResponse response;
+  grpc::ClientContext context;
+  Prepare(&context, options_.rpc_timeout);
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (heartbeat_done_) return;
+    heartbeat_call_ = &context;
+    id = worker_id_;
+    request.set_worker_id(worker_id_);
+    for (const Slot& slot : slots_) {
+      if (!slot.active.has_value()) continue;
+      v1::Lease* lease = request.add_leases();
+      lease->set_trial_id(slot.active->trial_id);
+      lease->set_token(slot.active->token);
+    }
+  }
+  const grpc::Status status = stub_->Heartbeat(&context, request, &response);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    heartbeat_call_ = nullptr;
+    if (heartbeat_done_) return;
+  }
+  if (!status.ok()) {
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+      Reregister(id);
+    } else if (IsFatal(status.error_code())) {
+      SetFatal(FromGrpc(status).WithPrefix("Heartbeat"));
+    } else {
+      NoteCallStatus(status, "Heartbeat");
+    }
+    return;
+  }
+  NoteCallStatus(status, "Heartbeat");
+  for (const uint64_t trial_id : response.stop_trial_ids()) {
+    bool found = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Slot& slot : slots_) {
+        if (!slot.active.has_value() || slot.active->trial_id != trial_id) continue;
+        found = true;
+        if (slot.active->stop_reason == StopReason::kNone) {
+          slot.active->stop_reason = StopReason::kCoordinator;
+        }
+        slot.active->runner->Stop();
+      }
+    }
+    if (found) Log(Prefix() + "trial " + std::to_string(trial_id) + ": the coordinator says stop");
+  }
+}
+
+}  // namespace hpo::worker
