@@ -17,7 +17,7 @@
 
 namespace hpo {
 
-// The codes follow gRPC's so that the one mapping to grpc::Status at each service is a table.
+// The codes are the canonical RPC status codes, so that each service maps them by number.
 enum class StatusCode {
   kOk = 0,
   kCancelled = 1,

@@ -216,7 +216,8 @@ Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& reques
   return response;
 }
 
-Status Core::Report(uint64_t trial_id, const std::function<Result<Update>(StudyRunner&, int64_t)>& report) {
+Status Core::Report(uint64_t trial_id, const std::string& token,
+                    const std::function<Result<Update>(StudyRunner&, int64_t)>& report) {
   {
     std::lock_guard lock(mu_);
     StudyRunner* owner = nullptr;
@@ -224,7 +225,9 @@ Status Core::Report(uint64_t trial_id, const std::function<Result<Update>(StudyR
       if (runner->Find(trial_id) != nullptr) owner = runner.get();
     }
     if (owner == nullptr) {
-      HPO_RETURN_IF_ERROR(store_->GetTrial(trial_id).status());
+      HPO_ASSIGN_OR_RETURN(storage::TrialRecord stored, store_->GetTrial(trial_id));
+      // The report that finished the study, repeated: acknowledged again, counted once.
+      if (StudyRunner::IsRepeatedReport(stored, token)) return Status::Ok();
       return FailedPreconditionError("trial " + std::to_string(trial_id) +
                                      ": lease not held (its study is no longer running)");
     }
@@ -236,13 +239,13 @@ Status Core::Report(uint64_t trial_id, const std::function<Result<Update>(StudyR
 }
 
 Status Core::CompleteTrial(const v1::CompleteTrialRequest& request) {
-  return Report(request.trial_id(), [&](StudyRunner& runner, int64_t now) {
+  return Report(request.trial_id(), request.lease_token(), [&](StudyRunner& runner, int64_t now) {
     return runner.Complete(request.trial_id(), request.lease_token(), request.metrics(), request.device(), now);
   });
 }
 
 Status Core::FailTrial(const v1::FailTrialRequest& request) {
-  return Report(request.trial_id(), [&](StudyRunner& runner, int64_t now) {
+  return Report(request.trial_id(), request.lease_token(), [&](StudyRunner& runner, int64_t now) {
     return runner.Fail(request.trial_id(), request.lease_token(), request.error(), now);
   });
 }

@@ -61,7 +61,9 @@ class Core {
   Status Commit(StudyRunner& runner, Update& update);
   Result<StudyRunner*> Runner(uint64_t study_id);  // REQUIRES: mu_ held
   // Applies a worker's report on `trial_id` to the runner that owns it, and commits it.
-  Status Report(uint64_t trial_id, const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report);
+  // A repeat of the report that finished the trial (same token) is acknowledged and changes nothing.
+  Status Report(uint64_t trial_id, const std::string& token,
+                const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report);
   std::string NewToken();                           // REQUIRES: mu_ held
   void NotifyWork();                                // REQUIRES: mu_ not held
 

@@ -21,7 +21,18 @@ void ReleaseLease(storage::TrialRecord& record) {
   record.lease_expires_ms = 0;
 }
 
+// A finished trial keeps its last token, so that a report repeated under it (its answer was lost) is
+// recognised and answered without counting twice.
+void EndLease(storage::TrialRecord& record) { record.lease_expires_ms = 0; }
+
+
+
 }  // namespace
+
+bool StudyRunner::IsRepeatedReport(const storage::TrialRecord& record, const std::string& token) {
+  return Terminal(record.trial.state()) && record.trial.state() != v1::TRIAL_CANCELLED && !token.empty() &&
+         record.lease_token == token;
+}
 
 Result<std::unique_ptr<StudyRunner>> StudyRunner::Create(const storage::StudyRecord& record,
                                                          std::vector<storage::TrialRecord> trials,
@@ -117,7 +128,7 @@ Status StudyRunner::FailInto(Update& update, storage::TrialRecord trial, const s
   trial.trial.set_state(v1::TRIAL_FAILED);
   trial.trial.set_error(error);
   trial.trial.set_finished_ms(now_ms);
-  ReleaseLease(trial);
+  EndLease(trial);
   update.trials.push_back(std::move(trial));
   update.optimizer_state = optimizer_->Save();
   return Status::Ok();
@@ -126,6 +137,8 @@ Status StudyRunner::FailInto(Update& update, storage::TrialRecord trial, const s
 Result<Update> StudyRunner::Complete(uint64_t trial_id, const std::string& token,
                                      const google::protobuf::Map<std::string, double>& metrics,
                                      const std::string& device, int64_t now_ms) {
+  const storage::TrialRecord* found = Find(trial_id);
+  if (found != nullptr && IsRepeatedReport(*found, token)) return Update();
   HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(trial_id, token));
   storage::TrialRecord trial = *held;
   // A non-finite metric is not stored (SQLite has no NaN); the trial fails naming it below.
@@ -141,7 +154,7 @@ Result<Update> StudyRunner::Complete(uint64_t trial_id, const std::string& token
     HPO_RETURN_IF_ERROR(optimizer_->Tell(CandidateOf(trial), *objectives, 0.0));
     trial.trial.set_state(v1::TRIAL_COMPLETED);
     trial.trial.set_finished_ms(now_ms);
-    ReleaseLease(trial);
+    EndLease(trial);
     update.trials.push_back(std::move(trial));
     update.optimizer_state = optimizer_->Save();
   }
@@ -151,6 +164,8 @@ Result<Update> StudyRunner::Complete(uint64_t trial_id, const std::string& token
 
 Result<Update> StudyRunner::Fail(uint64_t trial_id, const std::string& token, const std::string& error,
                                  int64_t now_ms) {
+  const storage::TrialRecord* found = Find(trial_id);
+  if (found != nullptr && IsRepeatedReport(*found, token)) return Update();
   HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(trial_id, token));
   Update update;
   HPO_RETURN_IF_ERROR(FailInto(update, *held, error.empty() ? "failed (no reason given)" : error, now_ms));

@@ -52,7 +52,8 @@ class StudyRunner {
   Result<std::optional<Update>> Assign(uint64_t worker_id, const std::string& token, int64_t now_ms);
 
   // The worker holding `token` finished trial `trial_id` with `metrics`. FAILED_PRECONDITION when the
-  // lease is not held. Metrics missing an objective, or with a non-finite one, fail the trial.
+  // lease is not held. Metrics missing an objective, or with a non-finite one, fail the trial. A report
+  // repeated under the token that finished the trial changes nothing and is answered OK (empty update).
   Result<Update> Complete(uint64_t trial_id, const std::string& token,
                           const google::protobuf::Map<std::string, double>& metrics, const std::string& device,
                           int64_t now_ms);
@@ -62,6 +63,9 @@ class StudyRunner {
   Update ExpireLeases(int64_t now_ms);
   // Stops the study: pending and running trials are cancelled.
   Update Cancel(int64_t now_ms);
+
+  // True when a report under `token` on `record` repeats the one that finished it.
+  static bool IsRepeatedReport(const storage::TrialRecord& record, const std::string& token);
 
   // Extends the lease of a running trial held under `token`; false when it is not held.
   bool Renew(uint64_t trial_id, const std::string& token, int64_t now_ms);

@@ -1,0 +1,165 @@
+// Element math shared by every backend: activations and their derivatives, and the per-element
+// optimizer updates. Each function is `HPO_HD inline` so that the CPU backend calls it in its loops and
+// the CUDA kernels (nvcc) call the very same code on the device; host tests therefore cover both.
+//
+// Pure functions on values: thread-safe, no state, no allocation. Templated on the scalar type T
+// (float for training, double for the gradient checks; half types arrive with mixed precision).
+#ifndef HPO_KERNELS_ELEMENT_H_
+#define HPO_KERNELS_ELEMENT_H_
+
+#include <math.h>  // tanhf/tanh, sqrtf/sqrt, expf/exp, logf/log: names both host and device code have
+
+#if defined(__CUDACC__)
+#define HPO_HD __host__ __device__
+#else
+#define HPO_HD
+#endif
+
+namespace hpo::kernels {
+
+// The nonlinearity after a hidden layer. kIdentity is the output layer's (logits).
+enum class Activation : int { kIdentity = 0, kRelu = 1, kGelu = 2, kTanh = 3 };
+
+HPO_HD inline float ElementTanh(float x) { return tanhf(x); }
+HPO_HD inline double ElementTanh(double x) { return tanh(x); }
+HPO_HD inline float ElementSqrt(float x) { return sqrtf(x); }
+HPO_HD inline double ElementSqrt(double x) { return sqrt(x); }
+HPO_HD inline float ElementExp(float x) { return expf(x); }
+HPO_HD inline double ElementExp(double x) { return exp(x); }
+HPO_HD inline float ElementLog(float x) { return logf(x); }
+HPO_HD inline double ElementLog(double x) { return log(x); }
+
+// GELU in the tanh approximation (Hendrycks & Gimpel 2016, eq. in sec. 2; PyTorch's
+// approximate="tanh"): gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
+template <typename T>
+struct GeluConstants {
+  static constexpr T kSqrt2OverPi = T(0.79788456080286535587989211986876);
+  static constexpr T kCubic = T(0.044715);
+};
+
+// act(z) for the activation A.
+template <Activation A, typename T>
+HPO_HD inline T Activate(T z) {
+  if constexpr (A == Activation::kRelu) {
+    return z < T(0) ? T(0) : z;  // NaN propagates (as in PyTorch), so divergence stays visible
+  } else if constexpr (A == Activation::kGelu) {
+    const T u = GeluConstants<T>::kSqrt2OverPi * (z + GeluConstants<T>::kCubic * z * z * z);
+    return T(0.5) * z * (T(1) + ElementTanh(u));
+  } else if constexpr (A == Activation::kTanh) {
+    return ElementTanh(z);
+  } else {
+    return z;
+  }
+}
+
+// d act / dz at z. ReLU's derivative at exactly 0 is taken as 0.
+template <Activation A, typename T>
+HPO_HD inline T ActivateDerivative(T z) {
+  if constexpr (A == Activation::kRelu) {
+    return z > T(0) ? T(1) : T(0);
+  } else if constexpr (A == Activation::kGelu) {
+    // gelu'(z) = 0.5 (1 + t) + 0.5 z (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2), t = tanh(u).
+    const T z2 = z * z;
+    const T u = GeluConstants<T>::kSqrt2OverPi * (z + GeluConstants<T>::kCubic * z2 * z);
+    const T t = ElementTanh(u);
+    const T du = GeluConstants<T>::kSqrt2OverPi * (T(1) + T(3) * GeluConstants<T>::kCubic * z2);
+    return T(0.5) * (T(1) + t) + T(0.5) * z * (T(1) - t * t) * du;
+  } else if constexpr (A == Activation::kTanh) {
+    const T t = ElementTanh(z);
+    return T(1) - t * t;
+  } else {
+    return T(1);
+  }
+}
+
+// dy * act'(z): the backward step of the activation for upstream gradient dy. For ReLU a select
+// (PyTorch's threshold_backward), which equals the product for every finite dy and vectorises.
+template <Activation A, typename T>
+HPO_HD inline T ActivateBackward(T z, T dy) {
+  if constexpr (A == Activation::kRelu) {
+    return z > T(0) ? dy : T(0);
+  } else if constexpr (A == Activation::kIdentity) {
+    return dy;
+  } else {
+    return dy * ActivateDerivative<A>(z);
+  }
+}
+
+// Run-time dispatch of the two functions above; loops should dispatch once outside instead.
+template <typename T>
+HPO_HD inline T Activate(Activation a, T z) {
+  switch (a) {
+    case Activation::kRelu:
+      return Activate<Activation::kRelu>(z);
+    case Activation::kGelu:
+      return Activate<Activation::kGelu>(z);
+    case Activation::kTanh:
+      return Activate<Activation::kTanh>(z);
+    case Activation::kIdentity:
+      break;
+  }
+  return z;
+}
+
+template <typename T>
+HPO_HD inline T ActivateDerivative(Activation a, T z) {
+  switch (a) {
+    case Activation::kRelu:
+      return ActivateDerivative<Activation::kRelu>(z);
+    case Activation::kGelu:
+      return ActivateDerivative<Activation::kGelu>(z);
+    case Activation::kTanh:
+      return ActivateDerivative<Activation::kTanh>(z);
+    case Activation::kIdentity:
+      break;
+  }
+  return T(1);
+}
+
+// SGD with momentum and L2 weight decay, PyTorch's torch.optim.SGD (dampening 0, no Nesterov):
+//   g' = g + weight_decay * w;  v = momentum * v + g';  w = w - lr * v.
+// With v starting at 0 the first step is v = g', as in PyTorch.
+template <typename T>
+struct SgdCoeffs {
+  T lr;
+  T momentum;
+  T weight_decay;
+};
+
+template <typename T>
+HPO_HD inline void SgdMomentumElement(const SgdCoeffs<T>& c, T& w, T g, T& v) {
+  const T grad = g + c.weight_decay * w;
+  v = c.momentum * v + grad;
+  w = w - c.lr * v;
+}
+
+// AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Alg. 2), as PyTorch's
+// torch.optim.AdamW computes it for step t >= 1:
+//   w = w * (1 - lr * weight_decay)
+//   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
+//   w = w - lr * (m / bc1) / (sqrt(v / bc2) + eps),  bc1 = 1 - beta1^t, bc2 = 1 - beta2^t.
+// The bias corrections are per step, not per element: the caller computes them once (MakeAdamWCoeffs).
+template <typename T>
+struct AdamWCoeffs {
+  T lr;
+  T beta1;
+  T beta2;
+  T eps;
+  T weight_decay;
+  T bias_correction1;  // 1 - beta1^t
+  T bias_correction2;  // 1 - beta2^t
+};
+
+template <typename T>
+HPO_HD inline void AdamWElement(const AdamWCoeffs<T>& c, T& w, T g, T& m, T& v) {
+  w = w * (T(1) - c.lr * c.weight_decay);
+  m = c.beta1 * m + (T(1) - c.beta1) * g;
+  v = c.beta2 * v + (T(1) - c.beta2) * g * g;
+  const T m_hat = m / c.bias_correction1;
+  const T v_hat = v / c.bias_correction2;
+  w = w - c.lr * m_hat / (ElementSqrt(v_hat) + c.eps);
+}
+
+}  // namespace hpo::kernels
+
+#endif  // HPO_KERNELS_ELEMENT_H_

@@ -1,0 +1,115 @@
+// Tests kernels/element.h: the activation math against finite differences and known values, the
+// optimizer steps against hand-computed numbers.
+#include "kernels/element.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+namespace hpo::kernels {
+namespace {
+
+constexpr Activation kAll[] = {Activation::kIdentity, Activation::kRelu, Activation::kGelu,
+                               Activation::kTanh};
+
+TEST(ElementTest, ActivationKnownValues) {
+  EXPECT_EQ(Activate(Activation::kRelu, -1.0), 0.0);
+  EXPECT_EQ(Activate(Activation::kRelu, 2.5), 2.5);
+  EXPECT_EQ(Activate(Activation::kIdentity, -3.25), -3.25);
+  EXPECT_NEAR(Activate(Activation::kTanh, 0.5), 0.46211715726000974, 1e-15);
+  // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+  EXPECT_NEAR(Activate(Activation::kGelu, 1.0), 0.8411919906082768, 1e-15);
+  EXPECT_NEAR(Activate(Activation::kGelu, -0.5), -0.15428599017485606, 1e-15);
+  EXPECT_EQ(Activate(Activation::kGelu, 0.0), 0.0);
+  EXPECT_NEAR(Activate(Activation::kGelu, 1.0f), 0.84119199f, 1e-6f);
+}
+
+TEST(ElementTest, DerivativesMatchFiniteDifferences) {
+  const std::vector<double> points = {-3.0, -1.2, -0.3, -1e-3, 1e-3, 0.25, 0.9, 2.0, 4.5};
+  constexpr double kH = 1e-6;
+  for (Activation a : kAll) {
+    for (double z : points) {
+      const double fd = (Activate(a, z + kH) - Activate(a, z - kH)) / (2 * kH);
+      const double analytic = ActivateDerivative(a, z);
+      EXPECT_NEAR(analytic, fd, 1e-8 * (1 + std::fabs(fd)))
+          << "activation " << static_cast<int>(a) << " z " << z;
+      // The float path agrees with the double path to float precision.
+      EXPECT_NEAR(ActivateDerivative(a, static_cast<float>(z)), analytic, 2e-6 * (1 + std::fabs(analytic)));
+      EXPECT_NEAR(Activate(a, static_cast<float>(z)), Activate(a, z), 2e-6 * (1 + std::fabs(z)));
+    }
+  }
+  EXPECT_EQ(ActivateDerivative(Activation::kRelu, 0.0), 0.0);
+  EXPECT_EQ(ActivateDerivative(Activation::kRelu, -2.0), 0.0);
+  EXPECT_EQ(ActivateDerivative(Activation::kRelu, 2.0), 1.0);
+}
+
+TEST(ElementTest, NanPropagatesThroughEveryActivation) {
+  const double nan = std::nan("");
+  for (Activation a : kAll) EXPECT_TRUE(std::isnan(Activate(a, nan))) << static_cast<int>(a);
+  EXPECT_TRUE(std::isnan(Activate(Activation::kRelu, std::nanf(""))));
+}
+
+TEST(ElementTest, ActivateBackwardIsDyTimesDerivative) {
+  for (double z : {-2.0, -0.1, 0.0, 0.3, 1.7}) {
+    const double dy = 0.75;
+    EXPECT_EQ(ActivateBackward<Activation::kRelu>(z, dy), dy * ActivateDerivative(Activation::kRelu, z));
+    EXPECT_EQ(ActivateBackward<Activation::kGelu>(z, dy), dy * ActivateDerivative(Activation::kGelu, z));
+    EXPECT_EQ(ActivateBackward<Activation::kTanh>(z, dy), dy * ActivateDerivative(Activation::kTanh, z));
+    EXPECT_EQ(ActivateBackward<Activation::kIdentity>(z, dy), dy);
+  }
+}
+
+TEST(ElementTest, CompileTimeAndRunTimeDispatchAgree) {
+  for (double z : {-1.5, 0.2, 3.0}) {
+    EXPECT_EQ(Activate<Activation::kGelu>(z), Activate(Activation::kGelu, z));
+    EXPECT_EQ(ActivateDerivative<Activation::kTanh>(z), ActivateDerivative(Activation::kTanh, z));
+  }
+}
+
+TEST(ElementTest, SgdMomentumStepByHand) {
+  // g' = 0.5 + 0.01 * 1 = 0.51; v = 0.9 * 0.2 + 0.51 = 0.69; w = 1 - 0.1 * 0.69 = 0.931.
+  double w = 1.0, v = 0.2;
+  SgdMomentumElement(SgdCoeffs<double>{0.1, 0.9, 0.01}, w, 0.5, v);
+  EXPECT_NEAR(v, 0.69, 1e-15);
+  EXPECT_NEAR(w, 0.931, 1e-15);
+  // Second step: g' = -0.2 + 0.01 * 0.931 = -0.19069; v = 0.621 - 0.19069 = 0.43031; w = 0.931 - 0.043031.
+  SgdMomentumElement(SgdCoeffs<double>{0.1, 0.9, 0.01}, w, -0.2, v);
+  EXPECT_NEAR(v, 0.43031, 1e-15);
+  EXPECT_NEAR(w, 0.887969, 1e-15);
+}
+
+TEST(ElementTest, AdamWStepsByHand) {
+  AdamWCoeffs<double> c{0.1, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9, 1 - 0.999};
+  double w = 1.0, m = 0.0, v = 0.0;
+  AdamWElement(c, w, 0.5, m, v);
+  // decay: w = 0.999; m = 0.05; v = 0.00025; m_hat = 0.5; v_hat = 0.25; w = 0.999 - 0.1 * 0.5 / (0.5 + 1e-8).
+  EXPECT_NEAR(m, 0.05, 1e-15);
+  EXPECT_NEAR(v, 0.00025, 1e-18);
+  EXPECT_NEAR(w, 0.999 - 0.05 / (0.5 + 1e-8), 1e-14);
+  // Step 2, g = -1: decay w *= 0.999; m = 0.045 - 0.1 = -0.055; v = 0.00024975 + 0.001 = 0.00124975;
+  // m_hat = -0.055 / 0.19; v_hat = 0.00124975 / 0.001999.
+  const double w1 = w;
+  c.bias_correction1 = 1 - 0.9 * 0.9;
+  c.bias_correction2 = 1 - 0.999 * 0.999;
+  AdamWElement(c, w, -1.0, m, v);
+  EXPECT_NEAR(m, -0.055, 1e-15);
+  EXPECT_NEAR(v, 0.00124975, 1e-15);
+  const double expected = w1 * 0.999 - 0.1 * (-0.055 / 0.19) / (std::sqrt(0.00124975 / 0.001999) + 1e-8);
+  EXPECT_NEAR(w, expected, 1e-14);
+}
+
+TEST(ElementTest, AdamWFloatMatchesDouble) {
+  AdamWCoeffs<float> cf{1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.1f, 0.001f};
+  AdamWCoeffs<double> cd{1e-3, 0.9, 0.999, 1e-8, 0.05, 0.1, 0.001};
+  float wf = 0.3f, mf = 0.01f, vf = 0.002f;
+  double wd = 0.3, md = 0.01, vd = 0.002;
+  AdamWElement(cf, wf, -0.7f, mf, vf);
+  AdamWElement(cd, wd, -0.7, md, vd);
+  EXPECT_NEAR(wf, wd, 1e-6);
+  EXPECT_NEAR(mf, md, 1e-7);
+  EXPECT_NEAR(vf, vd, 1e-7);
+}
+
+}  // namespace
+}  // namespace hpo::kernels

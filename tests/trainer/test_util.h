@@ -1,0 +1,96 @@
+// Helpers shared by the trainer tests: a temporary directory and IDX file writers.
+#ifndef HPO_TESTS_TRAINER_TEST_UTIL_H_
+#define HPO_TESTS_TRAINER_TEST_UTIL_H_
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "trainer/dataset.h"
+
+namespace hpo::trainer::testing {
+
+// A fresh directory under the system temp dir, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "hpo-trainer-test-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data()) != nullptr ? pattern : std::string();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline void PutBigEndian32(std::vector<uint8_t>& out, uint32_t v) {
+  out.push_back(static_cast<uint8_t>(v >> 24));
+  out.push_back(static_cast<uint8_t>(v >> 16));
+  out.push_back(static_cast<uint8_t>(v >> 8));
+  out.push_back(static_cast<uint8_t>(v));
+}
+
+// The bytes of an IDX file of unsigned bytes with the given dimensions and payload.
+inline std::vector<uint8_t> IdxBytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> out = {0, 0, 0x08, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims) PutBigEndian32(out, d);
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
+}
+
+inline bool WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return false;
+  const bool ok = bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  return std::fclose(f) == 0 && ok;
+}
+
+inline bool WriteGzFile(const std::string& path, const std::vector<uint8_t>& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  if (f == nullptr) return false;
+  const bool ok = bytes.empty() || gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) ==
+                                       static_cast<int>(bytes.size());
+  return gzclose(f) == Z_OK && ok;
+}
+
+inline std::vector<uint8_t> ReadFile(const std::string& path) {
+  std::vector<uint8_t> out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return out;
+  int c;
+  while ((c = std::fgetc(f)) != EOF) out.push_back(static_cast<uint8_t>(c));
+  std::fclose(f);
+  return out;
+}
+
+// Fashion-MNIST from the default directory, loaded once per test binary; nullptr when its files are not
+// installed (tests then GTEST_SKIP). Any other load error fails loudly.
+inline const Datasets* FashionMnistOrNull() {
+  static const Datasets* data = []() -> const Datasets* {
+    Result<Datasets> loaded = LoadFashionMnist(DatasetOptions{});
+    if (!loaded.ok()) {
+      if (loaded.status().code() != StatusCode::kNotFound) {
+        std::fprintf(stderr, "loading Fashion-MNIST failed: %s\n", loaded.status().ToString().c_str());
+        std::abort();
+      }
+      return nullptr;
+    }
+    return new Datasets(std::move(*loaded));
+  }();
+  return data;
+}
+
+}  // namespace hpo::trainer::testing
+
+#endif  // HPO_TESTS_TRAINER_TEST_UTIL_H_

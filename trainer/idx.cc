@@ -1,0 +1,188 @@
+#include "trainer/idx.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <string>
+#include <utility>
+
+namespace hpo::trainer {
+namespace {
+
+constexpr uint8_t kTypeUnsignedByte = 0x08;
+constexpr size_t kChunk = size_t{1} << 20;
+
+// An open gzip-or-plain file; closes itself.
+class GzReader {
+ public:
+  explicit GzReader(std::string path) : path_(std::move(path)) {}
+  GzReader(const GzReader&) = delete;
+  GzReader& operator=(const GzReader&) = delete;
+  ~GzReader() {
+    if (file_ != nullptr) gzclose(file_);
+  }
+
+  Status Open() {
+    struct stat st;
+    if (::stat(path_.c_str(), &st) != 0) {
+      return errno == ENOENT ? NotFoundError(path_ + ": no such file")
+                             : DataLossError(path_ + ": cannot stat: " + std::strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) return DataLossError(path_ + ": is a directory, not an IDX file");
+    file_ = gzopen(path_.c_str(), "rb");
+    if (file_ == nullptr) return DataLossError(path_ + ": cannot open: " + std::strerror(errno));
+    gzbuffer(file_, 1 << 17);
+    return Status::Ok();
+  }
+
+  // Reads up to `bytes` bytes into `out`; returns how many were read (fewer only at the end of the data).
+  // A read error (corrupt gzip stream) is DATA_LOSS.
+  Result<size_t> Read(void* out, size_t bytes) {
+    size_t done = 0;
+    while (done < bytes) {
+      const size_t want = std::min(bytes - done, kChunk);
+      const int got = gzread(file_, static_cast<char*>(out) + done, static_cast<unsigned>(want));
+      if (got < 0) return DataLossError(path_ + ": read error: " + ErrorText());
+      if (got == 0) break;
+      done += static_cast<size_t>(got);
+    }
+    // A short read with an error pending (e.g. a truncated gzip member) is a read error too.
+    if (done < bytes) {
+      int errnum = Z_OK;
+      gzerror(file_, &errnum);
+      if (errnum != Z_OK && errnum != Z_STREAM_END) {
+        return DataLossError(path_ + ": read error after " + std::to_string(done) + " bytes: " + ErrorText());
+      }
+    }
+    return done;
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string ErrorText() {
+    int errnum = Z_OK;
+    const char* text = gzerror(file_, &errnum);
+    if (errnum == Z_ERRNO) return std::strerror(errno);
+    return text != nullptr ? text : "unknown zlib error";
+  }
+
+  std::string path_;
+  gzFile file_ = nullptr;
+};
+
+uint32_t BigEndian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+std::string Hex32(const uint8_t* p) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (int i = 0; i < 4; ++i) {
+    out += kDigits[p[i] >> 4];
+    out += kDigits[p[i] & 15];
+  }
+  return out;
+}
+
+// Opens `path`, checks the magic for unsigned bytes with `ndims` dimensions, and returns the dimensions.
+Status ReadHeader(GzReader& reader, int ndims, std::string_view what, std::vector<int64_t>* dims) {
+  HPO_RETURN_IF_ERROR(reader.Open());
+  uint8_t magic[4];
+  HPO_ASSIGN_OR_RETURN(size_t got, reader.Read(magic, sizeof(magic)));
+  if (got < sizeof(magic)) {
+    return DataLossError(reader.path() + ": truncated: " + std::to_string(got) +
+                         " bytes, shorter than an IDX header");
+  }
+  if (magic[0] != 0 || magic[1] != 0 || magic[2] != kTypeUnsignedByte || magic[3] != ndims) {
+    return DataLossError(reader.path() + ": not an IDX " + std::string(what) + " file: magic " +
+                         Hex32(magic) + ", expected 0x0000080" + std::to_string(ndims));
+  }
+  std::vector<uint8_t> raw(4 * static_cast<size_t>(ndims));
+  HPO_ASSIGN_OR_RETURN(got, reader.Read(raw.data(), raw.size()));
+  if (got < raw.size()) {
+    return DataLossError(reader.path() + ": truncated header: " + std::to_string(4 + got) + " of " +
+                         std::to_string(4 + raw.size()) + " bytes");
+  }
+  dims->clear();
+  for (int i = 0; i < ndims; ++i) dims->push_back(BigEndian32(raw.data() + 4 * i));
+  return Status::Ok();
+}
+
+// Reads exactly `bytes` bytes of payload (growing `out` as data arrives) and checks nothing follows.
+Status ReadPayload(GzReader& reader, uint64_t bytes, std::string_view what, std::vector<uint8_t>* out) {
+  out->clear();
+  // Reserve what the header promises only up to a modest cap: a damaged header must not cost memory.
+  out->reserve(static_cast<size_t>(std::min<uint64_t>(bytes, 64 * kChunk)));
+  std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(bytes, kChunk)));
+  while (out->size() < bytes) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(bytes - out->size(), chunk.size()));
+    HPO_ASSIGN_OR_RETURN(size_t got, reader.Read(chunk.data(), want));
+    out->insert(out->end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+    if (got < want) {
+      return DataLossError(reader.path() + ": truncated: the header promises " + std::to_string(bytes) +
+                           " bytes of " + std::string(what) + ", the file holds " +
+                           std::to_string(out->size()));
+    }
+  }
+  uint8_t extra;
+  HPO_ASSIGN_OR_RETURN(size_t got, reader.Read(&extra, 1));
+  if (got != 0) {
+    return DataLossError(reader.path() + ": trailing bytes after the " + std::to_string(bytes) +
+                         " bytes of " + std::string(what) + " the header promises");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<IdxImages> ReadIdxImages(const std::string& path) {
+  try {
+    GzReader reader(path);
+    std::vector<int64_t> dims;
+    HPO_RETURN_IF_ERROR(ReadHeader(reader, 3, "images", &dims));
+    IdxImages images;
+    images.count = dims[0];
+    images.rows = dims[1];
+    images.cols = dims[2];
+    if (images.count > kIdxMaxCount || images.rows < 1 || images.rows > kIdxMaxSide || images.cols < 1 ||
+        images.cols > kIdxMaxSide) {
+      return DataLossError(path + ": implausible image dimensions " + std::to_string(images.count) + " x " +
+                           std::to_string(images.rows) + " x " + std::to_string(images.cols));
+    }
+    const uint64_t bytes = static_cast<uint64_t>(images.count) * static_cast<uint64_t>(images.rows) *
+                           static_cast<uint64_t>(images.cols);
+    std::vector<uint8_t> raw;
+    HPO_RETURN_IF_ERROR(ReadPayload(reader, bytes, "pixels", &raw));
+    std::array<float, 256> scale;
+    for (int i = 0; i < 256; ++i) scale[i] = static_cast<float>(i) / 255.0f;
+    images.pixels.resize(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) images.pixels[i] = scale[raw[i]];
+    return images;
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError(path + ": out of memory while reading images");
+  }
+}
+
+Result<std::vector<uint8_t>> ReadIdxLabels(const std::string& path) {
+  try {
+    GzReader reader(path);
+    std::vector<int64_t> dims;
+    HPO_RETURN_IF_ERROR(ReadHeader(reader, 1, "labels", &dims));
+    if (dims[0] > kIdxMaxCount) {
+      return DataLossError(path + ": implausible label count " + std::to_string(dims[0]));
+    }
+    std::vector<uint8_t> labels;
+    HPO_RETURN_IF_ERROR(ReadPayload(reader, static_cast<uint64_t>(dims[0]), "labels", &labels));
+    return labels;
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError(path + ": out of memory while reading labels");
+  }
+}
+
+}  // namespace hpo::trainer

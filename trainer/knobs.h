@@ -1,0 +1,78 @@
+// The knob catalog of the builtin trainer (hpo-train): every training parameter a study may search, with
+// its type, range, default and help, and the metrics a trial reports. Plain data plus the checks that
+// say whether a value fits, so that the coordinator (which links this library to validate studies) and
+// hpo-train word their errors alike.
+//
+// Depends on the standard library only. Everything here is immutable static data or a pure function:
+// thread-safe. The returned spans and pointers refer to static storage and never dangle.
+#ifndef HPO_TRAINER_KNOBS_H_
+#define HPO_TRAINER_KNOBS_H_
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace hpo::trainer {
+
+enum class KnobType { kFloat, kInt, kCategorical };
+
+// "float", "int", "categorical".
+std::string_view KnobTypeName(KnobType type);
+
+struct Knob {
+  std::string_view name;
+  KnobType type;
+  // kFloat and kInt: the closed range [min, max] of allowed values. Unused for kCategorical.
+  double min;
+  double max;
+  // The value used when a study does not set the knob, as text ("0.001", "relu").
+  std::string_view default_value;
+  // kCategorical: the allowed values. Empty otherwise.
+  std::span<const std::string_view> choices;
+  // True when a search over this knob is naturally done on a log scale (lr, width, batch_size).
+  bool log_scale_natural;
+  std::string_view help;
+};
+
+// All knobs, in a fixed order: hidden_layers, width, activation, lr, batch_size, epochs, weight_decay,
+// optimizer, momentum, seed.
+std::span<const Knob> Knobs();
+
+// The knob called `name`, or nullptr.
+const Knob* FindKnob(std::string_view name);
+
+// Returns "" when `value` is allowed for the numeric knob `knob` (in range; integral for kInt), otherwise
+// a message naming the knob and its range, e.g. "knob 'lr': 20 is out of range [1e-06, 10]".
+std::string CheckKnobNumber(const Knob& knob, double value);
+
+// Returns "" when `text` is a valid value of `knob`, otherwise a message naming the knob and what it
+// accepts. Numbers are decimal or scientific ("64", "64.0", "1e-3"); an integer knob accepts integral
+// values only ("64.0" yes, "64.5" no). When valid and `number` is not null, a numeric knob's value is
+// stored in *number.
+std::string CheckKnobText(const Knob& knob, std::string_view text, double* number = nullptr);
+
+struct MetricInfo {
+  std::string_view name;
+  bool maximize;
+  std::string_view help;
+};
+
+// All metrics a builtin trial reports: accuracy, test_accuracy, loss, latency_ms, params, train_time_s.
+std::span<const MetricInfo> Metrics();
+
+// The metric called `name`, or nullptr.
+const MetricInfo* FindMetric(std::string_view name);
+
+// The catalog as one JSON document: {"knobs":[{"name":..,"type":..,"min":..,"max":..,"default":..,
+// "choices":[..],"log_scale_natural":..,"help":..},..],"metrics":[{"name":..,"maximize":..,"help":..},..]}.
+// Numeric knobs carry min/max and a numeric default; categorical ones choices and a string default.
+std::string CatalogJson();
+
+// JSON helpers shared with the trainer's metrics line: a quoted, escaped string literal; the shortest
+// text that reads back as exactly `value` ("null" for a non-finite value, which JSON cannot hold).
+std::string JsonQuote(std::string_view text);
+std::string JsonNumber(double value);
+
+}  // namespace hpo::trainer
+
+#endif  // HPO_TRAINER_KNOBS_H_

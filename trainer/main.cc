@@ -1,0 +1,124 @@
+// hpo-train: trains one builtin trial and prints its metrics as one JSON line on stdout.
+//
+//   hpo-train [--data-dir DIR] [--train-limit N] [--threads N] [--backend auto|cpu|cuda] [--list-knobs]
+//             [--KNOB=VALUE ...]
+//
+// Knobs are those of trainer/knobs.h (--list-knobs prints the catalog as JSON). Progress goes to stderr.
+// Exit 0 on success; on failure one line "hpo-train: <message>" on stderr and exit 1, or exit 2 for bad
+// arguments.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "trainer/config.h"
+#include "trainer/dataset.h"
+#include "trainer/knobs.h"
+#include "trainer/train.h"
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitBadArguments = 2;
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "hpo-train: %s\n", message.c_str());
+  return code;
+}
+
+std::string KnobHelp(const hpo::trainer::Knob& knob) {
+  std::string range;
+  if (knob.type == hpo::trainer::KnobType::kCategorical) {
+    for (std::string_view choice : knob.choices) range += (range.empty() ? "" : "|") + std::string(choice);
+  } else {
+    range = std::string(hpo::trainer::KnobTypeName(knob.type)) + " in [" +
+            hpo::trainer::JsonNumber(knob.min) + ", " + hpo::trainer::JsonNumber(knob.max) + "]";
+  }
+  return "knob: " + range + ", default " + std::string(knob.default_value) + ". " + std::string(knob.help);
+}
+
+int Main(int argc, char** argv) {
+  using namespace hpo;
+  using namespace hpo::trainer;
+
+  CLI::App app("hpo-train: trains one MLP trial on Fashion-MNIST and prints its metrics as one JSON line");
+  TrainConfig defaults;
+  std::string data_dir = defaults.data_dir;
+  int64_t train_limit = 0;
+  int threads = 1;
+  std::string backend_name = "auto";
+  bool list_knobs = false;
+  app.add_option("--data-dir", data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
+  app.add_option("--train-limit", train_limit, "use only the first N training images (0: all 50,000)")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads for the BLAS")->capture_default_str();
+  app.add_option("--backend", backend_name, "auto, cpu or cuda")->capture_default_str();
+  app.add_flag("--list-knobs", list_knobs, "print the knob and metric catalog as JSON and exit");
+  const auto knobs = Knobs();
+  std::vector<std::string> knob_values(knobs.size());
+  std::vector<CLI::Option*> knob_options(knobs.size());
+  for (size_t i = 0; i < knobs.size(); ++i) {
+    knob_options[i] = app.add_option("--" + std::string(knobs[i].name), knob_values[i], KnobHelp(knobs[i]));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return Fail(kExitBadArguments, e.what());
+  }
+  if (list_knobs) {
+    std::printf("%s\n", CatalogJson().c_str());
+    return 0;
+  }
+
+  std::vector<std::string> assignments;
+  for (size_t i = 0; i < knobs.size(); ++i) {
+    if (knob_options[i]->count() > 0)
+      assignments.push_back(std::string(knobs[i].name) + "=" + knob_values[i]);
+  }
+  Result<TrainConfig> config = ConfigFromArgs(assignments);
+  if (!config.ok()) return Fail(kExitBadArguments, config.status().message());
+  config->data_dir = data_dir;
+  config->train_limit = train_limit;
+  config->threads = threads;
+  if (Status s = ValidateConfig(*config); !s.ok()) return Fail(kExitBadArguments, s.message());
+  Result<kernels::BackendKind> kind = kernels::ParseBackendKind(backend_name);
+  if (!kind.ok()) return Fail(kExitBadArguments, kind.status().message());
+
+  Result<std::unique_ptr<kernels::Backend>> backend =
+      kernels::MakeBackend(*kind, kernels::BackendOptions{.threads = config->threads});
+  if (!backend.ok()) return Fail(kExitFailure, backend.status().message());
+  std::fprintf(stderr, "device: %s\nknobs: %s\n", (*backend)->DeviceName().c_str(),
+               KnobsToString(*config).c_str());
+
+  Result<Datasets> data =
+      LoadFashionMnist(DatasetOptions{.dir = config->data_dir, .train_limit = config->train_limit});
+  if (!data.ok()) {
+    // OUT_OF_RANGE: --train-limit beyond the training images, a bad argument.
+    const bool bad_argument = data.status().code() == StatusCode::kOutOfRange;
+    return Fail(bad_argument ? kExitBadArguments : kExitFailure, data.status().message());
+  }
+
+  Result<TrainMetrics> metrics = Train(*config, **backend, *data, [](const EpochReport& r) {
+    std::fprintf(stderr, "epoch %d/%d: train_loss %.4f val_accuracy %.4f val_loss %.4f (%.2f s)\n", r.epoch,
+                 r.epochs, r.train_loss, r.val_accuracy, r.val_loss, r.elapsed_s);
+  });
+  if (!metrics.ok()) return Fail(kExitFailure, metrics.status().message());
+  std::printf("%s\n", MetricsToJson(*metrics).c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    return Fail(kExitFailure, std::string("internal error: ") + e.what());
+  }
+}
