@@ -290,6 +290,10 @@ Cell TableCell(const Value& value) {
     case Value::Kind::kMissing:
       return {std::string(kMissingInTable), false};
     case Value::Kind::kDouble: {
+      // Whole numbers (counts such as params) print whole; the rest to a few significant digits.
+      if (std::isfinite(value.d) && value.d == std::trunc(value.d) && std::fabs(value.d) < 1e15) {
+        return {IntText(static_cast<int64_t>(value.d)), true};
+      }
       char buffer[32];
       std::snprintf(buffer, sizeof(buffer), "%.*g", kTableSignificantDigits, value.d);
       return {buffer, true};

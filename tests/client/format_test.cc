@@ -302,6 +302,14 @@ TEST(FormatTableTest, FourSignificantDigitsAndDashForMissing) {
   EXPECT_EQ(Words(lines[1]), (std::vector<std::string>{"12", "0.9123", "1235", "0.0001235", "2", "-", "0.25"}));
 }
 
+TEST(FormatTableTest, WholeNumbersPrintWhole) {
+  v1::GetParetoFrontResponse front;
+  *front.add_trials() = MakeTrial(1, 0.5, 203530.0, 0.001, 2, "relu");
+  const std::vector<std::string> lines = Lines(FormatTable(front, MakeSpec()));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(Words(lines[1])[2], "203530");  // not 2.035e+05
+}
+
 TEST(FormatTableTest, EmptyFrontIsTheHeaderAlone) {
   EXPECT_EQ(FormatTable(v1::GetParetoFrontResponse(), MakeSpec()),
             "trial  accuracy  latency_ms  lr  layers  activation\n");
