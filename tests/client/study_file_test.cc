@@ -2,16 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "tests/testing/temp_dir.h"
 
 namespace hpo::client {
 namespace {
 
-namespace fs = std::filesystem;
 
 constexpr char kGoodSpec[] = R"json({
   "name": "fmnist-quick",
@@ -33,26 +32,13 @@ constexpr char kGoodSpec[] = R"json({
 // A fresh directory per test, removed afterwards.
 class StudyFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("hpo_client_test_" + std::to_string(::getpid()) + "_" + std::string(info->name()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(dir_, ec);
-  }
-
   std::string Write(const std::string& name, const std::string& text) {
-    const fs::path path = dir_ / name;
+    const std::string path = dir_.File(name);
     std::ofstream(path) << text;
-    return path.string();
+    return path;
   }
 
-  fs::path dir_;
+  hpo::testing::TempDir dir_;
 };
 
 TEST_F(StudyFileTest, LoadsAGoodSpec) {
@@ -104,7 +90,7 @@ TEST_F(StudyFileTest, WrongTypeIsInvalidArgument) {
 }
 
 TEST_F(StudyFileTest, MissingFileIsNotFound) {
-  const std::string path = (dir_ / "absent.json").string();
+  const std::string path = dir_.File("absent.json");
   auto spec = LoadStudySpec(path);
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().code(), StatusCode::kNotFound);
@@ -112,10 +98,10 @@ TEST_F(StudyFileTest, MissingFileIsNotFound) {
 }
 
 TEST_F(StudyFileTest, DirectoryIsInvalidArgument) {
-  auto spec = LoadStudySpec(dir_.string());
+  auto spec = LoadStudySpec(dir_.path());
   ASSERT_FALSE(spec.ok());
   EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(spec.status().message().find(dir_.string()), std::string::npos) << spec.status().message();
+  EXPECT_NE(spec.status().message().find(dir_.path()), std::string::npos) << spec.status().message();
 }
 
 TEST_F(StudyFileTest, UnreadableFileIsInvalidArgument) {

@@ -3,34 +3,29 @@
 #include "coordinator/core.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
+#include <cmath>
+#include <map>
 
-#include <filesystem>
+#include "tests/testing/temp_dir.h"
 
 namespace hpo::coordinator {
 namespace {
 
-namespace fs = std::filesystem;
-
 class CoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("hpo_core_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    ASSERT_FALSE(dir_.path().empty());
     Reopen();
   }
   void TearDown() override {
     core_.reset();
     store_.reset();
-    fs::remove_all(dir_);
   }
 
   void Reopen() {
     core_.reset();
     store_.reset();
-    auto store = storage::Store::Open((dir_ / "hpo.db").string());
+    auto store = storage::Store::Open(dir_.File("hpo.db"));
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
     CoreOptions options;
@@ -85,7 +80,7 @@ class CoreTest : public ::testing::Test {
     return record->trial;
   }
 
-  fs::path dir_;
+  hpo::testing::TempDir dir_;
   FakeClock clock_{1'000'000};
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Core> core_;

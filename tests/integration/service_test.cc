@@ -6,32 +6,27 @@
 #include <gtest/gtest.h>
 #include <google/protobuf/util/json_util.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "coordinator/server.h"
 #include "hpo/v1/service.grpc.pb.h"
+#include "tests/testing/temp_dir.h"
 #include "worker/worker.h"
 
 namespace hpo {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("hpo_service_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    db_path_ = (dir_ / "hpo.db").string();
+    ASSERT_FALSE(dir_.path().empty());
+    db_path_ = dir_.File("hpo.db");
     coordinator::ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.db_path = db_path_;
@@ -49,7 +44,6 @@ class ServiceTest : public ::testing::Test {
     workers_.clear();
     if (server_) server_->Shutdown();
     server_.reset();
-    fs::remove_all(dir_);
   }
 
   void StartWorkers(int n, uint32_t slots) {
@@ -102,7 +96,7 @@ class ServiceTest : public ::testing::Test {
     return n;
   }
 
-  fs::path dir_;
+  hpo::testing::TempDir dir_;
   std::string db_path_;
   std::string address_;
   std::unique_ptr<coordinator::Server> server_;

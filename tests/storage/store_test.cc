@@ -2,11 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "tests/testing/temp_dir.h"
 
 namespace hpo::storage {
 namespace {
@@ -16,13 +17,9 @@ namespace fs = std::filesystem;
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("hpo_store_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    path_ = (dir_ / "hpo.db").string();
+    ASSERT_FALSE(dir_.path().empty());
+    path_ = dir_.File("hpo.db");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static std::string ReadAll(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -55,7 +52,7 @@ class StoreTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
-  fs::path dir_;
+  hpo::testing::TempDir dir_;
   std::string path_;
 };
 
