@@ -1,6 +1,8 @@
 #include "coordinator/core.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <exception>
 #include <random>
 
 #include "coordinator/spec.h"
@@ -11,9 +13,17 @@ namespace {
 
 v1::Study StudyOf(const storage::StudyRecord& record) { return record.study; }
 
+// Lease tokens must not be guessable; the clock alone would be.
 uint64_t TokenSeed() {
-  std::random_device device;
-  return (uint64_t{device()} << 32) ^ device() ^ static_cast<uint64_t>(SystemClock::Default()->NowMs());
+  uint64_t seed = static_cast<uint64_t>(SystemClock::Default()->NowMs());
+  try {
+    std::random_device device;
+    seed ^= (uint64_t{device()} << 32) ^ device();
+  } catch (const std::exception&) {
+    // No entropy source: the clock and the address of this frame will have to do.
+    seed ^= reinterpret_cast<uintptr_t>(&seed);
+  }
+  return Mix64(seed);
 }
 
 }  // namespace
@@ -27,9 +37,18 @@ Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOption
   const int64_t now = options.clock->NowMs();
   for (const storage::StudyRecord& study : studies) {
     if (study.study.state() != v1::STUDY_RUNNING) continue;
-    HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> trials, store->ListTrials(study.study.id()));
-    HPO_ASSIGN_OR_RETURN(std::unique_ptr<StudyRunner> runner, StudyRunner::Create(study, std::move(trials), now));
-    core->runners_[study.study.id()] = std::move(runner);
+    const uint64_t id = study.study.id();
+    HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> trials, store->ListTrials(id));
+    auto runner = StudyRunner::Create(study, std::move(trials), now);
+    if (runner.ok()) {
+      core->runners_[id] = std::move(*runner);
+      continue;
+    }
+    std::fprintf(stderr, "hpo-coordinator: study %llu cannot resume, marking it failed: %s\n",
+                 static_cast<unsigned long long>(id), runner.status().ToString().c_str());
+    storage::Changes failed;
+    failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt});
+    HPO_RETURN_IF_ERROR(store->Apply(failed));
   }
   return core;
 }
@@ -77,6 +96,13 @@ Status Core::Commit(StudyRunner& runner, Update& update) {
 
 Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
   HPO_ASSIGN_OR_RETURN(v1::StudySpec spec, NormalizeSpec(input));
+  // A lease must outlive a few heartbeats, or healthy workers lose their trials.
+  const uint64_t min_lease_ms = 3ull * options_.heartbeat_ms;
+  if (uint64_t{spec.budget().lease_seconds()} * 1000 < min_lease_ms) {
+    return InvalidArgumentError("budget.lease_seconds: must be at least " +
+                                std::to_string((min_lease_ms + 999) / 1000) +
+                                " (three heartbeats of this coordinator)");
+  }
   uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
@@ -85,8 +111,18 @@ Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
     HPO_ASSIGN_OR_RETURN(std::unique_ptr<search::Optimizer> optimizer, MakeOptimizer(spec, space.dims()));
     const int64_t now = options_.clock->NowMs();
     HPO_ASSIGN_OR_RETURN(id, store_->CreateStudy(spec, now, optimizer->Save()));
-    HPO_ASSIGN_OR_RETURN(storage::StudyRecord record, store_->GetStudy(id));
-    HPO_ASSIGN_OR_RETURN(runners_[id], StudyRunner::Create(record, {}, now));
+    auto runner = [&]() -> Result<std::unique_ptr<StudyRunner>> {
+      HPO_ASSIGN_OR_RETURN(storage::StudyRecord record, store_->GetStudy(id));
+      return StudyRunner::Create(record, {}, now);
+    }();
+    if (!runner.ok()) {
+      // Stored but not runnable: say so in the store rather than leave it running with no runner.
+      storage::Changes failed;
+      failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt});
+      (void)store_->Apply(failed);
+      return runner.status();
+    }
+    runners_[id] = std::move(*runner);
   }
   NotifyWork();
   return GetStudy(id);
@@ -158,14 +194,25 @@ Result<v1::RegisterWorkerResponse> Core::RegisterWorker(const v1::RegisterWorker
   HPO_ASSIGN_OR_RETURN(uint64_t id, store_->RegisterWorker(request.name(), request.slots(), request.device(),
                                                            options_.clock->NowMs()));
   v1::RegisterWorkerResponse response;
+  {
+    std::lock_guard lock(mu_);
+    workers_.insert(id);
+  }
   response.set_worker_id(id);
   response.set_heartbeat_ms(options_.heartbeat_ms);
   return response;
 }
 
+Status Core::CheckWorker(uint64_t worker_id) {
+  if (workers_.count(worker_id) == 0) {
+    return NotFoundError("worker " + std::to_string(worker_id) + " is not registered; register again");
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker_id) {
-  if (worker_id == 0) return InvalidArgumentError("worker_id: register first");
   std::lock_guard lock(mu_);
+  HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
   if (runners_.empty()) return std::optional<v1::AcquireTrialResponse>();
   // Round robin over running studies, starting after the one served last.
   std::vector<StudyRunner*> order;
@@ -194,8 +241,8 @@ Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker
 }
 
 Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& request) {
-  if (request.worker_id() == 0) return InvalidArgumentError("worker_id: register first");
   std::lock_guard lock(mu_);
+  HPO_RETURN_IF_ERROR(CheckWorker(request.worker_id()));
   const int64_t now = options_.clock->NowMs();
   v1::HeartbeatResponse response;
   for (const v1::Lease& lease : request.leases()) {
@@ -212,7 +259,6 @@ Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& reques
     }
     if (!renewed) response.add_stop_trial_ids(lease.trial_id());
   }
-  (void)store_->TouchWorker(request.worker_id(), now);
   return response;
 }
 
@@ -252,6 +298,7 @@ Status Core::FailTrial(const v1::FailTrialRequest& request) {
 
 Status Core::ExpireLeases() {
   bool changed = false;
+  Status first_error;
   {
     std::lock_guard lock(mu_);
     const int64_t now = options_.clock->NowMs();
@@ -260,12 +307,17 @@ Status Core::ExpireLeases() {
     for (StudyRunner* runner : runners) {
       Update update = runner->ExpireLeases(now);
       if (update.empty()) continue;
-      HPO_RETURN_IF_ERROR(Commit(*runner, update));
-      changed = true;
+      // One study's failed commit must not stop the others' leases from expiring.
+      const Status status = Commit(*runner, update);
+      if (status.ok()) {
+        changed = true;
+      } else if (first_error.ok()) {
+        first_error = status;
+      }
     }
   }
   if (changed) NotifyWork();
-  return Status::Ok();
+  return first_error;
 }
 
 }  // namespace hpo::coordinator

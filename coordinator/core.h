@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "base/clock.h"
@@ -31,7 +32,8 @@ struct CoreOptions {
 
 class Core {
  public:
-  // Rebuilds the runners of the studies the store holds as running.
+  // Rebuilds the runners of the studies the store holds as running. A study that cannot be rebuilt
+  // (its spec or optimizer state no longer loads) is marked failed with the reason, and the rest go on.
   static Result<std::unique_ptr<Core>> Open(storage::Store* store, const CoreOptions& options);
 
   // INVALID_ARGUMENT naming the field for a bad spec; nothing is stored then.
@@ -42,13 +44,15 @@ class Core {
   Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
   Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id);
 
+  // Workers are known from their registration until the Core stops: after a coordinator restart every
+  // worker is unknown (NOT_FOUND) and registers again; the leases it holds stay valid.
   Result<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
-  // A trial for the worker if one can be handed out now, or nullopt.
+  // A trial for the worker if one can be handed out now, or nullopt. NOT_FOUND for an unknown worker.
   Result<std::optional<v1::AcquireTrialResponse>> TryAcquire(uint64_t worker_id);
   Result<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   Status CompleteTrial(const v1::CompleteTrialRequest& request);
   Status FailTrial(const v1::FailTrialRequest& request);
-  // Re-queues or fails trials whose lease has run out.
+  // Re-queues or fails trials whose lease has run out, in every study; returns the first error.
   Status ExpireLeases();
 
   // `listener` is called whenever trials may have become available (a new study, a finished trial, a
@@ -65,12 +69,14 @@ class Core {
   Status Report(uint64_t trial_id, const std::string& token,
                 const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report);
   std::string NewToken();                           // REQUIRES: mu_ held
+  Status CheckWorker(uint64_t worker_id);           // REQUIRES: mu_ held
   void NotifyWork();                                // REQUIRES: mu_ not held
 
   storage::Store* const store_;
   const CoreOptions options_;
   std::mutex mu_;
   std::map<uint64_t, std::unique_ptr<StudyRunner>> runners_;  // GUARDED_BY(mu_); running studies
+  std::set<uint64_t> workers_;                                // GUARDED_BY(mu_); registered
   Rng token_rng_;                                             // GUARDED_BY(mu_)
   uint64_t next_study_ = 0;                                   // GUARDED_BY(mu_); round-robin start
   std::function<void()> work_listener_;

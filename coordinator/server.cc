@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cstdio>
+#include <exception>
 
 namespace hpo::coordinator {
 
@@ -25,6 +26,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   });
 
   grpc::ServerBuilder builder;
+  // A second coordinator on a taken port must fail, not silently share the port's traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &server->port_);
   builder.RegisterService(server->study_service_.get());
   builder.RegisterService(server->worker_service_.get());
@@ -41,23 +44,29 @@ void Server::ScheduleTick() {
   tick_.expires_after(std::chrono::milliseconds(options_.tick_ms));
   tick_.async_wait([this](const boost::system::error_code& error) {
     if (error) return;  // cancelled at shutdown
-    const Status expired = core_->ExpireLeases();
-    if (!expired.ok()) std::fprintf(stderr, "hpo-coordinator: lease expiry: %s\n", expired.ToString().c_str());
-    worker_service_->ServeWaiting();
-    worker_service_->ReleaseDone();
+    // The event loop is an edge: nothing thrown below may end the process.
+    try {
+      const Status expired = core_->ExpireLeases();
+      if (!expired.ok()) std::fprintf(stderr, "hpo-coordinator: lease expiry: %s\n", expired.ToString().c_str());
+      worker_service_->ServeWaiting();
+      worker_service_->ReleaseDone();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "hpo-coordinator: event loop: %s\n", e.what());
+    }
     ScheduleTick();
   });
 }
 
 void Server::Shutdown() {
   std::call_once(shutdown_once_, [this] {
-    worker_service_->FinishAllWaiting();
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    // A server whose Start() failed part-way has only some of its parts.
+    if (worker_service_) worker_service_->FinishAllWaiting();
+    if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     boost::asio::post(io_, [this] { tick_.cancel(); });
     work_.reset();
     io_.stop();
     if (io_thread_.joinable()) io_thread_.join();
-    worker_service_->ReleaseDone();
+    if (worker_service_) worker_service_->ReleaseDone();
   });
 }
 

@@ -153,6 +153,16 @@ void WorkerServiceImpl::ServeWaiting() {
   const auto now = Steady::now();
   std::list<AcquireReactor*> still_waiting;
   for (AcquireReactor* reactor : batch) {
+    bool cancelled = false;
+    {
+      std::lock_guard lock(mu_);
+      cancelled = reactor->cancelled();
+    }
+    if (cancelled) {
+      // Never hand a trial to a call that is gone: it would hold a lease nobody renews.
+      reactor->Finish(grpc::Status::CANCELLED);
+      continue;
+    }
     if (reactor->deadline() <= now) {
       reactor->Finish(grpc::Status::OK);  // no trial this time
       continue;

@@ -285,14 +285,6 @@ v1::ParamValue ToParamValue(const search::Value& value) {
   return out;
 }
 
-search::Value FromParamValue(const v1::ParamValue& value) {
-  switch (value.kind_case()) {
-    case v1::ParamValue::kDoubleValue: return value.double_value();
-    case v1::ParamValue::kIntValue: return value.int_value();
-    default: return value.string_value();
-  }
-}
-
 Result<std::vector<double>> MinimisedObjectives(const v1::StudySpec& spec,
                                                 const google::protobuf::Map<std::string, double>& metrics) {
   std::vector<double> objectives;

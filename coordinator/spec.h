@@ -28,9 +28,8 @@ Result<search::SearchSpace> MakeSearchSpace(const v1::StudySpec& spec);
 // The optimizer the spec asks for, over `dims` genes.
 Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& spec, size_t dims);
 
-// A decoded value as the API's ParamValue, and back.
+// A decoded value as the API's ParamValue.
 v1::ParamValue ToParamValue(const search::Value& value);
-search::Value FromParamValue(const v1::ParamValue& value);
 
 // The objective vector of a trial's metrics, each negated when maximised (search minimises). NOT_FOUND
 // naming the metric when one is missing; INVALID_ARGUMENT when one is not finite.

@@ -53,8 +53,7 @@ CREATE TABLE workers (
   name TEXT NOT NULL,
   slots INTEGER NOT NULL,
   device TEXT NOT NULL,
-  registered_ms INTEGER NOT NULL,
-  last_seen_ms INTEGER NOT NULL
+  registered_ms INTEGER NOT NULL
 );
 )sql",
 };

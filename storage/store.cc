@@ -353,20 +353,10 @@ Result<std::vector<TrialRecord>> Store::ListTrials(uint64_t study_id) {
 Result<uint64_t> Store::RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
                                        int64_t now_ms) {
   std::lock_guard lock(mu_);
-  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("INSERT INTO workers (name, slots, device, registered_ms, "
-                                               "last_seen_ms) VALUES (?, ?, ?, ?, ?)"));
-  HPO_RETURN_IF_ERROR(stmt.Bind(1, name).Bind(2, int64_t{slots}).Bind(3, device).Bind(4, now_ms).Bind(5, now_ms).Run());
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("INSERT INTO workers (name, slots, device, registered_ms) "
+                                               "VALUES (?, ?, ?, ?)"));
+  HPO_RETURN_IF_ERROR(stmt.Bind(1, name).Bind(2, int64_t{slots}).Bind(3, device).Bind(4, now_ms).Run());
   return static_cast<uint64_t>(db_->LastInsertRowId());
-}
-
-Status Store::TouchWorker(uint64_t worker_id, int64_t now_ms) {
-  std::lock_guard lock(mu_);
-  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("UPDATE workers SET last_seen_ms = ? WHERE id = ?"));
-  HPO_RETURN_IF_ERROR(stmt.Bind(1, now_ms).Bind(2, static_cast<int64_t>(worker_id)).Run());
-  if (sqlite3_changes(db_->handle()) != 1) {
-    return NotFoundError("worker " + std::to_string(worker_id) + " not found");
-  }
-  return Status::Ok();
 }
 
 }  // namespace hpo::storage

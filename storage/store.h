@@ -80,9 +80,9 @@ class Store {
   // The study's trials by number. NOT_FOUND for an unknown study.
   Result<std::vector<TrialRecord>> ListTrials(uint64_t study_id);
 
+  // Records a worker's registration and returns its new id.
   Result<uint64_t> RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
                                   int64_t now_ms);
-  Status TouchWorker(uint64_t worker_id, int64_t now_ms);
 
  private:
   explicit Store(std::unique_ptr<Db> db);

@@ -3,6 +3,7 @@
 #include "coordinator/core.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <cmath>
 #include <map>
 
@@ -218,9 +219,11 @@ TEST_F(CoreTest, RestartContinuesTheStudy) {
   ASSERT_TRUE(Complete(a, 0.3, 0.3).ok());
 
   Reopen();  // as if the coordinator restarted on the same file
-  // The running trial's lease survives, and the search continues where it was.
+  // The running trial's lease survives, and the search continues where it was; the worker registers
+  // again, as it does when told it is unknown.
   ASSERT_TRUE(Complete(b, 0.2, 0.4).ok());
-  const auto c = Acquire(worker);
+  EXPECT_EQ(core_->TryAcquire(worker).status().code(), StatusCode::kNotFound);
+  const auto c = Acquire(Register());
   EXPECT_EQ(c.trial().number(), 2u);
   ASSERT_TRUE(Complete(c, 0.4, 0.2).ok());
   EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
@@ -235,6 +238,43 @@ TEST_F(CoreTest, BadSpecStoresNothing) {
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(refused.status().message().find("objectives[1] (f9)"), std::string::npos);
   EXPECT_TRUE(core_->ListStudies()->empty());
+}
+
+TEST_F(CoreTest, LeaseShorterThanThreeHeartbeatsIsRefused) {
+  v1::StudySpec spec = Spec(3, 1);
+  spec.mutable_budget()->set_lease_seconds(2);  // heartbeats every second by default
+  auto refused = core_->CreateStudy(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("budget.lease_seconds"), std::string::npos);
+  EXPECT_TRUE(core_->ListStudies()->empty());
+}
+
+TEST_F(CoreTest, UnknownWorkersAreNotFound) {
+  EXPECT_EQ(core_->TryAcquire(77).status().code(), StatusCode::kNotFound);
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id(77);
+  EXPECT_EQ(core_->Heartbeat(beat).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CoreTest, StudyThatCannotResumeIsFailedAndOthersGoOn) {
+  auto broken = core_->CreateStudy(Spec(3, 1));
+  auto fine = core_->CreateStudy(Spec(3, 1));
+  ASSERT_TRUE(broken.ok() && fine.ok());
+  core_.reset();
+  store_.reset();
+  {
+    // Damage the first study's optimizer state behind the coordinator's back.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir_.File("hpo.db").c_str(), &db), SQLITE_OK);
+    const std::string sql = "UPDATE studies SET optimizer_state = x'00ff' WHERE id = " + std::to_string(broken->id());
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Reopen();
+  EXPECT_EQ(core_->GetStudy(broken->id())->state(), v1::STUDY_FAILED);
+  EXPECT_EQ(core_->GetStudy(fine->id())->state(), v1::STUDY_RUNNING);
+  const auto a = Acquire(Register());
+  EXPECT_EQ(a.trial().study_id(), fine->id());
 }
 
 TEST_F(CoreTest, SameSeedSameTrials) {

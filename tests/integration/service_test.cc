@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -214,6 +215,23 @@ TEST_F(ServiceTest, BadSpecsAreRefusedNamingTheFieldAndStoreNothing) {
   missing.set_study_id(999);
   v1::Study none;
   EXPECT_EQ(stub_->GetStudy(&context, missing, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, StartFailsCleanlyOnABusyPortOrABadDatabase) {
+  coordinator::ServerOptions options;
+  options.listen_address = address_;  // taken by the fixture's server
+  options.db_path = dir_.File("other.db");
+  auto busy = coordinator::Server::Start(options);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(busy.status().message().find(address_), std::string::npos);
+
+  { std::ofstream(dir_.File("notes.txt")) << "not a database"; }
+  options.listen_address = "127.0.0.1:0";
+  options.db_path = dir_.File("notes.txt");
+  auto bad = coordinator::Server::Start(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
 }
 
 TEST_F(ServiceTest, LongPollAnswersWhenWorkArrives) {

@@ -214,7 +214,6 @@ TEST_F(StoreTest, UnknownIdsAreNotFound) {
   EXPECT_EQ((*opened)->GetStudy(42).status().code(), StatusCode::kNotFound);
   EXPECT_EQ((*opened)->GetTrial(42).status().code(), StatusCode::kNotFound);
   EXPECT_EQ((*opened)->ListTrials(42).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ((*opened)->TouchWorker(42, 1).code(), StatusCode::kNotFound);
 }
 
 TEST_F(StoreTest, WorkersRegister) {
@@ -224,7 +223,6 @@ TEST_F(StoreTest, WorkersRegister) {
   auto b = (*opened)->RegisterWorker("node-b", 1, "cpu", 11);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(*a, *b);
-  EXPECT_TRUE((*opened)->TouchWorker(*a, 20).ok());
 }
 
 }  // namespace
