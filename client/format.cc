@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/strings.h"
+
 namespace hpo::client {
 namespace {
 
@@ -132,48 +134,6 @@ std::vector<Value> RowValues(const v1::Trial& trial, const Columns& columns) {
   return row;
 }
 
-// Shortest text that reads back to exactly `v` (std::to_chars's digits), laid out as Python's repr
-// does: positional for exponents -4..15 ("0.0003", "123.5", "1000000000000000"), scientific otherwise
-// ("1e-05", "1e+16"). Non-finite values are "nan", "inf", "-inf".
-std::string RoundTripDouble(double v) {
-  std::array<char, 64> buffer;
-  if (!std::isfinite(v)) {
-    const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), v);
-    return std::string(buffer.data(), result.ptr);
-  }
-  const auto result =
-      std::to_chars(buffer.data(), buffer.data() + buffer.size(), v, std::chars_format::scientific);
-  const std::string_view scientific(buffer.data(), result.ptr - buffer.data());  // [-]d[.ddd]e(+|-)dd
-  const size_t e = scientific.find('e');
-  int exponent = 0;
-  std::from_chars(scientific.data() + e + 2, scientific.data() + scientific.size(), exponent);
-  if (scientific[e + 1] == '-') exponent = -exponent;
-  if (exponent < -4 || exponent >= 16) return std::string(scientific);
-
-  const bool negative = scientific.front() == '-';
-  std::string digits;
-  for (char c : scientific.substr(negative ? 1 : 0, e - (negative ? 1 : 0))) {
-    if (c != '.') digits += c;
-  }
-  std::string out = negative ? "-" : "";
-  if (exponent < 0) {
-    out += "0.";
-    out.append(static_cast<size_t>(-exponent - 1), '0');
-    out += digits;
-    return out;
-  }
-  const size_t integer_digits = static_cast<size_t>(exponent) + 1;
-  if (digits.size() <= integer_digits) {
-    out += digits;
-    out.append(integer_digits - digits.size(), '0');
-  } else {
-    out += digits.substr(0, integer_digits);
-    out += '.';
-    out += digits.substr(integer_digits);
-  }
-  return out;
-}
-
 std::string IntText(int64_t v) {
   std::array<char, 24> buffer;
   const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), v);
@@ -199,7 +159,7 @@ std::string CsvValue(const Value& value) {
     case Value::Kind::kMissing:
       return "";
     case Value::Kind::kDouble:
-      return RoundTripDouble(value.d);
+      return FormatDouble(value.d, DoubleLayout::kPython);
     case Value::Kind::kInt:
       return IntText(value.i);
     case Value::Kind::kString:
@@ -210,57 +170,19 @@ std::string CsvValue(const Value& value) {
 
 // ---- JSON ----
 
-void AppendJsonString(std::string_view text, std::string* out) {
-  *out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\b':
-        *out += "\\b";
-        break;
-      case '\f':
-        *out += "\\f";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escape[8];
-          std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned>(c));
-          *out += escape;
-        } else {
-          *out += c;
-        }
-    }
-  }
-  *out += '"';
-}
-
 void AppendJsonValue(const Value& value, std::string* out) {
   switch (value.kind) {
     case Value::Kind::kMissing:
       *out += "null";
       return;
     case Value::Kind::kDouble:
-      *out += std::isfinite(value.d) ? RoundTripDouble(value.d) : "null";
+      *out += std::isfinite(value.d) ? FormatDouble(value.d, DoubleLayout::kPython) : "null";
       return;
     case Value::Kind::kInt:
       *out += IntText(value.i);
       return;
     case Value::Kind::kString:
-      AppendJsonString(value.s, out);
+      *out += JsonQuote(value.s);
       return;
   }
 }
@@ -271,7 +193,7 @@ void AppendJsonObject(const std::vector<std::string>& names, const std::vector<V
   *out += '{';
   for (size_t k = 0; k < names.size(); ++k) {
     if (k > 0) *out += ", ";
-    AppendJsonString(names[k], out);
+    *out += JsonQuote(names[k]);
     *out += ": ";
     AppendJsonValue(values[first + k], out);
   }

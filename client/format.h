@@ -10,8 +10,9 @@
 // parameter that is inactive, a metric of a failed trial) is an empty CSV field, JSON null and "-" in a
 // table.
 //
-// Numbers: CSV and JSON print doubles in the shortest form that reads back to the same double
-// (std::to_chars), integers as integers; tables print doubles to 4 significant digits. Non-finite
+// Numbers: CSV and JSON print doubles in the shortest form that reads back to the same double, laid
+// out as Python's repr does ("0.0003", "1e-05"; base/strings.h FormatDouble kPython), integers as
+// integers; tables print doubles to 4 significant digits. Non-finite
 // doubles are "nan", "inf", "-inf" in CSV and tables, null in JSON.
 #ifndef HPO_CLIENT_FORMAT_H_
 #define HPO_CLIENT_FORMAT_H_

@@ -136,22 +136,22 @@ Status Backend::SizeMismatch(std::string_view op, size_t have, size_t want) {
 // --- Factory ---
 
 Result<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options) {
-  if (kind == BackendKind::kCuda || kind == BackendKind::kAuto) {
+  if (kind == BackendKind::kCuda) {
     const int count = CudaDeviceCount();
-    if (kind == BackendKind::kCuda) {
-      if (options.device < 0 || options.device >= count) {
-        return FailedPreconditionError(
-            "backend cuda: CUDA device " + std::to_string(options.device) + " does not answer (" +
-            std::to_string(count) + " device(s) visible" +
-            (CudaCompiledIn() ? std::string(")") : std::string("; this build has no CUDA support)")));
-      }
-      Result<std::string> name = CudaDeviceName(options.device);
-      return UnimplementedError("backend cuda: device " + std::to_string(options.device) + " (" +
-                                (name.ok() ? *name : std::string("?")) +
-                                ") answers, but this build has no CUDA backend yet");
+    if (options.device < 0 || options.device >= count) {
+      return FailedPreconditionError(
+          "backend cuda: CUDA device " + std::to_string(options.device) + " does not answer (" +
+          std::to_string(count) + " device(s) visible" +
+          (CudaCompiledIn() ? std::string(")") : std::string("; this build has no CUDA support)")));
     }
-    // kAuto: the CUDA backend would be chosen here when count > 0; until it exists, the CPU answers.
+    Result<std::string> name = CudaDeviceName(options.device);
+    return UnimplementedError("backend cuda: device " + std::to_string(options.device) + " (" +
+                              (name.ok() ? *name : std::string("?")) +
+                              ") answers, but this build has no CUDA backend yet");
   }
+  // kAuto and kCpu: the CPU backend. There is no CUDA backend to choose yet, so kAuto does not probe for
+  // devices (that would start the CUDA runtime in every run on a GPU host for nothing); once the CUDA
+  // backend exists, kAuto is to pick it when CudaDeviceCount() > 0.
   HPO_ASSIGN_OR_RETURN(std::unique_ptr<CpuBackend> cpu, CpuBackend::Create(options));
   return std::unique_ptr<Backend>(std::move(cpu));
 }

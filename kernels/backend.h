@@ -239,7 +239,8 @@ struct BackendOptions {
 //   kCpu  -> the CPU backend (INVALID_ARGUMENT for bad options);
 //   kCuda -> FAILED_PRECONDITION when no CUDA device answers; UNIMPLEMENTED while this build has no CUDA
 //            backend yet (a device answers but the backend is a later work item);
-//   kAuto -> the CUDA backend when one can be made, otherwise the CPU backend.
+//   kAuto -> the CPU backend for now, without probing for a device; it will pick the CUDA backend once
+//            that exists.
 Result<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options);
 
 }  // namespace hpo::kernels

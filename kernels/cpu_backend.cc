@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <new>
 #include <string>
 #include <utility>
 
+#include "base/host.h"
 #include "kernels/element.h"
 
 namespace hpo::kernels {
@@ -178,21 +178,6 @@ int64_t CountCorrectLoop(int64_t rows, int64_t cols, const T* logits, const int3
 
 }  // namespace
 
-std::string CpuModelName() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    size_t begin = colon + 1;
-    while (begin < line.size() && (line[begin] == ' ' || line[begin] == '\t')) ++begin;
-    size_t end = line.size();
-    while (end > begin && (line[end - 1] == ' ' || line[end - 1] == '\t')) --end;
-    if (end > begin) return line.substr(begin, end - begin);
-  }
-  return "unknown cpu";
-}
 
 Result<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendOptions& options) {
   if (options.threads < 1 || options.threads > kMaxThreads) {

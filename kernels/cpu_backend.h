@@ -57,9 +57,6 @@ class CpuBackend final : public Backend {
   std::string cpu_model_;
 };
 
-// The "model name" of the first processor in /proc/cpuinfo, or "unknown cpu".
-std::string CpuModelName();
-
 }  // namespace hpo::kernels
 
 #endif  // HPO_KERNELS_CPU_BACKEND_H_

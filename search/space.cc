@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
-#include <charconv>
 #include <cmath>
 #include <set>
 #include <string_view>
+
+#include "base/strings.h"
 
 namespace hpo::search {
 namespace {
@@ -191,11 +192,7 @@ Result<double> EncodeOne(const ParamSpec& p, const Value& value) {
 }  // namespace
 
 std::string FormatValue(const Value& value) {
-  if (const double* d = std::get_if<double>(&value)) {
-    char buf[64];
-    const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), *d);
-    return ec == std::errc() ? std::string(buf, end) : std::string("?");
-  }
+  if (const double* d = std::get_if<double>(&value)) return FormatDouble(*d);
   if (const int64_t* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
   return std::get<std::string>(value);
 }

@@ -3,14 +3,16 @@
 // say whether a value fits, so that the coordinator (which links this library to validate studies) and
 // hpo-train word their errors alike.
 //
-// Depends on the standard library only. Everything here is immutable static data or a pure function:
-// thread-safe. The returned spans and pointers refer to static storage and never dangle.
+// Depends on the standard library and hpo_base. Everything here is immutable static data or a pure
+// function: thread-safe. The returned spans and pointers refer to static storage and never dangle.
 #ifndef HPO_TRAINER_KNOBS_H_
 #define HPO_TRAINER_KNOBS_H_
 
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "base/strings.h"
 
 namespace hpo::trainer {
 
@@ -68,9 +70,10 @@ const MetricInfo* FindMetric(std::string_view name);
 // Numeric knobs carry min/max and a numeric default; categorical ones choices and a string default.
 std::string CatalogJson();
 
-// JSON helpers shared with the trainer's metrics line: a quoted, escaped string literal; the shortest
-// text that reads back as exactly `value` ("null" for a non-finite value, which JSON cannot hold).
-std::string JsonQuote(std::string_view text);
+// JSON helpers shared with the trainer's metrics line: a quoted, escaped string literal (the one of
+// base/strings.h); the shortest text that reads back as exactly `value` (hpo::FormatDouble, e.g. "0.001",
+// "1e-06"), or "null" for a non-finite value, which JSON cannot hold.
+using ::hpo::JsonQuote;
 std::string JsonNumber(double value);
 
 }  // namespace hpo::trainer

@@ -187,6 +187,13 @@ ChildProcess::~ChildProcess() {
 void ChildProcess::Kill(std::chrono::milliseconds grace) {
   std::lock_guard<std::mutex> lock(mu_);
   if (reaped_) return;
+  // A child that has exited but is not reaped yet is past stopping: it is not marked killed, so that
+  // its result stands. (WNOWAIT leaves the reaping to PollChild.)
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == pid_) {
+    return;
+  }
   const SteadyClock::time_point deadline = SteadyClock::now() + grace;
   if (kill_requested_) {
     if (deadline < kill_deadline_) kill_deadline_ = deadline;

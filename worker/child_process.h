@@ -40,7 +40,7 @@ struct ChildResult {
   bool exited = false;  // it called exit(): `exit_code` is valid
   int exit_code = -1;   // when `exited`
   int term_signal = 0;  // when killed by a signal: the signal's number
-  bool killed = false;  // Kill() was called before the child ended
+  bool killed = false;  // Kill() signalled the child before it ended
   std::string out;      // stdout (its tail when truncated)
   std::string err;      // stderr (its tail when truncated)
   bool out_truncated = false;
@@ -68,8 +68,8 @@ class ChildProcess {
   Result<ChildResult> Wait();
 
   // Asks the child to stop: SIGTERM to its process group now, SIGKILL `grace` later (sent by Wait(), or
-  // by the destructor). Returns at once. No effect once the child has been reaped; a second call may
-  // only shorten the grace period.
+  // by the destructor). Returns at once. No effect once the child has exited (reaped or not); a second
+  // call may only shorten the grace period.
   void Kill(std::chrono::milliseconds grace);
 
   pid_t pid() const { return pid_; }

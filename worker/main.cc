@@ -14,8 +14,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
+#include "base/host.h"
+#include "base/strings.h"
 #include "worker/worker.h"
 
 namespace {
@@ -28,13 +31,6 @@ std::string ReadFile(const std::string& path, bool* ok) {
   return text.str();
 }
 
-std::string Trim(std::string s) {
-  const char* kSpace = " \t\r\n";
-  const size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string::npos) return {};
-  return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
-}
-
 // hpo-train beside this executable, or "" when /proc/self/exe cannot be read.
 std::string DefaultTrainBinary() {
   std::error_code ec;
@@ -45,16 +41,8 @@ std::string DefaultTrainBinary() {
 
 // "cpu: <model> (<n> threads)", plus the NVIDIA GPUs the driver lists.
 std::string DescribeDevice() {
-  std::string model = "unknown";
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-      model = Trim(line.substr(line.find(':') + 1));
-      break;
-    }
-  }
-  std::string device =
-      "cpu: " + model + " (" + std::to_string(std::thread::hardware_concurrency()) + " threads)";
+  std::string device = "cpu: " + hpo::CpuModelName() + " (" +
+                       std::to_string(std::thread::hardware_concurrency()) + " threads)";
   std::error_code ec;
   size_t gpus = 0;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
@@ -69,8 +57,8 @@ std::vector<std::string> SplitCommas(const std::string& text) {
   std::vector<std::string> parts;
   std::stringstream in(text);
   for (std::string part; std::getline(in, part, ',');) {
-    part = Trim(part);
-    if (!part.empty()) parts.push_back(part);
+    const std::string_view trimmed = hpo::Trim(part);
+    if (!trimmed.empty()) parts.emplace_back(trimmed);
   }
   return parts;
 }
@@ -107,7 +95,7 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "passed to hpo-train as --data-dir");
   app.add_option("--threads", threads, "threads per trial (default: max(1, cores / slots))")
       ->check(CLI::Range(1u, 4096u));
-  app.add_option("--wait-ms", wait_ms, "long-poll wait of AcquireTrial")->check(CLI::Range(0u, 600'000u));
+  app.add_option("--wait-ms", wait_ms, "long-poll wait of AcquireTrial")->check(CLI::Range(100u, 600'000u));
   app.add_option("--device", device, "device description sent at registration (default: detected)");
   app.add_option("--gpus", gpus, "comma-separated GPU ids; slot i gets CUDA_VISIBLE_DEVICES=ids[i % n]");
   app.add_option("--token-file", token_file, "bearer token file (default: $HPO_TOKEN when set)");
@@ -128,13 +116,13 @@ int main(int argc, char** argv) {
   options.kill_grace = std::chrono::milliseconds(kill_grace_ms);
   if (!token_file.empty()) {
     bool ok = false;
-    options.auth_token = Trim(ReadFile(token_file, &ok));
+    options.auth_token = std::string(hpo::Trim(ReadFile(token_file, &ok)));
     if (!ok || options.auth_token.empty()) {
       std::fprintf(stderr, "hpo-worker: cannot read a token from %s\n", token_file.c_str());
       return 2;
     }
   } else if (const char* env = std::getenv("HPO_TOKEN"); env != nullptr) {
-    options.auth_token = Trim(env);
+    options.auth_token = std::string(hpo::Trim(env));
   }
   if (access(options.train_binary.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "hpo-worker: warning: trainer %s is not executable; builtin trials will fail\n",

@@ -5,18 +5,12 @@
 
 #include <cmath>
 
+#include "base/strings.h"
+
 namespace hpo::worker {
 namespace {
 
 constexpr size_t kMaxQuotedLine = 200;
-
-std::string_view TrimSpace(std::string_view s) {
-  const char* kSpace = " \t\r\n\f\v";
-  const size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(kSpace);
-  return s.substr(begin, end - begin + 1);
-}
 
 std::string Quoted(std::string_view line) {
   if (line.size() <= kMaxQuotedLine) return std::string(line);
@@ -25,16 +19,9 @@ std::string Quoted(std::string_view line) {
 
 // The last line of `text` that looks like a JSON object, or an empty view.
 std::string_view LastObjectLine(std::string_view text) {
-  size_t end = text.size();
-  while (end > 0) {
-    const size_t newline = text.rfind('\n', end - 1);
-    const size_t begin = newline == std::string_view::npos ? 0 : newline + 1;
-    const std::string_view line = TrimSpace(text.substr(begin, end - begin));
-    if (line.size() >= 2 && line.front() == '{' && line.back() == '}') return line;
-    if (newline == std::string_view::npos) break;
-    end = newline;
-  }
-  return {};
+  return FindLastLine(text, [](std::string_view line) {
+    return line.size() >= 2 && line.front() == '{' && line.back() == '}';
+  });
 }
 
 }  // namespace

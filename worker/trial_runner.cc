@@ -4,12 +4,12 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <set>
 
+#include "base/strings.h"
 #include "problems/problem.h"
 
 namespace hpo::worker {
@@ -17,13 +17,6 @@ namespace {
 
 constexpr size_t kMaxErrorChars = 500;
 constexpr double kTwoTo63 = 9223372036854775808.0;
-
-// The shortest text that reads back to exactly `v`, e.g. 0.1, 3, 1e-05.
-std::string FormatDouble(double v) {
-  char buf[64];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
-}
 
 Status CheckName(const std::string& name, std::string_view what) {
   if (name.empty()) return InvalidArgumentError(std::string(what) + " with an empty name");
@@ -68,28 +61,11 @@ Result<std::string> FixedText(const std::string& name, const google::protobuf::V
   return InvalidArgumentError("fixed value " + name + ": only numbers, strings and booleans are supported");
 }
 
-std::string TrimSpace(std::string_view s) {
-  const char* kSpace = " \t\r\n\f\v";
-  const size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  return std::string(s.substr(begin, s.find_last_not_of(kSpace) - begin + 1));
-}
-
 // The last non-empty line of `text`, at most kMaxErrorChars long; "" when there is none.
 std::string LastLine(std::string_view text) {
-  size_t end = text.size();
-  while (end > 0) {
-    const size_t newline = text.rfind('\n', end - 1);
-    const size_t begin = newline == std::string_view::npos ? 0 : newline + 1;
-    std::string line = TrimSpace(text.substr(begin, end - begin));
-    if (!line.empty()) {
-      if (line.size() > kMaxErrorChars) line = line.substr(0, kMaxErrorChars - 3) + "...";
-      return line;
-    }
-    if (newline == std::string_view::npos) break;
-    end = newline;
-  }
-  return {};
+  const std::string_view line = FindLastLine(text, [](std::string_view l) { return !l.empty(); });
+  if (line.size() <= kMaxErrorChars) return std::string(line);
+  return std::string(line.substr(0, kMaxErrorChars - 3)) + "...";
 }
 
 // "<prefix><i + 1>", e.g. x1. (Built with append: GCC 12 warns falsely (-Wrestrict) on
@@ -114,6 +90,13 @@ TrialOutcome Failed(std::string error, double elapsed_s = 0.0) {
   TrialOutcome outcome;
   outcome.kind = TrialOutcome::Kind::kFailed;
   outcome.error = std::move(error);
+  outcome.elapsed_s = elapsed_s;
+  return outcome;
+}
+
+TrialOutcome Stopped(double elapsed_s) {
+  TrialOutcome outcome;
+  outcome.kind = TrialOutcome::Kind::kStopped;
   outcome.elapsed_s = elapsed_s;
   return outcome;
 }
@@ -220,6 +203,11 @@ void TrialRunner::Stop() {
   if (child_ != nullptr) child_->Kill(options_.kill_grace);
 }
 
+bool TrialRunner::stop_requested() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_requested_;
+}
+
 TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
   const v1::Trial& trial = assignment.trial();
   const auto start = std::chrono::steady_clock::now();
@@ -227,6 +215,8 @@ TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
   std::string program = "synthetic task";
   switch (assignment.task().kind_case()) {
     case v1::Task::kSynthetic: {
+      // Evaluated in a moment and not interruptible: only a Stop() that came first keeps it from running.
+      if (stop_requested()) return Stopped(0.0);
       Result<TrialMetrics> metrics = EvaluateSynthetic(trial, assignment.task().synthetic());
       if (metrics.ok()) {
         outcome.kind = TrialOutcome::Kind::kCompleted;
@@ -245,10 +235,7 @@ TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
       outcome = Failed("the trial came without a task (neither builtin nor synthetic)");
       break;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_requested_) outcome.kind = TrialOutcome::Kind::kStopped;
-  }
+  // A Stop() that came too late to kill anything leaves the outcome as it is: a finished run counts.
   if (outcome.kind == TrialOutcome::Kind::kCompleted) {
     CheckObjectives(assignment.objectives(), program, &outcome);
   }
@@ -268,7 +255,7 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
   ChildProcess* child = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stop_requested_) return TrialOutcome{TrialOutcome::Kind::kStopped, {}, {}, 0.0};
+    if (stop_requested_) return Stopped(0.0);
     ChildOptions child_options;
     child_options.env = options_.env;
     Result<std::unique_ptr<ChildProcess>> started = ChildProcess::Start(argv, child_options);
@@ -283,7 +270,9 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
   }
   if (!waited.ok()) return Failed(program + ": " + waited.status().message());
   const ChildResult& result = *waited;
-  if (result.killed) return TrialOutcome{TrialOutcome::Kind::kStopped, {}, {}, result.elapsed_s};
+  // `killed`: Stop() signalled the child while it ran. It is stopped unless it still exited 0 with a
+  // metrics line (a trainer that finishes its run on SIGTERM): a result is never thrown away.
+  if (result.killed && !result.Succeeded()) return Stopped(result.elapsed_s);
   const std::string last_err = LastLine(result.err);
   if (!result.exited) {
     return Failed(program + " killed by signal " + SignalText(result.term_signal) +
@@ -297,6 +286,7 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
   }
   Result<TrialMetrics> metrics = ParseMetricsLine(result.out);
   if (!metrics.ok()) {
+    if (result.killed) return Stopped(result.elapsed_s);
     if (metrics.status().code() == StatusCode::kNotFound) {
       return Failed(program + " printed no metrics", result.elapsed_s);
     }

@@ -40,7 +40,7 @@ struct TrialOutcome {
   enum class Kind {
     kCompleted,  // `metrics` holds the result
     kFailed,     // `error` says why, in words for the user
-    kStopped,    // Stop() was called: nothing is to be reported
+    kStopped,    // Stop() killed the trial or kept it from starting: nothing is to be reported
   };
   Kind kind = Kind::kFailed;
   TrialMetrics metrics;
@@ -76,15 +76,19 @@ class TrialRunner {
 
   // Runs `assignment`'s trial and blocks until it ends. The outcome is kCompleted with the metrics
   // (device "synthetic" for a synthetic task, else the metrics line's device) only when every one of
-  // assignment.objectives is among the metrics; kStopped when Stop() was called before the end.
+  // assignment.objectives is among the metrics. It is kStopped only when Stop() kept the trial from
+  // starting, or signalled the trainer while it ran and the trainer did not then exit 0 with a metrics
+  // line. A run that ended before Stop() could act on it (a trainer that had already exited, or a
+  // synthetic task, which is evaluated at once) keeps its outcome.
   TrialOutcome Run(const v1::AcquireTrialResponse& assignment);
 
   // Stops the trial: kills the child (SIGTERM to its process group, SIGKILL after kill_grace) or keeps
-  // it from starting. Returns at once; Run() then returns kStopped.
+  // it from starting. Returns at once; Run() then returns kStopped, unless the run had already ended.
   void Stop();
 
  private:
   TrialOutcome RunBuiltin(const v1::Trial& trial, const v1::BuiltinTask& task);
+  bool stop_requested();
 
   const RunnerOptions options_;
   std::mutex mu_;

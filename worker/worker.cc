@@ -13,8 +13,15 @@ using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr milliseconds kShutdownReportTimeout{2'000};
+// The least long-poll wait a worker asks for (WorkerOptions::wait_ms).
+constexpr uint32_t kMinWaitMs = 100;
+// After an empty AcquireTrial answer that came back in less than half of wait_ms, the slot pauses this
+// long before it asks again, so that a coordinator which does not hold polls is not asked in a spin.
 constexpr milliseconds kEarlyEmptyPause{100};
 
+// Errors that a later attempt may not meet (the coordinator or the network is down or busy): retried.
+// CANCELLED is retried too: a coordinator that shuts down cancels the calls in flight, and one that
+// restarts answers again (a call the worker cancels itself is only ever cancelled by Stop()).
 bool IsTransient(grpc::StatusCode code) {
   switch (code) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -34,9 +41,18 @@ bool IsFatal(grpc::StatusCode code) {
          code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::INVALID_ARGUMENT;
 }
 
+// grpc::Status -> Status: the codes share their numbers; one out of the canonical range becomes UNKNOWN,
+// and an empty message the code's name. (The same mapping as hpo::client::FromGrpcStatus; worker and
+// client share no library to hold one copy.)
 Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return Status::Ok();
-  return Status(static_cast<StatusCode>(status.error_code()), status.error_message());
+  const int raw = static_cast<int>(status.error_code());
+  const auto code = raw > 0 && raw <= static_cast<int>(StatusCode::kUnauthenticated)
+                        ? static_cast<StatusCode>(raw)
+                        : StatusCode::kUnknown;
+  std::string message = status.error_message();
+  if (message.empty()) message = std::string(StatusCodeName(code));
+  return Status(code, std::move(message));
 }
 
 std::string GrpcText(const grpc::Status& status) { return FromGrpc(status).ToString(); }
@@ -251,6 +267,11 @@ Status Worker::Run() {
   if (options_.initial_backoff.count() <= 0 || options_.max_backoff < options_.initial_backoff) {
     return InvalidArgumentError("backoff: REQUIRES 0 < initial_backoff <= max_backoff");
   }
+  if (options_.wait_ms < kMinWaitMs) {
+    return InvalidArgumentError("wait_ms: " + std::to_string(options_.wait_ms) + " is below the minimum " +
+                                std::to_string(kMinWaitMs) +
+                                " (a shorter long poll asks the coordinator in a spin)");
+  }
 
   const Status registered = Register();
   if (!registered.ok()) {
@@ -303,7 +324,8 @@ void Worker::SlotLoop(int slot) {
         // A trial handed out as Stop() came still goes through RunTrial, which fails it at once.
         RunTrial(slot, response, id);
       } else if (SteadyClock::now() - asked < milliseconds(options_.wait_ms / 2)) {
-        // An empty answer well before wait_ms: do not spin on a coordinator that does not hold polls.
+        // An empty answer well before wait_ms (wait_ms / 2 >= 50 ms): do not spin on a coordinator that
+        // does not hold polls.
         if (SleepUnlessStopped(kEarlyEmptyPause)) break;
       }
       continue;

@@ -5,15 +5,21 @@
 // "worker stopped" (best effort).
 //
 // Protocol, as the worker reads it (hpo/v1/service.proto):
-//   - RegisterWorker is retried with backoff while the coordinator is unreachable, for up to
-//     register_timeout; any other error ends Run().
-//   - A report (CompleteTrial / FailTrial) is retried on transport errors (UNAVAILABLE,
-//     DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED) for up to report_timeout. FAILED_PRECONDITION
-//     (or NOT_FOUND) means the lease is no longer ours: the result is logged and dropped.
+//   - RegisterWorker is retried with backoff on transient errors (the coordinator is unreachable), for
+//     up to register_timeout; any other error ends Run().
+//   - Transient errors are UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED and CANCELLED (a
+//     coordinator that shuts down cancels the calls in flight).
+//   - A report (CompleteTrial / FailTrial) is retried on transient errors for up to report_timeout.
+//     FAILED_PRECONDITION (or NOT_FOUND) means the lease is no longer ours: the result is logged and
+//     dropped.
+//   - AcquireTrial is retried with backoff after any error not named below; a failed Heartbeat waits
+//     for the next period. An empty AcquireTrial answer that comes back in less than wait_ms / 2 is
+//     followed by a 100 ms pause before the next poll.
 //   - NOT_FOUND to AcquireTrial or Heartbeat means the coordinator does not know our worker id: the
 //     worker registers again and carries on. UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED and
 //     INVALID_ARGUMENT there are fatal: Run() stops and returns that error.
-//   - Trials named in HeartbeatResponse.stop_trial_ids are killed and nothing is reported for them.
+//   - Trials named in HeartbeatResponse.stop_trial_ids are killed and nothing is reported for them
+//     (a trial whose run had already ended is reported as usual).
 //
 // Thread-safety: Run() is called once, by one thread, and blocks until Stop(); Stop(), worker_id() and
 // stats() may be called from any thread (Stop() is not async-signal-safe: a signal handler should wake a
@@ -57,7 +63,7 @@ struct WorkerOptions {
   uint32_t threads_per_trial = 1;
   // When not empty, slot i's trainer runs with CUDA_VISIBLE_DEVICES=slot_gpus[i % size]. Default empty.
   std::vector<std::string> slot_gpus;
-  // Long-poll wait of AcquireTrial. Default 5000 ms.
+  // Long-poll wait of AcquireTrial. Default 5000 ms. REQUIRES >= 100.
   uint32_t wait_ms = 5000;
   // When not empty, every call carries the metadata "authorization: Bearer <auth_token>". Default "".
   std::string auth_token;
@@ -107,7 +113,8 @@ class Worker {
   Status Run();
 
   // Makes Run() return soon: no more trials are acquired, running children are killed (after
-  // kill_grace at most) and their trials failed with "worker stopped". Returns at once; idempotent.
+  // kill_grace at most) and their trials failed with "worker stopped" (a run that had already ended is
+  // reported as usual). Returns at once; idempotent.
   void Stop();
 
   // The id the coordinator gave this worker; 0 before registration.

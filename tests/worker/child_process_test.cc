@@ -107,6 +107,19 @@ TEST(ChildProcessTest, KillAfterExitChangesNothing) {
   EXPECT_FALSE(r->killed);
 }
 
+TEST(ChildProcessTest, KillAfterExitBeforeWaitChangesNothing) {
+  // The child has exited but is not reaped yet (Wait() not called): a Kill() then is too late.
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", "echo done"});
+  ASSERT_TRUE(child.ok());
+  std::this_thread::sleep_for(milliseconds(300));
+  (*child)->Kill(milliseconds(0));
+  const Result<ChildResult> r = (*child)->Wait();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->Succeeded());
+  EXPECT_FALSE(r->killed);
+  EXPECT_EQ(r->out, "done\n");
+}
+
 TEST(ChildProcessTest, DestructorKillsARunningChild) {
   pid_t pid = 0;
   {

@@ -362,6 +362,53 @@ TEST(TrialRunnerTest, StopBeforeRunStartsNothing) {
   EXPECT_EQ(runner.Run(BuiltinAssignment()).kind, TrialOutcome::Kind::kStopped);
 }
 
+// Runs `script` as the trainer and calls Stop() `stop_after` into the run.
+TrialOutcome RunAndStop(const std::string& script, milliseconds stop_after) {
+  FakeTrainer trainer(script);
+  RunnerOptions options;
+  options.train_binary = trainer.path();
+  options.kill_grace = milliseconds(2000);
+  TrialRunner runner(options);
+  std::thread stopper([&runner, stop_after] {
+    std::this_thread::sleep_for(stop_after);
+    runner.Stop();
+  });
+  TrialOutcome outcome = runner.Run(BuiltinAssignment());
+  stopper.join();
+  return outcome;
+}
+
+TEST(TrialRunnerTest, StopAfterTheTrainerExitedKeepsTheResult) {
+  // The trainer exits at once; a grandchild holds its output open for 1 s, so Run() is still reading
+  // (the child reaped) when Stop() comes.
+  const TrialOutcome outcome = RunAndStop("echo '{\"accuracy\": 0.9}'; sleep 1 &", milliseconds(250));
+  ASSERT_EQ(outcome.kind, TrialOutcome::Kind::kCompleted) << outcome.error;
+  EXPECT_DOUBLE_EQ(outcome.metrics.metrics.at("accuracy"), 0.9);
+}
+
+TEST(TrialRunnerTest, TrainerThatFinishesOnSigtermKeepsItsResult) {
+  const TrialOutcome outcome =
+      RunAndStop("trap 'echo \"{\\\"accuracy\\\": 0.7}\"; exit 0' TERM; sleep 30 & wait", milliseconds(250));
+  ASSERT_EQ(outcome.kind, TrialOutcome::Kind::kCompleted) << outcome.error;
+  EXPECT_DOUBLE_EQ(outcome.metrics.metrics.at("accuracy"), 0.7);
+}
+
+TEST(TrialRunnerTest, TrainerThatExitsQuietlyOnSigtermIsStopped) {
+  const TrialOutcome outcome = RunAndStop("trap 'exit 0' TERM; sleep 30 & wait", milliseconds(250));
+  EXPECT_EQ(outcome.kind, TrialOutcome::Kind::kStopped) << outcome.error;
+}
+
+TEST(TrialRunnerTest, StopBeforeASyntheticRunStartsNothing) {
+  v1::AcquireTrialResponse a;
+  a.mutable_task()->mutable_synthetic()->set_function("zdt1");
+  a.mutable_task()->mutable_synthetic()->set_dims(2);
+  *a.mutable_trial() = ZdtTrial({0.36, 0.0});
+  a.add_objectives()->set_name("f1");
+  TrialRunner runner{RunnerOptions()};
+  runner.Stop();
+  EXPECT_EQ(runner.Run(a).kind, TrialOutcome::Kind::kStopped);
+}
+
 TEST(TrialRunnerTest, SyntheticTaskRunsInProcess) {
   v1::AcquireTrialResponse a;
   a.mutable_task()->mutable_synthetic()->set_function("zdt1");

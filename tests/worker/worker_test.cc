@@ -43,6 +43,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     std::unique_lock<std::mutex> lock(mu_);
     ++acquires_;
     acquired_by_.insert(request->worker_id());
+    if (!hold_polls_) return grpc::Status::OK;
     if (acquire_error_.has_value()) {
       const grpc::Status error = *acquire_error_;
       if (acquire_error_once_) acquire_error_.reset();
@@ -110,6 +111,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::set<uint64_t> acquired_by_;
   std::optional<grpc::Status> acquire_error_;
   bool acquire_error_once_ = true;
+  bool hold_polls_ = true;  // false: every AcquireTrial answers "no trial" at once
   std::set<uint64_t> stop_;
   std::set<std::string> leases_seen_;
   std::deque<grpc::Status> report_errors_;
@@ -350,6 +352,26 @@ TEST_F(WorkerTest, TransientAcquireErrorsAreRetried) {
   EXPECT_NE(log.find("coordinator reachable again"), std::string::npos) << log;
 }
 
+TEST_F(WorkerTest, EarlyEmptyAnswersDoNotSpin) {
+  fake_.hold_polls_ = false;
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.acquires_ > 0; }); }));
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_TRUE(StopWorker().ok());
+  // A 100 ms pause after each: about 5 polls in 500 ms, where a spin makes thousands.
+  EXPECT_LE(fake_.With([](auto& f) { return f.acquires_; }), 10);
+}
+
+TEST_F(WorkerTest, EmptyErrorMessageBecomesTheCodeName) {
+  fake_.acquire_error_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "");
+  StartWorker();
+  fake_.Enqueue(SyntheticAssignment(12, 0.5));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }));
+  EXPECT_TRUE(StopWorker().ok());
+  const std::string log = Logged();
+  EXPECT_NE(log.find("AcquireTrial failed (UNAVAILABLE: UNAVAILABLE); retrying"), std::string::npos) << log;
+}
+
 TEST(WorkerRegisterTest, GivesUpWhenTheCoordinatorIsUnreachable) {
   WorkerOptions options;
   options.register_timeout = milliseconds(400);
@@ -387,6 +409,18 @@ TEST(WorkerRegisterTest, BadOptionsAreRejected) {
   options.slots = 0;
   Worker worker(MakeWorkerChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), options);
   EXPECT_EQ(worker.Run().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(WorkerRegisterTest, WaitMsBelowTheMinimumIsRejected) {
+  for (uint32_t wait_ms : {0u, 1u, 99u}) {
+    WorkerOptions options;
+    options.wait_ms = wait_ms;
+    options.log = [](const std::string&) {};
+    Worker worker(MakeWorkerChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), options);
+    const Status status = worker.Run();
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << wait_ms;
+    EXPECT_NE(status.message().find("wait_ms"), std::string::npos) << status.message();
+  }
 }
 
 }  // namespace
