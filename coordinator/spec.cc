@@ -1,10 +1,13 @@
 #include "coordinator/spec.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "problems/problem.h"
+#include "search/nsga2.h"
 #include "search/random_search.h"
+#include "search/woa.h"
 #include "trainer/knobs.h"
 
 namespace hpo::coordinator {
@@ -116,7 +119,8 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
 // filled in.
 Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
   const v1::SyntheticTask& task = spec.task().synthetic();
-  auto problem = problems::MakeProblem(task.function(), task.dims());
+  auto problem = problems::MakeProblem(
+      task.function(), task.dims(), task.has_shift_seed() ? std::optional<uint64_t>(task.shift_seed()) : std::nullopt);
   if (!problem.ok()) return FieldError("task.synthetic", problem.status().message());
   *num_objectives = problem->num_objectives;
   spec.mutable_task()->mutable_synthetic()->set_dims(static_cast<uint32_t>(problem->dims));
@@ -194,6 +198,12 @@ Status CheckBudget(v1::Budget& budget) {
   return Status::Ok();
 }
 
+// An optimizer's option error ("nsga2.population: ...") as the spec field it came from.
+Result<std::unique_ptr<search::Optimizer>> AlgorithmError(Result<std::unique_ptr<search::Optimizer>> made) {
+  if (made.ok() || made.status().code() != StatusCode::kInvalidArgument) return made;
+  return InvalidArgumentError("algorithm." + made.status().message());
+}
+
 search::ParamSpec ToParamSpec(const v1::Parameter& p) {
   search::ParamSpec s;
   s.name = p.name();
@@ -261,14 +271,51 @@ Result<search::SearchSpace> MakeSearchSpace(const v1::StudySpec& spec) {
 }
 
 Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& spec, size_t dims) {
-  search::OptimizerOptions options;
-  options.dims = dims;
-  options.num_objectives = static_cast<size_t>(spec.objectives_size());
-  options.seed = spec.seed();
-  switch (spec.algorithm().kind_case()) {
+  search::OptimizerOptions base;
+  base.dims = dims;
+  base.num_objectives = static_cast<size_t>(spec.objectives_size());
+  base.seed = spec.seed();
+  const v1::Algorithm& algorithm = spec.algorithm();
+  switch (algorithm.kind_case()) {
+    case v1::Algorithm::kNsga2: {
+      const v1::Nsga2& a = algorithm.nsga2();
+      search::Nsga2Options options;
+      options.base = base;
+      if (a.has_population()) options.population = a.population();
+      options.mode = a.mode() == v1::Nsga2::GENERATIONAL ? search::Nsga2Options::Mode::kGenerational
+                                                          : search::Nsga2Options::Mode::kSteadyState;
+      if (a.has_crossover_prob()) options.crossover_prob = a.crossover_prob();
+      if (a.has_eta_c()) options.eta_c = a.eta_c();
+      if (a.has_eta_m()) options.eta_m = a.eta_m();
+      if (a.has_mutation_prob()) options.mutation_prob = a.mutation_prob();
+      return AlgorithmError(search::MakeNsga2(options));
+    }
+    case v1::Algorithm::kWoa: {
+      const v1::Woa& a = algorithm.woa();
+      search::WoaOptions options;
+      if (a.variant() == v1::Woa::ORIGINAL) {
+        options = search::WoaOptions::Original(base);
+      } else {
+        options.base = base;
+      }
+      if (a.has_population()) options.population = a.population();
+      // T defaults to the iterations the trial budget allows, so that a(t) and w(t) run their course.
+      options.max_iterations = a.has_max_iterations()
+                                   ? a.max_iterations()
+                                   : std::max<size_t>(1, spec.budget().max_trials() / std::max<size_t>(1, options.population));
+      if (a.has_inertia_weight()) options.inertia_weight = a.inertia_weight();
+      if (a.has_hybrid_search()) options.hybrid_search = a.hybrid_search();
+      if (a.has_adaptive_shrink()) options.adaptive_shrink = a.adaptive_shrink();
+      if (a.has_archive_size()) options.archive_size = a.archive_size();
+      return AlgorithmError(search::MakeWoa(options));
+    }
     case v1::Algorithm::kRandom:
-    case v1::Algorithm::KIND_NOT_SET:
-      return search::MakeRandomSearch(options);
+    case v1::Algorithm::KIND_NOT_SET: {
+      search::RandomSearchOptions options;
+      options.base = base;
+      options.latin_hypercube = algorithm.random().latin_hypercube();
+      return AlgorithmError(search::MakeRandomSearch(options));
+    }
   }
   return FieldError("algorithm", "unknown algorithm");
 }

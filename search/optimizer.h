@@ -27,6 +27,13 @@ struct Candidate {
   std::vector<double> x;  // the genes, each in [0, 1]; size dims
 };
 
+// A told candidate with its result, as an optimizer keeps it.
+struct Evaluation {
+  Candidate candidate;
+  std::vector<double> objectives;  // minimised
+  double constraint_violation = 0.0;
+};
+
 struct OptimizerOptions {
   size_t dims = 0;            // genes per candidate; >= 1
   size_t num_objectives = 0;  // objectives per Tell, all minimised; >= 1
@@ -61,6 +68,11 @@ class Optimizer {
   // truncated, another algorithm's); INVALID_ARGUMENT for a state saved with other dims or objectives.
   // On error the state does not change.
   virtual Status Load(const std::string& state) = 0;
+
+  // The solutions the search currently keeps, best first where there is an order: NSGA-II's parent
+  // population, the whale optimizer's archive (or its best whale for one objective). Random search keeps
+  // none and returns an empty list.
+  virtual std::vector<Evaluation> Elite() const { return {}; }
 };
 
 }  // namespace hpo::search

@@ -22,7 +22,9 @@ namespace hpo::search {
 bool Dominates(std::span<const double> a, std::span<const double> b);
 
 // Indices of the points no other point dominates, ascending. Identical points do not dominate each other,
-// so duplicates on the front are all kept. O(N log N) for 2 objectives, O(M N^2) otherwise.
+// so duplicates on the front are all kept. O(N log N) for 2 objectives (one sweep in lexicographic
+// order), O(N log N) for 3 (a sweep over a 2-D staircase), and for 4 or more a lexicographic sweep that
+// compares each point with the front found so far only: O(M N K) for a front of K points. Memory O(N).
 std::vector<size_t> ParetoFrontIndices(const std::vector<std::vector<double>>& points);
 
 struct NondominatedSorting {
@@ -33,8 +35,18 @@ struct NondominatedSorting {
   std::vector<size_t> rank;
 };
 
-// The points sorted into fronts. O(N log N) for 2 objectives (sort, then a binary search per point
-// over the fronts' last points), Deb's fast non-dominated sort, O(M N^2), otherwise.
+// The points sorted into fronts. All three algorithms process the points in lexicographic order, so that
+// every dominator of a point comes before it, and put each point into the first front none of whose
+// members dominates it, found by binary search over the fronts (a point dominated by a member of front
+// k is dominated by a member of every front before k). Memory O(N) throughout, no dominance lists.
+//   2 objectives: a front is summed up by its last point; O(N log N) (Jensen 2003, Fang et al. 2008).
+//   3 objectives: a front is summed up by the 2-D staircase of its members' (f2, f3), an ordered map;
+//     testing a front is one O(log N) lookup, so O(N log^2 N) in all.
+//   4 or more (and 1): ENS-BS (Zhang, Tian, Cheng, Jin, "An efficient approach to nondominated
+//     sorting for evolutionary multiobjective optimization", IEEE TEVC 19(2), 2015): a front is tested
+//     by comparing with its members, newest first, stopping at the first dominator. O(M N^2) in the
+//     worst case (all on one front), far fewer comparisons on typical sets.
+// Deb's fast non-dominated sort (O(M N^2) time, O(N^2) memory) is not used.
 NondominatedSorting NondominatedSort(const std::vector<std::vector<double>>& points);
 
 // Crowding distance of each point of `front` (indices into points; usually one front), in front's

@@ -118,6 +118,38 @@ TEST(SpecTest, SyntheticTaskFillsItsVariables) {
   EXPECT_NE(unknown.status().message().find("task.synthetic"), std::string::npos);
 }
 
+TEST(SpecTest, ShiftedClassicFunctionIsASyntheticTask) {
+  auto spec = NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}], "budget": {"max_trials": 5},
+      "algorithm": {"woa": {}},
+      "task": {"synthetic": {"function": "f9_rastrigin", "dims": 5, "shift_seed": 3}}})"));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  ASSERT_EQ(spec->parameters_size(), 5);
+  EXPECT_EQ(spec->parameters(0).float_().low(), -5.12);
+  auto two = NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 5},
+      "task": {"synthetic": {"function": "f9_rastrigin", "dims": 5}}})"));
+  ASSERT_FALSE(two.ok());
+  EXPECT_NE(two.status().message().find("objectives[1] (f2)"), std::string::npos);
+  auto shifted_zdt = NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}], "budget": {"max_trials": 5},
+      "task": {"synthetic": {"function": "zdt1", "shift_seed": 3}}})"));
+  ASSERT_FALSE(shifted_zdt.ok());
+  EXPECT_NE(shifted_zdt.status().message().find("task.synthetic"), std::string::npos);
+}
+
+TEST(SpecTest, AlgorithmOptionsAreCheckedWhenTheOptimizerIsMade) {
+  auto spec = NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 50},
+      "algorithm": {"nsga2": {"population": 2}},
+      "task": {"synthetic": {"function": "zdt1", "dims": 4}}})"));
+  ASSERT_TRUE(spec.ok());
+  auto optimizer = MakeOptimizer(*spec, 4);
+  ASSERT_FALSE(optimizer.ok());
+  EXPECT_EQ(optimizer.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(optimizer.status().message().rfind("algorithm.nsga2.population", 0), 0u) << optimizer.status().message();
+  spec->mutable_algorithm()->mutable_nsga2()->set_population(8);
+  EXPECT_TRUE(MakeOptimizer(*spec, 4).ok());
+  spec->mutable_algorithm()->mutable_woa()->set_population(10);
+  EXPECT_TRUE(MakeOptimizer(*spec, 4).ok());
+}
+
 TEST(SpecTest, MinimisedObjectivesNegateMaximised) {
   auto spec = NormalizeSpec(Parse(kGood));
   ASSERT_TRUE(spec.ok());

@@ -180,6 +180,38 @@ TEST_F(ServiceTest, SyntheticStudyRunsToCompletionAndFrontMatchesBruteForce) {
   }
 }
 
+// Every algorithm runs through the whole service, generational barriers included, to the end of its
+// budget, with the optimizer state committed with each result.
+TEST_F(ServiceTest, EachAlgorithmRunsAStudyToCompletion) {
+  StartWorkers(2, 2);
+  const std::vector<std::string> studies = {
+      R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 40, "max_parallel": 4},
+          "algorithm": {"nsga2": {"population": 8, "mode": "GENERATIONAL"}},
+          "task": {"synthetic": {"function": "zdt1", "dims": 6}}, "seed": 1})",
+      R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 40, "max_parallel": 4},
+          "algorithm": {"nsga2": {"population": 8}},
+          "task": {"synthetic": {"function": "zdt2", "dims": 6}}, "seed": 2})",
+      R"({"objectives": [{"name": "f1"}], "budget": {"max_trials": 60, "max_parallel": 3},
+          "algorithm": {"woa": {"population": 6}},
+          "task": {"synthetic": {"function": "f1_sphere", "dims": 5, "shift_seed": 9}}, "seed": 3})",
+      R"({"objectives": [{"name": "f1"}], "budget": {"max_trials": 30},
+          "algorithm": {"random": {"latin_hypercube": 10}},
+          "task": {"synthetic": {"function": "f9_rastrigin", "dims": 3}}, "seed": 4})",
+  };
+  std::vector<uint64_t> ids;
+  for (const std::string& json : studies) {
+    v1::Study study;
+    const grpc::Status created = Create(json, &study);
+    ASSERT_TRUE(created.ok()) << created.error_message();
+    ids.push_back(study.id());
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const v1::Study done = WaitDone(ids[i], 60s);
+    EXPECT_EQ(done.state(), v1::STUDY_COMPLETED) << studies[i];
+    EXPECT_EQ(done.counts().completed(), done.spec().budget().max_trials()) << studies[i];
+  }
+}
+
 TEST_F(ServiceTest, BadSpecsAreRefusedNamingTheFieldAndStoreNothing) {
   const std::string good = R"({"name": "x", "parameters": [
       {"name": "lr", "float": {"low": 0.001, "high": 0.01, "log": true}},

@@ -109,28 +109,93 @@ TEST(ParetoTest, InfinitiesCompareAsNumbers) {
   EXPECT_EQ(NondominatedSort(points).fronts, (std::vector<Indices>{{0, 1, 3}, {2}}));
 }
 
-// Random sets against the definitions, in 2 and 3 objectives, continuous and on a small integer grid
-// (many ties and duplicates).
-TEST(ParetoTest, MatchesBruteForceOnRandomSets) {
-  Rng rng(2024);
-  for (int set = 0; set < 3000; ++set) {
-    const size_t num_objectives = 2 + set % 2;
-    const bool grid = set % 4 >= 2;
-    const size_t n = 1 + rng.UniformInt(60);
-    Points points(n, std::vector<double>(num_objectives));
-    for (auto& p : points) {
-      for (double& v : p) v = grid ? static_cast<double>(rng.UniformInt(5)) : rng.Uniform01();
-      if (set % 50 == 0 && rng.UniformInt(10) == 0) p[0] = kNan;
-    }
-    SCOPED_TRACE("set " + std::to_string(set));
-    ASSERT_EQ(ParetoFrontIndices(points), BruteFront(points));
-    const NondominatedSorting sorting = NondominatedSort(points);
-    const std::vector<Indices> expected = BruteFronts(points);
-    ASSERT_EQ(sorting.fronts, expected);
-    for (size_t f = 0; f < expected.size(); ++f) {
-      for (size_t i : expected[f]) ASSERT_EQ(sorting.rank[i], f);
+// A random set of n points in `num_objectives` objectives, of one of several kinds: continuous, on a
+// small integer grid (many ties), with many exact duplicates, with one objective constant, or with a few
+// NaN points.
+Points RandomSet(Rng& rng, size_t n, size_t num_objectives, int kind) {
+  Points points(n, std::vector<double>(num_objectives));
+  for (auto& p : points) {
+    for (double& v : p) v = kind == 1 ? static_cast<double>(rng.UniformInt(4)) : rng.Uniform01();
+  }
+  if (kind == 2) {  // duplicates: each point a copy of an earlier one with probability 1/2
+    for (size_t i = 1; i < n; ++i) {
+      if (rng.UniformInt(2) == 0) points[i] = points[rng.UniformInt(i)];
     }
   }
+  if (kind == 3) {  // one objective constant
+    const size_t m = rng.UniformInt(num_objectives);
+    for (auto& p : points) p[m] = 0.5;
+  }
+  if (kind == 4) {
+    for (auto& p : points) {
+      if (rng.UniformInt(8) == 0) p[rng.UniformInt(num_objectives)] = kNan;
+    }
+  }
+  return points;
+}
+
+void ExpectMatchesBruteForce(const Points& points) {
+  ASSERT_EQ(ParetoFrontIndices(points), BruteFront(points));
+  const NondominatedSorting sorting = NondominatedSort(points);
+  const std::vector<Indices> expected = BruteFronts(points);
+  ASSERT_EQ(sorting.fronts, expected);
+  ASSERT_EQ(sorting.rank.size(), points.size());
+  for (size_t f = 0; f < expected.size(); ++f) {
+    for (size_t i : expected[f]) ASSERT_EQ(sorting.rank[i], f);
+  }
+}
+
+// Random sets against the definitions in 1 to 5 objectives (each algorithm: 2-D sweep, 3-D staircases,
+// ENS-BS for 1, 4 and 5), of every kind RandomSet makes.
+TEST(ParetoTest, MatchesBruteForceOnRandomSets) {
+  Rng rng(2024);
+  for (int set = 0; set < 5000; ++set) {
+    const size_t num_objectives = 1 + set % 5;
+    const int kind = (set / 5) % 5;
+    const size_t n = 1 + rng.UniformInt(set % 97 == 0 ? 400 : 60);
+    SCOPED_TRACE("set " + std::to_string(set) + ", " + std::to_string(num_objectives) + " objectives, kind " +
+                 std::to_string(kind) + ", n " + std::to_string(n));
+    ExpectMatchesBruteForce(RandomSet(rng, n, num_objectives, kind));
+  }
+}
+
+// Points on or near a common front put many points into few fronts; points on a line put each into its
+// own front. Both extremes of the number of fronts, in 2, 3 and 5 objectives.
+TEST(ParetoTest, MatchesBruteForceOnFrontsAndChains) {
+  Rng rng(77);
+  for (size_t num_objectives : {2, 3, 5}) {
+    for (int set = 0; set < 40; ++set) {
+      const size_t n = 50 + rng.UniformInt(150);
+      Points points(n, std::vector<double>(num_objectives));
+      for (auto& p : points) {
+        if (set % 2 == 0) {  // near the simplex: sum of objectives about 1
+          double sum = 0;
+          for (double& v : p) sum += (v = rng.Uniform01());
+          const double level = 1.0 + 0.05 * static_cast<double>(rng.UniformInt(3));
+          for (double& v : p) v *= level / sum;
+        } else {  // a chain with a few ties
+          const double t = static_cast<double>(rng.UniformInt(n));
+          for (double& v : p) v = t;
+          p[rng.UniformInt(num_objectives)] += static_cast<double>(rng.UniformInt(2));
+        }
+      }
+      SCOPED_TRACE(std::to_string(num_objectives) + " objectives, set " + std::to_string(set));
+      ExpectMatchesBruteForce(points);
+    }
+  }
+}
+
+TEST(ParetoTest, NoObjectivesMeansOneFront) {
+  const Points points(3);
+  EXPECT_EQ(ParetoFrontIndices(points), (Indices{0, 1, 2}));
+  EXPECT_EQ(NondominatedSort(points).fronts, (std::vector<Indices>{{0, 1, 2}}));
+}
+
+TEST(ParetoTest, HandMadeFrontsInFiveObjectives) {
+  const Points points = {{1, 1, 1, 1, 2}, {1, 1, 1, 2, 1}, {1, 1, 1, 2, 2}, {1, 1, 1, 2, 2},
+                         {0, 5, 5, 5, 5}, {2, 2, 2, 2, 2}, {3, 3, 3, 3, 3}};
+  EXPECT_EQ(ParetoFrontIndices(points), (Indices{0, 1, 4}));
+  EXPECT_EQ(NondominatedSort(points).fronts, (std::vector<Indices>{{0, 1, 4}, {2, 3}, {5}, {6}}));
 }
 
 TEST(ParetoTest, CrowdingDistanceHandWorked) {
