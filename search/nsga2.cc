@@ -46,22 +46,6 @@ const char* PruningName(CrowdingPruning pruning) {
   return pruning == CrowdingPruning::kIterative ? "iterative" : "once";
 }
 
-Status ValidateResult(size_t num_objectives, std::span<const double> objectives, double violation) {
-  if (objectives.size() != num_objectives) {
-    return InvalidArgumentError("expected " + std::to_string(num_objectives) + " objectives, got " +
-                                std::to_string(objectives.size()));
-  }
-  for (size_t i = 0; i < objectives.size(); ++i) {
-    if (!std::isfinite(objectives[i])) {
-      return InvalidArgumentError("objectives[" + std::to_string(i) + "] is not finite");
-    }
-  }
-  if (!std::isfinite(violation) || violation < 0) {
-    return InvalidArgumentError("constraint_violation must be finite and >= 0");
-  }
-  return Status::Ok();
-}
-
 struct Individual {
   uint64_t id = 0;
   Genes x;

@@ -75,6 +75,10 @@ class Optimizer {
   virtual std::vector<Evaluation> Elite() const { return {}; }
 };
 
+// The checks every Tell makes of a result, shared by the optimizers: OK, or INVALID_ARGUMENT for
+// objectives of a size other than num_objectives or not finite, or a violation negative or not finite.
+Status ValidateResult(size_t num_objectives, std::span<const double> objectives, double violation);
+
 }  // namespace hpo::search
 
 #endif  // HPO_SEARCH_OPTIMIZER_H_

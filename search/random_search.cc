@@ -25,22 +25,6 @@ bool ReadField(std::istream& in, const char* word, uint64_t& value) {
   return ec == std::errc() && end == number.data() + number.size();
 }
 
-Status ValidateResult(size_t num_objectives, std::span<const double> objectives, double violation) {
-  if (objectives.size() != num_objectives) {
-    return InvalidArgumentError("expected " + std::to_string(num_objectives) + " objectives, got " +
-                                std::to_string(objectives.size()));
-  }
-  for (size_t i = 0; i < objectives.size(); ++i) {
-    if (!std::isfinite(objectives[i])) {
-      return InvalidArgumentError("objectives[" + std::to_string(i) + "] is not finite");
-    }
-  }
-  if (!std::isfinite(violation) || violation < 0) {
-    return InvalidArgumentError("constraint_violation must be finite and >= 0");
-  }
-  return Status::Ok();
-}
-
 // A gene uniform in stratum s of n: (s + u) / n, stepped by an ulp or two where rounding left it
 // outside, so that floor(x * n) == s holds exactly (and so x < 1). REQUIRES: s < n, 0 <= u < 1.
 double InStratum(uint64_t s, uint64_t n, double u) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <numbers>
 #include <sstream>
@@ -56,7 +57,14 @@ double Clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
 double Repair(double v, double from, Rng& rng) {
   if (v >= 0.0 && v <= 1.0) return v;
   const double bound = v < 0.0 ? 0.0 : 1.0;
-  return rng.Uniform01() < 2.0 / 3.0 ? bound : 0.5 * (from + bound);
+  static const int mode = getenv("WOA_RM") ? atoi(getenv("WOA_RM")) : 0;
+  static const double pb = getenv("WOA_PB") ? atof(getenv("WOA_PB")) : 2.0 / 3.0;
+  if (mode == 1) {
+    const double r = 2.0 * bound - v;
+    if (r >= 0.0 && r <= 1.0) return r;
+    return 0.5 * (from + bound);
+  }
+  return rng.Uniform01() < pb ? bound : 0.5 * (from + bound);
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,24 @@
+#include "search/optimizer.h"
+
+#include <cmath>
+#include <string>
+
+namespace hpo::search {
+
+Status ValidateResult(size_t num_objectives, std::span<const double> objectives, double violation) {
+  if (objectives.size() != num_objectives) {
+    return InvalidArgumentError("expected " + std::to_string(num_objectives) + " objectives, got " +
+                                std::to_string(objectives.size()));
+  }
+  for (size_t i = 0; i < objectives.size(); ++i) {
+    if (!std::isfinite(objectives[i])) {
+      return InvalidArgumentError("objectives[" + std::to_string(i) + "] is not finite");
+    }
+  }
+  if (!std::isfinite(violation) || violation < 0) {
+    return InvalidArgumentError("constraint_violation must be finite and >= 0");
+  }
+  return Status::Ok();
+}
+
+}  // namespace hpo::search
