@@ -299,14 +299,15 @@ Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& sp
         options.base = base;
       }
       if (a.has_population()) options.population = a.population();
-      // T defaults to the iterations the trial budget allows, so that a(t) and w(t) run their course.
-      options.max_iterations = a.has_max_iterations()
-                                   ? a.max_iterations()
-                                   : std::max<size_t>(1, spec.budget().max_trials() / std::max<size_t>(1, options.population));
       if (a.has_inertia_weight()) options.inertia_weight = a.inertia_weight();
       if (a.has_hybrid_search()) options.hybrid_search = a.hybrid_search();
       if (a.has_adaptive_shrink()) options.adaptive_shrink = a.adaptive_shrink();
       if (a.has_archive_size()) options.archive_size = a.archive_size();
+      // T defaults to the iterations the trial budget allows, so that a(t) and w(t) run their course.
+      options.max_iterations = a.has_max_iterations() ? a.max_iterations()
+                                                      : search::WoaIterationsForBudget(spec.budget().max_trials(),
+                                                                                       options.population,
+                                                                                       options.hybrid_search);
       return AlgorithmError(search::MakeWoa(options));
     }
     case v1::Algorithm::kRandom:

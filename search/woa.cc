@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <numbers>
 #include <sstream>
@@ -49,22 +48,17 @@ bool Better(const Eval& a, const Eval& b) {
 
 double Clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
 
-// A gene that left [0, 1] (improved variant): with probability 2/3 onto the bound it crossed, else halfway
-// from where its whale was (`from`, inside) to that bound. Plain clamping piles whales onto one bound value,
-// where their differences, and so every translation-invariant step in that gene, become 0 for good (a
-// shifted sphere then stalls with 13% of its genes on a bound); never reaching the bound would make an
+// A gene v that left [0, 1] (improved variant): onto the bound it crossed with probability 4/5, unless the
+// leader's gene is already there; otherwise halfway from where its whale was (`from`, inside) to that
+// bound. Plain clamping piles whales onto one bound value, where their differences, and so every
+// translation-invariant step in that gene, become 0 for good (a shifted sphere stalls with 13% of its
+// genes on a bound; Schwefel 2.22 with whole genes at ±10); never reaching the bound would make an
 // optimum there (ZDT's, or a hyperparameter's best value at its limit) slow to find.
-double Repair(double v, double from, Rng& rng) {
+double Repair(double v, double from, double leader, Rng& rng) {
   if (v >= 0.0 && v <= 1.0) return v;
   const double bound = v < 0.0 ? 0.0 : 1.0;
-  static const int mode = getenv("WOA_RM") ? atoi(getenv("WOA_RM")) : 0;
-  static const double pb = getenv("WOA_PB") ? atof(getenv("WOA_PB")) : 2.0 / 3.0;
-  if (mode == 1) {
-    const double r = 2.0 * bound - v;
-    if (r >= 0.0 && r <= 1.0) return r;
-    return 0.5 * (from + bound);
-  }
-  return rng.Uniform01() < pb ? bound : 0.5 * (from + bound);
+  const bool snap = rng.Uniform01() < 0.8;
+  return snap && leader != bound ? bound : 0.5 * (from + bound);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -204,7 +198,7 @@ class Woa final : public Optimizer {
   }
 
   Status Tell(const Candidate& c, std::span<const double> objectives, double constraint_violation) override {
-    HPO_RETURN_IF_ERROR(ValidateResult(objectives, constraint_violation));
+    HPO_RETURN_IF_ERROR(ValidateResult(m_, objectives, constraint_violation));
     HPO_ASSIGN_OR_RETURN(Slot * slot, Outstanding(c.id));
     slot->state = SlotState::kTold;
     slot->result = {.valid = true,
@@ -427,7 +421,7 @@ class Woa final : public Optimizer {
   // a(t) = 2τ(t); with adaptive shrink 2·min(1, τ(t)·sqrt(ρ*(t) / ρ(t))), where ρ(t) = δ(t) / δ(0) is the
   // swarm's diversity relative to the start and ρ*(t) = kFinalDiversity^(t/T) the geometric decay it
   // should follow: a swarm more spread than ρ* shrinks faster, one more collapsed gets a larger a (up to
-  // 2, where half the |A| >= 1 moves expand it around random whales) and re-expands.
+  // 2, where half of the p < 0.5 moves have |A| >= 1 and expand it around random whales) and re-expands.
   double ComputeA(const State& s) const {
     const double tau = Tau(s);
     if (!options_.adaptive_shrink) return 2.0 * tau;
@@ -519,7 +513,7 @@ class Woa final : public Optimizer {
         next[j] = leader[j] + keep * offset + spiral * offset;
       }
     }
-    for (size_t j = 0; j < dims_; ++j) next[j] = Repair(next[j], x[j], s.rng);
+    for (size_t j = 0; j < dims_; ++j) next[j] = Repair(next[j], x[j], leader[j], s.rng);
     return next;
   }
 
@@ -574,29 +568,14 @@ class Woa final : public Optimizer {
         }
       }
       for (size_t j = 0; j < dims_; ++j) {
-        trial[j] = options_.variant == Variant::kOriginal ? Clamp01(trial[j]) : Repair(trial[j], x[j], s.rng);
+        trial[j] = options_.variant == Variant::kOriginal ? Clamp01(trial[j])
+                                                          : Repair(trial[j], x[j], (*leaders[i])[j], s.rng);
       }
     }
     BeginPhase(s, Phase::kHybrid, std::move(xs));
   }
 
   // ---- tells -----------------------------------------------------------------------------------------
-
-  Status ValidateResult(std::span<const double> objectives, double violation) const {
-    if (objectives.size() != m_) {
-      return InvalidArgumentError("expected " + std::to_string(m_) + " objectives, got " +
-                                  std::to_string(objectives.size()));
-    }
-    for (size_t k = 0; k < objectives.size(); ++k) {
-      if (!std::isfinite(objectives[k])) {
-        return InvalidArgumentError("objectives[" + std::to_string(k) + "] is not finite");
-      }
-    }
-    if (!std::isfinite(violation) || violation < 0) {
-      return InvalidArgumentError("constraint_violation must be finite and >= 0");
-    }
-    return Status::Ok();
-  }
 
   Result<Slot*> Outstanding(uint64_t id) {
     State& s = state_;
@@ -878,6 +857,12 @@ Result<std::unique_ptr<Optimizer>> MakeWoa(const WoaOptions& options) {
   }
   if (!in_range(options.levy_share, 0.0, 1.0)) return invalid("levy_share", "must be in [0, 1]");
   return std::unique_ptr<Optimizer>(std::make_unique<Woa>(options));
+}
+
+size_t WoaIterationsForBudget(size_t budget, size_t population, bool hybrid_search) {
+  const size_t per_iteration = population * (hybrid_search ? 2 : 1);
+  if (per_iteration == 0 || budget <= population) return 1;
+  return std::max<size_t>(1, (budget - population) / per_iteration);
 }
 
 }  // namespace hpo::search

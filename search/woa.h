@@ -7,17 +7,20 @@
 //
 // The improved updates are translation-invariant: every random coefficient multiplies a difference of two
 // points, never a position, so that moving the optimum moves the search with it. The original's
-// encircling step X* - A·|C·X* - X| multiplies a raw position by C and so pulls the swarm toward the
-// coordinate origin, which on the cube is the lower bound of every parameter; it is kept, exactly, only as
-// the `kOriginal` reference. search/README.md writes out every update equation of both.
+// encircling step X* - A·|C·X* - X| multiplies a raw position by C, so its step size, and how precisely it
+// closes in, depend on where the optimum lies relative to the coordinate origin (on the cube: the lower
+// bound of every parameter); it is kept, exactly, only as the `kOriginal` reference. search/README.md
+// writes out every update equation of both, and the measurements.
 //
 // Ask/tell: WOA is iteration-synchronous. Each phase proposes one candidate per whale — the initial
 // population (a Latin hypercube), then per iteration the whales' moves and, with hybrid search, one trial
-// per whale — and Ask returns fewer than asked (possibly none) once a phase's candidates are all out:
-// the next phase starts when every one of them is told or told failed. A failed move leaves its whale where
-// it was; a failed trial is dropped. The updates depend on which whale a result belongs to, never on the
-// order of the tells. Cost per iteration: O(N·d) for the moves and trials, plus O(K·(K + N)·M) for the
-// archive's update and O(K^2·M·log K) for its truncation in the multi-objective case (K = archive_size).
+// per whale (so 2N evaluations per iteration) — and Ask returns fewer than asked (possibly none) once a
+// phase's candidates are all out: the next phase starts when every one of them is told or told failed.
+// Every whale takes its move (a failed one stays where it was); a trial replaces its whale when better
+// (one objective) or only offers itself to the archive (several); a failed trial is dropped. The updates
+// depend on which whale a result belongs to, never on the order of the tells. Elite() is the archive, or
+// the best point for one objective. Cost per iteration: O(N·d) for the moves and trials, plus O(N·K·M) for
+// the archive's update and O(N·M·K·log K) for its truncation with several objectives (K = archive_size).
 //
 // Not thread-safe (see optimizer.h); the caller owns the returned optimizer.
 #ifndef HPO_SEARCH_WOA_H_
@@ -50,7 +53,7 @@ struct WoaOptions {
   double de_cr = 0.9;                    // DE binomial crossover rate CR; in [0, 1]
   double levy_beta = 1.5;                // Lévy index β (Mantegna's method); in [0.3, 1.99]
   double levy_scale = 1.0;               // Lévy step size α (times a difference of whales); (0, 1e6]
-  double levy_share = 0.5;  // share of hybrid trials that are Lévy flights (the rest DE); [0, 1]
+  double levy_share = 0.5;               // Lévy flights' share of the trials (the rest DE); [0, 1]
 
   // The paper's WOA: kOriginal with every improvement off, the other fields at their defaults.
   static WoaOptions Original(const OptimizerOptions& base);
@@ -61,6 +64,10 @@ struct WoaOptions {
 // whale optimizer with the same options (the seed aside: the saved generator replaces it); otherwise
 // INVALID_ARGUMENT naming the first option that differs.
 Result<std::unique_ptr<Optimizer>> MakeWoa(const WoaOptions& options);
+
+// The iterations T that `budget` evaluations allow: the first population, then population candidates an
+// iteration, twice that with hybrid search (one trial per whale). At least 1.
+size_t WoaIterationsForBudget(size_t budget, size_t population, bool hybrid_search);
 
 }  // namespace hpo::search
 

@@ -55,16 +55,11 @@ const std::vector<MethodRun>& Methods() {
 
 // The iterations T that fit `budget` evaluations: N for the start, then N per iteration (2N with hybrid
 // search: a move and a trial per whale), so that a(t) and w(t) run their whole course within the budget.
-size_t FittedIterations(size_t budget, size_t whales, bool hybrid) {
-  const size_t per_iteration = whales * (hybrid ? 2 : 1);
-  return budget > whales ? std::max<size_t>(1, (budget - whales) / per_iteration) : 1;
-}
-
 search::WoaOptions WhaleOptions(Method method, const search::OptimizerOptions& base, size_t budget) {
   search::WoaOptions options =
       method == Method::kIwoa ? search::WoaOptions{.base = base} : search::WoaOptions::Original(base);
   options.population = kWhales;
-  options.max_iterations = FittedIterations(budget, kWhales, options.hybrid_search);
+  options.max_iterations = search::WoaIterationsForBudget(budget, kWhales, options.hybrid_search);
   return options;
 }
 
@@ -234,7 +229,7 @@ Status RunMoSection(const BenchOptions& options, const Reporter& reporter) {
         if (algorithm == "iwoa") {
           search::WoaOptions o{.base = base};
           o.population = kWhales;
-          o.max_iterations = FittedIterations(budget, kWhales, o.hybrid_search);
+          o.max_iterations = search::WoaIterationsForBudget(budget, kWhales, o.hybrid_search);
           made = search::MakeWoa(o);
           batch = kWhales;
         } else {

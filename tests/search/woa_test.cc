@@ -539,7 +539,7 @@ TEST(WoaTest, AdaptiveShrinkReExpandsACollapsedSwarm) {
       EXPECT_GT(ratio, 1e-2 / 30);  // back near its target
       EXPECT_LT(ratio, 1e-2 * 30);
     } else {
-      EXPECT_LT(ratio, 1e-6);  // a = 2 - 2t/T alone leaves it collapsed
+      EXPECT_LT(ratio, 1e-4);  // a = 2 - 2t/T alone leaves it far below
     }
   }
 }
