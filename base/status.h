@@ -117,10 +117,10 @@ class [[nodiscard]] Result {
 #define HPO_STATUS_CONCAT_(a, b) HPO_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (a Status) is not OK.
-#define HPO_RETURN_IF_ERROR(expr)                   \
-  do {                                              \
-    ::hpo::Status hpo_status_ = (expr);             \
-    if (!hpo_status_.ok()) return hpo_status_;      \
+#define HPO_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::hpo::Status hpo_status_ = (expr);        \
+    if (!hpo_status_.ok()) return hpo_status_; \
   } while (false)
 
 // `lhs = value of expr` (a Result<T>), or returns its Status from the enclosing function.

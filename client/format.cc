@@ -323,7 +323,8 @@ std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::Study
   }
   std::vector<std::string> known = columns.objectives;
   AppendExtraNames(metrics, &known);
-  const std::vector<std::string> others(known.begin() + static_cast<long>(columns.objectives.size()), known.end());
+  const std::vector<std::string> others(known.begin() + static_cast<long>(columns.objectives.size()),
+                                        known.end());
   std::vector<std::vector<Cell>> rows;
   for (const v1::Trial& trial : front.trials()) {
     std::vector<Cell> row = {NumberCell(trial.number())};

@@ -216,7 +216,8 @@ Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker
   if (runners_.empty()) return std::optional<v1::AcquireTrialResponse>();
   // Round robin over running studies, starting after the one served last.
   std::vector<StudyRunner*> order;
-  for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it) order.push_back(it->second.get());
+  for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it)
+    order.push_back(it->second.get());
   for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
     order.push_back(it->second.get());
   }
@@ -286,7 +287,8 @@ Status Core::Report(uint64_t trial_id, const std::string& token,
 
 Status Core::CompleteTrial(const v1::CompleteTrialRequest& request) {
   return Report(request.trial_id(), request.lease_token(), [&](StudyRunner& runner, int64_t now) {
-    return runner.Complete(request.trial_id(), request.lease_token(), request.metrics(), request.device(), now);
+    return runner.Complete(request.trial_id(), request.lease_token(), request.metrics(), request.device(),
+                           now);
   });
 }
 

@@ -27,7 +27,7 @@ namespace hpo::coordinator {
 
 struct CoreOptions {
   const Clock* clock = SystemClock::Default();  // must outlive the Core
-  uint32_t heartbeat_ms = 1000;                  // told to workers at registration
+  uint32_t heartbeat_ms = 1000;                 // told to workers at registration
 };
 
 class Core {
@@ -68,9 +68,9 @@ class Core {
   // A repeat of the report that finished the trial (same token) is acknowledged and changes nothing.
   Status Report(uint64_t trial_id, const std::string& token,
                 const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report);
-  std::string NewToken();                           // REQUIRES: mu_ held
-  Status CheckWorker(uint64_t worker_id);           // REQUIRES: mu_ held
-  void NotifyWork();                                // REQUIRES: mu_ not held
+  std::string NewToken();                  // REQUIRES: mu_ held
+  Status CheckWorker(uint64_t worker_id);  // REQUIRES: mu_ held
+  void NotifyWork();                       // REQUIRES: mu_ not held
 
   storage::Store* const store_;
   const CoreOptions options_;

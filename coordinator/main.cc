@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hpo-coordinator: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  std::fprintf(stderr, "hpo-coordinator: listening on %s (port %d), database %s\n", options.listen_address.c_str(),
-               (*server)->port(), options.db_path.c_str());
+  std::fprintf(stderr, "hpo-coordinator: listening on %s (port %d), database %s\n",
+               options.listen_address.c_str(), (*server)->port(), options.db_path.c_str());
   if (!port_file.empty()) {
     std::ofstream out(port_file + ".tmp");
     out << (*server)->port() << "\n";

@@ -21,9 +21,8 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(server->core_.get());
   Server* raw = server.get();
   // New work answers parked polls at once, on the event loop rather than on the caller's thread.
-  server->core_->SetWorkListener([raw] {
-    boost::asio::post(raw->io_, [raw] { raw->worker_service_->ServeWaiting(); });
-  });
+  server->core_->SetWorkListener(
+      [raw] { boost::asio::post(raw->io_, [raw] { raw->worker_service_->ServeWaiting(); }); });
 
   grpc::ServerBuilder builder;
   // A second coordinator on a taken port must fail, not silently share the port's traffic.
@@ -47,7 +46,8 @@ void Server::ScheduleTick() {
     // The event loop is an edge: nothing thrown below may end the process.
     try {
       const Status expired = core_->ExpireLeases();
-      if (!expired.ok()) std::fprintf(stderr, "hpo-coordinator: lease expiry: %s\n", expired.ToString().c_str());
+      if (!expired.ok())
+        std::fprintf(stderr, "hpo-coordinator: lease expiry: %s\n", expired.ToString().c_str());
       worker_service_->ServeWaiting();
       worker_service_->ReleaseDone();
     } catch (const std::exception& e) {

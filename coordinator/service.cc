@@ -18,7 +18,8 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const Sta
 
 // Stores a Result's value in *response and answers with its status.
 template <typename T, typename Response>
-grpc::ServerUnaryReactor* AnswerWith(grpc::CallbackServerContext* context, Result<T> result, Response* response) {
+grpc::ServerUnaryReactor* AnswerWith(grpc::CallbackServerContext* context, Result<T> result,
+                                     Response* response) {
   if (result.ok()) *response = std::move(*result);
   return Answer(context, result.status());
 }
@@ -39,7 +40,8 @@ grpc::ServerUnaryReactor* StudyServiceImpl::CreateStudy(grpc::CallbackServerCont
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::GetStudy(grpc::CallbackServerContext* context,
-                                                     const v1::GetStudyRequest* request, v1::Study* response) {
+                                                     const v1::GetStudyRequest* request,
+                                                     v1::Study* response) {
   return AnswerWith(context, core_->GetStudy(request->study_id()), response);
 }
 

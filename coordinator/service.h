@@ -29,16 +29,17 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
  public:
   explicit StudyServiceImpl(Core* core) : core_(core) {}
 
-  grpc::ServerUnaryReactor* CreateStudy(grpc::CallbackServerContext* context, const v1::CreateStudyRequest* request,
-                                        v1::Study* response) override;
+  grpc::ServerUnaryReactor* CreateStudy(grpc::CallbackServerContext* context,
+                                        const v1::CreateStudyRequest* request, v1::Study* response) override;
   grpc::ServerUnaryReactor* GetStudy(grpc::CallbackServerContext* context, const v1::GetStudyRequest* request,
                                      v1::Study* response) override;
   grpc::ServerUnaryReactor* ListStudies(grpc::CallbackServerContext* context,
                                         const v1::ListStudiesRequest* request,
                                         v1::ListStudiesResponse* response) override;
-  grpc::ServerUnaryReactor* CancelStudy(grpc::CallbackServerContext* context, const v1::CancelStudyRequest* request,
-                                        v1::Study* response) override;
-  grpc::ServerUnaryReactor* ListTrials(grpc::CallbackServerContext* context, const v1::ListTrialsRequest* request,
+  grpc::ServerUnaryReactor* CancelStudy(grpc::CallbackServerContext* context,
+                                        const v1::CancelStudyRequest* request, v1::Study* response) override;
+  grpc::ServerUnaryReactor* ListTrials(grpc::CallbackServerContext* context,
+                                       const v1::ListTrialsRequest* request,
                                        v1::ListTrialsResponse* response) override;
   grpc::ServerUnaryReactor* GetParetoFront(grpc::CallbackServerContext* context,
                                            const v1::GetParetoFrontRequest* request,
@@ -59,12 +60,14 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   grpc::ServerUnaryReactor* AcquireTrial(grpc::CallbackServerContext* context,
                                          const v1::AcquireTrialRequest* request,
                                          v1::AcquireTrialResponse* response) override;
-  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const v1::HeartbeatRequest* request,
                                       v1::HeartbeatResponse* response) override;
   grpc::ServerUnaryReactor* CompleteTrial(grpc::CallbackServerContext* context,
                                           const v1::CompleteTrialRequest* request,
                                           v1::CompleteTrialResponse* response) override;
-  grpc::ServerUnaryReactor* FailTrial(grpc::CallbackServerContext* context, const v1::FailTrialRequest* request,
+  grpc::ServerUnaryReactor* FailTrial(grpc::CallbackServerContext* context,
+                                      const v1::FailTrialRequest* request,
                                       v1::FailTrialResponse* response) override;
 
   // Answers each parked AcquireTrial that can now get a trial, or whose wait has run out. Call it from
@@ -84,9 +87,9 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
 
   Core* const core_;
   std::mutex mu_;
-  std::list<AcquireReactor*> waiting_;                                  // GUARDED_BY(mu_)
-  std::map<AcquireReactor*, std::unique_ptr<AcquireReactor>> live_;    // GUARDED_BY(mu_)
-  std::list<AcquireReactor*> done_;                                     // GUARDED_BY(mu_)
+  std::list<AcquireReactor*> waiting_;                               // GUARDED_BY(mu_)
+  std::map<AcquireReactor*, std::unique_ptr<AcquireReactor>> live_;  // GUARDED_BY(mu_)
+  std::list<AcquireReactor*> done_;                                  // GUARDED_BY(mu_)
 };
 
 }  // namespace hpo::coordinator

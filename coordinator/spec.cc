@@ -69,7 +69,8 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
     const v1::Parameter& p = spec.parameters(i);
     const std::string field = ParamField(i, p);
     const trainer::Knob* knob = trainer::FindKnob(p.name());
-    if (knob == nullptr) return FieldError(field, "unknown parameter; the trainer's knobs are " + KnobNames());
+    if (knob == nullptr)
+      return FieldError(field, "unknown parameter; the trainer's knobs are " + KnobNames());
     searched.insert(p.name());
     switch (p.kind_case()) {
       case v1::Parameter::kFloat:
@@ -77,17 +78,19 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
           return FieldError(field, "knob " + p.name() + " is not a float; use " +
                                        (knob->type == trainer::KnobType::kInt ? "int" : "categorical"));
         }
-        HPO_RETURN_IF_ERROR(KnobError(field + ".float.low", trainer::CheckKnobNumber(*knob, p.float_().low())));
-        HPO_RETURN_IF_ERROR(KnobError(field + ".float.high", trainer::CheckKnobNumber(*knob, p.float_().high())));
+        HPO_RETURN_IF_ERROR(
+            KnobError(field + ".float.low", trainer::CheckKnobNumber(*knob, p.float_().low())));
+        HPO_RETURN_IF_ERROR(
+            KnobError(field + ".float.high", trainer::CheckKnobNumber(*knob, p.float_().high())));
         break;
       case v1::Parameter::kInt:
         if (knob->type == trainer::KnobType::kCategorical) {
           return FieldError(field, "knob " + p.name() + " is categorical; use categorical");
         }
-        HPO_RETURN_IF_ERROR(
-            KnobError(field + ".int.low", trainer::CheckKnobNumber(*knob, static_cast<double>(p.int_().low()))));
-        HPO_RETURN_IF_ERROR(
-            KnobError(field + ".int.high", trainer::CheckKnobNumber(*knob, static_cast<double>(p.int_().high()))));
+        HPO_RETURN_IF_ERROR(KnobError(field + ".int.low",
+                                      trainer::CheckKnobNumber(*knob, static_cast<double>(p.int_().low()))));
+        HPO_RETURN_IF_ERROR(KnobError(field + ".int.high",
+                                      trainer::CheckKnobNumber(*knob, static_cast<double>(p.int_().high()))));
         break;
       case v1::Parameter::kCategorical:
         for (int c = 0; c < p.categorical().choices_size(); ++c) {
@@ -120,7 +123,8 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
 Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
   const v1::SyntheticTask& task = spec.task().synthetic();
   auto problem = problems::MakeProblem(
-      task.function(), task.dims(), task.has_shift_seed() ? std::optional<uint64_t>(task.shift_seed()) : std::nullopt);
+      task.function(), task.dims(),
+      task.has_shift_seed() ? std::optional<uint64_t>(task.shift_seed()) : std::nullopt);
   if (!problem.ok()) return FieldError("task.synthetic", problem.status().message());
   *num_objectives = problem->num_objectives;
   spec.mutable_task()->mutable_synthetic()->set_dims(static_cast<uint32_t>(problem->dims));
@@ -135,15 +139,15 @@ Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
   }
   if (static_cast<size_t>(spec.parameters_size()) != problem->dims) {
     return FieldError("parameters", "synthetic " + task.function() + " has " + std::to_string(problem->dims) +
-                                        " variables x1..x" + std::to_string(problem->dims) + ", the spec names " +
-                                        std::to_string(spec.parameters_size()));
+                                        " variables x1..x" + std::to_string(problem->dims) +
+                                        ", the spec names " + std::to_string(spec.parameters_size()));
   }
   for (int i = 0; i < spec.parameters_size(); ++i) {
     const v1::Parameter& p = spec.parameters(i);
     const std::string field = ParamField(i, p);
     if (p.name() != Indexed("x", static_cast<size_t>(i) + 1)) {
-      return FieldError(field, "unknown parameter; synthetic variables are x1..x" + std::to_string(problem->dims) +
-                                   " in order");
+      return FieldError(field, "unknown parameter; synthetic variables are x1..x" +
+                                   std::to_string(problem->dims) + " in order");
     }
     if (p.kind_case() != v1::Parameter::kFloat) return FieldError(field, "synthetic variables are float");
     if (p.float_().low() < problem->lower[i] || p.float_().high() > problem->upper[i]) {
@@ -166,7 +170,8 @@ Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
     bool maximize_by_default = false;
     if (spec.task().has_builtin()) {
       const trainer::MetricInfo* metric = trainer::FindMetric(o->name());
-      if (metric == nullptr) return FieldError(field, "unknown objective; the trainer reports " + MetricNames());
+      if (metric == nullptr)
+        return FieldError(field, "unknown objective; the trainer reports " + MetricNames());
       maximize_by_default = metric->maximize;
     } else {
       bool known = false;
@@ -283,7 +288,7 @@ Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& sp
       options.base = base;
       if (a.has_population()) options.population = a.population();
       options.mode = a.mode() == v1::Nsga2::GENERATIONAL ? search::Nsga2Options::Mode::kGenerational
-                                                          : search::Nsga2Options::Mode::kSteadyState;
+                                                         : search::Nsga2Options::Mode::kSteadyState;
       if (a.has_crossover_prob()) options.crossover_prob = a.crossover_prob();
       if (a.has_eta_c()) options.eta_c = a.eta_c();
       if (a.has_eta_m()) options.eta_m = a.eta_m();
@@ -304,10 +309,10 @@ Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& sp
       if (a.has_adaptive_shrink()) options.adaptive_shrink = a.adaptive_shrink();
       if (a.has_archive_size()) options.archive_size = a.archive_size();
       // T defaults to the iterations the trial budget allows, so that a(t) and w(t) run their course.
-      options.max_iterations = a.has_max_iterations() ? a.max_iterations()
-                                                      : search::WoaIterationsForBudget(spec.budget().max_trials(),
-                                                                                       options.population,
-                                                                                       options.hybrid_search);
+      options.max_iterations =
+          a.has_max_iterations() ? a.max_iterations()
+                                 : search::WoaIterationsForBudget(spec.budget().max_trials(),
+                                                                  options.population, options.hybrid_search);
       return AlgorithmError(search::MakeWoa(options));
     }
     case v1::Algorithm::kRandom:

@@ -25,8 +25,6 @@ void ReleaseLease(storage::TrialRecord& record) {
 // recognised and answered without counting twice.
 void EndLease(storage::TrialRecord& record) { record.lease_expires_ms = 0; }
 
-
-
 }  // namespace
 
 bool StudyRunner::IsRepeatedReport(const storage::TrialRecord& record, const std::string& token) {
@@ -68,7 +66,8 @@ const storage::TrialRecord* StudyRunner::Find(uint64_t trial_id) const {
   return it == number_of_id_.end() ? nullptr : &trials_[it->second];
 }
 
-Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std::string& token, int64_t now_ms) {
+Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std::string& token,
+                                                  int64_t now_ms) {
   if (!running()) return std::optional<Update>();
   uint32_t running_trials = 0;
   const storage::TrialRecord* pending = nullptr;

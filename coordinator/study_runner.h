@@ -40,7 +40,8 @@ class StudyRunner {
   // fresh lease of the study's duration from `now_ms`, so that their workers can heartbeat again after
   // a coordinator restart.
   static Result<std::unique_ptr<StudyRunner>> Create(const storage::StudyRecord& record,
-                                                     std::vector<storage::TrialRecord> trials, int64_t now_ms);
+                                                     std::vector<storage::TrialRecord> trials,
+                                                     int64_t now_ms);
 
   uint64_t id() const { return id_; }
   const v1::StudySpec& spec() const { return spec_; }
@@ -55,8 +56,8 @@ class StudyRunner {
   // lease is not held. Metrics missing an objective, or with a non-finite one, fail the trial. A report
   // repeated under the token that finished the trial changes nothing and is answered OK (empty update).
   Result<Update> Complete(uint64_t trial_id, const std::string& token,
-                          const google::protobuf::Map<std::string, double>& metrics, const std::string& device,
-                          int64_t now_ms);
+                          const google::protobuf::Map<std::string, double>& metrics,
+                          const std::string& device, int64_t now_ms);
   // The worker holding `token` reports that trial `trial_id` failed with `error`.
   Result<Update> Fail(uint64_t trial_id, const std::string& token, const std::string& error, int64_t now_ms);
   // Leases past their expiry: the trial is re-queued, or failed after max_attempts.

@@ -178,7 +178,6 @@ int64_t CountCorrectLoop(int64_t rows, int64_t cols, const T* logits, const int3
 
 }  // namespace
 
-
 Result<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendOptions& options) {
   if (options.threads < 1 || options.threads > kMaxThreads) {
     return InvalidArgumentError("threads: " + std::to_string(options.threads) + " is out of range [1, " +

@@ -1,7 +1,5 @@
 #include "problems/problem.h"
 
-#include "problems/classic.h"
-
 #include <algorithm>
 #include <array>
 #include <cassert>
@@ -9,6 +7,8 @@
 #include <limits>
 #include <numbers>
 #include <string_view>
+
+#include "problems/classic.h"
 
 namespace hpo::problems {
 namespace {
@@ -317,14 +317,17 @@ std::optional<Result<Problem>> MakeClassicProblem(const std::string& name, size_
     auto probe = MakeClassic(number, kClassicDims);
     if (!probe.ok() || probe->name != name) continue;
     auto classic = MakeClassic(number, dims == 0 ? kClassicDims : dims, shift_seed);
-    if (!classic.ok()) return Result<Problem>(InvalidArgumentError("problem " + name + ": " + classic.status().message()));
+    if (!classic.ok())
+      return Result<Problem>(InvalidArgumentError("problem " + name + ": " + classic.status().message()));
     Problem problem;
     problem.name = name;
     problem.dims = classic->dims;
     problem.num_objectives = 1;
     problem.lower.assign(classic->dims, classic->lower);
     problem.upper.assign(classic->dims, classic->upper);
-    problem.evaluate = [f = classic->evaluate](std::span<const double> x) { return std::vector<double>{f(x)}; };
+    problem.evaluate = [f = classic->evaluate](std::span<const double> x) {
+      return std::vector<double>{f(x)};
+    };
     return Result<Problem>(std::move(problem));
   }
   return std::nullopt;
@@ -335,7 +338,8 @@ std::optional<Result<Problem>> MakeClassicProblem(const std::string& name, size_
 Result<Problem> MakeProblem(const std::string& name, size_t dims, std::optional<uint64_t> shift_seed) {
   if (auto classic = MakeClassicProblem(name, dims, shift_seed)) return std::move(*classic);
   if (shift_seed.has_value()) {
-    return InvalidArgumentError("problem " + name + ": only the classic single-objective functions have a shifted form");
+    return InvalidArgumentError("problem " + name +
+                                ": only the classic single-objective functions have a shifted form");
   }
   for (const Definition& def : kDefinitions) {
     if (name != def.name) continue;

@@ -9,8 +9,8 @@
 
 #include <cstddef>
 #include <functional>
-#include <span>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 

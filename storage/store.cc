@@ -68,7 +68,8 @@ Status Migrate(Db& db, const std::string& path) {
                                    "; upgrade hpo");
   }
   if ((version == 0 && objects > 0) || (version > 0 && app_id != kApplicationId)) {
-    return FailedPreconditionError("database " + path + " holds tables that are not hpo's; refusing to touch it");
+    return FailedPreconditionError("database " + path +
+                                   " holds tables that are not hpo's; refusing to touch it");
   }
   if (version == Store::kSchemaVersion) return Status::Ok();
   const auto migrations = Migrations();
@@ -103,7 +104,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   HPO_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path));
   sqlite3_busy_timeout(db->handle(), 10'000);
   HPO_RETURN_IF_ERROR(Migrate(*db, path).WithPrefix("open"));
-  HPO_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"));
+  HPO_RETURN_IF_ERROR(
+      db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"));
   HPO_ASSIGN_OR_RETURN(int64_t wal, db->QueryInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"));
   if (wal != 1) return UnavailableError("database " + path + " cannot run in WAL mode");
   return std::unique_ptr<Store>(new Store(std::move(db)));
@@ -118,8 +120,9 @@ int Store::schema_version() {
 Result<uint64_t> Store::CreateStudy(const v1::StudySpec& spec, int64_t created_ms,
                                     const std::string& optimizer_state) {
   std::lock_guard lock(mu_);
-  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("INSERT INTO studies (name, spec, state, created_ms, optimizer_state) "
-                                               "VALUES (?, ?, ?, ?, ?)"));
+  HPO_ASSIGN_OR_RETURN(Stmt stmt,
+                       db_->Prepare("INSERT INTO studies (name, spec, state, created_ms, optimizer_state) "
+                                    "VALUES (?, ?, ?, ?, ?)"));
   stmt.Bind(1, spec.name())
       .BindBlob(2, spec.SerializeAsString())
       .Bind(3, int64_t{v1::STUDY_RUNNING})
@@ -146,7 +149,8 @@ Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
   study.set_finished_ms(stmt.Int(3));
   record.optimizer_state = stmt.Blob(4);
 
-  HPO_ASSIGN_OR_RETURN(Stmt counts, db_->Prepare("SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state"));
+  HPO_ASSIGN_OR_RETURN(Stmt counts,
+                       db_->Prepare("SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state"));
   counts.Bind(1, static_cast<int64_t>(study_id));
   for (;;) {
     HPO_ASSIGN_OR_RETURN(bool more, counts.Step());
@@ -154,12 +158,23 @@ Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
     const auto n = static_cast<uint32_t>(counts.Int(1));
     v1::TrialCounts* c = study.mutable_counts();
     switch (counts.Int(0)) {
-      case v1::TRIAL_PENDING: c->set_pending(n); break;
-      case v1::TRIAL_RUNNING: c->set_running(n); break;
-      case v1::TRIAL_COMPLETED: c->set_completed(n); break;
-      case v1::TRIAL_FAILED: c->set_failed(n); break;
-      case v1::TRIAL_CANCELLED: c->set_cancelled(n); break;
-      default: break;
+      case v1::TRIAL_PENDING:
+        c->set_pending(n);
+        break;
+      case v1::TRIAL_RUNNING:
+        c->set_running(n);
+        break;
+      case v1::TRIAL_COMPLETED:
+        c->set_completed(n);
+        break;
+      case v1::TRIAL_FAILED:
+        c->set_failed(n);
+        break;
+      case v1::TRIAL_CANCELLED:
+        c->set_cancelled(n);
+        break;
+      default:
+        break;
     }
   }
   return record;
@@ -188,12 +203,13 @@ Status Store::WriteTrial(TrialRecord& record) {
   const bool insert = t.id() == 0;
   HPO_ASSIGN_OR_RETURN(
       Stmt stmt,
-      db_->Prepare(insert ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
-                            "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
-                            "candidate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                          : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
-                            "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
-                            "lease_expires_ms=?, candidate_id=?, candidate=? WHERE id=?"));
+      db_->Prepare(
+          insert ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
+                   "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
+                   "candidate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                 : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
+                   "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
+                   "lease_expires_ms=?, candidate_id=?, candidate=? WHERE id=?"));
   stmt.Bind(1, static_cast<int64_t>(t.study_id()))
       .Bind(2, int64_t{t.number()})
       .Bind(3, int64_t{t.state()})
@@ -225,9 +241,15 @@ Status Store::WriteTrial(TrialRecord& record) {
     param.Reset();
     param.Bind(1, id).Bind(2, name).BindNull(3).BindNull(4).BindNull(5);
     switch (value.kind_case()) {
-      case v1::ParamValue::kDoubleValue: param.Bind(3, value.double_value()); break;
-      case v1::ParamValue::kIntValue: param.Bind(4, value.int_value()); break;
-      default: param.Bind(5, value.string_value()); break;
+      case v1::ParamValue::kDoubleValue:
+        param.Bind(3, value.double_value());
+        break;
+      case v1::ParamValue::kIntValue:
+        param.Bind(4, value.int_value());
+        break;
+      default:
+        param.Bind(5, value.string_value());
+        break;
     }
     HPO_RETURN_IF_ERROR(param.Run());
   }
@@ -253,12 +275,22 @@ Status Store::Apply(Changes& changes) {
       HPO_RETURN_IF_ERROR(WriteTrial(*record));
     }
     for (const StudyChange& change : changes.studies) {
-      HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("UPDATE studies SET state = COALESCE(?, state), "
-                                                   "finished_ms = COALESCE(?, finished_ms), "
-                                                   "optimizer_state = COALESCE(?, optimizer_state) WHERE id = ?"));
-      if (change.state) stmt.Bind(1, int64_t{*change.state}); else stmt.BindNull(1);
-      if (change.finished_ms) stmt.Bind(2, *change.finished_ms); else stmt.BindNull(2);
-      if (change.optimizer_state) stmt.BindBlob(3, *change.optimizer_state); else stmt.BindNull(3);
+      HPO_ASSIGN_OR_RETURN(Stmt stmt,
+                           db_->Prepare("UPDATE studies SET state = COALESCE(?, state), "
+                                        "finished_ms = COALESCE(?, finished_ms), "
+                                        "optimizer_state = COALESCE(?, optimizer_state) WHERE id = ?"));
+      if (change.state)
+        stmt.Bind(1, int64_t{*change.state});
+      else
+        stmt.BindNull(1);
+      if (change.finished_ms)
+        stmt.Bind(2, *change.finished_ms);
+      else
+        stmt.BindNull(2);
+      if (change.optimizer_state)
+        stmt.BindBlob(3, *change.optimizer_state);
+      else
+        stmt.BindNull(3);
       stmt.Bind(4, static_cast<int64_t>(change.study_id));
       HPO_RETURN_IF_ERROR(stmt.Run());
       if (sqlite3_changes(db_->handle()) != 1) {
@@ -311,7 +343,8 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
   // Parameters and metrics of the same trials, in two queries rather than two per trial.
   const std::string trial_filter = std::string("trial_id IN (SELECT id FROM trials WHERE ") + where + ")";
   HPO_ASSIGN_OR_RETURN(Stmt params, db_->Prepare("SELECT trial_id, real_value, int_value, text_value, name "
-                                                 "FROM trial_params WHERE " + trial_filter));
+                                                 "FROM trial_params WHERE " +
+                                                 trial_filter));
   params.Bind(1, key);
   for (;;) {
     HPO_ASSIGN_OR_RETURN(bool row, params.Step());
@@ -322,8 +355,8 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
     // SetParam reads columns 1..3.
     SetParam(value, params);
   }
-  HPO_ASSIGN_OR_RETURN(Stmt metrics, db_->Prepare("SELECT trial_id, name, value FROM trial_metrics WHERE " +
-                                                  trial_filter));
+  HPO_ASSIGN_OR_RETURN(Stmt metrics,
+                       db_->Prepare("SELECT trial_id, name, value FROM trial_metrics WHERE " + trial_filter));
   metrics.Bind(1, key);
   for (;;) {
     HPO_ASSIGN_OR_RETURN(bool row, metrics.Step());
@@ -337,15 +370,16 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
 
 Result<TrialRecord> Store::GetTrial(uint64_t trial_id) {
   std::lock_guard lock(mu_);
-  HPO_ASSIGN_OR_RETURN(std::vector<TrialRecord> records, ReadTrials("id = ?", static_cast<int64_t>(trial_id)));
+  HPO_ASSIGN_OR_RETURN(std::vector<TrialRecord> records,
+                       ReadTrials("id = ?", static_cast<int64_t>(trial_id)));
   if (records.empty()) return NotFoundError("trial " + std::to_string(trial_id) + " not found");
   return std::move(records.front());
 }
 
 Result<std::vector<TrialRecord>> Store::ListTrials(uint64_t study_id) {
   std::lock_guard lock(mu_);
-  HPO_ASSIGN_OR_RETURN(int64_t exists, db_->QueryInt("SELECT COUNT(*) FROM studies WHERE id = " +
-                                                     std::to_string(study_id)));
+  HPO_ASSIGN_OR_RETURN(int64_t exists,
+                       db_->QueryInt("SELECT COUNT(*) FROM studies WHERE id = " + std::to_string(study_id)));
   if (exists == 0) return NotFoundError("study " + std::to_string(study_id) + " not found");
   return ReadTrials("study_id = ?", static_cast<int64_t>(study_id));
 }

@@ -26,15 +26,15 @@ class Db;
 
 // A trial as stored: the API record plus what the coordinator needs to resume it after a restart.
 struct TrialRecord {
-  v1::Trial trial;             // trial.id() == 0 for a trial not yet stored
-  std::string lease_token;     // empty unless running
+  v1::Trial trial;          // trial.id() == 0 for a trial not yet stored
+  std::string lease_token;  // empty unless running
   int64_t lease_expires_ms = 0;
-  uint64_t candidate_id = 0;   // the optimizer's id of the candidate
-  std::vector<double> x;       // the candidate on the unit cube
+  uint64_t candidate_id = 0;  // the optimizer's id of the candidate
+  std::vector<double> x;      // the candidate on the unit cube
 };
 
 struct StudyRecord {
-  v1::Study study;             // counts filled in from the trials
+  v1::Study study;  // counts filled in from the trials
   std::string optimizer_state;
 };
 
@@ -66,7 +66,8 @@ class Store {
   int schema_version();
 
   // Stores a new study in state RUNNING and returns its id.
-  Result<uint64_t> CreateStudy(const v1::StudySpec& spec, int64_t created_ms, const std::string& optimizer_state);
+  Result<uint64_t> CreateStudy(const v1::StudySpec& spec, int64_t created_ms,
+                               const std::string& optimizer_state);
   // NOT_FOUND for an unknown id.
   Result<StudyRecord> GetStudy(uint64_t study_id);
   // Every study, oldest first.
@@ -86,7 +87,7 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<Db> db);
-  Result<StudyRecord> ReadStudy(uint64_t study_id);  // REQUIRES: mu_ held
+  Result<StudyRecord> ReadStudy(uint64_t study_id);                             // REQUIRES: mu_ held
   Result<std::vector<TrialRecord>> ReadTrials(const char* where, int64_t key);  // REQUIRES: mu_ held
   Status WriteTrial(TrialRecord& record);  // REQUIRES: mu_ held, in a transaction
 

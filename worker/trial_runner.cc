@@ -150,9 +150,11 @@ Result<std::vector<std::string>> BuildTrainArgs(const v1::Trial& trial, const v1
 }
 
 Result<TrialMetrics> EvaluateSynthetic(const v1::Trial& trial, const v1::SyntheticTask& task) {
-  HPO_ASSIGN_OR_RETURN(const problems::Problem problem, problems::MakeProblem(task.function(), task.dims(),
-                                                             task.has_shift_seed() ? std::optional<uint64_t>(task.shift_seed())
-                                                                                   : std::nullopt));
+  HPO_ASSIGN_OR_RETURN(
+      const problems::Problem problem,
+      problems::MakeProblem(
+          task.function(), task.dims(),
+          task.has_shift_seed() ? std::optional<uint64_t>(task.shift_seed()) : std::nullopt));
   const std::string range = problem.name + " takes x1..x" + std::to_string(problem.dims);
   std::vector<double> x(problem.dims);
   for (size_t i = 0; i < problem.dims; ++i) {

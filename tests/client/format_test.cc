@@ -299,7 +299,8 @@ TEST(FormatTableTest, FourSignificantDigitsAndDashForMissing) {
   *front.add_trials() = trial;
   const std::vector<std::string> lines = Lines(FormatTable(front, MakeSpec()));
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(Words(lines[1]), (std::vector<std::string>{"12", "0.9123", "1235", "0.0001235", "2", "-", "0.25"}));
+  EXPECT_EQ(Words(lines[1]),
+            (std::vector<std::string>{"12", "0.9123", "1235", "0.0001235", "2", "-", "0.25"}));
 }
 
 TEST(FormatTableTest, WholeNumbersPrintWhole) {

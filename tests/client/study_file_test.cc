@@ -11,7 +11,6 @@
 namespace hpo::client {
 namespace {
 
-
 constexpr char kGoodSpec[] = R"json({
   "name": "fmnist-quick",
   "parameters": [

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+
 #include <cmath>
 #include <map>
 
@@ -266,7 +267,8 @@ TEST_F(CoreTest, StudyThatCannotResumeIsFailedAndOthersGoOn) {
     // Damage the first study's optimizer state behind the coordinator's back.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(dir_.File("hpo.db").c_str(), &db), SQLITE_OK);
-    const std::string sql = "UPDATE studies SET optimizer_state = x'00ff' WHERE id = " + std::to_string(broken->id());
+    const std::string sql =
+        "UPDATE studies SET optimizer_state = x'00ff' WHERE id = " + std::to_string(broken->id());
     ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }

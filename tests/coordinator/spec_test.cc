@@ -1,9 +1,9 @@
 #include "coordinator/spec.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
 #include <limits>
-#include <google/protobuf/util/json_util.h>
 
 namespace hpo::coordinator {
 namespace {
@@ -83,13 +83,15 @@ TEST(SpecTest, KnobRangesAndTypesAreEnforced) {
   EXPECT_NE(ErrorOf(R"("high": 256)", R"("high": 100000)").find("parameters[1] (width)"), std::string::npos);
   EXPECT_NE(ErrorOf(R"(["relu", "tanh"])", R"(["relu", "swish"])").find("parameters[2] (activation)"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(R"("epochs": 2)", R"("epochs": 2.5)").find("task.builtin.fixed.epochs"), std::string::npos);
+  EXPECT_NE(ErrorOf(R"("epochs": 2)", R"("epochs": 2.5)").find("task.builtin.fixed.epochs"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(R"("epochs": 2)", R"("epoch": 2)").find("task.builtin.fixed.epoch"), std::string::npos);
   EXPECT_NE(ErrorOf(R"("epochs": 2)", R"("lr": 0.1)").find("both fixed and searched"), std::string::npos);
 }
 
 TEST(SpecTest, BudgetAndTaskAreRequired) {
-  EXPECT_NE(ErrorOf(R"("max_trials": 10)", R"("max_trials": 0)").find("budget.max_trials"), std::string::npos);
+  EXPECT_NE(ErrorOf(R"("max_trials": 10)", R"("max_trials": 0)").find("budget.max_trials"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(R"("task": {"builtin": {"fixed": {"epochs": 2}}})", R"("seed": 1)").find("task"),
             std::string::npos);
   EXPECT_NE(ErrorOf(R"("objectives": [{"name": "accuracy"}, {"name": "latency_ms"}])", R"("objectives": [])")
@@ -125,7 +127,8 @@ TEST(SpecTest, ShiftedClassicFunctionIsASyntheticTask) {
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   ASSERT_EQ(spec->parameters_size(), 5);
   EXPECT_EQ(spec->parameters(0).float_().low(), -5.12);
-  auto two = NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 5},
+  auto two =
+      NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 5},
       "task": {"synthetic": {"function": "f9_rastrigin", "dims": 5}}})"));
   ASSERT_FALSE(two.ok());
   EXPECT_NE(two.status().message().find("objectives[1] (f2)"), std::string::npos);
@@ -136,14 +139,16 @@ TEST(SpecTest, ShiftedClassicFunctionIsASyntheticTask) {
 }
 
 TEST(SpecTest, AlgorithmOptionsAreCheckedWhenTheOptimizerIsMade) {
-  auto spec = NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 50},
+  auto spec =
+      NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 50},
       "algorithm": {"nsga2": {"population": 2}},
       "task": {"synthetic": {"function": "zdt1", "dims": 4}}})"));
   ASSERT_TRUE(spec.ok());
   auto optimizer = MakeOptimizer(*spec, 4);
   ASSERT_FALSE(optimizer.ok());
   EXPECT_EQ(optimizer.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(optimizer.status().message().rfind("algorithm.nsga2.population", 0), 0u) << optimizer.status().message();
+  EXPECT_EQ(optimizer.status().message().rfind("algorithm.nsga2.population", 0), 0u)
+      << optimizer.status().message();
   spec->mutable_algorithm()->mutable_nsga2()->set_population(8);
   EXPECT_TRUE(MakeOptimizer(*spec, 4).ok());
   spec->mutable_algorithm()->mutable_woa()->set_population(10);

@@ -2,9 +2,9 @@
 // SQLite file. A 20-trial synthetic study runs to completion and GetParetoFront must equal a
 // brute-force front over the trials as stored; bad specs are refused over the wire with the field named
 // and nothing stored.
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <google/protobuf/util/json_util.h>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -89,7 +89,8 @@ class ServiceTest : public ::testing::Test {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &stmt, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &stmt, nullptr),
+              SQLITE_OK);
     EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
     const int64_t n = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
@@ -267,7 +268,8 @@ TEST_F(ServiceTest, StartFailsCleanlyOnABusyPortOrABadDatabase) {
 }
 
 TEST_F(ServiceTest, LongPollAnswersWhenWorkArrives) {
-  auto worker_stub = v1::WorkerService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  auto worker_stub =
+      v1::WorkerService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
   v1::RegisterWorkerResponse registered;
   {
     grpc::ClientContext context;

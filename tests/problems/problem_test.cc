@@ -1,13 +1,13 @@
 #include "problems/problem.h"
 
-#include "problems/classic.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
+
+#include "problems/classic.h"
 
 namespace hpo::problems {
 namespace {

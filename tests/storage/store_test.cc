@@ -103,7 +103,8 @@ TEST_F(StoreTest, RefusesNewerSchemaAndLeavesItUntouched) {
   auto store = Store::Open(path_);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos) << store.status().message();
+  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos)
+      << store.status().message();
   EXPECT_EQ(ReadAll(path_), before);
   EXPECT_FALSE(fs::exists(path_ + "-wal"));
 }

@@ -21,7 +21,8 @@ class TempDir {
     std::error_code ec;
     if (path_.empty()) return;
     // A test may have taken permissions away (unreadable files); give them back to remove everything.
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, std::filesystem::perm_options::add,
+                                 ec);
     std::filesystem::remove_all(path_, ec);
   }
   TempDir(const TempDir&) = delete;
