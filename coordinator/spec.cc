@@ -212,6 +212,8 @@ Result<std::unique_ptr<search::Optimizer>> AlgorithmError(Result<std::unique_ptr
 search::ParamSpec ToParamSpec(const v1::Parameter& p) {
   search::ParamSpec s;
   s.name = p.name();
+  s.parent = p.condition().parent();
+  s.parent_values.assign(p.condition().values().begin(), p.condition().values().end());
   switch (p.kind_case()) {
     case v1::Parameter::kFloat:
       s.kind = search::ParamKind::kFloat;

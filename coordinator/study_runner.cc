@@ -93,8 +93,10 @@ Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std:
     trial.trial.set_seed(DeriveSeed(spec_.seed(), number) >> 11);
     trial.trial.set_created_ms(now_ms);
     const std::vector<search::Value> values = space_->Decode(candidate.x);
+    const std::vector<bool> active = space_->Active(values);
     for (size_t i = 0; i < values.size(); ++i) {
-      (*trial.trial.mutable_params())[space_->params()[i].name] = ToParamValue(values[i]);
+      // A conditional parameter whose parent took another value does not exist in this trial.
+      if (active[i]) (*trial.trial.mutable_params())[space_->params()[i].name] = ToParamValue(values[i]);
     }
     trial.candidate_id = candidate.id;
     trial.x = candidate.x;

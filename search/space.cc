@@ -149,6 +149,37 @@ std::string CategoricalProblem(const ParamSpec& p) {
   return "";
 }
 
+// Index of the first parameter named `name`, or params.size() when there is none.
+size_t FindParam(const std::vector<ParamSpec>& params, const std::string& name) {
+  for (size_t j = 0; j < params.size(); ++j) {
+    if (params[j].name == name) return j;
+  }
+  return params.size();
+}
+
+// What is wrong with the parent and parent_values of params[i], or "" when nothing is. Names before i
+// are unique (checked first), so the parent found is the only earlier parameter of that name.
+std::string ParentProblem(const std::vector<ParamSpec>& params, size_t i) {
+  const ParamSpec& p = params[i];
+  if (p.parent.empty()) return p.parent_values.empty() ? "" : "parent_values given without a parent";
+  const std::string parent = "parent \"" + p.parent + "\"";
+  const size_t j = FindParam(params, p.parent);
+  if (j == params.size()) return parent + " is not a parameter";
+  if (j == i) return parent + " is the parameter itself";
+  if (j > i) return parent + " must come before it (it is parameters[" + std::to_string(j) + "])";
+  const ParamSpec& q = params[j];
+  if (q.kind != ParamKind::kCategorical) return parent + " is not categorical";
+  if (p.parent_values.empty()) return "parent_values are empty";
+  std::set<std::string_view> seen;
+  for (const std::string& v : p.parent_values) {
+    if (!seen.insert(v).second) return "duplicate parent value \"" + v + "\"";
+    if (std::find(q.choices.begin(), q.choices.end(), v) == q.choices.end()) {
+      return "parent value \"" + v + "\" is not one of the choices of " + parent;
+    }
+  }
+  return "";
+}
+
 // "parameters[i] (name)", the start of every message about one parameter.
 std::string Label(size_t i, const ParamSpec& p) {
   return "parameters[" + std::to_string(i) + "] (" + p.name + ")";
@@ -207,9 +238,14 @@ Result<SearchSpace> SearchSpace::Create(std::vector<ParamSpec> params) {
     }
     if (problem.empty())
       problem = p.kind == ParamKind::kCategorical ? CategoricalProblem(p) : NumericProblem(p);
+    if (problem.empty()) problem = ParentProblem(params, i);
     if (!problem.empty()) return InvalidArgumentError(Label(i, p) + ": " + problem);
   }
-  return SearchSpace(std::move(params));
+  std::vector<size_t> parents(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    parents[i] = params[i].parent.empty() ? i : FindParam(params, params[i].parent);
+  }
+  return SearchSpace(std::move(params), std::move(parents));
 }
 
 std::vector<Value> SearchSpace::Decode(std::span<const double> x) const {
@@ -246,6 +282,20 @@ Result<std::vector<double>> SearchSpace::Encode(const std::vector<Value>& values
     x[i] = *gene;
   }
   return x;
+}
+
+std::vector<bool> SearchSpace::Active(const std::vector<Value>& values) const {
+  assert(values.size() == params_.size());
+  std::vector<bool> active(params_.size(), true);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const size_t j = parents_[i];  // j < i: the parent's entry is already final
+    if (j == i) continue;
+    const std::string* value = j < values.size() ? std::get_if<std::string>(&values[j]) : nullptr;
+    const std::vector<std::string>& allowed = params_[i].parent_values;
+    active[i] =
+        active[j] && value != nullptr && std::find(allowed.begin(), allowed.end(), *value) != allowed.end();
+  }
+  return active;
 }
 
 }  // namespace hpo::search

@@ -279,6 +279,35 @@ TEST_F(CoreTest, StudyThatCannotResumeIsFailedAndOthersGoOn) {
   EXPECT_EQ(a.trial().study_id(), fine->id());
 }
 
+TEST_F(CoreTest, ConditionalParametersExistOnlyUnderTheirParentsValue) {
+  v1::StudySpec spec;
+  spec.set_seed(3);
+  spec.mutable_task()->mutable_builtin();
+  spec.add_objectives()->set_name("accuracy");
+  spec.mutable_budget()->set_max_trials(60);
+  v1::Parameter* optimizer = spec.add_parameters();
+  optimizer->set_name("optimizer");
+  optimizer->mutable_categorical()->add_choices("sgd");
+  optimizer->mutable_categorical()->add_choices("adamw");
+  v1::Parameter* momentum = spec.add_parameters();
+  momentum->set_name("momentum");
+  momentum->mutable_float_()->set_low(0.5);
+  momentum->mutable_float_()->set_high(0.99);
+  momentum->mutable_condition()->set_parent("optimizer");
+  momentum->mutable_condition()->add_values("sgd");
+  ASSERT_TRUE(core_->CreateStudy(spec).ok());
+  const uint64_t worker = Register();
+  int sgd = 0, adamw = 0;
+  for (int i = 0; i < 60; ++i) {
+    const auto a = Acquire(worker);
+    const bool is_sgd = a.trial().params().at("optimizer").string_value() == "sgd";
+    EXPECT_EQ(a.trial().params().count("momentum"), is_sgd ? 1u : 0u);
+    (is_sgd ? sgd : adamw)++;
+  }
+  EXPECT_GT(sgd, 10);
+  EXPECT_GT(adamw, 10);
+}
+
 TEST_F(CoreTest, SameSeedSameTrials) {
   auto one = core_->CreateStudy(Spec(2, 2));
   auto two = core_->CreateStudy(Spec(2, 2));

@@ -89,6 +89,14 @@ TEST(SpecTest, KnobRangesAndTypesAreEnforced) {
   EXPECT_NE(ErrorOf(R"("epochs": 2)", R"("lr": 0.1)").find("both fixed and searched"), std::string::npos);
 }
 
+TEST(SpecTest, ConditionNamesAnEarlierCategoricalParent) {
+  const std::string m = ErrorOf(R"({"name": "lr", "float": {"low": 0.0001, "high": 0.01, "log": true}})",
+                                R"({"name": "lr", "float": {"low": 0.0001, "high": 0.01, "log": true},
+                                    "condition": {"parent": "activation", "values": ["relu"]}})");
+  EXPECT_NE(m.find("parameters[0] (lr)"), std::string::npos) << m;
+  EXPECT_NE(m.find("activation"), std::string::npos) << m;
+}
+
 TEST(SpecTest, BudgetAndTaskAreRequired) {
   EXPECT_NE(ErrorOf(R"("max_trials": 10)", R"("max_trials": 0)").find("budget.max_trials"),
             std::string::npos);

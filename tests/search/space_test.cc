@@ -36,6 +36,13 @@ ParamSpec Cat(std::string name, std::vector<std::string> choices) {
   return {.name = std::move(name), .kind = ParamKind::kCategorical, .choices = std::move(choices)};
 }
 
+// p, present only when the categorical `parent` takes one of `values`.
+ParamSpec Under(ParamSpec p, std::string parent, std::vector<std::string> values) {
+  p.parent = std::move(parent);
+  p.parent_values = std::move(values);
+  return p;
+}
+
 SearchSpace Space(std::vector<ParamSpec> params) {
   Result<SearchSpace> space = SearchSpace::Create(std::move(params));
   EXPECT_TRUE(space.ok()) << space.status().ToString();
@@ -269,6 +276,108 @@ TEST(SpaceTest, CreateRefusesBadParametersNamingThem) {
     EXPECT_EQ(space.status().code(), StatusCode::kInvalidArgument);
     EXPECT_EQ(space.status().message(), c.expected);
   }
+}
+
+TEST(SpaceTest, CreateRefusesBadParentsNamingThem) {
+  const ParamSpec opt = Cat("opt", {"sgd", "adamw"});
+  const struct {
+    std::vector<ParamSpec> params;
+    const char* expected;
+  } kCases[] = {
+      {{opt, Under(Float("m", 0, 1), "nope", {"sgd"})},
+       "parameters[1] (m): parent \"nope\" is not a parameter"},
+      {{opt, Under(Float("m", 0, 1), "late", {"a"}), Cat("late", {"a", "b"})},
+       "parameters[1] (m): parent \"late\" must come before it (it is parameters[2])"},
+      {{opt, Under(Cat("c", {"a", "b"}), "c", {"a"})},
+       "parameters[1] (c): parent \"c\" is the parameter itself"},
+      {{opt, Float("lr", 0, 1), Under(Float("m", 0, 1), "lr", {"sgd"})},
+       "parameters[2] (m): parent \"lr\" is not categorical"},
+      {{opt, Int("n", 1, 3), Under(Float("m", 0, 1), "n", {"1"})},
+       "parameters[2] (m): parent \"n\" is not categorical"},
+      {{opt, Under(Float("m", 0, 1), "opt", {})}, "parameters[1] (m): parent_values are empty"},
+      {{opt, Under(Float("m", 0, 1), "opt", {"sgd", "adamw", "sgd"})},
+       "parameters[1] (m): duplicate parent value \"sgd\""},
+      {{opt, Under(Float("m", 0, 1), "opt", {"sgd", "adam"})},
+       "parameters[1] (m): parent value \"adam\" is not one of the choices of parent \"opt\""},
+      {{opt, Under(Float("m", 0, 1), "", {"sgd"})},
+       "parameters[1] (m): parent_values given without a parent"},
+      // A parent's own problems are reported at the parent, before any child's.
+      {{Cat("opt", {}), Under(Float("m", 0, 1), "opt", {"sgd"})}, "parameters[0] (opt): choices are empty"},
+  };
+  for (const auto& c : kCases) {
+    const Result<SearchSpace> space = SearchSpace::Create(c.params);
+    ASSERT_FALSE(space.ok()) << c.expected;
+    EXPECT_EQ(space.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(space.status().message(), c.expected);
+  }
+}
+
+// optimizer {sgd, adamw}; lr always; schedule {const, cosine} only under sgd; beta2 only under adamw;
+// warmup only under schedule = cosine (so only under sgd too).
+SearchSpace Chain() {
+  return Space({Cat("optimizer", {"sgd", "adamw"}), Float("lr", 1e-4, 1e-1, /*log=*/true),
+                Under(Cat("schedule", {"const", "cosine"}), "optimizer", {"sgd"}),
+                Under(Float("beta2", 0.9, 0.999), "optimizer", {"adamw"}),
+                Under(Int("warmup", 0, 100), "schedule", {"cosine"})});
+}
+
+TEST(SpaceTest, ActiveFollowsTheParentChain) {
+  const SearchSpace space = Chain();
+  Rng rng(11);
+  int adamw = 0, sgd_const = 0, sgd_cosine = 0, adamw_cosine = 0;
+  for (int trial = 0; trial < 5000; ++trial) {
+    std::vector<double> x(space.dims());
+    for (double& gene : x) gene = rng.Uniform01();
+    const std::vector<Value> values = space.Decode(x);
+    ASSERT_EQ(values.size(), space.dims());  // a value for every gene, active or not
+    const bool sgd = std::get<std::string>(values[0]) == "sgd";
+    const bool cosine = std::get<std::string>(values[2]) == "cosine";
+    const std::vector<bool> expected = {true, true, sgd, !sgd, sgd && cosine};
+    ASSERT_EQ(space.Active(values), expected) << "trial " << trial;
+    adamw += !sgd;
+    sgd_const += sgd && !cosine;
+    sgd_cosine += sgd && cosine;
+    adamw_cosine += !sgd && cosine;  // schedule inactive, so warmup is too despite "cosine"
+    Result<std::vector<double>> encoded = space.Encode(values);
+    ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+    ASSERT_EQ(space.Decode(*encoded), values) << "trial " << trial;
+  }
+  EXPECT_GT(adamw, 2000);
+  EXPECT_GT(sgd_const, 1000);
+  EXPECT_GT(sgd_cosine, 1000);
+  EXPECT_GT(adamw_cosine, 1000);
+}
+
+TEST(SpaceTest, ActiveOnHandPickedPoints) {
+  const SearchSpace space = Chain();
+  // lr at its high and beta2 at its low, values that Decode produces, so the round trip is exact.
+  const auto point = [](const char* optimizer, const char* schedule) {
+    return std::vector<Value>{std::string(optimizer), 0.1, std::string(schedule), 0.9, int64_t{7}};
+  };
+  EXPECT_EQ(space.Active(point("sgd", "cosine")), (std::vector<bool>{true, true, true, false, true}));
+  EXPECT_EQ(space.Active(point("sgd", "const")), (std::vector<bool>{true, true, true, false, false}));
+  EXPECT_EQ(space.Active(point("adamw", "cosine")), (std::vector<bool>{true, true, false, true, false}));
+  EXPECT_EQ(space.Active(point("adamw", "const")), (std::vector<bool>{true, true, false, true, false}));
+  // Inactive parameters still encode, any valid value, and round-trip; invalid ones are still refused.
+  for (const char* schedule : {"const", "cosine"}) {
+    const std::vector<Value> values = point("adamw", schedule);
+    Result<std::vector<double>> x = space.Encode(values);
+    ASSERT_TRUE(x.ok()) << x.status().ToString();
+    EXPECT_EQ(space.Decode(*x), values);
+  }
+  std::vector<Value> bad = point("adamw", "const");
+  bad[4] = int64_t{101};
+  EXPECT_FALSE(space.Encode(bad).ok());
+
+  // Several parent values; no conditions at all means everything is active.
+  const SearchSpace multi = Space({Cat("x", {"a", "b", "c"}), Under(Float("y", 0, 1), "x", {"c", "a"})});
+  EXPECT_EQ(multi.Active({std::string("a"), 0.5}), (std::vector<bool>{true, true}));
+  EXPECT_EQ(multi.Active({std::string("b"), 0.5}), (std::vector<bool>{true, false}));
+  EXPECT_EQ(multi.Active({std::string("c"), 0.5}), (std::vector<bool>{true, true}));
+  const SearchSpace plain = EveryKind();
+  EXPECT_EQ(plain.Active(plain.Decode(std::vector<double>(plain.dims(), 0.3))),
+            std::vector<bool>(plain.dims(), true));
+  EXPECT_TRUE(Space({}).Active({}).empty());
 }
 
 TEST(SpaceTest, CreateAcceptsEdgeCases) {
