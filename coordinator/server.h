@@ -39,7 +39,6 @@ class Server {
 
   // The port it listens on.
   int port() const { return port_; }
-  Core* core() { return core_.get(); }
 
   void Shutdown();
 
