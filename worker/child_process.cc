@@ -37,12 +37,16 @@ struct SpawnSetup {
   }
 };
 
+// Variables a trial never sees: the worker's credentials stay with the worker.
+constexpr std::string_view kNeverInherited[] = {"HPO_TOKEN="};
+
 // The parent's environment with `overrides` applied ("NAME=value" strings).
 std::vector<std::string> ChildEnvironment(const std::vector<std::pair<std::string, std::string>>& overrides) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);
     bool replaced = false;
+    for (std::string_view secret : kNeverInherited) replaced |= entry.substr(0, secret.size()) == secret;
     for (const auto& [name, value] : overrides) {
       if (entry.size() > name.size() && entry.substr(0, name.size()) == name && entry[name.size()] == '=') {
         replaced = true;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,6 +161,16 @@ TEST(ChildProcessTest, SetsEnvironmentAndStdinIsEmpty) {
   const Result<ChildResult> r = RunShell("echo \"$HPO_CHILD_TEST $HOME\"; cat; echo end", options);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->out, "hello /nowhere\nend\n");
+}
+
+TEST(ChildProcessTest, TheWorkersTokenIsNotInherited) {
+  ::setenv("HPO_TOKEN", "secret-token", 1);
+  ::setenv("HPO_TOKEN_LIKE", "kept", 1);
+  const Result<ChildResult> r = RunShell("echo \"${HPO_TOKEN-unset} $HPO_TOKEN_LIKE\"");
+  ::unsetenv("HPO_TOKEN");
+  ::unsetenv("HPO_TOKEN_LIKE");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->out, "unset kept\n");
 }
 
 TEST(ChildProcessTest, OtherFileDescriptorsAreClosed) {
