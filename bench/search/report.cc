@@ -180,4 +180,12 @@ std::string LoadAverageText() {
   return buffer;
 }
 
+std::vector<Column> WithRunTimeColumns(std::vector<Column> columns) {
+  columns.push_back({"wall_median_s", "wall med s", Column::Format::kFixed, 3});
+  columns.push_back({"wall_min_s", "wall min", Column::Format::kFixed, 3});
+  columns.push_back({"wall_max_s", "wall max", Column::Format::kFixed, 3});
+  columns.push_back({"cpu_median_s", "cpu med s", Column::Format::kFixed, 3});
+  return columns;
+}
+
 }  // namespace hpo::bench

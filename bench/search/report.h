@@ -52,6 +52,10 @@ class Reporter {
 
 // A table of one section. In JSON mode each Add prints {"section":..,"table":..,<key>:<value>,...} at
 // once; in text mode the rows are kept and printed, aligned under a title, by Print (or the destructor).
+// `columns` followed by the wall-time median, min and max and the median CPU time (seconds) that
+// every table of repeated runs ends with.
+std::vector<Column> WithRunTimeColumns(std::vector<Column> columns);
+
 class Table {
  public:
   Table(const Reporter& reporter, std::string section, std::string name, std::string title,

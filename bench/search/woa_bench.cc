@@ -94,19 +94,15 @@ Status RunWoaSection(const BenchOptions& options, const Reporter& reporter) {
       "counted as 1e-20; F7 with the paper's uniform [0,1) noise",
       kClassicDims, kWhales, budget, runs, runs);
   Table table(reporter, "woa", "runs", heading,
-              {{"function", "F", Column::Format::kText},
-               {"method", "method", Column::Format::kText},
-               {"iterations", "T", Column::Format::kAuto},
-               {"runs", "runs", Column::Format::kAuto},
-               {"evaluations", "evals", Column::Format::kAuto},
-               {"mean_error", "mean err", Column::Format::kSci, 3},
-               {"median_error", "median", Column::Format::kSci, 3},
-               {"min_error", "min", Column::Format::kSci, 3},
-               {"max_error", "max", Column::Format::kSci, 3},
-               {"wall_median_s", "wall med s", Column::Format::kFixed, 3},
-               {"wall_min_s", "wall min", Column::Format::kFixed, 3},
-               {"wall_max_s", "wall max", Column::Format::kFixed, 3},
-               {"cpu_median_s", "cpu med s", Column::Format::kFixed, 3}});
+              WithRunTimeColumns({{"function", "F", Column::Format::kText},
+                                  {"method", "method", Column::Format::kText},
+                                  {"iterations", "T", Column::Format::kAuto},
+                                  {"runs", "runs", Column::Format::kAuto},
+                                  {"evaluations", "evals", Column::Format::kAuto},
+                                  {"mean_error", "mean err", Column::Format::kSci, 3},
+                                  {"median_error", "median", Column::Format::kSci, 3},
+                                  {"min_error", "min", Column::Format::kSci, 3},
+                                  {"max_error", "max", Column::Format::kSci, 3}}));
   for (int number = 1; number <= problems::kNumClassic; ++number) {
     std::string name;
     for (size_t m = 0; m < methods.size(); ++m) {
