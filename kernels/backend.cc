@@ -1,11 +1,16 @@
+// The parts of kernels/backend.h that are the same for every backend: names of element types, activations
+// and kinds; the optimizer coefficients; Buffer and the byte accounting; the default TimeMs; the factory.
+// The public operations' argument checks are in backend_checks.cc.
 #include "kernels/backend.h"
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <utility>
 
 #include "kernels/cpu_backend.h"
+#include "kernels/cuda_backend.h"
 #include "kernels/cuda_device.h"
 
 namespace hpo::kernels {
@@ -18,6 +23,10 @@ size_t DTypeSize(DType dtype) {
       return 8;
     case DType::kI32:
       return 4;
+    case DType::kF16:
+      return 2;
+    case DType::kBF16:
+      return 2;
   }
   return 1;
 }
@@ -30,9 +39,19 @@ std::string_view DTypeName(DType dtype) {
       return "f64";
     case DType::kI32:
       return "i32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
   }
   return "?";
 }
+
+bool IsFloating(DType dtype) { return dtype != DType::kI32; }
+
+bool IsHalf(DType dtype) { return dtype == DType::kF16 || dtype == DType::kBF16; }
+
+DType AccumulationType(DType dtype) { return dtype == DType::kF64 ? DType::kF64 : DType::kF32; }
 
 std::string_view ActivationName(Activation activation) {
   switch (activation) {
@@ -44,6 +63,8 @@ std::string_view ActivationName(Activation activation) {
       return "gelu";
     case Activation::kTanh:
       return "tanh";
+    case Activation::kSilu:
+      return "silu";
   }
   return "?";
 }
@@ -67,8 +88,10 @@ Result<BackendKind> ParseBackendKind(std::string_view name) {
   return InvalidArgumentError("backend: unknown kind '" + std::string(name) + "' (auto, cpu or cuda)");
 }
 
+// --- Optimizer coefficients ---
+
 template <typename T>
-AdamWCoeffs<T> MakeAdamWCoeffs(const AdamWHyper& hyper, int64_t step) {
+AdamWCoeffs<T> MakeAdamWCoeffs(const AdamWHyper& hyper, int64_t step, double grad_scale) {
   const double t = static_cast<double>(step < 1 ? 1 : step);
   AdamWCoeffs<T> c;
   c.lr = static_cast<T>(hyper.lr);
@@ -78,10 +101,24 @@ AdamWCoeffs<T> MakeAdamWCoeffs(const AdamWHyper& hyper, int64_t step) {
   c.weight_decay = static_cast<T>(hyper.weight_decay);
   c.bias_correction1 = static_cast<T>(1.0 - std::pow(hyper.beta1, t));
   c.bias_correction2 = static_cast<T>(1.0 - std::pow(hyper.beta2, t));
+  c.grad_scale = static_cast<T>(grad_scale);
   return c;
 }
-template AdamWCoeffs<float> MakeAdamWCoeffs<float>(const AdamWHyper&, int64_t);
-template AdamWCoeffs<double> MakeAdamWCoeffs<double>(const AdamWHyper&, int64_t);
+template AdamWCoeffs<float> MakeAdamWCoeffs<float>(const AdamWHyper&, int64_t, double);
+template AdamWCoeffs<double> MakeAdamWCoeffs<double>(const AdamWHyper&, int64_t, double);
+
+template <typename T>
+SgdCoeffs<T> MakeSgdCoeffs(const SgdHyper& hyper, double grad_scale) {
+  SgdCoeffs<T> c;
+  c.lr = static_cast<T>(hyper.lr);
+  c.momentum = static_cast<T>(hyper.momentum);
+  c.weight_decay = static_cast<T>(hyper.weight_decay);
+  c.grad_scale = static_cast<T>(grad_scale);
+  c.nesterov = hyper.nesterov;
+  return c;
+}
+template SgdCoeffs<float> MakeSgdCoeffs<float>(const SgdHyper&, double);
+template SgdCoeffs<double> MakeSgdCoeffs<double>(const SgdHyper&, double);
 
 // --- Buffer ---
 
@@ -105,7 +142,10 @@ Buffer& Buffer::operator=(Buffer&& other) noexcept {
 Buffer::~Buffer() { Release(); }
 
 void Buffer::Release() {
-  if (owner_ != nullptr && data_ != nullptr) owner_->FreeBytes(data_);
+  if (owner_ != nullptr && data_ != nullptr) {
+    owner_->FreeBytes(data_);
+    owner_->Released(size_ * DTypeSize(dtype_));
+  }
   owner_ = nullptr;
   data_ = nullptr;
   size_ = 0;
@@ -119,8 +159,19 @@ Result<Buffer> Backend::Allocate(size_t count, DType dtype) {
     return ResourceExhaustedError("Allocate: " + std::to_string(count) + " elements of " +
                                   std::string(DTypeName(dtype)) + " is too many");
   }
-  HPO_ASSIGN_OR_RETURN(void* data, AllocateBytes(count * DTypeSize(dtype)));
+  const size_t bytes = count * DTypeSize(dtype);
+  HPO_ASSIGN_OR_RETURN(void* data, AllocateBytes(bytes));
+  bytes_in_use_ += bytes;
+  if (bytes_in_use_ > peak_bytes_) peak_bytes_ = bytes_in_use_;
   return Buffer(this, data, count, dtype);
+}
+
+Result<double> Backend::TimeMs(const std::function<Status()>& work) {
+  const auto start = std::chrono::steady_clock::now();
+  HPO_RETURN_IF_ERROR(work());
+  HPO_RETURN_IF_ERROR(Synchronize());
+  const auto end = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
 Status Backend::TypeMismatch(std::string_view op, DType have, DType want) {
@@ -135,25 +186,31 @@ Status Backend::SizeMismatch(std::string_view op, size_t have, size_t want) {
 
 // --- Factory ---
 
-Result<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options) {
-  if (kind == BackendKind::kCuda) {
-    const int count = CudaDeviceCount();
-    if (options.device < 0 || options.device >= count) {
-      return FailedPreconditionError(
-          "backend cuda: CUDA device " + std::to_string(options.device) + " does not answer (" +
-          std::to_string(count) + " device(s) visible" +
-          (CudaCompiledIn() ? std::string(")") : std::string("; this build has no CUDA support)")));
-    }
-    Result<std::string> name = CudaDeviceName(options.device);
-    return UnimplementedError("backend cuda: device " + std::to_string(options.device) + " (" +
-                              (name.ok() ? *name : std::string("?")) +
-                              ") answers, but this build has no CUDA backend yet");
-  }
-  // kAuto and kCpu: the CPU backend. There is no CUDA backend to choose yet, so kAuto does not probe for
-  // devices (that would start the CUDA runtime in every run on a GPU host for nothing); once the CUDA
-  // backend exists, kAuto is to pick it when CudaDeviceCount() > 0.
+namespace {
+
+Result<std::unique_ptr<Backend>> MakeCpu(const BackendOptions& options) {
   HPO_ASSIGN_OR_RETURN(std::unique_ptr<CpuBackend> cpu, CpuBackend::Create(options));
   return std::unique_ptr<Backend>(std::move(cpu));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendOptions& options) {
+  switch (kind) {
+    case BackendKind::kCuda:
+      return MakeCudaBackend(options);
+    case BackendKind::kAuto:
+      // Probing starts the CUDA runtime, so only a build with CUDA does it. A device that is listed but
+      // cannot be opened (busy, out of memory) leaves the run on the CPU rather than failing it.
+      if (CudaCompiledIn() && CudaDeviceCount() > 0) {
+        Result<std::unique_ptr<Backend>> cuda = MakeCudaBackend(options);
+        if (cuda.ok()) return cuda;
+      }
+      return MakeCpu(options);
+    case BackendKind::kCpu:
+      break;
+  }
+  return MakeCpu(options);
 }
 
 }  // namespace hpo::kernels

@@ -1,18 +1,27 @@
-// CpuBackend: the Backend on the host CPU. GEMM runs on OpenBLAS (cblas_sgemm for kF32, cblas_dgemm for
-// the kF64 reference path); every element loop calls the shared math of kernels/element.h, single-
-// threaded, with the activation dispatched once per call rather than per element.
+// CpuBackend: the Backend on the host CPU. GEMM runs on OpenBLAS (cblas_sgemm for kF32 and for the halves,
+// whose operands are widened exactly to fp32 first; cblas_dgemm for the kF64 reference path); every other
+// operation is a single-threaded loop over the shared math of kernels/element.h, computing in fp32 (fp64 for
+// kF64) and rounding to fp16 / bf16 to nearest even exactly as kernels/half.h does, with the activation
+// dispatched once per call rather than per element. Sums run in a fixed order, so a fixed-seed run repeats
+// bit for bit on one machine (the same CPU, OpenBLAS and libm). The operations are split by family over
+// cpu_backend.cc (memory, Fill, Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout),
+// cpu_loss.cc, cpu_norm.cc and cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16 conversions.
 //
 // Threads: OpenBLAS runs GEMMs on `BackendOptions::threads` threads (set with openblas_set_num_threads,
-// which is process-wide). With one thread (the default) every operation runs on the caller's thread and
-// no pool thread is woken, so nothing spins between calls. Operations are synchronous; Synchronize()
-// returns OK at once.
+// which is process-wide). With one thread (the default) every operation runs on the caller's thread and no
+// pool thread is woken, so nothing spins between calls. Operations are synchronous; Synchronize() returns
+// OK at once.
 //
-// Not thread-safe (one owner at a time, like every Backend). Memory is 64-byte aligned host memory.
+// Not thread-safe (one owner at a time, like every Backend). Memory is 64-byte aligned host memory. The
+// backend keeps fp32 scratch for half GEMM operands and rows, grown on demand and reused by later calls.
 #ifndef HPO_KERNELS_CPU_BACKEND_H_
 #define HPO_KERNELS_CPU_BACKEND_H_
 
+#include <array>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "kernels/backend.h"
@@ -30,18 +39,6 @@ class CpuBackend final : public Backend {
   std::string DeviceName() const override;
   int threads() const { return threads_; }
 
-  Status Fill(View dst, double value) override;
-  Status Gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-              ConstView a, ConstView b, double beta, View c) override;
-  Status BiasActivationForward(Activation act, int64_t rows, int64_t cols, ConstView bias, View z,
-                               View y) override;
-  Status BiasActivationBackward(Activation act, int64_t rows, int64_t cols, ConstView z, ConstView dy,
-                                View dz, View dbias) override;
-  Status SoftmaxCrossEntropy(int64_t rows, int64_t cols, ConstView logits, ConstView labels, View loss,
-                             View dlogits) override;
-  Result<int64_t> CountCorrect(int64_t rows, int64_t cols, ConstView logits, ConstView labels) override;
-  Status SgdMomentumUpdate(const SgdHyper& hyper, View w, ConstView g, View velocity) override;
-  Status AdamWUpdate(const AdamWHyper& hyper, int64_t step, View w, ConstView g, View m, View v) override;
   Status Synchronize() override { return Status::Ok(); }
 
  protected:
@@ -50,11 +47,40 @@ class CpuBackend final : public Backend {
   Status CopyToDevice(const void* host, void* device, size_t bytes) override;
   Status CopyToHost(const void* device, void* host, size_t bytes) override;
 
+  Status FillImpl(View dst, double value) override;
+  Status CastImpl(ConstView src, View dst) override;
+  Status GemmImpl(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                  ConstView a, ConstView b, double beta, View c) override;
+  Status BiasActivationForwardImpl(Activation act, int64_t rows, int64_t cols, ConstView bias, View z,
+                                   View y) override;
+  Status BiasActivationBackwardImpl(Activation act, int64_t rows, int64_t cols, ConstView z, ConstView dy,
+                                    View dz, View dbias) override;
+  Status SoftmaxCrossEntropyImpl(const LossOptions& options, int64_t rows, int64_t cols, ConstView logits,
+                                 ConstView labels, View loss, View dlogits) override;
+  Result<int64_t> CountCorrectImpl(int64_t rows, int64_t cols, ConstView logits, ConstView labels) override;
+  Status DropoutImpl(double p, uint64_t seed, uint64_t stream, ConstView x, View y) override;
+  Status LayerNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                              ConstView beta, View y, View mean, View rstd) override;
+  Status LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
+                               ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
+  Status AxpyImpl(double alpha, ConstView x, View y) override;
+  Result<GradStats> GradientStatsImpl(ConstView g) override;
+  Status SgdMomentumUpdateImpl(const SgdHyper& hyper, double grad_scale, View w, ConstView g, View velocity,
+                               View w_copy) override;
+  Status AdamWUpdateImpl(const AdamWHyper& hyper, int64_t step, double grad_scale, View w, ConstView g,
+                         View m, View v, View w_copy) override;
+
  private:
   CpuBackend(int threads, std::string cpu_model) : threads_(threads), cpu_model_(std::move(cpu_model)) {}
 
+  // fp32 scratch: the widened GEMM operands, and whole rows of half tensors for the row operations.
+  enum Scratch { kGemmA, kGemmB, kGemmC, kRow0, kRow1, kRow2, kRow3, kScratchSlots };
+  // At least `count` floats of slot `slot`, valid until the next call for that slot.
+  float* ScratchFloats(Scratch slot, size_t count);
+
   int threads_;
   std::string cpu_model_;
+  std::array<std::vector<float>, kScratchSlots> scratch_;
 };
 
 }  // namespace hpo::kernels

@@ -1,6 +1,8 @@
-// The build without CUDA: no device ever answers.
+// The build without CUDA: no device ever answers, and there is no CUDA backend to make.
+#include <memory>
 #include <string>
 
+#include "kernels/cuda_backend.h"
 #include "kernels/cuda_device.h"
 
 namespace hpo::kernels {
@@ -12,6 +14,10 @@ int CudaDeviceCount() { return 0; }
 Result<std::string> CudaDeviceName(int ordinal) {
   return FailedPreconditionError("CUDA device " + std::to_string(ordinal) +
                                  " does not answer: this build has no CUDA support");
+}
+
+Result<std::unique_ptr<Backend>> MakeCudaBackend(const BackendOptions& /*options*/) {
+  return FailedPreconditionError("backend cuda: this build has no CUDA support");
 }
 
 }  // namespace hpo::kernels

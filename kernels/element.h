@@ -3,7 +3,8 @@
 // the CUDA kernels (nvcc) call the very same code on the device; host tests therefore cover both.
 //
 // Pure functions on values: thread-safe, no state, no allocation. Templated on the scalar type T
-// (float for training, double for the gradient checks; half types arrive with mixed precision).
+// (float for training and for half storage, which is loaded into float first; double for the gradient
+// checks).
 #ifndef HPO_KERNELS_ELEMENT_H_
 #define HPO_KERNELS_ELEMENT_H_
 
@@ -18,7 +19,7 @@
 namespace hpo::kernels {
 
 // The nonlinearity after a hidden layer. kIdentity is the output layer's (logits).
-enum class Activation : int { kIdentity = 0, kRelu = 1, kGelu = 2, kTanh = 3 };
+enum class Activation : int { kIdentity = 0, kRelu = 1, kGelu = 2, kTanh = 3, kSilu = 4 };
 
 HPO_HD inline float ElementTanh(float x) { return tanhf(x); }
 HPO_HD inline double ElementTanh(double x) { return tanh(x); }
@@ -28,6 +29,12 @@ HPO_HD inline float ElementExp(float x) { return expf(x); }
 HPO_HD inline double ElementExp(double x) { return exp(x); }
 HPO_HD inline float ElementLog(float x) { return logf(x); }
 HPO_HD inline double ElementLog(double x) { return log(x); }
+
+// The logistic function 1 / (1 + e^-x).
+template <typename T>
+HPO_HD inline T Sigmoid(T x) {
+  return T(1) / (T(1) + ElementExp(-x));
+}
 
 // GELU in the tanh approximation (Hendrycks & Gimpel 2016, eq. in sec. 2; PyTorch's
 // approximate="tanh"): gelu(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3).
@@ -47,6 +54,8 @@ HPO_HD inline T Activate(T z) {
     return T(0.5) * z * (T(1) + ElementTanh(u));
   } else if constexpr (A == Activation::kTanh) {
     return ElementTanh(z);
+  } else if constexpr (A == Activation::kSilu) {
+    return z * Sigmoid(z);  // SiLU / swish (Elfwing et al. 2018)
   } else {
     return z;
   }
@@ -67,6 +76,10 @@ HPO_HD inline T ActivateDerivative(T z) {
   } else if constexpr (A == Activation::kTanh) {
     const T t = ElementTanh(z);
     return T(1) - t * t;
+  } else if constexpr (A == Activation::kSilu) {
+    // silu'(z) = s (1 + z (1 - s)), s = sigmoid(z).
+    const T s = Sigmoid(z);
+    return s * (T(1) + z * (T(1) - s));
   } else {
     return T(1);
   }
@@ -95,6 +108,8 @@ HPO_HD inline T Activate(Activation a, T z) {
       return Activate<Activation::kGelu>(z);
     case Activation::kTanh:
       return Activate<Activation::kTanh>(z);
+    case Activation::kSilu:
+      return Activate<Activation::kSilu>(z);
     case Activation::kIdentity:
       break;
   }
@@ -110,31 +125,38 @@ HPO_HD inline T ActivateDerivative(Activation a, T z) {
       return ActivateDerivative<Activation::kGelu>(z);
     case Activation::kTanh:
       return ActivateDerivative<Activation::kTanh>(z);
+    case Activation::kSilu:
+      return ActivateDerivative<Activation::kSilu>(z);
     case Activation::kIdentity:
       break;
   }
   return T(1);
 }
 
-// SGD with momentum and L2 weight decay, PyTorch's torch.optim.SGD (dampening 0, no Nesterov):
-//   g' = g + weight_decay * w;  v = momentum * v + g';  w = w - lr * v.
+// SGD with momentum and L2 weight decay, PyTorch's torch.optim.SGD (dampening 0), on the gradient
+// g * grad_scale (grad_scale undoes loss scaling and applies clipping):
+//   g' = g * grad_scale + weight_decay * w;  v = momentum * v + g';
+//   w = w - lr * v                      (classical)
+//   w = w - lr * (g' + momentum * v)    (Nesterov, as PyTorch's nesterov=True).
 // With v starting at 0 the first step is v = g', as in PyTorch.
 template <typename T>
 struct SgdCoeffs {
   T lr;
   T momentum;
   T weight_decay;
+  T grad_scale;
+  bool nesterov;
 };
 
 template <typename T>
 HPO_HD inline void SgdMomentumElement(const SgdCoeffs<T>& c, T& w, T g, T& v) {
-  const T grad = g + c.weight_decay * w;
+  const T grad = g * c.grad_scale + c.weight_decay * w;
   v = c.momentum * v + grad;
-  w = w - c.lr * v;
+  w = w - c.lr * (c.nesterov ? grad + c.momentum * v : v);
 }
 
 // AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization", Alg. 2), as PyTorch's
-// torch.optim.AdamW computes it for step t >= 1:
+// torch.optim.AdamW computes it for step t >= 1, on the gradient g <- g * grad_scale:
 //   w = w * (1 - lr * weight_decay)
 //   m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
 //   w = w - lr * (m / bc1) / (sqrt(v / bc2) + eps),  bc1 = 1 - beta1^t, bc2 = 1 - beta2^t.
@@ -148,10 +170,12 @@ struct AdamWCoeffs {
   T weight_decay;
   T bias_correction1;  // 1 - beta1^t
   T bias_correction2;  // 1 - beta2^t
+  T grad_scale;
 };
 
 template <typename T>
-HPO_HD inline void AdamWElement(const AdamWCoeffs<T>& c, T& w, T g, T& m, T& v) {
+HPO_HD inline void AdamWElement(const AdamWCoeffs<T>& c, T& w, T g_raw, T& m, T& v) {
+  const T g = g_raw * c.grad_scale;
   w = w * (T(1) - c.lr * c.weight_decay);
   m = c.beta1 * m + (T(1) - c.beta1) * g;
   v = c.beta2 * v + (T(1) - c.beta2) * g * g;

@@ -26,6 +26,16 @@
 
 namespace hpo::kernels {
 
+// Host-side names for the raw bits of one fp16 / bf16 value (the element types of DType::kF16 and
+// DType::kBF16 buffers). Plain 2-byte values; no arithmetic.
+struct Half {
+  uint16_t bits;
+};
+struct BFloat16 {
+  uint16_t bits;
+};
+static_assert(sizeof(Half) == 2 && sizeof(BFloat16) == 2, "16-bit storage");
+
 HPO_HD inline uint32_t FloatBits(float f) {
   uint32_t bits;
   memcpy(&bits, &f, sizeof(bits));

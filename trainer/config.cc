@@ -20,8 +20,22 @@ struct Binding {
 };
 
 std::string Int(int64_t v) { return std::to_string(v); }
+std::string Bool(bool v) { return v ? "true" : "false"; }
 
-const std::array<Binding, 10> kBindings = {{
+// The binding of a float knob stored in field F.
+template <double TrainConfig::*F>
+constexpr Binding FloatBinding(std::string_view name) {
+  return {name, [](const TrainConfig& c) { return JsonNumber(c.*F); },
+          [](TrainConfig& c, std::string_view, double v) { c.*F = v; }};
+}
+// The binding of a true/false knob stored in field F.
+template <bool TrainConfig::*F>
+constexpr Binding BoolBinding(std::string_view name) {
+  return {name, [](const TrainConfig& c) { return Bool(c.*F); },
+          [](TrainConfig& c, std::string_view text, double) { c.*F = text == "true"; }};
+}
+
+const std::array<Binding, 20> kBindings = {{
     {"hidden_layers", [](const TrainConfig& c) { return Int(c.hidden_layers); },
      [](TrainConfig& c, std::string_view, double v) { c.hidden_layers = static_cast<int>(v); }},
     {"width", [](const TrainConfig& c) { return Int(c.width); },
@@ -30,22 +44,39 @@ const std::array<Binding, 10> kBindings = {{
      [](TrainConfig& c, std::string_view text, double) {
        c.activation = text == "gelu"   ? Activation::kGelu
                       : text == "tanh" ? Activation::kTanh
+                      : text == "silu" ? Activation::kSilu
                                        : Activation::kRelu;
      }},
-    {"lr", [](const TrainConfig& c) { return JsonNumber(c.lr); },
-     [](TrainConfig& c, std::string_view, double v) { c.lr = v; }},
+    {"precision", [](const TrainConfig& c) { return std::string(PrecisionName(c.precision)); },
+     [](TrainConfig& c, std::string_view text, double) {
+       c.precision = text == "fp16" ? Precision::kFp16 : text == "bf16" ? Precision::kBf16 : Precision::kFp32;
+     }},
+    FloatBinding<&TrainConfig::lr>("lr"),
+    {"schedule", [](const TrainConfig& c) { return std::string(ScheduleKindName(c.schedule)); },
+     [](TrainConfig& c, std::string_view text, double) {
+       c.schedule = text == "cosine"          ? ScheduleKind::kCosine
+                    : text == "warmup_cosine" ? ScheduleKind::kWarmupCosine
+                                              : ScheduleKind::kConstant;
+     }},
+    FloatBinding<&TrainConfig::warmup_fraction>("warmup_fraction"),
     {"batch_size", [](const TrainConfig& c) { return Int(c.batch_size); },
      [](TrainConfig& c, std::string_view, double v) { c.batch_size = static_cast<int64_t>(v); }},
+    {"grad_accum", [](const TrainConfig& c) { return Int(c.grad_accum); },
+     [](TrainConfig& c, std::string_view, double v) { c.grad_accum = static_cast<int>(v); }},
     {"epochs", [](const TrainConfig& c) { return Int(c.epochs); },
      [](TrainConfig& c, std::string_view, double v) { c.epochs = static_cast<int>(v); }},
-    {"weight_decay", [](const TrainConfig& c) { return JsonNumber(c.weight_decay); },
-     [](TrainConfig& c, std::string_view, double v) { c.weight_decay = v; }},
     {"optimizer", [](const TrainConfig& c) { return std::string(OptimizerKindName(c.optimizer)); },
      [](TrainConfig& c, std::string_view text, double) {
        c.optimizer = text == "sgd" ? OptimizerKind::kSgd : OptimizerKind::kAdamW;
      }},
-    {"momentum", [](const TrainConfig& c) { return JsonNumber(c.momentum); },
-     [](TrainConfig& c, std::string_view, double v) { c.momentum = v; }},
+    FloatBinding<&TrainConfig::momentum>("momentum"),
+    BoolBinding<&TrainConfig::nesterov>("nesterov"),
+    FloatBinding<&TrainConfig::weight_decay>("weight_decay"),
+    FloatBinding<&TrainConfig::clip_norm>("clip_norm"),
+    FloatBinding<&TrainConfig::label_smoothing>("label_smoothing"),
+    FloatBinding<&TrainConfig::dropout>("dropout"),
+    BoolBinding<&TrainConfig::layer_norm>("layer_norm"),
+    BoolBinding<&TrainConfig::residual>("residual"),
     {"seed", [](const TrainConfig& c) { return std::to_string(c.seed); },
      [](TrainConfig& c, std::string_view, double v) { c.seed = static_cast<uint64_t>(v); }},
 }};

@@ -10,46 +10,73 @@
 namespace hpo::trainer {
 namespace {
 
-constexpr std::string_view kActivations[] = {"relu", "gelu", "tanh"};
+constexpr std::string_view kActivations[] = {"relu", "gelu", "tanh", "silu"};
+constexpr std::string_view kPrecisions[] = {"fp32", "fp16", "bf16"};
+constexpr std::string_view kSchedules[] = {"constant", "cosine", "warmup_cosine"};
 constexpr std::string_view kOptimizers[] = {"sgd", "adamw"};
+constexpr std::string_view kBooleans[] = {"false", "true"};
 constexpr double kMaxSeed = 9007199254740992.0;  // 2^53: every integer up to here is exact in a double
 
-constexpr std::array<Knob, 10> kKnobs = {{
-    {"hidden_layers", KnobType::kInt, 1, 8, "2", {}, false, "number of hidden layers of the MLP"},
-    {"width", KnobType::kInt, 8, 4096, "256", {}, true, "units in each hidden layer"},
-    {"activation", KnobType::kCategorical, 0, 0, "relu", kActivations, false,
-     "hidden-layer nonlinearity (gelu is the tanh approximation)"},
-    {"lr", KnobType::kFloat, 1e-6, 10, "0.001", {}, true, "learning rate (constant)"},
-    {"batch_size", KnobType::kInt, 1, 8192, "128", {}, true, "examples per optimizer step"},
-    {"epochs", KnobType::kInt, 1, 1000, "5", {}, false, "passes over the training set"},
-    {"weight_decay",
-     KnobType::kFloat,
-     0,
-     1,
-     "0",
-     {},
-     false,
-     "weight decay on the weight matrices (not biases): decoupled for adamw, L2 for sgd"},
-    {"optimizer", KnobType::kCategorical, 0, 0, "adamw", kOptimizers, false,
-     "sgd (with momentum) or adamw (beta1 0.9, beta2 0.999, eps 1e-8)"},
-    {"momentum", KnobType::kFloat, 0, 0.999, "0.9", {}, false, "SGD momentum (ignored by adamw)"},
-    {"seed",
-     KnobType::kInt,
-     0,
-     kMaxSeed,
-     "0",
-     {},
-     false,
-     "seed of initialisation and shuffling; a fixed seed repeats bit for bit on the CPU"},
+constexpr Knob Int(std::string_view name, double min, double max, std::string_view def, bool log,
+                   std::string_view help) {
+  return Knob{name, KnobType::kInt, min, max, def, {}, log, help};
+}
+constexpr Knob Float(std::string_view name, double min, double max, std::string_view def, bool log,
+                     std::string_view help) {
+  return Knob{name, KnobType::kFloat, min, max, def, {}, log, help};
+}
+constexpr Knob Choice(std::string_view name, std::span<const std::string_view> choices, std::string_view def,
+                      std::string_view help) {
+  return Knob{name, KnobType::kCategorical, 0, 0, def, choices, false, help};
+}
+
+constexpr std::array<Knob, 20> kKnobs = {{
+    Int("hidden_layers", 1, 8, "2", false, "number of hidden layers of the MLP"),
+    Int("width", 8, 4096, "256", true, "units in each hidden layer"),
+    Choice("activation", kActivations, "relu", "hidden-layer nonlinearity (gelu is the tanh approximation)"),
+    Choice("precision", kPrecisions, "fp32",
+           "training and inference number format: fp16/bf16 keep fp32 master weights and accumulate GEMMs in "
+           "fp32; fp16 scales the loss dynamically"),
+    Float("lr", 1e-6, 10, "0.001", true, "learning rate (the peak of the schedule)"),
+    Choice("schedule", kSchedules, "constant",
+           "learning-rate schedule over the optimizer steps: constant, cosine decay, or linear warm-up then "
+           "cosine"),
+    Float("warmup_fraction", 0, 0.5, "0.05", false, "share of the steps spent warming up (warmup_cosine only)"),
+    Int("batch_size", 1, 8192, "128", true, "examples per forward/backward pass (micro-batch)"),
+    Int("grad_accum", 1, 64, "1", false,
+        "micro-batches whose gradients are averaged into one optimizer step (effective batch = batch_size x "
+        "grad_accum)"),
+    Int("epochs", 1, 1000, "5", false, "passes over the training set"),
+    Choice("optimizer", kOptimizers, "adamw", "sgd (with momentum) or adamw (beta1 0.9, beta2 0.999, eps 1e-8)"),
+    Float("momentum", 0, 0.999, "0.9", false, "SGD momentum (ignored by adamw)"),
+    Choice("nesterov", kBooleans, "false", "Nesterov momentum for sgd (ignored by adamw)"),
+    Float("weight_decay", 0, 1, "0", false,
+          "weight decay on the weight matrices (not biases or layer-norm gains): decoupled for adamw, L2 for "
+          "sgd"),
+    Float("clip_norm", 0, 1000, "0", false,
+          "clip the gradient to this global L2 norm before each step (0: no clipping)"),
+    Float("label_smoothing", 0, 0.5, "0", false, "label smoothing of the cross-entropy targets"),
+    Float("dropout", 0, 0.9, "0", false, "drop probability after each hidden activation (training only)"),
+    Choice("layer_norm", kBooleans, "false", "layer normalisation before each hidden activation"),
+    Choice("residual", kBooleans, "false",
+           "residual connection around each hidden layer whose input has the layer's width"),
+    Int("seed", 0, kMaxSeed, "0", false,
+        "seed of initialisation, shuffling and dropout; a fixed seed repeats bit for bit on the CPU"),
 }};
 
-constexpr std::array<MetricInfo, 6> kMetrics = {{
+constexpr std::array<MetricInfo, 11> kMetrics = {{
     {"accuracy", true, "validation accuracy (last 10,000 training images) after the last epoch"},
     {"test_accuracy", true, "accuracy on the 10,000 test images after the last epoch"},
     {"loss", false, "validation cross-entropy (mean over the validation set) after the last epoch"},
-    {"latency_ms", false, "p50 wall time of one batch-1 forward pass on the trial's device, in ms"},
+    {"latency_ms", false,
+     "p50 wall time of one batch-1 forward pass in the trial's precision on its device, in ms"},
+    {"latency_p99_ms", false, "p99 of the same batch-1 forward passes, in ms"},
+    {"throughput_sps", true, "batch-256 inference throughput in the trial's precision, samples per second"},
     {"params", false, "number of trainable parameters"},
+    {"model_bytes", false, "bytes of the weights in the trial's precision (what inference loads)"},
     {"train_time_s", false, "wall time of the training epochs (including per-epoch validation), in s"},
+    {"peak_memory_bytes", false, "most backend memory the trial held at once (device memory on a GPU)"},
+    {"skipped_steps", false, "optimizer steps skipped because a gradient overflowed (fp16 loss scaling)"},
 }};
 
 // (Appends rather than "'" + std::string: GCC 12 warns falsely (-Wrestrict) on literal + temporary.)

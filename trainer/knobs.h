@@ -36,8 +36,9 @@ struct Knob {
   std::string_view help;
 };
 
-// All knobs, in a fixed order: hidden_layers, width, activation, lr, batch_size, epochs, weight_decay,
-// optimizer, momentum, seed.
+// All knobs, in a fixed order (the catalog's): hidden_layers, width, activation, precision, lr, schedule,
+// warmup_fraction, batch_size, grad_accum, epochs, optimizer, momentum, nesterov, weight_decay, clip_norm,
+// label_smoothing, dropout, layer_norm, residual, seed.
 std::span<const Knob> Knobs();
 
 // The knob called `name`, or nullptr.
@@ -59,7 +60,8 @@ struct MetricInfo {
   std::string_view help;
 };
 
-// All metrics a builtin trial reports: accuracy, test_accuracy, loss, latency_ms, params, train_time_s.
+// All metrics a builtin trial reports: accuracy, test_accuracy, loss, latency_ms, latency_p99_ms,
+// throughput_sps, params, model_bytes, train_time_s, peak_memory_bytes, skipped_steps.
 std::span<const MetricInfo> Metrics();
 
 // The metric called `name`, or nullptr.

@@ -16,7 +16,12 @@ using kernels::View;
 
 namespace {
 
-constexpr uint64_t kInitStream = 1;  // DeriveSeed stream of the parameter initialisation
+constexpr uint64_t kInitStream = 1;     // DeriveSeed stream of the parameter initialisation
+constexpr uint64_t kDropoutStream = 3;  // ... of the dropout masks (2 is the trainer's shuffling)
+
+bool SupportedType(DType dtype) {
+  return dtype == DType::kF32 || dtype == DType::kF64 || dtype == DType::kF16 || dtype == DType::kBF16;
+}
 
 }  // namespace
 
@@ -25,6 +30,7 @@ int64_t MlpParamCount(const MlpConfig& config) {
   int64_t fan_in = config.input_dim;
   for (int l = 0; l < config.hidden_layers; ++l) {
     total += fan_in * config.width + config.width;
+    if (config.layer_norm) total += 2 * config.width;
     fan_in = config.width;
   }
   return total + fan_in * config.classes + config.classes;
@@ -38,37 +44,65 @@ Result<Mlp> Mlp::Create(kernels::Backend& backend, const MlpConfig& config, DTyp
                                 ", hidden_layers " + std::to_string(config.hidden_layers) + ", width " +
                                 std::to_string(config.width) + ", classes " + std::to_string(config.classes));
   }
-  if (dtype != DType::kF32 && dtype != DType::kF64) {
+  if (!(config.dropout >= 0 && config.dropout < 1)) {
+    return InvalidArgumentError("Mlp: dropout " + std::to_string(config.dropout) + " is outside [0, 1)");
+  }
+  if (!SupportedType(dtype)) {
     return InvalidArgumentError("Mlp: element type " + std::string(kernels::DTypeName(dtype)) +
-                                " is not supported (f32, f64)");
+                                " is not supported (f32, f64, f16, bf16)");
   }
   if (max_rows < 1)
     return InvalidArgumentError("Mlp: max_rows " + std::to_string(max_rows) + " must be >= 1");
 
   Mlp mlp(backend, config, dtype, max_rows);
+  mlp.dropout_seed_ = DeriveSeed(seed, kDropoutStream);
   size_t offset = 0;
+  auto add = [&](std::string name, int64_t rows, int64_t cols, ParamKind kind) {
+    const auto count = static_cast<size_t>(rows * cols);
+    mlp.layout_.push_back(ParamInfo{std::move(name), offset, count, rows, cols, kind});
+    offset += count;
+  };
   for (int l = 0; l < mlp.NumLayers(); ++l) {
     const int64_t fan_in = mlp.FanIn(l), fan_out = mlp.FanOut(l);
-    ParamInfo w{std::string("w") + std::to_string(l),
-                offset,
-                static_cast<size_t>(fan_in * fan_out),
-                fan_in,
-                fan_out,
-                false};
-    offset += w.count;
-    ParamInfo b{std::string("b") + std::to_string(l), offset, static_cast<size_t>(fan_out), 1, fan_out, true};
-    offset += b.count;
-    mlp.layout_.push_back(std::move(w));
-    mlp.layout_.push_back(std::move(b));
+    const std::string index = std::to_string(l);
+    add("w" + index, fan_in, fan_out, ParamKind::kWeight);
+    add("b" + index, 1, fan_out, ParamKind::kBias);
+    if (config.layer_norm && l < config.hidden_layers) {
+      add("g" + index, 1, fan_out, ParamKind::kNormGain);
+      add("beta" + index, 1, fan_out, ParamKind::kNormShift);
+    }
   }
-  HPO_ASSIGN_OR_RETURN(mlp.params_, backend.Allocate(offset, dtype));
-  HPO_ASSIGN_OR_RETURN(mlp.grads_, backend.Allocate(offset, dtype));
+  // Pointers into layout_, which no longer changes (moving the Mlp moves the vector's heap block along).
+  for (size_t i = 0; i < mlp.layout_.size();) {
+    LayerParams layer{&mlp.layout_[i], &mlp.layout_[i + 1]};
+    i += 2;
+    if (i < mlp.layout_.size() && mlp.layout_[i].kind == ParamKind::kNormGain) {
+      layer.gamma = &mlp.layout_[i];
+      layer.beta = &mlp.layout_[i + 1];
+      i += 2;
+    }
+    mlp.layers_.push_back(layer);
+  }
+  const DType master = kernels::AccumulationType(dtype);
+  HPO_ASSIGN_OR_RETURN(mlp.params_, backend.Allocate(offset, master));
+  HPO_ASSIGN_OR_RETURN(mlp.grads_, backend.Allocate(offset, master));
+  if (dtype != master) {
+    HPO_ASSIGN_OR_RETURN(mlp.compute_, backend.Allocate(offset, dtype));
+  }
   const auto hidden_size = static_cast<size_t>(max_rows * config.width);
   for (int l = 0; l < config.hidden_layers; ++l) {
     HPO_ASSIGN_OR_RETURN(kernels::Buffer pre, backend.Allocate(hidden_size, dtype));
     HPO_ASSIGN_OR_RETURN(kernels::Buffer post, backend.Allocate(hidden_size, dtype));
     mlp.pre_.push_back(std::move(pre));
     mlp.post_.push_back(std::move(post));
+    if (config.layer_norm) {
+      HPO_ASSIGN_OR_RETURN(kernels::Buffer norm, backend.Allocate(hidden_size, dtype));
+      HPO_ASSIGN_OR_RETURN(kernels::Buffer mean, backend.Allocate(static_cast<size_t>(max_rows), master));
+      HPO_ASSIGN_OR_RETURN(kernels::Buffer rstd, backend.Allocate(static_cast<size_t>(max_rows), master));
+      mlp.norm_.push_back(std::move(norm));
+      mlp.mean_.push_back(std::move(mean));
+      mlp.rstd_.push_back(std::move(rstd));
+    }
   }
   const auto logits_size = static_cast<size_t>(max_rows * config.classes);
   HPO_ASSIGN_OR_RETURN(mlp.logits_, backend.Allocate(logits_size, dtype));
@@ -85,17 +119,35 @@ Status Mlp::InitParams(uint64_t seed) {
   Rng rng(DeriveSeed(seed, kInitStream));
   std::vector<double> values(params_.size(), 0.0);
   for (int l = 0; l < NumLayers(); ++l) {
-    const ParamInfo& w = layout_[2 * l];
+    const LayerParams& layer = layers_[static_cast<size_t>(l)];
+    const ParamInfo& w = *layer.w;
     const double fan_in = static_cast<double>(w.rows), fan_out = static_cast<double>(w.cols);
     const bool hidden = l < config_.hidden_layers;
     const bool he = hidden && config_.activation != Activation::kTanh;
     const double stddev = he ? std::sqrt(2.0 / fan_in) : std::sqrt(2.0 / (fan_in + fan_out));
     for (size_t i = 0; i < w.count; ++i) values[w.offset + i] = stddev * rng.Normal();
-    // Biases (layout_[2 * l + 1]) stay 0.
+    if (layer.gamma != nullptr) {
+      for (size_t i = 0; i < layer.gamma->count; ++i) values[layer.gamma->offset + i] = 1.0;
+    }
+    // Biases and shifts stay 0.
   }
-  if (dtype_ == DType::kF64) return backend_->Upload(std::span<const double>(values), params_.view());
-  const std::vector<float> floats(values.begin(), values.end());
-  return backend_->Upload(std::span<const float>(floats), params_.view());
+  if (params_.dtype() == DType::kF64) {
+    HPO_RETURN_IF_ERROR(backend_->Upload(std::span<const double>(values), params_.view()));
+  } else {
+    const std::vector<float> floats(values.begin(), values.end());
+    HPO_RETURN_IF_ERROR(backend_->Upload(std::span<const float>(floats), params_.view()));
+  }
+  return SyncComputeParams();
+}
+
+Status Mlp::SyncComputeParams() {
+  if (compute_.size() == 0) return Status::Ok();
+  return backend_->Cast(params_.view(), compute_.view());
+}
+
+ConstView Mlp::Weights(const ParamInfo& info) const {
+  const kernels::Buffer& source = compute_.size() > 0 ? compute_ : params_;
+  return source.Sub(info.offset, info.count);
 }
 
 ConstView Mlp::LayerInput(int layer, ConstView x, int64_t rows) const {
@@ -103,56 +155,95 @@ ConstView Mlp::LayerInput(int layer, ConstView x, int64_t rows) const {
   return post_[layer - 1].Sub(0, static_cast<size_t>(rows * config_.width));
 }
 
-Status Mlp::Forward(ConstView x, int64_t rows) {
+Status Mlp::Forward(ConstView x, int64_t rows) { return ForwardPass(x, rows, /*training=*/false, 0); }
+
+Status Mlp::ForwardPass(ConstView x, int64_t rows, bool training, uint64_t step) {
   if (rows < 1 || rows > max_rows_) {
     return InvalidArgumentError("Mlp::Forward: rows " + std::to_string(rows) + " outside [1, " +
                                 std::to_string(max_rows_) + "]");
   }
   kernels::Backend& b = *backend_;
   for (int l = 0; l < NumLayers(); ++l) {
-    const ParamInfo& w = layout_[2 * l];
-    const ParamInfo& bias = layout_[2 * l + 1];
+    const LayerParams& layer = layers_[static_cast<size_t>(l)];
     const int64_t fan_in = FanIn(l), fan_out = FanOut(l);
     const bool hidden = l < config_.hidden_layers;
     const auto out_size = static_cast<size_t>(rows * fan_out);
+    const ConstView input = LayerInput(l, x, rows);
     View z = hidden ? pre_[l].Sub(0, out_size) : logits_.Sub(0, out_size);
-    View y = hidden ? post_[l].Sub(0, out_size) : z;
-    HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kNo, rows, fan_out, fan_in, 1.0,
-                               LayerInput(l, x, rows), params_.Sub(w.offset, w.count), 0.0, z));
-    HPO_RETURN_IF_ERROR(b.BiasActivationForward(hidden ? config_.activation : Activation::kIdentity, rows,
-                                                fan_out, params_.Sub(bias.offset, bias.count), z, y));
+    HPO_RETURN_IF_ERROR(
+        b.Gemm(Transpose::kNo, Transpose::kNo, rows, fan_out, fan_in, 1.0, input, Weights(*layer.w), 0.0, z));
+    if (!hidden) {
+      HPO_RETURN_IF_ERROR(b.BiasActivationForward(Activation::kIdentity, rows, fan_out, Weights(*layer.b), z, z));
+      break;
+    }
+    View out = post_[l].Sub(0, out_size);
+    if (config_.layer_norm) {
+      View n = norm_[l].Sub(0, out_size);
+      HPO_RETURN_IF_ERROR(b.BiasActivationForward(Activation::kIdentity, rows, fan_out, Weights(*layer.b), z, z));
+      HPO_RETURN_IF_ERROR(b.LayerNormForward(rows, fan_out, kLayerNormEps, z, Weights(*layer.gamma),
+                                             Weights(*layer.beta), n, mean_[l].Sub(0, static_cast<size_t>(rows)),
+                                             rstd_[l].Sub(0, static_cast<size_t>(rows))));
+      HPO_RETURN_IF_ERROR(b.BiasActivationForward(config_.activation, rows, fan_out, ConstView(), n, out));
+    } else {
+      HPO_RETURN_IF_ERROR(b.BiasActivationForward(config_.activation, rows, fan_out, Weights(*layer.b), z, out));
+    }
+    if (training && config_.dropout > 0) {
+      HPO_RETURN_IF_ERROR(b.Dropout(config_.dropout, dropout_seed_, DropoutStream(step, l), out, out));
+    }
+    if (HasResidual(l)) HPO_RETURN_IF_ERROR(b.Axpy(1.0, input, out));
   }
   return Status::Ok();
 }
 
-Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows, View loss) {
-  HPO_RETURN_IF_ERROR(Forward(x, rows));
+Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows, const kernels::LossOptions& loss_options,
+                            uint64_t step, View loss) {
+  HPO_RETURN_IF_ERROR(ForwardPass(x, rows, /*training=*/true, step));
   kernels::Backend& b = *backend_;
   const auto logits_size = static_cast<size_t>(rows * config_.classes);
-  HPO_RETURN_IF_ERROR(b.SoftmaxCrossEntropy(rows, config_.classes, logits_.Sub(0, logits_size), labels, loss,
-                                            dlogits_.Sub(0, logits_size)));
+  HPO_RETURN_IF_ERROR(b.SoftmaxCrossEntropy(loss_options, rows, config_.classes, logits_.Sub(0, logits_size),
+                                            labels, loss, dlogits_.Sub(0, logits_size)));
   // dcur: the gradient with respect to the current layer's output, then (in place) its pre-activation.
   View dcur = dlogits_.Sub(0, logits_size);
   bool next_is_a = true;
   for (int l = NumLayers() - 1; l >= 0; --l) {
-    const ParamInfo& w = layout_[2 * l];
-    const ParamInfo& bias = layout_[2 * l + 1];
+    const LayerParams& layer = layers_[static_cast<size_t>(l)];
     const int64_t fan_in = FanIn(l), fan_out = FanOut(l);
     const bool hidden = l < config_.hidden_layers;
     const auto out_size = static_cast<size_t>(rows * fan_out);
-    ConstView z = hidden ? pre_[l].Sub(0, out_size) : logits_.Sub(0, out_size);
-    HPO_RETURN_IF_ERROR(b.BiasActivationBackward(hidden ? config_.activation : Activation::kIdentity, rows,
-                                                 fan_out, z, dcur, dcur,
-                                                 grads_.Sub(bias.offset, bias.count)));
+    const ConstView input = LayerInput(l, x, rows);
+    kernels::Buffer& next = next_is_a ? grad_a_ : grad_b_;
+    View dprev = l > 0 ? next.Sub(0, static_cast<size_t>(rows * fan_in)) : View();
+    const bool residual = HasResidual(l);
+    // The residual path carries dcur to the input unchanged; the GEMM below adds the layer's path to it.
+    if (residual && l > 0) HPO_RETURN_IF_ERROR(b.Cast(dcur, dprev));
+    View dbias = grads_.Sub(layer.b->offset, layer.b->count);
+    if (!hidden) {
+      HPO_RETURN_IF_ERROR(b.BiasActivationBackward(Activation::kIdentity, rows, fan_out,
+                                                   logits_.Sub(0, out_size), dcur, dcur, dbias));
+    } else {
+      if (config_.dropout > 0) {
+        HPO_RETURN_IF_ERROR(b.Dropout(config_.dropout, dropout_seed_, DropoutStream(step, l), dcur, dcur));
+      }
+      const ConstView z = pre_[l].Sub(0, out_size);
+      if (config_.layer_norm) {
+        HPO_RETURN_IF_ERROR(b.BiasActivationBackward(config_.activation, rows, fan_out, norm_[l].Sub(0, out_size),
+                                                     dcur, dcur, View()));
+        HPO_RETURN_IF_ERROR(b.LayerNormBackward(
+            rows, fan_out, z, Weights(*layer.gamma), mean_[l].Sub(0, static_cast<size_t>(rows)),
+            rstd_[l].Sub(0, static_cast<size_t>(rows)), dcur, dcur, grads_.Sub(layer.gamma->offset, layer.gamma->count),
+            grads_.Sub(layer.beta->offset, layer.beta->count)));
+        HPO_RETURN_IF_ERROR(b.BiasActivationBackward(Activation::kIdentity, rows, fan_out, z, dcur, dcur, dbias));
+      } else {
+        HPO_RETURN_IF_ERROR(b.BiasActivationBackward(config_.activation, rows, fan_out, z, dcur, dcur, dbias));
+      }
+    }
     // dW = input^T dz.
-    HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kYes, Transpose::kNo, fan_in, fan_out, rows, 1.0,
-                               LayerInput(l, x, rows), dcur, 0.0, grads_.Sub(w.offset, w.count)));
+    HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kYes, Transpose::kNo, fan_in, fan_out, rows, 1.0, input, dcur, 0.0,
+                               grads_.Sub(layer.w->offset, layer.w->count)));
     if (l > 0) {
-      // d input = dz W^T, the previous layer's output gradient.
-      kernels::Buffer& next = next_is_a ? grad_a_ : grad_b_;
-      View dprev = next.Sub(0, static_cast<size_t>(rows * fan_in));
+      // d input = dz W^T (+ the residual path), the previous layer's output gradient.
       HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kYes, rows, fan_in, fan_out, 1.0, dcur,
-                                 params_.Sub(w.offset, w.count), 0.0, dprev));
+                                 Weights(*layer.w), residual ? 1.0 : 0.0, dprev));
       dcur = dprev;
       next_is_a = !next_is_a;
     }

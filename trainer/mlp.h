@@ -1,15 +1,26 @@
 // Mlp: a multilayer perceptron classifier input_dim -> (width x hidden_layers, activation) -> classes,
-// with its forward pass, softmax cross-entropy loss and backward pass on a kernels::Backend.
+// with its forward pass, softmax cross-entropy loss and backward pass on a kernels::Backend, in fp32, fp16,
+// bf16 or (for the gradient checks) fp64.
 //
-// Layer l computes z = x W_l + b_l (W_l stored fan_in x fan_out, row-major) and, for hidden layers,
-// h = act(z), fused in one backend call. Parameters and gradients live in one flat backend buffer each
-// (layout() says where each tensor is); activations and scratch are allocated once for up to max_rows
-// examples, so a training step allocates nothing. The element type is a constructor argument: kF32 for
-// training; kF64 runs the same code in double precision (the gradient checks use it). Mixed precision
-// will add compute types here.
+// Hidden layer l, from its input h (x for l = 0, the previous layer's output otherwise):
+//   z = h W_l + b_l                                   (W_l stored fan_in x fan_out, row-major)
+//   n = layer_norm(z; gamma_l, beta_l)                (with layer_norm; otherwise n = z)
+//   a = dropout(act(n))                               (dropout in training only; inverted, kernels/philox.h)
+//   out = a + h                                       (with residual, when h has the layer's width)
+// and the output layer computes logits = h W + b. Without layer norm, bias and activation are one fused
+// backend call.
 //
-// Initialisation from the seed: hidden weights He-normal (std sqrt(2 / fan_in)) for relu and gelu,
-// Glorot-normal (std sqrt(2 / (fan_in + fan_out))) for tanh; output weights Glorot-normal; biases 0.
+// Precision: the master parameters and gradients are AccumulationType(dtype) (fp32 for the half types);
+// activations, their gradients and the GEMM inputs are `dtype`. For a half dtype the model keeps a compute
+// copy of the parameters in that type: the optimizer writes it with every update (w_copy), and
+// SyncComputeParams() refreshes it after the master parameters were changed otherwise. Weight gradients
+// come from GEMMs with half inputs and an fp32 output, bias and gain gradients from fp32 column sums.
+//
+// Parameters and gradients live in one flat backend buffer each (layout() says where each tensor is);
+// activations and scratch are allocated once for up to max_rows examples, so a step allocates nothing.
+// Initialisation from the seed: hidden weights He-normal (std sqrt(2 / fan_in)) for relu, gelu and silu,
+// Glorot-normal (std sqrt(2 / (fan_in + fan_out))) for tanh; output weights Glorot-normal; biases and
+// shifts 0, gains 1. Dropout masks derive from the seed and the step, so a fixed seed repeats.
 //
 // Not thread-safe. Holds a non-owning pointer to the backend, which must outlive the Mlp.
 #ifndef HPO_TRAINER_MLP_H_
@@ -26,10 +37,13 @@ namespace hpo::trainer {
 
 struct MlpConfig {
   int64_t input_dim = 784;
-  int hidden_layers = 2;  // >= 0
+  int hidden_layers = 2;  // in [0, 64]
   int64_t width = 256;    // >= 1
   kernels::Activation activation = kernels::Activation::kRelu;
   int64_t classes = 10;  // >= 2
+  bool layer_norm = false;
+  bool residual = false;
+  double dropout = 0.0;  // in [0, 1)
 };
 
 // Number of trainable parameters of an MLP of this shape.
@@ -37,8 +51,10 @@ int64_t MlpParamCount(const MlpConfig& config);
 
 class Mlp {
  public:
+  static constexpr double kLayerNormEps = 1e-5;  // PyTorch's nn.LayerNorm default
+
   // Allocates parameters, gradients and workspace for up to max_rows examples per call and initialises
-  // the parameters from `seed`. INVALID_ARGUMENT for a bad shape or dtype (kF32, kF64),
+  // the parameters from `seed`. INVALID_ARGUMENT for a bad shape or dtype (kF32, kF64, kF16, kBF16),
   // RESOURCE_EXHAUSTED when the backend is out of memory.
   static Result<Mlp> Create(kernels::Backend& backend, const MlpConfig& config, kernels::DType dtype,
                             int64_t max_rows, uint64_t seed);
@@ -47,48 +63,85 @@ class Mlp {
   Mlp& operator=(Mlp&&) = default;
 
   const MlpConfig& config() const { return config_; }
+  // The type of activations and of the GEMM inputs.
   kernels::DType dtype() const { return dtype_; }
+  // The type of the master parameters and the gradients.
+  kernels::DType master_dtype() const { return kernels::AccumulationType(dtype_); }
   int64_t max_rows() const { return max_rows_; }
   int64_t ParamCount() const { return static_cast<int64_t>(params_.size()); }
 
-  // Where each parameter tensor sits in params() and grads(): w0, b0, w1, b1, ..., output layer last.
+  // Where each parameter tensor sits in params(), grads() and compute_params(), in layer order.
   const std::vector<ParamInfo>& layout() const { return layout_; }
   kernels::View params() { return params_.view(); }
   kernels::ConstView params() const { return params_.view(); }
   kernels::View grads() { return grads_.view(); }
   kernels::ConstView grads() const { return grads_.view(); }
+  // The half copy of the parameters the forward and backward passes read, or an empty view when dtype()
+  // is the master type (the passes then read params() itself).
+  kernels::View compute_params() { return compute_.view(); }
 
-  // Logits of `rows` examples x (rows x input_dim, backend memory, dtype()) into logits().
+  // Copies the master parameters into the compute copy (rounding); OK at once without a copy.
+  Status SyncComputeParams();
+
+  // Logits of `rows` examples x (rows x input_dim, backend memory, dtype()) into logits(), without dropout.
   // REQUIRES: 1 <= rows <= max_rows (INVALID_ARGUMENT otherwise).
   Status Forward(kernels::ConstView x, int64_t rows);
 
-  // After Forward: rows x classes logits (the first rows * classes elements are valid).
+  // After Forward: rows x classes logits in dtype() (the first rows * classes elements are valid).
   kernels::ConstView logits() const { return logits_.view(); }
 
-  // Forward, softmax cross-entropy against `labels` (kI32) and backward: loss[0] (backend memory,
-  // dtype()) = mean cross-entropy over the rows; grads() = its gradient with respect to params().
-  Status ForwardBackward(kernels::ConstView x, kernels::ConstView labels, int64_t rows, kernels::View loss);
+  // One training pass: forward (with dropout drawn for `step`), softmax cross-entropy against `labels`
+  // (kI32) and backward. loss[0] (backend memory, master_dtype()) = mean cross-entropy over the rows
+  // (with label smoothing); grads() = its gradient with respect to params(), times
+  // loss_options.grad_scale.
+  Status ForwardBackward(kernels::ConstView x, kernels::ConstView labels, int64_t rows,
+                         const kernels::LossOptions& loss_options, uint64_t step, kernels::View loss);
+  // The same with no label smoothing, no scaling and step 0.
+  Status ForwardBackward(kernels::ConstView x, kernels::ConstView labels, int64_t rows, kernels::View loss) {
+    return ForwardBackward(x, labels, rows, kernels::LossOptions{}, 0, loss);
+  }
 
  private:
   Mlp(kernels::Backend& backend, const MlpConfig& config, kernels::DType dtype, int64_t max_rows)
       : backend_(&backend), config_(config), dtype_(dtype), max_rows_(max_rows) {}
 
+  // The tensors of one layer in layout_.
+  struct LayerParams {
+    const ParamInfo* w = nullptr;
+    const ParamInfo* b = nullptr;
+    const ParamInfo* gamma = nullptr;  // with layer norm, hidden layers only
+    const ParamInfo* beta = nullptr;
+  };
+
   int NumLayers() const { return config_.hidden_layers + 1; }
   int64_t FanIn(int layer) const { return layer == 0 ? config_.input_dim : config_.width; }
   int64_t FanOut(int layer) const { return layer == config_.hidden_layers ? config_.classes : config_.width; }
+  bool HasResidual(int layer) const {
+    return config_.residual && layer < config_.hidden_layers && FanIn(layer) == config_.width;
+  }
   Status InitParams(uint64_t seed);
+  // The parameters the passes read: the compute copy, or the master parameters.
+  kernels::ConstView Weights(const ParamInfo& info) const;
   // Input of layer `layer`: x for layer 0, the previous hidden layer's output otherwise.
   kernels::ConstView LayerInput(int layer, kernels::ConstView x, int64_t rows) const;
+  Status ForwardPass(kernels::ConstView x, int64_t rows, bool training, uint64_t step);
+  uint64_t DropoutStream(uint64_t step, int layer) const { return step * 64 + static_cast<uint64_t>(layer); }
 
   kernels::Backend* backend_;
   MlpConfig config_;
   kernels::DType dtype_;
   int64_t max_rows_;
-  std::vector<ParamInfo> layout_;  // 2 per layer: weight, bias
-  kernels::Buffer params_;
-  kernels::Buffer grads_;
+  uint64_t dropout_seed_ = 0;
+  std::vector<ParamInfo> layout_;
+  std::vector<LayerParams> layers_;
+  kernels::Buffer params_;   // master, master_dtype()
+  kernels::Buffer grads_;    // master_dtype()
+  kernels::Buffer compute_;  // dtype() copy of params_ when dtype() is half; empty otherwise
   std::vector<kernels::Buffer> pre_;   // per hidden layer: z (max_rows x width)
-  std::vector<kernels::Buffer> post_;  // per hidden layer: act(z)
+  std::vector<kernels::Buffer> norm_;  // per hidden layer with layer norm: n
+  std::vector<kernels::Buffer> mean_;  // per hidden layer with layer norm: row means (master_dtype())
+  std::vector<kernels::Buffer> rstd_;  // ... and reciprocal standard deviations
+  std::vector<kernels::Buffer> post_;  // per hidden layer: the layer's output
   kernels::Buffer logits_;             // max_rows x classes
   kernels::Buffer dlogits_;
   kernels::Buffer grad_a_;  // max_rows x width, ping-pong gradient scratch

@@ -27,19 +27,26 @@ namespace {
 class OptimizerBase : public Optimizer {
  public:
   OptimizerBase(Backend& backend, const OptimizerOptions& options, View params, ConstView grads,
-                std::vector<ParamInfo> layout)
-      : backend_(&backend), options_(options), params_(params), grads_(grads), layout_(std::move(layout)) {}
+                std::vector<ParamInfo> layout, View compute_copy)
+      : backend_(&backend),
+        options_(options),
+        params_(params),
+        grads_(grads),
+        layout_(std::move(layout)),
+        copy_(compute_copy) {}
 
   int64_t steps() const override { return steps_; }
 
  protected:
-  double DecayOf(const ParamInfo& info) const { return info.is_bias ? 0.0 : options_.weight_decay; }
+  double DecayOf(const ParamInfo& info) const { return info.decays() ? options_.weight_decay : 0.0; }
+  View CopyOf(const ParamInfo& info) const { return copy_.size > 0 ? copy_.Sub(info.offset, info.count) : View(); }
 
   Backend* backend_;
   OptimizerOptions options_;
   View params_;
   ConstView grads_;
   std::vector<ParamInfo> layout_;
+  View copy_;
   int64_t steps_ = 0;
 };
 
@@ -52,12 +59,12 @@ class SgdMomentum final : public OptimizerBase {
     return Status::Ok();
   }
 
-  Status Step(double lr) override {
+  Status Step(double lr, double grad_scale) override {
     for (const ParamInfo& info : layout_) {
-      const kernels::SgdHyper hyper{lr, options_.momentum, DecayOf(info)};
-      HPO_RETURN_IF_ERROR(backend_->SgdMomentumUpdate(hyper, params_.Sub(info.offset, info.count),
-                                                      grads_.Sub(info.offset, info.count),
-                                                      velocity_.Sub(info.offset, info.count)));
+      const kernels::SgdHyper hyper{lr, options_.momentum, DecayOf(info), options_.nesterov};
+      HPO_RETURN_IF_ERROR(backend_->SgdMomentumUpdate(
+          hyper, grad_scale, params_.Sub(info.offset, info.count), grads_.Sub(info.offset, info.count),
+          velocity_.Sub(info.offset, info.count), CopyOf(info)));
     }
     ++steps_;
     return Status::Ok();
@@ -77,13 +84,13 @@ class AdamW final : public OptimizerBase {
     return Status::Ok();
   }
 
-  Status Step(double lr) override {
+  Status Step(double lr, double grad_scale) override {
     const int64_t step = steps_ + 1;
     for (const ParamInfo& info : layout_) {
       const kernels::AdamWHyper hyper{lr, options_.beta1, options_.beta2, options_.eps, DecayOf(info)};
-      HPO_RETURN_IF_ERROR(backend_->AdamWUpdate(
-          hyper, step, params_.Sub(info.offset, info.count), grads_.Sub(info.offset, info.count),
-          m_.Sub(info.offset, info.count), v_.Sub(info.offset, info.count)));
+      HPO_RETURN_IF_ERROR(backend_->AdamWUpdate(hyper, step, grad_scale, params_.Sub(info.offset, info.count),
+                                                grads_.Sub(info.offset, info.count), m_.Sub(info.offset, info.count),
+                                                v_.Sub(info.offset, info.count), CopyOf(info)));
     }
     steps_ = step;
     return Status::Ok();
@@ -98,7 +105,7 @@ class AdamW final : public OptimizerBase {
 
 Result<std::unique_ptr<Optimizer>> Optimizer::Create(Backend& backend, const OptimizerOptions& options,
                                                      View params, ConstView grads,
-                                                     std::vector<ParamInfo> layout) {
+                                                     std::vector<ParamInfo> layout, View compute_copy) {
   if (!(options.weight_decay >= 0) || !std::isfinite(options.weight_decay)) {
     return InvalidArgumentError("optimizer: weight_decay must be finite and >= 0");
   }
@@ -112,17 +119,20 @@ Result<std::unique_ptr<Optimizer>> Optimizer::Create(Backend& backend, const Opt
   if (params.dtype != grads.dtype || params.size != grads.size) {
     return InvalidArgumentError("optimizer: parameters and gradients differ in size or element type");
   }
+  if (compute_copy.size != 0 && compute_copy.size != params.size) {
+    return InvalidArgumentError("optimizer: the compute copy differs in size from the parameters");
+  }
   for (const ParamInfo& info : layout) {
     if (info.offset > params.size || info.count > params.size - info.offset) {
       return InvalidArgumentError("optimizer: tensor " + info.name + " lies outside the parameter buffer");
     }
   }
   if (options.kind == OptimizerKind::kSgd) {
-    auto sgd = std::make_unique<SgdMomentum>(backend, options, params, grads, std::move(layout));
+    auto sgd = std::make_unique<SgdMomentum>(backend, options, params, grads, std::move(layout), compute_copy);
     HPO_RETURN_IF_ERROR(sgd->Init());
     return std::unique_ptr<Optimizer>(std::move(sgd));
   }
-  auto adamw = std::make_unique<AdamW>(backend, options, params, grads, std::move(layout));
+  auto adamw = std::make_unique<AdamW>(backend, options, params, grads, std::move(layout), compute_copy);
   HPO_RETURN_IF_ERROR(adamw->Init());
   return std::unique_ptr<Optimizer>(std::move(adamw));
 }

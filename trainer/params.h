@@ -1,5 +1,6 @@
 // ParamInfo: where one parameter tensor of a model lives inside the model's flat parameter buffer (and,
-// at the same offsets, its gradient buffer and an optimizer's state buffers). Plain value type.
+// at the same offsets, its gradient buffer, its compute copy and an optimizer's state buffers). Plain
+// value type.
 #ifndef HPO_TRAINER_PARAMS_H_
 #define HPO_TRAINER_PARAMS_H_
 
@@ -9,13 +10,22 @@
 
 namespace hpo::trainer {
 
+enum class ParamKind {
+  kWeight,     // a weight matrix: the only kind weight decay applies to
+  kBias,       // a layer's bias
+  kNormGain,   // a layer norm's gamma (initialised to 1)
+  kNormShift,  // a layer norm's beta
+};
+
 struct ParamInfo {
-  std::string name;      // "w0", "b0", ..., the last layer's "wN", "bN"
-  size_t offset = 0;     // in elements, into the flat buffers
-  size_t count = 0;      // rows * cols
-  int64_t rows = 0;      // weights: fan-in; biases: 1
-  int64_t cols = 0;      // fan-out
-  bool is_bias = false;  // weight decay applies to weights only
+  std::string name;  // "w0", "b0", ("g0", "beta0" with layer norm), ..., the last layer's "wN", "bN"
+  size_t offset = 0;  // in elements, into the flat buffers
+  size_t count = 0;   // rows * cols
+  int64_t rows = 0;   // weights: fan-in; vectors: 1
+  int64_t cols = 0;   // fan-out
+  ParamKind kind = ParamKind::kWeight;
+
+  bool decays() const { return kind == ParamKind::kWeight; }
 };
 
 }  // namespace hpo::trainer

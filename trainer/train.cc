@@ -13,6 +13,7 @@
 #include "trainer/config.h"
 #include "trainer/knobs.h"
 #include "trainer/latency.h"
+#include "trainer/loss_scaler.h"
 #include "trainer/mlp.h"
 
 namespace hpo::trainer {
@@ -26,7 +27,8 @@ namespace {
 
 constexpr uint64_t kShuffleStream = 2;   // DeriveSeed stream of the epoch shuffles (1 is the init)
 constexpr int64_t kEvalRows = 1000;      // examples per evaluation forward pass (at least)
-constexpr int64_t kLossCheckEvery = 16;  // steps between downloads of the per-step losses
+constexpr int64_t kThroughputRows = 256;  // the batch of the throughput figure
+constexpr int64_t kLossCheckEvery = 16;  // micro-steps between downloads of the per-step losses
 
 using Clock = std::chrono::steady_clock;
 
@@ -35,12 +37,14 @@ double SecondsSince(Clock::time_point start) {
 }
 
 Status Diverged(std::string_view what, int epoch, int64_t step) {
-  return Status(StatusCode::kAborted, "diverged: non-finite " + std::string(what) + " at epoch " +
-                                          std::to_string(epoch) +
+  return Status(StatusCode::kAborted, "diverged: " + std::string(what) + " at epoch " + std::to_string(epoch) +
                                           (step >= 0 ? ", step " + std::to_string(step) : ""));
 }
 
-// The state of one run: the model, the optimizer, host staging and backend buffers, all allocated once.
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The state of one run: the model, the optimizer, the loss scaler, host staging and backend buffers, all
+// allocated once.
 class Run {
  public:
   Run(const TrainConfig& config, kernels::Backend& backend, const Datasets& data)
@@ -59,69 +63,126 @@ class Run {
       return InvalidArgumentError("the validation and test sets must not be empty");
     }
     batch_ = std::min(config_.batch_size, train_count_);
-    const int64_t max_rows = std::max(batch_, kEvalRows);
-    const MlpConfig shape{dim_, config_.hidden_layers, config_.width, config_.activation, data_.classes};
-    HPO_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(backend_, shape, DType::kF32, max_rows, config_.seed));
+    const int64_t max_rows = std::max({batch_, kEvalRows, kThroughputRows});
+    dtype_ = ComputeType(config_.precision);
+    const MlpConfig shape{dim_,
+                          config_.hidden_layers,
+                          config_.width,
+                          config_.activation,
+                          data_.classes,
+                          config_.layer_norm,
+                          config_.residual,
+                          config_.dropout};
+    HPO_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(backend_, shape, dtype_, max_rows, config_.seed));
     mlp_ = std::make_unique<Mlp>(std::move(mlp));
+    if (config_.grad_accum > 1) {
+      HPO_ASSIGN_OR_RETURN(grad_sum_, backend_.Allocate(mlp_->grads().size, mlp_->master_dtype()));
+    }
     OptimizerOptions options;
     options.kind = config_.optimizer;
     options.weight_decay = config_.weight_decay;
     options.momentum = config_.momentum;
-    HPO_ASSIGN_OR_RETURN(optimizer_,
-                         Optimizer::Create(backend_, options, mlp_->params(), mlp_->grads(), mlp_->layout()));
-    steps_per_epoch_ = (train_count_ + batch_ - 1) / batch_;
+    options.nesterov = config_.nesterov;
+    const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : mlp_->grads();
+    HPO_ASSIGN_OR_RETURN(optimizer_, Optimizer::Create(backend_, options, mlp_->params(), step_grads,
+                                                       mlp_->layout(), mlp_->compute_params()));
+    HPO_ASSIGN_OR_RETURN(scaler_,
+                         LossScaler::Create(LossScalerOptions{.enabled = NeedsLossScaling(config_.precision)}));
+    micro_steps_per_epoch_ = CeilDiv(train_count_, batch_);
+    steps_per_epoch_ = CeilDiv(micro_steps_per_epoch_, config_.grad_accum);
+    HPO_ASSIGN_OR_RETURN(schedule_, LrSchedule::Create(config_.schedule, config_.lr,
+                                                       steps_per_epoch_ * config_.epochs, config_.warmup_fraction));
     HPO_ASSIGN_OR_RETURN(x_, backend_.Allocate(static_cast<size_t>(max_rows * dim_), DType::kF32));
+    if (dtype_ != DType::kF32) {
+      HPO_ASSIGN_OR_RETURN(x_compute_, backend_.Allocate(static_cast<size_t>(max_rows * dim_), dtype_));
+    }
     HPO_ASSIGN_OR_RETURN(y_, backend_.Allocate(static_cast<size_t>(max_rows), DType::kI32));
-    HPO_ASSIGN_OR_RETURN(step_losses_, backend_.Allocate(static_cast<size_t>(steps_per_epoch_), DType::kF32));
+    HPO_ASSIGN_OR_RETURN(step_losses_,
+                         backend_.Allocate(static_cast<size_t>(micro_steps_per_epoch_), DType::kF32));
     HPO_ASSIGN_OR_RETURN(eval_loss_, backend_.Allocate(1, DType::kF32));
     x_host_.resize(static_cast<size_t>(max_rows * dim_));
     y_host_.resize(static_cast<size_t>(max_rows));
-    step_losses_host_.resize(static_cast<size_t>(steps_per_epoch_));
+    step_losses_host_.resize(static_cast<size_t>(micro_steps_per_epoch_));
+    applied_.resize(static_cast<size_t>(micro_steps_per_epoch_));
     order_.resize(static_cast<size_t>(train_count_));
     std::iota(order_.begin(), order_.end(), 0);
     return Status::Ok();
   }
 
-  // One pass over the training examples in a fresh shuffled order; returns the mean training loss.
+  // One pass over the training examples in a fresh shuffled order; returns the mean training loss over the
+  // micro-batches whose loss was finite.
   Result<double> Epoch(int epoch, Rng& shuffle) {
     for (int64_t i = train_count_ - 1; i > 0; --i) {
       const auto j = static_cast<int64_t>(shuffle.UniformInt(static_cast<uint64_t>(i + 1)));
       std::swap(order_[i], order_[j]);
     }
     const Split& train = data_.train;
-    double loss_sum = 0;  // sum over examples
-    int64_t checked = 0;  // steps whose loss has been added to loss_sum
+    const auto micro_base = static_cast<uint64_t>(epoch - 1) * static_cast<uint64_t>(micro_steps_per_epoch_);
+    const bool needs_stats = scaler_.enabled() || config_.clip_norm > 0;
+    const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : mlp_->grads();
+    double loss_sum = 0;    // over examples of finite-loss micro-batches
+    int64_t loss_rows = 0;  // those examples
+    int64_t checked = 0;    // micro-steps whose loss has been looked at
     for (int64_t step = 0; step < steps_per_epoch_; ++step) {
-      const int64_t begin = step * batch_;
-      const int64_t rows = std::min(batch_, train_count_ - begin);
-      for (int64_t r = 0; r < rows; ++r) {
-        const int64_t example = order_[begin + r];
-        std::memcpy(x_host_.data() + r * dim_, train.Example(example), sizeof(float) * dim_);
-        y_host_[r] = train.labels[example];
+      const int64_t first = step * config_.grad_accum;
+      const int64_t count = std::min<int64_t>(config_.grad_accum, micro_steps_per_epoch_ - first);
+      const double loss_scale = scaler_.scale();
+      const kernels::LossOptions loss_options{config_.label_smoothing, loss_scale / static_cast<double>(count)};
+      for (int64_t m = first; m < first + count; ++m) {
+        const int64_t begin = m * batch_;
+        const int64_t rows = std::min(batch_, train_count_ - begin);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t example = order_[begin + r];
+          std::memcpy(x_host_.data() + r * dim_, train.Example(example), sizeof(float) * dim_);
+          y_host_[r] = train.labels[example];
+        }
+        HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
+        HPO_RETURN_IF_ERROR(mlp_->ForwardBackward(x, y_.Sub(0, static_cast<size_t>(rows)), rows, loss_options,
+                                                  micro_base + static_cast<uint64_t>(m),
+                                                  step_losses_.Sub(static_cast<size_t>(m), 1)));
+        if (config_.grad_accum > 1) {
+          HPO_RETURN_IF_ERROR(m == first ? backend_.Cast(mlp_->grads(), grad_sum_.view())
+                                         : backend_.Axpy(1.0, mlp_->grads(), grad_sum_.view()));
+        }
       }
-      HPO_RETURN_IF_ERROR(backend_.Upload(
-          std::span<const float>(x_host_.data(), static_cast<size_t>(rows * dim_)), x_.view()));
-      HPO_RETURN_IF_ERROR(
-          backend_.Upload(std::span<const int32_t>(y_host_.data(), static_cast<size_t>(rows)), y_.view()));
-      HPO_RETURN_IF_ERROR(mlp_->ForwardBackward(x_.Sub(0, static_cast<size_t>(rows * dim_)),
-                                                y_.Sub(0, static_cast<size_t>(rows)), rows,
-                                                step_losses_.Sub(static_cast<size_t>(step), 1)));
-      HPO_RETURN_IF_ERROR(optimizer_->Step(config_.lr));
-      if ((step + 1) % kLossCheckEvery == 0 || step + 1 == steps_per_epoch_) {
-        // Fetch the losses of steps [checked, step] at once: one host round trip per kLossCheckEvery steps.
-        const auto n = static_cast<size_t>(step + 1 - checked);
+      bool apply = true;
+      double grad_scale = 1.0 / loss_scale;
+      if (needs_stats) {
+        HPO_ASSIGN_OR_RETURN(const kernels::GradStats stats, backend_.GradientStats(step_grads));
+        apply = scaler_.Update(!stats.finite);
+        const double norm = std::sqrt(stats.sum_squares) / loss_scale;
+        if (apply && config_.clip_norm > 0 && norm > config_.clip_norm) grad_scale *= config_.clip_norm / norm;
+      }
+      if (apply) {
+        const int64_t global_step = static_cast<int64_t>(epoch - 1) * steps_per_epoch_ + step;
+        HPO_RETURN_IF_ERROR(optimizer_->Step(schedule_.At(global_step), grad_scale));
+        skipped_in_a_row_ = 0;
+      } else if (++skipped_in_a_row_ >= kMaxSkippedInARow) {
+        return Diverged("every gradient overflowed for " + std::to_string(kMaxSkippedInARow) + " steps",
+                        epoch, step);
+      }
+      std::fill(applied_.begin() + first, applied_.begin() + first + count, apply);
+      const int64_t done = first + count;
+      if (done - checked >= kLossCheckEvery || done == micro_steps_per_epoch_) {
+        // Fetch the losses of micro-steps [checked, done) at once: one host round trip per kLossCheckEvery.
+        const auto n = static_cast<size_t>(done - checked);
         HPO_RETURN_IF_ERROR(backend_.Download(step_losses_.Sub(static_cast<size_t>(checked), n),
                                               std::span<float>(step_losses_host_.data() + checked, n)));
-        for (int64_t s = checked; s <= step; ++s) {
+        for (int64_t s = checked; s < done; ++s) {
           const float loss = step_losses_host_[s];
-          if (!std::isfinite(loss)) return Diverged("training loss", epoch, s);
+          if (!std::isfinite(loss)) {
+            // A skipped step's loss may overflow (fp16 logits): the scaler handled it.
+            if (applied_[s]) return Diverged("non-finite training loss", epoch, s);
+            continue;
+          }
           const int64_t s_rows = std::min(batch_, train_count_ - s * batch_);
           loss_sum += static_cast<double>(loss) * static_cast<double>(s_rows);
+          loss_rows += s_rows;
         }
-        checked = step + 1;
+        checked = done;
       }
     }
-    return loss_sum / static_cast<double>(train_count_);
+    return loss_rows > 0 ? loss_sum / static_cast<double>(loss_rows) : std::nan("");
   }
 
   struct Evaluation {
@@ -137,18 +198,16 @@ class Run {
     for (int64_t begin = 0; begin < split.count; begin += chunk) {
       const int64_t rows = std::min(chunk, split.count - begin);
       const auto x_size = static_cast<size_t>(rows * dim_);
-      HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const float>(split.Example(begin), x_size), x_.view()));
+      std::memcpy(x_host_.data(), split.Example(begin), sizeof(float) * x_size);
       for (int64_t r = 0; r < rows; ++r) y_host_[r] = split.labels[begin + r];
-      HPO_RETURN_IF_ERROR(
-          backend_.Upload(std::span<const int32_t>(y_host_.data(), static_cast<size_t>(rows)), y_.view()));
+      HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
       const ConstView labels = y_.Sub(0, static_cast<size_t>(rows));
-      HPO_RETURN_IF_ERROR(mlp_->Forward(x_.Sub(0, x_size), rows));
+      HPO_RETURN_IF_ERROR(mlp_->Forward(x, rows));
       const ConstView logits = mlp_->logits().Sub(0, static_cast<size_t>(rows * data_.classes));
-      HPO_ASSIGN_OR_RETURN(const int64_t chunk_correct,
-                           backend_.CountCorrect(rows, data_.classes, logits, labels));
+      HPO_ASSIGN_OR_RETURN(const int64_t chunk_correct, backend_.CountCorrect(rows, data_.classes, logits, labels));
       correct += chunk_correct;
-      HPO_RETURN_IF_ERROR(
-          backend_.SoftmaxCrossEntropy(rows, data_.classes, logits, labels, eval_loss_.view(), View()));
+      HPO_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(kernels::LossOptions{}, rows, data_.classes, logits, labels,
+                                                       eval_loss_.view(), View()));
       float chunk_loss = 0;
       HPO_RETURN_IF_ERROR(backend_.Download(eval_loss_.view(), std::span<float>(&chunk_loss, 1)));
       loss_sum += static_cast<double>(chunk_loss) * static_cast<double>(rows);
@@ -157,34 +216,72 @@ class Run {
                       loss_sum / static_cast<double>(split.count)};
   }
 
-  // p50 of a batch-1 forward pass on the first test example.
-  Result<double> Latency() {
-    HPO_RETURN_IF_ERROR(
-        backend_.Upload(std::span<const float>(data_.test.Example(0), static_cast<size_t>(dim_)), x_.view()));
-    const ConstView one = x_.Sub(0, static_cast<size_t>(dim_));
-    HPO_ASSIGN_OR_RETURN(LatencyStats stats, MeasureLatency(backend_, [&] { return mlp_->Forward(one, 1); }));
-    return stats.p50_ms;
+  // Batch-1 latency (p50, p99) on the first test example and batch-256 throughput on the first test
+  // examples, each forward pass from fp32 inputs in backend memory (the cast to the trial's precision is
+  // part of the work, as in an inference server).
+  Status Speed(TrainMetrics& metrics) {
+    const Split& test = data_.test;
+    const int64_t rows = std::min<int64_t>(kThroughputRows, test.count);
+    HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const float>(test.Example(0), static_cast<size_t>(rows * dim_)),
+                                        x_.view()));
+    auto forward = [this](int64_t n) {
+      const auto size = static_cast<size_t>(n * dim_);
+      if (dtype_ == DType::kF32) return mlp_->Forward(x_.Sub(0, size), n);
+      HPO_RETURN_IF_ERROR(backend_.Cast(x_.Sub(0, size), x_compute_.Sub(0, size)));
+      return mlp_->Forward(x_compute_.Sub(0, size), n);
+    };
+    HPO_ASSIGN_OR_RETURN(const LatencyStats one, MeasureLatency(backend_, [&] { return forward(1); }));
+    metrics.latency_ms = one.p50_ms;
+    metrics.latency_p99_ms = one.p99_ms;
+    const LatencyOptions batch_options{.warmup = 3, .min_samples = 10, .max_samples = 200, .max_seconds = 0.2};
+    HPO_ASSIGN_OR_RETURN(const LatencyStats batch,
+                         MeasureLatency(backend_, [&] { return forward(rows); }, batch_options));
+    metrics.throughput_sps = static_cast<double>(rows) / (batch.p50_ms / 1e3);
+    return Status::Ok();
   }
 
   int64_t ParamCount() const { return mlp_->ParamCount(); }
+  int64_t ModelBytes() const {
+    return mlp_->ParamCount() * static_cast<int64_t>(kernels::DTypeSize(dtype_));
+  }
+  int64_t SkippedSteps() const { return scaler_.skipped_steps(); }
 
  private:
+  // Uploads x_host_/y_host_'s first `rows` examples and returns the inputs in the compute type.
+  Result<ConstView> UploadInputs(int64_t rows) {
+    const auto x_size = static_cast<size_t>(rows * dim_);
+    HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const float>(x_host_.data(), x_size), x_.view()));
+    HPO_RETURN_IF_ERROR(
+        backend_.Upload(std::span<const int32_t>(y_host_.data(), static_cast<size_t>(rows)), y_.view()));
+    if (dtype_ == DType::kF32) return ConstView(x_.Sub(0, x_size));
+    HPO_RETURN_IF_ERROR(backend_.Cast(x_.Sub(0, x_size), x_compute_.Sub(0, x_size)));
+    return ConstView(x_compute_.Sub(0, x_size));
+  }
+
   const TrainConfig& config_;
   kernels::Backend& backend_;
   const Datasets& data_;
+  DType dtype_ = DType::kF32;
   int64_t dim_ = 0;
   int64_t train_count_ = 0;
   int64_t batch_ = 0;
+  int64_t micro_steps_per_epoch_ = 0;
   int64_t steps_per_epoch_ = 0;
+  int skipped_in_a_row_ = 0;
   std::unique_ptr<Mlp> mlp_;
   std::unique_ptr<Optimizer> optimizer_;
-  Buffer x_;            // backend: max_rows x dim inputs
+  LossScaler scaler_ = *LossScaler::Create(LossScalerOptions{.enabled = false});
+  LrSchedule schedule_ = *LrSchedule::Create(ScheduleKind::kConstant, 1.0, 1, 0.0);
+  Buffer grad_sum_;     // backend: the summed gradients of a step's micro-batches (grad_accum > 1)
+  Buffer x_;            // backend: max_rows x dim fp32 inputs
+  Buffer x_compute_;    // backend: the same in the compute type (half precisions)
   Buffer y_;            // backend: max_rows labels
-  Buffer step_losses_;  // backend: the loss of each step of the current epoch
+  Buffer step_losses_;  // backend: the loss of each micro-step of the current epoch
   Buffer eval_loss_;    // backend: 1 element
   std::vector<float> x_host_;
   std::vector<int32_t> y_host_;
   std::vector<float> step_losses_host_;
+  std::vector<bool> applied_;  // per micro-step of the epoch: whether its optimizer step was applied
   std::vector<int64_t> order_;
 };
 
@@ -199,7 +296,7 @@ Result<TrainMetrics> TrainImpl(const TrainConfig& config, kernels::Backend& back
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     HPO_ASSIGN_OR_RETURN(const double train_loss, run.Epoch(epoch, shuffle));
     HPO_ASSIGN_OR_RETURN(const Run::Evaluation val, run.Evaluate(data.validation));
-    if (!std::isfinite(val.loss)) return Diverged("validation loss", epoch, -1);
+    if (!std::isfinite(val.loss)) return Diverged("non-finite validation loss", epoch, -1);
     metrics.accuracy = val.accuracy;
     metrics.loss = val.loss;
     if (progress)
@@ -208,8 +305,11 @@ Result<TrainMetrics> TrainImpl(const TrainConfig& config, kernels::Backend& back
   metrics.train_time_s = SecondsSince(start);
   HPO_ASSIGN_OR_RETURN(const Run::Evaluation test, run.Evaluate(data.test));
   metrics.test_accuracy = test.accuracy;
-  HPO_ASSIGN_OR_RETURN(metrics.latency_ms, run.Latency());
+  HPO_RETURN_IF_ERROR(run.Speed(metrics));
   metrics.params = run.ParamCount();
+  metrics.model_bytes = run.ModelBytes();
+  metrics.skipped_steps = run.SkippedSteps();
+  metrics.peak_memory_bytes = static_cast<int64_t>(backend.peak_bytes());
   metrics.device = backend.DeviceName();
   return metrics;
 }
@@ -228,8 +328,11 @@ Result<TrainMetrics> Train(const TrainConfig& config, kernels::Backend& backend,
 std::string MetricsToJson(const TrainMetrics& m) {
   return "{\"accuracy\":" + JsonNumber(m.accuracy) + ",\"test_accuracy\":" + JsonNumber(m.test_accuracy) +
          ",\"loss\":" + JsonNumber(m.loss) + ",\"latency_ms\":" + JsonNumber(m.latency_ms) +
-         ",\"params\":" + std::to_string(m.params) + ",\"train_time_s\":" + JsonNumber(m.train_time_s) +
-         ",\"device\":" + JsonQuote(m.device) + "}";
+         ",\"latency_p99_ms\":" + JsonNumber(m.latency_p99_ms) +
+         ",\"throughput_sps\":" + JsonNumber(m.throughput_sps) + ",\"params\":" + std::to_string(m.params) +
+         ",\"model_bytes\":" + std::to_string(m.model_bytes) + ",\"train_time_s\":" + JsonNumber(m.train_time_s) +
+         ",\"peak_memory_bytes\":" + std::to_string(m.peak_memory_bytes) +
+         ",\"skipped_steps\":" + std::to_string(m.skipped_steps) + ",\"device\":" + JsonQuote(m.device) + "}";
 }
 
 }  // namespace hpo::trainer

@@ -1,11 +1,21 @@
-// Train: one builtin trial. Trains an MLP on a preloaded dataset with the configured optimizer, then
-// reports validation and test accuracy, validation loss, batch-1 latency, parameter count and time.
+// Train: one builtin trial. Trains an MLP on a preloaded dataset in the trial's precision with the
+// configured optimizer, schedule and regularisation, then reports validation and test accuracy, validation
+// loss, batch-1 latency (p50, p99) and batch-256 throughput in that precision, model size, peak backend
+// memory and time.
 //
 // Each epoch visits the training examples in an order shuffled from the seed (Fisher-Yates on
-// hpo::Rng), in minibatches of batch_size (the last one may be smaller). Initialisation and shuffling
-// derive their streams from the seed, and every CPU reduction runs in a fixed order, so a fixed seed with
-// a fixed thread count repeats bit for bit on the CPU backend. A non-finite training or validation loss
-// ends the run with ABORTED "diverged: ...".
+// hpo::Rng), in micro-batches of batch_size (the last one may be smaller); grad_accum consecutive
+// micro-batches make one optimizer step, their gradients averaged (the epoch's last step may have fewer).
+// Per step: the learning rate comes from the schedule (indexed by the step, skipped or not); with fp16 the
+// loss is scaled (trainer/loss_scaler.h) and a step whose gradients overflow is skipped; with clip_norm > 0
+// the gradient is scaled down to that global L2 norm; the fused overflow check and norm run only when
+// fp16 or clipping needs them (one host round trip per step). Initialisation, shuffling and dropout derive
+// their streams from the seed, and every CPU reduction runs in a fixed order, so a fixed seed with a fixed
+// thread count repeats bit for bit on the CPU backend.
+//
+// Divergence ends the run with ABORTED "diverged: ...": a non-finite training loss on a step that was
+// applied, kMaxSkippedInARow overflowing steps in a row (loss scaling found no finite step), or a
+// non-finite validation loss.
 //
 // Thread-safety: Train uses the backend exclusively for its duration; the datasets are only read.
 #ifndef HPO_TRAINER_TRAIN_H_
@@ -19,6 +29,8 @@
 #include "kernels/backend.h"
 #include "trainer/dataset.h"
 #include "trainer/optimizer.h"
+#include "trainer/precision.h"
+#include "trainer/schedule.h"
 
 namespace hpo::trainer {
 
@@ -29,12 +41,22 @@ struct TrainConfig {
   int hidden_layers = 2;
   int64_t width = 256;
   kernels::Activation activation = kernels::Activation::kRelu;
+  Precision precision = Precision::kFp32;
   double lr = 1e-3;
+  ScheduleKind schedule = ScheduleKind::kConstant;
+  double warmup_fraction = 0.05;
   int64_t batch_size = 128;
+  int grad_accum = 1;
   int epochs = 5;
-  double weight_decay = 0.0;
   OptimizerKind optimizer = OptimizerKind::kAdamW;
   double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 0.0;
+  double clip_norm = 0.0;  // 0: off
+  double label_smoothing = 0.0;
+  double dropout = 0.0;
+  bool layer_norm = false;
+  bool residual = false;
   uint64_t seed = 0;
   // Run settings (not knobs): where the data is and how much of it to use, and the CPU threads. Train()
   // itself honours train_limit; data_dir and threads are for whoever loads the data and makes the backend.
@@ -43,14 +65,24 @@ struct TrainConfig {
   int threads = 1;
 };
 
+// Overflowing steps in a row after which fp16 training counts as diverged (the scale has long reached its
+// floor by then: 2^16 halves to 1 in 16 steps).
+inline constexpr int kMaxSkippedInARow = 64;
+
+// The metrics of trainer/knobs.h's catalog, in its order.
 struct TrainMetrics {
-  double accuracy = 0;       // validation accuracy after the last epoch
-  double test_accuracy = 0;  // test accuracy after the last epoch
-  double loss = 0;           // validation loss (mean cross-entropy) after the last epoch
-  double latency_ms = 0;     // p50 batch-1 forward pass (trainer/latency.h)
-  int64_t params = 0;        // trainable parameters
-  double train_time_s = 0;   // wall time of the epochs, per-epoch validation included
-  std::string device;        // Backend::DeviceName()
+  double accuracy = 0;            // validation accuracy after the last epoch
+  double test_accuracy = 0;       // test accuracy after the last epoch
+  double loss = 0;                // validation loss (mean cross-entropy, no smoothing) after the last epoch
+  double latency_ms = 0;          // p50 batch-1 forward pass (trainer/latency.h)
+  double latency_p99_ms = 0;      // p99 of the same
+  double throughput_sps = 0;      // batch-256 forward passes: samples per second at the median
+  int64_t params = 0;             // trainable parameters
+  int64_t model_bytes = 0;        // params x bytes per value in the trial's precision
+  double train_time_s = 0;        // wall time of the epochs, per-epoch validation included
+  int64_t peak_memory_bytes = 0;  // Backend::peak_bytes() at the end
+  int64_t skipped_steps = 0;      // optimizer steps skipped on overflow
+  std::string device;             // Backend::DeviceName()
 };
 
 // What Train reports after each epoch (for progress lines).
@@ -73,7 +105,8 @@ Result<TrainMetrics> Train(const TrainConfig& config, kernels::Backend& backend,
                            const ProgressFn& progress = {});
 
 // One JSON object on one line (no newline): {"accuracy":..,"test_accuracy":..,"loss":..,"latency_ms":..,
-// "params":..,"train_time_s":..,"device":".."}; numbers in shortest round-trip form.
+// "latency_p99_ms":..,"throughput_sps":..,"params":..,"model_bytes":..,"train_time_s":..,
+// "peak_memory_bytes":..,"skipped_steps":..,"device":".."}; numbers in shortest round-trip form.
 std::string MetricsToJson(const TrainMetrics& metrics);
 
 }  // namespace hpo::trainer

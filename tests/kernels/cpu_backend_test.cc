@@ -1,17 +1,22 @@
-// Tests kernels/cpu_backend.cc: every op against a plain reference loop (tolerance atol + |ref| * eps),
-// and argument checking.
+// Tests the CPU backend (kernels/cpu_*.cc) beyond the shared parity suite: fp32 / fp64 ops against plain
+// reference loops (tolerance atol + |ref| * eps), and the fp16 / bf16 paths bit for bit against the fp32
+// element math between kernels/half.h loads and stores; in-place forms, Fill of every type, thread counts.
 #include "kernels/cpu_backend.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include "base/rng.h"
 #include "kernels/element.h"
+#include "kernels/half.h"
+#include "kernels/philox.h"
+#include "tests/kernels/kernels_test_util.h"
 
 namespace hpo::kernels {
 namespace {
@@ -120,32 +125,6 @@ TEST_F(CpuBackendTest, GemmBetaZeroIgnoresOldContents) {
   EXPECT_EQ(Get<float>(c), (std::vector<float>{1, 2, 3, 4}));
 }
 
-TEST_F(CpuBackendTest, GemmRejectsBadArguments) {
-  Buffer a = Make<float>(std::vector<float>(6));
-  Buffer b = Make<float>(std::vector<float>(6));
-  Buffer c = Make<float>(std::vector<float>(4));
-  Buffer d = Make<double>(std::vector<double>(6));
-  Buffer i = Make<int32_t>(std::vector<int32_t>(6));
-  // a too small for m=2, k=4.
-  Status s = backend_->Gemm(Transpose::kNo, Transpose::kNo, 2, 2, 4, 1, a.view(), b.view(), 0, c.view());
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("a holds 6 elements, needs 8"), std::string::npos) << s.message();
-  // Mixed element types.
-  s = backend_->Gemm(Transpose::kNo, Transpose::kNo, 2, 2, 3, 1, d.view(), b.view(), 0, c.view());
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  // Integer output.
-  s = backend_->Gemm(Transpose::kNo, Transpose::kNo, 2, 3, 1, 1, i.view(), i.view(), 0, i.view());
-  EXPECT_EQ(s.code(), StatusCode::kUnimplemented);
-  // Negative dimension.
-  s = backend_->Gemm(Transpose::kNo, Transpose::kNo, -1, 2, 3, 1, a.view(), b.view(), 0, c.view());
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  // An out-of-range Sub is empty, and rejected (release builds; debug builds assert before).
-#ifdef NDEBUG
-  s = backend_->Gemm(Transpose::kNo, Transpose::kNo, 2, 2, 3, 1, a.Sub(4, 6), b.view(), 0, c.view());
-  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-#endif
-}
-
 TEST_F(CpuBackendTest, AllocateIsZeroFilledAndRoundTrips) {
   auto buffer = backend_->Allocate(1000, DType::kF32);
   ASSERT_TRUE(buffer.ok());
@@ -220,7 +199,8 @@ void CheckBiasActivation(CpuBackendTest& t, CpuBackend& backend, Activation act,
 }
 
 TEST_F(CpuBackendTest, BiasActivationForwardBackwardMatchReference) {
-  for (Activation act : {Activation::kIdentity, Activation::kRelu, Activation::kGelu, Activation::kTanh}) {
+  for (Activation act :
+       {Activation::kIdentity, Activation::kRelu, Activation::kGelu, Activation::kTanh, Activation::kSilu}) {
     CheckBiasActivation<float>(*this, *backend_, act, std::numeric_limits<float>::epsilon());
     CheckBiasActivation<double>(*this, *backend_, act, std::numeric_limits<double>::epsilon());
   }
@@ -241,8 +221,10 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyKnownValues) {
   Buffer labels = Make<int32_t>({0, 1});
   Buffer loss = Make<double>({0.0});
   Buffer dlogits = Make<double>(std::vector<double>(4));
-  ASSERT_TRUE(
-      backend_->SoftmaxCrossEntropy(2, 2, logits.view(), labels.view(), loss.view(), dlogits.view()).ok());
+  ASSERT_TRUE(backend_
+                  ->SoftmaxCrossEntropy(LossOptions{}, 2, 2, logits.view(), labels.view(), loss.view(),
+                                        dlogits.view())
+                  .ok());
   EXPECT_NEAR(Get<double>(loss)[0], (std::log(2.0) - std::log(0.75)) / 2, 1e-15);
   const auto d = Get<double>(dlogits);
   EXPECT_NEAR(d[0], (0.5 - 1) / 2, 1e-15);
@@ -258,14 +240,17 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyGradientMatchesFiniteDifferences) {
   Buffer labels = Make<int32_t>({5, 0, 2, 2});
   Buffer loss = Make<double>({0.0});
   Buffer dlogits = Make<double>(std::vector<double>(rows * cols));
-  ASSERT_TRUE(
-      backend_->SoftmaxCrossEntropy(rows, cols, logits.view(), labels.view(), loss.view(), dlogits.view())
-          .ok());
+  ASSERT_TRUE(backend_
+                  ->SoftmaxCrossEntropy(LossOptions{}, rows, cols, logits.view(), labels.view(), loss.view(),
+                                        dlogits.view())
+                  .ok());
   const auto grad = Get<double>(dlogits);
   auto loss_at = [&](const std::vector<double>& v) {
     EXPECT_TRUE(backend_->Upload(std::span<const double>(v), logits.view()).ok());
-    EXPECT_TRUE(
-        backend_->SoftmaxCrossEntropy(rows, cols, logits.view(), labels.view(), loss.view(), View()).ok());
+    EXPECT_TRUE(backend_
+                    ->SoftmaxCrossEntropy(LossOptions{}, rows, cols, logits.view(), labels.view(),
+                                          loss.view(), View())
+                    .ok());
     return Get<double>(loss)[0];
   };
   for (size_t i = 0; i < x.size(); ++i) {
@@ -280,10 +265,10 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyGradientMatchesFiniteDifferences) {
   Buffer logits_f = Make<float>(xf);
   Buffer loss_f = Make<float>({0.0f});
   Buffer dlogits_f = Make<float>(std::vector<float>(rows * cols));
-  ASSERT_TRUE(
-      backend_
-          ->SoftmaxCrossEntropy(rows, cols, logits_f.view(), labels.view(), loss_f.view(), dlogits_f.view())
-          .ok());
+  ASSERT_TRUE(backend_
+                  ->SoftmaxCrossEntropy(LossOptions{}, rows, cols, logits_f.view(), labels.view(),
+                                        loss_f.view(), dlogits_f.view())
+                  .ok());
   const auto grad_f = Get<float>(dlogits_f);
   for (size_t i = 0; i < grad.size(); ++i) EXPECT_NEAR(grad_f[i], grad[i], 1e-6);
   EXPECT_NEAR(Get<float>(loss_f)[0], loss_at(x), 1e-5);
@@ -293,12 +278,15 @@ TEST_F(CpuBackendTest, SoftmaxCrossEntropyRejectsBadLabels) {
   Buffer logits = Make<float>({0, 0, 0, 0});
   Buffer labels = Make<int32_t>({0, 2});
   Buffer loss = Make<float>({0});
-  const Status s = backend_->SoftmaxCrossEntropy(2, 2, logits.view(), labels.view(), loss.view(), View());
+  const Status s =
+      backend_->SoftmaxCrossEntropy(LossOptions{}, 2, 2, logits.view(), labels.view(), loss.view(), View());
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("label 2 of row 1"), std::string::npos) << s.message();
   Buffer float_labels = Make<float>({0, 1});
   EXPECT_EQ(
-      backend_->SoftmaxCrossEntropy(2, 2, logits.view(), float_labels.view(), loss.view(), View()).code(),
+      backend_
+          ->SoftmaxCrossEntropy(LossOptions{}, 2, 2, logits.view(), float_labels.view(), loss.view(), View())
+          .code(),
       StatusCode::kInvalidArgument);
 }
 
@@ -319,12 +307,12 @@ TEST_F(CpuBackendTest, OptimizerUpdatesMatchElementMath) {
   // SGD momentum.
   {
     Buffer w = Make<float>(w0), gb = Make<float>(g), v = Make<float>(s0);
-    const SgdHyper hyper{0.05, 0.9, 1e-3};
-    ASSERT_TRUE(backend_->SgdMomentumUpdate(hyper, w.view(), gb.view(), v.view()).ok());
+    const SgdHyper hyper{.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true};
+    ASSERT_TRUE(backend_->SgdMomentumUpdate(hyper, 0.5, w.view(), gb.view(), v.view(), View()).ok());
     const auto w1 = Get<float>(w), v1 = Get<float>(v);
     for (size_t i = 0; i < w0.size(); ++i) {
       float we = w0[i], ve = s0[i];
-      SgdMomentumElement(SgdCoeffs<float>{0.05f, 0.9f, 1e-3f}, we, g[i], ve);
+      SgdMomentumElement(SgdCoeffs<float>{0.05f, 0.9f, 1e-3f, 0.5f, true}, we, g[i], ve);
       EXPECT_EQ(w1[i], we);
       EXPECT_EQ(v1[i], ve);
     }
@@ -335,7 +323,11 @@ TEST_F(CpuBackendTest, OptimizerUpdatesMatchElementMath) {
     for (auto& x : v0) x = x * x;
     Buffer w = Make<float>(w0), gb = Make<float>(g), m = Make<float>(s0), v = Make<float>(v0);
     const AdamWHyper hyper{1e-2, 0.9, 0.999, 1e-8, 0.1};
-    ASSERT_TRUE(backend_->AdamWUpdate(hyper, 3, w.view(), gb.view(), m.view(), v.view()).ok());
+    // grad_scale 1/4 on 4 g: the same step as on g.
+    std::vector<float> g4 = g;
+    for (auto& x : g4) x *= 4;
+    Buffer g4b = Make<float>(g4);
+    ASSERT_TRUE(backend_->AdamWUpdate(hyper, 3, 0.25, w.view(), g4b.view(), m.view(), v.view(), View()).ok());
     const auto w1 = Get<float>(w);
     const double wd = static_cast<double>(w0[0]) * (1 - 1e-2 * 0.1);
     const double md = 0.9 * s0[0] + 0.1 * g[0];
@@ -343,10 +335,218 @@ TEST_F(CpuBackendTest, OptimizerUpdatesMatchElementMath) {
     const double expected =
         wd - 1e-2 * (md / (1 - 0.729)) / (std::sqrt(vd / (1 - std::pow(0.999, 3))) + 1e-8);
     EXPECT_NEAR(w1[0], expected, 1e-6);
-    EXPECT_EQ(backend_->AdamWUpdate(hyper, 0, w.view(), gb.view(), m.view(), v.view()).code(),
-              StatusCode::kInvalidArgument);
-    EXPECT_EQ(backend_->AdamWUpdate(hyper, 1, w.view(), gb.Sub(0, 3), m.view(), v.view()).code(),
-              StatusCode::kInvalidArgument);
+    for (size_t i = 0; i < w0.size(); ++i) {
+      float we = w0[i], me = s0[i], ve = v0[i];
+      AdamWElement(MakeAdamWCoeffs<float>(hyper, 3, 0.25), we, g4[i], me, ve);
+      EXPECT_EQ(w1[i], we) << i;
+    }
+  }
+}
+
+// --- Half storage: the fp32 element math between exact loads and round-to-nearest-even stores ---
+
+std::vector<uint16_t> Bits16(Backend& backend, ConstView view) {
+  const std::vector<uint8_t> bytes = ktest::GetBytes(backend, view);
+  std::vector<uint16_t> bits(view.size);
+  if (!bits.empty()) std::memcpy(bits.data(), bytes.data(), bytes.size());
+  return bits;
+}
+
+uint16_t Encode(DType dtype, float f) {
+  return dtype == DType::kF16 ? FloatToHalfBits(f) : FloatToBf16Bits(f);
+}
+float Decode(DType dtype, uint16_t bits) { return static_cast<float>(ktest::DecodeBits(dtype, bits)); }
+
+float BackwardElement(Activation act, float z, float dy) {
+  switch (act) {
+    case Activation::kRelu:
+      return ActivateBackward<Activation::kRelu>(z, dy);
+    case Activation::kGelu:
+      return ActivateBackward<Activation::kGelu>(z, dy);
+    case Activation::kTanh:
+      return ActivateBackward<Activation::kTanh>(z, dy);
+    case Activation::kSilu:
+      return ActivateBackward<Activation::kSilu>(z, dy);
+    case Activation::kIdentity:
+      break;
+  }
+  return ActivateBackward<Activation::kIdentity>(z, dy);
+}
+
+class CpuHalfTest : public CpuBackendTest, public ::testing::WithParamInterface<DType> {};
+
+TEST_P(CpuHalfTest, BiasActivationIsBitExact) {
+  const DType dt = GetParam();
+  const int rows = 3, cols = 2500;  // rows longer than one tile
+  const size_t n = static_cast<size_t>(rows) * cols;
+  const std::vector<double> z = ktest::RandomValues(dt, n, 5, 2.0), bias = ktest::RandomValues(dt, cols, 6),
+                            dy = ktest::RandomValues(dt, n, 7);
+  for (Activation act :
+       {Activation::kIdentity, Activation::kRelu, Activation::kGelu, Activation::kTanh, Activation::kSilu}) {
+    Buffer zb = ktest::Make(*backend_, dt, z), yb = ktest::Zeros(*backend_, dt, n),
+           bb = ktest::Make(*backend_, dt, bias), dyb = ktest::Make(*backend_, dt, dy),
+           dbias = ktest::Zeros(*backend_, DType::kF32, cols);
+    ASSERT_TRUE(backend_->BiasActivationForward(act, rows, cols, bb.view(), zb.view(), yb.view()).ok());
+    const std::vector<uint16_t> z_bits = Bits16(*backend_, zb.view()), y_bits = Bits16(*backend_, yb.view());
+    ASSERT_TRUE(
+        backend_->BiasActivationBackward(act, rows, cols, zb.view(), dyb.view(), dyb.view(), dbias.view())
+            .ok());
+    const std::vector<uint16_t> dz_bits = Bits16(*backend_, dyb.view());
+    std::vector<float> dbias_expected(cols, 0.0f);
+    for (size_t i = 0; i < n; ++i) {
+      const size_t c = i % cols;
+      const uint16_t z_expected = Encode(dt, static_cast<float>(z[i]) + static_cast<float>(bias[c]));
+      ASSERT_EQ(z_bits[i], z_expected) << ActivationName(act) << " " << i;
+      const float zf = Decode(dt, z_expected);
+      ASSERT_EQ(y_bits[i], Encode(dt, Activate(act, zf))) << ActivationName(act) << " " << i;
+      const float dz = BackwardElement(act, zf, static_cast<float>(dy[i]));
+      ASSERT_EQ(dz_bits[i], Encode(dt, dz)) << ActivationName(act) << " " << i;
+      dbias_expected[c] += dz;  // row by row, from the unrounded products
+    }
+    const std::vector<double> dbias_got = ktest::Get(*backend_, dbias.view());
+    for (int c = 0; c < cols; ++c)
+      ASSERT_EQ(dbias_got[c], dbias_expected[c]) << ActivationName(act) << " " << c;
+  }
+}
+
+TEST_P(CpuHalfTest, GemmIsTheFloatGemmOfTheWidenedOperandsRoundedOnce) {
+  const DType dt = GetParam();
+  const int m = 19, n = 23, k = 37;
+  const std::vector<double> a = ktest::RandomValues(dt, m * k, 11), b = ktest::RandomValues(dt, k * n, 12),
+                            c0 = ktest::RandomValues(dt, m * n, 13);
+  for (double beta : {0.0, 1.0}) {
+    Buffer ah = ktest::Make(*backend_, dt, a), bh = ktest::Make(*backend_, dt, b),
+           ch = ktest::Make(*backend_, dt, c0);
+    Buffer af = ktest::Make(*backend_, DType::kF32, a), bf = ktest::Make(*backend_, DType::kF32, b),
+           cf = ktest::Make(*backend_, DType::kF32, c0), c32 = ktest::Make(*backend_, DType::kF32, c0);
+    ASSERT_TRUE(
+        backend_->Gemm(Transpose::kYes, Transpose::kNo, m, n, k, 0.5, ah.view(), bh.view(), beta, ch.view())
+            .ok());
+    ASSERT_TRUE(
+        backend_->Gemm(Transpose::kYes, Transpose::kNo, m, n, k, 0.5, ah.view(), bh.view(), beta, c32.view())
+            .ok());
+    ASSERT_TRUE(
+        backend_->Gemm(Transpose::kYes, Transpose::kNo, m, n, k, 0.5, af.view(), bf.view(), beta, cf.view())
+            .ok());
+    const std::vector<double> want = ktest::Get(*backend_, cf.view());
+    EXPECT_EQ(ktest::Get(*backend_, c32.view()), want) << "beta " << beta;
+    const std::vector<uint16_t> got = Bits16(*backend_, ch.view());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], Encode(dt, static_cast<float>(want[i]))) << "beta " << beta << " i " << i;
+    }
+  }
+}
+
+TEST_P(CpuHalfTest, AxpyDropoutAndCastAreBitExact) {
+  const DType dt = GetParam();
+  const size_t n = 3001;  // several tiles and a tail
+  const std::vector<double> x = ktest::RandomValues(dt, n, 21), y = ktest::RandomValues(dt, n, 22);
+  Buffer xb = ktest::Make(*backend_, dt, x), yb = ktest::Make(*backend_, dt, y);
+  ASSERT_TRUE(backend_->Axpy(-0.75, xb.view(), yb.view()).ok());
+  std::vector<uint16_t> got = Bits16(*backend_, yb.view());
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(got[i], Encode(dt, static_cast<float>(y[i]) + -0.75f * static_cast<float>(x[i]))) << i;
+  }
+  const double p = 0.25;
+  ASSERT_TRUE(backend_->Dropout(p, 99, 3, xb.view(), yb.view()).ok());
+  got = Bits16(*backend_, yb.view());
+  const uint32_t threshold = DropoutThreshold(p);
+  const auto scale = static_cast<float>(1.0 / (1.0 - p));
+  for (size_t i = 0; i < n; ++i) {
+    const bool keep = DropoutKeep(99, 3, i, threshold);
+    ASSERT_EQ(got[i], keep ? Encode(dt, static_cast<float>(x[i]) * scale) : uint16_t{0}) << i;
+  }
+  // fp32 -> half rounds each value once.
+  const std::vector<double> wide = ktest::RandomValues(DType::kF32, n, 23, 100.0);
+  Buffer wb = ktest::Make(*backend_, DType::kF32, wide);
+  ASSERT_TRUE(backend_->Cast(wb.view(), xb.view()).ok());
+  got = Bits16(*backend_, xb.view());
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], Encode(dt, static_cast<float>(wide[i]))) << i;
+}
+
+TEST_P(CpuHalfTest, OptimizerWritesTheRoundedCopy) {
+  const DType dt = GetParam();
+  const size_t n = 2500;
+  const std::vector<double> w0 = ktest::RandomValues(DType::kF32, n, 31),
+                            g = ktest::RandomValues(DType::kF32, n, 32);
+  Buffer w = ktest::Make(*backend_, DType::kF32, w0), gb = ktest::Make(*backend_, DType::kF32, g),
+         v = ktest::Zeros(*backend_, DType::kF32, n), m = ktest::Zeros(*backend_, DType::kF32, n),
+         copy = ktest::Zeros(*backend_, dt, n);
+  ASSERT_TRUE(backend_->SgdMomentumUpdate(SgdHyper{}, 1.0, w.view(), gb.view(), v.view(), copy.view()).ok());
+  std::vector<double> w1 = ktest::Get(*backend_, w.view());
+  std::vector<uint16_t> bits = Bits16(*backend_, copy.view());
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(bits[i], Encode(dt, static_cast<float>(w1[i]))) << i;
+  ASSERT_TRUE(
+      backend_->AdamWUpdate(AdamWHyper{}, 1, 1.0, w.view(), gb.view(), m.view(), v.view(), copy.view()).ok());
+  w1 = ktest::Get(*backend_, w.view());
+  bits = Bits16(*backend_, copy.view());
+  for (size_t i = 0; i < n; ++i) ASSERT_EQ(bits[i], Encode(dt, static_cast<float>(w1[i]))) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Halves, CpuHalfTest, ::testing::Values(DType::kF16, DType::kBF16),
+                         [](const ::testing::TestParamInfo<DType>& param_info) {
+                           return std::string(DTypeName(param_info.param));
+                         });
+
+TEST_F(CpuBackendTest, LayerNormBackwardInPlaceEqualsOutOfPlace) {
+  const int rows = 4, cols = 33;
+  for (DType dt : {DType::kF32, DType::kF16}) {
+    const std::vector<double> x = ktest::RandomValues(dt, rows * cols, 41),
+                              gamma = ktest::RandomValues(dt, cols, 42),
+                              dy = ktest::RandomValues(dt, rows * cols, 43);
+    Buffer xb = ktest::Make(*backend_, dt, x), gb = ktest::Make(*backend_, dt, gamma),
+           bb = ktest::Zeros(*backend_, dt, cols), yb = ktest::Zeros(*backend_, dt, rows * cols),
+           mean = ktest::Zeros(*backend_, DType::kF32, rows),
+           rstd = ktest::Zeros(*backend_, DType::kF32, rows);
+    ASSERT_TRUE(backend_
+                    ->LayerNormForward(rows, cols, 1e-5, xb.view(), gb.view(), bb.view(), yb.view(),
+                                       mean.view(), rstd.view())
+                    .ok());
+    Buffer dyb = ktest::Make(*backend_, dt, dy), dx = ktest::Zeros(*backend_, dt, rows * cols),
+           dg1 = ktest::Zeros(*backend_, DType::kF32, cols), db1 = ktest::Zeros(*backend_, DType::kF32, cols),
+           dg2 = ktest::Zeros(*backend_, DType::kF32, cols), db2 = ktest::Zeros(*backend_, DType::kF32, cols);
+    ASSERT_TRUE(backend_
+                    ->LayerNormBackward(rows, cols, xb.view(), gb.view(), mean.view(), rstd.view(),
+                                        dyb.view(), dx.view(), dg1.view(), db1.view())
+                    .ok());
+    ASSERT_TRUE(backend_
+                    ->LayerNormBackward(rows, cols, xb.view(), gb.view(), mean.view(), rstd.view(),
+                                        dyb.view(), dyb.view(), dg2.view(), db2.view())
+                    .ok());
+    EXPECT_EQ(ktest::GetBytes(*backend_, dyb.view()), ktest::GetBytes(*backend_, dx.view()));
+    EXPECT_EQ(ktest::GetBytes(*backend_, dg1.view()), ktest::GetBytes(*backend_, dg2.view()));
+    EXPECT_EQ(ktest::GetBytes(*backend_, db1.view()), ktest::GetBytes(*backend_, db2.view()));
+  }
+}
+
+TEST_F(CpuBackendTest, GemmWithEmptySumScalesC) {
+  Buffer a = Make<float>({1}), b = Make<float>({1});
+  Buffer c = Make<float>({1, 2, std::numeric_limits<float>::quiet_NaN(), 4});
+  ASSERT_TRUE(
+      backend_->Gemm(Transpose::kNo, Transpose::kNo, 2, 2, 0, 1.0, a.view(), b.view(), 0.0, c.view()).ok());
+  EXPECT_EQ(Get<float>(c), (std::vector<float>{0, 0, 0, 0}));
+  c = Make<float>({1, 2, 3, 4});
+  ASSERT_TRUE(
+      backend_->Gemm(Transpose::kNo, Transpose::kNo, 2, 2, 0, 1.0, a.view(), b.view(), -2.0, c.view()).ok());
+  EXPECT_EQ(Get<float>(c), (std::vector<float>{-2, -4, -6, -8}));
+}
+
+TEST_F(CpuBackendTest, FillEveryType) {
+  Buffer i = Make<int32_t>(std::vector<int32_t>(3));
+  ASSERT_TRUE(backend_->Fill(i.view(), -2.5).ok());  // to nearest, ties to even
+  EXPECT_EQ(Get<int32_t>(i), (std::vector<int32_t>{-2, -2, -2}));
+  Buffer d = Make<double>(std::vector<double>(2));
+  ASSERT_TRUE(backend_->Fill(d.view(), 0.1).ok());
+  EXPECT_EQ(Get<double>(d), (std::vector<double>{0.1, 0.1}));
+  for (DType dt : {DType::kF16, DType::kBF16}) {
+    Buffer h = ktest::Zeros(*backend_, dt, 5);
+    // 1 + 2^-11 + 2^-30 is just above the fp16 midpoint 1 + 2^-11 (and above bf16's too): one rounding
+    // goes up; a detour through float (1 + 2^-11 exactly, a tie) would go down to 1.
+    const double value = 1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -30);
+    ASSERT_TRUE(backend_->Fill(h.Sub(1, 3), value).ok());
+    const std::vector<double> got = ktest::Get(*backend_, h.view());
+    const double want = dt == DType::kF16 ? 1.0 + std::ldexp(1.0, -10) : 1.0;
+    EXPECT_EQ(got, (std::vector<double>{0, want, want, want, 0})) << DTypeName(dt);
   }
 }
 

@@ -10,8 +10,8 @@
 namespace hpo::kernels {
 namespace {
 
-constexpr Activation kAll[] = {Activation::kIdentity, Activation::kRelu, Activation::kGelu,
-                               Activation::kTanh};
+constexpr Activation kAll[] = {Activation::kIdentity, Activation::kRelu, Activation::kGelu, Activation::kTanh,
+                               Activation::kSilu};
 
 TEST(ElementTest, ActivationKnownValues) {
   EXPECT_EQ(Activate(Activation::kRelu, -1.0), 0.0);
@@ -23,6 +23,11 @@ TEST(ElementTest, ActivationKnownValues) {
   EXPECT_NEAR(Activate(Activation::kGelu, -0.5), -0.15428599017485606, 1e-15);
   EXPECT_EQ(Activate(Activation::kGelu, 0.0), 0.0);
   EXPECT_NEAR(Activate(Activation::kGelu, 1.0f), 0.84119199f, 1e-6f);
+  // SiLU: x / (1 + e^-x).
+  EXPECT_NEAR(Activate(Activation::kSilu, 1.0), 1.0 / (1.0 + std::exp(-1.0)), 1e-15);
+  EXPECT_NEAR(Activate(Activation::kSilu, -2.0), -2.0 / (1.0 + std::exp(2.0)), 1e-15);
+  EXPECT_EQ(Activate(Activation::kSilu, 0.0), 0.0);
+  EXPECT_NEAR(ActivateDerivative(Activation::kSilu, 0.0), 0.5, 1e-15);
 }
 
 TEST(ElementTest, DerivativesMatchFiniteDifferences) {
@@ -56,6 +61,7 @@ TEST(ElementTest, ActivateBackwardIsDyTimesDerivative) {
     EXPECT_EQ(ActivateBackward<Activation::kRelu>(z, dy), dy * ActivateDerivative(Activation::kRelu, z));
     EXPECT_EQ(ActivateBackward<Activation::kGelu>(z, dy), dy * ActivateDerivative(Activation::kGelu, z));
     EXPECT_EQ(ActivateBackward<Activation::kTanh>(z, dy), dy * ActivateDerivative(Activation::kTanh, z));
+    EXPECT_EQ(ActivateBackward<Activation::kSilu>(z, dy), dy * ActivateDerivative(Activation::kSilu, z));
     EXPECT_EQ(ActivateBackward<Activation::kIdentity>(z, dy), dy);
   }
 }
@@ -64,23 +70,37 @@ TEST(ElementTest, CompileTimeAndRunTimeDispatchAgree) {
   for (double z : {-1.5, 0.2, 3.0}) {
     EXPECT_EQ(Activate<Activation::kGelu>(z), Activate(Activation::kGelu, z));
     EXPECT_EQ(ActivateDerivative<Activation::kTanh>(z), ActivateDerivative(Activation::kTanh, z));
+    EXPECT_EQ(Activate<Activation::kSilu>(z), Activate(Activation::kSilu, z));
   }
 }
 
 TEST(ElementTest, SgdMomentumStepByHand) {
   // g' = 0.5 + 0.01 * 1 = 0.51; v = 0.9 * 0.2 + 0.51 = 0.69; w = 1 - 0.1 * 0.69 = 0.931.
+  const SgdCoeffs<double> c{
+      .lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .grad_scale = 1.0, .nesterov = false};
   double w = 1.0, v = 0.2;
-  SgdMomentumElement(SgdCoeffs<double>{0.1, 0.9, 0.01}, w, 0.5, v);
+  SgdMomentumElement(c, w, 0.5, v);
   EXPECT_NEAR(v, 0.69, 1e-15);
   EXPECT_NEAR(w, 0.931, 1e-15);
   // Second step: g' = -0.2 + 0.01 * 0.931 = -0.19069; v = 0.621 - 0.19069 = 0.43031; w = 0.931 - 0.043031.
-  SgdMomentumElement(SgdCoeffs<double>{0.1, 0.9, 0.01}, w, -0.2, v);
+  SgdMomentumElement(c, w, -0.2, v);
   EXPECT_NEAR(v, 0.43031, 1e-15);
   EXPECT_NEAR(w, 0.887969, 1e-15);
 }
 
+TEST(ElementTest, SgdNesterovAndGradScaleByHand) {
+  // g = 256 * 0.5 scaled by 1/256: g' = 0.5 + 0.01 * 1 = 0.51; v = 0.9 * 0.2 + 0.51 = 0.69;
+  // Nesterov: w = 1 - 0.1 * (0.51 + 0.9 * 0.69) = 1 - 0.1 * 1.131 = 0.8869.
+  const SgdCoeffs<double> c{
+      .lr = 0.1, .momentum = 0.9, .weight_decay = 0.01, .grad_scale = 1.0 / 256, .nesterov = true};
+  double w = 1.0, v = 0.2;
+  SgdMomentumElement(c, w, 128.0, v);
+  EXPECT_NEAR(v, 0.69, 1e-15);
+  EXPECT_NEAR(w, 0.8869, 1e-15);
+}
+
 TEST(ElementTest, AdamWStepsByHand) {
-  AdamWCoeffs<double> c{0.1, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9, 1 - 0.999};
+  AdamWCoeffs<double> c{0.1, 0.9, 0.999, 1e-8, 0.01, 1 - 0.9, 1 - 0.999, 1.0};
   double w = 1.0, m = 0.0, v = 0.0;
   AdamWElement(c, w, 0.5, m, v);
   // decay: w = 0.999; m = 0.05; v = 0.00025; m_hat = 0.5; v_hat = 0.25; w = 0.999 - 0.1 * 0.5 / (0.5 + 1e-8).
@@ -100,8 +120,8 @@ TEST(ElementTest, AdamWStepsByHand) {
 }
 
 TEST(ElementTest, AdamWFloatMatchesDouble) {
-  AdamWCoeffs<float> cf{1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.1f, 0.001f};
-  AdamWCoeffs<double> cd{1e-3, 0.9, 0.999, 1e-8, 0.05, 0.1, 0.001};
+  AdamWCoeffs<float> cf{1e-3f, 0.9f, 0.999f, 1e-8f, 0.05f, 0.1f, 0.001f, 1.0f};
+  AdamWCoeffs<double> cd{1e-3, 0.9, 0.999, 1e-8, 0.05, 0.1, 0.001, 1.0};
   float wf = 0.3f, mf = 0.01f, vf = 0.002f;
   double wd = 0.3, md = 0.01, vd = 0.002;
   AdamWElement(cf, wf, -0.7f, mf, vf);
@@ -109,6 +129,19 @@ TEST(ElementTest, AdamWFloatMatchesDouble) {
   EXPECT_NEAR(wf, wd, 1e-6);
   EXPECT_NEAR(mf, md, 1e-7);
   EXPECT_NEAR(vf, vd, 1e-7);
+}
+
+TEST(ElementTest, AdamWGradScaleScalesTheGradient) {
+  // g_raw * grad_scale is the gradient: a step on (4 * g, 1/4) equals a step on (g, 1) exactly (powers of 2).
+  const AdamWCoeffs<double> unit{0.01, 0.9, 0.999, 1e-8, 0.1, 0.19, 0.001999, 1.0};
+  AdamWCoeffs<double> quarter = unit;
+  quarter.grad_scale = 0.25;
+  double w1 = 0.7, m1 = 0.02, v1 = 0.003, w2 = w1, m2 = m1, v2 = v1;
+  AdamWElement(unit, w1, -0.3, m1, v1);
+  AdamWElement(quarter, w2, -1.2, m2, v2);
+  EXPECT_EQ(w1, w2);
+  EXPECT_EQ(m1, m2);
+  EXPECT_EQ(v1, v2);
 }
 
 }  // namespace

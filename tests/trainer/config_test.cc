@@ -22,7 +22,9 @@ void ExpectRejected(const std::vector<std::string>& args, std::string_view must_
 TEST(ConfigTest, ParsesEveryKnob) {
   auto config = ConfigFromArgs(std::vector<std::string>{
       "hidden_layers=3", "width=64.0", "activation=gelu", "lr=0.05", "batch_size=32", "epochs=2",
-      "weight_decay=1e-4", "optimizer=sgd", "momentum=0.5", "seed=123456789012"});
+      "weight_decay=1e-4", "optimizer=sgd", "momentum=0.5", "seed=123456789012", "precision=bf16",
+      "schedule=warmup_cosine", "warmup_fraction=0.1", "grad_accum=4", "nesterov=true", "clip_norm=1.5",
+      "label_smoothing=0.1", "dropout=0.25", "layer_norm=true", "residual=true"});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->hidden_layers, 3);
   EXPECT_EQ(config->width, 64);
@@ -34,10 +36,22 @@ TEST(ConfigTest, ParsesEveryKnob) {
   EXPECT_EQ(config->optimizer, OptimizerKind::kSgd);
   EXPECT_EQ(config->momentum, 0.5);
   EXPECT_EQ(config->seed, 123456789012u);
+  EXPECT_EQ(config->precision, Precision::kBf16);
+  EXPECT_EQ(config->schedule, ScheduleKind::kWarmupCosine);
+  EXPECT_EQ(config->warmup_fraction, 0.1);
+  EXPECT_EQ(config->grad_accum, 4);
+  EXPECT_TRUE(config->nesterov);
+  EXPECT_EQ(config->clip_norm, 1.5);
+  EXPECT_EQ(config->label_smoothing, 0.1);
+  EXPECT_EQ(config->dropout, 0.25);
+  EXPECT_TRUE(config->layer_norm);
+  EXPECT_TRUE(config->residual);
   EXPECT_TRUE(ValidateConfig(*config).ok());
   EXPECT_EQ(KnobsToString(*config),
-            "hidden_layers=3 width=64 activation=gelu lr=0.05 batch_size=32 epochs=2 weight_decay=1e-04 "
-            "optimizer=sgd momentum=0.5 seed=123456789012");
+            "hidden_layers=3 width=64 activation=gelu precision=bf16 lr=0.05 schedule=warmup_cosine "
+            "warmup_fraction=0.1 batch_size=32 grad_accum=4 epochs=2 optimizer=sgd momentum=0.5 nesterov=true "
+            "weight_decay=1e-04 clip_norm=1.5 label_smoothing=0.1 dropout=0.25 layer_norm=true residual=true "
+            "seed=123456789012");
 }
 
 TEST(ConfigTest, DefaultsEqualTheCatalog) {
@@ -55,7 +69,7 @@ TEST(ConfigTest, DefaultsEqualTheCatalog) {
 
 TEST(ConfigTest, UnknownKnobIsNamed) {
   ExpectRejected({"learning_rate=0.1"}, "unknown knob 'learning_rate'");
-  EXPECT_EQ(GetKnob(TrainConfig{}, "dropout").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(GetKnob(TrainConfig{}, "drop_rate").status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(ConfigTest, OutOfRangeIsNamedWithTheRange) {

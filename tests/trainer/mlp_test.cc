@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "base/rng.h"
@@ -45,52 +46,163 @@ class MlpTest : public ::testing::Test {
   std::unique_ptr<kernels::CpuBackend> backend_;
 };
 
-TEST_F(MlpTest, GradientsMatchFiniteDifferencesInDouble) {
+// Checks every gradient of `config` in double precision against five-point central differences of the
+// loss (with the given loss options and dropout step: the mask is a fixed function of the step).
+void CheckGradients(kernels::Backend& backend, const MlpConfig& config, const kernels::LossOptions& options,
+                    const std::string& what) {
+  SCOPED_TRACE(what);
   const int64_t rows = 4;
-  for (Activation act : {Activation::kRelu, Activation::kGelu, Activation::kTanh}) {
+  auto mlp = Mlp::Create(backend, config, DType::kF64, rows, /*seed=*/7);
+  ASSERT_TRUE(mlp.ok()) << mlp.status().ToString();
+  auto make = [&]<typename T>(const std::vector<T>& host) {
+    auto buffer = backend.Allocate(host.size(), kernels::DTypeOf<T>());
+    EXPECT_TRUE(buffer.ok());
+    EXPECT_TRUE(backend.Upload(std::span<const T>(host), buffer->view()).ok());
+    return std::move(*buffer);
+  };
+  auto get = [&](kernels::ConstView view) {
+    std::vector<double> host(view.size);
+    EXPECT_TRUE(backend.Download(view, std::span<double>(host)).ok());
+    return host;
+  };
+  // Random inputs and non-trivial biases, gains and shifts, so every term of the backward pass matters.
+  Rng rng(11);
+  std::vector<double> x(static_cast<size_t>(rows * config.input_dim));
+  for (auto& v : x) v = rng.Normal();
+  std::vector<double> params = get(mlp->params());
+  for (const ParamInfo& info : mlp->layout()) {
+    if (info.kind == ParamKind::kWeight) continue;
+    const double base = info.kind == ParamKind::kNormGain ? 1.0 : 0.0;
+    for (size_t i = 0; i < info.count; ++i) params[info.offset + i] = base + 0.3 * rng.Normal();
+  }
+  Buffer xb = make(x);
+  Buffer labels = make(std::vector<int32_t>{2, 0, 1, 2});
+  Buffer loss = make(std::vector<double>{0.0});
+  const uint64_t step = 5;
+  auto loss_at = [&](const std::vector<double>& p) {
+    EXPECT_TRUE(backend.Upload(std::span<const double>(p), mlp->params()).ok());
+    EXPECT_TRUE(mlp->ForwardBackward(xb.view(), labels.view(), rows, options, step, loss.view()).ok());
+    return get(loss.view())[0];
+  };
+  loss_at(params);
+  const std::vector<double> grads = get(mlp->grads());
+  for (const ParamInfo& info : mlp->layout()) {
+    double max_rel = 0;
+    for (size_t i = 0; i < info.count; ++i) {
+      const size_t k = info.offset + i;
+      // Five-point central difference: truncation O(h^4) ~ 1e-16, rounding ~ 1e-16 / h ~ 1e-12.
+      const double h = 1e-4;
+      auto shifted = [&](double by) {
+        std::vector<double> p = params;
+        p[k] += by;
+        return loss_at(p);
+      };
+      const double fd = (shifted(-2 * h) - 8 * shifted(-h) + 8 * shifted(h) - shifted(2 * h)) / (12 * h);
+      const double analytic = grads[k] / options.grad_scale;
+      // Relative error with a floor: entries whose true gradient is ~0 (a dead ReLU unit, a dropped unit)
+      // compare absolutely at the finite difference's resolution.
+      const double rel = std::fabs(analytic - fd) / std::max(std::fabs(analytic) + std::fabs(fd), 1e-6);
+      max_rel = std::max(max_rel, rel);
+    }
+    EXPECT_LT(max_rel, 1e-6) << "tensor " << info.name;
+  }
+}
+
+TEST_F(MlpTest, GradientsMatchFiniteDifferencesInDouble) {
+  for (Activation act : {Activation::kRelu, Activation::kGelu, Activation::kTanh, Activation::kSilu}) {
     const MlpConfig config{.input_dim = 5, .hidden_layers = 2, .width = 6, .activation = act, .classes = 3};
-    auto mlp = Mlp::Create(*backend_, config, DType::kF64, rows, /*seed=*/7);
-    ASSERT_TRUE(mlp.ok()) << mlp.status().ToString();
-    // Random inputs and non-zero biases, so every term of the backward pass matters.
-    Rng rng(11);
-    std::vector<double> x(rows * config.input_dim);
-    for (auto& v : x) v = rng.Normal();
-    std::vector<double> params = Get<double>(mlp->params());
-    for (const ParamInfo& info : mlp->layout()) {
-      if (!info.is_bias) continue;
-      for (size_t i = 0; i < info.count; ++i) params[info.offset + i] = 0.3 * rng.Normal();
+    CheckGradients(*backend_, config, {}, std::string("activation ") + std::string(kernels::ActivationName(act)));
+  }
+}
+
+TEST_F(MlpTest, GradientsOfEveryLayerKindMatchFiniteDifferences) {
+  const MlpConfig base{.input_dim = 6, .hidden_layers = 3, .width = 6, .activation = Activation::kGelu,
+                       .classes = 3};
+  MlpConfig norm = base;
+  norm.layer_norm = true;
+  CheckGradients(*backend_, norm, {}, "layer norm");
+  MlpConfig residual = base;
+  residual.residual = true;  // every hidden layer, the first included (input_dim == width)
+  CheckGradients(*backend_, residual, {}, "residual");
+  MlpConfig dropout = base;
+  dropout.dropout = 0.3;
+  CheckGradients(*backend_, dropout, {}, "dropout");
+  MlpConfig all = base;
+  all.activation = Activation::kSilu;
+  all.layer_norm = all.residual = true;
+  all.dropout = 0.2;
+  all.input_dim = 5;  // no residual around the first layer
+  CheckGradients(*backend_, all, {.label_smoothing = 0.1, .grad_scale = 8.0}, "everything, smoothed, scaled");
+}
+
+TEST_F(MlpTest, LayerNormParamsAndDropoutOnlyInTraining) {
+  const MlpConfig config{.input_dim = 8, .hidden_layers = 2, .width = 16, .classes = 4, .layer_norm = true,
+                         .dropout = 0.5};
+  auto mlp = Mlp::Create(*backend_, config, DType::kF32, 4, 1);
+  ASSERT_TRUE(mlp.ok());
+  EXPECT_EQ(mlp->ParamCount(), MlpParamCount(config));
+  EXPECT_EQ(MlpParamCount(config), 8 * 16 + 16 + 32 + 16 * 16 + 16 + 32 + 16 * 4 + 4);
+  ASSERT_EQ(mlp->layout().size(), 10u);
+  EXPECT_EQ(mlp->layout()[2].name, "g0");
+  EXPECT_EQ(mlp->layout()[2].kind, ParamKind::kNormGain);
+  EXPECT_EQ(mlp->layout()[3].kind, ParamKind::kNormShift);
+  const auto params = Get<float>(mlp->params());
+  for (size_t i = 0; i < 16; ++i) EXPECT_EQ(params[mlp->layout()[2].offset + i], 1.0f);
+  // Inference is deterministic (no dropout); two training passes of different steps differ.
+  Rng rng(3);
+  std::vector<float> x(4 * 8);
+  for (auto& v : x) v = static_cast<float>(rng.Normal());
+  Buffer xb = Make(x);
+  Buffer labels = Make(std::vector<int32_t>{0, 1, 2, 3});
+  Buffer loss = Make(std::vector<float>{0.0f});
+  ASSERT_TRUE(mlp->Forward(xb.view(), 4).ok());
+  const auto first = Get<float>(mlp->logits().Sub(0, 16));
+  ASSERT_TRUE(mlp->Forward(xb.view(), 4).ok());
+  EXPECT_EQ(Get<float>(mlp->logits().Sub(0, 16)), first);
+  ASSERT_TRUE(mlp->ForwardBackward(xb.view(), labels.view(), 4, {}, 1, loss.view()).ok());
+  const auto step1 = Get<float>(mlp->logits().Sub(0, 16));
+  ASSERT_TRUE(mlp->ForwardBackward(xb.view(), labels.view(), 4, {}, 2, loss.view()).ok());
+  const auto step2 = Get<float>(mlp->logits().Sub(0, 16));
+  EXPECT_NE(step1, first);
+  EXPECT_NE(step1, step2);
+  ASSERT_TRUE(mlp->ForwardBackward(xb.view(), labels.view(), 4, {}, 1, loss.view()).ok());
+  EXPECT_EQ(Get<float>(mlp->logits().Sub(0, 16)), step1);  // the mask is a function of the step
+}
+
+TEST_F(MlpTest, HalfPrecisionForwardTracksFloat) {
+  const MlpConfig config{.input_dim = 64, .hidden_layers = 2, .width = 128, .activation = Activation::kRelu};
+  auto f = Mlp::Create(*backend_, config, DType::kF32, 8, 3);
+  ASSERT_TRUE(f.ok());
+  Rng rng(9);
+  std::vector<float> x(8 * 64);
+  for (auto& v : x) v = static_cast<float>(rng.Uniform01());
+  Buffer xf = Make(x);
+  ASSERT_TRUE(f->Forward(xf.view(), 8).ok());
+  const auto ref = Get<float>(f->logits().Sub(0, 80));
+  for (DType dtype : {DType::kF16, DType::kBF16}) {
+    auto h = Mlp::Create(*backend_, config, dtype, 8, 3);  // same seed: same fp32 master weights
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    EXPECT_EQ(h->master_dtype(), DType::kF32);
+    EXPECT_EQ(h->compute_params().dtype, dtype);
+    EXPECT_EQ(Get<float>(h->params()), Get<float>(f->params()));
+    auto xh = backend_->Allocate(x.size(), dtype);
+    ASSERT_TRUE(xh.ok());
+    ASSERT_TRUE(backend_->Cast(xf.view(), xh->view()).ok());
+    ASSERT_TRUE(h->Forward(xh->view(), 8).ok());
+    auto out = backend_->Allocate(80, DType::kF32);
+    ASSERT_TRUE(out.ok());
+    ASSERT_TRUE(backend_->Cast(h->logits().Sub(0, 80), out->view()).ok());
+    const auto got = Get<float>(out->view());
+    // Each layer rounds its inputs, weights and outputs: a few units of the format's epsilon, relative to
+    // the logits' scale.
+    double scale = 0, max_err = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      scale = std::max(scale, std::fabs(static_cast<double>(ref[i])));
+      max_err = std::max(max_err, std::fabs(static_cast<double>(got[i]) - ref[i]));
     }
-    Buffer xb = Make(x);
-    Buffer labels = Make(std::vector<int32_t>{2, 0, 1, 2});
-    Buffer loss = Make(std::vector<double>{0.0});
-    auto loss_at = [&](const std::vector<double>& p) {
-      EXPECT_TRUE(backend_->Upload(std::span<const double>(p), mlp->params()).ok());
-      EXPECT_TRUE(mlp->ForwardBackward(xb.view(), labels.view(), rows, loss.view()).ok());
-      return Get<double>(loss.view())[0];
-    };
-    loss_at(params);
-    const std::vector<double> grads = Get<double>(mlp->grads());
-    ASSERT_EQ(mlp->layout().size(), 6u);
-    for (const ParamInfo& info : mlp->layout()) {
-      double max_rel = 0;
-      for (size_t i = 0; i < info.count; ++i) {
-        const size_t k = info.offset + i;
-        // Five-point central difference: truncation O(h^4) ~ 1e-16, rounding ~ 1e-16 / h ~ 1e-12.
-        const double h = 1e-4;
-        auto shifted = [&](double by) {
-          std::vector<double> p = params;
-          p[k] += by;
-          return loss_at(p);
-        };
-        const double fd = (shifted(-2 * h) - 8 * shifted(-h) + 8 * shifted(h) - shifted(2 * h)) / (12 * h);
-        const double analytic = grads[k];
-        // Relative error with a floor: entries whose true gradient is ~0 (a dead ReLU unit) compare
-        // absolutely at the finite difference's resolution.
-        const double rel = std::fabs(analytic - fd) / std::max(std::fabs(analytic) + std::fabs(fd), 1e-6);
-        max_rel = std::max(max_rel, rel);
-      }
-      EXPECT_LT(max_rel, 1e-6) << "activation " << kernels::ActivationName(act) << " tensor " << info.name;
-    }
+    const double eps = dtype == DType::kF16 ? 1.0 / 1024 : 1.0 / 128;
+    EXPECT_LT(max_err, 8 * eps * scale) << kernels::DTypeName(dtype);
+    EXPECT_GT(max_err, 0.0) << "rounding must show";
   }
 }
 
@@ -105,9 +217,9 @@ TEST_F(MlpTest, ParamCountAndLayout) {
   EXPECT_EQ(layout[0].name, "w0");
   EXPECT_EQ(layout[0].rows, 784);
   EXPECT_EQ(layout[0].cols, 256);
-  EXPECT_FALSE(layout[0].is_bias);
+  EXPECT_EQ(layout[0].kind, ParamKind::kWeight);
   EXPECT_EQ(layout[1].name, "b0");
-  EXPECT_TRUE(layout[1].is_bias);
+  EXPECT_EQ(layout[1].kind, ParamKind::kBias);
   EXPECT_EQ(layout[1].offset, 784u * 256u);
   EXPECT_EQ(layout[5].name, "b2");
   EXPECT_EQ(layout[5].offset + layout[5].count, static_cast<size_t>(mlp->ParamCount()));

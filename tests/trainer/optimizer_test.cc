@@ -9,6 +9,7 @@
 
 #include "kernels/cpu_backend.h"
 #include "kernels/element.h"
+#include "kernels/half.h"
 
 namespace hpo::trainer {
 namespace {
@@ -23,7 +24,7 @@ class OptimizerTest : public ::testing::Test {
     ASSERT_TRUE(backend.ok());
     backend_ = std::move(*backend);
     // A 2 x 2 weight at [0, 4) and a bias of 2 at [4, 6).
-    layout_ = {ParamInfo{"w0", 0, 4, 2, 2, false}, ParamInfo{"b0", 4, 2, 1, 2, true}};
+    layout_ = {ParamInfo{"w0", 0, 4, 2, 2, ParamKind::kWeight}, ParamInfo{"b0", 4, 2, 1, 2, ParamKind::kBias}};
     params_ = Upload({0.5, -1.0, 2.0, 0.25, 1.0, -0.5});
     grads_ = Upload({0.1, 0.2, -0.3, 0.0, 0.5, -1.0});
   }
@@ -56,7 +57,7 @@ TEST_F(OptimizerTest, SgdTwoStepsWithDecayOnWeightsOnly) {
   for (int step = 0; step < 2; ++step) {
     ASSERT_TRUE((*opt)->Step(0.05).ok());
     for (size_t i = 0; i < 6; ++i) {
-      kernels::SgdMomentumElement(kernels::SgdCoeffs<double>{0.05, 0.9, i < 4 ? 0.1 : 0.0}, w[i], g[i], v[i]);
+      kernels::SgdMomentumElement(kernels::SgdCoeffs<double>{0.05, 0.9, i < 4 ? 0.1 : 0.0, 1.0, false}, w[i], g[i], v[i]);
     }
   }
   EXPECT_EQ(Params(), w);
@@ -78,7 +79,7 @@ TEST_F(OptimizerTest, AdamWTwoStepsWithDecayOnWeightsOnly) {
     ASSERT_TRUE((*opt)->Step(0.1).ok());
     for (size_t i = 0; i < 6; ++i) {
       const kernels::AdamWCoeffs<double> c{
-          0.1, 0.9, 0.999, 1e-8, i < 4 ? 0.01 : 0.0, 1 - std::pow(0.9, step), 1 - std::pow(0.999, step)};
+          0.1, 0.9, 0.999, 1e-8, i < 4 ? 0.01 : 0.0, 1 - std::pow(0.9, step), 1 - std::pow(0.999, step), 1.0};
       kernels::AdamWElement(c, w[i], g[i], m[i], v[i]);
     }
   }
@@ -88,6 +89,48 @@ TEST_F(OptimizerTest, AdamWTwoStepsWithDecayOnWeightsOnly) {
   EXPECT_NEAR(got[3], 0.25 * 0.999 * 0.999, 1e-15);
   // Bias 4 (no decay), constant g: each step moves it by lr * m_hat / (sqrt(v_hat) + eps) ~ lr.
   EXPECT_NEAR(got[4], 1.0 - 2 * 0.1, 1e-6);
+}
+
+TEST_F(OptimizerTest, NesterovGradScaleAndTheComputeCopy) {
+  // Nesterov SGD on gradients scaled by 1/4 (a loss scale of 4 undone), writing a bf16 copy of the
+  // weights in the same pass.
+  OptimizerOptions options{.kind = OptimizerKind::kSgd, .weight_decay = 0.1, .momentum = 0.9, .nesterov = true};
+  auto fparams = backend_->Allocate(6, DType::kF32);
+  auto fgrads = backend_->Allocate(6, DType::kF32);
+  auto copy = backend_->Allocate(6, DType::kBF16);
+  ASSERT_TRUE(fparams.ok() && fgrads.ok() && copy.ok());
+  const std::vector<float> w0 = {0.5f, -1.0f, 2.0f, 0.25f, 1.0f, -0.5f};
+  const std::vector<float> g = {0.4f, 0.8f, -1.2f, 0.0f, 2.0f, -4.0f};  // 4x the true gradient
+  ASSERT_TRUE(backend_->Upload(std::span<const float>(w0), fparams->view()).ok());
+  ASSERT_TRUE(backend_->Upload(std::span<const float>(g), fgrads->view()).ok());
+  auto opt = Optimizer::Create(*backend_, options, fparams->view(), fgrads->view(), layout_, copy->view());
+  ASSERT_TRUE(opt.ok()) << opt.status().ToString();
+  std::vector<float> w = w0, v(6, 0.0f);
+  for (int step = 0; step < 2; ++step) {
+    ASSERT_TRUE((*opt)->Step(0.05, 0.25).ok());
+    for (size_t i = 0; i < 6; ++i) {
+      kernels::SgdMomentumElement(kernels::SgdCoeffs<float>{0.05f, 0.9f, i < 4 ? 0.1f : 0.0f, 0.25f, true}, w[i],
+                                  g[i], v[i]);
+    }
+  }
+  std::vector<float> got(6);
+  ASSERT_TRUE(backend_->Download(fparams->view(), std::span<float>(got)).ok());
+  EXPECT_EQ(got, w);
+  std::vector<kernels::BFloat16> half(6);
+  ASSERT_TRUE(backend_->Download(copy->view(), std::span<kernels::BFloat16>(half)).ok());
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(half[i].bits, kernels::FloatToBf16Bits(w[i])) << i;
+  // The classical update differs: Nesterov is not ignored.
+  float wc = w0[0], vc = 0;
+  kernels::SgdMomentumElement(kernels::SgdCoeffs<float>{0.05f, 0.9f, 0.1f, 0.25f, false}, wc, g[0], vc);
+  kernels::SgdMomentumElement(kernels::SgdCoeffs<float>{0.05f, 0.9f, 0.1f, 0.25f, false}, wc, g[0], vc);
+  EXPECT_NE(wc, w[0]);
+  // A copy of the wrong size is refused.
+  auto short_copy = backend_->Allocate(5, DType::kBF16);
+  ASSERT_TRUE(short_copy.ok());
+  EXPECT_EQ(Optimizer::Create(*backend_, options, fparams->view(), fgrads->view(), layout_, short_copy->view())
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_F(OptimizerTest, RejectsBadOptions) {
@@ -101,7 +144,7 @@ TEST_F(OptimizerTest, RejectsBadOptions) {
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);
-  std::vector<ParamInfo> outside = {ParamInfo{"w9", 4, 4, 2, 2, false}};
+  std::vector<ParamInfo> outside = {ParamInfo{"w9", 4, 4, 2, 2, ParamKind::kWeight}};
   EXPECT_EQ(Optimizer::Create(*backend_, OptimizerOptions{}, params_.view(), grads_.view(), outside)
                 .status()
                 .code(),

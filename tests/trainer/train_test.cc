@@ -83,6 +83,109 @@ TEST(TrainTest, LearnsSeparableBlobs) {
   EXPECT_EQ(reports[2].val_loss, metrics->loss);
 }
 
+TEST(TrainTest, EveryPrecisionAndRegulariserLearnsBlobs) {
+  struct Case {
+    const char* name;
+    void (*apply)(TrainConfig&);
+  };
+  const Case cases[] = {
+      {"fp16", [](TrainConfig& c) { c.precision = Precision::kFp16; }},
+      {"bf16", [](TrainConfig& c) { c.precision = Precision::kBf16; }},
+      {"cosine + nesterov sgd",
+       [](TrainConfig& c) {
+         c.schedule = ScheduleKind::kCosine;
+         c.optimizer = OptimizerKind::kSgd;
+         c.nesterov = true;
+         c.lr = 0.05;
+       }},
+      {"warm-up, smoothing, dropout, layer norm, residual, silu",
+       [](TrainConfig& c) {
+         c.schedule = ScheduleKind::kWarmupCosine;
+         c.label_smoothing = 0.1;
+         c.dropout = 0.2;
+         c.layer_norm = true;
+         c.residual = true;
+         c.hidden_layers = 2;
+         c.activation = Activation::kSilu;
+       }},
+      {"bf16 with everything",
+       [](TrainConfig& c) {
+         c.precision = Precision::kBf16;
+         c.grad_accum = 2;
+         c.clip_norm = 1.0;
+         c.layer_norm = true;
+         c.dropout = 0.1;
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto backend = Cpu();
+    TrainConfig config = SmallConfig();
+    c.apply(config);
+    auto metrics = Train(config, *backend, BlobData());
+    ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+    EXPECT_GT(metrics->accuracy, 0.97);
+    EXPECT_GT(metrics->test_accuracy, 0.97);
+    EXPECT_EQ(metrics->model_bytes,
+              metrics->params * (config.precision == Precision::kFp32 ? 4 : 2));
+    EXPECT_GT(metrics->peak_memory_bytes, metrics->params * 4);
+    EXPECT_GT(metrics->throughput_sps, 0);
+    EXPECT_GE(metrics->latency_p99_ms, metrics->latency_ms);
+  }
+}
+
+TEST(TrainTest, GradientAccumulationEqualsTheLargerBatch) {
+  // Two micro-batches of 16 visit the same 32 examples as one batch of 32 (same shuffle), and the mean of
+  // their mean gradients is the batch's mean gradient: the runs agree up to rounding.
+  auto backend = Cpu();
+  TrainConfig big = SmallConfig();
+  big.batch_size = 32;
+  TrainConfig accumulated = big;
+  accumulated.batch_size = 16;
+  accumulated.grad_accum = 2;
+  auto a = Train(big, *backend, BlobData());
+  auto b = Train(accumulated, *backend, BlobData());
+  TrainConfig small = big;
+  small.batch_size = 16;
+  auto c = Train(small, *backend, BlobData());
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_NEAR(a->loss, b->loss, 1e-5 * a->loss);
+  EXPECT_GT(std::fabs(a->loss - c->loss), 1e-3 * a->loss);  // twice the steps: a different run
+}
+
+TEST(TrainTest, ClippingScalesTheStep) {
+  // SGD: AdamW's step is invariant to the gradient's scale, so clipping would not show in it.
+  auto backend = Cpu();
+  TrainConfig config = SmallConfig();
+  config.optimizer = OptimizerKind::kSgd;
+  config.lr = 0.05;
+  auto plain = Train(config, *backend, BlobData());
+  // A bound no gradient reaches changes nothing, bit for bit (the norm is measured, the scale stays 1).
+  config.clip_norm = 1000;
+  auto loose = Train(config, *backend, BlobData());
+  // A tiny bound makes every step tiny: after 3 epochs the model has barely moved from chance.
+  config.clip_norm = 1e-6;
+  auto tight = Train(config, *backend, BlobData());
+  ASSERT_TRUE(plain.ok() && loose.ok() && tight.ok());
+  EXPECT_EQ(plain->loss, loose->loss);
+  EXPECT_LT(plain->loss, 0.2);
+  EXPECT_GT(tight->loss, 0.5);
+}
+
+TEST(TrainTest, Fp16SkipsTheOverflowingStepAndGoesOn) {
+  // One NaN input poisons its micro-batch's gradients once per epoch: fp16's scaler skips that step and
+  // training goes on (a skipped step's non-finite loss is not divergence).
+  auto backend = Cpu();
+  Datasets data = BlobData();
+  data.train.images[3 * 6 + 2] = std::numeric_limits<float>::quiet_NaN();
+  TrainConfig config = SmallConfig();
+  config.precision = Precision::kFp16;
+  auto metrics = Train(config, *backend, data);
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  EXPECT_EQ(metrics->skipped_steps, config.epochs);
+  EXPECT_GT(metrics->accuracy, 0.97);
+}
+
 TEST(TrainTest, NonFiniteLossIsDiverged) {
   auto backend = Cpu();
   Datasets data = BlobData();
@@ -90,6 +193,16 @@ TEST(TrainTest, NonFiniteLossIsDiverged) {
   const Status s = Train(SmallConfig(), *backend, data).status();
   EXPECT_EQ(s.code(), StatusCode::kAborted) << s.ToString();
   EXPECT_EQ(s.message().rfind("diverged", 0), 0u) << s.message();
+  // Every input NaN: fp16 skips every step until it gives up.
+  Datasets poisoned = BlobData();
+  for (float& v : poisoned.train.images) v = std::numeric_limits<float>::quiet_NaN();
+  TrainConfig config = SmallConfig();
+  config.precision = Precision::kFp16;
+  config.batch_size = 1;
+  const Status fp16 = Train(config, *backend, poisoned).status();
+  EXPECT_EQ(fp16.code(), StatusCode::kAborted) << fp16.ToString();
+  EXPECT_NE(fp16.message().find("diverged: every gradient overflowed for 64 steps"), std::string::npos)
+      << fp16.message();
 }
 
 TEST(TrainTest, RejectsBadConfigsAndData) {
@@ -123,13 +236,19 @@ TEST(TrainTest, MetricsToJson) {
   m.test_accuracy = 0.8587;
   m.loss = 0.375;
   m.latency_ms = 0.0125;
+  m.latency_p99_ms = 0.02;
+  m.throughput_sps = 250000;
   m.params = 203530;
+  m.model_bytes = 407060;
   m.train_time_s = 4.5;
+  m.peak_memory_bytes = 1048576;
+  m.skipped_steps = 3;
   m.device = "cpu: \"Fancy\" \\ CPU\n";
-  EXPECT_EQ(
-      MetricsToJson(m),
-      "{\"accuracy\":0.8629,\"test_accuracy\":0.8587,\"loss\":0.375,\"latency_ms\":0.0125,\"params\":203530,"
-      "\"train_time_s\":4.5,\"device\":\"cpu: \\\"Fancy\\\" \\\\ CPU\\n\"}");
+  EXPECT_EQ(MetricsToJson(m),
+            "{\"accuracy\":0.8629,\"test_accuracy\":0.8587,\"loss\":0.375,\"latency_ms\":0.0125,"
+            "\"latency_p99_ms\":0.02,\"throughput_sps\":250000,\"params\":203530,\"model_bytes\":407060,"
+            "\"train_time_s\":4.5,\"peak_memory_bytes\":1048576,\"skipped_steps\":3,"
+            "\"device\":\"cpu: \\\"Fancy\\\" \\\\ CPU\\n\"}");
 }
 
 TEST(TrainFashionMnistTest, OneEpochOnSixThousandImagesBeatsSeventyPercent) {

@@ -1,0 +1,330 @@
+// The public operations of Backend: each checks its arguments, identically for every backend, and only
+// then calls the backend's *Impl. A failed check is INVALID_ARGUMENT naming the operation and the argument,
+// e.g. "Gemm: b has element type f32, expected f16", and touches nothing.
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "kernels/backend.h"
+
+namespace hpo::kernels {
+namespace {
+
+Status Invalid(std::string_view op, const std::string& what) {
+  return InvalidArgumentError(std::string(op) + ": " + what);
+}
+
+std::string TypeName(DType dtype) { return std::string(DTypeName(dtype)); }
+
+// Dimensions are in [0, 2^31-1] on every backend (BLAS interfaces take int).
+Status CheckDim(std::string_view op, std::string_view name, int64_t value) {
+  if (value < 0 || value > std::numeric_limits<int32_t>::max()) {
+    return Invalid(op, std::string(name) + " = " + std::to_string(value) + " is out of range [0, 2^31-1]");
+  }
+  return Status::Ok();
+}
+
+Status CheckFloating(std::string_view op, std::string_view name, const ConstView& view) {
+  if (!IsFloating(view.dtype)) {
+    return Invalid(op, std::string(name) + " has element type " + TypeName(view.dtype) +
+                           ", expected a floating type (f32, f64, f16 or bf16)");
+  }
+  return Status::Ok();
+}
+
+Status CheckType(std::string_view op, std::string_view name, const ConstView& view, DType want) {
+  if (view.dtype != want) {
+    return Invalid(
+        op, std::string(name) + " has element type " + TypeName(view.dtype) + ", expected " + TypeName(want));
+  }
+  return Status::Ok();
+}
+
+// `view` holds at least `need` elements, and points somewhere when it must.
+Status CheckSize(std::string_view op, std::string_view name, const ConstView& view, int64_t need) {
+  if (view.size < static_cast<uint64_t>(need) || (need > 0 && view.data == nullptr)) {
+    return Invalid(op, std::string(name) + " holds " + std::to_string(view.data == nullptr ? 0 : view.size) +
+                           " elements, needs " + std::to_string(need));
+  }
+  return Status::Ok();
+}
+
+Status CheckView(std::string_view op, std::string_view name, const ConstView& view, DType want,
+                 int64_t need) {
+  HPO_RETURN_IF_ERROR(CheckType(op, name, view, want));
+  return CheckSize(op, name, view, need);
+}
+
+// `view` holds exactly `want` elements (the operands of the element-wise updates).
+Status CheckSameSize(std::string_view op, std::string_view name, const ConstView& view, std::string_view of,
+                     size_t want) {
+  if (view.size != want || (want > 0 && view.data == nullptr)) {
+    return Invalid(op, std::string(name) + " holds " + std::to_string(view.size) + " elements, " +
+                           std::string(of) + " " + std::to_string(want) + "; they must be equal");
+  }
+  return Status::Ok();
+}
+
+// Whether the memory of two views overlaps.
+bool Overlap(const ConstView& a, const ConstView& b) {
+  if (a.size == 0 || b.size == 0 || a.data == nullptr || b.data == nullptr) return false;
+  const auto a0 = reinterpret_cast<uintptr_t>(a.data);
+  const auto b0 = reinterpret_cast<uintptr_t>(b.data);
+  const uintptr_t a1 = a0 + a.size * DTypeSize(a.dtype);
+  const uintptr_t b1 = b0 + b.size * DTypeSize(b.dtype);
+  return a0 < b1 && b0 < a1;
+}
+
+Status CheckDisjoint(std::string_view op, std::string_view name_a, const ConstView& a,
+                     std::string_view name_b, const ConstView& b) {
+  if (Overlap(a, b)) return Invalid(op, std::string(name_a) + " and " + std::string(name_b) + " overlap");
+  return Status::Ok();
+}
+
+Status CheckActivation(std::string_view op, Activation act) {
+  switch (act) {
+    case Activation::kIdentity:
+    case Activation::kRelu:
+    case Activation::kGelu:
+    case Activation::kTanh:
+    case Activation::kSilu:
+      return Status::Ok();
+  }
+  return Invalid(op, "act = " + std::to_string(static_cast<int>(act)) + " is not an activation");
+}
+
+Status CheckGradScale(std::string_view op, double grad_scale) {
+  if (!(std::isfinite(grad_scale) && grad_scale > 0)) {
+    return Invalid(op, "grad_scale = " + std::to_string(grad_scale) + " must be finite and > 0");
+  }
+  return Status::Ok();
+}
+
+// The operands of an optimizer step: w of kF32 or kF64; the others (`operands`, named) of w's type and
+// size; w_copy empty or floating of w's size; none overlapping.
+Status CheckUpdate(std::string_view op, const View& w,
+                   std::initializer_list<std::pair<const char*, ConstView>> operands, const View& w_copy) {
+  if (w.dtype != DType::kF32 && w.dtype != DType::kF64) {
+    return Invalid(op, "w has element type " + TypeName(w.dtype) + ", expected f32 or f64");
+  }
+  if (w.size > 0 && w.data == nullptr) return Invalid(op, "w holds no memory");
+  for (const auto& [name, view] : operands) {
+    HPO_RETURN_IF_ERROR(CheckType(op, name, view, w.dtype));
+    HPO_RETURN_IF_ERROR(CheckSameSize(op, name, view, "w", w.size));
+    HPO_RETURN_IF_ERROR(CheckDisjoint(op, "w", w, name, view));
+  }
+  for (auto i = operands.begin(); i != operands.end(); ++i) {
+    for (auto j = i + 1; j != operands.end(); ++j) {
+      HPO_RETURN_IF_ERROR(CheckDisjoint(op, i->first, i->second, j->first, j->second));
+    }
+  }
+  if (w_copy.size == 0) return Status::Ok();
+  HPO_RETURN_IF_ERROR(CheckFloating(op, "w_copy", w_copy));
+  HPO_RETURN_IF_ERROR(CheckSameSize(op, "w_copy", w_copy, "w", w.size));
+  HPO_RETURN_IF_ERROR(CheckDisjoint(op, "w", w, "w_copy", w_copy));
+  for (const auto& [name, view] : operands)
+    HPO_RETURN_IF_ERROR(CheckDisjoint(op, name, view, "w_copy", w_copy));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Backend::Fill(View dst, double value) {
+  constexpr std::string_view kOp = "Fill";
+  if (dst.size > 0 && dst.data == nullptr) return Invalid(kOp, "dst holds no memory");
+  if (dst.dtype == DType::kI32) {
+    if (!(value >= std::numeric_limits<int32_t>::min() && value <= std::numeric_limits<int32_t>::max())) {
+      return Invalid(kOp, "value = " + std::to_string(value) + " is not in the range of i32");
+    }
+  }
+  if (dst.size == 0) return Status::Ok();
+  return FillImpl(dst, value);
+}
+
+Status Backend::Cast(ConstView src, View dst) {
+  constexpr std::string_view kOp = "Cast";
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "src", src));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "dst", dst));
+  if (src.size > 0 && src.data == nullptr) return Invalid(kOp, "src holds no memory");
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "dst", dst, static_cast<int64_t>(src.size)));
+  if (src.size == 0 || (src.data == dst.data && src.dtype == dst.dtype)) return Status::Ok();
+  HPO_RETURN_IF_ERROR(CheckDisjoint(kOp, "src", src, "dst", dst.Sub(0, src.size)));
+  return CastImpl(src, dst);
+}
+
+Status Backend::Gemm(Transpose trans_a, Transpose trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                     ConstView a, ConstView b, double beta, View c) {
+  constexpr std::string_view kOp = "Gemm";
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "m", m));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "n", n));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "k", k));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "a", a));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "a", a, m * k));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "b", b, a.dtype, k * n));
+  if (IsHalf(a.dtype) && c.dtype == DType::kF32) {
+    HPO_RETURN_IF_ERROR(CheckSize(kOp, "c", c, m * n));
+  } else if (c.dtype != a.dtype) {
+    return Invalid(kOp, "c has element type " + TypeName(c.dtype) + ", expected " + TypeName(a.dtype) +
+                            (IsHalf(a.dtype) ? " or f32" : ""));
+  } else {
+    HPO_RETURN_IF_ERROR(CheckSize(kOp, "c", c, m * n));
+  }
+  // Only the elements the product reads and writes count.
+  const ConstView c_used = c.Sub(0, static_cast<size_t>(m * n));
+  HPO_RETURN_IF_ERROR(CheckDisjoint(kOp, "a", a.Sub(0, static_cast<size_t>(m * k)), "c", c_used));
+  HPO_RETURN_IF_ERROR(CheckDisjoint(kOp, "b", b.Sub(0, static_cast<size_t>(k * n)), "c", c_used));
+  if (m == 0 || n == 0) return Status::Ok();
+  return GemmImpl(trans_a, trans_b, m, n, k, alpha, a, b, beta, c);
+}
+
+Status Backend::BiasActivationForward(Activation act, int64_t rows, int64_t cols, ConstView bias, View z,
+                                      View y) {
+  constexpr std::string_view kOp = "BiasActivationForward";
+  HPO_RETURN_IF_ERROR(CheckActivation(kOp, act));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "z", z));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "z", z, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, z.dtype, rows * cols));
+  if (bias.size > 0) HPO_RETURN_IF_ERROR(CheckView(kOp, "bias", bias, z.dtype, cols));
+  if (rows == 0 || cols == 0) return Status::Ok();
+  return BiasActivationForwardImpl(act, rows, cols, bias, z, y);
+}
+
+Status Backend::BiasActivationBackward(Activation act, int64_t rows, int64_t cols, ConstView z, ConstView dy,
+                                       View dz, View dbias) {
+  constexpr std::string_view kOp = "BiasActivationBackward";
+  HPO_RETURN_IF_ERROR(CheckActivation(kOp, act));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "z", z));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "z", z, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dy", dy, z.dtype, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dz", dz, z.dtype, rows * cols));
+  if (dbias.size > 0) HPO_RETURN_IF_ERROR(CheckView(kOp, "dbias", dbias, AccumulationType(z.dtype), cols));
+  if (cols == 0) return Status::Ok();
+  return BiasActivationBackwardImpl(act, rows, cols, z, dy, dz, dbias);
+}
+
+Status Backend::SoftmaxCrossEntropy(const LossOptions& options, int64_t rows, int64_t cols, ConstView logits,
+                                    ConstView labels, View loss, View dlogits) {
+  constexpr std::string_view kOp = "SoftmaxCrossEntropy";
+  const double eps = options.label_smoothing;
+  if (!(eps >= 0 && eps < 1)) {
+    return Invalid(kOp, "label_smoothing = " + std::to_string(eps) + " is outside [0, 1)");
+  }
+  HPO_RETURN_IF_ERROR(CheckGradScale(kOp, options.grad_scale));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  if (rows == 0 || cols == 0) return Invalid(kOp, "needs rows >= 1 and cols >= 1");
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "logits", logits));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "logits", logits, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "labels", labels, DType::kI32, rows));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "loss", loss, AccumulationType(logits.dtype), 1));
+  if (dlogits.size > 0) HPO_RETURN_IF_ERROR(CheckView(kOp, "dlogits", dlogits, logits.dtype, rows * cols));
+  return SoftmaxCrossEntropyImpl(options, rows, cols, logits, labels, loss, dlogits);
+}
+
+Result<int64_t> Backend::CountCorrect(int64_t rows, int64_t cols, ConstView logits, ConstView labels) {
+  constexpr std::string_view kOp = "CountCorrect";
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  if (cols == 0) return Invalid(kOp, "needs cols >= 1");
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "logits", logits));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "logits", logits, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "labels", labels, DType::kI32, rows));
+  if (rows == 0) return int64_t{0};
+  return CountCorrectImpl(rows, cols, logits, labels);
+}
+
+Status Backend::Dropout(double p, uint64_t seed, uint64_t stream, ConstView x, View y) {
+  constexpr std::string_view kOp = "Dropout";
+  if (!(p >= 0 && p < 1)) return Invalid(kOp, "p = " + std::to_string(p) + " is outside [0, 1)");
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  if (x.size > 0 && x.data == nullptr) return Invalid(kOp, "x holds no memory");
+  HPO_RETURN_IF_ERROR(CheckType(kOp, "y", y, x.dtype));
+  HPO_RETURN_IF_ERROR(CheckSameSize(kOp, "y", y, "x", x.size));
+  if (x.size == 0) return Status::Ok();
+  return DropoutImpl(p, seed, stream, x, y);
+}
+
+Status Backend::LayerNormForward(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                                 ConstView beta, View y, View mean, View rstd) {
+  constexpr std::string_view kOp = "LayerNormForward";
+  if (!(std::isfinite(eps) && eps > 0)) return Invalid(kOp, "eps = " + std::to_string(eps) + " must be > 0");
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const DType acc = AccumulationType(x.dtype);
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "beta", beta, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "mean", mean, acc, rows));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, rows));
+  HPO_RETURN_IF_ERROR(CheckDisjoint(kOp, "x", x.Sub(0, static_cast<size_t>(rows * cols)), "y",
+                                    y.Sub(0, static_cast<size_t>(rows * cols))));
+  if (rows == 0 || cols == 0) return Status::Ok();
+  return LayerNormForwardImpl(rows, cols, eps, x, gamma, beta, y, mean, rstd);
+}
+
+Status Backend::LayerNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
+                                  ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) {
+  constexpr std::string_view kOp = "LayerNormBackward";
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const DType acc = AccumulationType(x.dtype);
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "mean", mean, acc, rows));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, rows));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dy", dy, x.dtype, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dx", dx, x.dtype, rows * cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dgamma", dgamma, acc, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dbeta", dbeta, acc, cols));
+  if (cols == 0) return Status::Ok();
+  return LayerNormBackwardImpl(rows, cols, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
+}
+
+Status Backend::Axpy(double alpha, ConstView x, View y) {
+  constexpr std::string_view kOp = "Axpy";
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  if (x.size > 0 && x.data == nullptr) return Invalid(kOp, "x holds no memory");
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, static_cast<int64_t>(x.size)));
+  if (x.size == 0) return Status::Ok();
+  return AxpyImpl(alpha, x, y);
+}
+
+Result<GradStats> Backend::GradientStats(ConstView g) {
+  constexpr std::string_view kOp = "GradientStats";
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "g", g));
+  if (g.size > 0 && g.data == nullptr) return Invalid(kOp, "g holds no memory");
+  if (g.size == 0) return GradStats{};
+  return GradientStatsImpl(g);
+}
+
+Status Backend::SgdMomentumUpdate(const SgdHyper& hyper, double grad_scale, View w, ConstView g,
+                                  View velocity, View w_copy) {
+  constexpr std::string_view kOp = "SgdMomentumUpdate";
+  HPO_RETURN_IF_ERROR(CheckGradScale(kOp, grad_scale));
+  HPO_RETURN_IF_ERROR(CheckUpdate(kOp, w, {{"g", g}, {"velocity", velocity}}, w_copy));
+  if (w.size == 0) return Status::Ok();
+  return SgdMomentumUpdateImpl(hyper, grad_scale, w, g, velocity, w_copy);
+}
+
+Status Backend::AdamWUpdate(const AdamWHyper& hyper, int64_t step, double grad_scale, View w, ConstView g,
+                            View m, View v, View w_copy) {
+  constexpr std::string_view kOp = "AdamWUpdate";
+  if (step < 1) return Invalid(kOp, "step = " + std::to_string(step) + " must be >= 1");
+  HPO_RETURN_IF_ERROR(CheckGradScale(kOp, grad_scale));
+  HPO_RETURN_IF_ERROR(CheckUpdate(kOp, w, {{"g", g}, {"m", m}, {"v", v}}, w_copy));
+  if (w.size == 0) return Status::Ok();
+  return AdamWUpdateImpl(hyper, step, grad_scale, w, g, m, v, w_copy);
+}
+
+}  // namespace hpo::kernels

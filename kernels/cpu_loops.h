@@ -1,0 +1,173 @@
+// Shared pieces of the CPU backend's element loops (cpu_*.cc): the compute type of each storage type, tiles
+// that present half storage as float arrays, the activation and element-type dispatch, and fixed-order
+// sums. Private to the CPU backend.
+//
+// The loops compute on arrays of the compute type (float for kF32, kF16 and kBF16; double for kF64). For
+// float and double storage a tile is the memory itself; for halves it is a stack buffer filled and drained
+// by the vector conversions of kernels/cpu_convert.h, so every loop is written once, over plain arrays that
+// the compiler vectorises, and the fp32 path pays nothing for the halves.
+#ifndef HPO_KERNELS_CPU_LOOPS_H_
+#define HPO_KERNELS_CPU_LOOPS_H_
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/backend.h"
+#include "kernels/cpu_convert.h"
+#include "kernels/element.h"
+#include "kernels/half.h"
+
+// The element loops are compiled twice on x86-64, for AVX2 and for the baseline, and the loader picks one
+// (GCC/Clang function multiversioning). Both clones compute the same IEEE operations (no FMA contraction in
+// ISO mode, sqrt and division correctly rounded, libm calls shared, sums in the order the source writes),
+// so results do not depend on it. Use it on functions with internal linkage in the .cc files only.
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define HPO_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef HPO_CPU_CLONES
+#define HPO_CPU_CLONES
+#endif
+
+namespace hpo::kernels::cpu {
+
+// The type a storage type S is computed in: double for double, float otherwise. This is also
+// AccumulationType of S's DType.
+template <typename S>
+using Compute = std::conditional_t<std::is_same_v<S, double>, double, float>;
+
+// Whether storage S is its own compute type (float, double): tiles are then the memory itself.
+template <typename S>
+inline constexpr bool kDirect = std::is_same_v<S, Compute<S>>;
+
+// Elements per tile of half storage; a multiple of 8 (vector width) and of 4 (a Philox block).
+inline constexpr int64_t kTile = 1024;
+
+// Room for one tile of S in its compute type: kTile floats for halves, nothing for float and double.
+template <typename S>
+class TileBuffer {
+ public:
+  Compute<S>* data() { return buffer_.data(); }
+
+ private:
+  std::array<Compute<S>, kDirect<S> ? 0 : kTile> buffer_;
+};
+
+// src[0, n) in the compute type: src itself for direct storage, else converted into buf (n <= buf's room).
+template <typename S>
+const Compute<S>* LoadTile(const S* src, int64_t n, Compute<S>* buf) {
+  if constexpr (kDirect<S>) {
+    (void)n;
+    (void)buf;
+    return src;
+  } else {
+    Convert(src, buf, n);
+    return buf;
+  }
+}
+
+// Where values destined for dst[0, n) are computed: dst itself for direct storage, else buf.
+template <typename S>
+Compute<S>* TileTarget(S* dst, Compute<S>* buf) {
+  if constexpr (kDirect<S>) {
+    (void)buf;
+    return dst;
+  } else {
+    return buf;
+  }
+}
+
+// Stores the computed values[0, n) into dst, rounding to S (nothing to do when values is dst itself).
+template <typename S>
+void StoreTile(const Compute<S>* values, S* dst, int64_t n) {
+  if constexpr (kDirect<S>) {
+    if (values != dst && n > 0) std::memmove(dst, values, static_cast<size_t>(n) * sizeof(S));
+  } else {
+    Convert(values, dst, n);
+  }
+}
+
+// Calls f.template operator()<S>() with S the storage type of the floating `dtype`. REQUIRES: IsFloating.
+template <typename F>
+void DispatchFloating(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::kF32:
+      f.template operator()<float>();
+      return;
+    case DType::kF64:
+      f.template operator()<double>();
+      return;
+    case DType::kF16:
+      f.template operator()<Half>();
+      return;
+    case DType::kBF16:
+      f.template operator()<BFloat16>();
+      return;
+    case DType::kI32:
+      return;
+  }
+}
+
+// Calls f.template operator()<A>() with A the compile-time activation.
+template <typename F>
+void DispatchActivation(Activation act, F&& f) {
+  switch (act) {
+    case Activation::kRelu:
+      f.template operator()<Activation::kRelu>();
+      return;
+    case Activation::kGelu:
+      f.template operator()<Activation::kGelu>();
+      return;
+    case Activation::kTanh:
+      f.template operator()<Activation::kTanh>();
+      return;
+    case Activation::kSilu:
+      f.template operator()<Activation::kSilu>();
+      return;
+    case Activation::kIdentity:
+      f.template operator()<Activation::kIdentity>();
+      return;
+  }
+}
+
+// Lanes of the fixed-order sums: element i goes to lane i % kLanes, the lanes are combined pairwise at the
+// end. The order depends only on n, never on the CPU or the clone.
+inline constexpr int kLanes = 8;
+
+template <typename C>
+C CombineLanes(const C (&lanes)[kLanes]) {
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+// sum_i f(i) for i < n in the fixed lane order; f(i) returns C.
+template <typename C, typename F>
+C LaneSum(int64_t n, F&& f) {
+  C lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) lanes[l] += f(i + l);
+  }
+  for (int l = 0; i < n; ++i, ++l) lanes[l] += f(i);
+  return CombineLanes(lanes);
+}
+
+// The value of double v stored as S (rounded once).
+template <typename S>
+S StoreValue(double v) {
+  if constexpr (std::is_same_v<S, double>) {
+    return v;
+  } else if constexpr (std::is_same_v<S, float>) {
+    return static_cast<float>(v);
+  } else if constexpr (std::is_same_v<S, Half>) {
+    return Half{DoubleToHalfBits(v)};
+  } else {
+    return BFloat16{DoubleToBf16Bits(v)};
+  }
+}
+
+}  // namespace hpo::kernels::cpu
+
+#endif  // HPO_KERNELS_CPU_LOOPS_H_

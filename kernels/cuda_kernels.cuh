@@ -1,0 +1,178 @@
+// The launchers of the CUDA backend's kernels: the seam between class CudaBackend (kernels/cuda_backend.cc,
+// C++20, compiled by the host compiler against kernels/backend.h) and the kernels (kernels/cuda_*.cu,
+// compiled by nvcc as C++17, which cannot include backend.h). This header is therefore C++17 and needs only
+// the CUDA runtime's C API: it is included from both sides.
+//
+// Every launcher enqueues its kernels on `stream` and returns cudaGetLastError() after the launches
+// (cudaSuccess when the problem is empty and nothing was enqueued); errors the kernels hit while running
+// surface later, from the stream. Launchers check nothing: the Backend base class has checked the
+// arguments (dimensions in [0, 2^31-1], element types, view sizes, non-null data), and the CUDA backend
+// passes a null pointer for an empty optional view. All pointers are device pointers of the backend's
+// memory; element counts may exceed 2^31 (every kernel loops with 64-bit indices).
+//
+// Element types: half values are raw bits (uint16_t) loaded into float with kernels/half.h and stored back
+// rounded to nearest even; every computation runs in float (double for kF64) through kernels/element.h,
+// the same functions the CPU backend calls. Reductions are deterministic: each sum has a fixed order that
+// depends on the problem's shape only (never on scheduling or on the device), so a run repeats bit for bit.
+#ifndef HPO_KERNELS_CUDA_KERNELS_CUH_
+#define HPO_KERNELS_CUDA_KERNELS_CUH_
+
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/element.h"
+#include "kernels/half.h"
+
+namespace hpo::kernels::cuda {
+
+// d rounded to a float with round-to-odd: the float toward zero from d with its last bit set when d is not a
+// float, d itself otherwise; rounding that to nearest even into fp16 or bf16 gives d rounded to nearest
+// even with one rounding (Boldo & Melquiond 2008). The same function as the CPU backend's
+// DoubleToFloatRoundToOdd (kernels/cpu_convert.h), written so that nvcc compiles it for the device too:
+// NaN is spelled out as x86's conversion gives it (sign and top payload kept, quiet bit set), because the
+// GPU's conversion would return its canonical NaN instead.
+HPO_HD inline float DoubleToFloatRoundToOdd(double d) {
+  uint64_t bits;
+  memcpy(&bits, &d, sizeof(bits));
+  if ((bits & 0x7fffffffffffffffull) > 0x7ff0000000000000ull) {
+    return FloatFromBits((static_cast<uint32_t>(bits >> 32) & 0x80000000u) | 0x7fc00000u |
+                         (static_cast<uint32_t>(bits >> 29) & 0x007fffffu));
+  }
+  const float f = static_cast<float>(d);
+  if (f - f != 0.0f || static_cast<double>(f) == d) return f;  // infinite, or exact
+  uint32_t f_bits = FloatBits(f);
+  if (fabs(static_cast<double>(f)) > fabs(d)) --f_bits;  // one step toward zero (|f| > 0 here)
+  return FloatFromBits(f_bits | 1u);
+}
+
+// d rounded to nearest even as fp16 / bf16 bits, with one rounding.
+HPO_HD inline uint16_t DoubleToHalfBits(double d) { return FloatToHalfBits(DoubleToFloatRoundToOdd(d)); }
+HPO_HD inline uint16_t DoubleToBf16Bits(double d) { return FloatToBf16Bits(DoubleToFloatRoundToOdd(d)); }
+
+// The element types of backend memory, with the numeric values of kernels/backend.h's DType (the CUDA
+// backend static_asserts that they agree).
+enum class ElementType : uint8_t { kF32 = 0, kF64 = 1, kI32 = 2, kF16 = 3, kBF16 = 4 };
+
+// What kernels leave for the host: one per backend, in device memory, copied to a pinned host mirror by a
+// single cudaMemcpyAsync whenever the backend waits for its stream.
+struct DeviceControl {
+  uint32_t error_bits;         // kError* bits, set by kernels; the host reports and clears them
+  uint32_t nonfinite;          // GradientStats: nonzero when some element is inf or NaN
+  unsigned long long correct;  // CountCorrect: rows whose argmax equals the label
+  double sum_squares;          // GradientStats: sum of squares of the finite elements
+};
+
+// SoftmaxCrossEntropy met a label outside [0, cols).
+inline constexpr uint32_t kErrorLabelOutOfRange = 1u;
+
+// --- cuda_elementwise.cu ---
+
+// dst[i] = the element whose bit pattern is the low `element_bytes` (2, 4 or 8) bytes of `pattern`.
+cudaError_t LaunchFill(void* dst, size_t count, size_t element_bytes, uint64_t pattern, cudaStream_t stream);
+
+// dst[i] = src[i] converted to dst_type (floating types; a device-to-device copy when the types agree), with
+// one rounding (double -> fp16/bf16 through DoubleToFloatRoundToOdd).
+cudaError_t LaunchCast(const void* src, ElementType src_type, void* dst, ElementType dst_type, size_t count,
+                       cudaStream_t stream);
+
+// y[i] = y[i] + alpha * x[i] (alpha rounded to float unless kF64).
+cudaError_t LaunchAxpy(ElementType type, double alpha, const void* x, void* y, size_t count,
+                       cudaStream_t stream);
+
+// y[i] = beta * y[i]; beta == 0 writes zeros whatever y held (NaN included), as GEMM's beta does.
+cudaError_t LaunchScale(ElementType type, double beta, void* y, size_t count, cudaStream_t stream);
+
+// --- cuda_bias_activation.cu ---
+
+// z[r,c] = z[r,c] + bias[c] (rounded to the type), y[r,c] = act(that rounded z). bias may be null; y may be
+// z.
+cudaError_t LaunchBiasActivationForward(Activation act, ElementType type, int64_t rows, int64_t cols,
+                                        const void* bias, void* z, void* y, cudaStream_t stream);
+
+// Scratch bytes that LaunchBiasActivationBackward needs when dbias is wanted.
+size_t BiasActivationBackwardScratchBytes(ElementType type, int64_t rows, int64_t cols);
+
+// dz[r,c] = dy[r,c] * act'(z[r,c]); unless dbias is null, dbias[c] = sum_r of the unrounded products,
+// summed in the accumulation type (float, double for kF64) over fixed chunks of rows, then over the chunks.
+// dz may be dy. scratch: BiasActivationBackwardScratchBytes bytes (unused when dbias is null).
+cudaError_t LaunchBiasActivationBackward(Activation act, ElementType type, int64_t rows, int64_t cols,
+                                         const void* z, const void* dy, void* dz, void* dbias, void* scratch,
+                                         cudaStream_t stream);
+
+// --- cuda_softmax_xent.cu ---
+
+// Scratch bytes that LaunchSoftmaxCrossEntropy needs.
+size_t SoftmaxCrossEntropyScratchBytes(ElementType type, int64_t rows);
+
+// Per row (one block each), in the accumulation type, with C the accumulation type and, as the CPU backend
+// computes them, eps_per_class = C(eps / cols) and scale = C(grad_scale / rows) rounded on the host:
+//   loss_r = (max + log sum_c e^(x[c] - max)) + (-(1 - eps) x[label] - eps_per_class sum_c x[c])
+//   dlogits[r,c] = scale (softmax[c] - eps_per_class), minus scale (1 - eps) at the label;
+// then loss[0] = (sum of the row losses in a fixed tree order) / rows. A label outside [0, cols) sets
+// kErrorLabelOutOfRange in control->error_bits (its row's loss is NaN, its gradient has no target term).
+// REQUIRES: rows, cols >= 1.
+cudaError_t LaunchSoftmaxCrossEntropy(ElementType type, int64_t rows, int64_t cols, double label_smoothing,
+                                      double eps_per_class, double grad_scale_over_rows, const void* logits,
+                                      const int32_t* labels, void* loss, void* dlogits, void* scratch,
+                                      DeviceControl* control, cudaStream_t stream);
+
+// control->correct = the number of rows whose first argmax (NaNs never win, except a NaN first element,
+// which wins as in a sequential scan) equals the label; a label outside [0, cols) never counts.
+// REQUIRES: cols >= 1.
+cudaError_t LaunchCountCorrect(ElementType type, int64_t rows, int64_t cols, const void* logits,
+                               const int32_t* labels, DeviceControl* control, cudaStream_t stream);
+
+// --- cuda_dropout.cu ---
+
+// y[i] = keep(i) ? x[i] * scale : 0 with keep(i) = DropoutKeep(seed, stream_id, i, threshold) of
+// kernels/philox.h: one Philox4x32-10 block per 4 consecutive elements. scale is rounded to float unless
+// kF64.
+cudaError_t LaunchDropout(ElementType type, uint64_t seed, uint64_t stream_id, uint32_t threshold,
+                          double scale, const void* x, void* y, size_t count, cudaStream_t stream);
+
+// --- cuda_layer_norm.cu ---
+
+// One block per row: two-pass mean and variance (each sum times 1/cols, as the CPU backend), rstd =
+// 1 / sqrt(var + eps); mean and rstd in the accumulation type. y must not alias x.
+cudaError_t LaunchLayerNormForward(ElementType type, int64_t rows, int64_t cols, double eps, const void* x,
+                                   const void* gamma, const void* beta, void* y, void* mean, void* rstd,
+                                   cudaStream_t stream);
+
+// Scratch bytes that LaunchLayerNormBackward needs.
+size_t LayerNormBackwardScratchBytes(ElementType type, int64_t rows, int64_t cols);
+
+// dgamma and dbeta by fixed column chunks (as dbias), then dx one block per row; dx may be dy.
+cudaError_t LaunchLayerNormBackward(ElementType type, int64_t rows, int64_t cols, const void* x,
+                                    const void* gamma, const void* mean, const void* rstd, const void* dy,
+                                    void* dx, void* dgamma, void* dbeta, void* scratch, cudaStream_t stream);
+
+// --- cuda_grad_stats.cu ---
+
+// Scratch bytes that LaunchGradientStats needs.
+size_t GradientStatsScratchBytes(ElementType type, size_t count);
+
+// control->sum_squares = the sum of g^2 over the finite elements (accumulation type, then widened to
+// double) and control->nonfinite = whether some element is inf or NaN: per-block partial sums in a fixed
+// grid-stride order, then one block sums the partials. REQUIRES: count >= 1.
+cudaError_t LaunchGradientStats(ElementType type, const void* g, size_t count, void* scratch,
+                                DeviceControl* control, cudaStream_t stream);
+
+// --- cuda_optimizer.cu ---
+
+// One SgdMomentumElement / AdamWElement (kernels/element.h) per element of w (float or double, as the
+// coefficients), g, and the state; unless w_copy is null, w_copy[i] = the new w[i] rounded once to copy_type.
+cudaError_t LaunchSgdMomentum(const SgdCoeffs<float>& coeffs, float* w, const float* g, float* velocity,
+                              void* w_copy, ElementType copy_type, size_t count, cudaStream_t stream);
+cudaError_t LaunchSgdMomentum(const SgdCoeffs<double>& coeffs, double* w, const double* g, double* velocity,
+                              void* w_copy, ElementType copy_type, size_t count, cudaStream_t stream);
+cudaError_t LaunchAdamW(const AdamWCoeffs<float>& coeffs, float* w, const float* g, float* m, float* v,
+                        void* w_copy, ElementType copy_type, size_t count, cudaStream_t stream);
+cudaError_t LaunchAdamW(const AdamWCoeffs<double>& coeffs, double* w, const double* g, double* m, double* v,
+                        void* w_copy, ElementType copy_type, size_t count, cudaStream_t stream);
+
+}  // namespace hpo::kernels::cuda
+
+#endif  // HPO_KERNELS_CUDA_KERNELS_CUH_
