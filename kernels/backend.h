@@ -360,7 +360,8 @@ class Backend {
 };
 
 struct BackendOptions {
-  // CPU: OpenBLAS threads (process-wide in OpenBLAS: the last CPU backend created sets it). >= 1.
+  // CPU: threads of the backend's own pool, the caller's included (large GEMMs split over them; the BLAS
+  // libraries themselves run single-threaded). >= 1. Ignored by the CUDA backend.
   int threads = 1;
   // CUDA: device ordinal.
   int device = 0;

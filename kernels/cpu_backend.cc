@@ -14,6 +14,7 @@
 #include "base/host.h"
 #include "kernels/cpu_convert.h"
 #include "kernels/cpu_loops.h"
+#include "kernels/cpu_thread_pool.h"
 
 namespace hpo::kernels {
 namespace {
@@ -27,9 +28,17 @@ Result<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendOptions& opt
     return InvalidArgumentError("threads: " + std::to_string(options.threads) + " is out of range [1, " +
                                 std::to_string(kMaxThreads) + "]");
   }
-  openblas_set_num_threads(options.threads);
+  // GEMMs are split over the backend's own pool; OpenBLAS's threads would spin between calls.
+  openblas_set_num_threads(1);
   return std::unique_ptr<CpuBackend>(new CpuBackend(options.threads, CpuModelName()));
 }
+
+CpuBackend::CpuBackend(int threads, std::string cpu_model)
+    : threads_(threads),
+      cpu_model_(std::move(cpu_model)),
+      pool_(std::make_unique<cpu::ThreadPool>(threads)) {}
+
+CpuBackend::~CpuBackend() = default;
 
 std::string CpuBackend::DeviceName() const {
   return "cpu: " + cpu_model_ + " (" + std::to_string(threads_) + (threads_ == 1 ? " thread)" : " threads)");

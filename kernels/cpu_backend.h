@@ -1,16 +1,19 @@
-// CpuBackend: the Backend on the host CPU. GEMM runs on OpenBLAS (cblas_sgemm for kF32 and for the halves,
-// whose operands are widened exactly to fp32 first; cblas_dgemm for the kF64 reference path); every other
-// operation is a single-threaded loop over the shared math of kernels/element.h, computing in fp32 (fp64 for
-// kF64) and rounding to fp16 / bf16 to nearest even exactly as kernels/half.h does, with the activation
-// dispatched once per call rather than per element. Sums run in a fixed order, so a fixed-seed run repeats
-// bit for bit on one machine (the same CPU, OpenBLAS and libm). The operations are split by family over
+// CpuBackend: the Backend on the host CPU. GEMM runs on OpenBLAS (cblas_sgemm for kF32, cblas_dgemm for the
+// kF64 reference path) and, for bf16 operands, on oneDNN's bf16 GEMM when the build has it (else the halves
+// are widened exactly to fp32 and multiplied by cblas_sgemm); every other operation is a single-threaded
+// loop over the shared math of kernels/element.h, computing in fp32 (fp64 for kF64) and rounding to
+// fp16 / bf16 to nearest even exactly as kernels/half.h does, with the activation dispatched once per call
+// rather than per element. Sums run in a fixed order, so a fixed-seed run repeats bit for bit on one
+// machine (the same CPU, libraries and thread count). The operations are split by family over
 // cpu_backend.cc (memory, Fill, Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout),
 // cpu_loss.cc, cpu_norm.cc and cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16 conversions.
 //
-// Threads: OpenBLAS runs GEMMs on `BackendOptions::threads` threads (set with openblas_set_num_threads,
-// which is process-wide). With one thread (the default) every operation runs on the caller's thread and no
-// pool thread is woken, so nothing spins between calls. Operations are synchronous; Synchronize() returns
-// OK at once.
+// Threads: the backend owns a pool of `BackendOptions::threads` threads (the caller's plus threads - 1
+// workers, kernels/cpu_thread_pool.h) and splits large GEMMs over it, one single-threaded library call per
+// block; the libraries' own threading is off (Create sets OpenBLAS to one thread, process-wide, and each
+// oneDNN call runs on one thread). Idle workers block, so nothing spins between calls; with one thread
+// (the default) every operation runs on the caller's thread. Operations are synchronous; Synchronize()
+// returns OK at once.
 //
 // Not thread-safe (one owner at a time, like every Backend). Memory is 64-byte aligned host memory. The
 // backend keeps fp32 scratch for half GEMM operands and rows, grown on demand and reused by later calls.
@@ -28,11 +31,16 @@
 
 namespace hpo::kernels {
 
+namespace cpu {
+class ThreadPool;
+}  // namespace cpu
+
 class CpuBackend final : public Backend {
  public:
   // INVALID_ARGUMENT unless 1 <= options.threads <= kMaxThreads.
   static Result<std::unique_ptr<CpuBackend>> Create(const BackendOptions& options);
   static constexpr int kMaxThreads = 1024;
+  ~CpuBackend() override;
 
   BackendKind kind() const override { return BackendKind::kCpu; }
   // "cpu: <model name from /proc/cpuinfo> (N threads)".
@@ -71,7 +79,7 @@ class CpuBackend final : public Backend {
                          View m, View v, View w_copy) override;
 
  private:
-  CpuBackend(int threads, std::string cpu_model) : threads_(threads), cpu_model_(std::move(cpu_model)) {}
+  CpuBackend(int threads, std::string cpu_model);
 
   // fp32 scratch: the widened GEMM operands, and whole rows of half tensors for the row operations.
   enum Scratch { kGemmA, kGemmB, kGemmC, kRow0, kRow1, kRow2, kRow3, kScratchSlots };
@@ -81,6 +89,7 @@ class CpuBackend final : public Backend {
   int threads_;
   std::string cpu_model_;
   std::array<std::vector<float>, kScratchSlots> scratch_;
+  std::unique_ptr<cpu::ThreadPool> pool_;  // threads_ threads, the caller's included
 };
 
 }  // namespace hpo::kernels

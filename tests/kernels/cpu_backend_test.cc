@@ -409,7 +409,11 @@ TEST_P(CpuHalfTest, BiasActivationIsBitExact) {
   }
 }
 
-TEST_P(CpuHalfTest, GemmIsTheFloatGemmOfTheWidenedOperandsRoundedOnce) {
+// A half GEMM computes its fp32 product once and rounds it once into a half C. fp16 operands are widened and
+// multiplied by the fp32 GEMM, so the product is that GEMM's bit for bit; bf16 operands may go to oneDNN's
+// bf16 GEMM (exact products, fp32 sums in its own order), so there the product is the fp32 GEMM's within
+// the error of an fp32 sum of k terms.
+TEST_P(CpuHalfTest, GemmIsAFloatGemmOfTheWidenedOperandsRoundedOnce) {
   const DType dt = GetParam();
   const int m = 19, n = 23, k = 37;
   const std::vector<double> a = ktest::RandomValues(dt, m * k, 11), b = ktest::RandomValues(dt, k * n, 12),
@@ -428,11 +432,23 @@ TEST_P(CpuHalfTest, GemmIsTheFloatGemmOfTheWidenedOperandsRoundedOnce) {
     ASSERT_TRUE(
         backend_->Gemm(Transpose::kYes, Transpose::kNo, m, n, k, 0.5, af.view(), bf.view(), beta, cf.view())
             .ok());
-    const std::vector<double> want = ktest::Get(*backend_, cf.view());
-    EXPECT_EQ(ktest::Get(*backend_, c32.view()), want) << "beta " << beta;
+    const std::vector<double> want = ktest::Get(*backend_, cf.view()),
+                              product = ktest::Get(*backend_, c32.view());
+    if (dt == DType::kF16) {
+      EXPECT_EQ(product, want) << "beta " << beta;
+    } else {
+      for (int i = 0; i < m; ++i) {
+        for (int j = 0; j < n; ++j) {
+          double magnitude = std::fabs(beta * c0[i * n + j]);
+          for (int p = 0; p < k; ++p) magnitude += 0.5 * std::fabs(a[p * m + i] * b[p * n + j]);
+          ASSERT_NEAR(product[i * n + j], want[i * n + j], 2 * k * 0x1p-24 * magnitude)
+              << "beta " << beta << " (" << i << ", " << j << ")";
+        }
+      }
+    }
     const std::vector<uint16_t> got = Bits16(*backend_, ch.view());
     for (size_t i = 0; i < got.size(); ++i) {
-      ASSERT_EQ(got[i], Encode(dt, static_cast<float>(want[i]))) << "beta " << beta << " i " << i;
+      ASSERT_EQ(got[i], Encode(dt, static_cast<float>(product[i]))) << "beta " << beta << " i " << i;
     }
   }
 }
@@ -564,8 +580,74 @@ TEST(CpuBackendCreateTest, RejectsBadThreadCounts) {
   auto two = CpuBackend::Create(BackendOptions{.threads = 2});
   ASSERT_TRUE(two.ok());
   EXPECT_NE((*two)->DeviceName().find("(2 threads)"), std::string::npos);
-  // Back to one thread for the rest of the process.
-  ASSERT_TRUE(CpuBackend::Create(BackendOptions{}).ok());
+}
+
+// GEMMs large enough to be split over the pool (by columns when n >= m, by rows otherwise; 3 threads make
+// an uneven cut; 32.8 MFLOP, above the threshold of every path) match the exact product in every type,
+// transpose and C type, and repeat bit for bit.
+TEST(CpuBackendThreadsTest, SplitGemmsMatchNaiveAndRepeat) {
+  auto made = CpuBackend::Create(BackendOptions{.threads = 3});
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  CpuBackend& backend = **made;
+  struct Shape {
+    int m, n, k;
+  };
+  for (const Shape shape : {Shape{64, 160, 1600}, Shape{160, 64, 1600}}) {
+    const int m = shape.m, n = shape.n, k = shape.k;
+    for (DType dt : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16}) {
+      const double unit = dt == DType::kF64 ? 0x1p-53 : 0x1p-24;  // of the accumulation
+      const std::vector<double> a = ktest::RandomValues(dt, static_cast<size_t>(m) * k, 21),
+                                b = ktest::RandomValues(dt, static_cast<size_t>(k) * n, 22);
+      Buffer ab = ktest::Make(backend, dt, a), bb = ktest::Make(backend, dt, b);
+      std::vector<DType> c_types = {dt};
+      if (IsHalf(dt)) c_types.push_back(DType::kF32);
+      for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
+          std::vector<double> sum(static_cast<size_t>(m) * n), magnitude(sum.size());
+          for (int i = 0; i < m; ++i) {
+            for (int j = 0; j < n; ++j) {
+              for (int p = 0; p < k; ++p) {
+                const double av = ta ? a[p * m + i] : a[i * k + p];
+                const double bv = tb ? b[j * k + p] : b[p * n + j];
+                sum[i * n + j] += av * bv;
+                magnitude[i * n + j] += std::fabs(av * bv);
+              }
+            }
+          }
+          for (DType c_type : c_types) {
+            for (double beta : {0.0, 1.0}) {
+              const std::string what = std::string(DTypeName(dt)) + " c " + std::string(DTypeName(c_type)) +
+                                       " ta " + std::to_string(ta) + " tb " + std::to_string(tb) + " beta " +
+                                       std::to_string(beta) + " " + std::to_string(m) + "x" +
+                                       std::to_string(n);
+              const std::vector<double> c0 = ktest::RandomValues(c_type, sum.size(), 23);
+              std::vector<double> first;
+              for (int run = 0; run < 2; ++run) {
+                Buffer cb = ktest::Make(backend, c_type, c0);
+                ASSERT_TRUE(backend
+                                .Gemm(ta ? Transpose::kYes : Transpose::kNo,
+                                      tb ? Transpose::kYes : Transpose::kNo, m, n, k, 0.5, ab.view(),
+                                      bb.view(), beta, cb.view())
+                                .ok());
+                const std::vector<double> got = ktest::Get(backend, cb.view());
+                if (run == 1) {
+                  EXPECT_EQ(got, first) << what;
+                  continue;
+                }
+                first = got;
+                for (size_t i = 0; i < got.size(); ++i) {
+                  const double ref = 0.5 * sum[i] + beta * c0[i];
+                  const double bound = k * unit * (0.5 * magnitude[i] + std::fabs(beta * c0[i])) +
+                                       2 * ktest::Eps(c_type) * std::fabs(ref);
+                  ASSERT_NEAR(got[i], ref, bound) << what << " [" << i << "]";
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
