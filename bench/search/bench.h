@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "bench/search/report.h"
+#include "bench/common/report.h"
 #include "problems/problem.h"
 #include "search/optimizer.h"
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "bench/search/report.h"
+#include "bench/common/report.h"
 
 namespace hpo::bench {
 namespace {

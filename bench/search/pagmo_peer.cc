@@ -12,7 +12,7 @@
 #include <pagmo/utils/hypervolume.hpp>
 #include <pagmo/utils/multi_objective.hpp>
 
-#include "bench/search/report.h"
+#include "bench/common/report.h"
 
 namespace hpo::bench {
 namespace {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "bench/search/report.h"
+#include "bench/common/report.h"
 #include "bench/trainer/torch_peer.h"
 #include "kernels/backend.h"
 #include "trainer/precision.h"

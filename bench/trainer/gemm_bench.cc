@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "bench/search/report.h"
+#include "bench/common/report.h"
 
 namespace hpo::bench {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "base/rng.h"
-#include "bench/search/report.h"
+#include "bench/common/report.h"
 #include "trainer/loss_scaler.h"
 #include "trainer/optimizer.h"
 

@@ -1,11 +1,11 @@
-// The small toolkit every part of hpo-bench-search shares: tables that print either as aligned text or as
+// The small toolkit every bench shares: tables that print either as aligned text or as
 // one JSON object per row, summary statistics, a wall + CPU stopwatch, and facts about the machine (load
 // average, resident memory).
 //
 // Not thread-safe: the bench runs on one thread. A Table writes to stdout; a Reporter owns nothing but its
 // mode.
-#ifndef HPO_BENCH_SEARCH_REPORT_H_
-#define HPO_BENCH_SEARCH_REPORT_H_
+#ifndef HPO_BENCH_COMMON_REPORT_H_
+#define HPO_BENCH_COMMON_REPORT_H_
 
 #include <chrono>
 #include <cstddef>
@@ -125,4 +125,4 @@ void ResetHeapPeak();  // the peak := the bytes live now
 
 }  // namespace hpo::bench
 
-#endif  // HPO_BENCH_SEARCH_REPORT_H_
+#endif  // HPO_BENCH_COMMON_REPORT_H_

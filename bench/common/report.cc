@@ -1,4 +1,4 @@
-#include "bench/search/report.h"
+#include "bench/common/report.h"
 
 #include <sys/resource.h>
 
