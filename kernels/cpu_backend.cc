@@ -87,7 +87,10 @@ Status CpuBackend::CastImpl(ConstView src, View dst) {
   const auto n = static_cast<int64_t>(src.size);
   cpu::DispatchFloating(src.dtype, [&]<typename From>() {
     cpu::DispatchFloating(dst.dtype, [&]<typename To>() {
-      Convert(static_cast<const From*>(src.data), static_cast<To*>(dst.data), n);
+      const auto* from = static_cast<const From*>(src.data);
+      auto* to = static_cast<To*>(dst.data);
+      pool_->RunRanges(n, cpu::kTile, cpu::kMinParallelElements,
+                       [&](int64_t begin, int64_t end) { Convert(from + begin, to + begin, end - begin); });
     });
   });
   return Status::Ok();

@@ -1,19 +1,20 @@
 // CpuBackend: the Backend on the host CPU. GEMM runs on OpenBLAS (cblas_sgemm for kF32, cblas_dgemm for the
 // kF64 reference path) and, for bf16 operands, on oneDNN's bf16 GEMM when the build has it (else the halves
-// are widened exactly to fp32 and multiplied by cblas_sgemm); every other operation is a single-threaded
-// loop over the shared math of kernels/element.h, computing in fp32 (fp64 for kF64) and rounding to
-// fp16 / bf16 to nearest even exactly as kernels/half.h does, with the activation dispatched once per call
-// rather than per element. Sums run in a fixed order, so a fixed-seed run repeats bit for bit on one
-// machine (the same CPU, libraries and thread count). The operations are split by family over
-// cpu_backend.cc (memory, Fill, Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout),
-// cpu_loss.cc, cpu_norm.cc and cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16 conversions.
+// are widened exactly to fp32 and multiplied by cblas_sgemm); every other operation is a loop over the
+// shared math of kernels/element.h, computing in fp32 (fp64 for kF64) and rounding to fp16 / bf16 to
+// nearest even exactly as kernels/half.h does, with the activation dispatched once per call rather than per
+// element. Sums run in a fixed order, so a fixed-seed run repeats bit for bit on one machine (the same CPU,
+// libraries and thread count). The operations are split by family over cpu_backend.cc (memory, Fill,
+// Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout), cpu_loss.cc, cpu_norm.cc and
+// cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16 conversions.
 //
 // Threads: the backend owns a pool of `BackendOptions::threads` threads (the caller's plus threads - 1
-// workers, kernels/cpu_thread_pool.h) and splits large GEMMs over it, one single-threaded library call per
-// block; the libraries' own threading is off (Create sets OpenBLAS to one thread, process-wide, and each
-// oneDNN call runs on one thread). Idle workers block, so nothing spins between calls; with one thread
-// (the default) every operation runs on the caller's thread. Operations are synchronous; Synchronize()
-// returns OK at once.
+// workers, kernels/cpu_thread_pool.h). Large GEMMs split over it, one single-threaded library call per
+// block; long element-wise operations (casts, optimizer updates) split by whole tiles, which changes no
+// result; row operations and reductions run on the caller's thread. The libraries' own threading is off
+// (Create sets OpenBLAS to one thread, process-wide, and each oneDNN call runs on one thread). Idle workers
+// block, so nothing spins between calls; with one thread (the default) every operation runs on the
+// caller's thread. Operations are synchronous; Synchronize() returns OK at once.
 //
 // Not thread-safe (one owner at a time, like every Backend). Memory is 64-byte aligned host memory. The
 // backend keeps fp32 scratch for half GEMM operands and rows, grown on demand and reused by later calls.

@@ -46,6 +46,10 @@ inline constexpr bool kDirect = std::is_same_v<S, Compute<S>>;
 // Elements per tile of half storage; a multiple of 8 (vector width) and of 4 (a Philox block).
 inline constexpr int64_t kTile = 1024;
 
+// Element-wise operations on at least this many elements split over the backend's threads (below it, waking
+// a thread costs about what the work does). Splits fall on whole tiles, and no result depends on them.
+inline constexpr int64_t kMinParallelElements = int64_t{1} << 16;
+
 // Room for one tile of S in its compute type: kTile floats for halves, nothing for float and double.
 template <typename S>
 class TileBuffer {

@@ -10,6 +10,7 @@
 
 #include "kernels/cpu_backend.h"
 #include "kernels/cpu_loops.h"
+#include "kernels/cpu_thread_pool.h"
 #include "kernels/element.h"
 
 namespace hpo::kernels {
@@ -71,17 +72,20 @@ HPO_CPU_CLONES void AdamWLoop(const AdamWCoeffs<T>& c, int64_t n, T* __restrict 
   for (int64_t i = 0; i < n; ++i) AdamWElement(c, w[i], g[i], m[i], v[i]);
 }
 
-// Runs update(offset, count) over w[0, n) a tile at a time and, unless w_copy is empty, rounds each updated
-// tile of w into w_copy.
+// Runs update(offset, count) over w[0, n) a tile at a time, the tiles split over the pool's threads, and,
+// unless w_copy is empty, rounds each updated tile of w into w_copy. Each element's update reads and writes
+// that element only, so the split changes no result.
 template <typename T, typename F>
-void UpdateTiles(int64_t n, const T* w, const View& w_copy, F&& update) {
-  for (int64_t i = 0; i < n; i += kTile) {
-    const int64_t count = std::min(kTile, n - i);
-    update(i, count);
-    if (w_copy.size == 0) continue;
-    cpu::DispatchFloating(w_copy.dtype,
-                          [&]<typename S>() { Convert(w + i, static_cast<S*>(w_copy.data) + i, count); });
-  }
+void UpdateTiles(cpu::ThreadPool& pool, int64_t n, const T* w, const View& w_copy, F&& update) {
+  pool.RunRanges(n, kTile, cpu::kMinParallelElements, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i += kTile) {
+      const int64_t count = std::min(kTile, end - i);
+      update(i, count);
+      if (w_copy.size == 0) continue;
+      cpu::DispatchFloating(w_copy.dtype,
+                            [&]<typename S>() { Convert(w + i, static_cast<S*>(w_copy.data) + i, count); });
+    }
+  });
 }
 
 }  // namespace
@@ -114,7 +118,7 @@ Status CpuBackend::SgdMomentumUpdateImpl(const SgdHyper& hyper, double grad_scal
       T* ws = static_cast<T*>(w.data);
       const T* gs = static_cast<const T*>(g.data);
       T* vs = static_cast<T*>(velocity.data);
-      UpdateTiles(static_cast<int64_t>(w.size), ws, w_copy,
+      UpdateTiles(*pool_, static_cast<int64_t>(w.size), ws, w_copy,
                   [&](int64_t i, int64_t count) { SgdMomentumLoop(c, count, ws + i, gs + i, vs + i); });
     }
   });
@@ -130,7 +134,7 @@ Status CpuBackend::AdamWUpdateImpl(const AdamWHyper& hyper, int64_t step, double
       const T* gs = static_cast<const T*>(g.data);
       T* ms = static_cast<T*>(m.data);
       T* vs = static_cast<T*>(v.data);
-      UpdateTiles(static_cast<int64_t>(w.size), ws, w_copy,
+      UpdateTiles(*pool_, static_cast<int64_t>(w.size), ws, w_copy,
                   [&](int64_t i, int64_t count) { AdamWLoop(c, count, ws + i, gs + i, ms + i, vs + i); });
     }
   });

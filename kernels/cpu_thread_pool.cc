@@ -1,5 +1,6 @@
 #include "kernels/cpu_thread_pool.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace hpo::kernels::cpu {
@@ -39,6 +40,26 @@ void ThreadPool::Run(int parts, const std::function<void(int)>& part) {
   RunParts(lock);
   done_.wait(lock, [this] { return unfinished_ == 0; });
   part_ = nullptr;
+}
+
+void ThreadPool::RunRanges(int64_t n, int64_t grain, int64_t min_range,
+                           const std::function<void(int64_t, int64_t)>& range) {
+  assert(n >= 0 && grain >= 1 && min_range >= 1);
+  const int64_t grains = (n + grain - 1) / grain;
+  const int64_t by_size = std::max<int64_t>(1, n / min_range);
+  const auto parts = static_cast<int>(std::min({grains, by_size, static_cast<int64_t>(threads())}));
+  if (parts <= 1) {
+    if (n > 0) range(0, n);
+    return;
+  }
+  // Grains are dealt out evenly: the first grains % parts ranges get one more.
+  const int64_t per = grains / parts;
+  const int64_t extra = grains % parts;
+  Run(parts, [&](int part) {
+    const int64_t first = part * per + std::min<int64_t>(part, extra);
+    const int64_t count = per + (part < extra ? 1 : 0);
+    range(first * grain, std::min(n, (first + count) * grain));
+  });
 }
 
 void ThreadPool::RunParts(std::unique_lock<std::mutex>& lock) {

@@ -35,6 +35,13 @@ class ThreadPool {
   // REQUIRES: 1 <= parts <= threads().
   void Run(int parts, const std::function<void(int)>& part);
 
+  // Runs range(begin, end) over consecutive ranges that cover [0, n): one range per thread, each a whole
+  // number of `grain`s (the last may end short) and at least `min_range` long, so that a small n runs on
+  // the calling thread alone. For element-wise work, whose results do not depend on the split.
+  // REQUIRES: n >= 0, grain >= 1, min_range >= 1.
+  void RunRanges(int64_t n, int64_t grain, int64_t min_range,
+                 const std::function<void(int64_t begin, int64_t end)>& range);
+
  private:
   // Runs unstarted parts of the current call until none is left. REQUIRES: lock holds mu_.
   void RunParts(std::unique_lock<std::mutex>& lock);

@@ -650,5 +650,41 @@ TEST(CpuBackendThreadsTest, SplitGemmsMatchNaiveAndRepeat) {
   }
 }
 
+// Element-wise operations long enough to be split over the pool (AdamW and SGD with their rounded copies,
+// casts) give, on 3 threads, exactly the results of one thread.
+TEST(CpuBackendThreadsTest, SplitElementWiseOperationsEqualOneThread) {
+  auto one = CpuBackend::Create(BackendOptions{.threads = 1});
+  auto three = CpuBackend::Create(BackendOptions{.threads = 3});
+  ASSERT_TRUE(one.ok() && three.ok());
+  const size_t n = 5 * 65536 + 123;  // uneven over 3 threads, with a partial last tile
+  const std::vector<double> w0 = ktest::RandomValues(DType::kF32, n, 31),
+                            g = ktest::RandomValues(DType::kF32, n, 32),
+                            s0 = ktest::RandomValues(DType::kF32, n, 33);
+  std::vector<double> v0 = s0;
+  for (double& x : v0) x = x * x;
+  for (DType copy_type : {DType::kBF16, DType::kF16}) {
+    std::vector<std::vector<double>> results[2];
+    for (int b = 0; b < 2; ++b) {
+      CpuBackend& backend = b == 0 ? **one : **three;
+      Buffer w = ktest::Make(backend, DType::kF32, w0), gb = ktest::Make(backend, DType::kF32, g),
+             m = ktest::Make(backend, DType::kF32, s0), v = ktest::Make(backend, DType::kF32, v0),
+             copy = ktest::Make(backend, copy_type, std::vector<double>(n)),
+             cast = ktest::Make(backend, copy_type, std::vector<double>(n)),
+             back = ktest::Make(backend, DType::kF32, std::vector<double>(n));
+      const AdamWHyper adamw{1e-2, 0.9, 0.999, 1e-8, 0.1};
+      ASSERT_TRUE(backend.AdamWUpdate(adamw, 2, 0.5, w.view(), gb.view(), m.view(), v.view(), copy.view()).ok());
+      const SgdHyper sgd{.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true};
+      ASSERT_TRUE(backend.SgdMomentumUpdate(sgd, 1.0, w.view(), gb.view(), m.view(), View()).ok());
+      ASSERT_TRUE(backend.Cast(w.view(), cast.view()).ok());
+      ASSERT_TRUE(backend.Cast(cast.view(), back.view()).ok());
+      for (const Buffer* buffer : {&w, &m, &v, &copy, &cast, &back})
+        results[b].push_back(ktest::Get(backend, buffer->view()));
+    }
+    for (size_t r = 0; r < results[0].size(); ++r)
+      EXPECT_EQ(results[0][r], results[1][r]) << DTypeName(copy_type) << " result " << r;
+    EXPECT_NE(results[0][0], w0);  // the weights did move
+  }
+}
+
 }  // namespace
 }  // namespace hpo::kernels
