@@ -1,4 +1,5 @@
-// Helpers shared by the trainer tests: a temporary directory and IDX file writers.
+// Helpers shared by the trainer tests: a temporary directory, IDX file writers, and a small separable
+// data set.
 #ifndef HPO_TESTS_TRAINER_TEST_UTIL_H_
 #define HPO_TESTS_TRAINER_TEST_UTIL_H_
 
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/rng.h"
 #include "tests/testing/temp_dir.h"
 #include "trainer/dataset.h"
 
@@ -57,6 +59,32 @@ inline std::vector<uint8_t> ReadFile(const std::string& path) {
   while ((c = std::fgetc(f)) != EOF) out.push_back(static_cast<uint8_t>(c));
   std::fclose(f);
   return out;
+}
+
+// Two Gaussian blobs in `dim` dimensions, centred at -1 and +1 on every axis: separable.
+inline Split Blobs(int64_t count, int64_t dim, uint64_t seed) {
+  Rng rng(seed);
+  Split split;
+  split.count = count;
+  split.dim = dim;
+  for (int64_t i = 0; i < count; ++i) {
+    const uint8_t label = static_cast<uint8_t>(i % 2);
+    split.labels.push_back(label);
+    for (int64_t d = 0; d < dim; ++d) {
+      split.images.push_back(static_cast<float>((label == 1 ? 1.0 : -1.0) + 0.5 * rng.Normal()));
+    }
+  }
+  return split;
+}
+
+// Blobs of 6 dimensions: 512 training, 200 validation and 200 test examples.
+inline Datasets BlobData() {
+  Datasets data;
+  data.classes = 2;
+  data.train = Blobs(512, 6, 1);
+  data.validation = Blobs(200, 6, 2);
+  data.test = Blobs(200, 6, 3);
+  return data;
 }
 
 // Fashion-MNIST from the default directory, loaded once per test binary; nullptr when its files are not

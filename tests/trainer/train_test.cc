@@ -25,31 +25,6 @@ std::unique_ptr<kernels::Backend> Cpu() {
   return std::move(*backend);
 }
 
-// Two Gaussian blobs in `dim` dimensions, centred at -1 and +1 on every axis: separable.
-Split Blobs(int64_t count, int64_t dim, uint64_t seed) {
-  Rng rng(seed);
-  Split split;
-  split.count = count;
-  split.dim = dim;
-  for (int64_t i = 0; i < count; ++i) {
-    const uint8_t label = static_cast<uint8_t>(i % 2);
-    split.labels.push_back(label);
-    for (int64_t d = 0; d < dim; ++d) {
-      split.images.push_back(static_cast<float>((label == 1 ? 1.0 : -1.0) + 0.5 * rng.Normal()));
-    }
-  }
-  return split;
-}
-
-Datasets BlobData() {
-  Datasets data;
-  data.classes = 2;
-  data.train = Blobs(512, 6, 1);
-  data.validation = Blobs(200, 6, 2);
-  data.test = Blobs(200, 6, 3);
-  return data;
-}
-
 TrainConfig SmallConfig() {
   TrainConfig config;
   config.hidden_layers = 1;
@@ -64,7 +39,7 @@ TEST(TrainTest, LearnsSeparableBlobs) {
   auto backend = Cpu();
   std::vector<EpochReport> reports;
   auto metrics =
-      Train(SmallConfig(), *backend, BlobData(), [&](const EpochReport& r) { reports.push_back(r); });
+      Train(SmallConfig(), *backend, testing::BlobData(), [&](const EpochReport& r) { reports.push_back(r); });
   ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
   EXPECT_GT(metrics->accuracy, 0.97);
   EXPECT_GT(metrics->test_accuracy, 0.97);
@@ -122,7 +97,7 @@ TEST(TrainTest, EveryPrecisionAndRegulariserLearnsBlobs) {
     auto backend = Cpu();
     TrainConfig config = SmallConfig();
     c.apply(config);
-    auto metrics = Train(config, *backend, BlobData());
+    auto metrics = Train(config, *backend, testing::BlobData());
     ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
     EXPECT_GT(metrics->accuracy, 0.97);
     EXPECT_GT(metrics->test_accuracy, 0.97);
@@ -143,11 +118,11 @@ TEST(TrainTest, GradientAccumulationEqualsTheLargerBatch) {
   TrainConfig accumulated = big;
   accumulated.batch_size = 16;
   accumulated.grad_accum = 2;
-  auto a = Train(big, *backend, BlobData());
-  auto b = Train(accumulated, *backend, BlobData());
+  auto a = Train(big, *backend, testing::BlobData());
+  auto b = Train(accumulated, *backend, testing::BlobData());
   TrainConfig small = big;
   small.batch_size = 16;
-  auto c = Train(small, *backend, BlobData());
+  auto c = Train(small, *backend, testing::BlobData());
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_NEAR(a->loss, b->loss, 1e-5 * a->loss);
   EXPECT_GT(std::fabs(a->loss - c->loss), 1e-3 * a->loss);  // twice the steps: a different run
@@ -159,13 +134,13 @@ TEST(TrainTest, ClippingScalesTheStep) {
   TrainConfig config = SmallConfig();
   config.optimizer = OptimizerKind::kSgd;
   config.lr = 0.05;
-  auto plain = Train(config, *backend, BlobData());
+  auto plain = Train(config, *backend, testing::BlobData());
   // A bound no gradient reaches changes nothing, bit for bit (the norm is measured, the scale stays 1).
   config.clip_norm = 1000;
-  auto loose = Train(config, *backend, BlobData());
+  auto loose = Train(config, *backend, testing::BlobData());
   // A tiny bound makes every step tiny: after 3 epochs the model has barely moved from chance.
   config.clip_norm = 1e-6;
-  auto tight = Train(config, *backend, BlobData());
+  auto tight = Train(config, *backend, testing::BlobData());
   ASSERT_TRUE(plain.ok() && loose.ok() && tight.ok());
   EXPECT_EQ(plain->loss, loose->loss);
   EXPECT_LT(plain->loss, 0.2);
@@ -176,7 +151,7 @@ TEST(TrainTest, Fp16SkipsTheOverflowingStepAndGoesOn) {
   // One NaN input poisons its micro-batch's gradients once per epoch: fp16's scaler skips that step and
   // training goes on (a skipped step's non-finite loss is not divergence).
   auto backend = Cpu();
-  Datasets data = BlobData();
+  Datasets data = testing::BlobData();
   data.train.images[3 * 6 + 2] = std::numeric_limits<float>::quiet_NaN();
   TrainConfig config = SmallConfig();
   config.precision = Precision::kFp16;
@@ -188,13 +163,13 @@ TEST(TrainTest, Fp16SkipsTheOverflowingStepAndGoesOn) {
 
 TEST(TrainTest, NonFiniteLossIsDiverged) {
   auto backend = Cpu();
-  Datasets data = BlobData();
+  Datasets data = testing::BlobData();
   data.train.images[3 * 6 + 2] = std::numeric_limits<float>::quiet_NaN();
   const Status s = Train(SmallConfig(), *backend, data).status();
   EXPECT_EQ(s.code(), StatusCode::kAborted) << s.ToString();
   EXPECT_EQ(s.message().rfind("diverged", 0), 0u) << s.message();
   // Every input NaN: fp16 skips every step until it gives up.
-  Datasets poisoned = BlobData();
+  Datasets poisoned = testing::BlobData();
   for (float& v : poisoned.train.images) v = std::numeric_limits<float>::quiet_NaN();
   TrainConfig config = SmallConfig();
   config.precision = Precision::kFp16;
@@ -209,13 +184,13 @@ TEST(TrainTest, RejectsBadConfigsAndData) {
   auto backend = Cpu();
   TrainConfig config = SmallConfig();
   config.width = 5000;
-  const Status s = Train(config, *backend, BlobData()).status();
+  const Status s = Train(config, *backend, testing::BlobData()).status();
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("knob 'width'"), std::string::npos);
-  Datasets mismatched = BlobData();
-  mismatched.test = Blobs(10, 7, 4);
+  Datasets mismatched = testing::BlobData();
+  mismatched.test = testing::Blobs(10, 7, 4);
   EXPECT_EQ(Train(SmallConfig(), *backend, mismatched).status().code(), StatusCode::kInvalidArgument);
-  Datasets empty = BlobData();
+  Datasets empty = testing::BlobData();
   empty.train = Split{0, 6, {}, {}};
   EXPECT_EQ(Train(SmallConfig(), *backend, empty).status().code(), StatusCode::kInvalidArgument);
 }
@@ -225,7 +200,7 @@ TEST(TrainTest, BatchLargerThanTheTrainingSet) {
   TrainConfig config = SmallConfig();
   config.batch_size = 8192;
   config.train_limit = 100;
-  auto metrics = Train(config, *backend, BlobData());
+  auto metrics = Train(config, *backend, testing::BlobData());
   ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
   EXPECT_TRUE(std::isfinite(metrics->loss));
 }
