@@ -280,8 +280,8 @@ class Backend {
   //   rstd[r] = 1 / sqrt(var[r] + eps);  y[r,c] = (x[r,c] - mean[r]) * rstd[r] * gamma[c] + beta[c].
   // x, y, gamma, beta share one floating type T; mean and rstd (rows each, kept for the backward pass) are
   // AccumulationType(T). eps > 0. y may not alias x.
-  Status LayerNormForward(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma, ConstView beta,
-                          View y, View mean, View rstd);
+  Status LayerNormForward(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                          ConstView beta, View y, View mean, View rstd);
 
   // Backward of the above, with xhat = (x - mean) rstd and g = dy * gamma:
   //   dx[r,c] = rstd[r] (g[r,c] - mean_c(g[r,:]) - xhat[r,c] mean_c(g[r,:] xhat[r,:]))
@@ -346,8 +346,8 @@ class Backend {
   virtual Result<GradStats> GradientStatsImpl(ConstView g) = 0;
   virtual Status SgdMomentumUpdateImpl(const SgdHyper& hyper, double grad_scale, View w, ConstView g,
                                        View velocity, View w_copy) = 0;
-  virtual Status AdamWUpdateImpl(const AdamWHyper& hyper, int64_t step, double grad_scale, View w, ConstView g,
-                                 View m, View v, View w_copy) = 0;
+  virtual Status AdamWUpdateImpl(const AdamWHyper& hyper, int64_t step, double grad_scale, View w,
+                                 ConstView g, View m, View v, View w_copy) = 0;
 
  private:
   friend class Buffer;

@@ -41,13 +41,15 @@ constexpr std::array<Knob, 20> kKnobs = {{
     Choice("schedule", kSchedules, "constant",
            "learning-rate schedule over the optimizer steps: constant, cosine decay, or linear warm-up then "
            "cosine"),
-    Float("warmup_fraction", 0, 0.5, "0.05", false, "share of the steps spent warming up (warmup_cosine only)"),
+    Float("warmup_fraction", 0, 0.5, "0.05", false,
+          "share of the steps spent warming up (warmup_cosine only)"),
     Int("batch_size", 1, 8192, "128", true, "examples per forward/backward pass (micro-batch)"),
     Int("grad_accum", 1, 64, "1", false,
         "micro-batches whose gradients are averaged into one optimizer step (effective batch = batch_size x "
         "grad_accum)"),
     Int("epochs", 1, 1000, "5", false, "passes over the training set"),
-    Choice("optimizer", kOptimizers, "adamw", "sgd (with momentum) or adamw (beta1 0.9, beta2 0.999, eps 1e-8)"),
+    Choice("optimizer", kOptimizers, "adamw",
+           "sgd (with momentum) or adamw (beta1 0.9, beta2 0.999, eps 1e-8)"),
     Float("momentum", 0, 0.999, "0.9", false, "SGD momentum (ignored by adamw)"),
     Choice("nesterov", kBooleans, "false", "Nesterov momentum for sgd (ignored by adamw)"),
     Float("weight_decay", 0, 1, "0", false,

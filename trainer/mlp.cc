@@ -173,19 +173,22 @@ Status Mlp::ForwardPass(ConstView x, int64_t rows, bool training, uint64_t step)
     HPO_RETURN_IF_ERROR(
         b.Gemm(Transpose::kNo, Transpose::kNo, rows, fan_out, fan_in, 1.0, input, Weights(*layer.w), 0.0, z));
     if (!hidden) {
-      HPO_RETURN_IF_ERROR(b.BiasActivationForward(Activation::kIdentity, rows, fan_out, Weights(*layer.b), z, z));
+      HPO_RETURN_IF_ERROR(
+          b.BiasActivationForward(Activation::kIdentity, rows, fan_out, Weights(*layer.b), z, z));
       break;
     }
     View out = post_[l].Sub(0, out_size);
     if (config_.layer_norm) {
       View n = norm_[l].Sub(0, out_size);
-      HPO_RETURN_IF_ERROR(b.BiasActivationForward(Activation::kIdentity, rows, fan_out, Weights(*layer.b), z, z));
-      HPO_RETURN_IF_ERROR(b.LayerNormForward(rows, fan_out, kLayerNormEps, z, Weights(*layer.gamma),
-                                             Weights(*layer.beta), n, mean_[l].Sub(0, static_cast<size_t>(rows)),
-                                             rstd_[l].Sub(0, static_cast<size_t>(rows))));
+      HPO_RETURN_IF_ERROR(
+          b.BiasActivationForward(Activation::kIdentity, rows, fan_out, Weights(*layer.b), z, z));
+      HPO_RETURN_IF_ERROR(b.LayerNormForward(
+          rows, fan_out, kLayerNormEps, z, Weights(*layer.gamma), Weights(*layer.beta), n,
+          mean_[l].Sub(0, static_cast<size_t>(rows)), rstd_[l].Sub(0, static_cast<size_t>(rows))));
       HPO_RETURN_IF_ERROR(b.BiasActivationForward(config_.activation, rows, fan_out, ConstView(), n, out));
     } else {
-      HPO_RETURN_IF_ERROR(b.BiasActivationForward(config_.activation, rows, fan_out, Weights(*layer.b), z, out));
+      HPO_RETURN_IF_ERROR(
+          b.BiasActivationForward(config_.activation, rows, fan_out, Weights(*layer.b), z, out));
     }
     if (training && config_.dropout > 0) {
       HPO_RETURN_IF_ERROR(b.Dropout(config_.dropout, dropout_seed_, DropoutStream(step, l), out, out));
@@ -195,8 +198,8 @@ Status Mlp::ForwardPass(ConstView x, int64_t rows, bool training, uint64_t step)
   return Status::Ok();
 }
 
-Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows, const kernels::LossOptions& loss_options,
-                            uint64_t step, View loss) {
+Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows,
+                            const kernels::LossOptions& loss_options, uint64_t step, View loss) {
   HPO_RETURN_IF_ERROR(ForwardPass(x, rows, /*training=*/true, step));
   kernels::Backend& b = *backend_;
   const auto logits_size = static_cast<size_t>(rows * config_.classes);
@@ -226,15 +229,18 @@ Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows, const k
       }
       const ConstView z = pre_[l].Sub(0, out_size);
       if (config_.layer_norm) {
-        HPO_RETURN_IF_ERROR(b.BiasActivationBackward(config_.activation, rows, fan_out, norm_[l].Sub(0, out_size),
-                                                     dcur, dcur, View()));
-        HPO_RETURN_IF_ERROR(b.LayerNormBackward(
-            rows, fan_out, z, Weights(*layer.gamma), mean_[l].Sub(0, static_cast<size_t>(rows)),
-            rstd_[l].Sub(0, static_cast<size_t>(rows)), dcur, dcur, grads_.Sub(layer.gamma->offset, layer.gamma->count),
-            grads_.Sub(layer.beta->offset, layer.beta->count)));
-        HPO_RETURN_IF_ERROR(b.BiasActivationBackward(Activation::kIdentity, rows, fan_out, z, dcur, dcur, dbias));
+        HPO_RETURN_IF_ERROR(b.BiasActivationBackward(config_.activation, rows, fan_out,
+                                                     norm_[l].Sub(0, out_size), dcur, dcur, View()));
+        HPO_RETURN_IF_ERROR(b.LayerNormBackward(rows, fan_out, z, Weights(*layer.gamma),
+                                                mean_[l].Sub(0, static_cast<size_t>(rows)),
+                                                rstd_[l].Sub(0, static_cast<size_t>(rows)), dcur, dcur,
+                                                grads_.Sub(layer.gamma->offset, layer.gamma->count),
+                                                grads_.Sub(layer.beta->offset, layer.beta->count)));
+        HPO_RETURN_IF_ERROR(
+            b.BiasActivationBackward(Activation::kIdentity, rows, fan_out, z, dcur, dcur, dbias));
       } else {
-        HPO_RETURN_IF_ERROR(b.BiasActivationBackward(config_.activation, rows, fan_out, z, dcur, dcur, dbias));
+        HPO_RETURN_IF_ERROR(
+            b.BiasActivationBackward(config_.activation, rows, fan_out, z, dcur, dcur, dbias));
       }
     }
     // dW = input^T dz.

@@ -134,9 +134,9 @@ class Mlp {
   uint64_t dropout_seed_ = 0;
   std::vector<ParamInfo> layout_;
   std::vector<LayerParams> layers_;
-  kernels::Buffer params_;   // master, master_dtype()
-  kernels::Buffer grads_;    // master_dtype()
-  kernels::Buffer compute_;  // dtype() copy of params_ when dtype() is half; empty otherwise
+  kernels::Buffer params_;             // master, master_dtype()
+  kernels::Buffer grads_;              // master_dtype()
+  kernels::Buffer compute_;            // dtype() copy of params_ when dtype() is half; empty otherwise
   std::vector<kernels::Buffer> pre_;   // per hidden layer: z (max_rows x width)
   std::vector<kernels::Buffer> norm_;  // per hidden layer with layer norm: n
   std::vector<kernels::Buffer> mean_;  // per hidden layer with layer norm: row means (master_dtype())

@@ -39,7 +39,9 @@ class OptimizerBase : public Optimizer {
 
  protected:
   double DecayOf(const ParamInfo& info) const { return info.decays() ? options_.weight_decay : 0.0; }
-  View CopyOf(const ParamInfo& info) const { return copy_.size > 0 ? copy_.Sub(info.offset, info.count) : View(); }
+  View CopyOf(const ParamInfo& info) const {
+    return copy_.size > 0 ? copy_.Sub(info.offset, info.count) : View();
+  }
 
   Backend* backend_;
   OptimizerOptions options_;
@@ -62,9 +64,9 @@ class SgdMomentum final : public OptimizerBase {
   Status Step(double lr, double grad_scale) override {
     for (const ParamInfo& info : layout_) {
       const kernels::SgdHyper hyper{lr, options_.momentum, DecayOf(info), options_.nesterov};
-      HPO_RETURN_IF_ERROR(backend_->SgdMomentumUpdate(
-          hyper, grad_scale, params_.Sub(info.offset, info.count), grads_.Sub(info.offset, info.count),
-          velocity_.Sub(info.offset, info.count), CopyOf(info)));
+      HPO_RETURN_IF_ERROR(backend_->SgdMomentumUpdate(hyper, grad_scale, params_.Sub(info.offset, info.count),
+                                                      grads_.Sub(info.offset, info.count),
+                                                      velocity_.Sub(info.offset, info.count), CopyOf(info)));
     }
     ++steps_;
     return Status::Ok();
@@ -88,9 +90,9 @@ class AdamW final : public OptimizerBase {
     const int64_t step = steps_ + 1;
     for (const ParamInfo& info : layout_) {
       const kernels::AdamWHyper hyper{lr, options_.beta1, options_.beta2, options_.eps, DecayOf(info)};
-      HPO_RETURN_IF_ERROR(backend_->AdamWUpdate(hyper, step, grad_scale, params_.Sub(info.offset, info.count),
-                                                grads_.Sub(info.offset, info.count), m_.Sub(info.offset, info.count),
-                                                v_.Sub(info.offset, info.count), CopyOf(info)));
+      HPO_RETURN_IF_ERROR(backend_->AdamWUpdate(
+          hyper, step, grad_scale, params_.Sub(info.offset, info.count), grads_.Sub(info.offset, info.count),
+          m_.Sub(info.offset, info.count), v_.Sub(info.offset, info.count), CopyOf(info)));
     }
     steps_ = step;
     return Status::Ok();
@@ -128,7 +130,8 @@ Result<std::unique_ptr<Optimizer>> Optimizer::Create(Backend& backend, const Opt
     }
   }
   if (options.kind == OptimizerKind::kSgd) {
-    auto sgd = std::make_unique<SgdMomentum>(backend, options, params, grads, std::move(layout), compute_copy);
+    auto sgd =
+        std::make_unique<SgdMomentum>(backend, options, params, grads, std::move(layout), compute_copy);
     HPO_RETURN_IF_ERROR(sgd->Init());
     return std::unique_ptr<Optimizer>(std::move(sgd));
   }

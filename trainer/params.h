@@ -18,7 +18,7 @@ enum class ParamKind {
 };
 
 struct ParamInfo {
-  std::string name;  // "w0", "b0", ("g0", "beta0" with layer norm), ..., the last layer's "wN", "bN"
+  std::string name;   // "w0", "b0", ("g0", "beta0" with layer norm), ..., the last layer's "wN", "bN"
   size_t offset = 0;  // in elements, into the flat buffers
   size_t count = 0;   // rows * cols
   int64_t rows = 0;   // weights: fan-in; vectors: 1

@@ -1,7 +1,8 @@
 // Learning-rate schedules (the `schedule` knob), as functions of the optimizer step:
 //   constant:       lr_t = lr
 //   cosine:         lr_t = lr * (1 + cos(pi * t / T)) / 2                       (Loshchilov & Hutter 2017,
-//                                                                                 SGDR, one cycle, no restart)
+//                                                                                 SGDR, one cycle, no
+//                                                                                 restart)
 //   warmup_cosine:  lr_t = lr * (t + 1) / W                          for t < W   (Goyal et al. 2017)
 //                   lr_t = lr * (1 + cos(pi * (t - W) / (T - W))) / 2 otherwise
 // for step t in [0, T) of T optimizer steps in all, with W = ceil(warmup_fraction * T) warm-up steps

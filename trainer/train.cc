@@ -25,10 +25,10 @@ using kernels::View;
 
 namespace {
 
-constexpr uint64_t kShuffleStream = 2;   // DeriveSeed stream of the epoch shuffles (1 is the init)
-constexpr int64_t kEvalRows = 1000;      // examples per evaluation forward pass (at least)
+constexpr uint64_t kShuffleStream = 2;    // DeriveSeed stream of the epoch shuffles (1 is the init)
+constexpr int64_t kEvalRows = 1000;       // examples per evaluation forward pass (at least)
 constexpr int64_t kThroughputRows = 256;  // the batch of the throughput figure
-constexpr int64_t kLossCheckEvery = 16;  // micro-steps between downloads of the per-step losses
+constexpr int64_t kLossCheckEvery = 16;   // micro-steps between downloads of the per-step losses
 
 using Clock = std::chrono::steady_clock;
 
@@ -37,7 +37,8 @@ double SecondsSince(Clock::time_point start) {
 }
 
 Status Diverged(std::string_view what, int epoch, int64_t step) {
-  return Status(StatusCode::kAborted, "diverged: " + std::string(what) + " at epoch " + std::to_string(epoch) +
+  return Status(StatusCode::kAborted, "diverged: " + std::string(what) + " at epoch " +
+                                          std::to_string(epoch) +
                                           (step >= 0 ? ", step " + std::to_string(step) : ""));
 }
 
@@ -65,14 +66,8 @@ class Run {
     batch_ = std::min(config_.batch_size, train_count_);
     const int64_t max_rows = std::max({batch_, kEvalRows, kThroughputRows});
     dtype_ = ComputeType(config_.precision);
-    const MlpConfig shape{dim_,
-                          config_.hidden_layers,
-                          config_.width,
-                          config_.activation,
-                          data_.classes,
-                          config_.layer_norm,
-                          config_.residual,
-                          config_.dropout};
+    const MlpConfig shape{dim_,          config_.hidden_layers, config_.width,    config_.activation,
+                          data_.classes, config_.layer_norm,    config_.residual, config_.dropout};
     HPO_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(backend_, shape, dtype_, max_rows, config_.seed));
     mlp_ = std::make_unique<Mlp>(std::move(mlp));
     if (config_.grad_accum > 1) {
@@ -86,12 +81,13 @@ class Run {
     const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : mlp_->grads();
     HPO_ASSIGN_OR_RETURN(optimizer_, Optimizer::Create(backend_, options, mlp_->params(), step_grads,
                                                        mlp_->layout(), mlp_->compute_params()));
-    HPO_ASSIGN_OR_RETURN(scaler_,
-                         LossScaler::Create(LossScalerOptions{.enabled = NeedsLossScaling(config_.precision)}));
+    HPO_ASSIGN_OR_RETURN(
+        scaler_, LossScaler::Create(LossScalerOptions{.enabled = NeedsLossScaling(config_.precision)}));
     micro_steps_per_epoch_ = CeilDiv(train_count_, batch_);
     steps_per_epoch_ = CeilDiv(micro_steps_per_epoch_, config_.grad_accum);
-    HPO_ASSIGN_OR_RETURN(schedule_, LrSchedule::Create(config_.schedule, config_.lr,
-                                                       steps_per_epoch_ * config_.epochs, config_.warmup_fraction));
+    HPO_ASSIGN_OR_RETURN(schedule_,
+                         LrSchedule::Create(config_.schedule, config_.lr, steps_per_epoch_ * config_.epochs,
+                                            config_.warmup_fraction));
     HPO_ASSIGN_OR_RETURN(x_, backend_.Allocate(static_cast<size_t>(max_rows * dim_), DType::kF32));
     if (dtype_ != DType::kF32) {
       HPO_ASSIGN_OR_RETURN(x_compute_, backend_.Allocate(static_cast<size_t>(max_rows * dim_), dtype_));
@@ -127,7 +123,8 @@ class Run {
       const int64_t first = step * config_.grad_accum;
       const int64_t count = std::min<int64_t>(config_.grad_accum, micro_steps_per_epoch_ - first);
       const double loss_scale = scaler_.scale();
-      const kernels::LossOptions loss_options{config_.label_smoothing, loss_scale / static_cast<double>(count)};
+      const kernels::LossOptions loss_options{config_.label_smoothing,
+                                              loss_scale / static_cast<double>(count)};
       for (int64_t m = first; m < first + count; ++m) {
         const int64_t begin = m * batch_;
         const int64_t rows = std::min(batch_, train_count_ - begin);
@@ -151,7 +148,8 @@ class Run {
         HPO_ASSIGN_OR_RETURN(const kernels::GradStats stats, backend_.GradientStats(step_grads));
         apply = scaler_.Update(!stats.finite);
         const double norm = std::sqrt(stats.sum_squares) / loss_scale;
-        if (apply && config_.clip_norm > 0 && norm > config_.clip_norm) grad_scale *= config_.clip_norm / norm;
+        if (apply && config_.clip_norm > 0 && norm > config_.clip_norm)
+          grad_scale *= config_.clip_norm / norm;
       }
       if (apply) {
         const int64_t global_step = static_cast<int64_t>(epoch - 1) * steps_per_epoch_ + step;
@@ -204,10 +202,11 @@ class Run {
       const ConstView labels = y_.Sub(0, static_cast<size_t>(rows));
       HPO_RETURN_IF_ERROR(mlp_->Forward(x, rows));
       const ConstView logits = mlp_->logits().Sub(0, static_cast<size_t>(rows * data_.classes));
-      HPO_ASSIGN_OR_RETURN(const int64_t chunk_correct, backend_.CountCorrect(rows, data_.classes, logits, labels));
+      HPO_ASSIGN_OR_RETURN(const int64_t chunk_correct,
+                           backend_.CountCorrect(rows, data_.classes, logits, labels));
       correct += chunk_correct;
-      HPO_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(kernels::LossOptions{}, rows, data_.classes, logits, labels,
-                                                       eval_loss_.view(), View()));
+      HPO_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(kernels::LossOptions{}, rows, data_.classes, logits,
+                                                       labels, eval_loss_.view(), View()));
       float chunk_loss = 0;
       HPO_RETURN_IF_ERROR(backend_.Download(eval_loss_.view(), std::span<float>(&chunk_loss, 1)));
       loss_sum += static_cast<double>(chunk_loss) * static_cast<double>(rows);
@@ -222,8 +221,8 @@ class Run {
   Status Speed(TrainMetrics& metrics) {
     const Split& test = data_.test;
     const int64_t rows = std::min<int64_t>(kThroughputRows, test.count);
-    HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const float>(test.Example(0), static_cast<size_t>(rows * dim_)),
-                                        x_.view()));
+    HPO_RETURN_IF_ERROR(backend_.Upload(
+        std::span<const float>(test.Example(0), static_cast<size_t>(rows * dim_)), x_.view()));
     auto forward = [this](int64_t n) {
       const auto size = static_cast<size_t>(n * dim_);
       if (dtype_ == DType::kF32) return mlp_->Forward(x_.Sub(0, size), n);
@@ -233,17 +232,17 @@ class Run {
     HPO_ASSIGN_OR_RETURN(const LatencyStats one, MeasureLatency(backend_, [&] { return forward(1); }));
     metrics.latency_ms = one.p50_ms;
     metrics.latency_p99_ms = one.p99_ms;
-    const LatencyOptions batch_options{.warmup = 3, .min_samples = 10, .max_samples = 200, .max_seconds = 0.2};
+    const LatencyOptions batch_options{
+        .warmup = 3, .min_samples = 10, .max_samples = 200, .max_seconds = 0.2};
     HPO_ASSIGN_OR_RETURN(const LatencyStats batch,
-                         MeasureLatency(backend_, [&] { return forward(rows); }, batch_options));
+                         MeasureLatency(
+                             backend_, [&] { return forward(rows); }, batch_options));
     metrics.throughput_sps = static_cast<double>(rows) / (batch.p50_ms / 1e3);
     return Status::Ok();
   }
 
   int64_t ParamCount() const { return mlp_->ParamCount(); }
-  int64_t ModelBytes() const {
-    return mlp_->ParamCount() * static_cast<int64_t>(kernels::DTypeSize(dtype_));
-  }
+  int64_t ModelBytes() const { return mlp_->ParamCount() * static_cast<int64_t>(kernels::DTypeSize(dtype_)); }
   int64_t SkippedSteps() const { return scaler_.skipped_steps(); }
 
  private:
@@ -330,7 +329,8 @@ std::string MetricsToJson(const TrainMetrics& m) {
          ",\"loss\":" + JsonNumber(m.loss) + ",\"latency_ms\":" + JsonNumber(m.latency_ms) +
          ",\"latency_p99_ms\":" + JsonNumber(m.latency_p99_ms) +
          ",\"throughput_sps\":" + JsonNumber(m.throughput_sps) + ",\"params\":" + std::to_string(m.params) +
-         ",\"model_bytes\":" + std::to_string(m.model_bytes) + ",\"train_time_s\":" + JsonNumber(m.train_time_s) +
+         ",\"model_bytes\":" + std::to_string(m.model_bytes) +
+         ",\"train_time_s\":" + JsonNumber(m.train_time_s) +
          ",\"peak_memory_bytes\":" + std::to_string(m.peak_memory_bytes) +
          ",\"skipped_steps\":" + std::to_string(m.skipped_steps) + ",\"device\":" + JsonQuote(m.device) + "}";
 }

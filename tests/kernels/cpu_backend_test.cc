@@ -672,7 +672,8 @@ TEST(CpuBackendThreadsTest, SplitElementWiseOperationsEqualOneThread) {
              cast = ktest::Make(backend, copy_type, std::vector<double>(n)),
              back = ktest::Make(backend, DType::kF32, std::vector<double>(n));
       const AdamWHyper adamw{1e-2, 0.9, 0.999, 1e-8, 0.1};
-      ASSERT_TRUE(backend.AdamWUpdate(adamw, 2, 0.5, w.view(), gb.view(), m.view(), v.view(), copy.view()).ok());
+      ASSERT_TRUE(
+          backend.AdamWUpdate(adamw, 2, 0.5, w.view(), gb.view(), m.view(), v.view(), copy.view()).ok());
       const SgdHyper sgd{.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-3, .nesterov = true};
       ASSERT_TRUE(backend.SgdMomentumUpdate(sgd, 1.0, w.view(), gb.view(), m.view(), View()).ok());
       ASSERT_TRUE(backend.Cast(w.view(), cast.view()).ok());

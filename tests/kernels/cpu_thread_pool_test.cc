@@ -56,13 +56,13 @@ TEST(ThreadPoolTest, RunRangesCoversEachIndexOnceInWholeGrains) {
     int expected_ranges;
   };
   const Case cases[] = {
-      {1, 100000, 1024, 1, 1},     // one thread: one range
-      {3, 0, 8, 1, 0},             // nothing to do: no call
-      {3, 5, 8, 1, 1},             // less than a grain
-      {3, 1000, 8, 600, 1},        // below twice the minimum: the caller alone
-      {3, 1300, 8, 600, 2},        // room for two
-      {3, 100000, 1024, 1, 3},     // one per thread
-      {4, 3 * 1024, 1024, 1, 3},   // no more ranges than grains
+      {1, 100000, 1024, 1, 1},    // one thread: one range
+      {3, 0, 8, 1, 0},            // nothing to do: no call
+      {3, 5, 8, 1, 1},            // less than a grain
+      {3, 1000, 8, 600, 1},       // below twice the minimum: the caller alone
+      {3, 1300, 8, 600, 2},       // room for two
+      {3, 100000, 1024, 1, 3},    // one per thread
+      {4, 3 * 1024, 1024, 1, 3},  // no more ranges than grains
       {4, 10 * 1024 + 1, 1024, 1, 4},
   };
   for (const Case& c : cases) {

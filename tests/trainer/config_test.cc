@@ -21,10 +21,11 @@ void ExpectRejected(const std::vector<std::string>& args, std::string_view must_
 
 TEST(ConfigTest, ParsesEveryKnob) {
   auto config = ConfigFromArgs(std::vector<std::string>{
-      "hidden_layers=3", "width=64.0", "activation=gelu", "lr=0.05", "batch_size=32", "epochs=2",
-      "weight_decay=1e-4", "optimizer=sgd", "momentum=0.5", "seed=123456789012", "precision=bf16",
-      "schedule=warmup_cosine", "warmup_fraction=0.1", "grad_accum=4", "nesterov=true", "clip_norm=1.5",
-      "label_smoothing=0.1", "dropout=0.25", "layer_norm=true", "residual=true"});
+      "hidden_layers=3",     "width=64.0",        "activation=gelu",   "lr=0.05",
+      "batch_size=32",       "epochs=2",          "weight_decay=1e-4", "optimizer=sgd",
+      "momentum=0.5",        "seed=123456789012", "precision=bf16",    "schedule=warmup_cosine",
+      "warmup_fraction=0.1", "grad_accum=4",      "nesterov=true",     "clip_norm=1.5",
+      "label_smoothing=0.1", "dropout=0.25",      "layer_norm=true",   "residual=true"});
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->hidden_layers, 3);
   EXPECT_EQ(config->width, 64);
@@ -47,11 +48,12 @@ TEST(ConfigTest, ParsesEveryKnob) {
   EXPECT_TRUE(config->layer_norm);
   EXPECT_TRUE(config->residual);
   EXPECT_TRUE(ValidateConfig(*config).ok());
-  EXPECT_EQ(KnobsToString(*config),
-            "hidden_layers=3 width=64 activation=gelu precision=bf16 lr=0.05 schedule=warmup_cosine "
-            "warmup_fraction=0.1 batch_size=32 grad_accum=4 epochs=2 optimizer=sgd momentum=0.5 nesterov=true "
-            "weight_decay=1e-04 clip_norm=1.5 label_smoothing=0.1 dropout=0.25 layer_norm=true residual=true "
-            "seed=123456789012");
+  EXPECT_EQ(
+      KnobsToString(*config),
+      "hidden_layers=3 width=64 activation=gelu precision=bf16 lr=0.05 schedule=warmup_cosine "
+      "warmup_fraction=0.1 batch_size=32 grad_accum=4 epochs=2 optimizer=sgd momentum=0.5 nesterov=true "
+      "weight_decay=1e-04 clip_norm=1.5 label_smoothing=0.1 dropout=0.25 layer_norm=true residual=true "
+      "seed=123456789012");
 }
 
 TEST(ConfigTest, DefaultsEqualTheCatalog) {

@@ -41,8 +41,9 @@ class FashionMnistPrecisionTest : public ::testing::Test {
       it = runs.emplace(precision, Train(config, **backend, *data)).first;
       if (it->second.ok()) {
         std::printf("%s: test accuracy %.4f, val loss %.4f, %.1f s, skipped steps %lld\n",
-                    std::string(PrecisionName(precision)).c_str(), it->second->test_accuracy, it->second->loss,
-                    it->second->train_time_s, static_cast<long long>(it->second->skipped_steps));
+                    std::string(PrecisionName(precision)).c_str(), it->second->test_accuracy,
+                    it->second->loss, it->second->train_time_s,
+                    static_cast<long long>(it->second->skipped_steps));
       }
     }
     EXPECT_TRUE(it->second.ok()) << it->second.status().ToString();

@@ -15,10 +15,11 @@ namespace {
 TEST(KnobsTest, CatalogHoldsTheKnobsInOrder) {
   std::vector<std::string> names;
   for (const Knob& knob : Knobs()) names.emplace_back(knob.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"hidden_layers", "width", "activation", "precision", "lr",
-                                             "schedule", "warmup_fraction", "batch_size", "grad_accum", "epochs",
-                                             "optimizer", "momentum", "nesterov", "weight_decay", "clip_norm",
-                                             "label_smoothing", "dropout", "layer_norm", "residual", "seed"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "hidden_layers",   "width",           "activation", "precision",    "lr",
+                       "schedule",        "warmup_fraction", "batch_size", "grad_accum",   "epochs",
+                       "optimizer",       "momentum",        "nesterov",   "weight_decay", "clip_norm",
+                       "label_smoothing", "dropout",         "layer_norm", "residual",     "seed"}));
 }
 
 TEST(KnobsTest, RangesAndDefaults) {
@@ -46,9 +47,11 @@ TEST(KnobsTest, RangesAndDefaults) {
   EXPECT_EQ(precision->default_value, "fp32");
   EXPECT_EQ(CheckKnobText(*precision, "bf16"), "");
   EXPECT_EQ(CheckKnobText(*precision, "fp8"), "knob 'precision': 'fp8' is not one of fp32, fp16, bf16");
-  EXPECT_EQ(CheckKnobText(*FindKnob("layer_norm"), "yes"), "knob 'layer_norm': 'yes' is not one of false, true");
+  EXPECT_EQ(CheckKnobText(*FindKnob("layer_norm"), "yes"),
+            "knob 'layer_norm': 'yes' is not one of false, true");
   EXPECT_EQ(CheckKnobText(*FindKnob("dropout"), "0.95"), "knob 'dropout': 0.95 is out of range [0, 0.9]");
-  EXPECT_EQ(CheckKnobText(*FindKnob("grad_accum"), "2.5"), "knob 'grad_accum': 2.5 is not an integer (range [1, 64])");
+  EXPECT_EQ(CheckKnobText(*FindKnob("grad_accum"), "2.5"),
+            "knob 'grad_accum': 2.5 is not an integer (range [1, 64])");
   EXPECT_EQ(FindKnob("seed")->max, 9007199254740992.0);
   EXPECT_LT(FindKnob("momentum")->max, 1.0);
   EXPECT_EQ(FindKnob("nope"), nullptr);
@@ -103,9 +106,9 @@ TEST(KnobsTest, CheckKnobTextAcceptsAndRejects) {
 TEST(KnobsTest, Metrics) {
   std::vector<std::string> names;
   for (const MetricInfo& metric : Metrics()) names.emplace_back(metric.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"accuracy", "test_accuracy", "loss", "latency_ms", "latency_p99_ms",
-                                             "throughput_sps", "params", "model_bytes", "train_time_s",
-                                             "peak_memory_bytes", "skipped_steps"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"accuracy", "test_accuracy", "loss", "latency_ms",
+                                             "latency_p99_ms", "throughput_sps", "params", "model_bytes",
+                                             "train_time_s", "peak_memory_bytes", "skipped_steps"}));
   EXPECT_TRUE(FindMetric("throughput_sps")->maximize);
   EXPECT_FALSE(FindMetric("latency_p99_ms")->maximize);
   EXPECT_TRUE(FindMetric("accuracy")->maximize);
@@ -144,10 +147,10 @@ TEST(KnobsTest, CatalogJsonShape) {
           "{\"knobs\":[{\"name\":\"hidden_layers\",\"type\":\"int\",\"min\":1,\"max\":8,\"default\":2,", 0),
       0u)
       << json;
-  EXPECT_NE(
-      json.find("{\"name\":\"activation\",\"type\":\"categorical\",\"choices\":[\"relu\",\"gelu\",\"tanh\",\"silu\"],"
-                "\"default\":\"relu\",\"log_scale_natural\":false,"),
-      std::string::npos);
+  EXPECT_NE(json.find("{\"name\":\"activation\",\"type\":\"categorical\",\"choices\":[\"relu\",\"gelu\","
+                      "\"tanh\",\"silu\"],"
+                      "\"default\":\"relu\",\"log_scale_natural\":false,"),
+            std::string::npos);
   EXPECT_NE(json.find("\"metrics\":[{\"name\":\"accuracy\",\"maximize\":true,"), std::string::npos);
   EXPECT_EQ(json.back(), '}');
   // Brackets and braces balance outside strings.

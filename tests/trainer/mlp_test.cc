@@ -111,13 +111,14 @@ void CheckGradients(kernels::Backend& backend, const MlpConfig& config, const ke
 TEST_F(MlpTest, GradientsMatchFiniteDifferencesInDouble) {
   for (Activation act : {Activation::kRelu, Activation::kGelu, Activation::kTanh, Activation::kSilu}) {
     const MlpConfig config{.input_dim = 5, .hidden_layers = 2, .width = 6, .activation = act, .classes = 3};
-    CheckGradients(*backend_, config, {}, std::string("activation ") + std::string(kernels::ActivationName(act)));
+    CheckGradients(*backend_, config, {},
+                   std::string("activation ") + std::string(kernels::ActivationName(act)));
   }
 }
 
 TEST_F(MlpTest, GradientsOfEveryLayerKindMatchFiniteDifferences) {
-  const MlpConfig base{.input_dim = 6, .hidden_layers = 3, .width = 6, .activation = Activation::kGelu,
-                       .classes = 3};
+  const MlpConfig base{
+      .input_dim = 6, .hidden_layers = 3, .width = 6, .activation = Activation::kGelu, .classes = 3};
   MlpConfig norm = base;
   norm.layer_norm = true;
   CheckGradients(*backend_, norm, {}, "layer norm");
@@ -136,8 +137,8 @@ TEST_F(MlpTest, GradientsOfEveryLayerKindMatchFiniteDifferences) {
 }
 
 TEST_F(MlpTest, LayerNormParamsAndDropoutOnlyInTraining) {
-  const MlpConfig config{.input_dim = 8, .hidden_layers = 2, .width = 16, .classes = 4, .layer_norm = true,
-                         .dropout = 0.5};
+  const MlpConfig config{
+      .input_dim = 8, .hidden_layers = 2, .width = 16, .classes = 4, .layer_norm = true, .dropout = 0.5};
   auto mlp = Mlp::Create(*backend_, config, DType::kF32, 4, 1);
   ASSERT_TRUE(mlp.ok());
   EXPECT_EQ(mlp->ParamCount(), MlpParamCount(config));

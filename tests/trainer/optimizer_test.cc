@@ -24,7 +24,8 @@ class OptimizerTest : public ::testing::Test {
     ASSERT_TRUE(backend.ok());
     backend_ = std::move(*backend);
     // A 2 x 2 weight at [0, 4) and a bias of 2 at [4, 6).
-    layout_ = {ParamInfo{"w0", 0, 4, 2, 2, ParamKind::kWeight}, ParamInfo{"b0", 4, 2, 1, 2, ParamKind::kBias}};
+    layout_ = {ParamInfo{"w0", 0, 4, 2, 2, ParamKind::kWeight},
+               ParamInfo{"b0", 4, 2, 1, 2, ParamKind::kBias}};
     params_ = Upload({0.5, -1.0, 2.0, 0.25, 1.0, -0.5});
     grads_ = Upload({0.1, 0.2, -0.3, 0.0, 0.5, -1.0});
   }
@@ -57,7 +58,8 @@ TEST_F(OptimizerTest, SgdTwoStepsWithDecayOnWeightsOnly) {
   for (int step = 0; step < 2; ++step) {
     ASSERT_TRUE((*opt)->Step(0.05).ok());
     for (size_t i = 0; i < 6; ++i) {
-      kernels::SgdMomentumElement(kernels::SgdCoeffs<double>{0.05, 0.9, i < 4 ? 0.1 : 0.0, 1.0, false}, w[i], g[i], v[i]);
+      kernels::SgdMomentumElement(kernels::SgdCoeffs<double>{0.05, 0.9, i < 4 ? 0.1 : 0.0, 1.0, false}, w[i],
+                                  g[i], v[i]);
     }
   }
   EXPECT_EQ(Params(), w);
@@ -94,7 +96,8 @@ TEST_F(OptimizerTest, AdamWTwoStepsWithDecayOnWeightsOnly) {
 TEST_F(OptimizerTest, NesterovGradScaleAndTheComputeCopy) {
   // Nesterov SGD on gradients scaled by 1/4 (a loss scale of 4 undone), writing a bf16 copy of the
   // weights in the same pass.
-  OptimizerOptions options{.kind = OptimizerKind::kSgd, .weight_decay = 0.1, .momentum = 0.9, .nesterov = true};
+  OptimizerOptions options{
+      .kind = OptimizerKind::kSgd, .weight_decay = 0.1, .momentum = 0.9, .nesterov = true};
   auto fparams = backend_->Allocate(6, DType::kF32);
   auto fgrads = backend_->Allocate(6, DType::kF32);
   auto copy = backend_->Allocate(6, DType::kBF16);
@@ -109,8 +112,8 @@ TEST_F(OptimizerTest, NesterovGradScaleAndTheComputeCopy) {
   for (int step = 0; step < 2; ++step) {
     ASSERT_TRUE((*opt)->Step(0.05, 0.25).ok());
     for (size_t i = 0; i < 6; ++i) {
-      kernels::SgdMomentumElement(kernels::SgdCoeffs<float>{0.05f, 0.9f, i < 4 ? 0.1f : 0.0f, 0.25f, true}, w[i],
-                                  g[i], v[i]);
+      kernels::SgdMomentumElement(kernels::SgdCoeffs<float>{0.05f, 0.9f, i < 4 ? 0.1f : 0.0f, 0.25f, true},
+                                  w[i], g[i], v[i]);
     }
   }
   std::vector<float> got(6);
@@ -127,10 +130,11 @@ TEST_F(OptimizerTest, NesterovGradScaleAndTheComputeCopy) {
   // A copy of the wrong size is refused.
   auto short_copy = backend_->Allocate(5, DType::kBF16);
   ASSERT_TRUE(short_copy.ok());
-  EXPECT_EQ(Optimizer::Create(*backend_, options, fparams->view(), fgrads->view(), layout_, short_copy->view())
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      Optimizer::Create(*backend_, options, fparams->view(), fgrads->view(), layout_, short_copy->view())
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
 }
 
 TEST_F(OptimizerTest, RejectsBadOptions) {

@@ -47,10 +47,12 @@ TEST(ScheduleTest, WarmupThenCosine) {
 }
 
 TEST(ScheduleTest, RejectsBadArguments) {
-  EXPECT_EQ(LrSchedule::Create(ScheduleKind::kConstant, 0, 10, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LrSchedule::Create(ScheduleKind::kConstant, 0, 10, 0).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(LrSchedule::Create(ScheduleKind::kConstant, NAN, 10, 0).status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(LrSchedule::Create(ScheduleKind::kCosine, 0.1, 0, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LrSchedule::Create(ScheduleKind::kCosine, 0.1, 0, 0).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(LrSchedule::Create(ScheduleKind::kWarmupCosine, 0.1, 10, 1.0).status().code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ScheduleKindName(ScheduleKind::kWarmupCosine), "warmup_cosine");

@@ -38,8 +38,8 @@ TrainConfig SmallConfig() {
 TEST(TrainTest, LearnsSeparableBlobs) {
   auto backend = Cpu();
   std::vector<EpochReport> reports;
-  auto metrics =
-      Train(SmallConfig(), *backend, testing::BlobData(), [&](const EpochReport& r) { reports.push_back(r); });
+  auto metrics = Train(SmallConfig(), *backend, testing::BlobData(),
+                       [&](const EpochReport& r) { reports.push_back(r); });
   ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
   EXPECT_GT(metrics->accuracy, 0.97);
   EXPECT_GT(metrics->test_accuracy, 0.97);
@@ -101,8 +101,7 @@ TEST(TrainTest, EveryPrecisionAndRegulariserLearnsBlobs) {
     ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
     EXPECT_GT(metrics->accuracy, 0.97);
     EXPECT_GT(metrics->test_accuracy, 0.97);
-    EXPECT_EQ(metrics->model_bytes,
-              metrics->params * (config.precision == Precision::kFp32 ? 4 : 2));
+    EXPECT_EQ(metrics->model_bytes, metrics->params * (config.precision == Precision::kFp32 ? 4 : 2));
     EXPECT_GT(metrics->peak_memory_bytes, metrics->params * 4);
     EXPECT_GT(metrics->throughput_sps, 0);
     EXPECT_GE(metrics->latency_p99_ms, metrics->latency_ms);
