@@ -10,11 +10,7 @@
 
 #include <math.h>  // tanhf/tanh, sqrtf/sqrt, expf/exp, logf/log: names both host and device code have
 
-#if defined(__CUDACC__)
-#define HPO_HD __host__ __device__
-#else
-#define HPO_HD
-#endif
+#include "kernels/host_device.h"
 
 namespace hpo::kernels {
 

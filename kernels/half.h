@@ -7,7 +7,7 @@
 // same sign; subnormal results are rounded correctly (no flush to zero); a NaN stays a NaN with its sign
 // and the top bits of its payload, with the quiet bit set. Decoding keeps NaN payloads as they are.
 //
-// Each function is `HPO_HD inline` (see kernels/element.h): pure functions of their argument, thread-safe,
+// Each function is `HPO_HD inline` (kernels/host_device.h): pure functions of their argument, thread-safe,
 // no state, callable from host code and from CUDA kernels alike. The float's bits are read and written with
 // memcpy, never through a union or a pointer cast.
 #ifndef HPO_KERNELS_HALF_H_
@@ -16,13 +16,7 @@
 #include <stdint.h>
 #include <string.h>  // memcpy: a name both host and device code have
 
-#if !defined(HPO_HD)  // identical to kernels/element.h's definition
-#if defined(__CUDACC__)
-#define HPO_HD __host__ __device__
-#else
-#define HPO_HD
-#endif
-#endif
+#include "kernels/host_device.h"
 
 namespace hpo::kernels {
 

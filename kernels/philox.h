@@ -4,20 +4,14 @@
 // the same seed without sharing any generator state, and the backward pass regenerates the mask instead of
 // storing it.
 //
-// Each function is `HPO_HD inline` (see kernels/element.h): pure, thread-safe, callable from host code and
+// Each function is `HPO_HD inline` (kernels/host_device.h): pure, thread-safe, callable from host code and
 // from CUDA kernels alike.
 #ifndef HPO_KERNELS_PHILOX_H_
 #define HPO_KERNELS_PHILOX_H_
 
 #include <stdint.h>
 
-#if !defined(HPO_HD)  // identical to kernels/element.h's definition
-#if defined(__CUDACC__)
-#define HPO_HD __host__ __device__
-#else
-#define HPO_HD
-#endif
-#endif
+#include "kernels/host_device.h"
 
 namespace hpo::kernels {
 
