@@ -33,6 +33,8 @@ Core::Core(storage::Store* store, const CoreOptions& options)
 
 Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOptions& options) {
   std::unique_ptr<Core> core(new Core(store, options));
+  HPO_ASSIGN_OR_RETURN(std::vector<uint64_t> workers, store->WorkerIds());
+  core->workers_.insert(workers.begin(), workers.end());
   HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> studies, store->ListStudies());
   const int64_t now = options.clock->NowMs();
   for (const storage::StudyRecord& study : studies) {
@@ -250,7 +252,7 @@ Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& reques
     bool renewed = false;
     for (auto& [id, runner] : runners_) {
       if (runner->Find(lease.trial_id()) == nullptr) continue;
-      if (runner->Renew(lease.trial_id(), lease.token(), now)) {
+      if (runner->Renew(request.worker_id(), lease.trial_id(), lease.token(), now)) {
         v1::Lease* out = response.add_renewed();
         *out = lease;
         out->set_expires_ms(runner->Find(lease.trial_id())->lease_expires_ms);
@@ -263,10 +265,11 @@ Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& reques
   return response;
 }
 
-Status Core::Report(uint64_t trial_id, const std::string& token,
+Status Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
                     const std::function<Result<Update>(StudyRunner&, int64_t)>& report) {
   {
     std::lock_guard lock(mu_);
+    HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
     StudyRunner* owner = nullptr;
     for (auto& [id, runner] : runners_) {
       if (runner->Find(trial_id) != nullptr) owner = runner.get();
@@ -286,16 +289,26 @@ Status Core::Report(uint64_t trial_id, const std::string& token,
 }
 
 Status Core::CompleteTrial(const v1::CompleteTrialRequest& request) {
-  return Report(request.trial_id(), request.lease_token(), [&](StudyRunner& runner, int64_t now) {
-    return runner.Complete(request.trial_id(), request.lease_token(), request.metrics(), request.device(),
-                           now);
-  });
+  return Report(request.worker_id(), request.trial_id(), request.lease_token(),
+                [&](StudyRunner& runner, int64_t now) {
+                  return runner.Complete(request.worker_id(), request.trial_id(), request.lease_token(),
+                                         request.metrics(), request.device(), now);
+                });
 }
 
 Status Core::FailTrial(const v1::FailTrialRequest& request) {
-  return Report(request.trial_id(), request.lease_token(), [&](StudyRunner& runner, int64_t now) {
-    return runner.Fail(request.trial_id(), request.lease_token(), request.error(), now);
-  });
+  return Report(request.worker_id(), request.trial_id(), request.lease_token(),
+                [&](StudyRunner& runner, int64_t now) {
+                  return runner.Fail(request.worker_id(), request.trial_id(), request.lease_token(),
+                                     request.error(), now);
+                });
+}
+
+Status Core::ReleaseTrial(const v1::ReleaseTrialRequest& request) {
+  return Report(request.worker_id(), request.trial_id(), request.lease_token(),
+                [&](StudyRunner& runner, int64_t) {
+                  return runner.Release(request.worker_id(), request.trial_id(), request.lease_token());
+                });
 }
 
 Status Core::ExpireLeases() {

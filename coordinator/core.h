@@ -44,14 +44,15 @@ class Core {
   Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
   Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id);
 
-  // Workers are known from their registration until the Core stops: after a coordinator restart every
-  // worker is unknown (NOT_FOUND) and registers again; the leases it holds stay valid.
+  // Workers are known from their registration on, across coordinator restarts (their ids are stored).
+  // Every worker call names the worker: NOT_FOUND for one never registered.
   Result<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
   // A trial for the worker if one can be handed out now, or nullopt. NOT_FOUND for an unknown worker.
   Result<std::optional<v1::AcquireTrialResponse>> TryAcquire(uint64_t worker_id);
   Result<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   Status CompleteTrial(const v1::CompleteTrialRequest& request);
   Status FailTrial(const v1::FailTrialRequest& request);
+  Status ReleaseTrial(const v1::ReleaseTrialRequest& request);
   // Re-queues or fails trials whose lease has run out, in every study; returns the first error.
   Status ExpireLeases();
 
@@ -64,9 +65,9 @@ class Core {
   // Commits `update` for `runner` and accepts it, or rejects it.  REQUIRES: mu_ held.
   Status Commit(StudyRunner& runner, Update& update);
   Result<StudyRunner*> Runner(uint64_t study_id);  // REQUIRES: mu_ held
-  // Applies a worker's report on `trial_id` to the runner that owns it, and commits it.
+  // Applies worker `worker_id`'s report on `trial_id` to the runner that owns it, and commits it.
   // A repeat of the report that finished the trial (same token) is acknowledged and changes nothing.
-  Status Report(uint64_t trial_id, const std::string& token,
+  Status Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
                 const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report);
   std::string NewToken();                  // REQUIRES: mu_ held
   Status CheckWorker(uint64_t worker_id);  // REQUIRES: mu_ held

@@ -24,6 +24,14 @@ grpc::ServerUnaryReactor* AnswerWith(grpc::CallbackServerContext* context, Resul
   return Answer(context, result.status());
 }
 
+// Answers the call UNAUTHENTICATED and returns its reactor when `auth` refuses it; nullptr when the call
+// may proceed (or there is no auth).
+grpc::ServerUnaryReactor* Refused(const TokenAuth* auth, grpc::CallbackServerContext* context) {
+  if (auth == nullptr) return nullptr;
+  const Status status = auth->Check(*context);
+  return status.ok() ? nullptr : Answer(context, status);
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const Status& status) {
@@ -36,18 +44,21 @@ grpc::Status ToGrpcStatus(const Status& status) {
 grpc::ServerUnaryReactor* StudyServiceImpl::CreateStudy(grpc::CallbackServerContext* context,
                                                         const v1::CreateStudyRequest* request,
                                                         v1::Study* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return AnswerWith(context, core_->CreateStudy(request->spec()), response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::GetStudy(grpc::CallbackServerContext* context,
                                                      const v1::GetStudyRequest* request,
                                                      v1::Study* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return AnswerWith(context, core_->GetStudy(request->study_id()), response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerContext* context,
                                                         const v1::ListStudiesRequest* /*request*/,
                                                         v1::ListStudiesResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   auto studies = core_->ListStudies();
   if (studies.ok()) response->mutable_studies()->Assign(studies->begin(), studies->end());
   return Answer(context, studies.status());
@@ -56,12 +67,14 @@ grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* StudyServiceImpl::CancelStudy(grpc::CallbackServerContext* context,
                                                         const v1::CancelStudyRequest* request,
                                                         v1::Study* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return AnswerWith(context, core_->CancelStudy(request->study_id()), response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerContext* context,
                                                        const v1::ListTrialsRequest* request,
                                                        v1::ListTrialsResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   auto trials = core_->ListTrials(request->study_id());
   if (trials.ok()) response->mutable_trials()->Assign(trials->begin(), trials->end());
   return Answer(context, trials.status());
@@ -70,6 +83,7 @@ grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerContext* context,
                                                            const v1::GetParetoFrontRequest* request,
                                                            v1::GetParetoFrontResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return AnswerWith(context, core_->GetParetoFront(request->study_id()), response);
 }
 
@@ -100,18 +114,20 @@ class WorkerServiceImpl::AcquireReactor final : public grpc::ServerUnaryReactor 
   bool cancelled_ = false;  // GUARDED_BY(service_->mu_)
 };
 
-WorkerServiceImpl::WorkerServiceImpl(Core* core) : core_(core) {}
+WorkerServiceImpl::WorkerServiceImpl(Core* core, const TokenAuth* auth) : core_(core), auth_(auth) {}
 WorkerServiceImpl::~WorkerServiceImpl() = default;
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServerContext* context,
                                                             const v1::RegisterWorkerRequest* request,
                                                             v1::RegisterWorkerResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return AnswerWith(context, core_->RegisterWorker(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerContext* context,
                                                           const v1::AcquireTrialRequest* request,
                                                           v1::AcquireTrialResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   auto trial = core_->TryAcquire(request->worker_id());
   if (!trial.ok() || trial->has_value() || request->wait_ms() == 0) {
     if (trial.ok() && trial->has_value()) *response = std::move(**trial);
@@ -198,19 +214,29 @@ void WorkerServiceImpl::FinishAllWaiting() {
 grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,
                                                        const v1::HeartbeatRequest* request,
                                                        v1::HeartbeatResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return AnswerWith(context, core_->Heartbeat(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
                                                            const v1::CompleteTrialRequest* request,
                                                            v1::CompleteTrialResponse* /*response*/) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return Answer(context, core_->CompleteTrial(*request));
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
                                                        const v1::FailTrialRequest* request,
                                                        v1::FailTrialResponse* /*response*/) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return Answer(context, core_->FailTrial(*request));
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::ReleaseTrial(grpc::CallbackServerContext* context,
+                                                          const v1::ReleaseTrialRequest* request,
+                                                          v1::ReleaseTrialResponse* /*response*/) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  return Answer(context, core_->ReleaseTrial(*request));
 }
 
 }  // namespace hpo::coordinator

@@ -4,7 +4,10 @@
 // API: a call that finds no work is parked without holding a thread, and answered when work appears
 // (ServeWaiting, driven by the server's event loop) or when its wait runs out.
 //
-// Thread-safe. The Core must outlive the services.
+// Each RPC first asks the TokenAuth, when there is one: a call it refuses is answered UNAUTHENTICATED
+// and changes nothing.
+//
+// Thread-safe. The Core and the TokenAuth must outlive the services.
 #ifndef HPO_COORDINATOR_SERVICE_H_
 #define HPO_COORDINATOR_SERVICE_H_
 
@@ -17,6 +20,7 @@
 #include <mutex>
 
 #include "base/status.h"
+#include "coordinator/auth.h"
 #include "coordinator/core.h"
 #include "hpo/v1/service.grpc.pb.h"
 
@@ -27,7 +31,8 @@ grpc::Status ToGrpcStatus(const Status& status);
 
 class StudyServiceImpl final : public v1::StudyService::CallbackService {
  public:
-  explicit StudyServiceImpl(Core* core) : core_(core) {}
+  // `auth` may be null: no check.
+  explicit StudyServiceImpl(Core* core, const TokenAuth* auth = nullptr) : core_(core), auth_(auth) {}
 
   grpc::ServerUnaryReactor* CreateStudy(grpc::CallbackServerContext* context,
                                         const v1::CreateStudyRequest* request, v1::Study* response) override;
@@ -47,11 +52,13 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
 
  private:
   Core* const core_;
+  const TokenAuth* const auth_;
 };
 
 class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
  public:
-  explicit WorkerServiceImpl(Core* core);
+  // `auth` may be null: no check.
+  explicit WorkerServiceImpl(Core* core, const TokenAuth* auth = nullptr);
   ~WorkerServiceImpl() override;
 
   grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
@@ -69,6 +76,9 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   grpc::ServerUnaryReactor* FailTrial(grpc::CallbackServerContext* context,
                                       const v1::FailTrialRequest* request,
                                       v1::FailTrialResponse* response) override;
+  grpc::ServerUnaryReactor* ReleaseTrial(grpc::CallbackServerContext* context,
+                                         const v1::ReleaseTrialRequest* request,
+                                         v1::ReleaseTrialResponse* response) override;
 
   // Answers each parked AcquireTrial that can now get a trial, or whose wait has run out. Call it from
   // one thread at a time (the server's event loop).
@@ -86,6 +96,7 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   void OnDone(AcquireReactor* reactor);
 
   Core* const core_;
+  const TokenAuth* const auth_;
   std::mutex mu_;
   std::list<AcquireReactor*> waiting_;                               // GUARDED_BY(mu_)
   std::map<AcquireReactor*, std::unique_ptr<AcquireReactor>> live_;  // GUARDED_BY(mu_)

@@ -112,13 +112,19 @@ Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std:
   return std::optional<Update>(std::move(update));
 }
 
-Result<storage::TrialRecord*> StudyRunner::Held(uint64_t trial_id, const std::string& token) {
+Result<storage::TrialRecord*> StudyRunner::Held(uint64_t worker_id, uint64_t trial_id,
+                                                const std::string& token) {
   auto it = number_of_id_.find(trial_id);
   if (it == number_of_id_.end()) return NotFoundError("trial " + std::to_string(trial_id) + " not found");
   storage::TrialRecord& trial = trials_[it->second];
   if (trial.trial.state() != v1::TRIAL_RUNNING || token.empty() || trial.lease_token != token) {
     return FailedPreconditionError("trial " + std::to_string(trial_id) +
                                    ": lease not held (expired, re-assigned or cancelled)");
+  }
+  if (trial.trial.worker_id() != worker_id) {
+    return FailedPreconditionError("trial " + std::to_string(trial_id) + ": held by worker " +
+                                   std::to_string(trial.trial.worker_id()) + ", not by worker " +
+                                   std::to_string(worker_id));
   }
   return &trial;
 }
@@ -135,21 +141,29 @@ Status StudyRunner::FailInto(Update& update, storage::TrialRecord trial, const s
   return Status::Ok();
 }
 
-Result<Update> StudyRunner::Complete(uint64_t trial_id, const std::string& token,
+Result<Update> StudyRunner::Complete(uint64_t worker_id, uint64_t trial_id, const std::string& token,
                                      const google::protobuf::Map<std::string, double>& metrics,
                                      const std::string& device, int64_t now_ms) {
   const storage::TrialRecord* found = Find(trial_id);
   if (found != nullptr && IsRepeatedReport(*found, token)) return Update();
-  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(trial_id, token));
+  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(worker_id, trial_id, token));
   storage::TrialRecord trial = *held;
-  // A non-finite metric is not stored (SQLite has no NaN); the trial fails naming it below.
+  // A non-finite metric is not stored (SQLite has no NaN) and fails the trial, naming the first one by
+  // name (objective or not: a NaN anywhere says the run went wrong).
+  std::string non_finite;
   for (const auto& [name, value] : metrics) {
-    if (std::isfinite(value)) (*trial.trial.mutable_metrics())[name] = value;
+    if (std::isfinite(value)) {
+      (*trial.trial.mutable_metrics())[name] = value;
+    } else if (non_finite.empty() || name < non_finite) {
+      non_finite = name;
+    }
   }
   trial.trial.set_device(device);
   Update update;
   auto objectives = MinimisedObjectives(spec_, metrics);
-  if (!objectives.ok()) {
+  if (!non_finite.empty()) {
+    HPO_RETURN_IF_ERROR(FailInto(update, std::move(trial), "non-finite metric " + non_finite, now_ms));
+  } else if (!objectives.ok()) {
     HPO_RETURN_IF_ERROR(FailInto(update, std::move(trial), objectives.status().message(), now_ms));
   } else {
     HPO_RETURN_IF_ERROR(optimizer_->Tell(CandidateOf(trial), *objectives, 0.0));
@@ -163,11 +177,11 @@ Result<Update> StudyRunner::Complete(uint64_t trial_id, const std::string& token
   return update;
 }
 
-Result<Update> StudyRunner::Fail(uint64_t trial_id, const std::string& token, const std::string& error,
-                                 int64_t now_ms) {
+Result<Update> StudyRunner::Fail(uint64_t worker_id, uint64_t trial_id, const std::string& token,
+                                 const std::string& error, int64_t now_ms) {
   const storage::TrialRecord* found = Find(trial_id);
   if (found != nullptr && IsRepeatedReport(*found, token)) return Update();
-  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(trial_id, token));
+  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(worker_id, trial_id, token));
   Update update;
   HPO_RETURN_IF_ERROR(FailInto(update, *held, error.empty() ? "failed (no reason given)" : error, now_ms));
   MaybeFinish(update, now_ms);
@@ -211,8 +225,20 @@ Update StudyRunner::Cancel(int64_t now_ms) {
   return update;
 }
 
-bool StudyRunner::Renew(uint64_t trial_id, const std::string& token, int64_t now_ms) {
-  auto held = Held(trial_id, token);
+Result<Update> StudyRunner::Release(uint64_t worker_id, uint64_t trial_id, const std::string& token) {
+  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(worker_id, trial_id, token));
+  storage::TrialRecord trial = *held;
+  trial.trial.set_state(v1::TRIAL_PENDING);
+  trial.trial.set_worker_id(0);
+  trial.trial.set_attempt(trial.trial.attempt() - 1);
+  ReleaseLease(trial);
+  Update update;
+  update.trials.push_back(std::move(trial));
+  return update;
+}
+
+bool StudyRunner::Renew(uint64_t worker_id, uint64_t trial_id, const std::string& token, int64_t now_ms) {
+  auto held = Held(worker_id, trial_id, token);
   if (!held.ok()) return false;
   (*held)->lease_expires_ms = now_ms + LeaseMs();
   return true;

@@ -52,14 +52,19 @@ class StudyRunner {
   // (not running, max_parallel reached, budget spent, or the optimizer waits for results).
   Result<std::optional<Update>> Assign(uint64_t worker_id, const std::string& token, int64_t now_ms);
 
-  // The worker holding `token` finished trial `trial_id` with `metrics`. FAILED_PRECONDITION when the
-  // lease is not held. Metrics missing an objective, or with a non-finite one, fail the trial. A report
-  // repeated under the token that finished the trial changes nothing and is answered OK (empty update).
-  Result<Update> Complete(uint64_t trial_id, const std::string& token,
+  // Worker `worker_id`, holding `token`, finished trial `trial_id` with `metrics`. FAILED_PRECONDITION when
+  // that worker does not hold the lease. Metrics missing an objective fail the trial, and so does any
+  // non-finite metric ("non-finite metric <name>"). A report repeated under the token that finished the
+  // trial changes nothing and is answered OK (empty update).
+  Result<Update> Complete(uint64_t worker_id, uint64_t trial_id, const std::string& token,
                           const google::protobuf::Map<std::string, double>& metrics,
                           const std::string& device, int64_t now_ms);
-  // The worker holding `token` reports that trial `trial_id` failed with `error`.
-  Result<Update> Fail(uint64_t trial_id, const std::string& token, const std::string& error, int64_t now_ms);
+  // Worker `worker_id`, holding `token`, reports that trial `trial_id` failed with `error`.
+  Result<Update> Fail(uint64_t worker_id, uint64_t trial_id, const std::string& token,
+                      const std::string& error, int64_t now_ms);
+  // Worker `worker_id`, holding `token`, gives trial `trial_id` back: it is pending again at once, and the
+  // attempt it was on does not count (its next assignment runs the same attempt number).
+  Result<Update> Release(uint64_t worker_id, uint64_t trial_id, const std::string& token);
   // Leases past their expiry: the trial is re-queued, or failed after max_attempts.
   Update ExpireLeases(int64_t now_ms);
   // Stops the study: pending and running trials are cancelled.
@@ -68,8 +73,9 @@ class StudyRunner {
   // True when a report under `token` on `record` repeats the one that finished it.
   static bool IsRepeatedReport(const storage::TrialRecord& record, const std::string& token);
 
-  // Extends the lease of a running trial held under `token`; false when it is not held.
-  bool Renew(uint64_t trial_id, const std::string& token, int64_t now_ms);
+  // Extends the lease of a running trial that worker `worker_id` holds under `token`; false when it does
+  // not hold it.
+  bool Renew(uint64_t worker_id, uint64_t trial_id, const std::string& token, int64_t now_ms);
 
   // The trial record with this id, or nullptr.
   const storage::TrialRecord* Find(uint64_t trial_id) const;
@@ -82,7 +88,8 @@ class StudyRunner {
  private:
   StudyRunner() = default;
   int64_t LeaseMs() const;
-  Result<storage::TrialRecord*> Held(uint64_t trial_id, const std::string& token);
+  // The running trial `trial_id` if worker `worker_id` holds its lease under `token`.
+  Result<storage::TrialRecord*> Held(uint64_t worker_id, uint64_t trial_id, const std::string& token);
   // Finishes `trial` (a copy, to go into `update`) as failed and tells the optimizer.
   Status FailInto(Update& update, storage::TrialRecord trial, const std::string& error, int64_t now_ms);
   // Sets the study's end in `update` when the trials in it spend the budget.

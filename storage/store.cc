@@ -393,4 +393,16 @@ Result<uint64_t> Store::RegisterWorker(const std::string& name, uint32_t slots, 
   return static_cast<uint64_t>(db_->LastInsertRowId());
 }
 
+Result<std::vector<uint64_t>> Store::WorkerIds() {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT id FROM workers ORDER BY id"));
+  std::vector<uint64_t> ids;
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ids.push_back(static_cast<uint64_t>(stmt.Int(0)));
+  }
+  return ids;
+}
+
 }  // namespace hpo::storage

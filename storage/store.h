@@ -84,6 +84,8 @@ class Store {
   // Records a worker's registration and returns its new id.
   Result<uint64_t> RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
                                   int64_t now_ms);
+  // The ids of every worker ever registered, ascending.
+  Result<std::vector<uint64_t>> WorkerIds();
 
  private:
   explicit Store(std::unique_ptr<Db> db);

@@ -297,7 +297,8 @@ Status Worker::Run() {
 
   const WorkerStats done = stats();
   Log(Prefix() + "stopped (" + std::to_string(done.completed) + " completed, " + std::to_string(done.failed) +
-      " failed, " + std::to_string(done.stopped) + " stopped, " + std::to_string(done.lost) + " lost)");
+      " failed, " + std::to_string(done.stopped) + " stopped, " + std::to_string(done.released) +
+      " released, " + std::to_string(done.lost) + " lost)");
   std::lock_guard<std::mutex> lock(mu_);
   return fatal_.has_value() ? *fatal_ : Status::Ok();
 }
@@ -394,11 +395,9 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
       if (reason == StopReason::kCoordinator) {
         done = "stopped at the coordinator's word; nothing reported";
       } else {
-        TrialOutcome stopped = outcome;
-        stopped.kind = TrialOutcome::Kind::kFailed;
-        stopped.error = "worker stopped";
-        done = "failed: worker stopped";
-        reported = Report(active, stopped, true);
+        // The worker is stopping: the trial goes back to the queue, its attempt not spent.
+        done = "released: worker stopped";
+        reported = Report(active, outcome, true);
       }
       break;
   }
@@ -411,10 +410,12 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
       ++stats_.lost;
     } else if (outcome.kind == TrialOutcome::Kind::kCompleted) {
       ++stats_.completed;
-    } else if (outcome.kind == TrialOutcome::Kind::kFailed || reason != StopReason::kCoordinator) {
+    } else if (outcome.kind == TrialOutcome::Kind::kFailed) {
       ++stats_.failed;
-    } else {
+    } else if (reason == StopReason::kCoordinator) {
       ++stats_.stopped;
+    } else {
+      ++stats_.released;
     }
   }
   Log(Prefix() + trial_text + " " + done);
@@ -422,7 +423,8 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
 
 Worker::ReportResult Worker::Report(const ActiveTrial& trial, const TrialOutcome& outcome, bool once) {
   const bool complete = outcome.kind == TrialOutcome::Kind::kCompleted;
-  const char* what = complete ? "CompleteTrial" : "FailTrial";
+  const bool release = outcome.kind == TrialOutcome::Kind::kStopped;
+  const char* what = complete ? "CompleteTrial" : release ? "ReleaseTrial" : "FailTrial";
   const SteadyClock::time_point give_up = SteadyClock::now() + options_.report_timeout;
   milliseconds backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
@@ -438,6 +440,14 @@ Worker::ReportResult Worker::Report(const ActiveTrial& trial, const TrialOutcome
       request.set_device(outcome.metrics.device);
       v1::CompleteTrialResponse response;
       status = stub_->CompleteTrial(&context, request, &response);
+    } else if (release) {
+      v1::ReleaseTrialRequest request;
+      request.set_worker_id(trial.worker_id);
+      request.set_trial_id(trial.trial_id);
+      request.set_lease_token(trial.token);
+      request.set_reason("worker stopped");
+      v1::ReleaseTrialResponse response;
+      status = stub_->ReleaseTrial(&context, request, &response);
     } else {
       v1::FailTrialRequest request;
       request.set_worker_id(trial.worker_id);

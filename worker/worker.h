@@ -1,8 +1,9 @@
 // Worker: the worker daemon's core. It registers with the coordinator's WorkerService, then runs one
 // loop per slot: AcquireTrial (a long poll), run the trial (TrialRunner), report it with CompleteTrial
 // or FailTrial. A heartbeat thread renews the leases of the running trials and stops the trials the
-// coordinator takes back. Stop() ends it all: running children are killed and their trials failed with
-// "worker stopped" (best effort).
+// coordinator takes back. Stop() ends it all: no more trials are acquired, running children are killed
+// and their trials given back with ReleaseTrial (best effort: one try each), so that another worker runs
+// them at once without spending an attempt.
 //
 // Protocol, as the worker reads it (hpo/v1/service.proto):
 //   - RegisterWorker is retried with backoff on transient errors (the coordinator is unreachable), for
@@ -89,8 +90,9 @@ struct WorkerOptions {
 // What a Worker has done so far.
 struct WorkerStats {
   uint64_t completed = 0;  // CompleteTrial acknowledged
-  uint64_t failed = 0;     // FailTrial acknowledged (trial errors, and "worker stopped")
+  uint64_t failed = 0;     // FailTrial acknowledged (trial errors)
   uint64_t stopped = 0;    // stopped at the coordinator's word, nothing reported
+  uint64_t released = 0;   // given back by Stop() (ReleaseTrial acknowledged)
   uint64_t lost = 0;       // report refused (lease lost) or given up after retries
 };
 

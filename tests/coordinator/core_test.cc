@@ -6,7 +6,9 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
+#include <string>
 
 #include "tests/testing/temp_dir.h"
 
@@ -69,6 +71,7 @@ class CoreTest : public ::testing::Test {
 
   Status Complete(const v1::AcquireTrialResponse& a, double f1, double f2) {
     v1::CompleteTrialRequest request;
+    request.set_worker_id(a.trial().worker_id());
     request.set_trial_id(a.trial().id());
     request.set_lease_token(a.lease().token());
     (*request.mutable_metrics())["f1"] = f1;
@@ -178,6 +181,7 @@ TEST_F(CoreTest, FailuresAndBadMetricsFailTheTrial) {
   const auto a = Acquire(worker);
   const auto b = Acquire(worker);
   v1::FailTrialRequest fail;
+  fail.set_worker_id(worker);
   fail.set_trial_id(a.trial().id());
   fail.set_lease_token(a.lease().token());
   fail.set_error("hpo-train: out of memory");
@@ -190,6 +194,7 @@ TEST_F(CoreTest, FailuresAndBadMetricsFailTheTrial) {
   EXPECT_EQ(bad.error(), "non-finite metric f1");
 
   v1::CompleteTrialRequest wrong_token;
+  wrong_token.set_worker_id(worker);
   wrong_token.set_trial_id(b.trial().id());
   wrong_token.set_lease_token("not-the-token");
   EXPECT_EQ(core_->CompleteTrial(wrong_token).code(), StatusCode::kFailedPrecondition);
@@ -220,15 +225,99 @@ TEST_F(CoreTest, RestartContinuesTheStudy) {
   ASSERT_TRUE(Complete(a, 0.3, 0.3).ok());
 
   Reopen();  // as if the coordinator restarted on the same file
-  // The running trial's lease survives, and the search continues where it was; the worker registers
-  // again, as it does when told it is unknown.
+  // The running trial's lease survives, the worker is still known, and the search continues where it was.
   ASSERT_TRUE(Complete(b, 0.2, 0.4).ok());
-  EXPECT_EQ(core_->TryAcquire(worker).status().code(), StatusCode::kNotFound);
-  const auto c = Acquire(Register());
+  const auto c = Acquire(worker);
   EXPECT_EQ(c.trial().number(), 2u);
   ASSERT_TRUE(Complete(c, 0.4, 0.2).ok());
   EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
   EXPECT_EQ(core_->ListTrials(study->id())->size(), 3u);
+}
+
+TEST_F(CoreTest, OnlyTheHoldingWorkerMayReportOrRenew) {
+  auto study = core_->CreateStudy(Spec(2, 2));
+  ASSERT_TRUE(study.ok());
+  const uint64_t holder = Register();
+  const uint64_t other = Register();
+  const auto a = Acquire(holder);
+  // The right token from another registered worker: refused, and the trial is untouched.
+  v1::AcquireTrialResponse stolen = a;
+  stolen.mutable_trial()->set_worker_id(other);
+  const Status refused = Complete(stolen, 0.1, 0.1);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("held by worker " + std::to_string(holder)), std::string::npos)
+      << refused.ToString();
+  v1::FailTrialRequest fail;
+  fail.set_worker_id(other);
+  fail.set_trial_id(a.trial().id());
+  fail.set_lease_token(a.lease().token());
+  EXPECT_EQ(core_->FailTrial(fail).code(), StatusCode::kFailedPrecondition);
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id(other);
+  *beat.add_leases() = a.lease();
+  auto renewed = core_->Heartbeat(beat);
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_EQ(renewed->renewed_size(), 0);
+  EXPECT_EQ(renewed->stop_trial_ids_size(), 1);
+  // An unregistered worker id is NOT_FOUND.
+  stolen.mutable_trial()->set_worker_id(4242);
+  EXPECT_EQ(Complete(stolen, 0.1, 0.1).code(), StatusCode::kNotFound);
+  const v1::Trial stored = Stored(a.trial().id());
+  EXPECT_EQ(stored.state(), v1::TRIAL_RUNNING);
+  EXPECT_EQ(stored.worker_id(), holder);
+  EXPECT_TRUE(stored.metrics().empty());
+  // The holder's own report goes through.
+  EXPECT_TRUE(Complete(a, 0.1, 0.1).ok());
+  EXPECT_EQ(Stored(a.trial().id()).state(), v1::TRIAL_COMPLETED);
+}
+
+TEST_F(CoreTest, ReleasedTrialIsRequeuedAtOnceWithoutSpendingAnAttempt) {
+  auto study = core_->CreateStudy(Spec(1, 1));  // max_attempts 2
+  ASSERT_TRUE(study.ok());
+  const uint64_t worker = Register();
+  uint64_t trial_id = 0;
+  // Released three times, more than max_attempts: it stays pending each time, on attempt 1.
+  for (int round = 0; round < 3; ++round) {
+    const auto a = Acquire(worker);
+    EXPECT_EQ(a.trial().attempt(), 1u);
+    trial_id = a.trial().id();
+    v1::ReleaseTrialRequest release;
+    release.set_worker_id(worker);
+    release.set_trial_id(a.trial().id());
+    release.set_lease_token(a.lease().token());
+    release.set_reason("worker stopping");
+    ASSERT_TRUE(core_->ReleaseTrial(release).ok());
+    const v1::Trial stored = Stored(a.trial().id());
+    EXPECT_EQ(stored.state(), v1::TRIAL_PENDING);
+    EXPECT_EQ(stored.worker_id(), 0u);
+    // The old lease is dead: a late report or a second release is refused.
+    EXPECT_EQ(Complete(a, 0.1, 0.1).code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(core_->ReleaseTrial(release).code(), StatusCode::kFailedPrecondition);
+  }
+  const auto last = Acquire(worker);
+  EXPECT_EQ(last.trial().id(), trial_id);
+  ASSERT_TRUE(Complete(last, 0.2, 0.2).ok());
+  EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(core_->ListTrials(study->id())->size(), 1u);
+}
+
+TEST_F(CoreTest, AnyNonFiniteMetricFailsTheTrialAndNothingNonFiniteIsStored) {
+  auto study = core_->CreateStudy(Spec(1, 1));
+  ASSERT_TRUE(study.ok());
+  const auto a = Acquire(Register());
+  v1::CompleteTrialRequest request;
+  request.set_worker_id(a.trial().worker_id());
+  request.set_trial_id(a.trial().id());
+  request.set_lease_token(a.lease().token());
+  (*request.mutable_metrics())["f1"] = 0.5;
+  (*request.mutable_metrics())["f2"] = 0.5;
+  (*request.mutable_metrics())["train_time_s"] = std::numeric_limits<double>::infinity();
+  ASSERT_TRUE(core_->CompleteTrial(request).ok());
+  const v1::Trial stored = Stored(a.trial().id());
+  EXPECT_EQ(stored.state(), v1::TRIAL_FAILED);
+  EXPECT_EQ(stored.error(), "non-finite metric train_time_s");
+  EXPECT_EQ(stored.metrics().count("train_time_s"), 0u);
+  EXPECT_EQ(stored.metrics().at("f1"), 0.5);
 }
 
 TEST_F(CoreTest, BadSpecStoresNothing) {

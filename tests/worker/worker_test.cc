@@ -91,6 +91,13 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ReleaseTrial(grpc::ServerContext*, const v1::ReleaseTrialRequest* request,
+                            v1::ReleaseTrialResponse*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_.push_back(*request);
+    return grpc::Status::OK;
+  }
+
   void Enqueue(v1::AcquireTrialResponse assignment) {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(assignment));
@@ -118,6 +125,7 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   int complete_calls_ = 0;
   std::vector<v1::CompleteTrialRequest> completed_;
   std::vector<v1::FailTrialRequest> failed_;
+  std::vector<v1::ReleaseTrialRequest> released_;
 };
 
 bool WaitFor(const std::function<bool()>& condition, milliseconds timeout = milliseconds(10'000)) {
@@ -295,7 +303,7 @@ TEST_F(WorkerTest, HeartbeatStopKillsTheTrialAndReportsNothing) {
   EXPECT_TRUE(fake_.failed_.empty());
 }
 
-TEST_F(WorkerTest, StopFailsRunningTrialsWithWorkerStopped) {
+TEST_F(WorkerTest, StopReleasesRunningTrials) {
   options_.slots = 2;
   StartWorker();
   fake_.Enqueue(SleepingAssignment(8));
@@ -304,10 +312,16 @@ TEST_F(WorkerTest, StopFailsRunningTrialsWithWorkerStopped) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(StopWorker().ok());
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  EXPECT_EQ(worker_->stats().released, 2u);
+  EXPECT_EQ(worker_->stats().failed, 0u);
   std::lock_guard<std::mutex> lock(fake_.mu_);
-  ASSERT_EQ(fake_.failed_.size(), 2u);
-  for (const auto& f : fake_.failed_) EXPECT_EQ(f.error(), "worker stopped");
-  std::set<uint64_t> ids = {fake_.failed_[0].trial_id(), fake_.failed_[1].trial_id()};
+  EXPECT_TRUE(fake_.failed_.empty());
+  ASSERT_EQ(fake_.released_.size(), 2u);
+  for (const auto& r : fake_.released_) {
+    EXPECT_EQ(r.reason(), "worker stopped");
+    EXPECT_EQ(r.lease_token(), "token-" + std::to_string(r.trial_id()));
+  }
+  std::set<uint64_t> ids = {fake_.released_[0].trial_id(), fake_.released_[1].trial_id()};
   EXPECT_EQ(ids, (std::set<uint64_t>{8, 9}));
 }
 
