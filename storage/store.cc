@@ -200,13 +200,21 @@ Result<std::vector<StudyRecord>> Store::ListStudies() {
 
 Status Store::WriteTrial(TrialRecord& record) {
   v1::Trial& t = record.trial;
-  const bool insert = t.id() == 0;
+  // A trial with an id is updated, or inserted under that id when it has no row yet (the coordinator
+  // hands out ids before its group commits); one without is inserted under a fresh id.
+  bool insert = t.id() == 0;
+  if (!insert) {
+    HPO_ASSIGN_OR_RETURN(Stmt exists, db_->Prepare("SELECT 1 FROM trials WHERE id = ?"));
+    exists.Bind(1, static_cast<int64_t>(t.id()));
+    HPO_ASSIGN_OR_RETURN(bool found, exists.Step());
+    insert = !found;
+  }
   HPO_ASSIGN_OR_RETURN(
       Stmt stmt,
       db_->Prepare(
           insert ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
                    "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
-                   "candidate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                   "candidate, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                  : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
                    "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
                    "lease_expires_ms=?, candidate_id=?, candidate=? WHERE id=?"));
@@ -225,13 +233,13 @@ Status Store::WriteTrial(TrialRecord& record) {
       .Bind(13, record.lease_expires_ms)
       .Bind(14, static_cast<int64_t>(record.candidate_id))
       .BindBlob(15, PackDoubles(record.x));
-  if (!insert) stmt.Bind(16, static_cast<int64_t>(t.id()));
-  HPO_RETURN_IF_ERROR(stmt.Run());
-  if (insert) {
-    t.set_id(static_cast<uint64_t>(db_->LastInsertRowId()));
-  } else if (sqlite3_changes(db_->handle()) != 1) {
-    return NotFoundError("trial " + std::to_string(t.id()) + " not found");
+  if (t.id() != 0) {
+    stmt.Bind(16, static_cast<int64_t>(t.id()));
+  } else {
+    stmt.BindNull(16);
   }
+  HPO_RETURN_IF_ERROR(stmt.Run());
+  if (t.id() == 0) t.set_id(static_cast<uint64_t>(db_->LastInsertRowId()));
   const auto id = static_cast<int64_t>(t.id());
 
   HPO_ASSIGN_OR_RETURN(Stmt clear_params, db_->Prepare("DELETE FROM trial_params WHERE trial_id = ?"));
@@ -391,6 +399,13 @@ Result<uint64_t> Store::RegisterWorker(const std::string& name, uint32_t slots, 
                                                "VALUES (?, ?, ?, ?)"));
   HPO_RETURN_IF_ERROR(stmt.Bind(1, name).Bind(2, int64_t{slots}).Bind(3, device).Bind(4, now_ms).Run());
   return static_cast<uint64_t>(db_->LastInsertRowId());
+}
+
+Result<uint64_t> Store::LastTrialId() {
+  std::lock_guard lock(mu_);
+  // sqlite_sequence remembers ids of deleted rows too; MAX(id) is enough, as trials are never deleted.
+  HPO_ASSIGN_OR_RETURN(int64_t last, db_->QueryInt("SELECT COALESCE(MAX(id), 0) FROM trials"));
+  return static_cast<uint64_t>(last);
 }
 
 Result<std::vector<uint64_t>> Store::WorkerIds() {

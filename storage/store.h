@@ -48,7 +48,8 @@ struct StudyChange {
 
 // What one Apply() commits atomically.
 struct Changes {
-  // Written whole (row, parameters, metrics). A trial with id 0 is inserted and its id set here.
+  // Written whole (row, parameters, metrics), in order. A trial with id 0 is inserted and its id set
+  // here; one with an id that has no row yet is inserted under that id.
   std::vector<TrialRecord*> trials;
   std::vector<StudyChange> studies;
 };
@@ -78,6 +79,8 @@ class Store {
 
   // NOT_FOUND for an unknown id.
   Result<TrialRecord> GetTrial(uint64_t trial_id);
+  // The largest trial id stored, 0 when there is none.
+  Result<uint64_t> LastTrialId();
   // The study's trials by number. NOT_FOUND for an unknown study.
   Result<std::vector<TrialRecord>> ListTrials(uint64_t study_id);
 

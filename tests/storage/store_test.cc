@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "tests/testing/temp_dir.h"
 
@@ -224,6 +225,45 @@ TEST_F(StoreTest, WorkersRegister) {
   auto b = (*opened)->RegisterWorker("node-b", 1, "cpu", 11);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(*a, *b);
+  auto ids = (*opened)->WorkerIds();
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<uint64_t>{*a, *b}));
+}
+
+// The coordinator numbers trials itself before their group commits: a trial with an id and no row is
+// inserted under that id, and written again in the same transaction it is updated.
+TEST_F(StoreTest, TrialWithAnIdAndNoRowIsInsertedUnderIt) {
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  EXPECT_EQ(*store.LastTrialId(), 0u);
+  auto id = store.CreateStudy(Spec(), 1, "s0");
+  ASSERT_TRUE(id.ok());
+  TrialRecord first;
+  first.trial.set_id(40);
+  first.trial.set_study_id(*id);
+  first.trial.set_state(v1::TRIAL_RUNNING);
+  first.lease_token = "t";
+  TrialRecord again = first;
+  again.trial.set_state(v1::TRIAL_COMPLETED);
+  (*again.trial.mutable_metrics())["accuracy"] = 0.5;
+  Changes changes;
+  changes.trials = {&first, &again};
+  ASSERT_TRUE(store.Apply(changes).ok());
+  auto stored = store.GetTrial(40);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->trial.state(), v1::TRIAL_COMPLETED);
+  EXPECT_EQ(stored->trial.metrics().at("accuracy"), 0.5);
+  EXPECT_EQ(*store.LastTrialId(), 40u);
+  // A trial without an id still gets the next one.
+  TrialRecord next;
+  next.trial.set_study_id(*id);
+  next.trial.set_number(1);
+  Changes more;
+  more.trials = {&next};
+  ASSERT_TRUE(store.Apply(more).ok());
+  EXPECT_EQ(next.trial.id(), 41u);
+  EXPECT_EQ(store.ListTrials(*id)->size(), 2u);
 }
 
 }  // namespace
