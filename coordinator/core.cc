@@ -29,30 +29,50 @@ uint64_t TokenSeed() {
 }  // namespace
 
 Core::Core(storage::Store* store, const CoreOptions& options)
-    : store_(store), options_(options), token_rng_(TokenSeed()) {}
+    : store_(store),
+      options_(options),
+      token_rng_(TokenSeed()),
+      committer_(std::make_unique<GroupCommitter>(store)) {}
 
 Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOptions& options) {
   std::unique_ptr<Core> core(new Core(store, options));
-  HPO_ASSIGN_OR_RETURN(std::vector<uint64_t> workers, store->WorkerIds());
-  core->workers_.insert(workers.begin(), workers.end());
-  HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> studies, store->ListStudies());
-  const int64_t now = options.clock->NowMs();
+  std::lock_guard lock(core->mu_);
+  HPO_RETURN_IF_ERROR(core->Load());
+  return core;
+}
+
+Status Core::Load() {
+  runners_.clear();
+  HPO_ASSIGN_OR_RETURN(std::vector<uint64_t> workers, store_->WorkerIds());
+  workers_.insert(workers.begin(), workers.end());
+  HPO_ASSIGN_OR_RETURN(const uint64_t last_trial, store_->LastTrialId());
+  next_trial_id_ = last_trial + 1;
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> studies, store_->ListStudies());
+  const int64_t now = options_.clock->NowMs();
   for (const storage::StudyRecord& study : studies) {
     if (study.study.state() != v1::STUDY_RUNNING) continue;
     const uint64_t id = study.study.id();
-    HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> trials, store->ListTrials(id));
+    HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> trials, store_->ListTrials(id));
     auto runner = StudyRunner::Create(study, std::move(trials), now);
     if (runner.ok()) {
-      core->runners_[id] = std::move(*runner);
+      runners_[id] = std::move(*runner);
       continue;
     }
     std::fprintf(stderr, "hpo-coordinator: study %llu cannot resume, marking it failed: %s\n",
                  static_cast<unsigned long long>(id), runner.status().ToString().c_str());
     storage::Changes failed;
     failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt});
-    HPO_RETURN_IF_ERROR(store->Apply(failed));
+    HPO_RETURN_IF_ERROR(store_->Apply(failed));
   }
-  return core;
+  return Status::Ok();
+}
+
+Status Core::RecoverIfBroken() {
+  if (!committer_->broken()) return Status::Ok();
+  std::fprintf(stderr, "hpo-coordinator: a commit failed; reloading every study from the database\n");
+  HPO_RETURN_IF_ERROR(Load().WithPrefix("reload after a failed commit"));
+  committer_->Recover();
+  return Status::Ok();
 }
 
 void Core::SetWorkListener(std::function<void()> listener) { work_listener_ = std::move(listener); }
@@ -77,24 +97,28 @@ Result<StudyRunner*> Core::Runner(uint64_t study_id) {
   return it->second.get();
 }
 
-Status Core::Commit(StudyRunner& runner, Update& update) {
-  if (update.empty()) return Status::Ok();
-  storage::Changes changes;
-  for (storage::TrialRecord& t : update.trials) changes.trials.push_back(&t);
+void Core::NumberNewTrials(Update& update) {
+  for (storage::TrialRecord& t : update.trials) {
+    if (t.trial.id() == 0) t.trial.set_id(next_trial_id_++);
+  }
+}
+
+uint64_t Core::Stage(StudyRunner& runner, Update& update) {
+  if (update.empty()) return 0;
+  NumberNewTrials(update);
+  ChangeSet changes;
   if (update.optimizer_state || update.state) {
     storage::StudyChange study{runner.id(), update.state, std::nullopt, update.optimizer_state};
     if (update.state) study.finished_ms = update.finished_ms;
     changes.studies.push_back(std::move(study));
   }
-  const Status status = store_->Apply(changes);
-  if (!status.ok()) {
-    runner.Reject();
-    return status;
-  }
   runner.Accept(update);
+  changes.trials = std::move(update.trials);
   if (!runner.running()) runners_.erase(runner.id());
-  return Status::Ok();
+  return committer_->Enqueue(std::move(changes));
 }
+
+Status Core::Committed(uint64_t ticket) { return ticket == 0 ? Status::Ok() : committer_->Wait(ticket); }
 
 Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
   HPO_ASSIGN_OR_RETURN(v1::StudySpec spec, NormalizeSpec(input));
@@ -108,6 +132,7 @@ Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
   uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
+    HPO_RETURN_IF_ERROR(RecoverIfBroken());
     // The optimizer is built before anything is stored, so that a spec it refuses stores nothing.
     HPO_ASSIGN_OR_RETURN(search::SearchSpace space, MakeSearchSpace(spec));
     HPO_ASSIGN_OR_RETURN(std::unique_ptr<search::Optimizer> optimizer, MakeOptimizer(spec, space.dims()));
@@ -144,17 +169,20 @@ Result<std::vector<v1::Study>> Core::ListStudies() {
 }
 
 Result<v1::Study> Core::CancelStudy(uint64_t study_id) {
+  uint64_t ticket = 0;
   {
     std::lock_guard lock(mu_);
+    HPO_RETURN_IF_ERROR(RecoverIfBroken());
     auto runner = Runner(study_id);
     if (runner.ok()) {
       Update update = (*runner)->Cancel(options_.clock->NowMs());
-      HPO_RETURN_IF_ERROR(Commit(**runner, update));
+      ticket = Stage(**runner, update);
     } else {
       // Not running: unknown (NOT_FOUND from the store) or already finished (nothing to do).
       HPO_RETURN_IF_ERROR(store_->GetStudy(study_id).status());
     }
   }
+  HPO_RETURN_IF_ERROR(Committed(ticket));
   return GetStudy(study_id);
 }
 
@@ -213,38 +241,46 @@ Status Core::CheckWorker(uint64_t worker_id) {
 }
 
 Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker_id) {
-  std::lock_guard lock(mu_);
-  HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
-  if (runners_.empty()) return std::optional<v1::AcquireTrialResponse>();
-  // Round robin over running studies, starting after the one served last.
-  std::vector<StudyRunner*> order;
-  for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it)
-    order.push_back(it->second.get());
-  for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
-    order.push_back(it->second.get());
+  std::optional<v1::AcquireTrialResponse> response;
+  uint64_t ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    HPO_RETURN_IF_ERROR(RecoverIfBroken());
+    HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
+    // Round robin over running studies, starting after the one served last.
+    std::vector<StudyRunner*> order;
+    for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it)
+      order.push_back(it->second.get());
+    for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
+      order.push_back(it->second.get());
+    }
+    const int64_t now = options_.clock->NowMs();
+    for (StudyRunner* runner : order) {
+      const std::string token = NewToken();
+      HPO_ASSIGN_OR_RETURN(std::optional<Update> update, runner->Assign(worker_id, token, now));
+      if (!update) continue;
+      next_study_ = runner->id();
+      response.emplace();
+      *response->mutable_task() = runner->spec().task();
+      *response->mutable_objectives() = runner->spec().objectives();
+      NumberNewTrials(*update);
+      const storage::TrialRecord& record = update->trials.front();
+      *response->mutable_trial() = record.trial;
+      response->mutable_lease()->set_trial_id(record.trial.id());
+      response->mutable_lease()->set_token(record.lease_token);
+      response->mutable_lease()->set_expires_ms(record.lease_expires_ms);
+      ticket = Stage(*runner, *update);
+      break;
+    }
   }
-  const int64_t now = options_.clock->NowMs();
-  for (StudyRunner* runner : order) {
-    const std::string token = NewToken();
-    HPO_ASSIGN_OR_RETURN(std::optional<Update> update, runner->Assign(worker_id, token, now));
-    if (!update) continue;
-    HPO_RETURN_IF_ERROR(Commit(*runner, *update));
-    next_study_ = runner->id();
-    const storage::TrialRecord& record = update->trials.front();
-    v1::AcquireTrialResponse response;
-    *response.mutable_trial() = record.trial;
-    response.mutable_lease()->set_trial_id(record.trial.id());
-    response.mutable_lease()->set_token(record.lease_token);
-    response.mutable_lease()->set_expires_ms(record.lease_expires_ms);
-    *response.mutable_task() = runner->spec().task();
-    *response.mutable_objectives() = runner->spec().objectives();
-    return std::optional<v1::AcquireTrialResponse>(std::move(response));
-  }
-  return std::optional<v1::AcquireTrialResponse>();
+  // Answered only once the assignment is durable: a worker never runs a trial the database lacks.
+  HPO_RETURN_IF_ERROR(Committed(ticket));
+  return response;
 }
 
 Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& request) {
   std::lock_guard lock(mu_);
+  HPO_RETURN_IF_ERROR(RecoverIfBroken());
   HPO_RETURN_IF_ERROR(CheckWorker(request.worker_id()));
   const int64_t now = options_.clock->NowMs();
   v1::HeartbeatResponse response;
@@ -267,8 +303,11 @@ Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& reques
 
 Status Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
                     const std::function<Result<Update>(StudyRunner&, int64_t)>& report) {
+  uint64_t ticket = 0;
+  bool changed = false;
   {
     std::lock_guard lock(mu_);
+    HPO_RETURN_IF_ERROR(RecoverIfBroken());
     HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
     StudyRunner* owner = nullptr;
     for (auto& [id, runner] : runners_) {
@@ -282,9 +321,13 @@ Status Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& to
                                      ": lease not held (its study is no longer running)");
     }
     HPO_ASSIGN_OR_RETURN(Update update, report(*owner, options_.clock->NowMs()));
-    HPO_RETURN_IF_ERROR(Commit(*owner, update));
+    changed = !update.empty();
+    // A repeated report changes nothing, but is answered only once the report it repeats is durable:
+    // an empty change set commits with (or after) everything queued before it.
+    ticket = changed ? Stage(*owner, update) : committer_->Enqueue(ChangeSet());
   }
-  NotifyWork();
+  HPO_RETURN_IF_ERROR(Committed(ticket));
+  if (changed) NotifyWork();
   return Status::Ok();
 }
 
@@ -312,26 +355,24 @@ Status Core::ReleaseTrial(const v1::ReleaseTrialRequest& request) {
 }
 
 Status Core::ExpireLeases() {
-  bool changed = false;
-  Status first_error;
+  std::vector<uint64_t> tickets;
   {
     std::lock_guard lock(mu_);
+    HPO_RETURN_IF_ERROR(RecoverIfBroken());
     const int64_t now = options_.clock->NowMs();
     std::vector<StudyRunner*> runners;
     for (auto& [id, runner] : runners_) runners.push_back(runner.get());
     for (StudyRunner* runner : runners) {
       Update update = runner->ExpireLeases(now);
-      if (update.empty()) continue;
-      // One study's failed commit must not stop the others' leases from expiring.
-      const Status status = Commit(*runner, update);
-      if (status.ok()) {
-        changed = true;
-      } else if (first_error.ok()) {
-        first_error = status;
-      }
+      if (const uint64_t ticket = Stage(*runner, update); ticket != 0) tickets.push_back(ticket);
     }
   }
-  if (changed) NotifyWork();
+  Status first_error;
+  for (uint64_t ticket : tickets) {
+    const Status status = Committed(ticket);
+    if (!status.ok() && first_error.ok()) first_error = status;
+  }
+  if (!tickets.empty() && first_error.ok()) NotifyWork();
   return first_error;
 }
 

@@ -2,8 +2,15 @@
 // to workers under leases, takes their results, and commits every state change to the Store before it
 // answers (acknowledged means committed).
 //
-// Thread-safe: one mutex serialises every operation. The Store and the Clock must outlive the Core. The
-// work listener is called without the mutex held, from whichever thread made work available.
+// Commits are grouped (coordinator/group_commit.h): an operation changes the runners in memory under the
+// mutex, queues its changes, and waits outside the mutex until the group holding them is durable, so
+// concurrent operations share one transaction. Trial ids are handed out here, before their rows exist.
+// When a group fails, the operations in it fail, and the next operation first rebuilds every runner from
+// the database (as after a restart).
+//
+// Thread-safe: one mutex serialises the in-memory work of every operation. The Store and the Clock must
+// outlive the Core. The work listener is called without the mutex held, from whichever thread made work
+// available.
 #ifndef HPO_COORDINATOR_CORE_H_
 #define HPO_COORDINATOR_CORE_H_
 
@@ -19,6 +26,7 @@
 #include "base/clock.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "coordinator/group_commit.h"
 #include "coordinator/study_runner.h"
 #include "hpo/v1/service.pb.h"
 #include "storage/store.h"
@@ -60,10 +68,23 @@ class Core {
   // re-queued one). Set it before serving.
   void SetWorkListener(std::function<void()> listener);
 
+  GroupCommitStats commit_stats() const { return committer_->stats(); }
+
  private:
   Core(storage::Store* store, const CoreOptions& options);
-  // Commits `update` for `runner` and accepts it, or rejects it.  REQUIRES: mu_ held.
-  Status Commit(StudyRunner& runner, Update& update);
+  // (Re)builds the runners of the running studies, the known workers and the next trial id from the
+  // store. REQUIRES: mu_ held.
+  Status Load();
+  // After a failed group commit: Load() again, then let commits resume. REQUIRES: mu_ held.
+  Status RecoverIfBroken();
+  // Gives the trials in `update` that have none their ids. REQUIRES: mu_ held.
+  void NumberNewTrials(Update& update);
+  // Gives new trials in `update` their ids, makes it `runner`'s state, and queues it for the next group
+  // commit; the ticket to wait on, or 0 when there is nothing to commit. `runner` is destroyed when the
+  // update ends its study. REQUIRES: mu_ held.
+  uint64_t Stage(StudyRunner& runner, Update& update);
+  // Waits for the commit of `ticket` (0: nothing to wait for). REQUIRES: mu_ not held.
+  Status Committed(uint64_t ticket);
   Result<StudyRunner*> Runner(uint64_t study_id);  // REQUIRES: mu_ held
   // Applies worker `worker_id`'s report on `trial_id` to the runner that owns it, and commits it.
   // A repeat of the report that finished the trial (same token) is acknowledged and changes nothing.
@@ -80,7 +101,9 @@ class Core {
   std::set<uint64_t> workers_;                                // GUARDED_BY(mu_); registered
   Rng token_rng_;                                             // GUARDED_BY(mu_)
   uint64_t next_study_ = 0;                                   // GUARDED_BY(mu_); round-robin start
+  uint64_t next_trial_id_ = 1;                                // GUARDED_BY(mu_)
   std::function<void()> work_listener_;
+  std::unique_ptr<GroupCommitter> committer_;
 };
 
 }  // namespace hpo::coordinator

@@ -46,7 +46,6 @@ Result<std::unique_ptr<StudyRunner>> StudyRunner::Create(const storage::StudyRec
     HPO_RETURN_IF_ERROR(runner->optimizer_->Load(record.optimizer_state)
                             .WithPrefix("study " + std::to_string(runner->id_) + " optimizer state"));
   }
-  runner->committed_state_ = runner->optimizer_->Save();
   for (storage::TrialRecord& trial : trials) {
     if (trial.trial.number() != runner->trials_.size()) {
       return DataLossError("study " + std::to_string(runner->id_) + " is missing trial number " +
@@ -272,13 +271,7 @@ void StudyRunner::Accept(const Update& update) {
     }
     number_of_id_[t.trial.id()] = number;
   }
-  if (update.optimizer_state) committed_state_ = *update.optimizer_state;
   if (update.state) state_ = *update.state;
-}
-
-void StudyRunner::Reject() {
-  // Load of a state Save() wrote does not fail; were it to, the next commit would carry a fresh Save.
-  (void)optimizer_->Load(committed_state_);
 }
 
 }  // namespace hpo::coordinator

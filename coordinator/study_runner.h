@@ -2,9 +2,9 @@
 // one asked from the optimizer), what a completion, a failure, a lost lease or a cancellation changes.
 //
 // A runner never writes the database itself. Each operation returns an Update (the trial records and
-// study fields that change); the caller commits it to the store and then calls Accept(), or Reject()
-// when the commit failed, which rolls the optimizer back to its last committed state. In memory,
-// nothing changes until Accept(), so a failed commit leaves the runner as it was.
+// study fields that change), and nothing of the runner's records changes until the caller passes it to
+// Accept(); the caller then commits it (coordinator/core.h groups commits, and after a failed one
+// rebuilds its runners from the database).
 //
 // Not thread-safe: the Core serialises access under its mutex.
 #ifndef HPO_COORDINATOR_STUDY_RUNNER_H_
@@ -80,10 +80,8 @@ class StudyRunner {
   // The trial record with this id, or nullptr.
   const storage::TrialRecord* Find(uint64_t trial_id) const;
 
-  // The update is committed: make it the runner's state. New trials in it carry their stored ids.
+  // Makes the update the runner's state. New trials in it must carry their ids.
   void Accept(const Update& update);
-  // The update could not be committed: forget it.
-  void Reject();
 
  private:
   StudyRunner() = default;
@@ -100,7 +98,6 @@ class StudyRunner {
   v1::StudyState state_ = v1::STUDY_RUNNING;
   std::unique_ptr<search::SearchSpace> space_;
   std::unique_ptr<search::Optimizer> optimizer_;
-  std::string committed_state_;                // the optimizer state last committed
   std::vector<storage::TrialRecord> trials_;   // by number
   std::map<uint64_t, uint32_t> number_of_id_;  // trial id -> number
 };

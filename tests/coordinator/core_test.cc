@@ -320,6 +320,38 @@ TEST_F(CoreTest, AnyNonFiniteMetricFailsTheTrialAndNothingNonFiniteIsStored) {
   EXPECT_EQ(stored.metrics().at("f1"), 0.5);
 }
 
+// Runs `sql` on the database through a second connection, as an outside writer would.
+void ExecSideways(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+// A commit that fails answers the operation with its error, and the next operation rebuilds the Core's
+// state from the database: nothing of the failed change remains, and the trial can be reported again.
+TEST_F(CoreTest, AFailedCommitIsReportedAndTheStateReloaded) {
+  auto study = core_->CreateStudy(Spec(1, 1));
+  ASSERT_TRUE(study.ok());
+  const uint64_t worker = Register();
+  const auto a = Acquire(worker);
+  ExecSideways(
+      dir_.File("hpo.db"),
+      "CREATE TRIGGER refuse BEFORE UPDATE ON trials BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+  const Status failed = Complete(a, 0.1, 0.2);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("disk says no"), std::string::npos) << failed.ToString();
+  EXPECT_EQ(Stored(a.trial().id()).state(), v1::TRIAL_RUNNING);
+  ExecSideways(dir_.File("hpo.db"), "DROP TRIGGER refuse");
+  // In memory the completion was made, but the reload forgets it: the same report now goes through.
+  ASSERT_TRUE(Complete(a, 0.1, 0.2).ok());
+  const v1::Trial done = Stored(a.trial().id());
+  EXPECT_EQ(done.state(), v1::TRIAL_COMPLETED);
+  EXPECT_EQ(done.metrics().at("f2"), 0.2);
+  EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
+  EXPECT_GE(core_->commit_stats().groups, 3u);
+}
+
 TEST_F(CoreTest, BadSpecStoresNothing) {
   v1::StudySpec spec = Spec(3, 1);
   spec.mutable_objectives(1)->set_name("f9");

@@ -310,10 +310,13 @@ TEST_F(WorkerTest, StopReleasesRunningTrials) {
   fake_.Enqueue(SleepingAssignment(9));
   ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.leases_seen_.size() == 2; }); }));
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(StopWorker().ok());
+  worker_->Stop();
+  thread_.join();
+  EXPECT_TRUE(status_.ok()) << status_.ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
   EXPECT_EQ(worker_->stats().released, 2u);
   EXPECT_EQ(worker_->stats().failed, 0u);
+  worker_.reset();
   std::lock_guard<std::mutex> lock(fake_.mu_);
   EXPECT_TRUE(fake_.failed_.empty());
   ASSERT_EQ(fake_.released_.size(), 2u);

@@ -1,0 +1,94 @@
+#include "coordinator/group_commit.h"
+
+#include <utility>
+
+namespace hpo::coordinator {
+
+GroupCommitter::GroupCommitter(storage::Store* store) : store_(store), thread_([this] { Loop(); }) {}
+
+GroupCommitter::~GroupCommitter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  queued_.notify_all();
+  thread_.join();
+}
+
+uint64_t GroupCommitter::Enqueue(ChangeSet changes) {
+  std::lock_guard lock(mu_);
+  const uint64_t ticket = next_ticket_++;
+  if (broken_) {
+    failed_.emplace(ticket, broken_status_);
+    return ticket;
+  }
+  queue_.push_back(Entry{ticket, std::move(changes)});
+  queued_.notify_one();
+  return ticket;
+}
+
+Status GroupCommitter::Wait(uint64_t ticket) {
+  std::unique_lock lock(mu_);
+  committed_.wait(lock, [&] { return ticket < done_below_ || failed_.count(ticket) != 0; });
+  auto it = failed_.find(ticket);
+  if (it == failed_.end()) return Status::Ok();
+  Status status = std::move(it->second);
+  failed_.erase(it);
+  return status;
+}
+
+bool GroupCommitter::broken() const {
+  std::lock_guard lock(mu_);
+  return broken_;
+}
+
+void GroupCommitter::Recover() {
+  std::lock_guard lock(mu_);
+  broken_ = false;
+  broken_status_ = Status::Ok();
+}
+
+GroupCommitStats GroupCommitter::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void GroupCommitter::Loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything queued is committed
+    std::deque<Entry> group;
+    group.swap(queue_);
+    lock.unlock();
+
+    storage::Changes changes;
+    for (Entry& entry : group) {
+      for (storage::TrialRecord& trial : entry.changes.trials) changes.trials.push_back(&trial);
+      changes.studies.insert(changes.studies.end(), entry.changes.studies.begin(),
+                             entry.changes.studies.end());
+    }
+    const Status status =
+        changes.trials.empty() && changes.studies.empty() ? Status::Ok() : store_->Apply(changes);
+
+    lock.lock();
+    ++stats_.groups;
+    stats_.changes += group.size();
+    if (!status.ok()) {
+      // Everything queued since was made on top of this group: it fails too, and so does every change
+      // queued until the owner has reloaded and called Recover().
+      const Status error = status.WithPrefix("commit");
+      for (const Entry& entry : group) failed_.emplace(entry.ticket, error);
+      for (const Entry& entry : queue_) failed_.emplace(entry.ticket, error);
+      queue_.clear();
+      broken_ = true;
+      broken_status_ = error;
+      done_below_ = next_ticket_;
+    } else {
+      done_below_ = queue_.empty() ? next_ticket_ : queue_.front().ticket;
+    }
+    committed_.notify_all();
+  }
+}
+
+}  // namespace hpo::coordinator

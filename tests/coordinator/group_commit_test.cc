@@ -1,0 +1,116 @@
+// Tests coordinator/group_commit.cc on a real Store: concurrent changes all commit, share transactions,
+// and a failed group fails what was queued on top of it until Recover().
+#include "coordinator/group_commit.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "tests/testing/temp_dir.h"
+
+namespace hpo::coordinator {
+namespace {
+
+class GroupCommitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = storage::Store::Open(dir_.File("hpo.db"));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    v1::StudySpec spec;
+    spec.set_name("group");
+    auto id = store_->CreateStudy(spec, 1, "");
+    ASSERT_TRUE(id.ok());
+    study_ = *id;
+  }
+
+  ChangeSet NewTrial(uint64_t id, uint32_t number, uint64_t study) const {
+    ChangeSet changes;
+    storage::TrialRecord& record = changes.trials.emplace_back();
+    record.trial.set_id(id);
+    record.trial.set_study_id(study);
+    record.trial.set_number(number);
+    record.trial.set_state(v1::TRIAL_PENDING);
+    return changes;
+  }
+
+  hpo::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  uint64_t study_ = 0;
+};
+
+TEST_F(GroupCommitTest, ConcurrentChangesAllCommitInSharedTransactions) {
+  GroupCommitter committer(store_.get());
+  constexpr int kThreads = 8, kEach = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  std::mutex order;  // stands for the Core's mutex: ids and queue order agree
+  std::atomic<uint64_t> next_id{1};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        uint64_t ticket;
+        {
+          std::lock_guard lock(order);
+          const uint64_t id = next_id++;
+          ticket = committer.Enqueue(NewTrial(id, static_cast<uint32_t>(id - 1), study_));
+        }
+        if (!committer.Wait(ticket).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto trials = store_->ListTrials(study_);
+  ASSERT_TRUE(trials.ok());
+  ASSERT_EQ(trials->size(), size_t{kThreads * kEach});
+  for (size_t i = 0; i < trials->size(); ++i) EXPECT_EQ((*trials)[i].trial.id(), i + 1);
+  const GroupCommitStats stats = committer.stats();
+  EXPECT_EQ(stats.changes, uint64_t{kThreads * kEach});
+  EXPECT_LE(stats.groups, stats.changes);
+
+  // Changes queued back to back without waiting share groups: a commit (an fsync) takes far longer
+  // than queueing a change.
+  const uint64_t groups_before = committer.stats().groups;
+  uint64_t last = 0;
+  for (uint32_t i = 0; i < 200; ++i) {
+    const uint64_t id = next_id++;
+    last = committer.Enqueue(NewTrial(id, static_cast<uint32_t>(id - 1), study_));
+  }
+  ASSERT_TRUE(committer.Wait(last).ok());
+  EXPECT_LT(committer.stats().groups - groups_before, 200u);
+  EXPECT_EQ(store_->ListTrials(study_)->size(), size_t{kThreads * kEach + 200});
+}
+
+TEST_F(GroupCommitTest, AFailedGroupFailsWhatFollowsUntilRecover) {
+  GroupCommitter committer(store_.get());
+  ASSERT_TRUE(committer.Wait(committer.Enqueue(NewTrial(1, 0, study_))).ok());
+  // A trial of a study that does not exist violates a foreign key: the group fails.
+  const Status failed = committer.Wait(committer.Enqueue(NewTrial(2, 1, study_ + 7)));
+  EXPECT_FALSE(failed.ok());
+  EXPECT_TRUE(committer.broken());
+  // Until Recover(), every change fails at once with that error, and nothing is written.
+  const Status refused = committer.Wait(committer.Enqueue(NewTrial(3, 1, study_)));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(refused.message(), failed.message());
+  EXPECT_EQ(store_->ListTrials(study_)->size(), 1u);
+  committer.Recover();
+  EXPECT_FALSE(committer.broken());
+  ASSERT_TRUE(committer.Wait(committer.Enqueue(NewTrial(3, 1, study_))).ok());
+  EXPECT_EQ(store_->ListTrials(study_)->size(), 2u);
+  // An empty change set is a barrier: it is done once everything before it is.
+  EXPECT_TRUE(committer.Wait(committer.Enqueue(ChangeSet())).ok());
+}
+
+TEST_F(GroupCommitTest, DestructorCommitsWhatIsQueued) {
+  {
+    GroupCommitter committer(store_.get());
+    for (uint32_t i = 0; i < 50; ++i) committer.Enqueue(NewTrial(i + 1, i, study_));
+  }
+  EXPECT_EQ(store_->ListTrials(study_)->size(), 50u);
+}
+
+}  // namespace
+}  // namespace hpo::coordinator
