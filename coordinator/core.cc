@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <future>
 #include <random>
 
 #include "coordinator/spec.h"
@@ -103,10 +104,10 @@ void Core::NumberNewTrials(Update& update) {
   }
 }
 
-uint64_t Core::Stage(StudyRunner& runner, Update& update) {
-  if (update.empty()) return 0;
-  NumberNewTrials(update);
+ChangeSet Core::Stage(StudyRunner& runner, Update& update) {
   ChangeSet changes;
+  if (update.empty()) return changes;
+  NumberNewTrials(update);
   if (update.optimizer_state || update.state) {
     storage::StudyChange study{runner.id(), update.state, std::nullopt, update.optimizer_state};
     if (update.state) study.finished_ms = update.finished_ms;
@@ -115,7 +116,19 @@ uint64_t Core::Stage(StudyRunner& runner, Update& update) {
   runner.Accept(update);
   changes.trials = std::move(update.trials);
   if (!runner.running()) runners_.erase(runner.id());
-  return committer_->Enqueue(std::move(changes));
+  return changes;
+}
+
+uint64_t Core::StageAndQueue(StudyRunner& runner, Update& update) {
+  if (update.empty()) return 0;
+  return committer_->Enqueue(Stage(runner, update));
+}
+
+Status Core::Await(const std::function<void(Done)>& start) {
+  std::promise<Status> promise;
+  std::future<Status> result = promise.get_future();
+  start([&promise](const Status& status) { promise.set_value(status); });
+  return result.get();
 }
 
 Status Core::Committed(uint64_t ticket) { return ticket == 0 ? Status::Ok() : committer_->Wait(ticket); }
@@ -176,7 +189,7 @@ Result<v1::Study> Core::CancelStudy(uint64_t study_id) {
     auto runner = Runner(study_id);
     if (runner.ok()) {
       Update update = (*runner)->Cancel(options_.clock->NowMs());
-      ticket = Stage(**runner, update);
+      ticket = StageAndQueue(**runner, update);
     } else {
       // Not running: unknown (NOT_FOUND from the store) or already finished (nothing to do).
       HPO_RETURN_IF_ERROR(store_->GetStudy(study_id).status());
@@ -240,42 +253,50 @@ Status Core::CheckWorker(uint64_t worker_id) {
   return Status::Ok();
 }
 
-Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker_id) {
-  std::optional<v1::AcquireTrialResponse> response;
-  uint64_t ticket = 0;
-  {
-    std::lock_guard lock(mu_);
-    HPO_RETURN_IF_ERROR(RecoverIfBroken());
-    HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
-    // Round robin over running studies, starting after the one served last.
-    std::vector<StudyRunner*> order;
-    for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it)
-      order.push_back(it->second.get());
-    for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
-      order.push_back(it->second.get());
-    }
-    const int64_t now = options_.clock->NowMs();
-    for (StudyRunner* runner : order) {
-      const std::string token = NewToken();
-      HPO_ASSIGN_OR_RETURN(std::optional<Update> update, runner->Assign(worker_id, token, now));
-      if (!update) continue;
-      next_study_ = runner->id();
-      response.emplace();
-      *response->mutable_task() = runner->spec().task();
-      *response->mutable_objectives() = runner->spec().objectives();
-      NumberNewTrials(*update);
-      const storage::TrialRecord& record = update->trials.front();
-      *response->mutable_trial() = record.trial;
-      response->mutable_lease()->set_trial_id(record.trial.id());
-      response->mutable_lease()->set_token(record.lease_token);
-      response->mutable_lease()->set_expires_ms(record.lease_expires_ms);
-      ticket = Stage(*runner, *update);
-      break;
-    }
+Result<bool> Core::TryAcquire(uint64_t worker_id, v1::AcquireTrialResponse* response, Done durable) {
+  std::lock_guard lock(mu_);
+  HPO_RETURN_IF_ERROR(RecoverIfBroken());
+  HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
+  // Round robin over running studies, starting after the one served last.
+  std::vector<StudyRunner*> order;
+  for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it)
+    order.push_back(it->second.get());
+  for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
+    order.push_back(it->second.get());
   }
-  // Answered only once the assignment is durable: a worker never runs a trial the database lacks.
-  HPO_RETURN_IF_ERROR(Committed(ticket));
-  return response;
+  const int64_t now = options_.clock->NowMs();
+  for (StudyRunner* runner : order) {
+    const std::string token = NewToken();
+    HPO_ASSIGN_OR_RETURN(std::optional<Update> update, runner->Assign(worker_id, token, now));
+    if (!update) continue;
+    next_study_ = runner->id();
+    NumberNewTrials(*update);
+    const storage::TrialRecord& record = update->trials.front();
+    response->Clear();
+    *response->mutable_trial() = record.trial;
+    response->mutable_lease()->set_trial_id(record.trial.id());
+    response->mutable_lease()->set_token(record.lease_token);
+    response->mutable_lease()->set_expires_ms(record.lease_expires_ms);
+    *response->mutable_task() = runner->spec().task();
+    *response->mutable_objectives() = runner->spec().objectives();
+    // Sent only once the assignment is durable: a worker never runs a trial the database lacks.
+    committer_->Enqueue(Stage(*runner, *update), std::move(durable));
+    return true;
+  }
+  return false;
+}
+
+Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker_id) {
+  v1::AcquireTrialResponse response;
+  Result<bool> handed_out = false;
+  const Status status = Await([&](Done done) {
+    handed_out = TryAcquire(worker_id, &response, done);
+    if (!handed_out.ok() || !*handed_out) done(Status::Ok());
+  });
+  HPO_RETURN_IF_ERROR(handed_out.status());
+  HPO_RETURN_IF_ERROR(status);
+  if (!*handed_out) return std::optional<v1::AcquireTrialResponse>();
+  return std::optional<v1::AcquireTrialResponse>(std::move(response));
 }
 
 Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& request) {
@@ -301,11 +322,9 @@ Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& reques
   return response;
 }
 
-Status Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
-                    const std::function<Result<Update>(StudyRunner&, int64_t)>& report) {
-  uint64_t ticket = 0;
-  bool changed = false;
-  {
+void Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
+                  const std::function<Result<Update>(StudyRunner&, int64_t)>& report, Done done) {
+  Status refused = [&]() -> Status {
     std::lock_guard lock(mu_);
     HPO_RETURN_IF_ERROR(RecoverIfBroken());
     HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
@@ -315,43 +334,67 @@ Status Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& to
     }
     if (owner == nullptr) {
       HPO_ASSIGN_OR_RETURN(storage::TrialRecord stored, store_->GetTrial(trial_id));
-      // The report that finished the study, repeated: acknowledged again, counted once.
-      if (StudyRunner::IsRepeatedReport(stored, token)) return Status::Ok();
-      return FailedPreconditionError("trial " + std::to_string(trial_id) +
-                                     ": lease not held (its study is no longer running)");
+      if (!StudyRunner::IsRepeatedReport(stored, token)) {
+        return FailedPreconditionError("trial " + std::to_string(trial_id) +
+                                       ": lease not held (its study is no longer running)");
+      }
+      // The report that finished the study, repeated: acknowledged again, counted once (below, once
+      // everything queued before it is durable).
+      committer_->Enqueue(ChangeSet(), std::move(done));
+      return Status::Ok();
     }
     HPO_ASSIGN_OR_RETURN(Update update, report(*owner, options_.clock->NowMs()));
-    changed = !update.empty();
+    const bool changed = !update.empty();
     // A repeated report changes nothing, but is answered only once the report it repeats is durable:
     // an empty change set commits with (or after) everything queued before it.
-    ticket = changed ? Stage(*owner, update) : committer_->Enqueue(ChangeSet());
-  }
-  HPO_RETURN_IF_ERROR(Committed(ticket));
-  if (changed) NotifyWork();
-  return Status::Ok();
+    committer_->Enqueue(Stage(*owner, update), [this, changed, done = std::move(done)](const Status& status) {
+      if (status.ok() && changed) NotifyWork();
+      done(status);
+    });
+    return Status::Ok();
+  }();
+  if (!refused.ok()) done(refused);
+}
+
+void Core::CompleteTrial(const v1::CompleteTrialRequest& request, Done done) {
+  Report(
+      request.worker_id(), request.trial_id(), request.lease_token(),
+      [&](StudyRunner& runner, int64_t now) {
+        return runner.Complete(request.worker_id(), request.trial_id(), request.lease_token(),
+                               request.metrics(), request.device(), now);
+      },
+      std::move(done));
+}
+
+void Core::FailTrial(const v1::FailTrialRequest& request, Done done) {
+  Report(
+      request.worker_id(), request.trial_id(), request.lease_token(),
+      [&](StudyRunner& runner, int64_t now) {
+        return runner.Fail(request.worker_id(), request.trial_id(), request.lease_token(), request.error(),
+                           now);
+      },
+      std::move(done));
+}
+
+void Core::ReleaseTrial(const v1::ReleaseTrialRequest& request, Done done) {
+  Report(
+      request.worker_id(), request.trial_id(), request.lease_token(),
+      [&](StudyRunner& runner, int64_t) {
+        return runner.Release(request.worker_id(), request.trial_id(), request.lease_token());
+      },
+      std::move(done));
 }
 
 Status Core::CompleteTrial(const v1::CompleteTrialRequest& request) {
-  return Report(request.worker_id(), request.trial_id(), request.lease_token(),
-                [&](StudyRunner& runner, int64_t now) {
-                  return runner.Complete(request.worker_id(), request.trial_id(), request.lease_token(),
-                                         request.metrics(), request.device(), now);
-                });
+  return Await([&](Done done) { CompleteTrial(request, std::move(done)); });
 }
 
 Status Core::FailTrial(const v1::FailTrialRequest& request) {
-  return Report(request.worker_id(), request.trial_id(), request.lease_token(),
-                [&](StudyRunner& runner, int64_t now) {
-                  return runner.Fail(request.worker_id(), request.trial_id(), request.lease_token(),
-                                     request.error(), now);
-                });
+  return Await([&](Done done) { FailTrial(request, std::move(done)); });
 }
 
 Status Core::ReleaseTrial(const v1::ReleaseTrialRequest& request) {
-  return Report(request.worker_id(), request.trial_id(), request.lease_token(),
-                [&](StudyRunner& runner, int64_t) {
-                  return runner.Release(request.worker_id(), request.trial_id(), request.lease_token());
-                });
+  return Await([&](Done done) { ReleaseTrial(request, std::move(done)); });
 }
 
 Status Core::ExpireLeases() {
@@ -364,7 +407,7 @@ Status Core::ExpireLeases() {
     for (auto& [id, runner] : runners_) runners.push_back(runner.get());
     for (StudyRunner* runner : runners) {
       Update update = runner->ExpireLeases(now);
-      if (const uint64_t ticket = Stage(*runner, update); ticket != 0) tickets.push_back(ticket);
+      if (const uint64_t ticket = StageAndQueue(*runner, update); ticket != 0) tickets.push_back(ticket);
     }
   }
   Status first_error;

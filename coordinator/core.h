@@ -55,12 +55,25 @@ class Core {
   // Workers are known from their registration on, across coordinator restarts (their ids are stored).
   // Every worker call names the worker: NOT_FOUND for one never registered.
   Result<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
+  // Called once an operation's changes are durable (OK), or with the error that kept them from being so;
+  // on the committer's thread, or on the caller's when the operation fails before queueing anything.
+  using Done = std::function<void(const Status&)>;
+
   // A trial for the worker if one can be handed out now, or nullopt. NOT_FOUND for an unknown worker.
+  // Returns once the assignment is committed.
   Result<std::optional<v1::AcquireTrialResponse>> TryAcquire(uint64_t worker_id);
+  // The same without waiting: when a trial is handed out, fills *response and returns true, and calls
+  // `durable` once the assignment is committed (perhaps before this returns); the response may be sent
+  // only then, and only if it says OK. False: nothing to hand out, and `durable` is not called.
+  Result<bool> TryAcquire(uint64_t worker_id, v1::AcquireTrialResponse* response, Done durable);
   Result<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+  // Reports: each returns (or calls `done`) once its change is committed.
   Status CompleteTrial(const v1::CompleteTrialRequest& request);
   Status FailTrial(const v1::FailTrialRequest& request);
   Status ReleaseTrial(const v1::ReleaseTrialRequest& request);
+  void CompleteTrial(const v1::CompleteTrialRequest& request, Done done);
+  void FailTrial(const v1::FailTrialRequest& request, Done done);
+  void ReleaseTrial(const v1::ReleaseTrialRequest& request, Done done);
   // Re-queues or fails trials whose lease has run out, in every study; returns the first error.
   Status ExpireLeases();
 
@@ -79,17 +92,22 @@ class Core {
   Status RecoverIfBroken();
   // Gives the trials in `update` that have none their ids. REQUIRES: mu_ held.
   void NumberNewTrials(Update& update);
-  // Gives new trials in `update` their ids, makes it `runner`'s state, and queues it for the next group
-  // commit; the ticket to wait on, or 0 when there is nothing to commit. `runner` is destroyed when the
-  // update ends its study. REQUIRES: mu_ held.
-  uint64_t Stage(StudyRunner& runner, Update& update);
+  // Gives new trials in `update` their ids, makes it `runner`'s state, and returns the changes to commit
+  // (empty for an empty update). `runner` is destroyed when the update ends its study.
+  // REQUIRES: mu_ held.
+  ChangeSet Stage(StudyRunner& runner, Update& update);
+  // Stage, and queue the changes: the ticket to wait on, or 0 when there is nothing to commit.
+  // REQUIRES: mu_ held.
+  uint64_t StageAndQueue(StudyRunner& runner, Update& update);
   // Waits for the commit of `ticket` (0: nothing to wait for). REQUIRES: mu_ not held.
   Status Committed(uint64_t ticket);
+  // Runs `start` with a Done and waits for it to be called. REQUIRES: mu_ not held.
+  static Status Await(const std::function<void(Done)>& start);
   Result<StudyRunner*> Runner(uint64_t study_id);  // REQUIRES: mu_ held
   // Applies worker `worker_id`'s report on `trial_id` to the runner that owns it, and commits it.
   // A repeat of the report that finished the trial (same token) is acknowledged and changes nothing.
-  Status Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
-                const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report);
+  void Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
+              const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report, Done done);
   std::string NewToken();                  // REQUIRES: mu_ held
   Status CheckWorker(uint64_t worker_id);  // REQUIRES: mu_ held
   void NotifyWork();                       // REQUIRES: mu_ not held

@@ -22,9 +22,25 @@ uint64_t GroupCommitter::Enqueue(ChangeSet changes) {
     failed_.emplace(ticket, broken_status_);
     return ticket;
   }
-  queue_.push_back(Entry{ticket, std::move(changes)});
+  queue_.push_back(Entry{ticket, std::move(changes), nullptr});
   queued_.notify_one();
   return ticket;
+}
+
+void GroupCommitter::Enqueue(ChangeSet changes, std::function<void(const Status&)> done) {
+  Status refused;
+  {
+    std::lock_guard lock(mu_);
+    const uint64_t ticket = next_ticket_++;
+    if (broken_) {
+      refused = broken_status_;
+    } else {
+      queue_.push_back(Entry{ticket, std::move(changes), std::move(done)});
+      queued_.notify_one();
+      return;
+    }
+  }
+  done(refused);
 }
 
 Status GroupCommitter::Wait(uint64_t ticket) {
@@ -74,20 +90,39 @@ void GroupCommitter::Loop() {
     lock.lock();
     ++stats_.groups;
     stats_.changes += group.size();
+    Status result = status;
     if (!status.ok()) {
       // Everything queued since was made on top of this group: it fails too, and so does every change
       // queued until the owner has reloaded and called Recover().
-      const Status error = status.WithPrefix("commit");
-      for (const Entry& entry : group) failed_.emplace(entry.ticket, error);
-      for (const Entry& entry : queue_) failed_.emplace(entry.ticket, error);
+      result = status.WithPrefix("commit");
+      for (const Entry& entry : group) failed_.emplace(entry.ticket, result);
+      for (Entry& entry : queue_) {
+        failed_.emplace(entry.ticket, result);
+        group.push_back(std::move(entry));
+      }
       queue_.clear();
       broken_ = true;
-      broken_status_ = error;
+      broken_status_ = result;
       done_below_ = next_ticket_;
     } else {
       done_below_ = queue_.empty() ? next_ticket_ : queue_.front().ticket;
     }
     committed_.notify_all();
+    // Callers that asked to be called back: their tickets are never waited on, so drop them from failed_.
+    bool any_done = false;
+    for (const Entry& entry : group) {
+      if (entry.done) {
+        failed_.erase(entry.ticket);
+        any_done = true;
+      }
+    }
+    if (any_done) {
+      lock.unlock();
+      for (Entry& entry : group) {
+        if (entry.done) entry.done(result);
+      }
+      lock.lock();
+    }
   }
 }
 

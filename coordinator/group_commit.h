@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -53,6 +54,11 @@ class GroupCommitter {
   // Queues `changes` for the next group and returns a ticket for Wait(). Call it in the order the
   // changes were made (under the caller's own lock).
   uint64_t Enqueue(ChangeSet changes);
+  // Queues `changes` like Enqueue, and calls `done` with the group's status once it has committed (or
+  // failed), on the committer's thread, with no lock held. When the committer is broken, `done` runs at
+  // once on the calling thread. `done` must be quick (e.g. finish an RPC) and must not call back into the
+  // committer's Wait().
+  void Enqueue(ChangeSet changes, std::function<void(const Status&)> done);
   // Blocks until the group holding `ticket` has committed; OK, or the error that failed it (or a change
   // queued before it).
   Status Wait(uint64_t ticket);
@@ -68,6 +74,7 @@ class GroupCommitter {
   struct Entry {
     uint64_t ticket;
     ChangeSet changes;
+    std::function<void(const Status&)> done;  // may be empty
   };
   void Loop();
 

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/testing/temp_dir.h"
@@ -102,6 +106,55 @@ TEST_F(GroupCommitTest, AFailedGroupFailsWhatFollowsUntilRecover) {
   EXPECT_EQ(store_->ListTrials(study_)->size(), 2u);
   // An empty change set is a barrier: it is done once everything before it is.
   EXPECT_TRUE(committer.Wait(committer.Enqueue(ChangeSet())).ok());
+}
+
+TEST_F(GroupCommitTest, CallbacksRunOnceTheirGroupIsDurable) {
+  GroupCommitter committer(store_.get());
+  std::mutex mu;
+  std::vector<std::pair<int, bool>> calls;  // (which, ok)
+  std::vector<size_t> rows_seen;
+  for (int i = 0; i < 20; ++i) {
+    committer.Enqueue(NewTrial(static_cast<uint64_t>(i + 1), static_cast<uint32_t>(i), study_),
+                      [&, i](const Status& status) {
+                        const size_t rows = store_->ListTrials(study_)->size();
+                        std::lock_guard lock(mu);
+                        calls.emplace_back(i, status.ok());
+                        rows_seen.push_back(rows);
+                      });
+  }
+  for (int spins = 0; spins < 10'000; ++spins) {
+    {
+      std::lock_guard lock(mu);
+      if (calls.size() == 20) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(calls.size(), 20u);
+    for (size_t k = 0; k < calls.size(); ++k) {
+      EXPECT_EQ(calls[k].first, static_cast<int>(k));  // in queue order
+      EXPECT_TRUE(calls[k].second);
+      EXPECT_GE(rows_seen[k], k + 1);  // its own row is in the database when it is called
+    }
+  }
+  // A failing group calls back with the error; while broken, callbacks run at once on the caller.
+  Status first, second;
+  std::promise<void> called;
+  committer.Enqueue(NewTrial(99, 50, study_ + 7), [&](const Status& s) {
+    first = s;
+    called.set_value();
+  });
+  called.get_future().wait();
+  EXPECT_FALSE(first.ok());
+  bool inline_call = false;
+  committer.Enqueue(NewTrial(100, 51, study_), [&](const Status& s) {
+    second = s;
+    inline_call = true;
+  });
+  EXPECT_TRUE(inline_call);
+  EXPECT_FALSE(second.ok());
+  EXPECT_EQ(store_->ListTrials(study_)->size(), 20u);
 }
 
 TEST_F(GroupCommitTest, DestructorCommitsWhatIsQueued) {
