@@ -61,8 +61,7 @@ Result<std::string> LoadToken(const std::string& token_file, const char* env_val
   if (!token_file.empty()) return ReadTokenFile(token_file);
   if (env_value == nullptr) return std::string();
   std::string token(Trim(env_value));
-  HPO_RETURN_IF_ERROR(
-      ValidateToken(token, std::string("$") + kTokenEnvVar + " (set, so it must hold a token)"));
+  HPO_RETURN_IF_ERROR(ValidateToken(token, std::string("$") + kTokenEnvVar));
   return token;
 }
 

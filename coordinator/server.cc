@@ -4,35 +4,67 @@
 #include <cstdio>
 #include <exception>
 
+#include "base/credentials.h"
+
 namespace hpo::coordinator {
 
+namespace {
+
+// Checks the security and limit options; says which one is wrong.
+Status ValidateOptions(const ServerOptions& options) {
+  if (options.db_path.empty()) return InvalidArgumentError("db: a database file is required");
+  if (!options.auth_token.empty()) HPO_RETURN_IF_ERROR(ValidateToken(options.auth_token, "auth_token"));
+  if (options.tls_cert_pem.empty() != options.tls_key_pem.empty()) {
+    return InvalidArgumentError("tls: a certificate needs its private key, and a key its certificate");
+  }
+  if (options.max_request_bytes <= 0) return InvalidArgumentError("max_request_bytes: must be positive");
+  return Status::Ok();
+}
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerOptions& options) {
+  if (options.tls_cert_pem.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
 Server::Server(const ServerOptions& options)
-    : options_(options), work_(boost::asio::make_work_guard(io_)), tick_(io_) {}
+    : options_(options), auth_(options.auth_token), work_(boost::asio::make_work_guard(io_)), tick_(io_) {}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
-  if (options.db_path.empty()) return InvalidArgumentError("db: a database file is required");
+  HPO_RETURN_IF_ERROR(ValidateOptions(options));
   std::unique_ptr<Server> server(new Server(options));
   HPO_ASSIGN_OR_RETURN(server->store_, storage::Store::Open(options.db_path));
   CoreOptions core_options;
   core_options.clock = options.clock;
   core_options.heartbeat_ms = options.heartbeat_ms;
   HPO_ASSIGN_OR_RETURN(server->core_, Core::Open(server->store_.get(), core_options));
-  server->study_service_ = std::make_unique<StudyServiceImpl>(server->core_.get());
-  server->worker_service_ = std::make_unique<WorkerServiceImpl>(server->core_.get());
+  server->study_service_ = std::make_unique<StudyServiceImpl>(server->core_.get(), &server->auth_);
+  server->worker_service_ = std::make_unique<WorkerServiceImpl>(server->core_.get(), &server->auth_);
   Server* raw = server.get();
   // New work answers parked polls at once, on the event loop rather than on the caller's thread.
   server->core_->SetWorkListener(
       [raw] { boost::asio::post(raw->io_, [raw] { raw->worker_service_->ServeWaiting(); }); });
 
+  // grpc.health.v1.Health, served by gRPC itself and open without a token (it says nothing of studies).
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   // A second coordinator on a taken port must fail, not silently share the port's traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &server->port_);
+  // An oversized request is refused by gRPC before any handler sees it.
+  builder.SetMaxReceiveMessageSize(options.max_request_bytes);
+  builder.AddListeningPort(options.listen_address, MakeServerCredentials(options), &server->port_);
   builder.RegisterService(server->study_service_.get());
   builder.RegisterService(server->worker_service_.get());
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {
-    return UnavailableError("cannot listen on " + options.listen_address);
+    return UnavailableError(
+        "cannot listen on " + options.listen_address +
+        (options.tls_cert_pem.empty()
+             ? ""
+             : " with TLS (is the port taken, or are the certificate and key not a pair?)"));
   }
   server->ScheduleTick();
   server->io_thread_ = std::thread([raw] { raw->io_.run(); });

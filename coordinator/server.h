@@ -1,6 +1,11 @@
 // Server: a running coordinator: the Store on its SQLite file, the Core, the gRPC services, and the
 // event loop (Boost.Asio) that answers parked long polls and expires leases.
 //
+// Security (DESIGN.md): it listens on loopback unless told otherwise; with a token, every StudyService and
+// WorkerService call must carry "authorization: Bearer <token>" (TokenAuth); with a certificate and key
+// it serves TLS only. The standard health service (grpc.health.v1.Health) answers without a token.
+// Requests larger than max_request_bytes are refused RESOURCE_EXHAUSTED before any handler sees them.
+//
 // Start() returns once the server listens; Shutdown() (idempotent, thread-safe) stops it and waits.
 #ifndef HPO_COORDINATOR_SERVER_H_
 #define HPO_COORDINATOR_SERVER_H_
@@ -18,18 +23,32 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "coordinator/auth.h"
 #include "coordinator/core.h"
 #include "coordinator/service.h"
 #include "storage/store.h"
 
 namespace hpo::coordinator {
 
+// The default request size limit: 4 MiB, gRPC's own default, stated here so that it is a decision.
+inline constexpr int kDefaultMaxRequestBytes = 4 << 20;
+
 struct ServerOptions {
-  std::string listen_address = "127.0.0.1:50051";  // port 0 picks a free one (see Server::port)
+  std::string listen_address = "127.0.0.1:50051";  // loopback only; port 0 picks a free one (Server::port)
   std::string db_path;                             // REQUIRED: the SQLite file
   uint32_t heartbeat_ms = 1000;                    // how often workers heartbeat
   uint32_t tick_ms = 100;                          // how often parked polls and leases are checked
   const Clock* clock = SystemClock::Default();     // must outlive the Server
+  // When not empty, the bearer token every StudyService and WorkerService call must carry (else
+  // UNAUTHENTICATED). Must be a valid token (ValidateToken, base/credentials.h). Default "": no check.
+  std::string auth_token;
+  // PEM certificate chain and its private key: serve TLS (and nothing else). Both or neither. Default "":
+  // plaintext.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
+  // The largest request message accepted, in bytes; a larger one is refused RESOURCE_EXHAUSTED and stores
+  // nothing. REQUIRES > 0.
+  int max_request_bytes = kDefaultMaxRequestBytes;
 };
 
 class Server {
@@ -39,6 +58,9 @@ class Server {
 
   // The port it listens on.
   int port() const { return port_; }
+  // True when it serves TLS; true when calls need a token.
+  bool tls() const { return !options_.tls_cert_pem.empty(); }
+  bool auth() const { return auth_.enabled(); }
 
   void Shutdown();
 
@@ -47,6 +69,7 @@ class Server {
   void ScheduleTick();
 
   const ServerOptions options_;
+  const TokenAuth auth_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<Core> core_;
   std::unique_ptr<StudyServiceImpl> study_service_;
