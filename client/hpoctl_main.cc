@@ -1,8 +1,12 @@
 // hpoctl: the command-line client of the hpo coordinator's StudyService.
 //
-//   hpoctl [--coordinator ADDR] [--deadline-ms N] submit FILE | studies | trials STUDY |
+//   hpoctl [--coordinator ADDR] [--deadline-ms N] [--token-file FILE] [--tls-ca PEM]
+//          submit FILE | studies | trials STUDY |
 //          watch STUDY [--interval-ms N] [--retry-s N] | pareto STUDY [--format table|csv|json] |
 //          cancel STUDY
+//
+// --token-file (default: $HPO_TOKEN when set) sends "authorization: Bearer <token>" with every call;
+// --tls-ca connects with TLS, verifying the coordinator's certificate against those roots.
 //
 // Results go to stdout, errors to stderr as "hpoctl: <CODE>: <message>". Exit codes: see kExitHelp.
 #include <unistd.h>
@@ -10,12 +14,14 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <memory>
 #include <string>
 
 #include "base/clock.h"
+#include "base/credentials.h"
 #include "base/status.h"
 #include "client/cli.h"
 #include "client/format.h"
@@ -42,7 +48,8 @@ constexpr char kExitHelp[] =
     "  0  success; for watch: the study completed\n"
     "  1  the request failed (unreadable or invalid study file, or the coordinator refused it, e.g.\n"
     "     INVALID_ARGUMENT naming the field, NOT_FOUND); for watch: the study failed or was cancelled\n"
-    "  2  usage error (bad command line, STUDY not a positive integer)\n"
+    "  2  usage error (bad command line, STUDY not a positive integer, unreadable or empty token file,\n"
+    "     unreadable CA file)\n"
     "  3  the coordinator could not be reached or did not answer within the deadline; for watch: any\n"
     "     RPC error (after --retry-s of retrying transient ones)\n"
     "Errors are printed on stderr as \"hpoctl: <CODE>: <message>\".\n";
@@ -155,6 +162,10 @@ int main(int argc, char** argv) {
   app.add_option("--deadline-ms", deadline_ms, "Deadline of each RPC in milliseconds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  std::string token_file;
+  std::string tls_ca;
+  app.add_option("--token-file", token_file, "Bearer token file (default: $HPO_TOKEN when set)");
+  app.add_option("--tls-ca", tls_ca, "PEM root certificates: connect with TLS");
 
   std::string file;
   CLI::App* submit = app.add_subcommand("submit", "Create a study from a JSON study file; print its id");
@@ -207,6 +218,20 @@ int main(int argc, char** argv) {
 
   hpo::client::StudyClientOptions options;
   options.deadline = std::chrono::milliseconds(deadline_ms);
+  auto token = hpo::LoadToken(token_file, std::getenv(hpo::kTokenEnvVar));
+  if (!token.ok()) {
+    std::cerr << "hpoctl: " << token.status().message() << std::endl;
+    return kExitUsage;
+  }
+  options.auth_token = *token;
+  if (!tls_ca.empty()) {
+    auto roots = hpo::ReadPemFile(tls_ca, "TLS CA file");
+    if (!roots.ok()) {
+      std::cerr << "hpoctl: " << roots.status().message() << std::endl;
+      return kExitUsage;
+    }
+    options.tls_root_certs = *roots;
+  }
   const std::unique_ptr<StudyClient> client = StudyClient::Connect(coordinator, options);
   if (submit->parsed()) return Submit(*client, file);
   if (studies->parsed()) return Studies(*client);

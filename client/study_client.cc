@@ -20,17 +20,23 @@ Status FromGrpcStatus(const grpc::Status& status) {
 }
 
 StudyClient::StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options)
-    : stub_(v1::StudyService::NewStub(std::move(channel))), options_(options) {}
+    : stub_(v1::StudyService::NewStub(std::move(channel))), options_(std::move(options)) {}
 
 std::unique_ptr<StudyClient> StudyClient::Connect(const std::string& address, StudyClientOptions options) {
-  return std::make_unique<StudyClient>(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()),
-                                       options);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!options.tls_root_certs.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_root_certs;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  return std::make_unique<StudyClient>(grpc::CreateChannel(address, credentials), std::move(options));
 }
 
 template <typename Response, typename Request, typename Method>
 Result<Response> StudyClient::Call(Method method, const Request& request) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + options_.deadline);
+  if (!options_.auth_token.empty()) context.AddMetadata("authorization", "Bearer " + options_.auth_token);
   Response response;
   const grpc::Status status = ((*stub_).*method)(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);

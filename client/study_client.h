@@ -23,6 +23,11 @@ namespace hpo::client {
 struct StudyClientOptions {
   // Deadline of each unary call, from the moment it starts.
   std::chrono::milliseconds deadline{10'000};
+  // When not empty, every call carries the metadata "authorization: Bearer <auth_token>". Default "".
+  std::string auth_token;
+  // For Connect: PEM root certificates to verify the coordinator's TLS certificate with; not empty means
+  // connect with TLS. Default "": plaintext.
+  std::string tls_root_certs;
 };
 
 class StudyApi {
@@ -44,8 +49,9 @@ class StudyClient final : public StudyApi {
   // A client on `channel`. REQUIRES: channel != nullptr
   StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options);
 
-  // A client on an insecure channel to `address` ("host:port"). Connects lazily: an unreachable
-  // address shows up as UNAVAILABLE on the first call, not here.
+  // A client on a channel to `address` ("host:port"): TLS when options.tls_root_certs is set, plaintext
+  // otherwise. Connects lazily: an unreachable address (or a failed TLS handshake) shows up as
+  // UNAVAILABLE on the first call, not here.
   static std::unique_ptr<StudyClient> Connect(const std::string& address, StudyClientOptions options);
 
   Result<v1::Study> CreateStudy(const v1::StudySpec& spec) override;

@@ -11,25 +11,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "base/credentials.h"
 #include "base/host.h"
 #include "base/strings.h"
 #include "worker/worker.h"
 
 namespace {
-
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  *ok = static_cast<bool>(in);
-  return text.str();
-}
 
 // hpo-train beside this executable, or "" when /proc/self/exe cannot be read.
 std::string DefaultTrainBinary() {
@@ -114,16 +106,12 @@ int main(int argc, char** argv) {
   options.slot_gpus = SplitCommas(gpus);
   options.wait_ms = wait_ms;
   options.kill_grace = std::chrono::milliseconds(kill_grace_ms);
-  if (!token_file.empty()) {
-    bool ok = false;
-    options.auth_token = std::string(hpo::Trim(ReadFile(token_file, &ok)));
-    if (!ok || options.auth_token.empty()) {
-      std::fprintf(stderr, "hpo-worker: cannot read a token from %s\n", token_file.c_str());
-      return 2;
-    }
-  } else if (const char* env = std::getenv("HPO_TOKEN"); env != nullptr) {
-    options.auth_token = std::string(hpo::Trim(env));
+  auto token = hpo::LoadToken(token_file, std::getenv(hpo::kTokenEnvVar));
+  if (!token.ok()) {
+    std::fprintf(stderr, "hpo-worker: %s\n", token.status().message().c_str());
+    return 2;
   }
+  options.auth_token = *token;
   if (access(options.train_binary.c_str(), X_OK) != 0) {
     std::fprintf(stderr, "hpo-worker: warning: trainer %s is not executable; builtin trials will fail\n",
                  options.train_binary.c_str());
@@ -131,13 +119,13 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!tls_ca.empty()) {
-    bool ok = false;
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = ReadFile(tls_ca, &ok);
-    if (!ok) {
-      std::fprintf(stderr, "hpo-worker: cannot read %s\n", tls_ca.c_str());
+    auto roots = hpo::ReadPemFile(tls_ca, "TLS CA file");
+    if (!roots.ok()) {
+      std::fprintf(stderr, "hpo-worker: %s\n", roots.status().message().c_str());
       return 2;
     }
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = *roots;
     credentials = grpc::SslCredentials(ssl);
   }
 
