@@ -12,7 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev libboost-dev libopenblas-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
-  dataset-fashion-mnist python3
+  dataset-fashion-mnist python3 openssl
 )
 if [[ "${1:-}" == "--peers" ]]; then
   packages+=(libpagmo-dev python3-torch python3-optuna)
