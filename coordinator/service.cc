@@ -16,6 +16,15 @@ grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context, const Sta
   return reactor;
 }
 
+// Starts an operation that calls back once its change is durable, and answers the call then: no thread
+// waits for the commit.
+template <typename Start>
+grpc::ServerUnaryReactor* AnswerWhenDurable(grpc::CallbackServerContext* context, Start start) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  start([reactor](const Status& status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
+}
+
 // Stores a Result's value in *response and answers with its status.
 template <typename T, typename Response>
 grpc::ServerUnaryReactor* AnswerWith(grpc::CallbackServerContext* context, Result<T> result,
@@ -128,17 +137,28 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerCo
                                                           const v1::AcquireTrialRequest* request,
                                                           v1::AcquireTrialResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
-  auto trial = core_->TryAcquire(request->worker_id());
-  if (!trial.ok() || trial->has_value() || request->wait_ms() == 0) {
-    if (trial.ok() && trial->has_value()) *response = std::move(**trial);
-    return Answer(context, trial.status());
-  }
   const auto deadline = Steady::now() + std::chrono::milliseconds(std::min(request->wait_ms(), kMaxWaitMs));
   auto reactor = std::make_unique<AcquireReactor>(this, request->worker_id(), deadline, response);
   AcquireReactor* raw = reactor.get();
-  std::lock_guard lock(mu_);
-  live_[raw] = std::move(reactor);
-  waiting_.push_back(raw);
+  {
+    std::lock_guard lock(mu_);
+    live_[raw] = std::move(reactor);  // before anything can finish it
+  }
+  // A trial handed out now is sent once its assignment is durable.
+  auto handed_out = core_->TryAcquire(request->worker_id(), response,
+                                      [raw](const Status& status) { raw->Finish(ToGrpcStatus(status)); });
+  if (!handed_out.ok()) {
+    raw->Finish(ToGrpcStatus(handed_out.status()));
+  } else if (!*handed_out) {
+    std::lock_guard lock(mu_);
+    if (request->wait_ms() == 0) {
+      raw->Finish(grpc::Status::OK);  // no trial, and no wait asked for
+    } else if (raw->cancelled()) {
+      raw->Finish(grpc::Status::CANCELLED);
+    } else {
+      waiting_.push_back(raw);  // parked: answered by ServeWaiting
+    }
+  }
   return raw;
 }
 
@@ -185,13 +205,13 @@ void WorkerServiceImpl::ServeWaiting() {
       reactor->Finish(grpc::Status::OK);  // no trial this time
       continue;
     }
-    auto trial = core_->TryAcquire(reactor->worker_id());
-    if (!trial.ok()) {
-      reactor->Finish(ToGrpcStatus(trial.status()));
-    } else if (trial->has_value()) {
-      *reactor->response() = std::move(**trial);
-      reactor->Finish(grpc::Status::OK);
-    } else {
+    // A trial handed out is sent once its assignment is durable.
+    auto handed_out =
+        core_->TryAcquire(reactor->worker_id(), reactor->response(),
+                          [reactor](const Status& status) { reactor->Finish(ToGrpcStatus(status)); });
+    if (!handed_out.ok()) {
+      reactor->Finish(ToGrpcStatus(handed_out.status()));
+    } else if (!*handed_out) {
       still_waiting.push_back(reactor);
     }
   }
@@ -222,21 +242,22 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerC
                                                            const v1::CompleteTrialRequest* request,
                                                            v1::CompleteTrialResponse* /*response*/) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
-  return Answer(context, core_->CompleteTrial(*request));
+  return AnswerWhenDurable(context,
+                           [&](Core::Done done) { core_->CompleteTrial(*request, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
                                                        const v1::FailTrialRequest* request,
                                                        v1::FailTrialResponse* /*response*/) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
-  return Answer(context, core_->FailTrial(*request));
+  return AnswerWhenDurable(context, [&](Core::Done done) { core_->FailTrial(*request, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::ReleaseTrial(grpc::CallbackServerContext* context,
                                                           const v1::ReleaseTrialRequest* request,
                                                           v1::ReleaseTrialResponse* /*response*/) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
-  return Answer(context, core_->ReleaseTrial(*request));
+  return AnswerWhenDurable(context, [&](Core::Done done) { core_->ReleaseTrial(*request, std::move(done)); });
 }
 
 }  // namespace hpo::coordinator
