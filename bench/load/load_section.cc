@@ -1,0 +1,248 @@
+// The load section: committed trial cycles per second of a real coordinator under N simulated workers,
+// beside the transport's ceiling and Optuna's ask/tell rate. See bench.h.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/strings.h"
+#include "bench/load/bench.h"
+#include "bench/load/coordinator_process.h"
+#include "bench/load/driver.h"
+#include "hpo/v1/service.grpc.pb.h"
+
+namespace hpo::bench {
+namespace {
+
+constexpr uint32_t kPopulation = 50;  // Optuna's NSGAIISampler default, on both sides
+
+// The study every row runs: ZDT1 on x1..x4 (the coordinator fills the parameters in), f1 and f2
+// minimised, NSGA-II steady state (a steady-state NSGA-II always has a trial for an idle worker, so the
+// figures measure the service, not a generation barrier), every worker running at once, leases long
+// enough that none expires.
+v1::StudySpec LoadStudy(int workers, uint32_t trials) {
+  v1::StudySpec spec;
+  spec.set_name("hpo-bench-load-" + std::to_string(workers));
+  for (const char* name : {"f1", "f2"}) {
+    v1::Objective* objective = spec.add_objectives();
+    objective->set_name(name);
+    objective->set_direction(v1::MINIMIZE);
+  }
+  v1::Nsga2* nsga2 = spec.mutable_algorithm()->mutable_nsga2();
+  nsga2->set_population(kPopulation);
+  nsga2->set_mode(v1::Nsga2::STEADY_STATE);
+  spec.mutable_budget()->set_max_trials(trials);
+  spec.mutable_budget()->set_max_parallel(static_cast<uint32_t>(workers));
+  spec.mutable_budget()->set_lease_seconds(600);
+  spec.mutable_task()->mutable_synthetic()->set_function("zdt1");
+  spec.mutable_task()->mutable_synthetic()->set_dims(4);
+  spec.set_seed(1);
+  return spec;
+}
+
+Status FromGrpc(const char* call, const grpc::Status& status) {
+  if (status.ok()) return Status::Ok();
+  return InternalError(std::string(call) + ": code " + std::to_string(status.error_code()) + ": " +
+                       status.error_message());
+}
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  return context;
+}
+
+// What the store holds at the end of a row.
+struct StudyCheck {
+  uint64_t trials = 0;
+  uint64_t completed = 0;
+  std::string state;
+};
+
+Result<StudyCheck> CheckStudy(v1::StudyService::Stub& stub, uint64_t study_id) {
+  StudyCheck check;
+  v1::ListTrialsRequest list;
+  list.set_study_id(study_id);
+  v1::ListTrialsResponse trials;
+  HPO_RETURN_IF_ERROR(FromGrpc("ListTrials", stub.ListTrials(Context().get(), list, &trials)));
+  check.trials = static_cast<uint64_t>(trials.trials_size());
+  for (const v1::Trial& t : trials.trials()) check.completed += t.state() == v1::TRIAL_COMPLETED;
+  v1::GetStudyRequest get;
+  get.set_study_id(study_id);
+  v1::Study study;
+  HPO_RETURN_IF_ERROR(FromGrpc("GetStudy", stub.GetStudy(Context().get(), get, &study)));
+  check.state = v1::StudyState_Name(study.state());
+  return check;
+}
+
+// numerator / denominator when both are positive, else nothing.
+Value Ratio(double numerator, double denominator) {
+  if (!(numerator > 0) || !(denominator > 0)) return std::monostate{};
+  return numerator / denominator;
+}
+
+}  // namespace
+
+Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter) {
+  const uint32_t trials = options.trials > 0 ? options.trials : options.quick ? 1000 : 5000;
+  const double ceiling_s = options.ceiling_s > 0 ? options.ceiling_s : options.quick ? 1.0 : 3.0;
+  const int optuna_trials = options.optuna_trials > 0 ? options.optuna_trials : options.quick ? 40 : 200;
+  Status first_error = Status::Ok();
+  const auto fail = [&](Status status) {
+    if (first_error.ok()) first_error = std::move(status);
+  };
+
+  // Optuna once: one process asking and telling in turn, so no worker count applies.
+  std::optional<OptunaFigures> optuna;
+  if (options.optuna != nullptr && options.optuna->available()) {
+    const std::string dir = options.scratch + "/optuna";
+    mkdir(dir.c_str(), 0755);
+    Result<OptunaFigures> run = options.optuna->Run(optuna_trials, dir);
+    if (run.ok()) {
+      optuna = *run;
+      Table table(reporter, "load", "optuna",
+                  "Optuna " + options.optuna->version() +
+                      ": ask + 4 x suggest_float + tell, NSGAIISampler (population " +
+                      std::to_string(kPopulation) + "), SQLite file, ZDT1, one process",
+                  {{"optuna_version", "version", Column::Format::kText},
+                   {"trials", "trials"},
+                   {"completed", "completed"},
+                   {"seconds", "seconds", Column::Format::kFixed, 2},
+                   {"trials_per_s", "trials/s", Column::Format::kFixed, 2},
+                   {"cycle_ms_p50", "cycle p50 ms", Column::Format::kFixed, 1},
+                   {"cycle_ms_p99", "cycle p99 ms", Column::Format::kFixed, 1}});
+      table.Add({options.optuna->version(), int64_t{run->trials}, int64_t{run->completed}, run->seconds,
+                 run->trials_per_s, run->cycle_ms_p50, run->cycle_ms_p99});
+    } else {
+      reporter.Note("load", "Optuna failed: " + run.status().ToString());
+      fail(run.status());
+    }
+  } else {
+    reporter.Note("load",
+                  "Optuna: not installed (apt install python3-optuna, or deploy/install-deps.sh --peers); "
+                  "no Optuna column");
+  }
+
+  Table cycles(reporter, "load", "cycles",
+               "Committed trial cycles (AcquireTrial + CompleteTrial acknowledged) over loopback, " +
+                   std::to_string(trials) + "-trial ZDT1 study, NSGA-II steady state; ceiling = trivial " +
+                   "unary calls/s with the same threads; ratio = cycles/s / ceiling",
+               {{"workers", "workers"},
+                {"trials", "trials"},
+                {"completed", "completed"},
+                {"errors", "errors"},
+                {"wall_s", "wall s", Column::Format::kFixed, 2},
+                {"cycles_per_s", "cycles/s", Column::Format::kFixed, 0},
+                {"acquire_ms_p50", "acq p50 ms", Column::Format::kFixed, 3},
+                {"acquire_ms_p99", "acq p99 ms", Column::Format::kFixed, 3},
+                {"complete_ms_p50", "done p50 ms", Column::Format::kFixed, 3},
+                {"complete_ms_p99", "done p99 ms", Column::Format::kFixed, 3},
+                {"ceiling_calls_per_s", "ceiling/s", Column::Format::kFixed, 0},
+                {"ratio_to_ceiling", "ratio", Column::Format::kFixed, 3},
+                {"optuna_trials_per_s", "optuna/s", Column::Format::kFixed, 2},
+                {"ratio_to_optuna", "x optuna", Column::Format::kRatio, 0},
+                {"check", "check", Column::Format::kText}});
+  Table process(
+      reporter, "load", "coordinator",
+      "The coordinator process during each row (/proc: VmRSS sampled every 50 ms, VmHWM at the end, "
+      "Threads; CPU = utime + stime) and the simulated workers' CPU (this process)",
+      {{"workers", "workers"},
+       {"rss_start_mib", "rss start MiB", Column::Format::kFixed, 1},
+       {"rss_max_mib", "rss max MiB", Column::Format::kFixed, 1},
+       {"vm_hwm_mib", "VmHWM MiB", Column::Format::kFixed, 1},
+       {"threads_start", "threads start"},
+       {"threads_max", "threads max"},
+       {"threads_end", "threads end"},
+       {"coordinator_cpu_s", "coord cpu s", Column::Format::kFixed, 2},
+       {"coordinator_cpu_ms_per_cycle", "coord ms/cycle", Column::Format::kFixed, 3},
+       {"workers_cpu_s", "workers cpu s", Column::Format::kFixed, 2},
+       {"empty_polls", "empty polls"}});
+  Table ceiling(
+      reporter, "load", "ceiling",
+      "The ceiling: Heartbeat answered at once by an in-process callback server, the same N threads "
+      "and channels, " +
+          FormatDouble(ceiling_s) + " s",
+      {{"workers", "workers"},
+       {"calls", "calls"},
+       {"seconds", "seconds", Column::Format::kFixed, 2},
+       {"calls_per_s", "calls/s", Column::Format::kFixed, 0},
+       {"call_ms_p50", "p50 ms", Column::Format::kFixed, 3},
+       {"call_ms_p99", "p99 ms", Column::Format::kFixed, 3},
+       {"errors", "errors"}});
+
+  for (const int workers : options.workers) {
+    const std::string dir = options.scratch + "/load-" + std::to_string(workers);
+    mkdir(dir.c_str(), 0755);
+    HPO_ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorProcess> coordinator,
+                         CoordinatorProcess::Start({.binary = options.coordinator, .dir = dir}));
+    const ProcStatus start = coordinator->Status();
+    const auto study_stub = v1::StudyService::NewStub(MakeChannel(coordinator->address()));
+    v1::CreateStudyRequest create;
+    *create.mutable_spec() = LoadStudy(workers, trials);
+    v1::Study study;
+    HPO_RETURN_IF_ERROR(FromGrpc("CreateStudy", study_stub->CreateStudy(Context().get(), create, &study)));
+
+    ProcSampler sampler(coordinator->pid(), 50);
+    Result<LoadFigures> load = RunLoad({.address = coordinator->address(),
+                                        .workers = workers,
+                                        .trials = trials,
+                                        .wait_ms = options.wait_ms,
+                                        .function = "zdt1",
+                                        .dims = 4,
+                                        .timeout_s = options.timeout_s});
+    const ProcSampler::Peaks peaks = sampler.Finish();
+    const ProcStatus end = coordinator->Status();
+    HPO_RETURN_IF_ERROR(load.status());
+    const Result<StudyCheck> check = CheckStudy(*study_stub, study.id());
+    if (Status stopped = coordinator->Stop(); !stopped.ok()) fail(std::move(stopped));
+
+    const Result<CeilingFigures> top = RunCeiling(workers, ceiling_s);
+    HPO_RETURN_IF_ERROR(top.status());
+
+    // The row's verdict: exactly `trials` trials completed, the study COMPLETED, no call failed.
+    std::string verdict = "ok";
+    if (!check.ok()) {
+      verdict = "ERROR: " + check.status().ToString();
+    } else if (check->completed != trials || check->trials != trials) {
+      verdict = "MISMATCH: " + std::to_string(check->completed) + " of " + std::to_string(trials) +
+                " completed (" + std::to_string(check->trials) + " trials stored), study " + check->state;
+    } else if (check->state != "STUDY_COMPLETED") {
+      verdict = "MISMATCH: study " + check->state;
+    } else if (load->timed_out) {
+      verdict = "TIMED OUT after " + FormatDouble(options.timeout_s) + " s";
+    } else if (load->errors > 0) {
+      verdict = "ERRORS: " + load->first_error;
+    } else if (top->errors > 0) {
+      verdict = "CEILING ERRORS: " + top->first_error;
+    }
+    if (verdict != "ok") fail(InternalError(std::to_string(workers) + " workers: " + verdict));
+
+    const Percentiles acquire = ComputePercentiles(load->acquire_ms);
+    const Percentiles complete = ComputePercentiles(load->complete_ms);
+    const Percentiles call = ComputePercentiles(top->call_ms);
+    const double rate = load->wall_s > 0 ? static_cast<double>(load->cycles) / load->wall_s : 0;
+    cycles.Add({int64_t{workers}, int64_t{trials},
+                check.ok() ? Value{static_cast<int64_t>(check->completed)} : Value{},
+                static_cast<int64_t>(load->errors + top->errors), load->wall_s, rate, acquire.p50,
+                acquire.p99, complete.p50, complete.p99, top->calls_per_s, Ratio(rate, top->calls_per_s),
+                optuna ? Value{optuna->trials_per_s} : Value{},
+                optuna ? Ratio(rate, optuna->trials_per_s) : Value{}, verdict});
+    const double coordinator_cpu = end.cpu_s >= 0 && start.cpu_s >= 0 ? end.cpu_s - start.cpu_s : -1;
+    process.Add({int64_t{workers}, start.rss_mib, peaks.rss_mib, end.hwm_mib, int64_t{start.threads},
+                 int64_t{peaks.threads}, int64_t{end.threads}, coordinator_cpu,
+                 load->cycles > 0 && coordinator_cpu >= 0
+                     ? Value{1e3 * coordinator_cpu / static_cast<double>(load->cycles)}
+                     : Value{},
+                 load->client_cpu_s, static_cast<int64_t>(load->empty_polls)});
+    ceiling.Add({int64_t{workers}, static_cast<int64_t>(top->calls), top->seconds, top->calls_per_s, call.p50,
+                 call.p99, static_cast<int64_t>(top->errors)});
+  }
+  cycles.Print();
+  process.Print();
+  ceiling.Print();
+  return first_error;
+}
+
+}  // namespace hpo::bench

@@ -1,0 +1,130 @@
+#include "bench/load/optuna_peer.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "base/strings.h"
+
+extern char** environ;
+
+namespace hpo::bench {
+namespace {
+
+struct ChildOutput {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string out;
+};
+
+// Runs argv (argv[0] a path) with stdin from /dev/null, stdout captured and stderr inherited (or sent to
+// /dev/null when quiet), and waits for it.
+Result<ChildOutput> RunChild(const std::vector<std::string>& argv, bool quiet) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return InternalError(std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  if (quiet) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int spawn_error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  if (spawn_error != 0) {
+    close(pipe_fds[0]);
+    return InternalError("cannot start " + argv[0] + ": " + std::strerror(spawn_error));
+  }
+  ChildOutput result;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = read(pipe_fds[0], buffer, sizeof buffer);
+    if (n > 0) {
+      result.out.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(pipe_fds[0]);
+  int wait_status = 0;
+  while (waitpid(pid, &wait_status, 0) < 0) {
+    if (errno != EINTR) return InternalError(std::string("waitpid: ") + std::strerror(errno));
+  }
+  if (WIFEXITED(wait_status)) result.exit_code = WEXITSTATUS(wait_status);
+  return result;
+}
+
+// Where the value of "key" starts in `line` (after the colon and any spaces), or npos.
+size_t ValueStart(std::string_view line, std::string_view key) {
+  const std::string quoted = JsonQuote(key) + ":";
+  size_t at = line.find(quoted);
+  if (at == std::string_view::npos) return at;
+  at += quoted.size();
+  while (at < line.size() && line[at] == ' ') ++at;
+  return at;
+}
+
+}  // namespace
+
+std::optional<double> JsonNumberField(std::string_view line, std::string_view key) {
+  const size_t at = ValueStart(line, key);
+  if (at == std::string_view::npos) return std::nullopt;
+  double value = 0;
+  const auto [end, ec] = std::from_chars(line.data() + at, line.data() + line.size(), value);
+  if (ec != std::errc() || end == line.data() + at) return std::nullopt;
+  return value;
+}
+
+std::optional<std::string> JsonStringField(std::string_view line, std::string_view key) {
+  const size_t at = ValueStart(line, key);
+  if (at == std::string_view::npos || at >= line.size() || line[at] != '"') return std::nullopt;
+  const size_t end = line.find('"', at + 1);
+  if (end == std::string_view::npos) return std::nullopt;
+  return std::string(line.substr(at + 1, end - at - 1));
+}
+
+OptunaPeer OptunaPeer::Probe(std::string python, std::string script) {
+  OptunaPeer peer(std::move(python), std::move(script));
+  const Result<ChildOutput> probe =
+      RunChild({peer.python_, "-c", "import optuna; print(optuna.__version__)"}, /*quiet=*/true);
+  if (probe.ok() && probe->exit_code == 0) peer.version_ = std::string(Trim(probe->out));
+  return peer;
+}
+
+Result<OptunaFigures> OptunaPeer::Run(int trials, const std::string& dir) const {
+  if (!available()) return FailedPreconditionError("Optuna is not installed");
+  HPO_ASSIGN_OR_RETURN(
+      const ChildOutput child,
+      RunChild({python_, script_, "--trials", std::to_string(trials), "--dir", dir}, /*quiet=*/false));
+  const std::string_view line = FindLastLine(
+      child.out, [](std::string_view l) { return !l.empty() && l.front() == '{' && l.back() == '}'; });
+  if (line.empty()) {
+    return InternalError(script_ + " printed no JSON line (exit status " + std::to_string(child.exit_code) +
+                         ")");
+  }
+  if (const auto error = JsonStringField(line, "error")) return InternalError(script_ + ": " + *error);
+  const auto rate = JsonNumberField(line, "trials_per_s");
+  if (child.exit_code != 0 || !rate) {
+    return InternalError(script_ + " exited with status " + std::to_string(child.exit_code) +
+                         " and printed: " + std::string(line));
+  }
+  OptunaFigures figures;
+  figures.trials = static_cast<int>(JsonNumberField(line, "trials").value_or(trials));
+  figures.completed = static_cast<int>(JsonNumberField(line, "completed").value_or(-1));
+  figures.seconds = JsonNumberField(line, "seconds").value_or(0);
+  figures.trials_per_s = *rate;
+  figures.cycle_ms_p50 = JsonNumberField(line, "cycle_ms_p50").value_or(0);
+  figures.cycle_ms_p99 = JsonNumberField(line, "cycle_ms_p99").value_or(0);
+  return figures;
+}
+
+}  // namespace hpo::bench
