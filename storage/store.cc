@@ -58,10 +58,22 @@ class Transaction {
   bool done_ = false;
 };
 
+// `query` on the file being opened, its error naming the file: one with SQLite's header but a damaged
+// body fails here, before anything is written, and is refused as not a database.
+Result<int64_t> QueryHeader(Db& db, const std::string& path, std::string_view query) {
+  Result<int64_t> value = db.QueryInt(query);
+  if (value.ok()) return value;
+  if (value.status().code() == StatusCode::kDataLoss) {
+    return DataLossError("database " + path + " is not a readable SQLite database (" +
+                         value.status().message() + "); refusing to touch it");
+  }
+  return value.status().WithPrefix("database " + path);
+}
+
 Status Migrate(Db& db, const std::string& path) {
-  HPO_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
-  HPO_ASSIGN_OR_RETURN(int64_t app_id, db.QueryInt("PRAGMA application_id"));
-  HPO_ASSIGN_OR_RETURN(int64_t objects, db.QueryInt("SELECT COUNT(*) FROM sqlite_master"));
+  HPO_ASSIGN_OR_RETURN(int64_t version, QueryHeader(db, path, "PRAGMA user_version"));
+  HPO_ASSIGN_OR_RETURN(int64_t app_id, QueryHeader(db, path, "PRAGMA application_id"));
+  HPO_ASSIGN_OR_RETURN(int64_t objects, QueryHeader(db, path, "SELECT COUNT(*) FROM sqlite_master"));
   if (version > Store::kSchemaVersion) {
     return FailedPreconditionError("database " + path + " has schema version " + std::to_string(version) +
                                    ", newer than this hpo's " + std::to_string(Store::kSchemaVersion) +
