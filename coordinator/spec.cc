@@ -1,8 +1,12 @@
 #include "coordinator/spec.h"
 
+#include <google/protobuf/descriptor.h>
+
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
+#include <string_view>
 
 #include "problems/problem.h"
 #include "search/nsga2.h"
@@ -16,7 +20,14 @@ namespace {
 constexpr uint32_t kMaxTrials = 1'000'000;
 constexpr uint32_t kDefaultMaxAttempts = 3;
 constexpr uint32_t kDefaultLeaseSeconds = 30;
-constexpr size_t kMaxNameLength = 200;
+// Limits on what one spec may ask for, so that its validation, its stored form and its search state stay
+// small whatever a client sends.
+constexpr size_t kMaxNameLength = 200;          // the study's name and every categorical choice, in bytes
+constexpr size_t kMaxParameterNameLength = 64;  // a parameter's name, in bytes
+constexpr int kMaxParameters = static_cast<int>(problems::kMaxProblemDims);  // the most any task takes
+constexpr int kMaxChoices = 1'000;                                           // per categorical parameter
+constexpr size_t kMaxGenes = size_t{1} << 20;  // population (or design) x parameters: 8 MiB of doubles
+constexpr uint32_t kMaxTrainLimit = 50'000;    // the training images of Fashion-MNIST's split
 
 Status FieldError(const std::string& field, const std::string& what) {
   return InvalidArgumentError(field + ": " + what);
@@ -29,8 +40,91 @@ std::string Indexed(const char* prefix, size_t index) {
   return name;
 }
 
+// "parameters[1] (lr)": how messages name a parameter once its name is known to be short and printable.
 std::string ParamField(int i, const v1::Parameter& p) {
   return "parameters[" + std::to_string(i) + "] (" + p.name() + ")";
+}
+
+// The path of the first field that `message` or a message inside it carries but this schema does not
+// know (a newer client's field, or damage), or "" when there is none. `path` is the message's own.
+std::string UnknownFieldPath(const google::protobuf::Message& message, const std::string& path) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
+  if (!unknown.empty()) {
+    return (path.empty() ? "" : path + ".") + "<field " + std::to_string(unknown.field(0).number()) + ">";
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string name = (path.empty() ? "" : path + ".") + field->name();
+    if (!field->is_repeated()) {
+      std::string found = UnknownFieldPath(reflection->GetMessage(message, field), name);
+      if (!found.empty()) return found;
+      continue;
+    }
+    for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+      std::string found = UnknownFieldPath(reflection->GetRepeatedMessage(message, field, i),
+                                           name + "[" + std::to_string(i) + "]");
+      if (!found.empty()) return found;
+    }
+  }
+  return "";
+}
+
+// The length of the UTF-8 sequence that starts `text`, or 0 when it is not one (overlong forms,
+// surrogates and code points above U+10FFFF included).
+size_t Utf8Length(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char b = byte(0);
+  size_t n = 0;
+  uint32_t code = 0, least = 0;
+  if (b < 0x80) return 1;
+  if ((b & 0xe0) == 0xc0) {
+    n = 2, code = b & 0x1f, least = 0x80;
+  } else if ((b & 0xf0) == 0xe0) {
+    n = 3, code = b & 0x0f, least = 0x800;
+  } else if ((b & 0xf8) == 0xf0) {
+    n = 4, code = b & 0x07, least = 0x10000;
+  } else {
+    return 0;
+  }
+  if (text.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (byte(i) & 0x3f);
+  }
+  if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  return n;
+}
+
+// What is wrong with `text` as a name or a value shown to users and passed to trials: longer than
+// `max_length` bytes, not UTF-8, or holding a control character; "" when nothing is.
+std::string TextProblem(std::string_view text, size_t max_length) {
+  if (text.size() > max_length) return "longer than " + std::to_string(max_length) + " bytes";
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8Length(text.substr(i));
+    if (n == 0) return "not valid UTF-8 (at byte " + std::to_string(i) + ")";
+    if (n == 1 && (static_cast<unsigned char>(text[i]) < 0x20 || text[i] == 0x7f)) {
+      return "holds a control character (at byte " + std::to_string(i) + ")";
+    }
+    i += n;
+  }
+  return "";
+}
+
+// A parameter's name: what trials, tables and the trainer's command line use as a key.
+std::string ParameterNameProblem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name.size() > kMaxParameterNameLength) {
+    return "longer than " + std::to_string(kMaxParameterNameLength) + " bytes";
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    c == '-' || c == '.';
+    if (!ok) return "may hold only letters, digits, '_', '-' and '.'";
+  }
+  return "";
 }
 
 std::string KnobNames() {
@@ -60,6 +154,91 @@ std::string Num(double v) {
 // The catalog's own check of a value for `knob`, as an error on `field`.
 Status KnobError(const std::string& field, const std::string& error) {
   return error.empty() ? Status::Ok() : FieldError(field, error);
+}
+
+// parameters[i].condition: none, or an earlier categorical parent and some of its choices. `earlier`
+// maps the names of parameters[0..i] to their positions.
+Status CheckCondition(const v1::StudySpec& spec, int i, const std::map<std::string_view, int>& earlier) {
+  const v1::Parameter& p = spec.parameters(i);
+  if (!p.has_condition()) return Status::Ok();
+  const v1::Condition& condition = p.condition();
+  const std::string field = ParamField(i, p) + ".condition";
+  if (condition.parent().empty()) {
+    if (condition.values().empty()) return Status::Ok();
+    return FieldError(field + ".parent", "missing, but values are given");
+  }
+  // The parent as messages show it: quoted when it is a well-formed name.
+  const std::string named =
+      ParameterNameProblem(condition.parent()).empty() ? "\"" + condition.parent() + "\" " : "";
+  const auto parent = earlier.find(condition.parent());
+  if (parent == earlier.end()) {
+    for (int j = i + 1; j < spec.parameters_size(); ++j) {
+      if (spec.parameters(j).name() == condition.parent()) {
+        return FieldError(field + ".parent", named + "must come before the parameter (it is parameters[" +
+                                                 std::to_string(j) + "])");
+      }
+    }
+    return FieldError(field + ".parent", named + "is not the name of a parameter");
+  }
+  if (parent->second == i) return FieldError(field + ".parent", named + "is the parameter itself");
+  const v1::Parameter& q = spec.parameters(parent->second);
+  if (q.kind_case() != v1::Parameter::kCategorical) {
+    return FieldError(field + ".parent", ParamField(parent->second, q) + " is not categorical");
+  }
+  if (condition.values().empty()) {
+    return FieldError(field + ".values", "empty; list the choices of " + q.name() + " it exists under");
+  }
+  std::set<std::string_view> seen;
+  for (int k = 0; k < condition.values_size(); ++k) {
+    const std::string& value = condition.values(k);
+    const std::string at = field + ".values[" + std::to_string(k) + "]";
+    const auto& choices = q.categorical().choices();
+    if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
+      return FieldError(at, "not one of the choices of " + ParamField(parent->second, q));
+    }
+    if (!seen.insert(value).second) return FieldError(at, "\"" + value + "\" is listed twice");
+  }
+  return Status::Ok();
+}
+
+// The parameters' own fields, before the search space checks their numbers: how many, names, kinds,
+// choices and conditions.
+Status CheckParameters(const v1::StudySpec& spec) {
+  if (spec.parameters_size() > kMaxParameters) {
+    return FieldError("parameters", "at most " + std::to_string(kMaxParameters) + " parameters, got " +
+                                        std::to_string(spec.parameters_size()));
+  }
+  std::map<std::string_view, int> earlier;
+  for (int i = 0; i < spec.parameters_size(); ++i) {
+    const v1::Parameter& p = spec.parameters(i);
+    std::string problem = ParameterNameProblem(p.name());
+    if (!problem.empty()) return FieldError("parameters[" + std::to_string(i) + "].name", problem);
+    const std::string field = ParamField(i, p);
+    const auto [first, inserted] = earlier.emplace(p.name(), i);
+    if (!inserted) {
+      return FieldError(field + ".name",
+                        "named twice (also parameters[" + std::to_string(first->second) + "])");
+    }
+    if (p.kind_case() == v1::Parameter::KIND_NOT_SET) {
+      return FieldError(field, "no kind; give one of float, int, categorical");
+    }
+    if (p.kind_case() == v1::Parameter::kCategorical) {
+      const auto& choices = p.categorical().choices();
+      if (choices.size() > kMaxChoices) {
+        return FieldError(
+            field + ".categorical.choices",
+            "at most " + std::to_string(kMaxChoices) + " choices, got " + std::to_string(choices.size()));
+      }
+      for (int c = 0; c < choices.size(); ++c) {
+        problem = TextProblem(choices[c], kMaxNameLength);
+        if (!problem.empty()) {
+          return FieldError(field + ".categorical.choices[" + std::to_string(c) + "]", problem);
+        }
+      }
+    }
+    HPO_RETURN_IF_ERROR(CheckCondition(spec, i, earlier));
+  }
+  return Status::Ok();
 }
 
 // The builtin trainer's knobs bound the space: names, kinds and ranges.
@@ -103,6 +282,8 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
     }
   }
   for (const auto& [name, value] : spec.task().builtin().fixed().fields()) {
+    if (!ParameterNameProblem(name).empty())
+      return FieldError("task.builtin.fixed", "a key is not a knob name");
     const std::string field = "task.builtin.fixed." + name;
     const trainer::Knob* knob = trainer::FindKnob(name);
     if (knob == nullptr) return FieldError(field, "unknown knob; the trainer's knobs are " + KnobNames());
@@ -115,6 +296,10 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
       return FieldError(field, "must be a number or a string");
     }
   }
+  if (spec.task().builtin().train_limit() > kMaxTrainLimit) {
+    return FieldError("task.builtin.train_limit",
+                      "must be at most " + std::to_string(kMaxTrainLimit) + " (the training images; 0: all)");
+  }
   return Status::Ok();
 }
 
@@ -122,10 +307,23 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
 // filled in.
 Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
   const v1::SyntheticTask& task = spec.task().synthetic();
+  const std::vector<std::string> names = problems::ProblemNames();
+  if (std::find(names.begin(), names.end(), task.function()) == names.end()) {
+    std::string known;
+    for (const std::string& name : names) known += (known.empty() ? "" : ", ") + name;
+    return FieldError(
+        "task.synthetic.function",
+        std::string(task.function().empty() ? "missing" : "unknown function") + "; one of " + known);
+  }
   auto problem = problems::MakeProblem(
       task.function(), task.dims(),
       task.has_shift_seed() ? std::optional<uint64_t>(task.shift_seed()) : std::nullopt);
-  if (!problem.ok()) return FieldError("task.synthetic", problem.status().message());
+  if (!problem.ok()) {
+    const bool seed_is_wrong =
+        task.has_shift_seed() && problems::MakeProblem(task.function(), task.dims(), std::nullopt).ok();
+    return FieldError(seed_is_wrong ? "task.synthetic.shift_seed" : "task.synthetic.dims",
+                      problem.status().message());
+  }
   *num_objectives = problem->num_objectives;
   spec.mutable_task()->mutable_synthetic()->set_dims(static_cast<uint32_t>(problem->dims));
   if (spec.parameters_size() == 0) {
@@ -164,9 +362,16 @@ Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
   std::set<std::string> seen;
   for (int i = 0; i < spec.objectives_size(); ++i) {
     v1::Objective* o = spec.mutable_objectives(i);
+    if (o->name().empty() || !TextProblem(o->name(), kMaxParameterNameLength).empty()) {
+      return FieldError("objectives[" + std::to_string(i) + "].name",
+                        o->name().empty() ? "is empty" : "not the name of a metric");
+    }
     const std::string field = "objectives[" + std::to_string(i) + "] (" + o->name() + ")";
-    if (o->name().empty()) return FieldError(field, "name is empty");
     if (!seen.insert(o->name()).second) return FieldError(field, "objective named twice");
+    if (!v1::Direction_IsValid(o->direction())) {
+      return FieldError(field + ".direction",
+                        "unknown value " + std::to_string(o->direction()) + "; give MINIMIZE or MAXIMIZE");
+    }
     bool maximize_by_default = false;
     if (spec.task().has_builtin()) {
       const trainer::MetricInfo* metric = trainer::FindMetric(o->name());
@@ -201,6 +406,45 @@ Status CheckBudget(v1::Budget& budget) {
   if (budget.lease_seconds() == 0) budget.set_lease_seconds(kDefaultLeaseSeconds);
   if (budget.lease_seconds() > 86'400) return FieldError("budget.lease_seconds", "must be at most 86400");
   return Status::Ok();
+}
+
+// Every algorithm field: enum values, sizes against kMaxGenes, then the optimizer's own checks (by
+// making it, so that a spec accepted here always gets its optimizer).
+Status CheckAlgorithm(const v1::StudySpec& spec) {
+  const size_t dims = static_cast<size_t>(spec.parameters_size());
+  const uint64_t most = kMaxGenes / dims;
+  const auto genes = [&](const std::string& field, uint64_t count) {
+    if (count <= most) return Status::Ok();
+    return FieldError(field, std::to_string(count) + " x " + std::to_string(dims) +
+                                 " parameters is more than " + std::to_string(kMaxGenes) +
+                                 " genes; at most " + std::to_string(most) + " for this space");
+  };
+  const v1::Algorithm& algorithm = spec.algorithm();
+  switch (algorithm.kind_case()) {
+    case v1::Algorithm::kRandom:
+      HPO_RETURN_IF_ERROR(genes("algorithm.random.latin_hypercube", algorithm.random().latin_hypercube()));
+      break;
+    case v1::Algorithm::kNsga2:
+      if (!v1::Nsga2::Mode_IsValid(algorithm.nsga2().mode())) {
+        return FieldError("algorithm.nsga2.mode", "unknown value " +
+                                                      std::to_string(algorithm.nsga2().mode()) +
+                                                      "; give GENERATIONAL or STEADY_STATE");
+      }
+      HPO_RETURN_IF_ERROR(genes("algorithm.nsga2.population", algorithm.nsga2().population()));
+      break;
+    case v1::Algorithm::kWoa:
+      if (!v1::Woa::Variant_IsValid(algorithm.woa().variant())) {
+        return FieldError(
+            "algorithm.woa.variant",
+            "unknown value " + std::to_string(algorithm.woa().variant()) + "; give IMPROVED or ORIGINAL");
+      }
+      HPO_RETURN_IF_ERROR(genes("algorithm.woa.population", algorithm.woa().population()));
+      HPO_RETURN_IF_ERROR(genes("algorithm.woa.archive_size", algorithm.woa().archive_size()));
+      break;
+    case v1::Algorithm::KIND_NOT_SET:
+      break;
+  }
+  return MakeOptimizer(spec, dims).status();
 }
 
 // An optimizer's option error ("nsga2.population: ...") as the spec field it came from.
@@ -240,10 +484,16 @@ search::ParamSpec ToParamSpec(const v1::Parameter& p) {
 }  // namespace
 
 Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
-  v1::StudySpec spec = input;
-  if (spec.name().size() > kMaxNameLength) {
-    return FieldError("name", "longer than " + std::to_string(kMaxNameLength) + " characters");
+  // A field this schema does not know would be stored and never obeyed (study files refuse them too).
+  const std::string unknown = UnknownFieldPath(input, "");
+  if (!unknown.empty()) {
+    return FieldError(unknown, "unknown field: this coordinator's StudySpec has no such field");
   }
+  v1::StudySpec spec = input;
+  if (const std::string problem = TextProblem(spec.name(), kMaxNameLength); !problem.empty()) {
+    return FieldError("name", problem);
+  }
+  HPO_RETURN_IF_ERROR(CheckParameters(spec));
   size_t synthetic_objectives = 0;
   switch (spec.task().kind_case()) {
     case v1::Task::kBuiltin:
@@ -255,18 +505,13 @@ Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
       return FieldError("task", "missing; give one of builtin, synthetic");
   }
   if (spec.parameters_size() == 0) return FieldError("parameters", "at least one parameter is required");
-  for (int i = 0; i < spec.parameters_size(); ++i) {
-    const v1::Parameter& p = spec.parameters(i);
-    if (p.kind_case() == v1::Parameter::KIND_NOT_SET) {
-      return FieldError(ParamField(i, p), "no kind; give one of float, int, categorical");
-    }
-  }
-  // The search space checks names, bounds, log scales, steps and choices, naming the parameter.
+  // The search space checks bounds, log scales, steps and choices, naming the parameter.
   HPO_RETURN_IF_ERROR(MakeSearchSpace(spec).status());
   if (spec.task().has_builtin()) HPO_RETURN_IF_ERROR(CheckBuiltin(spec));
   HPO_RETURN_IF_ERROR(CheckObjectives(spec, synthetic_objectives));
   HPO_RETURN_IF_ERROR(CheckBudget(*spec.mutable_budget()));
   if (spec.algorithm().kind_case() == v1::Algorithm::KIND_NOT_SET) spec.mutable_algorithm()->mutable_random();
+  HPO_RETURN_IF_ERROR(CheckAlgorithm(spec));
   return spec;
 }
 

@@ -17,15 +17,24 @@
 namespace hpo::coordinator {
 
 // Checks every field of `spec` and fills in what may be left out: budget defaults, objective
-// directions known for the task's metrics, and a synthetic task's own variables when no parameters are
-// given. Returns the spec to store, or INVALID_ARGUMENT whose message starts with the field's path,
-// e.g. "parameters[1] (lr): low 0.1 > high 0.01" or "objectives[0] (acc): unknown objective".
+// directions known for the task's metrics, random search when no algorithm is given, and a synthetic
+// task's own variables when no parameters are given. Returns the spec to store, or INVALID_ARGUMENT
+// whose message starts with the field's path, e.g. "parameters[1] (lr): low 0.1 > high 0.01",
+// "objectives[0] (acc): unknown objective" or "algorithm.nsga2.population: must be at least 4".
+// Refused besides values out of their documented ranges: a field this schema does not know (at any
+// depth; "parameters[0].<field 99>"), enum values outside their enum, text that is not UTF-8 or holds
+// control characters, parameter names other than [A-Za-z0-9_.-]{1,64}, a study name or choice over 200
+// bytes, more than 10000 parameters or 1000 choices, a population (or Latin hypercube) whose genes
+// (size x parameters) pass 2^20, and algorithm options the optimizer refuses: a spec accepted here
+// always builds its search space (MakeSearchSpace) and optimizer (MakeOptimizer). Idempotent: a
+// normalised spec normalises to itself.
 Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec);
 
 // The search space of a normalised spec, one gene per parameter in the spec's order.
 Result<search::SearchSpace> MakeSearchSpace(const v1::StudySpec& spec);
 
-// The optimizer the spec asks for, over `dims` genes.
+// The optimizer the spec asks for, over `dims` genes; INVALID_ARGUMENT naming the option
+// ("algorithm.woa.population: ...") for a spec that did not come through NormalizeSpec.
 Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& spec, size_t dims);
 
 // A decoded value as the API's ParamValue.

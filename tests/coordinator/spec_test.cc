@@ -1,9 +1,13 @@
 #include "coordinator/spec.h"
 
+#include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <limits>
+#include <string>
+#include <vector>
 
 namespace hpo::coordinator {
 namespace {
@@ -146,21 +150,26 @@ TEST(SpecTest, ShiftedClassicFunctionIsASyntheticTask) {
   EXPECT_NE(shifted_zdt.status().message().find("task.synthetic"), std::string::npos);
 }
 
-TEST(SpecTest, AlgorithmOptionsAreCheckedWhenTheOptimizerIsMade) {
-  auto spec =
-      NormalizeSpec(Parse(R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 50},
+TEST(SpecTest, AlgorithmOptionsAreCheckedBeforeTheSpecIsAccepted) {
+  const std::string json = R"({"objectives": [{"name": "f1"}, {"name": "f2"}], "budget": {"max_trials": 50},
       "algorithm": {"nsga2": {"population": 2}},
-      "task": {"synthetic": {"function": "zdt1", "dims": 4}}})"));
-  ASSERT_TRUE(spec.ok());
-  auto optimizer = MakeOptimizer(*spec, 4);
-  ASSERT_FALSE(optimizer.ok());
-  EXPECT_EQ(optimizer.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(optimizer.status().message().rfind("algorithm.nsga2.population", 0), 0u)
-      << optimizer.status().message();
-  spec->mutable_algorithm()->mutable_nsga2()->set_population(8);
-  EXPECT_TRUE(MakeOptimizer(*spec, 4).ok());
-  spec->mutable_algorithm()->mutable_woa()->set_population(10);
-  EXPECT_TRUE(MakeOptimizer(*spec, 4).ok());
+      "task": {"synthetic": {"function": "zdt1", "dims": 4}}})";
+  auto refused = NormalizeSpec(Parse(json));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message().rfind("algorithm.nsga2.population", 0), 0u)
+      << refused.status().message();
+
+  v1::StudySpec spec = Parse(json);
+  spec.mutable_algorithm()->mutable_nsga2()->set_population(8);
+  auto accepted = NormalizeSpec(spec);
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  EXPECT_TRUE(MakeOptimizer(*accepted, 4).ok());
+  accepted->mutable_algorithm()->mutable_woa()->set_population(10);
+  EXPECT_TRUE(MakeOptimizer(*accepted, 4).ok());
+  // MakeOptimizer still names the field for a spec that did not come through NormalizeSpec.
+  accepted->mutable_algorithm()->mutable_woa()->set_population(1);
+  EXPECT_EQ(MakeOptimizer(*accepted, 4).status().message().rfind("algorithm.woa.population", 0), 0u);
 }
 
 TEST(SpecTest, MinimisedObjectivesNegateMaximised) {
@@ -176,6 +185,273 @@ TEST(SpecTest, MinimisedObjectivesNegateMaximised) {
   EXPECT_EQ(MinimisedObjectives(*spec, metrics).status().message(), "non-finite metric latency_ms");
   metrics.erase("accuracy");
   EXPECT_EQ(MinimisedObjectives(*spec, metrics).status().code(), StatusCode::kNotFound);
+}
+
+// ---- every field: one case per way a field is refused, and the message starts with the field ----
+
+// A spec NormalizeSpec accepts that sets nearly every field: a builtin task, all three kinds of parameter,
+// a conditional one, NSGA-II and a full budget. Each case below breaks it (or kSynthetic) in one field.
+constexpr char kFull[] = R"({
+  "name": "full",
+  "parameters": [
+    {"name": "lr", "float": {"low": 0.0001, "high": 0.01, "log": true}},
+    {"name": "width", "int": {"low": 16, "high": 256, "step": 16}},
+    {"name": "optimizer", "categorical": {"choices": ["sgd", "adamw"]}},
+    {"name": "momentum", "float": {"low": 0.5, "high": 0.99},
+     "condition": {"parent": "optimizer", "values": ["sgd"]}}
+  ],
+  "objectives": [{"name": "accuracy", "direction": "MAXIMIZE"}, {"name": "latency_ms"}],
+  "algorithm": {"nsga2": {"population": 8, "mode": "GENERATIONAL"}},
+  "budget": {"max_trials": 10, "max_parallel": 2, "max_attempts": 3, "lease_seconds": 60},
+  "task": {"builtin": {"fixed": {"epochs": 2}, "train_limit": 1000}},
+  "seed": 5
+})";
+
+constexpr char kSynthetic[] = R"({"name": "zdt", "objectives": [{"name": "f1"}, {"name": "f2"}],
+  "budget": {"max_trials": 10}, "task": {"synthetic": {"function": "zdt1", "dims": 3}}})";
+
+struct FieldCase {
+  std::string name;   // the test's name
+  std::string field;  // what the message must start with
+  const char* base;   // kFull or kSynthetic
+  std::function<void(v1::StudySpec&)> breaks;
+};
+
+void PrintTo(const FieldCase& c, std::ostream* out) { *out << c.name; }
+
+v1::Parameter* P(v1::StudySpec& s, int i) { return s.mutable_parameters(i); }
+v1::Condition* Cond(v1::StudySpec& s) { return P(s, 3)->mutable_condition(); }
+v1::Nsga2* Nsga2(v1::StudySpec& s) { return s.mutable_algorithm()->mutable_nsga2(); }
+v1::Woa* Woa(v1::StudySpec& s) { return s.mutable_algorithm()->mutable_woa(); }
+v1::BuiltinTask* Builtin(v1::StudySpec& s) { return s.mutable_task()->mutable_builtin(); }
+v1::SyntheticTask* Synthetic(v1::StudySpec& s) { return s.mutable_task()->mutable_synthetic(); }
+// "p3" for ("p", 3). Built by append: GCC 12 warns falsely (-Wrestrict) on "p" + std::to_string(i).
+std::string Indexed(const char* prefix, int i) {
+  std::string name(prefix);
+  name += std::to_string(i);
+  return name;
+}
+void AddParameters(v1::StudySpec& s, int n) {
+  for (int i = 0; i < n; ++i) {
+    v1::Parameter* p = s.add_parameters();
+    p->set_name(Indexed("p", i));
+    p->mutable_float_()->set_high(1);
+  }
+}
+
+const std::vector<FieldCase>& FieldCases() {
+  static const auto* cases = new std::vector<FieldCase>{
+      // StudySpec.name
+      {"NameTooLong", "name", kFull, [](auto& s) { s.set_name(std::string(201, 'n')); }},
+      {"NameControlCharacter", "name", kFull, [](auto& s) { s.set_name("two\nlines"); }},
+      {"NameNotUtf8", "name", kFull, [](auto& s) { s.set_name("caf\xe9"); }},
+      // Any field this schema does not know, at any depth.
+      {"UnknownField", "parameters[1].<field 99>", kFull,
+       [](auto& s) { P(s, 1)->GetReflection()->MutableUnknownFields(P(s, 1))->AddVarint(99, 1); }},
+      // StudySpec.parameters
+      {"ParametersMissing", "parameters", kFull, [](auto& s) { s.clear_parameters(); }},
+      {"ParametersTooMany", "parameters", kSynthetic, [](auto& s) { AddParameters(s, 10'001); }},
+      {"ParameterNameEmpty", "parameters[1].name", kFull, [](auto& s) { P(s, 1)->clear_name(); }},
+      {"ParameterNameCharacters", "parameters[1].name", kFull, [](auto& s) { P(s, 1)->set_name("wi dth"); }},
+      {"ParameterNameTooLong", "parameters[1].name", kFull,
+       [](auto& s) { P(s, 1)->set_name(std::string(65, 'w')); }},
+      {"ParameterNamedTwice", "parameters[1] (lr).name", kFull, [](auto& s) { P(s, 1)->set_name("lr"); }},
+      {"ParameterKindMissing", "parameters[1] (width)", kFull, [](auto& s) { P(s, 1)->clear_kind(); }},
+      {"UnknownKnob", "parameters[1] (widht)", kFull, [](auto& s) { P(s, 1)->set_name("widht"); }},
+      {"KnobOfAnotherKind", "parameters[1] (width)", kFull,
+       [](auto& s) { P(s, 1)->mutable_float_()->set_high(64); }},
+      // Parameter.float
+      {"FloatLowAboveHigh", "parameters[0] (lr)", kFull, [](auto& s) { P(s, 0)->mutable_float_()->set_low(1); }},
+      {"FloatBoundNotFinite", "parameters[0] (lr)", kFull,
+       [](auto& s) { P(s, 0)->mutable_float_()->set_high(std::numeric_limits<double>::infinity()); }},
+      {"FloatLogWithLowZero", "parameters[0] (lr)", kFull, [](auto& s) { P(s, 0)->mutable_float_()->set_low(0); }},
+      {"FloatLogWithStep", "parameters[0] (lr)", kFull,
+       [](auto& s) { P(s, 0)->mutable_float_()->set_step(0.001); }},
+      {"FloatStepNegative", "parameters[3] (momentum)", kFull,
+       [](auto& s) { P(s, 3)->mutable_float_()->set_step(-0.1); }},
+      {"FloatStepTooLarge", "parameters[3] (momentum)", kFull,
+       [](auto& s) { P(s, 3)->mutable_float_()->set_step(1); }},
+      {"FloatOutsideKnobRange", "parameters[0] (lr).float.high", kFull,
+       [](auto& s) { P(s, 0)->mutable_float_()->set_high(20); }},
+      // Parameter.int
+      {"IntLowAboveHigh", "parameters[1] (width)", kFull, [](auto& s) { P(s, 1)->mutable_int_()->set_low(512); }},
+      {"IntBoundBeyond2To40", "parameters[1] (width)", kFull,
+       [](auto& s) { P(s, 1)->mutable_int_()->set_high(int64_t{1} << 41); }},
+      {"IntStepNegative", "parameters[1] (width)", kFull, [](auto& s) { P(s, 1)->mutable_int_()->set_step(-16); }},
+      {"IntLogWithStep", "parameters[1] (width)", kFull, [](auto& s) { P(s, 1)->mutable_int_()->set_log(true); }},
+      {"IntOutsideKnobRange", "parameters[1] (width).int.high", kFull,
+       [](auto& s) { P(s, 1)->mutable_int_()->set_high(8192); }},
+      // Parameter.categorical
+      {"ChoicesEmpty", "parameters[2] (optimizer)", kFull,
+       [](auto& s) {
+         s.mutable_parameters()->RemoveLast();
+         P(s, 2)->mutable_categorical()->clear_choices();
+       }},
+      {"ChoiceTwice", "parameters[2] (optimizer)", kFull,
+       [](auto& s) { P(s, 2)->mutable_categorical()->add_choices("sgd"); }},
+      {"ChoicesTooMany", "parameters[2] (optimizer).categorical.choices", kFull,
+       [](auto& s) {
+         for (int i = 0; i < 1000; ++i) P(s, 2)->mutable_categorical()->add_choices(Indexed("c", i));
+       }},
+      {"ChoiceControlCharacter", "parameters[2] (optimizer).categorical.choices[1]", kFull,
+       [](auto& s) { P(s, 2)->mutable_categorical()->set_choices(1, "adam\tw"); }},
+      {"ChoiceTooLong", "parameters[2] (optimizer).categorical.choices[0]", kFull,
+       [](auto& s) { P(s, 2)->mutable_categorical()->set_choices(0, std::string(201, 's')); }},
+      {"ChoiceNotAKnobValue", "parameters[2] (optimizer).categorical.choices[1]", kFull,
+       [](auto& s) { P(s, 2)->mutable_categorical()->set_choices(1, "adam"); }},
+      // Parameter.condition
+      {"ConditionValuesWithoutParent", "parameters[3] (momentum).condition.parent", kFull,
+       [](auto& s) { Cond(s)->clear_parent(); }},
+      {"ConditionParentUnknown", "parameters[3] (momentum).condition.parent", kFull,
+       [](auto& s) { Cond(s)->set_parent("optimiser"); }},
+      {"ConditionParentItself", "parameters[3] (momentum).condition.parent", kFull,
+       [](auto& s) { Cond(s)->set_parent("momentum"); }},
+      {"ConditionParentLater", "parameters[0] (lr).condition.parent", kFull,
+       [](auto& s) { *P(s, 0)->mutable_condition() = *Cond(s); }},
+      {"ConditionParentNotCategorical", "parameters[3] (momentum).condition.parent", kFull,
+       [](auto& s) { Cond(s)->set_parent("width"); }},
+      {"ConditionValuesEmpty", "parameters[3] (momentum).condition.values", kFull,
+       [](auto& s) { Cond(s)->clear_values(); }},
+      {"ConditionValueNotAChoice", "parameters[3] (momentum).condition.values[1]", kFull,
+       [](auto& s) { Cond(s)->add_values("adam"); }},
+      {"ConditionValueTwice", "parameters[3] (momentum).condition.values[1]", kFull,
+       [](auto& s) { Cond(s)->add_values("sgd"); }},
+      // StudySpec.objectives
+      {"ObjectivesMissing", "objectives", kFull, [](auto& s) { s.clear_objectives(); }},
+      {"ObjectivesTooMany", "objectives", kFull,
+       [](auto& s) {
+         for (const char* name : {"loss", "params", "model_bytes"}) s.add_objectives()->set_name(name);
+       }},
+      {"ObjectiveNameEmpty", "objectives[1].name", kFull, [](auto& s) { s.mutable_objectives(1)->clear_name(); }},
+      {"ObjectiveNameNotText", "objectives[1].name", kFull,
+       [](auto& s) { s.mutable_objectives(1)->set_name(std::string(1, '\0')); }},
+      {"ObjectiveUnknown", "objectives[1] (speed)", kFull,
+       [](auto& s) { s.mutable_objectives(1)->set_name("speed"); }},
+      {"ObjectiveTwice", "objectives[1] (accuracy)", kFull,
+       [](auto& s) { s.mutable_objectives(1)->set_name("accuracy"); }},
+      {"ObjectiveNotSynthetic", "objectives[1] (f3)", kSynthetic,
+       [](auto& s) { s.mutable_objectives(1)->set_name("f3"); }},
+      {"ObjectiveDirectionUnknown", "objectives[0] (accuracy).direction", kFull,
+       [](auto& s) { s.mutable_objectives(0)->set_direction(static_cast<v1::Direction>(7)); }},
+      // StudySpec.algorithm
+      {"LatinHypercubeTooLarge", "algorithm.random.latin_hypercube", kFull,
+       [](auto& s) { s.mutable_algorithm()->mutable_random()->set_latin_hypercube(1u << 21); }},
+      {"Nsga2PopulationTooSmall", "algorithm.nsga2.population", kFull, [](auto& s) { Nsga2(s)->set_population(2); }},
+      {"Nsga2PopulationTooManyGenes", "algorithm.nsga2.population", kFull,
+       [](auto& s) { Nsga2(s)->set_population(1'000'000); }},
+      {"Nsga2ModeUnknown", "algorithm.nsga2.mode", kFull,
+       [](auto& s) { Nsga2(s)->set_mode(static_cast<v1::Nsga2::Mode>(9)); }},
+      {"Nsga2CrossoverProb", "algorithm.nsga2.crossover_prob", kFull,
+       [](auto& s) { Nsga2(s)->set_crossover_prob(1.5); }},
+      {"Nsga2EtaC", "algorithm.nsga2.eta_c", kFull, [](auto& s) { Nsga2(s)->set_eta_c(-1); }},
+      {"Nsga2EtaM", "algorithm.nsga2.eta_m", kFull,
+       [](auto& s) { Nsga2(s)->set_eta_m(std::numeric_limits<double>::quiet_NaN()); }},
+      {"Nsga2MutationProb", "algorithm.nsga2.mutation_prob", kFull, [](auto& s) { Nsga2(s)->set_mutation_prob(2); }},
+      {"WoaVariantUnknown", "algorithm.woa.variant", kFull,
+       [](auto& s) { Woa(s)->set_variant(static_cast<v1::Woa::Variant>(5)); }},
+      {"WoaPopulation", "algorithm.woa.population", kFull, [](auto& s) { Woa(s)->set_population(3); }},
+      {"WoaPopulationTooManyGenes", "algorithm.woa.population", kFull,
+       [](auto& s) { Woa(s)->set_population(1u << 20); }},
+      {"WoaMaxIterations", "algorithm.woa.max_iterations", kFull, [](auto& s) { Woa(s)->set_max_iterations(0); }},
+      {"WoaArchiveSize", "algorithm.woa.archive_size", kFull, [](auto& s) { Woa(s)->set_archive_size(0); }},
+      // StudySpec.budget (max_parallel above max_trials is lowered to it, not refused)
+      {"MaxTrialsZero", "budget.max_trials", kFull, [](auto& s) { s.mutable_budget()->set_max_trials(0); }},
+      {"MaxTrialsTooMany", "budget.max_trials", kFull,
+       [](auto& s) { s.mutable_budget()->set_max_trials(1'000'001); }},
+      {"MaxAttemptsTooMany", "budget.max_attempts", kFull,
+       [](auto& s) { s.mutable_budget()->set_max_attempts(101); }},
+      {"LeaseSecondsTooMany", "budget.lease_seconds", kFull,
+       [](auto& s) { s.mutable_budget()->set_lease_seconds(86'401); }},
+      // StudySpec.task
+      {"TaskMissing", "task", kFull, [](auto& s) { s.clear_task(); }},
+      {"FixedUnknownKnob", "task.builtin.fixed.epoch", kFull,
+       [](auto& s) { (*Builtin(s)->mutable_fixed()->mutable_fields())["epoch"].set_number_value(2); }},
+      {"FixedKeyNotAName", "task.builtin.fixed", kFull,
+       [](auto& s) { (*Builtin(s)->mutable_fixed()->mutable_fields())["ep ochs"].set_number_value(2); }},
+      {"FixedOutOfRange", "task.builtin.fixed.epochs", kFull,
+       [](auto& s) { (*Builtin(s)->mutable_fixed()->mutable_fields())["epochs"].set_number_value(0); }},
+      {"FixedNotANumberOrString", "task.builtin.fixed.epochs", kFull,
+       [](auto& s) { (*Builtin(s)->mutable_fixed()->mutable_fields())["epochs"].set_bool_value(true); }},
+      {"FixedAndSearched", "task.builtin.fixed.lr", kFull,
+       [](auto& s) { (*Builtin(s)->mutable_fixed()->mutable_fields())["lr"].set_number_value(0.1); }},
+      {"TrainLimitTooLarge", "task.builtin.train_limit", kFull,
+       [](auto& s) { Builtin(s)->set_train_limit(50'001); }},
+      {"SyntheticFunctionMissing", "task.synthetic.function", kSynthetic,
+       [](auto& s) { Synthetic(s)->clear_function(); }},
+      {"SyntheticFunctionUnknown", "task.synthetic.function", kSynthetic,
+       [](auto& s) { Synthetic(s)->set_function("zdt9"); }},
+      {"SyntheticDimsTooFew", "task.synthetic.dims", kSynthetic, [](auto& s) { Synthetic(s)->set_dims(1); }},
+      {"SyntheticDimsTooMany", "task.synthetic.dims", kSynthetic, [](auto& s) { Synthetic(s)->set_dims(10'001); }},
+      {"SyntheticShiftSeedOnZdt", "task.synthetic.shift_seed", kSynthetic,
+       [](auto& s) { Synthetic(s)->set_shift_seed(1); }},
+      {"SyntheticParameterCount", "parameters", kSynthetic, [](auto& s) { AddParameters(s, 2); }},
+      {"SyntheticParameterName", "parameters[0] (p0)", kSynthetic, [](auto& s) { AddParameters(s, 3); }},
+      {"SyntheticParameterOutsideDomain", "parameters[0] (x1)", kSynthetic,
+       [](auto& s) {
+         AddParameters(s, 3);
+         for (int i = 0; i < 3; ++i) P(s, i)->set_name(Indexed("x", i + 1));
+         P(s, 0)->mutable_float_()->set_high(2);
+       }},
+  };
+  return *cases;
+}
+
+class SpecFieldTest : public ::testing::TestWithParam<FieldCase> {};
+
+TEST_P(SpecFieldTest, IsRefusedNamingTheField) {
+  const FieldCase& c = GetParam();
+  v1::StudySpec spec = Parse(c.base);
+  ASSERT_TRUE(NormalizeSpec(spec).ok()) << NormalizeSpec(spec).status().ToString();
+  c.breaks(spec);
+  auto result = NormalizeSpec(spec);
+  ASSERT_FALSE(result.ok()) << spec.DebugString();
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.status().message().rfind(c.field + ":", 0), 0u)
+      << "expected \"" << c.field << ": ...\", got \"" << result.status().message() << "\"";
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryField, SpecFieldTest, ::testing::ValuesIn(FieldCases()),
+                         [](const ::testing::TestParamInfo<FieldCase>& test) { return test.param.name; });
+
+TEST(SpecTest, LimitsAreInclusive) {
+  // The largest sizes accepted: a 200-byte study name, 50000 training images, 10000 parameters, a 64-byte
+  // parameter name (refused here only as an unknown knob).
+  v1::StudySpec spec = Parse(kFull);
+  spec.set_name(std::string(200, 'n'));
+  Builtin(spec)->set_train_limit(50'000);
+  EXPECT_TRUE(NormalizeSpec(spec).ok()) << NormalizeSpec(spec).status().ToString();
+  spec.set_name("caf\xc3\xa9 \xe2\x9c\x93");  // UTF-8 beyond ASCII is fine
+  EXPECT_TRUE(NormalizeSpec(spec).ok()) << NormalizeSpec(spec).status().ToString();
+
+  v1::StudySpec synthetic = Parse(kSynthetic);
+  Synthetic(synthetic)->set_dims(10'000);
+  auto wide = NormalizeSpec(synthetic);
+  ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  EXPECT_EQ(wide->parameters_size(), 10'000);
+
+  const std::string name(64, 'w');
+  P(spec, 1)->set_name(name);
+  EXPECT_EQ(
+      NormalizeSpec(spec).status().message().rfind("parameters[1] (" + name + "): unknown parameter", 0), 0u)
+      << NormalizeSpec(spec).status().message();
+}
+
+TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
+  v1::StudySpec spec = Parse(kFull);
+  spec.mutable_budget()->set_max_parallel(100);
+  auto normal = NormalizeSpec(spec);
+  ASSERT_TRUE(normal.ok()) << normal.status().ToString();
+  EXPECT_EQ(normal->budget().max_parallel(), 10u);
+}
+
+TEST(SpecTest, NormalisingTwiceChangesNothing) {
+  for (const char* json : {kGood, kFull, kSynthetic}) {
+    auto once = NormalizeSpec(Parse(json));
+    ASSERT_TRUE(once.ok()) << once.status().ToString();
+    auto twice = NormalizeSpec(*once);
+    ASSERT_TRUE(twice.ok()) << twice.status().ToString();
+    EXPECT_EQ(twice->SerializeAsString(), once->SerializeAsString());
+  }
 }
 
 }  // namespace

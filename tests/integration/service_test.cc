@@ -228,6 +228,13 @@ TEST_F(ServiceTest, BadSpecsAreRefusedNamingTheFieldAndStoreNothing) {
       {R"(["relu", "gelu"])", "[]", "parameters[1] (activation)"},
       {R"("low": 0.001)", R"("low": -1)", "parameters[0] (lr)"},
       {R"({"name": "accuracy"})", R"({"name": "acuracy"})", "objectives[0] (acuracy)"},
+      {R"("name": "x")", R"("name": "x\u0007")", "name: holds a control character"},
+      {R"("name": "lr")", R"("name": "l r")", "parameters[0].name"},
+      {R"(["relu", "gelu"]})", R"(["relu", "gelu"]}, "condition": {"parent": "lr", "values": ["relu"]})",
+       "parameters[1] (activation).condition.parent"},
+      {R"("budget": {)", R"("algorithm": {"nsga2": {"population": 2}}, "budget": {)",
+       "algorithm.nsga2.population"},
+      {R"({"builtin": {}})", R"({"builtin": {"train_limit": 60000}})", "task.builtin.train_limit"},
   };
   for (const Case& c : cases) {
     std::string json = good;
@@ -236,6 +243,19 @@ TEST_F(ServiceTest, BadSpecsAreRefusedNamingTheFieldAndStoreNothing) {
     const grpc::Status status = Create(json, &study);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << json;
     EXPECT_NE(status.error_message().find(c.field), std::string::npos) << status.error_message();
+  }
+  {
+    // A field this coordinator does not know (a newer client's) is refused, not stored unobeyed.
+    v1::CreateStudyRequest request;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(good, request.mutable_spec()).ok());
+    v1::Parameter* lr = request.mutable_spec()->mutable_parameters(0);
+    lr->GetReflection()->MutableUnknownFields(lr)->AddVarint(99, 1);
+    grpc::ClientContext context;
+    v1::Study study;
+    const grpc::Status status = stub_->CreateStudy(&context, request, &study);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("parameters[0].<field 99>"), std::string::npos)
+        << status.error_message();
   }
   EXPECT_EQ(CountRows("studies"), 0);
   EXPECT_EQ(CountRows("trials"), 0);
