@@ -98,6 +98,22 @@ TEST_F(StoreTest, RefusesNonSqliteFileAndLeavesItUntouched) {
   EXPECT_EQ(ReadAll(path_), before);
 }
 
+TEST_F(StoreTest, RefusesDamagedSqliteFileNamingItAndLeavesItUntouched) {
+  // SQLite's header, then bytes that are no database.
+  std::string bytes("SQLite format 3\0", 16);
+  for (int i = 0; i < 4096; ++i) bytes.push_back(static_cast<char>((i * 7919 + 13) & 0xff));
+  { std::ofstream(path_, std::ios::binary) << bytes; }
+  auto store = Store::Open(path_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(store.status().message().find("database " + path_ + " is not a readable SQLite database"),
+            std::string::npos)
+      << store.status().message();
+  EXPECT_EQ(ReadAll(path_), bytes);
+  EXPECT_FALSE(fs::exists(path_ + "-wal"));
+  EXPECT_FALSE(fs::exists(path_ + "-journal"));
+}
+
 TEST_F(StoreTest, RefusesNewerSchemaAndLeavesItUntouched) {
   MakeSqlite("CREATE TABLE future (x); PRAGMA user_version = 99;");
   const std::string before = ReadAll(path_);
