@@ -114,16 +114,16 @@ Status ReadHeader(GzReader& reader, int ndims, std::string_view what, std::vecto
   return Status::Ok();
 }
 
-// Reads exactly `bytes` bytes of payload (growing `out` as data arrives) and checks nothing follows.
+// Reads exactly `bytes` bytes of payload and checks nothing follows. `out` grows with the data as it
+// arrives, a chunk at a time: a header that promises more than the file holds costs at most one chunk.
 Status ReadPayload(GzReader& reader, uint64_t bytes, std::string_view what, std::vector<uint8_t>* out) {
   out->clear();
-  // Reserve what the header promises only up to a modest cap: a damaged header must not cost memory.
-  out->reserve(static_cast<size_t>(std::min<uint64_t>(bytes, 64 * kChunk)));
-  std::vector<uint8_t> chunk(static_cast<size_t>(std::min<uint64_t>(bytes, kChunk)));
   while (out->size() < bytes) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(bytes - out->size(), chunk.size()));
-    HPO_ASSIGN_OR_RETURN(size_t got, reader.Read(chunk.data(), want));
-    out->insert(out->end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+    const size_t have = out->size();
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(bytes - have, kChunk));
+    out->resize(have + want);
+    HPO_ASSIGN_OR_RETURN(size_t got, reader.Read(out->data() + have, want));
+    out->resize(have + got);
     if (got < want) {
       return DataLossError(reader.path() + ": truncated: the header promises " + std::to_string(bytes) +
                            " bytes of " + std::string(what) + ", the file holds " +

@@ -4,8 +4,8 @@
 //
 // Every header field and the payload size are checked; a missing file is NOT_FOUND, anything malformed
 // (bad magic, wrong dimensions, truncated, trailing bytes, a corrupt gzip stream) is DATA_LOSS, always with
-// the file's path in the message. Memory grows only with data actually read, never with what a header
-// claims. Stateless functions: thread-safe.
+// the file's path in the message. Memory grows only with data actually read (plus at most one 1 MiB
+// read chunk), never with what a header claims. Stateless functions: thread-safe.
 #ifndef HPO_TRAINER_IDX_H_
 #define HPO_TRAINER_IDX_H_
 

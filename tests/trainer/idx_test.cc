@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,16 @@
 #include "tests/trainer/test_util.h"
 
 namespace hpo::trainer {
+
+// The largest single operator new on this thread while `probing` is set (see the operator new below): how
+// a test sees what a header's claims cost.
+struct AllocationProbe {
+  static thread_local bool probing;
+  static thread_local size_t largest;
+};
+thread_local bool AllocationProbe::probing = false;
+thread_local size_t AllocationProbe::largest = 0;
+
 namespace {
 
 using testing::IdxBytes;
@@ -143,5 +156,44 @@ TEST_F(IdxTest, EveryTruncationAndRandomDamageFailsCleanly) {
   }
 }
 
+// Found by tests/fuzz (fuzz_idx under -malloc_limit_mb): a 10-byte labels file whose header claims
+// 2^28 - 1 labels made the reader reserve 64 MiB before reading a byte. Now memory follows the data.
+TEST_F(IdxTest, AHeaderClaimingMuchCostsNoMemory) {
+  for (bool gz : {false, true}) {
+    const std::string labels = Write(gz ? "claims.gz" : "claims", IdxBytes({(1u << 28) - 1}, {1, 2}), gz);
+    const std::string images = Write(gz ? "big.gz" : "big", IdxBytes({1u << 28, 1 << 14, 1 << 14}, {3}), gz);
+    AllocationProbe::largest = 0;
+    AllocationProbe::probing = true;
+    const Status labels_status = ReadIdxLabels(labels).status();
+    const Status images_status = ReadIdxImages(images).status();
+    AllocationProbe::probing = false;
+    EXPECT_EQ(labels_status.code(), StatusCode::kDataLoss) << labels_status.ToString();
+    EXPECT_NE(labels_status.message().find("truncated"), std::string::npos) << labels_status.message();
+    EXPECT_EQ(images_status.code(), StatusCode::kDataLoss) << images_status.ToString();
+    // One read chunk (1 MiB) at most; zlib's own buffers are malloc'd, not counted here.
+    EXPECT_LE(AllocationProbe::largest, size_t{1} << 20) << "gz " << gz;
+  }
+}
+
 }  // namespace
 }  // namespace hpo::trainer
+
+// Replaces the global operator new (and its deletes) for this test binary to feed AllocationProbe; the
+// allocation itself is plain malloc.
+void* operator new(size_t size) {
+  if (hpo::trainer::AllocationProbe::probing) {
+    hpo::trainer::AllocationProbe::largest = std::max(hpo::trainer::AllocationProbe::largest, size);
+  }
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+// GCC takes the free() in a replacement delete for a mismatch with new; it is this new's malloc.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
