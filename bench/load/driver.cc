@@ -228,6 +228,7 @@ Result<LoadFigures> RunLoad(const LoadOptions& options) {
   threads.reserve(static_cast<size_t>(options.workers));
   for (int i = 0; i < options.workers; ++i) threads.emplace_back(work, i);
   start_line.WaitFor(options.workers);
+  if (options.on_start) options.on_start();
   const double cpu_start = ProcessCpuSeconds();
   const auto start = Steady::now();
   start_line.Open();
@@ -238,6 +239,7 @@ Result<LoadFigures> RunLoad(const LoadOptions& options) {
     figures.wall_s = std::chrono::duration<double>(last.value_or(Steady::now()) - start).count();
   }
   figures.client_cpu_s = ProcessCpuSeconds() - cpu_start;
+  if (options.on_end) options.on_end();
   stop.store(true);
   for (std::thread& t : threads) t.join();
   figures.cycles = completed.load();

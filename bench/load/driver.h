@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,6 +61,10 @@ struct LoadOptions {
   std::string function = "zdt1";  // the study's synthetic problem, evaluated here
   size_t dims = 4;
   double timeout_s = 600;  // give up (timed_out) after this long
+  // Called on the calling thread just before the workers start, and as soon as the last completion is
+  // acknowledged (or the run gave up), before the workers are joined; either may be empty.
+  std::function<void()> on_start;
+  std::function<void()> on_end;
 };
 
 struct LoadFigures {

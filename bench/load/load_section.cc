@@ -2,6 +2,7 @@
 // beside the transport's ceiling and Optuna's ask/tell rate. See bench.h.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -119,11 +120,7 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
       reporter.Note("load", "Optuna failed: " + run.status().ToString());
       fail(run.status());
     }
-  } else {
-    reporter.Note("load",
-                  "Optuna: not installed (apt install python3-optuna, or deploy/install-deps.sh --peers); "
-                  "no Optuna column");
-  }
+  }  // else: the header said that Optuna is not installed
 
   Table cycles(reporter, "load", "cycles",
                "Committed trial cycles (AcquireTrial + CompleteTrial acknowledged) over loopback, " +
@@ -146,18 +143,24 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
                 {"check", "check", Column::Format::kText}});
   Table process(
       reporter, "load", "coordinator",
-      "The coordinator process during each row (/proc: VmRSS sampled every 50 ms, VmHWM at the end, "
-      "Threads; CPU = utime + stime) and the simulated workers' CPU (this process)",
+      "The coordinator process in each row (/proc): at launch, the most sampled (every 50 ms) and "
+      "VmHWM at the end; threads once the workers are connected, the most sampled and at the end; "
+      "its CPU (utime + stime), the simulated workers' (this process) and other processes' over the timed "
+      "window",
       {{"workers", "workers"},
-       {"rss_start_mib", "rss start MiB", Column::Format::kFixed, 1},
+       {"rss_launch_mib", "rss launch MiB", Column::Format::kFixed, 1},
        {"rss_max_mib", "rss max MiB", Column::Format::kFixed, 1},
        {"vm_hwm_mib", "VmHWM MiB", Column::Format::kFixed, 1},
-       {"threads_start", "threads start"},
-       {"threads_max", "threads max"},
-       {"threads_end", "threads end"},
+       {"threads_launch", "thr launch"},
+       {"threads_start", "thr start"},
+       {"threads_max", "thr max"},
+       {"threads_end", "thr end"},
        {"coordinator_cpu_s", "coord cpu s", Column::Format::kFixed, 2},
+       {"coordinator_cores", "coord cores", Column::Format::kFixed, 2},
        {"coordinator_cpu_ms_per_cycle", "coord ms/cycle", Column::Format::kFixed, 3},
        {"workers_cpu_s", "workers cpu s", Column::Format::kFixed, 2},
+       {"workers_cores", "workers cores", Column::Format::kFixed, 2},
+       {"other_cores", "others cores", Column::Format::kFixed, 2},
        {"empty_polls", "empty polls"}});
   Table ceiling(
       reporter, "load", "ceiling",
@@ -177,7 +180,7 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
     mkdir(dir.c_str(), 0755);
     HPO_ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorProcess> coordinator,
                          CoordinatorProcess::Start({.binary = options.coordinator, .dir = dir}));
-    const ProcStatus start = coordinator->Status();
+    const ProcStatus launch = coordinator->Status();
     const auto study_stub = v1::StudyService::NewStub(MakeChannel(coordinator->address()));
     v1::CreateStudyRequest create;
     *create.mutable_spec() = LoadStudy(workers, trials);
@@ -185,15 +188,28 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
     HPO_RETURN_IF_ERROR(FromGrpc("CreateStudy", study_stub->CreateStudy(Context().get(), create, &study)));
 
     ProcSampler sampler(coordinator->pid(), 50);
+    ProcStatus start;                       // the workers connected and registered, about to start
+    ProcStatus end;                         // the last completion acknowledged
+    double busy_start = -1, busy_end = -1;  // the whole machine's CPU seconds then
     Result<LoadFigures> load = RunLoad({.address = coordinator->address(),
                                         .workers = workers,
                                         .trials = trials,
                                         .wait_ms = options.wait_ms,
                                         .function = "zdt1",
                                         .dims = 4,
-                                        .timeout_s = options.timeout_s});
+                                        .timeout_s = options.timeout_s,
+                                        .on_start =
+                                            [&] {
+                                              start = coordinator->Status();
+                                              busy_start = MachineBusySeconds();
+                                            },
+                                        .on_end =
+                                            [&] {
+                                              end = coordinator->Status();
+                                              busy_end = MachineBusySeconds();
+                                            }});
     const ProcSampler::Peaks peaks = sampler.Finish();
-    const ProcStatus end = coordinator->Status();
+    const double hwm_mib = coordinator->Status().hwm_mib;
     HPO_RETURN_IF_ERROR(load.status());
     const Result<StudyCheck> check = CheckStudy(*study_stub, study.id());
     if (Status stopped = coordinator->Stop(); !stopped.ok()) fail(std::move(stopped));
@@ -230,12 +246,15 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
                 optuna ? Value{optuna->trials_per_s} : Value{},
                 optuna ? Ratio(rate, optuna->trials_per_s) : Value{}, verdict});
     const double coordinator_cpu = end.cpu_s >= 0 && start.cpu_s >= 0 ? end.cpu_s - start.cpu_s : -1;
-    process.Add({int64_t{workers}, start.rss_mib, peaks.rss_mib, end.hwm_mib, int64_t{start.threads},
-                 int64_t{peaks.threads}, int64_t{end.threads}, coordinator_cpu,
-                 load->cycles > 0 && coordinator_cpu >= 0
-                     ? Value{1e3 * coordinator_cpu / static_cast<double>(load->cycles)}
+    const auto per_wall = [&](double cpu_s) { return Ratio(cpu_s, load->wall_s); };
+    process.Add({int64_t{workers}, launch.rss_mib, peaks.rss_mib, hwm_mib, int64_t{launch.threads},
+                 int64_t{start.threads}, int64_t{peaks.threads}, int64_t{end.threads}, coordinator_cpu,
+                 per_wall(coordinator_cpu), Ratio(1e3 * coordinator_cpu, static_cast<double>(load->cycles)),
+                 load->client_cpu_s, per_wall(load->client_cpu_s),
+                 busy_start >= 0 && coordinator_cpu >= 0
+                     ? per_wall(std::max(0.0, busy_end - busy_start - coordinator_cpu - load->client_cpu_s))
                      : Value{},
-                 load->client_cpu_s, static_cast<int64_t>(load->empty_polls)});
+                 static_cast<int64_t>(load->empty_polls)});
     ceiling.Add({int64_t{workers}, static_cast<int64_t>(top->calls), top->seconds, top->calls_per_s, call.p50,
                  call.p99, static_cast<int64_t>(top->errors)});
   }
