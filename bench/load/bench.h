@@ -44,6 +44,10 @@ struct LoadBenchOptions {
   const OptunaPeer* optuna = nullptr;  // null or unavailable: no Optuna figures
 };
 
+// A figure read from /proc, or nothing when it could not be read (negative).
+Value Known(double v);
+Value Known(int v);
+
 Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter);  // --section load
 Status RunIdleSection(const LoadBenchOptions& options, const Reporter& reporter);  // --section idle
 

@@ -76,9 +76,9 @@ Status RunIdleSection(const LoadBenchOptions& options, const Reporter& reporter)
     const double cpu_pct =
         end.cpu_s >= 0 && parked.cpu_s >= 0 ? 100.0 * (end.cpu_s - parked.cpu_s) / idle_s : -1;
     table.Add({int64_t{workers}, static_cast<int64_t>(figures.polls), static_cast<int64_t>(figures.errors),
-               static_cast<int64_t>(figures.early), poll.p50, poll.max, int64_t{before.threads},
-               int64_t{parked.threads}, int64_t{end.threads}, int64_t{peaks.threads}, before.rss_mib,
-               parked.rss_mib, end.rss_mib, peaks.rss_mib, cpu_pct >= 0 ? Value{cpu_pct} : Value{}, verdict});
+               static_cast<int64_t>(figures.early), poll.p50, poll.max, Known(before.threads),
+               Known(parked.threads), Known(end.threads), Known(peaks.threads), Known(before.rss_mib),
+               Known(parked.rss_mib), Known(end.rss_mib), Known(peaks.rss_mib), Known(cpu_pct), verdict});
   }
   table.Print();
   reporter.Note("idle",

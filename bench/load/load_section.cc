@@ -86,6 +86,9 @@ Value Ratio(double numerator, double denominator) {
 
 }  // namespace
 
+Value Known(double v) { return v >= 0 ? Value{v} : Value{}; }
+Value Known(int v) { return v >= 0 ? Value{int64_t{v}} : Value{}; }
+
 Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter) {
   const uint32_t trials = options.trials > 0 ? options.trials : options.quick ? 1000 : 5000;
   const double ceiling_s = options.ceiling_s > 0 ? options.ceiling_s : options.quick ? 1.0 : 3.0;
@@ -247,10 +250,11 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
                 optuna ? Ratio(rate, optuna->trials_per_s) : Value{}, verdict});
     const double coordinator_cpu = end.cpu_s >= 0 && start.cpu_s >= 0 ? end.cpu_s - start.cpu_s : -1;
     const auto per_wall = [&](double cpu_s) { return Ratio(cpu_s, load->wall_s); };
-    process.Add({int64_t{workers}, launch.rss_mib, peaks.rss_mib, hwm_mib, int64_t{launch.threads},
-                 int64_t{start.threads}, int64_t{peaks.threads}, int64_t{end.threads}, coordinator_cpu,
-                 per_wall(coordinator_cpu), Ratio(1e3 * coordinator_cpu, static_cast<double>(load->cycles)),
-                 load->client_cpu_s, per_wall(load->client_cpu_s),
+    process.Add({int64_t{workers}, Known(launch.rss_mib), Known(peaks.rss_mib), Known(hwm_mib),
+                 Known(launch.threads), Known(start.threads), Known(peaks.threads), Known(end.threads),
+                 Known(coordinator_cpu), per_wall(coordinator_cpu),
+                 Ratio(1e3 * coordinator_cpu, static_cast<double>(load->cycles)), load->client_cpu_s,
+                 per_wall(load->client_cpu_s),
                  busy_start >= 0 && coordinator_cpu >= 0
                      ? per_wall(std::max(0.0, busy_end - busy_start - coordinator_cpu - load->client_cpu_s))
                      : Value{},
