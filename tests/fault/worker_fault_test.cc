@@ -27,6 +27,7 @@ TEST_F(WorkerFaultTest, KilledWorkerTrialIsRequeuedAndCompletedByAnother) {
   ASSERT_NE(doomed_id, 0);
   const std::optional<TrialRow> taken = WaitRunning(study, 0, doomed_id, 1, 10s);
   ASSERT_TRUE(taken.has_value()) << "trial #0 never ran on the first worker";
+  ASSERT_TRUE(WaitFor([&] { return TrainerPids().size() == 1; }, 10s)) << "its trial process never started";
   ASSERT_TRUE(doomed->Signal(SIGKILL));
   ASSERT_TRUE(doomed->Wait(5s).has_value());
 
@@ -72,6 +73,8 @@ TEST_F(WorkerFaultTest, TrialLostOnEveryAttemptFailsAfterMaxAttempts) {
     ASSERT_NE(last_id, 0);
     ASSERT_TRUE(WaitRunning(study, 0, last_id, attempt, 10s).has_value())
         << "trial #0 attempt " << attempt << " never ran";
+    ASSERT_TRUE(WaitFor([&] { return TrainerPids().size() == static_cast<size_t>(attempt); }, 10s))
+        << "the trial process of attempt " << attempt << " never started";
     ASSERT_TRUE(doomed->Signal(SIGKILL));
     ASSERT_TRUE(doomed->Wait(5s).has_value());
   }
@@ -162,6 +165,9 @@ TEST_F(WorkerFaultTest, CutOffWorkersLateCompletionIsRefused) {
   ASSERT_NE(frozen_id, 0);
   const std::optional<TrialRow> first = WaitRunning(study, 0, frozen_id, 1, 10s);
   ASSERT_TRUE(first.has_value());
+  // Cut off mid-trial: once its trial process runs (the row says RUNNING before the worker has the
+  // answer).
+  ASSERT_TRUE(WaitFor([&] { return TrainerPids().size() == 1; }, 10s));
   ASSERT_TRUE(frozen->Signal(SIGSTOP));
   const auto stopped_at = std::chrono::steady_clock::now();
 
