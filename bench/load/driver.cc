@@ -353,11 +353,13 @@ Result<CeilingFigures> RunCeiling(int workers, double seconds) {
   threads.reserve(static_cast<size_t>(workers));
   for (int i = 0; i < workers; ++i) threads.emplace_back(work);
   start_line.WaitFor(workers);
+  const double cpu_start = ProcessCpuSeconds();
   const auto start = Steady::now();
   start_line.Open();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop.store(true);
   for (std::thread& t : threads) t.join();
+  figures.cpu_s = ProcessCpuSeconds() - cpu_start;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   // Every call counted ended by the time its thread ended, so the window runs until the last one did.
   figures.seconds = std::chrono::duration<double>(end_of_last_call - start).count();

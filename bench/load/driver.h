@@ -126,6 +126,7 @@ struct CeilingFigures {
   double seconds = 0;  // the measured window
   uint64_t calls = 0;  // acknowledged calls in it
   double calls_per_s = 0;
+  double cpu_s = 0;  // this process's CPU time over the window: the clients' and the server's
   std::vector<double> call_ms;
   uint64_t errors = 0;
   std::string first_error;

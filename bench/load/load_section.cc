@@ -168,7 +168,7 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
   Table ceiling(
       reporter, "load", "ceiling",
       "The ceiling: Heartbeat answered at once by an in-process callback server, the same N threads "
-      "and channels, " +
+      "and channels (cpu = this process's: clients and server), " +
           FormatDouble(ceiling_s) + " s",
       {{"workers", "workers"},
        {"calls", "calls"},
@@ -176,6 +176,7 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
        {"calls_per_s", "calls/s", Column::Format::kFixed, 0},
        {"call_ms_p50", "p50 ms", Column::Format::kFixed, 3},
        {"call_ms_p99", "p99 ms", Column::Format::kFixed, 3},
+       {"cpu_ms_per_call", "cpu ms/call", Column::Format::kFixed, 3},
        {"errors", "errors"}});
 
   for (const int workers : options.workers) {
@@ -260,7 +261,8 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
                      : Value{},
                  static_cast<int64_t>(load->empty_polls)});
     ceiling.Add({int64_t{workers}, static_cast<int64_t>(top->calls), top->seconds, top->calls_per_s, call.p50,
-                 call.p99, static_cast<int64_t>(top->errors)});
+                 call.p99, Ratio(1e3 * top->cpu_s, static_cast<double>(top->calls)),
+                 static_cast<int64_t>(top->errors)});
   }
   cycles.Print();
   process.Print();
