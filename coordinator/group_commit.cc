@@ -1,5 +1,6 @@
 #include "coordinator/group_commit.h"
 
+#include <unordered_map>
 #include <utility>
 
 namespace hpo::coordinator {
@@ -69,6 +70,39 @@ GroupCommitStats GroupCommitter::stats() const {
   return stats_;
 }
 
+storage::Changes GroupCommitter::Merge(std::deque<Entry>& group) {
+  // Trial rows are written whole: the last record of each trial in the group is the one that counts
+  // (a trial that has no id yet is always its own). Study changes fold field by field, later over earlier,
+  // so a study whose optimizer moved k times in the group is written once.
+  storage::Changes changes;
+  std::unordered_map<uint64_t, size_t> trial_slot;
+  std::unordered_map<uint64_t, size_t> study_slot;
+  for (Entry& entry : group) {
+    for (storage::TrialRecord& trial : entry.changes.trials) {
+      const uint64_t id = trial.trial.id();
+      auto [it, inserted] = trial_slot.try_emplace(id, changes.trials.size());
+      if (inserted || id == 0) {
+        if (!inserted) it->second = changes.trials.size();
+        changes.trials.push_back(&trial);
+      } else {
+        changes.trials[it->second] = &trial;
+      }
+    }
+    for (storage::StudyChange& study : entry.changes.studies) {
+      auto [it, inserted] = study_slot.try_emplace(study.study_id, changes.studies.size());
+      if (inserted) {
+        changes.studies.push_back(std::move(study));
+        continue;
+      }
+      storage::StudyChange& merged = changes.studies[it->second];
+      if (study.state) merged.state = study.state;
+      if (study.finished_ms) merged.finished_ms = study.finished_ms;
+      if (study.optimizer_state) merged.optimizer_state = std::move(study.optimizer_state);
+    }
+  }
+  return changes;
+}
+
 void GroupCommitter::Loop() {
   std::unique_lock lock(mu_);
   for (;;) {
@@ -78,12 +112,7 @@ void GroupCommitter::Loop() {
     group.swap(queue_);
     lock.unlock();
 
-    storage::Changes changes;
-    for (Entry& entry : group) {
-      for (storage::TrialRecord& trial : entry.changes.trials) changes.trials.push_back(&trial);
-      changes.studies.insert(changes.studies.end(), entry.changes.studies.begin(),
-                             entry.changes.studies.end());
-    }
+    storage::Changes changes = Merge(group);
     const Status status =
         changes.trials.empty() && changes.studies.empty() ? Status::Ok() : store_->Apply(changes);
 

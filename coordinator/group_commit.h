@@ -4,8 +4,8 @@
 //
 // The Core makes each change in memory under its mutex, Enqueue()s it there (so groups commit in the
 // order the changes were made), releases the mutex and Wait()s. A committer thread takes everything
-// queued as one group and applies it with Store::Apply; the operations whose changes are in it wake with
-// its status.
+// queued as one group and applies it with Store::Apply, each trial row and study row written once (the
+// last state of each in the group); the operations whose changes are in it wake with its status.
 //
 // A group that fails to commit leaves the Core's memory ahead of the database. Every change queued then
 // or later was made on top of it, so they all fail with the group's error, and the committer stays
@@ -76,6 +76,8 @@ class GroupCommitter {
     ChangeSet changes;
     std::function<void(const Status&)> done;  // may be empty
   };
+  // The one set of changes a group writes.
+  static storage::Changes Merge(std::deque<Entry>& group);
   void Loop();
 
   storage::Store* const store_;

@@ -157,6 +157,34 @@ TEST_F(GroupCommitTest, CallbacksRunOnceTheirGroupIsDurable) {
   EXPECT_EQ(store_->ListTrials(study_)->size(), 20u);
 }
 
+// Several changes to one trial and one study queued back to back (likely one group, where each row is
+// written once): the database ends with the last of each, fields of study changes folded in order.
+TEST_F(GroupCommitTest, RepeatedChangesToOneRowEndWithTheLast) {
+  GroupCommitter committer(store_.get());
+  ChangeSet running = NewTrial(7, 0, study_);
+  running.trials[0].trial.set_state(v1::TRIAL_RUNNING);
+  running.studies.push_back({study_, std::nullopt, std::nullopt, std::string("state-1")});
+  ChangeSet completed = NewTrial(7, 0, study_);
+  completed.trials[0].trial.set_state(v1::TRIAL_COMPLETED);
+  (*completed.trials[0].trial.mutable_metrics())["f1"] = 0.25;
+  completed.studies.push_back({study_, v1::STUDY_COMPLETED, int64_t{99}, std::nullopt});
+  ChangeSet other = NewTrial(8, 1, study_);
+  other.studies.push_back({study_, std::nullopt, std::nullopt, std::string("state-2")});
+  committer.Enqueue(std::move(running));
+  committer.Enqueue(std::move(completed));
+  ASSERT_TRUE(committer.Wait(committer.Enqueue(std::move(other))).ok());
+  auto trial = store_->GetTrial(7);
+  ASSERT_TRUE(trial.ok());
+  EXPECT_EQ(trial->trial.state(), v1::TRIAL_COMPLETED);
+  EXPECT_EQ(trial->trial.metrics().at("f1"), 0.25);
+  EXPECT_EQ(store_->ListTrials(study_)->size(), 2u);
+  auto study = store_->GetStudy(study_);
+  ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->study.state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(study->study.finished_ms(), 99);
+  EXPECT_EQ(study->optimizer_state, "state-2");
+}
+
 TEST_F(GroupCommitTest, DestructorCommitsWhatIsQueued) {
   {
     GroupCommitter committer(store_.get());
