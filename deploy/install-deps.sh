@@ -5,6 +5,9 @@
 #   deploy/install-deps.sh           build, test and demo dependencies
 #   deploy/install-deps.sh --peers   also the peers the benches compare against
 #                                    (pagmo2, PyTorch, Optuna); never needed by `make test`
+#
+# clang and libclang-rt-dev (which brings libclang-rt-14-dev, holding libclang_rt.fuzzer-x86_64.a) build
+# the libFuzzer targets of tests/fuzz; the rest of hpo builds with GCC.
 set -euo pipefail
 
 packages=(
@@ -12,6 +15,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev libboost-dev libopenblas-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
+  clang libclang-rt-dev
   dataset-fashion-mnist python3 openssl
 )
 if [[ "${1:-}" == "--peers" ]]; then
