@@ -16,7 +16,24 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
   return std::unique_ptr<Db>(new Db(raw));
 }
 
-Db::~Db() { sqlite3_close(db_); }
+Db::~Db() {
+  for (auto& [sql, statements] : idle_) {
+    for (sqlite3_stmt* stmt : statements) sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db_);
+}
+
+void Db::Recycle(std::string sql, sqlite3_stmt* stmt) {
+  constexpr size_t kIdlePerText = 4;
+  std::vector<sqlite3_stmt*>& idle = idle_[std::move(sql)];
+  if (idle.size() >= kIdlePerText) {
+    sqlite3_finalize(stmt);
+    return;
+  }
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  idle.push_back(stmt);
+}
 
 Status Db::Error(int rc, std::string_view what) const {
   std::string message(what);
@@ -44,10 +61,17 @@ Status Db::Exec(std::string_view sql) {
 }
 
 Result<Stmt> Db::Prepare(std::string_view sql) {
+  std::string key(sql);
+  if (auto it = idle_.find(key); it != idle_.end() && !it->second.empty()) {
+    sqlite3_stmt* stmt = it->second.back();
+    it->second.pop_back();
+    return Stmt(this, stmt, std::move(key));
+  }
   sqlite3_stmt* stmt = nullptr;
-  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                    &stmt, nullptr);
   if (rc != SQLITE_OK) return Error(rc, "prepare");
-  return Stmt(this, stmt);
+  return Stmt(this, stmt, std::move(key));
 }
 
 Result<int64_t> Db::QueryInt(std::string_view sql) {
@@ -59,7 +83,9 @@ Result<int64_t> Db::QueryInt(std::string_view sql) {
 
 int64_t Db::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 
-Stmt::~Stmt() { sqlite3_finalize(stmt_); }
+Stmt::~Stmt() {
+  if (stmt_ != nullptr) db_->Recycle(std::move(sql_), stmt_);
+}
 
 Stmt& Stmt::Bind(int index, int64_t value) {
   const int rc = sqlite3_bind_int64(stmt_, index, value);

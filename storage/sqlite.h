@@ -1,5 +1,8 @@
 // A thin RAII wrapper over the SQLite C API: a connection (Db) and prepared statements (Stmt).
 //
+// Prepared statements are cached by their SQL text: a Stmt that goes out of scope is reset and kept for
+// the next Prepare of the same text, so the coordinator's hot writes are parsed once per connection.
+//
 // Not thread-safe: the owner of a Db serialises its use. A Stmt must not outlive its Db. Every failure
 // becomes a Status whose message carries SQLite's own words; nothing here throws.
 #ifndef HPO_STORAGE_SQLITE_H_
@@ -11,6 +14,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -28,6 +34,7 @@ class Db {
 
   // Runs one or more statements that return no rows.
   Status Exec(std::string_view sql);
+  // A statement for `sql`: a cached one when one is idle, else freshly prepared.
   Result<Stmt> Prepare(std::string_view sql);
   // The single integer the query returns (e.g. a PRAGMA or COUNT).
   Result<int64_t> QueryInt(std::string_view sql);
@@ -39,13 +46,20 @@ class Db {
   sqlite3* handle() { return db_; }
 
  private:
+  friend class Stmt;
   explicit Db(sqlite3* db) : db_(db) {}
+  // Takes back an idle statement of `sql` (reset, bindings cleared) for reuse; keeps a few per text.
+  void Recycle(std::string sql, sqlite3_stmt* stmt);
+
   sqlite3* db_;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_;  // by SQL text
 };
 
 class Stmt {
  public:
-  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_), sql_(std::move(other.sql_)) {
+    other.stmt_ = nullptr;
+  }
   Stmt& operator=(Stmt&&) = delete;
   Stmt(const Stmt&) = delete;
   ~Stmt();
@@ -73,9 +87,10 @@ class Stmt {
 
  private:
   friend class Db;
-  Stmt(Db* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Stmt(Db* db, sqlite3_stmt* stmt, std::string sql) : db_(db), stmt_(stmt), sql_(std::move(sql)) {}
   Db* db_;
   sqlite3_stmt* stmt_;
+  std::string sql_;  // the cache key
   int bind_rc_ = SQLITE_OK;
 };
 
