@@ -33,7 +33,8 @@ Core::Core(storage::Store* store, const CoreOptions& options)
     : store_(store),
       options_(options),
       token_rng_(TokenSeed()),
-      committer_(std::make_unique<GroupCommitter>(store)) {}
+      committer_(std::make_unique<GroupCommitter>(
+          store, [this](const std::function<void()>& take) { return Seal(take); })) {}
 
 Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOptions& options) {
   std::unique_ptr<Core> core(new Core(store, options));
@@ -44,6 +45,7 @@ Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOption
 
 Status Core::Load() {
   runners_.clear();
+  dirty_.clear();
   HPO_ASSIGN_OR_RETURN(std::vector<uint64_t> workers, store_->WorkerIds());
   workers_.insert(workers.begin(), workers.end());
   HPO_ASSIGN_OR_RETURN(const uint64_t last_trial, store_->LastTrialId());
@@ -108,15 +110,35 @@ ChangeSet Core::Stage(StudyRunner& runner, Update& update) {
   ChangeSet changes;
   if (update.empty()) return changes;
   NumberNewTrials(update);
-  if (update.optimizer_state || update.state) {
-    storage::StudyChange study{runner.id(), update.state, std::nullopt, update.optimizer_state};
+  const uint64_t id = runner.id();
+  if (update.optimizer_moved) dirty_.insert(id);
+  runner.Accept(update);
+  changes.trials = std::move(update.trials);
+  std::optional<std::string> optimizer_state;
+  if (!runner.running()) {
+    // The study ends here: its optimizer's last state goes with this change, not with a later seal.
+    if (dirty_.erase(id) != 0) optimizer_state = runner.SaveOptimizer();
+    runners_.erase(id);
+  }
+  if (update.state || optimizer_state) {
+    storage::StudyChange study{id, update.state, std::nullopt, std::move(optimizer_state)};
     if (update.state) study.finished_ms = update.finished_ms;
     changes.studies.push_back(std::move(study));
   }
-  runner.Accept(update);
-  changes.trials = std::move(update.trials);
-  if (!runner.running()) runners_.erase(runner.id());
   return changes;
+}
+
+ChangeSet Core::Seal(const std::function<void()>& take) {
+  std::lock_guard lock(mu_);
+  take();
+  ChangeSet states;
+  for (uint64_t id : dirty_) {
+    auto it = runners_.find(id);
+    if (it == runners_.end()) continue;
+    states.studies.push_back({id, std::nullopt, std::nullopt, it->second->SaveOptimizer()});
+  }
+  dirty_.clear();
+  return states;
 }
 
 uint64_t Core::StageAndQueue(StudyRunner& runner, Update& update) {

@@ -96,6 +96,9 @@ class Core {
   // (empty for an empty update). `runner` is destroyed when the update ends its study.
   // REQUIRES: mu_ held.
   ChangeSet Stage(StudyRunner& runner, Update& update);
+  // The committer's sealer: takes the queued changes as a group and returns the optimizer states of the
+  // studies they moved, as of the group's last change (saved once per group, not once per operation).
+  ChangeSet Seal(const std::function<void()>& take);
   // Stage, and queue the changes: the ticket to wait on, or 0 when there is nothing to commit.
   // REQUIRES: mu_ held.
   uint64_t StageAndQueue(StudyRunner& runner, Update& update);
@@ -120,6 +123,7 @@ class Core {
   Rng token_rng_;                                             // GUARDED_BY(mu_)
   uint64_t next_study_ = 0;                                   // GUARDED_BY(mu_); round-robin start
   uint64_t next_trial_id_ = 1;                                // GUARDED_BY(mu_)
+  std::set<uint64_t> dirty_;  // GUARDED_BY(mu_); studies whose optimizer moved since the last seal
   std::function<void()> work_listener_;
   std::unique_ptr<GroupCommitter> committer_;
 };

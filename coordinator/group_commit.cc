@@ -5,7 +5,8 @@
 
 namespace hpo::coordinator {
 
-GroupCommitter::GroupCommitter(storage::Store* store) : store_(store), thread_([this] { Loop(); }) {}
+GroupCommitter::GroupCommitter(storage::Store* store, Sealer sealer)
+    : store_(store), sealer_(std::move(sealer)), thread_([this] { Loop(); }) {}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -109,8 +110,17 @@ void GroupCommitter::Loop() {
     queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything queued is committed
     std::deque<Entry> group;
-    group.swap(queue_);
-    lock.unlock();
+    if (sealer_) {
+      lock.unlock();
+      ChangeSet sealed = sealer_([&] {
+        std::lock_guard take_lock(mu_);
+        group.swap(queue_);
+      });
+      if (!sealed.empty()) group.push_back(Entry{0, std::move(sealed), nullptr});
+    } else {
+      group.swap(queue_);
+      lock.unlock();
+    }
 
     storage::Changes changes = Merge(group);
     const Status status =
@@ -124,7 +134,9 @@ void GroupCommitter::Loop() {
       // Everything queued since was made on top of this group: it fails too, and so does every change
       // queued until the owner has reloaded and called Recover().
       result = status.WithPrefix("commit");
-      for (const Entry& entry : group) failed_.emplace(entry.ticket, result);
+      for (const Entry& entry : group) {
+        if (entry.ticket != 0) failed_.emplace(entry.ticket, result);  // 0: the sealer's own changes
+      }
       for (Entry& entry : queue_) {
         failed_.emplace(entry.ticket, result);
         group.push_back(std::move(entry));

@@ -46,7 +46,12 @@ struct GroupCommitStats {
 
 class GroupCommitter {
  public:
-  explicit GroupCommitter(storage::Store* store);
+  // Optional. Called on the committer's thread for each group: it must call `take` (which makes what is
+  // queued the group) and may return changes to write at the end of that group; the owner calls `take`
+  // under its own lock, so that what it adds is exactly as of the group's last change.
+  using Sealer = std::function<ChangeSet(const std::function<void()>& take)>;
+
+  explicit GroupCommitter(storage::Store* store, Sealer sealer = nullptr);
   ~GroupCommitter();
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -81,6 +86,7 @@ class GroupCommitter {
   void Loop();
 
   storage::Store* const store_;
+  const Sealer sealer_;
   mutable std::mutex mu_;
   std::condition_variable queued_;     // the committer waits here for work
   std::condition_variable committed_;  // Wait() waits here

@@ -99,7 +99,7 @@ Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std:
     }
     trial.candidate_id = candidate.id;
     trial.x = candidate.x;
-    update.optimizer_state = optimizer_->Save();
+    update.optimizer_moved = true;
   }
   trial.trial.set_state(v1::TRIAL_RUNNING);
   trial.trial.set_worker_id(worker_id);
@@ -136,7 +136,7 @@ Status StudyRunner::FailInto(Update& update, storage::TrialRecord trial, const s
   trial.trial.set_finished_ms(now_ms);
   EndLease(trial);
   update.trials.push_back(std::move(trial));
-  update.optimizer_state = optimizer_->Save();
+  update.optimizer_moved = true;
   return Status::Ok();
 }
 
@@ -170,7 +170,7 @@ Result<Update> StudyRunner::Complete(uint64_t worker_id, uint64_t trial_id, cons
     trial.trial.set_finished_ms(now_ms);
     EndLease(trial);
     update.trials.push_back(std::move(trial));
-    update.optimizer_state = optimizer_->Save();
+    update.optimizer_moved = true;
   }
   MaybeFinish(update, now_ms);
   return update;
@@ -235,6 +235,8 @@ Result<Update> StudyRunner::Release(uint64_t worker_id, uint64_t trial_id, const
   update.trials.push_back(std::move(trial));
   return update;
 }
+
+std::string StudyRunner::SaveOptimizer() const { return optimizer_->Save(); }
 
 bool StudyRunner::Renew(uint64_t worker_id, uint64_t trial_id, const std::string& token, int64_t now_ms) {
   auto held = Held(worker_id, trial_id, token);

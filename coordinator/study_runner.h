@@ -27,11 +27,14 @@ namespace hpo::coordinator {
 
 struct Update {
   std::vector<storage::TrialRecord> trials;
-  std::optional<std::string> optimizer_state;
+  // The optimizer's state changed (an ask or a tell). Its new state is not in the update: serialising it
+  // costs more than the rest of an operation, so the Core saves it once per commit group
+  // (SaveOptimizer), after the last operation of the group.
+  bool optimizer_moved = false;
   std::optional<v1::StudyState> state;
   int64_t finished_ms = 0;
 
-  bool empty() const { return trials.empty() && !optimizer_state && !state; }
+  bool empty() const { return trials.empty() && !optimizer_moved && !state; }
 };
 
 class StudyRunner {
@@ -72,6 +75,9 @@ class StudyRunner {
 
   // True when a report under `token` on `record` repeats the one that finished it.
   static bool IsRepeatedReport(const storage::TrialRecord& record, const std::string& token);
+
+  // The optimizer's state as of now, for the store.
+  std::string SaveOptimizer() const;
 
   // Extends the lease of a running trial that worker `worker_id` holds under `token`; false when it does
   // not hold it.
