@@ -31,7 +31,10 @@ while [[ $# -gt 0 ]]; do
 done
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
-  [[ -d $repo/tests/fuzz/corpus/$t ]] || { echo "run.sh: unknown target $t (one of ${all_targets[*]})" >&2; exit 2; }
+  if [[ ! -d $repo/tests/fuzz/corpus/$t ]]; then
+    echo "run.sh: unknown target $t (one of ${all_targets[*]})" >&2
+    exit 2
+  fi
 done
 
 skip() { echo "fuzz: SKIPPED: $*"; exit 77; }
@@ -39,7 +42,8 @@ fail() { echo "fuzz: FAILED: $*"; exit 1; }
 
 cc=${HPO_FUZZ_CC:-clang}
 cxx=${HPO_FUZZ_CXX:-clang++}
-command -v "$cxx" >/dev/null 2>&1 || skip "no $cxx on PATH (Debian: clang; deploy/install-deps.sh installs it)"
+command -v "$cxx" >/dev/null 2>&1 ||
+  skip "no $cxx on PATH (Debian: clang; deploy/install-deps.sh installs it)"
 command -v "$cc" >/dev/null 2>&1 || skip "no $cc on PATH (Debian: clang)"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hpo-fuzz.XXXXXX") || fail "mktemp"
 trap 'rm -rf "$tmp"' EXIT
@@ -47,8 +51,9 @@ trap 'rm -rf "$tmp"' EXIT
 printf '%s\n' '#include <cstddef>' '#include <cstdint>' \
   'extern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t) { return 0; }' > "$tmp/probe.cc"
 if ! "$cxx" -fsanitize=fuzzer,address,undefined "$tmp/probe.cc" -o "$tmp/probe" > "$tmp/probe.log" 2>&1; then
+  why=$(head -c 200 "$tmp/probe.log" | tr '\n' ' ')
   skip "$cxx cannot link a libFuzzer binary; the runtime libclang_rt.fuzzer-x86_64.a is missing" \
-       "(Debian: libclang-rt-dev; deploy/install-deps.sh installs it): $(head -c 200 "$tmp/probe.log" | tr '\n' ' ')"
+       "(Debian: libclang-rt-dev; deploy/install-deps.sh installs it): $why"
 fi
 
 # -O1 -g with assertions on: the usual fuzzing build.
@@ -82,13 +87,14 @@ for t in "${targets[@]}"; do
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$tmp/$t.log")
   cov=$(grep -o 'cov: [0-9]*' "$tmp/$t.log" | tail -n 1)
   if [[ $rc -eq 0 ]]; then
-    echo "fuzz: $t: ok, ${runs:-?} runs in $seconds s (${speed:-?}/s), ${cov:-cov: ?}, ${added:-?} new inputs," \
-         "peak RSS ${rss:-?} MB"
+    echo "fuzz: $t: ok, ${runs:-?} runs in $seconds s (${speed:-?}/s), ${cov:-cov: ?}," \
+         "${added:-?} new inputs, peak RSS ${rss:-?} MB"
   else
     status=1
     tail -n 60 "$tmp/$t.log"
     crash=$(grep -o "Test unit written to [^ ]*" "$tmp/$t.log" | tail -n 1 | sed 's/Test unit written to //')
-    echo "fuzz: $t: CRASHED (exit $rc) after ${runs:-?} runs; replay with: $build_dir/bin/fuzz_$t ${crash:-<input>}"
+    echo "fuzz: $t: CRASHED (exit $rc) after ${runs:-?} runs;" \
+         "replay with: $build_dir/bin/fuzz_$t ${crash:-<input>}"
   fi
 done
 [[ $status -eq 0 ]] || fail "a fuzz target crashed"

@@ -3,10 +3,11 @@
 // CreateStudy receives over gRPC); every spec that parses goes through the coordinator's validation
 // (coordinator/spec.h).
 //
-// Properties: nothing crashes; a refused spec is INVALID_ARGUMENT with a message; a spec NormalizeSpec
-// accepts builds its search space and optimizer, whose first proposals decode and encode back; it is
-// normalised already (normalising again changes nothing); and it survives what happens to a stored study:
-// the binary round trip (SQLite) and the JSON round trip (hpoctl prints it, a user submits it again).
+// Properties: nothing crashes; a refused spec is INVALID_ARGUMENT whose message starts with the field's
+// path; a spec NormalizeSpec accepts builds its search space and optimizer, whose first proposals decode
+// and encode back; it is normalised already (normalising again changes nothing); and it survives what
+// happens to a stored study: the binary round trip (SQLite) and the JSON round trip (hpoctl prints it, a
+// user submits it again).
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -23,6 +24,16 @@
 namespace hpo {
 namespace {
 
+// Whether `message` starts with the path of a StudySpec field ("parameters[1] (lr).float.low: ...",
+// "budget.max_trials: ...", "<field 99>: ..." for one the schema does not know).
+bool NamesAField(const std::string& message) {
+  for (const char* field :
+       {"name: ", "parameters", "objectives", "algorithm", "budget.", "task", "<field "}) {
+    if (message.rfind(field, 0) == 0) return true;
+  }
+  return false;
+}
+
 bool Same(const v1::StudySpec& a, const v1::StudySpec& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
@@ -31,7 +42,7 @@ void CheckSpec(const v1::StudySpec& input) {
   Result<v1::StudySpec> spec = coordinator::NormalizeSpec(input);
   if (!spec.ok()) {
     HPO_FUZZ_REQUIRE(spec.status().code() == StatusCode::kInvalidArgument, spec.status().ToString());
-    HPO_FUZZ_REQUIRE(!spec.status().message().empty(), input.DebugString());
+    HPO_FUZZ_REQUIRE(NamesAField(spec.status().message()), spec.status().message());
     return;
   }
   const std::string accepted = spec->DebugString();
