@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "tests/testing/temp_dir.h"
 
@@ -427,6 +428,37 @@ TEST_F(CoreTest, ConditionalParametersExistOnlyUnderTheirParentsValue) {
   }
   EXPECT_GT(sgd, 10);
   EXPECT_GT(adamw, 10);
+}
+
+// The optimizer's state is stored once per commit group; a coordinator that restarts after every
+// operation must still propose exactly the trials of one that never restarts.
+TEST_F(CoreTest, RestartAfterEveryOperationProposesTheSameTrials) {
+  auto run = [&](bool restart) {
+    auto study = core_->CreateStudy(Spec(12, 3));
+    EXPECT_TRUE(study.ok());
+    const uint64_t worker = Register();
+    std::vector<std::string> proposed;
+    for (int round = 0; round < 4; ++round) {
+      std::vector<v1::AcquireTrialResponse> batch;
+      for (int i = 0; i < 3; ++i) {
+        batch.push_back(Acquire(worker));
+        if (restart) Reopen();
+      }
+      for (const auto& a : batch) {
+        proposed.push_back(a.trial().params().at("x1").DebugString() +
+                           a.trial().params().at("x2").DebugString());
+        const double x1 = a.trial().params().at("x1").double_value();
+        EXPECT_TRUE(Complete(a, x1, 1 - x1).ok());
+        if (restart) Reopen();
+      }
+    }
+    EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
+    return proposed;
+  };
+  const std::vector<std::string> steady = run(false);
+  const std::vector<std::string> restarted = run(true);
+  ASSERT_EQ(steady.size(), 12u);
+  EXPECT_EQ(steady, restarted);
 }
 
 TEST_F(CoreTest, SameSeedSameTrials) {
