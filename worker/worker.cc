@@ -495,6 +495,11 @@ void Worker::HeartbeatOnce() {
   v1::HeartbeatResponse response;
   grpc::ClientContext context;
   Prepare(&context, options_.rpc_timeout);
+  // While the coordinator is unreachable the heartbeat waits for the channel (up to rpc_timeout) instead
+  // of failing at once: a call waiting is what polls the channel's reconnection attempts. With every
+  // call failing fast, an attempt that reaches a restarted coordinator goes unnoticed until it times
+  // out, and the worker found it only 4 to 9 s after its restart, past the leases of its trials.
+  context.set_wait_for_ready(true);
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
