@@ -121,6 +121,41 @@ TEST_F(CoordinatorFaultTest, KilledCoordinatorRestartsAndTheStudyCompletesExactl
   EXPECT_EQ(completed, kMaxTrials);
 }
 
+// A coordinator killed (kill -9) and restarted while a trial runs gives the trial a fresh lease, and the
+// worker finds the restarted coordinator well within it: the trial is renewed and completed on its first
+// attempt by the same worker, its result acknowledged once.
+TEST_F(CoordinatorFaultTest, TrialRunningAcrossACoordinatorRestartKeepsItsLease) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  uint64_t study = 0;
+  ASSERT_NO_FATAL_FAILURE(CreateStudy(StudyJson(/*max_trials=*/1, /*max_parallel=*/1, /*max_attempts=*/3,
+                                                /*lease_seconds=*/2),
+                                      &study));
+  Process* worker = StartWorker("w", 1, 3.0);
+  const int64_t worker_id = WaitWorkerId("w", 10s);
+  ASSERT_NE(worker_id, 0);
+  const std::optional<TrialRow> running = WaitRunning(study, 0, worker_id, 1, 10s);
+  ASSERT_TRUE(running.has_value());
+  ASSERT_TRUE(WaitFor([&] { return TrainerPids().size() == 1; }, 10s));
+  ASSERT_NO_FATAL_FAILURE(KillCoordinator());
+  std::this_thread::sleep_for(500ms);
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+
+  ASSERT_EQ(WaitStudyDone(study, 30s), v1::STUDY_COMPLETED);
+  EXPECT_EQ(Terminate(worker, 10s), 0);
+  EXPECT_EQ(Terminate(coordinator(), 10s), 0);
+  const std::vector<TrialRow> rows = db().Trials(study);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, v1::TRIAL_COMPLETED) << StateName(rows[0].state) << " " << rows[0].error;
+  EXPECT_EQ(rows[0].attempt, 1) << "the lease ran out before the worker found the restarted coordinator";
+  EXPECT_EQ(rows[0].worker_id, worker_id);
+  EXPECT_EQ(rows[0].lease_token, running->lease_token);
+  EXPECT_EQ(rows[0].metric_rows, 1);
+  const WorkerLog log = ParseWorkerLog(worker->Log());
+  EXPECT_EQ(log.acknowledged, (std::map<uint64_t, int>{{static_cast<uint64_t>(rows[0].id), 1}}));
+  EXPECT_EQ(log.lost, 0u);
+  EXPECT_EQ(TrainerPids().size(), 1u) << "the trial ran again";
+}
+
 // SIGTERM to the coordinator in the middle of a study: it exits 0, and everything it acknowledged is in
 // the database: every completion a worker saw acknowledged is a COMPLETED row, and no trial that was
 // stored (running or done) lost its row or went back. Restarted, it finishes the study exactly.
