@@ -268,5 +268,45 @@ TEST_F(WorkerFaultTest, TerminatedWorkerReleasesItsTrials) {
   }
 }
 
+// SIGTERM to a worker while the coordinator is down: it still exits 0 promptly (its calls waiting for
+// the coordinator do not hold it); its trial could not be given back, so the restarted coordinator
+// re-queues it when the lease runs out (attempt 2) and another worker completes it.
+TEST_F(WorkerFaultTest, TerminatedWorkerExitsPromptlyWhileTheCoordinatorIsDown) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  uint64_t study = 0;
+  ASSERT_NO_FATAL_FAILURE(CreateStudy(StudyJson(/*max_trials=*/1, /*max_parallel=*/1, /*max_attempts=*/3,
+                                                /*lease_seconds=*/1),
+                                      &study));
+  Process* leaving = StartWorker("leaving", 1, 60.0);
+  const int64_t leaving_id = WaitWorkerId("leaving", 10s);
+  ASSERT_NE(leaving_id, 0);
+  ASSERT_TRUE(WaitRunning(study, 0, leaving_id, 1, 10s).has_value());
+  ASSERT_TRUE(WaitFor([&] { return TrainerPids().size() == 1; }, 10s));
+  ASSERT_NO_FATAL_FAILURE(KillCoordinator());
+  std::this_thread::sleep_for(1500ms);  // its heartbeats now wait for the coordinator
+
+  const auto signalled = std::chrono::steady_clock::now();
+  EXPECT_EQ(Terminate(leaving, 10s), 0);
+  const double exit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  EXPECT_LT(exit_s, 3.0) << "the worker took " << exit_s << " s to stop";
+  const WorkerLog leaving_log = ParseWorkerLog(leaving->Log());
+  EXPECT_TRUE(leaving_log.stopped);
+  EXPECT_EQ(leaving_log.lost, 1u);  // the release that could not be delivered
+  EXPECT_EQ(leaving_log.completed + leaving_log.released, 0u);
+
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  StartWorker("finisher", 1, 0.1);
+  const int64_t finisher_id = WaitWorkerId("finisher", 10s);
+  ASSERT_EQ(WaitStudyDone(study, 30s), v1::STUDY_COMPLETED);
+  EXPECT_EQ(Terminate(workers_["finisher"].get(), 10s), 0);
+  EXPECT_EQ(Terminate(coordinator(), 10s), 0);
+  const std::vector<TrialRow> rows = db().Trials(study);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, v1::TRIAL_COMPLETED) << StateName(rows[0].state) << " " << rows[0].error;
+  EXPECT_EQ(rows[0].attempt, 2);
+  EXPECT_EQ(rows[0].worker_id, finisher_id);
+  EXPECT_EQ(rows[0].metric_rows, 1);
+}
+
 }  // namespace
 }  // namespace hpo::fault
