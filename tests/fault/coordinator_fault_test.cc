@@ -49,51 +49,64 @@ class CoordinatorFaultTest : public FaultTest {
   }
 };
 
+// One study the coordinator is killed in the middle of, again and again.
+struct KillLoop {
+  std::string name;
+  std::string study_json;
+  uint32_t max_trials = 0;
+  double trial_sleep_s = 0;     // the stand-in trainer's; unused by synthetic trials
+  int metrics_per_trial = 0;    // trial_metrics rows of a completed trial
+  int max_kill_delay_ms = 0;    // the kill comes up to this long after the k-th completion
+  int min_kills_mid_trial = 0;  // kills that must meet a RUNNING trial
+};
+
+// What gtest (and so ctest's test name) prints for a KillLoop.
+void PrintTo(const KillLoop& loop, std::ostream* os) { *os << loop.name; }
+
+class CoordinatorKillTest : public CoordinatorFaultTest, public ::testing::WithParamInterface<KillLoop> {};
+
 // kill -9 of the coordinator at ten points of a running study (each time after 1 to 3 more completed
 // trials, drawn from a fixed seed, and a random moment after that), each time restarted on the same
 // database and port; the workers reconnect. At the end the study is COMPLETED with exactly max_trials
 // completed trials, every trial row is terminal, numbers are 0..max_trials-1 once each, attempts >= 1,
-// and every completion a worker saw acknowledged is in the database, once.
-TEST_F(CoordinatorFaultTest, KilledCoordinatorRestartsAndTheStudyCompletesExactly) {
-  constexpr uint32_t kMaxTrials = 80;
+// and every completion a worker saw acknowledged is in the database, once. Run with trials that take a
+// while (kills meet running trial processes) and with synthetic ones (kills meet reports in flight).
+TEST_P(CoordinatorKillTest, RestartedCoordinatorFinishesTheStudyExactly) {
+  const KillLoop& loop = GetParam();
   constexpr int kKills = 10;
+  constexpr int64_t kMaxAttempts = 5;
   ASSERT_NO_FATAL_FAILURE(StartCoordinator());
   uint64_t study = 0;
-  // NSGA-II, so that the optimizer's state must survive each restart; a lease of 20 heartbeats, so that
-  // workers reconnecting after a restart keep their trials.
-  ASSERT_NO_FATAL_FAILURE(CreateStudy(StudyJson(kMaxTrials, /*max_parallel=*/4, /*max_attempts=*/5,
-                                                /*lease_seconds=*/2, R"({"nsga2": {"population": 8}})"),
-                                      &study));
-  StartWorker("w1", 2, 0.1);
-  StartWorker("w2", 2, 0.1);
+  ASSERT_NO_FATAL_FAILURE(CreateStudy(loop.study_json, &study));
+  StartWorker("w1", 2, loop.trial_sleep_s);
+  StartWorker("w2", 2, loop.trial_sleep_s);
 
   std::mt19937_64 rng(20240501);
   int64_t completed_at_restart = 0;
-  int kills_with_running_trials = 0;
+  int kills_mid_trial = 0;
   for (int kill = 0; kill < kKills; ++kill) {
     SCOPED_TRACE("kill " + std::to_string(kill));
     // 1 to 3 completions after the last restart, and a moment later.
     const int64_t k = completed_at_restart + 1 + static_cast<int64_t>(rng() % 3);
     ASSERT_TRUE(WaitFor([&] { return db().Count(study, v1::TRIAL_COMPLETED) >= k; }, 30s))
         << "the study did not reach " << k << " completed trials";
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 150));
-    kills_with_running_trials += db().Count(study, v1::TRIAL_RUNNING) > 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (loop.max_kill_delay_ms + 1)));
+    kills_mid_trial += db().Count(study, v1::TRIAL_RUNNING) > 0;
     ASSERT_NO_FATAL_FAILURE(KillCoordinator());
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 300));
     ASSERT_NO_FATAL_FAILURE(StartCoordinator());
     completed_at_restart = db().Count(study, v1::TRIAL_COMPLETED);
-    ASSERT_LT(completed_at_restart, kMaxTrials) << "the study finished before all kills";
+    ASSERT_LT(completed_at_restart, loop.max_trials) << "the study finished before all kills";
   }
   ASSERT_EQ(WaitStudyDone(study, 60s), v1::STUDY_COMPLETED);
   for (auto& [name, worker] : workers_) EXPECT_EQ(Terminate(worker.get(), 10s), 0) << name;
   EXPECT_EQ(Terminate(coordinator(), 10s), 0);
-  // Most kills met trials in flight (else the test proved little).
-  EXPECT_GE(kills_with_running_trials, kKills / 2);
+  EXPECT_GE(kills_mid_trial, loop.min_kills_mid_trial) << "the kills met too few running trials";
 
   const std::map<std::string, int64_t> worker_ids = {{"w1", db().WorkerId("w1")},
                                                      {"w2", db().WorkerId("w2")}};
   const std::vector<TrialRow> rows = db().Trials(study);
-  ASSERT_EQ(rows.size(), kMaxTrials) << "the optimizer did not continue where it stopped";
+  ASSERT_EQ(rows.size(), loop.max_trials) << "the optimizer did not continue where it stopped";
   std::set<int64_t> ids;
   for (size_t i = 0; i < rows.size(); ++i) {
     const TrialRow& row = rows[i];
@@ -102,15 +115,16 @@ TEST_F(CoordinatorFaultTest, KilledCoordinatorRestartsAndTheStudyCompletesExactl
     EXPECT_TRUE(ids.insert(row.id).second);
     EXPECT_EQ(row.state, v1::TRIAL_COMPLETED) << StateName(row.state) << " " << row.error;
     EXPECT_GE(row.attempt, 1);
-    EXPECT_LE(row.attempt, 5);  // max_attempts
+    EXPECT_LE(row.attempt, kMaxAttempts);
     EXPECT_TRUE(row.worker_id == worker_ids.at("w1") || row.worker_id == worker_ids.at("w2"))
         << row.worker_id;
-    EXPECT_EQ(row.metric_rows, 1);
-    ASSERT_TRUE(row.loss.has_value());
-    EXPECT_TRUE(*row.loss >= 1e-4 && *row.loss <= 1.0) << *row.loss;
+    EXPECT_EQ(row.metric_rows, loop.metrics_per_trial);
+    if (row.loss.has_value()) {
+      EXPECT_TRUE(*row.loss >= 1e-4 && *row.loss <= 1.0) << *row.loss;
+    }
     EXPECT_EQ(row.error, "");
   }
-  EXPECT_EQ(CheckAcknowledged(rows, worker_ids), kMaxTrials);
+  EXPECT_EQ(CheckAcknowledged(rows, worker_ids), loop.max_trials);
   uint64_t completed = 0;
   for (const auto& [name, worker] : workers_) {
     const WorkerLog log = ParseWorkerLog(worker->Log());
@@ -118,8 +132,27 @@ TEST_F(CoordinatorFaultTest, KilledCoordinatorRestartsAndTheStudyCompletesExactl
     EXPECT_EQ(log.failed, 0u) << name;
     completed += log.completed;
   }
-  EXPECT_EQ(completed, kMaxTrials);
+  EXPECT_EQ(completed, loop.max_trials);
 }
+
+// NSGA-II in both, so that the optimizer's state must survive each restart; leases of 20 heartbeats.
+INSTANTIATE_TEST_SUITE_P(
+    Studies, CoordinatorKillTest,
+    ::testing::Values(
+        KillLoop{"StandInTrainer",
+                 StudyJson(/*max_trials=*/80, /*max_parallel=*/4, /*max_attempts=*/5, /*lease_seconds=*/2,
+                           R"({"nsga2": {"population": 8}})"),
+                 80, /*trial_sleep_s=*/0.1, /*metrics_per_trial=*/1, /*max_kill_delay_ms=*/150,
+                 /*min_kills_mid_trial=*/5},
+        KillLoop{
+            "SyntheticZdt1",
+            R"({"name": "fault synthetic", "objectives": [{"name": "f1"}, {"name": "f2"}],)"
+            R"( "algorithm": {"nsga2": {"population": 8}},)"
+            R"( "budget": {"max_trials": 400, "max_parallel": 4, "max_attempts": 5, "lease_seconds": 2},)"
+            R"( "task": {"synthetic": {"function": "zdt1", "dims": 5}}, "seed": 11})",
+            400, /*trial_sleep_s=*/0, /*metrics_per_trial=*/2, /*max_kill_delay_ms=*/20,
+            /*min_kills_mid_trial=*/5}),
+    [](const ::testing::TestParamInfo<KillLoop>& param) { return param.param.name; });
 
 // A coordinator killed (kill -9) and restarted while a trial runs gives the trial a fresh lease, and the
 // worker finds the restarted coordinator well within it: the trial is renewed and completed on its first
