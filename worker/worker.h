@@ -13,9 +13,11 @@
 //   - A report (CompleteTrial / FailTrial) is retried on transient errors for up to report_timeout.
 //     FAILED_PRECONDITION (or NOT_FOUND) means the lease is no longer ours: the result is logged and
 //     dropped.
-//   - AcquireTrial is retried with backoff after any error not named below; a failed Heartbeat waits
-//     for the next period. An empty AcquireTrial answer that comes back in less than wait_ms / 2 is
-//     followed by a 100 ms pause before the next poll.
+//   - AcquireTrial is retried with backoff after any error not named below; a Heartbeat waits for the
+//     connection (up to rpc_timeout) rather than failing at once while the coordinator is unreachable, so
+//     that a restarted coordinator is found within a heartbeat; a failed one waits for the next period.
+//     An empty AcquireTrial answer that comes back in less than wait_ms / 2 is followed by a 100 ms
+//     pause before the next poll.
 //   - NOT_FOUND to AcquireTrial or Heartbeat means the coordinator does not know our worker id: the
 //     worker registers again and carries on. UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED and
 //     INVALID_ARGUMENT there are fatal: Run() stops and returns that error.
