@@ -1,69 +1,15 @@
 #include "bench/load/optuna_peer.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "base/strings.h"
-
-extern char** environ;
+#include "bench/common/child.h"
 
 namespace hpo::bench {
 namespace {
 
-struct ChildOutput {
-  int exit_code = -1;  // -1 when killed by a signal
-  std::string out;
-};
-
-// Runs argv (argv[0] a path) with stdin from /dev/null, stdout captured and stderr inherited (or sent to
-// /dev/null when quiet), and waits for it.
-Result<ChildOutput> RunChild(const std::vector<std::string>& argv, bool quiet) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return InternalError(std::string("pipe: ") + std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  if (quiet) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  const int spawn_error = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
-  if (spawn_error != 0) {
-    close(pipe_fds[0]);
-    return InternalError("cannot start " + argv[0] + ": " + std::strerror(spawn_error));
-  }
-  ChildOutput result;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = read(pipe_fds[0], buffer, sizeof buffer);
-    if (n > 0) {
-      result.out.append(buffer, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
-  close(pipe_fds[0]);
-  int wait_status = 0;
-  while (waitpid(pid, &wait_status, 0) < 0) {
-    if (errno != EINTR) return InternalError(std::string("waitpid: ") + std::strerror(errno));
-  }
-  if (WIFEXITED(wait_status)) result.exit_code = WEXITSTATUS(wait_status);
-  return result;
-}
-
-// Where the value of "key" starts in `line` (after the colon and any spaces), or npos.
 size_t ValueStart(std::string_view line, std::string_view key) {
   const std::string quoted = JsonQuote(key) + ":";
   size_t at = line.find(quoted);
@@ -95,7 +41,7 @@ std::optional<std::string> JsonStringField(std::string_view line, std::string_vi
 OptunaPeer OptunaPeer::Probe(std::string python, std::string script) {
   OptunaPeer peer(std::move(python), std::move(script));
   const Result<ChildOutput> probe =
-      RunChild({peer.python_, "-c", "import optuna; print(optuna.__version__)"}, /*quiet=*/true);
+      RunChild({peer.python_, "-c", "import optuna; print(optuna.__version__)"}, {}, /*quiet=*/true);
   if (probe.ok() && probe->exit_code == 0) peer.version_ = std::string(Trim(probe->out));
   return peer;
 }
@@ -104,7 +50,7 @@ Result<OptunaFigures> OptunaPeer::Run(int trials, const std::string& dir) const 
   if (!available()) return FailedPreconditionError("Optuna is not installed");
   HPO_ASSIGN_OR_RETURN(
       const ChildOutput child,
-      RunChild({python_, script_, "--trials", std::to_string(trials), "--dir", dir}, /*quiet=*/false));
+      RunChild({python_, script_, "--trials", std::to_string(trials), "--dir", dir}, {}, /*quiet=*/false));
   const std::string_view line = FindLastLine(
       child.out, [](std::string_view l) { return !l.empty() && l.front() == '{' && l.back() == '}'; });
   if (line.empty()) {
