@@ -71,6 +71,8 @@ echo "fuzz: built ${targets[*]/#/fuzz_} in $((SECONDS - start)) s"
 # Per target: extra libFuzzer flags (the IDX reader must never allocate what a header merely claims:
 # inputs are at most 4 KiB, so 32 MiB covers every honest file they can hold, even gzipped).
 declare -A extra=([spec]="-dict=$repo/tests/fuzz/spec.dict" [idx]="-malloc_limit_mb=32" [metrics_line]="")
+# A smaller ASan quarantine than the default 256 MiB keeps long runs well under -rss_limit_mb.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=32:malloc_context_size=10}
 status=0
 for t in "${targets[@]}"; do
   corpus=$tmp/corpus-$t
