@@ -55,6 +55,7 @@ Result<std::unique_ptr<StudyRunner>> StudyRunner::Create(const storage::StudyRec
     runner->number_of_id_[trial.trial.id()] = trial.trial.number();
     runner->trials_.push_back(std::move(trial));
   }
+  runner->Settle();
   return runner;
 }
 
@@ -70,7 +71,8 @@ Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std:
   if (!running()) return std::optional<Update>();
   uint32_t running_trials = 0;
   const storage::TrialRecord* pending = nullptr;
-  for (const storage::TrialRecord& t : trials_) {
+  for (size_t i = settled_; i < trials_.size(); ++i) {
+    const storage::TrialRecord& t = trials_[i];
     running_trials += t.trial.state() == v1::TRIAL_RUNNING;
     if (pending == nullptr && t.trial.state() == v1::TRIAL_PENDING) pending = &t;
   }
@@ -189,7 +191,8 @@ Result<Update> StudyRunner::Fail(uint64_t worker_id, uint64_t trial_id, const st
 
 Update StudyRunner::ExpireLeases(int64_t now_ms) {
   Update update;
-  for (const storage::TrialRecord& t : trials_) {
+  for (size_t i = settled_; i < trials_.size(); ++i) {
+    const storage::TrialRecord& t = trials_[i];
     if (t.trial.state() != v1::TRIAL_RUNNING || t.lease_expires_ms > now_ms) continue;
     storage::TrialRecord trial = t;
     if (trial.trial.attempt() >= spec_.budget().max_attempts()) {
@@ -274,6 +277,11 @@ void StudyRunner::Accept(const Update& update) {
     number_of_id_[t.trial.id()] = number;
   }
   if (update.state) state_ = *update.state;
+  Settle();
+}
+
+void StudyRunner::Settle() {
+  while (settled_ < trials_.size() && Terminal(trials_[settled_].trial.state())) ++settled_;
 }
 
 }  // namespace hpo::coordinator

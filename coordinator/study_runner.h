@@ -96,6 +96,8 @@ class StudyRunner {
   Result<storage::TrialRecord*> Held(uint64_t worker_id, uint64_t trial_id, const std::string& token);
   // Finishes `trial` (a copy, to go into `update`) as failed and tells the optimizer.
   Status FailInto(Update& update, storage::TrialRecord trial, const std::string& error, int64_t now_ms);
+  // Moves settled_ past the finished trials at its front (a finished trial never runs again).
+  void Settle();
   // Sets the study's end in `update` when the trials in it spend the budget.
   void MaybeFinish(Update& update, int64_t now_ms) const;
 
@@ -104,7 +106,8 @@ class StudyRunner {
   v1::StudyState state_ = v1::STUDY_RUNNING;
   std::unique_ptr<search::SearchSpace> space_;
   std::unique_ptr<search::Optimizer> optimizer_;
-  std::vector<storage::TrialRecord> trials_;   // by number
+  std::vector<storage::TrialRecord> trials_;  // by number
+  size_t settled_ = 0;  // trials_[0, settled_) are all finished: the hot loops start here
   std::map<uint64_t, uint32_t> number_of_id_;  // trial id -> number
 };
 
