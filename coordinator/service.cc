@@ -190,6 +190,9 @@ void WorkerServiceImpl::ServeWaiting() {
   }
   const auto now = Steady::now();
   std::list<AcquireReactor*> still_waiting;
+  // Whether a trial is available does not depend on who asks: after the first poll that gets none, the
+  // rest wait without asking the Core (a tick with 512 parked polls costs one acquire, not 512).
+  bool exhausted = false;
   for (AcquireReactor* reactor : batch) {
     bool cancelled = false;
     {
@@ -205,6 +208,10 @@ void WorkerServiceImpl::ServeWaiting() {
       reactor->Finish(grpc::Status::OK);  // no trial this time
       continue;
     }
+    if (exhausted) {  // nothing to hand out for the one before: none for this one either
+      still_waiting.push_back(reactor);
+      continue;
+    }
     // A trial handed out is sent once its assignment is durable.
     auto handed_out =
         core_->TryAcquire(reactor->worker_id(), reactor->response(),
@@ -213,6 +220,7 @@ void WorkerServiceImpl::ServeWaiting() {
       reactor->Finish(ToGrpcStatus(handed_out.status()));
     } else if (!*handed_out) {
       still_waiting.push_back(reactor);
+      exhausted = true;
     }
   }
   std::lock_guard lock(mu_);
