@@ -15,6 +15,7 @@
 
 #include "coordinator/server.h"
 #include "hpo/v1/service.grpc.pb.h"
+#include "tests/testing/sqlite_rows.h"
 #include "tests/testing/temp_dir.h"
 #include "worker/worker.h"
 
@@ -85,18 +86,7 @@ class ServiceTest : public ::testing::Test {
     return study;
   }
 
-  int64_t CountRows(const std::string& table) {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open_v2(db_path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &stmt, nullptr),
-              SQLITE_OK);
-    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    const int64_t n = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
-  }
+  int64_t CountRows(const std::string& table) { return hpo::testing::CountRows(db_path_, table); }
 
   hpo::testing::TempDir dir_;
   std::string db_path_;
