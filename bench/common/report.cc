@@ -1,6 +1,7 @@
 #include "bench/common/report.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
@@ -178,6 +179,15 @@ std::string LoadAverageText() {
   char buffer[64];
   std::snprintf(buffer, sizeof buffer, "%.2f %.2f %.2f", l.one, l.five, l.fifteen);
   return buffer;
+}
+
+double MachineBusySeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
+    return -1;
+  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::vector<Column> WithRunTimeColumns(std::vector<Column> columns) {

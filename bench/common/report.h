@@ -113,6 +113,10 @@ struct LoadAverage {
 LoadAverage ReadLoadAverage();
 std::string LoadAverageText();  // "1.23 0.98 0.75"
 
+// CPU seconds every process of the machine has used (/proc/stat's first line: user, nice, system, irq,
+// softirq and steal); -1 when unreadable. Its rise over a run, less the bench's own, is other load.
+double MachineBusySeconds();
+
 // Heap accounting (heap_count.cc replaces the global operator new and delete of this program, so that every
 // C++ allocation, pagmo's included, is counted by its usable size): the bytes live now, and the most live
 // since the last ResetHeapPeak. Unlike the resident set size, this does not hide memory that the allocator

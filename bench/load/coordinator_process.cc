@@ -88,15 +88,6 @@ ProcStatus ReadProcStatus(pid_t pid) {
   return s;
 }
 
-double MachineBusySeconds() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
-    return -1;
-  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 Result<std::unique_ptr<CoordinatorProcess>> CoordinatorProcess::Start(const CoordinatorOptions& options) {
   const std::string port_file = options.dir + "/coordinator.port";
   const std::string log_file = options.dir + "/coordinator.log";

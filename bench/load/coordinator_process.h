@@ -32,10 +32,6 @@ struct ProcStatus {
 };
 ProcStatus ReadProcStatus(pid_t pid);
 
-// CPU seconds every process of the machine has used (/proc/stat's first line: user, nice, system, irq,
-// softirq and steal); -1 when unreadable.
-double MachineBusySeconds();
-
 struct CoordinatorOptions {
   std::string binary;  // REQUIRED: the hpo-coordinator executable
   std::string dir;     // REQUIRED: an existing scratch folder (database, port file, log)

@@ -9,12 +9,10 @@
 // figures are never judged here: a benchmark prints, tests assert.
 #include <sched.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
@@ -31,17 +29,6 @@ int UsableCores() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
-
-// CPU seconds all processes of the machine have used (/proc/stat's first line: user, nice, system, irq,
-// softirq and steal); -1 when unreadable.
-double MachineBusySeconds() {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
-    return -1;
-  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // User + system CPU seconds of this process's waited-for children (PyTorch's side).
@@ -151,12 +138,12 @@ int main(int argc, char** argv) {
         all || section == part.name || (section == "gemm" && std::string(part.name) == "step");
     if (!wanted) continue;
     const hpo::bench::Stopwatch watch;
-    const double busy_start = MachineBusySeconds();
+    const double busy_start = hpo::bench::MachineBusySeconds();
     const double children_start = ChildrenCpuSeconds();
     const hpo::Status status = part.run();
     const double ours = watch.CpuSeconds() + ChildrenCpuSeconds() - children_start;
     const double others =
-        busy_start < 0 ? -1 : (MachineBusySeconds() - busy_start - ours) / watch.WallSeconds();
+        busy_start < 0 ? -1 : (hpo::bench::MachineBusySeconds() - busy_start - ours) / watch.WallSeconds();
     if (!status.ok()) {
       ++failures;
       std::fprintf(stderr, "hpo-bench-trainer: section %s failed: %s\n", part.name,
