@@ -7,7 +7,9 @@
 #                                    (pagmo2, PyTorch, Optuna); never needed by `make test`
 #
 # clang and libclang-rt-dev (which brings libclang-rt-14-dev, holding libclang_rt.fuzzer-x86_64.a) build
-# the libFuzzer targets of tests/fuzz; the rest of hpo builds with GCC.
+# the libFuzzer targets of tests/fuzz; the rest of hpo builds with GCC. python3-grpcio and python3-protobuf
+# run the Python client (client/python) and its tests, python3-numpy the example training script
+# (examples/), and chromium the dashboard's browser test.
 set -euo pipefail
 
 packages=(
@@ -17,6 +19,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
   clang libclang-rt-dev
   dataset-fashion-mnist python3 openssl
+  python3-grpcio python3-protobuf python3-numpy
+  chromium
 )
 if [[ "${1:-}" == "--peers" ]]; then
   packages+=(libpagmo-dev python3-torch python3-optuna)
