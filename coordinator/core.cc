@@ -1,11 +1,11 @@
 #include "coordinator/core.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <exception>
 #include <future>
 #include <random>
 
+#include "base/log.h"
 #include "coordinator/spec.h"
 #include "search/pareto.h"
 
@@ -13,6 +13,26 @@ namespace hpo::coordinator {
 namespace {
 
 v1::Study StudyOf(const storage::StudyRecord& record) { return record.study; }
+
+// The labels a worker's studies are matched against: those it registered, and its device as "device".
+std::map<std::string, std::string> EffectiveLabels(std::map<std::string, std::string> labels,
+                                                   const std::string& device) {
+  if (!device.empty()) labels.emplace("device", device);  // a "device" label of its own wins
+  return labels;
+}
+
+const char* StudyStateText(v1::StudyState state) {
+  switch (state) {
+    case v1::STUDY_COMPLETED:
+      return "completed";
+    case v1::STUDY_FAILED:
+      return "failed";
+    case v1::STUDY_CANCELLED:
+      return "cancelled";
+    default:
+      return "not running";
+  }
+}
 
 // Lease tokens must not be guessable; the clock alone would be.
 uint64_t TokenSeed() {
@@ -46,8 +66,10 @@ Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOption
 Status Core::Load() {
   runners_.clear();
   dirty_.clear();
-  HPO_ASSIGN_OR_RETURN(std::vector<uint64_t> workers, store_->WorkerIds());
-  workers_.insert(workers.begin(), workers.end());
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::WorkerRecord> workers, store_->ListWorkers());
+  for (storage::WorkerRecord& worker : workers) {
+    workers_[worker.id] = EffectiveLabels(std::move(worker.labels), worker.device);
+  }
   HPO_ASSIGN_OR_RETURN(const uint64_t last_trial, store_->LastTrialId());
   next_trial_id_ = last_trial + 1;
   HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> studies, store_->ListStudies());
@@ -61,8 +83,8 @@ Status Core::Load() {
       runners_[id] = std::move(*runner);
       continue;
     }
-    std::fprintf(stderr, "hpo-coordinator: study %llu cannot resume, marking it failed: %s\n",
-                 static_cast<unsigned long long>(id), runner.status().ToString().c_str());
+    log::Error("study cannot resume, marking it failed",
+               {{"study_id", id}, {"error", runner.status().ToString()}});
     storage::Changes failed;
     failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt});
     HPO_RETURN_IF_ERROR(store_->Apply(failed));
@@ -72,7 +94,7 @@ Status Core::Load() {
 
 Status Core::RecoverIfBroken() {
   if (!committer_->broken()) return Status::Ok();
-  std::fprintf(stderr, "hpo-coordinator: a commit failed; reloading every study from the database\n");
+  log::Error("a commit failed; reloading every study from the database");
   HPO_RETURN_IF_ERROR(Load().WithPrefix("reload after a failed commit"));
   committer_->Recover();
   return Status::Ok();
@@ -119,6 +141,9 @@ ChangeSet Core::Stage(StudyRunner& runner, Update& update) {
     // The study ends here: its optimizer's last state goes with this change, not with a later seal.
     if (dirty_.erase(id) != 0) optimizer_state = runner.SaveOptimizer();
     runners_.erase(id);
+    log::Info("study finished",
+              {{"study_id", id},
+               {"state", v1::StudyState_Name(update.state.value_or(v1::STUDY_STATE_UNSPECIFIED))}});
   }
   if (update.state || optimizer_state) {
     storage::StudyChange study{id, update.state, std::nullopt, std::move(optimizer_state)};
@@ -186,6 +211,8 @@ Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
     }
     runners_[id] = std::move(*runner);
   }
+  log::Info("study created",
+            {{"study_id", id}, {"name", spec.name()}, {"max_trials", spec.budget().max_trials()}});
   NotifyWork();
   return GetStudy(id);
 }
@@ -256,12 +283,21 @@ Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id) {
 
 Result<v1::RegisterWorkerResponse> Core::RegisterWorker(const v1::RegisterWorkerRequest& request) {
   if (request.slots() == 0) return InvalidArgumentError("slots: must be at least 1");
+  HPO_RETURN_IF_ERROR(CheckLabels("labels", request.labels()));
+  const std::map<std::string, std::string> labels(request.labels().begin(), request.labels().end());
+  std::map<std::string, std::string> effective = EffectiveLabels(labels, request.device());
+  if (effective.size() != labels.size()) {
+    // The device is offered as a label: it must make a valid one.
+    google::protobuf::Map<std::string, std::string> device;
+    device["device"] = request.device();
+    HPO_RETURN_IF_ERROR(CheckLabels("device", device));
+  }
   HPO_ASSIGN_OR_RETURN(uint64_t id, store_->RegisterWorker(request.name(), request.slots(), request.device(),
-                                                           options_.clock->NowMs()));
+                                                           options_.clock->NowMs(), labels));
   v1::RegisterWorkerResponse response;
   {
     std::lock_guard lock(mu_);
-    workers_.insert(id);
+    workers_[id] = std::move(effective);
   }
   response.set_worker_id(id);
   response.set_heartbeat_ms(options_.heartbeat_ms);
@@ -275,16 +311,42 @@ Status Core::CheckWorker(uint64_t worker_id) {
   return Status::Ok();
 }
 
-Result<bool> Core::TryAcquire(uint64_t worker_id, v1::AcquireTrialResponse* response, Done durable) {
+Result<bool> Core::TryAcquire(uint64_t worker_id, uint64_t study_id, v1::AcquireTrialResponse* response,
+                              Done durable, bool* only_for_others) {
+  if (only_for_others != nullptr) *only_for_others = false;
   std::lock_guard lock(mu_);
   HPO_RETURN_IF_ERROR(RecoverIfBroken());
   HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
-  // Round robin over running studies, starting after the one served last.
+  const std::map<std::string, std::string>& labels = workers_.at(worker_id);
   std::vector<StudyRunner*> order;
-  for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it)
+  if (study_id != 0) {
+    auto it = runners_.find(study_id);
+    if (it == runners_.end()) {
+      HPO_ASSIGN_OR_RETURN(storage::StudyRecord stored, store_->GetStudy(study_id));
+      return FailedPreconditionError("study " + std::to_string(study_id) + " is " +
+                                     StudyStateText(stored.study.state()) + "; it hands out no more trials");
+    }
+    const std::string mismatch = SelectorMismatch(it->second->spec().worker_selector(), labels);
+    if (!mismatch.empty()) {
+      return FailedPreconditionError("study " + std::to_string(study_id) + "'s worker_selector " + mismatch +
+                                     " (worker " + std::to_string(worker_id) + ")");
+    }
     order.push_back(it->second.get());
-  for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
-    order.push_back(it->second.get());
+  } else {
+    // Round robin over running studies, starting after the one served last. External studies are only
+    // for those who name them; a study whose selector the worker's labels miss is for other workers.
+    auto take = [&](StudyRunner* runner) {
+      if (runner->spec().task().has_external()) return;
+      if (!SelectorMismatch(runner->spec().worker_selector(), labels).empty()) {
+        if (only_for_others != nullptr) *only_for_others = true;
+        return;
+      }
+      order.push_back(runner);
+    };
+    for (auto it = runners_.upper_bound(next_study_); it != runners_.end(); ++it) take(it->second.get());
+    for (auto it = runners_.begin(); it != runners_.end() && it->first <= next_study_; ++it) {
+      take(it->second.get());
+    }
   }
   const int64_t now = options_.clock->NowMs();
   for (StudyRunner* runner : order) {
@@ -308,11 +370,11 @@ Result<bool> Core::TryAcquire(uint64_t worker_id, v1::AcquireTrialResponse* resp
   return false;
 }
 
-Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker_id) {
+Result<std::optional<v1::AcquireTrialResponse>> Core::TryAcquire(uint64_t worker_id, uint64_t study_id) {
   v1::AcquireTrialResponse response;
   Result<bool> handed_out = false;
   const Status status = Await([&](Done done) {
-    handed_out = TryAcquire(worker_id, &response, done);
+    handed_out = TryAcquire(worker_id, study_id, &response, done);
     if (!handed_out.ok() || !*handed_out) done(Status::Ok());
   });
   HPO_RETURN_IF_ERROR(handed_out.status());
@@ -345,7 +407,8 @@ Result<v1::HeartbeatResponse> Core::Heartbeat(const v1::HeartbeatRequest& reques
 }
 
 void Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
-                  const std::function<Result<Update>(StudyRunner&, int64_t)>& report, Done done) {
+                  const std::function<Result<Update>(StudyRunner&, int64_t)>& report, Done done,
+                  bool frees_work) {
   Status refused = [&]() -> Status {
     std::lock_guard lock(mu_);
     HPO_RETURN_IF_ERROR(RecoverIfBroken());
@@ -366,7 +429,7 @@ void Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& toke
       return Status::Ok();
     }
     HPO_ASSIGN_OR_RETURN(Update update, report(*owner, options_.clock->NowMs()));
-    const bool changed = !update.empty();
+    const bool changed = frees_work && !update.empty();
     // A repeated report changes nothing, but is answered only once the report it repeats is durable:
     // an empty change set commits with (or after) everything queued before it.
     committer_->Enqueue(Stage(*owner, update), [this, changed, done = std::move(done)](const Status& status) {
@@ -407,6 +470,24 @@ void Core::ReleaseTrial(const v1::ReleaseTrialRequest& request, Done done) {
       std::move(done));
 }
 
+void Core::ReportProgress(const v1::ReportProgressRequest& request, Done done) {
+  if (const Status bad = CheckReportedMetrics("metrics", request.metrics()); !bad.ok()) {
+    done(bad);
+    return;
+  }
+  Report(
+      request.worker_id(), request.trial_id(), request.lease_token(),
+      [&](StudyRunner& runner, int64_t now) {
+        return runner.Progress(request.worker_id(), request.trial_id(), request.lease_token(), request.step(),
+                               request.metrics(), now);
+      },
+      std::move(done), /*frees_work=*/false);
+}
+
+Status Core::ReportProgress(const v1::ReportProgressRequest& request) {
+  return Await([&](Done done) { ReportProgress(request, std::move(done)); });
+}
+
 Status Core::CompleteTrial(const v1::CompleteTrialRequest& request) {
   return Await([&](Done done) { CompleteTrial(request, std::move(done)); });
 }
@@ -429,6 +510,16 @@ Status Core::ExpireLeases() {
     for (auto& [id, runner] : runners_) runners.push_back(runner.get());
     for (StudyRunner* runner : runners) {
       Update update = runner->ExpireLeases(now);
+      for (const storage::TrialRecord& t : update.trials) {
+        // The trials whose lease ran out come back pending (re-queued) or failed; new ones have no id yet.
+        if (t.trial.id() == 0) continue;
+        log::Warn("lease expired",
+                  {{"study_id", runner->id()},
+                   {"trial_id", t.trial.id()},
+                   {"worker_id", t.trial.worker_id()},
+                   {"attempt", t.trial.attempt()},
+                   {"outcome", t.trial.state() == v1::TRIAL_FAILED ? "failed" : "requeued"}});
+      }
       if (const uint64_t ticket = StageAndQueue(*runner, update); ticket != 0) tickets.push_back(ticket);
     }
   }
@@ -439,6 +530,11 @@ Status Core::ExpireLeases() {
   }
   if (!tickets.empty() && first_error.ok()) NotifyWork();
   return first_error;
+}
+
+size_t Core::RegisteredWorkers() {
+  std::lock_guard lock(mu_);
+  return workers_.size();
 }
 
 }  // namespace hpo::coordinator

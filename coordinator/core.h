@@ -52,28 +52,42 @@ class Core {
   Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
   Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id);
 
-  // Workers are known from their registration on, across coordinator restarts (their ids are stored).
-  // Every worker call names the worker: NOT_FOUND for one never registered.
+  // Workers are known from their registration on, across coordinator restarts (their ids and labels are
+  // stored). Every worker call names the worker: NOT_FOUND for one never registered. A worker's labels are
+  // those it registered with, plus its device name as the label "device" (unless it gives one itself);
+  // INVALID_ARGUMENT naming the label when they break CheckLabels (coordinator/spec.h).
   Result<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
   // Called once an operation's changes are durable (OK), or with the error that kept them from being so;
   // on the committer's thread, or on the caller's when the operation fails before queueing anything.
   using Done = std::function<void(const Status&)>;
 
   // A trial for the worker if one can be handed out now, or nullopt. NOT_FOUND for an unknown worker.
+  // With `study_id` 0, a trial of any running study whose worker_selector the worker's labels match,
+  // never one of an external study (round robin over the studies). Otherwise only that study's:
+  // NOT_FOUND for an unknown study, FAILED_PRECONDITION when it is no longer running or its
+  // worker_selector does not match the worker's labels (the message says which label).
   // Returns once the assignment is committed.
-  Result<std::optional<v1::AcquireTrialResponse>> TryAcquire(uint64_t worker_id);
+  Result<std::optional<v1::AcquireTrialResponse>> TryAcquire(uint64_t worker_id, uint64_t study_id = 0);
   // The same without waiting: when a trial is handed out, fills *response and returns true, and calls
   // `durable` once the assignment is committed (perhaps before this returns); the response may be sent
-  // only then, and only if it says OK. False: nothing to hand out, and `durable` is not called.
-  Result<bool> TryAcquire(uint64_t worker_id, v1::AcquireTrialResponse* response, Done durable);
+  // only then, and only if it says OK. False: nothing to hand out, and `durable` is not called; then
+  // *only_for_others (when given) says whether a study had to be passed over because of this worker's
+  // labels, so that a worker with other labels may still get a trial now.
+  Result<bool> TryAcquire(uint64_t worker_id, uint64_t study_id, v1::AcquireTrialResponse* response,
+                          Done durable, bool* only_for_others = nullptr);
   Result<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   // Reports: each returns (or calls `done`) once its change is committed.
   Status CompleteTrial(const v1::CompleteTrialRequest& request);
   Status FailTrial(const v1::FailTrialRequest& request);
   Status ReleaseTrial(const v1::ReleaseTrialRequest& request);
+  // The trial's progress (step and metrics) replaces its last, stamped with the time; the lease rules of
+  // the other reports apply, and the lease is renewed. INVALID_ARGUMENT naming the metric for one that is
+  // not finite or badly named (CheckReportedMetrics); nothing changes then.
+  Status ReportProgress(const v1::ReportProgressRequest& request);
   void CompleteTrial(const v1::CompleteTrialRequest& request, Done done);
   void FailTrial(const v1::FailTrialRequest& request, Done done);
   void ReleaseTrial(const v1::ReleaseTrialRequest& request, Done done);
+  void ReportProgress(const v1::ReportProgressRequest& request, Done done);
   // Re-queues or fails trials whose lease has run out, in every study; returns the first error.
   Status ExpireLeases();
 
@@ -82,6 +96,9 @@ class Core {
   void SetWorkListener(std::function<void()> listener);
 
   GroupCommitStats commit_stats() const { return committer_->stats(); }
+
+  // How many workers have registered, ever (their ids are stored across restarts).
+  size_t RegisteredWorkers();
 
  private:
   Core(storage::Store* store, const CoreOptions& options);
@@ -109,8 +126,10 @@ class Core {
   Result<StudyRunner*> Runner(uint64_t study_id);  // REQUIRES: mu_ held
   // Applies worker `worker_id`'s report on `trial_id` to the runner that owns it, and commits it.
   // A repeat of the report that finished the trial (same token) is acknowledged and changes nothing.
+  // `frees_work`: the report may make trials available (the work listener is told once it commits).
   void Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
-              const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report, Done done);
+              const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report, Done done,
+              bool frees_work = true);
   std::string NewToken();                  // REQUIRES: mu_ held
   Status CheckWorker(uint64_t worker_id);  // REQUIRES: mu_ held
   void NotifyWork();                       // REQUIRES: mu_ not held
@@ -119,7 +138,8 @@ class Core {
   const CoreOptions options_;
   std::mutex mu_;
   std::map<uint64_t, std::unique_ptr<StudyRunner>> runners_;  // GUARDED_BY(mu_); running studies
-  std::set<uint64_t> workers_;                                // GUARDED_BY(mu_); registered
+  // GUARDED_BY(mu_); every registered worker's labels (its device included), by id
+  std::map<uint64_t, std::map<std::string, std::string>> workers_;
   Rng token_rng_;                                             // GUARDED_BY(mu_)
   uint64_t next_study_ = 0;                                   // GUARDED_BY(mu_); round-robin start
   uint64_t next_trial_id_ = 1;                                // GUARDED_BY(mu_)
