@@ -37,7 +37,9 @@ struct LoadBenchOptions {
   double ceiling_s = 0;                // the ceiling's window per row (0: 3 s, or 1 s with --quick)
   std::vector<int> idle_workers;       // worker counts of the idle section
   double idle_s = 0;                   // how long the idle workers stay parked (0: 5 s, or 2 s with --quick)
-  int optuna_trials = 0;               // Optuna's trials (0: 200, or 40 with --quick)
+  int optuna_trials = 0;               // Optuna's trials (0: as many as the study, or 40 with --quick)
+  std::vector<double> paced;           // shares of the closed-loop rate the paced rows offer (empty:
+                                       // 0.25,0.5,0.75, or 0.5 with --quick; 0: none)
   double timeout_s = 600;              // a study not finished by then is an error row
   std::string coordinator;             // the hpo-coordinator executable
   std::string scratch;                 // an existing folder for the databases and logs of this run

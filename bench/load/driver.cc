@@ -160,7 +160,15 @@ Result<LoadFigures> RunLoad(const LoadOptions& options) {
     }
     int consecutive_errors = 0;
     std::vector<double> x(problem.dims);
+    // Paced runs: this worker's slots, `period` apart, staggered over the workers.
+    const auto period = std::chrono::duration_cast<Steady::duration>(
+        std::chrono::duration<double>(options.pace_per_s > 0 ? options.workers / options.pace_per_s : 0.0));
+    Steady::time_point slot = Steady::now() + period * index / options.workers;
     while (worker_id != 0 && !stop.load() && consecutive_errors < 50) {
+      if (options.pace_per_s > 0) {
+        std::this_thread::sleep_until(slot);
+        slot = std::max(slot + period, Steady::now() - period);  // an overrun does not bank slots
+      }
       grpc::ClientContext acquire_context;
       SetDeadline(acquire_context, options.wait_ms);
       v1::AcquireTrialRequest acquire;

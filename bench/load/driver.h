@@ -61,6 +61,11 @@ struct LoadOptions {
   std::string function = "zdt1";  // the study's synthetic problem, evaluated here
   size_t dims = 4;
   double timeout_s = 600;  // give up (timed_out) after this long
+  // Offered load: 0 runs a closed loop (each worker acquires again as soon as its completion is
+  // acknowledged). A positive rate paces the workers to this many cycles per second in all: worker i
+  // starts its k-th cycle no earlier than start + (i / workers + k) * workers / pace_per_s (a cycle that
+  // overruns its slot starts the next one at once), so latency is measured below saturation.
+  double pace_per_s = 0;
   // Called on the calling thread just before the workers start, and as soon as the last completion is
   // acknowledged (or the run gave up), before the workers are joined; either may be empty.
   std::function<void()> on_start;

@@ -78,6 +78,76 @@ Result<StudyCheck> CheckStudy(v1::StudyService::Stub& stub, uint64_t study_id) {
   return check;
 }
 
+// One study run through a fresh coordinator: the workers' figures, what the store holds at the end and
+// the coordinator process's figures around the timed window.
+struct StudyRun {
+  LoadFigures load;
+  Result<StudyCheck> check = Status::Ok();
+  ProcStatus launch;                      // just started
+  ProcStatus start;                       // the workers connected and registered, about to start
+  ProcStatus end;                         // the last completion acknowledged
+  ProcSampler::Peaks peaks;               // sampled every 50 ms while the workers ran
+  double hwm_mib = -1;                    // VmHWM once the workers ended
+  double busy_start = -1, busy_end = -1;  // the whole machine's CPU seconds at start and end
+  Status stopped;                         // the coordinator's exit
+};
+
+Result<StudyRun> RunStudy(const LoadBenchOptions& options, int workers, uint32_t trials, double pace_per_s,
+                          const std::string& dir) {
+  mkdir(dir.c_str(), 0755);
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorProcess> coordinator,
+                       CoordinatorProcess::Start({.binary = options.coordinator, .dir = dir}));
+  StudyRun run;
+  run.launch = coordinator->Status();
+  const auto study_stub = v1::StudyService::NewStub(MakeChannel(coordinator->address()));
+  v1::CreateStudyRequest create;
+  *create.mutable_spec() = LoadStudy(workers, trials);
+  v1::Study study;
+  HPO_RETURN_IF_ERROR(FromGrpc("CreateStudy", study_stub->CreateStudy(Context().get(), create, &study)));
+
+  ProcSampler sampler(coordinator->pid(), 50);
+  Result<LoadFigures> load = RunLoad({.address = coordinator->address(),
+                                      .workers = workers,
+                                      .trials = trials,
+                                      .wait_ms = options.wait_ms,
+                                      .function = "zdt1",
+                                      .dims = 4,
+                                      .timeout_s = options.timeout_s,
+                                      .pace_per_s = pace_per_s,
+                                      .on_start =
+                                          [&] {
+                                            run.start = coordinator->Status();
+                                            run.busy_start = MachineBusySeconds();
+                                          },
+                                      .on_end =
+                                          [&] {
+                                            run.end = coordinator->Status();
+                                            run.busy_end = MachineBusySeconds();
+                                          }});
+  run.peaks = sampler.Finish();
+  run.hwm_mib = coordinator->Status().hwm_mib;
+  HPO_RETURN_IF_ERROR(load.status());
+  run.load = std::move(*load);
+  run.check = CheckStudy(*study_stub, study.id());
+  run.stopped = coordinator->Stop();
+  return run;
+}
+
+// A run's verdict: exactly `trials` trials completed, the study COMPLETED, no call failed; else what went
+// wrong.
+std::string Verdict(const StudyRun& run, uint32_t trials, double timeout_s) {
+  const Result<StudyCheck>& check = run.check;
+  if (!check.ok()) return "ERROR: " + check.status().ToString();
+  if (check->completed != trials || check->trials != trials) {
+    return "MISMATCH: " + std::to_string(check->completed) + " of " + std::to_string(trials) +
+           " completed (" + std::to_string(check->trials) + " trials stored), study " + check->state;
+  }
+  if (check->state != "STUDY_COMPLETED") return "MISMATCH: study " + check->state;
+  if (run.load.timed_out) return "TIMED OUT after " + FormatDouble(timeout_s) + " s";
+  if (run.load.errors > 0) return "ERRORS: " + run.load.first_error;
+  return "ok";
+}
+
 // numerator / denominator when both are positive, else nothing.
 Value Ratio(double numerator, double denominator) {
   if (!(numerator > 0) || !(denominator > 0)) return std::monostate{};
@@ -92,7 +162,10 @@ Value Known(int v) { return v >= 0 ? Value{int64_t{v}} : Value{}; }
 Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter) {
   const uint32_t trials = options.trials > 0 ? options.trials : options.quick ? 1000 : 5000;
   const double ceiling_s = options.ceiling_s > 0 ? options.ceiling_s : options.quick ? 1.0 : 3.0;
-  const int optuna_trials = options.optuna_trials > 0 ? options.optuna_trials : options.quick ? 40 : 200;
+  // Like for like: Optuna's cost per trial grows with the trials it holds, so it runs the study's size.
+  const int optuna_trials = options.optuna_trials > 0 ? options.optuna_trials
+                            : options.quick           ? 40
+                                                      : static_cast<int>(trials);
   Status first_error = Status::Ok();
   const auto fail = [&](Status status) {
     if (first_error.ok()) first_error = std::move(status);
@@ -128,13 +201,15 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
   Table cycles(reporter, "load", "cycles",
                "Committed trial cycles (AcquireTrial + CompleteTrial acknowledged) over loopback, " +
                    std::to_string(trials) + "-trial ZDT1 study, NSGA-II steady state; ceiling = trivial " +
-                   "unary calls/s with the same threads; ratio = cycles/s / ceiling",
+                   "unary calls/s with the same threads; ratio = cycles/s / ceiling; N/rate = the mean cycle "
+                   "time a closed loop of N workers implies (Little's law)",
                {{"workers", "workers"},
                 {"trials", "trials"},
                 {"completed", "completed"},
                 {"errors", "errors"},
                 {"wall_s", "wall s", Column::Format::kFixed, 2},
                 {"cycles_per_s", "cycles/s", Column::Format::kFixed, 0},
+                {"mean_cycle_ms", "N/rate ms", Column::Format::kFixed, 2},
                 {"acquire_ms_p50", "acq p50 ms", Column::Format::kFixed, 3},
                 {"acquire_ms_p99", "acq p99 ms", Column::Format::kFixed, 3},
                 {"complete_ms_p50", "done p50 ms", Column::Format::kFixed, 3},
@@ -179,74 +254,37 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
        {"cpu_ms_per_call", "cpu ms/call", Column::Format::kFixed, 3},
        {"errors", "errors"}});
 
+  double last_rate = 0;  // the largest worker count's closed-loop rate: what the paced runs are a share of
   for (const int workers : options.workers) {
-    const std::string dir = options.scratch + "/load-" + std::to_string(workers);
-    mkdir(dir.c_str(), 0755);
-    HPO_ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorProcess> coordinator,
-                         CoordinatorProcess::Start({.binary = options.coordinator, .dir = dir}));
-    const ProcStatus launch = coordinator->Status();
-    const auto study_stub = v1::StudyService::NewStub(MakeChannel(coordinator->address()));
-    v1::CreateStudyRequest create;
-    *create.mutable_spec() = LoadStudy(workers, trials);
-    v1::Study study;
-    HPO_RETURN_IF_ERROR(FromGrpc("CreateStudy", study_stub->CreateStudy(Context().get(), create, &study)));
-
-    ProcSampler sampler(coordinator->pid(), 50);
-    ProcStatus start;                       // the workers connected and registered, about to start
-    ProcStatus end;                         // the last completion acknowledged
-    double busy_start = -1, busy_end = -1;  // the whole machine's CPU seconds then
-    Result<LoadFigures> load = RunLoad({.address = coordinator->address(),
-                                        .workers = workers,
-                                        .trials = trials,
-                                        .wait_ms = options.wait_ms,
-                                        .function = "zdt1",
-                                        .dims = 4,
-                                        .timeout_s = options.timeout_s,
-                                        .on_start =
-                                            [&] {
-                                              start = coordinator->Status();
-                                              busy_start = MachineBusySeconds();
-                                            },
-                                        .on_end =
-                                            [&] {
-                                              end = coordinator->Status();
-                                              busy_end = MachineBusySeconds();
-                                            }});
-    const ProcSampler::Peaks peaks = sampler.Finish();
-    const double hwm_mib = coordinator->Status().hwm_mib;
-    HPO_RETURN_IF_ERROR(load.status());
-    const Result<StudyCheck> check = CheckStudy(*study_stub, study.id());
-    if (Status stopped = coordinator->Stop(); !stopped.ok()) fail(std::move(stopped));
+    HPO_ASSIGN_OR_RETURN(StudyRun run, RunStudy(options, workers, trials, 0,
+                                                options.scratch + "/load-" + std::to_string(workers)));
+    if (!run.stopped.ok()) fail(run.stopped);
+    const LoadFigures* load = &run.load;
+    const Result<StudyCheck>& check = run.check;
+    const ProcStatus& launch = run.launch;
+    const ProcStatus& start = run.start;
+    const ProcStatus& end = run.end;
+    const double busy_start = run.busy_start, busy_end = run.busy_end;
+    const ProcSampler::Peaks& peaks = run.peaks;
+    const double hwm_mib = run.hwm_mib;
 
     const Result<CeilingFigures> top = RunCeiling(workers, ceiling_s);
     HPO_RETURN_IF_ERROR(top.status());
 
-    // The row's verdict: exactly `trials` trials completed, the study COMPLETED, no call failed.
-    std::string verdict = "ok";
-    if (!check.ok()) {
-      verdict = "ERROR: " + check.status().ToString();
-    } else if (check->completed != trials || check->trials != trials) {
-      verdict = "MISMATCH: " + std::to_string(check->completed) + " of " + std::to_string(trials) +
-                " completed (" + std::to_string(check->trials) + " trials stored), study " + check->state;
-    } else if (check->state != "STUDY_COMPLETED") {
-      verdict = "MISMATCH: study " + check->state;
-    } else if (load->timed_out) {
-      verdict = "TIMED OUT after " + FormatDouble(options.timeout_s) + " s";
-    } else if (load->errors > 0) {
-      verdict = "ERRORS: " + load->first_error;
-    } else if (top->errors > 0) {
-      verdict = "CEILING ERRORS: " + top->first_error;
-    }
+    std::string verdict = Verdict(run, trials, options.timeout_s);
+    if (verdict == "ok" && top->errors > 0) verdict = "CEILING ERRORS: " + top->first_error;
     if (verdict != "ok") fail(InternalError(std::to_string(workers) + " workers: " + verdict));
 
     const Percentiles acquire = ComputePercentiles(load->acquire_ms);
     const Percentiles complete = ComputePercentiles(load->complete_ms);
     const Percentiles call = ComputePercentiles(top->call_ms);
     const double rate = load->wall_s > 0 ? static_cast<double>(load->cycles) / load->wall_s : 0;
+    last_rate = rate;
     cycles.Add({int64_t{workers}, int64_t{trials},
                 check.ok() ? Value{static_cast<int64_t>(check->completed)} : Value{},
-                static_cast<int64_t>(load->errors + top->errors), load->wall_s, rate, acquire.p50,
-                acquire.p99, complete.p50, complete.p99, top->calls_per_s, Ratio(rate, top->calls_per_s),
+                static_cast<int64_t>(load->errors + top->errors), load->wall_s, rate,
+                Ratio(1e3 * workers, rate), acquire.p50, acquire.p99, complete.p50, complete.p99,
+                top->calls_per_s, Ratio(rate, top->calls_per_s),
                 optuna ? Value{optuna->trials_per_s} : Value{},
                 optuna ? Ratio(rate, optuna->trials_per_s) : Value{}, verdict});
     const double coordinator_cpu = end.cpu_s >= 0 && start.cpu_s >= 0 ? end.cpu_s - start.cpu_s : -1;
@@ -267,6 +305,50 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
   cycles.Print();
   process.Print();
   ceiling.Print();
+
+  // Below saturation: the largest worker count again, paced to shares of the closed-loop rate above. In a
+  // closed loop every worker is always inside a call, so a call's mean latency is N / rate (Little's law)
+  // whatever the service does; these rows show the latency a worker sees when it is not queueing behind
+  // the other N - 1.
+  const std::vector<double> shares = !options.paced.empty() ? options.paced
+                                     : options.quick        ? std::vector<double>{0.5}
+                                                            : std::vector<double>{0.25, 0.5, 0.75};
+  if (options.workers.empty() || !(last_rate > 0) || shares.empty() || shares.front() <= 0)
+    return first_error;
+  const int workers = options.workers.back();
+  const double window_s = options.quick ? 1.0 : 3.0;
+  Table paced(reporter, "load", "paced",
+              "Below saturation: " + std::to_string(workers) +
+                  " workers paced to shares of the closed-loop rate above (" +
+                  std::to_string(static_cast<int64_t>(last_rate)) + " cycles/s), about " +
+                  FormatDouble(window_s) + " s each, a fresh coordinator per row",
+              {{"workers", "workers"},
+               {"share", "share", Column::Format::kFixed, 2},
+               {"offered_per_s", "offered/s", Column::Format::kFixed, 0},
+               {"trials", "trials"},
+               {"cycles_per_s", "cycles/s", Column::Format::kFixed, 0},
+               {"acquire_ms_p50", "acq p50 ms", Column::Format::kFixed, 3},
+               {"acquire_ms_p99", "acq p99 ms", Column::Format::kFixed, 3},
+               {"complete_ms_p50", "done p50 ms", Column::Format::kFixed, 3},
+               {"complete_ms_p99", "done p99 ms", Column::Format::kFixed, 3},
+               {"errors", "errors"},
+               {"check", "check", Column::Format::kText}});
+  for (const double share : shares) {
+    const double offered = share * last_rate;
+    const uint32_t paced_trials =
+        std::min(trials, std::max<uint32_t>(200, static_cast<uint32_t>(offered * window_s)));
+    HPO_ASSIGN_OR_RETURN(StudyRun run, RunStudy(options, workers, paced_trials, offered,
+                                                options.scratch + "/paced-" + FormatDouble(share)));
+    if (!run.stopped.ok()) fail(run.stopped);
+    const std::string verdict = Verdict(run, paced_trials, options.timeout_s);
+    if (verdict != "ok") fail(InternalError("paced " + FormatDouble(share) + ": " + verdict));
+    const Percentiles acquire = ComputePercentiles(run.load.acquire_ms);
+    const Percentiles complete = ComputePercentiles(run.load.complete_ms);
+    const double rate = run.load.wall_s > 0 ? static_cast<double>(run.load.cycles) / run.load.wall_s : 0;
+    paced.Add({int64_t{workers}, share, offered, int64_t{paced_trials}, rate, acquire.p50, acquire.p99,
+               complete.p50, complete.p99, static_cast<int64_t>(run.load.errors), verdict});
+  }
+  paced.Print();
   return first_error;
 }
 

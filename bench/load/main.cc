@@ -100,8 +100,14 @@ int main(int argc, char** argv) {
   app.add_option("--idle-seconds", options.idle_s,
                  "how long the idle workers stay parked (default 5; 2 with --quick)")
       ->check(CLI::Range(0.1, 3600.0));
-  app.add_option("--optuna-trials", options.optuna_trials, "Optuna's trials (default 200; 40 with --quick)")
+  app.add_option("--optuna-trials", options.optuna_trials,
+                 "Optuna's trials (default: as many as --trials, like for like; 40 with --quick)")
       ->check(CLI::Range(1, 100'000));
+  app.add_option("--paced", options.paced,
+                 "shares of the largest worker count's closed-loop rate to offer in the paced rows "
+                 "(default 0.25,0.5,0.75; 0.5 with --quick; 0: none)")
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--timeout", options.timeout_s,
                  "a study not finished after this many seconds is an error row")
       ->capture_default_str()
