@@ -1,7 +1,10 @@
 #include "coordinator/group_commit.h"
 
+#include <chrono>
 #include <unordered_map>
 #include <utility>
+
+#include "base/log.h"
 
 namespace hpo::coordinator {
 
@@ -145,14 +148,19 @@ void GroupCommitter::Loop() {
     }
 
     storage::Changes changes = Merge(group);
+    const auto started = std::chrono::steady_clock::now();
     const Status status =
         changes.trials.empty() && changes.studies.empty() ? Status::Ok() : store_->Apply(changes);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     lock.lock();
     ++stats_.groups;
     stats_.changes += group.size();
+    stats_.commit_seconds.Observe(seconds);
+    stats_.group_sizes.Observe(static_cast<double>(group.size()));
     Status result = status;
     if (!status.ok()) {
+      log::Error("commit failed", {{"change_sets", group.size()}, {"error", status.ToString()}});
       // Everything queued since was made on top of this group: it fails too, and so does every change
       // queued until the owner has reloaded and called Recover().
       result = status.WithPrefix("commit");

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "coordinator/histogram.h"
 #include "storage/store.h"
 
 namespace hpo::coordinator {
@@ -45,8 +46,10 @@ struct ChangeSet {
 };
 
 struct GroupCommitStats {
-  uint64_t groups = 0;   // transactions committed or attempted
-  uint64_t changes = 0;  // change sets in them
+  uint64_t groups = 0;                                // transactions committed or attempted
+  uint64_t changes = 0;                               // change sets in them
+  Histogram commit_seconds{LatencyBucketsSeconds()};  // the time each group's Store::Apply took
+  Histogram group_sizes{SizeBuckets()};               // change sets per group
 };
 
 class GroupCommitter {
