@@ -1,16 +1,22 @@
 #include "client/format.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
+#include <map>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/strings.h"
+#include "client/progress.h"
 
 namespace hpo::client {
 namespace {
@@ -305,6 +311,84 @@ std::string OneLineError(std::string_view error) {
   return line.substr(0, bytes) + "...";
 }
 
+// The metrics the trials report that are not among `columns.objectives`, in natural order.
+std::vector<std::string> OtherMetrics(const google::protobuf::RepeatedPtrField<v1::Trial>& trials,
+                                      const Columns& columns) {
+  std::set<std::string> metrics;
+  for (const v1::Trial& trial : trials) {
+    for (const auto& [name, value] : trial.metrics()) metrics.insert(name);
+  }
+  std::vector<std::string> known = columns.objectives;
+  AppendExtraNames(metrics, &known);
+  return {known.begin() + static_cast<long>(columns.objectives.size()), known.end()};
+}
+
+// A Unix time in ms as "2024-05-01 12:00:03 UTC"; "-" for 0.
+std::string UtcTime(int64_t ms) {
+  if (ms <= 0) return std::string(kMissingInTable);
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[40];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buffer;
+}
+
+// A message as compact JSON in protobuf's mapping, with the proto's field names.
+std::string CompactJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "?";
+  return json;
+}
+
+// One line on a parameter's domain: "float [0.0001, 0.1] log", "int [1, 4] step 2", "categorical a, b".
+std::string DescribeParameter(const v1::Parameter& parameter) {
+  auto number = [](double v) { return FormatDouble(v, DoubleLayout::kPython); };
+  std::string text;
+  switch (parameter.kind_case()) {
+    case v1::Parameter::kFloat: {
+      const v1::FloatRange& range = parameter.float_();
+      text = "float [" + number(range.low()) + ", " + number(range.high()) + "]";
+      if (range.log()) text += " log";
+      if (range.step() > 0) text += " step " + number(range.step());
+      break;
+    }
+    case v1::Parameter::kInt: {
+      const v1::IntRange& range = parameter.int_();
+      text = "int [" + IntText(range.low()) + ", " + IntText(range.high()) + "]";
+      if (range.log()) text += " log";
+      if (range.step() > 1) text += " step " + IntText(range.step());
+      break;
+    }
+    case v1::Parameter::kCategorical: {
+      text = "categorical";
+      for (int i = 0; i < parameter.categorical().choices_size(); ++i) {
+        text += i == 0 ? " " : ", ";
+        text += parameter.categorical().choices(i);
+      }
+      break;
+    }
+    case v1::Parameter::KIND_NOT_SET:
+      text = "(no domain)";
+      break;
+  }
+  if (parameter.has_condition()) {
+    text += "  (when " + parameter.condition().parent() + " is";
+    for (int i = 0; i < parameter.condition().values_size(); ++i) {
+      text += i == 0 ? " " : " or ";
+      text += parameter.condition().values(i);
+    }
+    text += ")";
+  }
+  return text;
+}
+
+std::string_view DirectionName(v1::Direction direction) {
+  return direction == v1::MAXIMIZE ? "maximize" : direction == v1::MINIMIZE ? "minimize" : "unspecified";
+}
+
 }  // namespace
 
 Result<OutputFormat> ParseOutputFormat(std::string_view name) {
@@ -317,14 +401,7 @@ Result<OutputFormat> ParseOutputFormat(std::string_view name) {
 std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec) {
   const Columns columns = ResolveColumns(spec, front.objectives(), front.trials());
   // For people, the metrics that are not objectives (e.g. test_accuracy) follow the parameters.
-  std::set<std::string> metrics;
-  for (const v1::Trial& trial : front.trials()) {
-    for (const auto& [name, value] : trial.metrics()) metrics.insert(name);
-  }
-  std::vector<std::string> known = columns.objectives;
-  AppendExtraNames(metrics, &known);
-  const std::vector<std::string> others(known.begin() + static_cast<long>(columns.objectives.size()),
-                                        known.end());
+  const std::vector<std::string> others = OtherMetrics(front.trials(), columns);
   std::vector<std::vector<Cell>> rows;
   for (const v1::Trial& trial : front.trials()) {
     std::vector<Cell> row = {NumberCell(trial.number())};
@@ -399,6 +476,166 @@ std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::St
   std::vector<std::string> header = Header({"trial", "state", "attempt"}, columns);
   header.push_back("error");
   return RenderTable(header, rows);
+}
+
+std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec) {
+  const Columns columns = ResolveColumns(spec, spec.objectives(), trials.trials());
+  const std::vector<std::string> others = OtherMetrics(trials.trials(), columns);
+  std::string out = "trial,id,state,attempt";
+  for (const std::string& name : Header({}, columns)) out += ',' + CsvField(name);
+  for (const std::string& name : others) out += ',' + CsvField(name);
+  out += ",device,worker_id,started_ms,finished_ms,error\n";
+  auto time_field = [](int64_t ms) { return ms > 0 ? IntText(ms) : std::string(); };
+  for (const v1::Trial& trial : trials.trials()) {
+    out += std::to_string(trial.number()) + ',' + std::to_string(trial.id()) + ',' +
+           std::string(TrialStateName(trial.state())) + ',' + std::to_string(trial.attempt());
+    for (const Value& value : RowValues(trial, columns)) out += ',' + CsvValue(value);
+    for (const std::string& name : others) out += ',' + CsvValue(MetricValue(trial, name));
+    out += ',' + CsvField(trial.device()) + ',' +
+           (trial.worker_id() > 0 ? std::to_string(trial.worker_id()) : "") + ',' +
+           time_field(trial.started_ms()) + ',' + time_field(trial.finished_ms()) + ',' +
+           CsvField(trial.error()) + '\n';
+  }
+  return out;
+}
+
+std::string FormatTrialsJson(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec) {
+  const Columns columns = ResolveColumns(spec, spec.objectives(), trials.trials());
+  const std::vector<std::string> others = OtherMetrics(trials.trials(), columns);
+  if (trials.trials().empty()) return "[]\n";
+  std::string out = "[\n";
+  for (int t = 0; t < trials.trials_size(); ++t) {
+    const v1::Trial& trial = trials.trials(t);
+    std::vector<Value> values = RowValues(trial, columns);
+    out += "  {\"trial\": " + std::to_string(trial.number()) + ", \"id\": " + std::to_string(trial.id()) +
+           ", \"state\": " + JsonQuote(TrialStateName(trial.state())) +
+           ", \"attempt\": " + std::to_string(trial.attempt()) + ", \"metrics\": ";
+    // The objectives, then the other metrics this trial reports.
+    std::vector<std::string> names = columns.objectives;
+    std::vector<Value> metrics(values.begin(), values.begin() + static_cast<long>(columns.objectives.size()));
+    for (const std::string& name : others) {
+      Value value = MetricValue(trial, name);
+      if (value.kind == Value::Kind::kMissing) continue;
+      names.push_back(name);
+      metrics.push_back(std::move(value));
+    }
+    AppendJsonObject(names, metrics, 0, &out);
+    out += ", \"params\": ";
+    AppendJsonObject(columns.params, values, columns.objectives.size(), &out);
+    out += ", \"device\": " + JsonQuote(trial.device()) +
+           ", \"worker_id\": " + std::to_string(trial.worker_id()) +
+           ", \"started_ms\": " + IntText(trial.started_ms()) +
+           ", \"finished_ms\": " + IntText(trial.finished_ms()) + ", \"error\": " + JsonQuote(trial.error());
+    out += t + 1 < trials.trials_size() ? "},\n" : "}\n";
+  }
+  out += "]\n";
+  return out;
+}
+
+std::string FormatTrials(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec,
+                         OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kTable:
+      return FormatTrialsTable(trials, spec);
+    case OutputFormat::kCsv:
+      return FormatTrialsCsv(trials, spec);
+    case OutputFormat::kJson:
+      return FormatTrialsJson(trials, spec);
+  }
+  return FormatTrialsTable(trials, spec);
+}
+
+Result<std::vector<v1::TrialState>> ParseTrialStates(std::string_view text) {
+  static constexpr v1::TrialState kStates[] = {v1::TRIAL_PENDING, v1::TRIAL_RUNNING, v1::TRIAL_COMPLETED,
+                                               v1::TRIAL_FAILED, v1::TRIAL_CANCELLED};
+  std::vector<v1::TrialState> states;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string_view name =
+        Trim(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    const auto* found = std::find_if(std::begin(kStates), std::end(kStates),
+                                     [&](v1::TrialState state) { return TrialStateName(state) == name; });
+    if (found == std::end(kStates)) {
+      return InvalidArgumentError("--state: unknown state '" + std::string(name) +
+                                  "'; expected pending, running, completed, failed or cancelled");
+    }
+    if (std::find(states.begin(), states.end(), *found) == states.end()) states.push_back(*found);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return states;
+}
+
+v1::ListTrialsResponse FilterTrials(const v1::ListTrialsResponse& trials,
+                                    const std::vector<v1::TrialState>& states) {
+  if (states.empty()) return trials;
+  v1::ListTrialsResponse kept;
+  for (const v1::Trial& trial : trials.trials()) {
+    if (std::find(states.begin(), states.end(), trial.state()) != states.end()) *kept.add_trials() = trial;
+  }
+  return kept;
+}
+
+std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontResponse* front) {
+  const v1::StudySpec& spec = study.spec();
+  const v1::TrialCounts& counts = study.counts();
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.emplace_back("study", std::to_string(study.id()));
+  rows.emplace_back("name", spec.name().empty() ? std::string(kMissingInTable) : spec.name());
+  rows.emplace_back("state", std::string(StudyStateName(study.state())));
+  rows.emplace_back("created", UtcTime(study.created_ms()));
+  rows.emplace_back("finished", UtcTime(study.finished_ms()));
+  if (study.created_ms() > 0) {
+    const int64_t end_ms = study.finished_ms() > 0 ? study.finished_ms() : SystemClock::Default()->NowMs();
+    rows.emplace_back("elapsed", FormatElapsed(end_ms - study.created_ms()));
+  }
+  rows.emplace_back("trials", std::to_string(uint64_t{counts.completed()} + counts.failed()) + "/" +
+                                  std::to_string(spec.budget().max_trials()) +
+                                  " finished: " + std::to_string(counts.completed()) + " completed, " +
+                                  std::to_string(counts.failed()) + " failed; " +
+                                  std::to_string(counts.running()) + " running, " +
+                                  std::to_string(counts.pending()) + " pending, " +
+                                  std::to_string(counts.cancelled()) + " cancelled");
+  rows.emplace_back("budget", CompactJson(spec.budget()));
+  rows.emplace_back("algorithm",
+                    spec.has_algorithm() && spec.algorithm().kind_case() != v1::Algorithm::KIND_NOT_SET
+                        ? CompactJson(spec.algorithm())
+                        : "random");
+  rows.emplace_back("task", CompactJson(spec.task()));
+  rows.emplace_back("seed", std::to_string(spec.seed()));
+  std::string objectives;
+  for (const v1::Objective& objective : spec.objectives()) {
+    if (!objectives.empty()) objectives += ", ";
+    objectives += objective.name() + " (" + std::string(DirectionName(objective.direction())) + ")";
+  }
+  rows.emplace_back("objectives", objectives);
+  if (front != nullptr) rows.emplace_back("pareto front", std::to_string(front->trials_size()) + " trials");
+  if (!spec.worker_selector().empty()) {
+    std::map<std::string, std::string> sorted(spec.worker_selector().begin(), spec.worker_selector().end());
+    std::string selector;
+    for (const auto& [key, value] : sorted) selector += (selector.empty() ? "" : ", ") + key + "=" + value;
+    rows.emplace_back("worker selector", selector);
+  }
+  size_t width = 0;
+  for (const auto& [key, value] : rows) width = std::max(width, key.size());
+  for (const v1::Parameter& parameter : spec.parameters())
+    width = std::max(width, parameter.name().size() + 2);
+  std::string out;
+  auto line = [&](const std::string& key, const std::string& value) {
+    out += key;
+    out.append(width + 2 - DisplayWidth(key), ' ');
+    out += value;
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    out += '\n';
+  };
+  for (const auto& [key, value] : rows) line(key, value);
+  if (spec.parameters_size() > 0) {
+    out += "parameters\n";
+    for (const v1::Parameter& parameter : spec.parameters())
+      line("  " + parameter.name(), DescribeParameter(parameter));
+  }
+  return out;
 }
 
 std::string FormatStudiesTable(const v1::ListStudiesResponse& studies) {

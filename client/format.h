@@ -19,6 +19,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "hpo/v1/service.pb.h"
@@ -52,6 +53,36 @@ std::string FormatParetoFront(const v1::GetParetoFrontResponse& front, const v1:
 // The trials of a study as an aligned table, for `hpoctl trials`: columns trial, state, attempt, the
 // objectives, the parameters, and error (last; line breaks flattened, cut to 80 characters).
 std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
+
+// The trials of a study as CSV, for `hpoctl trials --format csv`: the header
+// `trial,id,state,attempt,<objectives>,<params>,<other
+// metrics>,device,worker_id,started_ms,finished_ms,error` then one row per trial. Other metrics are those the
+// trials report that are not objectives, in natural order; a time not yet set (0) is an empty field.
+std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
+
+// The trials of a study as a JSON array, for `hpoctl trials --format json`, one object per trial:
+//   {"trial": 3, "id": 17, "state": "completed", "attempt": 1, "metrics": {...}, "params": {...},
+//    "device": "...", "worker_id": 2, "started_ms": ..., "finished_ms": ..., "error": ""}
+// "metrics" holds every metric the trial reports (objectives first, in the spec's order, then the
+// others in natural order; a missing objective is null); "params" is in column order.
+std::string FormatTrialsJson(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
+
+// One of FormatTrialsTable, FormatTrialsCsv and FormatTrialsJson, by `format`.
+std::string FormatTrials(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec,
+                         OutputFormat format);
+
+// Reads a comma-separated list of trial state names (see TrialStateName), e.g. "running,completed".
+// Returns the states, or INVALID_ARGUMENT naming the unknown state and listing the known ones.
+Result<std::vector<v1::TrialState>> ParseTrialStates(std::string_view text);
+
+// The trials whose state is one of `states`, in their order; all of them when `states` is empty.
+v1::ListTrialsResponse FilterTrials(const v1::ListTrialsResponse& trials,
+                                    const std::vector<v1::TrialState>& states);
+
+// A study for people, for `hpoctl show`: id, name, state, times, trial counts against the budget, the
+// algorithm, the task, the objectives, the search space (one line per parameter), the size of the
+// Pareto front (when `front` is not null) and any worker selector. Ends with a newline.
+std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontResponse* front);
 
 // The studies as an aligned table, for `hpoctl studies`: columns id, name, state, completed, failed,
 // running, pending, max_trials.

@@ -1,5 +1,6 @@
 #include "client/progress.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "client/format.h"
@@ -10,6 +11,12 @@ namespace {
 bool SameCounts(const v1::TrialCounts& a, const v1::TrialCounts& b) {
   return a.pending() == b.pending() && a.running() == b.running() && a.completed() == b.completed() &&
          a.failed() == b.failed() && a.cancelled() == b.cancelled();
+}
+
+std::string FormatHypervolume(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.4g", value);
+  return buffer;
 }
 
 }  // namespace
@@ -30,7 +37,17 @@ std::string FormatElapsed(int64_t ms) {
   return buffer;
 }
 
-std::string FormatProgressLine(const v1::Study& study, int64_t now_ms) {
+std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_ms) {
+  if (study.state() != v1::STUDY_RUNNING) return std::nullopt;
+  const uint64_t finished = uint64_t{study.counts().completed()} + study.counts().failed();
+  const uint64_t budget = study.spec().budget().max_trials();
+  if (finished == 0 || finished >= budget) return std::nullopt;
+  const int64_t elapsed = std::max<int64_t>(now_ms - study.created_ms(), 0);
+  return static_cast<int64_t>(static_cast<double>(elapsed) * static_cast<double>(budget - finished) /
+                              static_cast<double>(finished));
+}
+
+std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras) {
   const v1::TrialCounts& counts = study.counts();
   const uint64_t finished = uint64_t{counts.completed()} + counts.failed();
   std::string line = "study " + std::to_string(study.id());
@@ -40,12 +57,55 @@ std::string FormatProgressLine(const v1::Study& study, int64_t now_ms) {
           std::to_string(counts.failed()) + " failed), " + std::to_string(counts.running()) + " running";
   if (counts.pending() > 0) line += ", " + std::to_string(counts.pending()) + " pending";
   if (counts.cancelled() > 0) line += ", " + std::to_string(counts.cancelled()) + " cancelled";
+  if (extras.hypervolume) line += ", hypervolume " + FormatHypervolume(*extras.hypervolume);
   const int64_t end_ms = study.finished_ms() != 0 ? study.finished_ms() : now_ms;
   line += ", elapsed " + FormatElapsed(end_ms - study.created_ms());
+  if (const std::optional<int64_t> left = EstimateRemainingMs(study, now_ms)) {
+    line += ", about " + FormatElapsed(*left) + " left";
+  }
   if (study.state() != v1::STUDY_RUNNING && study.state() != v1::STUDY_STATE_UNSPECIFIED) {
     line += ", ";
     line += StudyStateName(study.state());
   }
+  return line;
+}
+
+std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras,
+                              size_t columns) {
+  const v1::TrialCounts& counts = study.counts();
+  const uint64_t budget = std::max<uint64_t>(study.spec().budget().max_trials(), 1);
+  auto cells = [&](uint64_t count) {
+    return static_cast<size_t>(std::min<uint64_t>(count, budget) * kBarWidth / budget);
+  };
+  const size_t completed = cells(counts.completed());
+  const size_t failed = cells(uint64_t{counts.completed()} + counts.failed());
+  const size_t running = cells(uint64_t{counts.completed()} + counts.failed() + counts.running());
+  std::string bar = "[";
+  for (size_t i = 0; i < kBarWidth; ++i) {
+    bar += i < completed ? '#' : i < failed ? 'x' : i < running ? '>' : '.';
+  }
+  bar += "]";
+  const uint64_t finished = uint64_t{counts.completed()} + counts.failed();
+  std::string rest = " ";
+  rest += std::to_string(finished) + "/" + std::to_string(study.spec().budget().max_trials()) + "  " +
+          std::to_string(counts.completed()) + " completed  " + std::to_string(counts.failed()) +
+          " failed  " + std::to_string(counts.running()) + " running";
+  if (counts.pending() > 0) rest += "  " + std::to_string(counts.pending()) + " pending";
+  if (extras.hypervolume) rest += "  hv " + FormatHypervolume(*extras.hypervolume);
+  const int64_t end_ms = study.finished_ms() != 0 ? study.finished_ms() : now_ms;
+  rest += "  elapsed " + FormatElapsed(end_ms - study.created_ms());
+  if (const std::optional<int64_t> left = EstimateRemainingMs(study, now_ms)) {
+    rest += "  ~" + FormatElapsed(*left) + " left";
+  }
+  if (study.state() != v1::STUDY_RUNNING && study.state() != v1::STUDY_STATE_UNSPECIFIED) {
+    rest += "  ";
+    rest += StudyStateName(study.state());
+  }
+  const std::string id = "study " + std::to_string(study.id());
+  std::string line = id + (study.spec().name().empty() ? "" : " " + study.spec().name()) + " " + bar + rest;
+  if (columns == 0 || line.size() < columns) return line;
+  line = id + " " + bar + rest;  // without the name
+  if (line.size() >= columns) line.resize(columns - 1);
   return line;
 }
 

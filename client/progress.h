@@ -6,6 +6,7 @@
 #ifndef HPO_CLIENT_PROGRESS_H_
 #define HPO_CLIENT_PROGRESS_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,12 +18,37 @@ namespace hpo::client {
 // "35s", "2m05s", "1h02m03s" (whole seconds, rounded down; negative durations read as 0s).
 std::string FormatElapsed(int64_t ms);
 
+// What a progress line shows besides the Study itself.
+struct ProgressExtras {
+  // The hypervolume of the completed trials (FrontHypervolume); nullopt: not shown.
+  std::optional<double> hypervolume;
+};
+
+// The time a running study still needs at the pace so far: elapsed * (max_trials - finished) / finished,
+// where finished counts completed and failed trials. nullopt when the study is not running, has no
+// finished trial yet, or has spent its budget.
+std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_ms);
+
 // One line without a newline, e.g.
-//   "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, elapsed 35s"
+//   "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, hypervolume 0.8123,
+//    elapsed 35s, about 49s left"
 // "finished" counts completed and failed trials against the budget's max_trials; pending and cancelled
-// trials are named when there are any; a study that has ended says so ("..., elapsed 1m10s, completed").
-// Elapsed time runs from the study's creation to its end, or to `now_ms` (Unix ms) while it runs.
-std::string FormatProgressLine(const v1::Study& study, int64_t now_ms);
+// trials are named when there are any; the hypervolume when `extras` holds one (4 significant digits);
+// the time left (EstimateRemainingMs) while it can be estimated; a study that has ended says so
+// ("..., elapsed 1m10s, completed"). Elapsed time runs from the study's creation to its end, or to
+// `now_ms` (Unix ms) while it runs.
+std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras = {});
+
+// The progress bar `hpoctl watch` keeps rewriting on a terminal, without a newline, e.g.
+//   "study 3 fmnist-quick [########x>>>............] 5/12  4 completed  1 failed  2 running
+//    hv 0.8123  elapsed 35s  ~49s left"
+// The bar is kBarWidth cells of the budget: '#' completed, 'x' failed, '>' running, '.' the rest (each
+// count rounded down to whole cells, running capped at the bar's end). When `columns` > 0 the line is
+// cut to fit in columns - 1 characters (first the study's name goes, then the end of the line), so that
+// the terminal never wraps it.
+std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras,
+                              size_t columns);
+inline constexpr size_t kBarWidth = 24;
 
 class ProgressReporter {
  public:

@@ -1,9 +1,11 @@
 #include "client/watch.h"
 
+#include <optional>
 #include <thread>
 #include <utility>
 
 #include "client/cli.h"
+#include "client/front.h"
 #include "client/progress.h"
 
 namespace hpo::client {
@@ -29,19 +31,32 @@ Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOption
   auto polled = api.GetStudy(study_id);
   if (!polled.ok()) return polled.status();
   v1::Study study = std::move(polled).value();
+  ProgressExtras extras;
+  std::optional<uint32_t> hypervolume_of;  // the completed count extras.hypervolume was computed at
+  auto update_hypervolume = [&] {
+    if (!options.hypervolume || study.spec().objectives().empty()) return;
+    if (hypervolume_of == study.counts().completed()) return;
+    auto trials = api.ListTrials(study_id);
+    if (!trials.ok()) return;  // best effort: keep the last value, try again at the next poll
+    const std::vector<v1::Trial> list(trials->trials().begin(), trials->trials().end());
+    auto hv = FrontHypervolume(list, SpecObjectives(study.spec()),
+                               options.reference.empty() ? nullptr : &options.reference);
+    if (hv.ok()) extras.hypervolume = *hv;
+    hypervolume_of = study.counts().completed();
+  };
   int64_t last_answer_ms = env.clock->NowMs();
   bool retrying = false;
   while (true) {
+    update_hypervolume();
     const int64_t now_ms = env.clock->NowMs();
     const bool final = IsFinalState(study.state());
     // A rewritten line is cheap: refresh it on every poll so that the elapsed time ticks.
     if (reporter.ShouldReport(study, now_ms) || options.rewrite_line || final) {
-      const std::string line = FormatProgressLine(study, now_ms);
       if (options.rewrite_line) {
-        out << "\r\033[K" << line << std::flush;
+        out << "\r\033[K" << FormatProgressBar(study, now_ms, extras, options.columns) << std::flush;
         line_open = true;
       } else {
-        out << line << '\n' << std::flush;
+        out << FormatProgressLine(study, now_ms, extras) << '\n' << std::flush;
       }
     }
     if (final) {

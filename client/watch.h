@@ -8,10 +8,12 @@
 #define HPO_CLIENT_WATCH_H_
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -29,8 +31,18 @@ struct WatchOptions {
   std::chrono::milliseconds retry{30'000};
   // An unchanged progress line is printed again after this long.
   std::chrono::milliseconds refresh{10'000};
-  // Rewrite one line in place ("\r", erase to end of line) instead of printing lines; for a terminal.
+  // Rewrite a progress bar in place ("\r", erase to end of line; FormatProgressBar) instead of printing
+  // lines; for a terminal.
   bool rewrite_line = false;
+  // With rewrite_line: the terminal's width, to keep the bar on one line (0: unknown, no limit).
+  size_t columns = 0;
+  // Show the hypervolume of the completed trials (FrontHypervolume over the study's objectives), fetched
+  // with ListTrials whenever the number of completed trials changes; a failed ListTrials keeps the last
+  // value.
+  bool hypervolume = true;
+  // The reference point for the hypervolume, one value per objective in its own units; empty: each
+  // objective scaled to [0, 1] over the completed trials, reference 1.1 (see FrontHypervolume).
+  std::vector<double> reference;
 };
 
 // Where WatchStudy reads the time, waits and writes.
@@ -43,9 +55,9 @@ struct WatchEnv {
 };
 
 // Polls study `study_id` until it is COMPLETED, FAILED or CANCELLED, printing progress lines
-// (FormatProgressLine) on env.out; the last line printed is the final state's, ended by a newline.
-// Returns the final Study, or the RPC error that ended the watch (the first poll's, a non-transport
-// one, or a transport one that outlasted options.retry).
+// (FormatProgressLine, or FormatProgressBar with rewrite_line) on env.out; the last line printed is the final
+// state's, ended by a newline. Returns the final Study, or the RPC error that ended the watch (the first
+// poll's, a non-transport one, or a transport one that outlasted options.retry).
 Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOptions& options,
                              const WatchEnv& env = {});
 

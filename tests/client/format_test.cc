@@ -367,6 +367,157 @@ TEST(FormatTrialsTableTest, StateAttemptObjectivesParamsAndAFlattenedError) {
   EXPECT_EQ(error.substr(77), "...");
 }
 
+// Three trials: completed (with the non-objective metric train_loss), failed with a two-line error, running.
+v1::ListTrialsResponse MakeTrialList() {
+  v1::ListTrialsResponse trials;
+  v1::Trial completed = MakeTrial(0, 0.9, 1.5, 0.01, 2, "relu");
+  completed.set_id(21);
+  completed.set_device("cpu: Xeon, \"2\" threads");
+  completed.set_worker_id(4);
+  completed.set_started_ms(1'700'000'000'000);
+  completed.set_finished_ms(1'700'000'001'500);
+  *trials.add_trials() = completed;
+  v1::Trial failed;
+  failed.set_id(22);
+  failed.set_number(1);
+  failed.set_state(v1::TRIAL_FAILED);
+  failed.set_attempt(3);
+  (*failed.mutable_params())["lr"].set_double_value(0.05);
+  failed.set_error("exit status 1\nout of memory");
+  *trials.add_trials() = failed;
+  v1::Trial running;
+  running.set_id(23);
+  running.set_number(2);
+  running.set_state(v1::TRIAL_RUNNING);
+  running.set_attempt(1);
+  *trials.add_trials() = running;
+  return trials;
+}
+
+TEST(FormatTrialsCsvTest, EveryFieldOfEveryTrial) {
+  EXPECT_EQ(FormatTrialsCsv(MakeTrialList(), MakeSpec()),
+            "trial,id,state,attempt,accuracy,latency_ms,lr,layers,activation,train_loss,device,worker_id,"
+            "started_ms,finished_ms,error\n"
+            "0,21,completed,1,0.9,1.5,0.01,2,relu,0.25,\"cpu: Xeon, \"\"2\"\" threads\",4,1700000000000,"
+            "1700000001500,\n"
+            "1,22,failed,3,,,0.05,,,,,,,,\"exit status 1\nout of memory\"\n"
+            "2,23,running,1,,,,,,,,,,,\n");
+}
+
+TEST(FormatTrialsJsonTest, ParsesBackWithEveryField) {
+  const std::string json = FormatTrialsJson(MakeTrialList(), MakeSpec());
+  google::protobuf::Struct wrapper;
+  const auto status = google::protobuf::util::JsonStringToMessage("{\"values\": " + json + "}", &wrapper);
+  ASSERT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  const google::protobuf::ListValue& list = wrapper.fields().at("values").list_value();
+  ASSERT_EQ(list.values_size(), 3);
+  const auto& first = list.values(0).struct_value().fields();
+  EXPECT_EQ(first.at("trial").number_value(), 0);
+  EXPECT_EQ(first.at("id").number_value(), 21);
+  EXPECT_EQ(first.at("state").string_value(), "completed");
+  EXPECT_EQ(first.at("attempt").number_value(), 1);
+  const auto& metrics = first.at("metrics").struct_value().fields();
+  EXPECT_EQ(metrics.at("accuracy").number_value(), 0.9);
+  EXPECT_EQ(metrics.at("latency_ms").number_value(), 1.5);
+  EXPECT_EQ(metrics.at("train_loss").number_value(), 0.25);
+  const auto& params = first.at("params").struct_value().fields();
+  EXPECT_EQ(params.at("lr").number_value(), 0.01);
+  EXPECT_EQ(params.at("layers").number_value(), 2);
+  EXPECT_EQ(params.at("activation").string_value(), "relu");
+  EXPECT_EQ(first.at("device").string_value(), "cpu: Xeon, \"2\" threads");
+  EXPECT_EQ(first.at("finished_ms").number_value(), 1'700'000'001'500.0);
+  const auto& second = list.values(1).struct_value().fields();
+  EXPECT_EQ(second.at("state").string_value(), "failed");
+  EXPECT_EQ(second.at("error").string_value(), "exit status 1\nout of memory");
+  EXPECT_EQ(second.at("metrics").struct_value().fields().at("accuracy").kind_case(),
+            google::protobuf::Value::kNullValue);
+  EXPECT_EQ(second.at("metrics").struct_value().fields().count("train_loss"), 0u);  // only what it has
+  EXPECT_EQ(FormatTrialsJson({}, MakeSpec()), "[]\n");
+}
+
+TEST(FormatTrialsTest, DispatchesOnTheFormat) {
+  const v1::ListTrialsResponse trials = MakeTrialList();
+  EXPECT_EQ(FormatTrials(trials, MakeSpec(), OutputFormat::kTable), FormatTrialsTable(trials, MakeSpec()));
+  EXPECT_EQ(FormatTrials(trials, MakeSpec(), OutputFormat::kCsv), FormatTrialsCsv(trials, MakeSpec()));
+  EXPECT_EQ(FormatTrials(trials, MakeSpec(), OutputFormat::kJson), FormatTrialsJson(trials, MakeSpec()));
+}
+
+TEST(ParseTrialStatesTest, KnownNamesAndAClearErrorForOthers) {
+  EXPECT_EQ(*ParseTrialStates("running,completed"),
+            (std::vector<v1::TrialState>{v1::TRIAL_RUNNING, v1::TRIAL_COMPLETED}));
+  EXPECT_EQ(*ParseTrialStates(" failed , failed,pending,cancelled"),
+            (std::vector<v1::TrialState>{v1::TRIAL_FAILED, v1::TRIAL_PENDING, v1::TRIAL_CANCELLED}));
+  for (const char* text : {"done", "running,", "RUNNING", ""}) {
+    auto states = ParseTrialStates(text);
+    ASSERT_FALSE(states.ok()) << text;
+    EXPECT_EQ(states.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(states.status().message().find("--state: unknown state '"), std::string::npos);
+    EXPECT_NE(states.status().message().find("expected pending, running, completed, failed or cancelled"),
+              std::string::npos);
+  }
+  EXPECT_NE(ParseTrialStates("done").status().message().find("'done'"), std::string::npos);
+}
+
+TEST(FilterTrialsTest, KeepsTheNamedStatesInOrder) {
+  const v1::ListTrialsResponse trials = MakeTrialList();
+  EXPECT_EQ(FilterTrials(trials, {}).trials_size(), 3);
+  const v1::ListTrialsResponse kept = FilterTrials(trials, {v1::TRIAL_RUNNING, v1::TRIAL_COMPLETED});
+  ASSERT_EQ(kept.trials_size(), 2);
+  EXPECT_EQ(kept.trials(0).number(), 0u);
+  EXPECT_EQ(kept.trials(1).number(), 2u);
+  EXPECT_EQ(FilterTrials(trials, {v1::TRIAL_PENDING}).trials_size(), 0);
+}
+
+TEST(FormatStudySummaryTest, OneLinePerFactAndOnePerParameter) {
+  v1::Study study;
+  study.set_id(3);
+  *study.mutable_spec() = MakeSpec();
+  study.mutable_spec()->mutable_budget()->set_max_trials(12);
+  study.mutable_spec()->mutable_task()->mutable_synthetic()->set_function("zdt1");
+  study.mutable_spec()->set_seed(7);
+  (*study.mutable_spec()->mutable_worker_selector())["gpu"] = "H100";
+  auto* condition = study.mutable_spec()->mutable_parameters(1)->mutable_condition();
+  condition->set_parent("activation");
+  condition->add_values("relu");
+  study.set_state(v1::STUDY_COMPLETED);
+  study.set_created_ms(1'700'000'000'000);
+  study.set_finished_ms(1'700'000'065'000);
+  study.mutable_counts()->set_completed(10);
+  study.mutable_counts()->set_failed(2);
+  v1::GetParetoFrontResponse front = MakeFront();
+  const std::vector<std::string> lines = Lines(FormatStudySummary(study, &front));
+  auto line_of = [&](const std::string& key) {
+    for (const std::string& line : lines) {
+      if (line.rfind(key + " ", 0) == 0) return Words(line.substr(key.size()));
+    }
+    return std::vector<std::string>{"(missing)"};
+  };
+  EXPECT_EQ(line_of("study"), (std::vector<std::string>{"3"}));
+  EXPECT_EQ(line_of("name"), (std::vector<std::string>{"fmnist-quick"}));
+  EXPECT_EQ(line_of("state"), (std::vector<std::string>{"completed"}));
+  EXPECT_EQ(line_of("created"), (std::vector<std::string>{"2023-11-14", "22:13:20", "UTC"}));
+  EXPECT_EQ(line_of("finished"), (std::vector<std::string>{"2023-11-14", "22:14:25", "UTC"}));
+  EXPECT_EQ(line_of("elapsed"), (std::vector<std::string>{"1m05s"}));
+  EXPECT_EQ(line_of("trials"),
+            (std::vector<std::string>{"12/12", "finished:", "10", "completed,", "2", "failed;", "0",
+                                      "running,", "0", "pending,", "0", "cancelled"}));
+  EXPECT_EQ(line_of("task"), (std::vector<std::string>{"{\"synthetic\":{\"function\":\"zdt1\"}}"}));
+  EXPECT_EQ(line_of("algorithm"), (std::vector<std::string>{"random"}));
+  EXPECT_EQ(line_of("seed"), (std::vector<std::string>{"7"}));
+  EXPECT_EQ(line_of("objectives"),
+            (std::vector<std::string>{"accuracy", "(maximize),", "latency_ms", "(minimize)"}));
+  EXPECT_EQ(line_of("pareto front"), (std::vector<std::string>{"2", "trials"}));
+  EXPECT_EQ(line_of("worker selector"), (std::vector<std::string>{"gpu=H100"}));
+  EXPECT_EQ(line_of("  lr"), (std::vector<std::string>{"float", "[0.0001,", "0.1]", "log"}));
+  EXPECT_EQ(line_of("  layers"),
+            (std::vector<std::string>{"int", "[1,", "4]", "(when", "activation", "is", "relu)"}));
+  EXPECT_EQ(line_of("  activation"), (std::vector<std::string>{"categorical", "relu,", "gelu,", "tanh"}));
+  // Without a front, no line for it.
+  for (const std::string& line : Lines(FormatStudySummary(study, nullptr))) {
+    EXPECT_NE(line.rfind("pareto front", 0), 0u) << line;
+  }
+}
+
 TEST(FormatStudiesTableTest, OneLinePerStudy) {
   v1::ListStudiesResponse studies;
   v1::Study* first = studies.add_studies();

@@ -32,8 +32,9 @@ TEST(FormatElapsedTest, SecondsMinutesHours) {
 }
 
 TEST(FormatProgressLineTest, RunningStudy) {
-  EXPECT_EQ(FormatProgressLine(MakeStudy(), kCreatedMs + 35'400),
-            "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, elapsed 35s");
+  EXPECT_EQ(
+      FormatProgressLine(MakeStudy(), kCreatedMs + 35'400),
+      "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, elapsed 35s, about 49s left");
 }
 
 TEST(FormatProgressLineTest, NamesPendingAndCancelledTrialsWhenThereAreAny) {
@@ -42,7 +43,7 @@ TEST(FormatProgressLineTest, NamesPendingAndCancelledTrialsWhenThereAreAny) {
   study.mutable_counts()->set_cancelled(1);
   EXPECT_EQ(FormatProgressLine(study, kCreatedMs + 61'000),
             "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, 3 pending, 1 cancelled, "
-            "elapsed 1m01s");
+            "elapsed 1m01s, about 1m25s left");
 }
 
 TEST(FormatProgressLineTest, EndedStudyCountsToItsEndAndSaysHowItEnded) {
@@ -60,6 +61,60 @@ TEST(FormatProgressLineTest, UnnamedStudy) {
   v1::Study study = MakeStudy();
   study.mutable_spec()->clear_name();
   EXPECT_EQ(FormatProgressLine(study, kCreatedMs).rfind("study 3: 5/12 finished", 0), 0u);
+}
+
+TEST(FormatProgressLineTest, ShowsTheHypervolumeWhenKnown) {
+  ProgressExtras extras;
+  extras.hypervolume = 0.812345;
+  EXPECT_EQ(FormatProgressLine(MakeStudy(), kCreatedMs + 10'000, extras),
+            "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, hypervolume 0.8123, "
+            "elapsed 10s, about 14s left");
+}
+
+TEST(EstimateRemainingMsTest, ElapsedTimesTrialsLeftOverTrialsFinished) {
+  v1::Study study = MakeStudy();  // 5 of 12 finished
+  EXPECT_EQ(EstimateRemainingMs(study, kCreatedMs + 50'000), 70'000);
+  study.mutable_counts()->set_completed(0);
+  study.mutable_counts()->set_failed(0);
+  EXPECT_EQ(EstimateRemainingMs(study, kCreatedMs + 50'000), std::nullopt);  // no pace yet
+  study.mutable_counts()->set_completed(12);
+  EXPECT_EQ(EstimateRemainingMs(study, kCreatedMs + 50'000), std::nullopt);  // budget spent
+  study.mutable_counts()->set_completed(6);
+  study.set_state(v1::STUDY_CANCELLED);
+  EXPECT_EQ(EstimateRemainingMs(study, kCreatedMs + 50'000), std::nullopt);  // not running
+}
+
+TEST(FormatProgressBarTest, CellsForCompletedFailedRunningAndTheRest) {
+  v1::Study study = MakeStudy();  // budget 12: 4 completed, 1 failed, 2 running
+  ProgressExtras extras;
+  extras.hypervolume = 1.05;
+  // 24 cells for 12 trials: 2 cells a trial.
+  EXPECT_EQ(
+      FormatProgressBar(study, kCreatedMs + 10'000, extras, 0),
+      "study 3 fmnist-quick [########xx>>>>..........] 5/12  4 completed  1 failed  2 running  hv 1.05  "
+      "elapsed 10s  ~14s left");
+  study.mutable_counts()->set_running(40);  // more running than cells left: capped at the end
+  EXPECT_EQ(FormatProgressBar(study, kCreatedMs, {}, 0).substr(0, 47),
+            "study 3 fmnist-quick [########xx>>>>>>>>>>>>>>]");
+  study.set_state(v1::STUDY_COMPLETED);
+  study.set_finished_ms(kCreatedMs + 70'000);
+  study.mutable_counts()->set_running(0);
+  study.mutable_counts()->set_completed(11);
+  EXPECT_EQ(FormatProgressBar(study, kCreatedMs + 99'000, {}, 0),
+            "study 3 fmnist-quick [######################xx] 12/12  11 completed  1 failed  0 running  "
+            "elapsed 1m10s  completed");
+}
+
+TEST(FormatProgressBarTest, FitsTheTerminalWidth) {
+  const v1::Study study = MakeStudy();
+  const std::string full = FormatProgressBar(study, kCreatedMs, {}, 0);
+  EXPECT_EQ(FormatProgressBar(study, kCreatedMs, {}, full.size() + 1), full);
+  const std::string nameless = FormatProgressBar(study, kCreatedMs, {}, full.size());
+  EXPECT_EQ(nameless.rfind("study 3 [", 0), 0u) << nameless;  // the name goes first
+  EXPECT_LT(nameless.size(), full.size());
+  const std::string cut = FormatProgressBar(study, kCreatedMs, {}, 40);
+  EXPECT_EQ(cut.size(), 39u);
+  EXPECT_EQ(cut, nameless.substr(0, 39));
 }
 
 TEST(ProgressReporterTest, ReportsFirstOnChangeAndEveryRefresh) {

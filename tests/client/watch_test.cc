@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 #include <sstream>
 #include <string>
@@ -26,14 +27,22 @@ class FakeStudyApi final : public StudyApi {
   Result<v1::Study> CreateStudy(const v1::StudySpec&) override { return UnimplementedError("fake"); }
   Result<v1::ListStudiesResponse> ListStudies() override { return UnimplementedError("fake"); }
   Result<v1::Study> CancelStudy(uint64_t) override { return UnimplementedError("fake"); }
-  Result<v1::ListTrialsResponse> ListTrials(uint64_t) override { return UnimplementedError("fake"); }
+  Result<v1::ListTrialsResponse> ListTrials(uint64_t) override {
+    ++list_calls_;
+    if (trials.trials().empty()) return UnimplementedError("fake");
+    return trials;
+  }
   Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t) override { return UnimplementedError("fake"); }
 
   const std::vector<uint64_t>& ids() const { return ids_; }
+  int list_calls() const { return list_calls_; }
+
+  v1::ListTrialsResponse trials;  // what ListTrials answers (UNIMPLEMENTED while empty)
 
  private:
   std::deque<Result<v1::Study>> script_;
   std::vector<uint64_t> ids_;
+  int list_calls_ = 0;
 };
 
 v1::Study MakeStudy(v1::StudyState state, uint32_t completed, uint32_t failed, uint32_t running) {
@@ -90,7 +99,7 @@ TEST(WatchStudyTest, PrintsOnChangeAndReturnsTheFinalStudy) {
   EXPECT_EQ(h.sleeps, std::vector<int64_t>(4, 1'000));
   const std::vector<std::string> expected = {
       "study 3 quick: 0/4 finished (0 completed, 0 failed), 2 running, elapsed 0s",
-      "study 3 quick: 1/4 finished (1 completed, 0 failed), 2 running, elapsed 2s",
+      "study 3 quick: 1/4 finished (1 completed, 0 failed), 2 running, elapsed 2s, about 6s left",
       "study 3 quick: 4/4 finished (3 completed, 1 failed), 0 running, elapsed 5s, completed",
   };
   EXPECT_EQ(Lines(h.out.str()), expected);
@@ -173,9 +182,94 @@ TEST(WatchStudyTest, RewritesOneLineOnATerminal) {
   const std::string out = h.out.str();
   EXPECT_EQ(
       out,
-      "\r\033[Kstudy 3 quick: 0/4 finished (0 completed, 0 failed), 1 running, elapsed 0s"
-      "\r\033[Kstudy 3 quick: 0/4 finished (0 completed, 0 failed), 1 running, elapsed 1s"
-      "\r\033[Kstudy 3 quick: 4/4 finished (4 completed, 0 failed), 0 running, elapsed 5s, completed\n");
+      "\r\033[Kstudy 3 quick [>>>>>>..................] 0/4  0 completed  0 failed  1 running  elapsed 0s"
+      "\r\033[Kstudy 3 quick [>>>>>>..................] 0/4  0 completed  0 failed  1 running  elapsed 1s"
+      "\r\033[Kstudy 3 quick [########################] 4/4  4 completed  0 failed  0 running  elapsed 5s  "
+      "completed\n");
+}
+
+// A study of two minimised objectives whose ListTrials answers `trials`.
+v1::Study WithObjectives(v1::Study study) {
+  for (const char* name : {"f1", "f2"}) {
+    v1::Objective* objective = study.mutable_spec()->add_objectives();
+    objective->set_name(name);
+    objective->set_direction(v1::MINIMIZE);
+  }
+  return study;
+}
+
+void AddTrial(v1::ListTrialsResponse* trials, double f1, double f2) {
+  v1::Trial* trial = trials->add_trials();
+  trial->set_number(static_cast<uint32_t>(trials->trials_size() - 1));
+  trial->set_state(v1::TRIAL_COMPLETED);
+  (*trial->mutable_metrics())["f1"] = f1;
+  (*trial->mutable_metrics())["f2"] = f2;
+}
+
+// The hypervolume follows the completed trials, scaled to [0, 1] with the reference at 1.1, and trials
+// are fetched only when the number of completed trials changes.
+TEST(WatchStudyTest, ShowsTheHypervolumeOfTheCompletedTrials) {
+  class GrowingApi final : public StudyApi {
+   public:
+    Result<v1::Study> GetStudy(uint64_t) override {
+      const size_t i = std::min(polls_++, kCompleted.size() - 1);
+      v1::Study study = WithObjectives(MakeStudy(
+          i + 1 == kCompleted.size() ? v1::STUDY_COMPLETED : v1::STUDY_RUNNING, kCompleted[i], 0, 1));
+      completed_ = kCompleted[i];
+      return study;
+    }
+    Result<v1::ListTrialsResponse> ListTrials(uint64_t) override {
+      ++list_calls;
+      v1::ListTrialsResponse trials;
+      const double points[][2] = {{0, 10}, {4, 0}, {2, 5}, {3, 9}};  // scaled: (0,1) (1,0) (.5,.5) (.75,.9)
+      for (uint32_t k = 0; k < completed_; ++k) AddTrial(&trials, points[k][0], points[k][1]);
+      return trials;
+    }
+    Result<v1::Study> CreateStudy(const v1::StudySpec&) override { return UnimplementedError("fake"); }
+    Result<v1::ListStudiesResponse> ListStudies() override { return UnimplementedError("fake"); }
+    Result<v1::Study> CancelStudy(uint64_t) override { return UnimplementedError("fake"); }
+    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t) override {
+      return UnimplementedError("fake");
+    }
+    int list_calls = 0;
+
+   private:
+    const std::vector<uint32_t> kCompleted = {0, 0, 2, 2, 3, 4};
+    size_t polls_ = 0;
+    uint32_t completed_ = 0;
+  };
+  GrowingApi api;
+  Harness h;
+  WatchOptions options;
+  options.refresh = std::chrono::milliseconds(60'000);
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_EQ(api.list_calls, 4);  // at 0, 2, 3 and 4 completed
+  const std::vector<std::string> lines = Lines(h.out.str());
+  ASSERT_EQ(lines.size(), 4u) << h.out.str();
+  EXPECT_EQ(lines[0].find("hypervolume"), std::string::npos) << lines[0];  // nothing completed yet
+  // (0,1) and (1,0): 1.1 * 0.1 * 2 - 0.1 * 0.1.
+  EXPECT_NE(lines[1].find("1 running, hypervolume 0.21, elapsed"), std::string::npos) << lines[1];
+  // with (.5,.5): 0.5 * 0.1 + 0.5 * 0.6 + 0.1 * 1.1; the dominated (.75,.9) then adds nothing.
+  EXPECT_NE(lines[2].find("hypervolume 0.46,"), std::string::npos) << lines[2];
+  EXPECT_NE(lines[3].find("hypervolume 0.46,"), std::string::npos) << lines[3];
+}
+
+TEST(WatchStudyTest, HypervolumeAgainstAGivenReferenceInTheObjectivesUnits) {
+  FakeStudyApi api({WithObjectives(MakeStudy(v1::STUDY_COMPLETED, 2, 0, 0))});
+  AddTrial(&api.trials, 1, 3);
+  AddTrial(&api.trials, 2, 1);
+  Harness h;
+  WatchOptions options;
+  options.reference = {4, 4};
+  ASSERT_TRUE(WatchStudy(api, 3, options, h.Env()).ok());
+  // [1,4]x[3,4] and [2,4]x[1,4]: 3 + 6 - 2.
+  EXPECT_NE(h.out.str().find("hypervolume 7,"), std::string::npos) << h.out.str();
+  options.hypervolume = false;
+  Harness quiet;
+  ASSERT_TRUE(WatchStudy(api, 3, options, quiet.Env()).ok());
+  EXPECT_EQ(quiet.out.str().find("hypervolume"), std::string::npos);
+  EXPECT_EQ(api.list_calls(), 1);
 }
 
 TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {

@@ -1,0 +1,476 @@
+#include "client/hpoctl.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <vector>
+
+#include "base/credentials.h"
+#include "base/status.h"
+#include "client/cli.h"
+#include "client/export.h"
+#include "client/format.h"
+#include "client/front.h"
+#include "client/progress.h"
+#include "client/study_file.h"
+#include "client/svg.h"
+#include "client/watch.h"
+
+namespace hpo::client {
+
+const char kHpoctlExitHelp[] =
+    "Exit status:\n"
+    "  0  success; for watch: the study completed\n"
+    "  1  the request failed: an unreadable or invalid study file, the coordinator refused the request\n"
+    "     (INVALID_ARGUMENT naming the field, NOT_FOUND for an unknown study, UNAUTHENTICATED for a\n"
+    "     missing or wrong token), or --output could not be written; for watch: the study failed or\n"
+    "     was cancelled\n"
+    "  2  usage error: a bad command line, STUDY not a positive integer, an unknown --state, a bad\n"
+    "     --constraint, --objectives or --reference, a name there that the study does not know, an\n"
+    "     unreadable or empty token file, an unreadable CA file\n"
+    "  3  the coordinator could not be reached or did not answer within the deadline; for watch: any\n"
+    "     RPC error (after --retry-s of retrying transient ones)\n"
+    "Errors are printed on stderr as \"hpoctl: <message>\" (\"hpoctl: <CODE>: <message>\" for the\n"
+    "coordinator's).\n"
+    "Environment: HPO_COORDINATOR (as --coordinator), HPO_TOKEN_FILE (as --token-file), HPO_TOKEN (the\n"
+    "token itself, used when no token file is named). Flags override the environment.\n";
+
+namespace {
+
+// One hpoctl run: the environment and the client, and a method per command.
+class Hpoctl {
+ public:
+  Hpoctl(const HpoctlEnv& env, std::unique_ptr<StudyApi> api) : env_(env), api_(std::move(api)) {}
+
+  struct TrialsArgs {
+    std::string states;
+    std::string format = "table";
+    std::string output;
+  };
+  struct ParetoArgs {
+    std::string objectives;
+    std::vector<std::string> constraints;
+    std::string format = "table";
+    std::string output;
+  };
+  struct WatchArgs {
+    int interval_ms = 1000;
+    int retry_s = 30;
+    std::string reference;
+    bool no_hypervolume = false;
+  };
+
+  int Submit(const std::string& file);
+  int Studies();
+  int Show(uint64_t study_id, const std::string& format);
+  int Trials(uint64_t study_id, const TrialsArgs& args);
+  int Watch(uint64_t study_id, const WatchArgs& args);
+  int Pareto(uint64_t study_id, const ParetoArgs& args);
+  int Export(uint64_t study_id, const std::string& output);
+  int Cancel(uint64_t study_id);
+
+ private:
+  void PrintError(const Status& status) { *env_.err << "hpoctl: " << status.ToString() << std::endl; }
+  // A usage error: the message alone, exit 2.
+  int Usage(const Status& status) {
+    *env_.err << "hpoctl: " << status.message() << std::endl;
+    return kExitUsage;
+  }
+  // A failed RPC: its status, and the exit code for it.
+  int RpcFailed(const Status& status) {
+    PrintError(status);
+    return ExitCodeForRpcError(status);
+  }
+  // Writes `text` to `path`, or to the output stream when `path` is empty.
+  int Emit(const std::string& text, const std::string& path);
+
+  const HpoctlEnv& env_;
+  std::unique_ptr<StudyApi> api_;
+};
+
+int Hpoctl::Emit(const std::string& text, const std::string& path) {
+  if (path.empty()) {
+    *env_.out << text << std::flush;
+    return kExitOk;
+  }
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) {
+    *env_.err << "hpoctl: cannot write '" << path << "': " << std::strerror(errno) << std::endl;
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
+int Hpoctl::Submit(const std::string& file) {
+  Result<v1::StudySpec> spec = InvalidArgumentError("no study file");
+  if (file == "-") {
+    const std::string text((std::istreambuf_iterator<char>(*env_.in)), std::istreambuf_iterator<char>());
+    spec = ParseStudySpec(text, "study file <stdin>");
+  } else {
+    spec = LoadStudySpec(file);
+  }
+  if (!spec.ok()) {
+    PrintError(spec.status());
+    return kExitFailed;
+  }
+  auto study = api_->CreateStudy(*spec);
+  if (!study.ok()) return RpcFailed(study.status());
+  *env_.out << study->id() << std::endl;
+  return kExitOk;
+}
+
+int Hpoctl::Studies() {
+  auto studies = api_->ListStudies();
+  if (!studies.ok()) return RpcFailed(studies.status());
+  *env_.out << FormatStudiesTable(*studies) << std::flush;
+  return kExitOk;
+}
+
+int Hpoctl::Show(uint64_t study_id, const std::string& format) {
+  auto study = api_->GetStudy(study_id);
+  if (!study.ok()) return RpcFailed(study.status());
+  if (format == "json") {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.add_whitespace = true;
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(*study, &json, options).ok()) json = "{}\n";
+    return Emit(json, "");
+  }
+  auto front = api_->GetParetoFront(study_id);
+  if (!front.ok()) return RpcFailed(front.status());
+  return Emit(FormatStudySummary(*study, &*front), "");
+}
+
+int Hpoctl::Trials(uint64_t study_id, const TrialsArgs& args) {
+  std::vector<v1::TrialState> states;
+  if (!args.states.empty()) {
+    auto parsed = ParseTrialStates(args.states);
+    if (!parsed.ok()) return Usage(parsed.status());
+    states = *parsed;
+  }
+  auto format = ParseOutputFormat(args.format);
+  if (!format.ok()) return Usage(format.status());
+  auto study = api_->GetStudy(study_id);
+  if (!study.ok()) return RpcFailed(study.status());
+  auto trials = api_->ListTrials(study_id);
+  if (!trials.ok()) return RpcFailed(trials.status());
+  return Emit(FormatTrials(FilterTrials(*trials, states), study->spec(), *format), args.output);
+}
+
+int Hpoctl::Watch(uint64_t study_id, const WatchArgs& args) {
+  WatchOptions options;
+  options.interval = std::chrono::milliseconds(args.interval_ms);
+  options.retry = std::chrono::seconds(args.retry_s);
+  options.rewrite_line = env_.out_is_terminal;
+  options.columns = env_.columns;
+  options.hypervolume = !args.no_hypervolume;
+  if (!args.reference.empty()) {
+    auto reference = ParseNumberList(args.reference, "--reference");
+    if (!reference.ok()) return Usage(reference.status());
+    auto study = api_->GetStudy(study_id);
+    if (!study.ok()) return RpcFailed(study.status());
+    if (static_cast<int>(reference->size()) != study->spec().objectives_size()) {
+      return Usage(InvalidArgumentError("--reference: " + std::to_string(reference->size()) +
+                                        " values for the study's " +
+                                        std::to_string(study->spec().objectives_size()) + " objectives"));
+    }
+    options.reference = *reference;
+  }
+  WatchEnv watch_env;
+  watch_env.clock = env_.clock;
+  watch_env.sleep = env_.sleep;
+  watch_env.out = env_.out;
+  watch_env.err = env_.err;
+  auto study = WatchStudy(*api_, study_id, options, watch_env);
+  if (!study.ok()) {
+    PrintError(study.status());
+    return kExitUnreachable;
+  }
+  if (study->state() == v1::STUDY_COMPLETED) return kExitOk;
+  auto trials = api_->ListTrials(study_id);  // best effort: the last trial error says what went wrong
+  *env_.err << "hpoctl: " << DescribeUnsuccessfulEnd(*study, trials.ok() ? &*trials : nullptr) << std::endl;
+  return WatchExitCode(study->state());
+}
+
+int Hpoctl::Pareto(uint64_t study_id, const ParetoArgs& args) {
+  const bool svg = args.format == "svg";
+  std::optional<OutputFormat> format;
+  if (!svg) {
+    auto parsed = ParseOutputFormat(args.format);
+    if (!parsed.ok())
+      return Usage(
+          InvalidArgumentError("--format: expected table, csv, json or svg, got '" + args.format + "'"));
+    format = *parsed;
+  }
+  std::vector<Constraint> constraints;
+  for (const std::string& text : args.constraints) {
+    auto constraint = ParseConstraint(text);
+    if (!constraint.ok()) return Usage(constraint.status());
+    constraints.push_back(*constraint);
+  }
+  std::vector<ObjectiveChoice> choices;
+  if (!args.objectives.empty()) {
+    auto parsed = ParseObjectiveList(args.objectives);
+    if (!parsed.ok()) return Usage(parsed.status());
+    choices = *parsed;
+  }
+  auto study = api_->GetStudy(study_id);
+  if (!study.ok()) return RpcFailed(study.status());
+  const v1::StudySpec& spec = study->spec();
+  const bool local = !choices.empty() || !constraints.empty();
+
+  if (!local && !svg) {  // the coordinator's front as it is
+    auto front = api_->GetParetoFront(study_id);
+    if (!front.ok()) return RpcFailed(front.status());
+    if (front->trials().empty() && *format == OutputFormat::kTable) {
+      *env_.err << "hpoctl: study " << study_id << " has no completed trials yet" << std::endl;
+    }
+    return Emit(FormatParetoFront(*front, spec, *format), args.output);
+  }
+
+  auto listed = api_->ListTrials(study_id);
+  if (!listed.ok()) return RpcFailed(listed.status());
+  const std::vector<v1::Trial> trials(listed->trials().begin(), listed->trials().end());
+  std::vector<v1::Objective> objectives = SpecObjectives(spec);
+  if (!choices.empty()) {
+    auto resolved = ResolveObjectives(choices, spec, trials);
+    if (!resolved.ok()) return Usage(resolved.status());
+    objectives = *resolved;
+  }
+  if (const Status checked = CheckConstraintMetrics(constraints, spec, trials); !checked.ok()) {
+    return Usage(checked);
+  }
+  LocalFront front = ComputeFront(trials, objectives, constraints);
+  if (!local) {  // svg of the coordinator's own front
+    auto server_front = api_->GetParetoFront(study_id);
+    if (!server_front.ok()) return RpcFailed(server_front.status());
+    front.front.assign(server_front->trials().begin(), server_front->trials().end());
+  }
+  if (front.front.empty()) {
+    *env_.err << "hpoctl: study " << study_id
+              << (constraints.empty() ? " has no completed trials yet"
+                                      : ": no completed trial meets the constraints")
+              << std::endl;
+  }
+  if (svg) {
+    SvgOptions options;
+    options.title = "study " + std::to_string(study_id) + (spec.name().empty() ? "" : " " + spec.name()) +
+                    ": Pareto front";
+    for (size_t i = 0; i < constraints.size(); ++i) {
+      options.title += (i == 0 ? " where " : ", ") + ConstraintText(constraints[i]);
+    }
+    return Emit(FormatParetoSvg(front, spec, options), args.output);
+  }
+  v1::GetParetoFrontResponse response;
+  for (const v1::Trial& trial : front.front) *response.add_trials() = trial;
+  v1::StudySpec columns = spec;  // the chosen objectives become the columns
+  columns.clear_objectives();
+  for (const v1::Objective& objective : objectives) {
+    *response.add_objectives() = objective;
+    *columns.add_objectives() = objective;
+  }
+  return Emit(FormatParetoFront(response, columns, *format), args.output);
+}
+
+int Hpoctl::Export(uint64_t study_id, const std::string& output) {
+  auto study = api_->GetStudy(study_id);
+  if (!study.ok()) return RpcFailed(study.status());
+  auto trials = api_->ListTrials(study_id);
+  if (!trials.ok()) return RpcFailed(trials.status());
+  auto front = api_->GetParetoFront(study_id);
+  if (!front.ok()) return RpcFailed(front.status());
+  return Emit(FormatExport(*study, *trials, *front, env_.clock->NowMs()), output);
+}
+
+int Hpoctl::Cancel(uint64_t study_id) {
+  auto study = api_->CancelStudy(study_id);
+  if (!study.ok()) return RpcFailed(study.status());
+  *env_.out << FormatProgressLine(*study, env_.clock->NowMs()) << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
+  auto getenv = [&](const char* name) -> const char* {
+    return env.getenv ? env.getenv(name) : std::getenv(name);
+  };
+  std::ostream& out = *env.out;
+  std::ostream& err = *env.err;
+
+  CLI::App app{"hpoctl: submit, watch and query hyperparameter studies on an hpo coordinator.", "hpoctl"};
+  app.footer(kHpoctlExitHelp);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "hpoctl: " + std::string(e.what()) + "\nRun with --help for more information.\n";
+  });
+  app.require_subcommand(1);
+
+  std::string coordinator;
+  int deadline_ms = 10'000;
+  std::string token_file;
+  std::string tls_ca;
+  app.add_option("--coordinator", coordinator,
+                 "Coordinator address host:port (default: $HPO_COORDINATOR, else " +
+                     std::string(kDefaultCoordinator) + ")");
+  app.add_option("--deadline-ms", deadline_ms, "Deadline of each RPC in milliseconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--token-file", token_file,
+                 "Bearer token file (default: $HPO_TOKEN_FILE; with neither, the token in $HPO_TOKEN)");
+  app.add_option("--tls-ca", tls_ca, "PEM root certificates: connect with TLS");
+
+  // `details` opens the command's --help footer, before the exit codes.
+  auto add_command = [&](const char* name, const std::string& description, const std::string& details = "") {
+    CLI::App* command = app.add_subcommand(name, description);
+    command->footer(details.empty() ? std::string(kHpoctlExitHelp) : details + "\n\n" + kHpoctlExitHelp);
+    return command;
+  };
+  std::string study_arg;
+  auto add_study = [&](CLI::App* command) {
+    command->add_option("STUDY", study_arg, "Study id")->required();
+  };
+
+  std::string file;
+  CLI::App* submit = add_command("submit", "Create a study from a study file; print its id");
+  submit->add_option("FILE", file, "Study file: a StudySpec as JSON; - reads stdin")->required();
+
+  CLI::App* studies = add_command("studies", "List the studies");
+
+  std::string show_format = "text";
+  CLI::App* show = add_command("show", "Show one study: state, trial counts, budget, algorithm, task, space");
+  add_study(show);
+  show->add_option("--format", show_format, "text, or json (the Study in protobuf's JSON mapping)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
+  Hpoctl::TrialsArgs trials_args;
+  CLI::App* trials = add_command("trials", "List a study's trials");
+  add_study(trials);
+  trials->add_option("--state", trials_args.states,
+                     "Only trials in these states, comma-separated: pending, running, completed, failed, "
+                     "cancelled");
+  trials->add_option("--format", trials_args.format, "table, csv or json")->capture_default_str();
+  trials->add_option("-o,--output", trials_args.output, "Write to this file instead of stdout");
+
+  Hpoctl::WatchArgs watch_args;
+  CLI::App* watch = add_command(
+      "watch", "Follow a study until it ends: exit 0 if it completed, 1 if it failed or was cancelled",
+      "On a terminal, a progress bar rewritten in place: '#' completed, 'x' failed, '>' running trials of\n"
+      "the budget, then the counts, the hypervolume of the completed trials (hv), the elapsed time and\n"
+      "an estimate of the time left at the pace so far. Otherwise (a pipe, a file) one plain line per\n"
+      "change, and at least every 10 s. The hypervolume scales each objective to [0,1] over the\n"
+      "completed trials (best 0, worst 1) with the reference point at 1.1, so it can drop when the\n"
+      "search finds a wider range; --reference fixes the point in the objectives' own units.");
+  add_study(watch);
+  watch->add_option("--interval-ms", watch_args.interval_ms, "Polling interval in milliseconds")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  watch
+      ->add_option("--retry-s", watch_args.retry_s,
+                   "Keep polling through UNAVAILABLE / DEADLINE_EXCEEDED for this many seconds (0: none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  watch->add_option("--reference", watch_args.reference,
+                    "Hypervolume reference point, one value per objective in its own units, e.g. 0.5,10 "
+                    "(default: each objective scaled to [0,1] over the completed trials, reference 1.1)");
+  watch->add_flag("--no-hypervolume", watch_args.no_hypervolume,
+                  "Do not fetch trials to show the hypervolume");
+
+  Hpoctl::ParetoArgs pareto_args;
+  CLI::App* pareto = add_command(
+      "pareto", "Print a study's Pareto front (table, csv, json, or an svg scatter plot)",
+      "Without --objectives and --constraint: the coordinator's front over the study's objectives.\n"
+      "With them: the front recomputed here over the named objectives, among the completed trials\n"
+      "that meet every constraint, e.g.\n"
+      "  hpoctl pareto 3 --objectives accuracy,latency_ms --constraint 'latency_ms<=2' --format csv\n"
+      "--format svg writes a standalone scatter plot of all completed trials (first two objectives),\n"
+      "the front highlighted and joined, a tooltip on each point:\n"
+      "  hpoctl pareto 3 --format svg -o front.svg");
+  add_study(pareto);
+  pareto->add_option("--objectives", pareto_args.objectives,
+                     "Objectives to rank by, comma-separated, e.g. accuracy,latency_ms; another metric "
+                     "needs its direction: params:min");
+  pareto->add_option("--constraint", pareto_args.constraints,
+                     "Keep trials meeting METRIC<=VALUE (also >=, <, >), e.g. 'latency_ms<=2'; repeatable");
+  pareto
+      ->add_option("--format", pareto_args.format,
+                   "table, csv, json, or svg (a scatter plot of all completed trials, the front highlighted)")
+      ->capture_default_str();
+  pareto->add_option("-o,--output", pareto_args.output, "Write to this file instead of stdout");
+
+  std::string export_output;
+  CLI::App* export_command = add_command(
+      "export", "Print the study, its spec, all trials and the Pareto front as one JSON document",
+      "Layout: {\"format\": \"hpo.export.v1\", \"exported_ms\": ..., \"study\": {...}, \"trials\": [...],\n"
+      "\"pareto_front\": {\"trials\": [...], \"objectives\": [...]}}, each part in protobuf's JSON mapping\n"
+      "of hpo.v1 (snake_case names, enums by name, 64-bit integers as strings, defaults included).");
+  add_study(export_command);
+  export_command->add_option("-o,--output", export_output, "Write to this file instead of stdout");
+
+  CLI::App* cancel = add_command("cancel", "Cancel a study");
+  add_study(cancel);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;  // --help is a "ParseError" that exits 0
+  }
+
+  uint64_t study_id = 0;
+  if (!submit->parsed() && !studies->parsed()) {
+    auto id = ParseStudyId(study_arg);
+    if (!id.ok()) {
+      err << "hpoctl: " << id.status().message() << std::endl;
+      return kExitUsage;
+    }
+    study_id = *id;
+  }
+
+  if (coordinator.empty()) {
+    const char* from_env = getenv(kCoordinatorEnvVar);
+    coordinator = from_env != nullptr && *from_env != '\0' ? from_env : kDefaultCoordinator;
+  }
+  if (token_file.empty()) {
+    const char* from_env = getenv(kTokenFileEnvVar);
+    if (from_env != nullptr) token_file = from_env;
+  }
+  StudyClientOptions options;
+  options.deadline = std::chrono::milliseconds(deadline_ms);
+  auto token = LoadToken(token_file, getenv(kTokenEnvVar));
+  if (!token.ok()) {
+    err << "hpoctl: " << token.status().message() << std::endl;
+    return kExitUsage;
+  }
+  options.auth_token = *token;
+  if (!tls_ca.empty()) {
+    auto roots = ReadPemFile(tls_ca, "TLS CA file");
+    if (!roots.ok()) {
+      err << "hpoctl: " << roots.status().message() << std::endl;
+      return kExitUsage;
+    }
+    options.tls_root_certs = *roots;
+  }
+  std::unique_ptr<StudyApi> api =
+      env.connect ? env.connect(coordinator, options) : StudyClient::Connect(coordinator, options);
+  Hpoctl hpoctl(env, std::move(api));
+  if (submit->parsed()) return hpoctl.Submit(file);
+  if (studies->parsed()) return hpoctl.Studies();
+  if (show->parsed()) return hpoctl.Show(study_id, show_format);
+  if (trials->parsed()) return hpoctl.Trials(study_id, trials_args);
+  if (watch->parsed()) return hpoctl.Watch(study_id, watch_args);
+  if (pareto->parsed()) return hpoctl.Pareto(study_id, pareto_args);
+  if (export_command->parsed()) return hpoctl.Export(study_id, export_output);
+  if (cancel->parsed()) return hpoctl.Cancel(study_id);
+  return kExitUsage;
+}
+
+}  // namespace hpo::client
