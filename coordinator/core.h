@@ -140,10 +140,10 @@ class Core {
   std::map<uint64_t, std::unique_ptr<StudyRunner>> runners_;  // GUARDED_BY(mu_); running studies
   // GUARDED_BY(mu_); every registered worker's labels (its device included), by id
   std::map<uint64_t, std::map<std::string, std::string>> workers_;
-  Rng token_rng_;                                             // GUARDED_BY(mu_)
-  uint64_t next_study_ = 0;                                   // GUARDED_BY(mu_); round-robin start
-  uint64_t next_trial_id_ = 1;                                // GUARDED_BY(mu_)
-  std::set<uint64_t> dirty_;  // GUARDED_BY(mu_); studies whose optimizer moved since the last seal
+  Rng token_rng_;               // GUARDED_BY(mu_)
+  uint64_t next_study_ = 0;     // GUARDED_BY(mu_); round-robin start
+  uint64_t next_trial_id_ = 1;  // GUARDED_BY(mu_)
+  std::set<uint64_t> dirty_;    // GUARDED_BY(mu_); studies whose optimizer moved since the last seal
   std::function<void()> work_listener_;
   std::unique_ptr<GroupCommitter> committer_;
 };

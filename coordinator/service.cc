@@ -1,6 +1,7 @@
 #include "coordinator/service.h"
 
 #include <algorithm>
+#include <set>
 
 namespace hpo::coordinator {
 namespace {
@@ -102,14 +103,19 @@ grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerC
 // (or, when it never was on it, by the handler).
 class WorkerServiceImpl::AcquireReactor final : public grpc::ServerUnaryReactor {
  public:
-  AcquireReactor(WorkerServiceImpl* service, uint64_t worker_id, Steady::time_point deadline,
-                 v1::AcquireTrialResponse* response)
-      : service_(service), worker_id_(worker_id), deadline_(deadline), response_(response) {}
+  AcquireReactor(WorkerServiceImpl* service, uint64_t worker_id, uint64_t study_id,
+                 Steady::time_point deadline, v1::AcquireTrialResponse* response)
+      : service_(service),
+        worker_id_(worker_id),
+        study_id_(study_id),
+        deadline_(deadline),
+        response_(response) {}
 
   void OnCancel() override { service_->OnCancelled(this); }
   void OnDone() override { service_->OnDone(this); }
 
   uint64_t worker_id() const { return worker_id_; }
+  uint64_t study_id() const { return study_id_; }
   Steady::time_point deadline() const { return deadline_; }
   v1::AcquireTrialResponse* response() { return response_; }
   bool cancelled() const { return cancelled_; }
@@ -118,6 +124,7 @@ class WorkerServiceImpl::AcquireReactor final : public grpc::ServerUnaryReactor 
  private:
   WorkerServiceImpl* const service_;
   const uint64_t worker_id_;
+  const uint64_t study_id_;  // 0: any study
   const Steady::time_point deadline_;
   v1::AcquireTrialResponse* const response_;
   bool cancelled_ = false;  // GUARDED_BY(service_->mu_)
@@ -138,14 +145,15 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerCo
                                                           v1::AcquireTrialResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   const auto deadline = Steady::now() + std::chrono::milliseconds(std::min(request->wait_ms(), kMaxWaitMs));
-  auto reactor = std::make_unique<AcquireReactor>(this, request->worker_id(), deadline, response);
+  auto reactor =
+      std::make_unique<AcquireReactor>(this, request->worker_id(), request->study_id(), deadline, response);
   AcquireReactor* raw = reactor.get();
   {
     std::lock_guard lock(mu_);
     live_[raw] = std::move(reactor);  // before anything can finish it
   }
   // A trial handed out now is sent once its assignment is durable.
-  auto handed_out = core_->TryAcquire(request->worker_id(), response,
+  auto handed_out = core_->TryAcquire(request->worker_id(), request->study_id(), response,
                                       [raw](const Status& status) { raw->Finish(ToGrpcStatus(status)); });
   if (!handed_out.ok()) {
     raw->Finish(ToGrpcStatus(handed_out.status()));
@@ -190,9 +198,11 @@ void WorkerServiceImpl::ServeWaiting() {
   }
   const auto now = Steady::now();
   std::list<AcquireReactor*> still_waiting;
-  // Whether a trial is available does not depend on who asks: after the first poll that gets none, the
-  // rest wait without asking the Core (a tick with 512 parked polls costs one acquire, not 512).
-  bool exhausted = false;
+  // Whether a trial is available depends on who asks only through the study it names and the worker's
+  // labels: after a poll that gets none when no study passed it over for its labels, the rest that ask
+  // for the same (any study, or that study) wait without asking the Core (a tick with 512 parked polls
+  // costs one acquire, not 512).
+  std::set<uint64_t> exhausted;  // study ids asked for in vain; 0: any study
   for (AcquireReactor* reactor : batch) {
     bool cancelled = false;
     {
@@ -208,19 +218,20 @@ void WorkerServiceImpl::ServeWaiting() {
       reactor->Finish(grpc::Status::OK);  // no trial this time
       continue;
     }
-    if (exhausted) {  // nothing to hand out for the one before: none for this one either
+    if (exhausted.count(reactor->study_id()) != 0) {  // none for the one before: none for this one either
       still_waiting.push_back(reactor);
       continue;
     }
     // A trial handed out is sent once its assignment is durable.
-    auto handed_out =
-        core_->TryAcquire(reactor->worker_id(), reactor->response(),
-                          [reactor](const Status& status) { reactor->Finish(ToGrpcStatus(status)); });
+    bool only_for_others = false;
+    auto handed_out = core_->TryAcquire(
+        reactor->worker_id(), reactor->study_id(), reactor->response(),
+        [reactor](const Status& status) { reactor->Finish(ToGrpcStatus(status)); }, &only_for_others);
     if (!handed_out.ok()) {
       reactor->Finish(ToGrpcStatus(handed_out.status()));
     } else if (!*handed_out) {
       still_waiting.push_back(reactor);
-      exhausted = true;
+      if (!only_for_others) exhausted.insert(reactor->study_id());
     }
   }
   std::lock_guard lock(mu_);
@@ -266,6 +277,14 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReleaseTrial(grpc::CallbackServerCo
                                                           v1::ReleaseTrialResponse* /*response*/) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
   return AnswerWhenDurable(context, [&](Core::Done done) { core_->ReleaseTrial(*request, std::move(done)); });
+}
+
+grpc::ServerUnaryReactor* WorkerServiceImpl::ReportProgress(grpc::CallbackServerContext* context,
+                                                            const v1::ReportProgressRequest* request,
+                                                            v1::ReportProgressResponse* /*response*/) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  return AnswerWhenDurable(context,
+                           [&](Core::Done done) { core_->ReportProgress(*request, std::move(done)); });
 }
 
 }  // namespace hpo::coordinator

@@ -79,6 +79,9 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   grpc::ServerUnaryReactor* ReleaseTrial(grpc::CallbackServerContext* context,
                                          const v1::ReleaseTrialRequest* request,
                                          v1::ReleaseTrialResponse* response) override;
+  grpc::ServerUnaryReactor* ReportProgress(grpc::CallbackServerContext* context,
+                                           const v1::ReportProgressRequest* request,
+                                           v1::ReportProgressResponse* response) override;
 
   // Answers each parked AcquireTrial that can now get a trial, or whose wait has run out. Call it from
   // one thread at a time (the server's event loop).

@@ -28,6 +28,17 @@ constexpr int kMaxParameters = static_cast<int>(problems::kMaxProblemDims);  // 
 constexpr int kMaxChoices = 1'000;                                           // per categorical parameter
 constexpr size_t kMaxGenes = size_t{1} << 20;  // population (or design) x parameters: 8 MiB of doubles
 constexpr uint32_t kMaxTrainLimit = 50'000;    // the training images of Fashion-MNIST's split
+// A command task: what one exec may take, with room to spare, and what a worker's environment holds.
+constexpr int kMaxArgs = 256;                     // task.command.argv entries
+constexpr size_t kMaxArgLength = 4'096;           // bytes of one argv entry or env value
+constexpr int kMaxEnv = 100;                      // task.command.env entries
+constexpr size_t kMaxEnvNameLength = 128;         // bytes of an env variable's name
+constexpr uint32_t kMaxTimeoutSeconds = 604'800;  // task.command.timeout_s: one week
+// Labels and selectors (Kubernetes' label limits, with room for a device name as a value).
+constexpr int kMaxLabels = 32;
+constexpr size_t kMaxLabelKeyLength = 63;
+constexpr size_t kMaxLabelValueLength = 256;
+constexpr int kMaxReportedMetrics = 100;  // values in one progress report
 
 Status FieldError(const std::string& field, const std::string& what) {
   return InvalidArgumentError(field + ": " + what);
@@ -125,6 +136,58 @@ std::string ParameterNameProblem(std::string_view name) {
     if (!ok) return "may hold only letters, digits, '_', '-' and '.'";
   }
   return "";
+}
+
+// What is wrong with `name` as the name of an environment variable: [A-Za-z_][A-Za-z0-9_]*, at most
+// kMaxEnvNameLength bytes, and not one the worker sets itself (HPO_...); "" when nothing is.
+std::string EnvNameProblem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name.size() > kMaxEnvNameLength) return "longer than " + std::to_string(kMaxEnvNameLength) + " bytes";
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return "must be a letter or '_' followed by letters, digits and '_'";
+  }
+  if (name.substr(0, 4) == "HPO_") {
+    return "names starting with HPO_ are the worker's own (HPO_PARAMS, HPO_TRIAL_ID, HPO_STUDY_ID, HPO_SEED)";
+  }
+  return "";
+}
+
+// What is wrong with `key` as a label's name: 1..63 bytes of letters, digits, '_', '-', '.' and '/',
+// starting with a letter or digit; "" when nothing is.
+std::string LabelKeyProblem(std::string_view key) {
+  if (key.empty()) return "is empty";
+  if (key.size() > kMaxLabelKeyLength) return "longer than " + std::to_string(kMaxLabelKeyLength) + " bytes";
+  for (size_t i = 0; i < key.size(); ++i) {
+    const char c = key[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (i == 0 && !alnum) return "must start with a letter or a digit";
+    if (!alnum && c != '_' && c != '-' && c != '.' && c != '/') {
+      return "may hold only letters, digits, '_', '-', '.' and '/'";
+    }
+  }
+  return "";
+}
+
+// A map's keys in order, so that the first problem reported does not depend on the map's hashing.
+std::vector<std::string> SortedKeys(const google::protobuf::Map<std::string, std::string>& map) {
+  std::vector<std::string> keys;
+  keys.reserve(map.size());
+  for (const auto& [key, value] : map) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+// Shows `text` in a message: quoted, and cut short when long or when it holds what a terminal would act on.
+std::string Shown(std::string_view text) {
+  constexpr size_t kMaxShown = 64;
+  std::string shown;
+  for (const char c : text.substr(0, kMaxShown)) {
+    shown += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+  }
+  return "\"" + shown + (text.size() > kMaxShown ? "...\"" : "\"");
 }
 
 std::string KnobNames() {
@@ -356,6 +419,39 @@ Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
   return Status::Ok();
 }
 
+// A command task: the program and its arguments, its time limit and its environment.
+Status CheckCommand(const v1::CommandTask& task) {
+  if (task.argv().empty())
+    return FieldError("task.command.argv", "must not be empty; give the program first");
+  if (task.argv_size() > kMaxArgs) {
+    return FieldError("task.command.argv", "at most " + std::to_string(kMaxArgs) + " entries, got " +
+                                               std::to_string(task.argv_size()));
+  }
+  if (task.argv(0).empty()) return FieldError("task.command.argv[0]", "is empty; give the program to run");
+  for (int i = 0; i < task.argv_size(); ++i) {
+    if (const std::string problem = TextProblem(task.argv(i), kMaxArgLength); !problem.empty()) {
+      return FieldError("task.command.argv[" + std::to_string(i) + "]", problem);
+    }
+  }
+  if (task.timeout_s() > kMaxTimeoutSeconds) {
+    return FieldError("task.command.timeout_s",
+                      "must be at most " + std::to_string(kMaxTimeoutSeconds) + " (one week; 0: no limit)");
+  }
+  if (task.env_size() > kMaxEnv) {
+    return FieldError("task.command.env", "at most " + std::to_string(kMaxEnv) + " variables, got " +
+                                              std::to_string(task.env_size()));
+  }
+  for (const std::string& name : SortedKeys(task.env())) {
+    if (const std::string problem = EnvNameProblem(name); !problem.empty()) {
+      return FieldError("task.command.env", "key " + Shown(name) + " " + problem);
+    }
+    if (const std::string problem = TextProblem(task.env().at(name), kMaxArgLength); !problem.empty()) {
+      return FieldError("task.command.env[" + name + "]", "value " + problem);
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
   if (spec.objectives_size() == 0) return FieldError("objectives", "at least one objective is required");
   if (spec.objectives_size() > 4) return FieldError("objectives", "at most 4 objectives are supported");
@@ -373,7 +469,18 @@ Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
                         "unknown value " + std::to_string(o->direction()) + "; give MINIMIZE or MAXIMIZE");
     }
     bool maximize_by_default = false;
-    if (spec.task().has_builtin()) {
+    if (spec.task().has_command() || spec.task().has_external()) {
+      // The metrics are the user's own: only the user knows which way is better.
+      if (o->name() == "device") {
+        return FieldError(field, "\"device\" names where the metrics were measured, not a number");
+      }
+      if (o->direction() == v1::DIRECTION_UNSPECIFIED) {
+        return FieldError(field + ".direction",
+                          std::string("required for a ") +
+                              (spec.task().has_command() ? "command" : "external") +
+                              " task (its metrics are the program's own); give MINIMIZE or MAXIMIZE");
+      }
+    } else if (spec.task().has_builtin()) {
       const trainer::MetricInfo* metric = trainer::FindMetric(o->name());
       if (metric == nullptr)
         return FieldError(field, "unknown objective; the trainer reports " + MetricNames());
@@ -501,9 +608,15 @@ Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
     case v1::Task::kSynthetic:
       HPO_RETURN_IF_ERROR(CheckSynthetic(spec, &synthetic_objectives));
       break;
+    case v1::Task::kCommand:
+      HPO_RETURN_IF_ERROR(CheckCommand(spec.task().command()));
+      break;
+    case v1::Task::kExternal:
+      break;
     default:
-      return FieldError("task", "missing; give one of builtin, synthetic");
+      return FieldError("task", "missing; give one of builtin, synthetic, command, external");
   }
+  HPO_RETURN_IF_ERROR(CheckLabels("worker_selector", spec.worker_selector()));
   if (spec.parameters_size() == 0) return FieldError("parameters", "at least one parameter is required");
   // The search space checks bounds, log scales, steps and choices, naming the parameter.
   HPO_RETURN_IF_ERROR(MakeSearchSpace(spec).status());
@@ -571,6 +684,53 @@ Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& sp
     }
   }
   return FieldError("algorithm", "unknown algorithm");
+}
+
+Status CheckLabels(const std::string& field, const google::protobuf::Map<std::string, std::string>& labels) {
+  if (labels.size() > static_cast<size_t>(kMaxLabels)) {
+    return FieldError(
+        field, "at most " + std::to_string(kMaxLabels) + " labels, got " + std::to_string(labels.size()));
+  }
+  for (const std::string& key : SortedKeys(labels)) {
+    if (const std::string problem = LabelKeyProblem(key); !problem.empty()) {
+      return FieldError(field, "key " + Shown(key) + " " + problem);
+    }
+    if (const std::string problem = TextProblem(labels.at(key), kMaxLabelValueLength); !problem.empty()) {
+      return FieldError(field, "value of " + Shown(key) + " " + problem);
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckReportedMetrics(const std::string& field,
+                            const google::protobuf::Map<std::string, double>& metrics) {
+  if (metrics.size() > static_cast<size_t>(kMaxReportedMetrics)) {
+    return FieldError(field, "at most " + std::to_string(kMaxReportedMetrics) + " values, got " +
+                                 std::to_string(metrics.size()));
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, value] : metrics) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    if (name.empty()) return FieldError(field, "a name is empty");
+    if (const std::string problem = TextProblem(name, kMaxParameterNameLength); !problem.empty()) {
+      return FieldError(field, "name " + Shown(name) + " " + problem);
+    }
+    if (!std::isfinite(metrics.at(name))) return FieldError(field + "[" + name + "]", "not a finite number");
+  }
+  return Status::Ok();
+}
+
+std::string SelectorMismatch(const google::protobuf::Map<std::string, std::string>& selector,
+                             const std::map<std::string, std::string>& labels) {
+  for (const std::string& key : SortedKeys(selector)) {
+    const std::string& wanted = selector.at(key);
+    auto it = labels.find(key);
+    if (it == labels.end()) return "wants " + key + "=" + wanted + ", the worker has no label " + key;
+    if (it->second != wanted)
+      return "wants " + key + "=" + wanted + ", the worker has " + key + "=" + it->second;
+  }
+  return "";
 }
 
 v1::ParamValue ToParamValue(const search::Value& value) {

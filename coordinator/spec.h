@@ -5,6 +5,7 @@
 #ifndef HPO_COORDINATOR_SPEC_H_
 #define HPO_COORDINATOR_SPEC_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,8 +18,9 @@
 namespace hpo::coordinator {
 
 // Checks every field of `spec` and fills in what may be left out: budget defaults, objective
-// directions known for the task's metrics, random search when no algorithm is given, and a synthetic
-// task's own variables when no parameters are given. Returns the spec to store, or INVALID_ARGUMENT
+// directions known for the task's metrics (a command or external task's objectives must state theirs),
+// random search when no algorithm is given, and a synthetic task's own variables when no parameters are
+// given. Returns the spec to store, or INVALID_ARGUMENT
 // whose message starts with the field's path, e.g. "parameters[1] (lr): low 0.1 > high 0.01",
 // "objectives[0] (acc): unknown objective" or "algorithm.nsga2.population: must be at least 4".
 // Refused besides values out of their documented ranges: a field this schema does not know (at any
@@ -28,7 +30,29 @@ namespace hpo::coordinator {
 // (size x parameters) pass 2^20, and algorithm options the optimizer refuses: a spec accepted here
 // always builds its search space (MakeSearchSpace) and optimizer (MakeOptimizer). Idempotent: a
 // normalised spec normalises to itself.
+// A command task: argv of 1..256 entries, argv[0] not empty, each entry and env value at most 4096 bytes
+// of UTF-8 text without control characters; timeout_s at most 604800 (a week); at most 100 env
+// variables named [A-Za-z_][A-Za-z0-9_]* (128 bytes at most), none starting with HPO_ (the worker sets
+// those). worker_selector: as CheckLabels.
 Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec);
+
+// Labels (a worker's, or a study's worker_selector) under `field`: at most 32; keys of 1..63 bytes of
+// [A-Za-z0-9_.-/] starting with a letter or digit; values of at most 256 bytes of UTF-8 text without
+// control characters (empty allowed). INVALID_ARGUMENT naming the field and the key, e.g.
+// `worker_selector: key "gpu type" may hold only letters, digits, '_', '-', '.' and '/'`.
+Status CheckLabels(const std::string& field, const google::protobuf::Map<std::string, std::string>& labels);
+
+// The metrics of a progress report under `field`: at most 100, each named by 1..64 bytes of UTF-8 text
+// without control characters, each finite. INVALID_ARGUMENT naming the first bad one, e.g.
+// `metrics[loss]: not a finite number`.
+Status CheckReportedMetrics(const std::string& field,
+                            const google::protobuf::Map<std::string, double>& metrics);
+
+// "" when `labels` include every pair of `selector` (an empty selector matches every worker); otherwise
+// why not, for the first key (in order) that does not match, e.g. "wants gpu=H100, the worker has
+// gpu=A100".
+std::string SelectorMismatch(const google::protobuf::Map<std::string, std::string>& selector,
+                             const std::map<std::string, std::string>& labels);
 
 // The search space of a normalised spec, one gene per parameter in the spec's order.
 Result<search::SearchSpace> MakeSearchSpace(const v1::StudySpec& spec);

@@ -21,6 +21,14 @@ void ReleaseLease(storage::TrialRecord& record) {
   record.lease_expires_ms = 0;
 }
 
+// A trial going back to the queue: its next attempt starts afresh.
+void Requeue(storage::TrialRecord& record) {
+  record.trial.set_state(v1::TRIAL_PENDING);
+  record.trial.set_worker_id(0);
+  record.trial.clear_progress();
+  ReleaseLease(record);
+}
+
 // A finished trial keeps its last token, so that a report repeated under it (its answer was lost) is
 // recognised and answered without counting twice.
 void EndLease(storage::TrialRecord& record) { record.lease_expires_ms = 0; }
@@ -189,6 +197,27 @@ Result<Update> StudyRunner::Fail(uint64_t worker_id, uint64_t trial_id, const st
   return update;
 }
 
+Result<Update> StudyRunner::Progress(uint64_t worker_id, uint64_t trial_id, const std::string& token,
+                                     uint64_t step, const google::protobuf::Map<std::string, double>& metrics,
+                                     int64_t now_ms) {
+  const storage::TrialRecord* found = Find(trial_id);
+  // Progress that arrives after the report that finished the trial (its answer was lost, or it was sent
+  // late) is acknowledged and dropped: the trial keeps the progress it ended with.
+  if (found != nullptr && IsRepeatedReport(*found, token)) return Update();
+  HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(worker_id, trial_id, token));
+  storage::TrialRecord trial = *held;
+  v1::TrialProgress* progress = trial.trial.mutable_progress();
+  progress->Clear();
+  progress->set_step(step);
+  *progress->mutable_metrics() = metrics;
+  progress->set_reported_ms(now_ms);
+  // A report is a sign of life, as good as a heartbeat.
+  trial.lease_expires_ms = now_ms + LeaseMs();
+  Update update;
+  update.trials.push_back(std::move(trial));
+  return update;
+}
+
 Update StudyRunner::ExpireLeases(int64_t now_ms) {
   Update update;
   for (size_t i = settled_; i < trials_.size(); ++i) {
@@ -201,9 +230,7 @@ Update StudyRunner::ExpireLeases(int64_t now_ms) {
                                 std::to_string(trial.trial.worker_id()) + " lost)";
       if (!FailInto(update, std::move(trial), error, now_ms).ok()) continue;
     } else {
-      trial.trial.set_state(v1::TRIAL_PENDING);
-      trial.trial.set_worker_id(0);
-      ReleaseLease(trial);
+      Requeue(trial);
       update.trials.push_back(std::move(trial));
     }
   }
@@ -230,10 +257,8 @@ Update StudyRunner::Cancel(int64_t now_ms) {
 Result<Update> StudyRunner::Release(uint64_t worker_id, uint64_t trial_id, const std::string& token) {
   HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(worker_id, trial_id, token));
   storage::TrialRecord trial = *held;
-  trial.trial.set_state(v1::TRIAL_PENDING);
-  trial.trial.set_worker_id(0);
+  Requeue(trial);
   trial.trial.set_attempt(trial.trial.attempt() - 1);
-  ReleaseLease(trial);
   Update update;
   update.trials.push_back(std::move(trial));
   return update;

@@ -65,10 +65,18 @@ class StudyRunner {
   // Worker `worker_id`, holding `token`, reports that trial `trial_id` failed with `error`.
   Result<Update> Fail(uint64_t worker_id, uint64_t trial_id, const std::string& token,
                       const std::string& error, int64_t now_ms);
+  // Worker `worker_id`, holding `token`, reports how running trial `trial_id` is doing: it becomes the
+  // trial's progress (replacing the last), stamped `now_ms`, and renews the lease as a heartbeat would.
+  // FAILED_PRECONDITION when that worker does not
+  // hold the lease; a report under the token that finished the trial changes nothing (empty update).
+  // REQUIRES: `metrics` are finite (the Core checks).
+  Result<Update> Progress(uint64_t worker_id, uint64_t trial_id, const std::string& token, uint64_t step,
+                          const google::protobuf::Map<std::string, double>& metrics, int64_t now_ms);
   // Worker `worker_id`, holding `token`, gives trial `trial_id` back: it is pending again at once, and the
   // attempt it was on does not count (its next assignment runs the same attempt number).
   Result<Update> Release(uint64_t worker_id, uint64_t trial_id, const std::string& token);
-  // Leases past their expiry: the trial is re-queued, or failed after max_attempts.
+  // Leases past their expiry: the trial is re-queued (its progress cleared for the next attempt), or
+  // failed after max_attempts.
   Update ExpireLeases(int64_t now_ms);
   // Stops the study: pending and running trials are cancelled.
   Update Cancel(int64_t now_ms);

@@ -56,6 +56,17 @@ CREATE TABLE workers (
   registered_ms INTEGER NOT NULL
 );
 )sql",
+    // 1 -> 2: a worker's labels (matched against a study's worker_selector) and a running trial's last
+    // progress (a serialized hpo.v1.TrialProgress; empty when it reported none).
+    R"sql(
+CREATE TABLE worker_labels (
+  worker_id INTEGER NOT NULL REFERENCES workers(id),
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (worker_id, name)
+);
+ALTER TABLE trials ADD COLUMN progress BLOB NOT NULL DEFAULT x'';
+)sql",
 };
 
 }  // namespace

@@ -226,10 +226,10 @@ Status Store::WriteTrial(TrialRecord& record) {
       db_->Prepare(
           insert ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
                    "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
-                   "candidate, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                   "candidate, progress, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                  : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
                    "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
-                   "lease_expires_ms=?, candidate_id=?, candidate=? WHERE id=?"));
+                   "lease_expires_ms=?, candidate_id=?, candidate=?, progress=? WHERE id=?"));
   stmt.Bind(1, static_cast<int64_t>(t.study_id()))
       .Bind(2, int64_t{t.number()})
       .Bind(3, int64_t{t.state()})
@@ -244,11 +244,12 @@ Status Store::WriteTrial(TrialRecord& record) {
       .Bind(12, record.lease_token)
       .Bind(13, record.lease_expires_ms)
       .Bind(14, static_cast<int64_t>(record.candidate_id))
-      .BindBlob(15, PackDoubles(record.x));
+      .BindBlob(15, PackDoubles(record.x))
+      .BindBlob(16, t.has_progress() ? t.progress().SerializeAsString() : std::string());
   if (t.id() != 0) {
-    stmt.Bind(16, static_cast<int64_t>(t.id()));
+    stmt.Bind(17, static_cast<int64_t>(t.id()));
   } else {
-    stmt.BindNull(16);
+    stmt.BindNull(17);
   }
   HPO_RETURN_IF_ERROR(stmt.Run());
   if (t.id() == 0) t.set_id(static_cast<uint64_t>(db_->LastInsertRowId()));
@@ -328,7 +329,7 @@ Status Store::Apply(Changes& changes) {
 Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t key) {
   std::string sql =
       "SELECT id, study_id, number, state, worker_id, device, attempt, created_ms, started_ms, finished_ms, "
-      "error, seed, lease_token, lease_expires_ms, candidate_id, candidate FROM trials WHERE ";
+      "error, seed, lease_token, lease_expires_ms, candidate_id, candidate, progress FROM trials WHERE ";
   sql += where;
   sql += " ORDER BY number";
   HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql));
@@ -356,6 +357,11 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
     r.lease_expires_ms = stmt.Int(13);
     r.candidate_id = static_cast<uint64_t>(stmt.Int(14));
     HPO_ASSIGN_OR_RETURN(r.x, UnpackDoubles(stmt.Blob(15)));
+    if (const std::string progress = stmt.Blob(16); !progress.empty()) {
+      if (!t.mutable_progress()->ParseFromString(progress)) {
+        return DataLossError("trial " + std::to_string(t.id()) + " has an unreadable progress");
+      }
+    }
     index[stmt.Int(0)] = records.size();
     records.push_back(std::move(r));
   }
@@ -405,12 +411,50 @@ Result<std::vector<TrialRecord>> Store::ListTrials(uint64_t study_id) {
 }
 
 Result<uint64_t> Store::RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
-                                       int64_t now_ms) {
+                                       int64_t now_ms, const std::map<std::string, std::string>& labels) {
   std::lock_guard lock(mu_);
+  Transaction txn(*db_);
+  HPO_RETURN_IF_ERROR(txn.Begin());
   HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("INSERT INTO workers (name, slots, device, registered_ms) "
                                                "VALUES (?, ?, ?, ?)"));
   HPO_RETURN_IF_ERROR(stmt.Bind(1, name).Bind(2, int64_t{slots}).Bind(3, device).Bind(4, now_ms).Run());
-  return static_cast<uint64_t>(db_->LastInsertRowId());
+  const int64_t id = db_->LastInsertRowId();
+  HPO_ASSIGN_OR_RETURN(Stmt label, db_->Prepare("INSERT INTO worker_labels (worker_id, name, value) "
+                                                "VALUES (?, ?, ?)"));
+  for (const auto& [key, value] : labels) {
+    label.Reset();
+    HPO_RETURN_IF_ERROR(label.Bind(1, id).Bind(2, key).Bind(3, value).Run());
+  }
+  HPO_RETURN_IF_ERROR(txn.Commit());
+  return static_cast<uint64_t>(id);
+}
+
+Result<std::vector<WorkerRecord>> Store::ListWorkers() {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(
+      Stmt stmt, db_->Prepare("SELECT id, name, slots, device, registered_ms FROM workers ORDER BY id"));
+  std::vector<WorkerRecord> workers;
+  std::map<int64_t, size_t> index;
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    WorkerRecord w;
+    w.id = static_cast<uint64_t>(stmt.Int(0));
+    w.name = stmt.Text(1);
+    w.slots = static_cast<uint32_t>(stmt.Int(2));
+    w.device = stmt.Text(3);
+    w.registered_ms = stmt.Int(4);
+    index[stmt.Int(0)] = workers.size();
+    workers.push_back(std::move(w));
+  }
+  HPO_ASSIGN_OR_RETURN(Stmt labels, db_->Prepare("SELECT worker_id, name, value FROM worker_labels"));
+  for (;;) {
+    HPO_ASSIGN_OR_RETURN(bool row, labels.Step());
+    if (!row) break;
+    auto it = index.find(labels.Int(0));
+    if (it != index.end()) workers[it->second].labels[labels.Text(1)] = labels.Text(2);
+  }
+  return workers;
 }
 
 Result<uint64_t> Store::LastTrialId() {

@@ -1,5 +1,5 @@
-// Store: the SQLite database that is the source of truth of hpo: studies, trials with their parameters
-// and metrics, each study's optimizer state, and workers.
+// Store: the SQLite database that is the source of truth of hpo: studies, trials with their parameters,
+// metrics and last progress, each study's optimizer state, and workers with their labels.
 //
 // Open() creates a new file or migrates an older schema forward (PRAGMA user_version); it refuses a
 // file that is not SQLite, one whose schema is newer than this build, and one holding tables that are
@@ -11,6 +11,7 @@
 #define HPO_STORAGE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,16 @@ struct StudyRecord {
   std::string optimizer_state;
 };
 
+// A registered worker as stored.
+struct WorkerRecord {
+  uint64_t id = 0;
+  std::string name;
+  uint32_t slots = 0;
+  std::string device;
+  int64_t registered_ms = 0;
+  std::map<std::string, std::string> labels;  // as registered (hpo-worker --label), by name
+};
+
 // A change to one study's row.
 struct StudyChange {
   uint64_t study_id = 0;
@@ -56,7 +67,7 @@ struct Changes {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the database at `path` (see the class comment for what is refused).
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
@@ -84,11 +95,13 @@ class Store {
   // The study's trials by number. NOT_FOUND for an unknown study.
   Result<std::vector<TrialRecord>> ListTrials(uint64_t study_id);
 
-  // Records a worker's registration and returns its new id.
+  // Records a worker's registration, with its labels, in one transaction and returns its new id.
   Result<uint64_t> RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
-                                  int64_t now_ms);
+                                  int64_t now_ms, const std::map<std::string, std::string>& labels = {});
   // The ids of every worker ever registered, ascending.
   Result<std::vector<uint64_t>> WorkerIds();
+  // Every worker ever registered, with its labels, by id.
+  Result<std::vector<WorkerRecord>> ListWorkers();
 
  private:
   explicit Store(std::unique_ptr<Db> db);

@@ -54,13 +54,38 @@ class CoreTest : public ::testing::Test {
     return spec;
   }
 
-  uint64_t Register() {
+  uint64_t Register(const std::map<std::string, std::string>& labels = {}, const std::string& device = "") {
     v1::RegisterWorkerRequest request;
     request.set_name("w");
     request.set_slots(1);
+    request.set_device(device);
+    request.mutable_labels()->insert(labels.begin(), labels.end());
     auto response = core_->RegisterWorker(request);
-    EXPECT_TRUE(response.ok());
-    return response->worker_id();
+    EXPECT_TRUE(response.ok()) << response.status().ToString();
+    return response.ok() ? response->worker_id() : 0;
+  }
+
+  Status Progress(const v1::AcquireTrialResponse& a, uint64_t step, double loss) {
+    v1::ReportProgressRequest request;
+    request.set_worker_id(a.trial().worker_id());
+    request.set_trial_id(a.trial().id());
+    request.set_lease_token(a.lease().token());
+    request.set_step(step);
+    (*request.mutable_metrics())["loss"] = loss;
+    return core_->ReportProgress(request);
+  }
+
+  int64_t Rows(const std::string& table) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(dir_.File("hpo.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, ("SELECT COUNT(*) FROM " + table).c_str(), -1, &stmt, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    const int64_t n = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
   }
 
   v1::AcquireTrialResponse Acquire(uint64_t worker) {
@@ -473,6 +498,207 @@ TEST_F(CoreTest, SameSeedSameTrials) {
   }
   EXPECT_EQ(x1[one->id()], x1[two->id()]);
   EXPECT_NE(x1[one->id()][0], x1[one->id()][1]);
+}
+
+// ---- worker labels and worker_selector ----
+
+TEST_F(CoreTest, SelectorKeepsAStudyToWorkersWithItsLabels) {
+  v1::StudySpec spec = Spec(2, 2);
+  (*spec.mutable_worker_selector())["gpu"] = "H100";
+  auto selecting = core_->CreateStudy(spec);
+  ASSERT_TRUE(selecting.ok()) << selecting.status().ToString();
+  const uint64_t plain = Register();
+  const uint64_t other_gpu = Register({{"gpu", "A100"}});
+  const uint64_t h100 = Register({{"gpu", "H100"}, {"zone", "a"}});
+  // Without the label, or with another value, nothing: neither from "any study" nor by naming it.
+  EXPECT_FALSE(core_->TryAcquire(plain)->has_value());
+  EXPECT_FALSE(core_->TryAcquire(other_gpu)->has_value());
+  auto named = core_->TryAcquire(other_gpu, selecting->id());
+  EXPECT_EQ(named.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(named.status().message().find("wants gpu=H100, the worker has gpu=A100"), std::string::npos)
+      << named.status().message();
+  // The worker with the label gets both trials (its extra label does not matter).
+  const auto a = Acquire(h100);
+  const auto b = Acquire(h100);
+  EXPECT_EQ(a.trial().study_id(), selecting->id());
+  EXPECT_EQ(b.trial().number(), 1u);
+  EXPECT_EQ(Stored(a.trial().id()).worker_id(), h100);
+
+  // A study without a selector goes to any worker, the unlabelled one included.
+  auto open = core_->CreateStudy(Spec(1, 1));
+  ASSERT_TRUE(open.ok());
+  const auto c = Acquire(plain);
+  EXPECT_EQ(c.trial().study_id(), open->id());
+}
+
+TEST_F(CoreTest, DeviceIsALabelToo) {
+  v1::StudySpec spec = Spec(1, 1);
+  (*spec.mutable_worker_selector())["device"] = "cpu: Test CPU (2 threads)";
+  ASSERT_TRUE(core_->CreateStudy(spec).ok());
+  EXPECT_FALSE(core_->TryAcquire(Register({}, "cpu: Other CPU (2 threads)"))->has_value());
+  // A "device" label of the worker's own wins over its device description.
+  EXPECT_FALSE(core_->TryAcquire(Register({{"device", "gpu"}}, "cpu: Test CPU (2 threads)"))->has_value());
+  const auto got = Acquire(Register({}, "cpu: Test CPU (2 threads)"));
+  EXPECT_EQ(got.trial().number(), 0u);
+}
+
+TEST_F(CoreTest, LabelsSurviveARestart) {
+  const uint64_t h100 = Register({{"gpu", "H100"}});
+  const uint64_t plain = Register();
+  Reopen();  // the coordinator restarts; the workers carry on under their ids
+  v1::StudySpec spec = Spec(1, 1);
+  (*spec.mutable_worker_selector())["gpu"] = "H100";
+  ASSERT_TRUE(core_->CreateStudy(spec).ok());
+  EXPECT_FALSE(core_->TryAcquire(plain)->has_value());
+  const auto got = Acquire(h100);
+  EXPECT_EQ(got.trial().worker_id(), h100);
+  EXPECT_EQ(Rows("worker_labels"), 1);
+}
+
+TEST_F(CoreTest, BadLabelsAreRefusedNamingThemAndNothingIsStored) {
+  v1::RegisterWorkerRequest request;
+  request.set_name("w");
+  request.set_slots(1);
+  (*request.mutable_labels())["gpu type"] = "H100";
+  auto refused = core_->RegisterWorker(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(),
+            "labels: key \"gpu type\" may hold only letters, digits, '_', '-', '.' and '/'");
+  request.clear_labels();
+  (*request.mutable_labels())["gpu"] = std::string(257, 'h');
+  EXPECT_EQ(
+      core_->RegisterWorker(request).status().message().rfind("labels: value of \"gpu\" longer than", 0), 0u);
+  request.clear_labels();
+  request.set_device("cpu\nfake=1");  // offered as the label "device", it must make a valid one
+  EXPECT_EQ(core_->RegisterWorker(request).status().message().rfind("device: value of \"device\"", 0), 0u);
+  EXPECT_EQ(Rows("workers"), 0);
+  EXPECT_EQ(Rows("worker_labels"), 0);
+}
+
+TEST_F(CoreTest, BadCommandSpecStoresNothing) {
+  v1::StudySpec spec = Spec(2, 1);
+  spec.mutable_task()->mutable_command();  // no argv
+  spec.clear_parameters();
+  spec.add_parameters()->set_name("lr");
+  spec.mutable_parameters(0)->mutable_float_()->set_high(1);
+  for (auto& o : *spec.mutable_objectives()) o.set_direction(v1::MINIMIZE);
+  auto refused = core_->CreateStudy(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("task.command.argv: must not be empty", 0), 0u)
+      << refused.status().message();
+  spec.mutable_task()->mutable_command()->add_argv("train");
+  (*spec.mutable_worker_selector())[""] = "x";
+  EXPECT_EQ(core_->CreateStudy(spec).status().message().rfind("worker_selector: key \"\" is empty", 0), 0u);
+  EXPECT_TRUE(core_->ListStudies()->empty());
+  EXPECT_EQ(Rows("studies"), 0);
+}
+
+// ---- external studies (ask/tell) ----
+
+TEST_F(CoreTest, ExternalStudyHandsOutTrialsOnlyToThoseWhoNameIt) {
+  v1::StudySpec spec = Spec(2, 2);
+  spec.mutable_task()->mutable_external();
+  for (const char* name : {"x1", "x2"}) {
+    v1::Parameter* p = spec.add_parameters();
+    p->set_name(name);
+    p->mutable_float_()->set_high(1);
+  }
+  for (auto& o : *spec.mutable_objectives()) o.set_direction(v1::MINIMIZE);
+  auto external = core_->CreateStudy(spec);
+  ASSERT_TRUE(external.ok()) << external.status().ToString();
+  const uint64_t daemon = Register();
+  const uint64_t client = Register();
+  EXPECT_FALSE(core_->TryAcquire(daemon)->has_value());  // any study: never an external one
+  auto got = core_->TryAcquire(client, external->id());
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_TRUE(got->has_value());
+  const v1::AcquireTrialResponse& a = **got;
+  EXPECT_TRUE(a.task().has_external());
+  EXPECT_EQ(a.trial().study_id(), external->id());
+  EXPECT_EQ(a.objectives_size(), 2);
+  ASSERT_TRUE(Complete(a, 0.3, 0.4).ok());  // the client tells its result like a worker
+  EXPECT_EQ(Stored(a.trial().id()).state(), v1::TRIAL_COMPLETED);
+
+  // Naming a study: NOT_FOUND for an unknown one; a study with other work is not handed out instead.
+  EXPECT_EQ(core_->TryAcquire(client, 999).status().code(), StatusCode::kNotFound);
+  auto other = core_->CreateStudy(Spec(1, 1));
+  ASSERT_TRUE(other.ok());
+  const auto b = *core_->TryAcquire(client, external->id());
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->trial().study_id(), external->id());
+  EXPECT_FALSE(core_->TryAcquire(client, external->id())->has_value());  // budget of 2 handed out
+  ASSERT_TRUE(Complete(*b, 0.1, 0.9).ok());
+  // Finished: asking it again says so rather than waiting for nothing.
+  auto done = core_->TryAcquire(client, external->id());
+  EXPECT_EQ(done.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(done.status().message().find("is completed"), std::string::npos) << done.status().message();
+  // The daemon gets the other study's trial.
+  EXPECT_EQ(Acquire(daemon).trial().study_id(), other->id());
+}
+
+// ---- progress ----
+
+TEST_F(CoreTest, ProgressIsStoredAndRefusedWithAStaleToken) {
+  ASSERT_TRUE(core_->CreateStudy(Spec(1, 1)).ok());
+  const uint64_t worker = Register();
+  const auto a = Acquire(worker);
+  clock_.AdvanceMs(9'000);
+  ASSERT_TRUE(Progress(a, 1, 0.9).ok());
+  clock_.AdvanceMs(500);
+  ASSERT_TRUE(Progress(a, 2, 0.5).ok());
+  v1::Trial stored = Stored(a.trial().id());
+  EXPECT_EQ(stored.progress().step(), 2u);
+  EXPECT_EQ(stored.progress().metrics().at("loss"), 0.5);
+  EXPECT_EQ(stored.progress().reported_ms(), 1'009'500);
+  EXPECT_EQ(stored.state(), v1::TRIAL_RUNNING);
+  // A report renews the lease as a heartbeat does: 9.5 s in, a 10 s lease still runs at 15 s.
+  clock_.AdvanceMs(5'500);
+  ASSERT_TRUE(core_->ExpireLeases().ok());
+  EXPECT_EQ(Stored(a.trial().id()).state(), v1::TRIAL_RUNNING);
+
+  // Another token, another worker, an unknown trial, a non-finite value: refused, nothing changes.
+  v1::AcquireTrialResponse forged = a;
+  forged.mutable_lease()->set_token("0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(Progress(forged, 3, 0.1).code(), StatusCode::kFailedPrecondition);
+  v1::AcquireTrialResponse stranger = a;
+  stranger.mutable_trial()->set_worker_id(Register());
+  EXPECT_EQ(Progress(stranger, 3, 0.1).code(), StatusCode::kFailedPrecondition);
+  v1::AcquireTrialResponse unknown = a;
+  unknown.mutable_trial()->set_id(12345);
+  EXPECT_EQ(Progress(unknown, 3, 0.1).code(), StatusCode::kNotFound);
+  const Status nan = Progress(a, 3, std::numeric_limits<double>::quiet_NaN());
+  EXPECT_EQ(nan.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(nan.message(), "metrics[loss]: not a finite number");
+  EXPECT_EQ(Stored(a.trial().id()).progress().step(), 2u);
+
+  // The progress is kept once the trial ends; a late one under the finishing token changes nothing.
+  ASSERT_TRUE(Complete(a, 0.2, 0.3).ok());
+  EXPECT_TRUE(Progress(a, 9, 0.0).ok());
+  stored = Stored(a.trial().id());
+  EXPECT_EQ(stored.state(), v1::TRIAL_COMPLETED);
+  EXPECT_EQ(stored.progress().step(), 2u);
+  EXPECT_EQ(core_->ListTrials(stored.study_id())->front().progress().metrics().at("loss"), 0.5);
+}
+
+TEST_F(CoreTest, ARequeuedTrialStartsWithoutProgressAndTheOldLeaseIsRefused) {
+  ASSERT_TRUE(core_->CreateStudy(Spec(1, 1)).ok());
+  const uint64_t worker = Register();
+  const auto first = Acquire(worker);
+  ASSERT_TRUE(Progress(first, 4, 0.7).ok());
+  clock_.AdvanceMs(10'001);  // the lease runs out
+  ASSERT_TRUE(core_->ExpireLeases().ok());
+  v1::Trial stored = Stored(first.trial().id());
+  EXPECT_EQ(stored.state(), v1::TRIAL_PENDING);
+  EXPECT_FALSE(stored.has_progress());
+  EXPECT_EQ(Progress(first, 5, 0.6).code(), StatusCode::kFailedPrecondition);
+  const auto second = Acquire(worker);
+  EXPECT_EQ(second.trial().attempt(), 2u);
+  EXPECT_FALSE(second.trial().has_progress());
+  Reopen();  // and what is stored survives a restart
+  ASSERT_TRUE(Progress(second, 1, 0.8).ok());
+  Reopen();
+  EXPECT_EQ(Stored(second.trial().id()).progress().step(), 1u);
 }
 
 }  // namespace

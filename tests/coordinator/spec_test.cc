@@ -2,6 +2,7 @@
 
 #include <google/protobuf/unknown_field_set.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -210,6 +211,16 @@ constexpr char kFull[] = R"({
 constexpr char kSynthetic[] = R"({"name": "zdt", "objectives": [{"name": "f1"}, {"name": "f2"}],
   "budget": {"max_trials": 10}, "task": {"synthetic": {"function": "zdt1", "dims": 3}}})";
 
+// A command task with every field set, on workers labelled gpu=H100.
+constexpr char kCommand[] = R"({"name": "mlp",
+  "parameters": [{"name": "lr", "float": {"low": 0.001, "high": 0.1, "log": true}},
+                 {"name": "hidden", "int": {"low": 16, "high": 256}}],
+  "objectives": [{"name": "accuracy", "direction": "MAXIMIZE"}, {"name": "latency_ms", "direction": "MINIMIZE"}],
+  "budget": {"max_trials": 4},
+  "task": {"command": {"argv": ["python3", "examples/train_mlp.py", "--epochs=2"], "timeout_s": 600,
+                       "env": {"OMP_NUM_THREADS": "1", "DATA_DIR": "/data"}}},
+  "worker_selector": {"gpu": "H100", "zone": "a"}})";
+
 struct FieldCase {
   std::string name;   // the test's name
   std::string field;  // what the message must start with
@@ -225,6 +236,17 @@ v1::Nsga2* Nsga2(v1::StudySpec& s) { return s.mutable_algorithm()->mutable_nsga2
 v1::Woa* Woa(v1::StudySpec& s) { return s.mutable_algorithm()->mutable_woa(); }
 v1::BuiltinTask* Builtin(v1::StudySpec& s) { return s.mutable_task()->mutable_builtin(); }
 v1::SyntheticTask* Synthetic(v1::StudySpec& s) { return s.mutable_task()->mutable_synthetic(); }
+v1::CommandTask* Command(v1::StudySpec& s) { return s.mutable_task()->mutable_command(); }
+google::protobuf::Map<std::string, std::string>& Env(v1::StudySpec& s) { return *Command(s)->mutable_env(); }
+google::protobuf::Map<std::string, std::string>& Selector(v1::StudySpec& s) {
+  return *s.mutable_worker_selector();
+}
+// map[key] = value, by erase and insert: GCC 12 warns falsely (-Wrestrict) on assigning a literal there.
+void Put(google::protobuf::Map<std::string, std::string>& map, const std::string& key,
+         const std::string& value) {
+  map.erase(key);
+  map.insert({key, value});
+}
 // "p3" for ("p", 3). Built by append: GCC 12 warns falsely (-Wrestrict) on "p" + std::to_string(i).
 std::string Indexed(const char* prefix, int i) {
   std::string name(prefix);
@@ -392,6 +414,58 @@ const std::vector<FieldCase>& FieldCases() {
          for (int i = 0; i < 3; ++i) P(s, i)->set_name(Indexed("x", i + 1));
          P(s, 0)->mutable_float_()->set_high(2);
        }},
+      // task.command
+      {"CommandArgvEmpty", "task.command.argv", kCommand, [](auto& s) { Command(s)->clear_argv(); }},
+      {"CommandArgvTooMany", "task.command.argv", kCommand,
+       [](auto& s) {
+         for (int i = 0; i < 254; ++i) Command(s)->add_argv("--x");
+       }},
+      {"CommandProgramEmpty", "task.command.argv[0]", kCommand, [](auto& s) { Command(s)->set_argv(0, ""); }},
+      {"CommandArgControlCharacter", "task.command.argv[2]", kCommand,
+       [](auto& s) { Command(s)->set_argv(2, "--epochs=2\n--rm"); }},
+      {"CommandArgNul", "task.command.argv[1]", kCommand,
+       [](auto& s) { Command(s)->set_argv(1, std::string("train.py\0x", 10)); }},
+      {"CommandArgTooLong", "task.command.argv[1]", kCommand,
+       [](auto& s) { Command(s)->set_argv(1, std::string(4097, 'a')); }},
+      {"CommandTimeoutTooLong", "task.command.timeout_s", kCommand,
+       [](auto& s) { Command(s)->set_timeout_s(604'801); }},
+      {"CommandEnvNameEmpty", "task.command.env", kCommand, [](auto& s) { Put(Env(s), "", "x"); }},
+      {"CommandEnvNameCharacters", "task.command.env", kCommand, [](auto& s) { Put(Env(s), "MY-VAR", "x"); }},
+      {"CommandEnvNameLeadingDigit", "task.command.env", kCommand, [](auto& s) { Put(Env(s), "1X", "x"); }},
+      {"CommandEnvNameTooLong", "task.command.env", kCommand,
+       [](auto& s) { Put(Env(s), std::string(129, 'V'), "x"); }},
+      {"CommandEnvNameReserved", "task.command.env", kCommand, [](auto& s) { Put(Env(s), "HPO_PARAMS", "{}"); }},
+      {"CommandEnvValueControlCharacter", "task.command.env[DATA_DIR]", kCommand,
+       [](auto& s) { Put(Env(s), "DATA_DIR", "a\tb"); }},
+      {"CommandEnvValueTooLong", "task.command.env[DATA_DIR]", kCommand,
+       [](auto& s) { Put(Env(s), "DATA_DIR", std::string(4097, 'd')); }},
+      {"CommandEnvTooMany", "task.command.env", kCommand,
+       [](auto& s) {
+         for (int i = 0; i < 99; ++i) Put(Env(s), Indexed("V", i), "x");
+       }},
+      {"CommandObjectiveWithoutDirection", "objectives[1] (latency_ms).direction", kCommand,
+       [](auto& s) { s.mutable_objectives(1)->clear_direction(); }},
+      {"CommandObjectiveDevice", "objectives[1] (device)", kCommand,
+       [](auto& s) { s.mutable_objectives(1)->set_name("device"); }},
+      {"ExternalObjectiveWithoutDirection", "objectives[0] (accuracy).direction", kCommand,
+       [](auto& s) {
+         s.mutable_task()->mutable_external();
+         s.mutable_objectives(0)->clear_direction();
+       }},
+      // worker_selector
+      {"SelectorKeyEmpty", "worker_selector", kCommand, [](auto& s) { Put(Selector(s), "", "x"); }},
+      {"SelectorKeyCharacters", "worker_selector", kCommand, [](auto& s) { Put(Selector(s), "gpu type", "x"); }},
+      {"SelectorKeyLeadingDash", "worker_selector", kFull, [](auto& s) { Put(Selector(s), "-gpu", "x"); }},
+      {"SelectorKeyTooLong", "worker_selector", kSynthetic,
+       [](auto& s) { Put(Selector(s), std::string(64, 'k'), "x"); }},
+      {"SelectorValueControlCharacter", "worker_selector", kCommand,
+       [](auto& s) { Put(Selector(s), "gpu", "H100\n"); }},
+      {"SelectorValueTooLong", "worker_selector", kCommand,
+       [](auto& s) { Put(Selector(s), "gpu", std::string(257, 'h')); }},
+      {"SelectorTooMany", "worker_selector", kCommand,
+       [](auto& s) {
+         for (int i = 0; i < 31; ++i) Put(Selector(s), Indexed("k", i), "v");
+       }},
   };
   return *cases;
 }
@@ -436,6 +510,89 @@ TEST(SpecTest, LimitsAreInclusive) {
       << NormalizeSpec(spec).status().message();
 }
 
+TEST(SpecTest, CommandTaskAndSelectorAreKeptAsGiven) {
+  auto spec = NormalizeSpec(Parse(kCommand));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->task().command().argv_size(), 3);
+  EXPECT_EQ(spec->task().command().argv(1), "examples/train_mlp.py");
+  EXPECT_EQ(spec->task().command().timeout_s(), 600u);
+  EXPECT_EQ(spec->task().command().env().at("OMP_NUM_THREADS"), "1");
+  EXPECT_EQ(spec->worker_selector().at("gpu"), "H100");
+  EXPECT_EQ(spec->worker_selector_size(), 2);
+  EXPECT_EQ(spec->objectives(0).direction(), v1::MAXIMIZE);
+  // Any metric name goes for a command task, unlike the builtin trainer's catalog.
+  v1::StudySpec own = Parse(kCommand);
+  own.mutable_objectives(0)->set_name("val_f1");
+  EXPECT_TRUE(NormalizeSpec(own).ok()) << NormalizeSpec(own).status().ToString();
+}
+
+TEST(SpecTest, CommandAndSelectorLimitsAreInclusive) {
+  v1::StudySpec spec = Parse(kCommand);
+  for (int i = 0; i < 253; ++i) Command(spec)->add_argv("--x");  // 256 entries
+  Command(spec)->set_argv(1, std::string(4096, 'a'));
+  Command(spec)->set_timeout_s(604'800);
+  for (int i = 0; i < 98; ++i) Put(Env(spec), Indexed("V", i), "x");  // 100 variables
+  Put(Env(spec), std::string(128, 'V'), std::string(4096, 'v'));
+  Env(spec).erase("OMP_NUM_THREADS");
+  for (int i = 0; i < 30; ++i) Put(Selector(spec), Indexed("k", i), "v");  // 32 labels
+  Put(Selector(spec), std::string(63, 'k'), std::string(256, 'v'));
+  Selector(spec).erase("zone");
+  Put(Selector(spec), "topology.kubernetes.io/zone", "eu-west-1a");
+  Selector(spec).erase(Indexed("k", 0));
+  Put(Selector(spec), "device", "cpu: AMD EPYC 7B13 (2 threads)");
+  Selector(spec).erase(Indexed("k", 1));
+  EXPECT_EQ(Command(spec)->argv_size(), 256);
+  EXPECT_EQ(Env(spec).size(), 100u);
+  EXPECT_EQ(Selector(spec).size(), 32u);
+  EXPECT_TRUE(NormalizeSpec(spec).ok()) << NormalizeSpec(spec).status().ToString();
+}
+
+TEST(SpecTest, RefusalsNameTheKey) {
+  v1::StudySpec spec = Parse(kCommand);
+  Put(Selector(spec), "gpu type", "H100");
+  EXPECT_EQ(NormalizeSpec(spec).status().message(),
+            "worker_selector: key \"gpu type\" may hold only letters, digits, '_', '-', '.' and '/'");
+  spec = Parse(kCommand);
+  Put(Env(spec), "HPO_SEED", "1");
+  EXPECT_EQ(NormalizeSpec(spec).status().message().rfind(
+                "task.command.env: key \"HPO_SEED\" names starting with HPO_", 0),
+            0u)
+      << NormalizeSpec(spec).status().message();
+  spec = Parse(kCommand);
+  Command(spec)->clear_argv();
+  EXPECT_EQ(NormalizeSpec(spec).status().message().rfind("task.command.argv: must not be empty", 0), 0u);
+}
+
+TEST(SpecTest, SelectorMatchingNeedsEveryPair) {
+  google::protobuf::Map<std::string, std::string> selector;
+  EXPECT_EQ(SelectorMismatch(selector, {}), "");  // an empty selector takes any worker
+  selector["gpu"] = "H100";
+  selector["zone"] = "a";
+  EXPECT_EQ(SelectorMismatch(selector, {{"gpu", "H100"}, {"zone", "a"}, {"device", "x"}}), "");
+  EXPECT_EQ(SelectorMismatch(selector, {{"gpu", "H100"}}), "wants zone=a, the worker has no label zone");
+  EXPECT_EQ(SelectorMismatch(selector, {{"gpu", "A100"}, {"zone", "a"}}),
+            "wants gpu=H100, the worker has gpu=A100");
+  EXPECT_EQ(SelectorMismatch(selector, {}), "wants gpu=H100, the worker has no label gpu");
+}
+
+TEST(SpecTest, ReportedMetricsMustBeFiniteAndNamed) {
+  google::protobuf::Map<std::string, double> metrics;
+  metrics["loss"] = 0.5;
+  metrics["accuracy"] = 0.8;
+  EXPECT_TRUE(CheckReportedMetrics("metrics", metrics).ok());
+  metrics["loss"] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(CheckReportedMetrics("metrics", metrics).message(), "metrics[loss]: not a finite number");
+  metrics["loss"] = 0.5;
+  metrics[""] = 1;
+  EXPECT_EQ(CheckReportedMetrics("metrics", metrics).message(), "metrics: a name is empty");
+  metrics.erase("");
+  metrics[std::string(65, 'm')] = 1;
+  EXPECT_EQ(CheckReportedMetrics("metrics", metrics).code(), StatusCode::kInvalidArgument);
+  metrics.clear();
+  for (int i = 0; i < 101; ++i) metrics[Indexed("m", i)] = i;
+  EXPECT_EQ(CheckReportedMetrics("metrics", metrics).message(), "metrics: at most 100 values, got 101");
+}
+
 TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
   v1::StudySpec spec = Parse(kFull);
   spec.mutable_budget()->set_max_parallel(100);
@@ -445,12 +602,13 @@ TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
 }
 
 TEST(SpecTest, NormalisingTwiceChangesNothing) {
-  for (const char* json : {kGood, kFull, kSynthetic}) {
+  for (const char* json : {kGood, kFull, kSynthetic, kCommand}) {
     auto once = NormalizeSpec(Parse(json));
     ASSERT_TRUE(once.ok()) << once.status().ToString();
     auto twice = NormalizeSpec(*once);
     ASSERT_TRUE(twice.ok()) << twice.status().ToString();
-    EXPECT_EQ(twice->SerializeAsString(), once->SerializeAsString());
+    // Compared as messages: maps (env, worker_selector) serialise in no fixed order.
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*twice, *once)) << twice->DebugString();
   }
 }
 

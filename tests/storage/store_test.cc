@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <vector>
 
+#include "storage/schema.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hpo::storage {
@@ -76,7 +78,7 @@ TEST_F(StoreTest, MigratesAnEmptyFile) {
   { std::ofstream(path_, std::ios::binary); }  // zero bytes
   auto store = Store::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->schema_version(), 1);
+  EXPECT_EQ((*store)->schema_version(), Store::kSchemaVersion);
   // Reopening an up-to-date file changes nothing and keeps the data.
   auto id = (*store)->CreateStudy(Spec(), 1000, "state");
   ASSERT_TRUE(id.ok());
@@ -280,6 +282,89 @@ TEST_F(StoreTest, TrialWithAnIdAndNoRowIsInsertedUnderIt) {
   ASSERT_TRUE(store.Apply(more).ok());
   EXPECT_EQ(next.trial.id(), 41u);
   EXPECT_EQ(store.ListTrials(*id)->size(), 2u);
+}
+
+TEST_F(StoreTest, WorkerLabelsAreStoredWithTheWorker) {
+  {
+    auto opened = Store::Open(path_);
+    ASSERT_TRUE(opened.ok());
+    ASSERT_TRUE((*opened)->RegisterWorker("node-a", 2, "cpu: A", 10, {{"gpu", "H100"}, {"zone", "a"}}).ok());
+    ASSERT_TRUE((*opened)->RegisterWorker("node-b", 1, "cpu: B", 11).ok());
+  }
+  auto reopened = Store::Open(path_);  // what a restarted coordinator reads
+  ASSERT_TRUE(reopened.ok());
+  auto workers = (*reopened)->ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status().ToString();
+  ASSERT_EQ(workers->size(), 2u);
+  const WorkerRecord& a = (*workers)[0];
+  EXPECT_EQ(a.name, "node-a");
+  EXPECT_EQ(a.slots, 2u);
+  EXPECT_EQ(a.device, "cpu: A");
+  EXPECT_EQ(a.registered_ms, 10);
+  EXPECT_EQ(a.labels, (std::map<std::string, std::string>{{"gpu", "H100"}, {"zone", "a"}}));
+  EXPECT_TRUE((*workers)[1].labels.empty());
+  EXPECT_EQ(*(*reopened)->WorkerIds(), (std::vector<uint64_t>{a.id, (*workers)[1].id}));
+}
+
+TEST_F(StoreTest, TrialProgressRoundTrips) {
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  auto study = store.CreateStudy(Spec(), 1, "");
+  ASSERT_TRUE(study.ok());
+  TrialRecord record;
+  record.trial.set_study_id(*study);
+  record.trial.set_state(v1::TRIAL_RUNNING);
+  Changes changes;
+  changes.trials = {&record};
+  ASSERT_TRUE(store.Apply(changes).ok());
+  EXPECT_FALSE(store.GetTrial(record.trial.id())->trial.has_progress());  // none reported yet
+
+  v1::TrialProgress* progress = record.trial.mutable_progress();
+  progress->set_step(7);
+  (*progress->mutable_metrics())["loss"] = 0.25;
+  (*progress->mutable_metrics())["accuracy"] = 0.875;
+  progress->set_reported_ms(123'456);
+  ASSERT_TRUE(store.Apply(changes).ok());
+  auto stored = store.GetTrial(record.trial.id());
+  ASSERT_TRUE(stored.ok());
+  ASSERT_TRUE(stored->trial.has_progress());
+  EXPECT_EQ(stored->trial.progress().step(), 7u);
+  EXPECT_EQ(stored->trial.progress().metrics().at("loss"), 0.25);
+  EXPECT_EQ(stored->trial.progress().metrics().at("accuracy"), 0.875);
+  EXPECT_EQ(stored->trial.progress().reported_ms(), 123'456);
+  EXPECT_TRUE(stored->trial.metrics().empty());  // progress is not the trial's result
+  EXPECT_EQ(store.ListTrials(*study)->front().trial.progress().step(), 7u);
+
+  record.trial.clear_progress();  // re-queued: the next attempt starts without
+  ASSERT_TRUE(store.Apply(changes).ok());
+  EXPECT_FALSE(store.GetTrial(record.trial.id())->trial.has_progress());
+}
+
+// A database of schema 1 (before labels and progress) is migrated forward with everything in it kept.
+TEST_F(StoreTest, MigratesSchemaOneKeepingItsRows) {
+  ASSERT_GE(Migrations().size(), 2u);
+  MakeSqlite(std::string(Migrations()[0]) +
+             "PRAGMA user_version = 1; PRAGMA application_id = 1213222705;"
+             "INSERT INTO workers (name, slots, device, registered_ms) VALUES ('old', 1, 'cpu', 5);"
+             "INSERT INTO studies (name, spec, state, created_ms) VALUES ('s', x'', 1, 6);"
+             "INSERT INTO trials (study_id, number, state, created_ms, seed, candidate_id, candidate) "
+             "VALUES (1, 0, 3, 7, 9, 0, x'');"
+             "INSERT INTO trial_metrics VALUES (1, 'accuracy', 0.5);");
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ((*opened)->schema_version(), 2);
+  auto workers = (*opened)->ListWorkers();
+  ASSERT_TRUE(workers.ok());
+  ASSERT_EQ(workers->size(), 1u);
+  EXPECT_EQ(workers->front().name, "old");
+  EXPECT_TRUE(workers->front().labels.empty());
+  auto trial = (*opened)->GetTrial(1);
+  ASSERT_TRUE(trial.ok()) << trial.status().ToString();
+  EXPECT_EQ(trial->trial.metrics().at("accuracy"), 0.5);
+  EXPECT_FALSE(trial->trial.has_progress());
+  // And the new tables take rows.
+  EXPECT_TRUE((*opened)->RegisterWorker("new", 1, "cpu", 8, {{"gpu", "H100"}}).ok());
 }
 
 }  // namespace
