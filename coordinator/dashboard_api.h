@@ -1,0 +1,111 @@
+// DashboardApi: what the coordinator answers over HTTP (coordinator/http_server.h): the dashboard's page
+// and assets (built into the binary), its JSON API, Prometheus's /metrics and a /healthz probe.
+//
+//   GET /                                  the page (index.html; app.js and style.css beside it)
+//   GET /healthz                           "ok" (open: for probes)
+//   GET /metrics                           Prometheus text format 0.0.4 (RenderMetrics)
+//   GET /api/v1/studies                    {"studies": [summary, ...]}
+//   GET /api/v1/studies/{id}               summary + "spec" (the study file's JSON) + "hypervolume"
+//   GET /api/v1/studies/{id}/trials        {"trials": [trial, ...]} by number
+//   GET /api/v1/studies/{id}/front         {"objectives": [...], "trial_ids": [...], "trials": [...]}
+//
+// Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront).
+// Errors are JSON {"error": "..."} naming what is wrong: 400 for an id that is not a positive integer,
+// 404 for an unknown study or path, 405 for a method other than GET or HEAD, 401 without the token.
+//
+// Security. With a token (TokenAuth), /api/ and /metrics need it, as "Authorization: Bearer <token>" or
+// as the query parameter ?token=<token> (the page takes it from its own address once, keeps it in the
+// tab's sessionStorage, and sends it as the header); the page, its assets and /healthz are open, as they
+// hold no study data. Prometheus sends the header (scrape config `authorization: {credentials_file: ..}`).
+// When the server listens on loopback only (options.loopback_only), a request whose Host is neither
+// "localhost" nor an IP address is refused 403, so that a web page elsewhere cannot read the API
+// through DNS rebinding.
+//
+// Thread-safe. The Core, the TokenAuth and the RpcMetrics must outlive it.
+#ifndef HPO_COORDINATOR_DASHBOARD_API_H_
+#define HPO_COORDINATOR_DASHBOARD_API_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coordinator/auth.h"
+#include "coordinator/core.h"
+#include "coordinator/group_commit.h"
+#include "coordinator/http_server.h"
+#include "coordinator/metrics.h"
+#include "hpo/v1/study.pb.h"
+
+namespace hpo::coordinator {
+
+struct DashboardOptions {
+  // Refuse requests whose Host header is neither "localhost" nor an IP address (see above). Default on:
+  // set it off when the HTTP address is reachable from other machines by name.
+  bool loopback_only = true;
+};
+
+// What /metrics reports, gathered at scrape time.
+struct CoordinatorMetrics {
+  std::vector<v1::Study> studies;  // with their trial counts
+  uint64_t registered_workers = 0;
+  GroupCommitStats commits;
+  std::map<std::string, RpcMetrics::MethodStats> rpcs;  // by full method name
+  std::map<int, uint64_t> http_requests;                // by status code
+};
+
+// The Prometheus text (format 0.0.4) of `metrics`: hpo_studies{state}, hpo_trials{state},
+// hpo_study_trials{study_id,state}, hpo_study_max_trials{study_id}, hpo_leases_held,
+// hpo_workers_registered, hpo_commit_groups_total, hpo_commit_changes_total, hpo_commit_seconds and
+// hpo_commit_group_size (histograms), grpc_server_handled_total{grpc_service,grpc_method,grpc_code},
+// grpc_server_handling_seconds{grpc_service,grpc_method} (histogram), hpo_http_requests_total{code}.
+std::string RenderMetrics(const CoordinatorMetrics& metrics);
+
+// A study's hypervolume as the dashboard shows it: of its completed trials' objectives (each maximised
+// one negated), bounded by a reference point `reference` (in the objectives' own units and directions):
+// per objective, the worst value seen plus a tenth of the range seen (a tenth of the value itself, or 1,
+// when every trial has the same). Since dominated trials add nothing, this is the hypervolume of the
+// current front; as the reference only moves outward, it never decreases as trials complete.
+struct DashboardHypervolume {
+  double value = 0.0;
+  std::vector<double> reference;
+  size_t completed = 0;  // the completed trials it is over
+};
+// nullopt when no completed trial has every objective's metric.
+std::optional<DashboardHypervolume> StudyHypervolume(const v1::StudySpec& spec,
+                                                     const std::vector<v1::Trial>& trials);
+
+// JSON of the API (see the class comment for where each appears).
+std::string StudySummaryJson(const v1::Study& study);
+std::string TrialJson(const v1::Trial& trial);
+
+class DashboardApi {
+ public:
+  // `auth` and `rpc_metrics` may be null: no token check; no gRPC series in /metrics.
+  DashboardApi(Core* core, const TokenAuth* auth, const RpcMetrics* rpc_metrics,
+               DashboardOptions options = {});
+
+  // Answers one request (the HttpServer's handler).
+  HttpResponse Handle(const HttpRequest& request);
+
+ private:
+  HttpResponse Route(const HttpRequest& request);
+  HttpResponse Studies();
+  HttpResponse Study(uint64_t id);
+  HttpResponse Trials(uint64_t id);
+  HttpResponse Front(uint64_t id);
+  HttpResponse Metrics();
+
+  Core* const core_;
+  const TokenAuth* const auth_;
+  const RpcMetrics* const rpc_metrics_;
+  const DashboardOptions options_;
+  std::mutex mu_;
+  std::map<int, uint64_t> requests_by_status_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace hpo::coordinator
+
+#endif  // HPO_COORDINATOR_DASHBOARD_API_H_
