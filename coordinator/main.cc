@@ -2,8 +2,10 @@
 //
 // Security: it listens on loopback (127.0.0.1:50051) unless --listen says otherwise. --token-file (or
 // $HPO_TOKEN) makes every call need "authorization: Bearer <token>"; --tls-cert and --tls-key make it
-// serve TLS. Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, port), 2 for a bad
-// command line or an unusable token or certificate file.
+// serve TLS. --http HOST:PORT also serves the dashboard and Prometheus's /metrics over HTTP (with a token,
+// the HTTP API asks for it too). Logs go to stderr, one line per event (--log-level, --log-format).
+// Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, port), 2 for a bad command line
+// or an unusable token or certificate file.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "base/credentials.h"
+#include "base/log.h"
 #include "coordinator/server.h"
 
 namespace {
@@ -23,6 +26,14 @@ constexpr int kExitBadConfig = 2;
 bool IsLoopback(const std::string& address) {
   return address.rfind("127.", 0) == 0 || address.rfind("localhost:", 0) == 0 ||
          address.rfind("[::1]:", 0) == 0 || address.rfind("unix:", 0) == 0;
+}
+
+// Writes `port` to `path` through a temporary file, so that a reader never sees half of it.
+bool WritePortFile(const std::string& path, int port) {
+  std::ofstream out(path + ".tmp");
+  out << port << "\n";
+  out.close();
+  return out && std::rename((path + ".tmp").c_str(), path.c_str()) == 0;
 }
 
 }  // namespace
@@ -52,15 +63,39 @@ int main(int argc, char** argv) {
                  "largest request accepted; larger ones are refused RESOURCE_EXHAUSTED")
       ->capture_default_str()
       ->check(CLI::Range(1024, 1 << 30));
+  app.add_option("--http", options.http_address,
+                 "HOST:PORT to serve the dashboard and /metrics on over HTTP, e.g. 127.0.0.1:8080 (default: "
+                 "no HTTP)");
+  std::string http_port_file;
+  app.add_option("--http-port-file", http_port_file, "write the HTTP port to this file (for --http HOST:0)");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "text (logfmt key=value lines) or json (one object a line)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitBadConfig;  // --help is a "ParseError" that exits 0
   }
+  const auto level = hpo::log::ParseLevel(log_level);
+  const auto format = hpo::log::ParseFormat(log_format);
+  if (!level.ok() || !format.ok()) {
+    std::fprintf(stderr, "hpo-coordinator: %s\n",
+                 (!level.ok() ? level.status() : format.status()).message().c_str());
+    return kExitBadConfig;
+  }
+  hpo::log::Configure(*level, *format);
+  if (!options.http_address.empty()) {
+    if (const auto http = hpo::coordinator::SplitHostPort(options.http_address, "--http"); !http.ok()) {
+      hpo::log::Error("bad command line", {{"error", http.status().message()}});
+      return kExitBadConfig;
+    }
+  }
 
   auto token = hpo::LoadToken(token_file, std::getenv(hpo::kTokenEnvVar));
   if (!token.ok()) {
-    std::fprintf(stderr, "hpo-coordinator: %s\n", token.status().message().c_str());
+    hpo::log::Error("bad token", {{"error", token.status().message()}});
     return kExitBadConfig;
   }
   options.auth_token = *token;
@@ -68,8 +103,7 @@ int main(int argc, char** argv) {
     auto cert = hpo::ReadPemFile(tls_cert, "TLS certificate");
     auto key = hpo::ReadPemFile(tls_key, "TLS key");
     if (!cert.ok() || !key.ok()) {
-      std::fprintf(stderr, "hpo-coordinator: %s\n",
-                   (!cert.ok() ? cert.status() : key.status()).message().c_str());
+      hpo::log::Error("bad TLS file", {{"error", (!cert.ok() ? cert.status() : key.status()).message()}});
       return kExitBadConfig;
     }
     options.tls_cert_pem = *cert;
@@ -85,30 +119,40 @@ int main(int argc, char** argv) {
 
   auto server = hpo::coordinator::Server::Start(options);
   if (!server.ok()) {
-    std::fprintf(stderr, "hpo-coordinator: %s\n", server.status().ToString().c_str());
+    hpo::log::Error("cannot start", {{"error", server.status().ToString()}});
     return 1;
   }
-  std::fprintf(stderr, "hpo-coordinator: listening on %s (port %d, %s, %s), database %s\n",
-               options.listen_address.c_str(), (*server)->port(), (*server)->tls() ? "TLS" : "plaintext",
-               (*server)->auth() ? "token required" : "no token", options.db_path.c_str());
+  hpo::log::Info("listening", {{"address", options.listen_address},
+                               {"port", (*server)->port()},
+                               {"tls", (*server)->tls()},
+                               {"token_required", (*server)->auth()},
+                               {"database", options.db_path}});
   if (!(*server)->auth() && !IsLoopback(options.listen_address)) {
-    std::fprintf(stderr,
-                 "hpo-coordinator: warning: %s is reachable from other machines and no token is set: "
-                 "anyone who can connect may create studies and take trials (--token-file)\n",
-                 options.listen_address.c_str());
+    hpo::log::Warn(
+        "reachable from other machines and no token is set: anyone who can connect may create "
+        "studies and take trials (--token-file)",
+        {{"address", options.listen_address}});
   }
-  if (!port_file.empty()) {
-    std::ofstream out(port_file + ".tmp");
-    out << (*server)->port() << "\n";
-    out.close();
-    if (!out || std::rename((port_file + ".tmp").c_str(), port_file.c_str()) != 0) {
-      std::fprintf(stderr, "hpo-coordinator: cannot write port file %s\n", port_file.c_str());
-      return 1;
+  if ((*server)->http_port() != 0) {
+    hpo::log::Info("serving the dashboard and /metrics over HTTP",
+                   {{"address", options.http_address}, {"port", (*server)->http_port()}});
+    if (!(*server)->auth() && !IsLoopback(options.http_address)) {
+      hpo::log::Warn("the dashboard is reachable from other machines and no token is set (--token-file)",
+                     {{"address", options.http_address}});
     }
+  }
+  if (!port_file.empty() && !WritePortFile(port_file, (*server)->port())) {
+    hpo::log::Error("cannot write the port file", {{"path", port_file}});
+    return 1;
+  }
+  if (!http_port_file.empty() && !WritePortFile(http_port_file, (*server)->http_port())) {
+    hpo::log::Error("cannot write the HTTP port file", {{"path", http_port_file}});
+    return 1;
   }
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::fprintf(stderr, "hpo-coordinator: signal %d, shutting down\n", signal_number);
+  hpo::log::Info("shutting down", {{"signal", signal_number}});
   (*server)->Shutdown();
+  hpo::log::Info("stopped");
   return 0;
 }

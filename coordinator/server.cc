@@ -1,10 +1,12 @@
 #include "coordinator/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+
 #include <boost/asio/post.hpp>
-#include <cstdio>
 #include <exception>
 
 #include "base/credentials.h"
+#include "base/log.h"
 
 namespace hpo::coordinator {
 
@@ -18,7 +20,16 @@ Status ValidateOptions(const ServerOptions& options) {
     return InvalidArgumentError("tls: a certificate needs its private key, and a key its certificate");
   }
   if (options.max_request_bytes <= 0) return InvalidArgumentError("max_request_bytes: must be positive");
+  if (!options.http_address.empty()) {
+    HPO_RETURN_IF_ERROR(SplitHostPort(options.http_address, "http").status());
+    if (options.http_threads < 1) return InvalidArgumentError("http_threads: must be at least 1");
+  }
   return Status::Ok();
+}
+
+// True for a host only this machine can reach.
+bool IsLoopbackHost(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
 }
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerOptions& options) {
@@ -48,9 +59,14 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   server->core_->SetWorkListener(
       [raw] { boost::asio::post(raw->io_, [raw] { raw->worker_service_->ServeWaiting(); }); });
 
-  // grpc.health.v1.Health, served by gRPC itself and open without a token (it says nothing of studies).
+  // grpc.health.v1.Health, served by gRPC itself and open without a token (it says nothing of studies);
+  // server reflection, for grpcurl and grpc_cli, likewise (it tells the schema, which is public).
   grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeRpcMetricsInterceptorFactory(&server->rpc_metrics_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // A second coordinator on a taken port must fail, not silently share the port's traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // An oversized request is refused by gRPC before any handler sees it.
@@ -68,6 +84,25 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   }
   server->ScheduleTick();
   server->io_thread_ = std::thread([raw] { raw->io_.run(); });
+
+  if (!options.http_address.empty()) {
+    HttpServerOptions http;
+    http.address = options.http_address;
+    http.threads = options.http_threads;
+    DashboardOptions dashboard;
+    dashboard.loopback_only = IsLoopbackHost(SplitHostPort(options.http_address, "http")->first);
+    server->dashboard_ =
+        std::make_unique<DashboardApi>(server->core_.get(), &server->auth_, &server->rpc_metrics_, dashboard);
+    DashboardApi* api = server->dashboard_.get();
+    auto http_server =
+        HttpServer::Start(http, [api](const HttpRequest& request) { return api->Handle(request); });
+    if (!http_server.ok()) {
+      server->Shutdown();
+      return http_server.status();
+    }
+    server->http_server_ = std::move(*http_server);
+    server->http_port_ = server->http_server_->port();
+  }
   return server;
 }
 
@@ -78,12 +113,11 @@ void Server::ScheduleTick() {
     // The event loop is an edge: nothing thrown below may end the process.
     try {
       const Status expired = core_->ExpireLeases();
-      if (!expired.ok())
-        std::fprintf(stderr, "hpo-coordinator: lease expiry: %s\n", expired.ToString().c_str());
+      if (!expired.ok()) log::Error("lease expiry failed", {{"error", expired.ToString()}});
       worker_service_->ServeWaiting();
       worker_service_->ReleaseDone();
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "hpo-coordinator: event loop: %s\n", e.what());
+      log::Error("event loop", {{"error", e.what()}});
     }
     ScheduleTick();
   });
@@ -91,7 +125,9 @@ void Server::ScheduleTick() {
 
 void Server::Shutdown() {
   std::call_once(shutdown_once_, [this] {
-    // A server whose Start() failed part-way has only some of its parts.
+    // A server whose Start() failed part-way has only some of its parts. HTTP first: its handlers read
+    // through the Core.
+    if (http_server_) http_server_->Shutdown();
     if (worker_service_) worker_service_->FinishAllWaiting();
     if (grpc_server_) grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     boost::asio::post(io_, [this] { tick_.cancel(); });

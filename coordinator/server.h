@@ -1,9 +1,12 @@
-// Server: a running coordinator: the Store on its SQLite file, the Core, the gRPC services, and the
-// event loop (Boost.Asio) that answers parked long polls and expires leases.
+// Server: a running coordinator: the Store on its SQLite file, the Core, the gRPC services, the event
+// loop (Boost.Asio) that answers parked long polls and expires leases, and, when asked for, the HTTP
+// server of the dashboard and /metrics (coordinator/dashboard_api.h).
 //
 // Security (DESIGN.md): it listens on loopback unless told otherwise; with a token, every StudyService and
 // WorkerService call must carry "authorization: Bearer <token>" (TokenAuth); with a certificate and key
-// it serves TLS only. The standard health service (grpc.health.v1.Health) answers without a token.
+// it serves TLS only. The standard health service (grpc.health.v1.Health) and server reflection
+// (grpc.reflection.v1alpha.ServerReflection, the schema only) answer without a token. Every call is
+// counted and timed by method for /metrics (an interceptor; the services know nothing of it).
 // Requests larger than max_request_bytes are refused RESOURCE_EXHAUSTED before any handler sees them.
 //
 // Start() returns once the server listens; Shutdown() (idempotent, thread-safe) stops it and waits.
@@ -25,6 +28,9 @@
 #include "base/status.h"
 #include "coordinator/auth.h"
 #include "coordinator/core.h"
+#include "coordinator/dashboard_api.h"
+#include "coordinator/http_server.h"
+#include "coordinator/metrics.h"
 #include "coordinator/service.h"
 #include "storage/store.h"
 
@@ -49,6 +55,10 @@ struct ServerOptions {
   // The largest request message accepted, in bytes; a larger one is refused RESOURCE_EXHAUSTED and stores
   // nothing. REQUIRES > 0.
   int max_request_bytes = kDefaultMaxRequestBytes;
+  // host:port for the dashboard and /metrics over HTTP (port 0 picks a free one: Server::http_port);
+  // "" (the default): no HTTP. With auth_token set, the HTTP API asks for the same token.
+  std::string http_address;
+  int http_threads = 2;  // REQUIRES >= 1
 };
 
 class Server {
@@ -56,8 +66,9 @@ class Server {
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();
 
-  // The port it listens on.
+  // The port it listens on; the HTTP port (0 without HTTP).
   int port() const { return port_; }
+  int http_port() const { return http_port_; }
   // True when it serves TLS; true when calls need a token.
   bool tls() const { return !options_.tls_cert_pem.empty(); }
   bool auth() const { return auth_.enabled(); }
@@ -74,7 +85,11 @@ class Server {
   std::unique_ptr<Core> core_;
   std::unique_ptr<StudyServiceImpl> study_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
+  RpcMetrics rpc_metrics_;  // fed by the gRPC interceptor; read by /metrics
   std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<DashboardApi> dashboard_;
+  std::unique_ptr<HttpServer> http_server_;
+  int http_port_ = 0;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::steady_timer tick_;

@@ -354,7 +354,7 @@ TEST_F(CoordinatorFaultTest, RefusesForeignFilesAndLeavesThemUntouched) {
     ASSERT_TRUE(status.has_value()) << "the coordinator started on " << c.name;
     EXPECT_EQ(Process::ExitCode(*status), 1);
     const std::string err = ReadFile(log);
-    EXPECT_NE(err.find("hpo-coordinator: "), std::string::npos) << err;
+    EXPECT_NE(err.find("level=error msg=\"cannot start\""), std::string::npos) << err;
     EXPECT_NE(err.find(c.path), std::string::npos) << err;
     EXPECT_NE(err.find(c.problem), std::string::npos) << err;
     EXPECT_FALSE(Exists(port_file));
