@@ -422,6 +422,12 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    const std::vector<std::string> rest = app.remaining();
+    if (app.get_subcommands().empty() && !rest.empty() && e.get_exit_code() != 0) {
+      err << "hpoctl: unknown command '" << rest.front() << "'\nRun with --help for more information."
+          << std::endl;
+      return kExitUsage;
+    }
     return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;  // --help is a "ParseError" that exits 0
   }
 

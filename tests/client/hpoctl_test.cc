@@ -1,0 +1,504 @@
+// hpoctl as a whole, against a fake coordinator: every command's output, its exit code, and where the
+// address and the token come from.
+#include "client/hpoctl.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "client/cli.h"
+#include "tests/testing/temp_dir.h"
+
+namespace hpo::client {
+namespace {
+
+constexpr int64_t kNowMs = 1'700'000'100'000;
+
+// One study (id 3: accuracy max, latency_ms min, parameter lr) with five completed trials, one failed
+// and one running. Records the calls it gets; `error`, when set, is every call's answer.
+class FakeCoordinator final : public StudyApi {
+ public:
+  FakeCoordinator() {
+    study_.set_id(3);
+    study_.set_state(v1::STUDY_RUNNING);
+    study_.set_created_ms(kNowMs - 60'000);
+    v1::StudySpec& spec = *study_.mutable_spec();
+    spec.set_name("quick");
+    spec.mutable_budget()->set_max_trials(10);
+    auto* accuracy = spec.add_objectives();
+    accuracy->set_name("accuracy");
+    accuracy->set_direction(v1::MAXIMIZE);
+    auto* latency = spec.add_objectives();
+    latency->set_name("latency_ms");
+    latency->set_direction(v1::MINIMIZE);
+    auto* lr = spec.add_parameters();
+    lr->set_name("lr");
+    lr->mutable_float_()->set_low(0.001);
+    lr->mutable_float_()->set_high(0.1);
+    // (accuracy, latency): front 3, 0, 1 (best accuracy first); 2 and 4 dominated.
+    const double values[][2] = {{0.90, 1.0}, {0.85, 0.5}, {0.80, 0.7}, {0.95, 3.0}, {0.95, 3.5}};
+    for (uint32_t n = 0; n < 7; ++n) {
+      v1::Trial* trial = trials_.add_trials();
+      trial->set_id(30 + n);
+      trial->set_study_id(3);
+      trial->set_number(n);
+      trial->set_attempt(1);
+      (*trial->mutable_params())["lr"].set_double_value(0.01 * (n + 1));
+      if (n < 5) {
+        trial->set_state(v1::TRIAL_COMPLETED);
+        (*trial->mutable_metrics())["accuracy"] = values[n][0];
+        (*trial->mutable_metrics())["latency_ms"] = values[n][1];
+        (*trial->mutable_metrics())["params"] = 1000.0 * (5 - n);
+      } else {
+        trial->set_state(n == 5 ? v1::TRIAL_FAILED : v1::TRIAL_RUNNING);
+        if (n == 5) trial->set_error("exit status 1");
+      }
+    }
+    study_.mutable_counts()->set_completed(5);
+    study_.mutable_counts()->set_failed(1);
+    study_.mutable_counts()->set_running(1);
+    for (int n : {3, 0, 1}) *front_.add_trials() = trials_.trials(n);
+    *front_.mutable_objectives() = study_.spec().objectives();
+  }
+
+  Result<v1::Study> CreateStudy(const v1::StudySpec& spec) override {
+    calls.push_back("CreateStudy");
+    if (!error.ok()) return error;
+    created = spec;
+    v1::Study study;
+    study.set_id(9);
+    *study.mutable_spec() = spec;
+    return study;
+  }
+  Result<v1::Study> GetStudy(uint64_t id) override { return Answer("GetStudy", id, study_); }
+  Result<v1::ListStudiesResponse> ListStudies() override {
+    calls.push_back("ListStudies");
+    if (!error.ok()) return error;
+    v1::ListStudiesResponse response;
+    *response.add_studies() = study_;
+    return response;
+  }
+  Result<v1::Study> CancelStudy(uint64_t id) override {
+    v1::Study cancelled = study_;
+    cancelled.set_state(v1::STUDY_CANCELLED);
+    cancelled.set_finished_ms(kNowMs);
+    return Answer("CancelStudy", id, cancelled);
+  }
+  Result<v1::ListTrialsResponse> ListTrials(uint64_t id) override {
+    return Answer("ListTrials", id, trials_);
+  }
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t id) override {
+    return Answer("GetParetoFront", id, front_);
+  }
+
+  v1::Study& study() { return study_; }
+
+  std::vector<std::string> calls;
+  Status error;
+  v1::StudySpec created;
+
+ private:
+  template <typename T>
+  Result<T> Answer(const char* name, uint64_t id, const T& value) {
+    calls.push_back(name);
+    if (!error.ok()) return error;
+    if (id != 3) return NotFoundError("study " + std::to_string(id) + " not found");
+    return value;
+  }
+
+  v1::Study study_;
+  v1::ListTrialsResponse trials_;
+  v1::GetParetoFrontResponse front_;
+};
+
+// Runs hpoctl with a fake coordinator, a fake environment and string streams.
+struct Hpoctl {
+  FakeCoordinator coordinator;
+  std::map<std::string, std::string> environment;
+  std::string stdin_text;
+  bool terminal = false;
+  // What connect was called with.
+  std::string address;
+  StudyClientOptions options;
+  int connects = 0;
+  std::string out, err;
+  FakeClock clock{kNowMs};
+
+  int operator()(std::vector<std::string> args) {
+    args.insert(args.begin(), "hpoctl");
+    std::vector<const char*> argv;
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    std::istringstream in(stdin_text);
+    std::ostringstream out_stream, err_stream;
+    HpoctlEnv env;
+    env.getenv = [this](const char* name) -> const char* {
+      const auto it = environment.find(name);
+      return it == environment.end() ? nullptr : it->second.c_str();
+    };
+    env.connect = [this](const std::string& to, const StudyClientOptions& with) -> std::unique_ptr<StudyApi> {
+      ++connects;
+      address = to;
+      options = with;
+      return std::make_unique<Borrowed>(&coordinator);
+    };
+    env.in = &in;
+    env.out = &out_stream;
+    env.err = &err_stream;
+    env.out_is_terminal = terminal;
+    env.columns = 200;
+    env.clock = &clock;
+    env.sleep = [this](std::chrono::milliseconds ms) {
+      clock.AdvanceMs(ms.count());
+      coordinator.study().set_state(v1::STUDY_COMPLETED);  // the study ends during the first wait
+      coordinator.study().set_finished_ms(clock.NowMs());
+    };
+    const int code = RunHpoctl(static_cast<int>(argv.size()), argv.data(), env);
+    out = out_stream.str();
+    err = err_stream.str();
+    return code;
+  }
+
+  // Passes calls to a FakeCoordinator that the Hpoctl owns.
+  class Borrowed final : public StudyApi {
+   public:
+    explicit Borrowed(FakeCoordinator* fake) : fake_(fake) {}
+    Result<v1::Study> CreateStudy(const v1::StudySpec& spec) override { return fake_->CreateStudy(spec); }
+    Result<v1::Study> GetStudy(uint64_t id) override { return fake_->GetStudy(id); }
+    Result<v1::ListStudiesResponse> ListStudies() override { return fake_->ListStudies(); }
+    Result<v1::Study> CancelStudy(uint64_t id) override { return fake_->CancelStudy(id); }
+    Result<v1::ListTrialsResponse> ListTrials(uint64_t id) override { return fake_->ListTrials(id); }
+    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t id) override {
+      return fake_->GetParetoFront(id);
+    }
+
+   private:
+    FakeCoordinator* fake_;
+  };
+};
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(HpoctlTest, HelpOnEveryCommandDocumentsExitCodesAndEnvironment) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{{"--help"},
+                                                                                    {"submit", "--help"},
+                                                                                    {"studies", "--help"},
+                                                                                    {"show", "--help"},
+                                                                                    {"trials", "--help"},
+                                                                                    {"watch", "--help"},
+                                                                                    {"pareto", "--help"},
+                                                                                    {"export", "--help"},
+                                                                                    {"cancel", "--help"}}) {
+    Hpoctl run;
+    EXPECT_EQ(run(args), kExitOk) << args[0];
+    EXPECT_NE(run.out.find("Exit status:"), std::string::npos) << args[0] << "\n" << run.out;
+    EXPECT_NE(run.out.find("  3  the coordinator could not be reached"), std::string::npos) << args[0];
+    EXPECT_NE(run.out.find("HPO_COORDINATOR"), std::string::npos) << args[0];
+    EXPECT_NE(run.out.find("HPO_TOKEN_FILE"), std::string::npos) << args[0];
+    EXPECT_EQ(run.connects, 0);
+  }
+  Hpoctl run;
+  ASSERT_EQ(run({"pareto", "--help"}), kExitOk);
+  for (const char* option : {"--objectives", "--constraint", "--format", "--output", "svg"}) {
+    EXPECT_NE(run.out.find(option), std::string::npos) << option;
+  }
+}
+
+TEST(HpoctlTest, UsageErrorsExitTwoWithoutCallingTheCoordinator) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  const Case cases[] = {
+      {{}, "A subcommand is required"},
+      {{"frobnicate"}, "unknown command 'frobnicate'"},
+      {{"trials"}, "STUDY is required"},
+      {{"trials", "x3"}, "STUDY must be a positive integer, got 'x3'"},
+      {{"trials", "3", "--state", "done"}, "--state: unknown state 'done'"},
+      {{"trials", "3", "--format", "xml"}, "format: expected table, csv or json, got 'xml'"},
+      {{"pareto", "3", "--constraint", "latency_ms=2"}, "constraint 'latency_ms=2': unknown comparison '='"},
+      {{"pareto", "3", "--constraint", "latency_ms<=fast"}, "'fast' is not a finite number"},
+      {{"pareto", "3", "--objectives", "accuracy,,x"}, "--objectives 'accuracy,,x': an empty name"},
+      {{"pareto", "3", "--format", "png"}, "--format: expected table, csv, json or svg, got 'png'"},
+      {{"watch", "3", "--reference", "1,x"}, "--reference '1,x': 'x' is not a finite number"},
+      {{"show", "3", "--format", "yaml"}, "--format"},
+  };
+  for (const Case& c : cases) {
+    Hpoctl run;
+    EXPECT_EQ(run(c.args), kExitUsage) << (c.args.empty() ? "" : c.args[0]);
+    EXPECT_NE(run.err.find(c.says), std::string::npos) << run.err;
+    EXPECT_EQ(run.err.rfind("hpoctl: ", 0), 0u) << run.err;
+    EXPECT_TRUE(run.coordinator.calls.empty());
+    EXPECT_EQ(run.out, "");
+  }
+}
+
+TEST(HpoctlTest, NamesTheStudyDoesNotKnowAreUsageErrors) {
+  Hpoctl run;
+  EXPECT_EQ(run({"pareto", "3", "--objectives", "accuracy,latency"}), kExitUsage);
+  EXPECT_NE(run.err.find("--objectives: unknown objective 'latency'; the study's objectives are accuracy, "
+                         "latency_ms (other metrics the trials report: params)"),
+            std::string::npos)
+      << run.err;
+  Hpoctl constraint;
+  EXPECT_EQ(constraint({"pareto", "3", "--constraint", "latncy_ms<=2"}), kExitUsage);
+  EXPECT_NE(constraint.err.find("unknown metric 'latncy_ms'; known metrics: accuracy, latency_ms, params"),
+            std::string::npos)
+      << constraint.err;
+  Hpoctl reference;
+  EXPECT_EQ(reference({"watch", "3", "--reference", "1,2,3"}), kExitUsage);
+  EXPECT_NE(reference.err.find("--reference: 3 values for the study's 2 objectives"), std::string::npos);
+}
+
+TEST(HpoctlTest, AddressAndTokenFromTheEnvironmentFlagsOverride) {
+  hpo::testing::TempDir dir;
+  WriteFile(dir.File("env.token"), "from-env-file\n");
+  WriteFile(dir.File("flag.token"), "from-flag-file");
+  {
+    Hpoctl run;  // nothing set: the default address, no token
+    ASSERT_EQ(run({"studies"}), kExitOk) << run.err;
+    EXPECT_EQ(run.address, kDefaultCoordinator);
+    EXPECT_EQ(run.options.auth_token, "");
+  }
+  {
+    Hpoctl run;
+    run.environment = {{"HPO_COORDINATOR", "coord:7000"},
+                       {"HPO_TOKEN_FILE", dir.File("env.token")},
+                       {"HPO_TOKEN", "from-env"}};
+    ASSERT_EQ(run({"studies"}), kExitOk) << run.err;
+    EXPECT_EQ(run.address, "coord:7000");
+    EXPECT_EQ(run.options.auth_token, "from-env-file");  // the file wins over $HPO_TOKEN
+  }
+  {
+    Hpoctl run;
+    run.environment = {{"HPO_COORDINATOR", "coord:7000"}, {"HPO_TOKEN_FILE", dir.File("env.token")}};
+    ASSERT_EQ(run({"--coordinator", "other:8000", "--token-file", dir.File("flag.token"), "studies"}),
+              kExitOk);
+    EXPECT_EQ(run.address, "other:8000");
+    EXPECT_EQ(run.options.auth_token, "from-flag-file");
+  }
+  {
+    Hpoctl run;
+    run.environment = {{"HPO_TOKEN", "from-env"}};
+    ASSERT_EQ(run({"--deadline-ms", "250", "studies"}), kExitOk);
+    EXPECT_EQ(run.options.auth_token, "from-env");
+    EXPECT_EQ(run.options.deadline, std::chrono::milliseconds(250));
+  }
+  {
+    Hpoctl run;  // a token file that is not there is a usage error, before any call
+    run.environment = {{"HPO_TOKEN_FILE", dir.File("missing.token")}};
+    EXPECT_EQ(run({"studies"}), kExitUsage);
+    EXPECT_NE(run.err.find("missing.token"), std::string::npos) << run.err;
+    EXPECT_EQ(run.connects, 0);
+  }
+}
+
+TEST(HpoctlTest, RefusalsExitOneAndTransportErrorsThree) {
+  Hpoctl missing;
+  EXPECT_EQ(missing({"show", "4"}), kExitFailed);
+  EXPECT_EQ(missing.err, "hpoctl: NOT_FOUND: study 4 not found\n");
+  Hpoctl denied;
+  denied.coordinator.error = UnauthenticatedError("missing or wrong bearer token");
+  EXPECT_EQ(denied({"trials", "3"}), kExitFailed);
+  EXPECT_EQ(denied.err, "hpoctl: UNAUTHENTICATED: missing or wrong bearer token\n");
+  for (const char* command : {"studies", "show", "trials", "pareto", "export", "cancel", "watch"}) {
+    Hpoctl down;
+    down.coordinator.error = UnavailableError("connection refused");
+    std::vector<std::string> args = {command};
+    if (std::string(command) != "studies") args.push_back("3");
+    EXPECT_EQ(down(args), kExitUnreachable) << command;
+    EXPECT_NE(down.err.find("UNAVAILABLE: connection refused"), std::string::npos) << command;
+  }
+}
+
+TEST(HpoctlTest, SubmitPrintsTheIdAndRefusesABadFile) {
+  hpo::testing::TempDir dir;
+  WriteFile(
+      dir.File("study.json"),
+      R"({"name": "s", "objectives": [{"name": "f1", "direction": "MINIMIZE"}], "budget": {"max_trials": 4}})");
+  Hpoctl run;
+  ASSERT_EQ(run({"submit", dir.File("study.json")}), kExitOk) << run.err;
+  EXPECT_EQ(run.out, "9\n");
+  EXPECT_EQ(run.coordinator.created.name(), "s");
+  EXPECT_EQ(run.coordinator.created.budget().max_trials(), 4u);
+
+  Hpoctl from_stdin;
+  from_stdin.stdin_text = R"({"name": "piped"})";
+  ASSERT_EQ(from_stdin({"submit", "-"}), kExitOk);
+  EXPECT_EQ(from_stdin.coordinator.created.name(), "piped");
+
+  Hpoctl misspelt;
+  WriteFile(dir.File("bad.json"), R"({"name": "s", "budgte": {}})");
+  EXPECT_EQ(misspelt({"submit", dir.File("bad.json")}), kExitFailed);
+  EXPECT_NE(misspelt.err.find("budgte"), std::string::npos) << misspelt.err;
+  EXPECT_TRUE(misspelt.coordinator.calls.empty());
+
+  Hpoctl refused;
+  refused.coordinator.error = InvalidArgumentError("spec.budget.max_trials: must be at least 1");
+  EXPECT_EQ(refused({"submit", dir.File("study.json")}), kExitFailed);
+  EXPECT_EQ(refused.err, "hpoctl: INVALID_ARGUMENT: spec.budget.max_trials: must be at least 1\n");
+}
+
+TEST(HpoctlTest, TrialsFilteredByStateInEachFormat) {
+  Hpoctl run;
+  ASSERT_EQ(run({"trials", "3", "--state", "failed,running", "--format", "csv"}), kExitOk) << run.err;
+  EXPECT_EQ(run.out,
+            "trial,id,state,attempt,accuracy,latency_ms,lr,device,worker_id,started_ms,finished_ms,error\n"
+            "5,35,failed,1,,,0.06,,,,,exit status 1\n"
+            "6,36,running,1,,,0.07,,,,,\n");
+  Hpoctl table;
+  ASSERT_EQ(table({"trials", "3", "--state", "completed"}), kExitOk);
+  EXPECT_EQ(Lines(table.out).size(), 6u);  // header and five
+  Hpoctl json;
+  ASSERT_EQ(json({"trials", "3", "--format", "json"}), kExitOk);
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage("{\"t\": " + json.out + "}", &parsed).ok())
+      << json.out;
+  EXPECT_EQ(parsed.fields().at("t").list_value().values_size(), 7);
+}
+
+TEST(HpoctlTest, ParetoFromTheCoordinatorOrRecomputedHere) {
+  Hpoctl plain;
+  ASSERT_EQ(plain({"pareto", "3", "--format", "csv"}), kExitOk) << plain.err;
+  EXPECT_EQ(plain.out,
+            "trial,accuracy,latency_ms,lr\n"
+            "3,0.95,3,0.04\n"
+            "0,0.9,1,0.01\n"
+            "1,0.85,0.5,0.02\n");
+  EXPECT_EQ(plain.coordinator.calls, (std::vector<std::string>{"GetStudy", "GetParetoFront"}));
+
+  Hpoctl constrained;
+  ASSERT_EQ(constrained({"pareto", "3", "--constraint", "latency_ms<=2", "--format", "csv"}), kExitOk);
+  EXPECT_EQ(constrained.out, "trial,accuracy,latency_ms,lr\n0,0.9,1,0.01\n1,0.85,0.5,0.02\n");
+  EXPECT_EQ(constrained.coordinator.calls, (std::vector<std::string>{"GetStudy", "ListTrials"}));
+
+  // params (fewer is better) against accuracy: params is 1000 * (5 - n), so trial 4 has the fewest and
+  // ties 3 for the best accuracy: it dominates every other trial.
+  Hpoctl chosen;
+  ASSERT_EQ(chosen({"pareto", "3", "--objectives", "params:min,accuracy", "--constraint", "accuracy>0.5",
+                    "--constraint", "latency_ms<10", "--format", "json"}),
+            kExitOk)
+      << chosen.err;
+  EXPECT_EQ(
+      chosen.out,
+      "[\n  {\"trial\": 4, \"objectives\": {\"params\": 1000, \"accuracy\": 0.95}, \"params\": {\"lr\": "
+      "0.05}}\n]\n");
+
+  Hpoctl none;
+  ASSERT_EQ(none({"pareto", "3", "--constraint", "latency_ms<0.1"}), kExitOk);
+  EXPECT_NE(none.err.find("no completed trial meets the constraints"), std::string::npos);
+}
+
+TEST(HpoctlTest, ParetoSvgToAFile) {
+  hpo::testing::TempDir dir;
+  Hpoctl run;
+  ASSERT_EQ(run({"pareto", "3", "--format", "svg", "-o", dir.File("front.svg")}), kExitOk) << run.err;
+  EXPECT_EQ(run.out, "");
+  const std::string svg = ReadFile(dir.File("front.svg"));
+  EXPECT_EQ(svg.rfind("<?xml", 0), 0u);
+  size_t front = 0, others = 0;
+  for (size_t at = svg.find("<circle class=\"front\""); at != std::string::npos;
+       at = svg.find("<circle class=\"front\"", at + 1)) {
+    ++front;
+  }
+  for (size_t at = svg.find("<circle class=\"trial\""); at != std::string::npos;
+       at = svg.find("<circle class=\"trial\"", at + 1)) {
+    ++others;
+  }
+  EXPECT_EQ(front, 3u);   // the coordinator's front
+  EXPECT_EQ(others, 2u);  // the other completed trials
+  EXPECT_NE(svg.find("study 3 quick: Pareto front"), std::string::npos);
+
+  Hpoctl constrained;
+  ASSERT_EQ(constrained({"pareto", "3", "--format", "svg", "--constraint", "latency_ms<=2"}), kExitOk);
+  EXPECT_NE(constrained.out.find("study 3 quick: Pareto front where latency_ms&lt;=2"), std::string::npos);
+  EXPECT_NE(constrained.out.find("<circle class=\"infeasible\" data-trial=\"3\""), std::string::npos);
+
+  Hpoctl unwritable;
+  EXPECT_EQ(unwritable({"pareto", "3", "-o", dir.File("no/such/dir/front.csv")}), kExitFailed);
+  EXPECT_NE(unwritable.err.find("cannot write"), std::string::npos) << unwritable.err;
+}
+
+TEST(HpoctlTest, ExportIsOneJsonDocumentWithEverything) {
+  Hpoctl run;
+  ASSERT_EQ(run({"export", "3"}), kExitOk) << run.err;
+  google::protobuf::Struct document;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, &document).ok()) << run.out;
+  const auto& fields = document.fields();
+  EXPECT_EQ(fields.at("format").string_value(), "hpo.export.v1");
+  EXPECT_EQ(fields.at("exported_ms").number_value(), static_cast<double>(kNowMs));
+  EXPECT_EQ(
+      fields.at("study").struct_value().fields().at("spec").struct_value().fields().at("name").string_value(),
+      "quick");
+  EXPECT_EQ(fields.at("trials").list_value().values_size(), 7);
+  EXPECT_EQ(fields.at("pareto_front").struct_value().fields().at("trials").list_value().values_size(), 3);
+}
+
+TEST(HpoctlTest, ShowStudiesAndCancel) {
+  Hpoctl show;
+  ASSERT_EQ(show({"show", "3"}), kExitOk) << show.err;
+  EXPECT_NE(show.out.find("state         running\n"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("pareto front  3 trials\n"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("  lr          float [0.001, 0.1]\n"), std::string::npos) << show.out;
+  Hpoctl json;
+  ASSERT_EQ(json({"show", "3", "--format", "json"}), kExitOk);
+  v1::Study study;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &study).ok()) << json.out;
+  EXPECT_EQ(study.spec().name(), "quick");
+  Hpoctl studies;
+  ASSERT_EQ(studies({"studies"}), kExitOk);
+  EXPECT_EQ(Lines(studies.out).size(), 2u);
+  Hpoctl cancel;
+  ASSERT_EQ(cancel({"cancel", "3"}), kExitOk);
+  EXPECT_EQ(cancel.out,
+            "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, elapsed 1m00s, cancelled\n");
+}
+
+TEST(HpoctlTest, WatchPrintsPlainLinesOrABarAndExitsByTheEnd) {
+  Hpoctl plain;
+  ASSERT_EQ(plain({"watch", "3", "--interval-ms", "500"}), kExitOk) << plain.err;
+  const std::vector<std::string> lines = Lines(plain.out);
+  ASSERT_EQ(lines.size(), 2u) << plain.out;
+  // Five completed trials scaled over accuracy 0.8..0.95 and latency 0.5..3.5: the front (0.95, 3),
+  // (0.9, 1), (0.85, 0.5) becomes (0, 5/6), (1/3, 1/6), (2/3, 0); against the reference (1.1, 1.1) it
+  // dominates 1/3 * (1.1 - 5/6) + 1/3 * (1.1 - 1/6) + (1.1 - 2/3) * 1.1 = 0.8767.
+  EXPECT_EQ(
+      lines[0],
+      "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.8767, elapsed 1m00s, "
+      "about 40s left");
+  EXPECT_EQ(
+      lines[1],
+      "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.8767, elapsed 1m00s, "
+      "completed");
+  Hpoctl bar;
+  bar.terminal = true;
+  ASSERT_EQ(bar({"watch", "3", "--no-hypervolume"}), kExitOk);
+  EXPECT_EQ(bar.out.rfind("\r\033[Kstudy 3 quick [############xx>>........] 6/10", 0), 0u) << bar.out;
+  EXPECT_EQ(bar.out.find("hv "), std::string::npos);
+  EXPECT_EQ(bar.out.back(), '\n');
+
+  Hpoctl cancelled;
+  cancelled.coordinator.study().set_state(v1::STUDY_CANCELLED);
+  EXPECT_EQ(cancelled({"watch", "3"}), kExitFailed);
+  EXPECT_NE(cancelled.err.find("study 3 was cancelled"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hpo::client
