@@ -422,8 +422,8 @@ HttpResponse DashboardApi::Route(const HttpRequest& request) {
     response.headers.emplace_back("Content-Security-Policy", std::string(kContentSecurityPolicy));
     return response;
   }
-  const bool api = path == kApiPrefix || path.starts_with(std::string(kApiPrefix) + "/");
-  if (!api && path != "/metrics") return JsonError(404, "no such path: " + std::string(path));
+  if (!path.starts_with("/api/") && path != "/metrics")
+    return JsonError(404, "no such path: " + std::string(path));
 
   if (auth_ != nullptr && auth_->enabled()) {
     std::vector<std::string_view> values;
@@ -448,6 +448,9 @@ HttpResponse DashboardApi::Route(const HttpRequest& request) {
   if (path == "/metrics") return Metrics();
 
   // /api/v1/studies[/{id}[/trials|/front]]
+  if (path != kApiPrefix && !path.starts_with(std::string(kApiPrefix) + "/")) {
+    return JsonError(404, "no such path: " + std::string(path));
+  }
   std::string_view rest = path.substr(kApiPrefix.size());
   if (rest.empty()) return Studies();
   rest.remove_prefix(1);  // the '/'

@@ -1,0 +1,401 @@
+// The dashboard's routes over a real Core on a temporary database, without sockets: the page and its
+// assets, the JSON API (studies, one study with its hypervolume, trials, the front), errors that name
+// what is wrong, the token on the API and /metrics only, the Host check, and the /metrics text.
+#include "coordinator/dashboard_api.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/testing/temp_dir.h"
+
+namespace hpo::coordinator {
+namespace {
+
+google::protobuf::Value ParseJson(const std::string& text) {
+  google::protobuf::Value value;
+  const auto status = google::protobuf::util::JsonStringToMessage(text, &value);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << text;
+  return value;
+}
+
+const google::protobuf::Value& Field(const google::protobuf::Value& object, const std::string& name) {
+  static const google::protobuf::Value kNull;
+  const auto& fields = object.struct_value().fields();
+  const auto it = fields.find(name);
+  EXPECT_NE(it, fields.end()) << "no field " << name;
+  return it == fields.end() ? kNull : it->second;
+}
+
+std::string Header(const HttpResponse& response, const std::string& name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+class DashboardApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    auto store = storage::Store::Open(dir_.File("hpo.db"));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    auto core = Core::Open(store_.get(), CoreOptions{});
+    ASSERT_TRUE(core.ok()) << core.status().ToString();
+    core_ = std::move(*core);
+  }
+  void TearDown() override {
+    core_.reset();
+    store_.reset();
+  }
+
+  // A study of four trials completed with the given (f1, f2), both minimised: (1,4), (2,2), (3,3), (4,1)
+  // by default, whose front is the first, second and fourth.
+  uint64_t RunStudy(const std::vector<std::pair<double, double>>& results = {
+                        {1, 4}, {2, 2}, {3, 3}, {4, 1}}) {
+    v1::StudySpec spec;
+    spec.set_name("dash \"quoted\"");
+    spec.set_seed(3);
+    spec.mutable_task()->mutable_synthetic()->set_function("zdt1");
+    spec.mutable_task()->mutable_synthetic()->set_dims(2);
+    for (const char* name : {"f1", "f2"}) spec.add_objectives()->set_name(name);
+    spec.mutable_budget()->set_max_trials(static_cast<uint32_t>(results.size()));
+    auto study = core_->CreateStudy(spec);
+    EXPECT_TRUE(study.ok()) << study.status().ToString();
+    v1::RegisterWorkerRequest worker;
+    worker.set_name("w");
+    worker.set_slots(1);
+    const uint64_t worker_id = core_->RegisterWorker(worker)->worker_id();
+    for (const auto& [f1, f2] : results) {
+      auto acquired = core_->TryAcquire(worker_id);
+      EXPECT_TRUE(acquired.ok() && acquired->has_value());
+      if (!acquired.ok() || !acquired->has_value()) break;
+      v1::CompleteTrialRequest done;
+      done.set_worker_id(worker_id);
+      done.set_trial_id((*acquired)->trial().id());
+      done.set_lease_token((*acquired)->lease().token());
+      (*done.mutable_metrics())["f1"] = f1;
+      (*done.mutable_metrics())["f2"] = f2;
+      trial_ids_.push_back((*acquired)->trial().id());
+      EXPECT_TRUE(core_->CompleteTrial(done).ok());
+    }
+    return study->id();
+  }
+
+  HttpResponse Get(DashboardApi& api, const std::string& target, const std::string& authorization = "",
+                   const std::string& host = "127.0.0.1:8080") {
+    return api.Handle(HttpRequest{"GET", target, host, authorization});
+  }
+
+  hpo::testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<Core> core_;
+  std::vector<uint64_t> trial_ids_;
+};
+
+TEST_F(DashboardApiTest, ServesThePageAndItsAssetsFromTheBinary) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const HttpResponse page = Get(api, "/");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("<script src=\"/app.js\""), std::string::npos);
+  EXPECT_NE(page.body.find("id=\"front-plot\""), std::string::npos);
+  EXPECT_EQ(Get(api, "/index.html").body, page.body);
+  // Nothing from elsewhere: the policy lets the page load only what this server serves.
+  EXPECT_NE(Header(page, "Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(page.body.find("http://"), std::string::npos);
+  EXPECT_EQ(page.body.find("https://"), std::string::npos);
+
+  const HttpResponse js = Get(api, "/app.js");
+  ASSERT_EQ(js.status, 200);
+  EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
+  EXPECT_NE(js.body.find("class: onFront ? 'trial front' : 'trial'"), std::string::npos);
+  const HttpResponse css = Get(api, "/style.css");
+  ASSERT_EQ(css.status, 200);
+  EXPECT_EQ(css.content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(Header(css, "X-Content-Type-Options"), "nosniff");
+
+  const HttpResponse health = Get(api, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+}
+
+TEST_F(DashboardApiTest, AnswersUnknownPathsAndMethodsWithJsonErrors) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const HttpResponse missing = Get(api, "/nothing/here");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.content_type, "application/json");
+  EXPECT_EQ(Field(ParseJson(missing.body), "error").string_value(), "no such path: /nothing/here");
+  EXPECT_EQ(Get(api, "/api/v1/studiesX").status, 404);
+  EXPECT_EQ(Get(api, "/app.js/").status, 404);
+
+  const HttpResponse post = api.Handle(HttpRequest{"POST", "/api/v1/studies", "", ""});
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(Header(post, "Allow"), "GET, HEAD");
+  EXPECT_EQ(api.Handle(HttpRequest{"HEAD", "/", "", ""}).status, 200);  // the server drops the body
+}
+
+TEST_F(DashboardApiTest, BadStudyIdsAre400AndUnknownOnes404NamingTheId) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  for (const char* bad : {"abc", "0", "-1", "1.5", "18446744073709551616", ""}) {
+    SCOPED_TRACE(bad);
+    const HttpResponse response = Get(api, std::string("/api/v1/studies/") + bad);
+    EXPECT_EQ(response.status, 400);
+    EXPECT_EQ(Field(ParseJson(response.body), "error").string_value(),
+              std::string("study id: \"") + bad + "\" is not a positive integer");
+  }
+  for (const char* what : {"", "/trials", "/front"}) {
+    SCOPED_TRACE(what);
+    const HttpResponse response = Get(api, std::string("/api/v1/studies/42") + what);
+    EXPECT_EQ(response.status, 404);
+    EXPECT_EQ(Field(ParseJson(response.body), "error").string_value(), "study 42 not found");
+  }
+  const uint64_t id = RunStudy();
+  const HttpResponse other = Get(api, "/api/v1/studies/" + std::to_string(id) + "/params");
+  EXPECT_EQ(other.status, 404);
+  EXPECT_NE(Field(ParseJson(other.body), "error").string_value().find("/trials and /front"),
+            std::string::npos);
+}
+
+TEST_F(DashboardApiTest, ListsStudiesWithCountsAndState) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  EXPECT_EQ(Get(api, "/api/v1/studies").body, "{\"studies\":[]}\n");
+  const uint64_t id = RunStudy();
+  const HttpResponse response = Get(api, "/api/v1/studies");
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(Header(response, "Cache-Control"), "no-store");
+  const auto studies = Field(ParseJson(response.body), "studies").list_value();
+  ASSERT_EQ(studies.values_size(), 1);
+  const auto& study = studies.values(0);
+  EXPECT_EQ(Field(study, "id").number_value(), static_cast<double>(id));
+  EXPECT_EQ(Field(study, "name").string_value(), "dash \"quoted\"");
+  EXPECT_EQ(Field(study, "state").string_value(), "completed");
+  EXPECT_EQ(Field(Field(study, "counts"), "completed").number_value(), 4);
+  EXPECT_EQ(Field(Field(study, "counts"), "running").number_value(), 0);
+  EXPECT_EQ(Field(study, "max_trials").number_value(), 4);
+  EXPECT_EQ(Field(study, "algorithm").string_value(), "random");
+  EXPECT_EQ(Field(study, "task").string_value(), "synthetic");
+  const auto& objectives = Field(study, "objectives").list_value();
+  ASSERT_EQ(objectives.values_size(), 2);
+  EXPECT_EQ(Field(objectives.values(1), "name").string_value(), "f2");
+  EXPECT_EQ(Field(objectives.values(1), "direction").string_value(), "minimize");
+}
+
+TEST_F(DashboardApiTest, OneStudyCarriesItsSpecAndTheHypervolumeOfItsFront) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const uint64_t id = RunStudy();
+  const HttpResponse response = Get(api, "/api/v1/studies/" + std::to_string(id));
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto study = ParseJson(response.body);
+  EXPECT_EQ(Field(Field(study, "spec"), "name").string_value(), "dash \"quoted\"");
+  EXPECT_EQ(Field(Field(Field(Field(study, "spec"), "task"), "synthetic"), "function").string_value(),
+            "zdt1");
+  // Reference (4 + 0.3, 4 + 0.3); the front (1,4), (2,2), (4,1) dominates 0.3 + 4.6 + 0.99.
+  const auto& hv = Field(study, "hypervolume");
+  EXPECT_NEAR(Field(hv, "value").number_value(), 5.89, 1e-12);
+  EXPECT_NEAR(Field(hv, "reference").list_value().values(0).number_value(), 4.3, 1e-12);
+  EXPECT_NEAR(Field(hv, "reference").list_value().values(1).number_value(), 4.3, 1e-12);
+  EXPECT_EQ(Field(hv, "completed").number_value(), 4);
+}
+
+TEST_F(DashboardApiTest, TrialsAndFrontAgreeWithTheCore) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const uint64_t id = RunStudy();
+  const std::string base = "/api/v1/studies/" + std::to_string(id);
+
+  const auto trials = Field(ParseJson(Get(api, base + "/trials").body), "trials").list_value();
+  ASSERT_EQ(trials.values_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    const auto& t = trials.values(i);
+    EXPECT_EQ(Field(t, "id").number_value(), static_cast<double>(trial_ids_[i]));
+    EXPECT_EQ(Field(t, "number").number_value(), i);
+    EXPECT_EQ(Field(t, "state").string_value(), "completed");
+    EXPECT_EQ(Field(t, "attempt").number_value(), 1);
+    EXPECT_EQ(Field(t, "params").struct_value().fields_size(), 2);  // x1, x2
+    EXPECT_TRUE(Field(Field(t, "params"), "x1").has_number_value());
+    EXPECT_EQ(Field(Field(t, "metrics"), "f1").number_value(), i + 1);
+  }
+
+  const auto core_front = core_->GetParetoFront(id);
+  ASSERT_TRUE(core_front.ok());
+  std::vector<double> expected;
+  for (const auto& t : core_front->trials()) expected.push_back(static_cast<double>(t.id()));
+  ASSERT_EQ(expected,
+            (std::vector<double>{static_cast<double>(trial_ids_[0]), static_cast<double>(trial_ids_[1]),
+                                 static_cast<double>(trial_ids_[3])}));
+  const auto front = ParseJson(Get(api, base + "/front").body);
+  std::vector<double> ids;
+  for (const auto& v : Field(front, "trial_ids").list_value().values()) ids.push_back(v.number_value());
+  EXPECT_EQ(ids, expected);
+  EXPECT_EQ(Field(front, "trials").list_value().values_size(), 3);
+  EXPECT_EQ(Field(Field(front, "objectives").list_value().values(0), "name").string_value(), "f1");
+}
+
+TEST_F(DashboardApiTest, WithATokenTheApiAndMetricsNeedItAndThePageDoesNot) {
+  const TokenAuth auth("s3cret-token");
+  DashboardApi api(core_.get(), &auth, nullptr);
+  for (const char* open : {"/", "/app.js", "/style.css", "/healthz"})
+    EXPECT_EQ(Get(api, open).status, 200) << open;
+
+  for (const char* closed : {"/api/v1/studies", "/api/v1/studies/1", "/metrics", "/api/v1/nothing"}) {
+    SCOPED_TRACE(closed);
+    const HttpResponse refused = Get(api, closed);
+    EXPECT_EQ(refused.status, 401);
+    EXPECT_EQ(Header(refused, "WWW-Authenticate"), "Bearer realm=\"hpo\"");
+    EXPECT_NE(Field(ParseJson(refused.body), "error").string_value().find("?token="), std::string::npos);
+  }
+  EXPECT_EQ(Get(api, "/api/v1/studies", "Bearer s3cret-token").status, 200);
+  EXPECT_EQ(Get(api, "/api/v1/studies", "bearer s3cret-token").status, 200);
+  EXPECT_EQ(Get(api, "/metrics", "Bearer s3cret-token").status, 200);
+  EXPECT_EQ(Get(api, "/api/v1/studies?token=s3cret-token").status, 200);
+  EXPECT_EQ(Get(api, "/api/v1/studies?a=1&token=s3cret%2Dtoken").status, 200);  // percent-encoded
+  const HttpResponse wrong = Get(api, "/api/v1/studies?token=guess");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(Field(ParseJson(wrong.body), "error").string_value(), "invalid bearer token");
+  EXPECT_EQ(Get(api, "/api/v1/studies", "Bearer guess").status, 401);
+  EXPECT_EQ(Get(api, "/api/v1/studies", "Basic czNjcmV0").status, 401);
+}
+
+TEST_F(DashboardApiTest, OnLoopbackOnlyLocalhostAndAddressHostsAreServed) {
+  DashboardApi guarded(core_.get(), nullptr, nullptr);
+  for (const char* host : {"127.0.0.1:8080", "localhost:8080", "localhost", "[::1]:8080", "10.1.2.3", ""}) {
+    EXPECT_EQ(Get(guarded, "/api/v1/studies", "", host).status, 200) << host;
+  }
+  const HttpResponse rebound = Get(guarded, "/api/v1/studies", "", "attacker.example:8080");
+  EXPECT_EQ(rebound.status, 403);
+  EXPECT_NE(Field(ParseJson(rebound.body), "error").string_value().find("attacker.example"),
+            std::string::npos);
+
+  DashboardOptions open;
+  open.loopback_only = false;
+  DashboardApi named(core_.get(), nullptr, nullptr, open);
+  EXPECT_EQ(Get(named, "/api/v1/studies", "", "hpo.internal:8080").status, 200);
+}
+
+TEST_F(DashboardApiTest, MetricsReportTheStudyTheWorkersAndTheCommits) {
+  RpcMetrics rpcs;
+  rpcs.Record("/hpo.v1.StudyService/GetStudy", 5, 0.001);
+  DashboardApi api(core_.get(), nullptr, &rpcs);
+  const uint64_t id = RunStudy();
+  const HttpResponse response = Get(api, "/metrics");
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(response.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = response.body;
+  const std::string study = std::to_string(id);
+  for (const std::string& line : std::vector<std::string>{
+           "hpo_studies{state=\"completed\"} 1\n",
+           "hpo_trials{state=\"completed\"} 4\n",
+           "hpo_study_trials{study_id=\"" + study + "\",state=\"completed\"} 4\n",
+           "hpo_study_trials{study_id=\"" + study + "\",state=\"failed\"} 0\n",
+           "hpo_study_max_trials{study_id=\"" + study + "\"} 4\n",
+           "hpo_leases_held 0\n",
+           "hpo_workers_registered 1\n",
+           "grpc_server_handled_total{grpc_service=\"hpo.v1.StudyService\",grpc_method=\"GetStudy\","
+           "grpc_code=\"NOT_FOUND\"} 1\n",
+           "grpc_server_handling_seconds_count{grpc_service=\"hpo.v1.StudyService\",grpc_method=\"GetStudy\"}"
+           " 1\n",
+           "# TYPE hpo_commit_seconds histogram\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nin\n" << text;
+  }
+  // Every committed group was timed: the histogram's count is the number of groups.
+  const GroupCommitStats commits = core_->commit_stats();
+  EXPECT_GT(commits.groups, 0u);
+  EXPECT_EQ(commits.commit_seconds.count(), commits.groups);
+  EXPECT_NE(text.find("hpo_commit_seconds_count " + std::to_string(commits.groups) + "\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("hpo_commit_groups_total " + std::to_string(commits.groups) + "\n"), std::string::npos);
+  // The HTTP requests answered before this one are counted by status.
+  Get(api, "/nope");
+  EXPECT_NE(Get(api, "/metrics").body.find("hpo_http_requests_total{code=\"404\"} 1\n"), std::string::npos);
+}
+
+TEST(RenderMetricsTest, SumsTrialStatesOverStudiesAndCountsLeases) {
+  CoordinatorMetrics metrics;
+  for (uint64_t id : {1, 2}) {
+    v1::Study study;
+    study.set_id(id);
+    study.set_state(id == 1 ? v1::STUDY_RUNNING : v1::STUDY_CANCELLED);
+    study.mutable_counts()->set_running(3 * id);
+    study.mutable_counts()->set_completed(10 * id);
+    study.mutable_spec()->mutable_budget()->set_max_trials(50);
+    metrics.studies.push_back(study);
+  }
+  metrics.registered_workers = 7;
+  const std::string text = RenderMetrics(metrics);
+  for (const std::string& line : std::vector<std::string>{
+           "# HELP hpo_trials Trials of every study by state.\n# TYPE hpo_trials gauge\n",
+           "hpo_trials{state=\"running\"} 9\n",
+           "hpo_trials{state=\"completed\"} 30\n",
+           "hpo_studies{state=\"running\"} 1\n",
+           "hpo_studies{state=\"cancelled\"} 1\n",
+           "hpo_studies{state=\"completed\"} 0\n",
+           "hpo_study_trials{study_id=\"2\",state=\"running\"} 6\n",
+           "hpo_leases_held 9\n",
+           "hpo_workers_registered 7\n",
+           "hpo_commit_seconds_bucket{le=\"+Inf\"} 0\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\nin\n" << text;
+  }
+}
+
+TEST(StudyHypervolumeTest, NegatesMaximisedObjectivesAndReportsTheReferenceInTheirOwnUnits) {
+  v1::StudySpec spec;
+  auto* accuracy = spec.add_objectives();
+  accuracy->set_name("accuracy");
+  accuracy->set_direction(v1::MAXIMIZE);
+  auto* latency = spec.add_objectives();
+  latency->set_name("latency_ms");
+  latency->set_direction(v1::MINIMIZE);
+  std::vector<v1::Trial> trials;
+  const auto add = [&](double acc, double lat, v1::TrialState state) {
+    v1::Trial t;
+    t.set_state(state);
+    (*t.mutable_metrics())["accuracy"] = acc;
+    (*t.mutable_metrics())["latency_ms"] = lat;
+    trials.push_back(t);
+  };
+  EXPECT_FALSE(StudyHypervolume(spec, trials).has_value());
+  add(0.9, 2, v1::TRIAL_COMPLETED);
+  add(0.8, 1, v1::TRIAL_COMPLETED);
+  add(0.85, 3, v1::TRIAL_COMPLETED);  // dominated by (0.9, 2): adds nothing but widens the reference
+  add(0.99, 0.1, v1::TRIAL_FAILED);   // not completed: not counted
+  const auto hv = StudyHypervolume(spec, trials);
+  ASSERT_TRUE(hv.has_value());
+  // Minimised: (-0.9, 2), (-0.8, 1), (-0.85, 3); reference (-0.8 + 0.01, 3 + 0.2).
+  EXPECT_NEAR(hv->value, 0.1 * 1.2 + 0.01 * 2.2, 1e-12);
+  ASSERT_EQ(hv->reference.size(), 2u);
+  EXPECT_NEAR(hv->reference[0], 0.79, 1e-12);
+  EXPECT_NEAR(hv->reference[1], 3.2, 1e-12);
+  EXPECT_EQ(hv->completed, 3u);
+}
+
+TEST(DashboardJsonTest, TrialsCarryTypedParamsSortedMetricsAndProgress) {
+  v1::Trial t;
+  t.set_id(12);
+  t.set_number(3);
+  t.set_state(v1::TRIAL_RUNNING);
+  (*t.mutable_params())["lr"].set_double_value(0.001);
+  (*t.mutable_params())["width"].set_int_value(64);
+  (*t.mutable_params())["act"].set_string_value("re\"lu");
+  (*t.mutable_metrics())["b"] = 2;
+  (*t.mutable_metrics())["a"] = 1.5;
+  t.mutable_progress()->set_step(4);
+  (*t.mutable_progress()->mutable_metrics())["loss"] = 0.25;
+  t.mutable_progress()->set_reported_ms(99);
+  EXPECT_EQ(TrialJson(t),
+            "{\"id\":12,\"number\":3,\"state\":\"running\",\"params\":{\"act\":\"re\\\"lu\",\"lr\":0.001,"
+            "\"width\":64},\"metrics\":{\"a\":1.5,\"b\":2},\"worker_id\":0,\"device\":\"\",\"attempt\":0,"
+            "\"created_ms\":0,\"started_ms\":0,\"finished_ms\":0,\"error\":\"\",\"progress\":{\"step\":4,"
+            "\"metrics\":{\"loss\":0.25},\"reported_ms\":99}}");
+}
+
+}  // namespace
+}  // namespace hpo::coordinator
