@@ -76,17 +76,62 @@ void AppendTail(std::string* buffer, const char* data, size_t n, size_t max, boo
   }
 }
 
-// Reads what is available on `*fd` (non-blocking); closes it and sets it to -1 at EOF.
-Status Drain(int* fd, std::string* buffer, size_t max, bool* truncated) {
+// Cuts a stream into lines for ChildOptions::on_stdout_line.
+class LineSplitter {
+ public:
+  static constexpr size_t kMaxLine = size_t{1} << 20;
+
+  explicit LineSplitter(const std::function<void(std::string_view)>& sink) : sink_(sink) {}
+
+  void Add(const char* data, size_t n) {
+    if (!sink_) return;
+    std::string_view rest(data, n);
+    for (size_t newline; (newline = rest.find('\n')) != std::string_view::npos;) {
+      Append(rest.substr(0, newline));
+      if (!overlong_) sink_(partial_);
+      partial_.clear();
+      overlong_ = false;
+      rest.remove_prefix(newline + 1);
+    }
+    Append(rest);
+  }
+  // The stream ended: a last line without '\n' is a line too.
+  void Finish() {
+    if (sink_ && !partial_.empty() && !overlong_) sink_(partial_);
+    partial_.clear();
+    overlong_ = false;
+  }
+
+ private:
+  void Append(std::string_view piece) {
+    if (overlong_) return;
+    if (partial_.size() + piece.size() > kMaxLine) {
+      overlong_ = true;
+      partial_.clear();
+      return;
+    }
+    partial_.append(piece);
+  }
+
+  const std::function<void(std::string_view)>& sink_;
+  std::string partial_;
+  bool overlong_ = false;  // the line being read is past kMaxLine: dropped up to its end
+};
+
+// Reads what is available on `*fd` (non-blocking), passing it to `lines` when given; closes it and sets
+// it to -1 at EOF.
+Status Drain(int* fd, std::string* buffer, size_t max, bool* truncated, LineSplitter* lines = nullptr) {
   char chunk[64 * 1024];
   while (*fd >= 0) {
     const ssize_t n = read(*fd, chunk, sizeof(chunk));
     if (n > 0) {
       AppendTail(buffer, chunk, static_cast<size_t>(n), max, truncated);
+      if (lines != nullptr) lines->Add(chunk, static_cast<size_t>(n));
       continue;
     }
     if (n == 0) {
       CloseFd(fd);
+      if (lines != nullptr) lines->Finish();
       break;
     }
     if (errno == EINTR) continue;
@@ -156,7 +201,9 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
   std::vector<char*> c_args = CStrings(args);
   std::vector<char*> c_env = CStrings(env);
   pid_t pid = -1;
-  rc = posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, c_args.data(), c_env.data());
+  rc = options.search_path
+           ? posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, c_args.data(), c_env.data())
+           : posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, c_args.data(), c_env.data());
   CloseFd(&out_pipe[1]);
   CloseFd(&err_pipe[1]);
   if (rc != 0) {
@@ -219,7 +266,8 @@ bool ChildProcess::PollChild(ChildResult* result) {
   const pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
     reaped_ = true;
-    result->killed = kill_requested_;
+    result->timed_out = kill_requested_ && timed_out_;
+    result->killed = kill_requested_ && !timed_out_;
     result->elapsed_s = std::chrono::duration<double>(SteadyClock::now() - start_).count();
     if (WIFEXITED(status)) {
       result->exited = true;
@@ -236,14 +284,29 @@ bool ChildProcess::PollChild(ChildResult* result) {
   return false;
 }
 
+void ChildProcess::TimeOut() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (reaped_ || kill_requested_) return;
+    timed_out_ = true;
+  }
+  Kill(options_.timeout_grace);
+}
+
 Result<ChildResult> ChildProcess::Wait() {
   if (waited_) return FailedPreconditionError("ChildProcess::Wait called twice");
   waited_ = true;
   ChildResult result;
   const size_t max = options_.max_capture_bytes;
   bool reaped = false;
+  bool timeout_due = options_.timeout.count() > 0;
+  LineSplitter lines(options_.on_stdout_line);
   SteadyClock::time_point drain_deadline;
   while (true) {
+    if (timeout_due && !reaped && SteadyClock::now() - start_ >= options_.timeout) {
+      TimeOut();
+      timeout_due = false;
+    }
     if (!reaped && PollChild(&result)) {
       reaped = true;
       drain_deadline = SteadyClock::now() + options_.drain_timeout;
@@ -268,13 +331,14 @@ Result<ChildResult> ChildProcess::Wait() {
       Kill(std::chrono::milliseconds(0));
       return InternalError("poll: " + ErrnoText(err));
     }
-    Status status = Drain(&out_fd_, &result.out, max, &result.out_truncated);
+    Status status = Drain(&out_fd_, &result.out, max, &result.out_truncated, &lines);
     if (status.ok()) status = Drain(&err_fd_, &result.err, max, &result.err_truncated);
     if (!status.ok()) {
       Kill(std::chrono::milliseconds(0));
       return status;
     }
   }
+  if (out_fd_ >= 0) lines.Finish();  // a grandchild still holds stdout: what came is all there is
   CloseFd(&out_fd_);
   CloseFd(&err_fd_);
   FinishTail(&result.out, max, &result.out_truncated);

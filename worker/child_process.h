@@ -3,7 +3,8 @@
 //
 // The child is started with posix_spawn: stdin is /dev/null, stdout and stderr are pipes, every other
 // file descriptor is closed, the signal mask is empty and every signal has its default action, and it
-// leads a new process group so that killing it also kills whatever it started.
+// leads a new process group so that killing it also kills whatever it started. It runs in the worker's
+// working directory.
 //
 // Thread-safety: Wait() is called by one thread (the one that reads the pipes); Kill() and pid() may be
 // called from any thread at any time, also while Wait() runs. The ChildProcess owns the child: its
@@ -15,9 +16,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,16 +37,28 @@ struct ChildOptions {
   // After the child exits, how long to keep reading pipes that a grandchild still holds open.
   // Default 500 ms.
   std::chrono::milliseconds drain_timeout{500};
+  // When true, an argv[0] without a '/' is looked up on the worker's PATH (posix_spawnp); a path with one
+  // is taken as is, relative to the working directory. Default false: argv[0] is always a path.
+  bool search_path = false;
+  // When above zero, how long the child may run: past it, Wait() kills its group as Kill(timeout_grace)
+  // does and the result says `timed_out`. Default 0: no limit.
+  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds timeout_grace{5000};
+  // When set, called by Wait() on its own thread with each line of stdout as it arrives (without its
+  // '\n'; a last line without one when the stream ends), in order. A line longer than 1 MiB is not
+  // passed on. Must not call back into this ChildProcess. Default: none.
+  std::function<void(std::string_view line)> on_stdout_line;
 };
 
 // How a child ended and what it wrote.
 struct ChildResult {
-  bool exited = false;  // it called exit(): `exit_code` is valid
-  int exit_code = -1;   // when `exited`
-  int term_signal = 0;  // when killed by a signal: the signal's number
-  bool killed = false;  // Kill() signalled the child before it ended
-  std::string out;      // stdout (its tail when truncated)
-  std::string err;      // stderr (its tail when truncated)
+  bool exited = false;     // it called exit(): `exit_code` is valid
+  int exit_code = -1;      // when `exited`
+  int term_signal = 0;     // when killed by a signal: the signal's number
+  bool killed = false;     // Kill() signalled the child before it ended
+  bool timed_out = false;  // it ran past ChildOptions::timeout and was killed for it (not `killed`)
+  std::string out;         // stdout (its tail when truncated)
+  std::string err;         // stderr (its tail when truncated)
   bool out_truncated = false;
   bool err_truncated = false;
   double elapsed_s = 0.0;  // from start to reaping
@@ -53,7 +68,8 @@ struct ChildResult {
 
 class ChildProcess {
  public:
-  // Starts `argv[0]` (a path; not searched in PATH) with arguments argv[1..].
+  // Starts `argv[0]` (a path, or with ChildOptions::search_path a name looked up on PATH) with arguments
+  // argv[1..].
   // On failure (empty argv, program missing or not executable, out of resources): a Status naming the
   // program and the reason; no child is left behind.
   static Result<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
@@ -83,6 +99,8 @@ class ChildProcess {
   // Reaps the child if it has ended (waitpid WNOHANG); sends the SIGKILL that a Kill() scheduled once
   // its time has come. Returns whether the child has been reaped.
   bool PollChild(ChildResult* result);
+  // Kills the child for running past its timeout, unless it is already being killed or has ended.
+  void TimeOut();
 
   const pid_t pid_;
   const ChildOptions options_;
@@ -95,6 +113,7 @@ class ChildProcess {
   bool reaped_ = false;                    // GUARDED_BY(mu_)
   bool kill_requested_ = false;            // GUARDED_BY(mu_)
   bool sigkill_sent_ = false;              // GUARDED_BY(mu_)
+  bool timed_out_ = false;                 // GUARDED_BY(mu_): TimeOut() asked for the kill
   SteadyClock::time_point kill_deadline_;  // GUARDED_BY(mu_): when SIGKILL follows SIGTERM
 };
 

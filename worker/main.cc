@@ -1,6 +1,7 @@
 // hpo-worker: the worker daemon. Registers with the coordinator and runs its trials, `--slots` at once,
-// each builtin trial as a child `hpo-train`. SIGINT/SIGTERM: stop acquiring, kill running children, fail
-// their trials with "worker stopped", exit 0.
+// each builtin trial as a child `hpo-train`, each command trial as the study's own program (relative
+// paths resolve against this daemon's working directory). SIGINT/SIGTERM: stop acquiring, kill running
+// children, fail their trials with "worker stopped", exit 0.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   std::string token_file;
   std::string tls_ca;
   uint32_t kill_grace_ms = 5000;
+  std::vector<std::string> label_flags;
   app.add_option("--coordinator", coordinator, "coordinator address, e.g. localhost:50051")->required();
   app.add_option("--slots", slots, "trials run at once")->check(CLI::Range(1u, 1024u));
   app.add_option("--name", name, "worker name (default: hostname-pid)");
@@ -93,6 +95,11 @@ int main(int argc, char** argv) {
   app.add_option("--token-file", token_file, "bearer token file (default: $HPO_TOKEN when set)");
   app.add_option("--tls-ca", tls_ca, "PEM root certificates: connect with TLS");
   app.add_option("--kill-grace-ms", kill_grace_ms, "between SIGTERM and SIGKILL when a trial is stopped");
+  app.add_option("--label", label_flags,
+                 "NAME=VALUE, repeatable: a label matched against a study's worker_selector (the device "
+                 "description is offered as the label \"device\" too)")
+      ->take_all()
+      ->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
 
   hpo::worker::WorkerOptions options;
@@ -106,6 +113,12 @@ int main(int argc, char** argv) {
   options.slot_gpus = SplitCommas(gpus);
   options.wait_ms = wait_ms;
   options.kill_grace = std::chrono::milliseconds(kill_grace_ms);
+  auto labels = hpo::worker::ParseLabelFlags(label_flags);
+  if (!labels.ok()) {
+    std::fprintf(stderr, "hpo-worker: %s\n", labels.status().message().c_str());
+    return 2;
+  }
+  options.labels = *std::move(labels);
   auto token = hpo::LoadToken(token_file, std::getenv(hpo::kTokenEnvVar));
   if (!token.ok()) {
     std::fprintf(stderr, "hpo-worker: %s\n", token.status().message().c_str());

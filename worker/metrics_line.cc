@@ -17,11 +17,14 @@ std::string Quoted(std::string_view line) {
   return std::string(line.substr(0, kMaxQuotedLine)) + "...";
 }
 
+// Whether a (trimmed) line looks like a JSON object.
+bool LooksLikeObject(std::string_view line) {
+  return line.size() >= 2 && line.front() == '{' && line.back() == '}';
+}
+
 // The last line of `text` that looks like a JSON object, or an empty view.
 std::string_view LastObjectLine(std::string_view text) {
-  return FindLastLine(text, [](std::string_view line) {
-    return line.size() >= 2 && line.front() == '{' && line.back() == '}';
-  });
+  return FindLastLine(text, [](std::string_view line) { return LooksLikeObject(line); });
 }
 
 }  // namespace
@@ -58,6 +61,31 @@ Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text) {
     }
   }
   return result;
+}
+
+std::optional<ProgressLine> ParseProgressLine(std::string_view line) {
+  constexpr double kMaxStep = 9007199254740992.0;  // 2^53: every whole number up to it is a double
+  line = Trim(line);
+  if (!LooksLikeObject(line) || line.find("step") == std::string_view::npos) return std::nullopt;
+  google::protobuf::Struct object;
+  if (!google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(line.data(), line.size()),
+                                                   &object)
+           .ok()) {
+    return std::nullopt;
+  }
+  const auto step = object.fields().find("step");
+  if (step == object.fields().end() || step->second.kind_case() != google::protobuf::Value::kNumberValue) {
+    return std::nullopt;
+  }
+  const double value = step->second.number_value();
+  if (!(value >= 0 && value <= kMaxStep) || std::trunc(value) != value) return std::nullopt;
+  ProgressLine progress;
+  progress.step = static_cast<uint64_t>(value);
+  for (const auto& [name, field] : object.fields()) {
+    if (name == "step" || field.kind_case() != google::protobuf::Value::kNumberValue) continue;
+    if (std::isfinite(field.number_value())) progress.metrics[name] = field.number_value();
+  }
+  return progress;
 }
 
 }  // namespace hpo::worker

@@ -1,13 +1,16 @@
 // The metrics line: how a trial's program (hpo-train, or a user's command) reports its result. It prints
 // one JSON object on a line of stdout, e.g.
 //   {"accuracy":0.85,"loss":0.4,"latency_ms":0.05,"device":"cpu: Intel Xeon (2 threads)"}
-// and may print anything else before it. The last line that is a JSON object wins.
+// and may print anything else before it. The last line that is a JSON object wins. Before it, a user's
+// command may print progress lines: JSON objects with a "step", e.g. {"step": 3, "loss": 0.41}.
 //
 // Free functions on plain values; safe to call from any thread.
 #ifndef HPO_WORKER_METRICS_LINE_H_
 #define HPO_WORKER_METRICS_LINE_H_
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +33,17 @@ struct TrialMetrics {
 // valid JSON, or a metric is not finite (a number out of double's range, or a string "NaN", "Infinity"
 // or "-Infinity", as protobuf's JSON writer prints non-finite doubles). The message says which.
 Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text);
+
+// One progress line of a running trial.
+struct ProgressLine {
+  uint64_t step = 0;
+  std::map<std::string, double> metrics;  // the line's other finite number fields, by name
+};
+
+// `line` as a progress line: without surrounding white space a JSON object (as ParseMetricsLine reads
+// it) whose field "step" is a whole number in [0, 2^53]. Other fields that are not finite numbers are
+// left out. nullopt for any other line (no JSON object, no "step", or a step that is not such a number).
+std::optional<ProgressLine> ParseProgressLine(std::string_view line);
 
 }  // namespace hpo::worker
 

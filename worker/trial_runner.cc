@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -16,6 +17,9 @@ namespace hpo::worker {
 namespace {
 
 constexpr size_t kMaxErrorChars = 500;
+// How much of a failed command's stderr its error keeps: the last lines, up to this many bytes.
+constexpr size_t kMaxStderrTail = 1'000;
+constexpr size_t kMaxStderrLines = 10;
 constexpr double kTwoTo63 = 9223372036854775808.0;
 
 Status CheckName(const std::string& name, std::string_view what) {
@@ -79,6 +83,41 @@ std::string IndexedName(char prefix, size_t i) {
 std::string BaseName(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The last lines of `text` (at most kMaxStderrLines, kMaxStderrTail bytes), trimmed, empty ones left
+// out, joined by " | " so that the error stays one line; "" when there are none.
+std::string StderrTail(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t bytes = 0;
+  while (!text.empty() && lines.size() < kMaxStderrLines) {
+    const size_t newline = text.rfind('\n');
+    const std::string_view line = Trim(newline == std::string_view::npos ? text : text.substr(newline + 1));
+    text = newline == std::string_view::npos ? std::string_view() : text.substr(0, newline);
+    if (line.empty()) continue;
+    if (bytes + line.size() > kMaxStderrTail) {
+      if (lines.empty()) lines.push_back(line.substr(line.size() - kMaxStderrTail));  // its end is the news
+      break;
+    }
+    bytes += line.size();
+    lines.push_back(line);
+  }
+  std::string tail;
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (!tail.empty()) tail += " | ";
+    tail += *it;
+  }
+  return tail;
+}
+
+// How a command task is named in its errors: the program's base name, and the script's when argv[1]
+// names one (e.g. "python3 train_mlp.py").
+std::string CommandName(const v1::CommandTask& task) {
+  std::string name = BaseName(task.argv(0));
+  if (task.argv_size() > 1 && !task.argv(1).empty() && task.argv(1)[0] != '-') {
+    name += " " + BaseName(task.argv(1));
+  }
+  return name;
 }
 
 std::string SignalText(int sig) {
@@ -147,6 +186,52 @@ Result<std::vector<std::string>> BuildTrainArgs(const v1::Trial& trial, const v1
   add_default("threads", std::to_string(options.threads));
   if (!options.data_dir.empty()) add_default("data-dir", options.data_dir);
   return args;
+}
+
+Result<std::string> CommandValueText(const std::string& name, const v1::ParamValue& value) {
+  if (value.kind_case() != v1::ParamValue::kDoubleValue) return ParamText(name, value);
+  if (!std::isfinite(value.double_value())) {
+    return InvalidArgumentError("parameter " + name + ": value is not finite");
+  }
+  std::string text = FormatDouble(value.double_value(), DoubleLayout::kPython);
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+Result<std::string> ParamsJson(const v1::Trial& trial) {
+  const std::map<std::string, v1::ParamValue> params(trial.params().begin(), trial.params().end());
+  std::string json = "{";
+  for (const auto& [name, value] : params) {
+    HPO_ASSIGN_OR_RETURN(std::string text, CommandValueText(name, value));
+    if (json.size() > 1) json += ",";
+    json +=
+        JsonQuote(name) + ":" + (value.kind_case() == v1::ParamValue::kStringValue ? JsonQuote(text) : text);
+  }
+  return json + "}";
+}
+
+Result<std::vector<std::string>> BuildCommandArgv(const v1::Trial& trial, const v1::CommandTask& task) {
+  if (task.argv().empty() || task.argv(0).empty()) return InvalidArgumentError("the command's argv is empty");
+  std::vector<std::string> argv(task.argv().begin(), task.argv().end());
+  const std::map<std::string, v1::ParamValue> params(trial.params().begin(), trial.params().end());
+  for (const auto& [name, value] : params) {
+    HPO_RETURN_IF_ERROR(CheckName(name, "parameter"));
+    HPO_ASSIGN_OR_RETURN(std::string text, CommandValueText(name, value));
+    argv.push_back("--" + name + "=" + text);
+  }
+  return argv;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> BuildCommandEnv(
+    const v1::Trial& trial, const v1::CommandTask& task,
+    const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::map<std::string, std::string> env(task.env().begin(), task.env().end());
+  for (const auto& [name, value] : extra) env[name] = value;
+  HPO_ASSIGN_OR_RETURN(env["HPO_PARAMS"], ParamsJson(trial));
+  env["HPO_TRIAL_ID"] = std::to_string(trial.id());
+  env["HPO_STUDY_ID"] = std::to_string(trial.study_id());
+  env["HPO_SEED"] = std::to_string(trial.seed());
+  return std::vector<std::pair<std::string, std::string>>(env.begin(), env.end());
 }
 
 Result<TrialMetrics> EvaluateSynthetic(const v1::Trial& trial, const v1::SyntheticTask& task) {
@@ -235,8 +320,17 @@ TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
       program = BaseName(options_.train_binary);
       outcome = RunBuiltin(trial, assignment.task().builtin());
       break;
+    case v1::Task::kCommand:
+      program =
+          assignment.task().command().argv().empty() ? "command" : CommandName(assignment.task().command());
+      outcome = RunCommand(trial, assignment.task().command());
+      break;
+    case v1::Task::kExternal:
+      outcome =
+          Failed("an external task's trials are evaluated by the client that asks for them, not by a worker");
+      break;
     case v1::Task::KIND_NOT_SET:
-      outcome = Failed("the trial came without a task (neither builtin nor synthetic)");
+      outcome = Failed("the trial came without a task (builtin, synthetic or command)");
       break;
   }
   // A Stop() that came too late to kill anything leaves the outcome as it is: a finished run counts.
@@ -244,6 +338,28 @@ TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
     CheckObjectives(assignment.objectives(), program, &outcome);
   }
   return outcome;
+}
+
+std::optional<TrialOutcome> TrialRunner::RunChild(const std::vector<std::string>& argv,
+                                                  ChildOptions child_options, const std::string& program,
+                                                  ChildResult* result) {
+  ChildProcess* child = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_requested_) return Stopped(0.0);
+    Result<std::unique_ptr<ChildProcess>> started = ChildProcess::Start(argv, child_options);
+    if (!started.ok()) return Failed(started.status().message());
+    child_ = std::move(started).value();
+    child = child_.get();
+  }
+  Result<ChildResult> waited = child->Wait();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    child_.reset();
+  }
+  if (!waited.ok()) return Failed(program + ": " + waited.status().message());
+  *result = std::move(waited).value();
+  return std::nullopt;
 }
 
 TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTask& task) {
@@ -256,24 +372,12 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
   argv.push_back(options_.train_binary);
   for (std::string& arg : *args) argv.push_back(std::move(arg));
 
-  ChildProcess* child = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stop_requested_) return Stopped(0.0);
-    ChildOptions child_options;
-    child_options.env = options_.env;
-    Result<std::unique_ptr<ChildProcess>> started = ChildProcess::Start(argv, child_options);
-    if (!started.ok()) return Failed(started.status().message());
-    child_ = std::move(started).value();
-    child = child_.get();
+  ChildOptions child_options;
+  child_options.env = options_.env;
+  ChildResult result;
+  if (std::optional<TrialOutcome> ended = RunChild(argv, std::move(child_options), program, &result)) {
+    return *ended;
   }
-  Result<ChildResult> waited = child->Wait();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    child_.reset();
-  }
-  if (!waited.ok()) return Failed(program + ": " + waited.status().message());
-  const ChildResult& result = *waited;
   // `killed`: Stop() signalled the child while it ran. It is stopped unless it still exited 0 with a
   // metrics line (a trainer that finishes its run on SIGTERM): a result is never thrown away.
   if (result.killed && !result.Succeeded()) return Stopped(result.elapsed_s);
@@ -299,6 +403,66 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
   TrialOutcome outcome;
   outcome.kind = TrialOutcome::Kind::kCompleted;
   outcome.metrics = std::move(metrics).value();
+  outcome.elapsed_s = result.elapsed_s;
+  return outcome;
+}
+
+TrialOutcome TrialRunner::RunCommand(const v1::Trial& trial, const v1::CommandTask& task) {
+  Result<std::vector<std::string>> argv = BuildCommandArgv(trial, task);
+  if (!argv.ok()) return Failed(argv.status().message());
+  Result<std::vector<std::pair<std::string, std::string>>> env = BuildCommandEnv(trial, task, options_.env);
+  if (!env.ok()) return Failed(env.status().message());
+  const std::string program = CommandName(task);
+
+  ChildOptions child_options;
+  child_options.env = std::move(env).value();
+  child_options.search_path = true;
+  child_options.timeout = std::chrono::seconds(task.timeout_s());
+  child_options.timeout_grace = options_.kill_grace;
+  if (options_.on_progress) {
+    child_options.on_stdout_line = [this](std::string_view line) {
+      if (std::optional<ProgressLine> progress = ParseProgressLine(line)) options_.on_progress(*progress);
+    };
+  }
+  ChildResult result;
+  if (std::optional<TrialOutcome> ended = RunChild(*argv, std::move(child_options), program, &result)) {
+    if (ended->kind == TrialOutcome::Kind::kFailed && task.argv(0).find('/') != std::string::npos &&
+        task.argv(0)[0] != '/') {
+      std::error_code ec;
+      ended->error +=
+          " (relative to the worker's working directory " + std::filesystem::current_path(ec).string() + ")";
+    }
+    return *ended;
+  }
+  if (result.killed && !result.Succeeded()) return Stopped(result.elapsed_s);
+  std::string stderr_tail = StderrTail(result.err);
+  if (!stderr_tail.empty()) stderr_tail = "; stderr: " + stderr_tail;
+  if (result.timed_out) {
+    return Failed(program + " timed out after " + std::to_string(task.timeout_s()) +
+                      " s (task.command.timeout_s) and was killed" + stderr_tail,
+                  result.elapsed_s);
+  }
+  if (!result.exited) {
+    return Failed(program + " killed by signal " + SignalText(result.term_signal) + stderr_tail,
+                  result.elapsed_s);
+  }
+  if (result.exit_code != 0) {
+    return Failed(program + " exited with status " + std::to_string(result.exit_code) + stderr_tail,
+                  result.elapsed_s);
+  }
+  Result<TrialMetrics> metrics = ParseMetricsLine(result.out);
+  if (!metrics.ok()) {
+    if (result.killed) return Stopped(result.elapsed_s);
+    if (metrics.status().code() == StatusCode::kNotFound) {
+      return Failed(program + " printed no metrics (no line of its stdout is a JSON object)" + stderr_tail,
+                    result.elapsed_s);
+    }
+    return Failed(program + " printed bad metrics: " + metrics.status().message(), result.elapsed_s);
+  }
+  TrialOutcome outcome;
+  outcome.kind = TrialOutcome::Kind::kCompleted;
+  outcome.metrics = std::move(metrics).value();
+  if (outcome.metrics.device.empty()) outcome.metrics.device = options_.device;
   outcome.elapsed_s = result.elapsed_s;
   return outcome;
 }

@@ -1,7 +1,9 @@
 // TrialRunner: turns one handed-out trial (an AcquireTrialResponse) into an outcome: its metrics and
 // device, an error, or "stopped". A synthetic task is evaluated in process (hpo_problems); a builtin task
 // runs the trainer (`hpo-train`) as a child process (ChildProcess) with the trial's parameters as
-// `--NAME=VALUE` flags and reads its metrics line (ParseMetricsLine).
+// `--NAME=VALUE` flags and reads its metrics line (ParseMetricsLine); a command task runs the user's
+// program the same way (BuildCommandArgv, BuildCommandEnv), passes on its progress lines
+// (ParseProgressLine) as they come, and kills it past its timeout.
 //
 // Thread-safety: Run() is called once, by one thread; Stop() may be called from any thread at any time
 // (before, during or after Run()). The runner owns its child process. The free functions are pure.
@@ -10,8 +12,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +39,12 @@ struct RunnerOptions {
   std::chrono::milliseconds kill_grace{5000};
   // Extra environment for the child (e.g. CUDA_VISIBLE_DEVICES of the slot). Default none.
   std::vector<std::pair<std::string, std::string>> env;
+  // The device a command task's metrics were measured on when its metrics line names none (the
+  // worker's device). Default "".
+  std::string device;
+  // Called with each progress line of a command task as it is printed, on the thread that runs Run().
+  // It must return quickly (the program's output waits meanwhile). Default: none.
+  std::function<void(const ProgressLine&)> on_progress;
 };
 
 struct TrialOutcome {
@@ -61,6 +72,27 @@ struct TrialOutcome {
 Result<std::vector<std::string>> BuildTrainArgs(const v1::Trial& trial, const v1::BuiltinTask& task,
                                                 const RunnerOptions& options);
 
+// The text of a parameter's value for a command task, as in its argv and (numbers) in HPO_PARAMS: an int
+// as an integer; a double as Python's repr writes it (shortest round trip, "0.001", "1e-05", and "3.0"
+// rather than "3", so that it reads back as a float); a string as is. INVALID_ARGUMENT naming the
+// parameter for a value that is not set or not finite.
+Result<std::string> CommandValueText(const std::string& name, const v1::ParamValue& value);
+
+// HPO_PARAMS: the trial's parameters as one JSON object, by name, e.g.
+// {"activation":"relu","hidden":128,"lr":0.003}. Errors as CommandValueText.
+Result<std::string> ParamsJson(const v1::Trial& trial);
+
+// A command task's argv: task.argv, then --NAME=VALUE (CommandValueText) for each trial parameter, by
+// name. INVALID_ARGUMENT for an empty argv or a parameter named as BuildTrainArgs refuses.
+Result<std::vector<std::string>> BuildCommandArgv(const v1::Trial& trial, const v1::CommandTask& task);
+
+// A command task's environment on top of the worker's, each name once, in name order: task.env, then
+// `extra` (the slot's, e.g. CUDA_VISIBLE_DEVICES, which wins over the task's), then HPO_PARAMS
+// (ParamsJson), HPO_TRIAL_ID, HPO_STUDY_ID and HPO_SEED (which win over both).
+Result<std::vector<std::pair<std::string, std::string>>> BuildCommandEnv(
+    const v1::Trial& trial, const v1::CommandTask& task,
+    const std::vector<std::pair<std::string, std::string>>& extra);
+
 // Evaluates a synthetic trial: the parameters x1..x{dims} (double or int values) of the problem
 // task.function with task.dims variables (0: the problem's usual size) give the metrics f1..fM.
 // INVALID_ARGUMENT for an unknown problem, a missing, extra, non-numeric or out-of-box parameter, or a
@@ -75,8 +107,12 @@ class TrialRunner {
   TrialRunner& operator=(const TrialRunner&) = delete;
 
   // Runs `assignment`'s trial and blocks until it ends. The outcome is kCompleted with the metrics
-  // (device "synthetic" for a synthetic task, else the metrics line's device) only when every one of
-  // assignment.objectives is among the metrics. It is kStopped only when Stop() kept the trial from
+  // (device "synthetic" for a synthetic task, else the metrics line's device, or for a command task
+  // options.device when its line names none) only when every one of assignment.objectives is among the
+  // metrics. A command task fails with the reason in words: it could not start (the message says where
+  // relative paths resolve), it ran past task.timeout_s ("timed out after N s"), it was killed by a
+  // signal, it exited non-zero ("exited with status N"), each with the tail of its stderr, or it printed
+  // no metrics. It is kStopped only when Stop() kept the trial from
   // starting, or signalled the trainer while it ran and the trainer did not then exit 0 with a metrics
   // line. A run that ended before Stop() could act on it (a trainer that had already exited, or a
   // synthetic task, which is evaluated at once) keeps its outcome.
@@ -88,6 +124,11 @@ class TrialRunner {
 
  private:
   TrialOutcome RunBuiltin(const v1::Trial& trial, const v1::BuiltinTask& task);
+  TrialOutcome RunCommand(const v1::Trial& trial, const v1::CommandTask& task);
+  // Starts `argv` as the trial's child and waits for it to end. Sets *result and returns nullopt when it
+  // ran to an end; otherwise the outcome (stopped before it started, failed to start, a system error).
+  std::optional<TrialOutcome> RunChild(const std::vector<std::string>& argv, ChildOptions child_options,
+                                       const std::string& program, ChildResult* result);
   bool stop_requested();
 
   const RunnerOptions options_;

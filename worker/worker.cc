@@ -13,6 +13,8 @@ using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr milliseconds kShutdownReportTimeout{2'000};
+// The deadline of one ReportProgress (or rpc_timeout, when shorter): a late one is worth little.
+constexpr milliseconds kProgressTimeout{5'000};
 // The least long-poll wait a worker asks for (WorkerOptions::wait_ms).
 constexpr uint32_t kMinWaitMs = 100;
 // After an empty AcquireTrial answer that came back in less than half of wait_ms, the slot pauses this
@@ -78,7 +80,107 @@ std::string TrialText(const v1::Trial& trial) {
          std::to_string(trial.number()) + ")";
 }
 
+// Relays one trial's progress lines with ReportProgress from a thread of its own: at most one report per
+// `interval`, the latest line winning over those it replaces; a report is not retried. Once the
+// coordinator refuses one (the lease is gone), the rest are dropped.
+class ProgressRelay {
+ public:
+  // Makes the call on `context` (no deadline set yet) and returns its status.
+  using Send = std::function<grpc::Status(grpc::ClientContext* context, const ProgressLine& line)>;
+  using Log = std::function<void(const std::string& line)>;
+
+  ProgressRelay(Send send, milliseconds interval, Log log)
+      : send_(std::move(send)), interval_(interval), log_(std::move(log)), thread_([this] { Loop(); }) {}
+  ~ProgressRelay() { Finish(false); }
+  ProgressRelay(const ProgressRelay&) = delete;
+  ProgressRelay& operator=(const ProgressRelay&) = delete;
+
+  // Called with each progress line as the program prints it; returns at once.
+  void Post(const ProgressLine& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (refused_ || finishing_) return;
+    pending_ = line;
+    cv_.notify_all();
+  }
+
+  // Stops relaying: with `flush`, the line still pending is sent first (one try); without, a call in
+  // flight is cancelled. Returns once the thread is done. Idempotent.
+  void Finish(bool flush) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!finishing_) {
+        finishing_ = true;
+        flush_ = flush;
+      }
+      if (!flush_ && call_ != nullptr) call_->TryCancel();
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    bool logged_error = false;
+    while (true) {
+      cv_.wait(lock, [this] { return finishing_ || pending_.has_value(); });
+      if (finishing_ && (!flush_ || !pending_.has_value())) return;
+      if (!finishing_ && SteadyClock::now() < next_) {
+        cv_.wait_until(lock, next_, [this] { return finishing_; });
+        continue;
+      }
+      const ProgressLine line = std::move(*pending_);
+      pending_.reset();
+      next_ = SteadyClock::now() + interval_;
+      grpc::ClientContext context;
+      call_ = &context;
+      lock.unlock();
+      const grpc::Status status = send_(&context, line);
+      lock.lock();
+      call_ = nullptr;
+      if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+          status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        refused_ = true;
+        pending_.reset();
+        log_("ReportProgress refused (" + GrpcText(status) + "); no more progress for this trial");
+        return;
+      }
+      if (!status.ok() && !logged_error && status.error_code() != grpc::StatusCode::CANCELLED) {
+        logged_error = true;  // once per trial: the next report carries newer news anyway
+        log_("ReportProgress failed (" + GrpcText(status) + "); progress lines are dropped until it works");
+      }
+    }
+  }
+
+  const Send send_;
+  const milliseconds interval_;
+  const Log log_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<ProgressLine> pending_;  // GUARDED_BY(mu_)
+  bool finishing_ = false;               // GUARDED_BY(mu_)
+  bool flush_ = false;                   // GUARDED_BY(mu_)
+  bool refused_ = false;                 // GUARDED_BY(mu_)
+  grpc::ClientContext* call_ = nullptr;  // GUARDED_BY(mu_)
+  SteadyClock::time_point next_{};       // GUARDED_BY(mu_); no report before it
+  std::thread thread_;                   // last: starts once the rest is ready
+};
+
 }  // namespace
+
+Result<std::map<std::string, std::string>> ParseLabelFlags(const std::vector<std::string>& flags) {
+  std::map<std::string, std::string> labels;
+  for (const std::string& flag : flags) {
+    const size_t eq = flag.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgumentError("--label \"" + flag + "\": give NAME=VALUE, e.g. --label gpu=H100");
+    }
+    if (!labels.emplace(flag.substr(0, eq), flag.substr(eq + 1)).second) {
+      return InvalidArgumentError("--label \"" + flag + "\": label " + flag.substr(0, eq) + " given twice");
+    }
+  }
+  return labels;
+}
 
 std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address,
                                                  std::shared_ptr<grpc::ChannelCredentials> credentials) {
@@ -197,6 +299,7 @@ Status Worker::RegisterOnce(milliseconds timeout) {
   request.set_name(options_.name);
   request.set_slots(options_.slots);
   request.set_device(options_.device);
+  request.mutable_labels()->insert(options_.labels.begin(), options_.labels.end());
   v1::RegisterWorkerResponse response;
   grpc::ClientContext context;
   Prepare(&context, timeout);
@@ -278,8 +381,11 @@ Status Worker::Run() {
     if (registered.code() == StatusCode::kCancelled && stopping()) return Status::Ok();
     return registered;
   }
+  std::string labels;
+  for (const auto& [key, value] : options_.labels) labels += (labels.empty() ? "" : ",") + key + "=" + value;
   Log(Prefix() + "registered as \"" + options_.name + "\" with " + std::to_string(options_.slots) +
-      " slot(s)" + (options_.device.empty() ? "" : " on " + options_.device));
+      " slot(s)" + (options_.device.empty() ? "" : " on " + options_.device) +
+      (labels.empty() ? "" : ", labels " + labels));
 
   std::thread heartbeat([this] { HeartbeatLoop(); });
   std::vector<std::thread> slot_threads;
@@ -351,9 +457,36 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
   runner_options.data_dir = options_.data_dir;
   runner_options.threads = options_.threads_per_trial;
   runner_options.kill_grace = options_.kill_grace;
+  runner_options.device = options_.device;
   if (!options_.slot_gpus.empty()) {
     runner_options.env.emplace_back(
         "CUDA_VISIBLE_DEVICES", options_.slot_gpus[static_cast<size_t>(slot) % options_.slot_gpus.size()]);
+  }
+  const std::string trial_text = TrialText(assignment.trial());
+  std::unique_ptr<ProgressRelay> relay;
+  if (assignment.task().has_command()) {
+    const uint64_t trial_id = assignment.trial().id();
+    const std::string token = assignment.lease().token();
+    relay = std::make_unique<ProgressRelay>(
+        [this, acquired_as, trial_id, token](grpc::ClientContext* context, const ProgressLine& line) {
+          v1::ReportProgressRequest request;
+          request.set_worker_id(acquired_as);
+          request.set_trial_id(trial_id);
+          request.set_lease_token(token);
+          request.set_step(line.step);
+          request.mutable_metrics()->insert(line.metrics.begin(), line.metrics.end());
+          v1::ReportProgressResponse response;
+          Prepare(context, std::min(options_.rpc_timeout, kProgressTimeout));
+          const grpc::Status status = stub_->ReportProgress(context, request, &response);
+          if (status.ok()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            ++stats_.progress;
+          }
+          return status;
+        },
+        options_.progress_interval,
+        [this, trial_text](const std::string& line) { Log(Prefix() + trial_text + ": " + line); });
+    runner_options.on_progress = [relay = relay.get()](const ProgressLine& line) { relay->Post(line); };
   }
   auto runner = std::make_shared<TrialRunner>(std::move(runner_options));
 
@@ -370,10 +503,11 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
     }
     slots_[slot].active = active;
   }
-  const std::string trial_text = TrialText(assignment.trial());
   Log(Prefix() + trial_text + " started on slot " + std::to_string(slot));
 
   const TrialOutcome outcome = runner->Run(assignment);
+  // The last progress goes before the result; a trial given back or stopped sends none.
+  if (relay != nullptr) relay->Finish(outcome.kind != TrialOutcome::Kind::kStopped);
 
   StopReason reason;
   {

@@ -1,7 +1,10 @@
 // Worker: the worker daemon's core. It registers with the coordinator's WorkerService, then runs one
 // loop per slot: AcquireTrial (a long poll), run the trial (TrialRunner), report it with CompleteTrial
 // or FailTrial. A heartbeat thread renews the leases of the running trials and stops the trials the
-// coordinator takes back. Stop() ends it all: no more trials are acquired, running children are killed
+// coordinator takes back. A command task's progress lines are relayed with ReportProgress while it runs,
+// at most one report per progress_interval (the latest line wins), from a thread of the trial's own so
+// that neither the program nor the coordinator waits on the other; the last line is sent before the
+// trial's result. Stop() ends it all: no more trials are acquired, running children are killed
 // and their trials given back with ReleaseTrial (best effort: one try each), so that another worker runs
 // them at once without spending an attempt.
 //
@@ -11,6 +14,8 @@
 //   - Transient errors are UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED and CANCELLED (a
 //     coordinator that shuts down cancels the calls in flight).
 //   - A report (CompleteTrial / FailTrial) is retried on transient errors for up to report_timeout.
+//     A ReportProgress is not retried (the next one carries newer news); once refused FAILED_PRECONDITION
+//     or NOT_FOUND, no more are sent for that trial.
 //     FAILED_PRECONDITION (or NOT_FOUND) means the lease is no longer ours: the result is logged and
 //     dropped.
 //   - AcquireTrial is retried with backoff after any error not named below; a Heartbeat waits for the
@@ -38,6 +43,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,8 +62,14 @@ struct WorkerOptions {
   std::string name;
   // Trials run at once. Default 1. REQUIRES >= 1.
   uint32_t slots = 1;
-  // Device description sent at registration (each trial reports its own). Default "".
+  // Device description sent at registration (each trial reports its own; a command task whose metrics
+  // line names none reports this one). Default "".
   std::string device;
+  // Labels sent at registration (hpo-worker --label gpu=H100), matched against a study's worker_selector;
+  // the coordinator also offers `device` as the label "device". Default none.
+  std::map<std::string, std::string> labels;
+  // The least time between two progress reports of one trial. Default 500 ms.
+  std::chrono::milliseconds progress_interval{500};
   // The trainer executable for builtin tasks. Default "" (builtin trials fail).
   std::string train_binary;
   // Passed to the trainer as --data-dir when not empty. Default "".
@@ -96,12 +108,18 @@ struct WorkerStats {
   uint64_t stopped = 0;    // stopped at the coordinator's word, nothing reported
   uint64_t released = 0;   // given back by Stop() (ReleaseTrial acknowledged)
   uint64_t lost = 0;       // report refused (lease lost) or given up after retries
+  uint64_t progress = 0;   // ReportProgress acknowledged
 };
 
 // A channel to `address` with settings that suit a worker: reconnect backoff capped at 5 s (so that a
 // restarted coordinator is found quickly) and keepalive pings on the long polls.
 std::shared_ptr<grpc::Channel> MakeWorkerChannel(const std::string& address,
                                                  std::shared_ptr<grpc::ChannelCredentials> credentials);
+
+// The labels of `--label NAME=VALUE` flags (hpo-worker), by name. INVALID_ARGUMENT quoting the flag for
+// one without '=' or with an empty name, and for a name given twice. (The coordinator checks the rest:
+// coordinator/spec.h CheckLabels.)
+Result<std::map<std::string, std::string>> ParseLabelFlags(const std::vector<std::string>& flags);
 
 class Worker {
  public:

@@ -207,5 +207,65 @@ TEST(ChildProcessTest, WaitTwiceFails) {
   EXPECT_EQ((*child)->Wait().status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST(ChildProcessTest, StdoutLinesArriveOneByOneInOrder) {
+  ChildOptions options;
+  std::vector<std::string> lines;
+  options.on_stdout_line = [&](std::string_view line) { lines.emplace_back(line); };
+  // Pieces split across writes and a last line without '\n' come out whole.
+  const Result<ChildResult> r =
+      RunShell("printf 'a\\nb'; sleep 0.05; printf 'b\\n\\nlast'; echo err >&2", options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(lines, (std::vector<std::string>{"a", "bb", "", "last"}));
+  EXPECT_EQ(r->out, "a\nbb\n\nlast");  // captured as before
+}
+
+TEST(ChildProcessTest, AnOverlongStdoutLineIsNotPassedOn) {
+  ChildOptions options;
+  std::vector<std::string> lines;
+  options.on_stdout_line = [&](std::string_view line) { lines.emplace_back(line); };
+  const Result<ChildResult> r =
+      RunShell("echo before; head -c 1100000 /dev/zero | tr '\\000' x; echo; echo after", options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(lines, (std::vector<std::string>{"before", "after"}));
+}
+
+TEST(ChildProcessTest, TimeoutKillsTheGroupAndSaysSo) {
+  ChildOptions options;
+  options.timeout = milliseconds(300);
+  options.timeout_grace = milliseconds(200);
+  const auto start = std::chrono::steady_clock::now();
+  // The shell ignores SIGTERM: SIGKILL follows after the grace period.
+  const Result<ChildResult> r = RunShell("trap '' TERM; echo started; sleep 10 & wait", options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_FALSE(r->killed);
+  EXPECT_FALSE(r->exited);
+  EXPECT_EQ(r->term_signal, SIGKILL);
+  EXPECT_EQ(r->out, "started\n");
+  EXPECT_GE(seconds, 0.5);
+  EXPECT_LT(seconds, 3.0);
+}
+
+TEST(ChildProcessTest, AChildThatEndsInTimeIsNotTimedOut) {
+  ChildOptions options;
+  options.timeout = milliseconds(5'000);
+  const Result<ChildResult> r = RunShell("exit 0", options);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->Succeeded());
+  EXPECT_FALSE(r->timed_out);
+}
+
+TEST(ChildProcessTest, SearchPathFindsAProgramByName) {
+  ChildOptions options;
+  EXPECT_EQ(ChildProcess::Start({"sh", "-c", "exit 0"}, options).status().code(), StatusCode::kNotFound);
+  options.search_path = true;
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"sh", "-c", "exit 4"}, options);
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  const Result<ChildResult> r = (*child)->Wait();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 4);
+}
+
 }  // namespace
 }  // namespace hpo::worker

@@ -77,5 +77,32 @@ TEST(MetricsLineTest, NonFiniteIsRejected) {
   }
 }
 
+TEST(ProgressLineTest, AJsonObjectWithAWholeStepIsProgress) {
+  const std::optional<ProgressLine> p =
+      ParseProgressLine(R"(  {"step": 3, "loss": 0.41, "accuracy": 0.8, "phase": "train", "bad": NaN} )");
+  // NaN is not JSON: the whole line is not a JSON object, so not progress.
+  EXPECT_FALSE(p.has_value());
+  const std::optional<ProgressLine> q =
+      ParseProgressLine(R"(  {"step": 3, "loss": 0.41, "accuracy": 0.8, "phase": "train", "big": 1e999} )");
+  EXPECT_FALSE(q.has_value());  // 1e999 is out of double's range: refused by the parser
+  const std::optional<ProgressLine> r =
+      ParseProgressLine(R"(  {"step": 3, "loss": 0.41, "accuracy": 0.8, "phase": "train", "ok": true})");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->step, 3u);
+  EXPECT_EQ(r->metrics, (std::map<std::string, double>{{"accuracy", 0.8}, {"loss", 0.41}}));
+  const std::optional<ProgressLine> big = ParseProgressLine(R"({"step": 9007199254740992})");
+  ASSERT_TRUE(big.has_value());
+  EXPECT_EQ(big->step, 9007199254740992u);
+  EXPECT_TRUE(big->metrics.empty());
+}
+
+TEST(ProgressLineTest, OtherLinesAreNot) {
+  for (const char* line :
+       {"", "step 3", R"({"accuracy": 0.8})", R"({"step": "3"})", R"({"step": -1})", R"({"step": 1.5})",
+        R"({"step": 1e300})", R"({"step": 3)", R"(["step", 3])", R"({"steps": 3})", R"({"step": null})"}) {
+    EXPECT_FALSE(ParseProgressLine(line).has_value()) << line;
+  }
+}
+
 }  // namespace
 }  // namespace hpo::worker

@@ -98,6 +98,14 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest* request,
+                              v1::ReportProgressResponse*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    progress_.push_back(*request);
+    progress_before_result_.push_back(completed_.empty() && failed_.empty());
+    return progress_error_.value_or(grpc::Status::OK);
+  }
+
   void Enqueue(v1::AcquireTrialResponse assignment) {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(assignment));
@@ -126,6 +134,9 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::vector<v1::CompleteTrialRequest> completed_;
   std::vector<v1::FailTrialRequest> failed_;
   std::vector<v1::ReleaseTrialRequest> released_;
+  std::vector<v1::ReportProgressRequest> progress_;
+  std::vector<bool> progress_before_result_;    // per progress report: no result had come yet
+  std::optional<grpc::Status> progress_error_;  // every ReportProgress is answered this
 };
 
 bool WaitFor(const std::function<bool()>& condition, milliseconds timeout = milliseconds(10'000)) {
@@ -159,6 +170,24 @@ v1::AcquireTrialResponse SleepingAssignment(uint64_t trial_id) {
   a.mutable_lease()->set_trial_id(trial_id);
   a.mutable_lease()->set_token("token-" + std::to_string(trial_id));
   a.mutable_task()->mutable_builtin();
+  return a;
+}
+
+// A command task running `script` with /bin/sh; its objective is "accuracy".
+v1::AcquireTrialResponse CommandAssignment(uint64_t trial_id, const std::string& script) {
+  v1::AcquireTrialResponse a;
+  a.mutable_trial()->set_id(trial_id);
+  a.mutable_trial()->set_study_id(2);
+  a.mutable_lease()->set_trial_id(trial_id);
+  a.mutable_lease()->set_token("token-" + std::to_string(trial_id));
+  v1::CommandTask* task = a.mutable_task()->mutable_command();
+  task->add_argv("/bin/sh");
+  task->add_argv("-c");
+  task->add_argv(script);
+  task->set_timeout_s(60);
+  v1::Objective* o = a.add_objectives();
+  o->set_name("accuracy");
+  o->set_direction(v1::MAXIMIZE);
   return a;
 }
 
@@ -438,6 +467,79 @@ TEST(WorkerRegisterTest, WaitMsBelowTheMinimumIsRejected) {
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << wait_ms;
     EXPECT_NE(status.message().find("wait_ms"), std::string::npos) << status.message();
   }
+}
+
+TEST(ParseLabelFlagsTest, NameValuePairs) {
+  auto labels = ParseLabelFlags({"gpu=H100", "zone=eu-west=1", "empty="});
+  ASSERT_TRUE(labels.ok()) << labels.status().ToString();
+  EXPECT_EQ(*labels,
+            (std::map<std::string, std::string>{{"empty", ""}, {"gpu", "H100"}, {"zone", "eu-west=1"}}));
+  EXPECT_EQ(ParseLabelFlags({"gpu"}).status().message(),
+            "--label \"gpu\": give NAME=VALUE, e.g. --label gpu=H100");
+  EXPECT_EQ(ParseLabelFlags({"=H100"}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseLabelFlags({"gpu=a", "gpu=b"}).status().message(),
+            "--label \"gpu=b\": label gpu given twice");
+}
+
+TEST_F(WorkerTest, LabelsAreSentAtRegistration) {
+  options_.device = "cpu: test";
+  options_.labels = {{"gpu", "H100"}, {"zone", "a"}};
+  StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return worker_->worker_id() != 0; }));
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  ASSERT_EQ(fake_.registrations_.size(), 1u);
+  const auto& labels = fake_.registrations_[0].labels();
+  const std::map<std::string, std::string> sent(labels.begin(), labels.end());
+  EXPECT_EQ(sent, (std::map<std::string, std::string>{{"gpu", "H100"}, {"zone", "a"}}));
+  EXPECT_EQ(fake_.registrations_[0].device(), "cpu: test");
+}
+
+TEST_F(WorkerTest, CommandProgressIsRelayedAtMostOncePerIntervalAndTheLastBeforeTheResult) {
+  options_.progress_interval = milliseconds(100);
+  options_.device = "cpu: test";
+  StartWorker();
+  // 40 step lines over about 0.6 s, then the metrics line.
+  fake_.Enqueue(
+      CommandAssignment(5,
+                        "i=1; while [ $i -le 40 ]; do echo \"{\\\"step\\\": $i, \\\"loss\\\": $i.5}\"; "
+                        "sleep 0.015; i=$((i+1)); done; echo '{\"accuracy\": 0.75}'"));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }))
+      << Logged();
+  const uint64_t acknowledged = worker_->stats().progress;
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  EXPECT_EQ(fake_.completed_[0].metrics().at("accuracy"), 0.75);
+  EXPECT_EQ(fake_.completed_[0].device(), "cpu: test");
+  const auto& progress = fake_.progress_;
+  // At most one per 100 ms over ~0.6 s (plus the last), yet more than one: throttled, not batched.
+  ASSERT_GE(progress.size(), 2u);
+  EXPECT_LE(progress.size(), 12u);
+  uint64_t last_step = 0;
+  for (size_t i = 0; i < progress.size(); ++i) {
+    EXPECT_EQ(progress[i].worker_id(), 7u);
+    EXPECT_EQ(progress[i].trial_id(), 5u);
+    EXPECT_EQ(progress[i].lease_token(), "token-5");
+    EXPECT_GT(progress[i].step(), last_step);
+    EXPECT_EQ(progress[i].metrics().at("loss"), static_cast<double>(progress[i].step()) + 0.5);
+    EXPECT_TRUE(fake_.progress_before_result_[i]) << "progress " << i << " came after the result";
+    last_step = progress[i].step();
+  }
+  EXPECT_EQ(last_step, 40u);  // the last line is always sent
+  EXPECT_EQ(acknowledged, progress.size());
+}
+
+TEST_F(WorkerTest, RefusedProgressStopsTheRelayButNotTheTrial) {
+  options_.progress_interval = milliseconds(10);
+  fake_.progress_error_ = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "lease not held");
+  StartWorker();
+  fake_.Enqueue(CommandAssignment(
+      6, "for i in 1 2 3 4 5 6; do echo \"{\\\"step\\\": $i}\"; sleep 0.05; done; echo '{\"accuracy\": 1}'"));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }))
+      << Logged();
+  EXPECT_TRUE(StopWorker().ok());
+  EXPECT_EQ(fake_.With([](auto& f) { return f.progress_.size(); }), 1u);
+  EXPECT_NE(Logged().find("ReportProgress refused"), std::string::npos) << Logged();
 }
 
 }  // namespace
