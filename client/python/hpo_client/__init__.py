@@ -1,0 +1,34 @@
+"""hpo_client: the Python client of the hpo coordinator.
+
+Create studies from a dict or a study file, follow them, fetch their trials and Pareto front as plain
+dicts, cancel them, and, for studies whose task is ``{"external": {}}``, evaluate trials in Python with
+ask/tell::
+
+    import hpo_client
+
+    with hpo_client.Client() as client:          # $HPO_COORDINATOR, $HPO_TOKEN_FILE / $HPO_TOKEN
+        study = client.create_study({
+            "name": "my-sweep",
+            "parameters": [{"name": "lr", "float": {"low": 1e-4, "high": 0.1, "log": True}}],
+            "objectives": [{"name": "loss", "direction": "MINIMIZE"}],
+            "budget": {"max_trials": 20},
+            "task": {"external": {}},
+        })
+        while (trial := study.ask()) is not None:
+            study.tell(trial, {"loss": train(**trial.params)})
+        print(study.pareto_front())
+
+Errors from the coordinator are raised as :class:`HpoError`, which carries the gRPC status code and the
+coordinator's message (for a bad spec, the message names the field).
+"""
+
+from hpo_client.client import (
+    DEFAULT_ADDRESS,
+    Client,
+    HpoError,
+    Progress,
+    Study,
+    Trial,
+)
+
+__all__ = ["DEFAULT_ADDRESS", "Client", "HpoError", "Progress", "Study", "Trial"]

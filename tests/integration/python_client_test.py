@@ -1,0 +1,392 @@
+"""Integration: the Python client (hpo_client) against a real hpo-coordinator on a free loopback port,
+with a bearer token, on a fresh SQLite file; and an hpo-worker for a synthetic study.
+
+ctest runs it with PYTHONPATH at the assembled client (build/python) and HPO_BIN_DIR at build/bin:
+    python3 tests/integration/python_client_test.py
+"""
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+try:
+    import grpc
+    import hpo_client
+except ImportError as e:  # say what is missing rather than skipping
+    sys.exit(
+        f"python_client_test: {e}. It needs python3-grpcio and python3-protobuf (deploy/install-deps.sh) "
+        "and PYTHONPATH at the build tree's python/ (the hpo_python target)"
+    )
+
+BIN = os.environ.get("HPO_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+TOKEN = "python-client-test-token"
+
+
+def dominates(a, b, directions):
+    """True when metric dict a dominates b for {name: "MINIMIZE" | "MAXIMIZE"}."""
+    better = False
+    for name, direction in directions.items():
+        x, y = a[name], b[name]
+        if direction == "MAXIMIZE":
+            x, y = -x, -y
+        if x > y:
+            return False
+        if x < y:
+            better = True
+    return better
+
+
+def brute_force_front(trials, directions):
+    completed = [t for t in trials if t["state"] == "completed"]
+    return {
+        t["number"]
+        for t in completed
+        if not any(dominates(o["metrics"], t["metrics"], directions) for o in completed)
+    }
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+class Coordinator:
+    """hpo-coordinator on 127.0.0.1:<free port> with --token-file, on its own database."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.token_file = os.path.join(directory, "token")
+        with open(self.token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        port_file = os.path.join(directory, "port")
+        self.log = open(os.path.join(directory, "coordinator.log"), "w")
+        self.process = subprocess.Popen(
+            [
+                os.path.join(BIN, "hpo-coordinator"),
+                "--listen", "127.0.0.1:0",
+                "--port-file", port_file,
+                "--db", os.path.join(directory, "hpo.db"),
+                "--token-file", self.token_file,
+                "--heartbeat-ms", "200",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(200):
+            if os.path.exists(port_file) and read(port_file):
+                break
+            if self.process.poll() is not None:
+                raise RuntimeError(f"hpo-coordinator exited with {self.process.returncode}: {self.logs()}")
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("hpo-coordinator wrote no port file in 10 s")
+        self.address = "127.0.0.1:" + read(port_file)
+
+    def logs(self):
+        self.log.flush()
+        with open(os.path.join(self.dir, "coordinator.log")) as f:
+            return f.read()[-4000:]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def external_spec(name, max_trials, max_parallel=0, lease_seconds=0, seed=5):
+    return {
+        "name": name,
+        "parameters": [
+            {"name": "x", "float": {"low": 0.0, "high": 1.0}},
+            {"name": "n", "int": {"low": 1, "high": 5}},
+            {"name": "act", "categorical": {"choices": ["relu", "tanh"]}},
+        ],
+        "objectives": [
+            {"name": "cost", "direction": "MINIMIZE"},
+            {"name": "quality", "direction": "MAXIMIZE"},
+        ],
+        "algorithm": {"random": {}},
+        "budget": {"max_trials": max_trials, "max_parallel": max_parallel, "lease_seconds": lease_seconds},
+        "task": {"external": {}},
+        "seed": seed,
+    }
+
+
+def evaluate(params):
+    """A made-up trade-off: quality grows with x, so does cost."""
+    x, n = params["x"], params["n"]
+    cost = x * x + 0.1 * n + (0.05 if params["act"] == "tanh" else 0.0)
+    quality = math.sqrt(x) - 0.01 * n
+    return {"cost": cost, "quality": quality}
+
+
+class PythonClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="hpo-python-client-")
+        cls.coordinator = Coordinator(cls.dir)
+        cls.address = cls.coordinator.address
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.coordinator.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def client(self, **kwargs):
+        kwargs.setdefault("address", self.address)
+        kwargs.setdefault("token", TOKEN)
+        client = hpo_client.Client(**kwargs)
+        self.addCleanup(client.close)
+        return client
+
+    def test_ask_tell_drives_a_study_to_completion(self):
+        client = self.client()
+        study = client.create_study(external_spec("ask-tell", max_trials=12, max_parallel=3))
+        self.assertEqual(study.state, "running")
+        self.assertEqual(study.name, "ask-tell")
+
+        told = {}  # number -> (params, metrics)
+        failed = set()
+        # Three at once: the budget's max_parallel; a fourth must wait.
+        batch = [study.ask(timeout=10) for _ in range(3)]
+        self.assertTrue(all(t is not None for t in batch))
+        self.assertEqual(len({t.id for t in batch}), 3)
+        with self.assertRaises(TimeoutError):
+            study.ask(timeout=0.5)
+        pending = list(batch)
+        while pending:
+            trial = pending.pop(0)
+            self.assertEqual(trial.study_id, study.id)
+            self.assertEqual(set(trial.params), {"x", "n", "act"})
+            self.assertTrue(0.0 <= trial.params["x"] <= 1.0)
+            self.assertIsInstance(trial.params["n"], int)
+            self.assertTrue(1 <= trial.params["n"] <= 5)
+            self.assertIn(trial.params["act"], ("relu", "tanh"))
+            if trial.number == 4:
+                study.tell_failed(trial, "diverged at step 3")
+                failed.add(trial.number)
+            else:
+                metrics = evaluate(trial.params)
+                study.tell(trial, metrics)
+                told[trial.number] = (dict(trial.params), metrics)
+            nxt = study.ask(timeout=10)
+            if nxt is not None:
+                pending.append(nxt)
+        self.assertIsNone(study.ask(timeout=5))  # the study has ended
+
+        progress = study.wait(interval=0.1, timeout=10)
+        self.assertEqual(progress.state, "completed")
+        self.assertEqual((progress.completed, progress.failed, progress.running), (11, 1, 0))
+        self.assertEqual(len(told), 11)
+        self.assertEqual(failed, {4})
+
+        trials = study.trials(state=["completed", "failed"])
+        self.assertEqual(len(trials), 12)
+        for t in trials:
+            if t["state"] == "failed":
+                self.assertEqual(t["number"], 4)
+                self.assertEqual(t["error"], "diverged at step 3")
+                continue
+            params, metrics = told[t["number"]]
+            self.assertEqual(t["params"], params)
+            self.assertEqual(t["metrics"], metrics)  # the same doubles, bit for bit
+            self.assertEqual(t["attempt"], 1)
+        self.assertEqual([t["number"] for t in study.trials(state="failed")], [4])
+        self.assertEqual(len(study.trials("completed")), 11)
+
+        directions = {"cost": "MINIMIZE", "quality": "MAXIMIZE"}
+        front = study.pareto_front()
+        self.assertEqual({t["number"] for t in front}, brute_force_front(trials, directions))
+        self.assertGreaterEqual(len(front), 1)
+        costs = [t["metrics"]["cost"] for t in front]
+        self.assertEqual(costs, sorted(costs))  # best first by the first objective
+        for t in front:
+            self.assertEqual(t["metrics"], told[t["number"]][1])
+
+    def test_heartbeats_keep_the_lease_of_a_slow_evaluation(self):
+        client = self.client()
+        study = client.create_study(external_spec("slow", max_trials=1, lease_seconds=1))
+        trial = study.ask(timeout=10)
+        self.assertIsNotNone(trial)
+        time.sleep(3.0)  # three lease lengths: only heartbeats keep it
+        self.assertFalse(trial.should_stop)
+        study.tell(trial, {"cost": 1.0, "quality": 2.0})
+        (stored,) = study.trials()
+        self.assertEqual(stored["state"], "completed")
+        self.assertEqual(stored["attempt"], 1)
+        self.assertEqual(stored["metrics"], {"cost": 1.0, "quality": 2.0})
+        self.assertEqual(study.wait(timeout=10).state, "completed")
+
+    def test_report_progress_and_cancel_stops_the_trial(self):
+        client = self.client()
+        study = client.create_study(external_spec("cancelled", max_trials=5))
+        trial = study.ask(timeout=10)
+        study.report(trial, 3, {"loss": 0.25})
+        (running,) = study.trials(state="running")
+        self.assertEqual(running["progress"], {"step": 3, "metrics": {"loss": 0.25}})
+        study.cancel()
+        self.assertEqual(study.state, "cancelled")
+        deadline = time.monotonic() + 10
+        while not trial.should_stop and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(trial.should_stop)  # told by a heartbeat
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            study.tell(trial, {"cost": 1.0, "quality": 1.0})
+        self.assertEqual(caught.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIsNone(study.ask(timeout=5))
+
+    def test_wait_follows_a_synthetic_study_run_by_a_worker(self):
+        log = open(os.path.join(self.dir, "worker.log"), "w")
+        worker = subprocess.Popen(
+            [
+                os.path.join(BIN, "hpo-worker"),
+                "--coordinator", self.address,
+                "--token-file", self.coordinator.token_file,
+                "--slots", "2",
+                "--wait-ms", "200",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            client = self.client()
+            study = client.create_study(
+                {
+                    "name": "zdt1",
+                    "objectives": [
+                        {"name": "f1", "direction": "MINIMIZE"},
+                        {"name": "f2", "direction": "MINIMIZE"},
+                    ],
+                    "algorithm": {"nsga2": {"population": 8}},
+                    "budget": {"max_trials": 40, "max_parallel": 4},
+                    "task": {"synthetic": {"function": "zdt1", "dims": 4}},
+                    "seed": 11,
+                }
+            )
+            seen = []
+            final = study.wait(callback=seen.append, interval=0.05, timeout=120)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            log.close()
+        self.assertEqual(final.state, "completed")
+        self.assertEqual(final.completed, 40)
+        self.assertEqual(seen[-1], final)
+        self.assertGreaterEqual(len(seen), 2)
+        finished = [p.finished for p in seen]
+        self.assertEqual(finished, sorted(finished))  # progress only moves forward
+        self.assertTrue(all(p.max_trials == 40 and p.study_id == study.id for p in seen))
+
+        trials = study.trials()
+        completed = [t for t in trials if t["state"] == "completed"]
+        self.assertEqual(len(completed), 40)
+        for t in completed:
+            self.assertEqual(set(t["params"]), {"x1", "x2", "x3", "x4"})
+            # ZDT1: f1 = x1, f2 = g (1 - sqrt(f1 / g)), g = 1 + 9 * mean(x2..x4).
+            x = [t["params"][f"x{i}"] for i in range(1, 5)]
+            g = 1 + 9 * sum(x[1:]) / 3
+            self.assertAlmostEqual(t["metrics"]["f1"], x[0], places=12)
+            self.assertAlmostEqual(t["metrics"]["f2"], g * (1 - math.sqrt(x[0] / g)), places=9)
+        front = study.pareto_front()
+        directions = {"f1": "MINIMIZE", "f2": "MINIMIZE"}
+        self.assertEqual({t["number"] for t in front}, brute_force_front(trials, directions))
+
+    def test_an_invalid_spec_raises_naming_the_field(self):
+        client = self.client()
+        before = len(client.studies())
+        bad = external_spec("bad", max_trials=0)
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            client.create_study(bad)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("max_trials", caught.exception.message)
+
+        misspelt = external_spec("misspelt", max_trials=3)
+        misspelt["budgte"] = misspelt.pop("budget")
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            client.create_study(misspelt)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("budgte", caught.exception.message)
+
+        wrong_range = external_spec("range", max_trials=3)
+        wrong_range["parameters"][0]["float"] = {"low": 2.0, "high": 1.0}
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            client.create_study(wrong_range)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("parameters", caught.exception.message)
+        self.assertEqual(len(client.studies()), before)  # nothing stored
+
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            client.study(999999)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.NOT_FOUND)
+        study = client.create_study(external_spec("states", max_trials=1))
+        with self.assertRaises(ValueError):
+            study.trials(state="done")
+
+    def test_a_wrong_or_missing_token_is_unauthenticated(self):
+        saved = dict(os.environ)
+        try:
+            for name in ("HPO_TOKEN", "HPO_TOKEN_FILE"):
+                os.environ.pop(name, None)
+            for token in ("not-the-token", None):
+                client = hpo_client.Client(address=self.address, token=token)
+                self.addCleanup(client.close)
+                with self.assertRaises(hpo_client.HpoError) as caught:
+                    client.studies()
+                self.assertEqual(caught.exception.code, grpc.StatusCode.UNAUTHENTICATED, token)
+                with self.assertRaises(hpo_client.HpoError) as caught:
+                    client.create_study(external_spec("denied", max_trials=1))
+                self.assertEqual(caught.exception.code, grpc.StatusCode.UNAUTHENTICATED)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def test_address_and_token_from_the_environment_and_study_files(self):
+        saved = dict(os.environ)
+        try:
+            os.environ["HPO_COORDINATOR"] = self.address
+            os.environ["HPO_TOKEN_FILE"] = self.coordinator.token_file
+            os.environ["HPO_TOKEN"] = "ignored-when-a-file-is-named"
+            client = hpo_client.Client()
+            self.addCleanup(client.close)
+            self.assertEqual(client.address, self.address)
+            path = os.path.join(self.dir, "study.json")
+            with open(path, "w") as f:
+                json.dump(external_spec("from-file", max_trials=2), f)
+            study = client.create_study(path)
+            self.assertEqual(client.study(study.id).name, "from-file")
+            del os.environ["HPO_TOKEN_FILE"]
+            os.environ["HPO_TOKEN"] = TOKEN
+            with hpo_client.Client() as by_env:
+                self.assertIn(study.id, [s.id for s in by_env.studies()])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        try:
+            import yaml  # python3-yaml
+        except ImportError:
+            return
+        path = os.path.join(self.dir, "study.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump(external_spec("from-yaml", max_trials=2), f)
+        self.assertEqual(self.client().create_study(path).name, "from-yaml")
+
+    def test_close_gives_untold_trials_back(self):
+        client = hpo_client.Client(address=self.address, token=TOKEN)
+        study = client.create_study(external_spec("released", max_trials=1, lease_seconds=600))
+        trial = study.ask(timeout=10)
+        client.close()
+        other = self.client()
+        again = other.study(study.id).ask(timeout=10)  # at once, not after 600 s
+        self.assertIsNotNone(again)
+        self.assertEqual(again.id, trial.id)
+        self.assertEqual(again.params, trial.params)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
