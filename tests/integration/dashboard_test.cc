@@ -1,0 +1,411 @@
+// End to end: the real hpo-coordinator (--http on a free port) and hpo-worker as processes, a synthetic
+// zdt1 study run to completion, and Debian's headless Chromium on the dashboard, driven over the DevTools
+// protocol. The page must show what the coordinator holds, and follow it live: one point per completed
+// trial, the front highlighted exactly as GetParetoFront has it, the counts, hover and sorting. /metrics
+// must agree with the study, and gRPC server reflection must list hpo's services.
+//
+// Chromium is required (deploy/install-deps.sh installs it): without it these tests fail, saying so.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hpo/v1/service.grpc.pb.h"
+#include "tests/fault/process.h"
+#include "tests/integration/browser.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/temp_dir.h"
+
+namespace hpo {
+namespace {
+
+using namespace std::chrono_literals;
+using fault::Process;
+using fault::ReadFile;
+using fault::WaitFor;
+using testing::Browser;
+using testing::HttpClient;
+
+constexpr uint32_t kTrials = 40;
+constexpr char kToken[] = "dashboard-test-token-0123456789";
+
+std::string BinPath(const std::string& name) { return std::string(HPO_BIN_DIR) + "/" + name; }
+
+// What the page shows of one study, read from its DOM.
+constexpr char kReadStudyPage[] = R"JS(({
+  state: document.getElementById('study-state').textContent,
+  completed: Number(document.getElementById('trial-count').dataset.completed || -1),
+  progressCompleted: Number(document.getElementById('progress').dataset.completed || -1),
+  points: [...document.querySelectorAll('#front-plot circle.trial')].map(c => Number(c.dataset.trialId)),
+  front: [...document.querySelectorAll('#front-plot circle.trial.front')].map(c => Number(c.dataset.trialId)),
+  frontLine: document.querySelectorAll('#front-plot path.front-line').length,
+  rows: document.querySelectorAll('#trials-table tbody tr').length,
+  xLabel: (document.querySelector('#front-plot .x-label') || {}).textContent || '',
+  yLabel: (document.querySelector('#front-plot .y-label') || {}).textContent || '',
+}))JS";
+
+std::vector<double> Numbers(const google::protobuf::Value& list) {
+  std::vector<double> out;
+  for (const auto& v : list.list_value().values()) out.push_back(v.number_value());
+  return out;
+}
+
+class DashboardTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_FALSE(dir_.path().empty()); }
+
+  void TearDown() override {
+    browser_.reset();
+    for (Process* p : {worker_.get(), coordinator_.get()}) {
+      if (p != nullptr && p->running()) {
+        p->Signal(SIGTERM);
+        p->Wait(10s);
+      }
+    }
+  }
+
+  void StartCoordinator(const std::vector<std::string>& env = {}) {
+    coordinator_ = std::make_unique<Process>(
+        std::vector<std::string>{BinPath("hpo-coordinator"), "--listen", "127.0.0.1:0", "--port-file",
+                                 dir_.File("port"), "--http", "127.0.0.1:0", "--http-port-file",
+                                 dir_.File("http_port"), "--db", dir_.File("hpo.db"), "--heartbeat-ms",
+                                 "200"},
+        dir_.File("coordinator.log"), env);
+    ASSERT_TRUE(coordinator_->running()) << coordinator_->error();
+    ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir_.File("http_port")).empty(); }, 15s))
+        << coordinator_->Log();
+    grpc_port_ = std::stoi(ReadFile(dir_.File("port")));
+    http_port_ = std::stoi(ReadFile(dir_.File("http_port")));
+    auto channel =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
+    channel_ = channel;
+    stub_ = v1::StudyService::NewStub(channel);
+  }
+
+  void StartWorker() {
+    worker_ = std::make_unique<Process>(std::vector<std::string>{BinPath("hpo-worker"), "--coordinator",
+                                                                 "127.0.0.1:" + std::to_string(grpc_port_),
+                                                                 "--slots", "2", "--wait-ms", "500"},
+                                        dir_.File("worker.log"), token_env_);
+    ASSERT_TRUE(worker_->running()) << worker_->error();
+  }
+
+  void Authorize(grpc::ClientContext* context) {
+    if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+  }
+
+  uint64_t CreateStudy() {
+    v1::CreateStudyRequest request;
+    const auto parsed = google::protobuf::util::JsonStringToMessage(R"({
+        "name": "dashboard zdt1",
+        "objectives": [{"name": "f1", "direction": "MINIMIZE"}, {"name": "f2", "direction": "MINIMIZE"}],
+        "algorithm": {"nsga2": {"population": 10}},
+        "budget": {"max_trials": )" + std::to_string(kTrials) +
+                                                                        R"(, "max_parallel": 2},
+        "task": {"synthetic": {"function": "zdt1", "dims": 4}},
+        "seed": 17})",
+                                                                    request.mutable_spec());
+    EXPECT_TRUE(parsed.ok());
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::Study study;
+    const grpc::Status status = stub_->CreateStudy(&context, request, &study);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return study.id();
+  }
+
+  v1::Study GetStudy(uint64_t id) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::GetStudyRequest request;
+    request.set_study_id(id);
+    v1::Study study;
+    EXPECT_TRUE(stub_->GetStudy(&context, request, &study).ok());
+    return study;
+  }
+
+  std::unique_ptr<Browser> OpenBrowser(const std::string& path) {
+    const std::string chromium = testing::FindChromium();
+    if (chromium.empty()) {
+      ADD_FAILURE()
+          << "Chromium is not installed: the dashboard's browser test needs it (deploy/install-deps.sh "
+             "installs the Debian package chromium; or set HPO_CHROMIUM to a Chromium binary)";
+      return nullptr;
+    }
+    std::string error;
+    auto browser = Browser::Launch(chromium, "http://127.0.0.1:" + std::to_string(http_port_) + path,
+                                   dir_.path(), &error);
+    EXPECT_NE(browser, nullptr) << error;
+    return browser;
+  }
+
+  // Waits until the page's boolean `expression` holds; fails the test with what the page shows if not.
+  void WaitForPage(const std::string& expression, std::chrono::milliseconds limit) {
+    std::string error;
+    if (browser_->WaitUntil(expression, limit, &error)) return;
+    std::string shown;
+    const auto body = browser_->Evaluate("document.body.innerText.slice(0, 2000)", &shown);
+    ADD_FAILURE() << "the page never showed " << expression << "\n"
+                  << error << "\n"
+                  << (body ? body->string_value() : shown) << "\ncoordinator:\n"
+                  << coordinator_->Log();
+  }
+
+  google::protobuf::Value Evaluate(const std::string& expression) {
+    std::string error;
+    auto value = browser_->Evaluate(expression, &error);
+    EXPECT_TRUE(value.has_value()) << error;
+    return value.value_or(google::protobuf::Value());
+  }
+
+  hpo::testing::TempDir dir_;
+  std::unique_ptr<Process> coordinator_;
+  std::unique_ptr<Process> worker_;
+  std::unique_ptr<Browser> browser_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::StudyService::Stub> stub_;
+  std::string token_;
+  std::vector<std::string> token_env_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+};
+
+TEST_F(DashboardTest, PageFollowsAStudyLiveAndShowsItsFrontAsTheCoordinatorHasIt) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  const uint64_t id = CreateStudy();
+  ASSERT_GT(id, 0u);
+
+  // Opened before any worker runs: the study is running with nothing done.
+  browser_ = OpenBrowser("/#/studies/" + std::to_string(id));
+  ASSERT_NE(browser_, nullptr);
+  WaitForPage("document.body.dataset.ready === 'true' && !document.getElementById('study-view').hidden", 30s);
+  auto page = Evaluate(kReadStudyPage);
+  EXPECT_EQ(page.struct_value().fields().at("state").string_value(), "running");
+  EXPECT_EQ(page.struct_value().fields().at("completed").number_value(), 0);
+  EXPECT_TRUE(page.struct_value().fields().at("points").list_value().values().empty());
+  EXPECT_EQ(Evaluate("document.getElementById('plot-empty').hidden").bool_value(), false);
+
+  // The page polls: as the worker runs the study, the page shows it to the end without a reload.
+  ASSERT_NO_FATAL_FAILURE(StartWorker());
+  WaitForPage(
+      "document.getElementById('study-state').textContent === 'completed' && "
+      "document.querySelectorAll('#front-plot circle.trial').length === " +
+          std::to_string(kTrials),
+      60s);
+  const v1::Study study = GetStudy(id);
+  ASSERT_EQ(study.state(), v1::STUDY_COMPLETED);
+  ASSERT_EQ(study.counts().completed(), kTrials);
+
+  // One point per completed trial, each once; the highlighted ones are exactly GetParetoFront's.
+  v1::ListTrialsResponse trials;
+  {
+    grpc::ClientContext context;
+    v1::ListTrialsRequest request;
+    request.set_study_id(id);
+    ASSERT_TRUE(stub_->ListTrials(&context, request, &trials).ok());
+  }
+  std::set<double> completed;
+  for (const auto& t : trials.trials()) {
+    if (t.state() == v1::TRIAL_COMPLETED) completed.insert(static_cast<double>(t.id()));
+  }
+  v1::GetParetoFrontResponse front;
+  {
+    grpc::ClientContext context;
+    v1::GetParetoFrontRequest request;
+    request.set_study_id(id);
+    ASSERT_TRUE(stub_->GetParetoFront(&context, request, &front).ok());
+  }
+  std::set<double> front_ids;
+  for (const auto& t : front.trials()) front_ids.insert(static_cast<double>(t.id()));
+  ASSERT_FALSE(front_ids.empty());
+
+  page = Evaluate(kReadStudyPage);
+  const auto& shown = page.struct_value().fields();
+  const std::vector<double> points = Numbers(shown.at("points"));
+  EXPECT_EQ(points.size(), completed.size());
+  EXPECT_EQ(std::set<double>(points.begin(), points.end()), completed);
+  const std::vector<double> highlighted = Numbers(shown.at("front"));
+  EXPECT_EQ(highlighted.size(), front_ids.size());
+  EXPECT_EQ(std::set<double>(highlighted.begin(), highlighted.end()), front_ids);
+  EXPECT_EQ(shown.at("frontLine").number_value(), 1);
+  EXPECT_EQ(shown.at("completed").number_value(), kTrials);
+  EXPECT_EQ(shown.at("progressCompleted").number_value(), kTrials);
+  EXPECT_EQ(shown.at("rows").number_value(), trials.trials_size());
+  EXPECT_EQ(shown.at("xLabel").string_value(), "f1 (minimize, ← better)");
+  EXPECT_EQ(shown.at("yLabel").string_value(), "f2 (minimize, ↓ better)");
+
+  // Hover over a point of the front: the tooltip shows that trial's parameters and metrics.
+  const uint64_t hovered = front.trials(0).id();
+  const auto tooltip = Evaluate(
+      "(() => { const c = document.querySelector('#front-plot circle.trial[data-trial-id=\"" +
+      std::to_string(hovered) +
+      "\"]'); const r = c.getBoundingClientRect();"
+      " c.dispatchEvent(new MouseEvent('mouseenter', {clientX: r.x + 2, clientY: r.y + 2}));"
+      " const t = document.getElementById('tooltip'); return {hidden: t.hidden, text: t.innerText}; })()");
+  const auto& tip = tooltip.struct_value().fields();
+  EXPECT_FALSE(tip.at("hidden").bool_value());
+  const std::string text = tip.at("text").string_value();
+  EXPECT_NE(text.find("trial " + std::to_string(front.trials(0).number())), std::string::npos) << text;
+  EXPECT_NE(text.find("on the front"), std::string::npos) << text;
+  for (const char* name : {"f1", "f2", "x1", "x4"})
+    EXPECT_NE(text.find(name), std::string::npos) << name << text;
+
+  // Clicking the f2 header sorts the table by f2, best first; clicking again reverses it.
+  const auto first_by_f2 = [&] {
+    return Evaluate(
+               "(() => { document.querySelector('#trials-table th[data-key=\"m:f2\"]').click();"
+               " return Number(document.querySelector('#trials-table tbody tr').dataset.trialId); })()")
+        .number_value();
+  };
+  const auto by_f2 = std::minmax_element(
+      trials.trials().begin(), trials.trials().end(),
+      [](const v1::Trial& a, const v1::Trial& b) { return a.metrics().at("f2") < b.metrics().at("f2"); });
+  EXPECT_EQ(first_by_f2(), static_cast<double>(by_f2.first->id()));
+  EXPECT_EQ(first_by_f2(), static_cast<double>(by_f2.second->id()));
+
+  // The list of studies shows it, completed.
+  std::string error;
+  ASSERT_TRUE(browser_->Evaluate("window.location.hash = '#/'", &error).has_value()) << error;
+  WaitForPage(
+      "document.querySelector('#studies-table tr[data-study-id=\"" + std::to_string(id) + "\"]') !== null",
+      15s);
+  EXPECT_EQ(Evaluate("document.querySelector('#studies-table tr[data-study-id=\"" + std::to_string(id) +
+                     "\"] .badge').textContent")
+                .string_value(),
+            "completed");
+}
+
+TEST_F(DashboardTest, MetricsAgreeWithTheStudyAndReflectionListsTheServices) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  const uint64_t id = CreateStudy();
+  ASSERT_NO_FATAL_FAILURE(StartWorker());
+  ASSERT_TRUE(WaitFor([&] { return GetStudy(id).state() != v1::STUDY_RUNNING; }, 60s)) << worker_->Log();
+  ASSERT_EQ(GetStudy(id).counts().completed(), kTrials);
+
+  HttpClient http(http_port_);
+  const auto metrics = http.Get("/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.error;
+  EXPECT_EQ(metrics.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string n = std::to_string(kTrials);
+  const std::string study = std::to_string(id);
+  for (const std::string& line : std::vector<std::string>{
+           "hpo_study_trials{study_id=\"" + study + "\",state=\"completed\"} " + n + "\n",
+           "hpo_study_trials{study_id=\"" + study + "\",state=\"running\"} 0\n",
+           "hpo_trials{state=\"completed\"} " + n + "\n",
+           "hpo_studies{state=\"completed\"} 1\n",
+           "hpo_leases_held 0\n",
+           "hpo_workers_registered 1\n",
+           "grpc_server_handled_total{grpc_service=\"hpo.v1.StudyService\",grpc_method=\"CreateStudy\","
+           "grpc_code=\"OK\"} 1\n",
+           "grpc_server_handled_total{grpc_service=\"hpo.v1.WorkerService\",grpc_method=\"CompleteTrial\","
+           "grpc_code=\"OK\"} " +
+               n + "\n",
+           "grpc_server_handled_total{grpc_service=\"hpo.v1.WorkerService\",grpc_method=\"RegisterWorker\","
+           "grpc_code=\"OK\"} 1\n",
+           "grpc_server_handling_seconds_count{grpc_service=\"hpo.v1.WorkerService\",grpc_method="
+           "\"CompleteTrial\"} " +
+               n + "\n",
+       }) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\nin\n" << metrics.body;
+  }
+  EXPECT_NE(metrics.body.find("hpo_commit_seconds_count "), std::string::npos);
+  EXPECT_NE(metrics.body.find("hpo_commit_group_size_bucket{le=\"+Inf\"} "), std::string::npos);
+
+  // The JSON API agrees too.
+  const auto summary = http.Get("/api/v1/studies/" + study);
+  ASSERT_EQ(summary.status, 200);
+  EXPECT_NE(summary.body.find("\"completed\":" + n + ","), std::string::npos) << summary.body;
+  EXPECT_NE(summary.body.find("\"hypervolume\":{\"value\":"), std::string::npos) << summary.body;
+
+  // Server reflection: list_services (field 7 of ServerReflectionRequest, empty) over the raw stream.
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 10s);
+  grpc::CompletionQueue cq;
+  auto call =
+      generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  const auto step = [&](intptr_t want) {
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    ASSERT_EQ(reinterpret_cast<intptr_t>(tag), want);
+    ASSERT_TRUE(ok);
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_NO_FATAL_FAILURE(step(1));
+  const std::string list_services("\x3a\x00", 2);
+  grpc::Slice slice(list_services.data(), list_services.size());
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  ASSERT_NO_FATAL_FAILURE(step(2));
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(3));
+  ASSERT_NO_FATAL_FAILURE(step(3));
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const char* service : {"hpo.v1.StudyService", "hpo.v1.WorkerService", "grpc.health.v1.Health"}) {
+    EXPECT_NE(bytes.find(service), std::string::npos) << service;
+  }
+  call->WritesDone(reinterpret_cast<void*>(4));
+  ASSERT_NO_FATAL_FAILURE(step(4));
+  grpc::Status finished;
+  call->Finish(&finished, reinterpret_cast<void*>(5));
+  ASSERT_NO_FATAL_FAILURE(step(5));
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
+}
+
+TEST_F(DashboardTest, WithATokenThePageAsksForItThenKeepsItOutOfTheAddress) {
+  token_ = kToken;
+  token_env_ = {std::string("HPO_TOKEN=") + kToken};
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator(token_env_));
+  const uint64_t id = CreateStudy();
+  ASSERT_GT(id, 0u);
+
+  HttpClient http(http_port_);
+  EXPECT_EQ(http.Get("/metrics").status, 401);
+  EXPECT_EQ(http.Get("/api/v1/studies").status, 401);
+  EXPECT_EQ(http.Get("/metrics", {{"Authorization", std::string("Bearer ") + kToken}}).status, 200);
+  EXPECT_EQ(http.Get("/").status, 200);  // the page itself holds no study data
+
+  // Without the token the page shows its form; given the token, it lists the study.
+  browser_ = OpenBrowser("/");
+  ASSERT_NE(browser_, nullptr);
+  WaitForPage("!document.getElementById('token-form').hidden", 30s);
+  std::string error;
+  ASSERT_TRUE(browser_
+                  ->Evaluate(std::string("document.getElementById('token-input').value = '") + kToken +
+                                 "'; document.getElementById('token-form').requestSubmit(); true",
+                             &error)
+                  .has_value())
+      << error;
+  WaitForPage(
+      "document.querySelector('#studies-table tr[data-study-id=\"" + std::to_string(id) + "\"]') !== null",
+      15s);
+
+  // Opened as /?token=..., the page takes the token and drops it from the address.
+  ASSERT_TRUE(browser_
+                  ->Evaluate("sessionStorage.clear(); window.location.href = '/?token=" +
+                                 std::string(kToken) + "#/studies/" + std::to_string(id) + "'; true",
+                             &error)
+                  .has_value())
+      << error;
+  WaitForPage(
+      "document.body.dataset.ready === 'true' && !document.getElementById('study-view').hidden && "
+      "document.getElementById('study-state').textContent === 'running'",
+      30s);
+  EXPECT_EQ(Evaluate("window.location.search").string_value(), "");
+  EXPECT_EQ(Evaluate("window.location.hash").string_value(), "#/studies/" + std::to_string(id));
+  EXPECT_EQ(Evaluate("sessionStorage.getItem('hpo-token')").string_value(), kToken);
+}
+
+}  // namespace
+}  // namespace hpo
