@@ -7,7 +7,7 @@
 #include <cmath>
 #include <string_view>
 
-#include "base/credentials.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "coordinator/dashboard_assets.h"
 #include "coordinator/spec.h"
@@ -391,6 +391,13 @@ HttpResponse DashboardApi::Handle(const HttpRequest& request) {
   HttpResponse response = Route(request);
   response.headers.emplace_back("X-Content-Type-Options", "nosniff");
   response.headers.emplace_back("Referrer-Policy", "no-referrer");
+  if (log::Enabled(log::Level::kDebug)) {
+    // The path only: the query may hold the token.
+    log::Debug("http request",
+               {{"method", request.method},
+                {"path", std::string_view(request.target).substr(0, request.target.find('?'))},
+                {"status", response.status}});
+  }
   std::lock_guard lock(mu_);
   ++requests_by_status_[response.status];
   return response;

@@ -313,6 +313,7 @@ function renderPlot() {
   const points = state.trials.filter((t) => t.state === 'completed' && xo && t.metrics[xo.name] !== undefined &&
       t.metrics[xo.name] !== null && (!yo || (t.metrics[yo.name] !== undefined && t.metrics[yo.name] !== null)));
   $('plot-empty').hidden = points.length > 0;
+  plot.parentElement.hidden = points.length === 0;  // no empty frame: the note says why
   plot.dataset.points = points.length;
   if (points.length === 0) return;
 
