@@ -113,7 +113,7 @@ int Hpoctl::Submit(const std::string& file) {
   Result<v1::StudySpec> spec = InvalidArgumentError("no study file");
   if (file == "-") {
     const std::string text((std::istreambuf_iterator<char>(*env_.in)), std::istreambuf_iterator<char>());
-    spec = ParseStudySpec(text, "study file <stdin>");
+    spec = ParseStudySpecAnyFormat(text, "study file <stdin>");
   } else {
     spec = LoadStudySpec(file);
   }
@@ -340,8 +340,13 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   };
 
   std::string file;
-  CLI::App* submit = add_command("submit", "Create a study from a study file; print its id");
-  submit->add_option("FILE", file, "Study file: a StudySpec as JSON; - reads stdin")->required();
+  CLI::App* submit = add_command(
+      "submit", "Create a study from a study file; print its id",
+      "A study file is a StudySpec in protobuf's JSON mapping (examples/*.json), or the same keys in YAML\n"
+      "when its name ends in .yaml or .yml (block and flow mappings and sequences, plain and quoted\n"
+      "scalars, comments; no anchors, tags or block scalars). From stdin (-), text starting with '{'\n"
+      "is JSON, anything else YAML. Unknown keys are errors, named.");
+  submit->add_option("FILE", file, "Study file (.json, .yaml, .yml); - reads stdin")->required();
 
   CLI::App* studies = add_command("studies", "List the studies");
 

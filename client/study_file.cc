@@ -9,6 +9,9 @@
 #include <memory>
 #include <system_error>
 
+#include "base/strings.h"
+#include "client/yaml.h"
+
 namespace hpo::client {
 namespace {
 
@@ -60,7 +63,23 @@ Result<v1::StudySpec> LoadStudySpec(const std::string& path) {
   if (std::ferror(file.get())) {
     return InvalidArgumentError(Quoted(path) + ": cannot read: " + std::strerror(errno));
   }
-  return ParseStudySpec(json, Quoted(path));
+  const bool yaml = path.ends_with(".yaml") || path.ends_with(".yml");
+  return yaml ? ParseStudySpecYaml(json, Quoted(path)) : ParseStudySpec(json, Quoted(path));
+}
+
+Result<v1::StudySpec> ParseStudySpecYaml(std::string_view yaml, std::string_view source_name) {
+  auto node = ParseYaml(yaml);
+  if (!node.ok()) return node.status().WithPrefix(source_name);
+  if (node->kind != YamlNode::Kind::kMap) {
+    return InvalidArgumentError(std::string(source_name) + ": expected a mapping of StudySpec fields");
+  }
+  return ParseStudySpec(YamlToJson(*node, v1::StudySpec::descriptor()), source_name);
+}
+
+Result<v1::StudySpec> ParseStudySpecAnyFormat(std::string_view text, std::string_view source_name) {
+  const std::string_view body = Trim(text);
+  if (!body.empty() && body.front() == '{') return ParseStudySpec(text, source_name);
+  return ParseStudySpecYaml(text, source_name);
 }
 
 }  // namespace hpo::client

@@ -163,6 +163,39 @@ grep -q ", cancelled$" "$dir/cancel.txt" || fail "cancel printed $(cat "$dir/can
 expect_exit 1 "$bin/hpoctl" watch "$idle"
 grep -q "study $idle was cancelled" "$dir/err" || fail "watch of a cancelled study: $(cat "$dir/err")"
 
+# YAML study files: by name, and on stdin; categorical choices that look like numbers stay strings.
+cat >"$dir/idle.yaml" <<'YAML'
+# evaluated by nobody: its trials are for ask/tell clients
+name: from yaml
+parameters:
+  - name: width
+    categorical: {choices: [32, 64]}
+objectives:
+- {name: f1, direction: MINIMIZE}
+- name: f2
+  direction: MINIMIZE
+budget: {max_trials: 5}
+task:
+  external: {}
+worker_selector:
+  gpu: none
+YAML
+yaml_id=$("$bin/hpoctl" submit "$dir/idle.yaml") || fail "submit yaml: $yaml_id"
+"$bin/hpoctl" show "$yaml_id" --format json >"$dir/yaml.json" || fail "show yaml study"
+"$python" - "$dir/yaml.json" <<'PY' || fail "the YAML study was not stored as written"
+import json, sys
+spec = json.load(open(sys.argv[1]))["spec"]
+assert spec["name"] == "from yaml", spec
+assert spec["parameters"][0]["categorical"]["choices"] == ["32", "64"], spec["parameters"]
+assert [o["name"] for o in spec["objectives"]] == ["f1", "f2"], spec["objectives"]
+assert spec["worker_selector"] == {"gpu": "none"}, spec
+PY
+piped=$("$bin/hpoctl" submit - <"$dir/idle.yaml") || fail "submit yaml on stdin"
+"$bin/hpoctl" cancel "$yaml_id" >/dev/null && "$bin/hpoctl" cancel "$piped" >/dev/null || fail "cancel yaml studies"
+printf 'name: x\nbudget:\n  max_trails: 3\n' >"$dir/misspelt.yaml"
+expect_exit 1 "$bin/hpoctl" submit "$dir/misspelt.yaml"
+grep -q "max_trails" "$dir/err" || fail "misspelt yaml key: $(cat "$dir/err")"
+
 # Exit codes and messages.
 expect_exit 1 "$bin/hpoctl" show 999999
 grep -q "NOT_FOUND" "$dir/err" || fail "unknown study: $(cat "$dir/err")"
