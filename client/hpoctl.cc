@@ -158,7 +158,9 @@ int Hpoctl::Trials(uint64_t study_id, const TrialsArgs& args) {
     states = *parsed;
   }
   auto format = ParseOutputFormat(args.format);
-  if (!format.ok()) return Usage(format.status());
+  if (!format.ok()) {
+    return Usage(InvalidArgumentError("--format: expected table, csv or json, got '" + args.format + "'"));
+  }
   auto study = api_->GetStudy(study_id);
   if (!study.ok()) return RpcFailed(study.status());
   auto trials = api_->ListTrials(study_id);

@@ -284,16 +284,16 @@ std::string FormatParetoSvg(const LocalFront& front, const v1::StudySpec& spec, 
   out += "</g>\n";
 
   // Legend, top right.
-  const double lx = x1 - 200, ly = 20;
+  const double lx = x1 - 200, ly = 16;
   out += "<g class=\"legend\">\n";
   out += "<circle cx=\"" + Px(lx) + "\" cy=\"" + Px(ly) + "\" r=\"5\" fill=\"" + kFrontColour +
          "\"/><text x=\"" + Px(lx + 10) + "\" y=\"" + Px(ly + 4) + "\">Pareto front</text>\n";
-  out += "<circle cx=\"" + Px(lx) + "\" cy=\"" + Px(ly + 18) + "\" r=\"3.5\" fill=\"" + kTrialColour +
-         "\" fill-opacity=\"0.45\"/><text x=\"" + Px(lx + 10) + "\" y=\"" + Px(ly + 22) +
+  out += "<circle cx=\"" + Px(lx) + "\" cy=\"" + Px(ly + 16) + "\" r=\"3.5\" fill=\"" + kTrialColour +
+         "\" fill-opacity=\"0.45\"/><text x=\"" + Px(lx + 10) + "\" y=\"" + Px(ly + 20) +
          "\">other completed trials</text>\n";
   if (!front.infeasible.empty()) {
-    out += "<circle cx=\"" + Px(lx) + "\" cy=\"" + Px(ly + 36) + "\" r=\"3.5\" fill=\"none\" stroke=\"" +
-           kTrialColour + "\"/><text x=\"" + Px(lx + 10) + "\" y=\"" + Px(ly + 40) +
+    out += "<circle cx=\"" + Px(lx) + "\" cy=\"" + Px(ly + 32) + "\" r=\"3.5\" fill=\"none\" stroke=\"" +
+           kTrialColour + "\"/><text x=\"" + Px(lx + 10) + "\" y=\"" + Px(ly + 36) +
            "\">missing a constraint</text>\n";
   }
   out += "</g>\n</svg>\n";

@@ -232,7 +232,7 @@ TEST(HpoctlTest, UsageErrorsExitTwoWithoutCallingTheCoordinator) {
       {{"trials"}, "STUDY is required"},
       {{"trials", "x3"}, "STUDY must be a positive integer, got 'x3'"},
       {{"trials", "3", "--state", "done"}, "--state: unknown state 'done'"},
-      {{"trials", "3", "--format", "xml"}, "format: expected table, csv or json, got 'xml'"},
+      {{"trials", "3", "--format", "xml"}, "--format: expected table, csv or json, got 'xml'"},
       {{"pareto", "3", "--constraint", "latency_ms=2"}, "constraint 'latency_ms=2': unknown comparison '='"},
       {{"pareto", "3", "--constraint", "latency_ms<=fast"}, "'fast' is not a finite number"},
       {{"pareto", "3", "--objectives", "accuracy,,x"}, "--objectives 'accuracy,,x': an empty name"},
