@@ -196,7 +196,7 @@ class FlowReader {
         if (!value.ok()) return value.status();
         if (!keys.insert(key->text).second)
           return LineError(line_, "the key '" + key->text + "' is given twice");
-        node.map.emplace_back(key->text, std::move(*value));
+        node.map.push_back({key->text, std::move(*value)});
       } else {
         auto value = Read(true, false);
         if (!value.ok()) return value.status();
@@ -363,7 +363,7 @@ class BlockReader {
       const std::string rest(Trim(std::string_view(line.content).substr(*colon + 1)));
       auto value = ReadValue(rest, indent, line.number, true);
       if (!value.ok()) return value;
-      node.map.emplace_back(key->text, std::move(*value));
+      node.map.push_back({key->text, std::move(*value)});
     }
     if (i_ < lines_.size() && lines_[i_].indent > indent) {
       return LineError(lines_[i_].number, "unexpected indentation");

@@ -30,15 +30,23 @@ class Descriptor;
 
 namespace hpo::client {
 
+struct YamlEntry;
+
 // One node of a YAML document.
 struct YamlNode {
   enum class Kind { kScalar, kMap, kSeq };
   Kind kind = Kind::kScalar;
-  std::string text;     // kScalar: the scalar's value (quotes and escapes resolved)
-  bool quoted = false;  // kScalar: written in quotes, so always a string
-  std::vector<std::pair<std::string, YamlNode>> map;  // kMap, in document order
-  std::vector<YamlNode> seq;                          // kSeq
-  int line = 0;                                       // 1-based line where the node starts
+  std::string text;            // kScalar: the scalar's value (quotes and escapes resolved)
+  bool quoted = false;         // kScalar: written in quotes, so always a string
+  std::vector<YamlEntry> map;  // kMap, in document order
+  std::vector<YamlNode> seq;   // kSeq
+  int line = 0;                // 1-based line where the node starts
+};
+
+// A mapping's key and value, named as std::pair's (which cannot hold the incomplete YamlNode portably).
+struct YamlEntry {
+  std::string first;
+  YamlNode second;
 };
 
 // Parses `text`. Returns the document's root (an empty document is a null scalar), or INVALID_ARGUMENT

@@ -1,7 +1,7 @@
 // Fuzz target: a study spec from untrusted bytes, the way it reaches the coordinator. The bytes are read
-// as a study file (client/study_file.h: protobuf's JSON mapping) and as a StudySpec on the wire (what
-// CreateStudy receives over gRPC); every spec that parses goes through the coordinator's validation
-// (coordinator/spec.h).
+// as a study file (client/study_file.h: protobuf's JSON mapping, and YAML through hpoctl's own reader,
+// client/yaml.h) and as a StudySpec on the wire (what CreateStudy receives over gRPC); every spec that
+// parses goes through the coordinator's validation (coordinator/spec.h).
 //
 // Properties: nothing crashes; a refused spec is INVALID_ARGUMENT whose message starts with the field's
 // path; a spec NormalizeSpec accepts builds its search space and optimizer, whose first proposals decode
@@ -28,7 +28,7 @@ namespace {
 // "budget.max_trials: ...", "<field 99>: ..." for one the schema does not know).
 bool NamesAField(const std::string& message) {
   for (const char* field :
-       {"name: ", "parameters", "objectives", "algorithm", "budget.", "task", "<field "}) {
+       {"name: ", "parameters", "objectives", "algorithm", "budget.", "task", "worker_selector", "<field "}) {
     if (message.rfind(field, 0) == 0) return true;
   }
   return false;
@@ -94,6 +94,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     hpo::CheckSpec(*file);
   } else {
     HPO_FUZZ_REQUIRE(file.status().code() == hpo::StatusCode::kInvalidArgument, file.status().ToString());
+  }
+  hpo::Result<hpo::v1::StudySpec> yaml = hpo::client::ParseStudySpecYaml(bytes, "fuzz");
+  if (yaml.ok()) {
+    hpo::CheckSpec(*yaml);
+  } else {
+    HPO_FUZZ_REQUIRE(yaml.status().code() == hpo::StatusCode::kInvalidArgument, yaml.status().ToString());
   }
   hpo::v1::StudySpec wire;
   if (wire.ParseFromArray(data, static_cast<int>(size))) hpo::CheckSpec(wire);
