@@ -69,7 +69,10 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   CLI::App app{"hpo-worker: runs the trials of an hpo coordinator"};
-  std::string coordinator;
+  // As hpoctl: the flag, else HPO_COORDINATOR, else the coordinator's default listen address.
+  const char* coordinator_env = std::getenv("HPO_COORDINATOR");
+  std::string coordinator =
+      coordinator_env != nullptr && *coordinator_env != '\0' ? coordinator_env : "127.0.0.1:50051";
   uint32_t slots = 1;
   std::string name;
   std::string train_binary;
@@ -82,7 +85,9 @@ int main(int argc, char** argv) {
   std::string tls_ca;
   uint32_t kill_grace_ms = 5000;
   std::vector<std::string> label_flags;
-  app.add_option("--coordinator", coordinator, "coordinator address, e.g. localhost:50051")->required();
+  app.add_option("--coordinator", coordinator,
+                 "coordinator address (default: $HPO_COORDINATOR, else 127.0.0.1:50051)")
+      ->capture_default_str();
   app.add_option("--slots", slots, "trials run at once")->check(CLI::Range(1u, 1024u));
   app.add_option("--name", name, "worker name (default: hostname-pid)");
   app.add_option("--train-binary", train_binary, "hpo-train executable (default: beside hpo-worker)");
