@@ -652,36 +652,4 @@ std::string FormatStudiesTable(const v1::ListStudiesResponse& studies) {
                      rows);
 }
 
-std::string_view StudyStateName(v1::StudyState state) {
-  switch (state) {
-    case v1::STUDY_RUNNING:
-      return "running";
-    case v1::STUDY_COMPLETED:
-      return "completed";
-    case v1::STUDY_FAILED:
-      return "failed";
-    case v1::STUDY_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
-}
-
-std::string_view TrialStateName(v1::TrialState state) {
-  switch (state) {
-    case v1::TRIAL_PENDING:
-      return "pending";
-    case v1::TRIAL_RUNNING:
-      return "running";
-    case v1::TRIAL_COMPLETED:
-      return "completed";
-    case v1::TRIAL_FAILED:
-      return "failed";
-    case v1::TRIAL_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
-}
-
 }  // namespace hpo::client

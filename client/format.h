@@ -24,6 +24,7 @@
 #include "base/status.h"
 #include "hpo/v1/service.pb.h"
 #include "hpo/v1/study.pb.h"
+#include "proto/state_names.h"
 
 namespace hpo::client {
 
@@ -88,11 +89,9 @@ std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontR
 // running, pending, max_trials.
 std::string FormatStudiesTable(const v1::ListStudiesResponse& studies);
 
-// "running", "completed", "failed", "cancelled" ("unknown" otherwise).
-std::string_view StudyStateName(v1::StudyState state);
-
-// "pending", "running", "completed", "failed", "cancelled" ("unknown" otherwise).
-std::string_view TrialStateName(v1::TrialState state);
+// "running", "completed", ... (proto/state_names.h).
+using v1::StudyStateName;
+using v1::TrialStateName;
 
 }  // namespace hpo::client
 

@@ -11,6 +11,7 @@
 #include "base/strings.h"
 #include "coordinator/dashboard_assets.h"
 #include "coordinator/spec.h"
+#include "proto/state_names.h"
 #include "search/hypervolume.h"
 
 namespace hpo::coordinator {
@@ -27,37 +28,8 @@ constexpr std::string_view kContentSecurityPolicy =
 
 std::string Number(double value) { return std::isfinite(value) ? FormatDouble(value) : "null"; }
 
-std::string_view StudyStateName(v1::StudyState state) {
-  switch (state) {
-    case v1::STUDY_RUNNING:
-      return "running";
-    case v1::STUDY_COMPLETED:
-      return "completed";
-    case v1::STUDY_FAILED:
-      return "failed";
-    case v1::STUDY_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
-}
-
-std::string_view TrialStateName(v1::TrialState state) {
-  switch (state) {
-    case v1::TRIAL_PENDING:
-      return "pending";
-    case v1::TRIAL_RUNNING:
-      return "running";
-    case v1::TRIAL_COMPLETED:
-      return "completed";
-    case v1::TRIAL_FAILED:
-      return "failed";
-    case v1::TRIAL_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
-}
+using v1::StudyStateName;
+using v1::TrialStateName;
 
 std::string_view AlgorithmName(const v1::Algorithm& algorithm) {
   switch (algorithm.kind_case()) {
