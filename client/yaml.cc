@@ -29,9 +29,14 @@ Status LineError(int line, const std::string& what) {
   return InvalidArgumentError("line " + std::to_string(line) + ": " + what);
 }
 
-// `text` less a comment: a '#' at its start or after a blank, outside quotes.
-std::string StripComment(std::string_view text) {
+// Walks `text` outside quoted scalars (a backslash escapes the next character inside double quotes only),
+// calling `stop(i, depth)` at each other character, `depth` the number of brackets ('[', '{') open
+// before it. Returns the first i where `stop` is true, or nothing; `*end_depth` (when given) is the depth
+// after the last character.
+template <typename Stop>
+std::optional<size_t> ScanUnquoted(std::string_view text, Stop stop, int* end_depth = nullptr) {
   char quote = 0;
+  int depth = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (quote != 0) {
@@ -40,13 +45,26 @@ std::string StripComment(std::string_view text) {
       } else if (c == quote) {
         quote = 0;
       }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) {
-      return std::string(text.substr(0, i));
+      continue;
     }
+    if (c == '"' || c == '\'') {
+      quote = c;
+      continue;
+    }
+    if (stop(i, depth)) return i;
+    if (c == '[' || c == '{') ++depth;
+    if (c == ']' || c == '}') --depth;
   }
-  return std::string(text);
+  if (end_depth != nullptr) *end_depth = depth;
+  return std::nullopt;
+}
+
+// `text` less a comment: a '#' at its start or after a blank, outside quotes.
+std::string StripComment(std::string_view text) {
+  const std::optional<size_t> hash = ScanUnquoted(text, [&](size_t i, int) {
+    return text[i] == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t');
+  });
+  return std::string(hash ? text.substr(0, *hash) : text);
 }
 
 // Reads one scalar or flow collection starting at text[*pos], for a flow context (`in_flow`: stops at
@@ -220,49 +238,16 @@ class FlowReader {
 // True when the brackets of `text` (outside quotes) are all closed.
 bool Balanced(std::string_view text) {
   int depth = 0;
-  char quote = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
+  ScanUnquoted(
+      text, [](size_t, int) { return false; }, &depth);
   return depth <= 0;
 }
 
 // Where "key: value" splits: the ':' followed by a blank or the end, outside quotes and brackets.
 std::optional<size_t> KeyColon(std::string_view text) {
-  char quote = 0;
-  int depth = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
-      }
-    } else if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    } else if (c == ':' && depth == 0 && (i + 1 == text.size() || text[i + 1] == ' ')) {
-      return i;
-    }
-  }
-  return std::nullopt;
+  return ScanUnquoted(text, [&](size_t i, int depth) {
+    return text[i] == ':' && depth == 0 && (i + 1 == text.size() || text[i + 1] == ' ');
+  });
 }
 
 bool IsSequenceItem(std::string_view content) {
