@@ -9,10 +9,7 @@
 namespace hpo::coordinator {
 
 GroupCommitter::GroupCommitter(storage::Store* store, Sealer sealer)
-    : store_(store),
-      sealer_(std::move(sealer)),
-      responder_([this] { Respond(); }),
-      thread_([this] { Loop(); }) {}
+    : store_(store), sealer_(std::move(sealer)), thread_([this] { Loop(); }) {}
 
 GroupCommitter::~GroupCommitter() {
   {
@@ -21,25 +18,6 @@ GroupCommitter::~GroupCommitter() {
   }
   queued_.notify_all();
   thread_.join();
-  {
-    std::lock_guard lock(answers_mu_);
-    answered_all_ = true;
-  }
-  answers_ready_.notify_all();
-  responder_.join();
-}
-
-void GroupCommitter::Respond() {
-  std::unique_lock lock(answers_mu_);
-  for (;;) {
-    answers_ready_.wait(lock, [this] { return answered_all_ || !answers_.empty(); });
-    if (answers_.empty()) return;  // the committer has stopped and every answer is given
-    Answers answers = std::move(answers_.front());
-    answers_.pop_front();
-    lock.unlock();
-    for (auto& done : answers.done) done(answers.status);
-    lock.lock();
-  }
 }
 
 uint64_t GroupCommitter::Enqueue(ChangeSet changes) {
@@ -179,22 +157,19 @@ void GroupCommitter::Loop() {
       done_below_ = queue_.empty() ? next_ticket_ : queue_.front().ticket;
     }
     committed_.notify_all();
-    // Callers that asked to be called back: their tickets are never waited on, so drop them from failed_,
-    // and hand their callbacks to the responder.
-    Answers answers{{}, result};
-    for (Entry& entry : group) {
+    // Callers that asked to be called back: their tickets are never waited on, so drop them from failed_.
+    bool any_done = false;
+    for (const Entry& entry : group) {
       if (entry.done) {
         failed_.erase(entry.ticket);
-        answers.done.push_back(std::move(entry.done));
+        any_done = true;
       }
     }
-    if (!answers.done.empty()) {
+    if (any_done) {
       lock.unlock();
-      {
-        std::lock_guard answers_lock(answers_mu_);
-        answers_.push_back(std::move(answers));
+      for (Entry& entry : group) {
+        if (entry.done) entry.done(result);
       }
-      answers_ready_.notify_one();
       lock.lock();
     }
   }

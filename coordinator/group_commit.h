@@ -12,12 +12,7 @@
 // `broken()` (every new Enqueue fails at once) until the Core has rebuilt its state from the database
 // and called Recover().
 //
-// The callbacks of Enqueue(changes, done) run on a second thread, the responder, group after group in
-// commit order: while it answers one group's RPCs (a socket write each), the committer already writes the
-// next group, so the answers' cost is off the one thread every commit waits on.
-//
-// Thread-safe. The Store must outlive the committer; the destructor commits what is queued, runs every
-// callback, then stops.
+// Thread-safe. The Store must outlive the committer; the destructor commits what is queued, then stops.
 #ifndef HPO_COORDINATOR_GROUP_COMMIT_H_
 #define HPO_COORDINATOR_GROUP_COMMIT_H_
 
@@ -68,9 +63,9 @@ class GroupCommitter {
   // changes were made (under the caller's own lock).
   uint64_t Enqueue(ChangeSet changes);
   // Queues `changes` like Enqueue, and calls `done` with the group's status once it has committed (or
-  // failed), on the responder thread, with no lock held, in commit order. When the committer is broken,
-  // `done` runs at once on the calling thread. `done` must be quick (e.g. finish an RPC) and must not call
-  // back into the committer's Wait().
+  // failed), on the committer's thread, with no lock held. When the committer is broken, `done` runs at
+  // once on the calling thread. `done` must be quick (e.g. finish an RPC) and must not call back into the
+  // committer's Wait().
   void Enqueue(ChangeSet changes, std::function<void(const Status&)> done);
   // Blocks until the group holding `ticket` has committed; OK, or the error that failed it (or a change
   // queued before it).
@@ -92,12 +87,6 @@ class GroupCommitter {
   // The one set of changes a group writes.
   static storage::Changes Merge(std::deque<Entry>& group);
   void Loop();
-  // A committed (or failed) group's callbacks, for the responder.
-  struct Answers {
-    std::vector<std::function<void(const Status&)>> done;
-    Status status;
-  };
-  void Respond();
 
   storage::Store* const store_;
   const Sealer sealer_;
@@ -114,12 +103,6 @@ class GroupCommitter {
   Status broken_status_;               // GUARDED_BY(mu_)
   bool stopping_ = false;              // GUARDED_BY(mu_)
   GroupCommitStats stats_;             // GUARDED_BY(mu_)
-
-  std::mutex answers_mu_;
-  std::condition_variable answers_ready_;
-  std::deque<Answers> answers_;  // GUARDED_BY(answers_mu_)
-  bool answered_all_ = false;    // GUARDED_BY(answers_mu_); the committer has stopped: drain and end
-  std::thread responder_;        // started before thread_, joined after it
   std::thread thread_;
 };
 
