@@ -237,6 +237,11 @@ Cell TableCell(const Value& value) {
 Cell NumberCell(uint64_t v) { return {std::to_string(v), true}; }
 Cell TextCell(std::string_view text) { return {std::string(text), false}; }
 
+// The last step a trial reported (ReportProgress), or missing.
+Value ProgressStep(const v1::Trial& trial) {
+  return trial.has_progress() ? Value::Int(static_cast<int64_t>(trial.progress().step())) : Value{};
+}
+
 // Display width: UTF-8 code points (close enough for names and values in a terminal).
 size_t DisplayWidth(std::string_view text) {
   size_t width = 0;
@@ -468,12 +473,12 @@ std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::St
   std::vector<std::vector<Cell>> rows;
   for (const v1::Trial& trial : trials.trials()) {
     std::vector<Cell> row = {NumberCell(trial.number()), TextCell(TrialStateName(trial.state())),
-                             NumberCell(trial.attempt())};
+                             NumberCell(trial.attempt()), TableCell(ProgressStep(trial))};
     for (const Value& value : RowValues(trial, columns)) row.push_back(TableCell(value));
     row.push_back(TextCell(OneLineError(trial.error())));
     rows.push_back(std::move(row));
   }
-  std::vector<std::string> header = Header({"trial", "state", "attempt"}, columns);
+  std::vector<std::string> header = Header({"trial", "state", "attempt", "step"}, columns);
   header.push_back("error");
   return RenderTable(header, rows);
 }
@@ -481,14 +486,15 @@ std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::St
 std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec) {
   const Columns columns = ResolveColumns(spec, spec.objectives(), trials.trials());
   const std::vector<std::string> others = OtherMetrics(trials.trials(), columns);
-  std::string out = "trial,id,state,attempt";
+  std::string out = "trial,id,state,attempt,step";
   for (const std::string& name : Header({}, columns)) out += ',' + CsvField(name);
   for (const std::string& name : others) out += ',' + CsvField(name);
   out += ",device,worker_id,started_ms,finished_ms,error\n";
   auto time_field = [](int64_t ms) { return ms > 0 ? IntText(ms) : std::string(); };
   for (const v1::Trial& trial : trials.trials()) {
     out += std::to_string(trial.number()) + ',' + std::to_string(trial.id()) + ',' +
-           std::string(TrialStateName(trial.state())) + ',' + std::to_string(trial.attempt());
+           std::string(TrialStateName(trial.state())) + ',' + std::to_string(trial.attempt()) + ',' +
+           CsvValue(ProgressStep(trial));
     for (const Value& value : RowValues(trial, columns)) out += ',' + CsvValue(value);
     for (const std::string& name : others) out += ',' + CsvValue(MetricValue(trial, name));
     out += ',' + CsvField(trial.device()) + ',' +
@@ -509,7 +515,24 @@ std::string FormatTrialsJson(const v1::ListTrialsResponse& trials, const v1::Stu
     std::vector<Value> values = RowValues(trial, columns);
     out += "  {\"trial\": " + std::to_string(trial.number()) + ", \"id\": " + std::to_string(trial.id()) +
            ", \"state\": " + JsonQuote(TrialStateName(trial.state())) +
-           ", \"attempt\": " + std::to_string(trial.attempt()) + ", \"metrics\": ";
+           ", \"attempt\": " + std::to_string(trial.attempt()) + ", \"progress\": ";
+    // The last progress the trial reported: {"step": N, "metrics": {...}}, or null.
+    if (trial.has_progress()) {
+      std::vector<std::string> progress_names;
+      std::vector<Value> progress_values;
+      const std::map<std::string, double> sorted(trial.progress().metrics().begin(),
+                                                 trial.progress().metrics().end());
+      for (const auto& [name, value] : sorted) {
+        progress_names.push_back(name);
+        progress_values.push_back(Value::Double(value));
+      }
+      out += "{\"step\": " + std::to_string(trial.progress().step()) + ", \"metrics\": ";
+      AppendJsonObject(progress_names, progress_values, 0, &out);
+      out += '}';
+    } else {
+      out += "null";
+    }
+    out += ", \"metrics\": ";
     // The objectives, then the other metrics this trial reports.
     std::vector<std::string> names = columns.objectives;
     std::vector<Value> metrics(values.begin(), values.begin() + static_cast<long>(columns.objectives.size()));

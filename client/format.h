@@ -51,19 +51,22 @@ std::string FormatJson(const v1::GetParetoFrontResponse& front, const v1::StudyS
 std::string FormatParetoFront(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec,
                               OutputFormat format);
 
-// The trials of a study as an aligned table, for `hpoctl trials`: columns trial, state, attempt, the
-// objectives, the parameters, and error (last; line breaks flattened, cut to 80 characters).
+// The trials of a study as an aligned table, for `hpoctl trials`: columns trial, state, attempt, step (the
+// last step the trial reported as progress, "-" when none), the objectives, the parameters, and error
+// (last; line breaks flattened, cut to 80 characters).
 std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
 
 // The trials of a study as CSV, for `hpoctl trials --format csv`: the header
-// `trial,id,state,attempt,<objectives>,<params>,<other
+// `trial,id,state,attempt,step,<objectives>,<params>,<other
 // metrics>,device,worker_id,started_ms,finished_ms,error` then one row per trial. Other metrics are those the
 // trials report that are not objectives, in natural order; a time not yet set (0) is an empty field.
 std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
 
 // The trials of a study as a JSON array, for `hpoctl trials --format json`, one object per trial:
-//   {"trial": 3, "id": 17, "state": "completed", "attempt": 1, "metrics": {...}, "params": {...},
-//    "device": "...", "worker_id": 2, "started_ms": ..., "finished_ms": ..., "error": ""}
+//   {"trial": 3, "id": 17, "state": "completed", "attempt": 1, "progress": {"step": 5, "metrics": {...}},
+//    "metrics": {...}, "params": {...}, "device": "...", "worker_id": 2, "started_ms": ...,
+//    "finished_ms": ..., "error": ""}
+// "progress" is the last progress the trial reported (metrics by name), or null when it reported none.
 // "metrics" holds every metric the trial reports (objectives first, in the spec's order, then the
 // others in natural order; a missing objective is null); "params" is in column order.
 std::string FormatTrialsJson(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);

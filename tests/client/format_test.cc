@@ -347,19 +347,20 @@ TEST(FormatTrialsTableTest, StateAttemptObjectivesParamsAndAFlattenedError) {
   running.set_number(2);
   running.set_state(v1::TRIAL_RUNNING);
   running.set_attempt(1);
+  running.mutable_progress()->set_step(7);
   *trials.add_trials() = running;
 
   const std::vector<std::string> lines = Lines(FormatTrialsTable(trials, MakeSpec()));
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(Words(lines[0]), (std::vector<std::string>{"trial", "state", "attempt", "accuracy", "latency_ms",
-                                                       "lr", "layers", "activation", "error"}));
+  EXPECT_EQ(Words(lines[0]), (std::vector<std::string>{"trial", "state", "attempt", "step", "accuracy",
+                                                       "latency_ms", "lr", "layers", "activation", "error"}));
   EXPECT_EQ(Words(lines[1]),
-            (std::vector<std::string>{"0", "completed", "1", "0.9", "1.5", "0.01", "2", "relu"}));
-  EXPECT_EQ(Words(lines[3]), (std::vector<std::string>{"2", "running", "1", "-", "-", "-", "-", "-"}));
+            (std::vector<std::string>{"0", "completed", "1", "-", "0.9", "1.5", "0.01", "2", "relu"}));
+  EXPECT_EQ(Words(lines[3]), (std::vector<std::string>{"2", "running", "1", "7", "-", "-", "-", "-", "-"}));
   const std::vector<std::string> failed_words = Words(lines[2]);
-  ASSERT_GE(failed_words.size(), 9u);
-  EXPECT_EQ(std::vector<std::string>(failed_words.begin(), failed_words.begin() + 9),
-            (std::vector<std::string>{"1", "failed", "3", "-", "-", "0.05", "-", "-", "hpo-train"}));
+  ASSERT_GE(failed_words.size(), 10u);
+  EXPECT_EQ(std::vector<std::string>(failed_words.begin(), failed_words.begin() + 10),
+            (std::vector<std::string>{"1", "failed", "3", "-", "-", "-", "0.05", "-", "-", "hpo-train"}));
   const size_t error_at = lines[2].find("hpo-train exited with status 137 stderr: xxx");
   ASSERT_NE(error_at, std::string::npos) << lines[2];
   const std::string error = lines[2].substr(error_at);
@@ -390,18 +391,22 @@ v1::ListTrialsResponse MakeTrialList() {
   running.set_number(2);
   running.set_state(v1::TRIAL_RUNNING);
   running.set_attempt(1);
+  running.mutable_progress()->set_step(3);
+  (*running.mutable_progress()->mutable_metrics())["val_loss"] = 0.5;
+  (*running.mutable_progress()->mutable_metrics())["loss"] = 0.75;
   *trials.add_trials() = running;
   return trials;
 }
 
 TEST(FormatTrialsCsvTest, EveryFieldOfEveryTrial) {
-  EXPECT_EQ(FormatTrialsCsv(MakeTrialList(), MakeSpec()),
-            "trial,id,state,attempt,accuracy,latency_ms,lr,layers,activation,train_loss,device,worker_id,"
-            "started_ms,finished_ms,error\n"
-            "0,21,completed,1,0.9,1.5,0.01,2,relu,0.25,\"cpu: Xeon, \"\"2\"\" threads\",4,1700000000000,"
-            "1700000001500,\n"
-            "1,22,failed,3,,,0.05,,,,,,,,\"exit status 1\nout of memory\"\n"
-            "2,23,running,1,,,,,,,,,,,\n");
+  EXPECT_EQ(
+      FormatTrialsCsv(MakeTrialList(), MakeSpec()),
+      "trial,id,state,attempt,step,accuracy,latency_ms,lr,layers,activation,train_loss,device,worker_id,"
+      "started_ms,finished_ms,error\n"
+      "0,21,completed,1,,0.9,1.5,0.01,2,relu,0.25,\"cpu: Xeon, \"\"2\"\" threads\",4,1700000000000,"
+      "1700000001500,\n"
+      "1,22,failed,3,,,,0.05,,,,,,,,\"exit status 1\nout of memory\"\n"
+      "2,23,running,1,3,,,,,,,,,,,\n");
 }
 
 TEST(FormatTrialsJsonTest, ParsesBackWithEveryField) {
@@ -432,6 +437,12 @@ TEST(FormatTrialsJsonTest, ParsesBackWithEveryField) {
   EXPECT_EQ(second.at("metrics").struct_value().fields().at("accuracy").kind_case(),
             google::protobuf::Value::kNullValue);
   EXPECT_EQ(second.at("metrics").struct_value().fields().count("train_loss"), 0u);  // only what it has
+  EXPECT_EQ(first.at("progress").kind_case(), google::protobuf::Value::kNullValue);
+  const auto& progress = list.values(2).struct_value().fields().at("progress").struct_value().fields();
+  EXPECT_EQ(progress.at("step").number_value(), 3);
+  EXPECT_EQ(progress.at("metrics").struct_value().fields().at("loss").number_value(), 0.75);
+  EXPECT_EQ(progress.at("metrics").struct_value().fields().at("val_loss").number_value(), 0.5);
+  EXPECT_LT(json.find("\"loss\": 0.75"), json.find("\"val_loss\": 0.5"));  // by name
   EXPECT_EQ(FormatTrialsJson({}, MakeSpec()), "[]\n");
 }
 

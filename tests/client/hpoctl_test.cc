@@ -359,10 +359,11 @@ TEST(HpoctlTest, SubmitPrintsTheIdAndRefusesABadFile) {
 TEST(HpoctlTest, TrialsFilteredByStateInEachFormat) {
   Hpoctl run;
   ASSERT_EQ(run({"trials", "3", "--state", "failed,running", "--format", "csv"}), kExitOk) << run.err;
-  EXPECT_EQ(run.out,
-            "trial,id,state,attempt,accuracy,latency_ms,lr,device,worker_id,started_ms,finished_ms,error\n"
-            "5,35,failed,1,,,0.06,,,,,exit status 1\n"
-            "6,36,running,1,,,0.07,,,,,\n");
+  EXPECT_EQ(
+      run.out,
+      "trial,id,state,attempt,step,accuracy,latency_ms,lr,device,worker_id,started_ms,finished_ms,error\n"
+      "5,35,failed,1,,,,0.06,,,,,exit status 1\n"
+      "6,36,running,1,,,,0.07,,,,,\n");
   Hpoctl table;
   ASSERT_EQ(table({"trials", "3", "--state", "completed"}), kExitOk);
   EXPECT_EQ(Lines(table.out).size(), 6u);  // header and five
