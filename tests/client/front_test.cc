@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/spec_builders.h"
+
 namespace hpo::client {
 namespace {
 
@@ -28,12 +30,7 @@ v1::Trial MakeTrial(uint32_t number, double accuracy, double latency_ms,
 
 v1::StudySpec MakeSpec() {
   v1::StudySpec spec;
-  auto* accuracy = spec.add_objectives();
-  accuracy->set_name("accuracy");
-  accuracy->set_direction(v1::MAXIMIZE);
-  auto* latency = spec.add_objectives();
-  latency->set_name("latency_ms");
-  latency->set_direction(v1::MINIMIZE);
+  testing::AddAccuracyAndLatency(&spec);
   return spec;
 }
 

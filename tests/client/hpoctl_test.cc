@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "client/cli.h"
+#include "tests/testing/spec_builders.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hpo::client {
@@ -31,12 +32,7 @@ class FakeCoordinator final : public StudyApi {
     v1::StudySpec& spec = *study_.mutable_spec();
     spec.set_name("quick");
     spec.mutable_budget()->set_max_trials(10);
-    auto* accuracy = spec.add_objectives();
-    accuracy->set_name("accuracy");
-    accuracy->set_direction(v1::MAXIMIZE);
-    auto* latency = spec.add_objectives();
-    latency->set_name("latency_ms");
-    latency->set_direction(v1::MINIMIZE);
+    testing::AddAccuracyAndLatency(&spec);
     auto* lr = spec.add_parameters();
     lr->set_name("lr");
     lr->mutable_float_()->set_low(0.001);

@@ -9,17 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/spec_builders.h"
+
 namespace hpo::client {
 namespace {
 
 v1::StudySpec MakeSpec() {
   v1::StudySpec spec;
-  auto* accuracy = spec.add_objectives();
-  accuracy->set_name("accuracy");
-  accuracy->set_direction(v1::MAXIMIZE);
-  auto* latency = spec.add_objectives();
-  latency->set_name("latency_ms");
-  latency->set_direction(v1::MINIMIZE);
+  testing::AddAccuracyAndLatency(&spec);
   auto* lr = spec.add_parameters();
   lr->set_name("lr");
   lr->mutable_float_()->set_low(1e-4);

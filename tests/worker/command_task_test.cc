@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/spec_builders.h"
 #include "worker/trial_runner.h"
 
 namespace hpo::worker {
@@ -22,21 +23,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-v1::ParamValue Double(double v) {
-  v1::ParamValue p;
-  p.set_double_value(v);
-  return p;
-}
-v1::ParamValue Int(int64_t v) {
-  v1::ParamValue p;
-  p.set_int_value(v);
-  return p;
-}
-v1::ParamValue String(const std::string& v) {
-  v1::ParamValue p;
-  p.set_string_value(v);
-  return p;
-}
+v1::ParamValue Double(double v) { return testing::DoubleValue(v); }
+v1::ParamValue Int(int64_t v) { return testing::IntValue(v); }
+v1::ParamValue String(const std::string& v) { return testing::StringValue(v); }
 
 v1::Trial MlpTrial() {
   v1::Trial trial;

@@ -13,26 +13,16 @@
 #include <limits>
 #include <thread>
 
+#include "tests/testing/spec_builders.h"
+
 namespace hpo::worker {
 namespace {
 
 using std::chrono::milliseconds;
 
-v1::ParamValue Double(double v) {
-  v1::ParamValue p;
-  p.set_double_value(v);
-  return p;
-}
-v1::ParamValue Int(int64_t v) {
-  v1::ParamValue p;
-  p.set_int_value(v);
-  return p;
-}
-v1::ParamValue String(const std::string& v) {
-  v1::ParamValue p;
-  p.set_string_value(v);
-  return p;
-}
+v1::ParamValue Double(double v) { return testing::DoubleValue(v); }
+v1::ParamValue Int(int64_t v) { return testing::IntValue(v); }
+v1::ParamValue String(const std::string& v) { return testing::StringValue(v); }
 
 // ---- argv ----
 
