@@ -21,4 +21,21 @@ Status ValidateResult(size_t num_objectives, std::span<const double> objectives,
   return Status::Ok();
 }
 
+Result<double> ConstraintViolation(std::span<const double> constraints) {
+  double violation = 0.0;
+  for (size_t j = 0; j < constraints.size(); ++j) {
+    if (!std::isfinite(constraints[j])) {
+      return InvalidArgumentError("constraints[" + std::to_string(j) + "] is not finite");
+    }
+    if (constraints[j] > 0) violation += constraints[j];
+  }
+  return violation;
+}
+
+Status Optimizer::TellConstrained(const Candidate& c, std::span<const double> objectives,
+                                  std::span<const double> constraints) {
+  HPO_ASSIGN_OR_RETURN(const double violation, ConstraintViolation(constraints));
+  return Tell(c, objectives, violation);
+}
+
 }  // namespace hpo::search

@@ -57,6 +57,13 @@ class Optimizer {
   virtual Status Tell(const Candidate& c, std::span<const double> objectives,
                       double constraint_violation = 0.0) = 0;
 
+  // The result of a candidate with the values of its constraints, g_j(x) <= 0 meaning constraint j holds
+  // (e.g. latency_ms - 2 for latency_ms <= 2). An optimizer that models constraints (the model-based
+  // sampler) overrides this; the others take the total violation sum_j max(0, g_j) through Tell.
+  // As Tell, and INVALID_ARGUMENT for a constraint value that is not finite.
+  virtual Status TellConstrained(const Candidate& c, std::span<const double> objectives,
+                                 std::span<const double> constraints);
+
   // The candidate could not be evaluated: the optimizer drops it. OK, or NOT_FOUND as for Tell.
   virtual Status TellFailed(const Candidate& c) = 0;
 
@@ -74,6 +81,10 @@ class Optimizer {
   // none and returns an empty list.
   virtual std::vector<Evaluation> Elite() const { return {}; }
 };
+
+// The total violation of constraint values g_j (feasible iff g_j <= 0): sum_j max(0, g_j). Non-finite
+// values give INVALID_ARGUMENT naming the constraint's index.
+Result<double> ConstraintViolation(std::span<const double> constraints);
 
 // The checks every Tell makes of a result, shared by the optimizers: OK, or INVALID_ARGUMENT for
 // objectives of a size other than num_objectives or not finite, or a violation negative or not finite.
