@@ -15,7 +15,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libsqlite3-dev libboost-dev libopenblas-dev libdnnl-dev libeigen3-dev
+  libsqlite3-dev libboost-dev libopenblas-dev libdnnl-dev libeigen3-dev liblbfgspp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libspdlog-dev
   clang libclang-rt-dev
   dataset-fashion-mnist python3 openssl

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -38,6 +39,14 @@ struct OptimizerOptions {
   size_t dims = 0;            // genes per candidate; >= 1
   size_t num_objectives = 0;  // objectives per Tell, all minimised; >= 1
   uint64_t seed = 0;          // every random choice derives from it; no random default
+};
+
+// Work an optimizer wants done away from its owner's lock (a model fit). Run touches only the job's own
+// data, so it may run on any thread while the owner goes on calling the optimizer.
+class OptimizerJob {
+ public:
+  virtual ~OptimizerJob() = default;
+  virtual void Run() = 0;
 };
 
 class Optimizer {
@@ -75,6 +84,15 @@ class Optimizer {
   // truncated, another algorithm's); INVALID_ARGUMENT for a state saved with other dims or objectives.
   // On error the state does not change.
   virtual Status Load(const std::string& state) = 0;
+
+  // The next piece of work to run off the owner's lock, or nullptr when none is due. The default, for
+  // optimizers that do all their work in Ask and Tell, is none. At most one job is out at a time: none
+  // is returned until the last one comes back through FinishJob.
+  virtual std::unique_ptr<OptimizerJob> TakeJob() { return nullptr; }
+
+  // Takes back a job TakeJob returned, after its Run returned (or without running it, to drop it: a job
+  // that was not run changes nothing but lets the next one be taken). Its results join the state.
+  virtual void FinishJob(std::unique_ptr<OptimizerJob> job) { (void)job; }
 
   // The solutions the search currently keeps, best first where there is an order: NSGA-II's parent
   // population, the whale optimizer's archive (or its best whale for one objective). Random search keeps
