@@ -246,7 +246,7 @@ Result<GaussianProcess> GaussianProcess::Fit(const std::vector<std::vector<doubl
   if (options.warm_start != nullptr && options.warm_start->log_lengthscales.size() == features) {
     starts.push_back(ThetaOf(*options.warm_start));
   }
-  starts.push_back(ThetaOf(DefaultHyper(features)));
+  if (options.default_start || starts.empty()) starts.push_back(ThetaOf(DefaultHyper(features)));
   Rng rng(options.seed);
   for (size_t r = 0; r < options.restarts; ++r) {
     GpHyperparameters h = DefaultHyper(features);
@@ -268,7 +268,7 @@ Result<GaussianProcess> GaussianProcess::Fit(const std::vector<std::vector<doubl
   param.epsilon = 1e-5;
   param.max_linesearch = 30;
   double best_value = std::numeric_limits<double>::infinity();
-  Eigen::VectorXd best = starts[1];
+  Eigen::VectorXd best = starts.front();
   for (Eigen::VectorXd theta : starts) {
     theta = theta.cwiseMax(lower).cwiseMin(upper);
     NegativeLogPosterior objective(xm, z);

@@ -45,7 +45,8 @@ struct GpHyperparameters {
 
 struct GpFitOptions {
   size_t restarts = 2;         // starts drawn from the prior, besides the default and the warm start
-  size_t max_iterations = 60;  // L-BFGS-B iterations per start
+  bool default_start = true;   // start from the prior's mode too (always, when there is no warm start)
+  size_t max_iterations = 40;  // L-BFGS-B iterations per start
   uint64_t seed = 0;           // the random starts
   // A start to try first (e.g. the last fit's optimum); ignored when its size does not match.
   const GpHyperparameters* warm_start = nullptr;

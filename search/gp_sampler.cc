@@ -43,7 +43,8 @@ constexpr size_t kFrontParents = 32;
 constexpr size_t kMutantsPerParent = 8;
 constexpr size_t kUniformCandidates = 200;
 constexpr double kOptimism = 2.0;  // the inner NSGA-II minimises mu - kOptimism sigma
-// Fits with random restarts: the first kAlwaysRestart results, then every kRestartEvery-th fit.
+// Fits start from the last fit's optimum; while there are at most kAlwaysRestart results, and on every
+// kRestartEvery-th fit, also from the prior's mode (and, in the first case, from two random draws).
 constexpr size_t kAlwaysRestart = 30;
 constexpr size_t kRestartEvery = 5;
 
@@ -365,7 +366,8 @@ Proposals Propose(const Snapshot& s) {
     }
     GpFitOptions fit;
     fit.seed = rng.Next();
-    fit.restarts = s.restart ? 2 : 0;
+    fit.restarts = s.restart && s.observations.size() <= kAlwaysRestart ? 2 : 0;
+    fit.default_start = s.restart;
     if (s.warm.size() == models) fit.warm_start = &s.warm[k];
     Result<GaussianProcess> model = GaussianProcess::Fit(features, y, fit);
     if (!model.ok()) return out;  // finite data always fits; nothing proposed otherwise
@@ -374,9 +376,8 @@ Proposals Propose(const Snapshot& s) {
   }
 
   // The feasible front (genes and objectives) of the results.
-  std::vector<std::vector<double>> feasible, feasible_genes, all_objectives;
+  std::vector<std::vector<double>> feasible, feasible_genes;
   for (const Observation& o : s.observations) {
-    all_objectives.push_back(o.objectives);
     if (o.violation == 0.0) {
       feasible.push_back(o.objectives);
       feasible_genes.push_back(o.x);
@@ -420,12 +421,9 @@ Proposals Propose(const Snapshot& s) {
     std::vector<double> reference(m, 0.0);
     if (!front.empty()) {
       for (size_t d = 0; d < m; ++d) {
-        double lo = front[0][d], hi = front[0][d], all_lo = all_objectives[0][d],
-               all_hi = all_objectives[0][d];
-        for (const auto& p : front) lo = std::min(lo, p[d]), hi = std::max(hi, p[d]);
-        for (const auto& p : all_objectives) all_lo = std::min(all_lo, p[d]), all_hi = std::max(all_hi, p[d]);
-        const double span = hi > lo ? hi - lo : (all_hi > all_lo ? all_hi - all_lo : 1.0);
-        reference[d] = hi + 0.1 * span;
+        double lo = feasible[0][d], hi = feasible[0][d];
+        for (const auto& p : feasible) lo = std::min(lo, p[d]), hi = std::max(hi, p[d]);
+        reference[d] = hi + 0.1 * (hi > lo ? hi - lo : std::max(1.0, std::abs(hi)));
       }
     }
     const Acquisition acquisition(s, std::move(models_now), front.empty() ? front : believed_front,

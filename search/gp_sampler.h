@@ -10,7 +10,8 @@
 //      workers running at once are not handed near-duplicates;
 //   3. maximises EHVI(x) * PoF(x): the expected hypervolume improvement (ehvi.h, exact for 2 and 3
 //      objectives) over the front of the feasible results and the believed outstanding ones, with the
-//      reference at that front's worst value plus 10% of its range in each objective, times the
+//      reference at the feasible results' worst value plus 10% of their range in each objective (so
+//      that extending the front toward any end counts, not only filling it in), times the
 //      probability that every constraint holds, prod_j Phi(-mu_j(x) / sigma_j(x)). With no feasible
 //      result yet, it maximises PoF alone. The acquisition is maximised over a pool of candidates: the
 //      final population of NSGA-II (nsga2.h) run on the models' optimistic objectives mu_d - 2 sigma_d
@@ -56,13 +57,13 @@
 namespace hpo::search {
 
 struct GpSamplerOptions {
-  OptimizerOptions base;             // dims >= 1, num_objectives 1..3, seed
-  size_t num_constraints = 0;        // values per TellConstrained; <= 16
-  std::optional<SearchSpace> space;  // the parameters' kinds; dims must match. None: all continuous
-  size_t initial_design = 0;         // Latin hypercube points first; 0 = clamp(dims + 1, 5, 20)
-  size_t max_observations = 300;     // results a fit uses at most; in [10, 5000]
-  bool background = false;           // fits through TakeJob/FinishJob instead of in Ask
-  size_t queue = 2;                  // background: proposals per job; in [1, 64]
+  OptimizerOptions base;                  // dims >= 1, num_objectives 1..3, seed
+  size_t num_constraints = 0;             // values per TellConstrained; <= 16
+  std::optional<SearchSpace> space = {};  // the parameters' kinds; dims must match. None: all continuous
+  size_t initial_design = 0;              // Latin hypercube points first; 0 = clamp(dims + 1, 5, 20)
+  size_t max_observations = 300;          // results a fit uses at most; in [10, 5000]
+  bool background = false;                // fits through TakeJob/FinishJob instead of in Ask
+  size_t queue = 2;                       // background: proposals per job; in [1, 64]
 };
 
 // The sampler. INVALID_ARGUMENT naming the option ("gp.num_objectives: ...") when one is out of range.

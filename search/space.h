@@ -45,7 +45,7 @@ struct ParamSpec {
   double high = 0;   // kFloat, kInt
   bool log = false;  // kFloat, kInt: uniform in log space; REQUIRES low > 0 and no step (kInt: 0 or 1)
   double step = 0;   // kFloat: 0 = continuous; kInt: 0 means 1, else a positive integer
-  std::vector<std::string> choices;  // kCategorical: non-empty, no duplicates (ignored for other kinds)
+  std::vector<std::string> choices = {};  // kCategorical: non-empty, no duplicates (ignored for other kinds)
   // Conditional: the parameter exists only when the categorical parameter `parent` (which must come
   // earlier in the list) takes one of `parent_values`. Empty parent: always exists.
   std::string parent = {};                      // "" = unconditional
