@@ -468,17 +468,34 @@ std::string FormatParetoFront(const v1::GetParetoFrontResponse& front, const v1:
   return FormatTable(front, spec);
 }
 
+// The constraints a trial breaks, joined by `separator`.
+std::string JoinViolated(const v1::Trial& trial, const char* separator) {
+  std::string out;
+  for (const std::string& text : trial.violated()) out += (out.empty() ? "" : separator) + text;
+  return out;
+}
+
+// The feasible column of a constrained study's trials: "yes", "no: latency_ms <= 2", or "-" for a trial
+// that has not completed.
+std::string FeasibleText(const v1::Trial& trial) {
+  if (trial.state() != v1::TRIAL_COMPLETED) return "-";
+  return trial.violated().empty() ? "yes" : "no: " + JoinViolated(trial, ", ");
+}
+
 std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec) {
   const Columns columns = ResolveColumns(spec, spec.objectives(), trials.trials());
+  const bool constrained = spec.constraints_size() > 0;
   std::vector<std::vector<Cell>> rows;
   for (const v1::Trial& trial : trials.trials()) {
     std::vector<Cell> row = {NumberCell(trial.number()), TextCell(TrialStateName(trial.state())),
                              NumberCell(trial.attempt()), TableCell(ProgressStep(trial))};
     for (const Value& value : RowValues(trial, columns)) row.push_back(TableCell(value));
+    if (constrained) row.push_back(TextCell(FeasibleText(trial)));
     row.push_back(TextCell(OneLineError(trial.error())));
     rows.push_back(std::move(row));
   }
   std::vector<std::string> header = Header({"trial", "state", "attempt", "step"}, columns);
+  if (constrained) header.push_back("feasible");
   header.push_back("error");
   return RenderTable(header, rows);
 }
@@ -489,7 +506,9 @@ std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::Stud
   std::string out = "trial,id,state,attempt,step";
   for (const std::string& name : Header({}, columns)) out += ',' + CsvField(name);
   for (const std::string& name : others) out += ',' + CsvField(name);
-  out += ",device,worker_id,started_ms,finished_ms,error\n";
+  const bool constrained = spec.constraints_size() > 0;
+  out += ",device,worker_id,started_ms,finished_ms,";
+  out += constrained ? "violated,error\n" : "error\n";
   auto time_field = [](int64_t ms) { return ms > 0 ? IntText(ms) : std::string(); };
   for (const v1::Trial& trial : trials.trials()) {
     out += std::to_string(trial.number()) + ',' + std::to_string(trial.id()) + ',' +
@@ -499,8 +518,9 @@ std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::Stud
     for (const std::string& name : others) out += ',' + CsvValue(MetricValue(trial, name));
     out += ',' + CsvField(trial.device()) + ',' +
            (trial.worker_id() > 0 ? std::to_string(trial.worker_id()) : "") + ',' +
-           time_field(trial.started_ms()) + ',' + time_field(trial.finished_ms()) + ',' +
-           CsvField(trial.error()) + '\n';
+           time_field(trial.started_ms()) + ',' + time_field(trial.finished_ms()) + ',';
+    if (constrained) out += CsvField(JoinViolated(trial, "; ")) + ',';
+    out += CsvField(trial.error()) + '\n';
   }
   return out;
 }
@@ -549,6 +569,11 @@ std::string FormatTrialsJson(const v1::ListTrialsResponse& trials, const v1::Stu
            ", \"worker_id\": " + std::to_string(trial.worker_id()) +
            ", \"started_ms\": " + IntText(trial.started_ms()) +
            ", \"finished_ms\": " + IntText(trial.finished_ms()) + ", \"error\": " + JsonQuote(trial.error());
+    if (spec.constraints_size() > 0) {
+      out += ", \"violated\": [";
+      for (int v = 0; v < trial.violated_size(); ++v) out += (v > 0 ? ", " : "") + JsonQuote(trial.violated(v));
+      out += ']';
+    }
     out += t + 1 < trials.trials_size() ? "},\n" : "}\n";
   }
   out += "]\n";

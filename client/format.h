@@ -52,13 +52,15 @@ std::string FormatParetoFront(const v1::GetParetoFrontResponse& front, const v1:
                               OutputFormat format);
 
 // The trials of a study as an aligned table, for `hpoctl trials`: columns trial, state, attempt, step (the
-// last step the trial reported as progress, "-" when none), the objectives, the parameters, and error
-// (last; line breaks flattened, cut to 80 characters).
+// last step the trial reported as progress, "-" when none), the objectives, the parameters, for a study
+// with constraints "feasible" ("yes", "no: latency_ms <= 2", "-" before completion), and error (last;
+// line breaks flattened, cut to 80 characters).
 std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
 
 // The trials of a study as CSV, for `hpoctl trials --format csv`: the header
 // `trial,id,state,attempt,step,<objectives>,<params>,<other
-// metrics>,device,worker_id,started_ms,finished_ms,error` then one row per trial. Other metrics are those the
+// metrics>,device,worker_id,started_ms,finished_ms,error` then one row per trial (a study with constraints
+// has `violated` before `error`: the broken constraints, "; "-separated). Other metrics are those the
 // trials report that are not objectives, in natural order; a time not yet set (0) is an empty field.
 std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec);
 
@@ -66,6 +68,7 @@ std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::Stud
 //   {"trial": 3, "id": 17, "state": "completed", "attempt": 1, "progress": {"step": 5, "metrics": {...}},
 //    "metrics": {...}, "params": {...}, "device": "...", "worker_id": 2, "started_ms": ...,
 //    "finished_ms": ..., "error": ""}
+// plus, for a study with constraints, "violated": ["latency_ms <= 2"] (empty when feasible).
 // "progress" is the last progress the trial reported (metrics by name), or null when it reported none.
 // "metrics" holds every metric the trial reports (objectives first, in the spec's order, then the
 // others in natural order; a missing objective is null); "params" is in column order.

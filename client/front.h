@@ -77,7 +77,8 @@ struct LocalFront {
 };
 
 // The front of the completed trials in `trials` (others are ignored, as are trials that lack an
-// objective or report it as NaN or infinite) for `objectives`, among those meeting every constraint.
+// objective or report it as NaN or infinite) for `objectives`, among those meeting every constraint:
+// those given and the study's own (a trial whose Trial.violated is not empty is infeasible).
 // REQUIRES: !objectives.empty(); every objective's direction is MINIMIZE or MAXIMIZE.
 LocalFront ComputeFront(const std::vector<v1::Trial>& trials, const std::vector<v1::Objective>& objectives,
                         const std::vector<Constraint>& constraints);

@@ -14,6 +14,13 @@ namespace {
 
 v1::Study StudyOf(const storage::StudyRecord& record) { return record.study; }
 
+// A completed trial's broken constraints (Trial.violated), derived from its metrics.
+void MarkViolated(const v1::StudySpec& spec, v1::Trial& trial) {
+  trial.clear_violated();
+  if (trial.state() != v1::TRIAL_COMPLETED || spec.constraints_size() == 0) return;
+  for (std::string& text : ViolatedConstraints(spec, trial.metrics())) trial.add_violated(std::move(text));
+}
+
 // The labels a worker's studies are matched against: those it registered, and its device as "device".
 std::map<std::string, std::string> EffectiveLabels(std::map<std::string, std::string> labels,
                                                    const std::string& device) {
@@ -54,7 +61,8 @@ Core::Core(storage::Store* store, const CoreOptions& options)
       options_(options),
       token_rng_(TokenSeed()),
       committer_(std::make_unique<GroupCommitter>(
-          store, [this](const std::function<void()>& take) { return Seal(take); })) {}
+          store, [this](const std::function<void()>& take) { return Seal(take); })),
+      fitter_(std::make_unique<Fitter>()) {}
 
 Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOptions& options) {
   std::unique_ptr<Core> core(new Core(store, options));
@@ -66,6 +74,7 @@ Result<std::unique_ptr<Core>> Core::Open(storage::Store* store, const CoreOption
 Status Core::Load() {
   runners_.clear();
   dirty_.clear();
+  ++generation_;
   HPO_ASSIGN_OR_RETURN(std::vector<storage::WorkerRecord> workers, store_->ListWorkers());
   for (storage::WorkerRecord& worker : workers) {
     workers_[worker.id] = EffectiveLabels(std::move(worker.labels), worker.device);
@@ -80,6 +89,7 @@ Status Core::Load() {
     HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> trials, store_->ListTrials(id));
     auto runner = StudyRunner::Create(study, std::move(trials), now);
     if (runner.ok()) {
+      ScheduleFit(**runner);  // a restarted study's model is refitted from its stored trials
       runners_[id] = std::move(*runner);
       continue;
     }
@@ -104,6 +114,25 @@ void Core::SetWorkListener(std::function<void()> listener) { work_listener_ = st
 
 void Core::NotifyWork() {
   if (work_listener_) work_listener_();
+}
+
+void Core::ScheduleFit(StudyRunner& runner) {
+  std::unique_ptr<search::OptimizerJob> job = runner.TakeJob();
+  if (job == nullptr) return;
+  // std::function wants a copyable task; the job goes back to the runner by unique_ptr.
+  auto held = std::make_shared<std::unique_ptr<search::OptimizerJob>>(std::move(job));
+  fitter_->Post([this, held, study_id = runner.id(), generation = generation_] {
+    (*held)->Run();
+    {
+      std::lock_guard lock(mu_);
+      auto it = runners_.find(study_id);
+      if (it == runners_.end() || generation != generation_) return;  // finished, or reloaded since
+      it->second->FinishJob(std::move(*held));
+      dirty_.insert(study_id);  // the new proposals are saved with the next commit
+      ScheduleFit(*it->second);
+    }
+    NotifyWork();
+  });
 }
 
 std::string Core::NewToken() {
@@ -135,6 +164,7 @@ ChangeSet Core::Stage(StudyRunner& runner, Update& update) {
   const uint64_t id = runner.id();
   if (update.optimizer_moved) dirty_.insert(id);
   runner.Accept(update);
+  if (update.optimizer_moved && runner.running()) ScheduleFit(runner);
   changes.trials = std::move(update.trials);
   std::optional<std::string> optimizer_state;
   if (!runner.running()) {
@@ -249,23 +279,29 @@ Result<v1::Study> Core::CancelStudy(uint64_t study_id) {
 }
 
 Result<std::vector<v1::Trial>> Core::ListTrials(uint64_t study_id) {
+  HPO_ASSIGN_OR_RETURN(storage::StudyRecord study, store_->GetStudy(study_id));
   HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(study_id));
   std::vector<v1::Trial> trials;
   trials.reserve(records.size());
-  for (auto& record : records) trials.push_back(std::move(record.trial));
+  for (auto& record : records) {
+    MarkViolated(study.study.spec(), record.trial);
+    trials.push_back(std::move(record.trial));
+  }
   return trials;
 }
 
-Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id) {
+Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id, bool include_infeasible) {
   HPO_ASSIGN_OR_RETURN(storage::StudyRecord study, store_->GetStudy(study_id));
   HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(study_id));
   const v1::StudySpec& spec = study.study.spec();
-  std::vector<const v1::Trial*> completed;
+  std::vector<v1::Trial*> completed;
   std::vector<std::vector<double>> points;
-  for (const auto& record : records) {
+  for (auto& record : records) {
     if (record.trial.state() != v1::TRIAL_COMPLETED) continue;
     auto objectives = MinimisedObjectives(spec, record.trial.metrics());
     if (!objectives.ok()) continue;
+    MarkViolated(spec, record.trial);
+    if (!include_infeasible && record.trial.violated_size() != 0) continue;
     completed.push_back(&record.trial);
     points.push_back(std::move(*objectives));
   }

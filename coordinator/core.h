@@ -8,6 +8,9 @@
 // When a group fails, the operations in it fail, and the next operation first rebuilds every runner from
 // the database (as after a restart).
 //
+// Model fits (the model-based sampler's) run on a thread of their own (coordinator/fitter.h), never
+// under the mutex and never inside an RPC: a study's proposals come from a queue the fits refill.
+//
 // Thread-safe: one mutex serialises the in-memory work of every operation. The Store and the Clock must
 // outlive the Core. The work listener is called without the mutex held, from whichever thread made work
 // available.
@@ -26,6 +29,7 @@
 #include "base/clock.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "coordinator/fitter.h"
 #include "coordinator/group_commit.h"
 #include "coordinator/study_runner.h"
 #include "hpo/v1/service.pb.h"
@@ -50,7 +54,9 @@ class Core {
   Result<std::vector<v1::Study>> ListStudies();
   Result<v1::Study> CancelStudy(uint64_t study_id);
   Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
-  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id);
+  // Trials come with Trial.violated filled in from the study's constraints.
+  // The front of the completed trials that break no constraint (with `include_infeasible`, of them all).
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id, bool include_infeasible = false);
 
   // Workers are known from their registration on, across coordinator restarts (their ids and labels are
   // stored). Every worker call names the worker: NOT_FOUND for one never registered. A worker's labels are
@@ -130,6 +136,10 @@ class Core {
   void Report(uint64_t worker_id, uint64_t trial_id, const std::string& token,
               const std::function<Result<Update>(StudyRunner&, int64_t now_ms)>& report, Done done,
               bool frees_work = true);
+  // Hands the runner's due background work (a model fit) to the fitter; when it is done, it goes back
+  // to the runner (if the study still runs and was not reloaded since), the next is scheduled, and the
+  // work listener is told (a worker may be waiting for the proposal). REQUIRES: mu_ held.
+  void ScheduleFit(StudyRunner& runner);
   std::string NewToken();                  // REQUIRES: mu_ held
   Status CheckWorker(uint64_t worker_id);  // REQUIRES: mu_ held
   void NotifyWork();                       // REQUIRES: mu_ not held
@@ -144,8 +154,11 @@ class Core {
   uint64_t next_study_ = 0;     // GUARDED_BY(mu_); round-robin start
   uint64_t next_trial_id_ = 1;  // GUARDED_BY(mu_)
   std::set<uint64_t> dirty_;    // GUARDED_BY(mu_); studies whose optimizer moved since the last seal
+  uint64_t generation_ = 0;     // GUARDED_BY(mu_); Load() count: a fit from before a reload is dropped
   std::function<void()> work_listener_;
   std::unique_ptr<GroupCommitter> committer_;
+  // Declared last, destroyed first: its running fit may still take mu_ and reach the runners.
+  std::unique_ptr<Fitter> fitter_;
 };
 
 }  // namespace hpo::coordinator

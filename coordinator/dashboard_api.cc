@@ -37,6 +37,8 @@ std::string_view AlgorithmName(const v1::Algorithm& algorithm) {
       return "nsga2";
     case v1::Algorithm::kWoa:
       return "woa";
+    case v1::Algorithm::kGp:
+      return "gp";
     default:
       return "random";
   }
@@ -258,6 +260,10 @@ std::string TrialJson(const v1::Trial& trial) {
           ",\"started_ms\":" + std::to_string(trial.started_ms()) +
           ",\"finished_ms\":" + std::to_string(trial.finished_ms()) +
           ",\"error\":" + JsonQuote(trial.error());
+  // The constraints a completed trial breaks (empty: feasible, or the study has none).
+  json += ",\"violated\":[";
+  for (int i = 0; i < trial.violated_size(); ++i) json += (i > 0 ? "," : "") + JsonQuote(trial.violated(i));
+  json += ']';
   if (trial.has_progress()) {
     json += ",\"progress\":{\"step\":" + std::to_string(trial.progress().step()) +
             ",\"metrics\":" + MetricsJson(trial.progress().metrics()) +

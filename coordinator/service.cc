@@ -94,7 +94,8 @@ grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerC
                                                            const v1::GetParetoFrontRequest* request,
                                                            v1::GetParetoFrontResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
-  return AnswerWith(context, core_->GetParetoFront(request->study_id()), response);
+  return AnswerWith(context, core_->GetParetoFront(request->study_id(), request->include_infeasible()),
+                    response);
 }
 
 // ---- WorkerService ----

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "problems/problem.h"
+#include "search/gp_sampler.h"
 #include "search/nsga2.h"
 #include "search/random_search.h"
 #include "search/woa.h"
@@ -27,7 +28,12 @@ constexpr size_t kMaxParameterNameLength = 64;  // a parameter's name, in bytes
 constexpr int kMaxParameters = static_cast<int>(problems::kMaxProblemDims);  // the most any task takes
 constexpr int kMaxChoices = 1'000;                                           // per categorical parameter
 constexpr size_t kMaxGenes = size_t{1} << 20;  // population (or design) x parameters: 8 MiB of doubles
-constexpr uint32_t kMaxTrainLimit = 50'000;    // the training images of Fashion-MNIST's split
+constexpr uint32_t kMaxTrainLimit = 50'000;
+// The model-based sampler: the default below this many trials; what it takes.
+constexpr uint32_t kModelBasedBelowTrials = 500;
+constexpr size_t kMaxGpObjectives = 3;
+constexpr int kMaxConstraints = 16;
+constexpr size_t kMaxGpParameters = 200;  // the training images of Fashion-MNIST's split
 // A command task: what one exec may take, with room to spare, and what a worker's environment holds.
 constexpr int kMaxArgs = 256;                     // task.command.argv entries
 constexpr size_t kMaxArgLength = 4'096;           // bytes of one argv entry or env value
@@ -45,6 +51,9 @@ Status FieldError(const std::string& field, const std::string& what) {
 }
 
 // "x3" for (prefix "x", index 3). Built by append: GCC 12 warns falsely on "x" + std::to_string(i).
+// A bound as users wrote it: the shortest text that reads back to the same double ("2", "0.5", "4e+06").
+std::string FormatDouble(double value) { return search::FormatValue(search::Value{value}); }
+
 std::string Indexed(const char* prefix, size_t index) {
   std::string name(prefix);
   name += std::to_string(index);
@@ -500,6 +509,49 @@ Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
   return Status::Ok();
 }
 
+Status CheckConstraints(const v1::StudySpec& spec, size_t synthetic_objectives) {
+  if (spec.constraints_size() > kMaxConstraints) {
+    return FieldError("constraints", "at most " + std::to_string(kMaxConstraints) + " constraints, got " +
+                                         std::to_string(spec.constraints_size()));
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < spec.constraints_size(); ++i) {
+    const v1::Constraint& c = spec.constraints(i);
+    if (c.metric().empty() || !TextProblem(c.metric(), kMaxParameterNameLength).empty()) {
+      return FieldError("constraints[" + std::to_string(i) + "].metric",
+                        c.metric().empty() ? "is empty" : "not the name of a metric");
+    }
+    const std::string field = "constraints[" + std::to_string(i) + "] (" + c.metric() + ")";
+    if (!seen.insert(c.metric()).second) {
+      return FieldError(field, "metric constrained twice; give one entry with both min and max");
+    }
+    if (!c.has_max() && !c.has_min()) return FieldError(field, "give max, min or both");
+    if (c.has_max() && !std::isfinite(c.max())) return FieldError(field + ".max", "not a finite number");
+    if (c.has_min() && !std::isfinite(c.min())) return FieldError(field + ".min", "not a finite number");
+    if (c.has_max() && c.has_min() && c.min() > c.max()) {
+      return FieldError(field, "min " + FormatDouble(c.min()) + " > max " + FormatDouble(c.max()) +
+                                   ": no trial could be feasible");
+    }
+    if (spec.task().has_command() || spec.task().has_external()) {
+      if (c.metric() == "device") {
+        return FieldError(field, "\"device\" names where the metrics were measured, not a number");
+      }
+    } else if (spec.task().has_builtin()) {
+      if (trainer::FindMetric(c.metric()) == nullptr) {
+        return FieldError(field, "unknown metric; the trainer reports " + MetricNames());
+      }
+    } else {
+      bool known = false;
+      for (size_t m = 1; m <= synthetic_objectives; ++m) known |= c.metric() == Indexed("f", m);
+      if (!known) {
+        return FieldError(field, "unknown metric; synthetic " + spec.task().synthetic().function() +
+                                     " reports f1..f" + std::to_string(synthetic_objectives));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckBudget(v1::Budget& budget) {
   if (budget.max_trials() == 0) return FieldError("budget.max_trials", "must be at least 1");
   if (budget.max_trials() > kMaxTrials) {
@@ -547,6 +599,24 @@ Status CheckAlgorithm(const v1::StudySpec& spec) {
       }
       HPO_RETURN_IF_ERROR(genes("algorithm.woa.population", algorithm.woa().population()));
       HPO_RETURN_IF_ERROR(genes("algorithm.woa.archive_size", algorithm.woa().archive_size()));
+      break;
+    case v1::Algorithm::kGp:
+      if (dims > kMaxGpParameters) {
+        return FieldError("algorithm.gp", std::to_string(dims) +
+                                              " parameters; the model-based sampler takes at most " +
+                                              std::to_string(kMaxGpParameters));
+      }
+      if (static_cast<size_t>(spec.objectives_size()) > kMaxGpObjectives) {
+        return FieldError("algorithm.gp", std::to_string(spec.objectives_size()) +
+                                              " objectives; the model-based sampler takes at most " +
+                                              std::to_string(kMaxGpObjectives));
+      }
+      if (algorithm.gp().has_initial_design() &&
+          algorithm.gp().initial_design() > spec.budget().max_trials()) {
+        return FieldError("algorithm.gp.initial_design", std::to_string(algorithm.gp().initial_design()) +
+                                                             " is more than budget.max_trials " +
+                                                             std::to_string(spec.budget().max_trials()));
+      }
       break;
     case v1::Algorithm::KIND_NOT_SET:
       break;
@@ -622,8 +692,19 @@ Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
   HPO_RETURN_IF_ERROR(MakeSearchSpace(spec).status());
   if (spec.task().has_builtin()) HPO_RETURN_IF_ERROR(CheckBuiltin(spec));
   HPO_RETURN_IF_ERROR(CheckObjectives(spec, synthetic_objectives));
+  HPO_RETURN_IF_ERROR(CheckConstraints(spec, synthetic_objectives));
   HPO_RETURN_IF_ERROR(CheckBudget(*spec.mutable_budget()));
-  if (spec.algorithm().kind_case() == v1::Algorithm::KIND_NOT_SET) spec.mutable_algorithm()->mutable_random();
+  if (spec.algorithm().kind_case() == v1::Algorithm::KIND_NOT_SET) {
+    // The default: the model-based sampler where trials are few (each one a training run), NSGA-II at
+    // large budgets.
+    if (spec.budget().max_trials() < kModelBasedBelowTrials &&
+        static_cast<size_t>(spec.objectives_size()) <= kMaxGpObjectives &&
+        static_cast<size_t>(spec.parameters_size()) <= kMaxGpParameters) {
+      spec.mutable_algorithm()->mutable_gp();
+    } else {
+      spec.mutable_algorithm()->mutable_nsga2();
+    }
+  }
   HPO_RETURN_IF_ERROR(CheckAlgorithm(spec));
   return spec;
 }
@@ -674,6 +755,20 @@ Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& sp
                                  : search::WoaIterationsForBudget(spec.budget().max_trials(),
                                                                   options.population, options.hybrid_search);
       return AlgorithmError(search::MakeWoa(options));
+    }
+    case v1::Algorithm::kGp: {
+      const v1::Gp& a = algorithm.gp();
+      search::GpSamplerOptions options;
+      options.base = base;
+      options.num_constraints = ConstraintCount(spec);
+      HPO_ASSIGN_OR_RETURN(search::SearchSpace space, MakeSearchSpace(spec));
+      if (space.dims() == dims) options.space = std::move(space);
+      options.initial_design = a.initial_design();
+      if (a.has_max_observations()) options.max_observations = a.max_observations();
+      // In the service a fit never runs in Ask, under the Core's lock: the Core runs the sampler's jobs on
+      // its fitting thread (coordinator/core.h).
+      options.background = true;
+      return AlgorithmError(search::MakeGpSampler(options));
     }
     case v1::Algorithm::kRandom:
     case v1::Algorithm::KIND_NOT_SET: {
@@ -756,6 +851,41 @@ Result<std::vector<double>> MinimisedObjectives(const v1::StudySpec& spec,
     objectives.push_back(o.direction() == v1::MAXIMIZE ? -it->second : it->second);
   }
   return objectives;
+}
+
+size_t ConstraintCount(const v1::StudySpec& spec) {
+  size_t count = 0;
+  for (const v1::Constraint& c : spec.constraints()) count += size_t{c.has_max()} + size_t{c.has_min()};
+  return count;
+}
+
+Result<std::vector<double>> ConstraintValues(const v1::StudySpec& spec,
+                                             const google::protobuf::Map<std::string, double>& metrics) {
+  std::vector<double> values;
+  values.reserve(ConstraintCount(spec));
+  for (const v1::Constraint& c : spec.constraints()) {
+    auto it = metrics.find(c.metric());
+    if (it == metrics.end()) return NotFoundError("missing constraint metric " + c.metric());
+    if (!std::isfinite(it->second))
+      return InvalidArgumentError("constraint metric " + c.metric() + " is not finite");
+    if (c.has_max()) values.push_back(it->second - c.max());
+    if (c.has_min()) values.push_back(c.min() - it->second);
+  }
+  return values;
+}
+
+std::vector<std::string> ViolatedConstraints(const v1::StudySpec& spec,
+                                             const google::protobuf::Map<std::string, double>& metrics) {
+  std::vector<std::string> violated;
+  for (const v1::Constraint& c : spec.constraints()) {
+    auto it = metrics.find(c.metric());
+    const bool known = it != metrics.end() && std::isfinite(it->second);
+    if (c.has_max() && (!known || it->second > c.max()))
+      violated.push_back(c.metric() + " <= " + FormatDouble(c.max()));
+    if (c.has_min() && (!known || it->second < c.min()))
+      violated.push_back(c.metric() + " >= " + FormatDouble(c.min()));
+  }
+  return violated;
 }
 
 }  // namespace hpo::coordinator

@@ -61,6 +61,20 @@ Result<search::SearchSpace> MakeSearchSpace(const v1::StudySpec& spec);
 // ("algorithm.woa.population: ...") for a spec that did not come through NormalizeSpec.
 Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& spec, size_t dims);
 
+// The number of constraint values the spec's constraints give (one per max, one per min).
+size_t ConstraintCount(const v1::StudySpec& spec);
+
+// The values g_j of the spec's constraints for a trial's metrics, g_j <= 0 meaning constraint j holds, in
+// the spec's order (metric - max, then min - metric, for each constraint). NOT_FOUND naming the metric
+// when one is missing; INVALID_ARGUMENT when one is not finite.
+Result<std::vector<double>> ConstraintValues(const v1::StudySpec& spec,
+                                             const google::protobuf::Map<std::string, double>& metrics);
+
+// The constraints a trial's metrics break, as text ("latency_ms <= 2"), in the spec's order; a missing
+// or non-finite metric breaks its constraints. Empty: feasible.
+std::vector<std::string> ViolatedConstraints(const v1::StudySpec& spec,
+                                             const google::protobuf::Map<std::string, double>& metrics);
+
 // A decoded value as the API's ParamValue.
 v1::ParamValue ToParamValue(const search::Value& value);
 

@@ -170,12 +170,16 @@ Result<Update> StudyRunner::Complete(uint64_t worker_id, uint64_t trial_id, cons
   trial.trial.set_device(device);
   Update update;
   auto objectives = MinimisedObjectives(spec_, metrics);
+  auto constraints = ConstraintValues(spec_, metrics);
   if (!non_finite.empty()) {
     HPO_RETURN_IF_ERROR(FailInto(update, std::move(trial), "non-finite metric " + non_finite, now_ms));
   } else if (!objectives.ok()) {
     HPO_RETURN_IF_ERROR(FailInto(update, std::move(trial), objectives.status().message(), now_ms));
+  } else if (!constraints.ok()) {
+    HPO_RETURN_IF_ERROR(FailInto(update, std::move(trial), constraints.status().message(), now_ms));
   } else {
-    HPO_RETURN_IF_ERROR(optimizer_->Tell(CandidateOf(trial), *objectives, 0.0));
+    // An infeasible trial is completed like any other; the optimizer weighs its constraint values.
+    HPO_RETURN_IF_ERROR(optimizer_->TellConstrained(CandidateOf(trial), *objectives, *constraints));
     trial.trial.set_state(v1::TRIAL_COMPLETED);
     trial.trial.set_finished_ms(now_ms);
     EndLease(trial);

@@ -56,7 +56,8 @@ class StudyRunner {
   Result<std::optional<Update>> Assign(uint64_t worker_id, const std::string& token, int64_t now_ms);
 
   // Worker `worker_id`, holding `token`, finished trial `trial_id` with `metrics`. FAILED_PRECONDITION when
-  // that worker does not hold the lease. Metrics missing an objective fail the trial, and so does any
+  // that worker does not hold the lease. Metrics missing an objective (or a constraint's metric) fail the
+  // trial, and so does any
   // non-finite metric ("non-finite metric <name>"). A report repeated under the token that finished the
   // trial changes nothing and is answered OK (empty update).
   Result<Update> Complete(uint64_t worker_id, uint64_t trial_id, const std::string& token,
@@ -86,6 +87,11 @@ class StudyRunner {
 
   // The optimizer's state as of now, for the store.
   std::string SaveOptimizer() const;
+
+  // The optimizer's background work (a model fit), or nullptr when none is due; and its return, after
+  // running it off the Core's lock (search/optimizer.h).
+  std::unique_ptr<search::OptimizerJob> TakeJob() { return optimizer_->TakeJob(); }
+  void FinishJob(std::unique_ptr<search::OptimizerJob> job) { optimizer_->FinishJob(std::move(job)); }
 
   // Extends the lease of a running trial that worker `worker_id` holds under `token`; false when it does
   // not hold it.

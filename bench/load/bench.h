@@ -40,6 +40,7 @@ struct LoadBenchOptions {
   int optuna_trials = 0;               // Optuna's trials (0: as many as the study, or 40 with --quick)
   std::vector<double> paced;           // shares of the closed-loop rate the paced rows offer (empty:
                                        // 0.25,0.5,0.75, or 0.5 with --quick; 0: none)
+  std::string algorithm = "nsga2";     // the study's: nsga2 (steady state) or gp (the model-based sampler)
   double timeout_s = 600;              // a study not finished by then is an error row
   std::string coordinator;             // the hpo-coordinator executable
   std::string scratch;                 // an existing folder for the databases and logs of this run

@@ -20,10 +20,10 @@ namespace {
 constexpr uint32_t kPopulation = 50;  // Optuna's NSGAIISampler default, on both sides
 
 // The study every row runs: ZDT1 on x1..x4 (the coordinator fills the parameters in), f1 and f2
-// minimised, NSGA-II steady state (a steady-state NSGA-II always has a trial for an idle worker, so the
+// minimised, NSGA-II steady state by default (--algorithm gp: the model-based sampler) (a steady-state NSGA-II always has a trial for an idle worker, so the
 // figures measure the service, not a generation barrier), every worker running at once, leases long
 // enough that none expires.
-v1::StudySpec LoadStudy(int workers, uint32_t trials) {
+v1::StudySpec LoadStudy(int workers, uint32_t trials, const std::string& algorithm) {
   v1::StudySpec spec;
   spec.set_name("hpo-bench-load-" + std::to_string(workers));
   for (const char* name : {"f1", "f2"}) {
@@ -31,9 +31,15 @@ v1::StudySpec LoadStudy(int workers, uint32_t trials) {
     objective->set_name(name);
     objective->set_direction(v1::MINIMIZE);
   }
-  v1::Nsga2* nsga2 = spec.mutable_algorithm()->mutable_nsga2();
-  nsga2->set_population(kPopulation);
-  nsga2->set_mode(v1::Nsga2::STEADY_STATE);
+  if (algorithm == "gp") {
+    // The model-based sampler, its fits on the coordinator's fitting thread: the rows show whether they
+    // cost the workers anything.
+    spec.mutable_algorithm()->mutable_gp();
+  } else {
+    v1::Nsga2* nsga2 = spec.mutable_algorithm()->mutable_nsga2();
+    nsga2->set_population(kPopulation);
+    nsga2->set_mode(v1::Nsga2::STEADY_STATE);
+  }
   spec.mutable_budget()->set_max_trials(trials);
   spec.mutable_budget()->set_max_parallel(static_cast<uint32_t>(workers));
   spec.mutable_budget()->set_lease_seconds(600);
@@ -101,7 +107,7 @@ Result<StudyRun> RunStudy(const LoadBenchOptions& options, int workers, uint32_t
   run.launch = coordinator->Status();
   const auto study_stub = v1::StudyService::NewStub(MakeChannel(coordinator->address()));
   v1::CreateStudyRequest create;
-  *create.mutable_spec() = LoadStudy(workers, trials);
+  *create.mutable_spec() = LoadStudy(workers, trials, options.algorithm);
   v1::Study study;
   HPO_RETURN_IF_ERROR(FromGrpc("CreateStudy", study_stub->CreateStudy(Context().get(), create, &study)));
 

@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
                  "(default 0.25,0.5,0.75; 0.5 with --quick; 0: none)")
       ->delimiter(',')
       ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--algorithm", options.algorithm,
+                 "the studies' algorithm: nsga2 (steady state) or gp (the model-based sampler, fits in the "
+                 "background)")
+      ->check(CLI::IsMember({"nsga2", "gp"}))
+      ->capture_default_str();
   app.add_option("--timeout", options.timeout_s,
                  "a study not finished after this many seconds is an error row")
       ->capture_default_str()

@@ -5,7 +5,8 @@
 // runs, the page polls the JSON API every POLL_MS; the list polls every LIST_POLL_MS.
 //
 // Hooks for tests and scripts: every plotted trial is <circle class="trial" data-trial-id="ID">, those
-// on the front also have class "front"; the front's step line is <path class="front-line">; the trials
+// on the front also have class "front", infeasible ones (breaking a constraint) class "infeasible"; the
+// front's step line is <path class="front-line">; the trials
 // table is #trials-table (rows tr[data-trial-id]); #trial-count and #progress carry data-completed,
 // data-failed, data-running and data-max; <body data-ready="true"> once the first view is drawn.
 'use strict';
@@ -381,8 +382,10 @@ function renderPlot() {
   const dots = svg('g', {class: 'points'});
   for (const t of ordered) {
     const onFront = state.frontIds.has(t.id);
+    const infeasible = t.violated && t.violated.length > 0;
     const circle = svg('circle', {
-      class: onFront ? 'trial front' : 'trial', 'data-trial-id': t.id, cx: sx(xValue(t)), cy: sy(yValue(t)),
+      class: onFront ? 'trial front' : infeasible ? 'trial infeasible' : 'trial', 'data-trial-id': t.id,
+      cx: sx(xValue(t)), cy: sy(yValue(t)),
       r: onFront ? 5.5 : 4,
     });
     if (state.selected === t.id) circle.classList.add('selected');
@@ -409,6 +412,9 @@ function showTooltip(t, event) {
   }
   for (const [k, v] of Object.entries(t.params)) table.append(el('tr', {}, el('th', {}, k), el('td', {}, fmt(v))));
   if (t.device) table.append(el('tr', {}, el('th', {}, 'device'), el('td', {}, t.device)));
+  if (t.violated && t.violated.length > 0) {
+    table.append(el('tr', {className: 'violated'}, el('th', {}, 'infeasible'), el('td', {}, 'breaks ' + t.violated.join(', '))));
+  }
   rows.push(table);
   tip.replaceChildren(...rows);
   tip.hidden = false;
@@ -448,7 +454,7 @@ function columns() {
   const cols = [
     {key: 'number', label: '#', get: (t) => t.number, num: true},
     {key: 'id', label: 'id', get: (t) => t.id, num: true},
-    {key: 'state', label: 'state', get: (t) => t.state},
+    {key: 'state', label: 'state', get: (t) => (t.violated && t.violated.length > 0 ? 'infeasible' : t.state)},
     {key: 'front', label: 'front', get: (t) => (state.frontIds.has(t.id) ? '★' : '')},
   ];
   for (const name of objectives) {

@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,7 +55,38 @@ class CoreTest : public ::testing::Test {
     spec.mutable_budget()->set_max_parallel(max_parallel);
     spec.mutable_budget()->set_max_attempts(2);
     spec.mutable_budget()->set_lease_seconds(10);
+    // Random search: these tests are about the runner, with proposals that depend on nothing but the
+    // seed and the order of results (the model-based default's also depend on when its fits finish).
+    spec.mutable_algorithm()->mutable_random();
     return spec;
+  }
+
+  // A trial for `worker`, waiting (on the work listener) while the study has none to hand out yet, as a
+  // parked long poll would; nullopt when none comes within 30 s.
+  std::optional<v1::AcquireTrialResponse> AcquireWaiting(uint64_t worker) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      uint64_t seen = 0;
+      {
+        std::lock_guard lock(work_mu_);
+        seen = work_signals_;
+      }
+      auto got = core_->TryAcquire(worker);
+      EXPECT_TRUE(got.ok()) << got.status().ToString();
+      if (!got.ok()) return std::nullopt;
+      if (got->has_value()) return **got;
+      std::unique_lock lock(work_mu_);
+      work_cv_.wait_until(lock, deadline, [&] { return work_signals_ != seen; });
+    }
+    return std::nullopt;
+  }
+
+  void ListenForWork() {
+    core_->SetWorkListener([this] {
+      std::lock_guard lock(work_mu_);
+      ++work_signals_;
+      work_cv_.notify_all();
+    });
   }
 
   uint64_t Register(const std::map<std::string, std::string>& labels = {}, const std::string& device = "") {
@@ -111,6 +146,9 @@ class CoreTest : public ::testing::Test {
     return record->trial;
   }
 
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  uint64_t work_signals_ = 0;  // GUARDED_BY(work_mu_)
   hpo::testing::TempDir dir_;
   FakeClock clock_{1'000'000};
   std::unique_ptr<storage::Store> store_;
@@ -699,6 +737,131 @@ TEST_F(CoreTest, ARequeuedTrialStartsWithoutProgressAndTheOldLeaseIsRefused) {
   ASSERT_TRUE(Progress(second, 1, 0.8).ok());
   Reopen();
   EXPECT_EQ(Stored(second.trial().id()).progress().step(), 1u);
+}
+
+}  // namespace
+}  // namespace hpo::coordinator
+
+namespace hpo::coordinator {
+namespace {
+
+// ---- the model-based sampler and constraints ----
+
+TEST_F(CoreTest, ModelBasedDefaultRunsItsFitsInTheBackgroundAndFinishesTheStudy) {
+  // No algorithm and a small budget: the model-based sampler. One worker at a time (nothing else in
+  // flight), so after the initial design each trial waits for its fit, which the fitting thread delivers
+  // through the work listener; with ZDT1 on 3 variables, 20 trials find f2 well below random's.
+  ListenForWork();
+  v1::StudySpec spec = Spec(20, 1);
+  spec.clear_algorithm();
+  auto study = core_->CreateStudy(spec);
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_TRUE(study->spec().algorithm().has_gp());
+  const uint64_t worker = Register();
+  double best_f2_at_f1_below_half = 1e9;
+  for (int t = 0; t < 20; ++t) {
+    std::optional<v1::AcquireTrialResponse> a = AcquireWaiting(worker);
+    ASSERT_TRUE(a.has_value()) << "no trial " << t << " within 30 s";
+    std::vector<double> x;
+    for (const char* name : {"x1", "x2", "x3"}) x.push_back(a->trial().params().at(name).double_value());
+    const double g = 1 + 9 * (x[1] + x[2]) / 2;
+    const double f1 = x[0], f2 = g * (1 - std::sqrt(f1 / g));
+    if (f1 < 0.5) best_f2_at_f1_below_half = std::min(best_f2_at_f1_below_half, f2);
+    ASSERT_TRUE(Complete(*a, f1, f2).ok());
+  }
+  EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
+  EXPECT_LT(best_f2_at_f1_below_half, 1.2);  // g near 1: the sampler found x2 = x3 = 0
+  // A restart rebuilds the sampler from its stored state.
+  Reopen();
+  EXPECT_EQ(core_->GetStudy(study->id())->counts().completed(), 20u);
+}
+
+TEST_F(CoreTest, ModelBasedStudyWithOthersInFlightNeverWaitsForAFit) {
+  // Four trials in flight: every acquire is answered at once (a queued proposal or a fallback).
+  v1::StudySpec spec = Spec(40, 4);
+  spec.mutable_algorithm()->mutable_gp()->set_initial_design(5);
+  auto study = core_->CreateStudy(spec);
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  const uint64_t worker = Register();
+  std::vector<v1::AcquireTrialResponse> running;
+  for (int i = 0; i < 4; ++i) running.push_back(Acquire(worker));
+  for (int done = 0; done < 36; ++done) {
+    const v1::AcquireTrialResponse a = running.front();
+    running.erase(running.begin());
+    const double x1 = a.trial().params().at("x1").double_value();
+    ASSERT_TRUE(Complete(a, x1, 1 - x1).ok());
+    running.push_back(Acquire(worker));  // EXPECTs a trial now
+  }
+  for (const auto& a : running) ASSERT_TRUE(Complete(a, 0.5, 0.5).ok());
+  EXPECT_EQ(core_->GetStudy(study->id())->state(), v1::STUDY_COMPLETED);
+}
+
+TEST_F(CoreTest, ConstraintsKeepInfeasibleTrialsOffTheFrontAndAreMarked) {
+  // f1 >= 0.5: trials with f1 < 0.5 complete but are infeasible, marked, and never on the front.
+  ListenForWork();
+  v1::StudySpec spec = Spec(24, 1);
+  spec.clear_algorithm();  // the model-based sampler, modelling the constraint
+  v1::Constraint* c = spec.add_constraints();
+  c->set_metric("f1");
+  c->set_min(0.5);
+  auto study = core_->CreateStudy(spec);
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  const uint64_t worker = Register();
+  int infeasible = 0, infeasible_late = 0;
+  for (int t = 0; t < 24; ++t) {
+    std::optional<v1::AcquireTrialResponse> a = AcquireWaiting(worker);
+    ASSERT_TRUE(a.has_value());
+    const double x1 = a->trial().params().at("x1").double_value();
+    infeasible += x1 < 0.5;
+    infeasible_late += t >= 12 && x1 < 0.5;
+    ASSERT_TRUE(Complete(*a, x1, 1 - x1 + a->trial().params().at("x2").double_value()).ok());
+  }
+  EXPECT_GT(infeasible, 0);       // the initial design samples the whole cube
+  EXPECT_LE(infeasible_late, 3);  // the model learns where the constraint holds
+  auto front = core_->GetParetoFront(study->id());
+  ASSERT_TRUE(front.ok());
+  ASSERT_GT(front->trials_size(), 0);
+  for (const v1::Trial& t : front->trials()) {
+    EXPECT_GE(t.metrics().at("f1"), 0.5);
+    EXPECT_TRUE(t.violated().empty());
+  }
+  auto trials = core_->ListTrials(study->id());
+  ASSERT_TRUE(trials.ok());
+  for (const v1::Trial& t : *trials) {
+    if (t.metrics().at("f1") < 0.5) {
+      ASSERT_EQ(t.violated_size(), 1);
+      EXPECT_EQ(t.violated(0), "f1 >= 0.5");
+    } else {
+      EXPECT_EQ(t.violated_size(), 0);
+    }
+  }
+  // Asked for, the front of every completed trial includes infeasible ones (f1 < 0.5 has the least f1).
+  auto all = core_->GetParetoFront(study->id(), /*include_infeasible=*/true);
+  ASSERT_TRUE(all.ok());
+  EXPECT_LT(all->trials(0).metrics().at("f1"), 0.5);
+}
+
+TEST_F(CoreTest, AConstraintMetricMissingFailsTheTrial) {
+  v1::StudySpec spec = Spec(2, 1);
+  spec.mutable_task()->clear_synthetic();
+  spec.mutable_task()->mutable_external();
+  spec.clear_parameters();
+  v1::Parameter* p = spec.add_parameters();
+  p->set_name("x");
+  p->mutable_float_()->set_high(1);
+  for (v1::Objective& o : *spec.mutable_objectives()) o.set_direction(v1::MINIMIZE);
+  v1::Constraint* c = spec.add_constraints();
+  c->set_metric("latency_ms");
+  c->set_max(2);
+  auto study = core_->CreateStudy(spec);
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  const uint64_t worker = Register();
+  auto got = core_->TryAcquire(worker, study->id());
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+  ASSERT_TRUE(Complete(**got, 0.1, 0.2).ok());  // no latency_ms
+  const v1::Trial stored = Stored((*got)->trial().id());
+  EXPECT_EQ(stored.state(), v1::TRIAL_FAILED);
+  EXPECT_EQ(stored.error(), "missing constraint metric latency_ms");
 }
 
 }  // namespace

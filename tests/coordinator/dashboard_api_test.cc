@@ -116,7 +116,8 @@ TEST_F(DashboardApiTest, ServesThePageAndItsAssetsFromTheBinary) {
   const HttpResponse js = Get(api, "/app.js");
   ASSERT_EQ(js.status, 200);
   EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
-  EXPECT_NE(js.body.find("class: onFront ? 'trial front' : 'trial'"), std::string::npos);
+  EXPECT_NE(js.body.find("class: onFront ? 'trial front' : infeasible ? 'trial infeasible' : 'trial'"),
+            std::string::npos);
   const HttpResponse css = Get(api, "/style.css");
   ASSERT_EQ(css.status, 200);
   EXPECT_EQ(css.content_type, "text/css; charset=utf-8");
@@ -180,7 +181,7 @@ TEST_F(DashboardApiTest, ListsStudiesWithCountsAndState) {
   EXPECT_EQ(Field(Field(study, "counts"), "completed").number_value(), 4);
   EXPECT_EQ(Field(Field(study, "counts"), "running").number_value(), 0);
   EXPECT_EQ(Field(study, "max_trials").number_value(), 4);
-  EXPECT_EQ(Field(study, "algorithm").string_value(), "random");
+  EXPECT_EQ(Field(study, "algorithm").string_value(), "gp");
   EXPECT_EQ(Field(study, "task").string_value(), "synthetic");
   const auto& objectives = Field(study, "objectives").list_value();
   ASSERT_EQ(objectives.values_size(), 2);
@@ -393,8 +394,11 @@ TEST(DashboardJsonTest, TrialsCarryTypedParamsSortedMetricsAndProgress) {
   EXPECT_EQ(TrialJson(t),
             "{\"id\":12,\"number\":3,\"state\":\"running\",\"params\":{\"act\":\"re\\\"lu\",\"lr\":0.001,"
             "\"width\":64},\"metrics\":{\"a\":1.5,\"b\":2},\"worker_id\":0,\"device\":\"\",\"attempt\":0,"
-            "\"created_ms\":0,\"started_ms\":0,\"finished_ms\":0,\"error\":\"\",\"progress\":{\"step\":4,"
+            "\"created_ms\":0,\"started_ms\":0,\"finished_ms\":0,\"error\":\"\",\"violated\":[],\"progress\":"
+            "{\"step\":4,"
             "\"metrics\":{\"loss\":0.25},\"reported_ms\":99}}");
+  t.add_violated("latency_ms <= 2");
+  EXPECT_NE(TrialJson(t).find(",\"violated\":[\"latency_ms <= 2\"],"), std::string::npos);
 }
 
 }  // namespace

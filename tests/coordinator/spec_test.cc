@@ -53,7 +53,69 @@ TEST(SpecTest, GoodSpecGetsDefaults) {
   EXPECT_EQ(spec->budget().max_parallel(), 10u);
   EXPECT_EQ(spec->budget().max_attempts(), 3u);
   EXPECT_EQ(spec->budget().lease_seconds(), 30u);
-  EXPECT_TRUE(spec->algorithm().has_random());
+  EXPECT_TRUE(spec->algorithm().has_gp());  // the model-based sampler: a budget under 500 trials
+}
+
+TEST(SpecTest, DefaultAlgorithmFollowsTheBudget) {
+  // Under 500 trials the model-based sampler, from 500 on NSGA-II.
+  std::string json = kGood;
+  json.replace(json.find(R"("max_trials": 10)"), 16, R"("max_trials": 499)");
+  auto small = NormalizeSpec(Parse(json));
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  EXPECT_TRUE(small->algorithm().has_gp());
+  json.replace(json.find(R"("max_trials": 499)"), 17, R"("max_trials": 500)");
+  auto large = NormalizeSpec(Parse(json));
+  ASSERT_TRUE(large.ok()) << large.status().ToString();
+  EXPECT_TRUE(large->algorithm().has_nsga2());
+  // Normalising again keeps what was chosen, and the optimizer builds.
+  auto again = NormalizeSpec(*small);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->algorithm().has_gp());
+  EXPECT_TRUE(MakeOptimizer(*small, static_cast<size_t>(small->parameters_size())).ok());
+}
+
+TEST(SpecTest, ConstraintsAreKeptAndGiveTheirValues) {
+  v1::StudySpec spec = Parse(kGood);
+  v1::Constraint* c = spec.add_constraints();
+  c->set_metric("latency_ms");
+  c->set_max(2);
+  c = spec.add_constraints();
+  c->set_metric("accuracy");
+  c->set_min(0.8);
+  c->set_max(0.99);
+  auto normal = NormalizeSpec(spec);
+  ASSERT_TRUE(normal.ok()) << normal.status().ToString();
+  ASSERT_EQ(normal->constraints_size(), 2);
+  EXPECT_EQ(ConstraintCount(*normal), 3u);
+  google::protobuf::Map<std::string, double> metrics;
+  metrics["latency_ms"] = 2.5;
+  metrics["accuracy"] = 0.85;
+  auto values = ConstraintValues(*normal, metrics);
+  ASSERT_TRUE(values.ok());
+  ASSERT_EQ(values->size(), 3u);
+  EXPECT_NEAR((*values)[0], 0.5, 1e-12);    // 2.5 - 2
+  EXPECT_NEAR((*values)[1], -0.14, 1e-12);  // 0.85 - 0.99
+  EXPECT_NEAR((*values)[2], -0.05, 1e-12);  // 0.8 - 0.85
+  EXPECT_EQ(ViolatedConstraints(*normal, metrics), std::vector<std::string>{"latency_ms <= 2"});
+  metrics.erase("latency_ms");
+  EXPECT_EQ(ConstraintValues(*normal, metrics).status().code(), StatusCode::kNotFound);
+}
+
+TEST(SpecTest, GpOptionsAreChecked) {
+  v1::StudySpec spec = Parse(kGood);
+  spec.mutable_algorithm()->mutable_gp()->set_initial_design(11);
+  auto refused = NormalizeSpec(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("algorithm.gp.initial_design", 0), 0u)
+      << refused.status().message();
+  spec.mutable_algorithm()->mutable_gp()->set_initial_design(4);
+  spec.mutable_algorithm()->mutable_gp()->set_max_observations(5);
+  refused = NormalizeSpec(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("algorithm.gp.max_observations", 0), 0u)
+      << refused.status().message();
+  spec.mutable_algorithm()->mutable_gp()->set_max_observations(50);
+  EXPECT_TRUE(NormalizeSpec(spec).ok());
 }
 
 TEST(SpecTest, UnknownParameterIsNamed) {
@@ -355,6 +417,46 @@ const std::vector<FieldCase>& FieldCases() {
        [](auto& s) { s.mutable_objectives(1)->set_name("f3"); }},
       {"ObjectiveDirectionUnknown", "objectives[0] (accuracy).direction", kFull,
        [](auto& s) { s.mutable_objectives(0)->set_direction(static_cast<v1::Direction>(7)); }},
+      // StudySpec.constraints
+      {"ConstraintWithoutBound", "constraints[0] (latency_ms)", kFull,
+       [](auto& s) { s.add_constraints()->set_metric("latency_ms"); }},
+      {"ConstraintEmptyMetric", "constraints[0].metric", kFull, [](auto& s) { s.add_constraints()->set_max(2); }},
+      {"ConstraintUnknownBuiltinMetric", "constraints[0] (latncy_ms)", kFull,
+       [](auto& s) {
+         s.add_constraints()->set_metric("latncy_ms");
+         s.mutable_constraints(0)->set_max(2);
+       }},
+      {"ConstraintUnknownSyntheticMetric", "constraints[0] (f3)", kSynthetic,
+       [](auto& s) {
+         s.add_constraints()->set_metric("f3");
+         s.mutable_constraints(0)->set_max(2);
+       }},
+      {"ConstraintMinAboveMax", "constraints[0] (latency_ms)", kFull,
+       [](auto& s) {
+         v1::Constraint* c = s.add_constraints();
+         c->set_metric("latency_ms");
+         c->set_min(3);
+         c->set_max(2);
+       }},
+      {"ConstraintNotFinite", "constraints[0] (latency_ms).max", kFull,
+       [](auto& s) {
+         s.add_constraints()->set_metric("latency_ms");
+         s.mutable_constraints(0)->set_max(std::numeric_limits<double>::infinity());
+       }},
+      {"ConstraintTwice", "constraints[1] (latency_ms)", kFull,
+       [](auto& s) {
+         for (int i = 0; i < 2; ++i) {
+           s.add_constraints()->set_metric("latency_ms");
+           s.mutable_constraints(i)->set_max(2 + i);
+         }
+       }},
+      {"ConstraintsTooMany", "constraints", kCommand,
+       [](auto& s) {
+         for (int i = 0; i < 17; ++i) {
+           s.add_constraints()->set_metric(Indexed("m", i));
+           s.mutable_constraints(i)->set_max(1);
+         }
+       }},
       // StudySpec.algorithm
       {"LatinHypercubeTooLarge", "algorithm.random.latin_hypercube", kFull,
        [](auto& s) { s.mutable_algorithm()->mutable_random()->set_latin_hypercube(1u << 21); }},
