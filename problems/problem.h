@@ -1,9 +1,10 @@
 // Benchmark problems: the ZDT (Zitzler, Deb, Thiele 2000) and DTLZ (Deb, Thiele, Laumanns, Zitzler 2002)
-// test functions, with their textbook boxes, for the synthetic task and for search-quality tests.
+// test functions, with their textbook boxes, for the synthetic task and for search-quality tests
+// (constrained problems, such as TNK, are in constrained.h).
 //
-// A Problem is a plain value: copy it freely. Its `evaluate` is a pure function (no state, no
-// randomness), safe to call from any number of threads at once. This library depends on hpo_base only,
-// so that the worker can evaluate problems without linking the search engine.
+// A Problem is a plain value: copy it freely. Its `evaluate` (and `constraints`) is a pure function (no
+// state, no randomness), safe to call from any number of threads at once. This library depends on hpo_base
+// only, so that the worker can evaluate problems without linking the search engine.
 #ifndef HPO_PROBLEMS_PROBLEM_H_
 #define HPO_PROBLEMS_PROBLEM_H_
 
@@ -29,6 +30,11 @@ struct Problem {
   std::vector<double> upper;
   // The objectives, all minimised. REQUIRES: x.size() == dims and x inside the box.
   std::function<std::vector<double>(std::span<const double> x)> evaluate;
+  // Constraints: none for MakeProblem's problems; constrained.h's set both fields. `constraints(x)`
+  // returns num_constraints values g_j(x), constraint j holding iff g_j(x) <= 0; empty (no function)
+  // when num_constraints is 0. REQUIRES: as for `evaluate`.
+  size_t num_constraints = 0;
+  std::function<std::vector<double>(std::span<const double> x)> constraints;
 };
 
 // The problem called `name` with `dims` variables; dims 0 = the usual size.
