@@ -25,7 +25,7 @@ inline std::string_view StudyStateName(StudyState state) {
   }
 }
 
-// "pending", "running", "completed", "failed", "cancelled"; "unknown" for anything else.
+// "pending", "running", "completed", "failed", "cancelled", "pruned"; "unknown" for anything else.
 inline std::string_view TrialStateName(TrialState state) {
   switch (state) {
     case TRIAL_PENDING:
@@ -38,6 +38,8 @@ inline std::string_view TrialStateName(TrialState state) {
       return "failed";
     case TRIAL_CANCELLED:
       return "cancelled";
+    case TRIAL_PRUNED:
+      return "pruned";
     default:
       return "unknown";
   }
