@@ -1,9 +1,13 @@
-// hpo-train: trains one builtin trial and prints its metrics as one JSON line on stdout.
+// hpo-train: trains one builtin trial and prints its metrics as one JSON line on stdout, after a progress
+// line per epoch.
 //
 //   hpo-train [--data-dir DIR] [--train-limit N] [--threads N] [--backend auto|cpu|cuda] [--list-knobs]
 //             [--KNOB=VALUE ...]
 //
-// Knobs are those of trainer/knobs.h (--list-knobs prints the catalog as JSON). Progress goes to stderr.
+// Knobs are those of trainer/knobs.h (--list-knobs prints the catalog as JSON). After every epoch a
+// progress line goes to stdout, one JSON object with a "step" (trainer/train.h ProgressToJson), which the
+// worker relays to the coordinator for early stopping, and a line for people to stderr; the metrics line,
+// without a "step", comes last.
 // Exit 0 on success; on failure one line "hpo-train: <message>" on stderr and exit 1, or exit 2 for bad
 // arguments.
 #include <CLI/CLI.hpp>
@@ -104,6 +108,8 @@ int Main(int argc, char** argv) {
   }
 
   Result<TrainMetrics> metrics = Train(*config, **backend, *data, [](const EpochReport& r) {
+    std::printf("%s\n", ProgressToJson(r).c_str());
+    std::fflush(stdout);  // at once: the worker relays it while training goes on
     std::fprintf(stderr, "epoch %d/%d: train_loss %.4f val_accuracy %.4f val_loss %.4f (%.2f s)\n", r.epoch,
                  r.epochs, r.train_loss, r.val_accuracy, r.val_loss, r.elapsed_s);
   });

@@ -1,7 +1,8 @@
 // Train: one builtin trial. Trains an MLP on a preloaded dataset in the trial's precision with the
 // configured optimizer, schedule and regularisation, then reports validation and test accuracy, validation
 // loss, batch-1 latency (p50, p99) and batch-256 throughput in that precision, model size, peak backend
-// memory and time.
+// memory and time. Validation runs after every epoch (its figures go to the progress callback); latency
+// and throughput are measured once, after the first epoch, since training does not change them.
 //
 // Each epoch visits the training examples in an order shuffled from the seed (Fisher-Yates on
 // hpo::Rng), in micro-batches of batch_size (the last one may be smaller); grad_accum consecutive
@@ -23,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -85,14 +87,29 @@ struct TrainMetrics {
   std::string device;             // Backend::DeviceName()
 };
 
+// The metrics training does not change: the speed of a forward pass and the model's size. Measured once,
+// right after the first epoch (the shapes and the precision are fixed by then), and reused for the final
+// TrainMetrics.
+struct FixedMetrics {
+  double latency_ms = 0;
+  double latency_p99_ms = 0;
+  double throughput_sps = 0;
+  int64_t params = 0;
+  int64_t model_bytes = 0;
+};
+
 // What Train reports after each epoch (for progress lines).
 struct EpochReport {
   int epoch = 0;  // 1-based
   int epochs = 0;
-  double train_loss = 0;  // mean training loss over the epoch's examples
+  double train_loss = 0;  // mean training loss over the epoch's examples (NaN when none was finite)
   double val_accuracy = 0;
   double val_loss = 0;
-  double elapsed_s = 0;  // since training started
+  double elapsed_s = 0;           // train_time_s so far (the epochs and their validation)
+  int64_t skipped_steps = 0;      // optimizer steps skipped on overflow so far
+  int64_t peak_memory_bytes = 0;  // Backend::peak_bytes() so far
+  // Set on the first epoch's report only (measured after it); nullopt on the others.
+  std::optional<FixedMetrics> fixed;
 };
 
 using ProgressFn = std::function<void(const EpochReport&)>;
@@ -103,6 +120,18 @@ using ProgressFn = std::function<void(const EpochReport&)>;
 // every epoch.
 Result<TrainMetrics> Train(const TrainConfig& config, kernels::Backend& backend, const Datasets& data,
                            const ProgressFn& progress = {});
+
+// The progress line of one epoch, one JSON object on one line (no newline), as the worker relays it
+// (worker/metrics_line.h ParseProgressLine):
+//   {"step":<epoch>,"accuracy":..,"loss":..,"train_loss":..,"train_time_s":..,"skipped_steps":..,
+//    "peak_memory_bytes":..}
+// with the catalog's names: accuracy and loss are the validation figures after that epoch (the metrics
+// the final line reports under the same names), train_time_s the time so far. The first epoch's line
+// (report.fixed set) also carries "latency_ms", "latency_p99_ms", "throughput_sps", "params" and
+// "model_bytes", which do not change with training (the coordinator carries them forward). There is no
+// test_accuracy: the test set is evaluated once, at the end. A non-finite value is null. Always has a
+// "step", which the final metrics line never has.
+std::string ProgressToJson(const EpochReport& report);
 
 // One JSON object on one line (no newline): {"accuracy":..,"test_accuracy":..,"loss":..,"latency_ms":..,
 // "latency_p99_ms":..,"throughput_sps":..,"params":..,"model_bytes":..,"train_time_s":..,

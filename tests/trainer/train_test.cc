@@ -204,6 +204,65 @@ TEST(TrainTest, BatchLargerThanTheTrainingSet) {
   EXPECT_TRUE(std::isfinite(metrics->loss));
 }
 
+TEST(TrainTest, ReportsEveryEpochWithTheFixedMetricsMeasuredOnceAfterTheFirst) {
+  auto backend = Cpu();
+  TrainConfig config = SmallConfig();
+  config.epochs = 4;
+  std::vector<EpochReport> reports;
+  auto metrics =
+      Train(config, *backend, testing::BlobData(), [&](const EpochReport& r) { reports.push_back(r); });
+  ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
+  ASSERT_EQ(reports.size(), 4u);
+  // The first report carries latency, throughput and size; the final metrics are that one measurement.
+  ASSERT_TRUE(reports[0].fixed.has_value());
+  EXPECT_GT(reports[0].fixed->latency_ms, 0);
+  EXPECT_GE(reports[0].fixed->latency_p99_ms, reports[0].fixed->latency_ms);
+  EXPECT_GT(reports[0].fixed->throughput_sps, 0);
+  EXPECT_EQ(reports[0].fixed->latency_ms, metrics->latency_ms);
+  EXPECT_EQ(reports[0].fixed->latency_p99_ms, metrics->latency_p99_ms);
+  EXPECT_EQ(reports[0].fixed->throughput_sps, metrics->throughput_sps);
+  EXPECT_EQ(reports[0].fixed->params, 6 * 16 + 16 + 16 * 2 + 2);
+  EXPECT_EQ(reports[0].fixed->params, metrics->params);
+  EXPECT_EQ(reports[0].fixed->model_bytes, metrics->params * 4);  // fp32
+  EXPECT_EQ(reports[0].fixed->model_bytes, metrics->model_bytes);
+  for (size_t e = 0; e < reports.size(); ++e) {
+    EXPECT_EQ(reports[e].epoch, static_cast<int>(e) + 1);
+    EXPECT_EQ(reports[e].fixed.has_value(), e == 0) << e;
+    EXPECT_GT(reports[e].val_accuracy, 0.5) << e;
+    EXPECT_GT(reports[e].peak_memory_bytes, 0) << e;
+    EXPECT_EQ(reports[e].skipped_steps, 0) << e;  // fp32 skips none
+    if (e > 0) {
+      EXPECT_GT(reports[e].elapsed_s, reports[e - 1].elapsed_s) << e;
+    }
+  }
+  EXPECT_EQ(reports.back().val_accuracy, metrics->accuracy);
+  EXPECT_EQ(reports.back().val_loss, metrics->loss);
+  // train_time_s is the epochs' time, the speed probe left out, so no less than the last report's.
+  EXPECT_GE(metrics->train_time_s, reports.back().elapsed_s);
+}
+
+TEST(TrainTest, ProgressToJson) {
+  EpochReport r;
+  r.epoch = 2;
+  r.epochs = 9;
+  r.train_loss = 0.5;
+  r.val_accuracy = 0.8125;
+  r.val_loss = 0.375;
+  r.elapsed_s = 1.25;
+  r.skipped_steps = 3;
+  r.peak_memory_bytes = 4096;
+  EXPECT_EQ(ProgressToJson(r),
+            "{\"step\":2,\"accuracy\":0.8125,\"loss\":0.375,\"train_loss\":0.5,\"train_time_s\":1.25,"
+            "\"skipped_steps\":3,\"peak_memory_bytes\":4096}");
+  r.epoch = 1;
+  r.train_loss = std::numeric_limits<double>::quiet_NaN();  // no finite training loss: null, not NaN
+  r.fixed = FixedMetrics{0.0125, 0.02, 250000, 203530, 407060};
+  EXPECT_EQ(ProgressToJson(r),
+            "{\"step\":1,\"accuracy\":0.8125,\"loss\":0.375,\"train_loss\":null,\"train_time_s\":1.25,"
+            "\"skipped_steps\":3,\"peak_memory_bytes\":4096,\"latency_ms\":0.0125,\"latency_p99_ms\":0.02,"
+            "\"throughput_sps\":250000,\"params\":203530,\"model_bytes\":407060}");
+}
+
 TEST(TrainTest, MetricsToJson) {
   TrainMetrics m;
   m.accuracy = 0.8629;
