@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   std::string token_file;
   std::string tls_ca;
   uint32_t kill_grace_ms = 5000;
+  uint32_t stop_grace_ms = 300;
   std::vector<std::string> label_flags;
   app.add_option("--coordinator", coordinator,
                  "coordinator address (default: $HPO_COORDINATOR, else 127.0.0.1:50051)")
@@ -99,7 +100,11 @@ int main(int argc, char** argv) {
   app.add_option("--gpus", gpus, "comma-separated GPU ids; slot i gets CUDA_VISIBLE_DEVICES=ids[i % n]");
   app.add_option("--token-file", token_file, "bearer token file (default: $HPO_TOKEN when set)");
   app.add_option("--tls-ca", tls_ca, "PEM root certificates: connect with TLS");
-  app.add_option("--kill-grace-ms", kill_grace_ms, "between SIGTERM and SIGKILL when a trial is stopped");
+  app.add_option("--kill-grace-ms", kill_grace_ms,
+                 "between SIGTERM and SIGKILL when a trial is stopped because the worker stops");
+  app.add_option("--stop-grace-ms", stop_grace_ms,
+                 "between SIGTERM and SIGKILL when the coordinator stops a trial (pruned or taken back)")
+      ->capture_default_str();
   app.add_option("--label", label_flags,
                  "NAME=VALUE, repeatable: a label matched against a study's worker_selector (the device "
                  "description is offered as the label \"device\" too)")
@@ -118,6 +123,7 @@ int main(int argc, char** argv) {
   options.slot_gpus = SplitCommas(gpus);
   options.wait_ms = wait_ms;
   options.kill_grace = std::chrono::milliseconds(kill_grace_ms);
+  options.stop_grace = std::chrono::milliseconds(stop_grace_ms);
   auto labels = hpo::worker::ParseLabelFlags(label_flags);
   if (!labels.ok()) {
     std::fprintf(stderr, "hpo-worker: %s\n", labels.status().message().c_str());

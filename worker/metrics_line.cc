@@ -27,10 +27,8 @@ std::string_view LastObjectLine(std::string_view text) {
   return FindLastLine(text, [](std::string_view line) { return LooksLikeObject(line); });
 }
 
-}  // namespace
-
-Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text) {
-  const std::string_view line = LastObjectLine(stdout_text);
+// The metrics of `line`, the object line found (empty: none).
+Result<TrialMetrics> ParseObjectLine(std::string_view line) {
   if (line.empty()) return NotFoundError("no line of output is a JSON object");
 
   google::protobuf::Struct object;
@@ -61,6 +59,18 @@ Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text) {
     }
   }
   return result;
+}
+
+}  // namespace
+
+Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text) {
+  return ParseObjectLine(LastObjectLine(stdout_text));
+}
+
+Result<TrialMetrics> ParseFinalMetricsLine(std::string_view stdout_text) {
+  return ParseObjectLine(FindLastLine(stdout_text, [](std::string_view line) {
+    return LooksLikeObject(line) && !ParseProgressLine(line).has_value();
+  }));
 }
 
 std::optional<ProgressLine> ParseProgressLine(std::string_view line) {

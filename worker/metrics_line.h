@@ -1,8 +1,8 @@
 // The metrics line: how a trial's program (hpo-train, or a user's command) reports its result. It prints
 // one JSON object on a line of stdout, e.g.
 //   {"accuracy":0.85,"loss":0.4,"latency_ms":0.05,"device":"cpu: Intel Xeon (2 threads)"}
-// and may print anything else before it. The last line that is a JSON object wins. Before it, a user's
-// command may print progress lines: JSON objects with a "step", e.g. {"step": 3, "loss": 0.41}.
+// and may print anything else before it. The last line that is a JSON object wins. Before it, the trainer
+// and a user's command may print progress lines: JSON objects with a "step", e.g. {"step": 3, "loss": 0.41}.
 //
 // Free functions on plain values; safe to call from any thread.
 #ifndef HPO_WORKER_METRICS_LINE_H_
@@ -33,6 +33,11 @@ struct TrialMetrics {
 // valid JSON, or a metric is not finite (a number out of double's range, or a string "NaN", "Infinity"
 // or "-Infinity", as protobuf's JSON writer prints non-finite doubles). The message says which.
 Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text);
+
+// As ParseMetricsLine, but lines that are progress lines (ParseProgressLine: they have a "step") are
+// passed over: the result of a program whose final line never has a step (hpo-train), so that a
+// progress line is never taken for it. NOT_FOUND when no other line looks like a JSON object.
+Result<TrialMetrics> ParseFinalMetricsLine(std::string_view stdout_text);
 
 // One progress line of a running trial.
 struct ProgressLine {

@@ -286,10 +286,10 @@ TrialRunner::TrialRunner(RunnerOptions options) : options_(std::move(options)) {
 
 TrialRunner::~TrialRunner() = default;
 
-void TrialRunner::Stop() {
+void TrialRunner::Stop(std::optional<std::chrono::milliseconds> grace) {
   std::lock_guard<std::mutex> lock(mu_);
   stop_requested_ = true;
-  if (child_ != nullptr) child_->Kill(options_.kill_grace);
+  if (child_ != nullptr) child_->Kill(grace.value_or(options_.kill_grace));
 }
 
 bool TrialRunner::stop_requested() {
@@ -362,6 +362,13 @@ std::optional<TrialOutcome> TrialRunner::RunChild(const std::vector<std::string>
   return std::nullopt;
 }
 
+void TrialRunner::SetProgressCallback(ChildOptions* child_options) const {
+  if (!options_.on_progress) return;
+  child_options->on_stdout_line = [this](std::string_view line) {
+    if (std::optional<ProgressLine> progress = ParseProgressLine(line)) options_.on_progress(*progress);
+  };
+}
+
 TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTask& task) {
   if (options_.train_binary.empty()) return Failed("this worker has no trainer binary (--train-binary)");
   const std::string program = BaseName(options_.train_binary);
@@ -374,6 +381,7 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
 
   ChildOptions child_options;
   child_options.env = options_.env;
+  SetProgressCallback(&child_options);
   ChildResult result;
   if (std::optional<TrialOutcome> ended = RunChild(argv, std::move(child_options), program, &result)) {
     return *ended;
@@ -392,7 +400,7 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
         last_err.empty() ? program + " exited with status " + std::to_string(result.exit_code) : last_err,
         result.elapsed_s);
   }
-  Result<TrialMetrics> metrics = ParseMetricsLine(result.out);
+  Result<TrialMetrics> metrics = ParseFinalMetricsLine(result.out);
   if (!metrics.ok()) {
     if (result.killed) return Stopped(result.elapsed_s);
     if (metrics.status().code() == StatusCode::kNotFound) {
@@ -419,11 +427,7 @@ TrialOutcome TrialRunner::RunCommand(const v1::Trial& trial, const v1::CommandTa
   child_options.search_path = true;
   child_options.timeout = std::chrono::seconds(task.timeout_s());
   child_options.timeout_grace = options_.kill_grace;
-  if (options_.on_progress) {
-    child_options.on_stdout_line = [this](std::string_view line) {
-      if (std::optional<ProgressLine> progress = ParseProgressLine(line)) options_.on_progress(*progress);
-    };
-  }
+  SetProgressCallback(&child_options);
   ChildResult result;
   if (std::optional<TrialOutcome> ended = RunChild(*argv, std::move(child_options), program, &result)) {
     if (ended->kind == TrialOutcome::Kind::kFailed && task.argv(0).find('/') != std::string::npos &&

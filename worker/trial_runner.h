@@ -1,9 +1,10 @@
 // TrialRunner: turns one handed-out trial (an AcquireTrialResponse) into an outcome: its metrics and
 // device, an error, or "stopped". A synthetic task is evaluated in process (hpo_problems); a builtin task
 // runs the trainer (`hpo-train`) as a child process (ChildProcess) with the trial's parameters as
-// `--NAME=VALUE` flags and reads its metrics line (ParseMetricsLine); a command task runs the user's
-// program the same way (BuildCommandArgv, BuildCommandEnv), passes on its progress lines
-// (ParseProgressLine) as they come, and kills it past its timeout.
+// `--NAME=VALUE` flags and reads its metrics line (ParseFinalMetricsLine: its per-epoch progress lines are
+// never the result); a command task runs the user's program the same way (BuildCommandArgv,
+// BuildCommandEnv) and kills it past its timeout. Both pass on their progress lines (ParseProgressLine)
+// as they come.
 //
 // Thread-safety: Run() is called once, by one thread; Stop() may be called from any thread at any time
 // (before, during or after Run()). The runner owns its child process. The free functions are pure.
@@ -42,7 +43,8 @@ struct RunnerOptions {
   // The device a command task's metrics were measured on when its metrics line names none (the
   // worker's device). Default "".
   std::string device;
-  // Called with each progress line of a command task as it is printed, on the thread that runs Run().
+  // Called with each progress line of a builtin or command task as it is printed, on the thread that
+  // runs Run().
   // It must return quickly (the program's output waits meanwhile). Default: none.
   std::function<void(const ProgressLine&)> on_progress;
 };
@@ -118,9 +120,10 @@ class TrialRunner {
   // synthetic task, which is evaluated at once) keeps its outcome.
   TrialOutcome Run(const v1::AcquireTrialResponse& assignment);
 
-  // Stops the trial: kills the child (SIGTERM to its process group, SIGKILL after kill_grace) or keeps
-  // it from starting. Returns at once; Run() then returns kStopped, unless the run had already ended.
-  void Stop();
+  // Stops the trial: kills the child (SIGTERM to its process group, SIGKILL after `grace`, by default
+  // options.kill_grace) or keeps it from starting. Returns at once; Run() then returns kStopped, unless
+  // the run had already ended. A second call may shorten the grace, never lengthen it.
+  void Stop(std::optional<std::chrono::milliseconds> grace = std::nullopt);
 
  private:
   TrialOutcome RunBuiltin(const v1::Trial& trial, const v1::BuiltinTask& task);
@@ -129,6 +132,8 @@ class TrialRunner {
   // ran to an end; otherwise the outcome (stopped before it started, failed to start, a system error).
   std::optional<TrialOutcome> RunChild(const std::vector<std::string>& argv, ChildOptions child_options,
                                        const std::string& program, ChildResult* result);
+  // Passes the child's progress lines to options_.on_progress, when set.
+  void SetProgressCallback(ChildOptions* child_options) const;
   bool stop_requested();
 
   const RunnerOptions options_;

@@ -82,11 +82,16 @@ std::string TrialText(const v1::Trial& trial) {
 
 // Relays one trial's progress lines with ReportProgress from a thread of its own: at most one report per
 // `interval`, the latest line winning over those it replaces; a report is not retried. Once the
-// coordinator refuses one (the lease is gone), the rest are dropped.
+// coordinator refuses one (the lease is gone) or wants no more (it pruned the trial), the rest are
+// dropped.
 class ProgressRelay {
  public:
-  // Makes the call on `context` (no deadline set yet) and returns its status.
-  using Send = std::function<grpc::Status(grpc::ClientContext* context, const ProgressLine& line)>;
+  struct Sent {
+    grpc::Status status;
+    bool last = false;  // the coordinator wants no more progress of this trial (it pruned it)
+  };
+  // Makes the call on `context` (no deadline set yet) and says how it went.
+  using Send = std::function<Sent(grpc::ClientContext* context, const ProgressLine& line)>;
   using Log = std::function<void(const std::string& line)>;
 
   ProgressRelay(Send send, milliseconds interval, Log log)
@@ -135,9 +140,15 @@ class ProgressRelay {
       grpc::ClientContext context;
       call_ = &context;
       lock.unlock();
-      const grpc::Status status = send_(&context, line);
+      const Sent sent = send_(&context, line);
+      const grpc::Status& status = sent.status;
       lock.lock();
       call_ = nullptr;
+      if (sent.last) {
+        refused_ = true;
+        pending_.reset();
+        return;
+      }
       if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
           status.error_code() == grpc::StatusCode::NOT_FOUND) {
         refused_ = true;
@@ -403,8 +414,8 @@ Status Worker::Run() {
 
   const WorkerStats done = stats();
   Log(Prefix() + "stopped (" + std::to_string(done.completed) + " completed, " + std::to_string(done.failed) +
-      " failed, " + std::to_string(done.stopped) + " stopped, " + std::to_string(done.released) +
-      " released, " + std::to_string(done.lost) + " lost)");
+      " failed, " + std::to_string(done.pruned) + " pruned, " + std::to_string(done.stopped) + " stopped, " +
+      std::to_string(done.released) + " released, " + std::to_string(done.lost) + " lost)");
   std::lock_guard<std::mutex> lock(mu_);
   return fatal_.has_value() ? *fatal_ : Status::Ok();
 }
@@ -464,11 +475,12 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
   }
   const std::string trial_text = TrialText(assignment.trial());
   std::unique_ptr<ProgressRelay> relay;
-  if (assignment.task().has_command()) {
+  if (assignment.task().has_command() || assignment.task().has_builtin()) {
     const uint64_t trial_id = assignment.trial().id();
     const std::string token = assignment.lease().token();
     relay = std::make_unique<ProgressRelay>(
-        [this, acquired_as, trial_id, token](grpc::ClientContext* context, const ProgressLine& line) {
+        [this, acquired_as, trial_id, token, trial_text](grpc::ClientContext* context,
+                                                         const ProgressLine& line) -> ProgressRelay::Sent {
           v1::ReportProgressRequest request;
           request.set_worker_id(acquired_as);
           request.set_trial_id(trial_id);
@@ -482,7 +494,12 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
             std::lock_guard<std::mutex> lock(mu_);
             ++stats_.progress;
           }
-          return status;
+          if (!status.ok() || !response.should_prune()) return {status, false};
+          // The trial is already PRUNED: kill it now; RunTrial then reports nothing.
+          StopTrial(trial_id, StopReason::kPruned);
+          Log(Prefix() + trial_text + " pruned at step " + std::to_string(line.step) +
+              (response.reason().empty() ? "" : ": " + response.reason()));
+          return {status, true};
         },
         options_.progress_interval,
         [this, trial_text](const std::string& line) { Log(Prefix() + trial_text + ": " + line); });
@@ -506,7 +523,8 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
   Log(Prefix() + trial_text + " started on slot " + std::to_string(slot));
 
   const TrialOutcome outcome = runner->Run(assignment);
-  // The last progress goes before the result; a trial given back or stopped sends none.
+  // The last progress goes before the result; a trial given back or stopped sends none. (Its answer may
+  // still prune a trial that has ended: then no result is sent.)
   if (relay != nullptr) relay->Finish(outcome.kind != TrialOutcome::Kind::kStopped);
 
   StopReason reason;
@@ -516,31 +534,39 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
   }
   std::string done;
   ReportResult reported = ReportResult::kAcknowledged;
-  switch (outcome.kind) {
-    case TrialOutcome::Kind::kCompleted:
-      done = "completed in " + Seconds(outcome.elapsed_s);
-      reported = Report(active, outcome, false);
-      break;
-    case TrialOutcome::Kind::kFailed:
-      done = "failed after " + Seconds(outcome.elapsed_s) + ": " + outcome.error;
-      reported = Report(active, outcome, false);
-      break;
-    case TrialOutcome::Kind::kStopped:
-      if (reason == StopReason::kCoordinator) {
-        done = "stopped at the coordinator's word; nothing reported";
-      } else {
-        // The worker is stopping: the trial goes back to the queue, its attempt not spent.
-        done = "released: worker stopped";
-        reported = Report(active, outcome, true);
-      }
-      break;
+  if (reason == StopReason::kPruned) {
+    // The coordinator ended it (PRUNED) when it answered the progress report: nothing more to send,
+    // whatever the run came to.
+    done = "pruned: stopped after " + Seconds(outcome.elapsed_s) + "; nothing reported";
+  } else {
+    switch (outcome.kind) {
+      case TrialOutcome::Kind::kCompleted:
+        done = "completed in " + Seconds(outcome.elapsed_s);
+        reported = Report(active, outcome, false);
+        break;
+      case TrialOutcome::Kind::kFailed:
+        done = "failed after " + Seconds(outcome.elapsed_s) + ": " + outcome.error;
+        reported = Report(active, outcome, false);
+        break;
+      case TrialOutcome::Kind::kStopped:
+        if (reason == StopReason::kCoordinator) {
+          done = "stopped at the coordinator's word; nothing reported";
+        } else {
+          // The worker is stopping: the trial goes back to the queue, its attempt not spent.
+          done = "released: worker stopped";
+          reported = Report(active, outcome, true);
+        }
+        break;
+    }
   }
   if (reported == ReportResult::kLeaseLost) done += " (lease lost: result dropped)";
   if (reported == ReportResult::kGaveUp) done += " (report not delivered: result dropped)";
   {
     std::lock_guard<std::mutex> lock(mu_);
     slots_[slot].active.reset();
-    if (reported != ReportResult::kAcknowledged) {
+    if (reason == StopReason::kPruned) {
+      ++stats_.pruned;
+    } else if (reported != ReportResult::kAcknowledged) {
       ++stats_.lost;
     } else if (outcome.kind == TrialOutcome::Kind::kCompleted) {
       ++stats_.completed;
@@ -666,20 +692,25 @@ void Worker::HeartbeatOnce() {
   }
   NoteCallStatus(status, "Heartbeat");
   for (const uint64_t trial_id : response.stop_trial_ids()) {
-    bool found = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (Slot& slot : slots_) {
-        if (!slot.active.has_value() || slot.active->trial_id != trial_id) continue;
-        found = true;
-        if (slot.active->stop_reason == StopReason::kNone) {
-          slot.active->stop_reason = StopReason::kCoordinator;
-        }
-        slot.active->runner->Stop();
-      }
+    if (StopTrial(trial_id, StopReason::kCoordinator)) {
+      Log(Prefix() + "trial " + std::to_string(trial_id) + ": the coordinator says stop");
     }
-    if (found) Log(Prefix() + "trial " + std::to_string(trial_id) + ": the coordinator says stop");
   }
+}
+
+bool Worker::StopTrial(uint64_t trial_id, StopReason reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool found = false;
+  for (Slot& slot : slots_) {
+    if (!slot.active.has_value() || slot.active->trial_id != trial_id) continue;
+    found = true;
+    // A prune stands over any other reason: the coordinator has already ended the trial.
+    if (slot.active->stop_reason == StopReason::kNone || reason == StopReason::kPruned) {
+      slot.active->stop_reason = reason;
+    }
+    slot.active->runner->Stop(options_.stop_grace);
+  }
+  return found;
 }
 
 }  // namespace hpo::worker

@@ -1,10 +1,13 @@
 // Worker: the worker daemon's core. It registers with the coordinator's WorkerService, then runs one
 // loop per slot: AcquireTrial (a long poll), run the trial (TrialRunner), report it with CompleteTrial
 // or FailTrial. A heartbeat thread renews the leases of the running trials and stops the trials the
-// coordinator takes back. A command task's progress lines are relayed with ReportProgress while it runs,
-// at most one report per progress_interval (the latest line wins), from a thread of the trial's own so
-// that neither the program nor the coordinator waits on the other; the last line is sent before the
-// trial's result. Stop() ends it all: no more trials are acquired, running children are killed
+// coordinator takes back. The progress lines of a builtin task (the trainer's, one per epoch) and of a
+// command task are relayed with ReportProgress while it runs, at most one report per progress_interval
+// (the latest line wins), from a thread of the trial's own so that neither the program nor the
+// coordinator waits on the other; the last line is sent before the trial's result. When the answer says
+// should_prune, the coordinator has already ended the trial (PRUNED): its process group is killed at once
+// (SIGTERM, then SIGKILL after stop_grace), nothing more is reported for it, and the slot takes the next
+// trial. Stop() ends it all: no more trials are acquired, running children are killed
 // and their trials given back with ReleaseTrial (best effort: one try each), so that another worker runs
 // them at once without spending an attempt.
 //
@@ -26,8 +29,11 @@
 //   - NOT_FOUND to AcquireTrial or Heartbeat means the coordinator does not know our worker id: the
 //     worker registers again and carries on. UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED and
 //     INVALID_ARGUMENT there are fatal: Run() stops and returns that error.
-//   - Trials named in HeartbeatResponse.stop_trial_ids are killed and nothing is reported for them
-//     (a trial whose run had already ended is reported as usual).
+//   - Trials named in HeartbeatResponse.stop_trial_ids are killed (after stop_grace) and nothing is
+//     reported for them (a trial whose run had already ended is reported as usual).
+//   - A ReportProgress answered should_prune: the trial is killed (after stop_grace) and nothing more is
+//     sent for it, not even a result that was ready (the coordinator has committed it as PRUNED); the
+//     log says "trial N (study S #k) pruned at step S: <reason>".
 //
 // Thread-safety: Run() is called once, by one thread, and blocks until Stop(); Stop(), worker_id() and
 // stats() may be called from any thread (Stop() is not async-signal-safe: a signal handler should wake a
@@ -93,8 +99,11 @@ struct WorkerOptions {
   // Retry backoff: starts at initial_backoff, doubles up to max_backoff. Defaults 200 ms and 5 s.
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{5'000};
-  // Between SIGTERM and SIGKILL when a child is stopped. Default 5 s.
+  // Between SIGTERM and SIGKILL when a child is stopped because the worker stops. Default 5 s.
   std::chrono::milliseconds kill_grace{5'000};
+  // Between SIGTERM and SIGKILL when the coordinator stops a trial (pruned, or named in stop_trial_ids):
+  // its result is no longer wanted, and its slot is free once it is gone. Default 300 ms.
+  std::chrono::milliseconds stop_grace{300};
   // Heartbeat period when the coordinator's RegisterWorkerResponse says 0. Default 5000 ms.
   uint32_t default_heartbeat_ms = 5'000;
   // Receives one human-readable line per event (no trailing newline). Default (empty): stderr.
@@ -105,7 +114,8 @@ struct WorkerOptions {
 struct WorkerStats {
   uint64_t completed = 0;  // CompleteTrial acknowledged
   uint64_t failed = 0;     // FailTrial acknowledged (trial errors)
-  uint64_t stopped = 0;    // stopped at the coordinator's word, nothing reported
+  uint64_t stopped = 0;    // stopped at the coordinator's word (stop_trial_ids), nothing reported
+  uint64_t pruned = 0;     // stopped because a ReportProgress answer said should_prune, nothing reported
   uint64_t released = 0;   // given back by Stop() (ReleaseTrial acknowledged)
   uint64_t lost = 0;       // report refused (lease lost) or given up after retries
   uint64_t progress = 0;   // ReportProgress acknowledged
@@ -144,7 +154,7 @@ class Worker {
   WorkerStats stats() const;
 
  private:
-  enum class StopReason { kNone, kCoordinator, kShutdown };
+  enum class StopReason { kNone, kCoordinator, kPruned, kShutdown };
   struct ActiveTrial {
     uint64_t trial_id = 0;
     std::string token;
@@ -173,6 +183,9 @@ class Worker {
 
   void SlotLoop(int slot);
   void RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint64_t acquired_as);
+  // Kills the running trial `trial_id` after stop_grace for `reason` (kCoordinator or kPruned), unless
+  // another reason came first. Returns whether a slot runs that trial.
+  bool StopTrial(uint64_t trial_id, StopReason reason);
   void HeartbeatLoop();
   void HeartbeatOnce();
 

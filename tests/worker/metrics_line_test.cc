@@ -77,6 +77,32 @@ TEST(MetricsLineTest, NonFiniteIsRejected) {
   }
 }
 
+TEST(FinalMetricsLineTest, ProgressLinesAreNeverTheResult) {
+  // hpo-train's output: a progress line per epoch (the first with the latency), then the metrics line.
+  const std::string trainer =
+      "{\"step\":1,\"accuracy\":0.5,\"loss\":1.5,\"latency_ms\":0.01,\"params\":100}\n"
+      "{\"step\":2,\"accuracy\":0.75,\"loss\":0.5}\n"
+      "{\"accuracy\":0.75,\"test_accuracy\":0.7,\"loss\":0.5,\"latency_ms\":0.01,\"device\":\"cpu: x\"}\n";
+  Result<TrialMetrics> m = ParseFinalMetricsLine(trainer);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->metrics,
+            (std::map<std::string, double>{
+                {"accuracy", 0.75}, {"latency_ms", 0.01}, {"loss", 0.5}, {"test_accuracy", 0.7}}));
+  EXPECT_EQ(m->device, "cpu: x");
+  // A progress line after the metrics line does not replace it (ParseMetricsLine would take it).
+  m = ParseFinalMetricsLine(trainer + "{\"step\":3,\"accuracy\":0.1}\n");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->metrics.at("accuracy"), 0.75);
+  EXPECT_EQ(ParseMetricsLine(trainer + "{\"step\":3,\"accuracy\":0.1}\n")->metrics.at("accuracy"), 0.1);
+  // Progress lines alone are no result.
+  EXPECT_EQ(
+      ParseFinalMetricsLine("{\"step\":1,\"accuracy\":0.5}\n{\"step\":2,\"accuracy\":0.6}\n").status().code(),
+      StatusCode::kNotFound);
+  // A bad last line that is not progress is still an error, as with ParseMetricsLine.
+  EXPECT_EQ(ParseFinalMetricsLine("{\"step\":1}\n{\"accuracy\": }\n").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(ProgressLineTest, AJsonObjectWithAWholeStepIsProgress) {
   const std::optional<ProgressLine> p =
       ParseProgressLine(R"(  {"step": 3, "loss": 0.41, "accuracy": 0.8, "phase": "train", "bad": NaN} )");

@@ -344,6 +344,51 @@ TEST(TrialRunnerTest, StopKillsTheTrainer) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+TEST(TrialRunnerTest, TrainerProgressLinesArePassedOnAndNeverTheResult) {
+  FakeTrainer trainer(
+      "echo '{\"step\": 1, \"accuracy\": 0.5, \"latency_ms\": 0.25}'; echo 'epoch 1' >&2\n"
+      "echo '{\"step\": 2, \"accuracy\": 0.625}'\n"
+      "echo '{\"accuracy\": 0.625, \"latency_ms\": 0.25}'\n"
+      "echo '{\"step\": 3, \"accuracy\": 0.1}'");
+  RunnerOptions options;
+  options.train_binary = trainer.path();
+  std::vector<ProgressLine> lines;
+  options.on_progress = [&lines](const ProgressLine& line) { lines.push_back(line); };
+  TrialRunner runner(options);
+  const TrialOutcome outcome = runner.Run(BuiltinAssignment());
+  ASSERT_EQ(outcome.kind, TrialOutcome::Kind::kCompleted) << outcome.error;
+  // The metrics line, not the progress line printed after it.
+  EXPECT_EQ(outcome.metrics.metrics,
+            (std::map<std::string, double>{{"accuracy", 0.625}, {"latency_ms", 0.25}}));
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0].step, 1u);
+  EXPECT_EQ(lines[0].metrics, (std::map<std::string, double>{{"accuracy", 0.5}, {"latency_ms", 0.25}}));
+  EXPECT_EQ(lines[1].step, 2u);
+  EXPECT_EQ(lines[1].metrics, (std::map<std::string, double>{{"accuracy", 0.625}}));
+  EXPECT_EQ(lines[2].step, 3u);
+}
+
+TEST(TrialRunnerTest, StopWithAShortGraceKillsATrainerThatIgnoresSigterm) {
+  FakeTrainer trainer("trap '' TERM; while true; do sleep 0.05; done");
+  RunnerOptions options;
+  options.train_binary = trainer.path();
+  options.kill_grace = milliseconds(30'000);  // not this one
+  TrialRunner runner(options);
+  std::thread stopper([&runner] {
+    std::this_thread::sleep_for(milliseconds(200));
+    runner.Stop(milliseconds(5'000));
+    runner.Stop(milliseconds(100));  // only shortens
+    runner.Stop(milliseconds(20'000));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const TrialOutcome outcome = runner.Run(BuiltinAssignment());
+  const auto took = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  EXPECT_EQ(outcome.kind, TrialOutcome::Kind::kStopped);
+  // 200 ms to the stop, 100 ms of grace, and the 50 ms polls of the child's pipes.
+  EXPECT_LT(took, milliseconds(1'000));
+}
+
 TEST(TrialRunnerTest, StopBeforeRunStartsNothing) {
   RunnerOptions options;
   options.train_binary = "/nonexistent/hpo-train";

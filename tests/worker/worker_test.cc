@@ -13,8 +13,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace hpo::worker {
@@ -99,11 +101,17 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   }
 
   grpc::Status ReportProgress(grpc::ServerContext*, const v1::ReportProgressRequest* request,
-                              v1::ReportProgressResponse*) override {
+                              v1::ReportProgressResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     progress_.push_back(*request);
     progress_before_result_.push_back(completed_.empty() && failed_.empty());
-    return progress_error_.value_or(grpc::Status::OK);
+    if (progress_error_.has_value()) return *progress_error_;
+    if (prune_from_step_.has_value() && request->step() >= *prune_from_step_) {
+      response->set_should_prune(true);
+      response->set_reason("asha: below the best 1/3 at rung 0");
+      pruned_[request->trial_id()] = std::chrono::steady_clock::now();
+    }
+    return grpc::Status::OK;
   }
 
   void Enqueue(v1::AcquireTrialResponse assignment) {
@@ -137,6 +145,8 @@ class FakeCoordinator final : public v1::WorkerService::Service {
   std::vector<v1::ReportProgressRequest> progress_;
   std::vector<bool> progress_before_result_;    // per progress report: no result had come yet
   std::optional<grpc::Status> progress_error_;  // every ReportProgress is answered this
+  std::optional<uint64_t> prune_from_step_;     // a report of this step or later is answered should_prune
+  std::map<uint64_t, std::chrono::steady_clock::time_point> pruned_;  // trial id -> when it was pruned
 };
 
 bool WaitFor(const std::function<bool()>& condition, milliseconds timeout = milliseconds(10'000)) {
@@ -540,6 +550,142 @@ TEST_F(WorkerTest, RefusedProgressStopsTheRelayButNotTheTrial) {
   EXPECT_TRUE(StopWorker().ok());
   EXPECT_EQ(fake_.With([](auto& f) { return f.progress_.size(); }), 1u);
   EXPECT_NE(Logged().find("ReportProgress refused"), std::string::npos) << Logged();
+}
+
+// Whether process group `pgid` has no live process left (/proc/<pid>/stat). A zombie counts as gone: it
+// has ended, and an orphan's waits for whoever reaps orphans here, which may take a while.
+bool GroupGone(pid_t pgid) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;  // not a process, or it has just gone
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so read after the last ')'.
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream fields(stat.substr(paren + 1));
+    char state = 0;
+    pid_t ppid = 0, group = 0;
+    fields >> state >> ppid >> group;
+    if (group == pgid && state != 'Z' && state != 'X') return false;
+  }
+  return true;
+}
+
+// The pid written to `path` (0 while there is none).
+pid_t ReadPid(const std::string& path) {
+  std::ifstream in(path);
+  pid_t pid = 0;
+  in >> pid;
+  return pid;
+}
+
+TEST_F(WorkerTest, PrunedCommandTrialIsKilledWithinASecondAndNothingMoreIsReported) {
+  options_.progress_interval = milliseconds(10);
+  options_.kill_grace = milliseconds(30'000);  // not what a prune waits for
+  fake_.prune_from_step_ = 3;
+  StartWorker();
+  // Writes its pid (it leads its process group), ignores SIGTERM, and prints a step line every 50 ms
+  // for 30 s, then a result: only SIGKILL after stop_grace ends it early.
+  const std::string pid_file = dir_ + "/pid";
+  fake_.Enqueue(CommandAssignment(11, "echo $$ > " + pid_file +
+                                          "; trap '' TERM; i=1; while [ $i -le 600 ]; do echo "
+                                          "\"{\\\"step\\\": $i, \\\"accuracy\\\": 0.$i}\"; "
+                                          "sleep 0.05; i=$((i+1)); done; echo '{\"accuracy\": 0.9}'"));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.pruned_.count(11) == 1; }); }))
+      << Logged();
+  const auto pruned_at = fake_.With([](auto& f) { return f.pruned_.at(11); });
+  const pid_t pid = ReadPid(pid_file);
+  ASSERT_GT(pid, 0);
+  // The whole process group is gone within a second of the answer, and the slot is free.
+  ASSERT_TRUE(WaitFor([&] { return GroupGone(pid); }, milliseconds(2'000)));
+  const auto gone_after = std::chrono::steady_clock::now() - pruned_at;
+  EXPECT_LT(gone_after, milliseconds(1'000));
+  ASSERT_TRUE(WaitFor([&] { return worker_->stats().pruned == 1; }, milliseconds(2'000))) << Logged();
+  EXPECT_LT(std::chrono::steady_clock::now() - pruned_at, milliseconds(1'000));
+  fake_.Enqueue(SyntheticAssignment(12, 0.5));  // the next trial runs on the freed slot
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }));
+  std::this_thread::sleep_for(milliseconds(200));  // room for anything that should not come
+  const WorkerStats stats = worker_->stats();
+  EXPECT_TRUE(StopWorker().ok());
+
+  EXPECT_EQ(stats.pruned, 1u);
+  EXPECT_EQ(stats.stopped, 0u);
+  EXPECT_EQ(stats.failed, 0u);
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  ASSERT_EQ(fake_.completed_.size(), 1u);
+  EXPECT_EQ(fake_.completed_[0].trial_id(), 12u);  // nothing for trial 11
+  EXPECT_TRUE(fake_.failed_.empty());
+  EXPECT_TRUE(fake_.released_.empty());
+  // Steps 1 and 2 were answered as usual and the trial ran on; the report that pruned it was the last.
+  ASSERT_GE(fake_.progress_.size(), 2u);
+  EXPECT_EQ(fake_.progress_.back().step(), 3u);
+  for (size_t i = 0; i + 1 < fake_.progress_.size(); ++i) EXPECT_LT(fake_.progress_[i].step(), 3u);
+  EXPECT_NE(Logged().find("trial 11 (study 2 #0) pruned at step 3: asha: below the best 1/3 at rung 0"),
+            std::string::npos)
+      << Logged();
+  EXPECT_NE(Logged().find("trial 11 (study 2 #0) pruned: stopped after"), std::string::npos) << Logged();
+}
+
+TEST_F(WorkerTest, BuiltinProgressIsRelayedAndAPrunedTrainerIsKilled) {
+  options_.progress_interval = milliseconds(10);
+  fake_.prune_from_step_ = 2;
+  // The trainer prints an epoch line every 100 ms; SIGTERM ends it as it ends hpo-train.
+  std::ofstream(trainer_)
+      << "#!/bin/sh\necho $$ > " << dir_ << "/pid\n"
+      << "i=1; while [ $i -le 300 ]; do echo \"{\\\"step\\\": $i, \\\"accuracy\\\": 0.5}\"; "
+         "sleep 0.1; i=$((i+1)); done; echo '{\"accuracy\": 0.9}'\n";
+  StartWorker();
+  v1::AcquireTrialResponse assignment = SleepingAssignment(13);
+  assignment.add_objectives()->set_name("accuracy");
+  fake_.Enqueue(assignment);
+  ASSERT_TRUE(WaitFor([&] { return worker_->stats().pruned == 1; })) << Logged();
+  const auto stopped_after =
+      std::chrono::steady_clock::now() - fake_.With([](auto& f) { return f.pruned_.at(13); });
+  EXPECT_LT(stopped_after, milliseconds(1'000));
+  EXPECT_TRUE(GroupGone(ReadPid(dir_ + "/pid")));
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  ASSERT_EQ(fake_.progress_.size(), 2u);
+  EXPECT_EQ(fake_.progress_[0].step(), 1u);
+  EXPECT_EQ(fake_.progress_[0].lease_token(), "token-13");
+  EXPECT_EQ(fake_.progress_[0].metrics().at("accuracy"), 0.5);
+  EXPECT_EQ(fake_.progress_[1].step(), 2u);
+  EXPECT_EQ(fake_.complete_calls_, 0);
+  EXPECT_TRUE(fake_.failed_.empty());
+  EXPECT_TRUE(fake_.released_.empty());
+}
+
+TEST_F(WorkerTest, APruneAnsweredToTheLastProgressOfAFinishedRunDropsItsResult) {
+  // A long interval holds step 2 back until the run has ended; it goes before the result, and its
+  // answer prunes the trial: the coordinator has it as PRUNED, so no CompleteTrial follows.
+  options_.progress_interval = milliseconds(10'000);
+  fake_.prune_from_step_ = 2;
+  StartWorker();
+  fake_.Enqueue(CommandAssignment(
+      14,
+      "echo '{\"step\": 1, \"accuracy\": 0.5}'; sleep 0.2; echo '{\"step\": 2, \"accuracy\": 0.5}'; "
+      "echo '{\"accuracy\": 0.5}'"));
+  ASSERT_TRUE(WaitFor([&] { return worker_->stats().pruned == 1; })) << Logged();
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  ASSERT_EQ(fake_.progress_.size(), 2u);
+  EXPECT_EQ(fake_.progress_[1].step(), 2u);
+  EXPECT_EQ(fake_.complete_calls_, 0);
+  EXPECT_TRUE(fake_.failed_.empty());
+}
+
+TEST_F(WorkerTest, HeartbeatStopKillsATrialThatIgnoresSigtermAfterTheShortGrace) {
+  options_.kill_grace = milliseconds(30'000);  // a stop at the coordinator's word does not wait for it
+  std::ofstream(trainer_) << "#!/bin/sh\ntrap '' TERM\nwhile true; do sleep 0.05; done\n";
+  fake_.stop_.insert(15);
+  StartWorker();
+  const auto start = std::chrono::steady_clock::now();
+  fake_.Enqueue(SleepingAssignment(15));
+  ASSERT_TRUE(WaitFor([&] { return worker_->stats().stopped == 1; }, milliseconds(5'000))) << Logged();
+  // The first heartbeat (30 ms) names it; then 300 ms of grace.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(2'000));
+  EXPECT_TRUE(StopWorker().ok());
+  EXPECT_EQ(fake_.With([](auto& f) { return f.complete_calls_; }), 0);
 }
 
 }  // namespace
