@@ -9,7 +9,6 @@
 #include <limits>
 #include <map>
 #include <numeric>
-#include <queue>
 #include <set>
 #include <sstream>
 #include <string>
@@ -489,73 +488,6 @@ class Nsga2 final : public Optimizer {
                                // the Latin hypercube of the start, not yet asked
 };
 
-// Positions in `front` (indices into objectives) of the `keep` points left after removing, one at a time,
-// the point of least crowding distance (ties: the later position), updating the distances of its
-// neighbours after each removal (Kukkonen and Deb 2006). The ranges stay those of the whole front.
-// O(M K log K) for a front of K points.
-std::vector<size_t> PruneOneByOne(const Points& objectives, const std::vector<size_t>& front, size_t keep) {
-  const size_t k = front.size();
-  const size_t m = objectives[front[0]].size();
-  const size_t kNone = k;
-  auto value = [&](size_t p, size_t j) { return objectives[front[p]][j]; };
-  std::vector<std::vector<size_t>> prev(m, std::vector<size_t>(k, kNone)), next = prev;
-  std::vector<double> range(m);
-  std::vector<size_t> order(k);
-  for (size_t j = 0; j < m; ++j) {
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return value(a, j) != value(b, j) ? value(a, j) < value(b, j) : a < b;
-    });
-    for (size_t i = 0; i + 1 < k; ++i) {
-      next[j][order[i]] = order[i + 1];
-      prev[j][order[i + 1]] = order[i];
-    }
-    range[j] = value(order.back(), j) - value(order.front(), j);
-  }
-  auto distance = [&](size_t p) {
-    double d = 0;
-    for (size_t j = 0; j < m; ++j) {
-      if (!(range[j] > 0)) continue;
-      if (prev[j][p] == kNone || next[j][p] == kNone) return kInf;
-      const double increment = (value(next[j][p], j) - value(prev[j][p], j)) / range[j];
-      if (std::isfinite(increment)) d += increment;
-    }
-    return d;
-  };
-  using Entry = std::pair<double, size_t>;  // (distance, position); the top is the next to go
-  auto later_goes_first = [](const Entry& a, const Entry& b) {
-    return a.first != b.first ? a.first > b.first : a.second < b.second;
-  };
-  std::priority_queue<Entry, std::vector<Entry>, decltype(later_goes_first)> queue(later_goes_first);
-  std::vector<double> dist(k);
-  for (size_t p = 0; p < k; ++p) queue.emplace(dist[p] = distance(p), p);
-  std::vector<bool> removed(k, false);
-  for (size_t left = k; left > keep;) {
-    const auto [d, p] = queue.top();
-    queue.pop();
-    if (removed[p] || d != dist[p]) continue;  // stale
-    removed[p] = true;
-    --left;
-    for (size_t j = 0; j < m; ++j) {
-      const size_t a = prev[j][p], b = next[j][p];
-      if (a != kNone) next[j][a] = b;
-      if (b != kNone) prev[j][b] = a;
-    }
-    for (size_t j = 0; j < m; ++j) {
-      for (size_t q : {prev[j][p], next[j][p]}) {
-        if (q == kNone) continue;
-        const double nd = distance(q);
-        if (nd != dist[q]) queue.emplace(dist[q] = nd, q);
-      }
-    }
-  }
-  std::vector<size_t> kept;
-  for (size_t p = 0; p < k; ++p) {
-    if (!removed[p]) kept.push_back(p);
-  }
-  return kept;
-}
-
 }  // namespace
 
 NondominatedSorting ConstrainedNondominatedSort(const Points& objectives,
@@ -597,17 +529,7 @@ std::vector<size_t> SelectSurvivors(const Points& objectives, std::span<const do
       kept.insert(kept.end(), front.begin(), front.end());
       continue;
     }
-    const size_t keep = count - kept.size();
-    if (pruning == CrowdingPruning::kIterative) {
-      for (size_t k : PruneOneByOne(objectives, front, keep)) kept.push_back(front[k]);
-    } else {
-      const std::vector<double> distance = CrowdingDistance(objectives, front);
-      std::vector<size_t> order(front.size());
-      std::iota(order.begin(), order.end(), size_t{0});
-      std::stable_sort(order.begin(), order.end(),
-                       [&](size_t a, size_t b) { return distance[a] > distance[b]; });
-      for (size_t k = 0; k < keep; ++k) kept.push_back(front[order[k]]);
-    }
+    for (size_t i : PruneByCrowding(objectives, front, count - kept.size(), pruning)) kept.push_back(i);
   }
   std::sort(kept.begin(), kept.end());
   return kept;

@@ -25,15 +25,17 @@
 // likewise bounded, then clamps it to [0, 1].
 //   Survival ((mu + lambda)): the parents and the new results together are ranked as above; whole
 // fronts are kept while they fit, and the front that does not fit is cut down by crowding distance
-// (ties keep the earlier point: parents before children, children by id). Two ways (`pruning`):
+// (PruneByCrowding in pareto.h; ties keep the earlier point: parents before children, children by id).
+// Two ways (`pruning`):
 //   kOnce (the paper): the crowding distances of the front are computed once and the largest kept;
-//   kIterative (default; Kukkonen and Deb, "Improved pruning of non-dominated solutions based on
-//     crowding distance for bi-objective optimization problems", CEC 2006): the point of least
-//     crowding distance is removed one at a time and its neighbours' distances updated (ranges stay
-//     the whole front's), so that two close points far from the rest do not both survive; on ZDT1-6
-//     and DTLZ2 it ends with a larger hypervolume. O(M K log K) for a front of K.
-// The two agree whenever one point goes. Rank and crowding distance of the survivors are then computed
-// afresh for the next tournaments.
+//   kIterative (default; Kukkonen and Deb, CEC 2006): the point of least crowding distance is removed one
+//     at a time and the distances it touched are updated, so that two close points far from the rest do
+//     not both survive; on ZDT1-6 and DTLZ2 it ends with a larger hypervolume. O(M K log K) for a front
+//     of K.
+// The two agree whenever one point goes. Copies of a point (equal objectives, frequent with discrete and
+// categorical parameters) are crowded as one point: the earliest copy holds the point's distance and
+// the others have 0, so they go first and no copy holds a second slot at an extreme (pareto.h). Rank and
+// crowding distance of the survivors are then computed afresh for the next tournaments.
 //
 // Modes.
 //   kGenerational (the paper): generation 0 is `population` points of a Latin hypercube (each gene's
@@ -77,9 +79,6 @@
 
 namespace hpo::search {
 
-// How survival cuts the last front that does not fit (see above).
-enum class CrowdingPruning { kIterative, kOnce };
-
 struct Nsga2Options {
   OptimizerOptions base;    // dims >= 1, num_objectives >= 1, seed
   size_t population = 100;  // parents kept; also the generation size. In [4, 1'000'000]
@@ -88,7 +87,7 @@ struct Nsga2Options {
   double eta_c = 20;            // SBX distribution index; finite, >= 0
   double eta_m = 20;            // polynomial mutation distribution index; finite, >= 0
   double mutation_prob = 0;     // per-gene mutation probability in [0, 1]; 0 = 1 / dims
-  CrowdingPruning pruning = CrowdingPruning::kIterative;  // kOnce: exactly the 2002 paper
+  CrowdingPruning pruning = CrowdingPruning::kIterative;  // pareto.h; kOnce: exactly the 2002 paper
 };
 
 // An NSGA-II optimizer. INVALID_ARGUMENT naming the first bad field ("nsga2.population: must be at
@@ -106,8 +105,8 @@ NondominatedSorting ConstrainedNondominatedSort(const std::vector<std::vector<do
 
 // The indices (ascending) of the `count` points NSGA-II's survival keeps: whole fronts of the
 // constrained sorting while they fit, then members of the next front by crowding distance, pruned as
-// `pruning` says (ties: the lower index stays). All of them when count >= the number of points.
-// REQUIRES: as ConstrainedNondominatedSort; objectives not NaN.
+// `pruning` says (PruneByCrowding; ties: the lower index stays). All of them when count >= the number of
+// points. REQUIRES: as ConstrainedNondominatedSort; objectives not NaN.
 std::vector<size_t> SelectSurvivors(const std::vector<std::vector<double>>& objectives,
                                     std::span<const double> violations, size_t count,
                                     CrowdingPruning pruning = CrowdingPruning::kIterative);

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <numeric>
+#include <queue>
+#include <utility>
 
 namespace hpo::search {
 namespace {
@@ -266,31 +269,329 @@ NondominatedSorting NondominatedSort(const Points& points) {
   return sorting;
 }
 
-std::vector<double> CrowdingDistance(const Points& points, std::span<const size_t> front) {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  std::vector<double> distance(front.size(), 0.0);
-  std::vector<size_t> order;  // positions in front of the points without NaN
-  for (size_t k = 0; k < front.size(); ++k) {
-    assert(front[k] < points.size());
-    if (!HasNan(points[front[k]])) order.push_back(k);
+// Crowding distance: CrowdedFront is the one implementation; CrowdingDistance and PruneByCrowding build
+// one and read it.
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// The indices of `front` whose points hold no NaN, in front's order.
+std::vector<size_t> WithoutNan(const Points& points, std::span<const size_t> front) {
+  std::vector<size_t> finite;
+  finite.reserve(front.size());
+  for (size_t i : front) {
+    assert(i < points.size());
+    if (!HasNan(points[i])) finite.push_back(i);
   }
-  if (order.size() == 1) distance[order[0]] = kInf;
-  if (order.size() <= 1) return distance;
-  const size_t num_objectives = points[front[order[0]]].size();
-  for (size_t m = 0; m < num_objectives; ++m) {
-    auto value = [&](size_t k) { return points[front[k]][m]; };
-    std::sort(order.begin(), order.end(),
-              [&](size_t a, size_t b) { return value(a) != value(b) ? value(a) < value(b) : a < b; });
-    const double range = value(order.back()) - value(order.front());
+  return finite;
+}
+
+}  // namespace
+
+CrowdedFront::CrowdedFront(size_t num_objectives)
+    : num_objectives_(num_objectives),
+      head_(num_objectives, kNone),
+      tail_(num_objectives, kNone),
+      prev_(num_objectives),
+      next_(num_objectives) {
+  assert(num_objectives >= 1);
+}
+
+CrowdedFront::CrowdedFront(const Points& points, std::span<const size_t> front)
+    : CrowdedFront(front.empty() ? 1 : points[front[0]].size()) {
+  const size_t k = front.size();
+  key_.assign(front.begin(), front.end());
+  values_.reserve(k * num_objectives_);
+  for (size_t i : front) {
+    assert(points[i].size() == num_objectives_ && !HasNan(points[i]));
+    values_.insert(values_.end(), points[i].begin(), points[i].end());
+  }
+  distance_.assign(k, 0.0);
+  size_ = k;
+  std::vector<size_t> order(k);
+  for (size_t m = 0; m < num_objectives_; ++m) {
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return Before(a, b, m); });
+    prev_[m].assign(k, kNone);
+    next_[m].assign(k, kNone);
+    for (size_t slot : order) Link(slot, m, kNone);
+  }
+  for (size_t slot = 0; slot < k; ++slot) distinct_ += IsFirstCopy(slot) ? 1 : 0;
+  RecomputeAll();
+}
+
+bool CrowdedFront::Same(size_t a, size_t b) const {
+  return std::equal(&values_[a * num_objectives_], &values_[a * num_objectives_] + num_objectives_,
+                    &values_[b * num_objectives_]);
+}
+
+bool CrowdedFront::Before(size_t a, size_t b, size_t m) const {
+  if (Value(a, m) != Value(b, m)) return Value(a, m) < Value(b, m);
+  for (size_t j = 0; j < num_objectives_; ++j) {
+    if (Value(a, j) != Value(b, j)) return Value(a, j) < Value(b, j);
+  }
+  return key_[a] < key_[b];
+}
+
+double CrowdedFront::Range(size_t m) const { return Value(tail_[m], m) - Value(head_[m], m); }
+
+// Copies are neighbours in every order, the least key first; so in objective 0's.
+bool CrowdedFront::IsFirstCopy(size_t slot) const {
+  const size_t before = prev_[0][slot];
+  return before == kNone || !Same(before, slot);
+}
+
+size_t CrowdedFront::FirstOfGroup(size_t slot, size_t m) const {
+  while (prev_[m][slot] != kNone && Same(prev_[m][slot], slot)) slot = prev_[m][slot];
+  return slot;
+}
+
+double CrowdedFront::ComputeDistance(size_t slot) const {
+  if (!IsFirstCopy(slot)) return 0.0;
+  if (distinct_ == 1) return kInf;
+  double distance = 0.0;
+  for (size_t m = 0; m < num_objectives_; ++m) {
+    const double range = Range(m);
     if (!(range > 0)) continue;  // constant (or -inf..-inf, inf..inf): no extremes, no 0/0
-    distance[order.front()] = kInf;
-    distance[order.back()] = kInf;
-    for (size_t k = 1; k + 1 < order.size(); ++k) {
-      const double increment = (value(order[k + 1]) - value(order[k - 1])) / range;
-      if (std::isfinite(increment)) distance[order[k]] += increment;
-    }
+    size_t last = slot;          // of the group; slot is its first in every order
+    while (next_[m][last] != kNone && Same(next_[m][last], slot)) last = next_[m][last];
+    const size_t before = prev_[m][slot], after = next_[m][last];
+    if (before == kNone || after == kNone) return kInf;
+    const double increment = (Value(after, m) - Value(before, m)) / range;
+    if (std::isfinite(increment)) distance += increment;
   }
   return distance;
+}
+
+void CrowdedFront::Link(size_t slot, size_t m, size_t before) {
+  const size_t after = before == kNone ? tail_[m] : prev_[m][before];
+  prev_[m][slot] = after;
+  next_[m][slot] = before;
+  (after == kNone ? head_[m] : next_[m][after]) = slot;
+  (before == kNone ? tail_[m] : prev_[m][before]) = slot;
+}
+
+void CrowdedFront::Unlink(size_t slot, size_t m) {
+  const size_t before = prev_[m][slot], after = next_[m][slot];
+  (before == kNone ? head_[m] : next_[m][before]) = after;
+  (after == kNone ? tail_[m] : prev_[m][after]) = before;
+}
+
+size_t CrowdedFront::NewSlot(size_t key) {
+  size_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    slot = key_.size();
+    key_.push_back(kNone);
+    values_.resize(values_.size() + num_objectives_);
+    distance_.push_back(0.0);
+    for (size_t m = 0; m < num_objectives_; ++m) {
+      prev_[m].push_back(kNone);
+      next_[m].push_back(kNone);
+    }
+  }
+  key_[slot] = key;
+  return slot;
+}
+
+size_t CrowdedFront::SlotOf(size_t key) const {
+  const auto it = std::find(key_.begin(), key_.end(), key);
+  assert(it != key_.end());
+  return static_cast<size_t>(it - key_.begin());
+}
+
+void CrowdedFront::Recompute(size_t slot) {
+  distance_[slot] = ComputeDistance(slot);
+  changed_.push_back(slot);
+}
+
+void CrowdedFront::RecomputeAll() {
+  for (size_t slot = 0; slot < key_.size(); ++slot) {
+    if (key_[slot] != kNone) Recompute(slot);
+  }
+}
+
+void CrowdedFront::Insert(size_t key, std::span<const double> objectives) {
+  assert(objectives.size() == num_objectives_);
+  changed_.clear();
+  const size_t slot = NewSlot(key);
+  std::copy(objectives.begin(), objectives.end(), values_.begin() + slot * num_objectives_);
+  ++size_;
+  for (size_t m = 0; m < num_objectives_; ++m) {
+    size_t at = head_[m];
+    while (at != kNone && Before(at, slot, m)) at = next_[m][at];
+    Link(slot, m, at);
+  }
+  AfterInsert(slot);
+}
+
+void CrowdedFront::AfterInsert(size_t slot) {
+  const size_t before = prev_[0][slot], after = next_[0][slot];
+  if ((before != kNone && Same(before, slot)) || (after != kNone && Same(after, slot))) {
+    // A copy: only the group's first copy can change (to this one, taking the group's distance).
+    Recompute(slot);
+    if (IsFirstCopy(slot)) Recompute(after);
+    return;
+  }
+  ++distinct_;
+  bool extreme = distinct_ <= 2;  // then every point is an extreme
+  for (size_t m = 0; m < num_objectives_; ++m) extreme = extreme || head_[m] == slot || tail_[m] == slot;
+  if (extreme) {  // a range may have changed
+    RecomputeAll();
+    return;
+  }
+  // Otherwise only the groups next to it in some order have a new neighbour.
+  Recompute(slot);
+  for (size_t m = 0; m < num_objectives_; ++m) {
+    Recompute(FirstOfGroup(prev_[m][slot], m));
+    Recompute(next_[m][slot]);  // slot is a group of its own, so this is the next group's first
+  }
+}
+
+void CrowdedFront::Erase(size_t key) { EraseSlot(SlotOf(key)); }
+
+void CrowdedFront::EraseSlot(size_t slot) {
+  changed_.clear();
+  const size_t before = prev_[0][slot], after = next_[0][slot];
+  const bool first = before == kNone || !Same(before, slot);
+  const bool copies = !first || (after != kNone && Same(after, slot));
+  bool extreme = false;
+  for (size_t m = 0; m < num_objectives_; ++m) {
+    extreme = extreme || head_[m] == slot || tail_[m] == slot;
+    Unlink(slot, m);
+  }
+  key_[slot] = kNone;
+  free_.push_back(slot);
+  --size_;
+  if (copies) {
+    // The group stays, with the same neighbours; when its first copy goes, the next one holds its distance.
+    if (first) Recompute(after);
+    return;
+  }
+  --distinct_;
+  if (size_ == 0) return;
+  if (extreme || distinct_ == 1) {  // a range may have changed, or one point is left
+    RecomputeAll();
+    return;
+  }
+  // The groups next to it in some order have new neighbours (the links of slot still name them).
+  for (size_t m = 0; m < num_objectives_; ++m) {
+    Recompute(FirstOfGroup(prev_[m][slot], m));
+    Recompute(next_[m][slot]);
+  }
+}
+
+void CrowdedFront::ShiftKeysAbove(size_t key) {
+  for (size_t& k : key_) {
+    if (k != kNone && k > key) --k;
+  }
+}
+
+size_t CrowdedFront::MostCrowded() const {
+  assert(size_ > 0);
+  size_t best = kNone;
+  for (size_t slot = 0; slot < key_.size(); ++slot) {
+    if (key_[slot] == kNone) continue;
+    if (best == kNone || distance_[slot] < distance_[best] ||
+        (distance_[slot] == distance_[best] && key_[slot] > key_[best])) {
+      best = slot;
+    }
+  }
+  return key_[best];
+}
+
+std::vector<double> CrowdedFront::Distances(std::span<const size_t> keys) const {
+  std::vector<std::pair<size_t, size_t>> slots;  // (key, slot), by key
+  slots.reserve(size_);
+  for (size_t slot = 0; slot < key_.size(); ++slot) {
+    if (key_[slot] != kNone) slots.emplace_back(key_[slot], slot);
+  }
+  std::sort(slots.begin(), slots.end());
+  std::vector<double> distances;
+  distances.reserve(keys.size());
+  for (size_t key : keys) {
+    const auto it = std::lower_bound(slots.begin(), slots.end(), std::make_pair(key, size_t{0}));
+    assert(it != slots.end() && it->first == key);
+    distances.push_back(distance_[it->second]);
+  }
+  return distances;
+}
+
+std::vector<size_t> CrowdedFront::Prune(size_t keep, CrowdingPruning pruning) {
+  struct Entry {
+    double distance;
+    size_t key, slot;
+    uint64_t version;
+  };
+  // The top is the next to go: the least distance, the greatest key on a tie.
+  auto goes_later = [](const Entry& a, const Entry& b) {
+    return a.distance != b.distance ? a.distance > b.distance : a.key < b.key;
+  };
+  std::vector<Entry> entries;
+  std::vector<uint64_t> version(key_.size(), 0);
+  for (size_t slot = 0; slot < key_.size(); ++slot) {
+    if (key_[slot] != kNone) entries.push_back({distance_[slot], key_[slot], slot, 0});
+  }
+  if (pruning == CrowdingPruning::kOnce) {
+    // The distances as they are now decide; the first size() - keep in that order go.
+    std::sort(entries.begin(), entries.end(),
+              [&](const Entry& a, const Entry& b) { return goes_later(b, a); });
+    for (size_t i = 0; size_ > keep; ++i) EraseSlot(entries[i].slot);
+  } else {
+    std::priority_queue<Entry, std::vector<Entry>, decltype(goes_later)> queue(goes_later,
+                                                                               std::move(entries));
+    while (size_ > keep) {
+      const Entry top = queue.top();
+      queue.pop();
+      if (top.version != version[top.slot]) continue;  // stale
+      EraseSlot(top.slot);
+      ++version[top.slot];
+      for (size_t slot : changed_) {
+        if (key_[slot] == kNone) continue;
+        queue.push({distance_[slot], key_[slot], slot, ++version[slot]});
+      }
+    }
+  }
+  std::vector<size_t> kept;
+  kept.reserve(size_);
+  for (size_t key : key_) {
+    if (key != kNone) kept.push_back(key);
+  }
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
+std::vector<double> CrowdingDistance(const Points& points, std::span<const size_t> front) {
+  std::vector<double> distance(front.size(), 0.0);
+  const std::vector<size_t> finite = WithoutNan(points, front);
+  if (finite.empty()) return distance;
+  std::vector<double> finite_distance;
+  if (points[finite[0]].empty()) {
+    // No objectives: every point is a copy of the one with the least index.
+    const size_t first = *std::min_element(finite.begin(), finite.end());
+    for (size_t i : finite) finite_distance.push_back(i == first ? kInf : 0.0);
+  } else {
+    finite_distance = CrowdedFront(points, finite).Distances(finite);
+  }
+  for (size_t k = 0, j = 0; k < front.size(); ++k) {
+    if (j < finite.size() && front[k] == finite[j]) distance[k] = finite_distance[j++];
+  }
+  return distance;
+}
+
+std::vector<size_t> PruneByCrowding(const Points& points, std::span<const size_t> front, size_t keep,
+                                    CrowdingPruning pruning) {
+  if (front.empty()) return {};
+  if (points[front[0]].empty()) {  // no objectives: all copies; the least indices stay
+    std::vector<size_t> kept(front.begin(), front.end());
+    std::sort(kept.begin(), kept.end());
+    kept.resize(std::min(keep, kept.size()));
+    return kept;
+  }
+  return CrowdedFront(points, front).Prune(keep, pruning);
 }
 
 }  // namespace hpo::search

@@ -445,6 +445,38 @@ TEST(Nsga2Test, ConstrainedSortingAndSurvivalHandWorked) {
   EXPECT_EQ(SelectSurvivors({{1, 1}, {0, 0}, {2, 2}}, std::vector<double>{3, 2, 1}, 1), (Indices{2}));
 }
 
+// Of (0,1) twice, (1,0), (0.5,0.5) and the dominated (1,1), survival of three keeps (0,1) once, (1,0) and
+// (0.5,0.5): copies are crowded as one point, so a second copy of an extreme holds no infinity of its own.
+TEST(Nsga2Test, SurvivalKeepsOneCopyOfAnExtreme) {
+  const Points objectives = {{0, 1}, {0, 1}, {1, 0}, {0.5, 0.5}, {1, 1}};
+  const std::vector<double> feasible(objectives.size(), 0.0);
+  for (CrowdingPruning pruning : {CrowdingPruning::kIterative, CrowdingPruning::kOnce}) {
+    EXPECT_EQ(SelectSurvivors(objectives, feasible, 3, pruning), (Indices{0, 2, 3}));
+    EXPECT_EQ(SelectSurvivors(objectives, feasible, 4, pruning), (Indices{0, 1, 2, 3}));
+    EXPECT_EQ(SelectSurvivors(objectives, feasible, 2, pruning), (Indices{0, 2}));
+  }
+  // The copy of least index stays, wherever the copies are.
+  const Points shuffled = {{0.5, 0.5}, {1, 0}, {0, 1}, {1, 1}, {0, 1}};
+  EXPECT_EQ(SelectSurvivors(shuffled, feasible, 3), (Indices{0, 1, 2}));
+}
+
+// Steady state: a told copy of a parent at the front's end is the first to go (it adds nothing to the
+// front), not the interior points.
+TEST(Nsga2Test, SteadyStateDropsACopyFirst) {
+  auto opt = Make(Options(7, 2, 4, Mode::kSteadyState));
+  const std::vector<Candidate> first = opt->Ask(4);
+  const Points front = {{0, 1}, {1, 0}, {0.5, 0.5}, {0.25, 0.8}};
+  for (size_t i = 0; i < front.size(); ++i) ASSERT_TRUE(opt->Tell(first[i], front[i]).ok());
+  for (int round = 0; round < 3; ++round) {
+    const std::vector<Candidate> next = opt->Ask(1);
+    ASSERT_EQ(next.size(), 1u);
+    ASSERT_TRUE(opt->Tell(next[0], std::vector<double>{0, 1}).ok());
+    std::multiset<std::vector<double>> kept;
+    for (const Parent& p : Parents(*opt)) kept.insert(p.f);
+    EXPECT_EQ(kept, (std::multiset<std::vector<double>>(front.begin(), front.end()))) << "round " << round;
+  }
+}
+
 // Elite is the parent population, best first: ranks never fall along it, and within a rank crowding
 // distances never rise.
 TEST(Nsga2Test, EliteIsTheParentsBestFirst) {
