@@ -1,6 +1,7 @@
 #include "search/nsga2.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <charconv>
 #include <cmath>
@@ -51,6 +52,20 @@ struct Individual {
   std::vector<double> f;   // objectives
   double violation = 0.0;  // 0 = feasible
 };
+
+// Deb's constrained domination: -1 when a dominates b, 1 when b dominates a, 0 when neither does.
+// REQUIRES: objectives of one size, finite.
+int CompareConstrained(const Individual& a, const Individual& b) {
+  if (a.violation > 0 || b.violation > 0) {
+    return a.violation < b.violation ? -1 : (b.violation < a.violation ? 1 : 0);
+  }
+  bool a_better = false, b_better = false;
+  for (size_t m = 0; m < a.f.size(); ++m) {
+    a_better = a_better || a.f[m] < b.f[m];
+    b_better = b_better || b.f[m] < a.f[m];
+  }
+  return a_better == b_better ? 0 : (a_better ? -1 : 1);
+}
 
 // Reads the whitespace-separated tokens of a saved state; every method false on anything unexpected.
 class Reader {
@@ -152,7 +167,10 @@ class Nsga2 final : public Optimizer {
       MaybeEndGeneration();
     } else {
       population_.push_back(std::move(individual));
-      SurviveOne();
+      rank_.push_back(0);
+      crowding_.push_back(0.0);
+      AddToFronts();
+      if (population_.size() > options_.population) RemoveWorst();
     }
     return Status::Ok();
   }
@@ -366,13 +384,15 @@ class Nsga2 final : public Optimizer {
     assert(!population_.empty());
     std::vector<Genes> children;
     children.reserve(n);
-    std::vector<size_t> pool;  // contestants, drawn in order, renewed when used up
+    // Contestants: a random permutation of the parents drawn one at a time (Fisher-Yates from the front,
+    // so a child costs four draws, not a whole permutation), renewed when used up.
+    std::vector<size_t> pool(population_.size());
+    std::iota(pool.begin(), pool.end(), size_t{0});
     size_t next = 0;
     auto contestant = [&] {
-      if (next == pool.size()) {
-        pool = Permutation(population_.size());
-        next = 0;
-      }
+      if (next == pool.size()) next = 0;
+      const size_t left = pool.size() - next;
+      std::swap(pool[next], pool[next + (left > 1 ? rng_.UniformInt(left) : 0)]);
       return pool[next++];
     };
     auto select = [&] {
@@ -417,43 +437,101 @@ class Nsga2 final : public Optimizer {
     return objectives;
   }
 
-  // crowding_ of the parents in `front`.
-  void Crowd(const Points& objectives, const std::vector<size_t>& front) {
-    const std::vector<double> distance = CrowdingDistance(objectives, front);
-    for (size_t k = 0; k < front.size(); ++k) crowding_[front[k]] = distance[k];
-  }
-
-  // rank_ and crowding_ of population_; returns its fronts.
-  std::vector<std::vector<size_t>> Rerank() {
+  // rank_, crowding_ and fronts_ of population_, from scratch: O(N log N) for 2 objectives (pareto.h),
+  // O(M N log N) for the crowding.
+  void Rerank() {
     const Points objectives = Objectives();
     std::vector<double> violations;
+    violations.reserve(population_.size());
     for (const Individual& ind : population_) violations.push_back(ind.violation);
     NondominatedSorting sorting = ConstrainedNondominatedSort(objectives, violations);
     rank_ = std::move(sorting.rank);
     crowding_.assign(population_.size(), 0.0);
-    for (const std::vector<size_t>& front : sorting.fronts) Crowd(objectives, front);
-    return std::move(sorting.fronts);
+    fronts_.clear();
+    for (const std::vector<size_t>& front : sorting.fronts) {
+      fronts_.emplace_back(objectives, front);
+      CopyCrowding(fronts_.back());
+    }
   }
 
-  // Steady state, after a parent was added: the (mu + 1) survival when there are too many, which is
-  // SelectSurvivors(..., population) for one point too many, done in place: the point of least crowding
-  // distance in the last front goes (the later one on a tie); the others keep their ranks and only the
-  // last front's crowding distances change.
-  void SurviveOne() {
-    std::vector<std::vector<size_t>> fronts = Rerank();
-    if (population_.size() <= options_.population) return;
-    std::vector<size_t>& last = fronts.back();
-    size_t worst = 0;  // position in last
-    for (size_t k = 1; k < last.size(); ++k) {
-      if (crowding_[last[k]] <= crowding_[last[worst]]) worst = k;
+  void CopyCrowding(const CrowdedFront& front) {
+    front.ForEach([&](size_t i, double distance) { crowding_[i] = distance; });
+  }
+
+  // Steady state: puts the newest parent, p = population_.size() - 1 (rank_ and crowding_ already one
+  // longer), into the fronts. Its rank is one more than the highest of the parents that dominate it (0
+  // for none); a parent q it dominates moves down to one more than the highest new rank of p and of the
+  // moved parents that dominate q, if that is more than its own. Nothing else moves: a parent whose
+  // longest chain of dominators grew is dominated by p. O(N M) to compare p with every parent, plus
+  // O(S^2 M) for the S parents it dominates and O(M K) per front member that moves (CrowdedFront); when
+  // S (S + N) > 8 N log2 N, a sort from scratch (Rerank, O(M N log N)) is cheaper.
+  void AddToFronts() {
+    const size_t p = population_.size() - 1;
+    const Individual& added = population_[p];
+    size_t rank = 0;
+    dominated_.clear();
+    for (size_t q = 0; q < p; ++q) {
+      const int order = CompareConstrained(population_[q], added);
+      if (order < 0) {
+        rank = std::max(rank, rank_[q] + 1);
+      } else if (order > 0) {
+        dominated_.push_back(q);
+      }
     }
-    const size_t gone = last[worst];
+    const size_t n = population_.size(), s = dominated_.size();
+    if (s * (s + n) > 8 * n * std::bit_width(n)) {  // moving them would cost more than a sort
+      Rerank();
+      return;
+    }
+    // A parent is only dominated by parents of a lower rank, so in this order every dominator of q that
+    // moves comes before q.
+    std::stable_sort(dominated_.begin(), dominated_.end(),
+                     [&](size_t a, size_t b) { return rank_[a] < rank_[b]; });
+    new_rank_.resize(dominated_.size());
+    for (size_t i = 0; i < dominated_.size(); ++i) {
+      const size_t q = dominated_[i];
+      size_t r = std::max(rank_[q], rank + 1);
+      for (size_t j = 0; j < i; ++j) {
+        if (new_rank_[j] >= r && CompareConstrained(population_[dominated_[j]], population_[q]) < 0) {
+          r = new_rank_[j] + 1;
+        }
+      }
+      new_rank_[i] = r;
+    }
+    touched_.clear();
+    auto place = [&](size_t i, size_t r) {
+      if (r == fronts_.size()) fronts_.emplace_back(options_.base.num_objectives);
+      fronts_[r].Insert(i, population_[i].f);
+      rank_[i] = r;
+      touched_.push_back(r);
+    };
+    for (size_t k = 0; k < dominated_.size(); ++k) {
+      const size_t q = dominated_[k];
+      if (new_rank_[k] == rank_[q]) continue;
+      fronts_[rank_[q]].Erase(q);
+      touched_.push_back(rank_[q]);
+      place(q, new_rank_[k]);
+    }
+    place(p, rank);
+    std::sort(touched_.begin(), touched_.end());
+    touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+    for (size_t f : touched_) CopyCrowding(fronts_[f]);
+  }
+
+  // Steady state, one parent too many: the (mu + 1) survival, which is SelectSurvivors(..., population)
+  // for one point too many, done in place: the parent of least crowding distance in the last front goes
+  // (the later one on a tie); the others keep their ranks and only the last front's distances change.
+  // O(M K) for a last front of K, plus O(N) to close the gap in population_.
+  void RemoveWorst() {
+    CrowdedFront& last = fronts_.back();
+    const size_t gone = last.MostCrowded();
+    last.Erase(gone);
+    CopyCrowding(last);
+    if (last.empty()) fronts_.pop_back();
     population_.erase(population_.begin() + static_cast<std::ptrdiff_t>(gone));
     rank_.erase(rank_.begin() + static_cast<std::ptrdiff_t>(gone));
     crowding_.erase(crowding_.begin() + static_cast<std::ptrdiff_t>(gone));
-    last.erase(last.begin() + static_cast<std::ptrdiff_t>(worst));
-    for (size_t& i : last) i -= i > gone ? 1 : 0;
-    Crowd(Objectives(), last);
+    for (CrowdedFront& front : fronts_) front.ShiftKeysAbove(gone);
     ++survivals_;
   }
 
@@ -479,9 +557,11 @@ class Nsga2 final : public Optimizer {
   uint64_t survivals_ = 0;    // generations ended (generational) or (mu + 1) survivals (steady state)
   uint64_t evaluations_ = 0;  // successful tells
   uint64_t failures_ = 0;     // failed tells
-  std::vector<Individual> population_;     // the parents P, at most options_.population
-  std::vector<size_t> rank_;               // of each parent, by ConstrainedNondominatedSort
-  std::vector<double> crowding_;           // of each parent, within its front
+  std::vector<Individual> population_;  // the parents P, at most options_.population
+  std::vector<size_t> rank_;            // of each parent, by ConstrainedNondominatedSort
+  std::vector<double> crowding_;        // of each parent, within its front
+  std::vector<CrowdedFront> fronts_;    // the parents' fronts by rank; keys: positions in population_
+  std::vector<size_t> dominated_, new_rank_, touched_;  // AddToFronts' scratch
   std::vector<Individual> results_;        // generational: told results of the current generation
   std::map<uint64_t, Genes> outstanding_;  // asked, not yet told
   std::deque<Genes> pending_;  // generational: the generation's candidates not yet asked; steady state:

@@ -50,11 +50,17 @@
 // generation 0 and, beyond it, uniform random points; from then on each Ask(n) breeds n children from the
 // current parents. Each Tell adds its result to P and, when P exceeds `population`, runs (mu + 1)
 // survival: the worst point (last front, least crowding distance, the newest on a tie) is dropped. No
-// caller ever waits for a straggler: Ask(n) always returns n candidates.
+// caller ever waits for a straggler: Ask(n) always returns n candidates. A Tell is incremental: the new
+// point's rank is one more than the highest rank of the parents that dominate it, only the parents it
+// dominates can move to later fronts, and each front keeps its crowding distances up to date as points
+// come and go (CrowdedFront in pareto.h); ranks and distances are exactly those a sort from scratch gives.
 //
-// Complexity, N = population, M = objectives, D = dims: one survival sorts 2N points, O(N log N) for
-// M = 2 (O(N log^2 N) for 3, see pareto.h) plus O(M N log N) for crowding; breeding a child is O(D).
-// Generational: O(N log N + N D) per generation, i.e. per N evaluations. Steady state: O(N log N) per Tell.
+// Complexity, N = population, M = objectives, D = dims, K = a front's size: a generational survival sorts
+// 2N points, O(N log N) for M = 2 (O(N log^2 N) for 3, see pareto.h) plus O(M N log N) for crowding;
+// breeding a child is O(D). Generational: O(N log N + N D) per generation, i.e. per N evaluations. Steady
+// state: O(N M) per Tell to compare the new point with every parent, plus O(M K) for the fronts it
+// changes, plus O(S (S + N) M) when it dominates S parents (a sort from scratch, O(M N log N), when that
+// is cheaper).
 // Memory O(N (D + M)). Save is O(N (D + M)) bytes of text.
 //
 // Elite() is the parent population P (in generational mode: as of the last generation's survival), best
