@@ -96,7 +96,7 @@ Status Core::Load() {
     log::Error("study cannot resume, marking it failed",
                {{"study_id", id}, {"error", runner.status().ToString()}});
     storage::Changes failed;
-    failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt});
+    failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt, std::nullopt});
     HPO_RETURN_IF_ERROR(store_->Apply(failed));
   }
   return Status::Ok();
@@ -176,8 +176,9 @@ ChangeSet Core::Stage(StudyRunner& runner, Update& update) {
                {"state", v1::StudyState_Name(update.state.value_or(v1::STUDY_STATE_UNSPECIFIED))}});
   }
   if (update.state || optimizer_state) {
-    storage::StudyChange study{id, update.state, std::nullopt, std::move(optimizer_state)};
+    storage::StudyChange study{id, update.state, std::nullopt, std::move(optimizer_state), std::nullopt};
     if (update.state) study.finished_ms = update.finished_ms;
+    if (!update.error.empty()) study.error = update.error;
     changes.studies.push_back(std::move(study));
   }
   return changes;
@@ -190,7 +191,7 @@ ChangeSet Core::Seal(const std::function<void()>& take) {
   for (uint64_t id : dirty_) {
     auto it = runners_.find(id);
     if (it == runners_.end()) continue;
-    states.studies.push_back({id, std::nullopt, std::nullopt, it->second->SaveOptimizer()});
+    states.studies.push_back({id, std::nullopt, std::nullopt, it->second->SaveOptimizer(), std::nullopt});
   }
   dirty_.clear();
   return states;
@@ -235,7 +236,7 @@ Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
     if (!runner.ok()) {
       // Stored but not runnable: say so in the store rather than leave it running with no runner.
       storage::Changes failed;
-      failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt});
+      failed.studies.push_back({id, v1::STUDY_FAILED, now, std::nullopt, std::nullopt});
       (void)store_->Apply(failed);
       return runner.status();
     }
@@ -465,7 +466,8 @@ void Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& toke
       return Status::Ok();
     }
     HPO_ASSIGN_OR_RETURN(Update update, report(*owner, options_.clock->NowMs()));
-    const bool changed = frees_work && !update.empty();
+    // A pruned trial frees its slot as a finished one does.
+    const bool changed = (frees_work || !update.pruned_reason.empty()) && !update.empty();
     // A repeated report changes nothing, but is answered only once the report it repeats is durable:
     // an empty change set commits with (or after) everything queued before it.
     committer_->Enqueue(Stage(*owner, update), [this, changed, done = std::move(done)](const Status& status) {
@@ -506,22 +508,31 @@ void Core::ReleaseTrial(const v1::ReleaseTrialRequest& request, Done done) {
       std::move(done));
 }
 
-void Core::ReportProgress(const v1::ReportProgressRequest& request, Done done) {
+void Core::ReportProgress(const v1::ReportProgressRequest& request, v1::ReportProgressResponse* response,
+                          Done done) {
   if (const Status bad = CheckReportedMetrics("metrics", request.metrics()); !bad.ok()) {
     done(bad);
     return;
   }
   Report(
       request.worker_id(), request.trial_id(), request.lease_token(),
-      [&](StudyRunner& runner, int64_t now) {
-        return runner.Progress(request.worker_id(), request.trial_id(), request.lease_token(), request.step(),
-                               request.metrics(), now);
+      [&](StudyRunner& runner, int64_t now) -> Result<Update> {
+        HPO_ASSIGN_OR_RETURN(Update update,
+                             runner.Progress(request.worker_id(), request.trial_id(), request.lease_token(),
+                                             request.step(), request.metrics(), now));
+        if (!update.pruned_reason.empty()) {
+          response->set_should_prune(true);
+          response->set_reason(update.pruned_reason);
+        }
+        return update;
       },
       std::move(done), /*frees_work=*/false);
 }
 
-Status Core::ReportProgress(const v1::ReportProgressRequest& request) {
-  return Await([&](Done done) { ReportProgress(request, std::move(done)); });
+Result<v1::ReportProgressResponse> Core::ReportProgress(const v1::ReportProgressRequest& request) {
+  v1::ReportProgressResponse response;
+  HPO_RETURN_IF_ERROR(Await([&](Done done) { ReportProgress(request, &response, std::move(done)); }));
+  return response;
 }
 
 Status Core::CompleteTrial(const v1::CompleteTrialRequest& request) {

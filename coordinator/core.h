@@ -89,11 +89,14 @@ class Core {
   // The trial's progress (step and metrics) replaces its last, stamped with the time; the lease rules of
   // the other reports apply, and the lease is renewed. INVALID_ARGUMENT naming the metric for one that is
   // not finite or badly named (CheckReportedMetrics); nothing changes then.
-  Status ReportProgress(const v1::ReportProgressRequest& request);
+  // The answer says whether the study's pruner stopped the trial on this report (it is PRUNED then).
+  Result<v1::ReportProgressResponse> ReportProgress(const v1::ReportProgressRequest& request);
   void CompleteTrial(const v1::CompleteTrialRequest& request, Done done);
   void FailTrial(const v1::FailTrialRequest& request, Done done);
   void ReleaseTrial(const v1::ReleaseTrialRequest& request, Done done);
-  void ReportProgress(const v1::ReportProgressRequest& request, Done done);
+  // `response` (which must outlive the call of `done`) is filled before `done` is called.
+  void ReportProgress(const v1::ReportProgressRequest& request, v1::ReportProgressResponse* response,
+                      Done done);
   // Re-queues or fails trials whose lease has run out, in every study; returns the first error.
   Status ExpireLeases();
 

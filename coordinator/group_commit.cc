@@ -102,6 +102,7 @@ storage::Changes GroupCommitter::Merge(std::deque<Entry>& group) {
       if (study.state) merged.state = study.state;
       if (study.finished_ms) merged.finished_ms = study.finished_ms;
       if (study.optimizer_state) merged.optimizer_state = std::move(study.optimizer_state);
+      if (study.error) merged.error = std::move(study.error);
     }
   }
   return changes;

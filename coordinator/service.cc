@@ -282,10 +282,10 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::ReleaseTrial(grpc::CallbackServerCo
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::ReportProgress(grpc::CallbackServerContext* context,
                                                             const v1::ReportProgressRequest* request,
-                                                            v1::ReportProgressResponse* /*response*/) {
+                                                            v1::ReportProgressResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
-  return AnswerWhenDurable(context,
-                           [&](Core::Done done) { core_->ReportProgress(*request, std::move(done)); });
+  return AnswerWhenDurable(
+      context, [&](Core::Done done) { core_->ReportProgress(*request, response, std::move(done)); });
 }
 
 }  // namespace hpo::coordinator

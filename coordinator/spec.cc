@@ -11,6 +11,7 @@
 #include "problems/problem.h"
 #include "search/gp_sampler.h"
 #include "search/nsga2.h"
+#include "search/pruner.h"
 #include "search/random_search.h"
 #include "search/woa.h"
 #include "trainer/knobs.h"
@@ -564,6 +565,11 @@ Status CheckBudget(v1::Budget& budget) {
   if (budget.max_attempts() > 100) return FieldError("budget.max_attempts", "must be at most 100");
   if (budget.lease_seconds() == 0) budget.set_lease_seconds(kDefaultLeaseSeconds);
   if (budget.lease_seconds() > 86'400) return FieldError("budget.lease_seconds", "must be at most 86400");
+  if (budget.max_failed_trials() > budget.max_trials()) {
+    return FieldError("budget.max_failed_trials", std::to_string(budget.max_failed_trials()) +
+                                                      " is more than max_trials " +
+                                                      std::to_string(budget.max_trials()));
+  }
   return Status::Ok();
 }
 
@@ -694,6 +700,7 @@ Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
   HPO_RETURN_IF_ERROR(CheckObjectives(spec, synthetic_objectives));
   HPO_RETURN_IF_ERROR(CheckConstraints(spec, synthetic_objectives));
   HPO_RETURN_IF_ERROR(CheckBudget(*spec.mutable_budget()));
+  HPO_RETURN_IF_ERROR(MakePrunerOptions(spec).status());
   if (spec.algorithm().kind_case() == v1::Algorithm::KIND_NOT_SET) {
     // The default: the model-based sampler where trials are few (each one a training run), NSGA-II at
     // large budgets.
@@ -886,6 +893,64 @@ std::vector<std::string> ViolatedConstraints(const v1::StudySpec& spec,
       violated.push_back(c.metric() + " >= " + FormatDouble(c.min()));
   }
   return violated;
+}
+
+Result<search::PrunerOptions> MakePrunerOptions(const v1::StudySpec& spec) {
+  search::PrunerOptions options;
+  const v1::Pruner& pruner = spec.pruner();
+  if (pruner.kind_case() == v1::Pruner::KIND_NOT_SET) return options;
+  // The full budget in steps: as given, else a builtin task's epochs (fixed, or the knob's default).
+  auto full_budget = [&](const std::string& field, uint32_t given) -> Result<uint64_t> {
+    if (given != 0) return uint64_t{given};
+    if (spec.task().has_builtin()) {
+      const auto& fixed = spec.task().builtin().fixed().fields();
+      if (auto it = fixed.find("epochs"); it != fixed.end() && it->second.has_number_value()) {
+        return static_cast<uint64_t>(it->second.number_value());
+      }
+      for (const v1::Parameter& p : spec.parameters()) {
+        if (p.name() == "epochs" && p.has_int_()) return static_cast<uint64_t>(p.int_().high());
+      }
+      if (const trainer::Knob* knob = trainer::FindKnob("epochs"); knob != nullptr) {
+        return static_cast<uint64_t>(std::stoll(std::string(knob->default_value)));
+      }
+    }
+    return FieldError(field, "required: the full budget in steps (a builtin task's default is its epochs)");
+  };
+  switch (pruner.kind_case()) {
+    case v1::Pruner::kMedian:
+      options.kind = search::PrunerKind::kMedian;
+      if (pruner.median().has_n_startup_trials())
+        options.median.n_startup_trials = pruner.median().n_startup_trials();
+      if (pruner.median().has_n_warmup_steps())
+        options.median.n_warmup_steps = pruner.median().n_warmup_steps();
+      break;
+    case v1::Pruner::kAsha: {
+      const v1::AshaPruner& a = pruner.asha();
+      // Several objectives: multi-objective ASHA, ranking a rung by non-dominated sorting.
+      options.kind =
+          spec.objectives_size() > 1 ? search::PrunerKind::kMultiObjectiveAsha : search::PrunerKind::kAsha;
+      if (a.has_min_resource()) options.asha.min_resource = a.min_resource();
+      if (a.has_reduction_factor()) options.asha.reduction_factor = a.reduction_factor();
+      if (a.has_min_early_stopping_rate()) options.asha.min_early_stopping_rate = a.min_early_stopping_rate();
+      HPO_ASSIGN_OR_RETURN(options.asha.max_resource,
+                           full_budget("pruner.asha.max_resource", a.max_resource()));
+      break;
+    }
+    case v1::Pruner::kHyperband: {
+      const v1::HyperbandPruner& h = pruner.hyperband();
+      options.kind = search::PrunerKind::kHyperband;
+      if (h.has_min_resource()) options.hyperband.min_resource = h.min_resource();
+      if (h.has_reduction_factor()) options.hyperband.reduction_factor = h.reduction_factor();
+      HPO_ASSIGN_OR_RETURN(options.hyperband.max_resource,
+                           full_budget("pruner.hyperband.max_resource", h.max_resource()));
+      options.hyperband.seed = spec.seed();
+      break;
+    }
+    case v1::Pruner::KIND_NOT_SET:
+      break;
+  }
+  HPO_RETURN_IF_ERROR(search::ValidatePrunerOptions(options));
+  return options;
 }
 
 }  // namespace hpo::coordinator

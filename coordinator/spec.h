@@ -13,6 +13,7 @@
 #include "base/status.h"
 #include "hpo/v1/study.pb.h"
 #include "search/optimizer.h"
+#include "search/pruner.h"
 #include "search/space.h"
 
 namespace hpo::coordinator {
@@ -74,6 +75,12 @@ Result<std::vector<double>> ConstraintValues(const v1::StudySpec& spec,
 // or non-finite metric breaks its constraints. Empty: feasible.
 std::vector<std::string> ViolatedConstraints(const v1::StudySpec& spec,
                                              const google::protobuf::Map<std::string, double>& metrics);
+
+// The early stopping the spec asks for (kind kNone when it has no pruner): ASHA becomes multi-objective
+// ASHA with several objectives; a max_resource left out is a builtin task's epochs (fixed, a searched
+// `epochs` parameter's high, or the knob's default). INVALID_ARGUMENT naming the field ("pruner.asha.
+// reduction_factor: ...", "pruner.asha.max_resource: required ...").
+Result<search::PrunerOptions> MakePrunerOptions(const v1::StudySpec& spec);
 
 // A decoded value as the API's ParamValue.
 v1::ParamValue ToParamValue(const search::Value& value);

@@ -1,6 +1,8 @@
 #include "coordinator/study_runner.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "base/rng.h"
 #include "coordinator/spec.h"
@@ -9,7 +11,45 @@ namespace hpo::coordinator {
 namespace {
 
 bool Terminal(v1::TrialState state) {
-  return state == v1::TRIAL_COMPLETED || state == v1::TRIAL_FAILED || state == v1::TRIAL_CANCELLED;
+  return state == v1::TRIAL_COMPLETED || state == v1::TRIAL_FAILED || state == v1::TRIAL_CANCELLED ||
+         state == v1::TRIAL_PRUNED;
+}
+
+// The most steps of a trial's history kept (the latest) and judged.
+constexpr int kMaxHistorySteps = 10'000;
+// The largest step the pruner indexes (its history is a vector by step).
+constexpr uint64_t kMaxJudgedStep = 1'000'000;
+
+// Every metric a trial reported, each at its latest value.
+std::map<std::string, double> LatestMetrics(const v1::TrialHistory& history) {
+  std::map<std::string, double> latest;
+  for (const v1::TrialProgress& p : history.steps()) {
+    for (const auto& [name, value] : p.metrics()) latest[name] = value;
+  }
+  return latest;
+}
+
+// A trial's history as the pruner sees it: entry s - 1 is the objective vector (minimised) at step s,
+// each objective at its latest value reported by then (a metric reported once, as a latency measured
+// early, carries forward); empty where the trial reported no step s or not every objective yet.
+std::vector<std::vector<double>> ObjectiveHistory(const v1::StudySpec& spec,
+                                                  const v1::TrialHistory& history) {
+  std::vector<std::vector<double>> out;
+  std::map<std::string, double> latest;
+  for (const v1::TrialProgress& p : history.steps()) {
+    for (const auto& [name, value] : p.metrics()) latest[name] = value;
+    if (p.step() == 0 || p.step() > kMaxJudgedStep) continue;
+    std::vector<double> values;
+    for (const v1::Objective& o : spec.objectives()) {
+      auto it = latest.find(o.name());
+      if (it == latest.end()) break;
+      values.push_back(o.direction() == v1::MAXIMIZE ? -it->second : it->second);
+    }
+    if (values.size() != static_cast<size_t>(spec.objectives_size())) continue;
+    if (out.size() < p.step()) out.resize(p.step());
+    out[p.step() - 1] = std::move(values);
+  }
+  return out;
 }
 
 search::Candidate CandidateOf(const storage::TrialRecord& record) {
@@ -26,6 +66,7 @@ void Requeue(storage::TrialRecord& record) {
   record.trial.set_state(v1::TRIAL_PENDING);
   record.trial.set_worker_id(0);
   record.trial.clear_progress();
+  record.history.Clear();
   ReleaseLease(record);
 }
 
@@ -50,6 +91,10 @@ Result<std::unique_ptr<StudyRunner>> StudyRunner::Create(const storage::StudyRec
   HPO_ASSIGN_OR_RETURN(search::SearchSpace space, MakeSearchSpace(runner->spec_));
   runner->space_ = std::make_unique<search::SearchSpace>(std::move(space));
   HPO_ASSIGN_OR_RETURN(runner->optimizer_, MakeOptimizer(runner->spec_, runner->space_->dims()));
+  HPO_ASSIGN_OR_RETURN(const search::PrunerOptions pruner, MakePrunerOptions(runner->spec_));
+  if (pruner.kind != search::PrunerKind::kNone) {
+    HPO_ASSIGN_OR_RETURN(runner->pruner_, search::MakePruner(pruner));
+  }
   if (!record.optimizer_state.empty()) {
     HPO_RETURN_IF_ERROR(runner->optimizer_->Load(record.optimizer_state)
                             .WithPrefix("study " + std::to_string(runner->id_) + " optimizer state"));
@@ -206,8 +251,13 @@ Result<Update> StudyRunner::Progress(uint64_t worker_id, uint64_t trial_id, cons
                                      int64_t now_ms) {
   const storage::TrialRecord* found = Find(trial_id);
   // Progress that arrives after the report that finished the trial (its answer was lost, or it was sent
-  // late) is acknowledged and dropped: the trial keeps the progress it ended with.
-  if (found != nullptr && IsRepeatedReport(*found, token)) return Update();
+  // late) is acknowledged and dropped: the trial keeps the progress it ended with. A pruned trial says so
+  // again, so that a worker whose answer was lost stops it.
+  if (found != nullptr && IsRepeatedReport(*found, token)) {
+    Update update;
+    if (found->trial.state() == v1::TRIAL_PRUNED) update.pruned_reason = found->trial.error();
+    return update;
+  }
   HPO_ASSIGN_OR_RETURN(storage::TrialRecord * held, Held(worker_id, trial_id, token));
   storage::TrialRecord trial = *held;
   v1::TrialProgress* progress = trial.trial.mutable_progress();
@@ -215,11 +265,59 @@ Result<Update> StudyRunner::Progress(uint64_t worker_id, uint64_t trial_id, cons
   progress->set_step(step);
   *progress->mutable_metrics() = metrics;
   progress->set_reported_ms(now_ms);
+  *trial.history.add_steps() = *progress;
+  if (trial.history.steps_size() > kMaxHistorySteps) {
+    trial.history.mutable_steps()->DeleteSubrange(0, trial.history.steps_size() - kMaxHistorySteps);
+  }
   // A report is a sign of life, as good as a heartbeat.
   trial.lease_expires_ms = now_ms + LeaseMs();
   Update update;
+  if (pruner_ != nullptr) {
+    const search::PruneDecision decision = Judge(trial);
+    if (decision.prune) {
+      HPO_RETURN_IF_ERROR(PruneInto(update, std::move(trial), step, decision.reason, now_ms));
+      MaybeFinish(update, now_ms);
+      return update;
+    }
+  }
   update.trials.push_back(std::move(trial));
   return update;
+}
+
+search::PruneDecision StudyRunner::Judge(const storage::TrialRecord& trial) const {
+  std::vector<search::PrunerTrial> all;
+  for (const storage::TrialRecord& t : trials_) {
+    if (t.trial.id() == trial.trial.id() || t.history.steps().empty()) continue;
+    all.push_back({t.trial.id(), ObjectiveHistory(spec_, t.history), Terminal(t.trial.state())});
+  }
+  const search::PrunerTrial judged{trial.trial.id(), ObjectiveHistory(spec_, trial.history), false};
+  return pruner_->Decide(judged, all);
+}
+
+Status StudyRunner::PruneInto(Update& update, storage::TrialRecord trial, uint64_t step,
+                              const std::string& reason, int64_t now_ms) {
+  google::protobuf::Map<std::string, double> metrics;
+  for (const auto& [name, value] : LatestMetrics(trial.history)) metrics[name] = value;
+  // What the optimizer learns: the objectives and constraints as last reported (not a full run's).
+  auto objectives = MinimisedObjectives(spec_, metrics);
+  auto constraints = ConstraintValues(spec_, metrics);
+  if (objectives.ok()) {
+    const std::vector<double> none;
+    HPO_RETURN_IF_ERROR(optimizer_->TellPruned(
+        CandidateOf(trial), *objectives,
+        constraints.ok() ? std::span<const double>(*constraints) : std::span<const double>(none)));
+  } else {
+    HPO_RETURN_IF_ERROR(optimizer_->TellFailed(CandidateOf(trial)));
+  }
+  *trial.trial.mutable_metrics() = metrics;
+  trial.trial.set_state(v1::TRIAL_PRUNED);
+  trial.trial.set_error("pruned at step " + std::to_string(step) + ": " + reason);
+  trial.trial.set_finished_ms(now_ms);
+  EndLease(trial);
+  update.pruned_reason = trial.trial.error();
+  update.trials.push_back(std::move(trial));
+  update.optimizer_moved = true;
+  return Status::Ok();
 }
 
 Update StudyRunner::ExpireLeases(int64_t now_ms) {
@@ -278,14 +376,55 @@ bool StudyRunner::Renew(uint64_t worker_id, uint64_t trial_id, const std::string
 }
 
 void StudyRunner::MaybeFinish(Update& update, int64_t now_ms) const {
-  if (!running() || trials_.size() < spec_.budget().max_trials()) return;
+  if (!running()) return;
+  const uint32_t max_failed = spec_.budget().max_failed_trials();
+  if (max_failed == 0 && trials_.size() < spec_.budget().max_trials()) return;
   // The state of each trial once `update` is applied.
-  std::vector<v1::TrialState> states;
-  states.reserve(trials_.size());
-  for (const storage::TrialRecord& t : trials_) states.push_back(t.trial.state());
+  std::vector<const storage::TrialRecord*> latest;
+  latest.reserve(trials_.size());
+  for (const storage::TrialRecord& t : trials_) latest.push_back(&t);
   for (const storage::TrialRecord& t : update.trials) {
-    if (t.trial.number() < states.size()) states[t.trial.number()] = t.trial.state();
+    if (t.trial.number() < latest.size()) latest[t.trial.number()] = &t;
   }
+  if (max_failed != 0) {
+    std::vector<const storage::TrialRecord*> failed;
+    for (const storage::TrialRecord* t : latest) {
+      if (t->trial.state() == v1::TRIAL_FAILED) failed.push_back(t);
+    }
+    if (failed.size() >= max_failed) {
+      // Fail fast: the rest of the budget would go the same way. The last three reasons say why.
+      std::sort(failed.begin(), failed.end(), [](const auto* a, const auto* b) {
+        return a->trial.finished_ms() != b->trial.finished_ms()
+                   ? a->trial.finished_ms() < b->trial.finished_ms()
+                   : a->trial.number() < b->trial.number();
+      });
+      std::string error = std::to_string(failed.size()) + " trials failed (budget.max_failed_trials " +
+                          std::to_string(max_failed) + "); the last:";
+      for (size_t i = failed.size() > 3 ? failed.size() - 3 : 0; i < failed.size(); ++i) {
+        error +=
+            " trial " + std::to_string(failed[i]->trial.number()) + ": " + failed[i]->trial.error() + ";";
+      }
+      error.pop_back();
+      std::vector<storage::TrialRecord> cancelled;
+      for (const storage::TrialRecord* t : latest) {
+        if (Terminal(t->trial.state())) continue;
+        storage::TrialRecord trial = *t;
+        trial.trial.set_state(v1::TRIAL_CANCELLED);
+        trial.trial.set_finished_ms(now_ms);
+        ReleaseLease(trial);
+        cancelled.push_back(std::move(trial));
+      }
+      for (storage::TrialRecord& t : cancelled) update.trials.push_back(std::move(t));
+      update.state = v1::STUDY_FAILED;
+      update.finished_ms = now_ms;
+      update.error = std::move(error);
+      return;
+    }
+    if (trials_.size() < spec_.budget().max_trials()) return;
+  }
+  std::vector<v1::TrialState> states;
+  states.reserve(latest.size());
+  for (const storage::TrialRecord* t : latest) states.push_back(t->trial.state());
   bool any_completed = false;
   for (v1::TrialState s : states) {
     if (!Terminal(s)) return;

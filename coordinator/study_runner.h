@@ -20,6 +20,7 @@
 #include "base/status.h"
 #include "hpo/v1/study.pb.h"
 #include "search/optimizer.h"
+#include "search/pruner.h"
 #include "search/space.h"
 #include "storage/store.h"
 
@@ -33,6 +34,8 @@ struct Update {
   bool optimizer_moved = false;
   std::optional<v1::StudyState> state;
   int64_t finished_ms = 0;
+  std::string error;          // with state FAILED by the fail-fast limit: why (Study.error)
+  std::string pruned_reason;  // the reported trial is (or already was) pruned: why; empty otherwise
 
   bool empty() const { return trials.empty() && !optimizer_moved && !state; }
 };
@@ -67,7 +70,11 @@ class StudyRunner {
   Result<Update> Fail(uint64_t worker_id, uint64_t trial_id, const std::string& token,
                       const std::string& error, int64_t now_ms);
   // Worker `worker_id`, holding `token`, reports how running trial `trial_id` is doing: it becomes the
-  // trial's progress (replacing the last), stamped `now_ms`, and renews the lease as a heartbeat would.
+  // trial's progress (replacing the last), stamped `now_ms`, joins its step history, and renews the lease
+  // as a heartbeat would. With a pruner, the history of every trial is judged: a trial to stop ends
+  // PRUNED in the update (its metrics every metric it reported, at its latest value; Trial.error "pruned
+  // at step S: <reason>"), the optimizer is told (TellPruned), and update.pruned_reason says why. A report
+  // repeated under the token of a trial already pruned changes nothing and says pruned again.
   // FAILED_PRECONDITION when that worker does not
   // hold the lease; a report under the token that finished the trial changes nothing (empty update).
   // REQUIRES: `metrics` are finite (the Core checks).
@@ -112,14 +119,21 @@ class StudyRunner {
   Status FailInto(Update& update, storage::TrialRecord trial, const std::string& error, int64_t now_ms);
   // Moves settled_ past the finished trials at its front (a finished trial never runs again).
   void Settle();
-  // Sets the study's end in `update` when the trials in it spend the budget.
+  // Sets the study's end in `update` when the trials in it spend the budget, or when failures reach
+  // budget.max_failed_trials (fail fast: the study FAILED, its other trials cancelled).
   void MaybeFinish(Update& update, int64_t now_ms) const;
+  // The pruner's decision on `trial` (with its new report in its history) among the study's trials.
+  search::PruneDecision Judge(const storage::TrialRecord& trial) const;
+  // Ends `trial` (a copy, to go into `update`) as pruned at `step` and tells the optimizer.
+  Status PruneInto(Update& update, storage::TrialRecord trial, uint64_t step, const std::string& reason,
+                   int64_t now_ms);
 
   uint64_t id_ = 0;
   v1::StudySpec spec_;
   v1::StudyState state_ = v1::STUDY_RUNNING;
   std::unique_ptr<search::SearchSpace> space_;
   std::unique_ptr<search::Optimizer> optimizer_;
+  std::unique_ptr<search::Pruner> pruner_;    // null: no early stopping
   std::vector<storage::TrialRecord> trials_;  // by number
   size_t settled_ = 0;  // trials_[0, settled_) are all finished: the hot loops start here
   std::map<uint64_t, uint32_t> number_of_id_;  // trial id -> number

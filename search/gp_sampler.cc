@@ -26,12 +26,14 @@ namespace {
 //   options <dims> <objectives> <constraints> <initial_design> <max_observations> <background> <queue>
 //   counters <next_id> <initial_asked> <told> <last_job_told> <fits>
 //   outstanding <count> then per candidate: <id> <dims genes>
-//   observations <count> then per result: <dims genes> <objectives> <constraints> <violation>
+//   observations <count> then per result: <dims genes> <objectives> <constraints> <violation> <pruned 0|1>
+// (version 1, without the pruned flag, still loads)
 //   hyper <count> then per model: <features> <log lengthscales> <log signal> <log noise>
 //   queue <count> then per proposal: <dims genes>
 //   rng <Rng::Save text to the end>
 constexpr char kMagic[] = "hpo.gp_sampler";
-constexpr char kVersion[] = "v1";
+constexpr char kVersion1[] = "v1";  // results without the pruned flag (none pruned)
+constexpr char kVersion[] = "v2";
 
 // The stream of the seed the initial design draws from.
 constexpr uint64_t kInitialDesignStream = 0x4750'4931;  // "GPI1"
@@ -53,7 +55,11 @@ struct Observation {
   std::vector<double> objectives;
   std::vector<double> constraints;  // num_constraints values, g_j <= 0 holds
   double violation = 0.0;
+  bool pruned = false;  // stopped early: modelled, never on the front
 };
+
+// A result that may stand on the front: feasible, and run to its full budget.
+bool OnFront(const Observation& o) { return o.violation == 0.0 && !o.pruned; }
 
 // The models' view of a point of the unit cube (see gp_sampler.h: parameter kinds).
 class FeatureMap {
@@ -176,7 +182,7 @@ std::vector<size_t> Subsample(const std::vector<Observation>& observations, size
   std::vector<std::vector<double>> feasible;
   std::vector<size_t> feasible_index;
   for (size_t i = 0; i < n; ++i) {
-    if (observations[i].violation == 0.0) {
+    if (OnFront(observations[i])) {
       feasible.push_back(observations[i].objectives);
       feasible_index.push_back(i);
     }
@@ -378,7 +384,7 @@ Proposals Propose(const Snapshot& s) {
   // The feasible front (genes and objectives) of the results.
   std::vector<std::vector<double>> feasible, feasible_genes;
   for (const Observation& o : s.observations) {
-    if (o.violation == 0.0) {
+    if (OnFront(o)) {
       feasible.push_back(o.objectives);
       feasible_genes.push_back(o.x);
     }
@@ -545,6 +551,19 @@ class GpSampler final : public Optimizer {
     return Record(c, objectives, constraints, violation);
   }
 
+  Status TellPruned(const Candidate& c, std::span<const double> objectives,
+                    std::span<const double> constraints) override {
+    // Without every constraint value (or with a bad value) the point cannot be modelled: dropped.
+    Result<double> violation = ConstraintViolation(constraints);
+    if (constraints.size() != options_.num_constraints || !violation.ok() ||
+        !ValidateResult(options_.base.num_objectives, objectives, 0.0).ok()) {
+      return TellFailed(c);
+    }
+    HPO_RETURN_IF_ERROR(Record(c, objectives, constraints, *violation));
+    observations_.back().pruned = true;
+    return Status::Ok();
+  }
+
   Status TellFailed(const Candidate& c) override {
     if (outstanding_.erase(c.id) == 0) return NotOutstanding(c.id);
     ++told_;
@@ -574,7 +593,7 @@ class GpSampler final : public Optimizer {
     std::vector<std::vector<double>> feasible;
     std::vector<size_t> index;
     for (size_t i = 0; i < observations_.size(); ++i) {
-      if (observations_[i].violation == 0.0) {
+      if (OnFront(observations_[i])) {
         feasible.push_back(observations_[i].objectives);
         index.push_back(i);
       }
@@ -607,7 +626,7 @@ class GpSampler final : public Optimizer {
       WriteDoubles(out, o.x);
       WriteDoubles(out, o.objectives);
       WriteDoubles(out, o.constraints);
-      out << ' ' << o.violation << '\n';
+      out << ' ' << o.violation << ' ' << (o.pruned ? 1 : 0) << '\n';
     }
     out << "hyper " << hyper_.size() << '\n';
     for (const GpHyperparameters& h : hyper_) {
@@ -629,9 +648,10 @@ class GpSampler final : public Optimizer {
     std::istringstream in(state);
     Reader r(in);
     uint64_t dims = 0, objectives = 0, constraints = 0, initial = 0, max_obs = 0, background = 0, queue = 0;
-    if (!r.Word(kMagic) || !r.Word(kVersion) || !r.Word("options") || !r.Count(dims) ||
-        !r.Count(objectives) || !r.Count(constraints) || !r.Count(initial) || !r.Count(max_obs) ||
-        !r.Count(background, 1) || !r.Count(queue)) {
+    std::string version;
+    if (!r.Word(kMagic) || !(in >> version) || (version != kVersion && version != kVersion1) ||
+        !r.Word("options") || !r.Count(dims) || !r.Count(objectives) || !r.Count(constraints) ||
+        !r.Count(initial) || !r.Count(max_obs) || !r.Count(background, 1) || !r.Count(queue)) {
       return bad;
     }
     uint64_t next_id = 0, initial_asked = 0, told = 0, last_job_told = 0, fits = 0, count = 0;
@@ -665,6 +685,9 @@ class GpSampler final : public Optimizer {
           !r.Doubles(o.constraints, constraints) || !r.Double(o.violation) || o.violation < 0) {
         return bad;
       }
+      uint64_t pruned = 0;
+      if (version != kVersion1 && !r.Count(pruned, 1)) return bad;
+      o.pruned = pruned == 1;
       observations.push_back(std::move(o));
     }
     std::vector<GpHyperparameters> hyper;
@@ -774,7 +797,7 @@ class GpSampler final : public Optimizer {
     std::vector<std::vector<double>> feasible;
     std::vector<size_t> index;
     for (size_t i = 0; i < observations_.size(); ++i) {
-      if (observations_[i].violation == 0.0) {
+      if (OnFront(observations_[i])) {
         feasible.push_back(observations_[i].objectives);
         index.push_back(i);
       }

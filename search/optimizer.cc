@@ -38,4 +38,11 @@ Status Optimizer::TellConstrained(const Candidate& c, std::span<const double> ob
   return Tell(c, objectives, violation);
 }
 
+Status Optimizer::TellPruned(const Candidate& c, std::span<const double> objectives,
+                             std::span<const double> constraints) {
+  (void)objectives;
+  (void)constraints;
+  return TellFailed(c);
+}
+
 }  // namespace hpo::search

@@ -73,6 +73,13 @@ class Optimizer {
   virtual Status TellConstrained(const Candidate& c, std::span<const double> objectives,
                                  std::span<const double> constraints);
 
+  // The candidate was stopped early (pruned): `objectives` are its last intermediate values, not a result
+  // at full fidelity, and `constraints` its constraint values when known (else empty). An optimizer that
+  // can learn from that (the model-based sampler: it models the point as observed, but never counts it on
+  // its front) overrides this; the others drop the candidate as TellFailed does.
+  virtual Status TellPruned(const Candidate& c, std::span<const double> objectives,
+                            std::span<const double> constraints);
+
   // The candidate could not be evaluated: the optimizer drops it. OK, or NOT_FOUND as for Tell.
   virtual Status TellFailed(const Candidate& c) = 0;
 

@@ -67,6 +67,13 @@ CREATE TABLE worker_labels (
 );
 ALTER TABLE trials ADD COLUMN progress BLOB NOT NULL DEFAULT x'';
 )sql",
+    // 2 -> 3: every step a trial reported (a serialized hpo.v1.TrialHistory; empty when none), which the
+    // study's pruner judges, so that a restarted coordinator judges as the one before it did; and why a
+    // study failed (its fail-fast limit: the last failures' reasons).
+    R"sql(
+ALTER TABLE trials ADD COLUMN history BLOB NOT NULL DEFAULT x'';
+ALTER TABLE studies ADD COLUMN error TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace

@@ -145,8 +145,9 @@ Result<uint64_t> Store::CreateStudy(const v1::StudySpec& spec, int64_t created_m
 }
 
 Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
-  HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("SELECT spec, state, created_ms, finished_ms, optimizer_state "
-                                               "FROM studies WHERE id = ?"));
+  HPO_ASSIGN_OR_RETURN(Stmt stmt,
+                       db_->Prepare("SELECT spec, state, created_ms, finished_ms, optimizer_state, "
+                                    "error FROM studies WHERE id = ?"));
   stmt.Bind(1, static_cast<int64_t>(study_id));
   HPO_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return NotFoundError("study " + std::to_string(study_id) + " not found");
@@ -160,6 +161,7 @@ Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
   study.set_created_ms(stmt.Int(2));
   study.set_finished_ms(stmt.Int(3));
   record.optimizer_state = stmt.Blob(4);
+  study.set_error(stmt.Text(5));
 
   HPO_ASSIGN_OR_RETURN(Stmt counts,
                        db_->Prepare("SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state"));
@@ -184,6 +186,9 @@ Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
         break;
       case v1::TRIAL_CANCELLED:
         c->set_cancelled(n);
+        break;
+      case v1::TRIAL_PRUNED:
+        c->set_pruned(n);
         break;
       default:
         break;
@@ -226,10 +231,10 @@ Status Store::WriteTrial(TrialRecord& record) {
       db_->Prepare(
           insert ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
                    "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
-                   "candidate, progress, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                   "candidate, progress, history, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                  : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
                    "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
-                   "lease_expires_ms=?, candidate_id=?, candidate=?, progress=? WHERE id=?"));
+                   "lease_expires_ms=?, candidate_id=?, candidate=?, progress=?, history=? WHERE id=?"));
   stmt.Bind(1, static_cast<int64_t>(t.study_id()))
       .Bind(2, int64_t{t.number()})
       .Bind(3, int64_t{t.state()})
@@ -245,11 +250,12 @@ Status Store::WriteTrial(TrialRecord& record) {
       .Bind(13, record.lease_expires_ms)
       .Bind(14, static_cast<int64_t>(record.candidate_id))
       .BindBlob(15, PackDoubles(record.x))
-      .BindBlob(16, t.has_progress() ? t.progress().SerializeAsString() : std::string());
+      .BindBlob(16, t.has_progress() ? t.progress().SerializeAsString() : std::string())
+      .BindBlob(17, record.history.steps().empty() ? std::string() : record.history.SerializeAsString());
   if (t.id() != 0) {
-    stmt.Bind(17, static_cast<int64_t>(t.id()));
+    stmt.Bind(18, static_cast<int64_t>(t.id()));
   } else {
-    stmt.BindNull(17);
+    stmt.BindNull(18);
   }
   HPO_RETURN_IF_ERROR(stmt.Run());
   if (t.id() == 0) t.set_id(static_cast<uint64_t>(db_->LastInsertRowId()));
@@ -296,10 +302,10 @@ Status Store::Apply(Changes& changes) {
       HPO_RETURN_IF_ERROR(WriteTrial(*record));
     }
     for (const StudyChange& change : changes.studies) {
-      HPO_ASSIGN_OR_RETURN(Stmt stmt,
-                           db_->Prepare("UPDATE studies SET state = COALESCE(?, state), "
-                                        "finished_ms = COALESCE(?, finished_ms), "
-                                        "optimizer_state = COALESCE(?, optimizer_state) WHERE id = ?"));
+      HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare("UPDATE studies SET state = COALESCE(?, state), "
+                                                   "finished_ms = COALESCE(?, finished_ms), "
+                                                   "optimizer_state = COALESCE(?, optimizer_state), "
+                                                   "error = COALESCE(?, error) WHERE id = ?"));
       if (change.state)
         stmt.Bind(1, int64_t{*change.state});
       else
@@ -312,7 +318,11 @@ Status Store::Apply(Changes& changes) {
         stmt.BindBlob(3, *change.optimizer_state);
       else
         stmt.BindNull(3);
-      stmt.Bind(4, static_cast<int64_t>(change.study_id));
+      if (change.error)
+        stmt.Bind(4, *change.error);
+      else
+        stmt.BindNull(4);
+      stmt.Bind(5, static_cast<int64_t>(change.study_id));
       HPO_RETURN_IF_ERROR(stmt.Run());
       if (sqlite3_changes(db_->handle()) != 1) {
         return NotFoundError("study " + std::to_string(change.study_id) + " not found");
@@ -329,7 +339,8 @@ Status Store::Apply(Changes& changes) {
 Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t key) {
   std::string sql =
       "SELECT id, study_id, number, state, worker_id, device, attempt, created_ms, started_ms, finished_ms, "
-      "error, seed, lease_token, lease_expires_ms, candidate_id, candidate, progress FROM trials WHERE ";
+      "error, seed, lease_token, lease_expires_ms, candidate_id, candidate, progress, history FROM trials "
+      "WHERE ";
   sql += where;
   sql += " ORDER BY number";
   HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql));
@@ -360,6 +371,11 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
     if (const std::string progress = stmt.Blob(16); !progress.empty()) {
       if (!t.mutable_progress()->ParseFromString(progress)) {
         return DataLossError("trial " + std::to_string(t.id()) + " has an unreadable progress");
+      }
+    }
+    if (const std::string history = stmt.Blob(17); !history.empty()) {
+      if (!r.history.ParseFromString(history)) {
+        return DataLossError("trial " + std::to_string(t.id()) + " has an unreadable step history");
       }
     }
     index[stmt.Int(0)] = records.size();

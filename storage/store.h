@@ -1,5 +1,5 @@
 // Store: the SQLite database that is the source of truth of hpo: studies, trials with their parameters,
-// metrics and last progress, each study's optimizer state, and workers with their labels.
+// metrics, last progress and step history, each study's optimizer state, and workers with their labels.
 //
 // Open() creates a new file or migrates an older schema forward (PRAGMA user_version); it refuses a
 // file that is not SQLite, one whose schema is newer than this build, and one holding tables that are
@@ -32,6 +32,7 @@ struct TrialRecord {
   int64_t lease_expires_ms = 0;
   uint64_t candidate_id = 0;  // the optimizer's id of the candidate
   std::vector<double> x;      // the candidate on the unit cube
+  v1::TrialHistory history;   // every step reported on the current attempt, oldest first (the pruner's)
 };
 
 struct StudyRecord {
@@ -55,6 +56,7 @@ struct StudyChange {
   std::optional<v1::StudyState> state;
   std::optional<int64_t> finished_ms;
   std::optional<std::string> optimizer_state;
+  std::optional<std::string> error = std::nullopt;  // why the study failed (Study.error)
 };
 
 // What one Apply() commits atomically.
@@ -67,7 +69,7 @@ struct Changes {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the database at `path` (see the class comment for what is refused).
   static Result<std::unique_ptr<Store>> Open(const std::string& path);

@@ -107,7 +107,7 @@ class CoreTest : public ::testing::Test {
     request.set_lease_token(a.lease().token());
     request.set_step(step);
     (*request.mutable_metrics())["loss"] = loss;
-    return core_->ReportProgress(request);
+    return core_->ReportProgress(request).status();
   }
 
   int64_t Rows(const std::string& table) {
@@ -862,6 +862,157 @@ TEST_F(CoreTest, AConstraintMetricMissingFailsTheTrial) {
   const v1::Trial stored = Stored((*got)->trial().id());
   EXPECT_EQ(stored.state(), v1::TRIAL_FAILED);
   EXPECT_EQ(stored.error(), "missing constraint metric latency_ms");
+}
+
+}  // namespace
+}  // namespace hpo::coordinator
+
+namespace hpo::coordinator {
+namespace {
+
+// ---- early stopping and fail fast ----
+
+// An external (ask/tell) study of `trials` trials on one float x, one objective "loss" minimised,
+// ASHA over 9 steps with eta 3 (rungs at steps 1 and 3).
+v1::StudySpec AshaSpec(uint32_t trials) {
+  v1::StudySpec spec;
+  spec.set_name("asha");
+  spec.set_seed(3);
+  v1::Parameter* p = spec.add_parameters();
+  p->set_name("x");
+  p->mutable_float_()->set_high(1);
+  v1::Objective* o = spec.add_objectives();
+  o->set_name("loss");
+  o->set_direction(v1::MINIMIZE);
+  spec.mutable_budget()->set_max_trials(trials);
+  spec.mutable_budget()->set_max_parallel(trials);
+  spec.mutable_algorithm()->mutable_random();
+  spec.mutable_task()->mutable_external();
+  v1::AshaPruner* asha = spec.mutable_pruner()->mutable_asha();
+  asha->set_max_resource(9);
+  asha->set_reduction_factor(3);
+  return spec;
+}
+
+TEST_F(CoreTest, AshaPrunesAtRungsAndAPrunedTrialKeepsItsLastMetrics) {
+  auto study = core_->CreateStudy(AshaSpec(6));
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  const uint64_t worker = Register();
+  std::vector<v1::AcquireTrialResponse> trials;
+  for (int i = 0; i < 6; ++i) {
+    auto got = core_->TryAcquire(worker, study->id());
+    ASSERT_TRUE(got.ok() && got->has_value());
+    trials.push_back(**got);
+  }
+  // Step 1 (rung 0), trials in order with losses 0.5, 0.4, 0.9, 0.3, 0.8, 0.7: with eta 3 the k-th
+  // arrival goes on iff it ranks within max(1, floor(k / 3)).
+  const std::vector<double> loss = {0.5, 0.4, 0.9, 0.3, 0.8, 0.7};
+  std::vector<bool> pruned(6);
+  for (int i = 0; i < 6; ++i) {
+    v1::ReportProgressRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(trials[i].trial().id());
+    request.set_lease_token(trials[i].lease().token());
+    request.set_step(1);
+    (*request.mutable_metrics())["loss"] = loss[i];
+    (*request.mutable_metrics())["latency_ms"] = 2.0 + i;
+    auto answer = core_->ReportProgress(request);
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    pruned[i] = answer->should_prune();
+    if (pruned[i]) {
+      EXPECT_NE(answer->reason().find("asha"), std::string::npos) << answer->reason();
+    }
+  }
+  // 0.5 first (best so far), 0.4 (best so far), 0.9 (rank 3 of 3, keep 1), 0.3 (best), 0.8 (rank 5 of 5,
+  // keep 1), 0.7 (rank 4 of 6, keep 2).
+  EXPECT_EQ(pruned, (std::vector<bool>{false, false, true, false, true, true}));
+  const v1::Trial stopped = Stored(trials[2].trial().id());
+  EXPECT_EQ(stopped.state(), v1::TRIAL_PRUNED);
+  EXPECT_EQ(stopped.metrics().at("loss"), 0.9);
+  EXPECT_EQ(stopped.metrics().at("latency_ms"), 4.0);
+  EXPECT_EQ(stopped.error().rfind("pruned at step 1: asha", 0), 0u) << stopped.error();
+  // A completion from a worker that missed the answer is acknowledged and changes nothing; a repeated
+  // progress says pruned again.
+  EXPECT_TRUE(Complete(trials[2], 0.1, 0.1).ok());
+  EXPECT_EQ(Stored(trials[2].trial().id()).state(), v1::TRIAL_PRUNED);
+  EXPECT_EQ(Stored(trials[2].trial().id()).metrics().at("loss"), 0.9);
+  v1::ReportProgressRequest again;
+  again.set_worker_id(worker);
+  again.set_trial_id(trials[2].trial().id());
+  again.set_lease_token(trials[2].lease().token());
+  again.set_step(2);
+  (*again.mutable_metrics())["loss"] = 0.1;
+  auto repeated = core_->ReportProgress(again);
+  ASSERT_TRUE(repeated.ok());
+  EXPECT_TRUE(repeated->should_prune());
+  EXPECT_EQ(core_->GetStudy(study->id())->counts().pruned(), 3u);
+  // The front never holds a pruned trial.
+  auto front = core_->GetParetoFront(study->id());
+  ASSERT_TRUE(front.ok());
+  EXPECT_EQ(front->trials_size(), 0);
+}
+
+TEST_F(CoreTest, ARestartMidRungJudgesAsTheCoordinatorBeforeIt) {
+  // The same reports with a restart between every two: the same decisions, from the stored histories.
+  auto run = [&](bool restart) {
+    auto study = core_->CreateStudy(AshaSpec(5));
+    EXPECT_TRUE(study.ok());
+    const uint64_t worker = Register();
+    std::vector<v1::AcquireTrialResponse> trials;
+    for (int i = 0; i < 5; ++i) trials.push_back(**core_->TryAcquire(worker, study->id()));
+    std::vector<bool> decisions;
+    const std::vector<std::vector<double>> losses = {
+        {0.9, 0.8, 0.7}, {0.5, 0.4, 0.3}, {0.6, 0.5, 0.1}, {0.4, 0.45, 0.5}, {0.7, 0.2, 0.1}};
+    for (uint64_t step = 1; step <= 3; ++step) {
+      for (int i = 0; i < 5; ++i) {
+        if (Stored(trials[i].trial().id()).state() != v1::TRIAL_RUNNING) continue;
+        v1::ReportProgressRequest request;
+        request.set_worker_id(worker);
+        request.set_trial_id(trials[i].trial().id());
+        request.set_lease_token(trials[i].lease().token());
+        request.set_step(step);
+        (*request.mutable_metrics())["loss"] = losses[i][step - 1];
+        auto answer = core_->ReportProgress(request);
+        EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+        decisions.push_back(answer.ok() && answer->should_prune());
+        if (restart) Reopen();
+      }
+    }
+    return decisions;
+  };
+  const std::vector<bool> steady = run(false);
+  const std::vector<bool> restarted = run(true);
+  EXPECT_EQ(steady, restarted);
+  EXPECT_GT(std::count(steady.begin(), steady.end(), true), 0);
+}
+
+TEST_F(CoreTest, FailFastEndsTheStudyFailedWithTheLastReasons) {
+  v1::StudySpec spec = Spec(20, 2);
+  spec.mutable_budget()->set_max_failed_trials(3);
+  auto study = core_->CreateStudy(spec);
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  const uint64_t worker = Register();
+  for (int i = 0; i < 3; ++i) {
+    const auto a = Acquire(worker);
+    v1::FailTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(a.trial().id());
+    request.set_lease_token(a.lease().token());
+    request.set_error("exit status 1 (try " + std::to_string(i) + ")");
+    ASSERT_TRUE(core_->FailTrial(request).ok());
+  }
+  auto done = core_->GetStudy(study->id());
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state(), v1::STUDY_FAILED);
+  EXPECT_EQ(done->counts().failed(), 3u);
+  EXPECT_EQ(done->counts().completed() + done->counts().running() + done->counts().pending(), 0u);
+  EXPECT_NE(done->error().find("3 trials failed (budget.max_failed_trials 3)"), std::string::npos)
+      << done->error();
+  EXPECT_NE(done->error().find("exit status 1 (try 2)"), std::string::npos);
+  EXPECT_FALSE(core_->TryAcquire(worker)->has_value());
+  // The reasons survive a restart.
+  Reopen();
+  EXPECT_EQ(core_->GetStudy(study->id())->error(), done->error());
 }
 
 }  // namespace

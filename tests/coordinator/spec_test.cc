@@ -457,6 +457,15 @@ const std::vector<FieldCase>& FieldCases() {
            s.mutable_constraints(i)->set_max(1);
          }
        }},
+      // StudySpec.pruner and budget.max_failed_trials
+      {"AshaWithoutMaxResource", "pruner.asha.max_resource", kSynthetic,
+       [](auto& s) { s.mutable_pruner()->mutable_asha(); }},
+      {"AshaReductionFactorOne", "pruner.asha.reduction_factor", kFull,
+       [](auto& s) { s.mutable_pruner()->mutable_asha()->set_reduction_factor(1); }},
+      {"HyperbandWithoutMaxResource", "pruner.hyperband.max_resource", kCommand,
+       [](auto& s) { s.mutable_pruner()->mutable_hyperband(); }},
+      {"MaxFailedAboveMaxTrials", "budget.max_failed_trials", kFull,
+       [](auto& s) { s.mutable_budget()->set_max_failed_trials(11); }},
       // StudySpec.algorithm
       {"LatinHypercubeTooLarge", "algorithm.random.latin_hypercube", kFull,
        [](auto& s) { s.mutable_algorithm()->mutable_random()->set_latin_hypercube(1u << 21); }},
@@ -588,6 +597,28 @@ TEST_P(SpecFieldTest, IsRefusedNamingTheField) {
 
 INSTANTIATE_TEST_SUITE_P(EveryField, SpecFieldTest, ::testing::ValuesIn(FieldCases()),
                          [](const ::testing::TestParamInfo<FieldCase>& test) { return test.param.name; });
+
+TEST(SpecTest, PrunerOptionsFollowTheStudy) {
+  // kFull: a builtin task with 2 epochs fixed and two objectives: ASHA's full budget is those epochs, and
+  // with two objectives it ranks rungs by non-dominated sorting.
+  v1::StudySpec spec = Parse(kFull);
+  spec.mutable_pruner()->mutable_asha()->set_reduction_factor(2);
+  auto normal = NormalizeSpec(spec);
+  ASSERT_TRUE(normal.ok()) << normal.status().ToString();
+  auto options = MakePrunerOptions(*normal);
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  EXPECT_EQ(options->kind, search::PrunerKind::kMultiObjectiveAsha);
+  EXPECT_EQ(options->asha.max_resource, 2u);
+  EXPECT_EQ(options->asha.reduction_factor, 2u);
+  spec.mutable_pruner()->mutable_median()->set_n_warmup_steps(1);
+  options = MakePrunerOptions(*NormalizeSpec(spec));
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options->kind, search::PrunerKind::kMedian);
+  EXPECT_EQ(options->median.n_warmup_steps, 1u);
+  EXPECT_EQ(options->median.n_startup_trials, 5u);
+  spec.clear_pruner();
+  EXPECT_EQ(MakePrunerOptions(*NormalizeSpec(spec))->kind, search::PrunerKind::kNone);
+}
 
 TEST(SpecTest, LimitsAreInclusive) {
   // The largest sizes accepted: a 200-byte study name, 50000 training images, 10000 parameters, a 64-byte

@@ -315,7 +315,7 @@ TEST_F(CoordinatorFaultTest, RefusesForeignFilesAndLeavesThemUntouched) {
     ASSERT_TRUE(WaitFor([&] { return Exists(port_file); }, 15s)) << made.Log();
     ASSERT_EQ(Terminate(&made, 10s), 0);
     ASSERT_EQ(QueryInt(newer, "PRAGMA application_id"), 0x48504f31);
-    ASSERT_EQ(QueryInt(newer, "PRAGMA user_version"), 2);
+    ASSERT_EQ(QueryInt(newer, "PRAGMA user_version"), 3);
     ASSERT_NO_FATAL_FAILURE(Sql(newer, "PRAGMA user_version = 99"));
   }
   struct Case {

@@ -341,7 +341,8 @@ TEST_F(StoreTest, TrialProgressRoundTrips) {
   EXPECT_FALSE(store.GetTrial(record.trial.id())->trial.has_progress());
 }
 
-// A database of schema 1 (before labels and progress) is migrated forward with everything in it kept.
+// A database of schema 1 (before labels, progress, step histories and study errors) is migrated forward
+// with everything in it kept.
 TEST_F(StoreTest, MigratesSchemaOneKeepingItsRows) {
   ASSERT_GE(Migrations().size(), 2u);
   MakeSqlite(std::string(Migrations()[0]) +
@@ -353,7 +354,8 @@ TEST_F(StoreTest, MigratesSchemaOneKeepingItsRows) {
              "INSERT INTO trial_metrics VALUES (1, 'accuracy', 0.5);");
   auto opened = Store::Open(path_);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  EXPECT_EQ((*opened)->schema_version(), 2);
+  EXPECT_EQ((*opened)->schema_version(), Store::kSchemaVersion);
+  EXPECT_EQ(Store::kSchemaVersion, 3);
   auto workers = (*opened)->ListWorkers();
   ASSERT_TRUE(workers.ok());
   ASSERT_EQ(workers->size(), 1u);
@@ -363,8 +365,25 @@ TEST_F(StoreTest, MigratesSchemaOneKeepingItsRows) {
   ASSERT_TRUE(trial.ok()) << trial.status().ToString();
   EXPECT_EQ(trial->trial.metrics().at("accuracy"), 0.5);
   EXPECT_FALSE(trial->trial.has_progress());
-  // And the new tables take rows.
+  EXPECT_TRUE(trial->history.steps().empty());
+  EXPECT_EQ((*opened)->GetStudy(1)->study.error(), "");
+  // And the new tables and columns take rows.
   EXPECT_TRUE((*opened)->RegisterWorker("new", 1, "cpu", 8, {{"gpu", "H100"}}).ok());
+  TrialRecord record = *trial;
+  for (uint64_t step = 1; step <= 2; ++step) {
+    v1::TrialProgress* p = record.history.add_steps();
+    p->set_step(step);
+    (*p->mutable_metrics())["loss"] = 1.0 / static_cast<double>(step);
+  }
+  Changes changes;
+  changes.trials.push_back(&record);
+  changes.studies.push_back({1, v1::STUDY_FAILED, 9, std::nullopt, std::string("3 trials failed")});
+  ASSERT_TRUE((*opened)->Apply(changes).ok());
+  auto reread = (*opened)->GetTrial(1);
+  ASSERT_TRUE(reread.ok());
+  ASSERT_EQ(reread->history.steps_size(), 2);
+  EXPECT_EQ(reread->history.steps(1).metrics().at("loss"), 0.5);
+  EXPECT_EQ((*opened)->GetStudy(1)->study.error(), "3 trials failed");
 }
 
 }  // namespace
