@@ -216,3 +216,52 @@ TEST(GpSamplerTest, MixedAndConditionalSpaces) {
 
 }  // namespace
 }  // namespace hpo::search
+
+namespace hpo::search {
+namespace {
+
+TEST(GpSamplerPrunedTest, PrunedResultsAreModelledButNeverOnTheFront) {
+  auto gp = MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
+  std::vector<Candidate> asked = gp->Ask(3);
+  ASSERT_EQ(asked.size(), 3u);
+  ASSERT_TRUE(gp->Tell(asked[0], std::vector<double>{0.5, 0.5}).ok());
+  ASSERT_TRUE(gp->Tell(asked[1], std::vector<double>{0.6, 0.6}).ok());
+  // Pruned at (0.1, 0.1): it would dominate both, but a pruned result never stands on the front.
+  ASSERT_TRUE(gp->TellPruned(asked[2], std::vector<double>{0.1, 0.1}, {}).ok());
+  const std::vector<Evaluation> elite = gp->Elite();
+  ASSERT_EQ(elite.size(), 1u);
+  EXPECT_EQ(elite[0].objectives, (std::vector<double>{0.5, 0.5}));
+  // It is kept in the state (the models see it), and survives a save and load.
+  const std::string state = gp->Save();
+  EXPECT_NE(state.find(" 1\n"), std::string::npos);
+  auto copy =
+      MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
+  ASSERT_TRUE(copy->Load(state).ok());
+  EXPECT_EQ(copy->Save(), state);
+  EXPECT_EQ(copy->Elite().size(), 1u);
+  // A state of version 1 (no pruned flags) still loads.
+  auto fresh =
+      MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
+  std::vector<Candidate> one = fresh->Ask(1);
+  ASSERT_TRUE(fresh->Tell(one[0], std::vector<double>{0.5, 0.5}).ok());
+  std::string v2 = fresh->Save();
+  std::string v1 = v2;
+  v1.replace(v1.find("v2"), 2, "v1");
+  const size_t flag = v1.find(" 0\nhyper");
+  ASSERT_NE(flag, std::string::npos);
+  v1.erase(flag, 2);
+  auto old =
+      MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
+  ASSERT_TRUE(old->Load(v1).ok());
+  EXPECT_EQ(old->Save(), v2);
+  // Without the constraint values it needs, a pruned trial is dropped like a failure.
+  auto constrained =
+      MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .num_constraints = 1}).value();
+  std::vector<Candidate> c = constrained->Ask(1);
+  ASSERT_TRUE(constrained->TellPruned(c[0], std::vector<double>{0.1, 0.1}, {}).ok());
+  EXPECT_TRUE(constrained->Elite().empty());
+  EXPECT_EQ(constrained->TellFailed(c[0]).code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace hpo::search
