@@ -1,7 +1,8 @@
 // pagmo2, the peer the figures were measured with (Debian's libpagmo-dev 2.18; the settings of
-// ../shared/peers/pagmo_bench.cpp). Compiled only when CMake finds pagmo (HPO_BENCH_HAVE_PAGMO); without
-// it kHavePagmo is false and every function answers UNIMPLEMENTED, so callers test kHavePagmo and need no
-// #if of their own. pagmo's exceptions are caught here and become a Status.
+// ../shared/peers/pagmo_bench.cpp). Compiled only when CMake found pagmo when it configured the build
+// (HPO_BENCH_HAVE_PAGMO); without it kHavePagmo is false, every function answers UNIMPLEMENTED, and the
+// sections print a row with kPagmoMissing in pagmo's place, so callers test kHavePagmo and need no #if of
+// their own. pagmo's exceptions are caught here and become a Status.
 //
 // Plain std types in and out, so that no pagmo header leaks into the rest of the bench.
 #ifndef HPO_BENCH_SEARCH_PAGMO_PEER_H_
@@ -39,6 +40,11 @@ struct PagmoHvRun {
   double cpu_s = 0;
 };
 
+// What a row says in pagmo2's place when it was not compiled in. CMake looks for pagmo2 when it configures
+// the build only: installing libpagmo-dev afterwards changes nothing until cmake runs again.
+inline constexpr char kPagmoMissing[] =
+    "pagmo2: not found at configure time; re-run cmake after installing libpagmo-dev";
+
 #ifdef HPO_BENCH_HAVE_PAGMO
 
 inline constexpr bool kHavePagmo = true;
@@ -64,11 +70,11 @@ inline constexpr bool kHavePagmo = false;
 
 inline std::string PagmoVersion() { return ""; }
 inline Result<PagmoNsga2Run> RunPagmoNsga2(const std::string&, unsigned, unsigned, unsigned) {
-  return UnimplementedError("pagmo2 not installed");
+  return UnimplementedError(kPagmoMissing);
 }
-inline Result<PagmoSortRun> RunPagmoSort(const Points&) { return UnimplementedError("pagmo2 not installed"); }
+inline Result<PagmoSortRun> RunPagmoSort(const Points&) { return UnimplementedError(kPagmoMissing); }
 inline Result<PagmoHvRun> RunPagmoHypervolume(const Points&, const std::vector<double>&) {
-  return UnimplementedError("pagmo2 not installed");
+  return UnimplementedError(kPagmoMissing);
 }
 
 #endif

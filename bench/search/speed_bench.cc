@@ -179,10 +179,10 @@ Status RunSortSection(const BenchOptions& options, const Reporter& reporter) {
                static_cast<int64_t>(c.ours.wall.size()), wall.median, wall.min, wall.max, cpu.median,
                static_cast<int64_t>(c.fronts), c.growth / 1048576.0, c.growth / static_cast<double>(c.n),
                ""});
-    if (!kHavePagmo) continue;
     if (!c.pagmo_ran) {
       table.Add({static_cast<int64_t>(c.m), static_cast<int64_t>(c.n), "pagmo", Value{}, Value{}, Value{},
-                 Value{}, Value{}, Value{}, Value{}, Value{}, "skipped (memory)"});
+                 Value{}, Value{}, Value{}, Value{}, Value{},
+                 std::string(kHavePagmo ? "skipped (memory)" : kPagmoMissing)});
       continue;
     }
     const Summary pwall = Summarize(c.pagmo.wall), pcpu = Summarize(c.pagmo.cpu);
@@ -195,7 +195,7 @@ Status RunSortSection(const BenchOptions& options, const Reporter& reporter) {
   }
   table.Print();
   ratios.Print();
-  if (!kHavePagmo) reporter.Note("sort", "pagmo2: not installed (no pagmo rows or ratios)");
+  if (!kHavePagmo) reporter.Note("sort", std::string(kPagmoMissing) + " (no pagmo figures or ratios)");
   return Status::Ok();
 }
 
@@ -236,7 +236,10 @@ Status RunHvSection(const BenchOptions& options, const Reporter& reporter) {
       c.value = hv.value;
       c.algorithm = std::string(search::HypervolumeAlgorithmName(hv.algorithm));
     }
-    if (!kHavePagmo) continue;
+    if (!kHavePagmo) {
+      c.pagmo_note = kPagmoMissing;
+      continue;
+    }
     if (c.m > 3 && c.n > 1'000 && options.quick) {
       c.pagmo_note = "skipped (--quick; 3-7 s)";
       continue;
@@ -282,7 +285,6 @@ Status RunHvSection(const BenchOptions& options, const Reporter& reporter) {
     table.Add({static_cast<int64_t>(c.m), KindName(c.kind), static_cast<int64_t>(c.n), "ours", c.algorithm,
                static_cast<int64_t>(c.ours.wall.size()), wall.median, wall.min, wall.max, cpu.median, c.value,
                ""});
-    if (!kHavePagmo) continue;
     if (c.pagmo.wall.empty()) {
       table.Add({static_cast<int64_t>(c.m), KindName(c.kind), static_cast<int64_t>(c.n), "pagmo", Value{},
                  Value{}, Value{}, Value{}, Value{}, Value{}, Value{}, c.pagmo_note});
@@ -299,7 +301,7 @@ Status RunHvSection(const BenchOptions& options, const Reporter& reporter) {
   }
   table.Print();
   ratios.Print();
-  if (!kHavePagmo) reporter.Note("hv", "pagmo2: not installed (no pagmo rows or ratios)");
+  if (!kHavePagmo) reporter.Note("hv", std::string(kPagmoMissing) + " (no pagmo figures or ratios)");
   return Status::Ok();
 }
 
