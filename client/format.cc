@@ -571,7 +571,8 @@ std::string FormatTrialsJson(const v1::ListTrialsResponse& trials, const v1::Stu
            ", \"finished_ms\": " + IntText(trial.finished_ms()) + ", \"error\": " + JsonQuote(trial.error());
     if (spec.constraints_size() > 0) {
       out += ", \"violated\": [";
-      for (int v = 0; v < trial.violated_size(); ++v) out += (v > 0 ? ", " : "") + JsonQuote(trial.violated(v));
+      for (int v = 0; v < trial.violated_size(); ++v)
+        out += (v > 0 ? ", " : "") + JsonQuote(trial.violated(v));
       out += ']';
     }
     out += t + 1 < trials.trials_size() ? "},\n" : "}\n";
@@ -595,7 +596,7 @@ std::string FormatTrials(const v1::ListTrialsResponse& trials, const v1::StudySp
 
 Result<std::vector<v1::TrialState>> ParseTrialStates(std::string_view text) {
   static constexpr v1::TrialState kStates[] = {v1::TRIAL_PENDING, v1::TRIAL_RUNNING, v1::TRIAL_COMPLETED,
-                                               v1::TRIAL_FAILED, v1::TRIAL_CANCELLED};
+                                               v1::TRIAL_PRUNED,  v1::TRIAL_FAILED,  v1::TRIAL_CANCELLED};
   std::vector<v1::TrialState> states;
   size_t start = 0;
   while (true) {
@@ -606,7 +607,7 @@ Result<std::vector<v1::TrialState>> ParseTrialStates(std::string_view text) {
                                      [&](v1::TrialState state) { return TrialStateName(state) == name; });
     if (found == std::end(kStates)) {
       return InvalidArgumentError("--state: unknown state '" + std::string(name) +
-                                  "'; expected pending, running, completed, failed or cancelled");
+                                  "'; expected pending, running, completed, pruned, failed or cancelled");
     }
     if (std::find(states.begin(), states.end(), *found) == states.end()) states.push_back(*found);
     if (comma == std::string_view::npos) break;
@@ -638,18 +639,21 @@ std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontR
     const int64_t end_ms = study.finished_ms() > 0 ? study.finished_ms() : SystemClock::Default()->NowMs();
     rows.emplace_back("elapsed", FormatElapsed(end_ms - study.created_ms()));
   }
-  rows.emplace_back("trials", std::to_string(uint64_t{counts.completed()} + counts.failed()) + "/" +
-                                  std::to_string(spec.budget().max_trials()) +
-                                  " finished: " + std::to_string(counts.completed()) + " completed, " +
-                                  std::to_string(counts.failed()) + " failed; " +
-                                  std::to_string(counts.running()) + " running, " +
-                                  std::to_string(counts.pending()) + " pending, " +
-                                  std::to_string(counts.cancelled()) + " cancelled");
+  rows.emplace_back(
+      "trials", std::to_string(FinishedTrials(counts)) + "/" + std::to_string(spec.budget().max_trials()) +
+                    " finished: " + std::to_string(counts.completed()) + " completed, " +
+                    std::to_string(counts.pruned()) + " pruned, " + std::to_string(counts.failed()) +
+                    " failed; " + std::to_string(counts.running()) + " running, " +
+                    std::to_string(counts.pending()) + " pending, " + std::to_string(counts.cancelled()) +
+                    " cancelled");
   rows.emplace_back("budget", CompactJson(spec.budget()));
   rows.emplace_back("algorithm",
                     spec.has_algorithm() && spec.algorithm().kind_case() != v1::Algorithm::KIND_NOT_SET
                         ? CompactJson(spec.algorithm())
                         : "random");
+  if (spec.has_pruner() && spec.pruner().kind_case() != v1::Pruner::KIND_NOT_SET) {
+    rows.emplace_back("pruner", CompactJson(spec.pruner()));
+  }
   rows.emplace_back("task", CompactJson(spec.task()));
   rows.emplace_back("seed", std::to_string(spec.seed()));
   std::string objectives;
@@ -693,11 +697,11 @@ std::string FormatStudiesTable(const v1::ListStudiesResponse& studies) {
     rows.push_back({NumberCell(study.id()),
                     TextCell(study.spec().name().empty() ? kMissingInTable : study.spec().name()),
                     TextCell(StudyStateName(study.state())), NumberCell(counts.completed()),
-                    NumberCell(counts.failed()), NumberCell(counts.running()), NumberCell(counts.pending()),
-                    NumberCell(study.spec().budget().max_trials())});
+                    NumberCell(counts.pruned()), NumberCell(counts.failed()), NumberCell(counts.running()),
+                    NumberCell(counts.pending()), NumberCell(study.spec().budget().max_trials())});
   }
-  return RenderTable({"id", "name", "state", "completed", "failed", "running", "pending", "max_trials"},
-                     rows);
+  return RenderTable(
+      {"id", "name", "state", "completed", "pruned", "failed", "running", "pending", "max_trials"}, rows);
 }
 
 }  // namespace hpo::client

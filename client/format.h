@@ -86,13 +86,15 @@ Result<std::vector<v1::TrialState>> ParseTrialStates(std::string_view text);
 v1::ListTrialsResponse FilterTrials(const v1::ListTrialsResponse& trials,
                                     const std::vector<v1::TrialState>& states);
 
-// A study for people, for `hpoctl show`: id, name, state, times, trial counts against the budget, the
+// A study for people, for `hpoctl show`: id, name, state, times, trial counts against the budget
+// ("12/40 finished: 8 completed, 3 pruned, 1 failed; 2 running, 0 pending, 0 cancelled": pruned trials
+// are finished, not failed), the pruner when there is one, the
 // algorithm, the task, the objectives, the search space (one line per parameter), the size of the
 // Pareto front (when `front` is not null) and any worker selector. Ends with a newline.
 std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontResponse* front);
 
-// The studies as an aligned table, for `hpoctl studies`: columns id, name, state, completed, failed,
-// running, pending, max_trials.
+// The studies as an aligned table, for `hpoctl studies`: columns id, name, state, completed, pruned,
+// failed, running, pending, max_trials.
 std::string FormatStudiesTable(const v1::ListStudiesResponse& studies);
 
 // "running", "completed", ... (proto/state_names.h).

@@ -363,16 +363,17 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   CLI::App* trials = add_command("trials", "List a study's trials");
   add_study(trials);
   trials->add_option("--state", trials_args.states,
-                     "Only trials in these states, comma-separated: pending, running, completed, failed, "
-                     "cancelled");
+                     "Only trials in these states, comma-separated: pending, running, completed, pruned, "
+                     "failed, cancelled");
   trials->add_option("--format", trials_args.format, "table, csv or json")->capture_default_str();
   trials->add_option("-o,--output", trials_args.output, "Write to this file instead of stdout");
 
   Hpoctl::WatchArgs watch_args;
   CLI::App* watch = add_command(
       "watch", "Follow a study until it ends: exit 0 if it completed, 1 if it failed or was cancelled",
-      "On a terminal, a progress bar rewritten in place: '#' completed, 'x' failed, '>' running trials of\n"
-      "the budget, then the counts, the hypervolume of the completed trials (hv), the elapsed time and\n"
+      "On a terminal, a progress bar rewritten in place: '#' completed, '~' pruned (stopped early by the\n"
+      "study's pruner: finished, not failed), 'x' failed, '>' running trials of the budget, then the\n"
+      "counts, the hypervolume of the completed trials (hv), the elapsed time and\n"
       "an estimate of the time left at the pace so far. Otherwise (a pipe, a file) one plain line per\n"
       "change, and at least every 10 s. The hypervolume scales each objective to [0,1] over the\n"
       "completed trials (best 0, worst 1) with the reference point at 1.1, so it can drop when the\n"

@@ -10,8 +10,11 @@ namespace {
 
 bool SameCounts(const v1::TrialCounts& a, const v1::TrialCounts& b) {
   return a.pending() == b.pending() && a.running() == b.running() && a.completed() == b.completed() &&
-         a.failed() == b.failed() && a.cancelled() == b.cancelled();
+         a.failed() == b.failed() && a.cancelled() == b.cancelled() && a.pruned() == b.pruned();
 }
+
+// Whether the line names the pruned trials: the study prunes, or some trials were pruned.
+bool ShowPruned(const v1::Study& study) { return study.spec().has_pruner() || study.counts().pruned() > 0; }
 
 std::string FormatHypervolume(double value) {
   char buffer[32];
@@ -37,9 +40,13 @@ std::string FormatElapsed(int64_t ms) {
   return buffer;
 }
 
+uint64_t FinishedTrials(const v1::TrialCounts& counts) {
+  return uint64_t{counts.completed()} + counts.pruned() + counts.failed();
+}
+
 std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_ms) {
   if (study.state() != v1::STUDY_RUNNING) return std::nullopt;
-  const uint64_t finished = uint64_t{study.counts().completed()} + study.counts().failed();
+  const uint64_t finished = FinishedTrials(study.counts());
   const uint64_t budget = study.spec().budget().max_trials();
   if (finished == 0 || finished >= budget) return std::nullopt;
   const int64_t elapsed = std::max<int64_t>(now_ms - study.created_ms(), 0);
@@ -49,11 +56,12 @@ std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_m
 
 std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras) {
   const v1::TrialCounts& counts = study.counts();
-  const uint64_t finished = uint64_t{counts.completed()} + counts.failed();
   std::string line = "study " + std::to_string(study.id());
   if (!study.spec().name().empty()) line += " " + study.spec().name();
-  line += ": " + std::to_string(finished) + "/" + std::to_string(study.spec().budget().max_trials()) +
-          " finished (" + std::to_string(counts.completed()) + " completed, " +
+  line += ": " + std::to_string(FinishedTrials(counts)) + "/" +
+          std::to_string(study.spec().budget().max_trials()) + " finished (" +
+          std::to_string(counts.completed()) + " completed, " +
+          (ShowPruned(study) ? std::to_string(counts.pruned()) + " pruned, " : "") +
           std::to_string(counts.failed()) + " failed), " + std::to_string(counts.running()) + " running";
   if (counts.pending() > 0) line += ", " + std::to_string(counts.pending()) + " pending";
   if (counts.cancelled() > 0) line += ", " + std::to_string(counts.cancelled()) + " cancelled";
@@ -78,18 +86,19 @@ std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const Prog
     return static_cast<size_t>(std::min<uint64_t>(count, budget) * kBarWidth / budget);
   };
   const size_t completed = cells(counts.completed());
-  const size_t failed = cells(uint64_t{counts.completed()} + counts.failed());
-  const size_t running = cells(uint64_t{counts.completed()} + counts.failed() + counts.running());
+  const size_t pruned = cells(uint64_t{counts.completed()} + counts.pruned());
+  const size_t failed = cells(FinishedTrials(counts));
+  const size_t running = cells(FinishedTrials(counts) + counts.running());
   std::string bar = "[";
   for (size_t i = 0; i < kBarWidth; ++i) {
-    bar += i < completed ? '#' : i < failed ? 'x' : i < running ? '>' : '.';
+    bar += i < completed ? '#' : i < pruned ? '~' : i < failed ? 'x' : i < running ? '>' : '.';
   }
   bar += "]";
-  const uint64_t finished = uint64_t{counts.completed()} + counts.failed();
   std::string rest = " ";
-  rest += std::to_string(finished) + "/" + std::to_string(study.spec().budget().max_trials()) + "  " +
-          std::to_string(counts.completed()) + " completed  " + std::to_string(counts.failed()) +
-          " failed  " + std::to_string(counts.running()) + " running";
+  rest += std::to_string(FinishedTrials(counts)) + "/" + std::to_string(study.spec().budget().max_trials()) +
+          "  " + std::to_string(counts.completed()) + " completed  " +
+          (ShowPruned(study) ? std::to_string(counts.pruned()) + " pruned  " : "") +
+          std::to_string(counts.failed()) + " failed  " + std::to_string(counts.running()) + " running";
   if (counts.pending() > 0) rest += "  " + std::to_string(counts.pending()) + " pending";
   if (extras.hypervolume) rest += "  hv " + FormatHypervolume(*extras.hypervolume);
   const int64_t end_ms = study.finished_ms() != 0 ? study.finished_ms() : now_ms;

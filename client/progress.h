@@ -24,17 +24,23 @@ struct ProgressExtras {
   std::optional<double> hypervolume;
 };
 
+// Trials that count against the budget: completed, pruned (stopped early by the study's pruner: done,
+// not failed) and failed.
+uint64_t FinishedTrials(const v1::TrialCounts& counts);
+
 // The time a running study still needs at the pace so far: elapsed * (max_trials - finished) / finished,
-// where finished counts completed and failed trials. nullopt when the study is not running, has no
-// finished trial yet, or has spent its budget.
+// where finished is FinishedTrials. nullopt when the study is not running, has no finished trial yet, or
+// has spent its budget.
 std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_ms);
 
 // One line without a newline, e.g.
 //   "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, hypervolume 0.8123,
 //    elapsed 35s, about 49s left"
-// "finished" counts completed and failed trials against the budget's max_trials; pending and cancelled
-// trials are named when there are any; the hypervolume when `extras` holds one (4 significant digits);
-// the time left (EstimateRemainingMs) while it can be estimated; a study that has ended says so
+// "finished" counts completed, pruned and failed trials (FinishedTrials) against the budget's
+// max_trials; the pruned ones are named when the study has a pruner or any were pruned ("12/40 finished
+// (8 completed, 3 pruned, 1 failed)"); pending and cancelled trials are named when there are any; the
+// hypervolume when `extras` holds one (4 significant digits); the time left (EstimateRemainingMs) while it
+// can be estimated; a study that has ended says so
 // ("..., elapsed 1m10s, completed"). Elapsed time runs from the study's creation to its end, or to
 // `now_ms` (Unix ms) while it runs.
 std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras = {});
@@ -42,8 +48,9 @@ std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const Pro
 // The progress bar `hpoctl watch` keeps rewriting on a terminal, without a newline, e.g.
 //   "study 3 fmnist-quick [########x>>>............] 5/12  4 completed  1 failed  2 running
 //    hv 0.8123  elapsed 35s  ~49s left"
-// The bar is kBarWidth cells of the budget: '#' completed, 'x' failed, '>' running, '.' the rest (each
-// count rounded down to whole cells, running capped at the bar's end). When `columns` > 0 the line is
+// The bar is kBarWidth cells of the budget: '#' completed, '~' pruned, 'x' failed, '>' running, '.' the
+// rest (each running total rounded down to whole cells, running capped at the bar's end). Pruned trials
+// are named as in FormatProgressLine. When `columns` > 0 the line is
 // cut to fit in columns - 1 characters (first the study's name goes, then the end of the line), so that
 // the terminal never wraps it.
 std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras,

@@ -91,8 +91,10 @@ Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOption
 std::string DescribeUnsuccessfulEnd(const v1::Study& study, const v1::ListTrialsResponse* trials) {
   const std::string name = "study " + std::to_string(study.id());
   if (study.state() == v1::STUDY_CANCELLED) return name + " was cancelled";
+  const v1::TrialCounts& counts = study.counts();
   std::string why = name + " failed: the budget is spent and no trial completed (" +
-                    std::to_string(study.counts().failed()) + " failed)";
+                    (counts.pruned() > 0 ? std::to_string(counts.pruned()) + " pruned, " : "") +
+                    std::to_string(counts.failed()) + " failed)";
   if (trials == nullptr) return why;
   const v1::Trial* last_failed = nullptr;
   for (const v1::Trial& trial : trials->trials()) {

@@ -62,7 +62,8 @@ Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOption
                              const WatchEnv& env = {});
 
 // One sentence on why `study` ended without completing: "study 3 was cancelled", or "study 3 failed:
-// the budget is spent and no trial completed (12 failed)", followed, when `trials` (may be null) holds
+// the budget is spent and no trial completed (12 failed)" (with "3 pruned, " before the failed when
+// any were), followed, when `trials` (may be null) holds
 // a failed trial with an error, by "; last error (trial 11): <error>".
 std::string DescribeUnsuccessfulEnd(const v1::Study& study, const v1::ListTrialsResponse* trials);
 

@@ -8,7 +8,10 @@
 // on the front also have class "front", infeasible ones (breaking a constraint) class "infeasible"; the
 // front's step line is <path class="front-line">; the trials
 // table is #trials-table (rows tr[data-trial-id]); #trial-count and #progress carry data-completed,
-// data-failed, data-running and data-max; <body data-ready="true"> once the first view is drawn.
+// data-pruned, data-failed, data-running and data-max; <body data-ready="true"> once the first view is drawn.
+//
+// Pruned trials (stopped early by the study's pruner) are done, not failed: they count as finished, in
+// their own (amber) colour.
 'use strict';
 
 const POLL_MS = 1500;
@@ -114,21 +117,43 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// Trials that count against the budget: completed, pruned and failed.
+function finished(counts) {
+  return counts.completed + (counts.pruned || 0) + counts.failed;
+}
+
+// "8 completed, 3 pruned, 1 failed": the pruned named when there are any.
+function finishedText(counts) {
+  return counts.completed + ' completed, ' + (counts.pruned ? counts.pruned + ' pruned, ' : '') + counts.failed +
+      ' failed';
+}
+
 function setProgress(bar, counts, max) {
-  const total = Math.max(max, counts.completed + counts.failed + counts.running, 1);
-  const parts = {completed: counts.completed, failed: counts.failed, running: counts.running};
+  if (!bar.querySelector('.segment.pruned')) {
+    bar.querySelector('.segment.completed').after(el('div', {className: 'segment pruned'}));
+  }
+  const total = Math.max(max, finished(counts) + counts.running, 1);
+  const parts =
+      {completed: counts.completed, pruned: counts.pruned || 0, failed: counts.failed, running: counts.running};
   for (const [name, n] of Object.entries(parts)) {
     bar.querySelector('.segment.' + name).style.width = (100 * n / total) + '%';
     bar.dataset[name] = n;
   }
   bar.dataset.max = max;
-  bar.setAttribute('aria-label',
-      counts.completed + ' completed, ' + counts.failed + ' failed, ' + counts.running + ' running of ' + max);
+  bar.setAttribute('aria-label', finishedText(counts) + ', ' + counts.running + ' running of ' + max);
 }
 
 function progressBar() {
   return el('div', {className: 'progress small'}, el('div', {className: 'segment completed'}),
-      el('div', {className: 'segment failed'}), el('div', {className: 'segment running'}));
+      el('div', {className: 'segment pruned'}), el('div', {className: 'segment failed'}),
+      el('div', {className: 'segment running'}));
+}
+
+// The study's counts, with the pruned trials counted from `trials` when the coordinator's counts do not
+// carry them.
+function countsWithPruned(counts, trials) {
+  if (counts.pruned !== undefined) return counts;
+  return Object.assign({}, counts, {pruned: trials.filter((t) => t.state === 'pruned').length});
 }
 
 function stateBadge(name) {
@@ -209,7 +234,7 @@ function renderList(studies) {
     const row = el('tr', {dataset: {studyId: s.id}},
         el('td', {className: 'num'}, s.id), el('td', {}, link), el('td', {}, stateBadge(s.state)),
         el('td', {className: 'wide'}, bar),
-        el('td', {className: 'num'}, (s.counts.completed + s.counts.failed) + ' / ' + s.max_trials),
+        el('td', {className: 'num'}, finished(s.counts) + ' / ' + s.max_trials),
         el('td', {}, s.objectives.map((o) => o.name + (o.direction === 'maximize' ? ' ↑' : ' ↓')).join(', ')),
         el('td', {}, s.algorithm), el('td', {}, s.task), el('td', {}, fmtTime(s.created_ms)));
     row.addEventListener('click', (event) => {
@@ -242,14 +267,14 @@ function renderStudy(study, trials, front) {
         fmtDuration(end - study.created_ms),
   ].join(' · ');
 
-  const c = study.counts;
+  const c = countsWithPruned(study.counts, trials);
   setProgress($('progress'), c, study.max_trials);
   const count = $('trial-count');
-  count.textContent = (c.completed + c.failed) + ' of ' + study.max_trials + ' trials done';
-  Object.assign(count.dataset,
-      {completed: c.completed, failed: c.failed, running: c.running, pending: c.pending, max: study.max_trials});
-  $('progress-detail').textContent = '(' + c.completed + ' completed, ' + c.failed + ' failed, ' + c.running +
-      ' running' + (c.pending ? ', ' + c.pending + ' pending' : '') + ')';
+  count.textContent = finished(c) + ' of ' + study.max_trials + ' trials done';
+  Object.assign(count.dataset, {completed: c.completed, pruned: c.pruned, failed: c.failed, running: c.running,
+    pending: c.pending, max: study.max_trials});
+  $('progress-detail').textContent = '(' + finishedText(c) + ', ' + c.running + ' running' +
+      (c.pending ? ', ' + c.pending + ' pending' : '') + ')';
   const hv = study.hypervolume;
   const hvBox = $('hypervolume');
   if (hv) {

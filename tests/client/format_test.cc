@@ -365,6 +365,21 @@ TEST(FormatTrialsTableTest, StateAttemptObjectivesParamsAndAFlattenedError) {
   EXPECT_EQ(error.substr(77), "...");
 }
 
+TEST(FormatTrialsTableTest, APrunedTrialShowsItsLastStepMetricsAndReason) {
+  v1::ListTrialsResponse trials;
+  v1::Trial pruned = MakeTrial(4, 0.5, 0.25, 0.01, 2, "relu");
+  pruned.set_state(v1::TRIAL_PRUNED);
+  pruned.mutable_progress()->set_step(3);
+  pruned.set_error("pruned at step 3: asha: below the best 1/3 at rung 0");
+  *trials.add_trials() = pruned;
+  const std::vector<std::string> lines = Lines(FormatTrialsTable(trials, MakeSpec()));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(Words(lines[1]),
+            (std::vector<std::string>{
+                "4",    "pruned", "1",     "3",     "0.5", "0.25", "0.01", "2",  "relu", "pruned", "at",
+                "step", "3:",     "asha:", "below", "the", "best", "1/3",  "at", "rung", "0"}));
+}
+
 // Three trials: completed (with the non-objective metric train_loss), failed with a two-line error, running.
 v1::ListTrialsResponse MakeTrialList() {
   v1::ListTrialsResponse trials;
@@ -455,13 +470,16 @@ TEST(ParseTrialStatesTest, KnownNamesAndAClearErrorForOthers) {
             (std::vector<v1::TrialState>{v1::TRIAL_RUNNING, v1::TRIAL_COMPLETED}));
   EXPECT_EQ(*ParseTrialStates(" failed , failed,pending,cancelled"),
             (std::vector<v1::TrialState>{v1::TRIAL_FAILED, v1::TRIAL_PENDING, v1::TRIAL_CANCELLED}));
+  EXPECT_EQ(*ParseTrialStates("pruned,completed"),
+            (std::vector<v1::TrialState>{v1::TRIAL_PRUNED, v1::TRIAL_COMPLETED}));
   for (const char* text : {"done", "running,", "RUNNING", ""}) {
     auto states = ParseTrialStates(text);
     ASSERT_FALSE(states.ok()) << text;
     EXPECT_EQ(states.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(states.status().message().find("--state: unknown state '"), std::string::npos);
-    EXPECT_NE(states.status().message().find("expected pending, running, completed, failed or cancelled"),
-              std::string::npos);
+    EXPECT_NE(
+        states.status().message().find("expected pending, running, completed, pruned, failed or cancelled"),
+        std::string::npos);
   }
   EXPECT_NE(ParseTrialStates("done").status().message().find("'done'"), std::string::npos);
 }
@@ -507,8 +525,8 @@ TEST(FormatStudySummaryTest, OneLinePerFactAndOnePerParameter) {
   EXPECT_EQ(line_of("finished"), (std::vector<std::string>{"2023-11-14", "22:14:25", "UTC"}));
   EXPECT_EQ(line_of("elapsed"), (std::vector<std::string>{"1m05s"}));
   EXPECT_EQ(line_of("trials"),
-            (std::vector<std::string>{"12/12", "finished:", "10", "completed,", "2", "failed;", "0",
-                                      "running,", "0", "pending,", "0", "cancelled"}));
+            (std::vector<std::string>{"12/12", "finished:", "10", "completed,", "0", "pruned,", "2",
+                                      "failed;", "0", "running,", "0", "pending,", "0", "cancelled"}));
   EXPECT_EQ(line_of("task"), (std::vector<std::string>{"{\"synthetic\":{\"function\":\"zdt1\"}}"}));
   EXPECT_EQ(line_of("algorithm"), (std::vector<std::string>{"random"}));
   EXPECT_EQ(line_of("seed"), (std::vector<std::string>{"7"}));
@@ -520,10 +538,38 @@ TEST(FormatStudySummaryTest, OneLinePerFactAndOnePerParameter) {
   EXPECT_EQ(line_of("  layers"),
             (std::vector<std::string>{"int", "[1,", "4]", "(when", "activation", "is", "relu)"}));
   EXPECT_EQ(line_of("  activation"), (std::vector<std::string>{"categorical", "relu,", "gelu,", "tanh"}));
-  // Without a front, no line for it.
+  // Without a front, no line for it; without a pruner, none for that.
   for (const std::string& line : Lines(FormatStudySummary(study, nullptr))) {
     EXPECT_NE(line.rfind("pareto front", 0), 0u) << line;
+    EXPECT_NE(line.rfind("pruner", 0), 0u) << line;
   }
+}
+
+TEST(FormatStudySummaryTest, PrunedTrialsAreFinishedAndThePrunerIsShown) {
+  v1::Study study;
+  study.set_id(4);
+  *study.mutable_spec() = MakeSpec();
+  study.mutable_spec()->mutable_budget()->set_max_trials(40);
+  v1::AshaPruner* asha = study.mutable_spec()->mutable_pruner()->mutable_asha();
+  asha->set_max_resource(9);
+  asha->set_reduction_factor(3);
+  study.set_state(v1::STUDY_RUNNING);
+  study.mutable_counts()->set_completed(8);
+  study.mutable_counts()->set_pruned(3);
+  study.mutable_counts()->set_failed(1);
+  study.mutable_counts()->set_running(2);
+  const std::vector<std::string> lines = Lines(FormatStudySummary(study, nullptr));
+  auto line_of = [&](const std::string& key) {
+    for (const std::string& line : lines) {
+      if (line.rfind(key + " ", 0) == 0) return Words(line.substr(key.size()));
+    }
+    return std::vector<std::string>{"(missing)"};
+  };
+  EXPECT_EQ(line_of("trials"),
+            (std::vector<std::string>{"12/40", "finished:", "8", "completed,", "3", "pruned,", "1", "failed;",
+                                      "2", "running,", "0", "pending,", "0", "cancelled"}));
+  EXPECT_EQ(line_of("pruner"),
+            (std::vector<std::string>{"{\"asha\":{\"reduction_factor\":3,\"max_resource\":9}}"}));
 }
 
 TEST(FormatStudiesTableTest, OneLinePerStudy) {
@@ -534,6 +580,7 @@ TEST(FormatStudiesTableTest, OneLinePerStudy) {
   first->mutable_spec()->mutable_budget()->set_max_trials(12);
   first->set_state(v1::STUDY_RUNNING);
   first->mutable_counts()->set_completed(4);
+  first->mutable_counts()->set_pruned(3);
   first->mutable_counts()->set_failed(1);
   first->mutable_counts()->set_running(2);
   first->mutable_counts()->set_pending(1);
@@ -545,11 +592,12 @@ TEST(FormatStudiesTableTest, OneLinePerStudy) {
 
   const std::vector<std::string> lines = Lines(FormatStudiesTable(studies));
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(Words(lines[0]), (std::vector<std::string>{"id", "name", "state", "completed", "failed",
+  EXPECT_EQ(Words(lines[0]), (std::vector<std::string>{"id", "name", "state", "completed", "pruned", "failed",
                                                        "running", "pending", "max_trials"}));
   EXPECT_EQ(Words(lines[1]),
-            (std::vector<std::string>{"3", "fmnist-quick", "running", "4", "1", "2", "1", "12"}));
-  EXPECT_EQ(Words(lines[2]), (std::vector<std::string>{"12", "-", "completed", "100", "0", "0", "0", "100"}));
+            (std::vector<std::string>{"3", "fmnist-quick", "running", "4", "3", "1", "2", "1", "12"}));
+  EXPECT_EQ(Words(lines[2]),
+            (std::vector<std::string>{"12", "-", "completed", "100", "0", "0", "0", "0", "100"}));
   EXPECT_EQ(lines[1].size(), lines[2].size());  // right-aligned numbers end in the same column
 }
 
@@ -560,6 +608,7 @@ TEST(StateNameTest, NamesEveryState) {
   EXPECT_EQ(StudyStateName(v1::STUDY_CANCELLED), "cancelled");
   EXPECT_EQ(TrialStateName(v1::TRIAL_PENDING), "pending");
   EXPECT_EQ(TrialStateName(v1::TRIAL_CANCELLED), "cancelled");
+  EXPECT_EQ(TrialStateName(v1::TRIAL_PRUNED), "pruned");
   EXPECT_EQ(TrialStateName(v1::TRIAL_STATE_UNSPECIFIED), "unknown");
 }
 

@@ -105,6 +105,45 @@ TEST(FormatProgressBarTest, CellsForCompletedFailedRunningAndTheRest) {
             "elapsed 1m10s  completed");
 }
 
+// A study with a pruner: 12/40 finished, 8 completed, 3 pruned, 1 failed.
+v1::Study PrunedStudy() {
+  v1::Study study = MakeStudy();
+  study.mutable_spec()->mutable_budget()->set_max_trials(40);
+  study.mutable_spec()->mutable_pruner()->mutable_asha()->set_max_resource(9);
+  study.mutable_counts()->set_completed(8);
+  study.mutable_counts()->set_pruned(3);
+  study.mutable_counts()->set_failed(1);
+  return study;
+}
+
+TEST(FormatProgressLineTest, PrunedTrialsAreFinishedAndNamed) {
+  EXPECT_EQ(
+      FormatProgressLine(PrunedStudy(), kCreatedMs + 60'000),
+      "study 3 fmnist-quick: 12/40 finished (8 completed, 3 pruned, 1 failed), 2 running, elapsed 1m00s, "
+      "about 2m20s left");  // 60 s for 12 finished: 140 s for the other 28
+  v1::Study study = PrunedStudy();
+  study.mutable_counts()->set_pruned(0);  // a study that prunes says so even before it has
+  EXPECT_EQ(FormatProgressLine(study, kCreatedMs + 45'000).substr(0, 58),
+            "study 3 fmnist-quick: 9/40 finished (8 completed, 0 pruned");
+  study.mutable_spec()->clear_pruner();  // one that does not, only when some were (never here)
+  EXPECT_EQ(FormatProgressLine(study, kCreatedMs + 45'000).substr(0, 59),
+            "study 3 fmnist-quick: 9/40 finished (8 completed, 1 failed)");
+  EXPECT_EQ(EstimateRemainingMs(PrunedStudy(), kCreatedMs + 60'000), 140'000);
+  v1::TrialCounts counts = PrunedStudy().counts();
+  EXPECT_EQ(FinishedTrials(counts), 12u);
+}
+
+TEST(FormatProgressBarTest, PrunedCellsBetweenCompletedAndFailed) {
+  v1::Study study = PrunedStudy();
+  study.mutable_spec()->mutable_budget()->set_max_trials(12);  // 2 cells a trial
+  study.mutable_counts()->set_completed(4);
+  study.mutable_counts()->set_pruned(2);
+  EXPECT_EQ(
+      FormatProgressBar(study, kCreatedMs + 7'000, {}, 0),
+      "study 3 fmnist-quick [########~~~~xx>>>>......] 7/12  4 completed  2 pruned  1 failed  2 running  "
+      "elapsed 7s  ~5s left");
+}
+
 TEST(FormatProgressBarTest, FitsTheTerminalWidth) {
   const v1::Study study = MakeStudy();
   const std::string full = FormatProgressBar(study, kCreatedMs, {}, 0);
@@ -134,6 +173,9 @@ TEST(ProgressReporterTest, ReportsFirstOnChangeAndEveryRefresh) {
   EXPECT_FALSE(reporter.ShouldReport(study, now += 1));
   study.mutable_counts()->set_pending(1);  // any count matters
   EXPECT_TRUE(reporter.ShouldReport(study, now += 1));
+  study.mutable_counts()->set_pruned(1);  // pruned too
+  EXPECT_TRUE(reporter.ShouldReport(study, now += 1));
+  EXPECT_FALSE(reporter.ShouldReport(study, now += 1));
 }
 
 }  // namespace

@@ -272,6 +272,36 @@ TEST(WatchStudyTest, HypervolumeAgainstAGivenReferenceInTheObjectivesUnits) {
   EXPECT_EQ(api.list_calls(), 1);
 }
 
+TEST(WatchStudyTest, PrunedTrialsCountAsFinished) {
+  auto pruning = [](v1::StudyState state, uint32_t completed, uint32_t pruned, uint32_t running) {
+    v1::Study study = MakeStudy(state, completed, 0, running);
+    study.mutable_spec()->mutable_pruner()->mutable_asha()->set_max_resource(9);
+    study.mutable_counts()->set_pruned(pruned);
+    return study;
+  };
+  FakeStudyApi api({pruning(v1::STUDY_RUNNING, 0, 1, 2), pruning(v1::STUDY_RUNNING, 1, 1, 2),
+                    pruning(v1::STUDY_COMPLETED, 2, 2, 0)});
+  Harness h;
+  WatchOptions options;
+  options.interval = std::chrono::milliseconds(1'000);
+  ASSERT_TRUE(WatchStudy(api, 3, options, h.Env()).ok());
+  const std::vector<std::string> expected = {
+      "study 3 quick: 1/4 finished (0 completed, 1 pruned, 0 failed), 2 running, elapsed 0s, about 0s left",
+      "study 3 quick: 2/4 finished (1 completed, 1 pruned, 0 failed), 2 running, elapsed 1s, about 1s left",
+      "study 3 quick: 4/4 finished (2 completed, 2 pruned, 0 failed), 0 running, elapsed 5s, completed",
+  };
+  EXPECT_EQ(Lines(h.out.str()), expected);
+
+  FakeStudyApi bar_api({pruning(v1::STUDY_COMPLETED, 2, 1, 0)});
+  Harness bar;
+  options.rewrite_line = true;
+  ASSERT_TRUE(WatchStudy(bar_api, 3, options, bar.Env()).ok());
+  EXPECT_EQ(
+      bar.out.str(),
+      "\r\033[Kstudy 3 quick [############~~~~~~......] 3/4  2 completed  1 pruned  0 failed  0 running  "
+      "elapsed 5s  completed\n");
+}
+
 TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {
   EXPECT_EQ(DescribeUnsuccessfulEnd(MakeStudy(v1::STUDY_CANCELLED, 1, 0, 0), nullptr),
             "study 3 was cancelled");
@@ -288,6 +318,10 @@ TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {
   EXPECT_EQ(DescribeUnsuccessfulEnd(failed, &trials),
             "study 3 failed: the budget is spent and no trial completed (4 failed); "
             "last error (trial 2): exit status 2");
+  v1::Study pruned = MakeStudy(v1::STUDY_FAILED, 0, 1, 0);
+  pruned.mutable_counts()->set_pruned(3);
+  EXPECT_EQ(DescribeUnsuccessfulEnd(pruned, nullptr),
+            "study 3 failed: the budget is spent and no trial completed (3 pruned, 1 failed)");
 }
 
 }  // namespace
