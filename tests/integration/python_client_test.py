@@ -118,6 +118,46 @@ def external_spec(name, max_trials, max_parallel=0, lease_seconds=0, seed=5):
     }
 
 
+def pruning_spec(name, max_trials, max_parallel=1, seed=3):
+    """An external study of one parameter x whose quality (maximised) grows with x, with an ASHA pruner
+    over 9 steps (rungs at steps 1 and 3, reduction factor 3)."""
+    return {
+        "name": name,
+        "parameters": [{"name": "x", "float": {"low": 0.0, "high": 1.0}}],
+        "objectives": [{"name": "quality", "direction": "MAXIMIZE"}],
+        "algorithm": {"random": {}},
+        "budget": {"max_trials": max_trials, "max_parallel": max_parallel},
+        "task": {"external": {}},
+        "pruner": {"asha": {"max_resource": 9}},
+        "seed": seed,
+    }
+
+
+def quality(x, step):
+    """What a trial reports at `step` (1..9): a learning curve that ends at x."""
+    return x * step / 9
+
+
+def expected_asha(xs, rungs=(1, 3), eta=3):
+    """ASHA's decisions (search/pruner.h) for trials evaluated one after another in this order with the
+    reports of quality(): the step each is pruned at, or None. A trial reaching a rung goes on iff its
+    rank among the n trials there so far (itself included; ties to the earlier) is within
+    max(1, n // eta)."""
+    at_rung = {r: [] for r in rungs}
+    pruned = []
+    for x in xs:
+        stop = None
+        for r in rungs:
+            value = quality(x, r)
+            at_rung[r].append(value)
+            rank = 1 + sum(1 for v in at_rung[r][:-1] if v >= value)
+            if rank > max(1, len(at_rung[r]) // eta):
+                stop = r
+                break
+        pruned.append(stop)
+    return pruned
+
+
 def evaluate(params):
     """A made-up trade-off: quality grows with x, so does cost."""
     x, n = params["x"], params["n"]
@@ -208,6 +248,167 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(costs, sorted(costs))  # best first by the first objective
         for t in front:
             self.assertEqual(t["metrics"], told[t["number"]][1])
+
+    def test_report_prunes_a_trial_which_then_is_over(self):
+        client = self.client()
+        study = client.create_study(pruning_spec("pruned", max_trials=12))
+        xs, pruned_at, told, prune_reasons = [], [], {}, {}
+        while (trial := study.ask(timeout=10)) is not None:
+            self.assertFalse(trial.should_prune)  # no report yet
+            self.assertEqual(trial.state, "running")
+            x = trial.params["x"]
+            xs.append(x)
+            stop = None
+            for step in range(1, 10):
+                if trial.report(step, {"quality": quality(x, step)}):
+                    stop = step
+                    break
+                self.assertFalse(trial.should_prune)
+            pruned_at.append(stop)
+            if stop is None:
+                study.tell(trial, {"quality": x})
+                told[trial.number] = x
+                self.assertEqual(trial.state, "completed")
+                continue
+            # Pruned: the trial is over here as on the coordinator.
+            self.assertTrue(trial.should_prune)
+            self.assertTrue(trial.should_stop)
+            self.assertEqual(trial.state, "pruned")
+            self.assertTrue(
+                trial.prune_reason.startswith(f"pruned at step {stop}: asha: rung"), trial.prune_reason
+            )
+            self.assertEqual(trial.metrics, {"quality": quality(x, stop)})
+            prune_reasons[trial.number] = trial.prune_reason
+            self.assertTrue(trial.report(stop + 1, {"quality": 1.0}))  # nothing sent: still pruned
+            for tell in (lambda: study.tell(trial, {"quality": x}), lambda: study.tell_failed(trial, "no")):
+                with self.assertRaises(hpo_client.HpoError) as caught:
+                    tell()
+                self.assertEqual(caught.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+                self.assertIn(f"trial {trial.id} was pruned at step {stop}: asha: ", caught.exception.message)
+                self.assertIn("it has ended", caught.exception.message)
+
+        # ASHA over rungs 1 and 3 decided exactly as the rule says for this order of trials.
+        self.assertEqual(len(xs), 12)
+        self.assertEqual(pruned_at, expected_asha(xs))
+        self.assertGreaterEqual(sum(1 for p in pruned_at if p is not None), 1)
+        self.assertIsNone(pruned_at[0])  # the first trial has no one to lose to
+
+        progress = study.wait(interval=0.1, timeout=10)
+        self.assertEqual(progress.state, "completed")
+        n_pruned = sum(1 for p in pruned_at if p is not None)
+        self.assertEqual((progress.completed, progress.pruned, progress.failed), (12 - n_pruned, n_pruned, 0))
+        self.assertEqual(progress.finished, 12)
+        self.assertIn(f"{n_pruned} pruned", str(progress))
+        trials = study.trials(state="pruned")
+        self.assertEqual(len(trials), n_pruned)
+        for t in trials:
+            stop = pruned_at[t["number"]]
+            x = xs[t["number"]]
+            self.assertEqual(t["metrics"], {"quality": quality(x, stop)})  # the last it reported
+            self.assertEqual(t["progress"]["step"], stop)
+            self.assertLess(stop, 9)
+            self.assertTrue(t["error"].startswith(f"pruned at step {stop}: asha: "), t["error"])
+            self.assertEqual(t["error"], prune_reasons[t["number"]])  # what report() was told
+        front = study.pareto_front()
+        self.assertEqual({t["number"] for t in front}, {max(told, key=told.get)})  # never a pruned one
+
+    def test_optimize_with_pruning_over_threads(self):
+        client = self.client()
+        study = client.create_study(pruning_spec("optimize-pruned", max_trials=16, max_parallel=3, seed=8))
+        seen = []
+
+        def objective(trial):
+            x = trial.params["x"]
+            for step in range(1, 10):
+                if trial.report(step, {"quality": quality(x, step)}):
+                    raise hpo_client.TrialPruned()
+                time.sleep(0.002)
+            return {"quality": x}
+
+        ran = study.optimize(objective, n_jobs=3, callbacks=[lambda s, t: seen.append((s, t.state))])
+        self.assertEqual(len(ran), 16)
+        self.assertEqual(len(seen), 16)
+        self.assertTrue(all(s is study for s, _ in seen))
+        states = [t.state for t in ran]
+        self.assertEqual(set(states) - {"completed", "pruned"}, set())
+        progress = study.wait(interval=0.1, timeout=10)
+        self.assertEqual(progress.state, "completed")
+        self.assertEqual(
+            (progress.completed, progress.pruned, progress.failed),
+            (states.count("completed"), states.count("pruned"), 0),
+        )
+        self.assertGreaterEqual(progress.pruned, 1)
+        self.assertGreaterEqual(progress.completed, 1)
+        stored = {t["id"]: t for t in study.trials()}
+        for t in ran:
+            self.assertEqual(stored[t.id]["state"], t.state)
+            self.assertEqual(stored[t.id]["metrics"], t.metrics)
+
+    def test_optimize_tells_fails_and_stops_at_n_trials(self):
+        client = self.client()
+        study = client.create_study(external_spec("optimize", max_trials=10, max_parallel=2))
+        names = ["cost", "quality"]
+
+        def objective(trial):
+            if trial.number == 3:
+                raise RuntimeError("out of memory")
+            if trial.number == 4:
+                return "oops"  # not metrics: the trial fails
+            metrics = evaluate(trial.params)
+            # A dict, or the values in the objectives' order.
+            return metrics if trial.number % 2 == 0 else [metrics[n] for n in names]
+
+        first = study.optimize(objective, n_trials=6, n_jobs=2)
+        self.assertEqual(len(first), 6)
+        self.assertEqual(study.progress().state, "running")  # 6 of 10: n_trials stopped it
+        rest = study.optimize(objective, n_jobs=2)  # until the study hands out no more
+        self.assertEqual(len(rest), 4)
+        ran = {t.number: t for t in first + rest}
+        self.assertEqual(sorted(ran), list(range(10)))
+        progress = study.wait(interval=0.1, timeout=10)
+        self.assertEqual(
+            (progress.state, progress.completed, progress.failed, progress.pruned), ("completed", 8, 2, 0)
+        )
+        stored = {t["number"]: t for t in study.trials()}
+        self.assertEqual(stored[3]["state"], "failed")
+        self.assertEqual(stored[3]["error"], "RuntimeError: out of memory")
+        self.assertEqual(stored[4]["state"], "failed")
+        self.assertTrue(
+            stored[4]["error"].startswith("TypeError: the objective function must return"), stored[4]
+        )
+        for number, t in ran.items():
+            if number in (3, 4):
+                self.assertEqual(t.state, "failed")
+                continue
+            self.assertEqual(t.state, "completed")
+            self.assertEqual(stored[number]["metrics"], evaluate(t.params))
+            self.assertEqual(t.metrics, evaluate(t.params))
+        # Nothing left to ask: optimize returns at once; bad arguments are refused before any call.
+        self.assertEqual(study.optimize(objective), [])
+        for bad in ({"n_jobs": 0}, {"n_trials": -1}, {"timeout": -1}):
+            with self.assertRaises(ValueError):
+                study.optimize(objective, **bad)
+
+    def test_optimize_raising_pruned_for_an_unpruned_trial_fails_it_and_timeout_stops(self):
+        client = self.client()
+        study = client.create_study(external_spec("optimize-timeout", max_trials=50, max_parallel=1))
+
+        def objective(trial):
+            if trial.number == 0:
+                raise hpo_client.TrialPruned()  # the coordinator did not prune it
+            time.sleep(0.3)
+            return evaluate(trial.params)
+
+        start = time.monotonic()
+        ran = study.optimize(objective, timeout=1.0)
+        self.assertLess(time.monotonic() - start, 3.0)
+        self.assertGreaterEqual(len(ran), 2)
+        self.assertLess(len(ran), 10)
+        self.assertEqual(ran[0].state, "failed")
+        (failed,) = study.trials(state="failed")
+        self.assertEqual(failed["number"], 0)
+        self.assertIn("TrialPruned", failed["error"])
+        self.assertEqual(study.progress().state, "running")
 
     def test_heartbeats_keep_the_lease_of_a_slow_evaluation(self):
         client = self.client()

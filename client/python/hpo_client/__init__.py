@@ -18,6 +18,10 @@ ask/tell::
             study.tell(trial, {"loss": train(**trial.params)})
         print(study.pareto_front())
 
+Or let ``study.optimize(objective, n_trials=20, n_jobs=2)`` ask, evaluate and tell; an objective may
+``trial.report(step, metrics)`` as it goes and ``raise hpo_client.TrialPruned()`` when that returns True
+(the study's pruner stopped the trial early).
+
 Errors from the coordinator are raised as :class:`HpoError`, which carries the gRPC status code and the
 coordinator's message (for a bad spec, the message names the field).
 """
@@ -29,6 +33,7 @@ from hpo_client.client import (
     Progress,
     Study,
     Trial,
+    TrialPruned,
 )
 
-__all__ = ["DEFAULT_ADDRESS", "Client", "HpoError", "Progress", "Study", "Trial"]
+__all__ = ["DEFAULT_ADDRESS", "Client", "HpoError", "Progress", "Study", "Trial", "TrialPruned"]

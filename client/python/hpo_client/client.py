@@ -1,4 +1,4 @@
-"""The hpo_client API: Client, Study, Trial, Progress and HpoError.
+"""The hpo_client API: Client, Study, Trial, Progress, HpoError and TrialPruned.
 
 Thread safety: a Client and its Study objects may be used from several threads at once (the gRPC
 channel is thread-safe; the client's own state sits behind one lock). Each Client owns one gRPC channel
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import grpc
 from google.protobuf import json_format
@@ -30,6 +31,7 @@ _TRIAL_STATES = {
     study_pb2.TRIAL_COMPLETED: "completed",
     study_pb2.TRIAL_FAILED: "failed",
     study_pb2.TRIAL_CANCELLED: "cancelled",
+    study_pb2.TRIAL_PRUNED: "pruned",
 }
 _STUDY_STATES = {
     study_pb2.STUDY_RUNNING: "running",
@@ -54,6 +56,23 @@ class HpoError(Exception):
         self.message = message
 
 
+class TrialPruned(Exception):
+    """Raised by an objective function given to Study.optimize() to end a trial the coordinator pruned,
+    as in Optuna::
+
+        def objective(trial):
+            for epoch in range(1, 10):
+                accuracy = train_one_epoch(trial.params)
+                if trial.report(epoch, {"accuracy": accuracy}):
+                    raise hpo_client.TrialPruned()
+            return {"accuracy": accuracy}
+
+    optimize() then sends nothing more for the trial: the coordinator has already ended it as "pruned"
+    with the metrics last reported. Raised for a trial the coordinator did not prune, it fails the trial
+    (the coordinator alone decides what is pruned).
+    """
+
+
 @dataclasses.dataclass(frozen=True)
 class Progress:
     """Where a study stands: what Study.wait() hands its callback and returns."""
@@ -68,11 +87,12 @@ class Progress:
     pending: int
     cancelled: int
     elapsed_s: float  # from the study's creation to its end, or to now while it runs
+    pruned: int = 0  # stopped early by the study's pruner: finished, not failed
 
     @property
     def finished(self) -> int:
-        """Trials that count against the budget: completed and failed."""
-        return self.completed + self.failed
+        """Trials that count against the budget: completed, pruned and failed."""
+        return self.completed + self.pruned + self.failed
 
     @property
     def done(self) -> bool:
@@ -80,9 +100,10 @@ class Progress:
         return self.state != "running"
 
     def __str__(self) -> str:
+        pruned = f"{self.pruned} pruned, " if self.pruned else ""
         return (
             f"study {self.study_id} {self.name}: {self.finished}/{self.max_trials} finished "
-            f"({self.completed} completed, {self.failed} failed), {self.running} running, "
+            f"({self.completed} completed, {pruned}{self.failed} failed), {self.running} running, "
             f"elapsed {self.elapsed_s:.0f}s, {self.state}"
         )
 
@@ -92,8 +113,13 @@ class Trial:
 
     ``params`` maps each parameter's name to its value (float, int or str; a conditional parameter that
     is inactive is absent). ``should_stop`` turns true when the coordinator takes the trial back (the
-    study was cancelled, or the lease ran out while the process was stopped): stop evaluating it; a tell
-    would be refused.
+    study was cancelled, the lease ran out while the process was stopped, or the trial was pruned): stop
+    evaluating it; a tell would be refused.
+
+    ``report(step, metrics)`` sends intermediate results; with a pruner in the study's spec it returns
+    True when the coordinator stops the trial early (``should_prune``). ``state`` is "running" until the
+    trial is told ("completed"), failed ("failed") or pruned ("pruned") through this client; ``metrics``
+    then holds what it was told, or last reported when pruned.
     """
 
     def __init__(self, client: "Client", response: service_pb2.AcquireTrialResponse):
@@ -104,16 +130,45 @@ class Trial:
         self.seed: int = trial.seed
         self.attempt: int = trial.attempt
         self.params: Dict[str, Any] = {name: _param_value(v) for name, v in trial.params.items()}
+        self.state: str = "running"
+        self.metrics: Dict[str, float] = {}  # what it was told with, or last reported when pruned
         self._client = client
         self._token: str = response.lease.token
         self._stopped = False
+        self._pruned_at: Optional[int] = None  # the step whose report pruned it
+        self._prune_reason = ""
 
     @property
     def should_stop(self) -> bool:
+        """True once the coordinator has taken the trial back or pruned it: stop evaluating it."""
         return self._stopped
 
+    @property
+    def should_prune(self) -> bool:
+        """The coordinator's last answer to report(): True once it has pruned the trial (then for good).
+        False before any report."""
+        return self._pruned_at is not None
+
+    @property
+    def prune_reason(self) -> str:
+        """Why the coordinator pruned the trial, as it stores it in the trial's error (e.g. "pruned at
+        step 3: asha: rung 1 (step 3): rank 5 of 6, promoting the best 2"); "" while it is not pruned."""
+        return self._prune_reason
+
+    def report(self, step: int, metrics: Mapping[str, float]) -> bool:
+        """Reports the trial's intermediate `metrics` (name -> number) at `step` (an epoch, say: whole,
+        >= 0) and returns should_prune: True when the study's pruner stopped the trial on this report.
+
+        A pruned trial is over: the coordinator has already stored it as "pruned" with these metrics,
+        so stop evaluating it and neither tell it nor report it again (a later report() returns True at
+        once without a call; tell() and tell_failed() raise HpoError FAILED_PRECONDITION). Raises
+        HpoError when the coordinator refuses the report (FAILED_PRECONDITION: the trial is no longer
+        this client's; INVALID_ARGUMENT: a metric that is not finite) or cannot be reached.
+        """
+        return self._client._report(self, step, metrics)
+
     def __repr__(self) -> str:
-        return f"Trial(id={self.id}, number={self.number}, params={self.params!r})"
+        return f"Trial(id={self.id}, number={self.number}, state={self.state!r}, params={self.params!r})"
 
 
 class Study:
@@ -156,6 +211,7 @@ class Study:
             pending=counts.pending,
             cancelled=counts.cancelled,
             elapsed_s=max(end_ms - self.created_ms, 0) / 1000.0,
+            pruned=counts.pruned,
         )
 
     def wait(
@@ -189,9 +245,11 @@ class Study:
         """The study's trials as dicts, in the order they were suggested.
 
         `state` keeps only trials in that state, or in any of several ("pending", "running",
-        "completed", "failed", "cancelled"); ValueError for another name. Each dict has the keys id,
-        number, state, params (name -> value), metrics (name -> float), attempt, worker_id, device,
-        error, seed, created_ms, started_ms, finished_ms and progress (None, or {"step", "metrics"}).
+        "completed", "pruned", "failed", "cancelled"); ValueError for another name. Each dict has the
+        keys id, number, state, params (name -> value), metrics (name -> float), attempt, worker_id,
+        device, error, seed, created_ms, started_ms, finished_ms and progress (None, or {"step",
+        "metrics"}). A pruned trial's metrics are those it last reported, and its error says why
+        ("pruned at step 3: asha: ...").
         """
         wanted = None
         if state is not None:
@@ -200,7 +258,7 @@ class Study:
             if unknown:
                 raise ValueError(
                     f"unknown trial state {sorted(unknown)[0]!r}; expected one of "
-                    "pending, running, completed, failed, cancelled"
+                    "pending, running, completed, pruned, failed, cancelled"
                 )
         response = self._client._study_call("ListTrials", service_pb2.ListTrialsRequest(study_id=self.id))
         trials = [_trial_dict(t) for t in response.trials]
@@ -239,9 +297,11 @@ class Study:
 
         `device` records where the metrics were measured (default: the Client's). Raises HpoError:
         FAILED_PRECONDITION when the trial is no longer this client's (its lease ran out and it was
-        handed out again, or the study was cancelled), INVALID_ARGUMENT for bad metrics.
+        handed out again, or the study was cancelled) or was pruned (then nothing is sent),
+        INVALID_ARGUMENT for bad metrics.
         """
         self._check_own(trial)
+        self._check_not_pruned(trial)
         values = {}
         for name, value in metrics.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -257,28 +317,93 @@ class Study:
                 device=self._client._device if device is None else device,
             ),
         )
+        trial.state = "completed"
+        trial.metrics = values
 
     def tell_failed(self, trial: Trial, reason: str) -> None:
-        """Fails `trial` with `reason` (kept as the trial's error). It counts against the budget."""
+        """Fails `trial` with `reason` (kept as the trial's error). It counts against the budget.
+        Raises HpoError FAILED_PRECONDITION, sending nothing, for a pruned trial."""
         self._check_own(trial)
+        self._check_not_pruned(trial)
         self._client._finish(
             trial,
             "FailTrial",
             service_pb2.FailTrialRequest(trial_id=trial.id, lease_token=trial._token, error=str(reason)),
         )
+        trial.state = "failed"
 
-    def report(self, trial: Trial, step: int, metrics: Mapping[str, float]) -> None:
-        """Reports intermediate values of a trial being evaluated (kept as the trial's progress)."""
+    def report(self, trial: Trial, step: int, metrics: Mapping[str, float]) -> bool:
+        """Reports intermediate values of a trial being evaluated (kept as the trial's progress) and
+        returns True when the study's pruner stopped it: the same as trial.report(step, metrics)."""
         self._check_own(trial)
-        self._client._worker_call(
-            "ReportProgress",
-            service_pb2.ReportProgressRequest(
-                trial_id=trial.id,
-                lease_token=trial._token,
-                step=int(step),
-                metrics={str(k): float(v) for k, v in metrics.items()},
-            ),
-        )
+        return self._client._report(trial, step, metrics)
+
+    def optimize(
+        self,
+        fn: Callable[[Trial], Union[Mapping[str, float], Sequence[float], float]],
+        n_trials: Optional[int] = None,
+        n_jobs: int = 1,
+        timeout: Optional[float] = None,
+        callbacks: Optional[Iterable[Callable[["Study", Trial], None]]] = None,
+    ) -> List[Trial]:
+        """Evaluates trials of this (external) study with `fn`, as Optuna's Study.optimize does.
+
+        Each trial is asked, passed to `fn(trial)`, and:
+          - told with what `fn` returns: a dict of metrics by name (every objective, and any others), a
+            sequence of values in the order of the spec's objectives, or, for a one-objective study, a
+            number;
+          - left alone when `fn` raises TrialPruned after trial.report(...) returned True (the
+            coordinator has already ended it as pruned);
+          - failed with "<ExceptionType>: <message>" when `fn` raises anything else (an Exception: the
+            run goes on with the next trial), when it returns something that is not metrics, or when it
+            raises TrialPruned for a trial the coordinator did not prune.
+        `n_jobs` threads (>= 1; -1: one per CPU) do this at once, each asking for its own trials. It
+        returns once `n_trials` trials (None: no limit) have been handed to `fn`, once `timeout` seconds
+        have passed (no trial is asked after that; those running finish), or once the study hands out
+        no more (it has ended). Each callback is called as callback(study, trial) after each trial,
+        with trial.state "completed", "pruned", "failed" or "stopped" (the coordinator took it back:
+        the study was cancelled, say) and trial.metrics; one at a time, from the thread that ran the
+        trial. An exception from a callback, or an HpoError other than a refused
+        tell (the trial was taken back), stops the run and is raised here once the running trials end.
+        Returns the trials it finished, in the order they finished.
+        """
+        if n_trials is not None and n_trials < 0:
+            raise ValueError(f"n_trials must be >= 0, not {n_trials}")
+        if n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        if n_jobs < 1:
+            raise ValueError(f"n_jobs must be >= 1 (or -1: one per CPU), not {n_jobs}")
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"timeout must be >= 0, not {timeout}")
+        callbacks = list(callbacks or [])
+        run = _OptimizeRun(self, fn, n_trials, timeout, callbacks)
+        if n_jobs == 1:
+            run.loop()
+        else:
+            threads = [
+                threading.Thread(target=run.loop, name=f"hpo_client-optimize-{i}", daemon=True)
+                for i in range(n_jobs)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        if run.error is not None:
+            raise run.error
+        return run.finished
+
+    def _objective_names(self) -> List[str]:
+        return [o.name for o in self._proto.spec.objectives]
+
+    def _check_not_pruned(self, trial: Trial) -> None:
+        if trial.should_prune:
+            why = trial.prune_reason
+            if not why.startswith("pruned at step "):
+                why = f"pruned at step {trial._pruned_at}" + (f": {why}" if why else "")
+            raise HpoError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"trial {trial.id} was {why}; it has ended, there is nothing to tell",
+            )
 
     def _check_own(self, trial: Trial) -> None:
         if not isinstance(trial, Trial):
@@ -287,6 +412,138 @@ class Study:
             raise ValueError(f"trial {trial.id} belongs to study {trial.study_id}, not to study {self.id}")
         if trial._client is not self._client:
             raise ValueError(f"trial {trial.id} was asked through another Client")
+
+
+class _OptimizeRun:
+    """The shared state of one Study.optimize() call: its threads each run loop()."""
+
+    def __init__(self, study: Study, fn, n_trials: Optional[int], timeout: Optional[float], callbacks):
+        self.study = study
+        self.fn = fn
+        self.n_trials = n_trials
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.callbacks = callbacks
+        self.lock = threading.Lock()
+        self.callback_lock = threading.Lock()
+        self.started = 0  # guarded by lock: trials asked for (or being asked for)
+        self.done = False  # guarded by lock: ask no more
+        self.error: Optional[BaseException] = None  # guarded by lock: the first error that stops the run
+        self.finished: List[Trial] = []  # guarded by lock
+
+    def _stop(self, error: Optional[BaseException] = None) -> None:
+        with self.lock:
+            self.done = True
+            if error is not None and self.error is None:
+                self.error = error
+
+    def _reserve(self) -> bool:
+        with self.lock:
+            if self.done or (self.n_trials is not None and self.started >= self.n_trials):
+                return False
+            self.started += 1
+            return True
+
+    def _unreserve(self) -> None:
+        with self.lock:
+            self.started -= 1
+
+    def loop(self) -> None:
+        try:
+            while self._reserve():
+                remaining = None
+                if self.deadline is not None:
+                    remaining = self.deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._unreserve()
+                        self._stop()
+                        return
+                try:
+                    trial = self.study.ask(timeout=remaining)
+                except TimeoutError:
+                    self._unreserve()
+                    self._stop()
+                    return
+                if trial is None:
+                    self._unreserve()
+                    self._stop()
+                    return
+                self._run(trial)
+        except BaseException as e:  # an HpoError from ask, a callback's error, KeyboardInterrupt
+            self._stop(e)
+
+    def _run(self, trial: Trial) -> None:
+        try:
+            result = self.fn(trial)
+        except TrialPruned:
+            if trial.should_prune:
+                trial.state = "pruned"
+            else:
+                self._fail(trial, "TrialPruned: raised by the objective function, but the coordinator did "
+                                  "not prune the trial")
+        except Exception as e:  # the objective's failure fails the trial, not the run
+            self._fail(trial, f"{type(e).__name__}: {e}")
+        else:
+            if trial.should_prune:
+                # It returned although a report pruned it: the coordinator has it as pruned already.
+                trial.state = "pruned"
+            else:
+                try:
+                    metrics = _result_metrics(result, self.study._objective_names())
+                except (TypeError, ValueError) as e:
+                    self._fail(trial, f"{type(e).__name__}: {e}")
+                else:
+                    self._finish(trial, lambda: self.study.tell(trial, metrics))
+        with self.lock:
+            self.finished.append(trial)
+        with self.callback_lock:
+            for callback in self.callbacks:
+                callback(self.study, trial)
+
+    def _fail(self, trial: Trial, reason: str) -> None:
+        self._finish(trial, lambda: self.study.tell_failed(trial, reason))
+
+    def _finish(self, trial: Trial, send) -> None:
+        """Tells or fails `trial` with `send` (which sets its state), unless the coordinator has it."""
+        if trial.should_prune or trial.should_stop:
+            # Pruned or taken back by the coordinator: there is nothing to send.
+            trial.state = "pruned" if trial.should_prune else "stopped"
+            return
+        try:
+            send()
+        except HpoError as e:
+            if e.code != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            trial.state = "stopped"  # the lease ran out or the study was cancelled meanwhile
+
+
+def _result_metrics(result, objectives: List[str]) -> Dict[str, float]:
+    """What an objective function returned, as metrics by name."""
+    if isinstance(result, Mapping):
+        return {str(k): _number(k, v) for k, v in result.items()}
+    if isinstance(result, numbers.Real) and not isinstance(result, bool):
+        if len(objectives) != 1:
+            raise ValueError(
+                f"the objective function returned one number, but the study has {len(objectives)} "
+                f"objectives ({', '.join(objectives)}): return a dict or a sequence"
+            )
+        return {objectives[0]: _number(objectives[0], result)}
+    if isinstance(result, (str, bytes)) or not isinstance(result, Sequence):
+        raise TypeError(
+            "the objective function must return a dict of metrics, a sequence of objective values or "
+            f"a number, not {type(result).__name__}"
+        )
+    if len(result) != len(objectives):
+        raise ValueError(
+            f"the objective function returned {len(result)} values for {len(objectives)} objectives "
+            f"({', '.join(objectives)})"
+        )
+    return {name: _number(name, v) for name, v in zip(objectives, result)}
+
+
+def _number(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"metric {name!r} must be a number, not {type(value).__name__}")
+    return float(value)
 
 
 class Client:
@@ -436,6 +693,27 @@ class Client:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"no trial of study {study.id} could be handed out within {timeout} s")
 
+    def _report(self, trial: Trial, step: int, metrics: Mapping[str, float]) -> bool:
+        if trial.should_prune:
+            return True  # it has ended: nothing more to send
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+            raise ValueError(f"step must be a whole number >= 0, not {step!r}")
+        values = {str(k): _number(k, v) for k, v in metrics.items()}
+        response = self._worker_call(
+            "ReportProgress",
+            service_pb2.ReportProgressRequest(
+                trial_id=trial.id, lease_token=trial._token, step=int(step), metrics=values
+            ),
+        )
+        if response.should_prune:
+            trial._pruned_at = int(step)
+            trial._prune_reason = response.reason
+            trial._stopped = True
+            trial.state = "pruned"
+            trial.metrics = values
+            self._forget(trial)  # no more heartbeats for it, and nothing to give back on close()
+        return response.should_prune
+
     def _holds_the_rest(self, study: Study) -> bool:
         """True when every trial the study still needs is out with this client: none pending, the
         budget covered by finished and running trials, and all the running ones asked here. Only a
@@ -443,7 +721,8 @@ class Client:
         counts = study._proto.counts
         if counts.pending > 0:
             return False
-        if counts.completed + counts.failed + counts.running < study._proto.spec.budget.max_trials:
+        finished = counts.completed + counts.pruned + counts.failed
+        if finished + counts.running < study._proto.spec.budget.max_trials:
             return False
         with self._lock:
             mine = sum(1 for t in self._leases.values() if t.study_id == study.id)
