@@ -497,8 +497,12 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
           if (!status.ok() || !response.should_prune()) return {status, false};
           // The trial is already PRUNED: kill it now; RunTrial then reports nothing.
           StopTrial(trial_id, StopReason::kPruned);
+          // The reason is the trial's error, "pruned at step N: ..." (only the why is kept from it).
+          std::string why = response.reason();
+          const std::string said = "pruned at step " + std::to_string(line.step) + ": ";
+          if (why.rfind(said, 0) == 0) why = why.substr(said.size());
           Log(Prefix() + trial_text + " pruned at step " + std::to_string(line.step) +
-              (response.reason().empty() ? "" : ": " + response.reason()));
+              (why.empty() ? "" : ": " + why));
           return {status, true};
         },
         options_.progress_interval,

@@ -108,7 +108,8 @@ class FakeCoordinator final : public v1::WorkerService::Service {
     if (progress_error_.has_value()) return *progress_error_;
     if (prune_from_step_.has_value() && request->step() >= *prune_from_step_) {
       response->set_should_prune(true);
-      response->set_reason("asha: below the best 1/3 at rung 0");
+      response->set_reason("pruned at step " + std::to_string(request->step()) +
+                           ": asha: below the best 1/3 at rung 0");
       pruned_[request->trial_id()] = std::chrono::steady_clock::now();
     }
     return grpc::Status::OK;
