@@ -227,6 +227,20 @@ Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
     // The optimizer is built before anything is stored, so that a spec it refuses stores nothing.
     HPO_ASSIGN_OR_RETURN(search::SearchSpace space, MakeSearchSpace(spec));
     HPO_ASSIGN_OR_RETURN(std::unique_ptr<search::Optimizer> optimizer, MakeOptimizer(spec, space.dims()));
+    if (spec.warm_start().from_study() != 0) {
+      // A warm start: the earlier study's completed trials, matched by name, seed the optimizer.
+      const uint64_t from = spec.warm_start().from_study();
+      auto source = store_->GetStudy(from);
+      if (!source.ok()) {
+        return InvalidArgumentError("warm_start.from_study: study " + std::to_string(from) + " not found");
+      }
+      HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(from));
+      std::vector<v1::Trial> trials;
+      for (storage::TrialRecord& r : records) trials.push_back(std::move(r.trial));
+      HPO_ASSIGN_OR_RETURN(std::vector<search::Evaluation> results,
+                           WarmStartResults(spec, space, source->study, trials));
+      HPO_RETURN_IF_ERROR(optimizer->Warm(results).WithPrefix("warm_start.from_study: "));
+    }
     const int64_t now = options_.clock->NowMs();
     HPO_ASSIGN_OR_RETURN(id, store_->CreateStudy(spec, now, optimizer->Save()));
     auto runner = [&]() -> Result<std::unique_ptr<StudyRunner>> {
@@ -240,6 +254,7 @@ Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
       (void)store_->Apply(failed);
       return runner.status();
     }
+    ScheduleFit(**runner);  // a warm-started model is fitted before the first trial
     runners_[id] = std::move(*runner);
   }
   log::Info("study created",

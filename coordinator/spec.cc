@@ -34,6 +34,7 @@ constexpr uint32_t kMaxTrainLimit = 50'000;
 constexpr uint32_t kModelBasedBelowTrials = 500;
 constexpr size_t kMaxGpObjectives = 3;
 constexpr int kMaxConstraints = 16;
+constexpr int kMaxEnqueued = 1'000;
 constexpr size_t kMaxGpParameters = 200;  // the training images of Fashion-MNIST's split
 // A command task: what one exec may take, with room to spare, and what a worker's environment holds.
 constexpr int kMaxArgs = 256;                     // task.command.argv entries
@@ -553,6 +554,22 @@ Status CheckConstraints(const v1::StudySpec& spec, size_t synthetic_objectives) 
   return Status::Ok();
 }
 
+// Enqueued configurations: how many, and each against the space (EnqueuedValues).
+Status CheckEnqueue(const v1::StudySpec& spec) {
+  if (spec.enqueue_size() > kMaxEnqueued ||
+      static_cast<uint32_t>(spec.enqueue_size()) > spec.budget().max_trials()) {
+    return FieldError("enqueue", std::to_string(spec.enqueue_size()) + " configurations; at most " +
+                                     std::to_string(kMaxEnqueued) + " and at most budget.max_trials");
+  }
+  if (spec.enqueue_size() == 0) return Status::Ok();
+  HPO_ASSIGN_OR_RETURN(const search::SearchSpace space, MakeSearchSpace(spec));
+  const std::vector<search::Value> base = space.Decode(std::vector<double>(space.dims(), 0.0));
+  for (int k = 0; k < spec.enqueue_size(); ++k) {
+    HPO_RETURN_IF_ERROR(EnqueuedValues(spec, space, static_cast<size_t>(k), base).status());
+  }
+  return Status::Ok();
+}
+
 Status CheckBudget(v1::Budget& budget) {
   if (budget.max_trials() == 0) return FieldError("budget.max_trials", "must be at least 1");
   if (budget.max_trials() > kMaxTrials) {
@@ -713,6 +730,7 @@ Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
     }
   }
   HPO_RETURN_IF_ERROR(CheckAlgorithm(spec));
+  HPO_RETURN_IF_ERROR(CheckEnqueue(spec));
   return spec;
 }
 
@@ -951,6 +969,122 @@ Result<search::PrunerOptions> MakePrunerOptions(const v1::StudySpec& spec) {
   }
   HPO_RETURN_IF_ERROR(search::ValidatePrunerOptions(options));
   return options;
+}
+
+Result<std::vector<search::Value>> EnqueuedValues(const v1::StudySpec& spec, const search::SearchSpace& space,
+                                                  size_t k, std::vector<search::Value> values) {
+  const std::string field = "enqueue[" + std::to_string(k) + "].params";
+  const auto& given = spec.enqueue(static_cast<int>(k)).params().fields();
+  const std::vector<search::ParamSpec>& params = space.params();
+  std::vector<std::string> names;
+  for (const auto& [name, value] : given) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  for (const std::string& name : names) {
+    bool known = false;
+    for (const search::ParamSpec& p : params) known |= p.name == name;
+    if (!known) return FieldError(field, "unknown parameter " + Shown(name));
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    const search::ParamSpec& p = params[i];
+    auto it = given.find(p.name);
+    if (it == given.end()) continue;
+    const google::protobuf::Value& v = it->second;
+    const std::string where = field + "." + p.name;
+    switch (p.kind) {
+      case search::ParamKind::kFloat:
+        if (!v.has_number_value()) return FieldError(where, "a float parameter takes a number");
+        values[i] = v.number_value();
+        break;
+      case search::ParamKind::kInt: {
+        const double n = v.has_number_value() ? v.number_value() : std::nan("");
+        if (!std::isfinite(n) || n != std::floor(n) || std::abs(n) > 0x1p53) {
+          return FieldError(where, "an int parameter takes a whole number");
+        }
+        values[i] = static_cast<int64_t>(n);
+        break;
+      }
+      case search::ParamKind::kCategorical:
+        if (v.has_string_value()) {
+          values[i] = v.string_value();
+        } else if (v.has_number_value()) {
+          values[i] = FormatDouble(v.number_value());  // 64 names the choice "64"
+        } else {
+          return FieldError(where, "a categorical parameter takes one of its choices");
+        }
+        break;
+    }
+  }
+  // The space checks bounds, grids and choices, naming the parameter.
+  if (Result<std::vector<double>> x = space.Encode(values); !x.ok()) {
+    return FieldError(field, std::string(x.status().message()));
+  }
+  return values;
+}
+
+Result<std::vector<search::Evaluation>> WarmStartResults(const v1::StudySpec& spec,
+                                                         const search::SearchSpace& space,
+                                                         const v1::Study& source,
+                                                         const std::vector<v1::Trial>& trials) {
+  const std::string field = "warm_start.from_study";
+  const std::string which = "study " + std::to_string(source.id());
+  const v1::StudySpec& old = source.spec();
+  // Every parameter here must be there, of the same kind.
+  for (const v1::Parameter& p : spec.parameters()) {
+    const v1::Parameter* there = nullptr;
+    for (const v1::Parameter& q : old.parameters()) {
+      if (q.name() == p.name()) there = &q;
+    }
+    if (there == nullptr) return FieldError(field, which + " has no parameter " + Shown(p.name()));
+    if (there->kind_case() != p.kind_case()) {
+      auto kind = [](const v1::Parameter& q) {
+        return q.has_float_() ? "float" : q.has_int_() ? "int" : "categorical";
+      };
+      return FieldError(field, "parameter " + Shown(p.name()) + " is " + kind(p) + " here and " +
+                                   kind(*there) + " in " + which);
+    }
+  }
+  std::vector<search::Evaluation> results;
+  for (const v1::Trial& trial : trials) {
+    if (trial.state() != v1::TRIAL_COMPLETED) continue;
+    // Objectives (with this study's directions) and constraints from the trial's metrics.
+    Result<std::vector<double>> objectives = MinimisedObjectives(spec, trial.metrics());
+    if (!objectives.ok()) {
+      return FieldError(field, which + "'s trials do not report this study's objectives (" +
+                                   std::string(objectives.status().message()) + ")");
+    }
+    Result<std::vector<double>> constraints = ConstraintValues(spec, trial.metrics());
+    if (!constraints.ok()) {
+      return FieldError(field, which + "'s trials do not report this study's constraint metrics (" +
+                                   std::string(constraints.status().message()) + ")");
+    }
+    // Values by name; a parameter the trial lacks (inactive there) takes any valid value here.
+    std::vector<search::Value> values = space.Decode(std::vector<double>(space.dims(), 0.0));
+    for (size_t i = 0; i < space.dims(); ++i) {
+      const search::ParamSpec& p = space.params()[i];
+      auto it = trial.params().find(p.name);
+      if (it == trial.params().end()) continue;
+      const v1::ParamValue& v = it->second;
+      if (v.has_double_value()) values[i] = v.double_value();
+      if (v.has_int_value()) values[i] = v.int_value();
+      if (v.has_string_value()) values[i] = v.string_value();
+    }
+    Result<std::vector<double>> x = space.Encode(values);
+    if (!x.ok()) continue;  // outside this study's bounds or choices: left out
+    // A parameter active here must have had a value there.
+    const std::vector<bool> active = space.Active(values);
+    bool complete = true;
+    for (size_t i = 0; i < space.dims(); ++i) {
+      complete = complete && (!active[i] || trial.params().contains(space.params()[i].name));
+    }
+    if (!complete) continue;
+    search::Evaluation e;
+    e.candidate.x = std::move(*x);
+    e.objectives = std::move(*objectives);
+    e.constraints = std::move(*constraints);
+    for (double g : e.constraints) e.constraint_violation += std::max(g, 0.0);
+    results.push_back(std::move(e));
+  }
+  return results;
 }
 
 }  // namespace hpo::coordinator

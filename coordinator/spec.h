@@ -82,6 +82,24 @@ std::vector<std::string> ViolatedConstraints(const v1::StudySpec& spec,
 // reduction_factor: ...", "pruner.asha.max_resource: required ...").
 Result<search::PrunerOptions> MakePrunerOptions(const v1::StudySpec& spec);
 
+// The values of enqueued configuration k (spec.enqueue(k)) over `values`, one per parameter of `space`
+// (the algorithm's proposal, which fills in what the entry leaves out). INVALID_ARGUMENT naming the entry
+// and the parameter: an unknown name, a value of the wrong type, or one the space refuses (bounds, grid,
+// choices). REQUIRES: k < spec.enqueue_size(), values.size() == space.dims().
+Result<std::vector<search::Value>> EnqueuedValues(const v1::StudySpec& spec, const search::SearchSpace& space,
+                                                  size_t k, std::vector<search::Value> values);
+
+// The completed trials of `source` (the study spec.warm_start names) as results on the cube of `space`
+// (this study's), with this study's objective directions and constraints: parameters matched by name.
+// A trial whose values fall outside this study's bounds or choices, or that lacks a parameter active
+// here, is left out. INVALID_ARGUMENT naming warm_start.from_study and what does not match: a parameter
+// of this study missing there or of another kind, or an objective or constraint metric its completed
+// trials do not report.
+Result<std::vector<search::Evaluation>> WarmStartResults(const v1::StudySpec& spec,
+                                                         const search::SearchSpace& space,
+                                                         const v1::Study& source,
+                                                         const std::vector<v1::Trial>& trials);
+
 // A decoded value as the API's ParamValue.
 v1::ParamValue ToParamValue(const search::Value& value);
 

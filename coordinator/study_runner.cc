@@ -56,6 +56,12 @@ search::Candidate CandidateOf(const storage::TrialRecord& record) {
   return search::Candidate{record.candidate_id, record.x};
 }
 
+// The candidate id of a trial the optimizer does not learn from: an enqueued configuration that it could
+// not take as its own candidate (Optimizer::Substitute), which was told failed when it was made.
+constexpr uint64_t kNotLearned = ~uint64_t{0};
+
+bool Learns(const storage::TrialRecord& record) { return record.candidate_id != kNotLearned; }
+
 void ReleaseLease(storage::TrialRecord& record) {
   record.lease_token.clear();
   record.lease_expires_ms = 0;
@@ -139,8 +145,20 @@ Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std:
     if (trials_.size() >= spec_.budget().max_trials()) return std::optional<Update>();
     std::vector<search::Candidate> asked = optimizer_->Ask(1);
     if (asked.empty()) return std::optional<Update>();
-    const search::Candidate& candidate = asked.front();
+    search::Candidate& candidate = asked.front();
     const auto number = static_cast<uint32_t>(trials_.size());
+    uint64_t candidate_id = candidate.id;
+    if (number < static_cast<uint32_t>(spec_.enqueue_size())) {
+      // An enqueued configuration: its values, and the optimizer's proposal for what it leaves out.
+      HPO_ASSIGN_OR_RETURN(std::vector<search::Value> values,
+                           EnqueuedValues(spec_, *space_, number, space_->Decode(candidate.x)));
+      HPO_ASSIGN_OR_RETURN(std::vector<double> x, space_->Encode(values));
+      if (!optimizer_->Substitute(candidate.id, x)) {
+        HPO_RETURN_IF_ERROR(optimizer_->TellFailed(candidate));
+        candidate_id = kNotLearned;
+      }
+      candidate.x = std::move(x);
+    }
     trial.trial.set_study_id(id_);
     trial.trial.set_number(number);
     // 53 bits, so that the seed survives any JSON number (the trainer's seed knob takes up to 2^53).
@@ -152,7 +170,7 @@ Result<std::optional<Update>> StudyRunner::Assign(uint64_t worker_id, const std:
       // A conditional parameter whose parent took another value does not exist in this trial.
       if (active[i]) (*trial.trial.mutable_params())[space_->params()[i].name] = ToParamValue(values[i]);
     }
-    trial.candidate_id = candidate.id;
+    trial.candidate_id = candidate_id;
     trial.x = candidate.x;
     update.optimizer_moved = true;
   }
@@ -185,7 +203,7 @@ Result<storage::TrialRecord*> StudyRunner::Held(uint64_t worker_id, uint64_t tri
 
 Status StudyRunner::FailInto(Update& update, storage::TrialRecord trial, const std::string& error,
                              int64_t now_ms) {
-  HPO_RETURN_IF_ERROR(optimizer_->TellFailed(CandidateOf(trial)));
+  if (Learns(trial)) HPO_RETURN_IF_ERROR(optimizer_->TellFailed(CandidateOf(trial)));
   trial.trial.set_state(v1::TRIAL_FAILED);
   trial.trial.set_error(error);
   trial.trial.set_finished_ms(now_ms);
@@ -224,7 +242,9 @@ Result<Update> StudyRunner::Complete(uint64_t worker_id, uint64_t trial_id, cons
     HPO_RETURN_IF_ERROR(FailInto(update, std::move(trial), constraints.status().message(), now_ms));
   } else {
     // An infeasible trial is completed like any other; the optimizer weighs its constraint values.
-    HPO_RETURN_IF_ERROR(optimizer_->TellConstrained(CandidateOf(trial), *objectives, *constraints));
+    if (Learns(trial)) {
+      HPO_RETURN_IF_ERROR(optimizer_->TellConstrained(CandidateOf(trial), *objectives, *constraints));
+    }
     trial.trial.set_state(v1::TRIAL_COMPLETED);
     trial.trial.set_finished_ms(now_ms);
     EndLease(trial);
@@ -301,7 +321,9 @@ Status StudyRunner::PruneInto(Update& update, storage::TrialRecord trial, uint64
   // What the optimizer learns: the objectives and constraints as last reported (not a full run's).
   auto objectives = MinimisedObjectives(spec_, metrics);
   auto constraints = ConstraintValues(spec_, metrics);
-  if (objectives.ok()) {
+  if (!Learns(trial)) {
+    // An enqueued configuration the optimizer did not take: nothing to tell.
+  } else if (objectives.ok()) {
     const std::vector<double> none;
     HPO_RETURN_IF_ERROR(optimizer_->TellPruned(
         CandidateOf(trial), *objectives,

@@ -564,6 +564,42 @@ class GpSampler final : public Optimizer {
     return Status::Ok();
   }
 
+  bool Substitute(uint64_t id, std::span<const double> x) override {
+    auto it = outstanding_.find(id);
+    if (it == outstanding_.end() || x.size() != options_.base.dims) return false;
+    it->second.assign(x.begin(), x.end());
+    return true;
+  }
+
+  Status Warm(const std::vector<Evaluation>& results) override {
+    if (next_id_ != 0 || !observations_.empty()) {
+      return FailedPreconditionError("gp sampler: a warm start comes before the first ask");
+    }
+    std::vector<Observation> warm;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Evaluation& e = results[i];
+      const std::string which = "warm start result " + std::to_string(i) + ": ";
+      if (e.candidate.x.size() != options_.base.dims)
+        return InvalidArgumentError(which + "wrong number of genes");
+      for (double g : e.candidate.x) {
+        if (!(g >= 0.0 && g <= 1.0)) return InvalidArgumentError(which + "a gene outside [0, 1]");
+      }
+      if (e.constraints.size() != options_.num_constraints) {
+        return InvalidArgumentError(which + "expected " + std::to_string(options_.num_constraints) +
+                                    " constraint values");
+      }
+      HPO_ASSIGN_OR_RETURN(const double violation, ConstraintViolation(e.constraints));
+      HPO_RETURN_IF_ERROR(
+          ValidateResult(options_.base.num_objectives, e.objectives, violation).WithPrefix(which));
+      warm.push_back({e.candidate.x, e.objectives, e.constraints, violation, false});
+    }
+    observations_ = std::move(warm);
+    // The results stand in for the initial design, as far as they go.
+    initial_design_ = observations_.size() >= initial_design_ ? 0 : initial_design_ - observations_.size();
+    ResetInitialDesign();
+    return Status::Ok();
+  }
+
   Status TellFailed(const Candidate& c) override {
     if (outstanding_.erase(c.id) == 0) return NotOutstanding(c.id);
     ++told_;

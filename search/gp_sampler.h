@@ -24,6 +24,11 @@
 // one-hot), so that two points that differ only in an inactive gene look the same to the model.
 // Without a SearchSpace every gene is a continuous feature.
 //
+// Warm start and enqueued configurations: Warm takes another study's results as observations before the
+// first ask (they count toward the initial design), and Substitute lets the caller evaluate a given
+// configuration in place of an outstanding candidate, which the sampler then learns as asked. A pruned
+// result (TellPruned) is modelled like any other but never stands on the front or sets the reference.
+//
 // Large studies: past `max_observations` results the models are fitted to a subset: the results on
 // the current front, then the most recent, then a random sample of the rest.
 //

@@ -33,6 +33,7 @@ struct Evaluation {
   Candidate candidate;
   std::vector<double> objectives;  // minimised
   double constraint_violation = 0.0;
+  std::vector<double> constraints = {};  // each constraint's value g_j (<= 0 holds) where known
 };
 
 struct OptimizerOptions {
@@ -91,6 +92,25 @@ class Optimizer {
   // truncated, another algorithm's); INVALID_ARGUMENT for a state saved with other dims or objectives.
   // On error the state does not change.
   virtual Status Load(const std::string& state) = 0;
+
+  // The caller evaluates `x` instead of the genes asked for outstanding candidate `id` (a configuration a
+  // user enqueued). True when the optimizer takes x as that candidate's (its Tell then learns x); false
+  // when it cannot, and then the caller must TellFailed the candidate whatever its result, so that the
+  // search never learns a point it did not ask for as if it had. The default cannot.
+  // REQUIRES: x.size() == dims, genes in [0, 1].
+  virtual bool Substitute(uint64_t id, std::span<const double> x) {
+    (void)id;
+    (void)x;
+    return false;
+  }
+
+  // Results of another study, on this optimizer's cube, to learn from before the first Ask (a warm
+  // start). OK, or INVALID_ARGUMENT for a result of the wrong size or not finite (then nothing changes).
+  // The model-based sampler takes them as observations; the default ignores them.
+  virtual Status Warm(const std::vector<Evaluation>& results) {
+    (void)results;
+    return Status::Ok();
+  }
 
   // The next piece of work to run off the owner's lock, or nullptr when none is due. The default, for
   // optimizers that do all their work in Ask and Tell, is none. At most one job is out at a time: none

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/testing/temp_dir.h"
@@ -1013,6 +1014,115 @@ TEST_F(CoreTest, FailFastEndsTheStudyFailedWithTheLastReasons) {
   // The reasons survive a restart.
   Reopen();
   EXPECT_EQ(core_->GetStudy(study->id())->error(), done->error());
+}
+
+}  // namespace
+}  // namespace hpo::coordinator
+
+namespace hpo::coordinator {
+namespace {
+
+// ---- enqueued configurations and warm starts ----
+
+TEST_F(CoreTest, EnqueuedConfigurationsAreTheFirstTrialsPartialOnesFilledIn) {
+  for (bool model_based : {false, true}) {
+    v1::StudySpec spec = Spec(5, 5);
+    if (model_based) spec.mutable_algorithm()->mutable_gp();
+    auto* first = spec.add_enqueue()->mutable_params()->mutable_fields();
+    (*first)["x1"].set_number_value(0.25);
+    (*first)["x2"].set_number_value(0.5);
+    (*first)["x3"].set_number_value(0.75);
+    (*spec.add_enqueue()->mutable_params()->mutable_fields())["x2"].set_number_value(0.125);
+    auto study = core_->CreateStudy(spec);
+    ASSERT_TRUE(study.ok()) << study.status().ToString();
+    const uint64_t worker = Register();
+    const auto a = Acquire(worker), b = Acquire(worker), c = Acquire(worker);
+    EXPECT_EQ(a.trial().params().at("x1").double_value(), 0.25);
+    EXPECT_EQ(a.trial().params().at("x2").double_value(), 0.5);
+    EXPECT_EQ(a.trial().params().at("x3").double_value(), 0.75);
+    EXPECT_EQ(b.trial().params().at("x2").double_value(), 0.125);
+    EXPECT_NE(b.trial().params().at("x1").double_value(), 0.25);  // proposed by the algorithm
+    EXPECT_NE(c.trial().params().at("x2").double_value(), 0.125);
+    for (const auto* t : {&a, &b, &c}) {
+      const double x1 = t->trial().params().at("x1").double_value();
+      ASSERT_TRUE(Complete(*t, x1, 1 - x1).ok());
+    }
+    // The model-based sampler learned the enqueued points as its own (3 results in its state).
+    if (model_based) {
+      auto stored = store_->GetStudy(study->id());
+      ASSERT_TRUE(stored.ok());
+      EXPECT_NE(stored->optimizer_state.find("observations 3\n"), std::string::npos);
+    }
+    ASSERT_TRUE(core_->CancelStudy(study->id()).ok());  // the next round's trials come from its own study
+  }
+}
+
+TEST_F(CoreTest, BadEnqueuedValuesAreRefusedNamingThem) {
+  v1::StudySpec spec = Spec(5, 5);
+  (*spec.add_enqueue()->mutable_params()->mutable_fields())["x9"].set_number_value(0.5);
+  auto refused = core_->CreateStudy(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("enqueue[0].params: unknown parameter", 0), 0u)
+      << refused.status().message();
+  spec.clear_enqueue();
+  (*spec.add_enqueue()->mutable_params()->mutable_fields())["x1"].set_number_value(3.0);  // zdt1: [0, 1]
+  refused = core_->CreateStudy(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message().rfind("enqueue[0].params: ", 0), 0u) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("x1"), std::string::npos);
+  EXPECT_EQ(Rows("studies"), 0);
+}
+
+TEST_F(CoreTest, AWarmStartSeedsTheModelWithTheEarlierStudysTrials) {
+  // An earlier study of 12 trials, then a warm-started one and a cold one with the same seed.
+  auto earlier = core_->CreateStudy(Spec(12, 12));
+  ASSERT_TRUE(earlier.ok());
+  const uint64_t worker = Register();
+  for (int i = 0; i < 12; ++i) {
+    const auto a = Acquire(worker);
+    const double x1 = a.trial().params().at("x1").double_value();
+    ASSERT_TRUE(Complete(a, x1, 1 - x1 + a.trial().params().at("x2").double_value()).ok());
+  }
+  v1::StudySpec spec = Spec(10, 1);
+  spec.mutable_algorithm()->mutable_gp();
+  auto cold = core_->CreateStudy(spec);
+  spec.mutable_warm_start()->set_from_study(earlier->id());
+  auto warm = core_->CreateStudy(spec);
+  ASSERT_TRUE(cold.ok() && warm.ok()) << warm.status().ToString();
+  const std::string state = store_->GetStudy(warm->id())->optimizer_state;
+  EXPECT_NE(state.find("observations 12\n"), std::string::npos);  // the model holds the old trials
+  ListenForWork();
+  auto first = [&](uint64_t study_id) {
+    std::optional<v1::AcquireTrialResponse> a;
+    for (int tries = 0; tries < 3000 && !a; ++tries) {
+      auto got = core_->TryAcquire(worker);
+      if (got.ok() && got->has_value() && (**got).trial().study_id() == study_id) a = **got;
+      if (!a) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return a;
+  };
+  const auto cold_first = first(cold->id());
+  const auto warm_first = first(warm->id());
+  ASSERT_TRUE(cold_first && warm_first);
+  EXPECT_NE(cold_first->trial().params().at("x1").double_value(),
+            warm_first->trial().params().at("x1").double_value());
+}
+
+TEST_F(CoreTest, AnIncompatibleWarmStartIsRefusedNamingWhatDiffers) {
+  auto earlier = core_->CreateStudy(Spec(2, 2));
+  ASSERT_TRUE(earlier.ok());
+  v1::StudySpec spec = Spec(5, 1);
+  spec.mutable_warm_start()->set_from_study(earlier->id());
+  spec.mutable_task()->mutable_synthetic()->set_dims(4);  // x4 is new here
+  auto refused = core_->CreateStudy(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "warm_start.from_study: study " + std::to_string(earlier->id()) + " has no parameter \"x4\"");
+  spec.mutable_task()->mutable_synthetic()->set_dims(3);
+  spec.mutable_warm_start()->set_from_study(999);
+  refused = core_->CreateStudy(spec);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(), "warm_start.from_study: study 999 not found");
 }
 
 }  // namespace
