@@ -91,6 +91,7 @@ Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOption
 std::string DescribeUnsuccessfulEnd(const v1::Study& study, const v1::ListTrialsResponse* trials) {
   const std::string name = "study " + std::to_string(study.id());
   if (study.state() == v1::STUDY_CANCELLED) return name + " was cancelled";
+  if (!study.error().empty()) return name + " failed: " + study.error();  // stopped early (fail fast)
   const v1::TrialCounts& counts = study.counts();
   std::string why = name + " failed: the budget is spent and no trial completed (" +
                     (counts.pruned() > 0 ? std::to_string(counts.pruned()) + " pruned, " : "") +

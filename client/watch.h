@@ -61,7 +61,9 @@ struct WatchEnv {
 Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOptions& options,
                              const WatchEnv& env = {});
 
-// One sentence on why `study` ended without completing: "study 3 was cancelled", or "study 3 failed:
+// One sentence on why `study` ended without completing: "study 3 was cancelled"; "study 3 failed: " and
+// Study.error when the coordinator gave one (budget.max_failed_trials: "3 trials failed (...); the
+// last: trial 2: ..."); otherwise "study 3 failed:
 // the budget is spent and no trial completed (12 failed)" (with "3 pruned, " before the failed when
 // any were), followed, when `trials` (may be null) holds
 // a failed trial with an error, by "; last error (trial 11): <error>".

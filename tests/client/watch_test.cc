@@ -322,6 +322,10 @@ TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {
   pruned.mutable_counts()->set_pruned(3);
   EXPECT_EQ(DescribeUnsuccessfulEnd(pruned, nullptr),
             "study 3 failed: the budget is spent and no trial completed (3 pruned, 1 failed)");
+  v1::Study fast = MakeStudy(v1::STUDY_FAILED, 1, 2, 0);  // failed fast: the coordinator says why
+  fast.set_error("2 trials failed (budget.max_failed_trials 2); the last: trial 0: a; trial 1: b");
+  EXPECT_EQ(DescribeUnsuccessfulEnd(fast, &trials),
+            "study 3 failed: 2 trials failed (budget.max_failed_trials 2); the last: trial 0: a; trial 1: b");
 }
 
 }  // namespace
