@@ -47,6 +47,25 @@ status=0
 "$bin/hpoctl" --coordinator "$addr" watch "$id" || status=$?
 echo "demo: finished in $(( $(date +%s) - start )) s"
 echo
-echo "Pareto front of study $id (accuracy up, latency down):"
+echo "Pareto front of study $id (accuracy up, latency down; feasible trials only):"
 "$bin/hpoctl" --coordinator "$addr" pareto "$id" --format table
+echo
+# What the search did: its algorithm, the constraint, and what early stopping saved.
+"$bin/hpoctl" --coordinator "$addr" show "$id" > "$run/show.txt"
+"$bin/hpoctl" --coordinator "$addr" trials "$id" --format json > "$run/trials.json"
+python3 - "$run/show.txt" "$run/trials.json" "$study" <<'SUMMARY'
+import json, sys
+show, trials, spec = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+algorithm = next((l.split(None, 1)[1] for l in show.splitlines() if l.startswith("algorithm")), "?")
+epochs = int(spec["task"]["builtin"]["fixed"]["epochs"])
+pruned = [t for t in trials if t["state"] == "pruned"]
+completed = [t for t in trials if t["state"] == "completed"]
+infeasible = [t for t in completed if t.get("violated")]
+run = sum(epochs for t in completed) + sum((t["progress"] or {}).get("step", 0) for t in pruned)
+saved = len(trials) * epochs - run
+print(f"summary: algorithm {algorithm.strip()}; {len(completed)} completed "
+      f"({len(infeasible)} over the constraint {spec['constraints'][0]['metric']} <= {spec['constraints'][0]['max']}), "
+      f"{len(pruned)} pruned early: {run} of {len(trials) * epochs} epochs trained, {saved} saved "
+      f"({100.0 * saved / max(1, len(trials) * epochs):.0f}%)")
+SUMMARY
 exit $status
