@@ -81,7 +81,8 @@ std::string TrialText(const v1::Trial& trial) {
 }
 
 // Relays one trial's progress lines with ReportProgress from a thread of its own: at most one report per
-// `interval`, the latest line winning over those it replaces; a report is not retried. Once the
+// `interval`, the latest line winning over those it replaces (their metrics that it lacks are kept); a
+// report is not retried. Once the
 // coordinator refuses one (the lease is gone) or wants no more (it pruned the trial), the rest are
 // dropped.
 class ProgressRelay {
@@ -104,7 +105,15 @@ class ProgressRelay {
   void Post(const ProgressLine& line) {
     std::lock_guard<std::mutex> lock(mu_);
     if (refused_ || finishing_) return;
-    pending_ = line;
+    if (pending_.has_value()) {
+      // The line replaces the one still pending, but keeps the metrics only that one had (e.g. the
+      // latency hpo-train reports on its first step), as the coordinator would have carried them on.
+      ProgressLine merged = line;
+      for (const auto& [name, value] : pending_->metrics) merged.metrics.emplace(name, value);
+      pending_ = std::move(merged);
+    } else {
+      pending_ = line;
+    }
     cv_.notify_all();
   }
 

@@ -3,13 +3,13 @@
 // or FailTrial. A heartbeat thread renews the leases of the running trials and stops the trials the
 // coordinator takes back. The progress lines of a builtin task (the trainer's, one per epoch) and of a
 // command task are relayed with ReportProgress while it runs, at most one report per progress_interval
-// (the latest line wins), from a thread of the trial's own so that neither the program nor the
-// coordinator waits on the other; the last line is sent before the trial's result. When the answer says
-// should_prune, the coordinator has already ended the trial (PRUNED): its process group is killed at once
-// (SIGTERM, then SIGKILL after stop_grace), nothing more is reported for it, and the slot takes the next
-// trial. Stop() ends it all: no more trials are acquired, running children are killed
-// and their trials given back with ReleaseTrial (best effort: one try each), so that another worker runs
-// them at once without spending an attempt.
+// (the latest line wins, keeping the metrics of the lines it replaces that it lacks), from a thread of the
+// trial's own so that neither the program nor the coordinator waits on the other; the last line is sent
+// before the trial's result. When the answer says should_prune, the coordinator has already ended the trial
+// (PRUNED): its process group is killed at once (SIGTERM, then SIGKILL after stop_grace), nothing more is
+// reported for it, and the slot takes the next trial. Stop() ends it all: no more trials are acquired,
+// running children are killed and their trials given back with ReleaseTrial (best effort: one try each), so
+// that another worker runs them at once without spending an attempt.
 //
 // Protocol, as the worker reads it (hpo/v1/service.proto):
 //   - RegisterWorker is retried with backoff on transient errors (the coordinator is unreachable), for

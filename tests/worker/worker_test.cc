@@ -689,5 +689,26 @@ TEST_F(WorkerTest, HeartbeatStopKillsATrialThatIgnoresSigtermAfterTheShortGrace)
   EXPECT_EQ(fake_.With([](auto& f) { return f.complete_calls_; }), 0);
 }
 
+TEST_F(WorkerTest, ALineThatReplacesAPendingOneKeepsTheMetricsOnlyThatOneHad) {
+  // The first line goes at once; 2 and 3 wait out the interval, and 3 replaces 2 but keeps its latency
+  // (which hpo-train reports once), as the coordinator carries a metric forward.
+  options_.progress_interval = milliseconds(10'000);
+  StartWorker();
+  fake_.Enqueue(CommandAssignment(
+      16,
+      "echo '{\"step\": 1, \"loss\": 3}'; sleep 0.2; echo '{\"step\": 2, \"loss\": 2, \"latency_ms\": 0.5}'; "
+      "echo '{\"step\": 3, \"loss\": 1}'; echo '{\"accuracy\": 0.5}'"));
+  ASSERT_TRUE(WaitFor([&] { return fake_.With([](auto& f) { return f.completed_.size() == 1; }); }))
+      << Logged();
+  EXPECT_TRUE(StopWorker().ok());
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  ASSERT_EQ(fake_.progress_.size(), 2u);
+  EXPECT_EQ(fake_.progress_[0].step(), 1u);
+  EXPECT_EQ(fake_.progress_[1].step(), 3u);
+  const std::map<std::string, double> metrics(fake_.progress_[1].metrics().begin(),
+                                              fake_.progress_[1].metrics().end());
+  EXPECT_EQ(metrics, (std::map<std::string, double>{{"latency_ms", 0.5}, {"loss", 1.0}}));
+}
+
 }  // namespace
 }  // namespace hpo::worker
