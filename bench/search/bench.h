@@ -1,7 +1,7 @@
 // hpo-bench-search: side-by-side measurements of the search engine (NSGA-II quality, sorting and
 // hypervolume speed, the whale optimizer on F1-F13 and on ZDT) against pagmo2 where it is installed and
-// against random search. A benchmark, not a test: it prints figures and ratios measured in one run and
-// fails only on errors.
+// against random search; quality at small budgets against Optuna's TPE where it is installed. A benchmark,
+// not a test: it prints figures and ratios measured in one run and fails only on errors.
 //
 // This header holds what the sections share: the run options, the driver that feeds an optimizer a fixed
 // number of evaluations, and the front a run ends with. Single-threaded.
@@ -22,9 +22,22 @@
 
 namespace hpo::bench {
 
+// --section budget's own options (budget_bench.cc).
+struct BudgetOptions {
+  size_t seeds = 0;                     // seeds 1..seeds; 0 = 5 (2 with --quick)
+  std::vector<std::string> algorithms;  // our rows to run, by name; empty = all
+  std::vector<std::string> problems;    // zdt1, zdt2, zdt3, dtlz2, tnk; empty = all
+  bool optuna = true;                   // run Optuna's TPE beside ours (optuna_script with python)
+  std::string python = "/usr/bin/python3";
+  std::string optuna_script;  // optuna_budget.py; main sets the source tree's
+  std::string optuna_cache;   // Optuna's finished runs, reused and added to; "" = none (main: the build's)
+  size_t optuna_jobs = 1;     // Optuna's runs at once, each in its own process
+};
+
 struct BenchOptions {
   bool quick = false;  // fewer seeds, evaluations and points: the whole program in well under a minute
   bool json = false;   // one JSON object per row instead of tables
+  BudgetOptions budget;
 };
 
 // The objectives of the point of the unit cube u (the optimizer's genotype).
@@ -60,11 +73,12 @@ FinalFront FrontOf(const search::Optimizer& optimizer, const std::vector<std::ve
 Result<double> HypervolumeAt11(const std::vector<std::vector<double>>& points, size_t num_objectives);
 
 // The sections; each prints its tables and returns the first error it met.
-Status RunNsga2Section(const BenchOptions& options, const Reporter& reporter);  // --section nsga2
-Status RunSortSection(const BenchOptions& options, const Reporter& reporter);   // --section sort
-Status RunHvSection(const BenchOptions& options, const Reporter& reporter);     // --section hv
-Status RunWoaSection(const BenchOptions& options, const Reporter& reporter);    // --section woa
-Status RunMoSection(const BenchOptions& options, const Reporter& reporter);     // --section mo
+Status RunNsga2Section(const BenchOptions& options, const Reporter& reporter);   // --section nsga2
+Status RunSortSection(const BenchOptions& options, const Reporter& reporter);    // --section sort
+Status RunHvSection(const BenchOptions& options, const Reporter& reporter);      // --section hv
+Status RunWoaSection(const BenchOptions& options, const Reporter& reporter);     // --section woa
+Status RunMoSection(const BenchOptions& options, const Reporter& reporter);      // --section mo
+Status RunBudgetSection(const BenchOptions& options, const Reporter& reporter);  // --section budget
 
 }  // namespace hpo::bench
 

@@ -1,7 +1,9 @@
 // hpo-bench-search: prints, side by side and in one run, the search engine's quality and speed against
 // pagmo2 (where installed) and random search. See bench.h and issue 3, item 9.
 //
-//   hpo-bench-search [--quick] [--json] [--section nsga2|sort|hv|woa|mo]
+//   hpo-bench-search [--quick] [--json] [--section nsga2|sort|hv|woa|mo|budget]
+//                    [--budget-seeds N] [--budget-algorithms a,b] [--budget-problems p,q] [--no-optuna]
+//                    [--python PATH] [--optuna-budget-script PATH] [--optuna-cache PATH] [--optuna-jobs N]
 //
 // Exit status: 0 when every section ran, 1 when one failed (its error on stderr), 2 for bad options. The
 // figures are never judged here: a benchmark prints, tests assert.
@@ -24,7 +26,27 @@ int main(int argc, char** argv) {
                "a short run: fewer seeds, evaluations and points (well under a minute)");
   app.add_flag("--json", options.json, "one JSON object per row, with named fields, instead of tables");
   app.add_option("--section", section, "run one part only")
-      ->check(CLI::IsMember({"all", "nsga2", "sort", "hv", "woa", "mo"}))
+      ->check(CLI::IsMember({"all", "nsga2", "sort", "hv", "woa", "mo", "budget"}))
+      ->capture_default_str();
+  options.budget.optuna_script = HPO_BENCH_OPTUNA_BUDGET_SCRIPT;
+  bool no_optuna = false;
+  app.add_option("--budget-seeds", options.budget.seeds, "budget: seeds 1..N (default 5, 2 with --quick)");
+  app.add_option("--budget-algorithms", options.budget.algorithms, "budget: our rows to run (default all)")
+      ->delimiter(',');
+  app.add_option("--budget-problems", options.budget.problems,
+                 "budget: zdt1,zdt2,zdt3,dtlz2,tnk (default all)")
+      ->delimiter(',');
+  app.add_flag("--no-optuna", no_optuna, "budget: ours only, without Optuna's TPE");
+  app.add_option("--python", options.budget.python, "budget: the Python that runs Optuna")
+      ->capture_default_str();
+  app.add_option("--optuna-budget-script", options.budget.optuna_script,
+                 "budget: Optuna's side (optuna_budget.py)")
+      ->capture_default_str();
+  options.budget.optuna_cache = HPO_BENCH_OPTUNA_BUDGET_CACHE;
+  app.add_option("--optuna-cache", options.budget.optuna_cache,
+                 "budget: a file of Optuna's finished runs, reused and added to (\"\" = rerun them all)")
+      ->capture_default_str();
+  app.add_option("--optuna-jobs", options.budget.optuna_jobs, "budget: Optuna's runs at once")
       ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -35,6 +57,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hpo-bench-search: %s (see --help)\n", e.what());
     return 2;
   }
+  options.budget.optuna = !no_optuna;
 
   const hpo::bench::Reporter reporter(options.json);
   const std::string pagmo = hpo::bench::kHavePagmo ? "pagmo2 " + hpo::bench::PagmoVersion() + " (present)"
@@ -59,11 +82,10 @@ int main(int argc, char** argv) {
     const char* name;
     std::function<hpo::Status(const hpo::bench::BenchOptions&, const hpo::bench::Reporter&)> run;
   };
-  const std::vector<Part> parts = {{"nsga2", hpo::bench::RunNsga2Section},
-                                   {"sort", hpo::bench::RunSortSection},
-                                   {"hv", hpo::bench::RunHvSection},
-                                   {"woa", hpo::bench::RunWoaSection},
-                                   {"mo", hpo::bench::RunMoSection}};
+  const std::vector<Part> parts = {
+      {"nsga2", hpo::bench::RunNsga2Section}, {"sort", hpo::bench::RunSortSection},
+      {"hv", hpo::bench::RunHvSection},       {"woa", hpo::bench::RunWoaSection},
+      {"mo", hpo::bench::RunMoSection},       {"budget", hpo::bench::RunBudgetSection}};
   int failures = 0;
   for (const Part& part : parts) {
     if (section != "all" && section != part.name) continue;
