@@ -105,6 +105,8 @@ Result<std::unique_ptr<StudyRunner>> StudyRunner::Create(const storage::StudyRec
     HPO_RETURN_IF_ERROR(runner->optimizer_->Load(record.optimizer_state)
                             .WithPrefix("study " + std::to_string(runner->id_) + " optimizer state"));
   }
+  HPO_RETURN_IF_ERROR(runner->RestoreResults(trials).WithPrefix("study " + std::to_string(runner->id_) +
+                                                                " optimizer results"));
   for (storage::TrialRecord& trial : trials) {
     if (trial.trial.number() != runner->trials_.size()) {
       return DataLossError("study " + std::to_string(runner->id_) + " is missing trial number " +
@@ -302,6 +304,31 @@ Result<Update> StudyRunner::Progress(uint64_t worker_id, uint64_t trial_id, cons
   }
   update.trials.push_back(std::move(trial));
   return update;
+}
+
+Status StudyRunner::RestoreResults(const std::vector<storage::TrialRecord>& trials) {
+  // The results the optimizer learned, in the order it learned them (by finishing time, then number).
+  std::vector<const storage::TrialRecord*> told;
+  for (const storage::TrialRecord& t : trials) {
+    const v1::TrialState state = t.trial.state();
+    if ((state == v1::TRIAL_COMPLETED || state == v1::TRIAL_PRUNED) && Learns(t)) told.push_back(&t);
+  }
+  std::stable_sort(told.begin(), told.end(), [](const auto* a, const auto* b) {
+    return a->trial.finished_ms() < b->trial.finished_ms();
+  });
+  std::vector<search::Evaluation> results;
+  for (const storage::TrialRecord* t : told) {
+    auto objectives = MinimisedObjectives(spec_, t->trial.metrics());
+    auto constraints = ConstraintValues(spec_, t->trial.metrics());
+    if (!objectives.ok() || !constraints.ok()) continue;  // a pruned trial without them: not told either
+    search::Evaluation e;
+    e.candidate = CandidateOf(*t);
+    e.objectives = std::move(*objectives);
+    e.constraints = std::move(*constraints);
+    e.pruned = t->trial.state() == v1::TRIAL_PRUNED;
+    results.push_back(std::move(e));
+  }
+  return optimizer_->Restore(results);
 }
 
 search::PruneDecision StudyRunner::Judge(const storage::TrialRecord& trial) const {

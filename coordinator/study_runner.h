@@ -122,6 +122,9 @@ class StudyRunner {
   // Sets the study's end in `update` when the trials in it spend the budget, or when failures reach
   // budget.max_failed_trials (fail fast: the study FAILED, its other trials cancelled).
   void MaybeFinish(Update& update, int64_t now_ms) const;
+  // After the optimizer's state is loaded: the results its state leaves out, from the stored trials
+  // (search::Optimizer::Restore).
+  Status RestoreResults(const std::vector<storage::TrialRecord>& trials);
   // The pruner's decision on `trial` (with its new report in its history) among the study's trials.
   search::PruneDecision Judge(const storage::TrialRecord& trial) const;
   // Ends `trial` (a copy, to go into `update`) as pruned at `step` and tells the optimizer.

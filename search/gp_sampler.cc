@@ -26,14 +26,18 @@ namespace {
 //   options <dims> <objectives> <constraints> <initial_design> <max_observations> <background> <queue>
 //   counters <next_id> <initial_asked> <told> <last_job_told> <fits>
 //   outstanding <count> then per candidate: <id> <dims genes>
-//   observations <count> then per result: <dims genes> <objectives> <constraints> <violation> <pruned 0|1>
-// (version 1, without the pruned flag, still loads)
+//   observations <count> <omitted> then per result: <dims genes> <objectives> <constraints> <violation>
+//     <pruned 0|1> <warm 0|1>; <omitted> of this study's results are left out (results_in_state false)
+//     and come back through Restore
+// (version 1, without the flags and the omitted count, and version 2, without the warm flag and the
+// omitted count, still load)
 //   hyper <count> then per model: <features> <log lengthscales> <log signal> <log noise>
 //   queue <count> then per proposal: <dims genes>
 //   rng <Rng::Save text to the end>
 constexpr char kMagic[] = "hpo.gp_sampler";
 constexpr char kVersion1[] = "v1";  // results without the pruned flag (none pruned)
-constexpr char kVersion[] = "v2";
+constexpr char kVersion2[] = "v2";  // results without the warm flag, never omitted
+constexpr char kVersion[] = "v3";
 
 // The stream of the seed the initial design draws from.
 constexpr uint64_t kInitialDesignStream = 0x4750'4931;  // "GPI1"
@@ -56,6 +60,7 @@ struct Observation {
   std::vector<double> constraints;  // num_constraints values, g_j <= 0 holds
   double violation = 0.0;
   bool pruned = false;  // stopped early: modelled, never on the front
+  bool warm = false;    // from another study (Warm): always saved
 };
 
 // A result that may stand on the front: feasible, and run to its full budget.
@@ -561,6 +566,7 @@ class GpSampler final : public Optimizer {
     }
     HPO_RETURN_IF_ERROR(Record(c, objectives, constraints, *violation));
     observations_.back().pruned = true;
+    front_.reset();
     return Status::Ok();
   }
 
@@ -591,12 +597,33 @@ class GpSampler final : public Optimizer {
       HPO_ASSIGN_OR_RETURN(const double violation, ConstraintViolation(e.constraints));
       HPO_RETURN_IF_ERROR(
           ValidateResult(options_.base.num_objectives, e.objectives, violation).WithPrefix(which));
-      warm.push_back({e.candidate.x, e.objectives, e.constraints, violation, false});
+      warm.push_back({e.candidate.x, e.objectives, e.constraints, violation, false, true});
     }
     observations_ = std::move(warm);
+    front_.reset();
     // The results stand in for the initial design, as far as they go.
     initial_design_ = observations_.size() >= initial_design_ ? 0 : initial_design_ - observations_.size();
     ResetInitialDesign();
+    return Status::Ok();
+  }
+
+  Status Restore(const std::vector<Evaluation>& results) override {
+    if (!awaiting_restore_) return Status::Ok();
+    std::vector<Observation> restored;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Evaluation& e = results[i];
+      const std::string which = "restored result " + std::to_string(i) + ": ";
+      if (e.candidate.x.size() != options_.base.dims || e.constraints.size() != options_.num_constraints) {
+        return InvalidArgumentError(which + "wrong number of genes or constraint values");
+      }
+      HPO_ASSIGN_OR_RETURN(const double violation, ConstraintViolation(e.constraints));
+      HPO_RETURN_IF_ERROR(
+          ValidateResult(options_.base.num_objectives, e.objectives, violation).WithPrefix(which));
+      restored.push_back({e.candidate.x, e.objectives, e.constraints, violation, e.pruned, false});
+    }
+    for (Observation& o : restored) observations_.push_back(std::move(o));
+    awaiting_restore_ = false;
+    front_.reset();
     return Status::Ok();
   }
 
@@ -626,18 +653,10 @@ class GpSampler final : public Optimizer {
   }
 
   std::vector<Evaluation> Elite() const override {
-    std::vector<std::vector<double>> feasible;
-    std::vector<size_t> index;
-    for (size_t i = 0; i < observations_.size(); ++i) {
-      if (OnFront(observations_[i])) {
-        feasible.push_back(observations_[i].objectives);
-        index.push_back(i);
-      }
-    }
     std::vector<Evaluation> elite;
-    for (size_t k : ParetoFrontIndices(feasible)) {
-      const Observation& o = observations_[index[k]];
-      elite.push_back({Candidate{0, o.x}, o.objectives, 0.0});
+    for (size_t i : FrontIndices()) {
+      const Observation& o = observations_[i];
+      elite.push_back({Candidate{0, o.x}, o.objectives, 0.0, o.constraints});
     }
     return elite;
   }
@@ -657,12 +676,15 @@ class GpSampler final : public Optimizer {
       WriteDoubles(out, x);
       out << '\n';
     }
-    out << "observations " << observations_.size() << '\n';
+    size_t omitted = 0;
+    for (const Observation& o : observations_) omitted += !o.warm && !options_.results_in_state;
+    out << "observations " << observations_.size() - omitted << ' ' << omitted << '\n';
     for (const Observation& o : observations_) {
+      if (!o.warm && !options_.results_in_state) continue;
       WriteDoubles(out, o.x);
       WriteDoubles(out, o.objectives);
       WriteDoubles(out, o.constraints);
-      out << ' ' << o.violation << ' ' << (o.pruned ? 1 : 0) << '\n';
+      out << ' ' << o.violation << ' ' << (o.pruned ? 1 : 0) << ' ' << (o.warm ? 1 : 0) << '\n';
     }
     out << "hyper " << hyper_.size() << '\n';
     for (const GpHyperparameters& h : hyper_) {
@@ -685,9 +707,10 @@ class GpSampler final : public Optimizer {
     Reader r(in);
     uint64_t dims = 0, objectives = 0, constraints = 0, initial = 0, max_obs = 0, background = 0, queue = 0;
     std::string version;
-    if (!r.Word(kMagic) || !(in >> version) || (version != kVersion && version != kVersion1) ||
-        !r.Word("options") || !r.Count(dims) || !r.Count(objectives) || !r.Count(constraints) ||
-        !r.Count(initial) || !r.Count(max_obs) || !r.Count(background, 1) || !r.Count(queue)) {
+    if (!r.Word(kMagic) || !(in >> version) ||
+        (version != kVersion && version != kVersion2 && version != kVersion1) || !r.Word("options") ||
+        !r.Count(dims) || !r.Count(objectives) || !r.Count(constraints) || !r.Count(initial) ||
+        !r.Count(max_obs) || !r.Count(background, 1) || !r.Count(queue)) {
       return bad;
     }
     uint64_t next_id = 0, initial_asked = 0, told = 0, last_job_told = 0, fits = 0, count = 0;
@@ -714,16 +737,20 @@ class GpSampler final : public Optimizer {
       outstanding[id] = std::move(x);
     }
     std::vector<Observation> observations;
+    uint64_t omitted = 0;
     if (!r.Word("observations") || !r.Count(count)) return bad;
+    if (version == kVersion && !r.Count(omitted, ~uint64_t{0})) return bad;
     for (uint64_t i = 0; i < count; ++i) {
       Observation o;
       if (!r.Doubles(o.x, dims) || !r.Doubles(o.objectives, objectives) ||
           !r.Doubles(o.constraints, constraints) || !r.Double(o.violation) || o.violation < 0) {
         return bad;
       }
-      uint64_t pruned = 0;
+      uint64_t pruned = 0, warm = 0;
       if (version != kVersion1 && !r.Count(pruned, 1)) return bad;
+      if (version == kVersion && !r.Count(warm, 1)) return bad;
       o.pruned = pruned == 1;
+      o.warm = warm == 1;
       observations.push_back(std::move(o));
     }
     std::vector<GpHyperparameters> hyper;
@@ -755,6 +782,8 @@ class GpSampler final : public Optimizer {
     fits_ = fits;
     outstanding_ = std::move(outstanding);
     observations_ = std::move(observations);
+    awaiting_restore_ = omitted > 0;
+    front_.reset();
     hyper_ = std::move(hyper);
     queue_ = std::move(queued);
     rng_ = rng;
@@ -765,6 +794,23 @@ class GpSampler final : public Optimizer {
   }
 
  private:
+  // The indices of the results on the feasible front, ascending; cached until the results change.
+  const std::vector<size_t>& FrontIndices() const {
+    if (!front_) {
+      std::vector<std::vector<double>> feasible;
+      std::vector<size_t> index;
+      for (size_t i = 0; i < observations_.size(); ++i) {
+        if (OnFront(observations_[i])) {
+          feasible.push_back(observations_[i].objectives);
+          index.push_back(i);
+        }
+      }
+      front_.emplace();
+      for (size_t k : ParetoFrontIndices(feasible)) front_->push_back(index[k]);
+    }
+    return *front_;
+  }
+
   Status NotOutstanding(uint64_t id) const {
     return NotFoundError("candidate " + std::to_string(id) +
                          " is not outstanding (never asked, or already told)");
@@ -781,6 +827,7 @@ class GpSampler final : public Optimizer {
     o.violation = violation;
     outstanding_.erase(it);
     observations_.push_back(std::move(o));
+    front_.reset();
     ++told_;
     return Status::Ok();
   }
@@ -830,15 +877,7 @@ class GpSampler final : public Optimizer {
   std::vector<double> Fallback() {
     const size_t dims = options_.base.dims;
     std::vector<const std::vector<double>*> parents;
-    std::vector<std::vector<double>> feasible;
-    std::vector<size_t> index;
-    for (size_t i = 0; i < observations_.size(); ++i) {
-      if (OnFront(observations_[i])) {
-        feasible.push_back(observations_[i].objectives);
-        index.push_back(i);
-      }
-    }
-    for (size_t k : ParetoFrontIndices(feasible)) parents.push_back(&observations_[index[k]].x);
+    for (size_t i : FrontIndices()) parents.push_back(&observations_[i].x);
     if (parents.size() < 2) {
       parents.clear();
       for (const Observation& o : observations_) parents.push_back(&o.x);
@@ -868,6 +907,8 @@ class GpSampler final : public Optimizer {
   uint64_t fits_ = 0;
   std::map<uint64_t, std::vector<double>> outstanding_;
   std::vector<Observation> observations_;
+  mutable std::optional<std::vector<size_t>> front_;  // FrontIndices' cache; reset when results change
+  bool awaiting_restore_ = false;         // Load left this study's results out: Restore brings them back
   std::vector<GpHyperparameters> hyper_;  // the last fit's, per model: the next fit's warm start
   std::deque<std::vector<double>> queue_;
   bool job_in_flight_ = false;

@@ -69,6 +69,10 @@ struct GpSamplerOptions {
   size_t max_observations = 300;          // results a fit uses at most; in [10, 5000]
   bool background = false;                // fits through TakeJob/FinishJob instead of in Ask
   size_t queue = 2;                       // background: proposals per job; in [1, 64]
+  // Save writes this study's results too (so Load alone restores everything). false: it leaves them out
+  // (warm-start results stay in), keeping the state small however many trials there are, and after
+  // Load the owner passes them back through Restore (the coordinator does, from its trials).
+  bool results_in_state = true;
 };
 
 // The sampler. INVALID_ARGUMENT naming the option ("gp.num_objectives: ...") when one is out of range.

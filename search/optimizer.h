@@ -34,6 +34,7 @@ struct Evaluation {
   std::vector<double> objectives;  // minimised
   double constraint_violation = 0.0;
   std::vector<double> constraints = {};  // each constraint's value g_j (<= 0 holds) where known
+  bool pruned = false;                   // stopped early: objectives are intermediate values
 };
 
 struct OptimizerOptions {
@@ -108,6 +109,16 @@ class Optimizer {
   // start). OK, or INVALID_ARGUMENT for a result of the wrong size or not finite (then nothing changes).
   // The model-based sampler takes them as observations; the default ignores them.
   virtual Status Warm(const std::vector<Evaluation>& results) {
+    (void)results;
+    return Status::Ok();
+  }
+
+  // After Load: this study's told results that the saved state left out, from where the owner keeps them
+  // (the coordinator's trials), in the order they were told. The model-based sampler in the service keeps
+  // its saved state small and rebuilds its observations so; every other optimizer's state holds all it
+  // needs and ignores this (the default), as does a sampler whose loaded state left nothing out.
+  // INVALID_ARGUMENT as Warm.
+  virtual Status Restore(const std::vector<Evaluation>& results) {
     (void)results;
     return Status::Ok();
   }

@@ -233,27 +233,34 @@ TEST(GpSamplerPrunedTest, PrunedResultsAreModelledButNeverOnTheFront) {
   EXPECT_EQ(elite[0].objectives, (std::vector<double>{0.5, 0.5}));
   // It is kept in the state (the models see it), and survives a save and load.
   const std::string state = gp->Save();
-  EXPECT_NE(state.find(" 1\n"), std::string::npos);
+  EXPECT_NE(state.find(" 1 0\n"), std::string::npos);  // pruned, not warm
   auto copy =
       MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
   ASSERT_TRUE(copy->Load(state).ok());
   EXPECT_EQ(copy->Save(), state);
   EXPECT_EQ(copy->Elite().size(), 1u);
-  // A state of version 1 (no pruned flags) still loads.
+  // States of version 1 (no flags) and 2 (no warm flag), neither leaving results out, still load.
   auto fresh =
       MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
   std::vector<Candidate> one = fresh->Ask(1);
   ASSERT_TRUE(fresh->Tell(one[0], std::vector<double>{0.5, 0.5}).ok());
-  std::string v2 = fresh->Save();
-  std::string v1 = v2;
-  v1.replace(v1.find("v2"), 2, "v1");
-  const size_t flag = v1.find(" 0\nhyper");
-  ASSERT_NE(flag, std::string::npos);
-  v1.erase(flag, 2);
-  auto old =
-      MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
-  ASSERT_TRUE(old->Load(v1).ok());
-  EXPECT_EQ(old->Save(), v2);
+  const std::string v3 = fresh->Save();
+  auto replaced = [](std::string text, const std::string& from, const std::string& to) {
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+    return text;
+  };
+  const std::string v2 =
+      replaced(replaced(replaced(v3, "v3", "v2"), "observations 1 0\n", "observations 1\n"), " 0 0\nhyper",
+               " 0\nhyper");
+  const std::string v1 = replaced(replaced(v2, "v2", "v1"), " 0\nhyper", "\nhyper");
+  for (const std::string& old_state : {v1, v2}) {
+    auto old =
+        MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
+    ASSERT_TRUE(old->Load(old_state).ok()) << old_state;
+    EXPECT_EQ(old->Save(), v3);
+  }
   // Without the constraint values it needs, a pruned trial is dropped like a failure.
   auto constrained =
       MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .num_constraints = 1}).value();
@@ -261,6 +268,43 @@ TEST(GpSamplerPrunedTest, PrunedResultsAreModelledButNeverOnTheFront) {
   ASSERT_TRUE(constrained->TellPruned(c[0], std::vector<double>{0.1, 0.1}, {}).ok());
   EXPECT_TRUE(constrained->Elite().empty());
   EXPECT_EQ(constrained->TellFailed(c[0]).code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace hpo::search
+
+namespace hpo::search {
+namespace {
+
+TEST(GpSamplerStateTest, ResultsLeftOutOfTheStateComeBackThroughRestore) {
+  // The service's setting: the state stays small however many results, and Load + Restore (the results
+  // in the order told) continues exactly as never stopping.
+  const GpSamplerOptions options{.base = {.dims = 2, .num_objectives = 2, .seed = 8},
+                                 .results_in_state = false};
+  auto a = MakeGpSampler(options).value();
+  std::vector<Evaluation> told;
+  for (int t = 0; t < 12; ++t) {
+    const std::vector<Candidate> c = a->Ask(1);
+    const std::vector<double> f = {c[0].x[0], 1 - c[0].x[0] + c[0].x[1]};
+    ASSERT_TRUE(a->Tell(c[0], f).ok());
+    told.push_back({c[0], f, 0.0});
+  }
+  const std::string state = a->Save();
+  EXPECT_NE(state.find("observations 0 12\n"), std::string::npos);
+  auto b = MakeGpSampler(options).value();
+  ASSERT_TRUE(b->Load(state).ok());
+  EXPECT_TRUE(b->Elite().empty());  // nothing until the results come back
+  ASSERT_TRUE(b->Restore(told).ok());
+  EXPECT_EQ(b->Elite().size(), a->Elite().size());
+  EXPECT_TRUE(b->Restore(told).ok());  // a second Restore adds nothing
+  EXPECT_EQ(b->Save(), state);
+  for (int k = 0; k < 3; ++k) {
+    const std::vector<Candidate> x = a->Ask(1), y = b->Ask(1);
+    ASSERT_EQ(x[0].x, y[0].x) << "ask " << k;
+    const std::vector<double> f = {x[0].x[0], 1 - x[0].x[0]};
+    ASSERT_TRUE(a->Tell(x[0], f).ok());
+    ASSERT_TRUE(b->Tell(y[0], f).ok());
+  }
 }
 
 }  // namespace
