@@ -407,5 +407,106 @@ TEST_F(DashboardTest, WithATokenThePageAsksForItThenKeepsItOutOfTheAddress) {
   EXPECT_EQ(Evaluate("sessionStorage.getItem('hpo-token')").string_value(), kToken);
 }
 
+TEST_F(DashboardTest, PrunedTrialsAreDoneInTheirOwnColourNotFailed) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  // An ask/tell study with ASHA over 9 steps, driven here: trials of quality 0.9, 0.1, 0.2 and 0.95 in
+  // turn, each reporting its quality at every step. At rung 0 (step 1) the second and third rank below
+  // the best of 2 and 3 and are pruned; the others complete.
+  v1::CreateStudyRequest create;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(R"({
+      "name": "dashboard asha",
+      "parameters": [{"name": "x", "float": {"low": 0, "high": 1}}],
+      "objectives": [{"name": "quality", "direction": "MAXIMIZE"}],
+      "algorithm": {"random": {}},
+      "budget": {"max_trials": 4, "max_parallel": 1},
+      "task": {"external": {}},
+      "pruner": {"asha": {"max_resource": 9}},
+      "seed": 2})",
+                                                          create.mutable_spec())
+                  .ok());
+  v1::Study study;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->CreateStudy(&context, create, &study).ok());
+  }
+  auto workers = v1::WorkerService::NewStub(channel_);
+  v1::RegisterWorkerResponse registered;
+  {
+    grpc::ClientContext context;
+    v1::RegisterWorkerRequest request;
+    request.set_name("dashboard-test");
+    request.set_slots(1);
+    ASSERT_TRUE(workers->RegisterWorker(&context, request, &registered).ok());
+  }
+  int pruned = 0;
+  for (const double quality : {0.9, 0.1, 0.2, 0.95}) {
+    v1::AcquireTrialResponse trial;
+    {
+      grpc::ClientContext context;
+      v1::AcquireTrialRequest request;
+      request.set_worker_id(registered.worker_id());
+      request.set_study_id(study.id());
+      request.set_wait_ms(5000);
+      ASSERT_TRUE(workers->AcquireTrial(&context, request, &trial).ok());
+      ASSERT_TRUE(trial.has_trial());
+    }
+    bool stopped = false;
+    for (uint64_t step = 1; step <= 9 && !stopped; ++step) {
+      grpc::ClientContext context;
+      v1::ReportProgressRequest request;
+      request.set_worker_id(registered.worker_id());
+      request.set_trial_id(trial.trial().id());
+      request.set_lease_token(trial.lease().token());
+      request.set_step(step);
+      (*request.mutable_metrics())["quality"] = quality;
+      v1::ReportProgressResponse response;
+      ASSERT_TRUE(workers->ReportProgress(&context, request, &response).ok());
+      stopped = response.should_prune();
+    }
+    if (stopped) {
+      ++pruned;
+      continue;
+    }
+    grpc::ClientContext context;
+    v1::CompleteTrialRequest request;
+    request.set_worker_id(registered.worker_id());
+    request.set_trial_id(trial.trial().id());
+    request.set_lease_token(trial.lease().token());
+    (*request.mutable_metrics())["quality"] = quality;
+    v1::CompleteTrialResponse response;
+    ASSERT_TRUE(workers->CompleteTrial(&context, request, &response).ok());
+  }
+  ASSERT_EQ(pruned, 2);
+  study = GetStudy(study.id());
+  ASSERT_EQ(study.state(), v1::STUDY_COMPLETED);
+  ASSERT_EQ(study.counts().pruned(), 2u);
+
+  browser_ = OpenBrowser("/#/studies/" + std::to_string(study.id()));
+  ASSERT_NE(browser_, nullptr);
+  WaitForPage(
+      "document.body.dataset.ready === 'true' && !document.getElementById('study-view').hidden && "
+      "document.querySelectorAll('#trials-table tbody tr').length === 4",
+      30s);
+  // Counted as done, beside the completed ones, and named.
+  EXPECT_EQ(Evaluate("document.getElementById('trial-count').textContent").string_value(),
+            "4 of 4 trials done");
+  EXPECT_EQ(Evaluate("document.getElementById('trial-count').dataset.pruned").string_value(), "2");
+  EXPECT_EQ(Evaluate("document.getElementById('progress-detail').textContent").string_value(),
+            "(2 completed, 2 pruned, 0 failed, 0 running)");
+  EXPECT_EQ(Evaluate("document.querySelector('#progress .segment.pruned').style.width").string_value(),
+            "50%");
+  // Each pruned row has a "pruned" badge in amber: not the failed red, not the completed green.
+  const auto badges = Evaluate(
+      "[...document.querySelectorAll('#trials-table tbody tr[data-state=\"pruned\"] .badge')].map(b => "
+      "b.textContent + ' ' + getComputedStyle(b).backgroundColor)");
+  ASSERT_EQ(badges.list_value().values_size(), 2);
+  for (const auto& badge : badges.list_value().values()) {
+    EXPECT_EQ(badge.string_value(), "pruned rgb(240, 140, 0)");
+  }
+  EXPECT_EQ(Evaluate("getComputedStyle(document.querySelector('#progress .segment.pruned')).backgroundColor")
+                .string_value(),
+            "rgb(240, 140, 0)");
+}
+
 }  // namespace
 }  // namespace hpo
