@@ -11,7 +11,7 @@
 namespace hpo::coordinator {
 namespace {
 
-constexpr int kNice = 10;  // the fitting thread's nice value: about a tenth of a busy core's share
+constexpr int kNice = 19;  // the fitting thread's nice value: the least share of a busy core
 
 }  // namespace
 

@@ -793,6 +793,11 @@ Result<std::unique_ptr<search::Optimizer>> MakeOptimizer(const v1::StudySpec& sp
       // In the service a fit never runs in Ask, under the Core's lock: the Core runs the sampler's jobs on
       // its fitting thread (coordinator/core.h).
       options.background = true;
+      // A sequential study's one worker waits for the fit of every result (typically well under a second
+      // at a few hundred trials); a parallel study never waits: its workers get the queued proposals,
+      // one per worker up to 8 per fit, and a trial bred from the front when those run out.
+      options.wait_for_fits = spec.budget().max_parallel() == 1;
+      options.queue = std::clamp<size_t>(spec.budget().max_parallel(), 2, 8);
       // Its results are the study's trials: the saved state leaves them out (StudyRunner restores them),
       // so that saving it costs the same at the 10th trial as at the 10,000th.
       options.results_in_state = false;

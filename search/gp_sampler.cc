@@ -524,7 +524,7 @@ class GpSampler final : public Optimizer {
       } else if (!queue_.empty()) {
         x = std::move(queue_.front());
         queue_.pop_front();
-      } else if (job_in_flight_ && outstanding_.empty()) {
+      } else if (options_.wait_for_fits && job_in_flight_ && outstanding_.empty()) {
         break;  // nothing runs: better to wait for the model than to guess
       } else {
         x = Fallback();
@@ -564,10 +564,7 @@ class GpSampler final : public Optimizer {
         !ValidateResult(options_.base.num_objectives, objectives, 0.0).ok()) {
       return TellFailed(c);
     }
-    HPO_RETURN_IF_ERROR(Record(c, objectives, constraints, *violation));
-    observations_.back().pruned = true;
-    front_.reset();
-    return Status::Ok();
+    return Record(c, objectives, constraints, *violation, /*pruned=*/true);
   }
 
   bool Substitute(uint64_t id, std::span<const double> x) override {
@@ -817,7 +814,7 @@ class GpSampler final : public Optimizer {
   }
 
   Status Record(const Candidate& c, std::span<const double> objectives, std::span<const double> constraints,
-                double violation) {
+                double violation, bool pruned = false) {
     auto it = outstanding_.find(c.id);
     if (it == outstanding_.end()) return NotOutstanding(c.id);
     Observation o;
@@ -825,9 +822,20 @@ class GpSampler final : public Optimizer {
     o.objectives.assign(objectives.begin(), objectives.end());
     o.constraints.assign(constraints.begin(), constraints.end());
     o.violation = violation;
+    o.pruned = pruned;
     outstanding_.erase(it);
     observations_.push_back(std::move(o));
-    front_.reset();
+    // The cached front, updated in O(front) rather than recomputed: the new result joins it unless a
+    // member dominates it, and pushes out the members it dominates.
+    if (front_ && OnFront(observations_.back())) {
+      const std::vector<double>& y = observations_.back().objectives;
+      bool dominated = false;
+      for (size_t i : *front_) dominated = dominated || Dominates(observations_[i].objectives, y);
+      if (!dominated) {
+        std::erase_if(*front_, [&](size_t i) { return Dominates(y, observations_[i].objectives); });
+        front_->push_back(observations_.size() - 1);
+      }
+    }
     ++told_;
     return Status::Ok();
   }
@@ -907,7 +915,8 @@ class GpSampler final : public Optimizer {
   uint64_t fits_ = 0;
   std::map<uint64_t, std::vector<double>> outstanding_;
   std::vector<Observation> observations_;
-  mutable std::optional<std::vector<size_t>> front_;  // FrontIndices' cache; reset when results change
+  // FrontIndices' cache: kept up to date by each tell, reset when results are replaced wholesale.
+  mutable std::optional<std::vector<size_t>> front_;
   bool awaiting_restore_ = false;         // Load left this study's results out: Restore brings them back
   std::vector<GpHyperparameters> hyper_;  // the last fit's, per model: the next fit's warm start
   std::deque<std::vector<double>> queue_;

@@ -35,8 +35,8 @@
 // Work off the owner's lock (`background` = true, as the coordinator runs it): Ask never fits. It hands
 // out the proposals of the last finished job (a small queue), or, when there are none, a fallback: the
 // initial design while it lasts, else SBX and polynomial mutation of two front members (variation.h),
-// except that a study with nothing outstanding waits for a job in flight (Ask returns none; the owner
-// asks again when the job finishes). TakeJob returns the next fit (a snapshot of the results and the
+// except that with wait_for_fits (a sequential study) and nothing outstanding it waits for a job in
+// flight (Ask returns none; the owner asks again when the job finishes). TakeJob returns the next fit (a snapshot of the results and the
 // outstanding candidates) when the results changed or the queue is short, and none while one is in
 // flight; FinishJob makes its proposals the queue. With `background` = false (the default), Ask fits
 // and proposes inline, deterministically.
@@ -69,6 +69,10 @@ struct GpSamplerOptions {
   size_t max_observations = 300;          // results a fit uses at most; in [10, 5000]
   bool background = false;                // fits through TakeJob/FinishJob instead of in Ask
   size_t queue = 2;                       // background: proposals per job; in [1, 64]
+  // background: with nothing outstanding and a fit in flight, Ask returns none (the owner asks again
+  // when the fit is done) rather than a fallback. For a sequential study, whose one worker is better
+  // served by a proposal from every result than by a guess; never for parallel ones.
+  bool wait_for_fits = false;
   // Save writes this study's results too (so Load alone restores everything). false: it leaves them out
   // (warm-start results stay in), keeping the state small however many trials there are, and after
   // Load the owner passes them back through Restore (the coordinator does, from its trials).

@@ -129,8 +129,10 @@ TEST(GpSamplerTest, OutstandingCandidatesAreNotProposedAgain) {
 }
 
 TEST(GpSamplerTest, BackgroundJobsFeedTheQueueAndAskNeverFits) {
-  auto gp =
-      MakeGp({.base = {.dims = 2, .num_objectives = 2, .seed = 5}, .initial_design = 5, .background = true});
+  auto gp = MakeGp({.base = {.dims = 2, .num_objectives = 2, .seed = 5},
+                    .initial_design = 5,
+                    .background = true,
+                    .wait_for_fits = true});
   EXPECT_EQ(gp->TakeJob(), nullptr);  // nothing to fit yet
   RunSequential(*gp, 5, Zdt1);        // the initial design
   std::unique_ptr<OptimizerJob> job = gp->TakeJob();
