@@ -422,9 +422,14 @@ Status Worker::Run() {
   heartbeat.join();
 
   const WorkerStats done = stats();
+  // The summary line keeps its form (scripts read it); pruned trials get a line of their own before it.
+  if (done.pruned > 0) {
+    Log(Prefix() + std::to_string(done.pruned) +
+        " trial(s) pruned at the coordinator's word, nothing reported");
+  }
   Log(Prefix() + "stopped (" + std::to_string(done.completed) + " completed, " + std::to_string(done.failed) +
-      " failed, " + std::to_string(done.pruned) + " pruned, " + std::to_string(done.stopped) + " stopped, " +
-      std::to_string(done.released) + " released, " + std::to_string(done.lost) + " lost)");
+      " failed, " + std::to_string(done.stopped) + " stopped, " + std::to_string(done.released) +
+      " released, " + std::to_string(done.lost) + " lost)");
   std::lock_guard<std::mutex> lock(mu_);
   return fatal_.has_value() ? *fatal_ : Status::Ok();
 }
