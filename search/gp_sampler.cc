@@ -429,12 +429,21 @@ Proposals Propose(const Snapshot& s) {
         if (feasible_belief) believed_front.push_back(std::move(objectives));
       }
     }
+    // The reference point: the user's is unknown, so each proposal draws one of two. Tight: the front's
+    // worst value plus 10% of the span of every result run to its end, to fill the front in. Wide: the
+    // worst of all those results plus the same margin, so that extending the front (toward a corner of
+    // the feasible region, or to a piece of a disconnected front) counts too.
     std::vector<double> reference(m, 0.0);
+    const bool wide = rng.Uniform01() < 0.5;
     if (!front.empty()) {
       for (size_t d = 0; d < m; ++d) {
-        double lo = feasible[0][d], hi = feasible[0][d];
-        for (const auto& p : feasible) lo = std::min(lo, p[d]), hi = std::max(hi, p[d]);
-        reference[d] = hi + 0.1 * (hi > lo ? hi - lo : std::max(1.0, std::abs(hi)));
+        double lo = front[0][d], hi = front[0][d], nadir = front[0][d];
+        for (const auto& p : front) nadir = std::max(nadir, p[d]);
+        for (const Observation& o : s.observations) {
+          if (!o.pruned) lo = std::min(lo, o.objectives[d]), hi = std::max(hi, o.objectives[d]);
+        }
+        const double span = hi > lo ? hi - lo : std::max(1.0, std::abs(hi));
+        reference[d] = (wide ? hi : nadir) + 0.1 * span;
       }
     }
     const Acquisition acquisition(s, std::move(models_now), front.empty() ? front : believed_front,

@@ -9,11 +9,13 @@
 //      predicted mean as if observed (the kriging believer; Ginsbourger, Le Riche, Carraro 2010), so that
 //      workers running at once are not handed near-duplicates;
 //   3. maximises EHVI(x) * PoF(x): the expected hypervolume improvement (ehvi.h, exact for 2 and 3
-//      objectives) over the front of the feasible results and the believed outstanding ones, with the
-//      reference at the feasible results' worst value plus 10% of their range in each objective (so
-//      that extending the front toward any end counts, not only filling it in), times the
+//      objectives) over the front of the feasible results and the believed outstanding ones, times the
 //      probability that every constraint holds, prod_j Phi(-mu_j(x) / sigma_j(x)). With no feasible
-//      result yet, it maximises PoF alone. The acquisition is maximised over a pool of candidates: the
+//      result yet, it maximises PoF alone. The user's reference point is unknown, so each proposal draws
+//      one of two with equal odds: tight, the front's worst value plus 10% of the span of all results in
+//      each objective (filling the front in), or wide, the worst of all results plus the same margin
+//      (extending it: to a corner of the feasible region, or to another piece of a disconnected front);
+//      on DTLZ2 the tight one alone does best, on ZDT3 and TNK the wide one (bench/search). The acquisition is maximised over a pool of candidates: the
 //      final population of NSGA-II (nsga2.h) run on the models' optimistic objectives mu_d - 2 sigma_d
 //      under the predicted constraints, mutations of the current front, and uniform points; the best
 //      is then refined by shrinking random steps.

@@ -40,6 +40,7 @@
 #include "bench/common/child.h"
 #include "bench/search/bench.h"
 #include "problems/constrained.h"
+#include "search/gp_sampler.h"
 #include "search/hypervolume.h"
 #include "search/nsga2.h"
 #include "search/optimizer.h"
@@ -67,6 +68,12 @@ struct BudgetAlgorithm {
 // (with #include "search/gp_sampler.h"): inline fits, so Ask's time is the proposal's whole cost.
 const std::vector<BudgetAlgorithm>& BudgetAlgorithms() {
   static const std::vector<BudgetAlgorithm> kAlgorithms = {
+      // The model-based sampler as a study that names no algorithm gets it (inline here: every proposal
+      // sees every result, as a sequential study's does in the service).
+      {"gp",
+       [](const search::OptimizerOptions& base, size_t num_constraints, size_t) {
+         return search::MakeGpSampler({.base = base, .num_constraints = num_constraints});
+       }},
       {"random",
        [](const search::OptimizerOptions& base, size_t, size_t) { return search::MakeRandomSearch(base); }},
       {"nsga2-steady-20",
