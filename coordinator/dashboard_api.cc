@@ -231,7 +231,9 @@ std::string StudySummaryJson(const v1::Study& study) {
   json += ",\"counts\":{\"pending\":" + std::to_string(c.pending()) +
           ",\"running\":" + std::to_string(c.running()) + ",\"completed\":" + std::to_string(c.completed()) +
           ",\"failed\":" + std::to_string(c.failed()) + ",\"cancelled\":" + std::to_string(c.cancelled()) +
-          "}";
+          ",\"pruned\":" + std::to_string(c.pruned()) + "}";
+  // Why a study failed fast (budget.max_failed_trials); empty otherwise.
+  json += ",\"error\":" + JsonQuote(study.error());
   json += ",\"max_trials\":" + std::to_string(spec.budget().max_trials()) +
           ",\"max_parallel\":" + std::to_string(spec.budget().max_parallel());
   json += ",\"objectives\":" + ObjectivesJson(spec.objectives());
@@ -292,13 +294,15 @@ std::string RenderMetrics(const CoordinatorMetrics& metrics) {
     total.set_completed(total.completed() + c.completed());
     total.set_failed(total.failed() + c.failed());
     total.set_cancelled(total.cancelled() + c.cancelled());
+    total.set_pruned(total.pruned() + c.pruned());
   }
   const auto by_trial_state = [](const v1::TrialCounts& c) {
     return std::vector<std::pair<std::string, uint32_t>>{{"pending", c.pending()},
                                                          {"running", c.running()},
                                                          {"completed", c.completed()},
                                                          {"failed", c.failed()},
-                                                         {"cancelled", c.cancelled()}};
+                                                         {"cancelled", c.cancelled()},
+                                                         {"pruned", c.pruned()}};
   };
 
   out.Family("hpo_studies", "gauge", "Studies by state.");

@@ -327,7 +327,7 @@ TEST_F(CoordinatorFaultTest, RefusesForeignFilesAndLeavesThemUntouched) {
       {"random bytes", File("random.db"), "is not an SQLite file"},
       {"an SQLite header over random bytes", File("garbled.db"), "is not a readable SQLite database"},
       {"another program's SQLite database", File("foreign.db"), "holds tables that are not hpo's"},
-      {"a newer hpo schema", newer, "has schema version 99, newer than this hpo's 2"},
+      {"a newer hpo schema", newer, "has schema version 99, newer than this hpo's 3"},
   };
   std::mt19937_64 rng(99);
   std::string noise(64 * 1024, '\0');
