@@ -202,3 +202,63 @@ TEST_F(CommandStudyTest, TrainMlpStudyCompletesOnTheSelectedWorkerWithProgress) 
 
 }  // namespace
 }  // namespace hpo
+
+namespace hpo {
+namespace {
+
+TEST_F(CommandStudyTest, ACommandThatAlwaysExitsOneFailsTheStudyFast) {
+  // budget.max_failed_trials 3 of 50: the study ends FAILED after three failures, not fifty, its error
+  // gives the last reasons, and what was left of the budget is cancelled.
+  const std::string db = File("hpo.db");
+  Start({HPO_BIN_DIR "/hpo-coordinator", "--listen", "127.0.0.1:0", "--port-file", File("port"), "--db", db,
+         "--heartbeat-ms", "500"},
+        "coordinator.log");
+  ASSERT_TRUE(WaitFor([&] { return !ReadFile(File("port")).empty(); }, 15s)) << Logs();
+  address_ = "127.0.0.1:" + ReadFile(File("port"));
+  while (!address_.empty() && (address_.back() == '\n' || address_.back() == ' ')) address_.pop_back();
+  StartWorker("labelled", {});
+
+  v1::CreateStudyRequest create;
+  v1::StudySpec& spec = *create.mutable_spec();
+  spec.set_name("always-fails");
+  v1::Parameter* p = spec.add_parameters();
+  p->set_name("x");
+  p->mutable_float_()->set_high(1);
+  v1::Objective* o = spec.add_objectives();
+  o->set_name("loss");
+  o->set_direction(v1::MINIMIZE);
+  spec.mutable_budget()->set_max_trials(50);
+  spec.mutable_budget()->set_max_parallel(1);
+  spec.mutable_budget()->set_max_failed_trials(3);
+  for (const char* arg : {"/bin/sh", "-c", "echo cannot start >&2; exit 1"}) {
+    spec.mutable_task()->mutable_command()->add_argv(arg);
+  }
+  auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  auto studies = v1::StudyService::NewStub(channel);
+  v1::Study study;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status = studies->CreateStudy(&context, create, &study);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        v1::GetStudyRequest request;
+        request.set_study_id(study.id());
+        return studies->GetStudy(&context, request, &study).ok() && study.state() != v1::STUDY_RUNNING;
+      },
+      60s))
+      << Logs();
+  EXPECT_EQ(study.state(), v1::STUDY_FAILED) << Logs();
+  EXPECT_EQ(study.counts().failed(), 3u);
+  EXPECT_EQ(study.counts().completed(), 0u);
+  EXPECT_LE(study.counts().failed() + study.counts().cancelled(), 4u);  // nothing ran past the limit
+  EXPECT_NE(study.error().find("3 trials failed (budget.max_failed_trials 3)"), std::string::npos)
+      << study.error();
+  EXPECT_NE(study.error().find("exited with status 1"), std::string::npos) << study.error();
+  EXPECT_NE(study.error().find("cannot start"), std::string::npos) << study.error();
+}
+
+}  // namespace
+}  // namespace hpo
