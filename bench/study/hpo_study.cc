@@ -266,6 +266,9 @@ Result<RunRecord> RunHpoStudy(const StudyBenchOptions& options, uint64_t seed, b
     record.accuracy = MetricOrNan(t, "accuracy");
     record.latency_ms = MetricOrNan(t, "latency_ms");
     record.epochs = static_cast<int>(t.progress().step());
+    if (t.started_ms() > 0 && t.finished_ms() >= t.started_ms()) {
+      record.seconds = static_cast<double>(t.finished_ms() - t.started_ms()) / 1000.0;
+    }
     switch (t.state()) {
       case v1::TRIAL_COMPLETED:
         record.state = TrialRecord::State::kCompleted;

@@ -65,6 +65,7 @@ struct Run {
   double hv = std::nan("");         // completed trials
   double hv_pruned = std::nan("");  // completed and pruned trials
   size_t front = 0;                 // completed trials on the front
+  double load1 = -1;                // the 1-minute load average as it ended
 };
 
 int UsableCores() {
@@ -95,6 +96,7 @@ std::vector<std::vector<double>> Points(const RunRecord& record, bool with_prune
 
 struct Counts {
   int completed = 0, pruned = 0, failed = 0, epochs = 0;
+  double trial_s = 0;   // the trials' seconds, summed
   int pruned_late = 0;  // pruned trials whose last step was the last epoch: trained in full, then pruned
   double best_accuracy = std::nan("");
   double min_latency_ms = std::nan("");
@@ -108,6 +110,7 @@ Counts Count(const RunRecord& record, int epochs) {
     c.pruned_late += t.state == TrialRecord::State::kPruned && t.epochs >= epochs;
     c.failed += t.state == TrialRecord::State::kFailed;
     c.epochs += t.epochs;
+    c.trial_s += t.seconds;
     if (t.state != TrialRecord::State::kCompleted) continue;
     if (!(c.best_accuracy >= t.accuracy)) c.best_accuracy = t.accuracy;
     if (!(c.min_latency_ms <= t.latency_ms)) c.min_latency_ms = t.latency_ms;
@@ -134,11 +137,18 @@ double EpochsFraction(const Counts& c, const hpo::bench::StudyBenchOptions& opti
   return static_cast<double>(c.epochs) / (static_cast<double>(options.trials) * options.epochs);
 }
 
+// The share of the run's slots (parallel x wall time) that its trials filled.
+double Busy(const Counts& c, double wall_s, const hpo::bench::StudyBenchOptions& options) {
+  return Ratio(c.trial_s, options.parallel * wall_s);
+}
+
 void PrintRuns(const hpo::bench::Reporter& reporter, const std::vector<Run>& runs,
                const hpo::bench::StudyBenchOptions& options) {
   hpo::bench::Table table(
       reporter, "runs", "runs",
-      "Every run (epochs: trained, of trials x epochs; pruned@E: pruned after their last epoch)",
+      "Every run (epochs: trained, of trials x epochs; pruned@E: pruned after their last epoch; trial s: the "
+      "trials' seconds summed; busy: trial s / (parallel x wall s); load: the 1-minute load average at its "
+      "end)",
       {{"seed", "seed"},
        {"run", "run", Column::Format::kText},
        {"detail", "by", Column::Format::kText},
@@ -154,13 +164,16 @@ void PrintRuns(const hpo::bench::Reporter& reporter, const std::vector<Run>& run
        {"best_accuracy", "best acc", Column::Format::kFixed, 4},
        {"min_latency_ms", "min lat ms", Column::Format::kFixed, 5},
        {"wall_s", "wall s", Column::Format::kFixed, 1},
+       {"trial_s", "trial s", Column::Format::kFixed, 1},
+       {"busy", "busy", Column::Format::kFixed, 2},
+       {"load1", "load", Column::Format::kFixed, 2},
        {"error", "error", Column::Format::kText}});
   for (const Run& run : runs) {
-    std::vector<Value> row(16);
+    std::vector<Value> row(19);
     row[0] = static_cast<int64_t>(run.seed);
     row[1] = run.name;
     if (!run.record.ok()) {
-      row[15] = run.record.status().ToString();
+      row[18] = run.record.status().ToString();
       table.Add(std::move(row));
       continue;
     }
@@ -169,7 +182,8 @@ void PrintRuns(const hpo::bench::Reporter& reporter, const std::vector<Run>& run
                int64_t{c.pruned}, int64_t{c.pruned_late}, int64_t{c.failed}, int64_t{c.epochs},
                EpochsFraction(c, options), static_cast<int64_t>(run.front), Finite(run.hv),
                Finite(run.hv_pruned), Finite(c.best_accuracy), Finite(c.min_latency_ms), run.record->wall_s,
-               Value{}});
+               c.trial_s, Finite(Busy(c, run.record->wall_s, options)),
+               run.load1 >= 0 ? Value{run.load1} : Value{}, Value{}});
   }
 }
 
@@ -187,7 +201,7 @@ double Median(const BySeed& by_seed) { return hpo::bench::Summarize(Values(by_se
 void PrintSummary(const hpo::bench::Reporter& reporter, const std::vector<Run>& runs,
                   const hpo::bench::StudyBenchOptions& options, const std::vector<std::string>& samplers) {
   struct Figures {
-    BySeed hv, hv_pruned, best_accuracy, epochs_fraction, wall_s;
+    BySeed hv, hv_pruned, best_accuracy, epochs_fraction, wall_s, trial_s, busy;
   };
   std::map<std::string, Figures> by_name;
   for (const Run& run : runs) {
@@ -199,6 +213,8 @@ void PrintSummary(const hpo::bench::Reporter& reporter, const std::vector<Run>& 
     f.best_accuracy[run.seed] = c.best_accuracy;
     f.epochs_fraction[run.seed] = EpochsFraction(c, options);
     f.wall_s[run.seed] = run.record->wall_s;
+    f.trial_s[run.seed] = c.trial_s;
+    f.busy[run.seed] = Busy(c, run.record->wall_s, options);
   }
   std::vector<std::string> names = {"hpo", "hpo+asha"};
   for (const std::string& s : samplers) names.push_back("optuna " + s);
@@ -213,13 +229,16 @@ void PrintSummary(const hpo::bench::Reporter& reporter, const std::vector<Run>& 
                              {"hv_pruned_median", "HV+pruned", Column::Format::kFixed, 4},
                              {"best_accuracy_median", "best acc", Column::Format::kFixed, 4},
                              {"epochs_fraction_median", "epochs frac", Column::Format::kFixed, 3},
-                             {"wall_s_median", "wall s", Column::Format::kFixed, 1}});
+                             {"wall_s_median", "wall s", Column::Format::kFixed, 1},
+                             {"trial_s_median", "trial s", Column::Format::kFixed, 1},
+                             {"busy_median", "busy", Column::Format::kFixed, 2}});
     for (const std::string& name : names) {
       const Figures& f = by_name[name];
       const hpo::bench::Summary hv = hpo::bench::Summarize(Values(f.hv));
       table.Add({name, static_cast<int64_t>(hv.count), Finite(hv.median), Finite(hv.min), Finite(hv.max),
                  Finite(Median(f.hv_pruned)), Finite(Median(f.best_accuracy)),
-                 Finite(Median(f.epochs_fraction)), Finite(Median(f.wall_s))});
+                 Finite(Median(f.epochs_fraction)), Finite(Median(f.wall_s)), Finite(Median(f.trial_s)),
+                 Finite(Median(f.busy))});
     }
   }
 
@@ -264,7 +283,10 @@ void PrintSummary(const hpo::bench::Reporter& reporter, const std::vector<Run>& 
     add("HV+pruned hpo+asha / " + best, asha.hv_pruned, by_name[best].hv, true, 1);
   }
   add("epochs hpo+asha / hpo", asha.epochs_fraction, plain.epochs_fraction, false, 0.5);
-  if (!best.empty()) add("wall hpo / " + best, plain.wall_s, by_name[best].wall_s, false, 1);
+  if (!best.empty()) {
+    add("wall hpo / " + best, plain.wall_s, by_name[best].wall_s, false, 1);
+    add("trial s hpo / " + best, plain.trial_s, by_name[best].trial_s, false, 1);
+  }
   add("wall hpo+asha / hpo", asha.wall_s, plain.wall_s, false, 1);
 }
 
@@ -397,6 +419,7 @@ int main(int argc, char** argv) {
                      static_cast<unsigned long long>(seed), name.c_str(),
                      run.record.status().ToString().c_str());
       }
+      run.load1 = hpo::bench::ReadLoadAverage().one;
       runs.push_back(std::move(run));
     }
   }

@@ -82,6 +82,8 @@ Result<RunRecord> RunOptunaStudy(const StudyBenchOptions& options, uint64_t seed
       record.accuracy = Number(*object, "accuracy");
       record.latency_ms = Number(*object, "latency_ms");
       record.epochs = record.state == TrialRecord::State::kCompleted ? options.epochs : 0;
+      record.seconds = Number(*object, "seconds");
+      if (!std::isfinite(record.seconds)) record.seconds = 0;
       run.trials.push_back(record);
     }
   }

@@ -21,7 +21,8 @@ A trial whose hpo-train fails is a FAIL trial and the study goes on.
 Output, on stdout, one JSON object a line:
   {"optuna": "<version>", "sampler": "tpe", "seed": 1}                    first
   {"number": 0, "state": "COMPLETE", "accuracy": 0.85, "latency_ms": 0.02,
-   "test_accuracy": 0.84, "train_time_s": 3.1, "seed": 123, "params": {...}}   one per trial, in order
+   "seconds": 4.2, "test_accuracy": 0.84, "train_time_s": 3.1, "seed": 123, "params": {...}}
+                                                                          one per trial, in order
   {"done": 1, "wall_s": 123.4, "trials": 40}                              last
 On a failure of the study itself: {"error": "..."} and exit status 1.
 
@@ -139,6 +140,8 @@ def main():
 
     for t in sorted(study.trials, key=lambda t: t.number):
         row = {"number": t.number, "state": t.state.name, "params": t.params}
+        if t.duration is not None:
+            row["seconds"] = t.duration.total_seconds()
         if t.values is not None:
             row["accuracy"], row["latency_ms"] = t.values
         row.update({k: v for k, v in t.user_attrs.items()})

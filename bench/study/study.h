@@ -40,6 +40,7 @@ struct TrialRecord {
   double accuracy = 0;
   double latency_ms = 0;
   int epochs = 0;  // epochs trained: the fixed epochs for a completed trial, the last step for a pruned one
+  double seconds = 0;  // from its start to its end on the worker (hpo) or in study.optimize (Optuna)
 };
 
 struct RunRecord {
