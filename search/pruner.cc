@@ -198,8 +198,13 @@ Rank RankAtRung(Ranking ranking, const AtRung& me, std::vector<AtRung> others) {
 // one bracket of Hyperband.
 class RungRule {
  public:
-  RungRule(std::string name, std::vector<uint64_t> rungs, uint64_t eta, Ranking ranking)
-      : name_(std::move(name)), rungs_(std::move(rungs)), eta_(eta), ranking_(ranking) {}
+  RungRule(std::string name, std::vector<uint64_t> rungs, uint64_t eta, Ranking ranking,
+           uint64_t max_resource)
+      : name_(std::move(name)),
+        rungs_(std::move(rungs)),
+        eta_(eta),
+        ranking_(ranking),
+        max_resource_(max_resource) {}
 
   const std::string& name() const { return name_; }
 
@@ -212,6 +217,12 @@ class RungRule {
   PruneDecision Decide(const PrunerTrial& trial, std::span<const PrunerTrial> all, Member&& member) const {
     if (std::optional<PruneDecision> none = NotDecidable(name_, trial)) return *none;
     const uint64_t step = trial.history.size();
+    // A report at the full budget (one that passed its last rung unseen, when reports are merged) comes
+    // from a trial that has nothing left to save: it is never stopped.
+    if (step >= max_resource_) {
+      return {false, name_ + ": step " + std::to_string(step) + " is the full budget (" +
+                         std::to_string(max_resource_) + ")"};
+    }
     const uint64_t previous = PreviousReport(trial, step);
     auto first = std::upper_bound(rungs_.begin(), rungs_.end(), previous);
     if (first == rungs_.end() || *first > step) {
@@ -254,13 +265,14 @@ class RungRule {
   std::vector<uint64_t> rungs_;  // ascending steps
   uint64_t eta_;
   Ranking ranking_;
+  uint64_t max_resource_;  // a trial reporting this step has its full budget
 };
 
 class AshaPruner final : public Pruner {
  public:
   AshaPruner(const AshaOptions& options, Ranking ranking)
       : rule_(ranking == Ranking::kFirstObjective ? "asha" : "mo-asha", AshaRungSteps(options),
-              options.reduction_factor, ranking) {}
+              options.reduction_factor, ranking, options.max_resource) {}
 
   PruneDecision Decide(const PrunerTrial& trial, std::span<const PrunerTrial> all) const override {
     return rule_.Decide(trial, all, [](uint64_t) { return true; });
@@ -298,7 +310,7 @@ class HyperbandPruner final : public Pruner {
       std::string name = "hyperband: bracket " + std::to_string(bracket.min_early_stopping_rate) + " of " +
                          std::to_string(brackets_.size());
       rules_.emplace_back(std::move(name), bracket.rung_steps, options.reduction_factor,
-                          Ranking::kFirstObjective);
+                          Ranking::kFirstObjective, options.max_resource);
     }
   }
 

@@ -29,9 +29,10 @@
 //   Talwalkar, "A system for massively parallel hyperparameter tuning", MLSys 2020, algorithm 2; Optuna's
 //   SuccessiveHalvingPruner). Rung k (k = 0, 1, ...) is step min_resource * eta^(s + k), eta =
 //   reduction_factor, s = min_early_stopping_rate, for every such step below max_resource (at
-//   max_resource a trial has its full budget and is never stopped). A trial reaches a rung with its first
-//   report at or after the rung's step, and its value at the rung is that report's first objective. When
-//   a trial reaches a rung, the n trials that have reached it so far (itself included; any state) are
+//   max_resource a trial has its full budget and is never stopped, even when the report that brings it
+//   there also passes a rung it did not report at, as merged reports do). A trial reaches a rung with its
+//   first report at or after the rung's step, and its value at the rung is that report's first objective.
+//   When a trial reaches a rung, the n trials that have reached it so far (itself included; any state) are
 //   ranked by value, ties by lower id; the trial goes on iff its rank is within the best
 //     keep(n) = max(1, floor(n / eta)),
 //   i.e. the top 1/eta rounded down as in the paper's top_k(rung, |rung| / eta) and in Optuna, and while

@@ -576,3 +576,30 @@ TEST(MoAshaPrunerTest, AgreesWithAshaOnOneObjective) {
 
 }  // namespace
 }  // namespace hpo::search
+
+namespace hpo::search {
+namespace {
+
+TEST(AshaPrunerFullBudgetTest, AReportAtTheFullBudgetIsNeverPrunedEvenPastAnUnseenRung) {
+  // max_resource 4, eta 3: rungs at steps 1 and 3. A trial whose step-3 report was merged into its
+  // step-4 one (the worker relays at most two reports a second) has trained its whole budget: stopping it
+  // saves nothing and throws a full result away.
+  auto asha = MakePruner({.kind = PrunerKind::kAsha,
+                          .asha = {.min_resource = 1, .reduction_factor = 3, .max_resource = 4}})
+                  .value();
+  std::vector<PrunerTrial> others;
+  for (uint64_t id = 1; id <= 6; ++id) {
+    const double v = 0.1 * static_cast<double>(id);
+    others.push_back({id, {{v}, {v}, {v}}, false});  // all better than the trial below at step 3
+  }
+  const PrunerTrial worst_at_three{7, {{0.05}, {}, {}, {0.9}}, false};  // reports step 1, then step 4
+  const PruneDecision at_four = asha->Decide(worst_at_three, others);
+  EXPECT_FALSE(at_four.prune) << at_four.reason;
+  EXPECT_NE(at_four.reason.find("full budget"), std::string::npos) << at_four.reason;
+  // The same value reported at step 3 itself is pruned there.
+  const PrunerTrial at_three{8, {{0.05}, {}, {0.9}}, false};
+  EXPECT_TRUE(asha->Decide(at_three, others).prune);
+}
+
+}  // namespace
+}  // namespace hpo::search
