@@ -519,7 +519,9 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
               (why.empty() ? "" : ": " + why));
           return {status, true};
         },
-        options_.progress_interval,
+        // The trainer's lines are its epochs: every one is relayed, so that a pruner sees each rung
+        // (merged reports skip rungs); a command's lines, which may come by the thousand, are throttled.
+        assignment.task().has_builtin() ? milliseconds(0) : options_.progress_interval,
         [this, trial_text](const std::string& line) { Log(Prefix() + trial_text + ": " + line); });
     runner_options.on_progress = [relay = relay.get()](const ProgressLine& line) { relay->Post(line); };
   }

@@ -1,15 +1,16 @@
 // Worker: the worker daemon's core. It registers with the coordinator's WorkerService, then runs one
 // loop per slot: AcquireTrial (a long poll), run the trial (TrialRunner), report it with CompleteTrial
 // or FailTrial. A heartbeat thread renews the leases of the running trials and stops the trials the
-// coordinator takes back. The progress lines of a builtin task (the trainer's, one per epoch) and of a
-// command task are relayed with ReportProgress while it runs, at most one report per progress_interval
-// (the latest line wins, keeping the metrics of the lines it replaces that it lacks), from a thread of the
-// trial's own so that neither the program nor the coordinator waits on the other; the last line is sent
-// before the trial's result. When the answer says should_prune, the coordinator has already ended the trial
-// (PRUNED): its process group is killed at once (SIGTERM, then SIGKILL after stop_grace), nothing more is
-// reported for it, and the slot takes the next trial. Stop() ends it all: no more trials are acquired,
-// running children are killed and their trials given back with ReleaseTrial (best effort: one try each), so
-// that another worker runs them at once without spending an attempt.
+// coordinator takes back. Progress lines are relayed with ReportProgress while the trial runs, from a
+// thread of the trial's own so that neither the program nor the coordinator waits on the other: every
+// line of a builtin task (the trainer's, one per epoch, so that a pruner sees each rung), and at most one
+// report per progress_interval of a command task (the latest line wins, keeping the metrics of the lines
+// it replaces that it lacks); the last line is sent before the trial's result. When the answer says
+// should_prune, the coordinator has already ended the trial (PRUNED): its process group is killed at once
+// (SIGTERM, then SIGKILL after stop_grace), nothing more is reported for it, and the slot takes the next
+// trial. Stop() ends it all: no more trials are acquired, running children are killed and their trials
+// given back with ReleaseTrial (best effort: one try each), so that another worker runs them at once
+// without spending an attempt.
 //
 // Protocol, as the worker reads it (hpo/v1/service.proto):
 //   - RegisterWorker is retried with backoff on transient errors (the coordinator is unreachable), for
@@ -74,7 +75,8 @@ struct WorkerOptions {
   // Labels sent at registration (hpo-worker --label gpu=H100), matched against a study's worker_selector;
   // the coordinator also offers `device` as the label "device". Default none.
   std::map<std::string, std::string> labels;
-  // The least time between two progress reports of one trial. Default 500 ms.
+  // The least time between two progress reports of a command task's trial. Default 500 ms. (A builtin
+  // trial's epochs are all relayed.)
   std::chrono::milliseconds progress_interval{500};
   // The trainer executable for builtin tasks. Default "" (builtin trials fail).
   std::string train_binary;
