@@ -5,15 +5,12 @@
 #include <cstdlib>
 #include <deque>
 #include <map>
-#include <numbers>
 #include <sstream>
 #include <string>
 #include <utility>
 
 #include "base/rng.h"
-#include "search/ehvi.h"
-#include "search/gp.h"
-#include "search/nsga2.h"
+#include "search/gp_proposal.h"
 #include "search/pareto.h"
 #include "search/random_search.h"
 #include "search/variation.h"
@@ -42,433 +39,20 @@ constexpr char kVersion[] = "v3";
 // The stream of the seed the initial design draws from.
 constexpr uint64_t kInitialDesignStream = 0x4750'4931;  // "GPI1"
 
-// Acquisition settings: the NSGA-II run over the models, the other candidates, the refinement.
-constexpr size_t kInnerPopulation = 40;
-constexpr size_t kInnerGenerations = 15;
-constexpr size_t kFrontParents = 32;
-constexpr size_t kMutantsPerParent = 8;
-constexpr size_t kUniformCandidates = 200;
-constexpr double kOptimism = 2.0;  // the inner NSGA-II minimises mu - kOptimism sigma
-// Fits start from the last fit's optimum; while there are at most kAlwaysRestart results, and on every
-// kRestartEvery-th fit, also from the prior's mode (and, in the first case, from two random draws).
-constexpr size_t kAlwaysRestart = 30;
-constexpr size_t kRestartEvery = 5;
-
-struct Observation {
-  std::vector<double> x;
-  std::vector<double> objectives;
-  std::vector<double> constraints;  // num_constraints values, g_j <= 0 holds
-  double violation = 0.0;
-  bool pruned = false;  // stopped early: modelled, never on the front
-  bool warm = false;    // from another study (Warm): always saved
-};
-
-// A result that may stand on the front: feasible, and run to its full budget.
-bool OnFront(const Observation& o) { return o.violation == 0.0 && !o.pruned; }
-
-// The models' view of a point of the unit cube (see gp_sampler.h: parameter kinds).
-class FeatureMap {
- public:
-  FeatureMap(const std::optional<SearchSpace>& space, size_t dims) : space_(space), dims_(dims) {
-    if (!space_) {
-      size_ = dims;
-      return;
-    }
-    for (const ParamSpec& p : space_->params()) {
-      Kind kind = Kind::kContinuous;
-      size_t width = 1;
-      if (p.kind == ParamKind::kCategorical) {
-        kind = Kind::kCategorical;
-        width = p.choices.size();
-      } else if (p.kind == ParamKind::kInt || p.step > 0) {
-        kind = Kind::kDiscrete;
-      }
-      kinds_.push_back(kind);
-      widths_.push_back(width);
-      size_ += width;
-    }
-  }
-
-  size_t size() const { return size_; }
-
-  // Discrete genes moved to the centre of their value's share; continuous ones clamped.
-  std::vector<double> Snap(std::span<const double> x) const {
-    std::vector<double> snapped(x.begin(), x.end());
-    for (double& g : snapped) g = std::isfinite(g) ? std::clamp(g, 0.0, 1.0) : 0.0;
-    if (!space_) return snapped;
-    const std::vector<Value> values = space_->Decode(snapped);
-    Result<std::vector<double>> encoded = space_->Encode(values);
-    if (!encoded.ok()) return snapped;
-    for (size_t i = 0; i < dims_; ++i) {
-      if (kinds_[i] != Kind::kContinuous) snapped[i] = (*encoded)[i];
-    }
-    return snapped;
-  }
-
-  // The features of x into row `row` of `out`.
-  void Apply(std::span<const double> x, Eigen::MatrixXd& out, Eigen::Index row) const {
-    if (!space_) {
-      for (size_t i = 0; i < dims_; ++i) out(row, static_cast<Eigen::Index>(i)) = std::clamp(x[i], 0.0, 1.0);
-      return;
-    }
-    const std::vector<double> snapped = Snap(x);
-    const std::vector<bool> active = space_->Active(space_->Decode(snapped));
-    Eigen::Index column = 0;
-    for (size_t i = 0; i < dims_; ++i) {
-      if (kinds_[i] == Kind::kCategorical) {
-        const size_t n = widths_[i];
-        const size_t choice = std::min(static_cast<size_t>(snapped[i] * static_cast<double>(n)), n - 1);
-        for (size_t c = 0; c < n; ++c)
-          out(row, column + static_cast<Eigen::Index>(c)) = active[i] && c == choice ? 1.0 : 0.0;
-        column += static_cast<Eigen::Index>(n);
-      } else {
-        out(row, column++) = active[i] ? snapped[i] : 0.5;
-      }
-    }
-  }
-
-  Eigen::MatrixXd Matrix(const std::vector<std::vector<double>>& points) const {
-    Eigen::MatrixXd out(static_cast<Eigen::Index>(points.size()), static_cast<Eigen::Index>(size_));
-    for (size_t i = 0; i < points.size(); ++i) Apply(points[i], out, static_cast<Eigen::Index>(i));
-    return out;
-  }
-
- private:
-  enum class Kind { kContinuous, kDiscrete, kCategorical };
-  std::optional<SearchSpace> space_;
-  size_t dims_ = 0;
-  size_t size_ = 0;
-  std::vector<Kind> kinds_;
-  std::vector<size_t> widths_;
-};
-
-std::vector<std::vector<double>> Rows(const Eigen::MatrixXd& m) {
-  std::vector<std::vector<double>> rows(static_cast<size_t>(m.rows()));
-  for (Eigen::Index i = 0; i < m.rows(); ++i) {
-    rows[static_cast<size_t>(i)].resize(static_cast<size_t>(m.cols()));
-    for (Eigen::Index j = 0; j < m.cols(); ++j)
-      rows[static_cast<size_t>(i)][static_cast<size_t>(j)] = m(i, j);
-  }
-  return rows;
-}
-
-double NormalCdf(double u) { return 0.5 * std::erfc(-u / std::numbers::sqrt2); }
-
-// What a job needs, copied from the sampler, and what it gives back.
-struct Snapshot {
-  GpSamplerOptions options;
-  std::shared_ptr<const FeatureMap> features;
-  std::vector<Observation> observations;
-  std::vector<std::vector<double>> pending;  // genes of the outstanding candidates
-  std::vector<GpHyperparameters> warm;       // per model (objectives, then constraints), or empty
-  uint64_t seed = 0;
-  size_t count = 1;     // proposals to make
-  bool restart = true;  // random restarts in the fits
-  uint64_t told = 0;    // the sampler's tell count when taken
-};
-
-struct Proposals {
-  std::vector<std::vector<double>> x;
-  std::vector<GpHyperparameters> hyper;
-};
-
-// The results a fit uses: all of them up to max_observations; beyond, the feasible front, then the most
-// recent, then a random sample of the rest (in their original order).
-std::vector<size_t> Subsample(const std::vector<Observation>& observations, size_t max, Rng& rng) {
-  const size_t n = observations.size();
-  std::vector<size_t> chosen;
-  if (n <= max) {
-    chosen.resize(n);
-    for (size_t i = 0; i < n; ++i) chosen[i] = i;
-    return chosen;
-  }
-  std::vector<bool> take(n, false);
-  size_t taken = 0;
-  std::vector<std::vector<double>> feasible;
-  std::vector<size_t> feasible_index;
-  for (size_t i = 0; i < n; ++i) {
-    if (OnFront(observations[i])) {
-      feasible.push_back(observations[i].objectives);
-      feasible_index.push_back(i);
-    }
-  }
-  for (size_t k : ParetoFrontIndices(feasible)) {
-    if (taken >= max / 2) break;
-    take[feasible_index[k]] = true;
-    ++taken;
-  }
-  for (size_t i = n; i-- > 0 && taken < (3 * max) / 4;) {
-    if (!take[i]) {
-      take[i] = true;
-      ++taken;
-    }
-  }
-  std::vector<size_t> rest;
-  for (size_t i = 0; i < n; ++i) {
-    if (!take[i]) rest.push_back(i);
-  }
-  for (size_t k = 0; k < rest.size() && taken < max; ++k) {
-    std::swap(rest[k], rest[k + rng.UniformInt(rest.size() - k)]);
-    take[rest[k]] = true;
-    ++taken;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (take[i]) chosen.push_back(i);
-  }
-  return chosen;
-}
-
-// The models of one proposal round and the acquisition over them.
-class Acquisition {
- public:
-  Acquisition(const Snapshot& s, std::vector<GaussianProcess> models, std::vector<std::vector<double>> front,
-              std::vector<double> reference)
-      : s_(s),
-        m_(s.options.base.num_objectives),
-        models_(std::move(models)),
-        has_front_(!front.empty()),
-        ehvi_(has_front_ ? EhviFront::Create(front, reference) : Result<EhviFront>(InternalError("none"))) {}
-
-  struct Scored {
-    double value = 0.0;
-    std::vector<double> mean, sd;  // objectives then constraints
-  };
-
-  // The acquisition at each point.
-  std::vector<Scored> Score(const std::vector<std::vector<double>>& points) const {
-    const Eigen::MatrixXd f = s_.features->Matrix(points);
-    std::vector<std::vector<GpPrediction>> predictions;
-    for (const GaussianProcess& model : models_) predictions.push_back(model.PredictMany(f));
-    std::vector<Scored> out(points.size());
-    for (size_t i = 0; i < points.size(); ++i) {
-      Scored& scored = out[i];
-      double pof = 1.0, spread = 0.0;
-      for (size_t k = 0; k < models_.size(); ++k) {
-        const GpPrediction& p = predictions[k][i];
-        scored.mean.push_back(p.mean);
-        scored.sd.push_back(std::sqrt(p.variance));
-        if (k >= m_) pof *= NormalCdf(-p.mean / scored.sd.back());
-        if (k < m_) spread += scored.sd.back();
-      }
-      if (has_front_ && ehvi_.ok()) {
-        scored.value =
-            ehvi_->Evaluate(std::span(scored.mean).first(m_), std::span(scored.sd).first(m_)) * pof;
-      } else {
-        scored.value = pof;
-      }
-      // Among points of no expected gain, the most uncertain first.
-      scored.value += 1e-12 * spread;
-    }
-    return out;
-  }
-
- private:
-  const Snapshot& s_;
-  size_t m_;
-  std::vector<GaussianProcess> models_;
-  bool has_front_;
-  Result<EhviFront> ehvi_;
-};
-
-void Clamp01(std::vector<double>& x) {
-  for (double& g : x) g = std::clamp(g, 0.0, 1.0);
-}
-
-// One proposal from fitted (and believer-conditioned) models.
-std::vector<double> ProposeOne(const Snapshot& s, const Acquisition& acquisition,
-                               const std::vector<std::vector<double>>& front_genes, Rng& rng) {
-  const size_t dims = s.options.base.dims;
-  const size_t m = s.options.base.num_objectives;
-  std::vector<std::vector<double>> pool;
-  // NSGA-II over the optimistic objectives under the predicted constraints.
-  Nsga2Options inner;
-  inner.base = {.dims = dims, .num_objectives = m, .seed = rng.Next()};
-  inner.population = kInnerPopulation;
-  inner.mode = Nsga2Options::Mode::kGenerational;
-  if (Result<std::unique_ptr<Optimizer>> nsga2 = MakeNsga2(inner); nsga2.ok()) {
-    Optimizer& opt = **nsga2;
-    for (size_t g = 0; g <= kInnerGenerations; ++g) {
-      const std::vector<Candidate> asked = opt.Ask(kInnerPopulation);
-      if (asked.empty()) break;
-      std::vector<std::vector<double>> points;
-      for (const Candidate& c : asked) points.push_back(c.x);
-      const std::vector<Acquisition::Scored> scored = acquisition.Score(points);
-      for (size_t i = 0; i < asked.size(); ++i) {
-        std::vector<double> objectives(m);
-        for (size_t d = 0; d < m; ++d) objectives[d] = scored[i].mean[d] - kOptimism * scored[i].sd[d];
-        double violation = 0.0;
-        for (size_t j = m; j < scored[i].mean.size(); ++j) violation += std::max(0.0, scored[i].mean[j]);
-        bool finite = std::isfinite(violation);
-        for (double v : objectives) finite = finite && std::isfinite(v);
-        if (!finite || !opt.Tell(asked[i], objectives, violation).ok()) (void)opt.TellFailed(asked[i]);
-      }
-    }
-    for (const Evaluation& e : opt.Elite()) pool.push_back(e.candidate.x);
-  }
-  // Mutations of the front.
-  for (size_t p = 0; p < std::min(front_genes.size(), kFrontParents); ++p) {
-    const std::vector<double>& parent = front_genes.size() <= kFrontParents
-                                            ? front_genes[p]
-                                            : front_genes[rng.UniformInt(front_genes.size())];
-    for (size_t k = 0; k < kMutantsPerParent; ++k) {
-      std::vector<double> child = parent;
-      const double scale = 0.02 * std::pow(2.0, static_cast<double>(rng.UniformInt(4)));  // 0.02 .. 0.16
-      const double prob = std::min(1.0, std::max(0.2, 3.0 / static_cast<double>(dims)));
-      bool moved = false;
-      for (double& g : child) {
-        if (rng.Uniform01() < prob) {
-          g += scale * rng.Normal();
-          moved = true;
-        }
-      }
-      if (!moved) child[rng.UniformInt(dims)] += scale * rng.Normal();
-      Clamp01(child);
-      pool.push_back(std::move(child));
-    }
-  }
-  for (size_t k = 0; k < kUniformCandidates; ++k) {
-    std::vector<double> x(dims);
-    for (double& g : x) g = rng.Uniform01();
-    pool.push_back(std::move(x));
-  }
-  const std::vector<Acquisition::Scored> scored = acquisition.Score(pool);
-  size_t best = 0;
-  for (size_t i = 1; i < pool.size(); ++i) {
-    if (scored[i].value > scored[best].value) best = i;
-  }
-  std::vector<double> x = pool[best];
-  double value = scored[best].value;
-  // Refinement: shrinking random steps around the best.
-  for (double step : {0.05, 0.02, 0.01, 0.005}) {
-    std::vector<std::vector<double>> around;
-    for (size_t k = 0; k < 16; ++k) {
-      std::vector<double> y = x;
-      for (double& g : y) g += step * rng.Normal();
-      Clamp01(y);
-      around.push_back(std::move(y));
-    }
-    const std::vector<Acquisition::Scored> refined = acquisition.Score(around);
-    for (size_t k = 0; k < around.size(); ++k) {
-      if (refined[k].value > value) {
-        value = refined[k].value;
-        x = around[k];
-      }
-    }
-  }
-  return s.features->Snap(x);
-}
-
-Proposals Propose(const Snapshot& s) {
-  Proposals out;
-  Rng rng(s.seed);
-  const size_t m = s.options.base.num_objectives;
-  const size_t models = m + s.options.num_constraints;
-  const std::vector<size_t> used = Subsample(s.observations, s.options.max_observations, rng);
-  std::vector<std::vector<double>> genes;
-  for (size_t i : used) genes.push_back(s.observations[i].x);
-  const std::vector<std::vector<double>> features = Rows(s.features->Matrix(genes));
-
-  std::vector<GaussianProcess> fitted;
-  for (size_t k = 0; k < models; ++k) {
-    std::vector<double> y;
-    for (size_t i : used) {
-      const Observation& o = s.observations[i];
-      y.push_back(k < m ? o.objectives[k] : o.constraints[k - m]);
-    }
-    GpFitOptions fit;
-    fit.seed = rng.Next();
-    fit.restarts = s.restart && s.observations.size() <= kAlwaysRestart ? 2 : 0;
-    fit.default_start = s.restart;
-    if (s.warm.size() == models) fit.warm_start = &s.warm[k];
-    Result<GaussianProcess> model = GaussianProcess::Fit(features, y, fit);
-    if (!model.ok()) return out;  // finite data always fits; nothing proposed otherwise
-    out.hyper.push_back(model->hyperparameters());
-    fitted.push_back(std::move(*model));
-  }
-
-  // The feasible front (genes and objectives) of the results.
-  std::vector<std::vector<double>> feasible, feasible_genes;
-  for (const Observation& o : s.observations) {
-    if (OnFront(o)) {
-      feasible.push_back(o.objectives);
-      feasible_genes.push_back(o.x);
-    }
-  }
-  std::vector<std::vector<double>> front_genes, front;
-  for (size_t k : ParetoFrontIndices(feasible)) {
-    front.push_back(feasible[k]);
-    front_genes.push_back(feasible_genes[k]);
-  }
-
-  std::vector<std::vector<double>> pending = s.pending;
-  for (size_t round = 0; round < s.count; ++round) {
-    // The kriging believer: each pending point observed at its predicted mean.
-    std::vector<GaussianProcess> models_now;
-    std::vector<std::vector<double>> believed_front = front;
-    if (pending.empty()) {
-      models_now = fitted;
-    } else {
-      const Eigen::MatrixXd pf = s.features->Matrix(pending);
-      const std::vector<std::vector<double>> pending_features = Rows(pf);
-      std::vector<std::vector<GpPrediction>> predicted;
-      for (const GaussianProcess& model : fitted) predicted.push_back(model.PredictMany(pf));
-      for (size_t k = 0; k < fitted.size(); ++k) {
-        std::vector<double> means;
-        for (const GpPrediction& p : predicted[k]) means.push_back(p.mean);
-        models_now.push_back(fitted[k].Condition(pending_features, means));
-      }
-      for (size_t i = 0; i < pending.size(); ++i) {
-        bool feasible_belief = true;
-        std::vector<double> objectives(m);
-        for (size_t k = 0; k < fitted.size(); ++k) {
-          if (k < m)
-            objectives[k] = predicted[k][i].mean;
-          else
-            feasible_belief = feasible_belief && predicted[k][i].mean <= 0.0;
-        }
-        if (feasible_belief) believed_front.push_back(std::move(objectives));
-      }
-    }
-    // The reference point: the user's is unknown, so each proposal draws one of two. Tight: the front's
-    // worst value plus 10% of the span of every result run to its end, to fill the front in. Wide: the
-    // worst of all those results plus the same margin, so that extending the front (toward a corner of
-    // the feasible region, or to a piece of a disconnected front) counts too.
-    std::vector<double> reference(m, 0.0);
-    const bool wide = rng.Uniform01() < 0.5;
-    if (!front.empty()) {
-      for (size_t d = 0; d < m; ++d) {
-        double lo = front[0][d], hi = front[0][d], nadir = front[0][d];
-        for (const auto& p : front) nadir = std::max(nadir, p[d]);
-        for (const Observation& o : s.observations) {
-          if (!o.pruned) lo = std::min(lo, o.objectives[d]), hi = std::max(hi, o.objectives[d]);
-        }
-        const double span = hi > lo ? hi - lo : std::max(1.0, std::abs(hi));
-        reference[d] = (wide ? hi : nadir) + 0.1 * span;
-      }
-    }
-    const Acquisition acquisition(s, std::move(models_now), front.empty() ? front : believed_front,
-                                  reference);
-    std::vector<double> x = ProposeOne(s, acquisition, front_genes, rng);
-    pending.push_back(x);
-    out.x.push_back(std::move(x));
-  }
-  return out;
-}
-
 class ProposalJob final : public OptimizerJob {
  public:
-  explicit ProposalJob(Snapshot snapshot) : snapshot_(std::move(snapshot)) {}
+  explicit ProposalJob(GpSnapshot snapshot) : snapshot_(std::move(snapshot)) {}
   void Run() override {
-    proposals_ = Propose(snapshot_);
+    proposals_ = ProposeFromSnapshot(snapshot_);
     ran_ = true;
   }
-  const Snapshot& snapshot() const { return snapshot_; }
-  Proposals& proposals() { return proposals_; }
+  const GpSnapshot& snapshot() const { return snapshot_; }
+  GpProposals& proposals() { return proposals_; }
   bool ran() const { return ran_; }
 
  private:
-  Snapshot snapshot_;
-  Proposals proposals_;
+  GpSnapshot snapshot_;
+  GpProposals proposals_;
   bool ran_ = false;
 };
 
@@ -515,7 +99,7 @@ class GpSampler final : public Optimizer {
  public:
   explicit GpSampler(const GpSamplerOptions& options)
       : options_(options),
-        features_(std::make_shared<FeatureMap>(options.space, options.base.dims)),
+        features_(std::make_shared<GpFeatureMap>(options.space, options.base.dims)),
         rng_(options.base.seed) {
     initial_design_ = options.initial_design != 0 ? options.initial_design
                                                   : std::clamp<size_t>(options.base.dims + 1, 5, 20);
@@ -587,7 +171,7 @@ class GpSampler final : public Optimizer {
     if (next_id_ != 0 || !observations_.empty()) {
       return FailedPreconditionError("gp sampler: a warm start comes before the first ask");
     }
-    std::vector<Observation> warm;
+    std::vector<GpObservation> warm;
     for (size_t i = 0; i < results.size(); ++i) {
       const Evaluation& e = results[i];
       const std::string which = "warm start result " + std::to_string(i) + ": ";
@@ -615,7 +199,7 @@ class GpSampler final : public Optimizer {
 
   Status Restore(const std::vector<Evaluation>& results) override {
     if (!awaiting_restore_) return Status::Ok();
-    std::vector<Observation> restored;
+    std::vector<GpObservation> restored;
     for (size_t i = 0; i < results.size(); ++i) {
       const Evaluation& e = results[i];
       const std::string which = "restored result " + std::to_string(i) + ": ";
@@ -627,7 +211,7 @@ class GpSampler final : public Optimizer {
           ValidateResult(options_.base.num_objectives, e.objectives, violation).WithPrefix(which));
       restored.push_back({e.candidate.x, e.objectives, e.constraints, violation, e.pruned, false});
     }
-    for (Observation& o : restored) observations_.push_back(std::move(o));
+    for (GpObservation& o : restored) observations_.push_back(std::move(o));
     awaiting_restore_ = false;
     front_.reset();
     return Status::Ok();
@@ -661,7 +245,7 @@ class GpSampler final : public Optimizer {
   std::vector<Evaluation> Elite() const override {
     std::vector<Evaluation> elite;
     for (size_t i : FrontIndices()) {
-      const Observation& o = observations_[i];
+      const GpObservation& o = observations_[i];
       elite.push_back({Candidate{0, o.x}, o.objectives, 0.0, o.constraints});
     }
     return elite;
@@ -683,9 +267,9 @@ class GpSampler final : public Optimizer {
       out << '\n';
     }
     size_t omitted = 0;
-    for (const Observation& o : observations_) omitted += !o.warm && !options_.results_in_state;
+    for (const GpObservation& o : observations_) omitted += !o.warm && !options_.results_in_state;
     out << "observations " << observations_.size() - omitted << ' ' << omitted << '\n';
-    for (const Observation& o : observations_) {
+    for (const GpObservation& o : observations_) {
       if (!o.warm && !options_.results_in_state) continue;
       WriteDoubles(out, o.x);
       WriteDoubles(out, o.objectives);
@@ -742,12 +326,12 @@ class GpSampler final : public Optimizer {
       if (!r.Count(id, ~uint64_t{0}) || id >= next_id || !r.Doubles(x, dims)) return bad;
       outstanding[id] = std::move(x);
     }
-    std::vector<Observation> observations;
+    std::vector<GpObservation> observations;
     uint64_t omitted = 0;
     if (!r.Word("observations") || !r.Count(count)) return bad;
     if (version == kVersion && !r.Count(omitted, ~uint64_t{0})) return bad;
     for (uint64_t i = 0; i < count; ++i) {
-      Observation o;
+      GpObservation o;
       if (!r.Doubles(o.x, dims) || !r.Doubles(o.objectives, objectives) ||
           !r.Doubles(o.constraints, constraints) || !r.Double(o.violation) || o.violation < 0) {
         return bad;
@@ -826,7 +410,7 @@ class GpSampler final : public Optimizer {
                 double violation, bool pruned = false) {
     auto it = outstanding_.find(c.id);
     if (it == outstanding_.end()) return NotOutstanding(c.id);
-    Observation o;
+    GpObservation o;
     o.x = std::move(it->second);
     o.objectives.assign(objectives.begin(), objectives.end());
     o.constraints.assign(constraints.begin(), constraints.end());
@@ -866,8 +450,8 @@ class GpSampler final : public Optimizer {
     return features_->Snap(c.front().x);
   }
 
-  Snapshot MakeSnapshot(size_t count) {
-    Snapshot s;
+  GpSnapshot MakeSnapshot(size_t count) {
+    GpSnapshot s;
     s.options = options_;
     s.features = features_;
     s.observations = observations_;
@@ -875,7 +459,7 @@ class GpSampler final : public Optimizer {
     s.warm = hyper_;
     s.seed = rng_.Next();
     s.count = count;
-    s.restart = observations_.size() <= kAlwaysRestart || fits_ % kRestartEvery == 0;
+    s.restart = observations_.size() <= kGpAlwaysRestart || fits_ % kGpRestartEvery == 0;
     s.told = told_;
     ++fits_;
     return s;
@@ -883,7 +467,7 @@ class GpSampler final : public Optimizer {
 
   std::vector<double> ProposeInline() {
     if (observations_.size() < 2) return Fallback();
-    Proposals p = Propose(MakeSnapshot(1));
+    GpProposals p = ProposeFromSnapshot(MakeSnapshot(1));
     if (p.x.empty()) return Fallback();
     hyper_ = std::move(p.hyper);
     return std::move(p.x.front());
@@ -897,7 +481,7 @@ class GpSampler final : public Optimizer {
     for (size_t i : FrontIndices()) parents.push_back(&observations_[i].x);
     if (parents.size() < 2) {
       parents.clear();
-      for (const Observation& o : observations_) parents.push_back(&o.x);
+      for (const GpObservation& o : observations_) parents.push_back(&o.x);
     }
     if (parents.size() < 2) {
       std::vector<double> x(dims);
@@ -913,7 +497,7 @@ class GpSampler final : public Optimizer {
   }
 
   const GpSamplerOptions options_;
-  std::shared_ptr<const FeatureMap> features_;
+  std::shared_ptr<const GpFeatureMap> features_;
   Rng rng_;
   size_t initial_design_ = 0;
   std::unique_ptr<Optimizer> initial_;  // the Latin hypercube of the first initial_design_ asks
@@ -923,7 +507,7 @@ class GpSampler final : public Optimizer {
   uint64_t last_job_told_ = 0;  // told_ when the queue's job was taken
   uint64_t fits_ = 0;
   std::map<uint64_t, std::vector<double>> outstanding_;
-  std::vector<Observation> observations_;
+  std::vector<GpObservation> observations_;
   // FrontIndices' cache: kept up to date by each tell, reset when results are replaced wholesale.
   mutable std::optional<std::vector<size_t>> front_;
   bool awaiting_restore_ = false;         // Load left this study's results out: Restore brings them back
