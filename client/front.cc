@@ -249,9 +249,9 @@ LocalFront ComputeFront(const std::vector<v1::Trial>& trials, const std::vector<
     std::optional<std::vector<double>> point = MinimisedObjectives(trial, objectives);
     if (!point) continue;
     // The study's own constraints (Trial.violated, from the coordinator) and those given here.
-    const bool feasible = trial.violated().empty() &&
-                          std::all_of(constraints.begin(), constraints.end(),
-                                      [&](const Constraint& c) { return Satisfies(trial, c); });
+    const bool feasible =
+        trial.violated().empty() && std::all_of(constraints.begin(), constraints.end(),
+                                                [&](const Constraint& c) { return Satisfies(trial, c); });
     if (!feasible) {
       result.infeasible.push_back(trial);
       continue;

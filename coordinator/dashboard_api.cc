@@ -297,12 +297,9 @@ std::string RenderMetrics(const CoordinatorMetrics& metrics) {
     total.set_pruned(total.pruned() + c.pruned());
   }
   const auto by_trial_state = [](const v1::TrialCounts& c) {
-    return std::vector<std::pair<std::string, uint32_t>>{{"pending", c.pending()},
-                                                         {"running", c.running()},
-                                                         {"completed", c.completed()},
-                                                         {"failed", c.failed()},
-                                                         {"cancelled", c.cancelled()},
-                                                         {"pruned", c.pruned()}};
+    return std::vector<std::pair<std::string, uint32_t>>{
+        {"pending", c.pending()}, {"running", c.running()},     {"completed", c.completed()},
+        {"failed", c.failed()},   {"cancelled", c.cancelled()}, {"pruned", c.pruned()}};
   };
 
   out.Family("hpo_studies", "gauge", "Studies by state.");

@@ -15,10 +15,10 @@
 //      one of two with equal odds: tight, the front's worst value plus 10% of the span of all results in
 //      each objective (filling the front in), or wide, the worst of all results plus the same margin
 //      (extending it: to a corner of the feasible region, or to another piece of a disconnected front);
-//      on DTLZ2 the tight one alone does best, on ZDT3 and TNK the wide one (bench/search). The acquisition is maximised over a pool of candidates: the
-//      final population of NSGA-II (nsga2.h) run on the models' optimistic objectives mu_d - 2 sigma_d
-//      under the predicted constraints, mutations of the current front, and uniform points; the best
-//      is then refined by shrinking random steps.
+//      on DTLZ2 the tight one alone does best, on ZDT3 and TNK the wide one (bench/search). The acquisition
+//      is maximised over a pool of candidates: the final population of NSGA-II (nsga2.h) run on the models'
+//      optimistic objectives mu_d - 2 sigma_d under the predicted constraints, mutations of the current
+//      front, and uniform points; the best is then refined by shrinking random steps.
 // Parameter kinds (with a SearchSpace): a continuous float is one feature, its gene; an int, a stepped
 // float or a log int is one feature, the centre of its value's share of [0, 1] (the model sees the
 // values a trial can take, not the gene inside the share); a categorical of n choices is n one-hot
@@ -38,10 +38,10 @@
 // out the proposals of the last finished job (a small queue), or, when there are none, a fallback: the
 // initial design while it lasts, else SBX and polynomial mutation of two front members (variation.h),
 // except that with wait_for_fits (a sequential study) and nothing outstanding it waits for a job in
-// flight (Ask returns none; the owner asks again when the job finishes). TakeJob returns the next fit (a snapshot of the results and the
-// outstanding candidates) when the results changed or the queue is short, and none while one is in
-// flight; FinishJob makes its proposals the queue. With `background` = false (the default), Ask fits
-// and proposes inline, deterministically.
+// flight (Ask returns none; the owner asks again when the job finishes). TakeJob returns the next fit (a
+// snapshot of the results and the outstanding candidates) when the results changed or the queue is short, and
+// none while one is in flight; FinishJob makes its proposals the queue. With `background` = false (the
+// default), Ask fits and proposes inline, deterministically.
 //
 // Costs: a fit is O(n^3) per likelihood evaluation (n <= max_observations); about 0.1-0.5 s per
 // proposal at 200 results on one core (bench/search --section budget measures it).

@@ -20,9 +20,10 @@ namespace {
 constexpr uint32_t kPopulation = 50;  // Optuna's NSGAIISampler default, on both sides
 
 // The study every row runs: ZDT1 on x1..x4 (the coordinator fills the parameters in), f1 and f2
-// minimised, NSGA-II steady state by default (--algorithm gp: the model-based sampler) (a steady-state NSGA-II always has a trial for an idle worker, so the
-// figures measure the service, not a generation barrier), every worker running at once, leases long
-// enough that none expires.
+// minimised, NSGA-II steady state by default (a steady-state NSGA-II always has a trial for an idle
+// worker, so the figures measure the service, not a generation barrier; --algorithm gp: the model-based
+// sampler, whose fits then run beside the load), every worker running at once, leases long enough that
+// none expires.
 v1::StudySpec LoadStudy(int workers, uint32_t trials, const std::string& algorithm) {
   v1::StudySpec spec;
   spec.set_name("hpo-bench-load-" + std::to_string(workers));
