@@ -28,7 +28,8 @@ namespace {
 // "budget.max_trials: ...", "<field 99>: ..." for one the schema does not know).
 bool NamesAField(const std::string& message) {
   for (const char* field :
-       {"name: ", "parameters", "objectives", "algorithm", "budget.", "task", "worker_selector", "<field "}) {
+       {"name: ", "parameters", "objectives", "algorithm", "budget.", "task", "worker_selector", "constraints",
+        "pruner", "enqueue", "warm_start", "<field "}) {
     if (message.rfind(field, 0) == 0) return true;
   }
   return false;
