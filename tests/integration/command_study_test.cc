@@ -89,6 +89,28 @@ class CommandStudyTest : public ::testing::Test {
     Start({"/bin/sh", "-c", command}, name + ".log");
   }
 
+  // hpo-coordinator on the database `db`, on a free port that becomes address_.
+  void StartCoordinator(const std::string& db) {
+    Start({HPO_BIN_DIR "/hpo-coordinator", "--listen", "127.0.0.1:0", "--port-file", File("port"), "--db", db,
+           "--heartbeat-ms", "500"},
+          "coordinator.log");
+    ASSERT_TRUE(WaitFor([&] { return !ReadFile(File("port")).empty(); }, 15s)) << Logs();
+    address_ = "127.0.0.1:" + ReadFile(File("port"));
+    while (!address_.empty() && (address_.back() == '\n' || address_.back() == ' ')) address_.pop_back();
+  }
+
+  // Polls `study` until it is no longer running (true) or `limit` passes (false).
+  static bool WaitForEnd(v1::StudyService::Stub& studies, v1::Study& study, std::chrono::seconds limit) {
+    return WaitFor(
+        [&] {
+          grpc::ClientContext context;
+          v1::GetStudyRequest request;
+          request.set_study_id(study.id());
+          return studies.GetStudy(&context, request, &study).ok() && study.state() != v1::STUDY_RUNNING;
+        },
+        limit);
+  }
+
   std::string Logs() const {
     std::string all;
     for (const char* log : {"coordinator.log", "labelled.log", "unlabelled.log"}) {
@@ -109,12 +131,7 @@ TEST_F(CommandStudyTest, TrainMlpStudyCompletesOnTheSelectedWorkerWithProgress) 
       << "needs Fashion-MNIST (dataset-fashion-mnist)";
 
   const std::string db = File("hpo.db");
-  Start({HPO_BIN_DIR "/hpo-coordinator", "--listen", "127.0.0.1:0", "--port-file", File("port"), "--db", db,
-         "--heartbeat-ms", "500"},
-        "coordinator.log");
-  ASSERT_TRUE(WaitFor([&] { return !ReadFile(File("port")).empty(); }, 15s)) << Logs();
-  address_ = "127.0.0.1:" + ReadFile(File("port"));
-  while (!address_.empty() && (address_.back() == '\n' || address_.back() == ' ')) address_.pop_back();
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator(db));
   StartWorker("labelled", {"pool=mlp", "team=vision"});
   StartWorker("unlabelled", {});
   ASSERT_TRUE(WaitFor([&] { return WorkerId(db, "labelled") != 0 && WorkerId(db, "unlabelled") != 0; }, 15s))
@@ -149,15 +166,7 @@ TEST_F(CommandStudyTest, TrainMlpStudyCompletesOnTheSelectedWorkerWithProgress) 
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        grpc::ClientContext context;
-        v1::GetStudyRequest request;
-        request.set_study_id(study.id());
-        return studies->GetStudy(&context, request, &study).ok() && study.state() != v1::STUDY_RUNNING;
-      },
-      90s))
-      << Logs();
+  ASSERT_TRUE(WaitForEnd(*studies, study, 90s)) << Logs();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 60.0);
   EXPECT_EQ(study.state(), v1::STUDY_COMPLETED) << Logs();
@@ -210,12 +219,7 @@ TEST_F(CommandStudyTest, ACommandThatAlwaysExitsOneFailsTheStudyFast) {
   // budget.max_failed_trials 3 of 50: the study ends FAILED after three failures, not fifty, its error
   // gives the last reasons, and what was left of the budget is cancelled.
   const std::string db = File("hpo.db");
-  Start({HPO_BIN_DIR "/hpo-coordinator", "--listen", "127.0.0.1:0", "--port-file", File("port"), "--db", db,
-         "--heartbeat-ms", "500"},
-        "coordinator.log");
-  ASSERT_TRUE(WaitFor([&] { return !ReadFile(File("port")).empty(); }, 15s)) << Logs();
-  address_ = "127.0.0.1:" + ReadFile(File("port"));
-  while (!address_.empty() && (address_.back() == '\n' || address_.back() == ' ')) address_.pop_back();
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator(db));
   StartWorker("labelled", {});
 
   v1::CreateStudyRequest create;
@@ -241,15 +245,7 @@ TEST_F(CommandStudyTest, ACommandThatAlwaysExitsOneFailsTheStudyFast) {
     const grpc::Status status = studies->CreateStudy(&context, create, &study);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        grpc::ClientContext context;
-        v1::GetStudyRequest request;
-        request.set_study_id(study.id());
-        return studies->GetStudy(&context, request, &study).ok() && study.state() != v1::STUDY_RUNNING;
-      },
-      60s))
-      << Logs();
+  ASSERT_TRUE(WaitForEnd(*studies, study, 60s)) << Logs();
   EXPECT_EQ(study.state(), v1::STUDY_FAILED) << Logs();
   EXPECT_EQ(study.counts().failed(), 3u);
   EXPECT_EQ(study.counts().completed(), 0u);
