@@ -1,7 +1,9 @@
 #include "bench/common/child.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,6 +58,41 @@ Result<ChildOutput> RunChild(const std::vector<std::string>& argv, const std::ve
   }
   if (WIFEXITED(wait_status)) result.exit_code = WEXITSTATUS(wait_status);
   return result;
+}
+
+Result<int> SpawnDaemon(const std::vector<std::string>& argv_text, const std::string& log) {
+  std::vector<char*> argv;
+  for (const std::string& a : argv_text) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "HPO_TOKEN=", 10) != 0) env.push_back(*e);
+  }
+  env.push_back(nullptr);
+  const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (log_fd < 0 || null_fd < 0) {
+    if (log_fd >= 0) close(log_fd);
+    if (null_fd >= 0) close(null_fd);
+    return InternalError("cannot open " + log + ": " + std::strerror(errno));
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // The child: only async-signal-safe calls until execve.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the bench died before the line above
+    dup2(null_fd, STDIN_FILENO);
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    execve(argv[0], argv.data(), env.data());
+    _exit(127);
+  }
+  const int fork_errno = errno;
+  close(log_fd);
+  close(null_fd);
+  if (pid < 0) return InternalError(std::string("fork: ") + std::strerror(fork_errno));
+  return static_cast<int>(pid);
 }
 
 }  // namespace hpo::bench

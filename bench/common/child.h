@@ -21,6 +21,12 @@ struct ChildOutput {
 Result<ChildOutput> RunChild(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
                              bool quiet);
 
+// Starts argv (argv[0] a path) as a daemon of this bench: this process's environment less HPO_TOKEN (the
+// bench's coordinators require none), stdin from /dev/null, stdout and stderr to the file `log`
+// (truncated), and killed (SIGKILL) if the bench dies. Returns its pid, which the caller waits for;
+// INTERNAL when it cannot be started.
+Result<int> SpawnDaemon(const std::vector<std::string>& argv, const std::string& log);
+
 }  // namespace hpo::bench
 
 #endif  // HPO_BENCH_COMMON_CHILD_H_

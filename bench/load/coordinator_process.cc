@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "bench/common/child.h"
+
 extern char** environ;
 
 namespace hpo::bench {
@@ -101,39 +103,7 @@ Result<std::unique_ptr<CoordinatorProcess>> CoordinatorProcess::Start(const Coor
                                               options.dir + "/" + options.db_name,
                                               "--heartbeat-ms",
                                               std::to_string(options.heartbeat_ms)};
-  std::vector<char*> argv;
-  for (const std::string& a : argv_text) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  // This process's environment less HPO_TOKEN: the coordinator would otherwise require it.
-  std::vector<char*> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "HPO_TOKEN=", 10) != 0) env.push_back(*e);
-  }
-  env.push_back(nullptr);
-
-  const int log_fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (log_fd < 0 || null_fd < 0) {
-    if (log_fd >= 0) close(log_fd);
-    if (null_fd >= 0) close(null_fd);
-    return InternalError("cannot open " + log_file + ": " + std::strerror(errno));
-  }
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // The child: only async-signal-safe calls until execve.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);  // the bench died before the line above
-    dup2(null_fd, STDIN_FILENO);
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    execve(argv[0], argv.data(), env.data());
-    _exit(127);
-  }
-  const int fork_errno = errno;
-  close(log_fd);
-  close(null_fd);
-  if (pid < 0) return InternalError(std::string("fork: ") + std::strerror(fork_errno));
+  HPO_ASSIGN_OR_RETURN(const int pid, SpawnDaemon(argv_text, log_file));
   std::unique_ptr<CoordinatorProcess> process(new CoordinatorProcess(options, pid));
 
   const auto deadline = Clock::now() + std::chrono::duration<double>(options.start_timeout_s);
