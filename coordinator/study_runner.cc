@@ -29,12 +29,12 @@ std::map<std::string, double> LatestMetrics(const v1::TrialHistory& history) {
   return latest;
 }
 
-// A trial's history as the pruner sees it: entry s - 1 is the objective vector (minimised) at step s,
-// each objective at its latest value reported by then (a metric reported once, as a latency measured
-// early, carries forward); empty where the trial reported no step s or not every objective yet.
-std::vector<std::vector<double>> ObjectiveHistory(const v1::StudySpec& spec,
-                                                  const v1::TrialHistory& history) {
-  std::vector<std::vector<double>> out;
+// A trial's learning curve: its objective vector (minimised) at every step it reported (1 to
+// kMaxJudgedStep) once it had reported every objective, each objective at its latest value by then (a
+// metric reported once, as a latency measured early, carries forward), ascending by step (a step reported
+// twice counts at its last report).
+std::vector<search::CurvePoint> ObjectiveCurve(const v1::StudySpec& spec, const v1::TrialHistory& history) {
+  std::map<uint64_t, std::vector<double>> by_step;
   std::map<std::string, double> latest;
   for (const v1::TrialProgress& p : history.steps()) {
     for (const auto& [name, value] : p.metrics()) latest[name] = value;
@@ -46,9 +46,20 @@ std::vector<std::vector<double>> ObjectiveHistory(const v1::StudySpec& spec,
       values.push_back(o.direction() == v1::MAXIMIZE ? -it->second : it->second);
     }
     if (values.size() != static_cast<size_t>(spec.objectives_size())) continue;
-    if (out.size() < p.step()) out.resize(p.step());
-    out[p.step() - 1] = std::move(values);
+    by_step[p.step()] = std::move(values);
   }
+  std::vector<search::CurvePoint> curve;
+  for (auto& [step, values] : by_step) curve.push_back({step, std::move(values)});
+  return curve;
+}
+
+// A trial's history as the pruner sees it: entry s - 1 is the objective vector at step s of its curve,
+// empty where the curve has no point.
+std::vector<std::vector<double>> ObjectiveHistory(const v1::StudySpec& spec,
+                                                  const v1::TrialHistory& history) {
+  std::vector<search::CurvePoint> curve = ObjectiveCurve(spec, history);
+  std::vector<std::vector<double>> out(curve.empty() ? 0 : curve.back().step);
+  for (search::CurvePoint& point : curve) out[point.step - 1] = std::move(point.objectives);
   return out;
 }
 
@@ -245,6 +256,7 @@ Result<Update> StudyRunner::Complete(uint64_t worker_id, uint64_t trial_id, cons
   } else {
     // An infeasible trial is completed like any other; the optimizer weighs its constraint values.
     if (Learns(trial)) {
+      HPO_RETURN_IF_ERROR(TellCurve(trial));
       HPO_RETURN_IF_ERROR(optimizer_->TellConstrained(CandidateOf(trial), *objectives, *constraints));
     }
     trial.trial.set_state(v1::TRIAL_COMPLETED);
@@ -326,9 +338,15 @@ Status StudyRunner::RestoreResults(const std::vector<storage::TrialRecord>& tria
     e.objectives = std::move(*objectives);
     e.constraints = std::move(*constraints);
     e.pruned = t->trial.state() == v1::TRIAL_PRUNED;
+    e.curve = ObjectiveCurve(spec_, t->history);
     results.push_back(std::move(e));
   }
   return optimizer_->Restore(results);
+}
+
+Status StudyRunner::TellCurve(const storage::TrialRecord& trial) {
+  if (trial.history.steps().empty()) return Status::Ok();
+  return optimizer_->TellCurve(trial.candidate_id, ObjectiveCurve(spec_, trial.history));
 }
 
 search::PruneDecision StudyRunner::Judge(const storage::TrialRecord& trial) const {
@@ -352,6 +370,7 @@ Status StudyRunner::PruneInto(Update& update, storage::TrialRecord trial, uint64
     // An enqueued configuration the optimizer did not take: nothing to tell.
   } else if (objectives.ok()) {
     const std::vector<double> none;
+    HPO_RETURN_IF_ERROR(TellCurve(trial));
     HPO_RETURN_IF_ERROR(optimizer_->TellPruned(
         CandidateOf(trial), *objectives,
         constraints.ok() ? std::span<const double>(*constraints) : std::span<const double>(none)));

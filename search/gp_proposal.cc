@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numbers>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -222,6 +224,43 @@ std::vector<double> ProposeOne(const GpSnapshot& s, const Acquisition& acquisiti
 
 }  // namespace
 
+std::vector<std::vector<double>> ModelledObjectives(const std::vector<GpObservation>& observations) {
+  std::vector<std::vector<double>> out;
+  out.reserve(observations.size());
+  for (const GpObservation& o : observations) out.push_back(o.objectives);
+  // The gains after step s, per objective, computed once per step that some pruned result stopped at.
+  std::map<uint64_t, std::vector<std::optional<double>>> gains;
+  for (size_t i = 0; i < observations.size(); ++i) {
+    const GpObservation& p = observations[i];
+    if (!p.pruned || p.curve.empty()) continue;
+    const uint64_t step = p.curve.back().step;
+    const size_t m = p.objectives.size();
+    auto [it, fresh] = gains.try_emplace(step);
+    if (fresh) {
+      it->second.resize(m);
+      for (size_t d = 0; d < m; ++d) {
+        std::vector<double> gain;
+        for (const GpObservation& c : observations) {
+          if (c.pruned) continue;
+          auto at = std::lower_bound(c.curve.begin(), c.curve.end(), step,
+                                     [](const CurvePoint& point, uint64_t s) { return point.step < s; });
+          if (at == c.curve.end() || at->step != step || at->objectives.size() != m) continue;
+          gain.push_back(c.objectives[d] - at->objectives[d]);
+        }
+        if (gain.size() < kGpMinCurves) continue;
+        const auto mid = gain.begin() + static_cast<std::ptrdiff_t>(gain.size() / 2);
+        std::nth_element(gain.begin(), mid, gain.end());
+        // The mean of the two middle ones for an even count.
+        it->second[d] = gain.size() % 2 == 1 ? *mid : 0.5 * (*mid + *std::max_element(gain.begin(), mid));
+      }
+    }
+    for (size_t d = 0; d < m; ++d) {
+      if (it->second[d]) out[i][d] += *it->second[d];
+    }
+  }
+  return out;
+}
+
 GpProposals ProposeFromSnapshot(const GpSnapshot& s) {
   GpProposals out;
   Rng rng(s.seed);
@@ -231,13 +270,13 @@ GpProposals ProposeFromSnapshot(const GpSnapshot& s) {
   std::vector<std::vector<double>> genes;
   for (size_t i : used) genes.push_back(s.observations[i].x);
   const std::vector<std::vector<double>> features = Rows(s.features->Matrix(genes));
+  const std::vector<std::vector<double>> modelled = ModelledObjectives(s.observations);
 
   std::vector<GaussianProcess> fitted;
   for (size_t k = 0; k < models; ++k) {
     std::vector<double> y;
     for (size_t i : used) {
-      const GpObservation& o = s.observations[i];
-      y.push_back(k < m ? o.objectives[k] : o.constraints[k - m]);
+      y.push_back(k < m ? modelled[i][k] : s.observations[i].constraints[k - m]);
     }
     GpFitOptions fit;
     fit.seed = rng.Next();

@@ -1,6 +1,6 @@
 // The model-based sampler's proposal step (gp_sampler.h): the models' view of the unit cube, what a fit
 // job copies from the sampler, and the fit-and-maximise that turns it into proposals. Internal to the
-// search library: gp_sampler.cc is its one user; nothing outside search/ includes it.
+// search library: gp_sampler.cc is its one user; nothing outside search/ includes it but its test.
 //
 // ProposeFromSnapshot is a pure function of its snapshot (seed included): safe on any thread, and the same
 // snapshot gives the same proposals. A GpFeatureMap is immutable once made.
@@ -31,9 +31,24 @@ struct GpObservation {
   std::vector<double> objectives;
   std::vector<double> constraints;  // num_constraints values, g_j <= 0 holds
   double violation = 0.0;
-  bool pruned = false;  // stopped early: modelled, never on the front
-  bool warm = false;    // from another study (Warm): always saved
+  bool pruned = false;                 // stopped early: modelled (see ModelledObjectives), never on the front
+  bool warm = false;                   // from another study (Warm): always saved
+  std::vector<CurvePoint> curve = {};  // the learning curve (Optimizer::TellCurve), ascending steps
 };
+
+// A pruned result's objectives are those of a shorter run, worse than its full run's would have been
+// (accuracy after one epoch of four). Modelled as they are, they make the region the pruner stopped
+// early look worse than the one it let finish, and the model steers away from it (on the Fashion-MNIST
+// study with ASHA, to the smallest networks). So the models see a pruned result projected to its full
+// budget: at the last step s of its curve, objective d becomes
+//   value_d + median over the completed results with a report at step s of (final_d - their value_d at s),
+// how much the completed runs still gained (or lost) after step s. The ranking of results pruned at the
+// same step is kept. Left as reported: a pruned result without a curve, and every objective while fewer
+// than kGpMinCurves completed results (run to their end: not pruned) reported at step s.
+inline constexpr size_t kGpMinCurves = 2;
+
+// The objectives the models see, one vector per observation, in order: as told, pruned results projected.
+std::vector<std::vector<double>> ModelledObjectives(const std::vector<GpObservation>& observations);
 
 // A result that may stand on the front: feasible, and run to its full budget.
 inline bool OnFront(const GpObservation& o) { return o.violation == 0.0 && !o.pruned; }

@@ -23,18 +23,24 @@ namespace {
 //   options <dims> <objectives> <constraints> <initial_design> <max_observations> <background> <queue>
 //   counters <next_id> <initial_asked> <told> <last_job_told> <fits>
 //   outstanding <count> then per candidate: <id> <dims genes>
+//   curves <count> then per outstanding candidate told a curve: <id> <curve>
 //   observations <count> <omitted> then per result: <dims genes> <objectives> <constraints> <violation>
-//     <pruned 0|1> <warm 0|1>; <omitted> of this study's results are left out (results_in_state false)
-//     and come back through Restore
-// (version 1, without the flags and the omitted count, and version 2, without the warm flag and the
-// omitted count, still load)
+//     <pruned 0|1> <warm 0|1> <curve>; <omitted> of this study's results are left out (results_in_state
+//     false) and come back through Restore
+// where <curve> is <points> then per point <step> <objectives>. Version 1, without the flags and the
+// omitted count, version 2, without the warm flag and the omitted count, and version 3, without the
+// curves, still load.
 //   hyper <count> then per model: <features> <log lengthscales> <log signal> <log noise>
 //   queue <count> then per proposal: <dims genes>
 //   rng <Rng::Save text to the end>
 constexpr char kMagic[] = "hpo.gp_sampler";
 constexpr char kVersion1[] = "v1";  // results without the pruned flag (none pruned)
 constexpr char kVersion2[] = "v2";  // results without the warm flag, never omitted
-constexpr char kVersion[] = "v3";
+constexpr char kVersion3[] = "v3";  // no curves
+constexpr char kVersion[] = "v4";
+
+// The most points a curve in a state may hold.
+constexpr uint64_t kMaxCurvePoints = uint64_t{1} << 24;
 
 // The stream of the seed the initial design draws from.
 constexpr uint64_t kInitialDesignStream = 0x4750'4931;  // "GPI1"
@@ -62,6 +68,33 @@ void WriteDoubles(std::ostream& out, std::span<const double> values) {
   for (double v : values) out << ' ' << v;
 }
 
+void WriteCurve(std::ostream& out, const std::vector<CurvePoint>& curve) {
+  out << ' ' << curve.size();
+  for (const CurvePoint& point : curve) {
+    out << ' ' << point.step;
+    WriteDoubles(out, point.objectives);
+  }
+}
+
+// OK, or INVALID_ARGUMENT naming the first point whose step is not positive and above the last one's or
+// whose objectives are not `objectives` finite values.
+Status ValidateCurve(const std::vector<CurvePoint>& curve, size_t objectives) {
+  uint64_t last = 0;
+  for (size_t i = 0; i < curve.size(); ++i) {
+    const CurvePoint& point = curve[i];
+    bool good = point.step > last && point.objectives.size() == objectives;
+    for (double v : point.objectives) good = good && std::isfinite(v);
+    if (!good) {
+      return InvalidArgumentError("curve point " + std::to_string(i) + " (step " +
+                                  std::to_string(point.step) + "): expected a step above " +
+                                  std::to_string(last) + " and " + std::to_string(objectives) +
+                                  " finite objective values");
+    }
+    last = point.step;
+  }
+  return Status::Ok();
+}
+
 class Reader {
  public:
   explicit Reader(std::istream& in) : in_(in) {}
@@ -87,6 +120,19 @@ class Reader {
     values.resize(n);
     for (double& v : values) {
       if (!Double(v)) return false;
+    }
+    return true;
+  }
+  bool Curve(std::vector<CurvePoint>& curve, size_t objectives) {
+    uint64_t points = 0;
+    if (!Count(points, kMaxCurvePoints)) return false;
+    curve.assign(points, {});
+    uint64_t last = 0;
+    for (CurvePoint& point : curve) {
+      if (!Count(point.step, ~uint64_t{0}) || point.step <= last || !Doubles(point.objectives, objectives)) {
+        return false;
+      }
+      last = point.step;
     }
     return true;
   }
@@ -160,6 +206,13 @@ class GpSampler final : public Optimizer {
     return Record(c, objectives, constraints, *violation, /*pruned=*/true);
   }
 
+  Status TellCurve(uint64_t id, std::vector<CurvePoint> curve) override {
+    if (!outstanding_.contains(id)) return NotOutstanding(id);
+    HPO_RETURN_IF_ERROR(ValidateCurve(curve, options_.base.num_objectives));
+    curves_[id] = std::move(curve);
+    return Status::Ok();
+  }
+
   bool Substitute(uint64_t id, std::span<const double> x) override {
     auto it = outstanding_.find(id);
     if (it == outstanding_.end() || x.size() != options_.base.dims) return false;
@@ -187,7 +240,8 @@ class GpSampler final : public Optimizer {
       HPO_ASSIGN_OR_RETURN(const double violation, ConstraintViolation(e.constraints));
       HPO_RETURN_IF_ERROR(
           ValidateResult(options_.base.num_objectives, e.objectives, violation).WithPrefix(which));
-      warm.push_back({e.candidate.x, e.objectives, e.constraints, violation, false, true});
+      HPO_RETURN_IF_ERROR(ValidateCurve(e.curve, options_.base.num_objectives).WithPrefix(which));
+      warm.push_back({e.candidate.x, e.objectives, e.constraints, violation, e.pruned, true, e.curve});
     }
     observations_ = std::move(warm);
     front_.reset();
@@ -209,7 +263,8 @@ class GpSampler final : public Optimizer {
       HPO_ASSIGN_OR_RETURN(const double violation, ConstraintViolation(e.constraints));
       HPO_RETURN_IF_ERROR(
           ValidateResult(options_.base.num_objectives, e.objectives, violation).WithPrefix(which));
-      restored.push_back({e.candidate.x, e.objectives, e.constraints, violation, e.pruned, false});
+      HPO_RETURN_IF_ERROR(ValidateCurve(e.curve, options_.base.num_objectives).WithPrefix(which));
+      restored.push_back({e.candidate.x, e.objectives, e.constraints, violation, e.pruned, false, e.curve});
     }
     for (GpObservation& o : restored) observations_.push_back(std::move(o));
     awaiting_restore_ = false;
@@ -219,6 +274,7 @@ class GpSampler final : public Optimizer {
 
   Status TellFailed(const Candidate& c) override {
     if (outstanding_.erase(c.id) == 0) return NotOutstanding(c.id);
+    curves_.erase(c.id);
     ++told_;
     return Status::Ok();
   }
@@ -246,7 +302,7 @@ class GpSampler final : public Optimizer {
     std::vector<Evaluation> elite;
     for (size_t i : FrontIndices()) {
       const GpObservation& o = observations_[i];
-      elite.push_back({Candidate{0, o.x}, o.objectives, 0.0, o.constraints});
+      elite.push_back({Candidate{0, o.x}, o.objectives, 0.0, o.constraints, false, o.curve});
     }
     return elite;
   }
@@ -266,6 +322,12 @@ class GpSampler final : public Optimizer {
       WriteDoubles(out, x);
       out << '\n';
     }
+    out << "curves " << curves_.size() << '\n';
+    for (const auto& [id, curve] : curves_) {
+      out << id;
+      WriteCurve(out, curve);
+      out << '\n';
+    }
     size_t omitted = 0;
     for (const GpObservation& o : observations_) omitted += !o.warm && !options_.results_in_state;
     out << "observations " << observations_.size() - omitted << ' ' << omitted << '\n';
@@ -274,7 +336,9 @@ class GpSampler final : public Optimizer {
       WriteDoubles(out, o.x);
       WriteDoubles(out, o.objectives);
       WriteDoubles(out, o.constraints);
-      out << ' ' << o.violation << ' ' << (o.pruned ? 1 : 0) << ' ' << (o.warm ? 1 : 0) << '\n';
+      out << ' ' << o.violation << ' ' << (o.pruned ? 1 : 0) << ' ' << (o.warm ? 1 : 0);
+      WriteCurve(out, o.curve);
+      out << '\n';
     }
     out << "hyper " << hyper_.size() << '\n';
     for (const GpHyperparameters& h : hyper_) {
@@ -298,9 +362,9 @@ class GpSampler final : public Optimizer {
     uint64_t dims = 0, objectives = 0, constraints = 0, initial = 0, max_obs = 0, background = 0, queue = 0;
     std::string version;
     if (!r.Word(kMagic) || !(in >> version) ||
-        (version != kVersion && version != kVersion2 && version != kVersion1) || !r.Word("options") ||
-        !r.Count(dims) || !r.Count(objectives) || !r.Count(constraints) || !r.Count(initial) ||
-        !r.Count(max_obs) || !r.Count(background, 1) || !r.Count(queue)) {
+        (version != kVersion && version != kVersion3 && version != kVersion2 && version != kVersion1) ||
+        !r.Word("options") || !r.Count(dims) || !r.Count(objectives) || !r.Count(constraints) ||
+        !r.Count(initial) || !r.Count(max_obs) || !r.Count(background, 1) || !r.Count(queue)) {
       return bad;
     }
     uint64_t next_id = 0, initial_asked = 0, told = 0, last_job_told = 0, fits = 0, count = 0;
@@ -326,10 +390,23 @@ class GpSampler final : public Optimizer {
       if (!r.Count(id, ~uint64_t{0}) || id >= next_id || !r.Doubles(x, dims)) return bad;
       outstanding[id] = std::move(x);
     }
+    const bool has_curves = version == kVersion;
+    const bool has_warm = version == kVersion || version == kVersion3;
+    std::map<uint64_t, std::vector<CurvePoint>> curves;
+    if (has_curves) {
+      if (!r.Word("curves") || !r.Count(count, outstanding.size())) return bad;
+      for (uint64_t i = 0; i < count; ++i) {
+        uint64_t id = 0;
+        std::vector<CurvePoint> curve;
+        if (!r.Count(id, ~uint64_t{0}) || !outstanding.contains(id) || !r.Curve(curve, objectives))
+          return bad;
+        curves[id] = std::move(curve);
+      }
+    }
     std::vector<GpObservation> observations;
     uint64_t omitted = 0;
     if (!r.Word("observations") || !r.Count(count)) return bad;
-    if (version == kVersion && !r.Count(omitted, ~uint64_t{0})) return bad;
+    if (has_warm && !r.Count(omitted, ~uint64_t{0})) return bad;
     for (uint64_t i = 0; i < count; ++i) {
       GpObservation o;
       if (!r.Doubles(o.x, dims) || !r.Doubles(o.objectives, objectives) ||
@@ -338,7 +415,8 @@ class GpSampler final : public Optimizer {
       }
       uint64_t pruned = 0, warm = 0;
       if (version != kVersion1 && !r.Count(pruned, 1)) return bad;
-      if (version == kVersion && !r.Count(warm, 1)) return bad;
+      if (has_warm && !r.Count(warm, 1)) return bad;
+      if (has_curves && !r.Curve(o.curve, objectives)) return bad;
       o.pruned = pruned == 1;
       o.warm = warm == 1;
       observations.push_back(std::move(o));
@@ -371,6 +449,7 @@ class GpSampler final : public Optimizer {
     last_job_told_ = last_job_told;
     fits_ = fits;
     outstanding_ = std::move(outstanding);
+    curves_ = std::move(curves);
     observations_ = std::move(observations);
     awaiting_restore_ = omitted > 0;
     front_.reset();
@@ -417,6 +496,10 @@ class GpSampler final : public Optimizer {
     o.violation = violation;
     o.pruned = pruned;
     outstanding_.erase(it);
+    if (auto curve = curves_.find(c.id); curve != curves_.end()) {
+      o.curve = std::move(curve->second);
+      curves_.erase(curve);
+    }
     observations_.push_back(std::move(o));
     // The cached front, updated in O(front) rather than recomputed: the new result joins it unless a
     // member dominates it, and pushes out the members it dominates.
@@ -507,6 +590,7 @@ class GpSampler final : public Optimizer {
   uint64_t last_job_told_ = 0;  // told_ when the queue's job was taken
   uint64_t fits_ = 0;
   std::map<uint64_t, std::vector<double>> outstanding_;
+  std::map<uint64_t, std::vector<CurvePoint>> curves_;  // told curves of outstanding candidates
   std::vector<GpObservation> observations_;
   // FrontIndices' cache: kept up to date by each tell, reset when results are replaced wholesale.
   mutable std::optional<std::vector<size_t>> front_;

@@ -29,7 +29,9 @@
 // Warm start and enqueued configurations: Warm takes another study's results as observations before the
 // first ask (they count toward the initial design), and Substitute lets the caller evaluate a given
 // configuration in place of an outstanding candidate, which the sampler then learns as asked. A pruned
-// result (TellPruned) is modelled like any other but never stands on the front or sets the reference.
+// result (TellPruned) never stands on the front or sets the reference; the models see it projected to its
+// full budget by the learning curves (TellCurve) of the completed results (gp_proposal.h:
+// ModelledObjectives), as reported when too few completed results have a curve to go by.
 //
 // Large studies: past `max_observations` results the models are fitted to a subset: the results on
 // the current front, then the most recent, then a random sample of the rest.
@@ -46,9 +48,10 @@
 // Costs: a fit is O(n^3) per likelihood evaluation (n <= max_observations); about 0.1-0.5 s per
 // proposal at 200 results on one core (bench/search --section budget measures it).
 //
-// State and determinism: Save writes the options, counters, results, outstanding candidates, the queue,
-// the fitted hyperparameters (the next fit's warm start) and the random generators, every number exactly.
-// Inline, Load(Save()) continues exactly as never stopped. Not thread-safe (optimizer.h); a job runs on
+// State and determinism: Save writes the options, counters, results (with their curves), outstanding
+// candidates (and the curves told for them), the queue, the fitted hyperparameters (the next fit's warm
+// start) and the random generators, every number exactly. Inline, Load(Save()) continues exactly as never
+// stopped. Not thread-safe (optimizer.h); a job runs on
 // any thread and shares nothing with the sampler.
 #ifndef HPO_SEARCH_GP_SAMPLER_H_
 #define HPO_SEARCH_GP_SAMPLER_H_

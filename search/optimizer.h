@@ -28,6 +28,13 @@ struct Candidate {
   std::vector<double> x;  // the genes, each in [0, 1]; size dims
 };
 
+// One intermediate result of a candidate: its objectives (minimised) as reported at `step` (1-based: an
+// epoch, say). A learning curve is a list of them by ascending step.
+struct CurvePoint {
+  uint64_t step = 0;
+  std::vector<double> objectives;
+};
+
 // A told candidate with its result, as an optimizer keeps it.
 struct Evaluation {
   Candidate candidate;
@@ -35,6 +42,7 @@ struct Evaluation {
   double constraint_violation = 0.0;
   std::vector<double> constraints = {};  // each constraint's value g_j (<= 0 holds) where known
   bool pruned = false;                   // stopped early: objectives are intermediate values
+  std::vector<CurvePoint> curve = {};    // its learning curve where known (Optimizer::TellCurve)
 };
 
 struct OptimizerOptions {
@@ -81,6 +89,20 @@ class Optimizer {
   // its front) overrides this; the others drop the candidate as TellFailed does.
   virtual Status TellPruned(const Candidate& c, std::span<const double> objectives,
                             std::span<const double> constraints);
+
+  // The intermediate results outstanding candidate `id` reported on its way (its learning curve, by
+  // ascending step). The caller tells it just before the candidate's Tell, TellConstrained or TellPruned,
+  // which keep it with the result. An optimizer that learns from curves overrides this (the model-based
+  // sampler: it projects a pruned result to its full budget by how the completed results' curves went on
+  // from the step it stopped at); the others ignore it (the default). OK, or NOT_FOUND when `id` is not
+  // outstanding, INVALID_ARGUMENT for steps that are not positive and strictly ascending or objectives
+  // that are not num_objectives finite values (then nothing changes). A later TellCurve for the same
+  // candidate replaces the earlier.
+  virtual Status TellCurve(uint64_t id, std::vector<CurvePoint> curve) {
+    (void)id;
+    (void)curve;
+    return Status::Ok();
+  }
 
   // The candidate could not be evaluated: the optimizer drops it. OK, or NOT_FOUND as for Tell.
   virtual Status TellFailed(const Candidate& c) = 0;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 
+#include "search/gp_proposal.h"
 #include "search/hypervolume.h"
 #include "search/random_search.h"
 
@@ -235,33 +236,36 @@ TEST(GpSamplerPrunedTest, PrunedResultsAreModelledButNeverOnTheFront) {
   EXPECT_EQ(elite[0].objectives, (std::vector<double>{0.5, 0.5}));
   // It is kept in the state (the models see it), and survives a save and load.
   const std::string state = gp->Save();
-  EXPECT_NE(state.find(" 1 0\n"), std::string::npos);  // pruned, not warm
+  EXPECT_NE(state.find(" 1 0 0\n"), std::string::npos);  // pruned, not warm, no curve
   auto copy =
       MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
   ASSERT_TRUE(copy->Load(state).ok());
   EXPECT_EQ(copy->Save(), state);
   EXPECT_EQ(copy->Elite().size(), 1u);
-  // States of version 1 (no flags) and 2 (no warm flag), neither leaving results out, still load.
+  // States of version 1 (no flags), 2 (no warm flag) and 3 (no curves), none leaving results out, still
+  // load.
   auto fresh =
       MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
   std::vector<Candidate> one = fresh->Ask(1);
   ASSERT_TRUE(fresh->Tell(one[0], std::vector<double>{0.5, 0.5}).ok());
-  const std::string v3 = fresh->Save();
+  const std::string v4 = fresh->Save();
   auto replaced = [](std::string text, const std::string& from, const std::string& to) {
     const size_t at = text.find(from);
     EXPECT_NE(at, std::string::npos) << from;
     if (at != std::string::npos) text.replace(at, from.size(), to);
     return text;
   };
+  const std::string v3 =
+      replaced(replaced(replaced(v4, "v4", "v3"), "curves 0\n", ""), " 0 0 0\nhyper", " 0 0\nhyper");
   const std::string v2 =
       replaced(replaced(replaced(v3, "v3", "v2"), "observations 1 0\n", "observations 1\n"), " 0 0\nhyper",
                " 0\nhyper");
   const std::string v1 = replaced(replaced(v2, "v2", "v1"), " 0\nhyper", "\nhyper");
-  for (const std::string& old_state : {v1, v2}) {
+  for (const std::string& old_state : {v1, v2, v3}) {
     auto old =
         MakeGpSampler({.base = {.dims = 1, .num_objectives = 2, .seed = 3}, .initial_design = 5}).value();
     ASSERT_TRUE(old->Load(old_state).ok()) << old_state;
-    EXPECT_EQ(old->Save(), v3);
+    EXPECT_EQ(old->Save(), v4);
   }
   // Without the constraint values it needs, a pruned trial is dropped like a failure.
   auto constrained =
@@ -307,6 +311,99 @@ TEST(GpSamplerStateTest, ResultsLeftOutOfTheStateComeBackThroughRestore) {
     ASSERT_TRUE(a->Tell(x[0], f).ok());
     ASSERT_TRUE(b->Tell(y[0], f).ok());
   }
+}
+
+}  // namespace
+}  // namespace hpo::search
+
+namespace hpo::search {
+namespace {
+
+// An observation with objectives `final` and curve `points` ({step, {objective values}}).
+GpObservation Observed(std::vector<double> final, std::vector<CurvePoint> points, bool pruned) {
+  GpObservation o;
+  o.x = {0.5};
+  o.objectives = std::move(final);
+  o.curve = std::move(points);
+  o.pruned = pruned;
+  return o;
+}
+
+TEST(GpSamplerCurveTest, PrunedResultsAreProjectedByTheCompletedCurvesGainsAfterTheirStep) {
+  // Objectives (-accuracy, latency). Completed runs gained 0.05, 0.03 and 0.10 in accuracy after step 1
+  // (median 0.05), and 0.02, 0.04 and 0.01 after step 3 (median 0.02); latency never moved.
+  std::vector<GpObservation> obs = {
+      Observed({-0.85, 2.0}, {{1, {-0.80, 2.0}}, {3, {-0.83, 2.0}}, {4, {-0.85, 2.0}}}, false),
+      Observed({-0.83, 1.0}, {{1, {-0.80, 1.0}}, {3, {-0.79, 1.0}}, {4, {-0.83, 1.0}}}, false),
+      Observed({-0.90, 3.0}, {{1, {-0.80, 3.0}}, {3, {-0.89, 3.0}}, {4, {-0.90, 3.0}}}, false),
+      Observed({-0.70, 0.5}, {{1, {-0.70, 0.5}}}, true),                     // pruned at step 1
+      Observed({-0.82, 0.7}, {{1, {-0.75, 0.7}}, {3, {-0.82, 0.7}}}, true),  // pruned at step 3
+      Observed({-0.60, 0.4}, {}, true),                                      // pruned, no curve
+      Observed({-0.60, 0.4}, {{2, {-0.60, 0.4}}}, true),  // pruned at step 2: no completed run reported it
+  };
+  const std::vector<std::vector<double>> modelled = ModelledObjectives(obs);
+  ASSERT_EQ(modelled.size(), obs.size());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(modelled[i], obs[i].objectives) << i;  // completed: as told
+  EXPECT_NEAR(modelled[3][0], -0.75, 1e-12);
+  EXPECT_NEAR(modelled[3][1], 0.5, 1e-12);
+  EXPECT_NEAR(modelled[4][0], -0.84, 1e-12);
+  EXPECT_NEAR(modelled[4][1], 0.7, 1e-12);
+  EXPECT_EQ(modelled[5], obs[5].objectives);
+  EXPECT_EQ(modelled[6], obs[6].objectives);
+
+  // An even count takes the mean of the two middle gains; fewer than kGpMinCurves leaves the value alone.
+  obs.erase(obs.begin() + 2);  // gains after step 1 now 0.05 and 0.03
+  EXPECT_NEAR(ModelledObjectives(obs)[2][0], -0.74, 1e-12);
+  obs.erase(obs.begin() + 1);
+  ASSERT_LT(size_t{1}, kGpMinCurves);
+  EXPECT_EQ(ModelledObjectives(obs)[1], obs[1].objectives);
+}
+
+TEST(GpSamplerCurveTest, TellCurveIsCheckedKeptWithTheResultAndSaved) {
+  const GpSamplerOptions options{.base = {.dims = 1, .num_objectives = 2, .seed = 4}, .initial_design = 5};
+  auto gp = MakeGpSampler(options).value();
+  std::vector<Candidate> asked = gp->Ask(3);
+  ASSERT_EQ(asked.size(), 3u);
+  EXPECT_EQ(gp->TellCurve(99, {{1, {0.1, 0.2}}}).code(), StatusCode::kNotFound);
+  // Steps must be positive and ascending, each with two finite objectives.
+  for (const std::vector<CurvePoint>& bad :
+       std::vector<std::vector<CurvePoint>>{{{0, {0.1, 0.2}}},
+                                            {{2, {0.1, 0.2}}, {2, {0.1, 0.2}}},
+                                            {{2, {0.1, 0.2}}, {1, {0.1, 0.2}}},
+                                            {{1, {0.1}}},
+                                            {{1, {0.1, std::nan("")}}}}) {
+    const Status status = gp->TellCurve(asked[0].id, bad);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(status.message().find("curve point"), std::string_view::npos) << status.ToString();
+  }
+  // A curve told for an outstanding candidate is in the state; then it goes with the result.
+  ASSERT_TRUE(gp->TellCurve(asked[0].id, {{1, {0.3, 0.2}}, {3, {0.25, 0.2}}}).ok());
+  ASSERT_TRUE(gp->TellCurve(asked[1].id, {{1, {0.4, 0.1}}}).ok());
+  std::string state = gp->Save();
+  EXPECT_NE(state.find("curves 2\n0 2 1 "), std::string::npos) << state;  // id 0: 2 points, step 1 first
+  auto copy = MakeGpSampler(options).value();
+  ASSERT_TRUE(copy->Load(state).ok());
+  EXPECT_EQ(copy->Save(), state);
+  ASSERT_TRUE(gp->Tell(asked[0], std::vector<double>{0.2, 0.2}).ok());
+  ASSERT_TRUE(gp->TellFailed(asked[1]).ok());  // a failed candidate's curve is dropped
+  state = gp->Save();
+  EXPECT_NE(state.find("curves 0\n"), std::string::npos) << state;
+  EXPECT_NE(state.find(" 0 0 2 1 "), std::string::npos) << state;  // not pruned, not warm, 2 points
+  ASSERT_TRUE(copy->Load(state).ok());
+  EXPECT_EQ(copy->Save(), state);
+  const std::vector<Evaluation> elite = copy->Elite();
+  ASSERT_EQ(elite.size(), 1u);
+  ASSERT_EQ(elite[0].curve.size(), 2u);
+  EXPECT_EQ(elite[0].curve[1].step, 3u);
+  EXPECT_EQ(elite[0].curve[1].objectives, (std::vector<double>{0.25, 0.2}));
+  // A curve in a state must be ascending too.
+  std::string descending = state;
+  descending.replace(descending.find(" 0 0 2 1 "), 9, " 0 0 2 4 ");  // steps 4, then 3
+  EXPECT_EQ(MakeGpSampler(options).value()->Load(descending).code(), StatusCode::kDataLoss);
+  // Restore and Warm check the curves they are given.
+  Evaluation bad_curve{Candidate{0, {0.5}}, {0.1, 0.1}};
+  bad_curve.curve = {{3, {0.1, 0.1}}, {3, {0.1, 0.1}}};
+  EXPECT_EQ(MakeGpSampler(options).value()->Warm({bad_curve}).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace
