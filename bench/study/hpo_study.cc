@@ -145,8 +145,8 @@ v1::StudySpec FmnistStudy(const StudyBenchOptions& options, uint64_t seed, bool 
   task->set_train_limit(static_cast<uint32_t>(options.train_limit));
   if (asha) {
     v1::AshaPruner* pruner = spec.mutable_pruner()->mutable_asha();
-    pruner->set_min_resource(1);
-    pruner->set_reduction_factor(3);
+    pruner->set_min_resource(static_cast<uint32_t>(options.asha_min_resource));
+    pruner->set_reduction_factor(static_cast<uint32_t>(options.asha_reduction_factor));
     pruner->set_max_resource(static_cast<uint32_t>(options.epochs));
   }
   spec.set_seed(seed);

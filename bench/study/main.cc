@@ -10,7 +10,9 @@
 //               with no algorithm named (the service's default for the budget: the model-based sampler),
 //               max_parallel `parallel`, fixed epochs and optimizer adamw, the trials' training images
 //               limited to --train-limit;
-//   hpo+asha    the same with the ASHA pruner (min_resource 1, reduction_factor 3, max_resource the epochs);
+//   hpo+asha    the same with the ASHA pruner (min_resource 1, reduction_factor 4 as in Optuna's
+//               SuccessiveHalvingPruner and the ASHA paper's experiments, max_resource the epochs; with two
+//               objectives the service makes it multi-objective ASHA);
 //   optuna ...  bench/study/optuna_study.py: TPESampler(seed) ("tpe") and TPESampler(seed,
 //               multivariate=True) ("tpe-mv"), study.optimize(n_jobs=`parallel`), each trial running
 //               hpo-train with the arguments an hpo-worker would give it, the same per-trial seed included.
@@ -320,6 +322,13 @@ int main(int argc, char** argv) {
                  "trials at once on each side: workers of one slot and one thread / Optuna's n_jobs")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  app.add_option("--asha-min-resource", options.asha_min_resource, "hpo+asha: ASHA's min_resource (epochs)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  app.add_option("--asha-reduction-factor", options.asha_reduction_factor,
+                 "hpo+asha: ASHA's reduction_factor (eta)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 100));
   app.add_flag("--no-optuna", no_optuna, "hpo's runs only");
   app.add_option("--optuna-samplers", samplers,
                  "Optuna's samplers: tpe (TPESampler(seed)), tpe-mv (multivariate=True); default both")
@@ -379,8 +388,11 @@ int main(int argc, char** argv) {
                     hpo::bench::LoadAverageText());
   reporter.Note("host", "hpo: " + std::to_string(options.parallel) +
                             " hpo-workers (--slots 1 --threads 1), max_parallel " +
-                            std::to_string(options.parallel) + ", no algorithm named; binaries in " +
-                            options.bin_dir);
+                            std::to_string(options.parallel) +
+                            ", no algorithm named; hpo+asha: ASHA min_resource " +
+                            std::to_string(options.asha_min_resource) + ", reduction_factor " +
+                            std::to_string(options.asha_reduction_factor) + ", max_resource " +
+                            std::to_string(options.epochs) + "; binaries in " + options.bin_dir);
   reporter.Note("host", no_optuna                ? "optuna: not run (--no-optuna)"
                         : optuna_version.empty() ? "optuna: not installed for " + options.python +
                                                        " (Debian: python3-optuna); hpo's runs only"

@@ -29,6 +29,9 @@ struct StudyBenchOptions {
   int epochs = 4;             // the fixed epochs (ASHA's max_resource)
   int train_limit = 20000;    // training images per trial
   double timeout_s = 3600;    // a run not finished by then is an error
+  // hpo+asha's pruner: ASHA's min_resource and reduction_factor (max_resource: the epochs).
+  int asha_min_resource = 1;
+  int asha_reduction_factor = 4;
 };
 
 // What one trial ended with. `accuracy` and `latency_ms` are its last reported values (a pruned trial's at
@@ -51,9 +54,10 @@ struct RunRecord {
 
 // hpo's run: a fresh coordinator on its own SQLite file under `dir` (created), `options.parallel` workers
 // (--slots 1 --threads 1 each), and one study seeded `seed` with no algorithm named (the service's default
-// for the budget) and, when `asha`, the ASHA pruner (min_resource 1, reduction_factor 3, max_resource the
-// epochs). Returns every trial once the study has ended; UNAVAILABLE when a process cannot start, INTERNAL
-// when a call fails, DEADLINE_EXCEEDED after options.timeout_s.
+// for the budget) and, when `asha`, the ASHA pruner (options.asha_min_resource and
+// asha_reduction_factor, max_resource the epochs). Returns every trial once the study has ended;
+// UNAVAILABLE when a process cannot start, INTERNAL when a call fails, DEADLINE_EXCEEDED after
+// options.timeout_s.
 Result<RunRecord> RunHpoStudy(const StudyBenchOptions& options, uint64_t seed, bool asha,
                               const std::string& dir);
 
