@@ -194,16 +194,6 @@ Rank RankAtRung(Ranking ranking, const AtRung& me, std::vector<AtRung> others) {
   return rank;
 }
 
-// The first objective in which `mine` is strictly better than every one of `others` at the rung, if any.
-std::optional<size_t> BestSoFarIn(const std::vector<double>& mine, const std::vector<AtRung>& others) {
-  for (size_t d = 0; d < mine.size(); ++d) {
-    const bool best = std::all_of(others.begin(), others.end(),
-                                  [&](const AtRung& other) { return mine[d] < (*other.value)[d]; });
-    if (best) return d;
-  }
-  return std::nullopt;
-}
-
 // ASHA's decision over given rungs, for the trials `member` accepts: the whole of ASHA and MO-ASHA, and
 // one bracket of Hyperband.
 class RungRule {
@@ -255,13 +245,10 @@ class RungRule {
       }
       const size_t n = others.size() + 1;
       const size_t keep = std::max<size_t>(1, n / eta_);
-      const std::optional<size_t> best_in =
-          ranking_ == Ranking::kNondominated ? BestSoFarIn(mine, others) : std::nullopt;
       const Rank rank = RankAtRung(ranking_, me, std::move(others));
-      decision.prune = rank.position >= keep && !best_in;
+      decision.prune = rank.position >= keep;
       decision.reason =
           at + "rank " + std::to_string(rank.position + 1) + " of " + std::to_string(n) + rank.detail;
-      if (best_in) decision.reason += ", the best so far in objective " + std::to_string(*best_in + 1);
       if (n < eta_) {
         decision.reason +=
             ", promoting only the best while fewer than " + std::to_string(eta_) + " reached it";

@@ -63,15 +63,11 @@
 //   by their whole objective vectors: by non-dominated front (NondominatedSort in pareto.h), within a
 //   front by crowding distance (CrowdingDistance in pareto.h, computed once per front), larger first, then
 //   by lower id. Every trial's vector at the rung must have as many objectives as the deciding trial's:
-//   others are no competitors there. One departure from the paper: a trial strictly better than every
-//   other at the rung in some objective always goes on, as the best so far always does in ASHA (keep(n)
-//   >= 1). Without it the two ends of a front tie at infinite crowding distance and, while keep(n) is 1,
-//   the lower id goes on: on the Fashion-MNIST study a newer network with the best accuracy after one
-//   epoch was stopped to keep an older, smaller one with the least latency (bench/study). Any NaN objective
-//   counts as a NaN value above. With one objective the order is ASHA's: the fronts are the distinct values,
-//   ascending, and crowding distance puts no copy of a value ahead of a copy with a lower id (the points are
-//   passed in id order; see pareto.h on copies), so the two decide alike. O(N S + N log N) per decision for 2
-//   objectives, O(N S + N log^2 N) for 3.
+//   others are no competitors there. Any NaN objective counts as a NaN value above. With one objective
+//   the order is ASHA's: the fronts are the distinct values, ascending, and crowding distance puts no
+//   copy of a value ahead of a copy with a lower id (the points are passed in id order; see pareto.h on
+//   copies), so the two decide alike. O(N S + N log N) per decision for 2 objectives,
+//   O(N S + N log^2 N) for 3.
 //
 // kNone never prunes.
 #ifndef HPO_SEARCH_PRUNER_H_

@@ -509,41 +509,27 @@ TEST(MoAshaPrunerTest, PromotesExactlyTheNondominatedTrialsOfARung) {
   EXPECT_EQ(d.reason,
             "mo-asha: rung 0 (step 1): rank 4 of 6 (front 2, crowding distance inf), promoting the best 2");
   EXPECT_EQ(pruner->Decide(all[0], all).reason,
-            "mo-asha: rung 0 (step 1): rank 1 of 6 (front 1, crowding distance inf), the best so far in "
-            "objective 1, promoting the best 2");
+            "mo-asha: rung 0 (step 1): rank 1 of 6 (front 1, crowding distance inf), promoting the best 2");
 }
 
-TEST(MoAshaPrunerTest, CrowdingDistanceThenIdOrderAFrontButTheBestInAnObjectiveGoesOn) {
+TEST(MoAshaPrunerTest, CrowdingDistanceThenIdOrderAFront) {
   auto pruner = MakeMoAsha(Asha(1, 3, 27));
-  // One front of three, keep 1: the extremes (ids 1 and 2) have infinite distance, the middle (id 0) 2.
-  // Id 1 ranks first; id 2 ranks second but has the least first objective, and the best so far in any
-  // objective always goes on.
+  // One front of three, keep 1: the extremes (ids 1 and 2) have infinite distance, the middle (id 0) 2;
+  // the lower id of the extremes goes on.
   const std::vector<PrunerTrial> all = {Multi(0, {{2, 2}}), Multi(1, {{3, 1}}), Multi(2, {{1, 3}})};
   EXPECT_TRUE(pruner->Decide(all[0], all).prune);
   EXPECT_FALSE(pruner->Decide(all[1], all).prune);
-  EXPECT_FALSE(pruner->Decide(all[2], all).prune);
+  EXPECT_TRUE(pruner->Decide(all[2], all).prune);
   EXPECT_EQ(pruner->Decide(all[0], all).reason,
             "mo-asha: rung 0 (step 1): rank 3 of 3 (front 1, crowding distance 2), promoting the best 1");
-  EXPECT_EQ(pruner->Decide(all[2], all).reason,
-            "mo-asha: rung 0 (step 1): rank 2 of 3 (front 1, crowding distance inf), the best so far in "
-            "objective 1, promoting the best 1");
-  // A tie is not the best so far: with a copy of id 2 at id 3, neither copy is strictly best, and 3 ranks
-  // after 2.
-  std::vector<PrunerTrial> tied = all;
-  tied.push_back(Multi(3, {{1, 3}}));
-  EXPECT_TRUE(pruner->Decide(tied[3], tied).prune);
-  // Three objectives; a report with another number of objectives is no competitor. Trials 1, 3 and the
-  // deciding one take part and make one front, all three at infinite distance (the least of objectives 1
-  // and 2, the most of objective 3), none the best in all objectives: so the lowest id goes on.
-  const std::vector<PrunerTrial> three = {Multi(1, {{1, 2, 2}}), Multi(2, {{0, 0}}), Multi(3, {{2, 1, 2}})};
-  const PruneDecision first = pruner->Decide(Multi(0, {{1.5, 1.5, 3}}), three);
-  EXPECT_EQ(RankPart(first.reason), "rank 1 of 3");
-  EXPECT_FALSE(first.prune);
-  const PruneDecision last = pruner->Decide(Multi(4, {{1.5, 1.5, 3}}), three);
-  EXPECT_EQ(RankPart(last.reason), "rank 3 of 3");
-  EXPECT_TRUE(last.prune);
-  // The same trial with the least third objective goes on.
-  EXPECT_FALSE(pruner->Decide(Multi(4, {{1.5, 1.5, 0.5}}), three).prune);
+  // Three objectives; a report with another number of objectives is no competitor.
+  // Trials 1, 3 and itself take part; 1 and itself make front 1, both extremes (infinite distance), so the
+  // lower id is first.
+  const std::vector<PrunerTrial> three = {Multi(1, {{1, 1, 1}}), Multi(2, {{0, 0}}), Multi(3, {{2, 2, 2}})};
+  const PruneDecision d = pruner->Decide(Multi(0, {{0.5, 3, 3}}), three);
+  EXPECT_EQ(RankPart(d.reason), "rank 1 of 3");
+  EXPECT_FALSE(d.prune);
+  EXPECT_TRUE(pruner->Decide(Multi(4, {{0.5, 3, 3}}), three).prune);  // rank 2 of 3
   // Any NaN objective: pruned.
   EXPECT_TRUE(pruner->Decide(Multi(0, {{0.5, kNaN, 3}}), three).prune);
 }
