@@ -338,14 +338,15 @@ Status StudyRunner::RestoreResults(const std::vector<storage::TrialRecord>& tria
     e.objectives = std::move(*objectives);
     e.constraints = std::move(*constraints);
     e.pruned = t->trial.state() == v1::TRIAL_PRUNED;
-    e.curve = ObjectiveCurve(spec_, t->history);
+    if (pruner_ != nullptr) e.curve = ObjectiveCurve(spec_, t->history);
     results.push_back(std::move(e));
   }
   return optimizer_->Restore(results);
 }
 
 Status StudyRunner::TellCurve(const storage::TrialRecord& trial) {
-  if (trial.history.steps().empty()) return Status::Ok();
+  // Curves serve to model pruned trials: without a pruner there are none.
+  if (pruner_ == nullptr || trial.history.steps().empty()) return Status::Ok();
   return optimizer_->TellCurve(trial.candidate_id, ObjectiveCurve(spec_, trial.history));
 }
 

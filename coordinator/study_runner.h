@@ -125,9 +125,9 @@ class StudyRunner {
   // After the optimizer's state is loaded: the results its state leaves out, from the stored trials
   // (search::Optimizer::Restore).
   Status RestoreResults(const std::vector<storage::TrialRecord>& trials);
-  // Tells the optimizer `trial`'s learning curve (its objectives by step), just before its result.
+  // Tells the optimizer `trial`'s learning curve (its objectives by step), just before its result, when
+  // the study has a pruner.
   Status TellCurve(const storage::TrialRecord& trial);
-
   // The pruner's decision on `trial` (with its new report in its history) among the study's trials.
   search::PruneDecision Judge(const storage::TrialRecord& trial) const;
   // Ends `trial` (a copy, to go into `update`) as pruned at `step` and tells the optimizer.

@@ -270,13 +270,13 @@ GpProposals ProposeFromSnapshot(const GpSnapshot& s) {
   std::vector<std::vector<double>> genes;
   for (size_t i : used) genes.push_back(s.observations[i].x);
   const std::vector<std::vector<double>> features = Rows(s.features->Matrix(genes));
-  const std::vector<std::vector<double>> modelled = ModelledObjectives(s.observations);
 
   std::vector<GaussianProcess> fitted;
   for (size_t k = 0; k < models; ++k) {
     std::vector<double> y;
     for (size_t i : used) {
-      y.push_back(k < m ? modelled[i][k] : s.observations[i].constraints[k - m]);
+      const GpObservation& o = s.observations[i];
+      y.push_back(k < m ? o.objectives[k] : o.constraints[k - m]);
     }
     GpFitOptions fit;
     fit.seed = rng.Next();

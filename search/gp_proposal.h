@@ -133,6 +133,7 @@ class GpFeatureMap {
 struct GpSnapshot {
   GpSamplerOptions options;
   std::shared_ptr<const GpFeatureMap> features;
+  // The results as the models see them: pruned ones at their ModelledObjectives, no curves.
   std::vector<GpObservation> observations;
   std::vector<std::vector<double>> pending;  // genes of the outstanding candidates
   std::vector<GpHyperparameters> warm;       // per model (objectives, then constraints), or empty

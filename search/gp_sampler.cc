@@ -537,7 +537,12 @@ class GpSampler final : public Optimizer {
     GpSnapshot s;
     s.options = options_;
     s.features = features_;
-    s.observations = observations_;
+    const std::vector<std::vector<double>> modelled = ModelledObjectives(observations_);
+    s.observations.reserve(observations_.size());
+    for (size_t i = 0; i < observations_.size(); ++i) {
+      const GpObservation& o = observations_[i];
+      s.observations.push_back({o.x, modelled[i], o.constraints, o.violation, o.pruned, o.warm});
+    }
     for (const auto& [id, x] : outstanding_) s.pending.push_back(x);
     s.warm = hyper_;
     s.seed = rng_.Next();
