@@ -126,13 +126,15 @@ class Reader {
   bool Curve(std::vector<CurvePoint>& curve, size_t objectives) {
     uint64_t points = 0;
     if (!Count(points, kMaxCurvePoints)) return false;
-    curve.assign(points, {});
+    curve.clear();  // grown as points are read: a corrupt count fails before it allocates
     uint64_t last = 0;
-    for (CurvePoint& point : curve) {
+    for (uint64_t i = 0; i < points; ++i) {
+      CurvePoint point;
       if (!Count(point.step, ~uint64_t{0}) || point.step <= last || !Doubles(point.objectives, objectives)) {
         return false;
       }
       last = point.step;
+      curve.push_back(std::move(point));
     }
     return true;
   }
