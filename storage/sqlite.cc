@@ -1,8 +1,51 @@
 #include "storage/sqlite.h"
 
+#include <mutex>
+
+#include "base/log.h"
+
 namespace hpo::storage {
+namespace {
+
+// SQLite's log callback: may run on any thread, with SQLite's locks held, so it must not call SQLite.
+void SqliteLog(void*, int code, const char* message) {
+  log::Level level = log::Level::kError;
+  switch (code & 0xff) {
+    case SQLITE_NOTICE:  // e.g. "recovered 12 frames from WAL file ..."
+      level = log::Level::kInfo;
+      break;
+    case SQLITE_WARNING:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      level = log::Level::kWarn;
+      break;
+    case SQLITE_CONSTRAINT:  // answered FAILED_PRECONDITION by the caller
+    case SQLITE_SCHEMA:      // a statement re-prepared after a migration
+      level = log::Level::kDebug;
+      break;
+    default:
+      break;
+  }
+  if (!log::Enabled(level)) return;
+  log::Write(level, "sqlite log",
+             {{"code", code}, {"kind", sqlite3_errstr(code)}, {"detail", message != nullptr ? message : ""}});
+}
+
+}  // namespace
+
+bool InitSqlite() {
+  static std::once_flag once;
+  static bool routed = false;
+  std::call_once(once, [] {
+    routed = sqlite3_config(SQLITE_CONFIG_LOG, SqliteLog, nullptr) == SQLITE_OK;
+    if (!routed) log::Warn("sqlite log not routed: SQLite was initialised before hpo configured it");
+    (void)sqlite3_initialize();
+  });
+  return routed;
+}
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
+  InitSqlite();
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -46,11 +89,24 @@ Status Db::Error(int rc, std::string_view what) const {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return UnavailableError(std::move(message));
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+      // The disk, not the request: nothing was stored, and the same call succeeds once the operator has
+      // freed space or fixed the device, so callers may retry it (UNAVAILABLE, never INTERNAL).
+      return UnavailableError(message + " (storage fault on " + FileName() + ", SQLite code " +
+                              std::to_string(rc) + "; nothing was stored; retry later)");
     case SQLITE_CONSTRAINT:
       return FailedPreconditionError(std::move(message));
     default:
       return InternalError(std::move(message));
   }
+}
+
+std::string Db::FileName() const {
+  const char* name = sqlite3_db_filename(db_, "main");
+  return name != nullptr && name[0] != '\0' ? name : "the database";
 }
 
 Status Db::Exec(std::string_view sql) {

@@ -24,6 +24,15 @@ namespace hpo::storage {
 
 class Stmt;
 
+// Routes SQLite's own log (sqlite3_config SQLITE_CONFIG_LOG: WAL recovery notices, corruption, I/O
+// errors and failed opens, with the OS's errno) into hpo's structured log (base/log.h) as "sqlite log"
+// lines: notices at info, warnings and busy/locked at warn, routine refusals (a constraint, a schema
+// change) at debug, everything else at error. Then initialises SQLite. Runs once per process; Db::Open
+// calls it, so a daemon needs nothing more, but SQLite takes the log only before it is initialised: a
+// process that used SQLite before (e.g. a test reading a file with the C API) should call this first.
+// Returns false when SQLite had been initialised already and the log could not be routed.
+bool InitSqlite();
+
 class Db {
  public:
   // Opens (creating when missing) the database file at `path`.
@@ -40,8 +49,13 @@ class Db {
   Result<int64_t> QueryInt(std::string_view sql);
   int64_t LastInsertRowId() const;
 
-  // Status for a failed call that returned `rc`, with SQLite's message.
+  // Status for a failed call that returned `rc`, with SQLite's message. Transient storage faults (the
+  // disk is full, an I/O error, the file is busy, locked, read-only or cannot be opened) are UNAVAILABLE, so
+  // that a caller knows the same call may succeed later; a damaged file is DATA_LOSS; a broken constraint
+  // FAILED_PRECONDITION; anything else INTERNAL.
   Status Error(int rc, std::string_view what) const;
+  // The path of the main database file ("the database" for an in-memory one).
+  std::string FileName() const;
 
   sqlite3* handle() { return db_; }
 

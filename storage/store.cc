@@ -1,11 +1,15 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "base/log.h"
 #include "storage/schema.h"
 #include "storage/sqlite.h"
+#include "storage/wal_scan.h"
 
 namespace hpo::storage {
 namespace {
@@ -50,7 +54,8 @@ class Transaction {
     return Status::Ok();
   }
   ~Transaction() {
-    if (!done_) (void)db_.Exec("ROLLBACK");
+    // A failed COMMIT (e.g. a full disk) may have rolled back already: then there is nothing to undo.
+    if (!done_ && sqlite3_get_autocommit(db_.handle()) == 0) (void)db_.Exec("ROLLBACK");
   }
 
  private:
@@ -96,6 +101,54 @@ Status Migrate(Db& db, const std::string& path) {
   return Status::Ok();
 }
 
+// What an operator must grant for hpo to write the database at `path`.
+std::string WriteAccessHint(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return "hpo must write it and create " + path + "-wal and " + path + "-shm beside it: check the mode " +
+         "and owner of the file and of its directory (" + (dir.empty() ? "." : dir) +
+         "), the mount, and the free space";
+}
+
+// A write transaction at start-up (rewriting user_version with its own value), so that a database this
+// process cannot write (its mode, its directory's, a read-only mount, a full disk) is refused before
+// the coordinator says it listens, naming the file, rather than failing every write later.
+Status ProbeWrite(Db& db, const std::string& path) {
+  Status status = [&]() -> Status {
+    HPO_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
+    Transaction txn(db);
+    HPO_RETURN_IF_ERROR(txn.Begin());
+    HPO_RETURN_IF_ERROR(db.Exec("PRAGMA user_version = " + std::to_string(version)));
+    return txn.Commit();
+  }();
+  if (status.ok()) return status;
+  return Status(status.code(), "database " + path + " cannot be written (" + status.message() + "); " +
+                                   WriteAccessHint(path));
+}
+
+// Logs what SQLite's WAL recovery dropped: commits of this generation of the log, read by ScanWal
+// before the database was opened, that lie past the frames SQLite kept. SQLite itself says only how many
+// frames it recovered.
+void ReportWalRecovery(Db& db, const std::string& path, const WalFrames& wal) {
+  if (!wal.present || wal.commits.empty()) return;
+  // A passive checkpoint runs recovery when it is due and answers (busy, frames in the log, frames
+  // checkpointed); it writes only what is already committed.
+  Result<Stmt> stmt = db.Prepare("PRAGMA wal_checkpoint(PASSIVE)");
+  if (!stmt.ok()) return;
+  Result<bool> row = stmt->Step();
+  if (!row.ok() || !*row) return;
+  const int64_t recovered = stmt->Int(1);
+  const int64_t dropped = CommitsAfter(wal, std::max<int64_t>(recovered, 0));
+  if (dropped == 0) return;
+  log::Error("wal recovery dropped committed transactions",
+             {{"path", path + "-wal"},
+              {"frames_recovered", recovered},
+              {"frames_in_log", wal.current},
+              {"commits_dropped", dropped},
+              {"hint",
+               "a frame of the write-ahead log is damaged; the transactions after it are gone (only the "
+               "last may have been in flight at a crash); restore the file from a backup to get them back"}});
+}
+
 void SetParam(v1::ParamValue& value, const Stmt& row) {
   if (!row.IsNull(1)) {
     value.set_double_value(row.Double(1));
@@ -113,13 +166,27 @@ Store::~Store() = default;
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   HPO_RETURN_IF_ERROR(CheckHeader(path));
+  // Read before SQLite recovers the WAL (it may drop frames then, and rewrites the log later).
+  const WalFrames wal = ScanWal(path + "-wal");
   HPO_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path));
   sqlite3_busy_timeout(db->handle(), 10'000);
-  HPO_RETURN_IF_ERROR(Migrate(*db, path).WithPrefix("open"));
+  // SQLite opens a file it may not write read-only without a word; every write would fail later.
+  if (sqlite3_db_readonly(db->handle(), "main") == 1) {
+    return Status(StatusCode::kPermissionDenied,
+                  "database " + path + " is read-only to this process; " + WriteAccessHint(path));
+  }
+  ReportWalRecovery(*db, path, wal);
+  if (Status migrated = Migrate(*db, path); !migrated.ok()) {
+    // Unavailable: SQLite could not read or write the file or its WAL beside it (e.g. a read-only directory).
+    if (migrated.code() != StatusCode::kUnavailable) return migrated.WithPrefix("open");
+    return Status(migrated.code(), "open: " + migrated.message() + "; " + WriteAccessHint(path));
+  }
   HPO_RETURN_IF_ERROR(
       db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON"));
-  HPO_ASSIGN_OR_RETURN(int64_t wal, db->QueryInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"));
-  if (wal != 1) return UnavailableError("database " + path + " cannot run in WAL mode");
+  HPO_ASSIGN_OR_RETURN(int64_t wal_mode,
+                       db->QueryInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"));
+  if (wal_mode != 1) return UnavailableError("database " + path + " cannot run in WAL mode");
+  HPO_RETURN_IF_ERROR(ProbeWrite(*db, path));
   return std::unique_ptr<Store>(new Store(std::move(db)));
 }
 
