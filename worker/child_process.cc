@@ -3,12 +3,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -24,18 +31,6 @@ void CloseFd(int* fd) {
     *fd = -1;
   }
 }
-
-// Owns posix_spawn's attribute and file-action objects.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  bool actions_ok = false;
-  bool attr_ok = false;
-  ~SpawnSetup() {
-    if (actions_ok) posix_spawn_file_actions_destroy(&actions);
-    if (attr_ok) posix_spawnattr_destroy(&attr);
-  }
-};
 
 // Variables a trial never sees: the worker's credentials stay with the worker.
 constexpr std::string_view kNeverInherited[] = {"HPO_TOKEN="};
@@ -118,20 +113,51 @@ class LineSplitter {
   bool overlong_ = false;  // the line being read is past kMaxLine: dropped up to its end
 };
 
-// Reads what is available on `*fd` (non-blocking), passing it to `lines` when given; closes it and sets
-// it to -1 at EOF.
-Status Drain(int* fd, std::string* buffer, size_t max, bool* truncated, LineSplitter* lines = nullptr) {
+// Measures the last non-empty line of a stream, however long (ChildResult::out_last_line_bytes).
+class LastLineLength {
+ public:
+  void Add(const char* data, size_t n) {
+    for (const char* end = data + n; data < end;) {
+      const char* newline =
+          static_cast<const char*>(std::memchr(data, '\n', static_cast<size_t>(end - data)));
+      if (newline == nullptr) {
+        current_ += static_cast<size_t>(end - data);
+        break;
+      }
+      current_ += static_cast<size_t>(newline - data);
+      Finish();
+      data = newline + 1;
+    }
+  }
+  // A line ended ('\n' or the end of the stream).
+  void Finish() {
+    if (current_ > 0) last_ = current_;
+    current_ = 0;
+  }
+  size_t last() const { return current_ > 0 ? current_ : last_; }
+
+ private:
+  size_t current_ = 0;  // the line being read so far
+  size_t last_ = 0;     // the last non-empty line that ended
+};
+
+// Reads what is available on `*fd` (non-blocking), passing it to `lines` and `length` when given; closes
+// it and sets it to -1 at EOF.
+Status Drain(int* fd, std::string* buffer, size_t max, bool* truncated, LineSplitter* lines = nullptr,
+             LastLineLength* length = nullptr) {
   char chunk[64 * 1024];
   while (*fd >= 0) {
     const ssize_t n = read(*fd, chunk, sizeof(chunk));
     if (n > 0) {
       AppendTail(buffer, chunk, static_cast<size_t>(n), max, truncated);
       if (lines != nullptr) lines->Add(chunk, static_cast<size_t>(n));
+      if (length != nullptr) length->Add(chunk, static_cast<size_t>(n));
       continue;
     }
     if (n == 0) {
       CloseFd(fd);
       if (lines != nullptr) lines->Finish();
+      if (length != nullptr) length->Finish();
       break;
     }
     if (errno == EINTR) continue;
@@ -150,81 +176,283 @@ void FinishTail(std::string* buffer, size_t max, bool* truncated) {
   }
 }
 
+// Everything the child needs between fork and exec, prepared beforehand: after fork in a threaded
+// process only async-signal-safe calls are allowed, so nothing there allocates or takes a lock.
+struct ExecPlan {
+  const char* path = nullptr;  // resolved: execve does no PATH search
+  char** argv = nullptr;
+  char** envp = nullptr;
+  pid_t parent = 0;   // the caller, for the PR_SET_PDEATHSIG re-check
+  int stdin_fd = -1;  // /dev/null
+  int out_fd = -1;    // the pipes' write ends
+  int err_fd = -1;
+  int go_fd = -1;          // read end: one byte arrives once the guard watches; EOF: the caller gave up
+  int exec_error_fd = -1;  // write end (close-on-exec): errno of a failed execve
+  int max_fd = 1024;       // where closing stops when close_range is not available
+};
+
+// Closes every descriptor from `first` up to and including `last` (async-signal-safe).
+void CloseRange(int first, int last, int max_fd) {
+  if (first > last) return;
+  if (close_range(static_cast<unsigned>(first), static_cast<unsigned>(last), 0) == 0) return;
+  for (int fd = first; fd <= std::min(last, max_fd); ++fd) close(fd);
+}
+
+// Retries a read interrupted by a signal.
+ssize_t ReadFully(int fd, void* data, size_t n) {
+  ssize_t got;
+  do {
+    got = read(fd, data, n);
+  } while (got < 0 && errno == EINTR);
+  return got;
+}
+
+// The child, from fork to exec. Async-signal-safe calls only. Never returns.
+[[noreturn]] void ExecChild(const ExecPlan& plan) {
+  setpgid(0, 0);
+  // Default actions (the caller blocked every signal around fork, so none of its handlers can run here),
+  // then an empty mask, as a freshly started program expects.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &default_action, nullptr);
+  // Dies with the caller. The caller may have died before prctl: then the parent is someone else now.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != plan.parent) _exit(127);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  char go = 0;
+  if (ReadFully(plan.go_fd, &go, 1) != 1) _exit(127);
+  if (dup2(plan.stdin_fd, 0) < 0 || dup2(plan.out_fd, 1) < 0 || dup2(plan.err_fd, 2) < 0) {
+    const int err = errno;
+    (void)!write(plan.exec_error_fd, &err, sizeof(err));
+    _exit(127);
+  }
+  // Only 0-2 stay; the error pipe closes itself at exec (O_CLOEXEC).
+  CloseRange(3, plan.exec_error_fd - 1, plan.max_fd);
+  CloseRange(plan.exec_error_fd + 1, INT32_MAX, plan.max_fd);
+  execve(plan.path, plan.argv, plan.envp);
+  const int err = errno;
+  (void)!write(plan.exec_error_fd, &err, sizeof(err));
+  _exit(127);
+}
+
+// The guard, a fork of the caller: keeps every signal blocked (SIGKILL aside), leads a group of its own
+// (so that a signal to the caller's group spares it), and waits for EOF on `watch_fd`, which comes when
+// the caller closes its end (the child ended) or dies. Then kills the child's group. Async-signal-safe
+// calls only. Never returns.
+[[noreturn]] void Guard(int watch_fd, pid_t group, int max_fd) {
+  setpgid(0, 0);
+  prctl(PR_SET_NAME, "hpo-trial-guard");
+  CloseRange(0, watch_fd - 1, max_fd);
+  CloseRange(watch_fd + 1, INT32_MAX, max_fd);
+  char byte;
+  while (ReadFully(watch_fd, &byte, 1) > 0) {
+  }
+  kill(-group, SIGKILL);
+  _exit(0);
+}
+
+// Moves `*fd` to a number above 2 (keeping O_CLOEXEC), so that the child's dup2 onto 0-2 cannot
+// clobber it when the caller runs with a standard stream closed.
+bool MoveAboveStdio(int* fd) {
+  if (*fd > 2) return true;
+  const int moved = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) return false;
+  close(*fd);
+  *fd = moved;
+  return true;
+}
+
+// The executable `name` names: itself when it has a '/', else the first match on the caller's PATH
+// (default "/bin:/usr/bin"). The error number as execve would give it when there is none.
+Result<std::string> ResolveProgram(const std::string& name, bool search_path, int* error) {
+  *error = 0;
+  if (!search_path || name.find('/') != std::string::npos) return name;
+  const char* path_env = std::getenv("PATH");
+  std::string_view path = path_env != nullptr ? path_env : "/bin:/usr/bin";
+  *error = ENOENT;
+  while (true) {
+    const size_t colon = path.find(':');
+    const std::string_view dir = path.substr(0, colon);
+    std::string candidate(dir.empty() ? std::string_view(".") : dir);  // an empty entry: the working dir
+    candidate += '/';
+    candidate += name;
+    struct stat st {};
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+      *error = EACCES;
+    }
+    if (colon == std::string_view::npos) break;
+    path.remove_prefix(colon + 1);
+  }
+  return InternalError("not found on PATH");
+}
+
+// Processes of group `pgid` other than `leader` that still run (zombies aside), as "name (pid)", read
+// from /proc.
+std::vector<std::string> GroupMembers(pid_t pgid, pid_t leader) {
+  std::vector<std::string> members;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid_text = entry.path().filename().string();
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (std::atoi(pid_text.c_str()) == leader) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string stat = text.str();
+    // "pid (comm) state ppid pgrp ...": comm may hold anything, so parse from its last ')'.
+    const size_t open = stat.find('(');
+    const size_t close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    std::istringstream rest(stat.substr(close + 1));
+    char state = 0;
+    long ppid = 0;
+    long pgrp = 0;
+    if (!(rest >> state >> ppid >> pgrp) || pgrp != pgid || state == 'Z' || state == 'X') continue;
+    members.push_back(stat.substr(open + 1, close - open - 1) + " (" + pid_text + ")");
+  }
+  return members;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std::string>& argv,
                                                           const ChildOptions& options) {
   if (argv.empty() || argv[0].empty()) return InvalidArgumentError("child process: empty argv");
   const std::string& program = argv[0];
+  auto start_error = [&program](int err) -> Status {
+    const std::string message = "cannot start " + program + ": " + ErrnoText(err);
+    if (err == ENOENT) return NotFoundError(message);
+    if (err == EACCES || err == EPERM) return FailedPreconditionError(message);
+    return InternalError(message);
+  };
+  int resolve_error = 0;
+  Result<std::string> path = ResolveProgram(program, options.search_path, &resolve_error);
+  if (!path.ok()) return start_error(resolve_error);
 
+  // [0] read end, [1] write end; all close-on-exec. The child gets the write ends of out/err, the read
+  // end of go and the write end of exec_error; the guard the read end of watch.
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) return InternalError("pipe: " + ErrnoText(errno));
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    const int err = errno;
-    CloseFd(&out_pipe[0]);
-    CloseFd(&out_pipe[1]);
-    return InternalError("pipe: " + ErrnoText(err));
-  }
-  auto close_all = [&] {
-    for (int* fd : {&out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) CloseFd(fd);
+  int go_pipe[2] = {-1, -1};
+  int exec_error_pipe[2] = {-1, -1};
+  int watch_pipe[2] = {-1, -1};
+  int dev_null = -1;
+  int* const fds[] = {&out_pipe[0], &out_pipe[1],        &err_pipe[0],        &err_pipe[1],   &go_pipe[0],
+                      &go_pipe[1],  &exec_error_pipe[0], &exec_error_pipe[1], &watch_pipe[0], &watch_pipe[1],
+                      &dev_null};
+  auto close_all = [&fds] {
+    for (int* fd : fds) CloseFd(fd);
   };
-
-  SpawnSetup setup;
-  int rc = posix_spawn_file_actions_init(&setup.actions);
-  setup.actions_ok = rc == 0;
-  if (rc == 0) rc = posix_spawnattr_init(&setup.attr);
-  setup.attr_ok = setup.actions_ok && rc == 0;
-  // dup2 clears FD_CLOEXEC on the new descriptors 1 and 2; closefrom(3) drops every other inherited one.
-  if (rc == 0) rc = posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, out_pipe[1], 1);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&setup.actions, err_pipe[1], 2);
-  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
-  sigset_t empty_mask;
-  sigset_t all_signals;
-  sigemptyset(&empty_mask);
-  sigfillset(&all_signals);
-  if (rc == 0) rc = posix_spawnattr_setsigmask(&setup.attr, &empty_mask);
-  if (rc == 0) rc = posix_spawnattr_setsigdefault(&setup.attr, &all_signals);
-  if (rc == 0) rc = posix_spawnattr_setpgroup(&setup.attr, 0);
-  if (rc == 0) {
-    rc = posix_spawnattr_setflags(&setup.attr,
-                                  POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  for (int* p : {out_pipe, err_pipe, go_pipe, exec_error_pipe, watch_pipe}) {
+    if (pipe2(p, O_CLOEXEC) != 0) {
+      const int err = errno;
+      close_all();
+      return InternalError("pipe: " + ErrnoText(err));
+    }
   }
-  if (rc != 0) {
+  dev_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  bool moved = dev_null >= 0;
+  for (int* fd : {&dev_null, &out_pipe[1], &err_pipe[1], &go_pipe[0], &exec_error_pipe[1]}) {
+    moved = moved && MoveAboveStdio(fd);
+  }
+  if (!moved) {
+    const int err = errno;
     close_all();
-    return InternalError("preparing to start " + program + ": " + ErrnoText(rc));
+    return InternalError("preparing to start " + program + ": " + ErrnoText(err));
   }
 
   std::vector<std::string> args = argv;
   std::vector<std::string> env = ChildEnvironment(options.env);
   std::vector<char*> c_args = CStrings(args);
   std::vector<char*> c_env = CStrings(env);
-  pid_t pid = -1;
-  rc = options.search_path
-           ? posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, c_args.data(), c_env.data())
-           : posix_spawn(&pid, program.c_str(), &setup.actions, &setup.attr, c_args.data(), c_env.data());
-  CloseFd(&out_pipe[1]);
-  CloseFd(&err_pipe[1]);
-  if (rc != 0) {
+  ExecPlan plan;
+  plan.path = path->c_str();
+  plan.argv = c_args.data();
+  plan.envp = c_env.data();
+  plan.parent = getpid();
+  plan.stdin_fd = dev_null;
+  plan.out_fd = out_pipe[1];
+  plan.err_fd = err_pipe[1];
+  plan.go_fd = go_pipe[0];
+  plan.exec_error_fd = exec_error_pipe[1];
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    plan.max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));
+  }
+
+  // Every signal stays blocked from fork until the child and the guard have set their own handling, so
+  // that none of the caller's handlers runs in them. _Fork: no atfork handlers (gRPC's among them) run,
+  // and the child calls only async-signal-safe functions.
+  sigset_t all_signals;
+  sigset_t caller_mask;
+  sigfillset(&all_signals);
+  pthread_sigmask(SIG_SETMASK, &all_signals, &caller_mask);
+  const pid_t pid = _Fork();
+  if (pid == 0) ExecChild(plan);
+  int fork_error = errno;
+  pid_t guard = -1;
+  if (pid > 0) {
+    setpgid(pid, pid);  // also here, so that the group exists as soon as Start() returns
+    guard = _Fork();
+    if (guard == 0) Guard(watch_pipe[0], pid, plan.max_fd);
+    fork_error = errno;
+  }
+  pthread_sigmask(SIG_SETMASK, &caller_mask, nullptr);
+  if (pid < 0 || guard < 0) {
+    if (pid > 0) {  // still waiting for its go: it has started nothing
+      kill(pid, SIGKILL);
+      while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
     close_all();
-    const std::string message = "cannot start " + program + ": " + ErrnoText(rc);
-    if (rc == ENOENT) return NotFoundError(message);
-    if (rc == EACCES || rc == EPERM) return FailedPreconditionError(message);
-    return InternalError(message);
+    return InternalError("cannot start " + program + ": fork: " + ErrnoText(fork_error));
+  }
+  for (int* fd : {&out_pipe[1], &err_pipe[1], &exec_error_pipe[1], &watch_pipe[0], &dev_null}) CloseFd(fd);
+
+  // The guard watches: let the child exec, and learn whether that worked (EOF: it did). The read end of
+  // go stays open here until the byte is written, so that the write cannot raise SIGPIPE.
+  const char go = 1;
+  const bool sent = write(go_pipe[1], &go, 1) == 1;
+  CloseFd(&go_pipe[0]);
+  CloseFd(&go_pipe[1]);
+  int exec_error = 0;
+  const ssize_t got = ReadFully(exec_error_pipe[0], &exec_error, sizeof(exec_error));
+  CloseFd(&exec_error_pipe[0]);
+  if (!sent || got != 0) {
+    if (got != static_cast<ssize_t>(sizeof(exec_error))) exec_error = sent ? EIO : errno;
+    // The child has exited or will: the guard's kill covers it; reap both.
+    CloseFd(&watch_pipe[1]);
+    while (waitpid(guard, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    close_all();
+    return start_error(exec_error);
   }
   for (int fd : {out_pipe[0], err_pipe[0]}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, out_pipe[0], err_pipe[0], options));
+  return std::unique_ptr<ChildProcess>(
+      new ChildProcess(pid, guard, watch_pipe[1], out_pipe[0], err_pipe[0], options));
 }
 
-ChildProcess::ChildProcess(pid_t pid, int out_fd, int err_fd, ChildOptions options)
-    : pid_(pid), options_(std::move(options)), start_(SteadyClock::now()), out_fd_(out_fd), err_fd_(err_fd) {}
+ChildProcess::ChildProcess(pid_t pid, pid_t guard_pid, int guard_fd, int out_fd, int err_fd,
+                           ChildOptions options)
+    : pid_(pid),
+      guard_pid_(guard_pid),
+      options_(std::move(options)),
+      start_(SteadyClock::now()),
+      out_fd_(out_fd),
+      err_fd_(err_fd),
+      guard_fd_(guard_fd) {}
 
 ChildProcess::~ChildProcess() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!reaped_) {
       kill(-pid_, SIGKILL);
+      ReleaseGuard();
       int status = 0;
       while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
       }
@@ -233,6 +461,33 @@ ChildProcess::~ChildProcess() {
   }
   CloseFd(&out_fd_);
   CloseFd(&err_fd_);
+}
+
+void ChildProcess::ReleaseGuard() {
+  if (guard_fd_ < 0) return;
+  CloseFd(&guard_fd_);
+  while (waitpid(guard_pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void ChildProcess::EndGroupAndReap(ChildResult* result) {
+  // The child is a zombie: its pid, and so its group id, cannot be taken by another process yet.
+  if (!kill_requested_) result->stragglers = GroupMembers(pid_, pid_);
+  kill(-pid_, SIGKILL);
+  ReleaseGuard();
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  result->timed_out = kill_requested_ && timed_out_;
+  result->killed = kill_requested_ && !timed_out_;
+  result->elapsed_s = std::chrono::duration<double>(SteadyClock::now() - start_).count();
+  if (WIFEXITED(status)) {
+    result->exited = true;
+    result->exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result->term_signal = WTERMSIG(status);
+  }
 }
 
 void ChildProcess::Kill(std::chrono::milliseconds grace) {
@@ -262,19 +517,11 @@ void ChildProcess::Kill(std::chrono::milliseconds grace) {
 bool ChildProcess::PollChild(ChildResult* result) {
   std::lock_guard<std::mutex> lock(mu_);
   if (reaped_) return true;
-  int status = 0;
-  const pid_t r = waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) {
-    reaped_ = true;
-    result->timed_out = kill_requested_ && timed_out_;
-    result->killed = kill_requested_ && !timed_out_;
-    result->elapsed_s = std::chrono::duration<double>(SteadyClock::now() - start_).count();
-    if (WIFEXITED(status)) {
-      result->exited = true;
-      result->exit_code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      result->term_signal = WTERMSIG(status);
-    }
+  // WNOWAIT: the child stays a zombie, holding its group id, until what it left behind is killed.
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == pid_) {
+    EndGroupAndReap(result);
     return true;
   }
   if (kill_requested_ && !sigkill_sent_ && SteadyClock::now() >= kill_deadline_) {
@@ -301,6 +548,7 @@ Result<ChildResult> ChildProcess::Wait() {
   bool reaped = false;
   bool timeout_due = options_.timeout.count() > 0;
   LineSplitter lines(options_.on_stdout_line);
+  LastLineLength last_line;
   SteadyClock::time_point drain_deadline;
   while (true) {
     if (timeout_due && !reaped && SteadyClock::now() - start_ >= options_.timeout) {
@@ -331,7 +579,7 @@ Result<ChildResult> ChildProcess::Wait() {
       Kill(std::chrono::milliseconds(0));
       return InternalError("poll: " + ErrnoText(err));
     }
-    Status status = Drain(&out_fd_, &result.out, max, &result.out_truncated, &lines);
+    Status status = Drain(&out_fd_, &result.out, max, &result.out_truncated, &lines, &last_line);
     if (status.ok()) status = Drain(&err_fd_, &result.err, max, &result.err_truncated);
     if (!status.ok()) {
       Kill(std::chrono::milliseconds(0));
@@ -343,6 +591,7 @@ Result<ChildResult> ChildProcess::Wait() {
   CloseFd(&err_fd_);
   FinishTail(&result.out, max, &result.out_truncated);
   FinishTail(&result.err, max, &result.err_truncated);
+  result.out_last_line_bytes = last_line.last();
   return result;
 }
 

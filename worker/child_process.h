@@ -1,10 +1,24 @@
 // ChildProcess: runs a program as a child in its own process group, captures its stdout and stderr,
 // and can kill it (SIGTERM to the whole group, then SIGKILL after a grace period).
 //
-// The child is started with posix_spawn: stdin is /dev/null, stdout and stderr are pipes, every other
+// The child is started with fork and exec: stdin is /dev/null, stdout and stderr are pipes, every other
 // file descriptor is closed, the signal mask is empty and every signal has its default action, and it
 // leads a new process group so that killing it also kills whatever it started. It runs in the worker's
 // working directory.
+//
+// The group never outlives its ChildProcess, nor the process that made it:
+//  - When the child ends, whatever it left running in its group (a background job of a shell, say) is
+//    killed with SIGKILL before the child is reaped, and named in ChildResult::stragglers.
+//  - A guard process per child (a fork of the caller that does nothing but wait) holds the read end of
+//    a pipe whose only writer is the caller. When the caller dies in any way, kill -9 included, the
+//    kernel closes that pipe and the guard kills the child's whole group with SIGKILL. The child does
+//    not exec until its guard is watching, so there is no moment at which it could escape. The child
+//    also has PR_SET_PDEATHSIG(SIGKILL), a second line should the guard itself be killed.
+//  - A process that leaves the group (setsid, setpgid) escapes both; a cgroup would be needed for it.
+//
+// REQUIRES (Linux): the thread that calls Start() lives until the child has ended (PR_SET_PDEATHSIG
+// fires when the thread that forked the child exits, not the process); a TrialRunner calls Start() and
+// Wait() on the same thread.
 //
 // Thread-safety: Wait() is called by one thread (the one that reads the pipes); Kill() and pid() may be
 // called from any thread at any time, also while Wait() runs. The ChildProcess owns the child: its
@@ -62,6 +76,12 @@ struct ChildResult {
   bool out_truncated = false;
   bool err_truncated = false;
   double elapsed_s = 0.0;  // from start to reaping
+  // Processes of the child's group still running when it exited of its own accord (not after Kill() or
+  // a timeout), as "name (pid)"; they were killed with SIGKILL. Empty when it left none.
+  std::vector<std::string> stragglers;
+  // The length in bytes of the last non-empty line of stdout, counted whole even when `out` keeps only
+  // its tail (so that a caller can tell a line too long to have been kept).
+  size_t out_last_line_bytes = 0;
 
   bool Succeeded() const { return exited && exit_code == 0; }
 };
@@ -94,15 +114,23 @@ class ChildProcess {
  private:
   using SteadyClock = std::chrono::steady_clock;
 
-  ChildProcess(pid_t pid, int out_fd, int err_fd, ChildOptions options);
+  ChildProcess(pid_t pid, pid_t guard_pid, int guard_fd, int out_fd, int err_fd, ChildOptions options);
 
   // Reaps the child if it has ended (waitpid WNOHANG); sends the SIGKILL that a Kill() scheduled once
   // its time has come. Returns whether the child has been reaped.
   bool PollChild(ChildResult* result);
   // Kills the child for running past its timeout, unless it is already being killed or has ended.
   void TimeOut();
+  // The child has exited (it is a zombie, so its group id cannot be reused yet): names and kills what is
+  // left of its group, lets its guard go, and reaps it.
+  // REQUIRES: mu_ held; the child has exited and is not reaped.
+  void EndGroupAndReap(ChildResult* result);
+  // Closes the guard's pipe, which makes the guard kill the group (again) and exit, and reaps it.
+  // REQUIRES: mu_ held.
+  void ReleaseGuard();
 
   const pid_t pid_;
+  const pid_t guard_pid_;  // the guard process; reaped by ReleaseGuard()
   const ChildOptions options_;
   const SteadyClock::time_point start_;
   int out_fd_;  // read ends of the pipes; -1 once at EOF (only Wait() and the destructor touch them)
@@ -111,6 +139,7 @@ class ChildProcess {
 
   std::mutex mu_;
   bool reaped_ = false;                    // GUARDED_BY(mu_)
+  int guard_fd_;                           // GUARDED_BY(mu_): write end of the guard's pipe; -1 once closed
   bool kill_requested_ = false;            // GUARDED_BY(mu_)
   bool sigkill_sent_ = false;              // GUARDED_BY(mu_)
   bool timed_out_ = false;                 // GUARDED_BY(mu_): TimeOut() asked for the kill
