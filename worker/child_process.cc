@@ -113,32 +113,32 @@ class LineSplitter {
   bool overlong_ = false;  // the line being read is past kMaxLine: dropped up to its end
 };
 
-// Measures the last non-empty line of a stream, however long (ChildResult::out_last_line_bytes).
+// Measures the last line of a stream that is not blank, however long (ChildResult::out_last_line_bytes).
 class LastLineLength {
  public:
   void Add(const char* data, size_t n) {
-    for (const char* end = data + n; data < end;) {
-      const char* newline =
-          static_cast<const char*>(std::memchr(data, '\n', static_cast<size_t>(end - data)));
-      if (newline == nullptr) {
-        current_ += static_cast<size_t>(end - data);
-        break;
+    for (size_t i = 0; i < n; ++i) {
+      const char c = data[i];
+      if (c == '\n') {
+        Finish();
+        continue;
       }
-      current_ += static_cast<size_t>(newline - data);
-      Finish();
-      data = newline + 1;
+      ++current_;
+      blank_ = blank_ && (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v');
     }
   }
   // A line ended ('\n' or the end of the stream).
   void Finish() {
-    if (current_ > 0) last_ = current_;
+    if (!blank_) last_ = current_;
     current_ = 0;
+    blank_ = true;
   }
-  size_t last() const { return current_ > 0 ? current_ : last_; }
+  size_t last() const { return blank_ ? last_ : current_; }
 
  private:
   size_t current_ = 0;  // the line being read so far
-  size_t last_ = 0;     // the last non-empty line that ended
+  bool blank_ = true;   // it holds only white space so far
+  size_t last_ = 0;     // the last line that ended not blank
 };
 
 // Reads what is available on `*fd` (non-blocking), passing it to `lines` and `length` when given; closes

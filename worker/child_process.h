@@ -79,8 +79,8 @@ struct ChildResult {
   // Processes of the child's group still running when it exited of its own accord (not after Kill() or
   // a timeout), as "name (pid)"; they were killed with SIGKILL. Empty when it left none.
   std::vector<std::string> stragglers;
-  // The length in bytes of the last non-empty line of stdout, counted whole even when `out` keeps only
-  // its tail (so that a caller can tell a line too long to have been kept).
+  // The length in bytes of the last line of stdout that is not blank, counted whole even when `out` keeps
+  // only its tail (so that a caller can tell a line too long to have been kept).
   size_t out_last_line_bytes = 0;
 
   bool Succeeded() const { return exited && exit_code == 0; }

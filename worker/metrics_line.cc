@@ -30,6 +30,7 @@ std::string_view LastObjectLine(std::string_view text) {
 // The metrics of `line`, the object line found (empty: none).
 Result<TrialMetrics> ParseObjectLine(std::string_view line) {
   if (line.empty()) return NotFoundError("no line of output is a JSON object");
+  if (line.size() > kMaxMetricsLineBytes) return InvalidArgumentError(MetricsLineTooLarge(line.size()));
 
   google::protobuf::Struct object;
   const auto parsed = google::protobuf::util::JsonStringToMessage(
@@ -63,6 +64,11 @@ Result<TrialMetrics> ParseObjectLine(std::string_view line) {
 
 }  // namespace
 
+std::string MetricsLineTooLarge(size_t bytes) {
+  return "metrics line too large (" + std::to_string(bytes) + " bytes, limit " +
+         std::to_string(kMaxMetricsLineBytes) + ")";
+}
+
 Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text) {
   return ParseObjectLine(LastObjectLine(stdout_text));
 }
@@ -76,7 +82,10 @@ Result<TrialMetrics> ParseFinalMetricsLine(std::string_view stdout_text) {
 std::optional<ProgressLine> ParseProgressLine(std::string_view line) {
   constexpr double kMaxStep = 9007199254740992.0;  // 2^53: every whole number up to it is a double
   line = Trim(line);
-  if (!LooksLikeObject(line) || line.find("step") == std::string_view::npos) return std::nullopt;
+  if (line.size() > kMaxMetricsLineBytes || !LooksLikeObject(line) ||
+      line.find("step") == std::string_view::npos) {
+    return std::nullopt;
+  }
   google::protobuf::Struct object;
   if (!google::protobuf::util::JsonStringToMessage(google::protobuf::StringPiece(line.data(), line.size()),
                                                    &object)

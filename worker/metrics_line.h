@@ -8,6 +8,7 @@
 #ifndef HPO_WORKER_METRICS_LINE_H_
 #define HPO_WORKER_METRICS_LINE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -17,6 +18,14 @@
 #include "base/status.h"
 
 namespace hpo::worker {
+
+// The longest metrics line a trial may print, in bytes (1 MiB): far above any real set of metrics, well
+// below what a CompleteTrial message may carry. A longer line fails the trial at once.
+constexpr size_t kMaxMetricsLineBytes = size_t{1} << 20;
+
+// The error for a metrics line of `bytes` bytes, over kMaxMetricsLineBytes:
+// "metrics line too large (N bytes, limit M)".
+std::string MetricsLineTooLarge(size_t bytes);
 
 // What one trial measured.
 struct TrialMetrics {
@@ -29,8 +38,9 @@ struct TrialMetrics {
 // device; other fields (strings, booleans, null, lists, objects) are ignored.
 // The JSON is read by protobuf's parser (JsonStringToMessage into a google.protobuf.Struct), which also
 // takes unquoted or single-quoted keys and a trailing comma.
-// Errors: NOT_FOUND when no line looks like a JSON object; INVALID_ARGUMENT when that last line is not
-// valid JSON, or a metric is not finite (a number out of double's range, or a string "NaN", "Infinity"
+// Errors: NOT_FOUND when no line looks like a JSON object; INVALID_ARGUMENT when that last line is
+// longer than kMaxMetricsLineBytes (MetricsLineTooLarge, before it is parsed), is not valid JSON, or a
+// metric is not finite (a number out of double's range, or a string "NaN", "Infinity"
 // or "-Infinity", as protobuf's JSON writer prints non-finite doubles). The message says which.
 Result<TrialMetrics> ParseMetricsLine(std::string_view stdout_text);
 

@@ -140,6 +140,29 @@ TrialOutcome Stopped(double elapsed_s) {
   return outcome;
 }
 
+// "PROGRAM left N process(es) running when it ended (a (1), b (2)); killed", for ChildResult::stragglers;
+// "" when there were none. At most a few are named.
+std::string StragglerWarning(const std::string& program, const std::vector<std::string>& stragglers) {
+  constexpr size_t kMaxNamed = 5;
+  if (stragglers.empty()) return "";
+  std::string names;
+  for (size_t i = 0; i < stragglers.size() && i < kMaxNamed; ++i)
+    names += (i == 0 ? "" : ", ") + stragglers[i];
+  if (stragglers.size() > kMaxNamed) names += ", ...";
+  return program + " left " + std::to_string(stragglers.size()) +
+         (stragglers.size() == 1 ? " process" : " processes") + " running when it ended (" + names +
+         "); killed";
+}
+
+// The error for a last line of stdout too long to have been kept whole (it began before the captured
+// tail) that ends like a JSON object: it was meant as the metrics line. nullopt otherwise.
+std::optional<std::string> OverlongMetricsLine(const ChildResult& result) {
+  if (!result.out_truncated || result.out_last_line_bytes <= result.out.size()) return std::nullopt;
+  const std::string_view tail = Trim(result.out);
+  if (tail.empty() || tail.back() != '}') return std::nullopt;
+  return MetricsLineTooLarge(result.out_last_line_bytes);
+}
+
 // Fails `outcome` when one of `objectives` is not among its metrics.
 void CheckObjectives(const google::protobuf::RepeatedPtrField<v1::Objective>& objectives,
                      const std::string& program, TrialOutcome* outcome) {
@@ -337,6 +360,10 @@ TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
   if (outcome.kind == TrialOutcome::Kind::kCompleted) {
     CheckObjectives(assignment.objectives(), program, &outcome);
   }
+  if (!warning_.empty()) {
+    outcome.warning = warning_;
+    if (outcome.kind == TrialOutcome::Kind::kFailed) outcome.error += "; " + warning_;
+  }
   return outcome;
 }
 
@@ -359,6 +386,7 @@ std::optional<TrialOutcome> TrialRunner::RunChild(const std::vector<std::string>
   }
   if (!waited.ok()) return Failed(program + ": " + waited.status().message());
   *result = std::move(waited).value();
+  warning_ = StragglerWarning(program, result->stragglers);
   return std::nullopt;
 }
 
@@ -399,6 +427,9 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
     return Failed(
         last_err.empty() ? program + " exited with status " + std::to_string(result.exit_code) : last_err,
         result.elapsed_s);
+  }
+  if (std::optional<std::string> overlong = OverlongMetricsLine(result)) {
+    return Failed(program + " printed bad metrics: " + *overlong, result.elapsed_s);
   }
   Result<TrialMetrics> metrics = ParseFinalMetricsLine(result.out);
   if (!metrics.ok()) {
@@ -453,6 +484,9 @@ TrialOutcome TrialRunner::RunCommand(const v1::Trial& trial, const v1::CommandTa
   if (result.exit_code != 0) {
     return Failed(program + " exited with status " + std::to_string(result.exit_code) + stderr_tail,
                   result.elapsed_s);
+  }
+  if (std::optional<std::string> overlong = OverlongMetricsLine(result)) {
+    return Failed(program + " printed bad metrics: " + *overlong, result.elapsed_s);
   }
   Result<TrialMetrics> metrics = ParseMetricsLine(result.out);
   if (!metrics.ok()) {

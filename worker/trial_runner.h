@@ -58,6 +58,9 @@ struct TrialOutcome {
   Kind kind = Kind::kFailed;
   TrialMetrics metrics;
   std::string error;
+  // What the user should hear of a run that still counts, e.g. "train.sh left 1 process running when it
+  // ended (sleep (4242)); killed". For a failed trial it is also at the end of `error`. "" when none.
+  std::string warning;
   double elapsed_s = 0.0;
 };
 
@@ -114,7 +117,10 @@ class TrialRunner {
   // metrics. A command task fails with the reason in words: it could not start (the message says where
   // relative paths resolve), it ran past task.timeout_s ("timed out after N s"), it was killed by a
   // signal, it exited non-zero ("exited with status N"), each with the tail of its stderr, or it printed
-  // no metrics. It is kStopped only when Stop() kept the trial from
+  // no metrics, or its metrics line is longer than kMaxMetricsLineBytes ("metrics line too large (N bytes,
+  // limit M)", the same for the trainer). Processes the program left running in its process group are
+  // killed when it ends, whatever the outcome, and named in the outcome's warning. It is kStopped only
+  // when Stop() kept the trial from
   // starting, or signalled the trainer while it ran and the trainer did not then exit 0 with a metrics
   // line. A run that ended before Stop() could act on it (a trainer that had already exited, or a
   // synthetic task, which is evaluated at once) keeps its outcome.
@@ -137,6 +143,7 @@ class TrialRunner {
   bool stop_requested();
 
   const RunnerOptions options_;
+  std::string warning_;  // set by RunChild (on Run()'s thread), for the outcome
   std::mutex mu_;
   bool stop_requested_ = false;          // GUARDED_BY(mu_)
   std::unique_ptr<ChildProcess> child_;  // GUARDED_BY(mu_) (the pointer; ChildProcess is thread-safe)

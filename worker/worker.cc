@@ -562,6 +562,7 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
     switch (outcome.kind) {
       case TrialOutcome::Kind::kCompleted:
         done = "completed in " + Seconds(outcome.elapsed_s);
+        if (!outcome.warning.empty()) done += "; " + outcome.warning;  // a failure's error has it already
         reported = Report(active, outcome, false);
         break;
       case TrialOutcome::Kind::kFailed:

@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,6 +19,41 @@ namespace hpo::worker {
 namespace {
 
 using std::chrono::milliseconds;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Whether `pid` runs (a zombie, dead but not yet reaped by whoever adopted it, does not).
+bool Running(pid_t pid) {
+  if (kill(pid, 0) != 0) return false;
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
+// Polls until no pid of `pids` runs; whether that happened within `limit`.
+bool AllGone(const std::vector<pid_t>& pids, milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    bool any = false;
+    for (pid_t pid : pids) any |= Running(pid);
+    if (!any) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+}
+
+// The whitespace-separated pids in `text`.
+std::vector<pid_t> Pids(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<pid_t> pids;
+  for (pid_t pid = 0; in >> pid;) pids.push_back(pid);
+  return pids;
+}
 
 Result<ChildResult> RunShell(const std::string& script, const ChildOptions& options = ChildOptions()) {
   Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", script}, options);
@@ -265,6 +304,91 @@ TEST(ChildProcessTest, SearchPathFindsAProgramByName) {
   const Result<ChildResult> r = (*child)->Wait();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 4);
+}
+
+TEST(ChildProcessTest, WhatAFinishedChildLeftInItsGroupIsKilledAndNamed) {
+  // Exits 0 at once, leaving a background job that would sleep for a minute holding stdout.
+  const auto start = std::chrono::steady_clock::now();
+  const Result<ChildResult> r = RunShell("sleep 60 & echo $!; exit 0");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(r->Succeeded());
+  const std::vector<pid_t> pids = Pids(r->out);
+  ASSERT_EQ(pids.size(), 1u) << r->out;
+  ASSERT_EQ(r->stragglers.size(), 1u);
+  EXPECT_EQ(r->stragglers[0], "sleep (" + std::to_string(pids[0]) + ")");
+  EXPECT_TRUE(AllGone(pids, milliseconds(2000))) << "the background job still runs";
+}
+
+TEST(ChildProcessTest, AChildThatLeavesNothingHasNoStragglers) {
+  const Result<ChildResult> r = RunShell("sleep 0.1 & wait; echo done");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->Succeeded());
+  EXPECT_TRUE(r->stragglers.empty()) << r->stragglers[0];
+}
+
+TEST(ChildProcessTest, AKilledChildsGroupIsKilledWithoutCountingStragglers) {
+  Result<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({"/bin/sh", "-c", "trap '' TERM; (trap '' TERM; sleep 60) & echo $!; sleep 60"});
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  ChildProcess* process = child->get();
+  std::thread killer([process] {
+    std::this_thread::sleep_for(milliseconds(300));  // let the shells install their traps
+    process->Kill(milliseconds(100));
+  });
+  const Result<ChildResult> r = process->Wait();
+  killer.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->killed);
+  EXPECT_TRUE(r->stragglers.empty());
+  EXPECT_TRUE(AllGone(Pids(r->out), milliseconds(2000)));
+}
+
+TEST(ChildProcessTest, TheWholeGroupDiesWhenTheProcessThatStartedItIsKilled) {
+  // A stand-in for the worker: a fork of this test that starts a shell (which starts a background job
+  // and a foreground one that starts another), writes the pids, and waits forever. kill -9 of it must
+  // take the whole tree down, not just the shell.
+  char dir[] = "/tmp/hpo_child_guard_test_XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string pid_file = std::string(dir) + "/pids";
+  const std::string script =
+      "sleep 60 & echo $! >> " + pid_file + "; sh -c 'sleep 60 & echo $$ $! >> " + pid_file + "; wait'";
+  const pid_t worker = fork();
+  ASSERT_GE(worker, 0);
+  if (worker == 0) {
+    Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start({"/bin/sh", "-c", script});
+    if (!child.ok()) _exit(1);
+    std::ofstream(pid_file, std::ios::app) << (*child)->pid() << "\n";
+    while (true) pause();
+  }
+  std::vector<pid_t> tree;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (tree.size() < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+    tree = Pids(ReadFile(pid_file));
+  }
+  ASSERT_EQ(tree.size(), 4u) << "the trial's tree did not start: " << ReadFile(pid_file);
+  for (pid_t pid : tree) EXPECT_TRUE(Running(pid)) << pid;
+
+  ASSERT_EQ(kill(worker, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(worker, &status, 0), worker);
+  const bool gone = AllGone(tree, milliseconds(1000));
+  if (!gone) {
+    for (pid_t pid : tree) kill(pid, SIGKILL);
+  }
+  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(gone) << "a process of the trial outlived the worker by a second";
+}
+
+TEST(ChildProcessTest, TheLengthOfTheLastLineIsCountedWhole) {
+  ChildOptions options;
+  options.max_capture_bytes = 1000;
+  const Result<ChildResult> r =
+      RunShell("echo short; head -c 5000 /dev/zero | tr '\\000' x; echo; echo; printf '  '", options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->out_truncated);
+  EXPECT_EQ(r->out_last_line_bytes, 5000u);  // the blank lines after it do not count
 }
 
 }  // namespace

@@ -55,6 +55,16 @@ bool Running(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
 }
 
+// Polls until `pid` no longer runs; whether that happened within `limit`.
+bool EndsWithin(pid_t pid, milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (Running(pid)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
 // ---- argv and environment ----
 
 TEST(CommandArgsTest, ValuesReadBackAsTheirKind) {
@@ -322,6 +332,82 @@ TEST(CommandTaskTest, StopKillsTheProgram) {
   stopper.join();
   EXPECT_EQ(outcome.kind, TrialOutcome::Kind::kStopped) << outcome.error;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST(CommandTaskTest, ABackgroundChildOfACommandThatSucceedsIsKilledAndReported) {
+  Script script(
+      "sleep 60 & echo $! > background.pid\n"
+      "echo '{\"accuracy\": 0.5}'");
+  const CommandRun run(script.Assignment());
+  ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kCompleted) << run.outcome.error;
+  EXPECT_DOUBLE_EQ(run.outcome.metrics.metrics.at("accuracy"), 0.5);
+  EXPECT_LT(run.seconds, 5.0);
+  const pid_t background = std::stoi(ReadFile(script.File("background.pid")));
+  EXPECT_EQ(run.outcome.warning, "sh train.sh left 1 process running when it ended (sleep (" +
+                                     std::to_string(background) + ")); killed");
+  EXPECT_TRUE(EndsWithin(background, milliseconds(2000))) << "the background sleep outlived the trial";
+}
+
+TEST(CommandTaskTest, AFailedCommandsStragglersAreNamedInItsError) {
+  Script script(
+      "sleep 60 & echo $! > background.pid\n"
+      "sleep 60 &\n"
+      "exit 4");
+  const CommandRun run(script.Assignment());
+  ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
+  const pid_t background = std::stoi(ReadFile(script.File("background.pid")));
+  EXPECT_EQ(run.outcome.error.rfind("sh train.sh exited with status 4; sh train.sh left 2 processes running "
+                                    "when it ended (sleep (",
+                                    0),
+            0u)
+      << run.outcome.error;
+  EXPECT_NE(run.outcome.error.find("sleep (" + std::to_string(background) + ")"), std::string::npos)
+      << run.outcome.error;
+  EXPECT_EQ(run.outcome.error.substr(run.outcome.error.size() - 8), "; killed");
+  EXPECT_TRUE(EndsWithin(background, milliseconds(2000)));
+}
+
+TEST(CommandTaskTest, AStoppedCommandLeavesNoStragglerWarning) {
+  Script script("sleep 60 & sleep 60");
+  RunnerOptions options;
+  options.kill_grace = milliseconds(200);
+  TrialRunner runner(options);
+  std::thread stopper([&runner] {
+    std::this_thread::sleep_for(milliseconds(200));
+    runner.Stop();
+  });
+  const TrialOutcome outcome = runner.Run(script.Assignment());
+  stopper.join();
+  EXPECT_EQ(outcome.kind, TrialOutcome::Kind::kStopped);
+  EXPECT_EQ(outcome.warning, "");
+}
+
+// A metrics line of `bytes` bytes printed by the shell: {"accuracy":0.5,"pad":"xx...x"}.
+std::string PrintLineOfSize(size_t bytes) {
+  return "printf '{\"accuracy\":0.5,\"pad\":\"'\n"
+         "head -c " +
+         std::to_string(bytes - 25) +
+         " /dev/zero | tr '\\000' x\n"
+         "printf '\"}\\n'";
+}
+
+TEST(CommandTaskTest, AMetricsLineTooLargeFailsTheTrialAtOnceSayingSo) {
+  Script script(PrintLineOfSize(2'000'000));
+  const CommandRun run(script.Assignment());
+  ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
+  EXPECT_EQ(run.outcome.error,
+            "sh train.sh printed bad metrics: metrics line too large (2000000 bytes, limit " +
+                std::to_string(kMaxMetricsLineBytes) + ")");
+}
+
+TEST(CommandTaskTest, AMetricsLineLongerThanTheCapturedOutputIsTooLargeToo) {
+  // 12 MB: more than the 8 MiB of stdout kept, so the line is never seen whole.
+  Script script(PrintLineOfSize(12'000'000));
+  const CommandRun run(script.Assignment());
+  ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
+  EXPECT_EQ(run.outcome.error,
+            "sh train.sh printed bad metrics: metrics line too large (12000000 bytes, limit " +
+                std::to_string(kMaxMetricsLineBytes) + ")");
 }
 
 TEST(CommandTaskTest, AnExternalTaskIsNotAWorkersToRun) {

@@ -130,5 +130,27 @@ TEST(ProgressLineTest, OtherLinesAreNot) {
   }
 }
 
+// A metrics line of `bytes` bytes: {"accuracy":0.5,"pad":"xx...x"}.
+std::string LineOfSize(size_t bytes) {
+  const std::string head = R"({"accuracy":0.5,"pad":")";
+  const std::string tail = R"("})";
+  return head + std::string(bytes - head.size() - tail.size(), 'x') + tail;
+}
+
+TEST(MetricsLineTest, ALineUpToTheLimitIsReadAndALongerOneIsRefusedSayingHowLong) {
+  const Result<TrialMetrics> at_limit = ParseMetricsLine("log\n" + LineOfSize(kMaxMetricsLineBytes) + "\n");
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_DOUBLE_EQ(at_limit->metrics.at("accuracy"), 0.5);
+
+  const size_t over = kMaxMetricsLineBytes + 1;
+  for (const auto& parse : {ParseMetricsLine, ParseFinalMetricsLine}) {
+    const Result<TrialMetrics> m = parse(LineOfSize(over) + "\n");
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(m.status().message(), "metrics line too large (1048577 bytes, limit 1048576)");
+  }
+  EXPECT_FALSE(ParseProgressLine(R"({"step":1,"pad":")" + std::string(over, 'x') + R"("})").has_value());
+}
+
 }  // namespace
 }  // namespace hpo::worker
