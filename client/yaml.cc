@@ -2,12 +2,15 @@
 
 #include <google/protobuf/descriptor.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
+#include <map>
 #include <optional>
-#include <set>
 
 #include "base/strings.h"
 
@@ -29,14 +32,93 @@ Status LineError(int line, const std::string& what) {
   return InvalidArgumentError("line " + std::to_string(line) + ": " + what);
 }
 
-// Walks `text` outside quoted scalars (a backslash escapes the next character inside double quotes only),
-// calling `stop(i, depth)` at each other character, `depth` the number of brackets ('[', '{') open
-// before it. Returns the first i where `stop` is true, or nothing; `*end_depth` (when given) is the depth
-// after the last character.
-template <typename Stop>
-std::optional<size_t> ScanUnquoted(std::string_view text, Stop stop, int* end_depth = nullptr) {
+// Where a reader is in the document: one part per collection around the current node (the key of a
+// mapping's value, "[k]" for a sequence's item k), so that an error can name a key by its path
+// ("budget.max_trials", "parameters[2].float") and the number of parts is the nesting depth. Both
+// readers recurse once per level, so a collection is entered only through Enter, which caps the depth.
+class Path {
+ public:
+  // OK when a collection starting on `line` may open here, INVALID_ARGUMENT naming the rule when it
+  // would be nested more than kMaxNesting deep.
+  Status Enter(int line) const {
+    if (parts_.size() < static_cast<size_t>(kMaxNesting)) return Status::Ok();
+    return LineError(line, "more than " + std::to_string(kMaxNesting) +
+                               " levels of nested mappings and sequences (the limit for a study file)");
+  }
+
+  void PushKey(std::string key) { parts_.push_back(std::move(key)); }
+  void PushIndex(size_t index) {
+    std::string part = "[";
+    part += std::to_string(index);
+    part += ']';
+    parts_.push_back(std::move(part));
+  }
+  void Pop() { parts_.pop_back(); }
+
+  // The path of `key` in the mapping being read.
+  std::string Of(std::string_view key) const {
+    std::string path;
+    for (const std::string& part : parts_) {
+      if (!path.empty() && part[0] != '[') path += '.';
+      path += part;
+    }
+    if (!path.empty()) path += '.';
+    path += key;
+    return path;
+  }
+
+ private:
+  std::vector<std::string> parts_;
+};
+
+// The keys of one mapping and where each was first given: refuses a second one naming its path.
+class KeySet {
+ public:
+  Status Add(const std::string& key, int line, const Path& path) {
+    const auto [it, added] = first_line_.emplace(key, line);
+    if (added) return Status::Ok();
+    return LineError(line, "the key '" + path.Of(key) + "' is given twice (first on line " +
+                               std::to_string(it->second) + ")");
+  }
+
+ private:
+  std::map<std::string, int> first_line_;
+};
+
+// Text in flow context ("[a, b]", "{low: 1}"), which may continue over several lines: the lines joined
+// by blanks, with where each starts, so that an error names the line it is on.
+struct FlowText {
+  std::string text;
+  std::vector<std::pair<size_t, int>> starts;  // (offset in text, line number), by offset
+
+  FlowText(std::string first, int line) : text(std::move(first)), starts{{0, line}} {}
+
+  void Append(const std::string& more, int line) {
+    text += ' ';
+    starts.emplace_back(text.size(), line);
+    text += more;
+  }
+
+  int LineAt(size_t offset) const {
+    auto it = std::upper_bound(starts.begin(), starts.end(), std::make_pair(offset, INT_MAX));
+    return std::prev(it)->second;
+  }
+};
+
+// Where a scan outside quotes stands: the quote open (0 for none) and the number of brackets open.
+struct ScanState {
   char quote = 0;
   int depth = 0;
+};
+
+// Walks `text` outside quoted scalars (a backslash escapes the next character inside double quotes only),
+// calling `stop(i, depth)` at each other character, `depth` the number of brackets ('[', '{') open
+// before it. Returns the first i where `stop` is true, or nothing. With `state`, the walk starts where it
+// says (text that continues an earlier scan) and, when nothing stops it, leaves it as at the end.
+template <typename Stop>
+std::optional<size_t> ScanUnquoted(std::string_view text, Stop stop, ScanState* state = nullptr) {
+  char quote = state != nullptr ? state->quote : 0;
+  int depth = state != nullptr ? state->depth : 0;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (quote != 0) {
@@ -55,7 +137,7 @@ std::optional<size_t> ScanUnquoted(std::string_view text, Stop stop, int* end_de
     if (c == '[' || c == '{') ++depth;
     if (c == ']' || c == '}') --depth;
   }
-  if (end_depth != nullptr) *end_depth = depth;
+  if (state != nullptr) *state = {quote, depth};
   return std::nullopt;
 }
 
@@ -67,23 +149,25 @@ std::string StripComment(std::string_view text) {
   return std::string(hash ? text.substr(0, *hash) : text);
 }
 
-// Reads one scalar or flow collection starting at text[*pos], for a flow context (`in_flow`: stops at
-// ',', ']' and '}'; `key`: also at ':').
+// Reads one scalar or flow collection from flow text, for a flow context (`in_flow`: stops at ',', ']'
+// and '}'; `key`: also at ':'). Nested collections extend `*path`, which must outlive the reader.
 class FlowReader {
  public:
-  FlowReader(std::string_view text, int line) : text_(text), line_(line) {}
+  FlowReader(const FlowText& flow, Path* path) : flow_(flow), text_(flow.text), path_(path) {}
 
   Result<YamlNode> ReadAll() {
     auto node = Read(false, false);
     if (!node.ok()) return node;
     SkipBlanks();
     if (pos_ != text_.size()) {
-      return LineError(line_, "unexpected '" + std::string(text_.substr(pos_)) + "' after a value");
+      return LineError(Line(), "unexpected '" + std::string(text_.substr(pos_)) + "' after a value");
     }
     return node;
   }
 
  private:
+  int Line() const { return flow_.LineAt(pos_); }
+
   void SkipBlanks() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n')) ++pos_;
   }
@@ -91,15 +175,19 @@ class FlowReader {
   Result<YamlNode> Read(bool in_flow, bool key) {
     SkipBlanks();
     YamlNode node;
-    node.line = line_;
+    node.line = Line();
     if (pos_ >= text_.size()) return node;  // nothing: null
     const char c = text_[pos_];
-    if (c == '[' || c == '{') return ReadCollection(c == '{');
+    if (c == '[' || c == '{') {
+      if (key)
+        return LineError(node.line, std::string("a key must be a scalar, not a collection ('") + c + "')");
+      return ReadCollection(c == '{');
+    }
     if (c == '"' || c == '\'') return ReadQuoted(c);
     if (std::string_view("&*!|>?%@`").find(c) != std::string_view::npos) {
-      return LineError(line_, std::string("'") + c +
-                                  "' (anchors, aliases, tags, block scalars, complex keys) " +
-                                  "is not supported in study files");
+      return LineError(node.line, std::string("'") + c +
+                                      "' (anchors, aliases, tags, block scalars, complex keys) " +
+                                      "is not supported in study files");
     }
     const size_t start = pos_;
     while (pos_ < text_.size()) {
@@ -118,12 +206,12 @@ class FlowReader {
 
   Result<YamlNode> ReadQuoted(char quote) {
     YamlNode node;
-    node.line = line_;
+    node.line = Line();
     node.quoted = true;
     ++pos_;
     while (true) {
       if (pos_ >= text_.size())
-        return LineError(line_, std::string("unterminated ") + quote + "quoted string");
+        return LineError(node.line, std::string("unterminated ") + quote + "quoted string");
       const char c = text_[pos_++];
       if (c == quote) {
         if (quote == '\'' && pos_ < text_.size() && text_[pos_] == '\'') {  // '' is one '
@@ -137,7 +225,7 @@ class FlowReader {
         node.text += c;
         continue;
       }
-      if (pos_ >= text_.size()) return LineError(line_, "a '\\' ends the string");
+      if (pos_ >= text_.size()) return LineError(node.line, "a '\\' ends the string");
       const char e = text_[pos_++];
       switch (e) {
         case 'n':
@@ -163,14 +251,14 @@ class FlowReader {
           if (pos_ + 4 > text_.size() ||
               std::from_chars(text_.data() + pos_, text_.data() + pos_ + 4, code, 16).ptr !=
                   text_.data() + pos_ + 4) {
-            return LineError(line_, "\\u needs four hexadecimal digits");
+            return LineError(Line(), "\\u needs four hexadecimal digits");
           }
           pos_ += 4;
           AppendUtf8(code, &node.text);
           break;
         }
         default:
-          return LineError(line_, std::string("unknown escape \\") + e);
+          return LineError(Line(), std::string("unknown escape \\") + e);
       }
     }
   }
@@ -190,14 +278,15 @@ class FlowReader {
 
   Result<YamlNode> ReadCollection(bool mapping) {
     YamlNode node;
-    node.line = line_;
+    node.line = Line();
+    HPO_RETURN_IF_ERROR(path_->Enter(node.line));
     node.kind = mapping ? YamlNode::Kind::kMap : YamlNode::Kind::kSeq;
     const char close = mapping ? '}' : ']';
     ++pos_;
-    std::set<std::string> keys;
+    KeySet keys;
     while (true) {
       SkipBlanks();
-      if (pos_ >= text_.size()) return LineError(line_, std::string("no closing '") + close + "'");
+      if (pos_ >= text_.size()) return LineError(node.line, std::string("no closing '") + close + "'");
       if (text_[pos_] == close) {
         ++pos_;
         return node;
@@ -205,42 +294,47 @@ class FlowReader {
       if (mapping) {
         auto key = Read(true, true);
         if (!key.ok()) return key.status();
+        HPO_RETURN_IF_ERROR(keys.Add(key->text, key->line, *path_));
         SkipBlanks();
         if (pos_ >= text_.size() || text_[pos_] != ':') {
-          return LineError(line_, "expected ':' after the key '" + key->text + "'");
+          return LineError(Line(), "expected ':' after the key '" + key->text + "'");
         }
         ++pos_;
+        path_->PushKey(key->text);
         auto value = Read(true, false);
+        path_->Pop();
         if (!value.ok()) return value.status();
-        if (!keys.insert(key->text).second)
-          return LineError(line_, "the key '" + key->text + "' is given twice");
         node.map.push_back({key->text, std::move(*value)});
       } else {
+        path_->PushIndex(node.seq.size());
         auto value = Read(true, false);
+        path_->Pop();
         if (!value.ok()) return value.status();
         node.seq.push_back(std::move(*value));
       }
       SkipBlanks();
-      if (pos_ >= text_.size()) return LineError(line_, std::string("no closing '") + close + "'");
+      if (pos_ >= text_.size()) return LineError(node.line, std::string("no closing '") + close + "'");
       if (text_[pos_] == ',') {
         ++pos_;
       } else if (text_[pos_] != close) {
-        return LineError(line_, std::string("expected ',' or '") + close + "'");
+        return LineError(Line(), std::string("expected ',' or '") + close + "'");
       }
     }
   }
 
+  const FlowText& flow_;
   std::string_view text_;
-  int line_;
+  Path* path_;
   size_t pos_ = 0;
 };
 
-// True when the brackets of `text` (outside quotes) are all closed.
-bool Balanced(std::string_view text) {
-  int depth = 0;
+// Scans `more`, the next part of a text whose scan so far left `*state`: true when the text's brackets
+// (outside quotes) are all closed. Continuing a scan keeps a collection over many lines linear in its
+// size.
+bool Balanced(std::string_view more, ScanState* state) {
   ScanUnquoted(
-      text, [](size_t, int) { return false; }, &depth);
-  return depth <= 0;
+      more, [](size_t, int) { return false; }, state);
+  return state->depth <= 0;
 }
 
 // Where "key: value" splits: the ':' followed by a blank or the end, outside quotes and brackets.
@@ -278,10 +372,17 @@ class BlockReader {
   // A scalar or flow collection that starts on the current line, with the lines it continues on.
   Result<YamlNode> ReadInline(std::string text, int number) {
     ++i_;
-    if (!text.empty() && (text[0] == '[' || text[0] == '{')) {
-      while (!Balanced(text) && i_ < lines_.size()) text += " " + lines_[i_++].content;
+    FlowText flow(std::move(text), number);
+    if (!flow.text.empty() && (flow.text[0] == '[' || flow.text[0] == '{')) {
+      ScanState scan;
+      size_t scanned = 0;
+      while (!Balanced(std::string_view(flow.text).substr(scanned), &scan) && i_ < lines_.size()) {
+        scanned = flow.text.size();
+        flow.Append(lines_[i_].content, lines_[i_].number);
+        ++i_;
+      }
     }
-    return FlowReader(text, number).ReadAll();
+    return FlowReader(flow, &path_).ReadAll();
   }
 
   // The value after "key:" or "-" on the current line; `rest` empty means it follows on the next lines.
@@ -302,23 +403,25 @@ class BlockReader {
     YamlNode node;
     node.kind = YamlNode::Kind::kSeq;
     node.line = lines_[i_].number;
+    HPO_RETURN_IF_ERROR(path_.Enter(node.line));
     while (i_ < lines_.size() && lines_[i_].indent == indent && IsSequenceItem(lines_[i_].content)) {
       Line& line = lines_[i_];
       size_t offset = 1;
       while (offset < line.content.size() && line.content[offset] == ' ') ++offset;
       const std::string rest = line.content.substr(offset);
+      path_.PushIndex(node.seq.size());
+      Result<YamlNode> item = YamlNode{};
       if (!rest.empty() && (IsSequenceItem(rest) || KeyColon(rest))) {
         // "- key: value" or "- - item": the rest is a block whose indentation is where it starts.
         line.indent += static_cast<int>(offset);
         line.content = rest;
-        auto item = ReadBlock(line.indent);
-        if (!item.ok()) return item;
-        node.seq.push_back(std::move(*item));
+        item = ReadBlock(line.indent);
       } else {
-        auto item = ReadValue(rest, indent, line.number, false);
-        if (!item.ok()) return item;
-        node.seq.push_back(std::move(*item));
+        item = ReadValue(rest, indent, line.number, false);
       }
+      path_.Pop();
+      if (!item.ok()) return item;
+      node.seq.push_back(std::move(*item));
     }
     if (i_ < lines_.size() && lines_[i_].indent > indent) {
       return LineError(lines_[i_].number, "unexpected indentation");
@@ -330,23 +433,26 @@ class BlockReader {
     YamlNode node;
     node.kind = YamlNode::Kind::kMap;
     node.line = lines_[i_].number;
-    std::set<std::string> keys;
+    HPO_RETURN_IF_ERROR(path_.Enter(node.line));
+    KeySet keys;
     while (i_ < lines_.size() && lines_[i_].indent == indent) {
       const Line& line = lines_[i_];
       if (IsSequenceItem(line.content))
         return LineError(line.number, "a sequence item where a key was expected");
       const std::optional<size_t> colon = KeyColon(line.content);
       if (!colon) return LineError(line.number, "expected 'key: value', got '" + line.content + "'");
-      auto key = FlowReader(Trim(std::string_view(line.content).substr(0, *colon)), line.number).ReadAll();
+      const FlowText key_text(std::string(Trim(std::string_view(line.content).substr(0, *colon))),
+                              line.number);
+      auto key = FlowReader(key_text, &path_).ReadAll();
       if (!key.ok()) return key.status();
       if (key->kind != YamlNode::Kind::kScalar || key->text.empty()) {
         return LineError(line.number, "a key must be a non-empty scalar");
       }
-      if (!keys.insert(key->text).second) {
-        return LineError(line.number, "the key '" + key->text + "' is given twice");
-      }
+      HPO_RETURN_IF_ERROR(keys.Add(key->text, line.number, path_));
       const std::string rest(Trim(std::string_view(line.content).substr(*colon + 1)));
+      path_.PushKey(key->text);
       auto value = ReadValue(rest, indent, line.number, true);
+      path_.Pop();
       if (!value.ok()) return value;
       node.map.push_back({key->text, std::move(*value)});
     }
@@ -358,6 +464,7 @@ class BlockReader {
 
   std::vector<Line> lines_;
   size_t i_ = 0;
+  Path path_;
 };
 
 // ---- JSON ----

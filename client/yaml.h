@@ -6,7 +6,10 @@
 // indentation), flow sequences and mappings ("[a, b]", "{low: 1, high: 2}", which may span lines),
 // plain, 'single-quoted' and "double-quoted" scalars, comments, and a leading "---". Not read, and
 // refused naming the line: anchors and aliases (&a, *a), tags (!!str), block scalars (| and >), complex
-// keys (?), tabs in indentation, several documents, duplicate keys.
+// keys (? and collections as keys), tabs in indentation, several documents, a key given twice in one
+// mapping (named by its path, "budget.max_trials"), and mappings and sequences nested more than
+// kMaxNesting deep (block and flow style alike; a study file needs a handful of levels, and the reader
+// recurses once per level, so a file nested thousands deep must be refused, not followed).
 //
 // Scalars become JSON by what the target field of hpo.v1.StudySpec takes, not by how they look: a plain
 // 64 is the string "64" for a categorical choice (a string field) and the number 64 for budget.max_trials.
@@ -30,6 +33,11 @@ class Descriptor;
 
 namespace hpo::client {
 
+// The deepest a study file may nest mappings and sequences (JSON objects and arrays): the deepest
+// StudySpec field is a few levels down (parameters[0].categorical.choices), and a builtin task's `fixed`
+// values rarely nest at all. Below protobuf's own JSON limit (100), so that the error is ours.
+inline constexpr int kMaxNesting = 64;
+
 struct YamlEntry;
 
 // One node of a YAML document.
@@ -50,7 +58,8 @@ struct YamlEntry {
 };
 
 // Parses `text`. Returns the document's root (an empty document is a null scalar), or INVALID_ARGUMENT
-// "line N: <what is wrong>".
+// "line N: <what is wrong>" (for a duplicate key: "line N: the key 'budget.max_trials' is given twice
+// (first on line M)").
 Result<YamlNode> ParseYaml(std::string_view text);
 
 // `node` as JSON for a message of type `descriptor` (see the top of this file for scalars). Keys are kept

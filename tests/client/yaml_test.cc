@@ -171,6 +171,103 @@ TEST(ParseYamlTest, RefusesWhatStudyFilesDoNotUseNamingTheLine) {
   }
 }
 
+// `text` nested `depth` deep: `open` repeated, then `inner`, then `close` repeated.
+std::string Nested(const std::string& open, int depth, const std::string& inner, const std::string& close) {
+  std::string text;
+  for (int k = 0; k < depth; ++k) text += open;
+  text += inner;
+  for (int k = 0; k < depth; ++k) text += close;
+  return text;
+}
+
+// Before the cap, 10,000 levels of flow style overflowed the stack (hpoctl submit died of SIGSEGV).
+TEST(ParseYamlTest, RefusesNestingDeeperThanTheCapInFlowAndBlockStyle) {
+  const std::string rule =
+      "more than 64 levels of nested mappings and sequences (the limit for a study file)";
+  const std::string cases[] = {
+      "name: x\nfixed: " + Nested("[", 10000, "", "]") + "\n",
+      "name: x\ntask: " + Nested("{a: ", 10000, "1", "}") + "\n",
+      "name: x\nfixed: " + Nested("[{a: ", 5000, "1", "}]") + "\n",
+      "name: x\nfixed:\n  " + Nested("- ", 10000, "x", "") + "\n",
+      "name: x\nfixed: [\n" + Nested("[\n", 10000, "", "]") + "]\n",
+      Nested("[", 10000, "", "]") + ": 1\n",  // as a block key
+  };
+  for (const std::string& text : cases) {
+    auto node = ParseYaml(text);
+    ASSERT_FALSE(node.ok()) << text.substr(0, 40);
+    EXPECT_EQ(node.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(node.status().message().find(rule), std::string::npos) << node.status().message();
+    EXPECT_EQ(node.status().message().rfind("line ", 0), 0u) << node.status().message();
+  }
+  // The line is where the level too many opens: the flow collection continued over lines, the block
+  // mappings nested by indentation.
+  auto spread = ParseYaml("a: [\n" + Nested("[\n", 80, "", "]") + "]\n");
+  ASSERT_FALSE(spread.ok());
+  EXPECT_EQ(spread.status().message(), "line 64: " + rule);
+  std::string block;
+  for (int k = 0; k < 70; ++k) block += std::string(k, ' ') + "k" + std::to_string(k) + ":\n";
+  auto indented = ParseYaml(block);
+  ASSERT_FALSE(indented.ok());
+  EXPECT_EQ(indented.status().message(), "line 65: " + rule);
+  auto file = ParseStudySpecYaml("name: x\nfixed: " + Nested("[", 10000, "", "]") + "\n", "study.yaml");
+  ASSERT_FALSE(file.ok());
+  EXPECT_EQ(file.status().message(), "study.yaml: line 2: " + rule);
+}
+
+TEST(ParseYamlTest, NestingUpToTheCapIsRead) {
+  // The root mapping is one level, so its value may nest 63 more.
+  for (const std::string& text : {"a: " + Nested("[", kMaxNesting - 1, "7", "]") + "\n",
+                                  "a:\n" + Nested("  - ", kMaxNesting - 1, "7", "") + "\n"}) {
+    auto node = ParseYaml(text);
+    ASSERT_TRUE(node.ok()) << node.status().ToString();
+    const YamlNode* inner = &node->map.at(0).second;
+    int depth = 1;
+    while (inner->kind == YamlNode::Kind::kSeq) {
+      ASSERT_EQ(inner->seq.size(), 1u);
+      inner = &inner->seq[0];
+      ++depth;
+    }
+    EXPECT_EQ(depth, kMaxNesting);
+    EXPECT_EQ(inner->text, "7");
+  }
+  EXPECT_FALSE(ParseYaml("a: " + Nested("[", kMaxNesting, "7", "]") + "\n").ok());
+  EXPECT_FALSE(ParseYaml("a:\n" + Nested("  - ", kMaxNesting, "7", "") + "\n").ok());
+}
+
+TEST(ParseYamlTest, DuplicateKeysAreNamedByPathAndLine) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"name: x\nbudget:\n  max_trials: 5\n  max_trials: 7\n",
+       "line 4: the key 'budget.max_trials' is given twice (first on line 3)"},
+      {"name: x\nbudget: {max_trials: 5, max_trials: 7}\n",
+       "line 2: the key 'budget.max_trials' is given twice (first on line 2)"},
+      {"budget: {max_trials: 5,\n         max_trials: 7}\n",
+       "line 2: the key 'budget.max_trials' is given twice (first on line 1)"},
+      {"parameters:\n- name: a\n  float: {low: 1, high: 2}\n- name: b\n  float: {low: 1, low: 2}\n",
+       "line 5: the key 'parameters[1].float.low' is given twice (first on line 5)"},
+      {"parameters:\n  - name: a\n    name: b\n",
+       "line 3: the key 'parameters[0].name' is given twice (first on line 2)"},
+      {"task:\n  builtin:\n    fixed: {epochs: 1, 'epochs': 2}\n",
+       "line 3: the key 'task.builtin.fixed.epochs' is given twice (first on line 3)"},
+      {"name: x\n\"name\": y\n", "line 2: the key 'name' is given twice (first on line 1)"},
+      {"a: [{b: [1, {c: 1, c: 2}]}]\n", "line 1: the key 'a[0].b[1].c' is given twice (first on line 1)"},
+  };
+  for (const auto& [text, says] : cases) {
+    auto node = ParseYaml(text);
+    ASSERT_FALSE(node.ok()) << text;
+    EXPECT_EQ(node.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(node.status().message(), says) << text;
+  }
+  // The same key in different mappings is no duplicate.
+  auto fine = ParseYaml("a: {low: 1}\nb: {low: 1}\nc:\n  - low: 1\n  - low: 2\n");
+  EXPECT_TRUE(fine.ok()) << fine.status().ToString();
+}
+
+TEST(ParseYamlTest, RefusesACollectionAsAFlowKey) {
+  auto node = ParseYaml("a: {[b]: 1}\n");
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().message(), "line 1: a key must be a scalar, not a collection ('[')");
+}
+
 TEST(ParseYamlTest, EmptyDocumentsAndCrLf) {
   auto empty = ParseYaml("# nothing\n\n");
   ASSERT_TRUE(empty.ok());
