@@ -532,6 +532,9 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
   active.token = assignment.lease().token();
   active.worker_id = acquired_as;
   active.runner = runner;
+  active.lease_ms =
+      milliseconds(std::max<int64_t>(0, assignment.lease().expires_ms() - assignment.trial().started_ms()));
+  active.lease_until = SteadyClock::now() + active.lease_ms;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) {
@@ -563,11 +566,11 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
       case TrialOutcome::Kind::kCompleted:
         done = "completed in " + Seconds(outcome.elapsed_s);
         if (!outcome.warning.empty()) done += "; " + outcome.warning;  // a failure's error has it already
-        reported = Report(active, outcome, false);
+        reported = Report(slot, active, outcome, false);
         break;
       case TrialOutcome::Kind::kFailed:
         done = "failed after " + Seconds(outcome.elapsed_s) + ": " + outcome.error;
-        reported = Report(active, outcome, false);
+        reported = Report(slot, active, outcome, false);
         break;
       case TrialOutcome::Kind::kStopped:
         if (reason == StopReason::kCoordinator) {
@@ -575,7 +578,7 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
         } else {
           // The worker is stopping: the trial goes back to the queue, its attempt not spent.
           done = "released: worker stopped";
-          reported = Report(active, outcome, true);
+          reported = Report(slot, active, outcome, true);
         }
         break;
     }
@@ -602,11 +605,26 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
   Log(Prefix() + trial_text + " " + done);
 }
 
-Worker::ReportResult Worker::Report(const ActiveTrial& trial, const TrialOutcome& outcome, bool once) {
+SteadyClock::time_point Worker::LeaseUntil(int slot) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<ActiveTrial>& active = slots_[static_cast<size_t>(slot)].active;
+  return active.has_value() ? active->lease_until : SteadyClock::time_point{};
+}
+
+bool Worker::LeaseTakenBack(int slot) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::optional<ActiveTrial>& active = slots_[static_cast<size_t>(slot)].active;
+  return active.has_value() && active->stop_reason == StopReason::kCoordinator;
+}
+
+Worker::ReportResult Worker::Report(int slot, const ActiveTrial& trial, const TrialOutcome& outcome,
+                                    bool once) {
   const bool complete = outcome.kind == TrialOutcome::Kind::kCompleted;
   const bool release = outcome.kind == TrialOutcome::Kind::kStopped;
   const char* what = complete ? "CompleteTrial" : release ? "ReleaseTrial" : "FailTrial";
-  const SteadyClock::time_point give_up = SteadyClock::now() + options_.report_timeout;
+  // The result is kept while the lease may still be ours: at least report_timeout, then as long as
+  // heartbeats renew the lease (the slot keeps the trial, so they name it).
+  const SteadyClock::time_point floor = SteadyClock::now() + options_.report_timeout;
   milliseconds backoff = options_.initial_backoff;
   for (int attempt = 1;; ++attempt) {
     grpc::ClientContext context;
@@ -645,7 +663,13 @@ Worker::ReportResult Worker::Report(const ActiveTrial& trial, const TrialOutcome
       Log(Prefix() + trial_text + ": " + what + " refused, the lease is lost (" + GrpcText(status) + ")");
       return ReportResult::kLeaseLost;
     }
+    if (!once && LeaseTakenBack(slot)) {
+      Log(Prefix() + trial_text + ": " + what + " not delivered (" + GrpcText(status) +
+          ") and the coordinator has taken the lease back: result dropped");
+      return ReportResult::kLeaseLost;
+    }
     // During shutdown a report gets one more try at most.
+    const SteadyClock::time_point give_up = std::max(floor, LeaseUntil(slot));
     const bool last = once || !IsTransient(status.error_code()) || (stopping() && attempt >= 2) ||
                       SteadyClock::now() + backoff >= give_up;
     if (last) {
@@ -695,11 +719,22 @@ void Worker::HeartbeatOnce() {
       lease->set_token(slot.active->token);
     }
   }
+  const SteadyClock::time_point sent = SteadyClock::now();
   const grpc::Status status = stub_->Heartbeat(&context, request, &response);
   {
     std::lock_guard<std::mutex> lock(mu_);
     heartbeat_call_ = nullptr;
     if (heartbeat_done_) return;
+    // A renewed lease lasts as long as it was granted, from when the renewal was asked for at the
+    // latest (the coordinator renewed it after that).
+    for (const v1::Lease& renewed : response.renewed()) {
+      for (Slot& slot : slots_) {
+        if (slot.active.has_value() && slot.active->trial_id == renewed.trial_id() &&
+            slot.active->token == renewed.token()) {
+          slot.active->lease_until = std::max(slot.active->lease_until, sent + slot.active->lease_ms);
+        }
+      }
+    }
   }
   if (!status.ok()) {
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {

@@ -17,7 +17,12 @@
 //     up to register_timeout; any other error ends Run().
 //   - Transient errors are UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED and CANCELLED (a
 //     coordinator that shuts down cancels the calls in flight).
-//   - A report (CompleteTrial / FailTrial) is retried on transient errors for up to report_timeout.
+//   - A finished result (CompleteTrial / FailTrial) is kept and retried with backoff on transient errors
+//     (UNAVAILABLE is what a coordinator whose disk is full or failing answers: nothing was stored) for
+//     as long as the trial's lease lasts, and at least report_timeout. The lease lasts as long as it was
+//     granted (Lease.expires_ms - Trial.started_ms, on the coordinator's clock) past the last heartbeat
+//     that renewed it, measured on this worker's steady clock; a heartbeat answer that names the trial
+//     in stop_trial_ids ends it at once (the result is then dropped as for a lost lease).
 //     A ReportProgress is not retried (the next one carries newer news); once refused FAILED_PRECONDITION
 //     or NOT_FOUND, no more are sent for that trial.
 //     FAILED_PRECONDITION (or NOT_FOUND) means the lease is no longer ours: the result is logged and
@@ -96,7 +101,9 @@ struct WorkerOptions {
   std::chrono::milliseconds rpc_timeout{10'000};
   // AcquireTrial's deadline is wait_ms plus this. Default 5 s.
   std::chrono::milliseconds poll_margin{5'000};
-  // How long a report is retried on transport errors. Default 60 s.
+  // How long a report is retried on transient errors at least, however short the lease (a restarted
+  // coordinator grants running trials a fresh lease). Past it, retries go on while the lease lasts.
+  // Default 60 s.
   std::chrono::milliseconds report_timeout{60'000};
   // Retry backoff: starts at initial_backoff, doubles up to max_backoff. Defaults 200 ms and 5 s.
   std::chrono::milliseconds initial_backoff{200};
@@ -163,6 +170,10 @@ class Worker {
     uint64_t worker_id = 0;  // the id it was acquired under
     std::shared_ptr<TrialRunner> runner;
     StopReason stop_reason = StopReason::kNone;
+    // The lease as granted (expires_ms - started_ms: the coordinator's clock, skew-free) and when it
+    // ends on our steady clock: granted, or renewed by a heartbeat sent then, plus lease_ms.
+    std::chrono::milliseconds lease_ms{0};
+    std::chrono::steady_clock::time_point lease_until{};
   };
   struct Slot {
     grpc::ClientContext* call = nullptr;  // the call in flight, cancelled by Stop()
@@ -191,9 +202,13 @@ class Worker {
   void HeartbeatLoop();
   void HeartbeatOnce();
 
-  // Sends CompleteTrial (metrics) or FailTrial (error) for `trial`, retrying transport errors; with
-  // `once`, makes a single attempt (shutdown).
-  ReportResult Report(const ActiveTrial& trial, const TrialOutcome& outcome, bool once);
+  // Sends CompleteTrial (metrics) or FailTrial (error) for `trial`, running on slot `slot`, retrying
+  // transient errors while its lease lasts (and at least report_timeout); with `once`, makes a single
+  // attempt (shutdown).
+  ReportResult Report(int slot, const ActiveTrial& trial, const TrialOutcome& outcome, bool once);
+  // The end of slot `slot`'s lease, and whether the coordinator has taken it back (stop_trial_ids).
+  std::chrono::steady_clock::time_point LeaseUntil(int slot) const;
+  bool LeaseTakenBack(int slot) const;
 
   // Notes a call's failure or success for the "coordinator unreachable" / "reachable again" log lines.
   void NoteCallStatus(const grpc::Status& status, const char* what);
