@@ -1,10 +1,12 @@
 #include "base/credentials.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "base/strings.h"
@@ -48,6 +50,43 @@ Status ValidateToken(std::string_view token, std::string_view source) {
     }
   }
   return Status::Ok();
+}
+
+Status CheckTokenStrength(std::string_view token, std::string_view source) {
+  bool seen[256] = {};
+  size_t distinct = 0;
+  for (const char c : token) {
+    bool& was = seen[static_cast<unsigned char>(c)];
+    distinct += was ? 0 : 1;
+    was = true;
+  }
+  if (token.size() >= kMinTokenLength && distinct >= kMinTokenDistinct) return Status::Ok();
+  return InvalidArgumentError(std::string(source) + ": the token is too weak (" +
+                              std::to_string(token.size()) + " characters, " + std::to_string(distinct) +
+                              " different): it needs at least " + std::to_string(kMinTokenLength) +
+                              " characters with at least " + std::to_string(kMinTokenDistinct) +
+                              " different ones; make one with `hpoctl token > hpo.token`");
+}
+
+Result<std::string> NewToken() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return InternalError(std::string("no random bytes from the kernel: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string token;
+  // Every 3 bytes make 4 characters; the last 2 bytes make 3 (no padding).
+  for (size_t i = 0; i < sizeof bytes; i += 3) {
+    const size_t n = std::min<size_t>(3, sizeof bytes - i);
+    uint32_t group = 0;
+    for (size_t k = 0; k < 3; ++k) group = (group << 8) | (k < n ? bytes[i + k] : 0);
+    for (size_t k = 0; k < n + 1; ++k) token.push_back(kAlphabet[(group >> (18 - 6 * k)) & 0x3f]);
+  }
+  return token;
 }
 
 Result<std::string> ReadTokenFile(const std::string& path) {

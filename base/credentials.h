@@ -20,6 +20,20 @@ inline constexpr char kTokenEnvVar[] = "HPO_TOKEN";
 // gRPC metadata. Returns OK, or INVALID_ARGUMENT whose message starts with `source` and says what is wrong.
 Status ValidateToken(std::string_view token, std::string_view source);
 
+// A token the coordinator accepts to guard the service: at least kMinTokenLength characters, of which at
+// least kMinTokenDistinct different ones (a guessable "aaaaaaaaaaaaaaaa" or "abababababababab" is refused).
+// Clients send whatever token they are given; the coordinator refuses to start with a weak one.
+inline constexpr size_t kMinTokenLength = 16;
+inline constexpr size_t kMinTokenDistinct = 8;
+
+// OK, or INVALID_ARGUMENT whose message starts with `source`, states the rule and says how to make a good
+// token. REQUIRES: ValidateToken(token) is OK.
+Status CheckTokenStrength(std::string_view token, std::string_view source);
+
+// A new random token: 32 bytes from the kernel's random source (getrandom), in unpadded base64url (43
+// characters). INTERNAL when the kernel gives no random bytes.
+Result<std::string> NewToken();
+
 // The token in the file at `path`: its contents less surrounding white space (a trailing newline is
 // fine). Returns INVALID_ARGUMENT, naming the file, when it cannot be read or the token is empty or not
 // valid (ValidateToken).

@@ -427,6 +427,12 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   CLI::App* cancel = add_command("cancel", "Cancel a study");
   add_study(cancel);
 
+  CLI::App* token_command = add_command(
+      "token", "Print a new random bearer token (32 random bytes, base64url); contacts no coordinator",
+      "For example: hpoctl token > hpo.token && chmod 600 hpo.token, then hpo-coordinator\n"
+      "--token-file hpo.token. The coordinator refuses tokens shorter than 16 characters or with\n"
+      "fewer than 8 different ones.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -437,6 +443,16 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       return kExitUsage;
     }
     return app.exit(e, out, err) == 0 ? kExitOk : kExitUsage;  // --help is a "ParseError" that exits 0
+  }
+
+  if (token_command->parsed()) {
+    Result<std::string> made = NewToken();
+    if (!made.ok()) {
+      err << "hpoctl: " << made.status().message() << std::endl;
+      return kExitFailed;
+    }
+    out << *made << std::endl;
+    return kExitOk;
   }
 
   uint64_t study_id = 0;

@@ -94,6 +94,11 @@ int main(int argc, char** argv) {
   }
 
   auto token = hpo::LoadToken(token_file, std::getenv(hpo::kTokenEnvVar));
+  if (token.ok() && !token->empty()) {
+    const hpo::Status strong = hpo::CheckTokenStrength(
+        *token, token_file.empty() ? std::string("$") + hpo::kTokenEnvVar : "token file " + token_file);
+    if (!strong.ok()) token = strong;
+  }
   if (!token.ok()) {
     hpo::log::Error("bad token", {{"error", token.status().message()}});
     return kExitBadConfig;

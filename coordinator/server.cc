@@ -15,7 +15,10 @@ namespace {
 // Checks the security and limit options; says which one is wrong.
 Status ValidateOptions(const ServerOptions& options) {
   if (options.db_path.empty()) return InvalidArgumentError("db: a database file is required");
-  if (!options.auth_token.empty()) HPO_RETURN_IF_ERROR(ValidateToken(options.auth_token, "auth_token"));
+  if (!options.auth_token.empty()) {
+    HPO_RETURN_IF_ERROR(ValidateToken(options.auth_token, "auth_token"));
+    HPO_RETURN_IF_ERROR(CheckTokenStrength(options.auth_token, "auth_token"));
+  }
   if (options.tls_cert_pem.empty() != options.tls_key_pem.empty()) {
     return InvalidArgumentError("tls: a certificate needs its private key, and a key its certificate");
   }

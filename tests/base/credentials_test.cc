@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "tests/testing/temp_dir.h"
@@ -66,6 +68,37 @@ TEST_F(CredentialsTest, TokenWithBlanksOrControlCharactersInsideIsRefused) {
   const Status empty = ValidateToken("", "$HPO_TOKEN");
   EXPECT_EQ(empty.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(empty.message().rfind("$HPO_TOKEN", 0), 0u) << empty.message();
+}
+
+TEST_F(CredentialsTest, WeakTokensAreRefusedNamingTheRule) {
+  // 16 characters with 8 different ones is the least that passes.
+  EXPECT_TRUE(CheckTokenStrength("abcdefghabcdefgh", "x").ok());
+  const Status short_token = CheckTokenStrength("abcdefghabcdefg", "token file t");
+  EXPECT_EQ(short_token.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      short_token.message().rfind("token file t: the token is too weak (15 characters, 8 different)", 0), 0u)
+      << short_token.message();
+  EXPECT_NE(short_token.message().find("at least 16 characters with at least 8 different ones"),
+            std::string::npos);
+  EXPECT_NE(short_token.message().find("hpoctl token"), std::string::npos);
+  EXPECT_FALSE(CheckTokenStrength(std::string(64, 'a'), "x").ok());
+  EXPECT_FALSE(CheckTokenStrength("abcdefgabcdefgabcdefg", "x").ok());  // 7 different
+  EXPECT_FALSE(CheckTokenStrength("", "x").ok());
+}
+
+TEST_F(CredentialsTest, NewTokensAreStrongBase64UrlAndDifferent) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) {
+    Result<std::string> token = NewToken();
+    ASSERT_TRUE(token.ok()) << token.status().ToString();
+    EXPECT_EQ(token->size(), 43u);
+    for (const char c : *token)
+      EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+    EXPECT_TRUE(ValidateToken(*token, "new").ok());
+    EXPECT_TRUE(CheckTokenStrength(*token, "new").ok()) << *token;
+    seen.insert(*token);
+  }
+  EXPECT_EQ(seen.size(), 50u);
 }
 
 TEST_F(CredentialsTest, LoadTokenPrefersTheFileThenTheEnvironment) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/credentials.h"
 #include "client/cli.h"
 #include "tests/testing/spec_builders.h"
 #include "tests/testing/temp_dir.h"
@@ -201,7 +202,8 @@ TEST(HpoctlTest, HelpOnEveryCommandDocumentsExitCodesAndEnvironment) {
                                                                                     {"watch", "--help"},
                                                                                     {"pareto", "--help"},
                                                                                     {"export", "--help"},
-                                                                                    {"cancel", "--help"}}) {
+                                                                                    {"cancel", "--help"},
+                                                                                    {"token", "--help"}}) {
     Hpoctl run;
     EXPECT_EQ(run(args), kExitOk) << args[0];
     EXPECT_NE(run.out.find("Exit status:"), std::string::npos) << args[0] << "\n" << run.out;
@@ -215,6 +217,19 @@ TEST(HpoctlTest, HelpOnEveryCommandDocumentsExitCodesAndEnvironment) {
   for (const char* option : {"--objectives", "--constraint", "--format", "--output", "svg"}) {
     EXPECT_NE(run.out.find(option), std::string::npos) << option;
   }
+}
+
+TEST(HpoctlTest, TokenPrintsANewStrongTokenWithoutCallingTheCoordinator) {
+  Hpoctl first, second;
+  ASSERT_EQ(first({"token"}), kExitOk) << first.err;
+  ASSERT_EQ(second({"token"}), kExitOk) << second.err;
+  const std::vector<std::string> lines = Lines(first.out);
+  ASSERT_EQ(lines.size(), 1u) << first.out;
+  EXPECT_EQ(lines[0].size(), 43u);
+  EXPECT_TRUE(CheckTokenStrength(lines[0], "hpoctl token").ok());
+  EXPECT_NE(first.out, second.out);
+  EXPECT_EQ(first.connects, 0);
+  EXPECT_EQ(first.err, "");
 }
 
 TEST(HpoctlTest, UsageErrorsExitTwoWithoutCallingTheCoordinator) {

@@ -43,6 +43,14 @@ TEST(ServerOptionsTest, StartRefusesBadSecurityOptionsBeforeOpeningTheDatabase) 
   ASSERT_FALSE(started.ok());
   EXPECT_NE(started.status().message().find("auth_token"), std::string::npos);
 
+  ServerOptions weak_token = base;
+  weak_token.auth_token = "short-token";
+  started = Server::Start(weak_token);
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(started.status().message().find("auth_token: the token is too weak"), std::string::npos)
+      << started.status().message();
+
   ServerOptions no_limit = base;
   no_limit.max_request_bytes = 0;
   started = Server::Start(no_limit);

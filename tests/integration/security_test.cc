@@ -33,7 +33,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr char kToken[] = "s3cret-Token.42";
+constexpr char kToken[] = "s3cret-Token.42-of-hpo";
 constexpr char kStudyJson[] = R"({"name": "secure", "objectives": [{"name": "f1"}, {"name": "f2"}],
     "budget": {"max_trials": 6, "max_parallel": 2},
     "task": {"synthetic": {"function": "zdt1", "dims": 4}}, "seed": 1})";
