@@ -35,8 +35,9 @@ namespace hpo::client {
 
 // The deepest a study file may nest mappings and sequences (JSON objects and arrays): the deepest
 // StudySpec field is a few levels down (parameters[0].categorical.choices), and a builtin task's `fixed`
-// values rarely nest at all. Below protobuf's own JSON limit (100), so that the error is ours.
-inline constexpr int kMaxNesting = 64;
+// values rarely nest at all. Below protobuf's own limit (messages 100 deep, which a Struct such as `fixed`
+// reaches at about 34 levels of JSON objects, three messages each), so that the error is ours.
+inline constexpr int kMaxNesting = 32;
 
 struct YamlEntry;
 

@@ -5,7 +5,9 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
 
+#include "client/yaml.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hpo::client {
@@ -128,4 +130,98 @@ TEST(ParseStudySpecTest, EmptyObjectIsAnEmptySpec) {
 }
 
 }  // namespace
+// Protobuf's JSON parser keeps the last of two equal keys; a study file that gives one twice is refused,
+// naming the key by its path and both lines.
+TEST(ParseStudySpecTest, RefusesADuplicateKeyNamingItsPathAndLines) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"name": "a", "name": "b"})", "line 1: the key 'name' is given twice (first on line 1)"},
+      {"{\n  \"name\": \"x\",\n  \"budget\": {\"max_trials\": 5,\n             \"max_trials\": 7}\n}",
+       "line 4: the key 'budget.max_trials' is given twice (first on line 3)"},
+      // Two spellings of one field are one key.
+      {"{\"budget\": {\"max_trials\": 5,\n\"maxTrials\": 7}}",
+       "line 2: the key 'budget.maxTrials' is given twice (first on line 1, as 'max_trials')"},
+      {R"({"parameters": [{"name": "a", "float": {"low": 1, "high": 2}},
+                          {"name": "b", "float": {"low": 1, "high": 2, "low": 0}}]})",
+       "line 2: the key 'parameters[1].float.low' is given twice (first on line 2)"},
+      {R"({"task": {"builtin": {"fixed": {"epochs": 1, "x": {"a": [1, {"b": 2, "b": 3}]}}}}})",
+       "line 1: the key 'task.builtin.fixed.x.a[1].b' is given twice (first on line 1)"},
+      {R"({"worker_selector": {"gpu": "H100", "gpu": "A100"}})",
+       "line 1: the key 'worker_selector.gpu' is given twice (first on line 1)"},
+      // Escapes are resolved as the parser resolves them: \u005f is '_'.
+      {R"({"budget": {"max_trials": 5, "max\u005ftrials": 7}})",
+       "line 1: the key 'budget.max_trials' is given twice (first on line 1)"},
+  };
+  for (const auto& [json, says] : cases) {
+    auto spec = ParseStudySpec(json, "study.json");
+    ASSERT_FALSE(spec.ok()) << json;
+    EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(spec.status().message(), std::string("study.json: ") + says) << json;
+  }
+}
+
+TEST(ParseStudySpecTest, KeysAreComparedPerObjectAndOutsideStrings) {
+  // The same key in different objects; braces, quotes and escapes inside strings; a map field's and a
+  // Struct's keys as written (there, max_trials and maxTrials are two keys).
+  auto spec = ParseStudySpec(R"({
+    "name": "a \"{\" } [ \\\"name\": ,",
+    "parameters": [{"name": "p", "int": {"low": 1, "high": 2}},
+                   {"name": "q", "int": {"low": 1, "high": 3}}],
+    "worker_selector": {"max_trials": "1", "maxTrials": "2"},
+    "task": {"builtin": {"fixed": {"train_limit": 1, "trainLimit": 2, "x": {"name": 1}}}}
+  })",
+                             "study.json");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->name(), "a \"{\" } [ \\\"name\": ,");
+  EXPECT_EQ(spec->parameters(1).int_().high(), 3);
+  EXPECT_EQ(spec->worker_selector().at("maxTrials"), "2");
+  EXPECT_EQ(spec->task().builtin().fixed().fields().at("trainLimit").number_value(), 2);
+}
+
+TEST(ParseStudySpecTest, RefusesNestingDeeperThanTheCap) {
+  // The spec itself, task, builtin, fixed, then `open` until `depth` (objects are the deepest for
+  // protobuf's own limit: three messages a level inside a Struct).
+  const auto nested = [](int depth, const std::string& open, const std::string& close) {
+    std::string json = R"({"task": {"builtin": {"fixed": {"a": )";
+    for (int k = 5; k < depth; ++k) json += open;
+    json += "{}";
+    for (int k = 5; k < depth; ++k) json += close;
+    return json + "}}}}";
+  };
+  const std::pair<std::string, std::string> objects{R"({"a": )", "}"}, arrays{"[", "]"};
+  for (const auto& [open, close] : {objects, arrays}) {
+    auto deepest = ParseStudySpec(nested(kMaxNesting, open, close), "study.json");
+    EXPECT_TRUE(deepest.ok()) << deepest.status().ToString();
+  }
+  const std::string rule = "more than " + std::to_string(kMaxNesting) +
+                           " levels of nested objects and arrays (the limit for a study file)";
+  for (int depth : {kMaxNesting + 1, 10000}) {
+    for (const auto& [open, close] : {objects, arrays}) {
+      auto spec = ParseStudySpec(nested(depth, open, close), "study.json");
+      ASSERT_FALSE(spec.ok()) << depth << " " << open;
+      EXPECT_EQ(spec.status().message(), "study.json: line 1: " + rule);
+    }
+  }
+}
+
+TEST(ParseStudySpecTest, MalformedJsonIsStillNamedByTheParser) {
+  for (const char* json :
+       {R"({"name": "x", "name)", R"({"name": "x", "budget": })", R"({"a": ]})", R"([}})"}) {
+    auto spec = ParseStudySpec(json, "study.json");
+    ASSERT_FALSE(spec.ok()) << json;
+    EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(spec.status().message().find("given twice"), std::string::npos) << spec.status().message();
+  }
+}
+
+TEST(ParseStudySpecTest, YamlRefusesAFieldUnderBothSpellings) {
+  auto spec = ParseStudySpecYaml("name: x\nbudget:\n  max_trials: 5\n  maxTrials: 7\n", "study.yaml");
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().message(),
+            "study.yaml: the key 'budget.maxTrials' is given twice (also as 'max_trials')");
+  auto same = ParseStudySpecYaml("name: x\nbudget:\n  max_trials: 5\n  max_trials: 7\n", "study.yaml");
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(same.status().message(),
+            "study.yaml: line 4: the key 'budget.max_trials' is given twice (first on line 3)");
+}
+
 }  // namespace hpo::client

@@ -182,8 +182,8 @@ std::string Nested(const std::string& open, int depth, const std::string& inner,
 
 // Before the cap, 10,000 levels of flow style overflowed the stack (hpoctl submit died of SIGSEGV).
 TEST(ParseYamlTest, RefusesNestingDeeperThanTheCapInFlowAndBlockStyle) {
-  const std::string rule =
-      "more than 64 levels of nested mappings and sequences (the limit for a study file)";
+  const std::string rule = "more than " + std::to_string(kMaxNesting) +
+                           " levels of nested mappings and sequences (the limit for a study file)";
   const std::string cases[] = {
       "name: x\nfixed: " + Nested("[", 10000, "", "]") + "\n",
       "name: x\ntask: " + Nested("{a: ", 10000, "1", "}") + "\n",
@@ -203,19 +203,19 @@ TEST(ParseYamlTest, RefusesNestingDeeperThanTheCapInFlowAndBlockStyle) {
   // mappings nested by indentation.
   auto spread = ParseYaml("a: [\n" + Nested("[\n", 80, "", "]") + "]\n");
   ASSERT_FALSE(spread.ok());
-  EXPECT_EQ(spread.status().message(), "line 64: " + rule);
+  EXPECT_EQ(spread.status().message(), "line " + std::to_string(kMaxNesting) + ": " + rule);
   std::string block;
   for (int k = 0; k < 70; ++k) block += std::string(k, ' ') + "k" + std::to_string(k) + ":\n";
   auto indented = ParseYaml(block);
   ASSERT_FALSE(indented.ok());
-  EXPECT_EQ(indented.status().message(), "line 65: " + rule);
+  EXPECT_EQ(indented.status().message(), "line " + std::to_string(kMaxNesting + 1) + ": " + rule);
   auto file = ParseStudySpecYaml("name: x\nfixed: " + Nested("[", 10000, "", "]") + "\n", "study.yaml");
   ASSERT_FALSE(file.ok());
   EXPECT_EQ(file.status().message(), "study.yaml: line 2: " + rule);
 }
 
 TEST(ParseYamlTest, NestingUpToTheCapIsRead) {
-  // The root mapping is one level, so its value may nest 63 more.
+  // The root mapping is one level, so its value may nest kMaxNesting - 1 more.
   for (const std::string& text : {"a: " + Nested("[", kMaxNesting - 1, "7", "]") + "\n",
                                   "a:\n" + Nested("  - ", kMaxNesting - 1, "7", "") + "\n"}) {
     auto node = ParseYaml(text);
