@@ -44,6 +44,63 @@ std::string PythonLayout(std::string_view scientific) {
   return out;
 }
 
+// The code point of the UTF-8 sequence that starts `text` and its length in *length; *length is 0 (and
+// the result meaningless) when `text` does not start with one.
+char32_t DecodeUtf8(std::string_view text, size_t* length) {
+  *length = 0;
+  if (text.empty()) return 0;
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char b = byte(0);
+  size_t n = 0;
+  char32_t code = 0, least = 0;
+  if (b < 0x80) {
+    *length = 1;
+    return b;
+  }
+  if ((b & 0xe0) == 0xc0) {
+    n = 2, code = b & 0x1f, least = 0x80;
+  } else if ((b & 0xf0) == 0xe0) {
+    n = 3, code = b & 0x0f, least = 0x800;
+  } else if ((b & 0xf8) == 0xf0) {
+    n = 4, code = b & 0x07, least = 0x10000;
+  } else {
+    return 0;
+  }
+  if (text.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (byte(i) & 0x3f);
+  }
+  if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  *length = n;
+  return code;
+}
+
+// C0 controls, DEL and the C1 controls: what a terminal may act on rather than print.
+bool IsControl(char32_t code_point) {
+  return code_point < 0x20 || (code_point >= 0x7f && code_point <= 0x9f);
+}
+
+// "\u202e" (JSON's form, also used for people: four lowercase hex digits; every code point escaped here
+// is below U+10000).
+std::string UnicodeEscape(char32_t code_point) {
+  char escape[16];
+  std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned>(code_point));
+  return escape;
+}
+
+std::string ByteEscape(unsigned char byte) {
+  char escape[16];
+  std::snprintf(escape, sizeof(escape), "\\x%02x", static_cast<unsigned>(byte));
+  return escape;
+}
+
+std::string CodePointName(char32_t code_point) {
+  char name[16];
+  std::snprintf(name, sizeof(name), "U+%04X", static_cast<unsigned>(code_point));
+  return name;
+}
+
 }  // namespace
 
 std::string FormatDouble(double v, DoubleLayout layout) {
@@ -84,8 +141,19 @@ std::string JsonQuote(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
   out += '"';
-  for (const char ch : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
     const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      // A C1 or bidirectional control is escaped whole; other UTF-8 (and bytes that are not) as is.
+      size_t n = 0;
+      const char32_t code_point = DecodeUtf8(text.substr(i), &n);
+      if (n > 0 && (IsControl(code_point) || IsBidiControl(code_point))) {
+        out += UnicodeEscape(code_point);
+        i += n - 1;
+        continue;
+      }
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -110,15 +178,68 @@ std::string JsonQuote(std::string_view text) {
         break;
       default:
         if (c < 0x20 || c == 0x7f) {
-          char escape[8];
-          std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned>(c));
-          out += escape;
+          out += UnicodeEscape(c);
         } else {
           out += ch;
         }
     }
   }
   out += '"';
+  return out;
+}
+
+size_t Utf8SequenceLength(std::string_view text) {
+  size_t length = 0;
+  DecodeUtf8(text, &length);
+  return length;
+}
+
+bool IsBidiControl(char32_t code_point) {
+  return code_point == 0x061c || code_point == 0x200e || code_point == 0x200f ||
+         (code_point >= 0x202a && code_point <= 0x202e) || (code_point >= 0x2066 && code_point <= 0x2069);
+}
+
+std::string DisplayTextProblem(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t n = 0;
+    const char32_t code_point = DecodeUtf8(text.substr(i), &n);
+    if (n == 0) return "not valid UTF-8 (at byte " + std::to_string(i) + ")";
+    if (IsControl(code_point)) return "holds a control character (at byte " + std::to_string(i) + ")";
+    if (IsBidiControl(code_point)) {
+      return "holds the bidirectional control " + CodePointName(code_point) + " (at byte " +
+             std::to_string(i) + ")";
+    }
+    i += n;
+  }
+  return "";
+}
+
+std::string EscapeForTerminal(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t n = 0;
+    const char32_t code_point = DecodeUtf8(text.substr(i), &n);
+    if (n == 0) {
+      out += ByteEscape(static_cast<unsigned char>(text[i]));
+      ++i;
+      continue;
+    }
+    if (code_point == '\t') {
+      out += "\\t";
+    } else if (code_point == '\n') {
+      out += "\\n";
+    } else if (code_point == '\r') {
+      out += "\\r";
+    } else if (code_point < 0x20 || code_point == 0x7f) {
+      out += ByteEscape(static_cast<unsigned char>(code_point));
+    } else if (IsControl(code_point) || IsBidiControl(code_point)) {
+      out += UnicodeEscape(code_point);
+    } else {
+      out.append(text, i, n);
+    }
+    i += n;
+  }
   return out;
 }
 

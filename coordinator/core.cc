@@ -337,13 +337,9 @@ Result<v1::RegisterWorkerResponse> Core::RegisterWorker(const v1::RegisterWorker
   if (request.slots() == 0) return InvalidArgumentError("slots: must be at least 1");
   HPO_RETURN_IF_ERROR(CheckLabels("labels", request.labels()));
   const std::map<std::string, std::string> labels(request.labels().begin(), request.labels().end());
+  // The device is stored and shown, and offered as a label: it must make a valid label value.
+  HPO_RETURN_IF_ERROR(CheckReportedDevice("device", request.device()));
   std::map<std::string, std::string> effective = EffectiveLabels(labels, request.device());
-  if (effective.size() != labels.size()) {
-    // The device is offered as a label: it must make a valid one.
-    google::protobuf::Map<std::string, std::string> device;
-    device["device"] = request.device();
-    HPO_RETURN_IF_ERROR(CheckLabels("device", device));
-  }
   HPO_ASSIGN_OR_RETURN(uint64_t id, store_->RegisterWorker(request.name(), request.slots(), request.device(),
                                                            options_.clock->NowMs(), labels));
   v1::RegisterWorkerResponse response;
@@ -495,6 +491,13 @@ void Core::Report(uint64_t worker_id, uint64_t trial_id, const std::string& toke
 }
 
 void Core::CompleteTrial(const v1::CompleteTrialRequest& request, Done done) {
+  // The limits of a progress report; a non-finite value is not refused but fails the trial (StudyRunner).
+  Status bad = CheckReportedMetrics("metrics", request.metrics(), NonFinite::kAccept);
+  if (bad.ok()) bad = CheckReportedDevice("device", request.device());
+  if (!bad.ok()) {
+    done(bad);
+    return;
+  }
   Report(
       request.worker_id(), request.trial_id(), request.lease_token(),
       [&](StudyRunner& runner, int64_t now) {

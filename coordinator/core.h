@@ -61,7 +61,8 @@ class Core {
   // Workers are known from their registration on, across coordinator restarts (their ids and labels are
   // stored). Every worker call names the worker: NOT_FOUND for one never registered. A worker's labels are
   // those it registered with, plus its device name as the label "device" (unless it gives one itself);
-  // INVALID_ARGUMENT naming the label when they break CheckLabels (coordinator/spec.h).
+  // INVALID_ARGUMENT naming the label when they break CheckLabels (coordinator/spec.h), or "device" when
+  // the device name breaks CheckReportedDevice.
   Result<v1::RegisterWorkerResponse> RegisterWorker(const v1::RegisterWorkerRequest& request);
   // Called once an operation's changes are durable (OK), or with the error that kept them from being so;
   // on the committer's thread, or on the caller's when the operation fails before queueing anything.
@@ -83,6 +84,9 @@ class Core {
                           Done durable, bool* only_for_others = nullptr);
   Result<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
   // Reports: each returns (or calls `done`) once its change is committed.
+  // A completion's metrics follow a progress report's limits (CheckReportedMetrics: count and names) and
+  // its device CheckReportedDevice's, or it is refused INVALID_ARGUMENT naming what is wrong, and nothing
+  // changes; a non-finite value is not refused but fails the trial ("non-finite metric <name>").
   Status CompleteTrial(const v1::CompleteTrialRequest& request);
   Status FailTrial(const v1::FailTrialRequest& request);
   Status ReleaseTrial(const v1::ReleaseTrialRequest& request);

@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "base/strings.h"
 #include "problems/problem.h"
 #include "search/gp_sampler.h"
 #include "search/nsga2.h"
@@ -46,7 +47,10 @@ constexpr uint32_t kMaxTimeoutSeconds = 604'800;  // task.command.timeout_s: one
 constexpr int kMaxLabels = 32;
 constexpr size_t kMaxLabelKeyLength = 63;
 constexpr size_t kMaxLabelValueLength = 256;
-constexpr int kMaxReportedMetrics = 100;  // values in one progress report
+// What a worker reports of a trial (ReportProgress and CompleteTrial alike).
+constexpr size_t kMaxMetricNameLength = 64;  // bytes of a metric's name (objectives' and constraints' too)
+constexpr int kMaxReportedMetrics = 100;     // values in one report
+constexpr size_t kMaxReportedDeviceLength = kMaxLabelValueLength;  // a completion's device, as a label
 
 Status FieldError(const std::string& field, const std::string& what) {
   return InvalidArgumentError(field + ": " + what);
@@ -94,45 +98,19 @@ std::string UnknownFieldPath(const google::protobuf::Message& message, const std
   return "";
 }
 
-// The length of the UTF-8 sequence that starts `text`, or 0 when it is not one (overlong forms,
-// surrogates and code points above U+10FFFF included).
-size_t Utf8Length(std::string_view text) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char b = byte(0);
-  size_t n = 0;
-  uint32_t code = 0, least = 0;
-  if (b < 0x80) return 1;
-  if ((b & 0xe0) == 0xc0) {
-    n = 2, code = b & 0x1f, least = 0x80;
-  } else if ((b & 0xf0) == 0xe0) {
-    n = 3, code = b & 0x0f, least = 0x800;
-  } else if ((b & 0xf8) == 0xf0) {
-    n = 4, code = b & 0x07, least = 0x10000;
-  } else {
-    return 0;
-  }
-  if (text.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((byte(i) & 0xc0) != 0x80) return 0;
-    code = (code << 6) | (byte(i) & 0x3f);
-  }
-  if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
-  return n;
-}
-
 // What is wrong with `text` as a name or a value shown to users and passed to trials: longer than
-// `max_length` bytes, not UTF-8, or holding a control character; "" when nothing is.
+// `max_length` bytes, not UTF-8, or holding a control character or a bidirectional control (base/strings.h
+// DisplayTextProblem); "" when nothing is.
 std::string TextProblem(std::string_view text, size_t max_length) {
   if (text.size() > max_length) return "longer than " + std::to_string(max_length) + " bytes";
-  for (size_t i = 0; i < text.size();) {
-    const size_t n = Utf8Length(text.substr(i));
-    if (n == 0) return "not valid UTF-8 (at byte " + std::to_string(i) + ")";
-    if (n == 1 && (static_cast<unsigned char>(text[i]) < 0x20 || text[i] == 0x7f)) {
-      return "holds a control character (at byte " + std::to_string(i) + ")";
-    }
-    i += n;
-  }
-  return "";
+  return DisplayTextProblem(text);
+}
+
+// A metric's name, as objectives and constraints name one and workers report one: 1..64 bytes of UTF-8
+// text without control or bidirectional characters.
+std::string MetricNameProblem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  return TextProblem(name, kMaxMetricNameLength);
 }
 
 // A parameter's name: what trials, tables and the trainer's command line use as a key.
@@ -191,14 +169,11 @@ std::vector<std::string> SortedKeys(const google::protobuf::Map<std::string, std
   return keys;
 }
 
-// Shows `text` in a message: quoted, and cut short when long or when it holds what a terminal would act on.
+// Shows `text` in a message: quoted, cut short when long, and with what a terminal would act on (control
+// and bidirectional characters, bytes that are not UTF-8) escaped (base/strings.h EscapeForTerminal).
 std::string Shown(std::string_view text) {
   constexpr size_t kMaxShown = 64;
-  std::string shown;
-  for (const char c : text.substr(0, kMaxShown)) {
-    shown += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
-  }
-  return "\"" + shown + (text.size() > kMaxShown ? "...\"" : "\"");
+  return "\"" + EscapeForTerminal(text.substr(0, kMaxShown)) + (text.size() > kMaxShown ? "...\"" : "\"");
 }
 
 std::string KnobNames() {
@@ -469,9 +444,8 @@ Status CheckObjectives(v1::StudySpec& spec, size_t synthetic_objectives) {
   std::set<std::string> seen;
   for (int i = 0; i < spec.objectives_size(); ++i) {
     v1::Objective* o = spec.mutable_objectives(i);
-    if (o->name().empty() || !TextProblem(o->name(), kMaxParameterNameLength).empty()) {
-      return FieldError("objectives[" + std::to_string(i) + "].name",
-                        o->name().empty() ? "is empty" : "not the name of a metric");
+    if (const std::string problem = MetricNameProblem(o->name()); !problem.empty()) {
+      return FieldError("objectives[" + std::to_string(i) + "].name", problem);
     }
     const std::string field = "objectives[" + std::to_string(i) + "] (" + o->name() + ")";
     if (!seen.insert(o->name()).second) return FieldError(field, "objective named twice");
@@ -519,9 +493,8 @@ Status CheckConstraints(const v1::StudySpec& spec, size_t synthetic_objectives) 
   std::set<std::string> seen;
   for (int i = 0; i < spec.constraints_size(); ++i) {
     const v1::Constraint& c = spec.constraints(i);
-    if (c.metric().empty() || !TextProblem(c.metric(), kMaxParameterNameLength).empty()) {
-      return FieldError("constraints[" + std::to_string(i) + "].metric",
-                        c.metric().empty() ? "is empty" : "not the name of a metric");
+    if (const std::string problem = MetricNameProblem(c.metric()); !problem.empty()) {
+      return FieldError("constraints[" + std::to_string(i) + "].metric", problem);
     }
     const std::string field = "constraints[" + std::to_string(i) + "] (" + c.metric() + ")";
     if (!seen.insert(c.metric()).second) {
@@ -831,20 +804,30 @@ Status CheckLabels(const std::string& field, const google::protobuf::Map<std::st
 }
 
 Status CheckReportedMetrics(const std::string& field,
-                            const google::protobuf::Map<std::string, double>& metrics) {
+                            const google::protobuf::Map<std::string, double>& metrics, NonFinite non_finite) {
   if (metrics.size() > static_cast<size_t>(kMaxReportedMetrics)) {
     return FieldError(field, "at most " + std::to_string(kMaxReportedMetrics) + " values, got " +
                                  std::to_string(metrics.size()));
   }
   std::vector<std::string> names;
+  names.reserve(metrics.size());
   for (const auto& [name, value] : metrics) names.push_back(name);
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
     if (name.empty()) return FieldError(field, "a name is empty");
-    if (const std::string problem = TextProblem(name, kMaxParameterNameLength); !problem.empty()) {
+    if (const std::string problem = MetricNameProblem(name); !problem.empty()) {
       return FieldError(field, "name " + Shown(name) + " " + problem);
     }
-    if (!std::isfinite(metrics.at(name))) return FieldError(field + "[" + name + "]", "not a finite number");
+    if (non_finite == NonFinite::kRefuse && !std::isfinite(metrics.at(name))) {
+      return FieldError(field + "[" + name + "]", "not a finite number");
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckReportedDevice(const std::string& field, const std::string& device) {
+  if (const std::string problem = TextProblem(device, kMaxReportedDeviceLength); !problem.empty()) {
+    return FieldError(field, problem);
   }
   return Status::Ok();
 }

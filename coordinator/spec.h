@@ -26,7 +26,10 @@ namespace hpo::coordinator {
 // "objectives[0] (acc): unknown objective" or "algorithm.nsga2.population: must be at least 4".
 // Refused besides values out of their documented ranges: a field this schema does not know (at any
 // depth; "parameters[0].<field 99>"), enum values outside their enum, text that is not UTF-8 or holds
-// control characters, parameter names other than [A-Za-z0-9_.-]{1,64}, a study name or choice over 200
+// control characters (C0, DEL, C1) or Unicode bidirectional controls (U+061C, U+200E, U+200F,
+// U+202A..U+202E, U+2066..U+2069: they make a name read as another in a terminal), objective and
+// constraint metric names of more than 64 bytes, parameter names other than [A-Za-z0-9_.-]{1,64}, a
+// study name or choice over 200
 // bytes, more than 10000 parameters or 1000 choices, a population (or Latin hypercube) whose genes
 // (size x parameters) pass 2^20, and algorithm options the optimizer refuses: a spec accepted here
 // always builds its search space (MakeSearchSpace) and optimizer (MakeOptimizer). Idempotent: a
@@ -43,11 +46,26 @@ Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec);
 // `worker_selector: key "gpu type" may hold only letters, digits, '_', '-', '.' and '/'`.
 Status CheckLabels(const std::string& field, const google::protobuf::Map<std::string, std::string>& labels);
 
-// The metrics of a progress report under `field`: at most 100, each named by 1..64 bytes of UTF-8 text
-// without control characters, each finite. INVALID_ARGUMENT naming the first bad one, e.g.
-// `metrics[loss]: not a finite number`.
+// What CheckReportedMetrics does with a value that is not finite.
+enum class NonFinite {
+  kRefuse,  // INVALID_ARGUMENT: progress reports (ReportProgress)
+  kAccept,  // left to the caller: a completion with one fails its trial (StudyRunner::Complete)
+};
+
+// The metrics a worker reports under `field`, by ReportProgress and CompleteTrial alike: at most 100, each
+// named by 1..64 bytes of UTF-8 text without control characters (C0, DEL, C1) or bidirectional controls
+// (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069), the rule objective and constraint names
+// follow; each finite unless `non_finite` is kAccept. INVALID_ARGUMENT naming the first bad one in name
+// order, e.g. `metrics[loss]: not a finite number`, `metrics: a name is empty`, `metrics: name "acc\n"
+// holds a control character (at byte 3)`, `metrics: at most 100 values, got 101`.
 Status CheckReportedMetrics(const std::string& field,
-                            const google::protobuf::Map<std::string, double>& metrics);
+                            const google::protobuf::Map<std::string, double>& metrics,
+                            NonFinite non_finite = NonFinite::kRefuse);
+
+// The device a worker names (RegisterWorker, CompleteTrial) under `field`: at most 256 bytes of UTF-8
+// text without control or bidirectional characters, as a label's value; empty allowed. INVALID_ARGUMENT,
+// e.g. `device: longer than 256 bytes`.
+Status CheckReportedDevice(const std::string& field, const std::string& device);
 
 // "" when `labels` include every pair of `selector` (an empty selector matches every worker); otherwise
 // why not, for the first key (in order) that does not match, e.g. "wants gpu=H100, the worker has

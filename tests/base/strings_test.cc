@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -119,6 +120,73 @@ TEST(JsonQuoteTest, EscapesQuotesBackslashAndControlCharacters) {
   EXPECT_EQ(JsonQuote("tab\tnl\ncr\rbs\bff\f"), "\"tab\\tnl\\ncr\\rbs\\bff\\f\"");
   EXPECT_EQ(JsonQuote(std::string("\x00\x01\x1f\x7f", 4)), "\"\\u0000\\u0001\\u001f\\u007f\"");
   EXPECT_EQ(JsonQuote("caf\xc3\xa9 /"), "\"caf\xc3\xa9 /\"");  // UTF-8 and '/' pass through
+}
+
+TEST(JsonQuoteTest, EscapesC1AndBidirectionalControls) {
+  // U+009B (a terminal's CSI), U+202E (right-to-left override), U+2066: escaped, and still valid JSON.
+  EXPECT_EQ(JsonQuote("a\xc2\x9b"
+                      "b\xe2\x80\xae"
+                      "c\xe2\x81\xa6"),
+            "\"a\\u009bb\\u202ec\\u2066\"");
+  EXPECT_EQ(JsonQuote("\xe2\x80\x8b"), "\"\xe2\x80\x8b\"");  // U+200B is no control: as is
+  EXPECT_EQ(JsonQuote("\xe2\x80"), "\"\xe2\x80\"");          // a cut sequence is left as it was
+}
+
+TEST(Utf8Test, SequenceLengthsOfValidAndInvalidText) {
+  EXPECT_EQ(Utf8SequenceLength(""), 0u);
+  EXPECT_EQ(Utf8SequenceLength("a"), 1u);
+  EXPECT_EQ(Utf8SequenceLength("\xc3\xa9x"), 2u);
+  EXPECT_EQ(Utf8SequenceLength("\xe2\x80\xae"), 3u);
+  EXPECT_EQ(Utf8SequenceLength("\xf0\x9f\x98\x80"), 4u);
+  EXPECT_EQ(Utf8SequenceLength("\x80"), 0u);              // a continuation byte alone
+  EXPECT_EQ(Utf8SequenceLength("\xe2\x80"), 0u);          // cut short
+  EXPECT_EQ(Utf8SequenceLength("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(Utf8SequenceLength("\xed\xa0\x80"), 0u);      // a surrogate
+  EXPECT_EQ(Utf8SequenceLength("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
+}
+
+TEST(DisplayTextTest, BidirectionalControlsAreExactlyTheListedOnes) {
+  const std::vector<char32_t> controls = {0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c,
+                                          0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069};
+  for (char32_t c = 0; c < 0x3000; ++c) {
+    const bool listed = std::find(controls.begin(), controls.end(), c) != controls.end();
+    EXPECT_EQ(IsBidiControl(c), listed) << static_cast<unsigned>(c);
+  }
+}
+
+TEST(DisplayTextTest, ProblemsNameTheByte) {
+  EXPECT_EQ(DisplayTextProblem(""), "");
+  EXPECT_EQ(DisplayTextProblem("accuracy caf\xc3\xa9 \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xe2\x9c\x93"), "");
+  EXPECT_EQ(DisplayTextProblem("acc\x1b[2J"), "holds a control character (at byte 3)");
+  EXPECT_EQ(DisplayTextProblem("a\tb"), "holds a control character (at byte 1)");
+  EXPECT_EQ(DisplayTextProblem("ab\x7f"), "holds a control character (at byte 2)");
+  EXPECT_EQ(DisplayTextProblem("ab\xc2\x9b"), "holds a control character (at byte 2)");  // C1: U+009B
+  EXPECT_EQ(DisplayTextProblem("caf\xe9"), "not valid UTF-8 (at byte 3)");
+  EXPECT_EQ(DisplayTextProblem("exe.\xe2\x80\xaetxt"), "holds the bidirectional control U+202E (at byte 4)");
+  EXPECT_EQ(DisplayTextProblem("\xd8\x9cx"), "holds the bidirectional control U+061C (at byte 0)");
+}
+
+TEST(DisplayTextTest, EscapedTextHasNoProblemAndKeepsWhatIsPrintable) {
+  EXPECT_EQ(EscapeForTerminal("plain caf\xc3\xa9"), "plain caf\xc3\xa9");
+  EXPECT_EQ(EscapeForTerminal("a\tb\nc\rd"), "a\\tb\\nc\\rd");
+  EXPECT_EQ(EscapeForTerminal("\x1b[31mred\x07\x7f"), "\\x1b[31mred\\x07\\x7f");
+  EXPECT_EQ(EscapeForTerminal(std::string("nul\0", 4)), "nul\\x00");
+  EXPECT_EQ(EscapeForTerminal("\xc2\x9b"
+                              "2J"),
+            "\\u009b2J");
+  EXPECT_EQ(EscapeForTerminal("gnp\xe2\x80\xae"
+                              "exe"),
+            "gnp\\u202eexe");
+  EXPECT_EQ(EscapeForTerminal("caf\xe9!"), "caf\\xe9!");
+  EXPECT_EQ(EscapeForTerminal("\xe2\x80"), "\\xe2\\x80");
+  // Whatever the input, what comes out is safe to print.
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string text(static_cast<size_t>(rng() % 24), '\0');
+    for (char& c : text) c = static_cast<char>(rng() % 256);
+    if (i % 2 == 0) text += "\xe2\x80\xae";
+    EXPECT_EQ(DisplayTextProblem(EscapeForTerminal(text)), "");
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <functional>
 #include <limits>
 #include <string>
@@ -724,6 +725,124 @@ TEST(SpecTest, ReportedMetricsMustBeFiniteAndNamed) {
   metrics.clear();
   for (int i = 0; i < 101; ++i) metrics[Indexed("m", i)] = i;
   EXPECT_EQ(CheckReportedMetrics("metrics", metrics).message(), "metrics: at most 100 values, got 101");
+}
+
+// Every Unicode bidirectional control in UTF-8, with the name messages give it.
+const std::vector<std::pair<std::string, std::string>>& BidiControls() {
+  static const auto* controls = new std::vector<std::pair<std::string, std::string>>{
+      {"\xd8\x9c", "U+061C"},     {"\xe2\x80\x8e", "U+200E"}, {"\xe2\x80\x8f", "U+200F"},
+      {"\xe2\x80\xaa", "U+202A"}, {"\xe2\x80\xab", "U+202B"}, {"\xe2\x80\xac", "U+202C"},
+      {"\xe2\x80\xad", "U+202D"}, {"\xe2\x80\xae", "U+202E"}, {"\xe2\x81\xa6", "U+2066"},
+      {"\xe2\x81\xa7", "U+2067"}, {"\xe2\x81\xa8", "U+2068"}, {"\xe2\x81\xa9", "U+2069"},
+  };
+  return *controls;
+}
+
+constexpr char kRlo[] = "\xe2\x80\xae";  // U+202E RIGHT-TO-LEFT OVERRIDE
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+TEST(SpecTest, BidirectionalControlsAreRefusedInEveryName) {
+  for (const auto& [utf8, code_point] : BidiControls()) {
+    v1::StudySpec spec = Parse(kCommand);
+    spec.set_name("mlp" + utf8 + "gnp.exe");
+    EXPECT_EQ(NormalizeSpec(spec).status().message(),
+              "name: holds the bidirectional control " + code_point + " (at byte 3)");
+  }
+  // Text that only looks unusual is still a name: accents, other scripts, symbols.
+  v1::StudySpec accepted = Parse(kCommand);
+  accepted.set_name("caf\xc3\xa9 \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xe2\x9c\x93");
+  EXPECT_TRUE(NormalizeSpec(accepted).ok()) << NormalizeSpec(accepted).status().ToString();
+
+  auto message = [](const std::function<void(v1::StudySpec&)>& breaks) {
+    v1::StudySpec spec = Parse(kCommand);
+    breaks(spec);
+    auto result = NormalizeSpec(spec);
+    EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+    return result.status().message();
+  };
+  EXPECT_EQ(message([](auto& s) { P(s, 1)->set_name(std::string("hid") + kRlo + "den"); }),
+            "parameters[1].name: may hold only letters, digits, '_', '-' and '.'");
+  EXPECT_EQ(message([](auto& s) {
+              v1::Parameter* p = s.add_parameters();
+              p->set_name("act");
+              p->mutable_categorical()->add_choices("relu");
+              p->mutable_categorical()->add_choices(std::string("ul") + kRlo + "er");
+            }),
+            "parameters[2] (act).categorical.choices[1]: holds the bidirectional control U+202E (at byte 2)");
+  EXPECT_EQ(
+      message([](auto& s) { s.mutable_objectives(1)->set_name(std::string("latency") + kRlo + "sm_"); }),
+      "objectives[1].name: holds the bidirectional control U+202E (at byte 7)");
+  EXPECT_EQ(message([](auto& s) {
+              v1::Constraint* c = s.add_constraints();
+              c->set_metric(std::string("\xe2\x81\xa6") + "latency_ms");
+              c->set_max(2);
+            }),
+            "constraints[0].metric: holds the bidirectional control U+2066 (at byte 0)");
+  EXPECT_EQ(message([](auto& s) { Command(s)->set_argv(1, std::string("train") + kRlo + "yp.py"); }),
+            "task.command.argv[1]: holds the bidirectional control U+202E (at byte 5)");
+  EXPECT_EQ(message([](auto& s) { Put(Selector(s), "gpu", std::string("H100") + kRlo); }),
+            "worker_selector: value of \"gpu\" holds the bidirectional control U+202E (at byte 4)");
+  // C1 controls (U+0080..U+009F; U+009B is a terminal's CSI) are control characters too.
+  EXPECT_EQ(message([](auto& s) {
+              s.set_name(
+                  "mlp\xc2\x9b"
+                  "2J");
+            }),
+            "name: holds a control character (at byte 3)");
+}
+
+TEST(SpecTest, ReportedMetricNamesAreTextWithoutControlsOrBidirectionalControls) {
+  auto message = [](const std::string& name) {
+    google::protobuf::Map<std::string, double> metrics;
+    metrics["loss"] = 0.5;
+    metrics[name] = 1;
+    const Status status = CheckReportedMetrics("metrics", metrics);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << name;
+    return status.message();
+  };
+  // The name is shown escaped in the message, so that the message is safe to print.
+  EXPECT_EQ(message("acc\x1b[2J"), "metrics: name \"acc\\x1b[2J\" holds a control character (at byte 3)");
+  EXPECT_EQ(message("acc\nloss"), "metrics: name \"acc\\nloss\" holds a control character (at byte 3)");
+  EXPECT_EQ(message("acc\x7f"), "metrics: name \"acc\\x7f\" holds a control character (at byte 3)");
+  EXPECT_EQ(message("acc\xff"), "metrics: name \"acc\\xff\" not valid UTF-8 (at byte 3)");
+  for (const auto& [utf8, code_point] : BidiControls()) {
+    EXPECT_EQ(message("ycarucca" + utf8), "metrics: name \"ycarucca\\u" + Lower(code_point.substr(2)) +
+                                              "\" holds the bidirectional control " + code_point +
+                                              " (at byte 8)");
+  }
+  EXPECT_EQ(message(std::string(100'000, 'm')),
+            "metrics: name \"" + std::string(64, 'm') + "...\" longer than 64 bytes");
+
+  // A completion's metrics follow the same rules, but a non-finite value is left to the caller.
+  google::protobuf::Map<std::string, double> metrics;
+  metrics[std::string(64, 'm')] = std::numeric_limits<double>::infinity();
+  metrics["caf\xc3\xa9"] = 1;
+  EXPECT_EQ(CheckReportedMetrics("metrics", metrics).message(),
+            "metrics[" + std::string(64, 'm') + "]: not a finite number");
+  EXPECT_TRUE(CheckReportedMetrics("metrics", metrics, NonFinite::kAccept).ok());
+  metrics[std::string("acc") + kRlo] = 1;
+  EXPECT_EQ(CheckReportedMetrics("metrics", metrics, NonFinite::kAccept).code(),
+            StatusCode::kInvalidArgument);
+  metrics.clear();
+  for (int i = 0; i < 100'000; ++i) metrics[Indexed("m", i)] = i;
+  EXPECT_EQ(CheckReportedMetrics("metrics", metrics, NonFinite::kAccept).message(),
+            "metrics: at most 100 values, got 100000");
+}
+
+TEST(SpecTest, ReportedDeviceIsShortText) {
+  EXPECT_TRUE(CheckReportedDevice("device", "").ok());
+  EXPECT_TRUE(CheckReportedDevice("device", "NVIDIA H100 80GB HBM3").ok());
+  EXPECT_TRUE(CheckReportedDevice("device", std::string(256, 'd')).ok());
+  EXPECT_EQ(CheckReportedDevice("device", std::string(257, 'd')).message(), "device: longer than 256 bytes");
+  EXPECT_EQ(CheckReportedDevice("device", std::string(3 << 20, 'd')).message(),
+            "device: longer than 256 bytes");
+  EXPECT_EQ(CheckReportedDevice("device", "cpu\x1b]0;owned\x07").message(),
+            "device: holds a control character (at byte 3)");
+  EXPECT_EQ(CheckReportedDevice("device", std::string("H100") + kRlo).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
