@@ -149,8 +149,23 @@ std::string IntText(int64_t v) {
 
 // ---- CSV ----
 
-std::string CsvField(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+// A text field, quoted per RFC 4180 when it holds a comma, a quote or a line break, or begins or ends with
+// a blank. A CSV file is read in a terminal as often as by a program: a line break ('\n') is kept, inside
+// the quotes, so that a program reads the text back; every other control or bidirectional character is
+// escaped as for a terminal (EscapeForTerminal: a '\r' would overwrite the line, an ESC drive the
+// terminal).
+std::string CsvField(std::string_view raw) {
+  std::string text;
+  for (size_t start = 0;;) {
+    const size_t end = raw.find('\n', start);
+    text += EscapeForTerminal(raw.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) break;
+    text += '\n';
+    start = end + 1;
+  }
+  const bool quoted = text.find_first_of(",\"\n") != std::string::npos ||
+                      (!text.empty() && (text.front() == ' ' || text.back() == ' '));
+  if (!quoted) return text;
   std::string out = "\"";
   for (char c : text) {
     if (c == '"') out += '"';
@@ -252,8 +267,17 @@ size_t DisplayWidth(std::string_view text) {
 }
 
 // Renders `header` and `rows` as aligned columns: a column whose cells are all numbers (or missing) is
-// right-aligned, others left-aligned; no trailing blanks.
-std::string RenderTable(const std::vector<std::string>& header, const std::vector<std::vector<Cell>>& rows) {
+// right-aligned, others left-aligned; no trailing blanks. Every name and text is escaped for the terminal
+// (EscapeForTerminal) here, the one place tables are written.
+std::string RenderTable(const std::vector<std::string>& raw_header, std::vector<std::vector<Cell>> rows) {
+  std::vector<std::string> header;
+  header.reserve(raw_header.size());
+  for (const std::string& name : raw_header) header.push_back(EscapeForTerminal(name));
+  for (auto& row : rows) {
+    for (Cell& cell : row) {
+      if (!cell.numeric) cell.text = EscapeForTerminal(cell.text);
+    }
+  }
   const size_t n = header.size();
   std::vector<size_t> width(n, 0);
   std::vector<bool> right(n, true);
@@ -416,7 +440,7 @@ std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::Study
   }
   std::vector<std::string> header = Header({"trial"}, columns);
   header.insert(header.end(), others.begin(), others.end());
-  return RenderTable(header, rows);
+  return RenderTable(header, std::move(rows));
 }
 
 std::string FormatCsv(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec) {
@@ -497,7 +521,7 @@ std::string FormatTrialsTable(const v1::ListTrialsResponse& trials, const v1::St
   std::vector<std::string> header = Header({"trial", "state", "attempt", "step"}, columns);
   if (constrained) header.push_back("feasible");
   header.push_back("error");
-  return RenderTable(header, rows);
+  return RenderTable(header, std::move(rows));
 }
 
 std::string FormatTrialsCsv(const v1::ListTrialsResponse& trials, const v1::StudySpec& spec) {
@@ -672,12 +696,13 @@ std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontR
   size_t width = 0;
   for (const auto& [key, value] : rows) width = std::max(width, key.size());
   for (const v1::Parameter& parameter : spec.parameters())
-    width = std::max(width, parameter.name().size() + 2);
+    width = std::max(width, DisplayWidth(EscapeForTerminal(parameter.name())) + 2);
   std::string out;
-  auto line = [&](const std::string& key, const std::string& value) {
+  auto line = [&](const std::string& raw_key, const std::string& raw_value) {
+    const std::string key = EscapeForTerminal(raw_key);
     out += key;
     out.append(width + 2 - DisplayWidth(key), ' ');
-    out += value;
+    out += EscapeForTerminal(raw_value);
     while (!out.empty() && out.back() == ' ') out.pop_back();
     out += '\n';
   };
@@ -701,7 +726,8 @@ std::string FormatStudiesTable(const v1::ListStudiesResponse& studies) {
                     NumberCell(counts.pending()), NumberCell(study.spec().budget().max_trials())});
   }
   return RenderTable(
-      {"id", "name", "state", "completed", "pruned", "failed", "running", "pending", "max_trials"}, rows);
+      {"id", "name", "state", "completed", "pruned", "failed", "running", "pending", "max_trials"},
+      std::move(rows));
 }
 
 }  // namespace hpo::client

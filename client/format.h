@@ -14,6 +14,14 @@
 // out as Python's repr does ("0.0003", "1e-05"; base/strings.h FormatDouble kPython), integers as
 // integers; tables print doubles to 4 significant digits. Non-finite
 // doubles are "nan", "inf", "-inf" in CSV and tables, null in JSON.
+//
+// Text from the service (study, parameter and metric names, choices, devices, errors) never reaches a
+// terminal raw, whatever the server holds: tables, the study summary and CSV write control characters
+// as visible escapes ("\n", "\t", "\x1b"), C1 and Unicode bidirectional controls as "\u202e", and bytes
+// that are not UTF-8 as "\xNN" (base/strings.h EscapeForTerminal); JSON escapes the same characters as
+// \uXXXX (JsonQuote), which reads back to the original text. CSV fields are quoted per RFC 4180 (a field
+// holding a comma, a quote or a line break, or starting or ending with a blank, is quoted, its quotes
+// doubled); a line break ('\n') is the one control character CSV keeps, inside the quotes.
 #ifndef HPO_CLIENT_FORMAT_H_
 #define HPO_CLIENT_FORMAT_H_
 
@@ -38,8 +46,8 @@ Result<OutputFormat> ParseOutputFormat(std::string_view name);
 // test_accuracy) follow the parameters, in natural order.
 std::string FormatTable(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec);
 
-// The Pareto front as CSV (RFC 4180 quoting, "\n" line ends): the header `trial,<obj1>,...,<param1>,...`
-// then one row per trial.
+// The Pareto front as CSV (RFC 4180 quoting, text escaped as above, "\n" line ends): the header
+// `trial,<obj1>,...,<param1>,...` then one row per trial.
 std::string FormatCsv(const v1::GetParetoFrontResponse& front, const v1::StudySpec& spec);
 
 // The Pareto front as a JSON array, one object per trial:

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/strings.h"
 #include "tests/testing/spec_builders.h"
 
 namespace hpo::client {
@@ -419,6 +420,112 @@ TEST(FormatTrialsCsvTest, EveryFieldOfEveryTrial) {
       "1700000001500,\n"
       "1,22,failed,3,,,,0.05,,,,,,,,\"exit status 1\nout of memory\"\n"
       "2,23,running,1,3,,,,,,,,,,,\n");
+}
+
+// A trial list whose text a hostile trial or worker chose: a metric name that clears the screen, a device
+// that retitles the terminal, an error that returns the carriage to overwrite its line, and a value and a
+// study name with a right-to-left override (U+202E).
+constexpr char kRlo[] = "\xe2\x80\xae";
+
+v1::ListTrialsResponse MakeHostileTrialList() {
+  v1::ListTrialsResponse trials;
+  v1::Trial trial = MakeTrial(0, 0.9, 1.5, 0.01, 2, std::string("ul") + kRlo + "er");
+  trial.set_id(21);
+  (*trial.mutable_metrics())["acc\x1b[2J"] = 1;
+  trial.set_device("cpu\x1b]0;owned\x07");
+  trial.set_error("ok\r\x1b[1Afake, \"done\"\nsecond line");
+  *trials.add_trials() = trial;
+  return trials;
+}
+
+// True when every line of `out` prints as it reads: no control character but the line ends, no
+// bidirectional control, nothing that is not UTF-8.
+::testing::AssertionResult PrintsAsItReads(const std::string& out) {
+  for (const std::string& line : Lines(out)) {
+    if (const std::string problem = DisplayTextProblem(line); !problem.empty()) {
+      return ::testing::AssertionFailure() << "line " << problem << ": " << EscapeForTerminal(line);
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(FormatTrialsCsvTest, ControlAndBidirectionalCharactersAreEscapedAndFieldsQuoted) {
+  const std::string csv = FormatTrialsCsv(MakeHostileTrialList(), MakeSpec());
+  EXPECT_TRUE(PrintsAsItReads(csv));
+  const std::vector<std::string> expected = {
+      "trial,id,state,attempt,step,accuracy,latency_ms,lr,layers,activation,acc\\x1b[2J,train_loss,device,"
+      "worker_id,started_ms,finished_ms,error",
+      // The line break of the error stays inside its quotes (RFC 4180); the carriage return does not.
+      "0,21,completed,1,,0.9,1.5,0.01,2,ul\\u202eer,1,0.25,cpu\\x1b]0;owned\\x07,,,,\"ok\\r\\x1b[1Afake, "
+      "\"\"done\"\"",
+      "second line\"",
+  };
+  EXPECT_EQ(Lines(csv), expected);
+  v1::GetParetoFrontResponse front;
+  *front.add_trials() = MakeHostileTrialList().trials(0);
+  EXPECT_TRUE(PrintsAsItReads(FormatCsv(front, MakeSpec())));
+  EXPECT_EQ(Lines(FormatCsv(front, MakeSpec()))[1], "0,0.9,1.5,0.01,2,ul\\u202eer");
+  // A field with a blank at either end is quoted, so that a reader that trims keeps it.
+  EXPECT_EQ(Lines(FormatCsv(
+                [] {
+                  v1::GetParetoFrontResponse f;
+                  *f.add_trials() = MakeTrial(1, 0.5, 1, 0.01, 3, " relu");
+                  return f;
+                }(),
+                MakeSpec()))[1],
+            "1,0.5,1,0.01,3,\" relu\"");
+}
+
+TEST(FormatTrialsTableTest, ControlAndBidirectionalCharactersAreEscaped) {
+  const std::string table = FormatTrialsTable(MakeHostileTrialList(), MakeSpec());
+  EXPECT_TRUE(PrintsAsItReads(table));
+  const std::vector<std::string> lines = Lines(table);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("ul\\u202eer"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("ok \\x1b[1Afake, \"done\" second line"), std::string::npos) << lines[1];
+  v1::GetParetoFrontResponse front;
+  *front.add_trials() = MakeHostileTrialList().trials(0);
+  const std::string front_table = FormatTable(front, MakeSpec());
+  EXPECT_TRUE(PrintsAsItReads(front_table));
+  EXPECT_NE(Lines(front_table)[0].find("acc\\x1b[2J"), std::string::npos) << front_table;
+  // Columns stay aligned on the escaped text.
+  EXPECT_EQ(Lines(front_table)[0].find("activation"), Lines(front_table)[1].find("ul\\u202eer"));
+}
+
+TEST(FormatTrialsJsonTest, ControlAndBidirectionalCharactersAreEscapedAndReadBack) {
+  const v1::ListTrialsResponse trials = MakeHostileTrialList();
+  const std::string json = FormatTrialsJson(trials, MakeSpec());
+  EXPECT_TRUE(PrintsAsItReads(json));
+  const google::protobuf::ListValue list = ParseJsonList(json);
+  ASSERT_EQ(list.values_size(), 1);
+  const auto& fields = list.values(0).struct_value().fields();
+  EXPECT_EQ(fields.at("device").string_value(), trials.trials(0).device());
+  EXPECT_EQ(fields.at("error").string_value(), trials.trials(0).error());
+  EXPECT_EQ(fields.at("params").struct_value().fields().at("activation").string_value(),
+            std::string("ul") + kRlo + "er");
+  EXPECT_EQ(fields.at("metrics").struct_value().fields().at("acc\x1b[2J").number_value(), 1);
+}
+
+TEST(FormatStudySummaryTest, NamesAreEscaped) {
+  v1::Study study;
+  study.set_id(1);
+  study.mutable_spec()->set_name(std::string("fast") + kRlo + "wols");
+  study.mutable_spec()->add_objectives()->set_name("acc\x1b[2J");
+  v1::Parameter* p = study.mutable_spec()->add_parameters();
+  p->set_name("act\n");
+  p->mutable_categorical()->add_choices(std::string("ul") + kRlo + "er");
+  (*study.mutable_spec()->mutable_worker_selector())["gpu"] = "H100\x1b[0m";
+  const std::string summary = FormatStudySummary(study, nullptr);
+  EXPECT_TRUE(PrintsAsItReads(summary)) << summary;
+  EXPECT_NE(summary.find(" fast\\u202ewols\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\n  act\\n "), std::string::npos) << summary;
+  EXPECT_NE(summary.find(" categorical ul\\u202eer\n"), std::string::npos) << summary;
+  EXPECT_NE(summary.find(" gpu=H100\\x1b[0m\n"), std::string::npos) << summary;
+  v1::ListStudiesResponse studies;
+  *studies.add_studies() = study;
+  const std::string table = FormatStudiesTable(studies);
+  EXPECT_TRUE(PrintsAsItReads(table));
+  EXPECT_NE(table.find("fast\\u202ewols"), std::string::npos) << table;
 }
 
 TEST(FormatTrialsJsonTest, ParsesBackWithEveryField) {
