@@ -415,13 +415,14 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
   // go stays open here until the byte is written, so that the write cannot raise SIGPIPE.
   const char go = 1;
   const bool sent = write(go_pipe[1], &go, 1) == 1;
+  const int write_error = errno;
   CloseFd(&go_pipe[0]);
   CloseFd(&go_pipe[1]);
   int exec_error = 0;
   const ssize_t got = ReadFully(exec_error_pipe[0], &exec_error, sizeof(exec_error));
   CloseFd(&exec_error_pipe[0]);
   if (!sent || got != 0) {
-    if (got != static_cast<ssize_t>(sizeof(exec_error))) exec_error = sent ? EIO : errno;
+    if (got != static_cast<ssize_t>(sizeof(exec_error))) exec_error = sent ? EIO : write_error;
     // The child has exited or will: the guard's kill covers it; reap both.
     CloseFd(&watch_pipe[1]);
     while (waitpid(guard, nullptr, 0) < 0 && errno == EINTR) {
