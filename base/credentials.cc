@@ -113,6 +113,20 @@ Result<std::string> ReadPemFile(const std::string& path, std::string_view what) 
   return text;
 }
 
+std::string TransportHint(std::string_view message) {
+  if (message.find("Socket closed") != std::string_view::npos) {
+    return " (the coordinator may require TLS: connect with --tls-ca and its certificate or CA)";
+  }
+  if (message.find("wrong version number") != std::string_view::npos) {
+    return " (the coordinator does not serve TLS at this address: leave out --tls-ca, or check the address)";
+  }
+  if (message.find("andshake failed") != std::string_view::npos) {
+    return " (the TLS handshake failed: --tls-ca must hold the coordinator's certificate or its CA, and the "
+           "certificate must name the address dialled)";
+  }
+  return "";
+}
+
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Every byte of the longer string is visited and folded into `diff` without branching on contents;
   // volatile keeps the compiler from ending the loop early once `diff` is non-zero.

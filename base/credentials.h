@@ -48,6 +48,12 @@ Result<std::string> LoadToken(const std::string& token_file, const char* env_val
 // the file, when it cannot be read or holds no "-----BEGIN " block.
 Result<std::string> ReadPemFile(const std::string& path, std::string_view what);
 
+// What a client should add to a failed call's message when the transport says the two ends disagree on
+// TLS: gRPC reports a plaintext client at a TLS server only as "Socket closed", and a TLS client at a
+// plaintext server as an SSL "wrong version number". Returns " (...)", naming --tls-ca, or "" when the
+// message is about something else.
+std::string TransportHint(std::string_view message);
+
 // True when a == b. The time taken depends on the lengths only, never on where the first difference is,
 // so that comparing a caller's secret with the real one leaks nothing of the real one's contents.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

@@ -6,6 +6,8 @@
 
 #include <utility>
 
+#include "base/credentials.h"
+
 namespace hpo::client {
 
 Status FromGrpcStatus(const grpc::Status& status) {
@@ -16,6 +18,7 @@ Status FromGrpcStatus(const grpc::Status& status) {
                         : StatusCode::kUnknown;
   std::string message = status.error_message();
   if (message.empty()) message = std::string(StatusCodeName(code));
+  if (code == StatusCode::kUnavailable) message += TransportHint(message);
   return Status(code, std::move(message));
 }
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <utility>
 
+#include "base/credentials.h"
+
 namespace hpo::worker {
 namespace {
 
@@ -54,6 +56,7 @@ Status FromGrpc(const grpc::Status& status) {
                         : StatusCode::kUnknown;
   std::string message = status.error_message();
   if (message.empty()) message = std::string(StatusCodeName(code));
+  if (code == StatusCode::kUnavailable) message += TransportHint(message);
   return Status(code, std::move(message));
 }
 

@@ -101,6 +101,21 @@ TEST_F(CredentialsTest, NewTokensAreStrongBase64UrlAndDifferent) {
   EXPECT_EQ(seen.size(), 50u);
 }
 
+TEST_F(CredentialsTest, TransportHintNamesTlsForTheMessagesOfAMismatch) {
+  EXPECT_NE(TransportHint("failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:1: "
+                          "Socket closed")
+                .find("may require TLS: connect with --tls-ca"),
+            std::string::npos);
+  EXPECT_NE(TransportHint("last error: UNKNOWN: ipv4:127.0.0.1:1: Ssl handshake failed: SSL_ERROR_SSL: "
+                          "error:0A00010B:SSL routines::wrong version number")
+                .find("does not serve TLS"),
+            std::string::npos);
+  EXPECT_NE(
+      TransportHint("Ssl handshake failed: SSL_ERROR_SSL: certificate verify failed").find("--tls-ca must"),
+      std::string::npos);
+  EXPECT_EQ(TransportHint("failed to connect to all addresses; last error: Connection refused"), "");
+}
+
 TEST_F(CredentialsTest, LoadTokenPrefersTheFileThenTheEnvironment) {
   const std::string file = Write("token", "from-file\n");
   auto from_file = LoadToken(file, "from-env");

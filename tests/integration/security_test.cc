@@ -340,6 +340,15 @@ TEST_F(SecurityTest, TlsServerServesClientsThatTrustItsCertificateOnly) {
   EXPECT_EQ(untrusted.error_code(), grpc::StatusCode::UNAVAILABLE) << untrusted.error_message();
   EXPECT_EQ(CountRows("studies"), 0);
 
+  // hpoctl's client without --tls-ca is told that TLS may be needed.
+  client::StudyClientOptions plain_options;
+  plain_options.deadline = std::chrono::seconds(5);
+  auto refused = client::StudyClient::Connect(address_, plain_options)->ListStudies();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("may require TLS: connect with --tls-ca"), std::string::npos)
+      << refused.status().message();
+
   // hpoctl's client with --tls-ca.
   client::StudyClientOptions client_options;
   client_options.tls_root_certs = certificate->cert_pem;
@@ -387,6 +396,23 @@ TEST_F(SecurityTest, WorkerRunsAStudyOverTlsWithTheTokenAndStopsOnAWrongOne) {
   EXPECT_EQ(current.state(), v1::STUDY_COMPLETED);
   EXPECT_EQ(current.counts().completed(), 6u);
   EXPECT_EQ(worker->stats().completed, 6u);
+}
+
+TEST_F(SecurityTest, ATlsClientAtAPlaintextServerIsToldSo) {
+  std::string log;
+  const auto certificate = MakeCertificate(dir_, "server", &log);
+  ASSERT_TRUE(certificate.has_value()) << log;
+  StartServer(coordinator::ServerOptions{});
+  EXPECT_FALSE(server_->tls());
+  client::StudyClientOptions options;
+  options.deadline = std::chrono::seconds(5);
+  options.tls_root_certs = certificate->cert_pem;
+  auto refused = client::StudyClient::Connect(address_, options)->ListStudies();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("does not serve TLS at this address: leave out --tls-ca"),
+            std::string::npos)
+      << refused.status().message();
 }
 
 TEST_F(SecurityTest, TlsStartFailsForACertificateWithAnotherKey) {
