@@ -1,6 +1,5 @@
 #include "coordinator/http_server.h"
 
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -9,8 +8,11 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <exception>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "base/log.h"
@@ -22,16 +24,35 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+class Session;
+}  // namespace
+
 struct HttpServer::Impl {
   Impl(const HttpServerOptions& o, HttpHandler h) : options(o), handler(std::move(h)) {}
 
   void Accept();
   void Shutdown();
 
+  // The open connections, by id (ids ascend in the order of acceptance, so the first is the oldest).
+  struct Connection {
+    std::weak_ptr<Session> session;
+    std::string address;
+    bool waiting = true;  // for a request's header: the first to give its place
+  };
+  // Registers a new connection from `address`, making room past a cap by closing the oldest one that
+  // waits for a header; 0 when there is no room (every connection is inside a request).
+  uint64_t Admit(const std::string& address, std::weak_ptr<Session> session);
+  void SetWaiting(uint64_t id, bool waiting);
+  void Forget(uint64_t id);
+
   const HttpServerOptions options;
   const HttpHandler handler;
-  // Declared before io: sessions still held by io's handlers count themselves out when io is destroyed.
-  std::atomic<size_t> open{0};
+  // Declared before io: sessions still held by io's handlers forget themselves when io is destroyed.
+  std::mutex mu;
+  std::map<uint64_t, Connection> connections;  // guarded by mu
+  std::map<std::string, size_t> per_address;   // guarded by mu
+  uint64_t next_id = 1;                        // guarded by mu
   asio::io_context io;
   tcp::acceptor acceptor{io};
   std::vector<std::thread> threads;
@@ -46,18 +67,42 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {}
-  ~Session() { --server_->open; }
+  ~Session() {
+    if (id_ != 0) server_->Forget(id_);
+  }
 
+  // Serves the connection as number `id` (Impl::Admit), or closes it when `id` is 0 (no room).
+  void Start(uint64_t id) {
+    id_ = id;
+    if (id_ == 0) return Close();
+    Read();
+  }
+
+  // Waits for the next request: its header within header_timeout, then the rest within timeout.
   void Read() {
+    server_->SetWaiting(id_, true);
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
+    stream_.expires_after(server_->options.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  // Closes the connection on its own executor (from another thread: the acceptor making room).
+  void Evict() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  void OnHeader(beast::error_code error, size_t bytes) {
+    if (error) return OnRead(error, bytes);
+    server_->SetWaiting(id_, false);
     stream_.expires_after(server_->options.timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
- private:
   void OnRead(beast::error_code error, size_t /*bytes*/) {
     if (error == http::error::header_limit) return Refuse(http::status::request_header_fields_too_large);
     if (error == http::error::body_limit) return Refuse(http::status::payload_too_large);
@@ -122,23 +167,67 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl* const server_;
+  uint64_t id_ = 0;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
 
 }  // namespace
 
+uint64_t HttpServer::Impl::Admit(const std::string& address, std::weak_ptr<Session> session) {
+  std::shared_ptr<Session> evicted;
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mu);
+    // The oldest connection that waits for a header, from `from` ("" for any address).
+    const auto oldest_waiting = [&](const std::string& from) {
+      for (auto it = connections.begin(); it != connections.end(); ++it) {
+        if (it->second.waiting && (from.empty() || it->second.address == from)) return it;
+      }
+      return connections.end();
+    };
+    const bool client_full = per_address[address] >= options.max_connections_per_client;
+    if (client_full || connections.size() >= options.max_connections) {
+      auto victim = oldest_waiting(client_full ? address : "");
+      if (victim == connections.end()) {
+        if (per_address[address] == 0) per_address.erase(address);
+        return 0;
+      }
+      evicted = victim->second.session.lock();
+      if (--per_address[victim->second.address] == 0) per_address.erase(victim->second.address);
+      connections.erase(victim);
+    }
+    id = next_id++;
+    connections[id] = Connection{std::move(session), address, true};
+    ++per_address[address];
+  }
+  if (evicted) evicted->Evict();
+  return id;
+}
+
+void HttpServer::Impl::SetWaiting(uint64_t id, bool waiting) {
+  std::lock_guard lock(mu);
+  auto it = connections.find(id);
+  if (it != connections.end()) it->second.waiting = waiting;
+}
+
+void HttpServer::Impl::Forget(uint64_t id) {
+  std::lock_guard lock(mu);
+  auto it = connections.find(id);
+  if (it == connections.end()) return;  // evicted: already forgotten
+  if (--per_address[it->second.address] == 0) per_address.erase(it->second.address);
+  connections.erase(it);
+}
+
 void HttpServer::Impl::Accept() {
   acceptor.async_accept(asio::make_strand(io), [this](beast::error_code error, tcp::socket socket) {
     if (error == asio::error::operation_aborted || !acceptor.is_open()) return;  // shutting down
     if (!error) {
-      if (open.fetch_add(1) >= options.max_connections) {
-        --open;
-        beast::error_code ignored;
-        socket.close(ignored);  // over the cap: closed before anything is read
-      } else {
-        std::make_shared<Session>(std::move(socket), this)->Read();
-      }
+      beast::error_code unknown;
+      const tcp::endpoint peer = socket.remote_endpoint(unknown);
+      auto session = std::make_shared<Session>(std::move(socket), this);
+      // With no room (or a peer already gone) it is closed before anything is read.
+      session->Start(unknown ? 0 : Admit(peer.address().to_string(), session));
     }
     Accept();
   });
@@ -193,6 +282,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   HPO_ASSIGN_OR_RETURN(const auto host_port, SplitHostPort(options.address, "http address"));
   if (options.threads < 1) return InvalidArgumentError("http threads: must be at least 1");
   if (options.max_connections < 1) return InvalidArgumentError("http max_connections: must be at least 1");
+  if (options.max_connections_per_client < 1) {
+    return InvalidArgumentError("http max_connections_per_client: must be at least 1");
+  }
+  if (options.header_timeout.count() <= 0)
+    return InvalidArgumentError("http header_timeout: must be positive");
   if (options.max_header_bytes < 1024)
     return InvalidArgumentError("http max_header_bytes: must be at least 1024");
   if (options.timeout.count() <= 0) return InvalidArgumentError("http timeout: must be positive");

@@ -3,10 +3,18 @@
 // HttpResponse the handler returns; routing and content are the handler's (coordinator/dashboard_api.h),
 // so they are tested without sockets.
 //
-// Bounded by its options: a fixed number of threads, a cap on open connections (one past it is closed
-// at once), limits on a request's header and body sizes (431 and 413), and one timeout for reading a
-// whole request (including a keep-alive connection's wait for its next one) and for writing a response.
-// Connections are kept alive as HTTP/1.1 says.
+// Bounded by its options: a fixed number of threads, caps on open connections (in all, and from one
+// client address), limits on a request's header and body sizes (431 and 413), a short timeout for a
+// request's header to arrive whole (from the connection's start, or from the last answer on a kept-alive
+// one) and a longer one for the rest of a request and for writing a response. Connections are kept
+// alive as HTTP/1.1 says.
+//
+// Slow or half-open clients cannot lock it: a connection still waiting for a request's header is the
+// first to go. A new connection past either cap takes the place of the oldest connection that waits for a
+// header (from the same address, when it is that address's cap), which is closed; only when every
+// connection is inside a request is the new one closed at once. So 200 connections that send half a
+// request and wait hold no place a real client needs for longer than it takes to open its own, and each
+// is closed after header_timeout anyway (/healthz, /metrics and the API stay answerable).
 //
 // Start() returns once the server listens. Shutdown() (idempotent, thread-safe) stops accepting, drops the
 // open connections and joins the threads; the handler is not called after it returns. The handler is
@@ -47,11 +55,14 @@ struct HttpServerOptions {
   // host:port to listen on ("127.0.0.1:8080", "[::1]:8080", "localhost:8080", "0.0.0.0:8080"); port 0
   // picks a free one (HttpServer::port).
   std::string address = "127.0.0.1:8080";
-  int threads = 2;                                              // REQUIRES >= 1
-  size_t max_connections = 64;                                  // open at once; REQUIRES >= 1
-  size_t max_header_bytes = 16 << 10;                           // a larger request header is answered 431
-  size_t max_body_bytes = 64 << 10;                             // a larger request body is answered 413
-  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // to read a request, or write a response
+  int threads = 2;                         // REQUIRES >= 1
+  size_t max_connections = 64;             // open at once; REQUIRES >= 1
+  size_t max_connections_per_client = 32;  // open at once from one client address; REQUIRES >= 1
+  size_t max_header_bytes = 16 << 10;      // a larger request header is answered 431
+  size_t max_body_bytes = 64 << 10;        // a larger request body is answered 413
+  // For a request's header to arrive whole (a kept-alive connection's wait for its next request too).
+  std::chrono::milliseconds header_timeout{std::chrono::seconds(5)};
+  std::chrono::milliseconds timeout{std::chrono::seconds(30)};  // to read the body, or write a response
 };
 
 class HttpServer {

@@ -4,9 +4,14 @@
 #include "coordinator/http_server.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
+#include <boost/asio/write.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -118,9 +123,9 @@ TEST_F(HttpServerTest, RefusesOversizedHeadersAndBodiesAndGarbage) {
   EXPECT_TRUE(Seen().empty());  // none of them reached the handler
 }
 
-TEST_F(HttpServerTest, ClosesAConnectionThatSendsNothingWithinTheTimeout) {
+TEST_F(HttpServerTest, ClosesAConnectionThatSendsNothingWithinTheHeaderTimeout) {
   HttpServerOptions options;
-  options.timeout = 200ms;
+  options.header_timeout = 200ms;
   Start(options);
   HttpClient client(server_->port(), 5s);
   ASSERT_EQ(client.Get("/first").status, 200);
@@ -130,25 +135,107 @@ TEST_F(HttpServerTest, ClosesAConnectionThatSendsNothingWithinTheTimeout) {
   EXPECT_FALSE(got.error.empty());
 }
 
-TEST_F(HttpServerTest, ClosesConnectionsPastTheCap) {
+// `count` connections to 127.0.0.1:port that each send half a request header and then nothing.
+std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> HalfOpen(boost::asio::io_context& io, int port,
+                                                                    int count) {
+  namespace asio = boost::asio;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> sockets;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                                         static_cast<unsigned short>(port));
+  for (int i = 0; i < count; ++i) {
+    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
+    boost::system::error_code error;
+    socket->connect(endpoint, error);
+    if (!error)
+      asio::write(*socket, asio::buffer(std::string("GET /api/v1/studies HTTP/1.1\r\nHost: h\r\n")), error);
+    sockets.push_back(std::move(socket));
+  }
+  return sockets;
+}
+
+// Whether the server closed `socket` (a read ends at once with an error) within `within`.
+bool ClosedByServer(boost::asio::ip::tcp::socket& socket, std::chrono::milliseconds within) {
+  pollfd fd{socket.native_handle(), POLLIN, 0};
+  if (::poll(&fd, 1, static_cast<int>(within.count())) <= 0) return false;
+  char byte;
+  return ::recv(socket.native_handle(), &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+TEST_F(HttpServerTest, HalfOpenConnectionsGiveTheirPlaceAndTimeOut) {
+  HttpServerOptions options;
+  options.header_timeout = 1s;
+  Start(options);  // 64 connections, 32 from one address
+  boost::asio::io_context io;
+  auto held = HalfOpen(io, server_->port(), 200);
+  // Clients from the same address as the 200 are still served, again and again.
+  for (int i = 0; i < 5; ++i) {
+    HttpClient client(server_->port(), 2s);
+    const auto got = client.Get("/healthz");
+    ASSERT_EQ(got.status, 200) << i << ": " << got.error;
+  }
+  // Every half-open connection is closed: given up for a newer one, or after the header timeout.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  size_t closed = 0;
+  for (auto& socket : held) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    closed += ClosedByServer(*socket, std::max(left, 1ms)) ? 1 : 0;
+  }
+  EXPECT_EQ(closed, held.size());
+}
+
+TEST_F(HttpServerTest, PastTheCapTheOldestWaitingConnectionGivesItsPlace) {
   HttpServerOptions options;
   options.max_connections = 2;
   Start(options);
-  HttpClient a(server_->port());
-  HttpClient b(server_->port());
+  HttpClient a(server_->port(), 2s);
+  HttpClient b(server_->port(), 2s);
   ASSERT_EQ(a.Get("/a").status, 200);
   ASSERT_EQ(b.Get("/b").status, 200);
+  // Both wait for their next request: a third takes the place of the oldest, a.
   HttpClient c(server_->port(), 2s);
-  EXPECT_EQ(c.Get("/c").status, 0);  // closed before anything is read
-  b.Close();
-  // The closed connection's place is free again (the server notices the close asynchronously).
-  bool served = false;
-  for (int i = 0; i < 50 && !served; ++i) {
-    HttpClient d(server_->port(), 2s);
-    served = d.Get("/d").status == 200;
-    if (!served) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(c.Get("/c").status, 200);
+  EXPECT_EQ(a.Get("/a2").status, 0);
+  EXPECT_EQ(b.Get("/b2").status, 200);
+}
+
+TEST(HttpServerCapTest, WithEveryConnectionInsideARequestANewOneIsClosed) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int inside = 0;
+  HttpServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.max_connections = 2;
+  options.threads = 3;  // two held in the handler, one to accept
+  auto server = HttpServer::Start(options, [&](const HttpRequest& request) {
+    if (request.target == "/slow") {
+      std::unique_lock lock(mu);
+      ++inside;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    }
+    return HttpResponse{200, "text/plain", "ok", {}};
+  });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  std::vector<std::thread> slow;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 2; ++i) {
+    slow.emplace_back([&] { answered += HttpClient(port, 10s).Get("/slow").status == 200 ? 1 : 0; });
   }
-  EXPECT_TRUE(served);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return inside == 2; }));
+  }
+  EXPECT_EQ(HttpClient(port, 2s).Get("/c").status, 0);  // no place to take: closed before it is read
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (std::thread& t : slow) t.join();
+  EXPECT_EQ(answered.load(), 2);
 }
 
 TEST_F(HttpServerTest, ShutdownStopsServingAndIsIdempotent) {

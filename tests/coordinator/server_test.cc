@@ -3,9 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/write.hpp>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "tests/testing/http_client.h"
 #include "tests/testing/temp_dir.h"
 
 namespace hpo::coordinator {
@@ -58,6 +62,39 @@ TEST(ServerOptionsTest, StartRefusesBadSecurityOptionsBeforeOpeningTheDatabase) 
   EXPECT_NE(started.status().message().find("max_request_bytes"), std::string::npos);
 
   EXPECT_FALSE(std::filesystem::exists(base.db_path));
+}
+
+TEST(ServerHttpTest, TwoHundredHalfOpenConnectionsLeaveTheDashboardAnswering) {
+  namespace asio = boost::asio;
+  testing::TempDir dir;
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.db_path = dir.File("hpo.db");
+  options.http_address = "127.0.0.1:0";
+  options.auth_token = "dashboard-half-open-token";
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->http_port();
+  // 200 connections that send half a request and hold it, no token needed to do so.
+  asio::io_context io;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                                         static_cast<unsigned short>(port));
+  for (int i = 0; i < 200; ++i) {
+    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
+    boost::system::error_code error;
+    socket->connect(endpoint, error);
+    if (!error)
+      asio::write(*socket, asio::buffer(std::string("GET /api/v1/studies HTTP/1.1\r\nHost: h\r\n")), error);
+    held.push_back(std::move(socket));
+  }
+  testing::HttpClient client(port, std::chrono::seconds(5));
+  EXPECT_EQ(client.Get("/healthz").status, 200);
+  const auto api = client.Get("/api/v1/studies", {{"Authorization", "Bearer dashboard-half-open-token"}});
+  EXPECT_EQ(api.status, 200) << api.error;
+  EXPECT_NE(api.body.find("studies"), std::string::npos) << api.body;
+  EXPECT_EQ(testing::HttpClient(port, std::chrono::seconds(5)).Get("/api/v1/studies").status, 401);
+  (*server)->Shutdown();
 }
 
 }  // namespace
