@@ -586,6 +586,7 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
         break;
     }
   }
+  if (reported == ReportResult::kRefusedAndFailed) done += " (result refused by the coordinator: failed)";
   if (reported == ReportResult::kLeaseLost) done += " (lease lost: result dropped)";
   if (reported == ReportResult::kGaveUp) done += " (report not delivered: result dropped)";
   {
@@ -593,6 +594,8 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
     slots_[slot].active.reset();
     if (reason == StopReason::kPruned) {
       ++stats_.pruned;
+    } else if (reported == ReportResult::kRefusedAndFailed) {
+      ++stats_.failed;
     } else if (reported != ReportResult::kAcknowledged) {
       ++stats_.lost;
     } else if (outcome.kind == TrialOutcome::Kind::kCompleted) {
@@ -622,9 +625,10 @@ bool Worker::LeaseTakenBack(int slot) const {
 
 Worker::ReportResult Worker::Report(int slot, const ActiveTrial& trial, const TrialOutcome& outcome,
                                     bool once) {
-  const bool complete = outcome.kind == TrialOutcome::Kind::kCompleted;
+  bool complete = outcome.kind == TrialOutcome::Kind::kCompleted;
   const bool release = outcome.kind == TrialOutcome::Kind::kStopped;
   const char* what = complete ? "CompleteTrial" : release ? "ReleaseTrial" : "FailTrial";
+  std::string error = outcome.error;
   // The result is kept while the lease may still be ours: at least report_timeout, then as long as
   // heartbeats renew the lease (the slot keeps the trial, so they name it).
   const SteadyClock::time_point floor = SteadyClock::now() + options_.report_timeout;
@@ -655,12 +659,25 @@ Worker::ReportResult Worker::Report(int slot, const ActiveTrial& trial, const Tr
       request.set_worker_id(trial.worker_id);
       request.set_trial_id(trial.trial_id);
       request.set_lease_token(trial.token);
-      request.set_error(outcome.error);
+      request.set_error(error);
       v1::FailTrialResponse response;
       status = stub_->FailTrial(&context, request, &response);
     }
-    if (status.ok()) return ReportResult::kAcknowledged;
+    if (status.ok())
+      return complete == (outcome.kind == TrialOutcome::Kind::kCompleted) ? ReportResult::kAcknowledged
+                                                                          : ReportResult::kRefusedAndFailed;
     const std::string trial_text = "trial " + std::to_string(trial.trial_id);
+    if (complete && status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      // The coordinator refuses the result itself (too many metrics, a name it cannot store): sending it
+      // again cannot help, and dropping it would leave the trial to expire and run again. It fails now,
+      // with the coordinator's reason.
+      error = "the coordinator refused the trial's result: " + status.error_message();
+      Log(Prefix() + trial_text + ": CompleteTrial refused (" + GrpcText(status) + "); failing the trial");
+      complete = false;
+      what = "FailTrial";
+      backoff = options_.initial_backoff;
+      continue;
+    }
     if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
         status.error_code() == grpc::StatusCode::NOT_FOUND) {
       Log(Prefix() + trial_text + ": " + what + " refused, the lease is lost (" + GrpcText(status) + ")");

@@ -179,7 +179,8 @@ class Worker {
     grpc::ClientContext* call = nullptr;  // the call in flight, cancelled by Stop()
     std::optional<ActiveTrial> active;
   };
-  enum class ReportResult { kAcknowledged, kLeaseLost, kGaveUp };
+  // kRefusedAndFailed: the coordinator refused a completion as invalid and took the trial as failed.
+  enum class ReportResult { kAcknowledged, kRefusedAndFailed, kLeaseLost, kGaveUp };
 
   // Fills `context` with deadline and credentials.
   void Prepare(grpc::ClientContext* context, std::chrono::milliseconds timeout) const;

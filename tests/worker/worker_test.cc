@@ -319,6 +319,23 @@ TEST_F(WorkerTest, ReportIsRetriedOverTransportErrors) {
   EXPECT_EQ(stats.lost, 0u);
 }
 
+TEST_F(WorkerTest, AResultTheCoordinatorRefusesFailsTheTrialWithItsReason) {
+  fake_.report_errors_ = {
+      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "metrics: at most 100 values, got 101")};
+  StartWorker();
+  fake_.Enqueue(SyntheticAssignment(6, 0.5));
+  ASSERT_TRUE(WaitFor([&] { return worker_->stats().failed == 1; }));
+  EXPECT_EQ(worker_->stats().completed, 0u);
+  EXPECT_TRUE(StopWorker().ok());
+  EXPECT_NE(Logged().find("result refused by the coordinator: failed"), std::string::npos) << Logged();
+  std::lock_guard<std::mutex> lock(fake_.mu_);
+  EXPECT_EQ(fake_.complete_calls_, 1);  // not sent again
+  EXPECT_TRUE(fake_.completed_.empty());
+  EXPECT_EQ(fake_.failed_[0].trial_id(), 6u);
+  EXPECT_EQ(fake_.failed_[0].error(),
+            "the coordinator refused the trial's result: metrics: at most 100 values, got 101");
+}
+
 TEST_F(WorkerTest, LostLeaseDropsTheResult) {
   fake_.report_errors_ = {grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "stale lease")};
   StartWorker();
