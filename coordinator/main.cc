@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   app.add_option("--http", options.http_address,
                  "HOST:PORT to serve the dashboard and /metrics on over HTTP, e.g. 127.0.0.1:8080 (default: "
                  "no HTTP)");
+  app.add_flag("--http-insecure", options.http_insecure,
+               "serve --http beyond loopback although it is plain HTTP (behind a TLS proxy, or on a trusted "
+               "network); without it such an address is refused");
   std::string http_port_file;
   app.add_option("--http-port-file", http_port_file, "write the HTTP port to this file (for --http HOST:0)");
   std::string log_level = "info";
@@ -89,6 +92,14 @@ int main(int argc, char** argv) {
   if (!options.http_address.empty()) {
     if (const auto http = hpo::coordinator::SplitHostPort(options.http_address, "--http"); !http.ok()) {
       hpo::log::Error("bad command line", {{"error", http.status().message()}});
+      return kExitBadConfig;
+    }
+    if (!IsLoopback(options.http_address) && !options.http_insecure) {
+      hpo::log::Error("bad command line",
+                      {{"error", "--http " + options.http_address +
+                                     " is reachable from other machines and the dashboard is plain HTTP: "
+                                     "use a loopback address (and an SSH tunnel or a TLS proxy), or add "
+                                     "--http-insecure"}});
       return kExitBadConfig;
     }
   }

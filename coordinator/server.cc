@@ -12,6 +12,11 @@ namespace hpo::coordinator {
 
 namespace {
 
+// True for a host only this machine can reach.
+bool IsLoopbackHost(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
+}
+
 // Checks the security and limit options; says which one is wrong.
 Status ValidateOptions(const ServerOptions& options) {
   if (options.db_path.empty()) return InvalidArgumentError("db: a database file is required");
@@ -24,15 +29,17 @@ Status ValidateOptions(const ServerOptions& options) {
   }
   if (options.max_request_bytes <= 0) return InvalidArgumentError("max_request_bytes: must be positive");
   if (!options.http_address.empty()) {
-    HPO_RETURN_IF_ERROR(SplitHostPort(options.http_address, "http").status());
+    HPO_ASSIGN_OR_RETURN(const auto host_port, SplitHostPort(options.http_address, "http"));
     if (options.http_threads < 1) return InvalidArgumentError("http_threads: must be at least 1");
+    if (!IsLoopbackHost(host_port.first) && !options.http_insecure) {
+      return InvalidArgumentError(
+          "http: " + options.http_address +
+          " is reachable from other machines, and the dashboard speaks plain HTTP (its token and the "
+          "studies would cross the network in clear): serve it on loopback and reach it through an SSH "
+          "tunnel or a TLS proxy, or pass --http-insecure to serve it so anyway");
+    }
   }
   return Status::Ok();
-}
-
-// True for a host only this machine can reach.
-bool IsLoopbackHost(const std::string& host) {
-  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
 }
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerOptions& options) {

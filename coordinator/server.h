@@ -59,6 +59,10 @@ struct ServerOptions {
   // "" (the default): no HTTP. With auth_token set, the HTTP API asks for the same token.
   std::string http_address;
   int http_threads = 2;  // REQUIRES >= 1
+  // The dashboard speaks plain HTTP, so an http_address beyond loopback is refused (its token and the
+  // studies would cross the network in clear) unless this is set: for a port behind a TLS proxy, or on a
+  // network the operator trusts.
+  bool http_insecure = false;
 };
 
 class Server {

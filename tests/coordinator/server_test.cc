@@ -55,6 +55,16 @@ TEST(ServerOptionsTest, StartRefusesBadSecurityOptionsBeforeOpeningTheDatabase) 
   EXPECT_NE(started.status().message().find("auth_token: the token is too weak"), std::string::npos)
       << started.status().message();
 
+  ServerOptions open_http = base;
+  open_http.http_address = "0.0.0.0:0";
+  started = Server::Start(open_http);
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(started.status().message().find("http: 0.0.0.0:0 is reachable from other machines"),
+            std::string::npos)
+      << started.status().message();
+  EXPECT_NE(started.status().message().find("--http-insecure"), std::string::npos);
+
   ServerOptions no_limit = base;
   no_limit.max_request_bytes = 0;
   started = Server::Start(no_limit);
@@ -62,6 +72,19 @@ TEST(ServerOptionsTest, StartRefusesBadSecurityOptionsBeforeOpeningTheDatabase) 
   EXPECT_NE(started.status().message().find("max_request_bytes"), std::string::npos);
 
   EXPECT_FALSE(std::filesystem::exists(base.db_path));
+}
+
+TEST(ServerHttpTest, HttpBeyondLoopbackServesWithHttpInsecure) {
+  testing::TempDir dir;
+  ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  options.db_path = dir.File("hpo.db");
+  options.http_address = "0.0.0.0:0";
+  options.http_insecure = true;
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_EQ(testing::HttpClient((*server)->http_port(), std::chrono::seconds(5)).Get("/healthz").status, 200);
+  (*server)->Shutdown();
 }
 
 TEST(ServerHttpTest, TwoHundredHalfOpenConnectionsLeaveTheDashboardAnswering) {
