@@ -420,7 +420,9 @@ HttpResponse DashboardApi::Route(const HttpRequest& request) {
       from_query = "Bearer " + *token;
       values.push_back(from_query);
     }
-    const Status allowed = auth_->CheckAuthorization(values);
+    const Status allowed =
+        auth_->CheckAuthorization(values, Access::kRead, "the HTTP API (" + std::string(path) + ")");
+    if (allowed.code() == StatusCode::kPermissionDenied) return JsonError(403, allowed.message());
     if (!allowed.ok()) {
       HttpResponse response = JsonError(
           401, values.empty()

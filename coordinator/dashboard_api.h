@@ -11,15 +11,16 @@
 //
 // Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront).
 // Errors are JSON {"error": "..."} naming what is wrong: 400 for an id that is not a positive integer,
-// 404 for an unknown study or path, 405 for a method other than GET or HEAD, 401 without the token.
+// 404 for an unknown study or path, 405 for a method other than GET or HEAD, 401 without the token, 403
+// for the worker token (it may call WorkerService only).
 //
-// Security. With a token (TokenAuth), /api/ and /metrics need it, as "Authorization: Bearer <token>" or
-// as the query parameter ?token=<token> (the page takes it from its own address once, keeps it in the
-// tab's sessionStorage, and sends it as the header); the page, its assets and /healthz are open, as they
-// hold no study data. Prometheus sends the header (scrape config `authorization: {credentials_file: ..}`).
-// When the server listens on loopback only (options.loopback_only), a request whose Host is neither
-// "localhost" nor an IP address is refused 403, so that a web page elsewhere cannot read the API
-// through DNS rebinding.
+// Security. With a token (TokenAuth), /api/ and /metrics need the user or the read-only token
+// (Access::kRead), as "Authorization: Bearer <token>" or as the query parameter ?token=<token> (the page
+// takes it from its own address once, keeps it in the tab's sessionStorage, and sends it as the header); the
+// page, its assets and /healthz are open, as they hold no study data. Prometheus sends the header (scrape
+// config `authorization: {credentials_file: ..}`). When the server listens on loopback only
+// (options.loopback_only), a request whose Host is neither "localhost" nor an IP address is refused 403, so
+// that a web page elsewhere cannot read the API through DNS rebinding.
 //
 // Thread-safe. The Core, the TokenAuth and the RpcMetrics must outlive it.
 #ifndef HPO_COORDINATOR_DASHBOARD_API_H_

@@ -1,9 +1,13 @@
 // hpo-coordinator: serves studies to users and trials to workers, on one SQLite file.
 //
 // Security: it listens on loopback (127.0.0.1:50051) unless --listen says otherwise. --token-file (or
-// $HPO_TOKEN) makes every call need "authorization: Bearer <token>"; --tls-cert and --tls-key make it
-// serve TLS. --http HOST:PORT also serves the dashboard and Prometheus's /metrics over HTTP (with a token,
-// the HTTP API asks for it too). Logs go to stderr, one line per event (--log-level, --log-format).
+// $HPO_TOKEN) makes every call need "authorization: Bearer <token>"; that token is the user's and may make
+// every call. --worker-token-file adds a token for hpo-worker that may call WorkerService only, and
+// --read-token-file one for the dashboard and Prometheus that may only read (coordinator/auth.h), so that
+// a token stolen from a worker node cannot submit studies. --tls-cert and --tls-key make it serve TLS.
+// --http HOST:PORT also serves the dashboard and Prometheus's /metrics over HTTP (with a token, the HTTP
+// API asks for the user or the read-only one). Logs go to stderr, one line per event (--log-level,
+// --log-format).
 // Exit codes: 0 after SIGINT/SIGTERM, 1 when it cannot start (database, port), 2 for a bad command line
 // or an unusable token or certificate file.
 #include <signal.h>
@@ -16,6 +20,7 @@
 
 #include "base/credentials.h"
 #include "base/log.h"
+#include "coordinator/auth.h"
 #include "coordinator/server.h"
 
 namespace {
@@ -51,8 +56,16 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", port_file, "write the port it listens on to this file (for --listen HOST:0)");
   std::string token_file;
   app.add_option("--token-file", token_file,
-                 "file holding the bearer token every call must carry (default: $HPO_TOKEN when set; "
+                 "file holding the user token, which may make every call (default: $HPO_TOKEN when set; "
                  "neither: no token needed)");
+  std::string worker_token_file;
+  app.add_option("--worker-token-file", worker_token_file,
+                 "file holding the worker token, which may call WorkerService only: give it to hpo-worker, "
+                 "so that a trial that reads it cannot create studies (needs --token-file)");
+  std::string read_token_file;
+  app.add_option("--read-token-file", read_token_file,
+                 "file holding the read-only token: StudyService's reads, the dashboard's API and /metrics "
+                 "(for the dashboard and Prometheus; needs --token-file)");
   std::string tls_cert;
   std::string tls_key;
   auto* cert_option = app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve TLS");
@@ -105,16 +118,27 @@ int main(int argc, char** argv) {
   }
 
   auto token = hpo::LoadToken(token_file, std::getenv(hpo::kTokenEnvVar));
-  if (token.ok() && !token->empty()) {
-    const hpo::Status strong = hpo::CheckTokenStrength(
-        *token, token_file.empty() ? std::string("$") + hpo::kTokenEnvVar : "token file " + token_file);
-    if (!strong.ok()) token = strong;
+  auto worker_token = hpo::LoadToken(worker_token_file, nullptr);
+  auto read_token = hpo::LoadToken(read_token_file, nullptr);
+  for (const auto* loaded : {&token, &worker_token, &read_token}) {
+    if (!loaded->ok()) {
+      hpo::log::Error("bad token", {{"error", loaded->status().message()}});
+      return kExitBadConfig;
+    }
   }
-  if (!token.ok()) {
-    hpo::log::Error("bad token", {{"error", token.status().message()}});
+  const hpo::Status roles = hpo::coordinator::ValidateAuthTokens(
+      {*token, *worker_token, *read_token},
+      !token_file.empty()                         ? "token file " + token_file
+      : std::getenv(hpo::kTokenEnvVar) != nullptr ? std::string("$") + hpo::kTokenEnvVar
+                                                  : std::string("--token-file or $") + hpo::kTokenEnvVar,
+      "worker token file " + worker_token_file, "read token file " + read_token_file);
+  if (!roles.ok()) {
+    hpo::log::Error("bad token", {{"error", roles.message()}});
     return kExitBadConfig;
   }
   options.auth_token = *token;
+  options.worker_auth_token = *worker_token;
+  options.read_auth_token = *read_token;
   if (!tls_cert.empty()) {
     auto cert = hpo::ReadPemFile(tls_cert, "TLS certificate");
     auto key = hpo::ReadPemFile(tls_key, "TLS key");
@@ -142,6 +166,8 @@ int main(int argc, char** argv) {
                                {"port", (*server)->port()},
                                {"tls", (*server)->tls()},
                                {"token_required", (*server)->auth()},
+                               {"worker_token", !options.worker_auth_token.empty()},
+                               {"read_token", !options.read_auth_token.empty()},
                                {"database", options.db_path}});
   if (!(*server)->auth() && !IsLoopback(options.listen_address)) {
     hpo::log::Warn(

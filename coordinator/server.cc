@@ -17,13 +17,15 @@ bool IsLoopbackHost(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
 }
 
+AuthTokens Tokens(const ServerOptions& options) {
+  return AuthTokens{options.auth_token, options.worker_auth_token, options.read_auth_token};
+}
+
 // Checks the security and limit options; says which one is wrong.
 Status ValidateOptions(const ServerOptions& options) {
   if (options.db_path.empty()) return InvalidArgumentError("db: a database file is required");
-  if (!options.auth_token.empty()) {
-    HPO_RETURN_IF_ERROR(ValidateToken(options.auth_token, "auth_token"));
-    HPO_RETURN_IF_ERROR(CheckTokenStrength(options.auth_token, "auth_token"));
-  }
+  HPO_RETURN_IF_ERROR(
+      ValidateAuthTokens(Tokens(options), "auth_token", "worker_auth_token", "read_auth_token"));
   if (options.tls_cert_pem.empty() != options.tls_key_pem.empty()) {
     return InvalidArgumentError("tls: a certificate needs its private key, and a key its certificate");
   }
@@ -52,7 +54,7 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const ServerOptio
 }  // namespace
 
 Server::Server(const ServerOptions& options)
-    : options_(options), auth_(options.auth_token), work_(boost::asio::make_work_guard(io_)), tick_(io_) {}
+    : options_(options), auth_(Tokens(options)), work_(boost::asio::make_work_guard(io_)), tick_(io_) {}
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   HPO_RETURN_IF_ERROR(ValidateOptions(options));

@@ -3,7 +3,8 @@
 // server of the dashboard and /metrics (coordinator/dashboard_api.h).
 //
 // Security (DESIGN.md): it listens on loopback unless told otherwise; with a token, every StudyService and
-// WorkerService call must carry "authorization: Bearer <token>" (TokenAuth); with a certificate and key
+// WorkerService call must carry "authorization: Bearer <token>" of a role that may make it (TokenAuth: a
+// user token, and optionally a worker and a read-only token); with a certificate and key
 // it serves TLS only. The standard health service (grpc.health.v1.Health) and server reflection
 // (grpc.reflection.v1alpha.ServerReflection, the schema only) answer without a token. Every call is
 // counted and timed by method for /metrics (an interceptor; the services know nothing of it).
@@ -45,9 +46,16 @@ struct ServerOptions {
   uint32_t heartbeat_ms = 1000;                    // how often workers heartbeat
   uint32_t tick_ms = 100;                          // how often parked polls and leases are checked
   const Clock* clock = SystemClock::Default();     // must outlive the Server
-  // When not empty, the bearer token every StudyService and WorkerService call must carry (else
-  // UNAUTHENTICATED). Must be a valid token (ValidateToken, base/credentials.h). Default "": no check.
+  // When not empty, the user token: every StudyService and WorkerService call must carry a token (else
+  // UNAUTHENTICATED), and this one may call them all. Must be a valid, strong token (ValidateToken and
+  // CheckTokenStrength, base/credentials.h). Default "": no check.
   std::string auth_token;
+  // When not empty, the worker token: it may call WorkerService only (a trial that reads its worker's
+  // token cannot create studies); the read-only token: StudyService's reads, the dashboard's API and
+  // /metrics only. Each needs auth_token, must be valid and strong, and must differ from the others
+  // (ValidateAuthTokens, coordinator/auth.h). Default "": none.
+  std::string worker_auth_token;
+  std::string read_auth_token;
   // PEM certificate chain and its private key: serve TLS (and nothing else). Both or neither. Default "":
   // plaintext.
   std::string tls_cert_pem;
@@ -56,7 +64,7 @@ struct ServerOptions {
   // nothing. REQUIRES > 0.
   int max_request_bytes = kDefaultMaxRequestBytes;
   // host:port for the dashboard and /metrics over HTTP (port 0 picks a free one: Server::http_port);
-  // "" (the default): no HTTP. With auth_token set, the HTTP API asks for the same token.
+  // "" (the default): no HTTP. With auth_token set, the HTTP API asks for the user or the read-only token.
   std::string http_address;
   int http_threads = 2;  // REQUIRES >= 1
   // The dashboard speaks plain HTTP, so an http_address beyond loopback is refused (its token and the

@@ -34,11 +34,13 @@ grpc::ServerUnaryReactor* AnswerWith(grpc::CallbackServerContext* context, Resul
   return Answer(context, result.status());
 }
 
-// Answers the call UNAUTHENTICATED and returns its reactor when `auth` refuses it; nullptr when the call
-// may proceed (or there is no auth).
-grpc::ServerUnaryReactor* Refused(const TokenAuth* auth, grpc::CallbackServerContext* context) {
+// Answers the call UNAUTHENTICATED or PERMISSION_DENIED and returns its reactor when `auth` refuses
+// `method` (e.g. "StudyService.CreateStudy"), which needs `access`; nullptr when the call may proceed (or
+// there is no auth).
+grpc::ServerUnaryReactor* Refused(const TokenAuth* auth, grpc::CallbackServerContext* context, Access access,
+                                  std::string_view method) {
   if (auth == nullptr) return nullptr;
-  const Status status = auth->Check(*context);
+  const Status status = auth->Check(*context, access, method);
   return status.ok() ? nullptr : Answer(context, status);
 }
 
@@ -54,21 +56,24 @@ grpc::Status ToGrpcStatus(const Status& status) {
 grpc::ServerUnaryReactor* StudyServiceImpl::CreateStudy(grpc::CallbackServerContext* context,
                                                         const v1::CreateStudyRequest* request,
                                                         v1::Study* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kWrite, "StudyService.CreateStudy"))
+    return refused;
   return AnswerWith(context, core_->CreateStudy(request->spec()), response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::GetStudy(grpc::CallbackServerContext* context,
                                                      const v1::GetStudyRequest* request,
                                                      v1::Study* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kRead, "StudyService.GetStudy"))
+    return refused;
   return AnswerWith(context, core_->GetStudy(request->study_id()), response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerContext* context,
                                                         const v1::ListStudiesRequest* /*request*/,
                                                         v1::ListStudiesResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kRead, "StudyService.ListStudies"))
+    return refused;
   auto studies = core_->ListStudies();
   if (studies.ok()) response->mutable_studies()->Assign(studies->begin(), studies->end());
   return Answer(context, studies.status());
@@ -77,14 +82,16 @@ grpc::ServerUnaryReactor* StudyServiceImpl::ListStudies(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* StudyServiceImpl::CancelStudy(grpc::CallbackServerContext* context,
                                                         const v1::CancelStudyRequest* request,
                                                         v1::Study* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kWrite, "StudyService.CancelStudy"))
+    return refused;
   return AnswerWith(context, core_->CancelStudy(request->study_id()), response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerContext* context,
                                                        const v1::ListTrialsRequest* request,
                                                        v1::ListTrialsResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kRead, "StudyService.ListTrials"))
+    return refused;
   auto trials = core_->ListTrials(request->study_id());
   if (trials.ok()) response->mutable_trials()->Assign(trials->begin(), trials->end());
   return Answer(context, trials.status());
@@ -93,7 +100,9 @@ grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerContext* context,
                                                            const v1::GetParetoFrontRequest* request,
                                                            v1::GetParetoFrontResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused =
+          Refused(auth_, context, Access::kRead, "StudyService.GetParetoFront"))
+    return refused;
   return AnswerWith(context, core_->GetParetoFront(request->study_id(), request->include_infeasible()),
                     response);
 }
@@ -137,14 +146,18 @@ WorkerServiceImpl::~WorkerServiceImpl() = default;
 grpc::ServerUnaryReactor* WorkerServiceImpl::RegisterWorker(grpc::CallbackServerContext* context,
                                                             const v1::RegisterWorkerRequest* request,
                                                             v1::RegisterWorkerResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused =
+          Refused(auth_, context, Access::kWorker, "WorkerService.RegisterWorker"))
+    return refused;
   return AnswerWith(context, core_->RegisterWorker(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::AcquireTrial(grpc::CallbackServerContext* context,
                                                           const v1::AcquireTrialRequest* request,
                                                           v1::AcquireTrialResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused =
+          Refused(auth_, context, Access::kWorker, "WorkerService.AcquireTrial"))
+    return refused;
   const auto deadline = Steady::now() + std::chrono::milliseconds(std::min(request->wait_ms(), kMaxWaitMs));
   auto reactor =
       std::make_unique<AcquireReactor>(this, request->worker_id(), request->study_id(), deadline, response);
@@ -254,14 +267,17 @@ void WorkerServiceImpl::FinishAllWaiting() {
 grpc::ServerUnaryReactor* WorkerServiceImpl::Heartbeat(grpc::CallbackServerContext* context,
                                                        const v1::HeartbeatRequest* request,
                                                        v1::HeartbeatResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kWorker, "WorkerService.Heartbeat"))
+    return refused;
   return AnswerWith(context, core_->Heartbeat(*request), response);
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerContext* context,
                                                            const v1::CompleteTrialRequest* request,
                                                            v1::CompleteTrialResponse* /*response*/) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused =
+          Refused(auth_, context, Access::kWorker, "WorkerService.CompleteTrial"))
+    return refused;
   return AnswerWhenDurable(context,
                            [&](Core::Done done) { core_->CompleteTrial(*request, std::move(done)); });
 }
@@ -269,21 +285,26 @@ grpc::ServerUnaryReactor* WorkerServiceImpl::CompleteTrial(grpc::CallbackServerC
 grpc::ServerUnaryReactor* WorkerServiceImpl::FailTrial(grpc::CallbackServerContext* context,
                                                        const v1::FailTrialRequest* request,
                                                        v1::FailTrialResponse* /*response*/) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kWorker, "WorkerService.FailTrial"))
+    return refused;
   return AnswerWhenDurable(context, [&](Core::Done done) { core_->FailTrial(*request, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::ReleaseTrial(grpc::CallbackServerContext* context,
                                                           const v1::ReleaseTrialRequest* request,
                                                           v1::ReleaseTrialResponse* /*response*/) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused =
+          Refused(auth_, context, Access::kWorker, "WorkerService.ReleaseTrial"))
+    return refused;
   return AnswerWhenDurable(context, [&](Core::Done done) { core_->ReleaseTrial(*request, std::move(done)); });
 }
 
 grpc::ServerUnaryReactor* WorkerServiceImpl::ReportProgress(grpc::CallbackServerContext* context,
                                                             const v1::ReportProgressRequest* request,
                                                             v1::ReportProgressResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context)) return refused;
+  if (grpc::ServerUnaryReactor* refused =
+          Refused(auth_, context, Access::kWorker, "WorkerService.ReportProgress"))
+    return refused;
   return AnswerWhenDurable(
       context, [&](Core::Done done) { core_->ReportProgress(*request, response, std::move(done)); });
 }

@@ -4,8 +4,9 @@
 // API: a call that finds no work is parked without holding a thread, and answered when work appears
 // (ServeWaiting, driven by the server's event loop) or when its wait runs out.
 //
-// Each RPC first asks the TokenAuth, when there is one: a call it refuses is answered UNAUTHENTICATED
-// and changes nothing.
+// Each RPC first asks the TokenAuth, when there is one, for its access (StudyService's reads, its writes,
+// or WorkerService: coordinator/auth.h): a call it refuses is answered UNAUTHENTICATED or
+// PERMISSION_DENIED and changes nothing.
 //
 // Thread-safe. The Core and the TokenAuth must outlive the services.
 #ifndef HPO_COORDINATOR_SERVICE_H_

@@ -264,6 +264,22 @@ TEST_F(DashboardApiTest, WithATokenTheApiAndMetricsNeedItAndThePageDoesNot) {
   EXPECT_EQ(Get(api, "/api/v1/studies", "Basic czNjcmV0").status, 401);
 }
 
+TEST_F(DashboardApiTest, TheReadTokenMayReadAndTheWorkerTokenIsRefused) {
+  const TokenAuth auth(
+      AuthTokens{"user-token-0123456789", "worker-token-0123456789", "read-token-0123456789"});
+  DashboardApi api(core_.get(), &auth, nullptr);
+  for (const char* path : {"/api/v1/studies", "/metrics"}) {
+    SCOPED_TRACE(path);
+    EXPECT_EQ(Get(api, path, "Bearer user-token-0123456789").status, 200);
+    EXPECT_EQ(Get(api, path, "Bearer read-token-0123456789").status, 200);
+    const HttpResponse refused = Get(api, path, "Bearer worker-token-0123456789");
+    EXPECT_EQ(refused.status, 403);
+    EXPECT_NE(Field(ParseJson(refused.body), "error").string_value().find("the worker token may not call"),
+              std::string::npos)
+        << refused.body;
+  }
+}
+
 TEST_F(DashboardApiTest, OnLoopbackOnlyLocalhostAndAddressHostsAreServed) {
   DashboardApi guarded(core_.get(), nullptr, nullptr);
   for (const char* host : {"127.0.0.1:8080", "localhost:8080", "localhost", "[::1]:8080", "10.1.2.3", ""}) {

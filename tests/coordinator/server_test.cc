@@ -55,6 +55,23 @@ TEST(ServerOptionsTest, StartRefusesBadSecurityOptionsBeforeOpeningTheDatabase) 
   EXPECT_NE(started.status().message().find("auth_token: the token is too weak"), std::string::npos)
       << started.status().message();
 
+  ServerOptions shared_token = base;
+  shared_token.auth_token = "user-token-0123456789";
+  shared_token.worker_auth_token = "user-token-0123456789";
+  started = Server::Start(shared_token);
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.status().message().find("worker_auth_token: the same token as auth_token"),
+            std::string::npos)
+      << started.status().message();
+
+  ServerOptions orphan_read = base;
+  orphan_read.read_auth_token = "read-token-0123456789";
+  started = Server::Start(orphan_read);
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.status().message().find("read_auth_token: a role token needs the user token"),
+            std::string::npos)
+      << started.status().message();
+
   ServerOptions open_http = base;
   open_http.http_address = "0.0.0.0:0";
   started = Server::Start(open_http);

@@ -1,5 +1,6 @@
 // Integration: the coordinator's security over real loopback gRPC, on a real SQLite file. The bearer token
-// guards every StudyService and WorkerService method (missing, wrong and right token), while the standard
+// guards every StudyService and WorkerService method (missing, wrong and right token; a worker and a
+// read-only token make their roles' calls only), while the standard
 // health service answers without one; TLS works with a certificate made at run time by the `openssl`
 // tool and refuses plaintext clients and clients that trust another certificate; a request over the size
 // limit is refused RESOURCE_EXHAUSTED. A refused call stores nothing.
@@ -291,6 +292,69 @@ TEST_F(SecurityTest, HealthCheckAnswersWithoutAToken) {
   const grpc::Status status = GenericCall(Plaintext(), "/grpc.health.v1.Health/Check", "", "", &response);
   ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
   EXPECT_EQ(response, std::string("\x08\x01", 2));
+}
+
+// With a worker and a read-only token, each may make its role's calls only: a refused call is
+// PERMISSION_DENIED naming the role and the method, and stores nothing.
+TEST_F(SecurityTest, WorkerAndReadTokensMayMakeTheirRolesCallsOnly) {
+  constexpr char kWorkerToken[] = "worker-Token.42-of-hpo";
+  constexpr char kReadToken[] = "read-Token.42-of-hpo";
+  coordinator::ServerOptions options;
+  options.auth_token = kToken;
+  options.worker_auth_token = kWorkerToken;
+  options.read_auth_token = kReadToken;
+  StartServer(options);
+  const auto channel = Plaintext();
+
+  const grpc::Status worker_creates = CreateStudy(channel, kWorkerToken, StudySpec());
+  EXPECT_EQ(worker_creates.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(worker_creates.error_message().rfind("the worker token may not call StudyService.CreateStudy", 0),
+            0u)
+      << worker_creates.error_message();
+  const grpc::Status reader_creates = CreateStudy(channel, kReadToken, StudySpec());
+  EXPECT_EQ(reader_creates.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(reader_creates.error_message().find("the read-only token may not call StudyService.CreateStudy"),
+            std::string::npos)
+      << reader_creates.error_message();
+  v1::RegisterWorkerResponse registered;
+  const grpc::Status reader_registers = RegisterWorker(channel, kReadToken, &registered);
+  EXPECT_EQ(reader_registers.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(reader_registers.error_message().find("WorkerService.RegisterWorker"), std::string::npos);
+  v1::ListStudiesResponse studies;
+  EXPECT_EQ(ListStudies(channel, kWorkerToken, &studies).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CountRows("studies"), 0);
+  EXPECT_EQ(CountRows("workers"), 0);
+
+  // The user creates a study; a worker with the worker token runs it to the end; the reader follows it.
+  v1::Study study;
+  ASSERT_TRUE(CreateStudy(channel, kToken, StudySpec(), &study).ok());
+  auto worker =
+      MakeWorker(worker::MakeWorkerChannel(address_, grpc::InsecureChannelCredentials()), kWorkerToken);
+  std::thread run([&worker] {
+    const Status status = worker->Run();
+    EXPECT_TRUE(status.ok()) << status.ToString();
+  });
+  auto stub = v1::StudyService::NewStub(channel);
+  v1::Study current;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    v1::GetStudyRequest request;
+    request.set_study_id(study.id());
+    ASSERT_TRUE(stub->GetStudy(Context(kReadToken).get(), request, &current).ok());
+    if (current.state() != v1::STUDY_RUNNING) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  worker->Stop();
+  run.join();
+  EXPECT_EQ(current.state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(current.counts().completed(), 6u);
+  ASSERT_TRUE(ListStudies(channel, kReadToken, &studies).ok());
+  EXPECT_EQ(studies.studies_size(), 1);
+  // The reader cannot cancel it.
+  v1::CancelStudyRequest cancel;
+  cancel.set_study_id(study.id());
+  EXPECT_EQ(stub->CancelStudy(Context(kReadToken).get(), cancel, &current).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 // hpoctl's client sends the token it is given.
