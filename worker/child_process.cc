@@ -32,16 +32,31 @@ void CloseFd(int* fd) {
   }
 }
 
-// Variables a trial never sees: the worker's credentials stay with the worker.
-constexpr std::string_view kNeverInherited[] = {"HPO_TOKEN="};
+// Variables a trial never sees, because they hold a credential or name where one is: the worker's token
+// ($HPO_TOKEN) and the token files of hpoctl and the Python client ($HPO_TOKEN_FILE), any HPO_*TOKEN*
+// variable an operator may have added, TLS files (HPO_TLS_*), and the directory of systemd's
+// LoadCredential= ($CREDENTIALS_DIRECTORY).
+bool IsCredentialVariable(std::string_view entry) {
+  const std::string_view name = entry.substr(0, entry.find('='));
+  if (name == "CREDENTIALS_DIRECTORY" || name.starts_with("HPO_TLS_")) return true;
+  if (!name.starts_with("HPO_")) return false;
+  // HPO_TOKEN, HPO_TOKEN_FILE, HPO_WORKER_TOKEN, HPO_READ_TOKEN_FILE, ...; not HPO_TOKEN_LIKE's kind of
+  // name, which only begins with a credential's.
+  for (std::string_view part = name.substr(4); !part.empty();) {
+    const size_t underscore = part.find('_');
+    if (part.substr(0, underscore) == "TOKEN") return part == "TOKEN" || part == "TOKEN_FILE";
+    if (underscore == std::string_view::npos) break;
+    part.remove_prefix(underscore + 1);
+  }
+  return false;
+}
 
 // The parent's environment with `overrides` applied ("NAME=value" strings).
 std::vector<std::string> ChildEnvironment(const std::vector<std::pair<std::string, std::string>>& overrides) {
   std::vector<std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     const std::string_view entry(*e);
-    bool replaced = false;
-    for (std::string_view secret : kNeverInherited) replaced |= entry.substr(0, secret.size()) == secret;
+    bool replaced = IsCredentialVariable(entry);
     for (const auto& [name, value] : overrides) {
       if (entry.size() > name.size() && entry.substr(0, name.size()) == name && entry[name.size()] == '=') {
         replaced = true;

@@ -43,8 +43,9 @@
 namespace hpo::worker {
 
 struct ChildOptions {
-  // Variables set (or replaced) in the child's environment; the rest is inherited, except HPO_TOKEN
-  // (the worker's credential). Default: none.
+  // Variables set (or replaced) in the child's environment; the rest is inherited, except those that hold
+  // or name a credential (HPO_TOKEN, HPO_TOKEN_FILE, HPO_*_TOKEN[_FILE], HPO_TLS_*,
+  // CREDENTIALS_DIRECTORY): the worker's credentials stay with the worker. Default: none.
   std::vector<std::pair<std::string, std::string>> env;
   // Each stream keeps at most its last `max_capture_bytes` bytes. Default 8 MiB.
   size_t max_capture_bytes = size_t{8} << 20;

@@ -2,8 +2,14 @@
 // each builtin trial as a child `hpo-train`, each command trial as the study's own program (relative
 // paths resolve against this daemon's working directory). SIGINT/SIGTERM: stop acquiring, kill running
 // children, fail their trials with "worker stopped", exit 0.
+//
+// Credentials: give it the coordinator's worker token (--token-file), never the user token: a trial runs
+// as this daemon's user unless told otherwise, and may read what this user can. No trial sees this
+// daemon's token, its environment variables that hold or name one (worker/child_process.h), or its memory
+// (the daemon is not dumpable); README.md "Security" says how to run trials as another user.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -11,6 +17,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -59,6 +66,13 @@ std::vector<std::string> SplitCommas(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Not dumpable: a trial running as this user cannot read /proc/<this pid>/environ or /mem (where
+  // $HPO_TOKEN and the token are), attach a debugger, or get a core dump holding the token. A trial's
+  // execve makes it dumpable again; the guard processes, forks of this one, stay as this one is.
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+    std::fprintf(stderr, "hpo-worker: prctl(PR_SET_DUMPABLE, 0): %s\n", std::strerror(errno));
+    return 1;
+  }
   // Every thread (gRPC's included) inherits this mask; one thread takes the signals with sigtimedwait.
   // Children get an empty mask and default actions (ChildProcess).
   sigset_t stop_signals;
@@ -98,7 +112,9 @@ int main(int argc, char** argv) {
   app.add_option("--wait-ms", wait_ms, "long-poll wait of AcquireTrial")->check(CLI::Range(100u, 600'000u));
   app.add_option("--device", device, "device description sent at registration (default: detected)");
   app.add_option("--gpus", gpus, "comma-separated GPU ids; slot i gets CUDA_VISIBLE_DEVICES=ids[i % n]");
-  app.add_option("--token-file", token_file, "bearer token file (default: $HPO_TOKEN when set)");
+  app.add_option("--token-file", token_file,
+                 "bearer token file: the coordinator's worker token (--worker-token-file there), which may "
+                 "call WorkerService only (default: $HPO_TOKEN when set)");
   app.add_option("--tls-ca", tls_ca, "PEM root certificates: connect with TLS");
   app.add_option("--kill-grace-ms", kill_grace_ms,
                  "between SIGTERM and SIGKILL when a trial is stopped because the worker stops");

@@ -212,6 +212,31 @@ TEST(ChildProcessTest, TheWorkersTokenIsNotInherited) {
   EXPECT_EQ(r->out, "unset kept\n");
 }
 
+// Nor any variable that names where a credential is: a trial could read the file.
+TEST(ChildProcessTest, VariablesNamingACredentialAreNotInherited) {
+  const std::vector<std::string> secret = {
+      "HPO_TOKEN_FILE", "HPO_WORKER_TOKEN", "HPO_WORKER_TOKEN_FILE", "HPO_READ_TOKEN_FILE",
+      "HPO_TLS_CA",     "HPO_TLS_KEY",      "CREDENTIALS_DIRECTORY"};
+  const std::vector<std::string> kept = {"HPO_TOKENS_SEEN", "HPO_COORDINATOR", "MY_TOKEN_FILE"};
+  std::string script;
+  for (const std::string& name : secret) {
+    ::setenv(name.c_str(), "/etc/hpo/secret", 1);
+    script += "echo " + name + "=${" + name + "-unset};";
+  }
+  for (const std::string& name : kept) {
+    ::setenv(name.c_str(), "kept", 1);
+    script += "echo " + name + "=${" + name + "-unset};";
+  }
+  const Result<ChildResult> r = RunShell(script);
+  for (const std::string& name : secret) ::unsetenv(name.c_str());
+  for (const std::string& name : kept) ::unsetenv(name.c_str());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::string expected;
+  for (const std::string& name : secret) expected += name + "=unset\n";
+  for (const std::string& name : kept) expected += name + "=kept\n";
+  EXPECT_EQ(r->out, expected);
+}
+
 TEST(ChildProcessTest, OtherFileDescriptorsAreClosed) {
   const int fd = open("/dev/null", O_RDONLY);  // no O_CLOEXEC: would leak without closefrom
   ASSERT_GE(fd, 0);
