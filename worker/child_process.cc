@@ -1,11 +1,14 @@
 #include "worker/child_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -204,6 +207,12 @@ struct ExecPlan {
   int go_fd = -1;          // read end: one byte arrives once the guard watches; EOF: the caller gave up
   int exec_error_fd = -1;  // write end (close-on-exec): errno of a failed execve
   int max_fd = 1024;       // where closing stops when close_range is not available
+  // The user to become (ChildOptions::run_as), when change_user.
+  bool change_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const gid_t* groups = nullptr;
+  size_t group_count = 0;
 };
 
 // Closes every descriptor from `first` up to and including `last` (async-signal-safe).
@@ -230,6 +239,15 @@ ssize_t ReadFully(int fd, void* data, size_t n) {
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &default_action, nullptr);
+  // Another user, before PR_SET_PDEATHSIG: a change of credentials clears it. Raw system calls: glibc's
+  // wrappers would try to change every thread of the (forked-from) threaded caller.
+  if (plan.change_user && (syscall(SYS_setgroups, plan.group_count, plan.groups) != 0 ||
+                           syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0 ||
+                           syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0)) {
+    const int err = errno;
+    (void)!write(plan.exec_error_fd, &err, sizeof(err));
+    _exit(127);
+  }
   // Dies with the caller. The caller may have died before prctl: then the parent is someone else now.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != plan.parent) _exit(127);
   sigset_t none;
@@ -332,6 +350,33 @@ std::vector<std::string> GroupMembers(pid_t pgid, pid_t leader) {
 
 }  // namespace
 
+Result<RunAs> LookUpRunAs(const std::string& name) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  const int error = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (found == nullptr) {
+    return InvalidArgumentError("user " + name + ": " +
+                                (error != 0 ? ErrnoText(error) : std::string("no such user")));
+  }
+  if (entry.pw_uid == 0)
+    return InvalidArgumentError("user " + name + ": is root; trials must not run as root");
+  RunAs run_as;
+  run_as.uid = entry.pw_uid;
+  run_as.gid = entry.pw_gid;
+  run_as.name = entry.pw_name;
+  run_as.home = entry.pw_dir;
+  int count = 32;
+  for (;;) {
+    run_as.groups.resize(static_cast<size_t>(count));
+    const int previous = count;
+    if (getgrouplist(entry.pw_name, entry.pw_gid, run_as.groups.data(), &count) >= 0) break;
+    if (count <= previous) count = previous * 2;  // some versions do not say how many they need
+  }
+  run_as.groups.resize(static_cast<size_t>(count));
+  return run_as;
+}
+
 Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std::string>& argv,
                                                           const ChildOptions& options) {
   if (argv.empty() || argv[0].empty()) return InvalidArgumentError("child process: empty argv");
@@ -379,7 +424,17 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
   }
 
   std::vector<std::string> args = argv;
-  std::vector<std::string> env = ChildEnvironment(options.env);
+  std::vector<std::pair<std::string, std::string>> overrides = options.env;
+  if (options.run_as.has_value()) {
+    for (const auto& [name, value] : {std::pair<std::string, std::string>{"HOME", options.run_as->home},
+                                      {"USER", options.run_as->name},
+                                      {"LOGNAME", options.run_as->name}}) {
+      const bool set = std::any_of(overrides.begin(), overrides.end(),
+                                   [&name](const auto& entry) { return entry.first == name; });
+      if (!set) overrides.emplace_back(name, value);
+    }
+  }
+  std::vector<std::string> env = ChildEnvironment(overrides);
   std::vector<char*> c_args = CStrings(args);
   std::vector<char*> c_env = CStrings(env);
   ExecPlan plan;
@@ -392,6 +447,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
   plan.err_fd = err_pipe[1];
   plan.go_fd = go_pipe[0];
   plan.exec_error_fd = exec_error_pipe[1];
+  if (options.run_as.has_value()) {
+    plan.change_user = true;
+    plan.uid = options.run_as->uid;
+    plan.gid = options.run_as->gid;
+    plan.groups = options.run_as->groups.data();
+    plan.group_count = options.run_as->groups.size();
+  }
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
     plan.max_fd = static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20));

@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +42,22 @@
 #include "base/status.h"
 
 namespace hpo::worker {
+
+// A user for a child to run as, other than the caller's (hpo-worker --trial-user): a trial that runs as
+// another user than its worker cannot read the worker's token file (mode 0400 or 0600) or anything else of
+// the worker's user.
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
+  std::string name;           // the child's USER and LOGNAME
+  std::string home;           // the child's HOME
+};
+
+// The user `name` from the system's user database, with its primary and supplementary groups. Returns
+// INVALID_ARGUMENT naming the user when there is none, or when it is root (uid 0), which would give a
+// trial more than its worker has.
+Result<RunAs> LookUpRunAs(const std::string& name);
 
 struct ChildOptions {
   // Variables set (or replaced) in the child's environment; the rest is inherited, except those that hold
@@ -63,6 +80,12 @@ struct ChildOptions {
   // '\n'; a last line without one when the stream ends), in order. A line longer than 1 MiB is not
   // passed on. Must not call back into this ChildProcess. Default: none.
   std::function<void(std::string_view line)> on_stdout_line;
+  // When set, the child runs as this user: after fork and before exec it takes the supplementary groups,
+  // then the gid, then the uid (setresgid/setresuid, so there is no way back), and HOME, USER and LOGNAME
+  // become the user's unless `env` sets them. REQUIRES: the caller may change to that user (root, or
+  // CAP_SETUID and CAP_SETGID); else Start() fails naming the program and the error. Default: none, the
+  // caller's user.
+  std::optional<RunAs> run_as;
 };
 
 // How a child ended and what it wrote.

@@ -6,7 +6,8 @@
 // Credentials: give it the coordinator's worker token (--token-file), never the user token: a trial runs
 // as this daemon's user unless told otherwise, and may read what this user can. No trial sees this
 // daemon's token, its environment variables that hold or name one (worker/child_process.h), or its memory
-// (the daemon is not dumpable); README.md "Security" says how to run trials as another user.
+// (the daemon is not dumpable). --trial-user runs trials as another user, which cannot read the worker's
+// token file at all (README.md "Security").
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
   uint32_t kill_grace_ms = 5000;
   uint32_t stop_grace_ms = 300;
   std::vector<std::string> label_flags;
+  std::string trial_user;
   app.add_option("--coordinator", coordinator,
                  "coordinator address (default: $HPO_COORDINATOR, else 127.0.0.1:50051)")
       ->capture_default_str();
@@ -121,6 +123,9 @@ int main(int argc, char** argv) {
   app.add_option("--stop-grace-ms", stop_grace_ms,
                  "between SIGTERM and SIGKILL when the coordinator stops a trial (pruned or taken back)")
       ->capture_default_str();
+  app.add_option("--trial-user", trial_user,
+                 "run every trial as this user (needs hpo-worker to run as root): then a trial cannot read "
+                 "the worker's token file, if only the worker's user can (default: the worker's own user)");
   app.add_option("--label", label_flags,
                  "NAME=VALUE, repeatable: a label matched against a study's worker_selector (the device "
                  "description is offered as the label \"device\" too)")
@@ -146,6 +151,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.labels = *std::move(labels);
+  if (!trial_user.empty()) {
+    auto run_as = hpo::worker::LookUpRunAs(trial_user);
+    if (!run_as.ok()) {
+      std::fprintf(stderr, "hpo-worker: --trial-user: %s\n", run_as.status().message().c_str());
+      return 2;
+    }
+    if (geteuid() != 0) {
+      std::fprintf(
+          stderr,
+          "hpo-worker: --trial-user %s: hpo-worker must run as root to start trials as another user\n",
+          trial_user.c_str());
+      return 2;
+    }
+    options.trial_user = *std::move(run_as);
+  }
   auto token = hpo::LoadToken(token_file, std::getenv(hpo::kTokenEnvVar));
   if (!token.ok()) {
     std::fprintf(stderr, "hpo-worker: %s\n", token.status().message().c_str());

@@ -409,6 +409,7 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
 
   ChildOptions child_options;
   child_options.env = options_.env;
+  child_options.run_as = options_.run_as;
   SetProgressCallback(&child_options);
   ChildResult result;
   if (std::optional<TrialOutcome> ended = RunChild(argv, std::move(child_options), program, &result)) {
@@ -458,6 +459,7 @@ TrialOutcome TrialRunner::RunCommand(const v1::Trial& trial, const v1::CommandTa
   child_options.search_path = true;
   child_options.timeout = std::chrono::seconds(task.timeout_s());
   child_options.timeout_grace = options_.kill_grace;
+  child_options.run_as = options_.run_as;
   SetProgressCallback(&child_options);
   ChildResult result;
   if (std::optional<TrialOutcome> ended = RunChild(*argv, std::move(child_options), program, &result)) {

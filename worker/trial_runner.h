@@ -40,6 +40,8 @@ struct RunnerOptions {
   std::chrono::milliseconds kill_grace{5000};
   // Extra environment for the child (e.g. CUDA_VISIBLE_DEVICES of the slot). Default none.
   std::vector<std::pair<std::string, std::string>> env;
+  // The user each trial's process runs as (ChildOptions::run_as). Default: none, the worker's user.
+  std::optional<RunAs> run_as;
   // The device a command task's metrics were measured on when its metrics line names none (the
   // worker's device). Default "".
   std::string device;

@@ -486,6 +486,7 @@ void Worker::RunTrial(int slot, const v1::AcquireTrialResponse& assignment, uint
   runner_options.threads = options_.threads_per_trial;
   runner_options.kill_grace = options_.kill_grace;
   runner_options.device = options_.device;
+  runner_options.run_as = options_.trial_user;
   if (!options_.slot_gpus.empty()) {
     runner_options.env.emplace_back(
         "CUDA_VISIBLE_DEVICES", options_.slot_gpus[static_cast<size_t>(slot) % options_.slot_gpus.size()]);

@@ -113,6 +113,9 @@ struct WorkerOptions {
   // Between SIGTERM and SIGKILL when the coordinator stops a trial (pruned, or named in stop_trial_ids):
   // its result is no longer wanted, and its slot is free once it is gone. Default 300 ms.
   std::chrono::milliseconds stop_grace{300};
+  // The user every trial runs as (hpo-worker --trial-user; LookUpRunAs), so that a trial cannot read the
+  // worker's token file or anything else of the worker's user. Default: none, the worker's own user.
+  std::optional<RunAs> trial_user;
   // Heartbeat period when the coordinator's RegisterWorkerResponse says 0. Default 5000 ms.
   uint32_t default_heartbeat_ms = 5'000;
   // Receives one human-readable line per event (no trailing newline). Default (empty): stderr.

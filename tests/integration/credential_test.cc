@@ -13,7 +13,10 @@
 // must be refused PERMISSION_DENIED for StudyService.CreateStudy (README "Security" says so). The same
 // study file is then accepted with the user token, so the refusals were the role's, not the file's.
 //
-// Running the worker as another user needs root: without it the test is skipped.
+// A second case runs the worker as root with `--trial-user nobody` and a token file only root may read: the
+// trial then finds no token at all.
+//
+// Running the worker or its trials as another user needs root: without it the tests are skipped.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
@@ -57,10 +60,9 @@ class CredentialTest : public ::testing::Test {
       ASSERT_TRUE(made.ok()) << made.status().ToString();
       *token = *made;
     }
-    // The user's and the dashboard's tokens belong to root; the worker's to the worker's user, 0400.
+    // The user's and the dashboard's tokens belong to root (each test places the worker's).
     WriteToken("user.token", user_token_, 0, 0600);
     WriteToken("read.token", read_token_, 0, 0600);
-    WriteToken("worker.token", worker_token_, kNobody, 0400);
   }
 
   void TearDown() override {
@@ -95,6 +97,9 @@ class CredentialTest : public ::testing::Test {
     return all;
   }
 
+  void Hunt(const std::vector<std::string>& prefix, const std::vector<std::string>& suffix,
+            v1::StudySpec* spec_out, v1::Study* study_out, google::protobuf::Struct* report_out);
+
   // One CreateStudy of `spec` carrying `token`.
   grpc::Status CreateStudy(const std::string& token, const v1::StudySpec& spec, v1::Study* study) {
     grpc::ClientContext context;
@@ -125,7 +130,14 @@ std::string Text(const google::protobuf::Struct& item, const std::string& field)
   return it == item.fields().end() ? "" : it->second.string_value();
 }
 
-TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreateStudies) {
+// Starts the coordinator and a worker (`prefix`, hpo-worker and its flags, `suffix`), runs the hunter as
+// the one trial of a study, and reads its report into *report_out (and the study into *study_out, its spec
+// into *spec_out); checks what must hold whoever the trial
+// runs as: no user or read-only token found, no credential in the trial's environment or argv, the
+// worker's and its guards' environ, memory, open files and working directory closed to it.
+void CredentialTest::Hunt(const std::vector<std::string>& prefix, const std::vector<std::string>& suffix,
+                          v1::StudySpec* spec_out, v1::Study* study_out,
+                          google::protobuf::Struct* report_out) {
   const std::string db = File("hpo.db");
   Start({HPO_BIN_DIR "/hpo-coordinator", "--listen", "127.0.0.1:0", "--port-file", File("port"), "--db", db,
          "--heartbeat-ms", "500", "--token-file", File("user.token"), "--worker-token-file",
@@ -135,12 +147,17 @@ TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreate
   address_ = "127.0.0.1:" + std::to_string(std::stoi(ReadFile(File("port"))));
   studies_ = v1::StudyService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
 
-  // The worker as nobody, its environment holding what an operator's shell might: the user token, the
-  // path of its file, a TLS file and systemd's credentials directory.
-  Process* worker = Start({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                           HPO_BIN_DIR "/hpo-worker", "--coordinator", address_, "--name", "hunted",
-                           "--slots", "1", "--wait-ms", "500", "--token-file", File("worker.token")},
-                          "worker.log",
+  // The worker, its environment holding what an operator's shell might: the user token, the path of its
+  // file, a TLS file and systemd's credentials directory.
+  std::vector<std::string> argv = prefix;
+  for (const std::string& arg :
+       {std::string(HPO_BIN_DIR "/hpo-worker"), std::string("--coordinator"), address_, std::string("--name"),
+        std::string("hunted"), std::string("--slots"), std::string("1"), std::string("--wait-ms"),
+        std::string("500"), std::string("--token-file"), File("worker.token")}) {
+    argv.push_back(arg);
+  }
+  argv.insert(argv.end(), suffix.begin(), suffix.end());
+  Process* worker = Start(argv, "worker.log",
                           {"HPO_TOKEN=" + user_token_, "HPO_TOKEN_FILE=" + File("user.token"),
                            "HPO_TLS_CA=" + File("ca.pem"), "CREDENTIALS_DIRECTORY=" + dir_.string()});
 
@@ -165,7 +182,7 @@ TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreate
     task.add_argv(arg);
   }
   task.set_timeout_s(120);
-  v1::Study study;
+  v1::Study& study = *study_out;
   {
     const grpc::Status status = CreateStudy(user_token_, spec, &study);
     ASSERT_TRUE(status.ok()) << status.error_message();
@@ -182,18 +199,16 @@ TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreate
       << Logs();
   ASSERT_EQ(study.counts().completed(), 1u) << Logs();
 
-  google::protobuf::Struct report;
+  google::protobuf::Struct& report = *report_out;
   const std::string json = ReadFile(report_path);
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &report).ok()) << json;
   SCOPED_TRACE(json);
 
   // No way gave the user or the read-only token.
-  bool found_worker_token = false;
   for (const auto& found : List(report, "tokens")) {
     const std::string token = Text(found, "token");
     EXPECT_NE(token, user_token_) << "the user token, from " << Text(found, "source");
     EXPECT_NE(token, read_token_) << "the read-only token, from " << Text(found, "source");
-    found_worker_token |= token == worker_token_;
   }
   // The trial's environment and argv name no credential, nor where one is.
   const auto& env = report.fields().at("env").struct_value().fields();
@@ -216,6 +231,7 @@ TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreate
   EXPECT_EQ(static_cast<pid_t>(chain[0].number_value()), worker->pid());
   const auto& workers = report.fields().at("workers").list_value().values();
   EXPECT_GE(workers.size(), 2) << "the worker and the guard of the hunter's trial";
+  *spec_out = spec;
   for (const auto& pid : workers) {
     const std::string proc = "/proc/" + std::to_string(static_cast<pid_t>(pid.number_value()));
     for (const std::string what : {"/environ", "/mem", "/fd", "/cwd"}) {
@@ -229,6 +245,21 @@ TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreate
       EXPECT_TRUE(tried) << proc + what;
     }
   }
+}
+
+TEST_F(CredentialTest, ATrialOfTheWorkersUserGetsNoUserTokenAndTheWorkerTokenCannotCreateStudies) {
+  // The worker as nobody, its token nobody's and 0400: a trial of the same user can read it.
+  WriteToken("worker.token", worker_token_, kNobody, 0400);
+  v1::StudySpec spec;
+  v1::Study study;
+  google::protobuf::Struct report;
+  ASSERT_NO_FATAL_FAILURE(Hunt({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"},
+                               {}, &spec, &study, &report));
+  SCOPED_TRACE(ReadFile(File("loot/report.json")));
+  const std::string db = File("hpo.db");
+  bool found_worker_token = false;
+  for (const auto& found : List(report, "tokens"))
+    found_worker_token |= Text(found, "token") == worker_token_;
 
   // What cannot be closed: the worker's own token file, named on its command line. It cannot create a
   // study, through hpoctl or directly.
@@ -239,7 +270,6 @@ TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreate
               std::string::npos)
         << Text(submit, "output");
   }
-  EXPECT_EQ(study.counts().completed(), 1u);
   v1::Study evil;
   const grpc::Status refused = CreateStudy(worker_token_, spec, &evil);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED) << refused.error_message();
@@ -251,6 +281,29 @@ TEST_F(CredentialTest, AHostileTrialGetsNoUserTokenAndTheWorkerTokenCannotCreate
                           "submit.log");
   ASSERT_TRUE(submit->Wait(30s).has_value());
   EXPECT_EQ(hpo::testing::CountRows(db, "studies"), 2) << ReadFile(File("submit.log"));
+}
+
+// hpo-worker --trial-user: the worker runs as root with a token only root may read; its trials run as
+// nobody and find no token at all.
+TEST_F(CredentialTest, ATrialRunAsAnotherUserFindsNoToken) {
+  WriteToken("worker.token", worker_token_, 0, 0600);
+  v1::StudySpec spec;
+  v1::Study study;
+  google::protobuf::Struct report;
+  ASSERT_NO_FATAL_FAILURE(Hunt({}, {"--trial-user", "nobody"}, &spec, &study, &report));
+  SCOPED_TRACE(ReadFile(File("loot/report.json")));
+  const auto& env = report.fields().at("env").struct_value().fields();
+  EXPECT_EQ(env.at("USER").string_value(), "nobody");
+  bool tried_worker_file = false;
+  for (const auto& way : List(report, "ways")) {
+    if (Text(way, "way") != "read " + File("worker.token")) continue;
+    tried_worker_file = true;
+    EXPECT_EQ(Text(way, "outcome"), "blocked: Permission denied");
+  }
+  EXPECT_TRUE(tried_worker_file) << "the hunter should find the worker token's path on the command line";
+  EXPECT_EQ(List(report, "tokens").size(), 0u);
+  EXPECT_EQ(List(report, "submits").size(), 0u);
+  EXPECT_EQ(hpo::testing::CountRows(File("hpo.db"), "studies"), 1);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -235,6 +236,37 @@ TEST(ChildProcessTest, VariablesNamingACredentialAreNotInherited) {
   for (const std::string& name : secret) expected += name + "=unset\n";
   for (const std::string& name : kept) expected += name + "=kept\n";
   EXPECT_EQ(r->out, expected);
+}
+
+// hpo-worker --trial-user: the child takes the user's uid, gid, groups and HOME/USER/LOGNAME, and can no
+// longer read a file only the caller may.
+TEST(ChildProcessTest, RunsAsAnotherUserWhenAsked) {
+  if (geteuid() != 0) GTEST_SKIP() << "starting a child as another user needs root";
+  const Result<RunAs> nobody = LookUpRunAs("nobody");
+  ASSERT_TRUE(nobody.ok()) << nobody.status().ToString();
+  const std::string secret =
+      std::filesystem::temp_directory_path() / ("hpo_run_as_" + std::to_string(getpid()));
+  { std::ofstream(secret) << "worker-token\n"; }
+  ASSERT_EQ(chmod(secret.c_str(), 0600), 0);
+  ChildOptions options;
+  options.run_as = *nobody;
+  const Result<ChildResult> r = RunShell(
+      "id -u; id -g; echo \"$HOME $USER $LOGNAME\"; cat '" + secret + "' 2>/dev/null || echo refused",
+      options);
+  std::filesystem::remove(secret);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->out, std::to_string(nobody->uid) + "\n" + std::to_string(nobody->gid) + "\n" + nobody->home +
+                        " nobody nobody\nrefused\n");
+}
+
+TEST(ChildProcessTest, LookUpRunAsRefusesRootAndUnknownUsers) {
+  const Result<RunAs> root = LookUpRunAs("root");
+  ASSERT_FALSE(root.ok());
+  EXPECT_EQ(root.status().message(), "user root: is root; trials must not run as root");
+  const Result<RunAs> unknown = LookUpRunAs("no-such-hpo-user");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("user no-such-hpo-user: "), std::string::npos);
 }
 
 TEST(ChildProcessTest, OtherFileDescriptorsAreClosed) {
