@@ -618,12 +618,6 @@ SteadyClock::time_point Worker::LeaseUntil(int slot) const {
   return active.has_value() ? active->lease_until : SteadyClock::time_point{};
 }
 
-bool Worker::LeaseTakenBack(int slot) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  const std::optional<ActiveTrial>& active = slots_[static_cast<size_t>(slot)].active;
-  return active.has_value() && active->stop_reason == StopReason::kCoordinator;
-}
-
 Worker::ReportResult Worker::Report(int slot, const ActiveTrial& trial, const TrialOutcome& outcome,
                                     bool once) {
   bool complete = outcome.kind == TrialOutcome::Kind::kCompleted;
@@ -684,11 +678,11 @@ Worker::ReportResult Worker::Report(int slot, const ActiveTrial& trial, const Tr
       Log(Prefix() + trial_text + ": " + what + " refused, the lease is lost (" + GrpcText(status) + ")");
       return ReportResult::kLeaseLost;
     }
-    if (!once && LeaseTakenBack(slot)) {
-      Log(Prefix() + trial_text + ": " + what + " not delivered (" + GrpcText(status) +
-          ") and the coordinator has taken the lease back: result dropped");
-      return ReportResult::kLeaseLost;
-    }
+    // A heartbeat's word to stop the trial does not end the report: the coordinator answers heartbeats
+    // from its state before its commits land, so it says stop while the commit of this very report, or
+    // of a first attempt whose answer was lost, is in flight or failed (its disk full, or it was killed
+    // after committing). Only the report's own answer says the lease is gone (above); otherwise it is
+    // retried until the lease, no longer renewed, runs out.
     // During shutdown a report gets one more try at most.
     const SteadyClock::time_point give_up = std::max(floor, LeaseUntil(slot));
     const bool last = once || !IsTransient(status.error_code()) || (stopping() && attempt >= 2) ||

@@ -210,9 +210,8 @@ class Worker {
   // transient errors while its lease lasts (and at least report_timeout); with `once`, makes a single
   // attempt (shutdown).
   ReportResult Report(int slot, const ActiveTrial& trial, const TrialOutcome& outcome, bool once);
-  // The end of slot `slot`'s lease, and whether the coordinator has taken it back (stop_trial_ids).
+  // The end of slot `slot`'s lease.
   std::chrono::steady_clock::time_point LeaseUntil(int slot) const;
-  bool LeaseTakenBack(int slot) const;
 
   // Notes a call's failure or success for the "coordinator unreachable" / "reachable again" log lines.
   void NoteCallStatus(const grpc::Status& status, const char* what);
