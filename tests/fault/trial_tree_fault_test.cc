@@ -78,7 +78,9 @@ TEST_F(TrialTreeFaultTest, KilledWorkersTrialTreeIsGoneWithinASecond) {
       1s);
   std::string left;
   for (pid_t pid : tree) {
-    if (Running(pid)) left += " " + std::to_string(pid);
+    if (!Running(pid)) continue;
+    left += ' ';
+    left += std::to_string(pid);
   }
   EXPECT_TRUE(gone) << "still running a second after the worker died:" << left;
   if (!gone) {
