@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/write.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -135,24 +134,6 @@ TEST_F(HttpServerTest, ClosesAConnectionThatSendsNothingWithinTheHeaderTimeout) 
   EXPECT_FALSE(got.error.empty());
 }
 
-// `count` connections to 127.0.0.1:port that each send half a request header and then nothing.
-std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> HalfOpen(boost::asio::io_context& io, int port,
-                                                                    int count) {
-  namespace asio = boost::asio;
-  std::vector<std::unique_ptr<asio::ip::tcp::socket>> sockets;
-  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
-                                         static_cast<unsigned short>(port));
-  for (int i = 0; i < count; ++i) {
-    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
-    boost::system::error_code error;
-    socket->connect(endpoint, error);
-    if (!error)
-      asio::write(*socket, asio::buffer(std::string("GET /api/v1/studies HTTP/1.1\r\nHost: h\r\n")), error);
-    sockets.push_back(std::move(socket));
-  }
-  return sockets;
-}
-
 // Whether the server closed `socket` (a read ends at once with an error) within `within`.
 bool ClosedByServer(boost::asio::ip::tcp::socket& socket, std::chrono::milliseconds within) {
   pollfd fd{socket.native_handle(), POLLIN, 0};
@@ -166,7 +147,7 @@ TEST_F(HttpServerTest, HalfOpenConnectionsGiveTheirPlaceAndTimeOut) {
   options.header_timeout = 1s;
   Start(options);  // 64 connections, 32 from one address
   boost::asio::io_context io;
-  auto held = HalfOpen(io, server_->port(), 200);
+  auto held = hpo::testing::HalfOpenConnections(io, server_->port(), 200);
   // Clients from the same address as the 200 are still served, again and again.
   for (int i = 0; i < 5; ++i) {
     HttpClient client(server_->port(), 2s);

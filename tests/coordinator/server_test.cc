@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/write.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -105,7 +104,6 @@ TEST(ServerHttpTest, HttpBeyondLoopbackServesWithHttpInsecure) {
 }
 
 TEST(ServerHttpTest, TwoHundredHalfOpenConnectionsLeaveTheDashboardAnswering) {
-  namespace asio = boost::asio;
   testing::TempDir dir;
   ServerOptions options;
   options.listen_address = "127.0.0.1:0";
@@ -116,18 +114,8 @@ TEST(ServerHttpTest, TwoHundredHalfOpenConnectionsLeaveTheDashboardAnswering) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const int port = (*server)->http_port();
   // 200 connections that send half a request and hold it, no token needed to do so.
-  asio::io_context io;
-  std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
-  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
-                                         static_cast<unsigned short>(port));
-  for (int i = 0; i < 200; ++i) {
-    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
-    boost::system::error_code error;
-    socket->connect(endpoint, error);
-    if (!error)
-      asio::write(*socket, asio::buffer(std::string("GET /api/v1/studies HTTP/1.1\r\nHost: h\r\n")), error);
-    held.push_back(std::move(socket));
-  }
+  boost::asio::io_context io;
+  const auto held = testing::HalfOpenConnections(io, port, 200);
   testing::HttpClient client(port, std::chrono::seconds(5));
   EXPECT_EQ(client.Get("/healthz").status, 200);
   const auto api = client.Get("/api/v1/studies", {{"Authorization", "Bearer dashboard-half-open-token"}});

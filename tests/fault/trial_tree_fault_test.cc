@@ -8,19 +8,12 @@
 #include <sstream>
 
 #include "tests/fault/harness.h"
+#include "tests/testing/process_state.h"
 
 namespace hpo::fault {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Whether `pid` runs (a zombie, dead but not yet reaped by whoever adopted it, does not).
-bool Running(pid_t pid) {
-  if (kill(pid, 0) != 0) return false;
-  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-}
 
 std::vector<pid_t> Pids(const std::string& text) {
   std::istringstream in(text);
@@ -64,21 +57,21 @@ TEST_F(TrialTreeFaultTest, KilledWorkersTrialTreeIsGoneWithinASecond) {
       },
       10s))
       << "the trial's process tree never started: " << ReadFile(File("tree.pids"));
-  for (pid_t pid : tree) ASSERT_TRUE(Running(pid)) << pid;
+  for (pid_t pid : tree) ASSERT_TRUE(testing::ProcessRunning(pid)) << pid;
 
   ASSERT_TRUE(worker->Signal(SIGKILL));
   ASSERT_TRUE(worker->Wait(5s).has_value());
   const bool gone = WaitFor(
       [&] {
         for (pid_t pid : tree) {
-          if (Running(pid)) return false;
+          if (testing::ProcessRunning(pid)) return false;
         }
         return true;
       },
       1s);
   std::string left;
   for (pid_t pid : tree) {
-    if (!Running(pid)) continue;
+    if (!testing::ProcessRunning(pid)) continue;
     left += ' ';
     left += std::to_string(pid);
   }

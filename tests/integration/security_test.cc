@@ -144,6 +144,20 @@ class SecurityTest : public ::testing::Test {
     return grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
   }
 
+  // Polls the study (with `token`) until it is no longer running, up to 60 s; its last state in `study`.
+  void WaitForEnd(const std::shared_ptr<grpc::Channel>& channel, const std::string& token, uint64_t id,
+                  v1::Study* study) {
+    auto stub = v1::StudyService::NewStub(channel);
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      v1::GetStudyRequest request;
+      request.set_study_id(id);
+      ASSERT_TRUE(stub->GetStudy(Context(token).get(), request, study).ok());
+      if (study->state() != v1::STUDY_RUNNING) return;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
   grpc::Status CreateStudy(const std::shared_ptr<grpc::Channel>& channel, const std::string& token,
                            const v1::StudySpec& spec, v1::Study* study = nullptr) {
     v1::CreateStudyRequest request;
@@ -334,16 +348,8 @@ TEST_F(SecurityTest, WorkerAndReadTokensMayMakeTheirRolesCallsOnly) {
     const Status status = worker->Run();
     EXPECT_TRUE(status.ok()) << status.ToString();
   });
-  auto stub = v1::StudyService::NewStub(channel);
   v1::Study current;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    v1::GetStudyRequest request;
-    request.set_study_id(study.id());
-    ASSERT_TRUE(stub->GetStudy(Context(kReadToken).get(), request, &current).ok());
-    if (current.state() != v1::STUDY_RUNNING) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  ASSERT_NO_FATAL_FAILURE(WaitForEnd(channel, kReadToken, study.id(), &current));
   worker->Stop();
   run.join();
   EXPECT_EQ(current.state(), v1::STUDY_COMPLETED);
@@ -353,7 +359,9 @@ TEST_F(SecurityTest, WorkerAndReadTokensMayMakeTheirRolesCallsOnly) {
   // The reader cannot cancel it.
   v1::CancelStudyRequest cancel;
   cancel.set_study_id(study.id());
-  EXPECT_EQ(stub->CancelStudy(Context(kReadToken).get(), cancel, &current).error_code(),
+  EXPECT_EQ(v1::StudyService::NewStub(channel)
+                ->CancelStudy(Context(kReadToken).get(), cancel, &current)
+                .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
@@ -445,16 +453,8 @@ TEST_F(SecurityTest, WorkerRunsAStudyOverTlsWithTheTokenAndStopsOnAWrongOne) {
     const Status status = worker->Run();
     EXPECT_TRUE(status.ok()) << status.ToString();
   });
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  auto stub = v1::StudyService::NewStub(channel);
   v1::Study current;
-  while (std::chrono::steady_clock::now() < deadline) {
-    v1::GetStudyRequest request;
-    request.set_study_id(study.id());
-    ASSERT_TRUE(stub->GetStudy(Context(kToken).get(), request, &current).ok());
-    if (current.state() != v1::STUDY_RUNNING) break;
-    std::this_thread::sleep_for(50ms);
-  }
+  ASSERT_NO_FATAL_FAILURE(WaitForEnd(channel, kToken, study.id(), &current));
   worker->Stop();
   run.join();
   EXPECT_EQ(current.state(), v1::STUDY_COMPLETED);

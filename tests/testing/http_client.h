@@ -9,10 +9,12 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +120,25 @@ class HttpClient {
   boost::beast::tcp_stream stream_;
   bool connected_ = false;
 };
+
+// `count` connections to 127.0.0.1:port that each send half a request header and then nothing, as a
+// slow or hostile client does; a connection that fails is kept (closed) all the same.
+inline std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> HalfOpenConnections(
+    boost::asio::io_context& io, int port, int count) {
+  namespace asio = boost::asio;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> sockets;
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                                         static_cast<unsigned short>(port));
+  for (int i = 0; i < count; ++i) {
+    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
+    boost::system::error_code error;
+    socket->connect(endpoint, error);
+    if (!error)
+      asio::write(*socket, asio::buffer(std::string("GET /api/v1/studies HTTP/1.1\r\nHost: h\r\n")), error);
+    sockets.push_back(std::move(socket));
+  }
+  return sockets;
+}
 
 }  // namespace hpo::testing
 

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/process_state.h"
+
 namespace hpo::worker {
 namespace {
 
@@ -28,20 +30,12 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Whether `pid` runs (a zombie, dead but not yet reaped by whoever adopted it, does not).
-bool Running(pid_t pid) {
-  if (kill(pid, 0) != 0) return false;
-  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-}
-
 // Polls until no pid of `pids` runs; whether that happened within `limit`.
 bool AllGone(const std::vector<pid_t>& pids, milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (true) {
     bool any = false;
-    for (pid_t pid : pids) any |= Running(pid);
+    for (pid_t pid : pids) any |= testing::ProcessRunning(pid);
     if (!any) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(milliseconds(10));
@@ -427,7 +421,7 @@ TEST(ChildProcessTest, TheWholeGroupDiesWhenTheProcessThatStartedItIsKilled) {
     tree = Pids(ReadFile(pid_file));
   }
   ASSERT_EQ(tree.size(), 4u) << "the trial's tree did not start: " << ReadFile(pid_file);
-  for (pid_t pid : tree) EXPECT_TRUE(Running(pid)) << pid;
+  for (pid_t pid : tree) EXPECT_TRUE(testing::ProcessRunning(pid)) << pid;
 
   ASSERT_EQ(kill(worker, SIGKILL), 0);
   int status = 0;

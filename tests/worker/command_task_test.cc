@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/process_state.h"
 #include "tests/testing/spec_builders.h"
 #include "worker/trial_runner.h"
 
@@ -47,18 +48,10 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// Whether `pid` runs (a zombie, dead but not yet reaped by whoever adopted it, does not).
-bool Running(pid_t pid) {
-  if (kill(pid, 0) != 0) return false;
-  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
-}
-
 // Polls until `pid` no longer runs; whether that happened within `limit`.
 bool EndsWithin(pid_t pid, milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (Running(pid)) {
+  while (testing::ProcessRunning(pid)) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(milliseconds(10));
   }
@@ -244,7 +237,7 @@ TEST(CommandTaskTest, TimeoutKillsTheProcessGroupAndFailsTheTrial) {
   EXPECT_EQ(run.progress.size(), 1u);  // what came before the timeout was passed on
   const pid_t grandchild = std::stoi(ReadFile(script.File("grandchild.pid")));
   std::this_thread::sleep_for(milliseconds(100));
-  EXPECT_FALSE(Running(grandchild)) << "the background sleep outlived the trial";
+  EXPECT_FALSE(testing::ProcessRunning(grandchild)) << "the background sleep outlived the trial";
 }
 
 TEST(CommandTaskTest, NonZeroExitFailsWithTheStatusAndTheTailOfStderr) {
