@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/log.h"
-#include "storage/fault_vfs.h"
+#include "tests/testing/fault_vfs.h"
 #include "storage/sqlite.h"
 #include "storage/store.h"
 #include "storage/wal_scan.h"

@@ -1,5 +1,5 @@
 // A finished result survives a coordinator whose disk refuses its commits: an in-process coordinator on
-// a real SQLite file whose writes are made to fail as a full disk's do (storage/fault_vfs.h), and an
+// a real SQLite file whose writes are made to fail as a full disk's do (tests/testing/fault_vfs.h), and an
 // in-process worker over loopback gRPC. The worker's CompleteTrial / FailTrial is answered UNAVAILABLE
 // (never INTERNAL), the worker keeps the result and retries it past report_timeout while its lease is
 // renewed, and once the disk takes writes again the result lands: stored once, on the first attempt,
@@ -18,7 +18,7 @@
 
 #include "coordinator/server.h"
 #include "hpo/v1/service.grpc.pb.h"
-#include "storage/fault_vfs.h"
+#include "tests/testing/fault_vfs.h"
 #include "tests/testing/temp_dir.h"
 #include "worker/worker.h"
 

@@ -8,9 +8,10 @@
 // full disk, SQLITE_IOERR_WRITE for a failing one) until SetWriteFault(SQLITE_OK). Reads are untouched.
 // SQLite then sees exactly what a real full disk would give it.
 //
-// For tests only: nothing in hpo's daemons calls these. Thread-safe (the fault is one atomic).
-#ifndef HPO_STORAGE_FAULT_VFS_H_
-#define HPO_STORAGE_FAULT_VFS_H_
+// For tests only: it lives under tests/ and is linked into the tests that use it, never into a daemon.
+// Thread-safe (the fault is one atomic).
+#ifndef HPO_TESTS_TESTING_FAULT_VFS_H_
+#define HPO_TESTS_TESTING_FAULT_VFS_H_
 
 namespace hpo::storage::testing {
 
@@ -26,4 +27,4 @@ long FailedWrites();
 
 }  // namespace hpo::storage::testing
 
-#endif  // HPO_STORAGE_FAULT_VFS_H_
+#endif  // HPO_TESTS_TESTING_FAULT_VFS_H_
