@@ -28,6 +28,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,21 @@ using fault::ReadFile;
 using fault::WaitFor;
 
 constexpr uid_t kNobody = 65534;
+
+// The report's list `name` (of objects), as Structs.
+std::vector<google::protobuf::Struct> List(const google::protobuf::Struct& report, const std::string& name) {
+  std::vector<google::protobuf::Struct> items;
+  const auto it = report.fields().find(name);
+  if (it == report.fields().end()) return items;
+  for (const auto& value : it->second.list_value().values()) items.push_back(value.struct_value());
+  return items;
+}
+
+// An item's text field, "" when it has none.
+std::string Text(const google::protobuf::Struct& item, const std::string& field) {
+  const auto it = item.fields().find(field);
+  return it == item.fields().end() ? "" : it->second.string_value();
+}
 
 class CredentialTest : public ::testing::Test {
  protected:
@@ -75,6 +91,27 @@ class CredentialTest : public ::testing::Test {
   }
 
   std::string File(const std::string& name) const { return (dir_ / name).string(); }
+
+  // The hunter reads every process's command line, so under a parallel ctest it may also find tokens of
+  // other tests' clusters (their token files are theirs to protect): what it found of this test's tokens,
+  // and the submits it made with them.
+  std::vector<google::protobuf::Struct> OurTokens(const google::protobuf::Struct& report) const {
+    std::vector<google::protobuf::Struct> ours;
+    for (const auto& found : List(report, "tokens")) {
+      const std::string token = Text(found, "token");
+      if (token == user_token_ || token == worker_token_ || token == read_token_) ours.push_back(found);
+    }
+    return ours;
+  }
+  std::vector<google::protobuf::Struct> OurSubmits(const google::protobuf::Struct& report) const {
+    std::set<std::string> sources;
+    for (const auto& found : OurTokens(report)) sources.insert(Text(found, "source"));
+    std::vector<google::protobuf::Struct> ours;
+    for (const auto& submit : List(report, "submits")) {
+      if (sources.count(Text(submit, "source")) != 0) ours.push_back(submit);
+    }
+    return ours;
+  }
 
   void WriteToken(const std::string& name, const std::string& token, uid_t owner, mode_t mode) {
     { std::ofstream(File(name)) << token << "\n"; }
@@ -115,20 +152,6 @@ class CredentialTest : public ::testing::Test {
   std::unique_ptr<v1::StudyService::Stub> studies_;
   std::vector<std::unique_ptr<Process>> processes_;
 };
-
-// The report's list `name` (of objects), as Structs.
-std::vector<google::protobuf::Struct> List(const google::protobuf::Struct& report, const std::string& name) {
-  std::vector<google::protobuf::Struct> items;
-  const auto it = report.fields().find(name);
-  if (it == report.fields().end()) return items;
-  for (const auto& value : it->second.list_value().values()) items.push_back(value.struct_value());
-  return items;
-}
-
-std::string Text(const google::protobuf::Struct& item, const std::string& field) {
-  const auto it = item.fields().find(field);
-  return it == item.fields().end() ? "" : it->second.string_value();
-}
 
 // Starts the coordinator and a worker (`prefix`, hpo-worker and its flags, `suffix`), runs the hunter as
 // the one trial of a study, and reads its report into *report_out (and the study into *study_out, its spec
@@ -258,13 +281,12 @@ TEST_F(CredentialTest, ATrialOfTheWorkersUserGetsNoUserTokenAndTheWorkerTokenCan
   SCOPED_TRACE(ReadFile(File("loot/report.json")));
   const std::string db = File("hpo.db");
   bool found_worker_token = false;
-  for (const auto& found : List(report, "tokens"))
-    found_worker_token |= Text(found, "token") == worker_token_;
+  for (const auto& found : OurTokens(report)) found_worker_token |= Text(found, "token") == worker_token_;
 
   // What cannot be closed: the worker's own token file, named on its command line. It cannot create a
   // study, through hpoctl or directly.
   EXPECT_TRUE(found_worker_token) << "the hunter should find the worker token through its path";
-  for (const auto& submit : List(report, "submits")) {
+  for (const auto& submit : OurSubmits(report)) {
     EXPECT_NE(static_cast<int>(submit.fields().at("exit").number_value()), 0) << Text(submit, "output");
     EXPECT_NE(Text(submit, "output").find("the worker token may not call StudyService.CreateStudy"),
               std::string::npos)
@@ -301,8 +323,8 @@ TEST_F(CredentialTest, ATrialRunAsAnotherUserFindsNoToken) {
     EXPECT_EQ(Text(way, "outcome"), "blocked: Permission denied");
   }
   EXPECT_TRUE(tried_worker_file) << "the hunter should find the worker token's path on the command line";
-  EXPECT_EQ(List(report, "tokens").size(), 0u);
-  EXPECT_EQ(List(report, "submits").size(), 0u);
+  EXPECT_EQ(OurTokens(report).size(), 0u);
+  EXPECT_EQ(OurSubmits(report).size(), 0u);
   EXPECT_EQ(hpo::testing::CountRows(File("hpo.db"), "studies"), 1);
 }
 
