@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/strings.h"
+#include "bench/common/rpc.h"
 #include "bench/load/bench.h"
 #include "bench/load/coordinator_process.h"
 #include "bench/load/driver.h"
@@ -50,18 +51,6 @@ v1::StudySpec LoadStudy(int workers, uint32_t trials, const std::string& algorit
   return spec;
 }
 
-Status FromGrpc(const char* call, const grpc::Status& status) {
-  if (status.ok()) return Status::Ok();
-  return InternalError(std::string(call) + ": code " + std::to_string(status.error_code()) + ": " +
-                       status.error_message());
-}
-
-std::unique_ptr<grpc::ClientContext> Context() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  return context;
-}
-
 // What the store holds at the end of a row.
 struct StudyCheck {
   uint64_t trials = 0;
@@ -74,13 +63,13 @@ Result<StudyCheck> CheckStudy(v1::StudyService::Stub& stub, uint64_t study_id) {
   v1::ListTrialsRequest list;
   list.set_study_id(study_id);
   v1::ListTrialsResponse trials;
-  HPO_RETURN_IF_ERROR(FromGrpc("ListTrials", stub.ListTrials(Context().get(), list, &trials)));
+  HPO_RETURN_IF_ERROR(RpcStatus("ListTrials", stub.ListTrials(RpcContext().get(), list, &trials)));
   check.trials = static_cast<uint64_t>(trials.trials_size());
   for (const v1::Trial& t : trials.trials()) check.completed += t.state() == v1::TRIAL_COMPLETED;
   v1::GetStudyRequest get;
   get.set_study_id(study_id);
   v1::Study study;
-  HPO_RETURN_IF_ERROR(FromGrpc("GetStudy", stub.GetStudy(Context().get(), get, &study)));
+  HPO_RETURN_IF_ERROR(RpcStatus("GetStudy", stub.GetStudy(RpcContext().get(), get, &study)));
   check.state = v1::StudyState_Name(study.state());
   return check;
 }
@@ -110,7 +99,7 @@ Result<StudyRun> RunStudy(const LoadBenchOptions& options, int workers, uint32_t
   v1::CreateStudyRequest create;
   *create.mutable_spec() = LoadStudy(workers, trials, options.algorithm);
   v1::Study study;
-  HPO_RETURN_IF_ERROR(FromGrpc("CreateStudy", study_stub->CreateStudy(Context().get(), create, &study)));
+  HPO_RETURN_IF_ERROR(RpcStatus("CreateStudy", study_stub->CreateStudy(RpcContext().get(), create, &study)));
 
   ProcSampler sampler(coordinator->pid(), 50);
   Result<LoadFigures> load = RunLoad({.address = coordinator->address(),

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "bench/common/child.h"
+#include "bench/common/rpc.h"
 #include "bench/load/coordinator_process.h"
 #include "bench/study/study.h"
 #include "hpo/v1/service.grpc.pb.h"
@@ -91,18 +92,6 @@ class WorkerProcess {
   const std::string log_;
   bool reaped_ = false;
 };
-
-Status FromGrpc(const char* call, const grpc::Status& status) {
-  if (status.ok()) return Status::Ok();
-  return InternalError(std::string(call) + ": code " + std::to_string(status.error_code()) + ": " +
-                       status.error_message());
-}
-
-std::unique_ptr<grpc::ClientContext> Context() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
-  return context;
-}
 
 v1::StudySpec FmnistStudy(const StudyBenchOptions& options, uint64_t seed, bool asha) {
   v1::StudySpec spec;
@@ -210,7 +199,7 @@ Result<RunRecord> RunHpoStudy(const StudyBenchOptions& options, uint64_t seed, b
   v1::CreateStudyRequest create;
   *create.mutable_spec() = FmnistStudy(options, seed, asha);
   v1::Study study;
-  HPO_RETURN_IF_ERROR(FromGrpc("CreateStudy", stub->CreateStudy(Context().get(), create, &study)));
+  HPO_RETURN_IF_ERROR(RpcStatus("CreateStudy", stub->CreateStudy(RpcContext().get(), create, &study)));
   const auto deadline = Clock::now() + std::chrono::duration<double>(options.timeout_s);
   while (study.state() == v1::STUDY_RUNNING) {
     if (Clock::now() >= deadline) {
@@ -220,12 +209,12 @@ Result<RunRecord> RunHpoStudy(const StudyBenchOptions& options, uint64_t seed, b
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     v1::GetStudyRequest get;
     get.set_study_id(study.id());
-    HPO_RETURN_IF_ERROR(FromGrpc("GetStudy", stub->GetStudy(Context().get(), get, &study)));
+    HPO_RETURN_IF_ERROR(RpcStatus("GetStudy", stub->GetStudy(RpcContext().get(), get, &study)));
   }
   v1::ListTrialsRequest list;
   list.set_study_id(study.id());
   v1::ListTrialsResponse trials;
-  HPO_RETURN_IF_ERROR(FromGrpc("ListTrials", stub->ListTrials(Context().get(), list, &trials)));
+  HPO_RETURN_IF_ERROR(RpcStatus("ListTrials", stub->ListTrials(RpcContext().get(), list, &trials)));
 
   RunRecord run;
   run.wall_s = static_cast<double>(study.finished_ms() - study.created_ms()) / 1000.0;
