@@ -127,8 +127,10 @@ TEST_P(CoordinatorKillTest, RestartedCoordinatorFinishesTheStudyExactly) {
   EXPECT_EQ(CheckAcknowledged(rows, worker_ids), loop.max_trials);
   uint64_t completed = 0;
   for (const auto& [name, worker] : workers_) {
-    const WorkerLog log = ParseWorkerLog(worker->Log());
-    EXPECT_TRUE(log.stopped) << name;
+    const std::string text = worker->Log();
+    const WorkerLog log = ParseWorkerLog(text);
+    EXPECT_TRUE(log.stopped) << name << "'s log ends:\n"
+                             << text.substr(text.size() - std::min<size_t>(text.size(), 3000));
     EXPECT_EQ(log.failed, 0u) << name;
     completed += log.completed;
   }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hpo/v1/service.grpc.pb.h"
@@ -257,18 +258,37 @@ TEST_F(DashboardTest, PageFollowsAStudyLiveAndShowsItsFrontAsTheCoordinatorHasIt
   for (const char* name : {"f1", "f2", "x1", "x4"})
     EXPECT_NE(text.find(name), std::string::npos) << name << text;
 
-  // Clicking the f2 header sorts the table by f2, best first; clicking again reverses it.
-  const auto first_by_f2 = [&] {
-    return Evaluate(
-               "(() => { document.querySelector('#trials-table th[data-key=\"m:f2\"]').click();"
-               " return Number(document.querySelector('#trials-table tbody tr').dataset.trialId); })()")
-        .number_value();
+  // Clicking the f2 header sorts the table by f2, best first; clicking again reverses it. Ties keep the
+  // trials' order by number either way, as the page breaks them. Each click re-renders the table at once;
+  // the whole order is compared, with the header's aria-sort saying which way it is sorted.
+  const auto click_f2 = [&] {
+    const auto table = Evaluate(
+        "(() => { document.querySelector('#trials-table th[data-key=\"m:f2\"]').click();"
+        " return {sort: document.querySelector('#trials-table th[data-key=\"m:f2\"]')"
+        ".getAttribute('aria-sort'), ids: [...document.querySelectorAll('#trials-table tbody tr')]"
+        ".map((r) => Number(r.dataset.trialId))}; })()");
+    return std::make_pair(table.struct_value().fields().at("sort").string_value(),
+                          Numbers(table.struct_value().fields().at("ids")));
   };
-  const auto by_f2 = std::minmax_element(
-      trials.trials().begin(), trials.trials().end(),
-      [](const v1::Trial& a, const v1::Trial& b) { return a.metrics().at("f2") < b.metrics().at("f2"); });
-  EXPECT_EQ(first_by_f2(), static_cast<double>(by_f2.first->id()));
-  EXPECT_EQ(first_by_f2(), static_cast<double>(by_f2.second->id()));
+  std::vector<const v1::Trial*> by_f2;
+  for (const v1::Trial& t : trials.trials()) by_f2.push_back(&t);
+  const auto order = [&](bool ascending) {
+    std::vector<const v1::Trial*> sorted = by_f2;
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const v1::Trial* a, const v1::Trial* b) {
+      const double fa = a->metrics().at("f2"), fb = b->metrics().at("f2");
+      if (fa != fb) return ascending ? fa < fb : fa > fb;
+      return a->number() < b->number();
+    });
+    std::vector<double> ids;
+    for (const v1::Trial* t : sorted) ids.push_back(static_cast<double>(t->id()));
+    return ids;
+  };
+  const auto ascending = click_f2();
+  EXPECT_EQ(ascending.first, "ascending");
+  EXPECT_EQ(ascending.second, order(true));
+  const auto descending = click_f2();
+  EXPECT_EQ(descending.first, "descending");
+  EXPECT_EQ(descending.second, order(false));
 
   // The list of studies shows it, completed.
   std::string error;
