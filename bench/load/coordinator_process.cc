@@ -94,15 +94,19 @@ Result<std::unique_ptr<CoordinatorProcess>> CoordinatorProcess::Start(const Coor
   const std::string port_file = options.dir + "/coordinator.port";
   const std::string log_file = options.dir + "/coordinator.log";
   std::remove(port_file.c_str());
-  const std::vector<std::string> argv_text = {options.binary,
-                                              "--listen",
-                                              "127.0.0.1:0",
-                                              "--port-file",
-                                              port_file,
-                                              "--db",
-                                              options.dir + "/" + options.db_name,
-                                              "--heartbeat-ms",
-                                              std::to_string(options.heartbeat_ms)};
+  std::vector<std::string> argv_text = {options.binary,
+                                        "--listen",
+                                        "127.0.0.1:0",
+                                        "--port-file",
+                                        port_file,
+                                        "--db",
+                                        options.dir + "/" + options.db_name,
+                                        "--heartbeat-ms",
+                                        std::to_string(options.heartbeat_ms)};
+  if (!options.command.empty()) {
+    argv_text = options.command;
+    argv_text.insert(argv_text.end(), {"--port-file", port_file});
+  }
   HPO_ASSIGN_OR_RETURN(const int pid, SpawnDaemon(argv_text, log_file));
   std::unique_ptr<CoordinatorProcess> process(new CoordinatorProcess(options, pid));
 

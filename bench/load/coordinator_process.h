@@ -1,6 +1,7 @@
 // CoordinatorProcess: a real hpo-coordinator run as a child of the bench, on a fresh SQLite file in a
-// scratch folder, listening on a free loopback port; and what /proc says about it (resident memory, its
-// peak, threads, CPU time), read once or sampled on a thread while a workload runs.
+// scratch folder, listening on a free loopback port (or another server started the same way: the ceiling's);
+// and what /proc says about it (resident memory, its peak, threads, CPU time), read once or sampled on a
+// thread while a workload runs.
 //
 // The child is started with fork + execve and PR_SET_PDEATHSIG, so it dies with the bench even when the
 // bench is killed; HPO_TOKEN is removed from its environment (no token: the bench measures the plain
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/status.h"
 
@@ -36,7 +38,11 @@ struct CoordinatorOptions {
   std::string binary;  // REQUIRED: the hpo-coordinator executable
   std::string dir;     // REQUIRED: an existing scratch folder (database, port file, log)
   std::string db_name = "load.db";
-  int heartbeat_ms = 1000;      // --heartbeat-ms
+  int heartbeat_ms = 1000;  // --heartbeat-ms
+  // When not empty, the program and arguments to start instead of `binary` with the coordinator's flags
+  // (the ceiling's trivial server): "--port-file <dir>/coordinator.port" is appended, and it must write
+  // its port there.
+  std::vector<std::string> command = {};
   double start_timeout_s = 20;  // how long to wait for its port file
 };
 

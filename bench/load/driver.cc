@@ -1,9 +1,15 @@
 #include "bench/load/driver.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
+#include <fstream>
 #include <span>
 #include <utility>
 
@@ -45,17 +51,66 @@ uint64_t Register(v1::WorkerService::Stub& stub, const std::string& name, ErrorL
   return response.worker_id();
 }
 
-// The Heartbeat of WorkerService answered at once, and nothing else: the cheapest unary call of the stack
-// the coordinator serves on (the callback API).
+// The two calls of a worker's cycle answered at once from memory: AcquireTrial hands out a trial shaped as
+// the coordinator's answer for the load study (a ZDT1 trial of four parameters with its lease, task and
+// objectives), CompleteTrial acknowledges; RegisterWorker numbers the workers. No store, no optimizer:
+// what is left is the transport and the protobuf work of a cycle, on the stack the coordinator serves on
+// (the callback API).
 class TrivialWorkerService final : public v1::WorkerService::CallbackService {
  public:
-  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
-                                      const v1::HeartbeatRequest* /*request*/,
-                                      v1::HeartbeatResponse* /*response*/) override {
+  TrivialWorkerService() {
+    v1::Trial* trial = template_.mutable_trial();
+    trial->set_study_id(1);
+    trial->set_state(v1::TRIAL_RUNNING);
+    trial->set_attempt(1);
+    trial->set_created_ms(1'700'000'000'000);
+    trial->set_started_ms(1'700'000'000'000);
+    for (const char* name : {"x1", "x2", "x3", "x4"}) (*trial->mutable_params())[name].set_double_value(0.5);
+    template_.mutable_lease()->set_token(std::string(32, 'a'));
+    template_.mutable_lease()->set_expires_ms(1'700'000'600'000);
+    template_.mutable_task()->mutable_synthetic()->set_function("zdt1");
+    template_.mutable_task()->mutable_synthetic()->set_dims(4);
+    for (const char* name : {"f1", "f2"}) {
+      v1::Objective* objective = template_.add_objectives();
+      objective->set_name(name);
+      objective->set_direction(v1::MINIMIZE);
+    }
+  }
+
+  grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
+                                           const v1::RegisterWorkerRequest* /*request*/,
+                                           v1::RegisterWorkerResponse* response) override {
+    response->set_worker_id(next_worker_.fetch_add(1) + 1);
+    return Done(context);
+  }
+  grpc::ServerUnaryReactor* AcquireTrial(grpc::CallbackServerContext* context,
+                                         const v1::AcquireTrialRequest* request,
+                                         v1::AcquireTrialResponse* response) override {
+    const uint64_t n = next_trial_.fetch_add(1);
+    *response = template_;
+    response->mutable_trial()->set_id(n + 1);
+    response->mutable_trial()->set_number(static_cast<uint32_t>(n));
+    response->mutable_trial()->set_worker_id(request->worker_id());
+    response->mutable_trial()->set_seed(n);
+    response->mutable_lease()->set_trial_id(n + 1);
+    return Done(context);
+  }
+  grpc::ServerUnaryReactor* CompleteTrial(grpc::CallbackServerContext* context,
+                                          const v1::CompleteTrialRequest* /*request*/,
+                                          v1::CompleteTrialResponse* /*response*/) override {
+    return Done(context);
+  }
+
+ private:
+  static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
+
+  v1::AcquireTrialResponse template_;
+  std::atomic<uint64_t> next_worker_{0};
+  std::atomic<uint64_t> next_trial_{0};
 };
 
 // A start line for a group of threads: each Arrive()s when ready and waits; Open() lets them all go.
@@ -315,66 +370,37 @@ IdleFigures IdleWorkers::Stop() {
   return figures_;
 }
 
-Result<CeilingFigures> RunCeiling(int workers, double seconds) {
+int ServeTrivial(const std::string& port_file) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before gRPC starts its threads, which inherit it
+
   TrivialWorkerService service;
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   const std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) return UnavailableError("the trivial server cannot listen on loopback");
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-
-  ErrorLog errors;
-  StartLine start_line;
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  CeilingFigures figures;                 // GUARDED_BY(mu) while the threads run
-  Steady::time_point end_of_last_call{};  // GUARDED_BY(mu)
-  const auto work = [&] {
-    const auto stub = v1::WorkerService::NewStub(MakeChannel(address));
-    const auto call = [&](std::vector<double>* ms) {
-      grpc::ClientContext context;
-      SetDeadline(context, 0);
-      v1::HeartbeatRequest request;
-      request.set_worker_id(1);
-      v1::HeartbeatResponse response;
-      const auto asked = Steady::now();
-      const grpc::Status status = stub->Heartbeat(&context, request, &response);
-      if (!status.ok()) {
-        errors.Add("Heartbeat", status);
-        return false;
-      }
-      if (ms != nullptr) ms->push_back(MsSince(asked));
-      return true;
-    };
-    for (int i = 0; i < 20; ++i) (void)call(nullptr);  // connect and warm up
-    start_line.Arrive();
-    std::vector<double> ms;
-    while (!stop.load()) (void)call(&ms);
-    std::lock_guard lock(mu);
-    figures.calls += ms.size();
-    figures.call_ms.insert(figures.call_ms.end(), ms.begin(), ms.end());
-    end_of_last_call = std::max(end_of_last_call, Steady::now());
-  };
-  std::vector<std::thread> threads;
-  threads.reserve(static_cast<size_t>(workers));
-  for (int i = 0; i < workers; ++i) threads.emplace_back(work);
-  start_line.WaitFor(workers);
-  const double cpu_start = ProcessCpuSeconds();
-  const auto start = Steady::now();
-  start_line.Open();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop.store(true);
-  for (std::thread& t : threads) t.join();
-  figures.cpu_s = ProcessCpuSeconds() - cpu_start;
+  if (server == nullptr || port == 0) {
+    std::fprintf(stderr, "hpo-bench-load: the trivial server cannot listen on loopback\n");
+    return 1;
+  }
+  {
+    const std::string partial = port_file + ".partial";
+    std::ofstream out(partial);
+    out << port << "\n";
+    out.close();
+    if (!out || std::rename(partial.c_str(), port_file.c_str()) != 0) {
+      std::fprintf(stderr, "hpo-bench-load: cannot write %s\n", port_file.c_str());
+      return 1;
+    }
+  }
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  // Every call counted ended by the time its thread ended, so the window runs until the last one did.
-  figures.seconds = std::chrono::duration<double>(end_of_last_call - start).count();
-  figures.calls_per_s = figures.seconds > 0 ? static_cast<double>(figures.calls) / figures.seconds : 0;
-  figures.errors = errors.count();
-  figures.first_error = errors.first();
-  return figures;
+  return 0;
 }
 
 }  // namespace hpo::bench

@@ -6,8 +6,8 @@
 //               synthetic problem's objectives computed at once from the trial's parameters, until the
 //               study's trials are all completed.
 //   IdleWorkers N workers register and long-poll a coordinator that has no work for them, until stopped.
-//   RunCeiling  the same N threads call Heartbeat on an in-process server whose handler answers at once:
-//               the round-trip rate of a trivial unary call on the same stack, the ceiling of RunLoad.
+//   ServeTrivial the ceiling's server: the same two calls answered at once by a process that stores and
+//               decides nothing, so RunLoad against it is the most a cycle can do on this stack.
 //
 // Each function runs its threads and joins them before it returns; IdleWorkers joins in Stop() (or its
 // destructor). Thread-safe in the sense that each call owns its threads and figures.
@@ -127,19 +127,12 @@ class IdleWorkers {
   std::vector<std::thread> threads_;
 };
 
-struct CeilingFigures {
-  double seconds = 0;  // the measured window
-  uint64_t calls = 0;  // acknowledged calls in it
-  double calls_per_s = 0;
-  double cpu_s = 0;  // this process's CPU time over the window: the clients' and the server's
-  std::vector<double> call_ms;
-  uint64_t errors = 0;
-  std::string first_error;
-};
-
-// Starts the trivial server on a free loopback port, lets `workers` threads call it for `seconds` (after
-// a short warm-up), and stops it. UNAVAILABLE when it cannot listen.
-Result<CeilingFigures> RunCeiling(int workers, double seconds);
+// The ceiling's server, the body of `hpo-bench-load --serve-trivial PORT_FILE` (a child of the bench, as
+// the coordinator is): a WorkerService on a free loopback port whose RegisterWorker, AcquireTrial and
+// CompleteTrial answer at once from memory, AcquireTrial with a trial shaped as the coordinator's for the
+// load study. Writes the port to `port_file` (atomically), serves until SIGTERM or SIGINT, returns the
+// exit status (0; 1 when it cannot listen or write the file).
+int ServeTrivial(const std::string& port_file);
 
 }  // namespace hpo::bench
 

@@ -1,5 +1,6 @@
 // The load section: committed trial cycles per second of a real coordinator under N simulated workers,
-// beside the transport's ceiling and Optuna's ask/tell rate. See bench.h.
+// beside the ceiling (the same cycles against a server that answers at once) and Optuna's ask/tell rate in
+// one process and in several. See bench.h.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/strings.h"
 #include "bench/common/rpc.h"
@@ -150,6 +152,57 @@ Value Ratio(double numerator, double denominator) {
   return numerator / denominator;
 }
 
+// The ceiling for `workers` workers: the same client code (RunLoad, the same N threads and channels, the
+// same `trials` cycles of AcquireTrial + CompleteTrial) against the trivial server in a child process of
+// its own, as the coordinator is; its CPU over the timed window from /proc.
+struct CeilingRun {
+  LoadFigures load;
+  double server_cpu_s = -1;
+  Status stopped;
+};
+
+Result<CeilingRun> RunCeiling(const LoadBenchOptions& options, int workers, uint32_t trials,
+                              const std::string& dir) {
+  mkdir(dir.c_str(), 0755);
+  HPO_ASSIGN_OR_RETURN(
+      std::unique_ptr<CoordinatorProcess> server,
+      CoordinatorProcess::Start(
+          {.binary = options.self, .dir = dir, .command = {options.self, "--serve-trivial"}}));
+  CeilingRun run;
+  double cpu_start = -1, cpu_end = -1;
+  Result<LoadFigures> load = RunLoad({.address = server->address(),
+                                      .workers = workers,
+                                      .trials = trials,
+                                      .wait_ms = options.wait_ms,
+                                      .function = "zdt1",
+                                      .dims = 4,
+                                      .timeout_s = options.timeout_s,
+                                      .on_start = [&] { cpu_start = server->Status().cpu_s; },
+                                      .on_end = [&] { cpu_end = server->Status().cpu_s; }});
+  HPO_RETURN_IF_ERROR(load.status());
+  run.load = std::move(*load);
+  if (cpu_start >= 0 && cpu_end >= 0) run.server_cpu_s = cpu_end - cpu_start;
+  run.stopped = server->Stop();
+  return run;
+}
+
+// Optuna's figures by process count and storage.
+struct OptunaRow {
+  int processes = 1;
+  std::string storage;
+  OptunaFigures figures;
+};
+
+// Of `rows`, the fastest run with `processes` processes; null when there is none.
+const OptunaRow* FastestOptuna(const std::vector<OptunaRow>& rows, int processes) {
+  const OptunaRow* best = nullptr;
+  for (const OptunaRow& row : rows) {
+    if (row.processes != processes) continue;
+    if (best == nullptr || row.figures.trials_per_s > best->figures.trials_per_s) best = &row;
+  }
+  return best;
+}
+
 }  // namespace
 
 Value Known(double v) { return v >= 0 ? Value{v} : Value{}; }
@@ -157,48 +210,71 @@ Value Known(int v) { return v >= 0 ? Value{int64_t{v}} : Value{}; }
 
 Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter) {
   const uint32_t trials = options.trials > 0 ? options.trials : options.quick ? 1000 : 5000;
-  const double ceiling_s = options.ceiling_s > 0 ? options.ceiling_s : options.quick ? 1.0 : 3.0;
   // Like for like: Optuna's cost per trial grows with the trials it holds, so it runs the study's size.
   const int optuna_trials = options.optuna_trials > 0 ? options.optuna_trials
-                            : options.quick           ? 40
+                            : options.quick           ? 100
                                                       : static_cast<int>(trials);
+  const int optuna_processes = std::max(1, options.optuna_processes);
   Status first_error = Status::Ok();
   const auto fail = [&](Status status) {
     if (first_error.ok()) first_error = std::move(status);
   };
 
-  // Optuna once: one process asking and telling in turn, so no worker count applies.
-  std::optional<OptunaFigures> optuna;
+  // Optuna: one process asking and telling in turn, and as many processes as the machine has cores
+  // sharing one study, on each storage. A row of hpo with N workers is compared with the fastest Optuna
+  // of min(N, cores) processes, and with the single SQLite process.
+  std::vector<OptunaRow> optuna;
   if (options.optuna != nullptr && options.optuna->available()) {
-    const std::string dir = options.scratch + "/optuna";
-    mkdir(dir.c_str(), 0755);
-    Result<OptunaFigures> run = options.optuna->Run(optuna_trials, dir);
-    if (run.ok()) {
-      optuna = *run;
-      Table table(reporter, "load", "optuna",
-                  "Optuna " + options.optuna->version() +
-                      ": ask + 4 x suggest_float + tell, NSGAIISampler (population " +
-                      std::to_string(kPopulation) + "), SQLite file, ZDT1, one process",
-                  {{"optuna_version", "version", Column::Format::kText},
-                   {"trials", "trials"},
-                   {"completed", "completed"},
-                   {"seconds", "seconds", Column::Format::kFixed, 2},
-                   {"trials_per_s", "trials/s", Column::Format::kFixed, 2},
-                   {"cycle_ms_p50", "cycle p50 ms", Column::Format::kFixed, 1},
-                   {"cycle_ms_p99", "cycle p99 ms", Column::Format::kFixed, 1}});
-      table.Add({options.optuna->version(), int64_t{run->trials}, int64_t{run->completed}, run->seconds,
-                 run->trials_per_s, run->cycle_ms_p50, run->cycle_ms_p99});
-    } else {
-      reporter.Note("load", "Optuna failed: " + run.status().ToString());
-      fail(run.status());
+    Table table(
+        reporter, "load", "optuna",
+        "Optuna " + options.optuna->version() +
+            ": ask + 4 x suggest_float + tell, NSGAIISampler (population " + std::to_string(kPopulation) +
+            "), ZDT1; sqlite = RDBStorage on a SQLite file, journal = JournalFileStorage (Optuna's "
+            "advice for processes on one machine), both fsync each write; P processes share one study",
+        {{"storage", "storage", Column::Format::kText},
+         {"processes", "processes"},
+         {"trials", "trials"},
+         {"completed", "completed"},
+         {"retries", "locked retries"},
+         {"seconds", "seconds", Column::Format::kFixed, 2},
+         {"trials_per_s", "trials/s", Column::Format::kFixed, 1},
+         {"cycle_ms_p50", "cycle p50 ms", Column::Format::kFixed, 1},
+         {"cycle_ms_p99", "cycle p99 ms", Column::Format::kFixed, 1}});
+    std::vector<int> counts = {1};
+    if (optuna_processes > 1) counts.push_back(std::min(optuna_processes, optuna_trials));
+    for (const int processes : counts) {
+      for (const std::string& storage : options.optuna_storages) {
+        const std::string dir = options.scratch + "/optuna-" + storage + "-" + std::to_string(processes);
+        mkdir(dir.c_str(), 0755);
+        Result<OptunaFigures> run = options.optuna->Run(
+            {.trials = optuna_trials, .dir = dir, .storage = storage, .processes = processes});
+        if (!run.ok()) {
+          reporter.Note("load", "Optuna (" + storage + ", " + std::to_string(processes) +
+                                    " processes) failed: " + run.status().ToString());
+          fail(run.status());
+          continue;
+        }
+        optuna.push_back({processes, storage, *run});
+        table.Add({storage, int64_t{processes}, int64_t{run->trials}, int64_t{run->completed},
+                   int64_t{run->retries}, run->seconds, run->trials_per_s, run->cycle_ms_p50,
+                   run->cycle_ms_p99});
+      }
     }
+    table.Print();
   }  // else: the header said that Optuna is not installed
+  const OptunaRow* optuna_single_sqlite = nullptr;
+  for (const OptunaRow& row : optuna) {
+    if (row.processes == 1 && row.storage == "sqlite") optuna_single_sqlite = &row;
+  }
 
   Table cycles(reporter, "load", "cycles",
                "Committed trial cycles (AcquireTrial + CompleteTrial acknowledged) over loopback, " +
-                   std::to_string(trials) + "-trial ZDT1 study, NSGA-II steady state; ceiling = trivial " +
-                   "unary calls/s with the same threads; ratio = cycles/s / ceiling; N/rate = the mean cycle "
-                   "time a closed loop of N workers implies (Little's law)",
+                   std::to_string(trials) + "-trial ZDT1 study, NSGA-II steady state; ceiling = the same " +
+                   "workers' cycles against a server that answers both calls at once (its own process), so " +
+                   "ratio 1.0 is parity; N/rate = the mean cycle time a closed loop of N workers implies " +
+                   "(Little's law); optuna = the fastest Optuna of min(N, " +
+                   std::to_string(optuna_processes) + ") processes, 1p sqlite = Optuna's single process on " +
+                   "SQLite",
                {{"workers", "workers"},
                 {"trials", "trials"},
                 {"completed", "completed"},
@@ -210,10 +286,12 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
                 {"acquire_ms_p99", "acq p99 ms", Column::Format::kFixed, 3},
                 {"complete_ms_p50", "done p50 ms", Column::Format::kFixed, 3},
                 {"complete_ms_p99", "done p99 ms", Column::Format::kFixed, 3},
-                {"ceiling_calls_per_s", "ceiling/s", Column::Format::kFixed, 0},
+                {"ceiling_cycles_per_s", "ceiling/s", Column::Format::kFixed, 0},
                 {"ratio_to_ceiling", "ratio", Column::Format::kFixed, 3},
-                {"optuna_trials_per_s", "optuna/s", Column::Format::kFixed, 2},
+                {"optuna", "optuna", Column::Format::kText},
+                {"optuna_trials_per_s", "optuna/s", Column::Format::kFixed, 1},
                 {"ratio_to_optuna", "x optuna", Column::Format::kRatio, 0},
+                {"ratio_to_optuna_1p_sqlite", "x 1p sqlite", Column::Format::kRatio, 0},
                 {"check", "check", Column::Format::kText}});
   Table process(
       reporter, "load", "coordinator",
@@ -236,19 +314,21 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
        {"workers_cores", "workers cores", Column::Format::kFixed, 2},
        {"other_cores", "others cores", Column::Format::kFixed, 2},
        {"empty_polls", "empty polls"}});
-  Table ceiling(
-      reporter, "load", "ceiling",
-      "The ceiling: Heartbeat answered at once by an in-process callback server, the same N threads "
-      "and channels (cpu = this process's: clients and server), " +
-          FormatDouble(ceiling_s) + " s",
-      {{"workers", "workers"},
-       {"calls", "calls"},
-       {"seconds", "seconds", Column::Format::kFixed, 2},
-       {"calls_per_s", "calls/s", Column::Format::kFixed, 0},
-       {"call_ms_p50", "p50 ms", Column::Format::kFixed, 3},
-       {"call_ms_p99", "p99 ms", Column::Format::kFixed, 3},
-       {"cpu_ms_per_call", "cpu ms/call", Column::Format::kFixed, 3},
-       {"errors", "errors"}});
+  Table ceiling(reporter, "load", "ceiling",
+                "The ceiling: the same workers and cycles against the trivial server (a child process that "
+                "answers AcquireTrial with a trial shaped as the coordinator's and CompleteTrial at once, "
+                "storing and deciding nothing); server and workers cpu over the timed window",
+                {{"workers", "workers"},
+                 {"cycles", "cycles"},
+                 {"seconds", "seconds", Column::Format::kFixed, 2},
+                 {"cycles_per_s", "cycles/s", Column::Format::kFixed, 0},
+                 {"acquire_ms_p50", "acq p50 ms", Column::Format::kFixed, 3},
+                 {"acquire_ms_p99", "acq p99 ms", Column::Format::kFixed, 3},
+                 {"complete_ms_p50", "done p50 ms", Column::Format::kFixed, 3},
+                 {"complete_ms_p99", "done p99 ms", Column::Format::kFixed, 3},
+                 {"server_cpu_ms_per_cycle", "server ms/cycle", Column::Format::kFixed, 3},
+                 {"workers_cpu_ms_per_cycle", "workers ms/cycle", Column::Format::kFixed, 3},
+                 {"errors", "errors"}});
 
   double last_rate = 0;  // the largest worker count's closed-loop rate: what the paced runs are a share of
   for (const int workers : options.workers) {
@@ -264,25 +344,34 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
     const ProcSampler::Peaks& peaks = run.peaks;
     const double hwm_mib = run.hwm_mib;
 
-    const Result<CeilingFigures> top = RunCeiling(workers, ceiling_s);
-    HPO_RETURN_IF_ERROR(top.status());
+    HPO_ASSIGN_OR_RETURN(
+        const CeilingRun top,
+        RunCeiling(options, workers, trials, options.scratch + "/ceiling-" + std::to_string(workers)));
+    if (!top.stopped.ok()) fail(top.stopped);
 
     std::string verdict = Verdict(run, trials, options.timeout_s);
-    if (verdict == "ok" && top->errors > 0) verdict = "CEILING ERRORS: " + top->first_error;
+    if (verdict == "ok" && top.load.timed_out) verdict = "CEILING TIMED OUT";
+    if (verdict == "ok" && top.load.errors > 0) verdict = "CEILING ERRORS: " + top.load.first_error;
     if (verdict != "ok") fail(InternalError(std::to_string(workers) + " workers: " + verdict));
 
     const Percentiles acquire = ComputePercentiles(load->acquire_ms);
     const Percentiles complete = ComputePercentiles(load->complete_ms);
-    const Percentiles call = ComputePercentiles(top->call_ms);
     const double rate = load->wall_s > 0 ? static_cast<double>(load->cycles) / load->wall_s : 0;
+    // The trivial server never runs out of trials: cycles past the study's size are not counted.
+    const double top_cycles = static_cast<double>(std::min<uint64_t>(top.load.cycles, trials));
+    const double top_rate = top.load.wall_s > 0 ? top_cycles / top.load.wall_s : 0;
     last_rate = rate;
-    cycles.Add({int64_t{workers}, int64_t{trials},
-                check.ok() ? Value{static_cast<int64_t>(check->completed)} : Value{},
-                static_cast<int64_t>(load->errors + top->errors), load->wall_s, rate,
-                Ratio(1e3 * workers, rate), acquire.p50, acquire.p99, complete.p50, complete.p99,
-                top->calls_per_s, Ratio(rate, top->calls_per_s),
-                optuna ? Value{optuna->trials_per_s} : Value{},
-                optuna ? Ratio(rate, optuna->trials_per_s) : Value{}, verdict});
+    const OptunaRow* peer = FastestOptuna(optuna, std::min(workers, optuna_processes));
+    cycles.Add(
+        {int64_t{workers}, int64_t{trials},
+         check.ok() ? Value{static_cast<int64_t>(check->completed)} : Value{},
+         static_cast<int64_t>(load->errors + top.load.errors), load->wall_s, rate, Ratio(1e3 * workers, rate),
+         acquire.p50, acquire.p99, complete.p50, complete.p99, top_rate, Ratio(rate, top_rate),
+         peer != nullptr ? Value{peer->storage + " " + std::to_string(peer->processes) + "p"} : Value{},
+         peer != nullptr ? Value{peer->figures.trials_per_s} : Value{},
+         peer != nullptr ? Ratio(rate, peer->figures.trials_per_s) : Value{},
+         optuna_single_sqlite != nullptr ? Ratio(rate, optuna_single_sqlite->figures.trials_per_s) : Value{},
+         verdict});
     const double coordinator_cpu = end.cpu_s >= 0 && start.cpu_s >= 0 ? end.cpu_s - start.cpu_s : -1;
     const auto per_wall = [&](double cpu_s) { return Ratio(cpu_s, load->wall_s); };
     process.Add({int64_t{workers}, Known(launch.rss_mib), Known(peaks.rss_mib), Known(hwm_mib),
@@ -294,9 +383,13 @@ Status RunLoadSection(const LoadBenchOptions& options, const Reporter& reporter)
                      ? per_wall(std::max(0.0, busy_end - busy_start - coordinator_cpu - load->client_cpu_s))
                      : Value{},
                  static_cast<int64_t>(load->empty_polls)});
-    ceiling.Add({int64_t{workers}, static_cast<int64_t>(top->calls), top->seconds, top->calls_per_s, call.p50,
-                 call.p99, Ratio(1e3 * top->cpu_s, static_cast<double>(top->calls)),
-                 static_cast<int64_t>(top->errors)});
+    const Percentiles top_acquire = ComputePercentiles(top.load.acquire_ms);
+    const Percentiles top_complete = ComputePercentiles(top.load.complete_ms);
+    ceiling.Add({int64_t{workers}, static_cast<int64_t>(top.load.cycles), top.load.wall_s, top_rate,
+                 top_acquire.p50, top_acquire.p99, top_complete.p50, top_complete.p99,
+                 Ratio(1e3 * top.server_cpu_s, static_cast<double>(top.load.cycles)),
+                 Ratio(1e3 * top.load.client_cpu_s, static_cast<double>(top.load.cycles)),
+                 static_cast<int64_t>(top.load.errors)});
   }
   cycles.Print();
   process.Print();

@@ -1,9 +1,10 @@
 // hpo-bench-load: prints, side by side and in one run, the committed trial cycles per second of a real
-// hpo-coordinator under N simulated workers, the round-trip rate of a trivial unary call on the same gRPC
-// stack (the ceiling), Optuna's ask/tell rate on SQLite where it is installed, and what N idle
-// long-polling workers cost the coordinator. See bench.h and issue 5, deliverable 6.
+// hpo-coordinator under N simulated workers, the same cycles against a server that answers at once (the
+// ceiling), Optuna's ask/tell rate in one process and in several where it is installed, and what N idle
+// long-polling workers cost the coordinator. See bench.h.
 //
 //   hpo-bench-load [--quick] [--json] [--workers N[,N...]] [--trials T] [--idle N[,N...]]
+//                  [--optuna-processes P] [--optuna-storage sqlite,journal]
 //                  [--section load|idle|all] [--coordinator PATH] [--optuna-script PATH] [--python PATH]
 //
 // The coordinator is started as a child process (found beside this program unless --coordinator says
@@ -28,6 +29,7 @@
 
 #include "base/host.h"
 #include "bench/load/bench.h"
+#include "bench/load/driver.h"
 #include "bench/load/optuna_peer.h"
 
 namespace {
@@ -39,12 +41,18 @@ int UsableCores() {
   return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-// hpo-coordinator beside this program's own file.
-std::string CoordinatorBesideMe() {
+// This program's own file.
+std::string Me() {
   std::error_code error;
   const std::filesystem::path me = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (error) return "hpo-coordinator";
-  return (me.parent_path() / "hpo-coordinator").string();
+  return error ? std::string() : me.string();
+}
+
+// hpo-coordinator beside this program's own file.
+std::string CoordinatorBesideMe() {
+  const std::string me = Me();
+  if (me.empty()) return "hpo-coordinator";
+  return (std::filesystem::path(me).parent_path() / "hpo-coordinator").string();
 }
 
 // The kind of file system `path` is on, as far as the databases' durability is concerned.
@@ -76,13 +84,17 @@ int main(int argc, char** argv) {
   std::string python = "/usr/bin/python3";
   std::string dir_parent = std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp";
   bool keep = false;
+  bool serve_trivial = false;
+  std::string port_file;
   options.coordinator = CoordinatorBesideMe();
-  CLI::App app{
-      "hpo-bench-load: a real coordinator under N simulated workers, beside the gRPC ceiling and Optuna"};
+  options.self = Me();
+  options.optuna_processes = UsableCores();
+  CLI::App app{"hpo-bench-load: a real coordinator under N simulated workers, beside its ceiling and Optuna"};
   app.add_flag("--quick", options.quick,
-               "a short run (seconds): 1000 trials, 40 Optuna trials, 1 s ceiling, idle 16,64 for 2 s");
+               "a short run (about a minute): 1000 trials, 100 Optuna trials, idle 16,64 for 2 s");
   app.add_flag("--json", options.json, "one JSON object per row, with named fields, instead of tables");
-  app.add_option("--workers", options.workers, "simulated worker counts, one row each (default 64)")
+  app.add_option("--workers", options.workers,
+                 "simulated worker counts, one row each (default 1, the usable cores, 64)")
       ->delimiter(',')
       ->check(CLI::Range(1, 4096));
   app.add_option("--trials", options.trials, "trials per study (default 5000; 1000 with --quick)")
@@ -90,9 +102,6 @@ int main(int argc, char** argv) {
   app.add_option("--wait-ms", options.wait_ms, "the workers' AcquireTrial long-poll wait")
       ->capture_default_str()
       ->check(CLI::Range(1u, 60'000u));
-  app.add_option("--ceiling-seconds", options.ceiling_s,
-                 "the ceiling's window per row (default 3; 1 with --quick)")
-      ->check(CLI::Range(0.1, 600.0));
   app.add_option("--idle", options.idle_workers,
                  "idle long-polling worker counts, one row each (default 64,512; 16,64 with --quick)")
       ->delimiter(',')
@@ -101,8 +110,16 @@ int main(int argc, char** argv) {
                  "how long the idle workers stay parked (default 5; 2 with --quick)")
       ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--optuna-trials", options.optuna_trials,
-                 "Optuna's trials (default: as many as --trials, like for like; 40 with --quick)")
+                 "Optuna's trials (default: as many as --trials, like for like; 100 with --quick)")
       ->check(CLI::Range(1, 100'000));
+  app.add_option("--optuna-processes", options.optuna_processes,
+                 "the most Optuna processes sharing one study (default: the usable cores)")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--optuna-storage", options.optuna_storages,
+                 "Optuna's storages, each run in one process and in --optuna-processes (default "
+                 "sqlite,journal)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"sqlite", "journal"}));
   app.add_option("--paced", options.paced,
                  "shares of the largest worker count's closed-loop rate to offer in the paced rows "
                  "(default 0.25,0.5,0.75; 0.5 with --quick; 0: none)")
@@ -129,6 +146,9 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir_parent, "where the run's scratch folder (databases, logs) is made")
       ->capture_default_str();
   app.add_flag("--keep", keep, "keep the scratch folder (the coordinators' databases and logs)");
+  // The ceiling's server, started by this program as a child of its own (see driver.h).
+  app.add_flag("--serve-trivial", serve_trivial)->group("");
+  app.add_option("--port-file", port_file)->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -138,7 +158,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hpo-bench-load: %s (see --help)\n", e.what());
     return 2;
   }
-  if (options.workers.empty()) options.workers = {64};
+  if (serve_trivial) {
+    if (port_file.empty()) {
+      std::fprintf(stderr, "hpo-bench-load: --serve-trivial needs --port-file\n");
+      return 2;
+    }
+    return hpo::bench::ServeTrivial(port_file);
+  }
+  if (options.self.empty()) {
+    std::fprintf(stderr, "hpo-bench-load: cannot read /proc/self/exe (the ceiling runs this program)\n");
+    return 2;
+  }
+  if (options.workers.empty()) {
+    // One worker against Optuna's one process, as many as the machine has cores against as many Optuna
+    // processes, and 64 sharing group commits.
+    options.workers = {1, options.optuna_processes, 64};
+    std::sort(options.workers.begin(), options.workers.end());
+    options.workers.erase(std::unique(options.workers.begin(), options.workers.end()), options.workers.end());
+  }
   if (options.idle_workers.empty())
     options.idle_workers = options.quick ? std::vector<int>{16, 64} : std::vector<int>{64, 512};
   if (access(options.coordinator.c_str(), X_OK) != 0) {

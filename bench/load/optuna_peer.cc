@@ -46,11 +46,12 @@ OptunaPeer OptunaPeer::Probe(std::string python, std::string script) {
   return peer;
 }
 
-Result<OptunaFigures> OptunaPeer::Run(int trials, const std::string& dir) const {
+Result<OptunaFigures> OptunaPeer::Run(const OptunaRun& run) const {
   if (!available()) return FailedPreconditionError("Optuna is not installed");
-  HPO_ASSIGN_OR_RETURN(
-      const ChildOutput child,
-      RunChild({python_, script_, "--trials", std::to_string(trials), "--dir", dir}, {}, /*quiet=*/false));
+  HPO_ASSIGN_OR_RETURN(const ChildOutput child,
+                       RunChild({python_, script_, "--trials", std::to_string(run.trials), "--dir", run.dir,
+                                 "--storage", run.storage, "--processes", std::to_string(run.processes)},
+                                {}, /*quiet=*/false));
   const std::string_view line = FindLastLine(
       child.out, [](std::string_view l) { return !l.empty() && l.front() == '{' && l.back() == '}'; });
   if (line.empty()) {
@@ -64,7 +65,10 @@ Result<OptunaFigures> OptunaPeer::Run(int trials, const std::string& dir) const 
                          " and printed: " + std::string(line));
   }
   OptunaFigures figures;
-  figures.trials = static_cast<int>(JsonNumberField(line, "trials").value_or(trials));
+  figures.storage = JsonStringField(line, "storage").value_or(run.storage);
+  figures.processes = static_cast<int>(JsonNumberField(line, "processes").value_or(run.processes));
+  figures.trials = static_cast<int>(JsonNumberField(line, "trials").value_or(run.trials));
+  figures.retries = static_cast<int>(JsonNumberField(line, "retries").value_or(0));
   figures.completed = static_cast<int>(JsonNumberField(line, "completed").value_or(-1));
   figures.seconds = JsonNumberField(line, "seconds").value_or(0);
   figures.trials_per_s = *rate;

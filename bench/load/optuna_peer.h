@@ -1,6 +1,7 @@
-// OptunaPeer: Optuna's ask/tell rate on SQLite storage, measured beside the coordinator in a child
-// process: bench/load/optuna_asktell.py run by Debian's /usr/bin/python3 (where python3-optuna lives),
-// which prints one flat JSON line (see the script's docstring).
+// OptunaPeer: Optuna's ask/tell rate on durable storage (SQLite, or the journal file Optuna recommends for
+// several processes on one machine), in one process or several sharing the study, measured beside the
+// coordinator in a child process: bench/load/optuna_asktell.py run by Debian's /usr/bin/python3 (where
+// python3-optuna lives), which prints one flat JSON line (see the script's docstring).
 //
 // Not thread-safe; one child at a time. The child inherits stderr, so Optuna's warnings show up there.
 #ifndef HPO_BENCH_LOAD_OPTUNA_PEER_H_
@@ -19,10 +20,21 @@ namespace hpo::bench {
 std::optional<double> JsonNumberField(std::string_view line, std::string_view key);
 std::optional<std::string> JsonStringField(std::string_view line, std::string_view key);
 
-struct OptunaFigures {
+// One run of the script.
+struct OptunaRun {
   int trials = 0;
+  std::string dir;                 // an existing folder for the study's storage
+  std::string storage = "sqlite";  // or "journal"
+  int processes = 1;               // processes sharing the study (at most trials)
+};
+
+struct OptunaFigures {
+  std::string storage;
+  int processes = 1;
+  int trials = 0;
+  int retries = 0;     // writes retried because the database was locked
   int completed = 0;   // trials Optuna's storage holds as COMPLETE at the end
-  double seconds = 0;  // the ask/tell loop's wall time
+  double seconds = 0;  // the ask/tell loops' wall time, from the processes' start line to the last tell
   double trials_per_s = 0;
   double cycle_ms_p50 = 0;  // one ask + four suggest_float + tell
   double cycle_ms_p99 = 0;
@@ -37,10 +49,9 @@ class OptunaPeer {
   const std::string& version() const { return version_; }  // "" when unavailable
   const std::string& python() const { return python_; }
 
-  // Runs the script for `trials` trials with its database in the existing folder `dir`. FAILED_PRECONDITION
-  // when Optuna is unavailable; INTERNAL when the child fails or prints no usable line (its error
-  // included).
-  Result<OptunaFigures> Run(int trials, const std::string& dir) const;
+  // Runs the script. FAILED_PRECONDITION when Optuna is unavailable; INTERNAL when the child fails or
+  // prints no usable line (its error included).
+  Result<OptunaFigures> Run(const OptunaRun& run) const;
 
  private:
   OptunaPeer(std::string python, std::string script)
