@@ -511,8 +511,8 @@ void Core::FailTrial(const v1::FailTrialRequest& request, Done done) {
   Report(
       request.worker_id(), request.trial_id(), request.lease_token(),
       [&](StudyRunner& runner, int64_t now) {
-        return runner.Fail(request.worker_id(), request.trial_id(), request.lease_token(), request.error(),
-                           now);
+        return runner.Fail(request.worker_id(), request.trial_id(), request.lease_token(),
+                           StoredFailureReason(request.error()), now);
       },
       std::move(done));
 }

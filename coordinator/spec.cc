@@ -51,6 +51,7 @@ constexpr size_t kMaxLabelValueLength = 256;
 constexpr size_t kMaxMetricNameLength = 64;  // bytes of a metric's name (objectives' and constraints' too)
 constexpr int kMaxReportedMetrics = 100;     // values in one report
 constexpr size_t kMaxReportedDeviceLength = kMaxLabelValueLength;  // a completion's device, as a label
+constexpr size_t kMaxFailureReasonLength = 2048;  // a failed trial's reason as stored (longer: cut)
 
 Status FieldError(const std::string& field, const std::string& what) {
   return InvalidArgumentError(field + ": " + what);
@@ -830,6 +831,17 @@ Status CheckReportedDevice(const std::string& field, const std::string& device) 
     return FieldError(field, problem);
   }
   return Status::Ok();
+}
+
+std::string StoredFailureReason(std::string_view error) {
+  if (error.size() <= kMaxFailureReasonLength) return std::string(error);
+  size_t end = 0;
+  while (end < kMaxFailureReasonLength) {
+    const size_t step = std::max<size_t>(1, Utf8SequenceLength(error.substr(end)));  // a stray byte: 1
+    if (end + step > kMaxFailureReasonLength) break;
+    end += step;
+  }
+  return std::string(error.substr(0, end)) + " ... (" + std::to_string(error.size() - end) + " bytes cut)";
 }
 
 std::string SelectorMismatch(const google::protobuf::Map<std::string, std::string>& selector,

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -66,6 +67,12 @@ Status CheckReportedMetrics(const std::string& field,
 // text without control or bidirectional characters, as a label's value; empty allowed. INVALID_ARGUMENT,
 // e.g. `device: longer than 256 bytes`.
 Status CheckReportedDevice(const std::string& field, const std::string& device);
+
+// The reason a worker gives for a failed trial (FailTrial), as it is stored: as sent up to 2048 bytes;
+// a longer one cut before the UTF-8 sequence that would pass 2048 bytes, with " ... (N bytes cut)" after
+// it. A failure is never refused for its text (the trial would stay leased until its lease ran out), and
+// what shows it (hpoctl, the dashboard) escapes what a terminal or a page would act on.
+std::string StoredFailureReason(std::string_view error);
 
 // "" when `labels` include every pair of `selector` (an empty selector matches every worker); otherwise
 // why not, for the first key (in order) that does not match, e.g. "wants gpu=H100, the worker has

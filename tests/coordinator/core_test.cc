@@ -253,6 +253,15 @@ TEST_F(CoreTest, FailuresAndBadMetricsFailTheTrial) {
   fail.set_error("hpo-train: out of memory");
   ASSERT_TRUE(core_->FailTrial(fail).ok());
   EXPECT_EQ(Stored(a.trial().id()).error(), "hpo-train: out of memory");
+  // A reason of megabytes fails its trial all the same, stored cut to 2048 bytes.
+  const auto c = Acquire(worker);
+  fail.set_trial_id(c.trial().id());
+  fail.set_lease_token(c.lease().token());
+  fail.set_error(std::string(3 << 20, 'x'));
+  ASSERT_TRUE(core_->FailTrial(fail).ok());
+  EXPECT_EQ(Stored(c.trial().id()).state(), v1::TRIAL_FAILED);
+  EXPECT_EQ(Stored(c.trial().id()).error().substr(2048),
+            " ... (" + std::to_string((3 << 20) - 2048) + " bytes cut)");
 
   ASSERT_TRUE(Complete(b, std::nan(""), 1.0).ok());
   const v1::Trial bad = Stored(b.trial().id());

@@ -845,6 +845,17 @@ TEST(SpecTest, ReportedDeviceIsShortText) {
   EXPECT_EQ(CheckReportedDevice("device", std::string("H100") + kRlo).code(), StatusCode::kInvalidArgument);
 }
 
+TEST(SpecTest, FailureReasonIsStoredAsSentUpTo2048BytesAndCutBeyond) {
+  EXPECT_EQ(StoredFailureReason(""), "");
+  EXPECT_EQ(StoredFailureReason("hpo-train: out of memory"), "hpo-train: out of memory");
+  EXPECT_EQ(StoredFailureReason(std::string(2048, 'e')), std::string(2048, 'e'));
+  EXPECT_EQ(StoredFailureReason(std::string(3 << 20, 'e')),
+            std::string(2048, 'e') + " ... (" + std::to_string((3 << 20) - 2048) + " bytes cut)");
+  // "é" (2 bytes) across the limit: cut before it, never inside it.
+  const std::string accented = std::string(2047, 'e') + "\xc3\xa9" + std::string(10, 'e');
+  EXPECT_EQ(StoredFailureReason(accented), std::string(2047, 'e') + " ... (12 bytes cut)");
+}
+
 TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
   v1::StudySpec spec = Parse(kFull);
   spec.mutable_budget()->set_max_parallel(100);
