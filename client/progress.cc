@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/strings.h"
 #include "client/format.h"
 
 namespace hpo::client {
@@ -57,7 +58,10 @@ std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_m
 std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras) {
   const v1::TrialCounts& counts = study.counts();
   std::string line = "study " + std::to_string(study.id());
-  if (!study.spec().name().empty()) line += " " + study.spec().name();
+  if (!study.spec().name().empty()) {
+    line += ' ';
+    line += EscapeForTerminal(study.spec().name());
+  }
   line += ": " + std::to_string(FinishedTrials(counts)) + "/" +
           std::to_string(study.spec().budget().max_trials()) + " finished (" +
           std::to_string(counts.completed()) + " completed, " +
@@ -111,7 +115,15 @@ std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const Prog
     rest += StudyStateName(study.state());
   }
   const std::string id = "study " + std::to_string(study.id());
-  std::string line = id + (study.spec().name().empty() ? "" : " " + study.spec().name()) + " " + bar + rest;
+  std::string line = id;
+  if (!study.spec().name().empty()) {
+    line += ' ';
+    line +=
+        EscapeForTerminal(study.spec().name());  // the server checks names; the terminal is kept safe here
+  }
+  line += ' ';
+  line += bar;
+  line += rest;
   if (columns == 0 || line.size() < columns) return line;
   line = id + " " + bar + rest;  // without the name
   if (line.size() >= columns) line.resize(columns - 1);

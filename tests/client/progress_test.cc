@@ -57,6 +57,16 @@ TEST(FormatProgressLineTest, EndedStudyCountsToItsEndAndSaysHowItEnded) {
             "completed");
 }
 
+TEST(FormatProgressLineTest, ANameThatWouldDriveTheTerminalIsShownEscaped) {
+  v1::Study study = MakeStudy();
+  study.mutable_spec()->set_name("a\x1b]0;owned\x07\rb\xe2\x80\xae");
+  const std::string line = FormatProgressLine(study, kCreatedMs + 35'400);
+  EXPECT_EQ(line.rfind("study 3 a\\x1b]0;owned\\x07\\rb\\u202e: 5/12 finished", 0), 0u) << line;
+  const std::string bar = FormatProgressBar(study, kCreatedMs + 35'400, {}, 200);
+  EXPECT_EQ(bar.find('\x1b'), std::string::npos) << bar;
+  EXPECT_NE(bar.find("a\\x1b]0;owned\\x07\\rb\\u202e"), std::string::npos) << bar;
+}
+
 TEST(FormatProgressLineTest, UnnamedStudy) {
   v1::Study study = MakeStudy();
   study.mutable_spec()->clear_name();
