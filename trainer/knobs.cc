@@ -78,7 +78,9 @@ constexpr std::array<MetricInfo, 11> kMetrics = {{
     {"model_bytes", false, "bytes of the weights in the trial's precision (what inference loads)"},
     {"train_time_s", false, "wall time of the training epochs (including per-epoch validation), in s"},
     {"peak_memory_bytes", false, "most backend memory the trial held at once (device memory on a GPU)"},
-    {"skipped_steps", false, "optimizer steps skipped because a gradient overflowed (fp16 loss scaling)"},
+    {"skipped_steps", false,
+     "optimizer steps skipped because a gradient held inf or NaN (with fp16: an overflow, and the loss scale "
+     "backed off)"},
 }};
 
 // (Appends rather than "'" + std::string: GCC 12 warns falsely (-Wrestrict) on literal + temporary.)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/rng.h"
+#include "base/strings.h"
 #include "trainer/config.h"
 #include "trainer/knobs.h"
 #include "trainer/latency.h"
@@ -25,10 +26,11 @@ using kernels::View;
 
 namespace {
 
-constexpr uint64_t kShuffleStream = 2;    // DeriveSeed stream of the epoch shuffles (1 is the init)
-constexpr int64_t kEvalRows = 1000;       // examples per evaluation forward pass (at least)
-constexpr int64_t kThroughputRows = 256;  // the batch of the throughput figure
-constexpr int64_t kLossCheckEvery = 16;   // micro-steps between downloads of the per-step losses
+constexpr uint64_t kShuffleStream = 2;     // DeriveSeed stream of the epoch shuffles (1 is the init)
+constexpr int64_t kEvalRows = 1000;        // examples per evaluation forward pass (at least)
+constexpr int64_t kThroughputRows = 256;   // the batch of the throughput figure
+constexpr int64_t kLossCheckEvery = 16;    // micro-steps between downloads of the per-step losses
+constexpr double kDivergenceFactor = 100;  // a training loss this many times the first step's: diverged
 
 using Clock = std::chrono::steady_clock;
 
@@ -114,7 +116,6 @@ class Run {
     }
     const Split& train = data_.train;
     const auto micro_base = static_cast<uint64_t>(epoch - 1) * static_cast<uint64_t>(micro_steps_per_epoch_);
-    const bool needs_stats = scaler_.enabled() || config_.clip_norm > 0;
     const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : mlp_->grads();
     double loss_sum = 0;    // over examples of finite-loss micro-batches
     int64_t loss_rows = 0;  // those examples
@@ -142,15 +143,13 @@ class Run {
                                          : backend_.Axpy(1.0, mlp_->grads(), grad_sum_.view()));
         }
       }
-      bool apply = true;
+      // Every precision checks its gradients before the step: one non-finite element skips the step (and
+      // with fp16 backs the loss scale off), so one bad batch never reaches the master weights.
       double grad_scale = 1.0 / loss_scale;
-      if (needs_stats) {
-        HPO_ASSIGN_OR_RETURN(const kernels::GradStats stats, backend_.GradientStats(step_grads));
-        apply = scaler_.Update(!stats.finite);
-        const double norm = std::sqrt(stats.sum_squares) / loss_scale;
-        if (apply && config_.clip_norm > 0 && norm > config_.clip_norm)
-          grad_scale *= config_.clip_norm / norm;
-      }
+      HPO_ASSIGN_OR_RETURN(const kernels::GradStats stats, backend_.GradientStats(step_grads));
+      const bool apply = scaler_.Update(!stats.finite);
+      const double norm = std::sqrt(stats.sum_squares) / loss_scale;
+      if (apply && config_.clip_norm > 0 && norm > config_.clip_norm) grad_scale *= config_.clip_norm / norm;
       if (apply) {
         const int64_t global_step = static_cast<int64_t>(epoch - 1) * steps_per_epoch_ + step;
         HPO_RETURN_IF_ERROR(optimizer_->Step(schedule_.At(global_step), grad_scale));
@@ -172,6 +171,17 @@ class Run {
             // A skipped step's loss may overflow (fp16 logits): the scaler handled it.
             if (applied_[s]) return Diverged("non-finite training loss", epoch, s);
             continue;
+          }
+          if (applied_[s]) {
+            // A finite blow-up is divergence too: the first applied step's loss sets the bound.
+            if (!(first_loss_ > 0)) {
+              first_loss_ = loss;
+            } else if (loss > kDivergenceFactor * first_loss_) {
+              return Diverged("training loss " + FormatDouble(loss) + " is over " +
+                                  FormatDouble(kDivergenceFactor) + " times the first step's (" +
+                                  FormatDouble(first_loss_) + ")",
+                              epoch, s);
+            }
           }
           const int64_t s_rows = std::min(batch_, train_count_ - s * batch_);
           loss_sum += static_cast<double>(loss) * static_cast<double>(s_rows);
@@ -269,6 +279,7 @@ class Run {
   int64_t micro_steps_per_epoch_ = 0;
   int64_t steps_per_epoch_ = 0;
   int skipped_in_a_row_ = 0;
+  double first_loss_ = 0;  // the training loss of the first applied micro-step (0: none yet)
   std::unique_ptr<Mlp> mlp_;
   std::unique_ptr<Optimizer> optimizer_;
   LossScaler scaler_ = *LossScaler::Create(LossScalerOptions{.enabled = false});

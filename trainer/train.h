@@ -7,16 +7,16 @@
 // Each epoch visits the training examples in an order shuffled from the seed (Fisher-Yates on
 // hpo::Rng), in micro-batches of batch_size (the last one may be smaller); grad_accum consecutive
 // micro-batches make one optimizer step, their gradients averaged (the epoch's last step may have fewer).
-// Per step: the learning rate comes from the schedule (indexed by the step, skipped or not); with fp16 the
-// loss is scaled (trainer/loss_scaler.h) and a step whose gradients overflow is skipped; with clip_norm > 0
-// the gradient is scaled down to that global L2 norm; the fused overflow check and norm run only when
-// fp16 or clipping needs them (one host round trip per step). Initialisation, shuffling and dropout derive
-// their streams from the seed, and every CPU reduction runs in a fixed order, so a fixed seed with a fixed
-// thread count repeats bit for bit on the CPU backend.
+// Per step: the learning rate comes from the schedule (indexed by the step, skipped or not); one fused pass
+// over the gradients finds any inf or NaN and their global L2 norm (one host round trip per step, in every
+// precision): a step with a non-finite gradient is skipped and counted (skipped_steps), and with fp16 the
+// loss scale backs off (trainer/loss_scaler.h); with clip_norm > 0 the gradient is scaled down to that
+// norm. Initialisation, shuffling and dropout derive their streams from the seed, and every CPU reduction
+// runs in a fixed order, so a fixed seed with a fixed thread count repeats bit for bit on the CPU backend.
 //
 // Divergence ends the run with ABORTED "diverged: ...": a non-finite training loss on a step that was
-// applied, kMaxSkippedInARow overflowing steps in a row (loss scaling found no finite step), or a
-// non-finite validation loss.
+// applied, a training loss over 100 times the first applied step's (a finite blow-up), kMaxSkippedInARow
+// skipped steps in a row (no finite gradient), or a non-finite validation loss.
 //
 // Thread-safety: Train uses the backend exclusively for its duration; the datasets are only read.
 #ifndef HPO_TRAINER_TRAIN_H_
