@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -93,8 +94,11 @@ int main(int argc, char** argv) {
   options.torch = &torch;
   const std::string peer =
       torch.available()
-          ? "PyTorch " + torch.version() + " (" + torch.options().python + ", OMP_WAIT_POLICY=passive, " +
-                std::to_string(options.threads) + " threads, " + torch.options().device + ")"
+          ? "PyTorch " + torch.version() + " (" + torch.options().python + ", warmed up, " +
+                std::to_string(options.threads) + " threads, " + torch.options().device +
+                "; OMP_WAIT_POLICY=" +
+                (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset") +
+                " for both sides)"
           : "PyTorch: not installed (apt install python3-torch, or deploy/install-deps.sh --peers)";
 
   const hpo::bench::Reporter reporter(options.json);

@@ -143,7 +143,8 @@ Result<TorchFigures> TorchPeer::Run(const std::string& mode, const std::vector<s
       options_.python, options_.script, "--mode", mode, "--threads", std::to_string(options_.threads),
       "--device",      options_.device};
   argv.insert(argv.end(), args.begin(), args.end());
-  HPO_ASSIGN_OR_RETURN(const ChildOutput child, RunChild(argv, {"OMP_WAIT_POLICY=passive"}, /*quiet=*/false));
+  // The bench's own environment, OMP_WAIT_POLICY included: both sides run under the same OpenMP settings.
+  HPO_ASSIGN_OR_RETURN(const ChildOutput child, RunChild(argv, {}, /*quiet=*/false));
   const std::string_view line = FindLastLine(
       child.out, [](std::string_view l) { return !l.empty() && l.front() == '{' && l.back() == '}'; });
   if (line.empty()) {

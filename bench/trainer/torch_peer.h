@@ -1,8 +1,9 @@
 // TorchPeer: PyTorch measuring the same models beside hpo, in a child process. hpo-bench-trainer runs
-// bench/trainer/torch_step.py with Debian's /usr/bin/python3 (where python3-torch lives), with
-// OMP_WAIT_POLICY=passive in its environment (spinning OpenMP pools collapse on a shared machine) and
+// bench/trainer/torch_step.py with Debian's /usr/bin/python3 (where python3-torch lives), in the bench's
+// own environment (so OMP_WAIT_POLICY, when set, applies to both sides alike) with
 // torch.set_num_threads(the bench's threads), and reads the one JSON line it prints: a flat object of
-// numbers and strings (see the script's docstring for the keys).
+// numbers and strings (see the script's docstring for the keys). The script warms PyTorch up (a
+// throwaway trainer and forward passes of the first shape) before it times anything.
 //
 // Not thread-safe; the bench runs one child at a time. The child inherits stderr, so PyTorch's own
 // warnings and errors show up there.

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """PyTorch's figures for hpo-bench-trainer: the same MLPs, batch, optimizer and inputs as the C++ bench.
 
-Run by hpo-bench-trainer with Debian's /usr/bin/python3 and OMP_WAIT_POLICY=passive; prints exactly one
-JSON object on one line of stdout, with flat keys (numbers, or null where a figure was not measured):
+Run by hpo-bench-trainer with Debian's /usr/bin/python3 in the bench's environment; prints exactly one
+JSON object on one line of stdout, with flat keys (numbers, or null where a figure was not measured).
+PyTorch is measured warm: before any timing, a throwaway trainer of the first shape runs --warmup steps in
+every precision, and the latency model runs its forward passes (a fresh process's first trainer ran 3-4
+times slower than later ones at width 256).
 
   --mode step      training throughput: MLP 784-W-W-10 (relu) at each --shapes W:batch, AdamW lr 1e-3,
                    random inputs preloaded as tensors on the device; samples/s (median of timed blocks).
@@ -112,8 +115,23 @@ class Trainer:
         self.scaler.update()
 
 
+def warm_up(a, env, width, batch):
+    """A throwaway trainer of this shape in every precision, --warmup steps each: PyTorch's first trainer
+    in a process pays for its lazy set-up (allocator, kernels, thread pools), which later ones do not."""
+    g = torch.Generator().manual_seed(a.seed + 1)
+    x = torch.randn(batch, 784, generator=g).to(env.device)
+    y = torch.randint(0, 10, (batch,), generator=g).to(env.device)
+    for precision in env.precisions:
+        t = Trainer(env, width, precision, a.seed + 1)
+        for _ in range(max(a.warmup, 10)):
+            t.step(x, y)
+    env.sync()
+
+
 def mode_step(a, env, out):
     g = torch.Generator().manual_seed(a.seed)
+    first_width, first_batch = (int(v) for v in a.shapes[0].split(":"))
+    warm_up(a, env, first_width, first_batch)
     for shape in a.shapes:
         width, batch = (int(v) for v in shape.split(":"))
         x = torch.randn(batch, 784, generator=g).to(env.device)
@@ -192,6 +210,7 @@ def mode_accuracy(a, env, out):
     xtr, ytr = images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz")
     xte, yte = images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz")
     n = xtr.shape[0]
+    warm_up(a, env, 256, a.batch)
     for precision in env.precisions:
         t = Trainer(env, 256, precision, a.seed)
         train_s = 0.0
