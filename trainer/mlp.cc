@@ -54,41 +54,32 @@ Result<Mlp> Mlp::Create(kernels::Backend& backend, const MlpConfig& config, DTyp
   if (max_rows < 1)
     return InvalidArgumentError("Mlp: max_rows " + std::to_string(max_rows) + " must be >= 1");
 
-  Mlp mlp(backend, config, dtype, max_rows);
+  Mlp mlp(backend, config, max_rows);
   mlp.dropout_seed_ = DeriveSeed(seed, kDropoutStream);
-  size_t offset = 0;
-  auto add = [&](std::string name, int64_t rows, int64_t cols, ParamKind kind) {
-    const auto count = static_cast<size_t>(rows * cols);
-    mlp.layout_.push_back(ParamInfo{std::move(name), offset, count, rows, cols, kind});
-    offset += count;
-  };
   for (int l = 0; l < mlp.NumLayers(); ++l) {
     const int64_t fan_in = mlp.FanIn(l), fan_out = mlp.FanOut(l);
     const std::string index = std::to_string(l);
-    add("w" + index, fan_in, fan_out, ParamKind::kWeight);
-    add("b" + index, 1, fan_out, ParamKind::kBias);
+    mlp.params_.Add("w" + index, fan_in, fan_out, ParamKind::kWeight);
+    mlp.params_.Add("b" + index, 1, fan_out, ParamKind::kBias);
     if (config.layer_norm && l < config.hidden_layers) {
-      add("g" + index, 1, fan_out, ParamKind::kNormGain);
-      add("beta" + index, 1, fan_out, ParamKind::kNormShift);
+      mlp.params_.Add("g" + index, 1, fan_out, ParamKind::kNormGain);
+      mlp.params_.Add("beta" + index, 1, fan_out, ParamKind::kNormShift);
     }
   }
-  // Pointers into layout_, which no longer changes (moving the Mlp moves the vector's heap block along).
-  for (size_t i = 0; i < mlp.layout_.size();) {
-    LayerParams layer{&mlp.layout_[i], &mlp.layout_[i + 1]};
+  // Pointers into the layout, which no longer changes (moving the Mlp moves the vector's heap block along).
+  const std::vector<ParamInfo>& layout = mlp.params_.layout();
+  for (size_t i = 0; i < layout.size();) {
+    LayerParams layer{&layout[i], &layout[i + 1]};
     i += 2;
-    if (i < mlp.layout_.size() && mlp.layout_[i].kind == ParamKind::kNormGain) {
-      layer.gamma = &mlp.layout_[i];
-      layer.beta = &mlp.layout_[i + 1];
+    if (i < layout.size() && layout[i].kind == ParamKind::kNormGain) {
+      layer.gamma = &layout[i];
+      layer.beta = &layout[i + 1];
       i += 2;
     }
     mlp.layers_.push_back(layer);
   }
+  HPO_RETURN_IF_ERROR(mlp.params_.Allocate(backend, dtype));
   const DType master = kernels::AccumulationType(dtype);
-  HPO_ASSIGN_OR_RETURN(mlp.params_, backend.Allocate(offset, master));
-  HPO_ASSIGN_OR_RETURN(mlp.grads_, backend.Allocate(offset, master));
-  if (dtype != master) {
-    HPO_ASSIGN_OR_RETURN(mlp.compute_, backend.Allocate(offset, dtype));
-  }
   const auto hidden_size = static_cast<size_t>(max_rows * config.width);
   for (int l = 0; l < config.hidden_layers; ++l) {
     HPO_ASSIGN_OR_RETURN(kernels::Buffer pre, backend.Allocate(hidden_size, dtype));
@@ -131,23 +122,7 @@ Status Mlp::InitParams(uint64_t seed) {
     }
     // Biases and shifts stay 0.
   }
-  if (params_.dtype() == DType::kF64) {
-    HPO_RETURN_IF_ERROR(backend_->Upload(std::span<const double>(values), params_.view()));
-  } else {
-    const std::vector<float> floats(values.begin(), values.end());
-    HPO_RETURN_IF_ERROR(backend_->Upload(std::span<const float>(floats), params_.view()));
-  }
-  return SyncComputeParams();
-}
-
-Status Mlp::SyncComputeParams() {
-  if (compute_.size() == 0) return Status::Ok();
-  return backend_->Cast(params_.view(), compute_.view());
-}
-
-ConstView Mlp::Weights(const ParamInfo& info) const {
-  const kernels::Buffer& source = compute_.size() > 0 ? compute_ : params_;
-  return source.Sub(info.offset, info.count);
+  return params_.Initialize(values);
 }
 
 ConstView Mlp::LayerInput(int layer, ConstView x, int64_t rows) const {
@@ -219,7 +194,7 @@ Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows,
     const bool residual = HasResidual(l);
     // The residual path carries dcur to the input unchanged; the GEMM below adds the layer's path to it.
     if (residual && l > 0) HPO_RETURN_IF_ERROR(b.Cast(dcur, dprev));
-    View dbias = grads_.Sub(layer.b->offset, layer.b->count);
+    View dbias = params_.Grad(*layer.b);
     if (!hidden) {
       HPO_RETURN_IF_ERROR(b.BiasActivationBackward(Activation::kIdentity, rows, fan_out,
                                                    logits_.Sub(0, out_size), dcur, dcur, dbias));
@@ -234,8 +209,7 @@ Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows,
         HPO_RETURN_IF_ERROR(b.LayerNormBackward(rows, fan_out, z, Weights(*layer.gamma),
                                                 mean_[l].Sub(0, static_cast<size_t>(rows)),
                                                 rstd_[l].Sub(0, static_cast<size_t>(rows)), dcur, dcur,
-                                                grads_.Sub(layer.gamma->offset, layer.gamma->count),
-                                                grads_.Sub(layer.beta->offset, layer.beta->count)));
+                                                params_.Grad(*layer.gamma), params_.Grad(*layer.beta)));
         HPO_RETURN_IF_ERROR(
             b.BiasActivationBackward(Activation::kIdentity, rows, fan_out, z, dcur, dcur, dbias));
       } else {
@@ -245,7 +219,7 @@ Status Mlp::ForwardBackward(ConstView x, ConstView labels, int64_t rows,
     }
     // dW = input^T dz.
     HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kYes, Transpose::kNo, fan_in, fan_out, rows, 1.0, input, dcur, 0.0,
-                               grads_.Sub(layer.w->offset, layer.w->count)));
+                               params_.Grad(*layer.w)));
     if (l > 0) {
       // d input = dz W^T (+ the residual path), the previous layer's output gradient.
       HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kYes, rows, fan_in, fan_out, 1.0, dcur,

@@ -1,6 +1,6 @@
-// Mlp: a multilayer perceptron classifier input_dim -> (width x hidden_layers, activation) -> classes,
-// with its forward pass, softmax cross-entropy loss and backward pass on a kernels::Backend, in fp32, fp16,
-// bf16 or (for the gradient checks) fp64.
+// Mlp: the multilayer perceptron family of Model (trainer/model.h): a classifier input_dim -> (width x
+// hidden_layers, activation) -> classes, with its forward pass, softmax cross-entropy loss and backward
+// pass on a kernels::Backend, in fp32, fp16, bf16 or (for the gradient checks) fp64.
 //
 // Hidden layer l, from its input h (x for l = 0, the previous layer's output otherwise):
 //   z = h W_l + b_l                                   (W_l stored fan_in x fan_out, row-major)
@@ -16,8 +16,8 @@
 // SyncComputeParams() refreshes it after the master parameters were changed otherwise. Weight gradients
 // come from GEMMs with half inputs and an fp32 output, bias and gain gradients from fp32 column sums.
 //
-// Parameters and gradients live in one flat backend buffer each (layout() says where each tensor is);
-// activations and scratch are allocated once for up to max_rows examples, so a step allocates nothing.
+// Parameters and gradients live in the model's ParamSet (layout() says where each tensor is); activations
+// and scratch are allocated once for up to max_rows examples, so a step allocates nothing.
 // Initialisation from the seed: hidden weights He-normal (std sqrt(2 / fan_in)) for relu, gelu and silu,
 // Glorot-normal (std sqrt(2 / (fan_in + fan_out))) for tanh; output weights Glorot-normal; biases and
 // shifts 0, gains 1. Dropout masks derive from the seed and the step, so a fixed seed repeats.
@@ -31,6 +31,7 @@
 
 #include "base/status.h"
 #include "kernels/backend.h"
+#include "trainer/model.h"
 #include "trainer/params.h"
 
 namespace hpo::trainer {
@@ -49,7 +50,7 @@ struct MlpConfig {
 // Number of trainable parameters of an MLP of this shape.
 int64_t MlpParamCount(const MlpConfig& config);
 
-class Mlp {
+class Mlp final : public Model {
  public:
   static constexpr double kLayerNormEps = 1e-5;  // PyTorch's nn.LayerNorm default
 
@@ -63,49 +64,19 @@ class Mlp {
   Mlp& operator=(Mlp&&) = default;
 
   const MlpConfig& config() const { return config_; }
-  // The type of activations and of the GEMM inputs.
-  kernels::DType dtype() const { return dtype_; }
-  // The type of the master parameters and the gradients.
-  kernels::DType master_dtype() const { return kernels::AccumulationType(dtype_); }
-  int64_t max_rows() const { return max_rows_; }
-  int64_t ParamCount() const { return static_cast<int64_t>(params_.size()); }
 
-  // Where each parameter tensor sits in params(), grads() and compute_params(), in layer order.
-  const std::vector<ParamInfo>& layout() const { return layout_; }
-  kernels::View params() { return params_.view(); }
-  kernels::ConstView params() const { return params_.view(); }
-  kernels::View grads() { return grads_.view(); }
-  kernels::ConstView grads() const { return grads_.view(); }
-  // The half copy of the parameters the forward and backward passes read, or an empty view when dtype()
-  // is the master type (the passes then read params() itself).
-  kernels::View compute_params() { return compute_.view(); }
-
-  // Copies the master parameters into the compute copy (rounding); OK at once without a copy.
-  Status SyncComputeParams();
-
-  // Logits of `rows` examples x (rows x input_dim, backend memory, dtype()) into logits(), without dropout.
-  // REQUIRES: 1 <= rows <= max_rows (INVALID_ARGUMENT otherwise).
-  Status Forward(kernels::ConstView x, int64_t rows);
-
-  // After Forward: rows x classes logits in dtype() (the first rows * classes elements are valid).
-  kernels::ConstView logits() const { return logits_.view(); }
-
-  // One training pass: forward (with dropout drawn for `step`), softmax cross-entropy against `labels`
-  // (kI32) and backward. loss[0] (backend memory, master_dtype()) = mean cross-entropy over the rows
-  // (with label smoothing); grads() = its gradient with respect to params(), times
-  // loss_options.grad_scale.
+  Status Forward(kernels::ConstView x, int64_t rows) override;
+  kernels::ConstView logits() const override { return logits_.view(); }
+  using Model::ForwardBackward;
   Status ForwardBackward(kernels::ConstView x, kernels::ConstView labels, int64_t rows,
-                         const kernels::LossOptions& loss_options, uint64_t step, kernels::View loss);
-  // The same with no label smoothing, no scaling and step 0.
-  Status ForwardBackward(kernels::ConstView x, kernels::ConstView labels, int64_t rows, kernels::View loss) {
-    return ForwardBackward(x, labels, rows, kernels::LossOptions{}, 0, loss);
-  }
+                         const kernels::LossOptions& loss_options, uint64_t step,
+                         kernels::View loss) override;
 
  private:
-  Mlp(kernels::Backend& backend, const MlpConfig& config, kernels::DType dtype, int64_t max_rows)
-      : backend_(&backend), config_(config), dtype_(dtype), max_rows_(max_rows) {}
+  Mlp(kernels::Backend& backend, const MlpConfig& config, int64_t max_rows)
+      : Model(backend, max_rows), config_(config) {}
 
-  // The tensors of one layer in layout_.
+  // The tensors of one layer in layout().
   struct LayerParams {
     const ParamInfo* w = nullptr;
     const ParamInfo* b = nullptr;
@@ -121,22 +92,15 @@ class Mlp {
   }
   Status InitParams(uint64_t seed);
   // The parameters the passes read: the compute copy, or the master parameters.
-  kernels::ConstView Weights(const ParamInfo& info) const;
+  kernels::ConstView Weights(const ParamInfo& info) const { return params_.Weights(info); }
   // Input of layer `layer`: x for layer 0, the previous hidden layer's output otherwise.
   kernels::ConstView LayerInput(int layer, kernels::ConstView x, int64_t rows) const;
   Status ForwardPass(kernels::ConstView x, int64_t rows, bool training, uint64_t step);
   uint64_t DropoutStream(uint64_t step, int layer) const { return step * 64 + static_cast<uint64_t>(layer); }
 
-  kernels::Backend* backend_;
   MlpConfig config_;
-  kernels::DType dtype_;
-  int64_t max_rows_;
   uint64_t dropout_seed_ = 0;
-  std::vector<ParamInfo> layout_;
   std::vector<LayerParams> layers_;
-  kernels::Buffer params_;             // master, master_dtype()
-  kernels::Buffer grads_;              // master_dtype()
-  kernels::Buffer compute_;            // dtype() copy of params_ when dtype() is half; empty otherwise
   std::vector<kernels::Buffer> pre_;   // per hidden layer: z (max_rows x width)
   std::vector<kernels::Buffer> norm_;  // per hidden layer with layer norm: n
   std::vector<kernels::Buffer> mean_;  // per hidden layer with layer norm: row means (master_dtype())

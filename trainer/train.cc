@@ -16,6 +16,7 @@
 #include "trainer/latency.h"
 #include "trainer/loss_scaler.h"
 #include "trainer/mlp.h"
+#include "trainer/model.h"
 
 namespace hpo::trainer {
 
@@ -71,18 +72,18 @@ class Run {
     const MlpConfig shape{dim_,          config_.hidden_layers, config_.width,    config_.activation,
                           data_.classes, config_.layer_norm,    config_.residual, config_.dropout};
     HPO_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(backend_, shape, dtype_, max_rows, config_.seed));
-    mlp_ = std::make_unique<Mlp>(std::move(mlp));
+    model_ = std::make_unique<Mlp>(std::move(mlp));
     if (config_.grad_accum > 1) {
-      HPO_ASSIGN_OR_RETURN(grad_sum_, backend_.Allocate(mlp_->grads().size, mlp_->master_dtype()));
+      HPO_ASSIGN_OR_RETURN(grad_sum_, backend_.Allocate(model_->grads().size, model_->master_dtype()));
     }
     OptimizerOptions options;
     options.kind = config_.optimizer;
     options.weight_decay = config_.weight_decay;
     options.momentum = config_.momentum;
     options.nesterov = config_.nesterov;
-    const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : mlp_->grads();
-    HPO_ASSIGN_OR_RETURN(optimizer_, Optimizer::Create(backend_, options, mlp_->params(), step_grads,
-                                                       mlp_->layout(), mlp_->compute_params()));
+    const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : model_->grads();
+    HPO_ASSIGN_OR_RETURN(optimizer_, Optimizer::Create(backend_, options, model_->params(), step_grads,
+                                                       model_->layout(), model_->compute_params()));
     HPO_ASSIGN_OR_RETURN(
         scaler_, LossScaler::Create(LossScalerOptions{.enabled = NeedsLossScaling(config_.precision)}));
     micro_steps_per_epoch_ = CeilDiv(train_count_, batch_);
@@ -116,7 +117,7 @@ class Run {
     }
     const Split& train = data_.train;
     const auto micro_base = static_cast<uint64_t>(epoch - 1) * static_cast<uint64_t>(micro_steps_per_epoch_);
-    const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : mlp_->grads();
+    const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : model_->grads();
     double loss_sum = 0;    // over examples of finite-loss micro-batches
     int64_t loss_rows = 0;  // those examples
     int64_t checked = 0;    // micro-steps whose loss has been looked at
@@ -135,12 +136,12 @@ class Run {
           y_host_[r] = train.labels[example];
         }
         HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
-        HPO_RETURN_IF_ERROR(mlp_->ForwardBackward(x, y_.Sub(0, static_cast<size_t>(rows)), rows, loss_options,
-                                                  micro_base + static_cast<uint64_t>(m),
-                                                  step_losses_.Sub(static_cast<size_t>(m), 1)));
+        HPO_RETURN_IF_ERROR(model_->ForwardBackward(x, y_.Sub(0, static_cast<size_t>(rows)), rows,
+                                                    loss_options, micro_base + static_cast<uint64_t>(m),
+                                                    step_losses_.Sub(static_cast<size_t>(m), 1)));
         if (config_.grad_accum > 1) {
-          HPO_RETURN_IF_ERROR(m == first ? backend_.Cast(mlp_->grads(), grad_sum_.view())
-                                         : backend_.Axpy(1.0, mlp_->grads(), grad_sum_.view()));
+          HPO_RETURN_IF_ERROR(m == first ? backend_.Cast(model_->grads(), grad_sum_.view())
+                                         : backend_.Axpy(1.0, model_->grads(), grad_sum_.view()));
         }
       }
       // Every precision checks its gradients before the step: one non-finite element skips the step (and
@@ -200,7 +201,7 @@ class Run {
 
   // Accuracy and mean loss over a whole split, in chunks of up to max_rows examples.
   Result<Evaluation> Evaluate(const Split& split) {
-    const int64_t chunk = mlp_->max_rows();
+    const int64_t chunk = model_->max_rows();
     int64_t correct = 0;
     double loss_sum = 0;
     for (int64_t begin = 0; begin < split.count; begin += chunk) {
@@ -210,8 +211,8 @@ class Run {
       for (int64_t r = 0; r < rows; ++r) y_host_[r] = split.labels[begin + r];
       HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
       const ConstView labels = y_.Sub(0, static_cast<size_t>(rows));
-      HPO_RETURN_IF_ERROR(mlp_->Forward(x, rows));
-      const ConstView logits = mlp_->logits().Sub(0, static_cast<size_t>(rows * data_.classes));
+      HPO_RETURN_IF_ERROR(model_->Forward(x, rows));
+      const ConstView logits = model_->logits().Sub(0, static_cast<size_t>(rows * data_.classes));
       HPO_ASSIGN_OR_RETURN(const int64_t chunk_correct,
                            backend_.CountCorrect(rows, data_.classes, logits, labels));
       correct += chunk_correct;
@@ -237,9 +238,9 @@ class Run {
         std::span<const float>(test.Example(0), static_cast<size_t>(rows * dim_)), x_.view()));
     auto forward = [this](int64_t n) {
       const auto size = static_cast<size_t>(n * dim_);
-      if (dtype_ == DType::kF32) return mlp_->Forward(x_.Sub(0, size), n);
+      if (dtype_ == DType::kF32) return model_->Forward(x_.Sub(0, size), n);
       HPO_RETURN_IF_ERROR(backend_.Cast(x_.Sub(0, size), x_compute_.Sub(0, size)));
-      return mlp_->Forward(x_compute_.Sub(0, size), n);
+      return model_->Forward(x_compute_.Sub(0, size), n);
     };
     HPO_ASSIGN_OR_RETURN(const LatencyStats one, MeasureLatency(backend_, [&] { return forward(1); }));
     metrics.latency_ms = one.p50_ms;
@@ -250,8 +251,8 @@ class Run {
                          MeasureLatency(
                              backend_, [&] { return forward(rows); }, batch_options));
     metrics.throughput_sps = static_cast<double>(rows) / (batch.p50_ms / 1e3);
-    metrics.params = mlp_->ParamCount();
-    metrics.model_bytes = mlp_->ParamCount() * static_cast<int64_t>(kernels::DTypeSize(dtype_));
+    metrics.params = model_->ParamCount();
+    metrics.model_bytes = model_->ParamCount() * static_cast<int64_t>(kernels::DTypeSize(dtype_));
     return metrics;
   }
 
@@ -280,7 +281,7 @@ class Run {
   int64_t steps_per_epoch_ = 0;
   int skipped_in_a_row_ = 0;
   double first_loss_ = 0;  // the training loss of the first applied micro-step (0: none yet)
-  std::unique_ptr<Mlp> mlp_;
+  std::unique_ptr<Model> model_;
   std::unique_ptr<Optimizer> optimizer_;
   LossScaler scaler_ = *LossScaler::Create(LossScalerOptions{.enabled = false});
   LrSchedule schedule_ = *LrSchedule::Create(ScheduleKind::kConstant, 1.0, 1, 0.0);
