@@ -353,6 +353,58 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
   return Status::Ok();
 }
 
+// The catalog's conditional knobs (momentum and nesterov only with optimizer sgd, warmup_fraction only
+// with schedule warmup_cosine): a searched one whose parent is searched too gets the catalog's condition
+// when the spec gives none, restricted to the parent's choices that activate it, so that the search space
+// models it as conditional; one whose parent never activates it (fixed, left at its default, or searched
+// over other choices only) is refused, since every trial spent on it would be wasted.
+Status ApplyKnobConditions(v1::StudySpec& spec) {
+  std::map<std::string, int> index;
+  for (int i = 0; i < spec.parameters_size(); ++i) index.emplace(spec.parameters(i).name(), i);
+  const auto& fixed = spec.task().builtin().fixed().fields();
+  for (int i = 0; i < spec.parameters_size(); ++i) {
+    v1::Parameter& p = *spec.mutable_parameters(i);
+    const trainer::Knob* knob = trainer::FindKnob(p.name());
+    if (knob == nullptr || !knob->conditional()) continue;
+    const std::string field = ParamField(i, p);
+    const std::string parent(knob->when_knob);
+    std::string rule = "has an effect only when " + parent + " is ";
+    for (size_t v = 0; v < knob->when_values.size(); ++v) {
+      if (v > 0) rule += " or ";
+      rule += knob->when_values[v];
+    }
+    if (const auto searched = index.find(parent); searched != index.end()) {
+      const v1::Parameter& q = spec.parameters(searched->second);
+      const std::string parent_field = ParamField(searched->second, q);
+      std::vector<std::string> active;
+      for (const std::string& choice : q.categorical().choices()) {
+        if (knob->ActiveWhen(choice)) active.push_back(choice);
+      }
+      if (active.empty()) return FieldError(field, rule + ", and " + parent_field + " never chooses it");
+      if (p.has_condition() && !p.condition().parent().empty()) continue;  // the user's own condition
+      if (searched->second > i) {
+        return FieldError(field, rule + "; list " + parent_field + " before it, so that it can depend on it");
+      }
+      p.mutable_condition()->set_parent(parent);
+      p.mutable_condition()->clear_values();
+      for (const std::string& value : active) p.mutable_condition()->add_values(value);
+      continue;
+    }
+    const auto it = fixed.find(parent);
+    const bool is_fixed =
+        it != fixed.end() && it->second.kind_case() == google::protobuf::Value::kStringValue;
+    const std::string value =
+        is_fixed ? it->second.string_value() : std::string(trainer::FindKnob(parent)->default_value);
+    if (!knob->ActiveWhen(value)) {
+      return FieldError(field, rule + ", and " + parent + " is " + value +
+                                   (is_fixed ? " (task.builtin.fixed)" : " (its default)") +
+                                   " here: search " + parent +
+                                   " or fix it to a value where this knob counts");
+    }
+  }
+  return Status::Ok();
+}
+
 // A synthetic task's variables are x1..x{dims} on the problem's box; when the spec names none, they are
 // filled in.
 Status CheckSynthetic(v1::StudySpec& spec, size_t* num_objectives) {
@@ -687,7 +739,10 @@ Result<v1::StudySpec> NormalizeSpec(const v1::StudySpec& input) {
   if (spec.parameters_size() == 0) return FieldError("parameters", "at least one parameter is required");
   // The search space checks bounds, log scales, steps and choices, naming the parameter.
   HPO_RETURN_IF_ERROR(MakeSearchSpace(spec).status());
-  if (spec.task().has_builtin()) HPO_RETURN_IF_ERROR(CheckBuiltin(spec));
+  if (spec.task().has_builtin()) {
+    HPO_RETURN_IF_ERROR(CheckBuiltin(spec));
+    HPO_RETURN_IF_ERROR(ApplyKnobConditions(spec));
+  }
   HPO_RETURN_IF_ERROR(CheckObjectives(spec, synthetic_objectives));
   HPO_RETURN_IF_ERROR(CheckConstraints(spec, synthetic_objectives));
   HPO_RETURN_IF_ERROR(CheckBudget(*spec.mutable_budget()));

@@ -29,6 +29,15 @@ constexpr Knob Choice(std::string_view name, std::span<const std::string_view> c
                       std::string_view help) {
   return Knob{name, KnobType::kCategorical, 0, 0, def, choices, false, help};
 }
+// `knob`, with an effect only when the categorical knob `parent` takes one of `values`.
+constexpr Knob When(Knob knob, std::string_view parent, std::span<const std::string_view> values) {
+  knob.when_knob = parent;
+  knob.when_values = values;
+  return knob;
+}
+
+constexpr std::string_view kWhenSgd[] = {"sgd"};
+constexpr std::string_view kWhenWarmup[] = {"warmup_cosine"};
 
 constexpr std::array<Knob, 20> kKnobs = {{
     Int("hidden_layers", 1, 8, "2", false, "number of hidden layers of the MLP"),
@@ -41,8 +50,9 @@ constexpr std::array<Knob, 20> kKnobs = {{
     Choice("schedule", kSchedules, "constant",
            "learning-rate schedule over the optimizer steps: constant, cosine decay, or linear warm-up then "
            "cosine"),
-    Float("warmup_fraction", 0, 0.5, "0.05", false,
-          "share of the steps spent warming up (warmup_cosine only)"),
+    When(Float("warmup_fraction", 0, 0.5, "0.05", false,
+               "share of the steps spent warming up (warmup_cosine only)"),
+         "schedule", kWhenWarmup),
     Int("batch_size", 1, 8192, "128", true, "examples per forward/backward pass (micro-batch)"),
     Int("grad_accum", 1, 64, "1", false,
         "micro-batches whose gradients are averaged into one optimizer step (effective batch = batch_size x "
@@ -50,8 +60,9 @@ constexpr std::array<Knob, 20> kKnobs = {{
     Int("epochs", 1, 1000, "5", false, "passes over the training set"),
     Choice("optimizer", kOptimizers, "adamw",
            "sgd (with momentum) or adamw (beta1 0.9, beta2 0.999, eps 1e-8)"),
-    Float("momentum", 0, 0.999, "0.9", false, "SGD momentum (ignored by adamw)"),
-    Choice("nesterov", kBooleans, "false", "Nesterov momentum for sgd (ignored by adamw)"),
+    When(Float("momentum", 0, 0.999, "0.9", false, "SGD momentum (ignored by adamw)"), "optimizer", kWhenSgd),
+    When(Choice("nesterov", kBooleans, "false", "Nesterov momentum for sgd (ignored by adamw)"), "optimizer",
+         kWhenSgd),
     Float("weight_decay", 0, 1, "0", false,
           "weight decay on the weight matrices (not biases or layer-norm gains): decoupled for adamw, L2 for "
           "sgd"),
@@ -123,6 +134,14 @@ std::string_view KnobTypeName(KnobType type) {
       return "categorical";
   }
   return "?";
+}
+
+bool Knob::ActiveWhen(std::string_view value) const {
+  if (!conditional()) return true;
+  for (const std::string_view v : when_values) {
+    if (v == value) return true;
+  }
+  return false;
 }
 
 std::span<const Knob> Knobs() { return kKnobs; }
@@ -197,7 +216,16 @@ std::string CatalogJson() {
              ",\"default\":" + std::string(knob.default_value);
     }
     out += std::string(",\"log_scale_natural\":") + (knob.log_scale_natural ? "true" : "false");
-    out += ",\"help\":" + JsonQuote(knob.help) + "}";
+    out += ",\"help\":" + JsonQuote(knob.help);
+    if (knob.conditional()) {
+      out += ",\"when\":{\"knob\":" + JsonQuote(knob.when_knob) + ",\"values\":[";
+      for (size_t v = 0; v < knob.when_values.size(); ++v) {
+        if (v > 0) out += ',';
+        out += JsonQuote(knob.when_values[v]);
+      }
+      out += "]}";
+    }
+    out += '}';
   }
   out += "],\"metrics\":[";
   for (size_t i = 0; i < kMetrics.size(); ++i) {

@@ -34,6 +34,15 @@ struct Knob {
   // True when a search over this knob is naturally done on a log scale (lr, width, batch_size).
   bool log_scale_natural;
   std::string_view help;
+  // A conditional knob has an effect only when the categorical knob `when_knob` takes one of `when_values`
+  // (momentum only with optimizer sgd); "" and empty for a knob that always has one. The catalog is a tree
+  // of depth one: a parent is never itself conditional.
+  std::string_view when_knob = {};
+  std::span<const std::string_view> when_values = {};
+
+  bool conditional() const { return !when_knob.empty(); }
+  // Whether the knob has an effect when its parent takes `value` (always true when unconditional).
+  bool ActiveWhen(std::string_view value) const;
 };
 
 // All knobs, in a fixed order (the catalog's): hidden_layers, width, activation, precision, lr, schedule,
@@ -68,8 +77,9 @@ std::span<const MetricInfo> Metrics();
 const MetricInfo* FindMetric(std::string_view name);
 
 // The catalog as one JSON document: {"knobs":[{"name":..,"type":..,"min":..,"max":..,"default":..,
-// "choices":[..],"log_scale_natural":..,"help":..},..],"metrics":[{"name":..,"maximize":..,"help":..},..]}.
-// Numeric knobs carry min/max and a numeric default; categorical ones choices and a string default.
+// "choices":[..],"log_scale_natural":..,"help":..,"when":{"knob":..,"values":[..]}},..],
+// "metrics":[{"name":..,"maximize":..,"help":..},..]}. Numeric knobs carry min/max and a numeric default;
+// categorical ones choices and a string default; conditional ones "when".
 std::string CatalogJson();
 
 // JSON helpers shared with the trainer's metrics line: a quoted, escaped string literal (the one of

@@ -856,6 +856,66 @@ TEST(SpecTest, FailureReasonIsStoredAsSentUpTo2048BytesAndCutBeyond) {
   EXPECT_EQ(StoredFailureReason(accented), std::string(2047, 'e') + " ... (12 bytes cut)");
 }
 
+TEST(SpecTest, AConditionalKnobGetsTheCatalogsConditionWhenItsParentIsSearched) {
+  const std::string parameters = R"({"name": "c", "objectives": [{"name": "accuracy"}],
+    "budget": {"max_trials": 10}, "task": {"builtin": {}}, "parameters": [
+      {"name": "optimizer", "categorical": {"choices": ["sgd", "adamw"]}},
+      {"name": "schedule", "categorical": {"choices": ["cosine", "warmup_cosine", "constant"]}},
+      {"name": "momentum", "float": {"low": 0.5, "high": 0.99}},
+      {"name": "nesterov", "categorical": {"choices": ["false", "true"]}},
+      {"name": "warmup_fraction", "float": {"low": 0.0, "high": 0.2}}]})";
+  auto spec = NormalizeSpec(Parse(parameters));
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  for (int i : {2, 3}) {
+    EXPECT_EQ(spec->parameters(i).condition().parent(), "optimizer");
+    EXPECT_EQ(std::vector<std::string>(spec->parameters(i).condition().values().begin(),
+                                       spec->parameters(i).condition().values().end()),
+              std::vector<std::string>{"sgd"});
+  }
+  EXPECT_EQ(spec->parameters(4).condition().parent(), "schedule");
+  EXPECT_EQ(spec->parameters(4).condition().values_size(), 1);
+  EXPECT_EQ(spec->parameters(4).condition().values(0), "warmup_cosine");
+  EXPECT_FALSE(spec->parameters(0).has_condition());
+  // Normalising again changes nothing; the space models the three as conditional.
+  auto again = NormalizeSpec(*spec);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->DebugString(), spec->DebugString());
+}
+
+TEST(SpecTest, AConditionalKnobWhoseParentNeverActivatesItIsRefused) {
+  const auto error =
+      [](const std::string& parameters, const std::string& fixed) {
+        auto spec = NormalizeSpec(Parse(R"({"name": "c", "objectives": [{"name": "accuracy"}],
+      "budget": {"max_trials": 10}, "task": {"builtin": {"fixed": {)" +
+                                        fixed + R"(}}},
+      "parameters": [)" + parameters + "]}"));
+        EXPECT_FALSE(spec.ok());
+        return spec.ok() ? std::string() : spec.status().message();
+      };
+  const std::string momentum = R"({"name": "momentum", "float": {"low": 0.5, "high": 0.99}})";
+  EXPECT_EQ(error(momentum, ""),
+            "parameters[0] (momentum): has an effect only when optimizer is sgd, and optimizer is adamw (its "
+            "default) here: search optimizer or fix it to a value where this knob counts");
+  EXPECT_EQ(error(momentum, R"("optimizer": "adamw")"),
+            "parameters[0] (momentum): has an effect only when optimizer is sgd, and optimizer is adamw "
+            "(task.builtin.fixed) here: search optimizer or fix it to a value where this knob counts");
+  EXPECT_EQ(error(R"({"name": "schedule", "categorical": {"choices": ["constant", "cosine"]}},
+                     {"name": "warmup_fraction", "float": {"low": 0.0, "high": 0.2}})",
+                  ""),
+            "parameters[1] (warmup_fraction): has an effect only when schedule is warmup_cosine, and "
+            "parameters[0] (schedule) never chooses it");
+  EXPECT_EQ(error(momentum + R"(, {"name": "optimizer", "categorical": {"choices": ["sgd", "adamw"]}})", ""),
+            "parameters[0] (momentum): has an effect only when optimizer is sgd; list parameters[1] "
+            "(optimizer) before it, so that it can depend on it");
+  // Fixed where it counts: searched with no condition.
+  auto fixed = NormalizeSpec(Parse(R"({"name": "c", "objectives": [{"name": "accuracy"}],
+      "budget": {"max_trials": 10}, "task": {"builtin": {"fixed": {"optimizer": "sgd"}}},
+      "parameters": [)" + momentum +
+                                   "]}"));
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  EXPECT_FALSE(fixed->parameters(0).has_condition());
+}
+
 TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
   v1::StudySpec spec = Parse(kFull);
   spec.mutable_budget()->set_max_parallel(100);

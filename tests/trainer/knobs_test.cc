@@ -140,6 +140,30 @@ TEST(KnobsTest, JsonNumberRoundTrips) {
   EXPECT_EQ(JsonNumber(std::numeric_limits<double>::infinity()), "null");
 }
 
+TEST(KnobsTest, ConditionalKnobsNameTheirParentAndWhereTheyCount) {
+  std::vector<std::string_view> conditional;
+  for (const Knob& knob : Knobs()) {
+    if (!knob.conditional()) {
+      EXPECT_TRUE(knob.ActiveWhen("anything")) << knob.name;
+      continue;
+    }
+    conditional.push_back(knob.name);
+    const Knob* parent = FindKnob(knob.when_knob);
+    ASSERT_NE(parent, nullptr) << knob.name;
+    EXPECT_EQ(parent->type, KnobType::kCategorical) << knob.name;
+    EXPECT_FALSE(parent->conditional()) << knob.name << ": the tree has depth one";
+    for (const std::string_view value : knob.when_values) {
+      EXPECT_EQ(CheckKnobText(*parent, value), "") << knob.name << " " << value;
+      EXPECT_TRUE(knob.ActiveWhen(value));
+    }
+  }
+  EXPECT_EQ(conditional, (std::vector<std::string_view>{"warmup_fraction", "momentum", "nesterov"}));
+  EXPECT_TRUE(FindKnob("momentum")->ActiveWhen("sgd"));
+  EXPECT_FALSE(FindKnob("momentum")->ActiveWhen("adamw"));
+  EXPECT_TRUE(FindKnob("warmup_fraction")->ActiveWhen("warmup_cosine"));
+  EXPECT_FALSE(FindKnob("warmup_fraction")->ActiveWhen("cosine"));
+}
+
 TEST(KnobsTest, CatalogJsonShape) {
   const std::string json = CatalogJson();
   EXPECT_EQ(
@@ -151,6 +175,10 @@ TEST(KnobsTest, CatalogJsonShape) {
                       "\"tanh\",\"silu\"],"
                       "\"default\":\"relu\",\"log_scale_natural\":false,"),
             std::string::npos);
+  EXPECT_NE(json.find("\"help\":\"SGD momentum (ignored by adamw)\",\"when\":{\"knob\":\"optimizer\","
+                      "\"values\":[\"sgd\"]}}"),
+            std::string::npos)
+      << json;
   EXPECT_NE(json.find("\"metrics\":[{\"name\":\"accuracy\",\"maximize\":true,"), std::string::npos);
   EXPECT_EQ(json.back(), '}');
   // Brackets and braces balance outside strings.
