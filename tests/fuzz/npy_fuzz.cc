@@ -1,0 +1,71 @@
+// Fuzz target: the .npy reader (trainer/npy.h) on untrusted bytes, parsed in memory (ParseNpy) and read
+// from a file (ReadNpy, through an in-memory file opened by its /proc path).
+//
+// Properties: nothing crashes or allocates what the header merely claims; a refusal is DATA_LOSS; an array
+// read holds exactly its shape's elements; and both ways of reading agree on the outcome and the bytes.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "tests/fuzz/fuzz_check.h"
+#include "trainer/npy.h"
+
+namespace {
+
+size_t ElementSize(hpo::trainer::NpyType type) {
+  switch (type) {
+    case hpo::trainer::NpyType::kU8:
+      return 1;
+    case hpo::trainer::NpyType::kI64:
+      return 8;
+    default:
+      return 4;
+  }
+}
+
+// An in-memory file, rewritten for each input.
+class MemFile {
+ public:
+  MemFile() : fd_(memfd_create("hpo-npy-fuzz", 0)), path_("/proc/self/fd/" + std::to_string(fd_)) {
+    HPO_FUZZ_REQUIRE(fd_ >= 0, "memfd_create");
+  }
+
+  const std::string& Write(const uint8_t* data, size_t size) {
+    HPO_FUZZ_REQUIRE(ftruncate(fd_, 0) == 0, "ftruncate");
+    size_t done = 0;
+    while (done < size) {
+      const ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(done));
+      HPO_FUZZ_REQUIRE(n > 0, "pwrite");
+      done += static_cast<size_t>(n);
+    }
+    return path_;
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static MemFile* file = new MemFile();
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const hpo::Result<hpo::trainer::NpyArray> parsed = hpo::trainer::ParseNpy(bytes, "fuzz.npy");
+  const hpo::Result<hpo::trainer::NpyArray> read = hpo::trainer::ReadNpy(file->Write(data, size));
+  HPO_FUZZ_REQUIRE(parsed.status().code() == read.status().code(), read.status().ToString());
+  if (!parsed.ok()) {
+    HPO_FUZZ_REQUIRE(parsed.status().code() == hpo::StatusCode::kDataLoss, parsed.status().ToString());
+    return 0;
+  }
+  HPO_FUZZ_REQUIRE(parsed->data.size() == static_cast<size_t>(parsed->count()) * ElementSize(parsed->type),
+                   "size");
+  HPO_FUZZ_REQUIRE(parsed->data.size() <= size, "more elements than bytes");
+  HPO_FUZZ_REQUIRE(parsed->shape == read->shape && parsed->type == read->type && parsed->data == read->data,
+                   "ParseNpy and ReadNpy differ");
+  return 0;
+}
