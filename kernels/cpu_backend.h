@@ -11,8 +11,9 @@
 //
 // Threads: the backend owns a pool of `BackendOptions::threads` threads (the caller's plus threads - 1
 // workers, kernels/cpu_thread_pool.h). Large GEMMs split over it, one single-threaded library call per
-// block; long element-wise operations (casts, optimizer updates) split by whole tiles, which changes no
-// result; row operations and reductions run on the caller's thread. The libraries' own threading is off
+// block; long element-wise operations (casts, optimizer updates) split by whole tiles, and im2col, col2im
+// and the pools by whole pixels or images, each computed by one thread alone, which changes no result; row
+// operations, batch norm and reductions run on the caller's thread. The libraries' own threading is off
 // (Create sets OpenBLAS to one thread, process-wide, and each oneDNN call runs on one thread). Idle workers
 // block, so nothing spins between calls; with one thread (the default) every operation runs on the
 // caller's thread. Operations are synchronous; Synchronize() returns OK at once.
