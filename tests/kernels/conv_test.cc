@@ -587,6 +587,38 @@ INSTANTIATE_TEST_SUITE_P(Halves, ConvHalfTest, ::testing::Values(kF16, kBF16),
                            return std::string(DTypeName(param_info.param));
                          });
 
+// --- Threads: the CPU backend splits by whole pixels or images, so its thread count changes no bit ---
+
+TEST(ConvThreadsTest, ThreadCountChangesNoResult) {
+  const Conv2dShape s = Shape(8, 32, 32, 16, 5, 1, 2);  // large enough to split over 4 threads
+  const size_t in = Size(s.input_size()), cols_size = Size(s.out_pixels() * s.patch_size()),
+               pooled = Size(s.out_pixels() * s.channels);
+  std::vector<std::vector<uint8_t>> results[2];
+  for (int t = 0; t < 2; ++t) {
+    auto made = MakeBackend(BackendKind::kCpu, BackendOptions{.threads = t == 0 ? 1 : 4});
+    ASSERT_TRUE(made.ok());
+    Backend& b = **made;
+    for (DType dt : {kF32, kBF16}) {
+      Buffer x = ktest::Make(b, dt, ktest::RandomValues(dt, in, 50)), cols = ktest::Zeros(b, dt, cols_size),
+             back = ktest::Zeros(b, dt, in), y = ktest::Zeros(b, dt, pooled),
+             argmax = ktest::Zeros(b, kI32, pooled), dx = ktest::Zeros(b, dt, in),
+             avg = ktest::Zeros(b, dt, Size(s.batch * s.channels)), avg_dx = ktest::Zeros(b, dt, in);
+      const Conv2dShape pool = Shape(8, 32, 32, 16, 3, 2, 1);
+      ASSERT_TRUE(b.Im2Col(s, x.view(), cols.view()).ok());
+      ASSERT_TRUE(b.Col2Im(s, cols.view(), back.view()).ok());
+      ASSERT_TRUE(b.MaxPool2dForward(pool, x.view(), y.view(), argmax.view()).ok());
+      ASSERT_TRUE(b.MaxPool2dBackward(pool, y.view(), argmax.view(), dx.view()).ok());
+      ASSERT_TRUE(b.GlobalAvgPoolForward(s.batch, 32 * 32, s.channels, x.view(), avg.view()).ok());
+      ASSERT_TRUE(b.GlobalAvgPoolBackward(s.batch, 32 * 32, s.channels, avg.view(), avg_dx.view()).ok());
+      for (const Buffer* buffer : {&cols, &back, &y, &argmax, &dx, &avg, &avg_dx}) {
+        results[t].push_back(ktest::GetBytes(b, buffer->view()));
+      }
+    }
+  }
+  ASSERT_EQ(results[0].size(), results[1].size());
+  for (size_t i = 0; i < results[0].size(); ++i) EXPECT_EQ(results[0][i], results[1][i]) << "output " << i;
+}
+
 // --- Bad arguments: INVALID_ARGUMENT naming the operation and the argument, nothing touched ---
 
 // `s` is INVALID_ARGUMENT and its message contains `text`.
