@@ -187,10 +187,11 @@ struct GradStats {
 // matrix, so that element (n, h, w, c) is at ((n * height + h) * width + w) * channels + c. A window of
 // kernel_h x kernel_w pixels moves by stride_h / stride_w over the image padded by pad_h / pad_w pixels on
 // each side; output pixel (oh, ow) covers input rows oh * stride_h - pad_h + [0, kernel_h) and columns
-// ow * stride_w - pad_w + [0, kernel_w). The operations check it (Backend's Conv2d* operations): every
-// field in [1, 2^31-1] except the pads, which are in [0, 2^31-1]; an output of at least 1 x 1; and the
-// matrices it implies (batch*height*width rows, batch*out_height*out_width rows, kernel_h*kernel_w*channels
-// columns) no larger than 2^31-1 in either dimension.
+// ow * stride_w - pad_w + [0, kernel_w). Im2Col, Col2Im and the max pool operations check it
+// (INVALID_ARGUMENT naming the field): every field in [1, 2^31-1] except the pads, which are in [0, 2^31-1];
+// an output of at least 1 x 1; and the matrices it implies (batch*height*width rows,
+// batch*out_height*out_width rows, kernel_h*kernel_w*channels columns) no larger than 2^31-1 in either
+// dimension.
 struct Conv2dShape {
   int64_t batch = 1;
   int64_t height = 1;
