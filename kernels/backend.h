@@ -1,6 +1,7 @@
 // Backend: the compute device that trains and runs a model. It owns device memory (Buffer) and offers
-// exactly the operations a mixed-precision MLP needs: GEMM with fp32 accumulation, fused bias + activation
-// (forward and backward), softmax cross-entropy with label smoothing, dropout, layer norm, casts, the
+// exactly the operations mixed-precision MLPs and convolution networks need: GEMM with fp32 accumulation,
+// fused bias + activation (forward and backward), softmax cross-entropy with label smoothing, dropout, layer
+// norm, im2col / col2im, max and global average pooling, batch norm, casts, the
 // fused overflow check + gradient norm, the SGD-momentum and AdamW updates writing the half copy, and an
 // accuracy count. The CPU backend runs them on OpenBLAS; the CUDA backend on cuBLAS and kernels; both call
 // the element math of kernels/element.h, kernels/half.h and kernels/philox.h.
@@ -181,6 +182,46 @@ struct GradStats {
   bool finite = true;      // false when any element is inf or NaN
 };
 
+// The geometry of a 2-D window (convolution or pooling) over an NHWC activation: `batch` images of
+// height x width pixels and `channels` channels, stored as a (batch*height*width) x channels row-major
+// matrix, so that element (n, h, w, c) is at ((n * height + h) * width + w) * channels + c. A window of
+// kernel_h x kernel_w pixels moves by stride_h / stride_w over the image padded by pad_h / pad_w pixels on
+// each side; output pixel (oh, ow) covers input rows oh * stride_h - pad_h + [0, kernel_h) and columns
+// ow * stride_w - pad_w + [0, kernel_w). Im2Col, Col2Im and the max pool operations check it
+// (INVALID_ARGUMENT naming the field): every field in [1, 2^31-1] except the pads, which are in [0, 2^31-1];
+// an output of at least 1 x 1; and the matrices it implies (batch*height*width rows,
+// batch*out_height*out_width rows, kernel_h*kernel_w*channels columns) no larger than 2^31-1 in either
+// dimension.
+struct Conv2dShape {
+  int64_t batch = 1;
+  int64_t height = 1;
+  int64_t width = 1;
+  int64_t channels = 1;
+  int64_t kernel_h = 1;
+  int64_t kernel_w = 1;
+  int64_t stride_h = 1;
+  int64_t stride_w = 1;
+  int64_t pad_h = 0;
+  int64_t pad_w = 0;
+
+  // (height + 2 pad_h - kernel_h) / stride_h + 1, and 0 when the window does not fit the padded image
+  // (or the stride is not positive), so that an impossible shape never looks like a 1-pixel output.
+  int64_t out_height() const { return OutExtent(height, kernel_h, stride_h, pad_h); }
+  int64_t out_width() const { return OutExtent(width, kernel_w, stride_w, pad_w); }
+  // Elements of the input (batch * height * width * channels).
+  int64_t input_size() const { return batch * height * width * channels; }
+  // Rows of the output matrices: batch * out_height * out_width.
+  int64_t out_pixels() const { return batch * out_height() * out_width(); }
+  // Columns of the Im2Col matrix: kernel_h * kernel_w * channels.
+  int64_t patch_size() const { return kernel_h * kernel_w * channels; }
+
+ private:
+  static int64_t OutExtent(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
+    if (stride <= 0 || in + 2 * pad < kernel) return 0;
+    return (in + 2 * pad - kernel) / stride + 1;
+  }
+};
+
 // The compute device of one training run. The public operations check their arguments here, in the base
 // class, identically for every backend (NVI): dimensions in [0, 2^31-1], element types as documented,
 // views large enough and non-null. A violation is INVALID_ARGUMENT naming the operation and the argument;
@@ -310,6 +351,76 @@ class Backend {
   Status AdamWUpdate(const AdamWHyper& hyper, int64_t step, double grad_scale, View w, ConstView g, View m,
                      View v, View w_copy);
 
+  // --- Convolution networks (NHWC activations; see Conv2dShape) ---
+  //
+  // A convolution is Im2Col then Gemm: with cols = Im2Col(x) of (out_pixels) x (patch_size) and weights W
+  // stored (patch_size) x out_channels, Gemm(cols, W) is the NHWC output, out_pixels x out_channels. Its
+  // backward is dW = Gemm(cols^T, dy) and dx = Col2Im(Gemm(dy, W^T)). A 1 x 1 convolution with stride 1
+  // and no padding needs no Im2Col: x itself is the cols matrix. Bias + activation and batch normalisation
+  // run on the NHWC output as a rows x cols matrix.
+
+  // cols[(n, oh, ow), (kh * kernel_w + kw) * channels + c] = x[n, oh * stride_h - pad_h + kh,
+  // ow * stride_w - pad_w + kw, c], and 0 where that pixel lies in the padding. x (s.input_size()) and cols
+  // (s.out_pixels() x s.patch_size()) share one floating type: a copy, nothing is rounded. They may not
+  // overlap.
+  Status Im2Col(const Conv2dShape& s, ConstView x, View cols);
+
+  // The adjoint of Im2Col: x (overwritten) [n, h, w, c] = the sum of every cols entry that Im2Col takes
+  // from pixel (n, h, w, c) (0 for a pixel no window covers), summed over the windows in order of (oh, ow)
+  // in the accumulation type and rounded once to x's type. Types and sizes as Im2Col; no overlap.
+  Status Col2Im(const Conv2dShape& s, ConstView cols, View x);
+
+  // Max pooling: y[(n, oh, ow), c] = the largest x in the window of output pixel (oh, ow), channel c
+  // (padding is never chosen; a NaN beats every number, and the first NaN wins); argmax (kI32) holds the
+  // flat index into x of the chosen element, the first maximum in (kh, kw) order on ties. x and y share one
+  // floating type (y holds s.out_pixels() x channels, a copy of the chosen value); argmax as many
+  // elements. REQUIRES (checked): pad_h < kernel_h and pad_w < kernel_w, so that every window holds a
+  // pixel, and s.input_size() <= 2^31-1, so that argmax can index x. No operand may overlap another.
+  Status MaxPool2dForward(const Conv2dShape& s, ConstView x, View y, View argmax);
+
+  // Backward of the above: dx (overwritten, s.input_size()) [i] = the sum of dy over the outputs whose
+  // argmax is i, in order of (oh, ow), in the accumulation type, rounded once (0 where no output chose i).
+  // dy and dx share one floating type; argmax is the forward pass's (an index outside x, or one outside
+  // the window it belongs to, is never matched). No operand may overlap another.
+  Status MaxPool2dBackward(const Conv2dShape& s, ConstView dy, ConstView argmax, View dx);
+
+  // Global average pooling over the pixels of each image: x is batch x pixels x channels (NHWC with
+  // pixels = height * width), y[n, c] = (sum_p x[n, p, c]) / pixels, summed in order of p in the
+  // accumulation type and rounded once. x and y share one floating type; pixels >= 1. No overlap.
+  Status GlobalAvgPoolForward(int64_t batch, int64_t pixels, int64_t channels, ConstView x, View y);
+
+  // Backward of the above: dx[n, p, c] = dy[n, c] / pixels (overwritten). dy, dx share one floating type.
+  Status GlobalAvgPoolBackward(int64_t batch, int64_t pixels, int64_t channels, ConstView dy, View dx);
+
+  // Batch normalisation in training mode over the rows of x (rows x cols; for NHWC activations rows =
+  // batch * height * width and cols = channels), with gain gamma and shift beta (cols each):
+  //   mean[c] = sum_r x[r,c] / rows;  var[c] = sum_r (x[r,c] - mean[c])^2 / rows  (biased);
+  //   rstd[c] = 1 / sqrt(var[c] + eps);  y[r,c] = (x[r,c] - mean[c]) * rstd[c] * gamma[c] + beta[c];
+  // and, as PyTorch's BatchNorm updates them, unless the view is empty:
+  //   running_mean[c] = (1 - momentum) * running_mean[c] + momentum * mean[c]
+  //   running_var[c]  = (1 - momentum) * running_var[c]  + momentum * var[c] * rows / (rows - 1)
+  //                     (the unbiased variance: sum_r (x - mean)^2 / (rows - 1)).
+  // Column sums run over fixed chunks of rows, then over the chunks, in the accumulation type.
+  // x, y, gamma, beta share one floating type T; mean and rstd (cols each, kept for the backward pass) and
+  // the running statistics are AccumulationType(T). eps > 0, momentum in [0, 1], rows >= 1 (>= 2 when
+  // running_var is given). y may not overlap x.
+  Status BatchNormForward(int64_t rows, int64_t cols, double eps, double momentum, ConstView x,
+                          ConstView gamma, ConstView beta, View y, View mean, View rstd, View running_mean,
+                          View running_var);
+
+  // Batch normalisation in inference mode, from the running statistics:
+  //   y[r,c] = (x[r,c] - running_mean[c]) * rstd[c] * gamma[c] + beta[c],  rstd[c] = 1 / sqrt(running_var[c]
+  //   + eps). Types as BatchNormForward; y may be x (in place).
+  Status BatchNormInference(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                            ConstView beta, ConstView running_mean, ConstView running_var, View y);
+
+  // Backward of BatchNormForward (training mode), with xhat = (x - mean) rstd:
+  //   dbeta[c] = sum_r dy[r,c];  dgamma[c] = sum_r dy[r,c] xhat[r,c]   (overwritten, summed as the forward)
+  //   dx[r,c] = gamma[c] rstd[c] (dy[r,c] - dbeta[c] / rows - xhat[r,c] dgamma[c] / rows).
+  // x, gamma, dy, dx share type T; mean, rstd, dgamma, dbeta are AccumulationType(T). dx may be dy.
+  Status BatchNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
+                           ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta);
+
   // Waits until every operation issued so far has finished; reports the first error any of them hit.
   virtual Status Synchronize() = 0;
 
@@ -340,6 +451,23 @@ class Backend {
   virtual Status LayerNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
                                       ConstView beta, View y, View mean, View rstd) = 0;
   virtual Status LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma,
+                                       ConstView mean, ConstView rstd, ConstView dy, View dx, View dgamma,
+                                       View dbeta) = 0;
+  virtual Status Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) = 0;
+  virtual Status Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) = 0;
+  virtual Status MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) = 0;
+  virtual Status MaxPool2dBackwardImpl(const Conv2dShape& s, ConstView dy, ConstView argmax, View dx) = 0;
+  virtual Status GlobalAvgPoolForwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView x,
+                                          View y) = 0;
+  virtual Status GlobalAvgPoolBackwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView dy,
+                                           View dx) = 0;
+  virtual Status BatchNormForwardImpl(int64_t rows, int64_t cols, double eps, double momentum, ConstView x,
+                                      ConstView gamma, ConstView beta, View y, View mean, View rstd,
+                                      View running_mean, View running_var) = 0;
+  virtual Status BatchNormInferenceImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                                        ConstView beta, ConstView running_mean, ConstView running_var,
+                                        View y) = 0;
+  virtual Status BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma,
                                        ConstView mean, ConstView rstd, ConstView dy, View dx, View dgamma,
                                        View dbeta) = 0;
   virtual Status AxpyImpl(double alpha, ConstView x, View y) = 0;

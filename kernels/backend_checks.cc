@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 #include "kernels/backend.h"
@@ -128,6 +129,104 @@ Status CheckUpdate(std::string_view op, const View& w,
   HPO_RETURN_IF_ERROR(CheckDisjoint(op, "w", w, "w_copy", w_copy));
   for (const auto& [name, view] : operands)
     HPO_RETURN_IF_ERROR(CheckDisjoint(op, name, view, "w_copy", w_copy));
+  return Status::Ok();
+}
+
+// The fields of a Conv2dShape (see its comment in backend.h), before anything derived from them is used.
+Status CheckConv2dShape(std::string_view op, const Conv2dShape& s) {
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  const std::pair<const char*, int64_t> positive[] = {
+      {"batch", s.batch},       {"height", s.height},     {"width", s.width},       {"channels", s.channels},
+      {"kernel_h", s.kernel_h}, {"kernel_w", s.kernel_w}, {"stride_h", s.stride_h}, {"stride_w", s.stride_w}};
+  for (const auto& [name, value] : positive) {
+    if (value < 1 || value > kMax) {
+      std::string what = "shape.";
+      what += name;
+      what += " = " + std::to_string(value) + " is out of range [1, 2^31-1]";
+      return Invalid(op, what);
+    }
+  }
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"pad_h", s.pad_h}, {"pad_w", s.pad_w}}) {
+    if (value < 0 || value > kMax) {
+      std::string what = "shape.";
+      what += name;
+      what += " = " + std::to_string(value) + " is out of range [0, 2^31-1]";
+      return Invalid(op, what);
+    }
+  }
+  if (s.out_height() < 1 || s.out_width() < 1) {
+    std::string what = "shape gives an output of " + std::to_string(s.out_height()) + " x " +
+                       std::to_string(s.out_width()) + " pixels (kernel ";
+    what +=
+        std::to_string(s.kernel_h) + " x " + std::to_string(s.kernel_w) + " over " + std::to_string(s.height);
+    what += " x " + std::to_string(s.width) + " padded by " + std::to_string(s.pad_h) + ", " +
+            std::to_string(s.pad_w) + "), needs at least 1 x 1";
+    return Invalid(op, what);
+  }
+  // The matrices the shape implies: every dimension within 2^31-1 (each factor is, so no product of two
+  // overflows int64 before its check).
+  const auto check_product = [&](const char* name, std::initializer_list<int64_t> factors) -> Status {
+    int64_t product = 1;
+    for (int64_t f : factors) {
+      product *= f;
+      if (product > kMax) {
+        std::string what = "shape's ";
+        what += name;
+        what += " exceed 2^31-1";
+        return Invalid(op, what);
+      }
+    }
+    return Status::Ok();
+  };
+  HPO_RETURN_IF_ERROR(check_product("input pixels (batch * height * width)", {s.batch, s.height, s.width}));
+  HPO_RETURN_IF_ERROR(check_product("output pixels (batch * out_height * out_width)",
+                                    {s.batch, s.out_height(), s.out_width()}));
+  return check_product("patch elements (kernel_h * kernel_w * channels)",
+                       {s.kernel_h, s.kernel_w, s.channels});
+}
+
+// A pooling window may not lie wholly in the padding: pad < kernel.
+Status CheckPoolPadding(std::string_view op, const Conv2dShape& s) {
+  if (s.pad_h >= s.kernel_h || s.pad_w >= s.kernel_w) {
+    return Invalid(op, "shape.pad_h = " + std::to_string(s.pad_h) + ", pad_w = " + std::to_string(s.pad_w) +
+                           " must be below kernel_h = " + std::to_string(s.kernel_h) + ", kernel_w = " +
+                           std::to_string(s.kernel_w) + " (a window wholly in the padding has no maximum)");
+  }
+  if (s.input_size() > std::numeric_limits<int32_t>::max()) {
+    return Invalid(op, "x holds " + std::to_string(s.input_size()) +
+                           " elements, more than an i32 argmax can index (2^31-1)");
+  }
+  return Status::Ok();
+}
+
+using Operand = std::tuple<const char*, ConstView, int64_t>;  // name, view, elements used from its start
+
+// No output overlaps another output or an input (inputs may share memory among themselves).
+Status CheckOutputsDisjoint(std::string_view op, std::initializer_list<Operand> outputs,
+                            std::initializer_list<Operand> inputs) {
+  const auto used = [](const Operand& o) {
+    return std::get<1>(o).Sub(0, static_cast<size_t>(std::get<2>(o)));
+  };
+  for (auto i = outputs.begin(); i != outputs.end(); ++i) {
+    for (auto j = i + 1; j != outputs.end(); ++j) {
+      HPO_RETURN_IF_ERROR(CheckDisjoint(op, std::get<0>(*i), used(*i), std::get<0>(*j), used(*j)));
+    }
+    for (const Operand& in : inputs) {
+      HPO_RETURN_IF_ERROR(CheckDisjoint(op, std::get<0>(in), used(in), std::get<0>(*i), used(*i)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status CheckMomentum(std::string_view op, double momentum) {
+  if (!(momentum >= 0 && momentum <= 1)) {
+    return Invalid(op, "momentum = " + std::to_string(momentum) + " is outside [0, 1]");
+  }
+  return Status::Ok();
+}
+
+Status CheckEps(std::string_view op, double eps) {
+  if (!(std::isfinite(eps) && eps > 0)) return Invalid(op, "eps = " + std::to_string(eps) + " must be > 0");
   return Status::Ok();
 }
 
@@ -289,6 +388,190 @@ Status Backend::LayerNormBackward(int64_t rows, int64_t cols, ConstView x, Const
   HPO_RETURN_IF_ERROR(CheckView(kOp, "dbeta", dbeta, acc, cols));
   if (cols == 0) return Status::Ok();
   return LayerNormBackwardImpl(rows, cols, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
+}
+
+Status Backend::Im2Col(const Conv2dShape& s, ConstView x, View cols) {
+  constexpr std::string_view kOp = "Im2Col";
+  HPO_RETURN_IF_ERROR(CheckConv2dShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, s.input_size()));
+  const int64_t cols_size = s.out_pixels() * s.patch_size();
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "cols", cols, x.dtype, cols_size));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"cols", cols, cols_size}}, {{"x", x, s.input_size()}}));
+  return Im2ColImpl(s, x, cols);
+}
+
+Status Backend::Col2Im(const Conv2dShape& s, ConstView cols, View x) {
+  constexpr std::string_view kOp = "Col2Im";
+  HPO_RETURN_IF_ERROR(CheckConv2dShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "cols", cols));
+  const int64_t cols_size = s.out_pixels() * s.patch_size();
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "cols", cols, cols_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "x", x, cols.dtype, s.input_size()));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"x", x, s.input_size()}}, {{"cols", cols, cols_size}}));
+  return Col2ImImpl(s, cols, x);
+}
+
+Status Backend::MaxPool2dForward(const Conv2dShape& s, ConstView x, View y, View argmax) {
+  constexpr std::string_view kOp = "MaxPool2dForward";
+  HPO_RETURN_IF_ERROR(CheckConv2dShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckPoolPadding(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, s.input_size()));
+  const int64_t out_size = s.out_pixels() * s.channels;
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, out_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "argmax", argmax, DType::kI32, out_size));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"y", y, out_size}, {"argmax", argmax, out_size}},
+                                           {{"x", x, s.input_size()}}));
+  return MaxPool2dForwardImpl(s, x, y, argmax);
+}
+
+Status Backend::MaxPool2dBackward(const Conv2dShape& s, ConstView dy, ConstView argmax, View dx) {
+  constexpr std::string_view kOp = "MaxPool2dBackward";
+  HPO_RETURN_IF_ERROR(CheckConv2dShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckPoolPadding(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "dy", dy));
+  const int64_t out_size = s.out_pixels() * s.channels;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "dy", dy, out_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "argmax", argmax, DType::kI32, out_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dx", dx, dy.dtype, s.input_size()));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"dx", dx, s.input_size()}},
+                                           {{"dy", dy, out_size}, {"argmax", argmax, out_size}}));
+  return MaxPool2dBackwardImpl(s, dy, argmax, dx);
+}
+
+namespace {
+
+// batch, pixels, channels of the global average pool: each in [1, 2^31-1], batch * pixels too.
+Status CheckPoolDims(std::string_view op, int64_t batch, int64_t pixels, int64_t channels) {
+  HPO_RETURN_IF_ERROR(CheckDim(op, "batch", batch));
+  HPO_RETURN_IF_ERROR(CheckDim(op, "pixels", pixels));
+  HPO_RETURN_IF_ERROR(CheckDim(op, "channels", channels));
+  if (batch < 1 || pixels < 1 || channels < 1) {
+    return Invalid(op, "needs batch, pixels and channels >= 1 (have " + std::to_string(batch) + ", " +
+                           std::to_string(pixels) + ", " + std::to_string(channels) + ")");
+  }
+  return CheckDim(op, "batch * pixels", batch * pixels);
+}
+
+}  // namespace
+
+Status Backend::GlobalAvgPoolForward(int64_t batch, int64_t pixels, int64_t channels, ConstView x, View y) {
+  constexpr std::string_view kOp = "GlobalAvgPoolForward";
+  HPO_RETURN_IF_ERROR(CheckPoolDims(kOp, batch, pixels, channels));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const int64_t in_size = batch * pixels * channels;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, in_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, batch * channels));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"y", y, batch * channels}}, {{"x", x, in_size}}));
+  return GlobalAvgPoolForwardImpl(batch, pixels, channels, x, y);
+}
+
+Status Backend::GlobalAvgPoolBackward(int64_t batch, int64_t pixels, int64_t channels, ConstView dy,
+                                      View dx) {
+  constexpr std::string_view kOp = "GlobalAvgPoolBackward";
+  HPO_RETURN_IF_ERROR(CheckPoolDims(kOp, batch, pixels, channels));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "dy", dy));
+  const int64_t in_size = batch * pixels * channels;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "dy", dy, batch * channels));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dx", dx, dy.dtype, in_size));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"dx", dx, in_size}}, {{"dy", dy, batch * channels}}));
+  return GlobalAvgPoolBackwardImpl(batch, pixels, channels, dy, dx);
+}
+
+Status Backend::BatchNormForward(int64_t rows, int64_t cols, double eps, double momentum, ConstView x,
+                                 ConstView gamma, ConstView beta, View y, View mean, View rstd,
+                                 View running_mean, View running_var) {
+  constexpr std::string_view kOp = "BatchNormForward";
+  HPO_RETURN_IF_ERROR(CheckEps(kOp, eps));
+  HPO_RETURN_IF_ERROR(CheckMomentum(kOp, momentum));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  if (rows < 1) return Invalid(kOp, "needs rows >= 1 (the batch statistics of no rows are undefined)");
+  if (rows < 2 && running_var.size > 0) {
+    return Invalid(kOp, "rows = 1 has no unbiased variance for running_var (needs rows >= 2)");
+  }
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const DType acc = AccumulationType(x.dtype);
+  const int64_t size = rows * cols;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "beta", beta, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "mean", mean, acc, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, cols));
+  if (running_mean.size > 0) HPO_RETURN_IF_ERROR(CheckView(kOp, "running_mean", running_mean, acc, cols));
+  if (running_var.size > 0) HPO_RETURN_IF_ERROR(CheckView(kOp, "running_var", running_var, acc, cols));
+  // Outputs are written while inputs are still read: none may overlap another or an input.
+  const int64_t running_mean_used = running_mean.size > 0 ? cols : 0;
+  const int64_t running_var_used = running_var.size > 0 ? cols : 0;
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp,
+                                           {{"y", y, size},
+                                            {"mean", mean, cols},
+                                            {"rstd", rstd, cols},
+                                            {"running_mean", running_mean, running_mean_used},
+                                            {"running_var", running_var, running_var_used}},
+                                           {{"x", x, size}, {"gamma", gamma, cols}, {"beta", beta, cols}}));
+  if (cols == 0) return Status::Ok();
+  return BatchNormForwardImpl(rows, cols, eps, momentum, x, gamma, beta, y, mean, rstd, running_mean,
+                              running_var);
+}
+
+Status Backend::BatchNormInference(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                                   ConstView beta, ConstView running_mean, ConstView running_var, View y) {
+  constexpr std::string_view kOp = "BatchNormInference";
+  HPO_RETURN_IF_ERROR(CheckEps(kOp, eps));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const DType acc = AccumulationType(x.dtype);
+  const int64_t size = rows * cols;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "beta", beta, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "running_mean", running_mean, acc, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "running_var", running_var, acc, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, size));
+  // y may be x itself (element-wise, in place), but may overlap nothing else.
+  const bool in_place = y.data == x.data && y.dtype == x.dtype;
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"y", y, size}},
+                                           {{"x", x, in_place ? 0 : size},
+                                            {"gamma", gamma, cols},
+                                            {"beta", beta, cols},
+                                            {"running_mean", running_mean, cols},
+                                            {"running_var", running_var, cols}}));
+  if (size == 0) return Status::Ok();
+  return BatchNormInferenceImpl(rows, cols, eps, x, gamma, beta, running_mean, running_var, y);
+}
+
+Status Backend::BatchNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
+                                  ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) {
+  constexpr std::string_view kOp = "BatchNormBackward";
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
+  if (rows < 1) return Invalid(kOp, "needs rows >= 1");
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const DType acc = AccumulationType(x.dtype);
+  const int64_t size = rows * cols;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "mean", mean, acc, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dy", dy, x.dtype, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dx", dx, x.dtype, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dgamma", dgamma, acc, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dbeta", dbeta, acc, cols));
+  // dx may be dy itself; the outputs overlap no input otherwise.
+  const bool in_place = dx.data == dy.data && dx.dtype == dy.dtype;
+  HPO_RETURN_IF_ERROR(
+      CheckOutputsDisjoint(kOp, {{"dx", dx, size}, {"dgamma", dgamma, cols}, {"dbeta", dbeta, cols}},
+                           {{"x", x, size},
+                            {"gamma", gamma, cols},
+                            {"mean", mean, cols},
+                            {"rstd", rstd, cols},
+                            {"dy", dy, in_place ? 0 : size}}));
+  if (cols == 0) return Status::Ok();
+  return BatchNormBackwardImpl(rows, cols, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
 }
 
 Status Backend::Axpy(double alpha, ConstView x, View y) {

@@ -5,13 +5,15 @@
 // nearest even exactly as kernels/half.h does, with the activation dispatched once per call rather than per
 // element. Sums run in a fixed order, so a fixed-seed run repeats bit for bit on one machine (the same CPU,
 // libraries and thread count). The operations are split by family over cpu_backend.cc (memory, Fill,
-// Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout), cpu_loss.cc, cpu_norm.cc and
-// cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16 conversions.
+// Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout), cpu_loss.cc, cpu_norm.cc,
+// cpu_conv.cc (im2col, pooling, batch norm) and cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16
+// conversions.
 //
 // Threads: the backend owns a pool of `BackendOptions::threads` threads (the caller's plus threads - 1
 // workers, kernels/cpu_thread_pool.h). Large GEMMs split over it, one single-threaded library call per
-// block; long element-wise operations (casts, optimizer updates) split by whole tiles, which changes no
-// result; row operations and reductions run on the caller's thread. The libraries' own threading is off
+// block; long element-wise operations (casts, optimizer updates) split by whole tiles, and im2col, col2im
+// and the pools by whole pixels or images, each computed by one thread alone, which changes no result; row
+// operations, batch norm and reductions run on the caller's thread. The libraries' own threading is off
 // (Create sets OpenBLAS to one thread, process-wide, and each oneDNN call runs on one thread). Idle workers
 // block, so nothing spins between calls; with one thread (the default) every operation runs on the
 // caller's thread. Operations are synchronous; Synchronize() returns OK at once.
@@ -71,6 +73,22 @@ class CpuBackend final : public Backend {
   Status LayerNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
                               ConstView beta, View y, View mean, View rstd) override;
   Status LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
+                               ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
+  Status Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) override;
+  Status Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) override;
+  Status MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) override;
+  Status MaxPool2dBackwardImpl(const Conv2dShape& s, ConstView dy, ConstView argmax, View dx) override;
+  Status GlobalAvgPoolForwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView x,
+                                  View y) override;
+  Status GlobalAvgPoolBackwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView dy,
+                                   View dx) override;
+  Status BatchNormForwardImpl(int64_t rows, int64_t cols, double eps, double momentum, ConstView x,
+                              ConstView gamma, ConstView beta, View y, View mean, View rstd,
+                              View running_mean, View running_var) override;
+  Status BatchNormInferenceImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                                ConstView beta, ConstView running_mean, ConstView running_var,
+                                View y) override;
+  Status BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
   Status AxpyImpl(double alpha, ConstView x, View y) override;
   Result<GradStats> GradientStatsImpl(ConstView g) override;

@@ -45,6 +45,11 @@ cuda::ElementType ToElementType(DType dtype) {
   return static_cast<cuda::ElementType>(static_cast<uint8_t>(dtype));
 }
 
+cuda::ConvGeometry ToGeometry(const Conv2dShape& s) {
+  return cuda::ConvGeometry{s.batch,    s.height,   s.width, s.channels, s.kernel_h,     s.kernel_w,
+                            s.stride_h, s.stride_w, s.pad_h, s.pad_w,    s.out_height(), s.out_width()};
+}
+
 // The path from "kernels/" on, so that messages do not carry the build machine's directories.
 std::string SourceLocation(const char* file, int line) {
   std::string_view path(file);
@@ -176,6 +181,22 @@ class CudaBackend final : public Backend {
   Status LayerNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
                               ConstView beta, View y, View mean, View rstd) override;
   Status LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
+                               ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
+  Status Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) override;
+  Status Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) override;
+  Status MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) override;
+  Status MaxPool2dBackwardImpl(const Conv2dShape& s, ConstView dy, ConstView argmax, View dx) override;
+  Status GlobalAvgPoolForwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView x,
+                                  View y) override;
+  Status GlobalAvgPoolBackwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView dy,
+                                   View dx) override;
+  Status BatchNormForwardImpl(int64_t rows, int64_t cols, double eps, double momentum, ConstView x,
+                              ConstView gamma, ConstView beta, View y, View mean, View rstd,
+                              View running_mean, View running_var) override;
+  Status BatchNormInferenceImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                                ConstView beta, ConstView running_mean, ConstView running_var,
+                                View y) override;
+  Status BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
   Status AxpyImpl(double alpha, ConstView x, View y) override;
   Result<GradStats> GradientStatsImpl(ConstView g) override;
@@ -477,6 +498,86 @@ Status CudaBackend::LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView 
   const cuda::ElementType type = ToElementType(x.dtype);
   HPO_ASSIGN_OR_RETURN(void* scratch, Scratch(cuda::LayerNormBackwardScratchBytes(type, rows, cols)));
   HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchLayerNormBackward(type, rows, cols, x.data, gamma.data, mean.data,
+                                                         rstd.data, dy.data, dx.data, dgamma.data, dbeta.data,
+                                                         scratch, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(
+      cuda::LaunchIm2Col(ToElementType(x.dtype), ToGeometry(s), x.data, cols.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(
+      cuda::LaunchCol2Im(ToElementType(x.dtype), ToGeometry(s), cols.data, x.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchMaxPoolForward(ToElementType(x.dtype), ToGeometry(s), x.data, y.data,
+                                                      static_cast<int32_t*>(argmax.data), stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::MaxPool2dBackwardImpl(const Conv2dShape& s, ConstView dy, ConstView argmax, View dx) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchMaxPoolBackward(ToElementType(dx.dtype), ToGeometry(s), dy.data,
+                                                       static_cast<const int32_t*>(argmax.data), dx.data,
+                                                       stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::GlobalAvgPoolForwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView x,
+                                             View y) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchGlobalAvgPoolForward(ToElementType(x.dtype), batch, pixels, channels,
+                                                            x.data, y.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::GlobalAvgPoolBackwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView dy,
+                                              View dx) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchGlobalAvgPoolBackward(ToElementType(dx.dtype), batch, pixels, channels,
+                                                             dy.data, dx.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::BatchNormForwardImpl(int64_t rows, int64_t cols, double eps, double momentum, ConstView x,
+                                         ConstView gamma, ConstView beta, View y, View mean, View rstd,
+                                         View running_mean, View running_var) {
+  HPO_RETURN_IF_ERROR(Enter());
+  const cuda::ElementType type = ToElementType(x.dtype);
+  HPO_ASSIGN_OR_RETURN(void* scratch, Scratch(cuda::BatchNormScratchBytes(type, rows, cols)));
+  HPO_CUDA_RETURN_IF_ERROR(
+      cuda::LaunchBatchNormForward(type, rows, cols, eps, momentum, x.data, gamma.data, beta.data, y.data,
+                                   mean.data, rstd.data, running_mean.size > 0 ? running_mean.data : nullptr,
+                                   running_var.size > 0 ? running_var.data : nullptr, scratch, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::BatchNormInferenceImpl(int64_t rows, int64_t cols, double eps, ConstView x,
+                                           ConstView gamma, ConstView beta, ConstView running_mean,
+                                           ConstView running_var, View y) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchBatchNormInference(ToElementType(x.dtype), rows, cols, eps, x.data,
+                                                          gamma.data, beta.data, running_mean.data,
+                                                          running_var.data, y.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma,
+                                          ConstView mean, ConstView rstd, ConstView dy, View dx, View dgamma,
+                                          View dbeta) {
+  HPO_RETURN_IF_ERROR(Enter());
+  const cuda::ElementType type = ToElementType(x.dtype);
+  HPO_ASSIGN_OR_RETURN(void* scratch, Scratch(cuda::BatchNormScratchBytes(type, rows, cols)));
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchBatchNormBackward(type, rows, cols, x.data, gamma.data, mean.data,
                                                          rstd.data, dy.data, dx.data, dgamma.data, dbeta.data,
                                                          scratch, stream_));
   return Status::Ok();

@@ -16,7 +16,9 @@
 //   its working set grows; everything goes back when the backend is destroyed.
 // - Sums over rows and buffers (dbias, dgamma, dbeta, the mean loss, GradientStats) have a fixed order
 //   that depends only on the shapes, and cuBLAS runs with a fixed workspace on the one stream, so a run
-//   repeats bit for bit on the same GPU model and driver. The order differs from the CPU backend's.
+//   repeats bit for bit on the same GPU model and driver. The order differs from the CPU backend's, except
+//   in the convolution-network operations (Col2Im, the pools, batch norm; kernels/cuda_conv.cu), which
+//   gather each output's terms in the CPU backend's order.
 // - The element math is compiled without FMA contraction (--fmad=false), like the host code, so
 //   element-wise results (activations aside, whose libm differs) agree bit for bit with the CPU backend;
 //   SGD and AdamW steps in particular.

@@ -173,6 +173,65 @@ cudaError_t LaunchAdamW(const AdamWCoeffs<float>& coeffs, float* w, const float*
 cudaError_t LaunchAdamW(const AdamWCoeffs<double>& coeffs, double* w, const double* g, double* m, double* v,
                         void* w_copy, ElementType copy_type, size_t count, cudaStream_t stream);
 
+// --- cuda_conv.cu ---
+
+// The geometry of kernels/backend.h's Conv2dShape, with its output size, for the C++17 side (which cannot
+// include backend.h). NHWC activations; see Conv2dShape for the meaning of each field.
+struct ConvGeometry {
+  int64_t batch, height, width, channels;
+  int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+  int64_t out_height, out_width;
+};
+
+// cols = im2col(x): one thread per element of cols, a copy of x's bits or +0 in the padding.
+cudaError_t LaunchIm2Col(ElementType type, const ConvGeometry& g, const void* x, void* cols,
+                         cudaStream_t stream);
+
+// x = col2im(cols): one thread per element of x, gathering its covering windows in ascending (oh, ow)
+// order (CoveringWindows of kernels/element.h) in the accumulation type, rounded once; the CPU backend's
+// order, so both agree bit for bit.
+cudaError_t LaunchCol2Im(ElementType type, const ConvGeometry& g, const void* cols, void* x,
+                         cudaStream_t stream);
+
+// Max pooling: one thread per output element, scanning its window in (kh, kw) order (MaxPoolTakes).
+// REQUIRES: pad < kernel on both axes; the input has at most 2^31-1 elements.
+cudaError_t LaunchMaxPoolForward(ElementType type, const ConvGeometry& g, const void* x, void* y,
+                                 int32_t* argmax, cudaStream_t stream);
+
+// Its backward pass: one thread per input element, gathering dy over the covering windows whose argmax
+// names it, in ascending (oh, ow) order.
+cudaError_t LaunchMaxPoolBackward(ElementType type, const ConvGeometry& g, const void* dy,
+                                  const int32_t* argmax, void* dx, cudaStream_t stream);
+
+// Global average pooling of x (batch x pixels x channels): one thread per (n, c) summing the pixels in
+// order, then dividing by pixels (the CPU backend's order); the backward pass one thread per element of dx.
+cudaError_t LaunchGlobalAvgPoolForward(ElementType type, int64_t batch, int64_t pixels, int64_t channels,
+                                       const void* x, void* y, cudaStream_t stream);
+cudaError_t LaunchGlobalAvgPoolBackward(ElementType type, int64_t batch, int64_t pixels, int64_t channels,
+                                        const void* dy, void* dx, cudaStream_t stream);
+
+// Scratch bytes that LaunchBatchNormForward and LaunchBatchNormBackward need.
+size_t BatchNormScratchBytes(ElementType type, int64_t rows, int64_t cols);
+
+// Training-mode batch norm: column sums over chunks of BatchNormChunkRows rows (kernels/element.h; one
+// thread per (column, chunk)), then over the chunks (the CPU backend's order); mean = sum / rows, the sum
+// of squared deviations from it likewise, then rstd and the running statistics (running_mean and
+// running_var may be null) per column, then y element-wise. REQUIRES: rows >= 1 (>= 2 with running_var).
+cudaError_t LaunchBatchNormForward(ElementType type, int64_t rows, int64_t cols, double eps, double momentum,
+                                   const void* x, const void* gamma, const void* beta, void* y, void* mean,
+                                   void* rstd, void* running_mean, void* running_var, void* scratch,
+                                   cudaStream_t stream);
+
+// Inference-mode batch norm from the running statistics, element-wise; y may be x.
+cudaError_t LaunchBatchNormInference(ElementType type, int64_t rows, int64_t cols, double eps, const void* x,
+                                     const void* gamma, const void* beta, const void* running_mean,
+                                     const void* running_var, void* y, cudaStream_t stream);
+
+// dgamma and dbeta by column chunks as the forward pass, then dx element-wise; dx may be dy.
+cudaError_t LaunchBatchNormBackward(ElementType type, int64_t rows, int64_t cols, const void* x,
+                                    const void* gamma, const void* mean, const void* rstd, const void* dy,
+                                    void* dx, void* dgamma, void* dbeta, void* scratch, cudaStream_t stream);
+
 }  // namespace hpo::kernels::cuda
 
 #endif  // HPO_KERNELS_CUDA_KERNELS_CUH_

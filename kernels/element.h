@@ -1,6 +1,7 @@
-// Element math shared by every backend: activations and their derivatives, and the per-element
-// optimizer updates. Each function is `HPO_HD inline` so that the CPU backend calls it in its loops and
-// the CUDA kernels (nvcc) call the very same code on the device; host tests therefore cover both.
+// Element math shared by every backend: activations and their derivatives, the per-element optimizer
+// updates, and the window arithmetic and normalisation formulas of the convolution-network operations.
+// Each function is `HPO_HD inline` so that the CPU backend calls it in its loops and the CUDA kernels
+// (nvcc) call the very same code on the device; host tests therefore cover both.
 //
 // Pure functions on values: thread-safe, no state, no allocation. Templated on the scalar type T
 // (float for training and for half storage, which is loaded into float first; double for the gradient
@@ -9,6 +10,7 @@
 #define HPO_KERNELS_ELEMENT_H_
 
 #include <math.h>  // tanhf/tanh, sqrtf/sqrt, expf/exp, logf/log: names both host and device code have
+#include <stdint.h>
 
 #include "kernels/host_device.h"
 
@@ -178,6 +180,60 @@ HPO_HD inline void AdamWElement(const AdamWCoeffs<T>& c, T& w, T g_raw, T& m, T&
   const T m_hat = m / c.bias_correction1;
   const T v_hat = v / c.bias_correction2;
   w = w - c.lr * m_hat / (ElementSqrt(v_hat) + c.eps);
+}
+
+// --- Convolution networks (see Backend::Im2Col and the operations after it) ---
+
+// The output positions o in [lo, hi] (empty when lo > hi) whose window o * stride - pad + [0, kernel)
+// covers input position p, along one axis with `out` output positions: the gather form of Col2Im and of
+// max pooling's backward pass, which visit the covering windows of each input element in ascending order.
+struct WindowRange {
+  int64_t lo;
+  int64_t hi;
+};
+
+HPO_HD inline WindowRange CoveringWindows(int64_t p, int64_t kernel, int64_t stride, int64_t pad,
+                                          int64_t out) {
+  const int64_t first = p + pad - kernel + 1;  // o * stride >= first
+  const int64_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  const int64_t last = (p + pad) / stride;  // o * stride <= p + pad
+  return WindowRange{lo, last < out - 1 ? last : out - 1};
+}
+
+// Whether max pooling takes `candidate` over the `best` so far: a larger value, or a NaN over a number (NaN
+// propagates, as in PyTorch); on ties the earlier element stays.
+template <typename T>
+HPO_HD inline bool MaxPoolTakes(T candidate, T best) {
+  return candidate > best || (candidate != candidate && best == best);
+}
+
+// Rows per chunk of the column sums of batch normalisation (statistics and parameter gradients): each
+// column is summed over consecutive chunks of this many rows, each chunk in row order, then over the chunks
+// in order. Both backends use it, so their sums agree; at least 32 rows, and at most 65535 chunks.
+HPO_HD inline int64_t BatchNormChunkRows(int64_t rows) {
+  const int64_t per_chunk = (rows + 65534) / 65535;
+  return per_chunk < 32 ? 32 : per_chunk;
+}
+
+// (x - mean) rstd gamma + beta: the normalised, scaled and shifted value (batch and layer norm).
+template <typename T>
+HPO_HD inline T NormalizeElement(T x, T mean, T rstd, T gamma, T beta) {
+  return (x - mean) * rstd * gamma + beta;
+}
+
+// One exponential-average step of a running statistic: (1 - momentum) running + momentum batch_stat, as
+// PyTorch's BatchNorm updates running_mean and running_var.
+template <typename T>
+HPO_HD inline T RunningAverage(T running, T batch_stat, T momentum) {
+  return (T(1) - momentum) * running + momentum * batch_stat;
+}
+
+// The input gradient of training-mode batch normalisation for one element, with xhat = (x - mean) rstd,
+// mean_dy = sum_r dy / rows and mean_dy_xhat = sum_r dy xhat / rows over the element's column:
+//   dx = gamma rstd (dy - mean_dy - xhat mean_dy_xhat).
+template <typename T>
+HPO_HD inline T BatchNormInputGradient(T dy, T xhat, T gamma, T rstd, T mean_dy, T mean_dy_xhat) {
+  return gamma * rstd * (dy - mean_dy - xhat * mean_dy_xhat);
 }
 
 }  // namespace hpo::kernels

@@ -1,11 +1,13 @@
 // Tests the CUDA backend (kernels/cuda_backend.cc) where a device answers, and its device-memory arena
 // (kernels/cuda_backend_arena.cc) everywhere, on a fake chunk source. Op-by-op agreement with the CPU backend
 // is parity_test.cc's; here is what is particular to the device: the arena, device-side error reporting,
-// memory exhaustion, event timing, tensor-core GEMMs, dropout masks and run-to-run repeatability.
+// memory exhaustion, event timing, tensor-core GEMMs, dropout masks and run-to-run repeatability, and the
+// convolution-network operations against the CPU backend in every element type.
 //
 // The device cases skip themselves (GTEST_SKIP) where MakeBackend(kCuda) fails: no device, or no CUDA build.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +24,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda_backend_arena.h"
 #include "kernels/half.h"
+#include "tests/kernels/kernels_test_util.h"
 
 namespace hpo::kernels {
 namespace {
@@ -552,6 +555,138 @@ TEST_F(CudaBackendTest, ATrainingStepRepeatsBitForBit) {
   Result<std::unique_ptr<Backend>> fresh = MakeBackend(BackendKind::kCuda, BackendOptions{});
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(RunStep(**fresh), first);  // a new backend
+}
+
+// --- Convolution-network operations: the GPU against the CPU backend, every element type ---
+
+// Expects |gpu - cpu| <= atol + |cpu| * rel elementwise; both backends are designed to sum in the same
+// order (gathers over covering windows, the same column chunks), so differences beyond a last-place flip
+// point at a bug.
+void ExpectNearCpu(const std::vector<double>& gpu, const std::vector<double>& cpu, double atol, double rel,
+                   const std::string& what) {
+  ASSERT_EQ(gpu.size(), cpu.size()) << what;
+  int failures = 0;
+  for (size_t i = 0; i < gpu.size() && failures < 5; ++i) {
+    const bool ok = std::fabs(gpu[i] - cpu[i]) <= atol + std::fabs(cpu[i]) * rel;
+    EXPECT_TRUE(ok) << what << " [" << i << "]: gpu " << gpu[i] << ", cpu " << cpu[i];
+    if (!ok) ++failures;
+  }
+}
+
+// Runs every convolution-network operation of `backend` on fixed inputs of type dt and returns each
+// output, in a fixed order, decoded into double.
+std::vector<std::vector<double>> RunConvOps(Backend& backend, DType dt, const Conv2dShape& s,
+                                            int64_t bn_rows) {
+  std::vector<std::vector<double>> out;
+  const DType acc = AccumulationType(dt);
+  const size_t in = static_cast<size_t>(s.input_size());
+  const size_t cols_size = static_cast<size_t>(s.out_pixels() * s.patch_size());
+  const size_t pooled = static_cast<size_t>(s.out_pixels() * s.channels);
+  const std::vector<double> x = ktest::RandomValues(dt, in, 40), c = ktest::RandomValues(dt, cols_size, 41),
+                            dy = ktest::RandomValues(dt, pooled, 42);
+  auto check = [](const Status& status) { EXPECT_TRUE(status.ok()) << status.ToString(); };
+  Buffer xb = ktest::Make(backend, dt, x), cb = ktest::Make(backend, dt, c),
+         dyb = ktest::Make(backend, dt, dy);
+  Buffer im2col = ktest::Zeros(backend, dt, cols_size), col2im = ktest::Zeros(backend, dt, in),
+         y = ktest::Zeros(backend, dt, pooled), argmax = ktest::Zeros(backend, DType::kI32, pooled),
+         dx = ktest::Zeros(backend, dt, in);
+  check(backend.Im2Col(s, xb.view(), im2col.view()));
+  check(backend.Col2Im(s, cb.view(), col2im.view()));
+  Conv2dShape pool = s;
+  pool.pad_h = std::min(pool.pad_h, pool.kernel_h - 1);
+  pool.pad_w = std::min(pool.pad_w, pool.kernel_w - 1);
+  const size_t pool_out = static_cast<size_t>(pool.out_pixels() * pool.channels);
+  Buffer pool_dy = ktest::Make(backend, dt, ktest::RandomValues(dt, pool_out, 43));
+  y = ktest::Zeros(backend, dt, pool_out);
+  argmax = ktest::Zeros(backend, DType::kI32, pool_out);
+  check(backend.MaxPool2dForward(pool, xb.view(), y.view(), argmax.view()));
+  check(backend.MaxPool2dBackward(pool, pool_dy.view(), argmax.view(), dx.view()));
+  const int64_t pixels = s.height * s.width;
+  Buffer avg = ktest::Zeros(backend, dt, static_cast<size_t>(s.batch * s.channels)),
+         avg_dx = ktest::Zeros(backend, dt, in);
+  check(backend.GlobalAvgPoolForward(s.batch, pixels, s.channels, xb.view(), avg.view()));
+  check(backend.GlobalAvgPoolBackward(s.batch, pixels, s.channels, avg.view(), avg_dx.view()));
+  for (const Buffer* b : {&im2col, &col2im, &y, &argmax, &dx, &avg, &avg_dx})
+    out.push_back(ktest::Get(backend, b->view()));
+
+  // Batch norm over bn_rows x channels (several column chunks when bn_rows > 32).
+  const int64_t cols = s.channels;
+  const size_t size = static_cast<size_t>(bn_rows * cols);
+  std::vector<double> bx = ktest::RandomValues(dt, size, 44, 2.0);
+  for (double& v : bx) v = ktest::RoundTo(dt, v + 0.5);
+  Buffer bxb = ktest::Make(backend, dt, bx),
+         gamma = ktest::Make(backend, dt, ktest::RandomValues(dt, cols, 45)),
+         beta = ktest::Make(backend, dt, ktest::RandomValues(dt, cols, 46)),
+         bdy = ktest::Make(backend, dt, ktest::RandomValues(dt, size, 47)),
+         by = ktest::Zeros(backend, dt, size), mean = ktest::Zeros(backend, acc, cols),
+         rstd = ktest::Zeros(backend, acc, cols),
+         running_mean = ktest::Make(backend, acc, std::vector<double>(cols, 0.25)),
+         running_var = ktest::Make(backend, acc, std::vector<double>(cols, 1.5)),
+         bdx = ktest::Zeros(backend, dt, size), dgamma = ktest::Zeros(backend, acc, cols),
+         dbeta = ktest::Zeros(backend, acc, cols), inference = ktest::Zeros(backend, dt, size);
+  check(backend.BatchNormForward(bn_rows, cols, 1e-5, 0.1, bxb.view(), gamma.view(), beta.view(), by.view(),
+                                 mean.view(), rstd.view(), running_mean.view(), running_var.view()));
+  check(backend.BatchNormBackward(bn_rows, cols, bxb.view(), gamma.view(), mean.view(), rstd.view(),
+                                  bdy.view(), bdx.view(), dgamma.view(), dbeta.view()));
+  check(backend.BatchNormInference(bn_rows, cols, 1e-5, bxb.view(), gamma.view(), beta.view(),
+                                   running_mean.view(), running_var.view(), inference.view()));
+  // In place: dx = dy.
+  check(backend.BatchNormBackward(bn_rows, cols, bxb.view(), gamma.view(), mean.view(), rstd.view(),
+                                  bdy.view(), bdy.view(), dgamma.view(), dbeta.view()));
+  check(backend.Synchronize());
+  for (const Buffer* b :
+       {&by, &mean, &rstd, &running_mean, &running_var, &bdx, &dgamma, &dbeta, &inference, &bdy}) {
+    out.push_back(ktest::Get(backend, b->view()));
+  }
+  return out;
+}
+
+TEST_F(CudaBackendTest, ConvolutionNetworkOperationsMatchTheCpu) {
+  Result<std::unique_ptr<Backend>> cpu_or = MakeBackend(BackendKind::kCpu, BackendOptions{});
+  ASSERT_TRUE(cpu_or.ok());
+  const char* names[] = {"im2col",          "col2im",         "max pool y", "max pool argmax", "max pool dx",
+                         "avg pool y",      "avg pool dx",    "bn y",       "bn mean",         "bn rstd",
+                         "bn running_mean", "bn running_var", "bn dx",      "bn dgamma",       "bn dbeta",
+                         "bn inference",    "bn dx in place"};
+  // Small and odd, then large enough for grid-stride loops and many column chunks.
+  const Conv2dShape shapes[] = {Conv2dShape{.batch = 2,
+                                            .height = 7,
+                                            .width = 6,
+                                            .channels = 3,
+                                            .kernel_h = 3,
+                                            .kernel_w = 3,
+                                            .stride_h = 2,
+                                            .stride_w = 2,
+                                            .pad_h = 1,
+                                            .pad_w = 1},
+                                Conv2dShape{.batch = 8,
+                                            .height = 32,
+                                            .width = 32,
+                                            .channels = 16,
+                                            .kernel_h = 5,
+                                            .kernel_w = 5,
+                                            .stride_h = 1,
+                                            .stride_w = 1,
+                                            .pad_h = 2,
+                                            .pad_w = 2}};
+  const int64_t bn_rows[] = {70, 8 * 32 * 32};
+  for (DType dt : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16}) {
+    for (int i = 0; i < 2; ++i) {
+      const std::vector<std::vector<double>> gpu = RunConvOps(*backend_, dt, shapes[i], bn_rows[i]);
+      const std::vector<std::vector<double>> cpu = RunConvOps(**cpu_or, dt, shapes[i], bn_rows[i]);
+      ASSERT_EQ(gpu.size(), cpu.size());
+      const double atol = dt == DType::kF64 ? 1e-12 : 1e-5;
+      const double rel = 2 * ktest::Eps(dt);
+      for (size_t k = 0; k < gpu.size(); ++k) {
+        const std::string what = std::string(DTypeName(dt)) + " shape " + std::to_string(i) + " " + names[k];
+        if (k == 0 || k == 2 || k == 3) {
+          EXPECT_EQ(gpu[k], cpu[k]) << what;  // copies and selections: exact
+        } else {
+          ExpectNearCpu(gpu[k], cpu[k], atol, rel, what);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -377,6 +377,162 @@ TEST_P(ParityTest, LayerNormForwardBackward) {
   ExpectClose(Get(dbeta.view()), db_ref, db_tol, "layer norm dbeta");
 }
 
+// --- Convolution networks: Col2Im, pooling, batch norm ---
+
+TEST_P(ParityTest, Col2ImAndPoolingMatchTheReference) {
+  const Conv2dShape s{.batch = 2,
+                      .height = 9,
+                      .width = 7,
+                      .channels = 5,
+                      .kernel_h = 3,
+                      .kernel_w = 3,
+                      .stride_h = 2,
+                      .stride_w = 2,
+                      .pad_h = 1,
+                      .pad_w = 1};
+  const int64_t oh_n = s.out_height(), ow_n = s.out_width(), ch = s.channels, patch = s.patch_size();
+  const size_t in = static_cast<size_t>(s.input_size()),
+               cols_size = static_cast<size_t>(s.out_pixels() * patch);
+  const std::vector<double> x = Random(in, 70), cols = Random(cols_size, 71);
+  // Col2Im: sums of at most 4 terms (stride 2 over a 3 x 3 window) in fp32, rounded once.
+  Buffer cb = Make(dt(), cols), back = Zeros(dt(), in);
+  ASSERT_TRUE(backend_->Col2Im(s, cb.view(), back.view()).ok());
+  std::vector<double> ref(in, 0.0), magnitude(in, 0.0);
+  for (int64_t r = 0; r < s.out_pixels(); ++r) {
+    const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
+    for (int64_t kh = 0; kh < 3; ++kh) {
+      for (int64_t kw = 0; kw < 3; ++kw) {
+        const int64_t h = oh * 2 - 1 + kh, w = ow * 2 - 1 + kw;
+        if (h < 0 || h >= s.height || w < 0 || w >= s.width) continue;
+        for (int64_t c = 0; c < ch; ++c) {
+          const auto i = static_cast<size_t>(((n * s.height + h) * s.width + w) * ch + c);
+          const double v = cols[static_cast<size_t>(r * patch + (kh * 3 + kw) * ch + c)];
+          ref[i] += v;
+          magnitude[i] += std::fabs(v);
+        }
+      }
+    }
+  }
+  std::vector<double> tol(in);
+  for (size_t i = 0; i < in; ++i) tol[i] = 4 * kEps32 * magnitude[i] + 2 * eps() * std::fabs(ref[i]);
+  ExpectClose(Get(back.view()), ref, tol, "col2im");
+
+  // Max pooling: the values themselves, exactly.
+  const size_t out = static_cast<size_t>(s.out_pixels() * ch);
+  Buffer xb = Make(dt(), x), y = Zeros(dt(), out), argmax = Zeros(DType::kI32, out);
+  ASSERT_TRUE(backend_->MaxPool2dForward(s, xb.view(), y.view(), argmax.view()).ok());
+  const std::vector<double> yv = Get(y.view()), av = Get(argmax.view());
+  for (size_t i = 0; i < out; ++i) {
+    ASSERT_EQ(yv[i], x[static_cast<size_t>(av[i])]) << i;
+    const int64_t c = static_cast<int64_t>(i) % ch, r = static_cast<int64_t>(i) / ch;
+    const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
+    double best = -INFINITY;
+    for (int64_t h = std::max<int64_t>(0, oh * 2 - 1); h < std::min<int64_t>(s.height, oh * 2 + 2); ++h) {
+      for (int64_t w = std::max<int64_t>(0, ow * 2 - 1); w < std::min<int64_t>(s.width, ow * 2 + 2); ++w) {
+        best = std::max(best, x[static_cast<size_t>(((n * s.height + h) * s.width + w) * ch + c)]);
+      }
+    }
+    ASSERT_EQ(yv[i], best) << i;
+  }
+
+  // Global average pool over the 63 pixels: an fp32 sum, then one rounding.
+  const int64_t pixels = s.height * s.width;
+  Buffer avg = Zeros(dt(), static_cast<size_t>(s.batch * ch));
+  ASSERT_TRUE(backend_->GlobalAvgPoolForward(s.batch, pixels, ch, xb.view(), avg.view()).ok());
+  std::vector<double> avg_ref(static_cast<size_t>(s.batch * ch), 0.0), avg_tol(avg_ref.size(), 0.0);
+  for (int64_t n = 0; n < s.batch; ++n) {
+    for (int64_t c = 0; c < ch; ++c) {
+      double sum = 0, abs_sum = 0;
+      for (int64_t p = 0; p < pixels; ++p) {
+        sum += x[static_cast<size_t>((n * pixels + p) * ch + c)];
+        abs_sum += std::fabs(x[static_cast<size_t>((n * pixels + p) * ch + c)]);
+      }
+      const auto i = static_cast<size_t>(n * ch + c);
+      avg_ref[i] = sum / pixels;
+      avg_tol[i] = 8 * kEps32 * std::sqrt(static_cast<double>(pixels)) * abs_sum / pixels +
+                   2 * eps() * std::fabs(avg_ref[i]);
+    }
+  }
+  ExpectClose(Get(avg.view()), avg_ref, avg_tol, "global avg pool");
+}
+
+TEST_P(ParityTest, BatchNormForwardBackward) {
+  const int rows = 100, cols = 7;  // four column chunks of rows
+  const double bn_eps = 1e-5, momentum = 0.1;
+  const size_t size = static_cast<size_t>(rows) * cols;
+  std::vector<double> x = Random(size, 80, 2.0), gamma = Random(cols, 81, 0.2), beta = Random(cols, 82, 0.1);
+  for (double& v : x) v = ktest::RoundTo(dt(), v + 0.5);
+  for (double& v : gamma) v = ktest::RoundTo(dt(), v + 1.0);
+  const std::vector<double> dy = Random(size, 83);
+  const DType acc = AccumulationType(dt());
+  Buffer xb = Make(dt(), x), gb = Make(dt(), gamma), bb = Make(dt(), beta), yb = Zeros(dt(), size),
+         mean = Zeros(acc, cols), rstd = Zeros(acc, cols),
+         running_mean = Make(acc, std::vector<double>(cols, 0.5)),
+         running_var = Make(acc, std::vector<double>(cols, 2.0));
+  ASSERT_TRUE(backend_
+                  ->BatchNormForward(rows, cols, bn_eps, momentum, xb.view(), gb.view(), bb.view(), yb.view(),
+                                     mean.view(), rstd.view(), running_mean.view(), running_var.view())
+                  .ok());
+  const double sqrt_rows = std::sqrt(static_cast<double>(rows));
+  std::vector<double> mean_ref(cols, 0), var_ref(cols, 0), rstd_ref(cols), rm_ref(cols), rv_ref(cols),
+      y_ref(size), y_tol(size);
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) mean_ref[c] += x[static_cast<size_t>(r) * cols + c] / rows;
+  }
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c)
+      var_ref[c] += std::pow(x[static_cast<size_t>(r) * cols + c] - mean_ref[c], 2);
+  }
+  for (int c = 0; c < cols; ++c) {
+    rstd_ref[c] = 1 / std::sqrt(var_ref[c] / rows + bn_eps);
+    rm_ref[c] = (1 - momentum) * 0.5 + momentum * mean_ref[c];
+    rv_ref[c] = (1 - momentum) * 2.0 + momentum * var_ref[c] / (rows - 1);
+  }
+  for (size_t i = 0; i < size; ++i) {
+    const size_t c = i % cols;
+    const double xhat = (x[i] - mean_ref[c]) * rstd_ref[c];
+    y_ref[i] = xhat * gamma[c] + beta[c];
+    // fp32 column statistics (factor sqrt(rows)), then one rounding (factor 2).
+    y_tol[i] = 8 * kEps32 * sqrt_rows * (1 + std::fabs(xhat * gamma[c])) + 2 * eps() * std::fabs(y_ref[i]);
+  }
+  ExpectClose(Get(mean.view()), mean_ref, 8 * kEps32 * sqrt_rows * 3, 0, "bn mean");
+  ExpectClose(Get(rstd.view()), rstd_ref, 0, 8 * kEps32 * sqrt_rows, "bn rstd");
+  ExpectClose(Get(running_mean.view()), rm_ref, 8 * kEps32 * sqrt_rows * 3, 8 * kEps32, "bn running_mean");
+  ExpectClose(Get(running_var.view()), rv_ref, 0, 8 * kEps32 * sqrt_rows, "bn running_var");
+  ExpectClose(Get(yb.view()), y_ref, y_tol, "bn y");
+
+  // Backward, from the statistics as the backend stored them.
+  const std::vector<double> mu = Get(mean.view()), rs = Get(rstd.view());
+  Buffer dyb = Make(dt(), dy), dx = Zeros(dt(), size), dgamma = Zeros(acc, cols), dbeta = Zeros(acc, cols);
+  ASSERT_TRUE(backend_
+                  ->BatchNormBackward(rows, cols, xb.view(), gb.view(), mean.view(), rstd.view(), dyb.view(),
+                                      dx.view(), dgamma.view(), dbeta.view())
+                  .ok());
+  std::vector<double> dg_ref(cols, 0), db_ref(cols, 0), dg_tol(cols, 0), db_tol(cols, 0), magnitude(cols, 0);
+  for (size_t i = 0; i < size; ++i) {
+    const size_t c = i % cols;
+    const double xhat = (x[i] - mu[c]) * rs[c];
+    dg_ref[c] += dy[i] * xhat;
+    db_ref[c] += dy[i];
+    dg_tol[c] += 8 * kEps32 * std::fabs(dy[i]) * (1 + std::fabs(xhat));
+    db_tol[c] += 8 * kEps32 * std::fabs(dy[i]);
+    magnitude[c] += std::fabs(dy[i]) * (1 + std::fabs(xhat)) / rows;
+  }
+  std::vector<double> dx_ref(size), dx_tol(size);
+  for (size_t i = 0; i < size; ++i) {
+    const size_t c = i % cols;
+    const double xhat = (x[i] - mu[c]) * rs[c];
+    dx_ref[i] = gamma[c] * rs[c] * (dy[i] - db_ref[c] / rows - xhat * dg_ref[c] / rows);
+    // fp32 column means (factor sqrt(rows)) under cancellation, then one rounding (factor 2).
+    dx_tol[i] = 8 * kEps32 * sqrt_rows * std::fabs(gamma[c]) * rs[c] *
+                    (std::fabs(dy[i]) + magnitude[c] * (1 + std::fabs(xhat))) +
+                2 * eps() * std::fabs(dx_ref[i]);
+  }
+  ExpectClose(Get(dx.view()), dx_ref, dx_tol, "bn dx");
+  ExpectClose(Get(dgamma.view()), dg_ref, dg_tol, "bn dgamma");
+  ExpectClose(Get(dbeta.view()), db_ref, db_tol, "bn dbeta");
+}
+
 // --- Axpy, Cast, Fill ---
 
 TEST_P(ParityTest, Axpy) {
