@@ -5,8 +5,6 @@
 // Properties: nothing crashes or allocates what the header merely claims; a refusal is DATA_LOSS; images
 // read hold count x rows x cols pixels in [0, 1]; a plain file is read only when its size is exactly the
 // header plus the payload; and the plain and the gzipped copy of the same bytes read alike.
-#include <sys/mman.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <cstddef>
@@ -15,32 +13,10 @@
 #include <vector>
 
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/mem_file.h"
 #include "trainer/idx.h"
 
 namespace {
-
-// An in-memory file, rewritten for each input.
-class MemFile {
- public:
-  MemFile() : fd_(memfd_create("hpo-idx-fuzz", 0)), path_("/proc/self/fd/" + std::to_string(fd_)) {
-    HPO_FUZZ_REQUIRE(fd_ >= 0, "memfd_create");
-  }
-
-  const std::string& Write(const uint8_t* data, size_t size) {
-    HPO_FUZZ_REQUIRE(ftruncate(fd_, 0) == 0, "ftruncate");
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(done));
-      HPO_FUZZ_REQUIRE(n > 0, "pwrite");
-      done += static_cast<size_t>(n);
-    }
-    return path_;
-  }
-
- private:
-  int fd_;
-  std::string path_;
-};
 
 // `data` as one gzip member.
 std::vector<uint8_t> Gzip(const uint8_t* data, size_t size) {
@@ -90,7 +66,7 @@ Outcome Read(const std::string& path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static MemFile* file = new MemFile();
+  static hpo::fuzz::MemFile* file = new hpo::fuzz::MemFile("hpo-idx-fuzz");
   const Outcome plain = Read(file->Write(data, size));
   const bool is_gzip = size >= 2 && data[0] == 0x1f && data[1] == 0x8b;
   if (!is_gzip) {

@@ -3,8 +3,6 @@
 //
 // Properties: nothing crashes or allocates what the header merely claims; a refusal is DATA_LOSS; an array
 // read holds exactly its shape's elements; and both ways of reading agree on the outcome and the bytes.
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +10,7 @@
 #include <string_view>
 
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/mem_file.h"
 #include "trainer/npy.h"
 
 namespace {
@@ -27,33 +26,10 @@ size_t ElementSize(hpo::trainer::NpyType type) {
   }
 }
 
-// An in-memory file, rewritten for each input.
-class MemFile {
- public:
-  MemFile() : fd_(memfd_create("hpo-npy-fuzz", 0)), path_("/proc/self/fd/" + std::to_string(fd_)) {
-    HPO_FUZZ_REQUIRE(fd_ >= 0, "memfd_create");
-  }
-
-  const std::string& Write(const uint8_t* data, size_t size) {
-    HPO_FUZZ_REQUIRE(ftruncate(fd_, 0) == 0, "ftruncate");
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(done));
-      HPO_FUZZ_REQUIRE(n > 0, "pwrite");
-      done += static_cast<size_t>(n);
-    }
-    return path_;
-  }
-
- private:
-  int fd_;
-  std::string path_;
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static MemFile* file = new MemFile();
+  static hpo::fuzz::MemFile* file = new hpo::fuzz::MemFile("hpo-npy-fuzz");
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const hpo::Result<hpo::trainer::NpyArray> parsed = hpo::trainer::ParseNpy(bytes, "fuzz.npy");
   const hpo::Result<hpo::trainer::NpyArray> read = hpo::trainer::ReadNpy(file->Write(data, size));

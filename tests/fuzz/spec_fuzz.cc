@@ -27,9 +27,8 @@ namespace {
 // Whether `message` starts with the path of a StudySpec field ("parameters[1] (lr).float.low: ...",
 // "budget.max_trials: ...", "<field 99>: ..." for one the schema does not know).
 bool NamesAField(const std::string& message) {
-  for (const char* field :
-       {"name: ", "parameters", "objectives", "algorithm", "budget.", "task", "worker_selector", "constraints",
-        "pruner", "enqueue", "warm_start", "<field "}) {
+  for (const char* field : {"name: ", "parameters", "objectives", "algorithm", "budget.", "task",
+                            "worker_selector", "constraints", "pruner", "enqueue", "warm_start", "<field "}) {
     if (message.rfind(field, 0) == 0) return true;
   }
   return false;

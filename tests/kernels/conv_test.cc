@@ -25,8 +25,6 @@ namespace {
 
 constexpr DType kF32 = DType::kF32, kF64 = DType::kF64, kF16 = DType::kF16, kBF16 = DType::kBF16,
                 kI32 = DType::kI32;
-constexpr double kStep = 1e-5;
-constexpr double kMaxRelativeError = 1e-6;
 
 class ConvTest : public ::testing::Test {
  protected:
@@ -42,33 +40,16 @@ class ConvTest : public ::testing::Test {
   Buffer Zeros(size_t n) { return Zeros(kF64, n); }
   std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
 
-  // Compares `analytic` with central differences of objective(x) over every element of x.
   void CheckAgainstFiniteDifferences(const std::string& what, std::vector<double> x,
                                      const std::function<double(const std::vector<double>&)>& objective,
                                      const std::vector<double>& analytic) {
-    ASSERT_EQ(x.size(), analytic.size()) << what;
-    for (size_t i = 0; i < x.size(); ++i) {
-      const double saved = x[i];
-      x[i] = saved + kStep;
-      const double plus = objective(x);
-      x[i] = saved - kStep;
-      const double minus = objective(x);
-      x[i] = saved;
-      const double numeric = (plus - minus) / (2 * kStep);
-      const double scale = std::max({std::fabs(analytic[i]), std::fabs(numeric), 1e-2});
-      EXPECT_LT(std::fabs(analytic[i] - numeric) / scale, kMaxRelativeError)
-          << what << " [" << i << "]: analytic " << analytic[i] << ", numeric " << numeric;
-    }
+    ktest::CheckAgainstFiniteDifferences(what, std::move(x), objective, analytic);
   }
 
   std::unique_ptr<Backend> backend_;
 };
 
-double Dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
+using ktest::Dot;
 
 size_t Size(int64_t n) { return static_cast<size_t>(n); }
 
@@ -236,7 +217,8 @@ TEST_F(ConvTest, ConvolutionGradientsThroughIm2ColGemmCol2ImMatchFiniteDifferenc
 
 // --- Max pooling ---
 
-// Distinct values at least 0.05 apart (so that a step of kStep never changes a window's maximum), shuffled.
+// Distinct values at least 0.05 apart (so that a finite-difference step never changes a window's maximum),
+// shuffled.
 std::vector<double> DistinctValues(size_t n, uint64_t seed) {
   std::vector<double> v(n);
   for (size_t i = 0; i < n; ++i) v[i] = -1.0 + 0.05 * static_cast<double>(i);

@@ -19,8 +19,6 @@
 namespace hpo::kernels {
 namespace {
 
-constexpr double kStep = 1e-5;
-constexpr double kMaxRelativeError = 1e-6;
 constexpr DType kF64 = DType::kF64;
 
 class GradientCheckTest : public ::testing::Test {
@@ -35,33 +33,16 @@ class GradientCheckTest : public ::testing::Test {
   Buffer Zeros(size_t n) { return ktest::Zeros(*backend_, kF64, n); }
   std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
 
-  // Compares `analytic` with central differences of objective(x) over every element of x.
   void CheckAgainstFiniteDifferences(const std::string& what, std::vector<double> x,
                                      const std::function<double(const std::vector<double>&)>& objective,
                                      const std::vector<double>& analytic) {
-    ASSERT_EQ(x.size(), analytic.size()) << what;
-    for (size_t i = 0; i < x.size(); ++i) {
-      const double saved = x[i];
-      x[i] = saved + kStep;
-      const double plus = objective(x);
-      x[i] = saved - kStep;
-      const double minus = objective(x);
-      x[i] = saved;
-      const double numeric = (plus - minus) / (2 * kStep);
-      const double scale = std::max({std::fabs(analytic[i]), std::fabs(numeric), 1e-2});
-      EXPECT_LT(std::fabs(analytic[i] - numeric) / scale, kMaxRelativeError)
-          << what << " [" << i << "]: analytic " << analytic[i] << ", numeric " << numeric;
-    }
+    ktest::CheckAgainstFiniteDifferences(what, std::move(x), objective, analytic);
   }
 
   std::unique_ptr<Backend> backend_;
 };
 
-double Dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
+using ktest::Dot;
 
 // Normal values kept at least `gap` away from zero (ReLU's kink).
 std::vector<double> AwayFromZero(size_t n, uint64_t seed, double scale, double gap) {
