@@ -37,7 +37,8 @@ const char* StudyStateText(v1::StudyState state) {
     case v1::STUDY_CANCELLED:
       return "cancelled";
     default:
-      return "not running";
+      // Stored as running while its runner is gone: its last change is on its way to the database.
+      return "ending (its last result is being stored)";
   }
 }
 

@@ -249,6 +249,47 @@ class PythonClientTest(unittest.TestCase):
         for t in front:
             self.assertEqual(t["metrics"], told[t["number"]][1])
 
+    def test_ask_of_a_study_whose_end_is_still_being_stored_returns_none(self):
+        # The coordinator stops handing out trials the moment a study's last result is in, while GetStudy
+        # says "running" until that change is stored: ask() waits for the state instead of raising (under
+        # load, optimize(n_jobs=3) raised "study 9 is not running" here once in 20 runs).
+        client = self.client()
+        study = client.create_study(external_spec("ending", max_trials=1))
+        trial = study.ask(timeout=10)
+        study.tell(trial, evaluate(trial.params))
+        real_call, real_refresh = client._worker_call, study.refresh
+        refreshes = []
+
+        def refused(method, request, timeout=None):
+            if method == "AcquireTrial":
+                raise hpo_client.HpoError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"study {study.id} is ending (its last result is being stored); it hands out no more trials")
+            return real_call(method, request, timeout)
+
+        def slow_refresh():
+            refreshes.append(1)
+            return study if len(refreshes) <= 3 else real_refresh()  # "running" three more times
+
+        client._worker_call, study.refresh = refused, slow_refresh
+        self.assertIsNone(study.ask(timeout=10))
+        self.assertEqual(len(refreshes), 4)
+        self.assertEqual(study.state, "completed")
+
+        # A refusal for another reason, while the study runs, is raised at once.
+        other = client.create_study(external_spec("selector", max_trials=2))
+        other_refreshes = []
+        other.refresh = lambda: other_refreshes.append(1) or other
+
+        def mismatch(method, request, timeout=None):
+            raise hpo_client.HpoError(grpc.StatusCode.FAILED_PRECONDITION, "worker_selector wants gpu=H100")
+
+        client._worker_call = mismatch
+        with self.assertRaises(hpo_client.HpoError):
+            other.ask(timeout=10)
+        self.assertEqual(len(other_refreshes), 1)
+        client._worker_call = real_call
+
     def test_report_prunes_a_trial_which_then_is_over(self):
         client = self.client()
         study = client.create_study(pruning_spec("pruned", max_trials=12))

@@ -680,7 +680,7 @@ class Client:
                 )
             except HpoError as e:
                 # A study that has ended is refused as FAILED_PRECONDITION: there is nothing more to ask.
-                if e.code == grpc.StatusCode.FAILED_PRECONDITION and study.refresh().state != "running":
+                if e.code == grpc.StatusCode.FAILED_PRECONDITION and self._has_ended(study, e):
                     return None
                 raise
             if response.HasField("trial"):
@@ -692,6 +692,19 @@ class Client:
                 return None
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"no trial of study {study.id} could be handed out within {timeout} s")
+
+    def _has_ended(self, study: Study, refusal: HpoError) -> bool:
+        """Whether a refused AcquireTrial means that the study has ended. The coordinator stops handing
+        out trials the moment a study's last result is in, and says "hands out no more trials"; GetStudy
+        says "running" until that change is stored (milliseconds, longer on a busy machine), so the state
+        is asked again for up to 10 s before the refusal is taken for another reason."""
+        deadline = time.monotonic() + 10.0
+        while True:
+            if study.refresh().state != "running":
+                return True
+            if "hands out no more trials" not in refusal.message or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def _report(self, trial: Trial, step: int, metrics: Mapping[str, float]) -> bool:
         if trial.should_prune:
