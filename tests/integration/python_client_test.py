@@ -264,7 +264,9 @@ class PythonClientTest(unittest.TestCase):
             if method == "AcquireTrial":
                 raise hpo_client.HpoError(
                     grpc.StatusCode.FAILED_PRECONDITION,
-                    f"study {study.id} is ending (its last result is being stored); it hands out no more trials")
+                    f"study {study.id} is ending (its last result is being stored); "
+                    "it hands out no more trials",
+                )
             return real_call(method, request, timeout)
 
         def slow_refresh():
