@@ -1,10 +1,15 @@
 #include "trainer/dataset.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <new>
 #include <string>
 #include <utility>
 
+#include "base/strings.h"
 #include "trainer/idx.h"
+#include "trainer/npy.h"
 
 namespace hpo::trainer {
 namespace {
@@ -35,7 +40,199 @@ Split Slice(const Split& from, int64_t begin, int64_t count) {
   return out;
 }
 
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+// An image array as a Split's features (NHWC), with the images' shape.
+struct Images {
+  int64_t count = 0, height = 0, width = 0, channels = 0;  // height etc. 0 for feature vectors
+  int64_t dim = 0;
+  std::vector<float> values;
+};
+
+Result<Images> ToImages(const NpyArray& array, ImageLayout layout, const std::string& path) {
+  Images images;
+  const std::vector<int64_t>& s = array.shape;
+  if (s.size() < 2 || s.size() > 4) {
+    return InvalidArgumentError(path + ": images of shape " + ShapeText(s) +
+                                "; expected (N, D), (N, H, W), (N, H, W, C) or (N, C, H, W)");
+  }
+  images.count = s[0];
+  if (s.size() == 3) {
+    images.height = s[1], images.width = s[2], images.channels = 1;
+  } else if (s.size() == 4) {
+    const bool nhwc = layout == ImageLayout::kNHWC;
+    images.height = nhwc ? s[1] : s[2];
+    images.width = nhwc ? s[2] : s[3];
+    images.channels = nhwc ? s[3] : s[1];
+  }
+  images.dim = 1;
+  for (size_t i = 1; i < s.size(); ++i) images.dim *= s[i];
+  if (images.dim < 1)
+    return InvalidArgumentError(path + ": images of shape " + ShapeText(s) + " hold no features");
+  if (array.type != NpyType::kU8 && array.type != NpyType::kF32) {
+    return InvalidArgumentError(path + ": images of type " + std::string(NpyTypeName(array.type)) +
+                                "; expected |u1 (0..255) or <f4");
+  }
+  const size_t n = static_cast<size_t>(images.count * images.dim);
+  std::vector<float> flat(n);
+  if (array.type == NpyType::kU8) {
+    for (size_t i = 0; i < n; ++i) flat[i] = static_cast<float>(array.data[i]) / 255.0f;
+  } else {
+    std::memcpy(flat.data(), array.data.data(), n * sizeof(float));
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(flat[i])) {
+        return InvalidArgumentError(path + ": example " + std::to_string(i / images.dim) + " holds " +
+                                    FormatDouble(flat[i]) + "; every value must be finite");
+      }
+    }
+  }
+  if (s.size() == 4 && layout == ImageLayout::kNCHW) {
+    // (N, C, H, W) -> (N, H, W, C).
+    images.values.resize(n);
+    const int64_t hw = images.height * images.width;
+    for (int64_t e = 0; e < images.count; ++e) {
+      const float* from = flat.data() + e * images.dim;
+      float* to = images.values.data() + e * images.dim;
+      for (int64_t c = 0; c < images.channels; ++c) {
+        for (int64_t p = 0; p < hw; ++p) to[p * images.channels + c] = from[c * hw + p];
+      }
+    }
+  } else {
+    images.values = std::move(flat);
+  }
+  return images;
+}
+
+Result<std::vector<uint8_t>> ToLabels(const NpyArray& array, const std::string& path) {
+  if (array.shape.size() != 1) {
+    return InvalidArgumentError(path + ": labels of shape " + ShapeText(array.shape) + "; expected (N,)");
+  }
+  const auto n = static_cast<size_t>(array.shape[0]);
+  std::vector<uint8_t> labels(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t v = 0;
+    switch (array.type) {
+      case NpyType::kU8:
+        v = array.data[i];
+        break;
+      case NpyType::kI32: {
+        int32_t x = 0;
+        std::memcpy(&x, array.data.data() + 4 * i, 4);
+        v = x;
+        break;
+      }
+      case NpyType::kI64:
+        std::memcpy(&v, array.data.data() + 8 * i, 8);
+        break;
+      case NpyType::kF32:
+        return InvalidArgumentError(path + ": labels of type <f4; expected whole numbers (|u1, <i4 or <i8)");
+    }
+    if (v < 0 || v > 255) {
+      return InvalidArgumentError(path + ": label " + std::to_string(v) + " of example " + std::to_string(i) +
+                                  " is outside [0, 255]");
+    }
+    labels[i] = static_cast<uint8_t>(v);
+  }
+  return labels;
+}
+
+Result<Split> ReadNpyPair(const std::string& images_path, const std::string& labels_path, ImageLayout layout,
+                          Images* shape) {
+  HPO_ASSIGN_OR_RETURN(const NpyArray image_array, ReadNpy(images_path));
+  HPO_ASSIGN_OR_RETURN(Images images, ToImages(image_array, layout, images_path));
+  HPO_ASSIGN_OR_RETURN(const NpyArray label_array, ReadNpy(labels_path));
+  HPO_ASSIGN_OR_RETURN(std::vector<uint8_t> labels, ToLabels(label_array, labels_path));
+  if (static_cast<int64_t>(labels.size()) != images.count) {
+    return InvalidArgumentError(images_path + " holds " + std::to_string(images.count) + " examples but " +
+                                labels_path + " holds " + std::to_string(labels.size()) + " labels");
+  }
+  Split split;
+  split.count = images.count;
+  split.dim = images.dim;
+  split.images = std::move(images.values);
+  split.labels = std::move(labels);
+  *shape = std::move(images);
+  return split;
+}
+
 }  // namespace
+
+Result<Datasets> LoadNpyDatasets(const NpyDataOptions& options) {
+  const bool test_files = !options.test_images.empty() || !options.test_labels.empty();
+  if (options.train_images.empty() || options.train_labels.empty()) {
+    return InvalidArgumentError("npy data: train_images and train_labels are both required");
+  }
+  if (test_files && (options.test_images.empty() || options.test_labels.empty())) {
+    return InvalidArgumentError("npy data: give test_images and test_labels together, or neither");
+  }
+  const double vf = options.validation_fraction;
+  const double tf = test_files ? 0.0 : options.test_fraction;
+  if (!(vf > 0 && vf < 1) || (!test_files && !(tf > 0 && tf < 1)) || !(vf + tf < 1)) {
+    return InvalidArgumentError("npy data: validation_fraction " + FormatDouble(vf) +
+                                (test_files ? "" : " and test_fraction " + FormatDouble(tf)) +
+                                " must each be in (0, 1) and together below 1");
+  }
+  try {
+    Images shape;
+    HPO_ASSIGN_OR_RETURN(Split full,
+                         ReadNpyPair(options.train_images, options.train_labels, options.layout, &shape));
+    const auto validation_size = static_cast<int64_t>(vf * static_cast<double>(full.count));
+    const auto test_size = static_cast<int64_t>(tf * static_cast<double>(full.count));
+    const int64_t available = full.count - validation_size - test_size;
+    if (validation_size < 1 || (!test_files && test_size < 1) || available < 1) {
+      return InvalidArgumentError(options.train_images + ": " + std::to_string(full.count) +
+                                  " examples are too few to split into training, validation" +
+                                  (test_files ? "" : " and test") + " examples");
+    }
+    if (options.train_limit < 0 || options.train_limit > available) {
+      return Status(StatusCode::kOutOfRange, "train_limit: " + std::to_string(options.train_limit) +
+                                                 " is out of range [0, " + std::to_string(available) +
+                                                 "] (0: all)");
+    }
+    Datasets data;
+    data.height = shape.height;
+    data.width = shape.width;
+    data.channels = shape.channels;
+    data.validation = Slice(full, full.count - validation_size, validation_size);
+    if (test_files) {
+      Images test_shape;
+      HPO_ASSIGN_OR_RETURN(
+          data.test, ReadNpyPair(options.test_images, options.test_labels, options.layout, &test_shape));
+      if (test_shape.dim != shape.dim || test_shape.height != shape.height ||
+          test_shape.width != shape.width) {
+        return InvalidArgumentError(
+            options.test_images + ": test examples of " + std::to_string(test_shape.dim) +
+            " features do not match the training examples' " + std::to_string(shape.dim));
+      }
+    } else {
+      data.test = Slice(full, available, test_size);
+    }
+    const int64_t train_count = options.train_limit > 0 ? options.train_limit : available;
+    data.train = Slice(full, 0, train_count);
+    int64_t largest = 0;
+    for (const Split* split : {&data.train, &data.validation, &data.test}) {
+      for (const uint8_t label : split->labels) largest = std::max<int64_t>(largest, label);
+    }
+    data.classes = largest + 1;
+    if (data.classes < 2) {
+      return InvalidArgumentError(options.train_labels +
+                                  ": every label is 0; a classifier needs at least 2 classes");
+    }
+    HPO_RETURN_IF_ERROR(CheckSplit(data.train, shape.dim, data.classes, "train"));
+    HPO_RETURN_IF_ERROR(CheckSplit(data.validation, shape.dim, data.classes, "validation"));
+    HPO_RETURN_IF_ERROR(CheckSplit(data.test, shape.dim, data.classes, "test"));
+    return data;
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory while loading " + options.train_images);
+  }
+}
 
 Status CheckSplit(const Split& split, int64_t dim, int64_t classes, std::string_view name) {
   const std::string prefix = "dataset split " + std::string(name) + ": ";
@@ -78,6 +275,9 @@ Result<Datasets> LoadFashionMnist(const DatasetOptions& options) {
     const int64_t train_count = options.train_limit > 0 ? options.train_limit : available;
     Datasets data;
     data.classes = kFashionMnistClasses;
+    data.height = 28;
+    data.width = 28;
+    data.channels = 1;
     data.validation = Slice(full_train, available, validation_size);
     data.train = std::move(full_train);
     data.train.count = train_count;

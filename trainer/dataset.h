@@ -1,9 +1,10 @@
-// Datasets for the builtin trainer: Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) from Debian's
-// dataset-fashion-mnist package, preloaded into host memory as float pixels in [0, 1].
+// Datasets for the builtin trainer, preloaded into host memory as float features: Fashion-MNIST (Xiao,
+// Rasul & Vollgraf 2017) from Debian's dataset-fashion-mnist package as pixels in [0, 1], or users' own
+// arrays in NumPy's .npy files.
 //
-// Split: train = the first 50,000 training images (or the first train_limit of them), validation = the
-// LAST 10,000 training images, test = the 10,000 test images. A Datasets is an immutable value after
-// loading: safe to share between threads for reading. It owns its memory.
+// Fashion-MNIST's split: train = the first 50,000 training images (or the first train_limit of them),
+// validation = the LAST 10,000 training images, test = the 10,000 test images. A Datasets is an immutable
+// value after loading: safe to share between threads for reading. It owns its memory.
 #ifndef HPO_TRAINER_DATASET_H_
 #define HPO_TRAINER_DATASET_H_
 
@@ -28,6 +29,11 @@ struct Split {
 
 struct Datasets {
   int64_t classes = 0;
+  // The images' shape, each example's features in NHWC order (height x width x channels = dim); all 0
+  // when the examples are flat feature vectors.
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t channels = 0;
   Split train;
   Split validation;
   Split test;
@@ -51,6 +57,34 @@ inline constexpr int64_t kFashionMnistClasses = 10;
 // when the files disagree (counts of images and labels, image sizes, labels >= 10) or the training file
 // does not hold more than validation_size images.
 Result<Datasets> LoadFashionMnist(const DatasetOptions& options);
+
+// How a 4-D image array lays out its examples.
+enum class ImageLayout { kNHWC, kNCHW };
+
+// Users' own data as NumPy arrays (trainer/npy.h). Images: (N, D) feature vectors, (N, H, W) one-channel
+// images, or (N, H, W, C) / (N, C, H, W) as `layout` says; uint8 (scaled from 0..255 to [0, 1]) or
+// float32 (as they are, every value finite). Labels: (N,) whole numbers in [0, 255] as uint8, int32 or
+// int64; the classes are the largest label + 1 (at least 2).
+struct NpyDataOptions {
+  std::string train_images;  // REQUIRED
+  std::string train_labels;  // REQUIRED
+  // Both or neither: without them the test split is held out of the training file.
+  std::string test_images;
+  std::string test_labels;
+  ImageLayout layout = ImageLayout::kNHWC;  // of 4-D image arrays
+  // The last validation_fraction of the training file's examples are the validation split; without test
+  // files the test_fraction before them is the test split. Each in (0, 1), together below 1, and each
+  // split at least one example.
+  double validation_fraction = 1.0 / 6;
+  double test_fraction = 1.0 / 7;
+  int64_t train_limit = 0;  // 0: every training example left; otherwise only the first train_limit
+};
+
+// Loads users' own data. NOT_FOUND for a missing file, DATA_LOSS for a malformed one (both naming it),
+// INVALID_ARGUMENT when the arrays do not fit the rules above or each other (counts, shapes, types, label
+// values, non-finite pixels, fractions), OUT_OF_RANGE for a train_limit beyond the examples left. Images
+// come out in NHWC order whatever the file's layout.
+Result<Datasets> LoadNpyDatasets(const NpyDataOptions& options);
 
 // Checks that a split is self-consistent for `classes` classes and `dim` features; `name` is used in
 // the message.

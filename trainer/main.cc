@@ -47,7 +47,10 @@ int Main(int argc, char** argv) {
   using namespace hpo;
   using namespace hpo::trainer;
 
-  CLI::App app("hpo-train: trains one MLP trial on Fashion-MNIST and prints its metrics as one JSON line");
+  CLI::App app(
+      "hpo-train: trains one MLP trial on Fashion-MNIST (or your own .npy arrays) and prints its metrics as "
+      "one "
+      "JSON line");
   TrainConfig defaults;
   std::string data_dir = defaults.data_dir;
   int64_t train_limit = 0;
@@ -60,6 +63,27 @@ int Main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads for the BLAS")->capture_default_str();
   app.add_option("--backend", backend_name, "auto, cpu or cuda")->capture_default_str();
   app.add_flag("--list-knobs", list_knobs, "print the knob and metric catalog as JSON and exit");
+  // Users' own data: NumPy arrays instead of Fashion-MNIST.
+  NpyDataOptions npy;
+  std::string layout = "nhwc";
+  app.add_option(
+      "--train-images", npy.train_images,
+      "your own training examples: an .npy array (N, D), (N, H, W) or (N, H, W, C) / (N, C, H, W) of "
+      "uint8 or float32 (instead of Fashion-MNIST)");
+  app.add_option("--train-labels", npy.train_labels,
+                 "their labels: an .npy array (N,) of whole numbers 0..255");
+  app.add_option("--test-images", npy.test_images,
+                 "test examples (.npy); without them a test split is held out");
+  app.add_option("--test-labels", npy.test_labels, "their labels (.npy)");
+  app.add_option("--image-layout", layout, "the layout of 4-D image arrays")
+      ->check(CLI::IsMember({"nhwc", "nchw"}))
+      ->capture_default_str();
+  app.add_option("--validation-fraction", npy.validation_fraction,
+                 "share of the training file held out for validation (its last examples)")
+      ->capture_default_str();
+  app.add_option("--test-fraction", npy.test_fraction,
+                 "without test files: share of the training file held out for testing (before validation)")
+      ->capture_default_str();
   const auto knobs = Knobs();
   std::vector<std::string> knob_values(knobs.size());
   std::vector<CLI::Option*> knob_options(knobs.size());
@@ -99,11 +123,17 @@ int Main(int argc, char** argv) {
   std::fprintf(stderr, "device: %s\nknobs: %s\n", (*backend)->DeviceName().c_str(),
                KnobsToString(*config).c_str());
 
+  npy.layout = layout == "nchw" ? ImageLayout::kNCHW : ImageLayout::kNHWC;
+  npy.train_limit = config->train_limit;
+  const bool own_data = !npy.train_images.empty() || !npy.train_labels.empty();
   Result<Datasets> data =
-      LoadFashionMnist(DatasetOptions{.dir = config->data_dir, .train_limit = config->train_limit});
+      own_data
+          ? LoadNpyDatasets(npy)
+          : LoadFashionMnist(DatasetOptions{.dir = config->data_dir, .train_limit = config->train_limit});
   if (!data.ok()) {
-    // OUT_OF_RANGE: --train-limit beyond the training images, a bad argument.
-    const bool bad_argument = data.status().code() == StatusCode::kOutOfRange;
+    // OUT_OF_RANGE: --train-limit beyond the training examples, a bad argument; so are bad data options.
+    const bool bad_argument = data.status().code() == StatusCode::kOutOfRange ||
+                              (own_data && data.status().message().rfind("npy data: ", 0) == 0);
     return Fail(bad_argument ? kExitBadArguments : kExitFailure, data.status().message());
   }
 

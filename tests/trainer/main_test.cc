@@ -1,6 +1,7 @@
-// Tests trainer/main.cc, the hpo-train binary, on the installed Fashion-MNIST (skipped without it): a
+// Tests trainer/main.cc, the hpo-train binary: on the installed Fashion-MNIST (skipped without it), a
 // short run prints one progress line per epoch, with a rising "step" and the validation metrics, the
-// latency and size on the first only, then the metrics line without a "step", which comes last.
+// latency and size on the first only, then the metrics line without a "step", which comes last; and on a
+// user's own .npy arrays.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/trainer/test_util.h"
 #include "trainer/dataset.h"
 
 namespace hpo::trainer {
@@ -84,6 +86,43 @@ TEST(TrainerMainTest, PrintsAProgressLinePerEpochThenTheMetricsLine) {
   EXPECT_EQ(Field(result, "latency_ms"), Field(ran.lines[0], "latency_ms"));  // the one measurement
   EXPECT_EQ(Field(result, "params"), Field(ran.lines[0], "params"));
   EXPECT_TRUE(HasField(result, "test_accuracy"));
+}
+
+TEST(TrainerMainTest, TrainsOnUsersOwnNpyArrays) {
+  // Two classes of 4 x 4 one-channel images, bright or dark; uint8 images, int64 labels.
+  testing::TempDir dir;
+  std::string pixels, labels;
+  for (int e = 0; e < 120; ++e) {
+    const bool bright = e % 2 == 1;
+    for (int p = 0; p < 16; ++p) pixels += static_cast<char>(bright ? 200 + (e + p) % 50 : (e + p) % 50);
+    const int64_t label = bright ? 1 : 0;
+    labels.append(reinterpret_cast<const char*>(&label), sizeof label);
+  }
+  const auto write = [&](const std::string& name, const std::string& dict, const std::string& payload) {
+    const std::string bytes = testing::NpyBytes(dict, payload);
+    EXPECT_TRUE(testing::WriteFile(dir.File(name), std::vector<uint8_t>(bytes.begin(), bytes.end())));
+    return dir.File(name);
+  };
+  const std::string x =
+      write("x.npy", "{'descr': '|u1', 'fortran_order': False, 'shape': (120, 4, 4), }", pixels);
+  const std::string y = write("y.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (120,), }", labels);
+  const Ran ran = RunTrainer("--backend=cpu --train-images=" + x + " --train-labels=" + y +
+                             " --epochs=5 --hidden_layers=1 --width=32 --batch_size=16 --lr=0.01");
+  ASSERT_TRUE(WIFEXITED(ran.status) && WEXITSTATUS(ran.status) == 0) << ran.status;
+  ASSERT_EQ(ran.lines.size(), 6u);
+  const std::string& result = ran.lines.back();
+  SCOPED_TRACE(result);
+  EXPECT_EQ(Field(result, "accuracy"), 1.0);
+  EXPECT_EQ(Field(result, "test_accuracy"), 1.0);
+  EXPECT_EQ(Field(result, "params"), 16 * 32 + 32 + 32 * 2 + 2);  // 16 features in, 2 classes out
+
+  // A missing file fails the run (exit 1); bad data options are bad arguments (exit 2).
+  const Ran missing =
+      RunTrainer("--backend=cpu --train-images=" + dir.File("none.npy") + " --train-labels=" + y);
+  EXPECT_TRUE(WIFEXITED(missing.status) && WEXITSTATUS(missing.status) == 1) << missing.status;
+  const Ran fractions =
+      RunTrainer("--backend=cpu --train-images=" + x + " --train-labels=" + y + " --validation-fraction=1.5");
+  EXPECT_TRUE(WIFEXITED(fractions.status) && WEXITSTATUS(fractions.status) == 2) << fractions.status;
 }
 
 }  // namespace

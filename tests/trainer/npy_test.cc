@@ -13,27 +13,11 @@
 namespace hpo::trainer {
 namespace {
 
+using testing::NpyBytes;
 using testing::TempDir;
 using testing::WriteFile;
 
 const std::string kCorpus = std::string(HPO_SOURCE_DIR) + "/tests/fuzz/corpus/npy/";
-
-// An .npy file as NumPy lays it out: magic, version, header length, the dict padded with spaces so that
-// the data starts at a multiple of 64, a newline, then `payload`.
-std::string NpyBytes(const std::string& dict, const std::string& payload, int major = 1) {
-  const size_t prefix = major == 1 ? 10 : 12;
-  std::string header = dict;
-  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out += static_cast<char>(major);
-  out += '\0';
-  const size_t n = header.size();
-  out += static_cast<char>(n & 0xff);
-  out += static_cast<char>((n >> 8) & 0xff);
-  if (major > 1) out += std::string(2, '\0');
-  return out + header + payload;
-}
 
 std::string Floats(const std::vector<float>& values) {
   std::string out(values.size() * 4, '\0');

@@ -87,6 +87,24 @@ inline Datasets BlobData() {
   return data;
 }
 
+// An .npy file as NumPy lays it out: magic, version `major`.0, header length, the dict (e.g. "{'descr':
+// '<f4', 'fortran_order': False, 'shape': (2,), }") padded with spaces so that the data starts at a
+// multiple of 64, a newline, then `payload`.
+inline std::string NpyBytes(const std::string& dict, const std::string& payload, int major = 1) {
+  const size_t prefix = major == 1 ? 10 : 12;
+  std::string header = dict;
+  while ((prefix + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string out = "\x93NUMPY";
+  out += static_cast<char>(major);
+  out += '\0';
+  const size_t n = header.size();
+  out += static_cast<char>(n & 0xff);
+  out += static_cast<char>((n >> 8) & 0xff);
+  if (major > 1) out += std::string(2, '\0');
+  return out + header + payload;
+}
+
 // Fashion-MNIST from the default directory, loaded once per test binary; nullptr when its files are not
 // installed (tests then GTEST_SKIP). Any other load error fails loudly.
 inline const Datasets* FashionMnistOrNull() {
