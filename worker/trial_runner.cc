@@ -206,6 +206,17 @@ Result<std::vector<std::string>> BuildTrainArgs(const v1::Trial& trial, const v1
   };
   add_default("seed", std::to_string(trial.seed()));
   if (task.train_limit() > 0) add_default("train-limit", std::to_string(task.train_limit()));
+  if (task.has_npy()) {
+    const v1::NpyData& npy = task.npy();
+    add_default("train-images", npy.train_images());
+    add_default("train-labels", npy.train_labels());
+    if (!npy.test_images().empty()) add_default("test-images", npy.test_images());
+    if (!npy.test_labels().empty()) add_default("test-labels", npy.test_labels());
+    if (!npy.layout().empty()) add_default("image-layout", npy.layout());
+    if (npy.validation_fraction() > 0)
+      add_default("validation-fraction", FormatDouble(npy.validation_fraction()));
+    if (npy.test_fraction() > 0) add_default("test-fraction", FormatDouble(npy.test_fraction()));
+  }
   add_default("threads", std::to_string(options.threads));
   if (!options.data_dir.empty()) add_default("data-dir", options.data_dir);
   return args;

@@ -326,6 +326,10 @@ Status Worker::RegisterOnce(milliseconds timeout) {
   v1::RegisterWorkerResponse response;
   grpc::ClientContext context;
   Prepare(&context, timeout);
+  // Waits for the channel (up to `timeout`), as the heartbeat does: failing fast while the channel backs
+  // off between connection attempts, a worker started beside a coordinator that was being restarted again
+  // and again missed every moment it was up and never registered.
+  context.set_wait_for_ready(true);
   if (!BeginCall(-1, &context)) return CancelledError("worker stopped");
   const grpc::Status status = stub_->RegisterWorker(&context, request, &response);
   EndCall(-1);
@@ -401,7 +405,11 @@ Status Worker::Run() {
 
   const Status registered = Register();
   if (!registered.ok()) {
-    if (registered.code() == StatusCode::kCancelled && stopping()) return Status::Ok();
+    if (registered.code() == StatusCode::kCancelled && stopping()) {
+      // Stopped before it ever registered: the summary all the same, which scripts and operators read.
+      Log(Prefix() + "never registered; stopped (0 completed, 0 failed, 0 stopped, 0 released, 0 lost)");
+      return Status::Ok();
+    }
     return registered;
   }
   std::string labels;

@@ -462,10 +462,16 @@ TEST(WorkerRegisterTest, GivesUpWhenTheCoordinatorIsUnreachable) {
   EXPECT_EQ(worker.worker_id(), 0u);
 }
 
-TEST(WorkerRegisterTest, StopDuringRegistrationReturnsOk) {
+TEST(WorkerRegisterTest, StopDuringRegistrationReturnsOkAndSaysSo) {
   WorkerOptions options;
   options.register_timeout = milliseconds(60'000);
-  options.log = [](const std::string&) {};
+  options.name = "w9";
+  std::mutex mu;
+  std::vector<std::string> lines;
+  options.log = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.push_back(line);
+  };
   Worker worker(MakeWorkerChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()), options);
   std::thread stopper([&worker] {
     std::this_thread::sleep_for(milliseconds(200));
@@ -476,6 +482,11 @@ TEST(WorkerRegisterTest, StopDuringRegistrationReturnsOk) {
   stopper.join();
   EXPECT_TRUE(status.ok()) << status.ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // The summary line all the same, in the form scripts read.
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(),
+            "worker w9: never registered; stopped (0 completed, 0 failed, 0 stopped, 0 released, 0 lost)");
 }
 
 TEST(WorkerRegisterTest, BadOptionsAreRejected) {
