@@ -30,7 +30,8 @@ constexpr size_t kMaxParameterNameLength = 64;  // a parameter's name, in bytes
 constexpr int kMaxParameters = static_cast<int>(problems::kMaxProblemDims);  // the most any task takes
 constexpr int kMaxChoices = 1'000;                                           // per categorical parameter
 constexpr size_t kMaxGenes = size_t{1} << 20;  // population (or design) x parameters: 8 MiB of doubles
-constexpr uint32_t kMaxTrainLimit = 50'000;
+constexpr uint32_t kMaxTrainLimit = 50'000;    // Fashion-MNIST's training images (users' own data: any)
+constexpr size_t kMaxPathLength = 4096;        // a data file's path (PATH_MAX)
 // The model-based sampler: the default below this many trials; what it takes.
 constexpr uint32_t kModelBasedBelowTrials = 500;
 constexpr size_t kMaxGpObjectives = 3;
@@ -291,6 +292,46 @@ Status CheckParameters(const v1::StudySpec& spec) {
   return Status::Ok();
 }
 
+// A user's own data: absolute paths of text (read on the worker), the layout, the fractions.
+Status CheckNpyData(const v1::NpyData& npy) {
+  const std::pair<const char*, const std::string*> paths[] = {{"train_images", &npy.train_images()},
+                                                              {"train_labels", &npy.train_labels()},
+                                                              {"test_images", &npy.test_images()},
+                                                              {"test_labels", &npy.test_labels()}};
+  for (const auto& [name, path] : paths) {
+    const std::string field = std::string("task.builtin.npy.") + name;
+    const bool required = std::string_view(name).rfind("train_", 0) == 0;
+    if (path->empty()) {
+      if (required) return FieldError(field, "required: the path of an .npy file on the workers");
+      continue;
+    }
+    if (const std::string problem = TextProblem(*path, kMaxPathLength); !problem.empty()) {
+      return FieldError(field, problem);
+    }
+    if (path->front() != '/') {
+      return FieldError(field, "must be an absolute path (it is read on each worker): " + Shown(*path));
+    }
+  }
+  if (npy.test_images().empty() != npy.test_labels().empty()) {
+    return FieldError("task.builtin.npy", "give test_images and test_labels together, or neither");
+  }
+  if (!npy.layout().empty() && npy.layout() != "nhwc" && npy.layout() != "nchw") {
+    return FieldError("task.builtin.npy.layout", "must be nhwc or nchw, not " + Shown(npy.layout()));
+  }
+  const double vf = npy.validation_fraction(), tf = npy.test_fraction();
+  if (!(vf >= 0 && vf < 1)) return FieldError("task.builtin.npy.validation_fraction", "must be in [0, 1)");
+  if (!(tf >= 0 && tf < 1)) return FieldError("task.builtin.npy.test_fraction", "must be in [0, 1)");
+  if (!npy.test_images().empty() && tf > 0) {
+    return FieldError("task.builtin.npy.test_fraction", "only without test files (they are the test split)");
+  }
+  const double effective =
+      (vf > 0 ? vf : 1.0 / 6) + (npy.test_images().empty() ? (tf > 0 ? tf : 1.0 / 7) : 0);
+  if (!(effective < 1)) {
+    return FieldError("task.builtin.npy", "validation_fraction and test_fraction together must be below 1");
+  }
+  return Status::Ok();
+}
+
 // The builtin trainer's knobs bound the space: names, kinds and ranges.
 Status CheckBuiltin(const v1::StudySpec& spec) {
   std::set<std::string> searched;
@@ -346,7 +387,9 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
       return FieldError(field, "must be a number or a string");
     }
   }
-  if (spec.task().builtin().train_limit() > kMaxTrainLimit) {
+  if (spec.task().builtin().has_npy()) {
+    HPO_RETURN_IF_ERROR(CheckNpyData(spec.task().builtin().npy()));
+  } else if (spec.task().builtin().train_limit() > kMaxTrainLimit) {
     return FieldError("task.builtin.train_limit",
                       "must be at most " + std::to_string(kMaxTrainLimit) + " (the training images; 0: all)");
   }

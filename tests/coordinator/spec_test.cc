@@ -916,6 +916,40 @@ TEST(SpecTest, AConditionalKnobWhoseParentNeverActivatesItIsRefused) {
   EXPECT_FALSE(fixed->parameters(0).has_condition());
 }
 
+TEST(SpecTest, UsersOwnDataNamesAbsolutePathsAndSaneFractions) {
+  const auto normalized = [](const std::string& npy) {
+    return NormalizeSpec(Parse(R"({"name": "own", "objectives": [{"name": "accuracy"}],
+      "budget": {"max_trials": 10}, "parameters": [{"name": "lr", "float": {"low": 0.001, "high": 0.1}}],
+      "task": {"builtin": {"train_limit": 200000, "npy": )" +
+                               npy + "}}}"));
+  };
+  // train_limit is not bounded by Fashion-MNIST's 50,000 with the user's own data.
+  auto ok = normalized(R"({"train_images": "/d/x.npy", "train_labels": "/d/y.npy", "layout": "nchw",
+                           "validation_fraction": 0.1, "test_fraction": 0.2})");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->task().builtin().npy().layout(), "nchw");
+  const auto error = [&](const std::string& npy) {
+    auto spec = normalized(npy);
+    EXPECT_FALSE(spec.ok()) << npy;
+    return spec.ok() ? std::string() : spec.status().message();
+  };
+  EXPECT_EQ(error(R"({"train_images": "/d/x.npy"})"),
+            "task.builtin.npy.train_labels: required: the path of an .npy file on the workers");
+  EXPECT_EQ(error(R"({"train_images": "x.npy", "train_labels": "/d/y.npy"})"),
+            "task.builtin.npy.train_images: must be an absolute path (it is read on each worker): \"x.npy\"");
+  EXPECT_EQ(error(R"({"train_images": "/d/x.npy", "train_labels": "/d/y.npy", "test_images": "/d/t.npy"})"),
+            "task.builtin.npy: give test_images and test_labels together, or neither");
+  EXPECT_EQ(error(R"({"train_images": "/d/x.npy", "train_labels": "/d/y.npy", "layout": "chw"})"),
+            "task.builtin.npy.layout: must be nhwc or nchw, not \"chw\"");
+  EXPECT_EQ(error(R"({"train_images": "/d/x.npy", "train_labels": "/d/y.npy", "validation_fraction": 1})"),
+            "task.builtin.npy.validation_fraction: must be in [0, 1)");
+  EXPECT_EQ(error(R"({"train_images": "/d/x.npy", "train_labels": "/d/y.npy", "validation_fraction": 0.5,
+                      "test_fraction": 0.5})"),
+            "task.builtin.npy: validation_fraction and test_fraction together must be below 1");
+  EXPECT_EQ(error(R"({"train_images": "/d/x\u0007.npy", "train_labels": "/d/y.npy"})"),
+            "task.builtin.npy.train_images: holds a control character (at byte 4)");
+}
+
 TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
   v1::StudySpec spec = Parse(kFull);
   spec.mutable_budget()->set_max_parallel(100);

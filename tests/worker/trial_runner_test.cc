@@ -71,6 +71,31 @@ TEST(BuildTrainArgsTest, ParamsThenFixedThenWorkerFlags) {
   EXPECT_EQ(*args, expected);
 }
 
+TEST(BuildTrainArgsTest, UsersOwnDataBecomesTheTrainersDataFlags) {
+  v1::Trial trial;
+  trial.set_seed(3);
+  v1::BuiltinTask task;
+  v1::NpyData& npy = *task.mutable_npy();
+  npy.set_train_images("/data/x train.npy");
+  npy.set_train_labels("/data/y.npy");
+  npy.set_layout("nchw");
+  npy.set_validation_fraction(0.2);
+  Result<std::vector<std::string>> args = BuildTrainArgs(trial, task, RunnerOptions());
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_EQ(*args, (std::vector<std::string>{"--seed=3", "--train-images=/data/x train.npy",
+                                             "--train-labels=/data/y.npy", "--image-layout=nchw",
+                                             "--validation-fraction=0.2", "--threads=1"}));
+  npy.set_test_images("/data/tx.npy");
+  npy.set_test_labels("/data/ty.npy");
+  npy.clear_layout();
+  npy.set_validation_fraction(0);
+  args = BuildTrainArgs(trial, task, RunnerOptions());
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_EQ(*args, (std::vector<std::string>{"--seed=3", "--train-images=/data/x train.npy",
+                                             "--train-labels=/data/y.npy", "--test-images=/data/tx.npy",
+                                             "--test-labels=/data/ty.npy", "--threads=1"}));
+}
+
 TEST(BuildTrainArgsTest, DoublesRoundTrip) {
   v1::BuiltinTask task;
   for (const double v : {0.1, 1.0 / 3.0, 6.02214076e23, 5e-324, -0.0009765625, 123456789.125}) {
