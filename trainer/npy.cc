@@ -15,19 +15,6 @@ Status Corrupt(const std::string& path, const std::string& what) {
   return DataLossError(path + ": not a readable .npy file: " + what);
 }
 
-size_t ElementSize(NpyType type) {
-  switch (type) {
-    case NpyType::kU8:
-      return 1;
-    case NpyType::kI32:
-    case NpyType::kF32:
-      return 4;
-    case NpyType::kI64:
-      return 8;
-  }
-  return 1;
-}
-
 // The header dict: {'descr': ..., 'fortran_order': ..., 'shape': (...), } in any key order.
 struct Header {
   NpyType type = NpyType::kU8;
@@ -177,7 +164,34 @@ Result<Header> ParseHeader(std::string_view bytes, const std::string& path) {
 
 std::string Bytes(uint64_t n) { return std::to_string(n) + " bytes"; }
 
+// The array `header` describes, without its elements, once a file of `file_size` bytes is checked to hold
+// exactly the header and those elements.
+Result<NpyArray> EmptyArray(const Header& header, uint64_t file_size, const std::string& path) {
+  NpyArray array;
+  array.type = header.type;
+  array.shape = header.shape;
+  const uint64_t payload = static_cast<uint64_t>(array.count()) * NpyTypeSize(header.type);
+  const uint64_t have = file_size - header.data_offset;
+  if (have != payload) {
+    return Corrupt(path, "the header says " + Bytes(payload) + " of elements, the file holds " + Bytes(have));
+  }
+  return array;
+}
+
 }  // namespace
+
+size_t NpyTypeSize(NpyType type) {
+  switch (type) {
+    case NpyType::kU8:
+      return 1;
+    case NpyType::kI32:
+    case NpyType::kF32:
+      return 4;
+    case NpyType::kI64:
+      return 8;
+  }
+  return 1;
+}
 
 std::string_view NpyTypeName(NpyType type) {
   switch (type) {
@@ -201,14 +215,7 @@ int64_t NpyArray::count() const {
 
 Result<NpyArray> ParseNpy(std::string_view bytes, const std::string& path) {
   HPO_ASSIGN_OR_RETURN(const Header header, ParseHeader(bytes, path));
-  NpyArray array;
-  array.type = header.type;
-  array.shape = header.shape;
-  const uint64_t payload = static_cast<uint64_t>(array.count()) * ElementSize(header.type);
-  const uint64_t have = bytes.size() - header.data_offset;
-  if (have != payload) {
-    return Corrupt(path, "the header says " + Bytes(payload) + " of elements, the file holds " + Bytes(have));
-  }
+  HPO_ASSIGN_OR_RETURN(NpyArray array, EmptyArray(header, bytes.size(), path));
   array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header.data_offset), bytes.end());
   return array;
 }
@@ -229,14 +236,8 @@ Result<NpyArray> ReadNpy(const std::string& path) {
   if (!in.read(head.data(), static_cast<std::streamsize>(head.size())))
     return DataLossError(path + ": read failed");
   HPO_ASSIGN_OR_RETURN(const Header header, ParseHeader(head, path));
-  NpyArray array;
-  array.type = header.type;
-  array.shape = header.shape;
-  const uint64_t payload = static_cast<uint64_t>(array.count()) * ElementSize(header.type);
-  const uint64_t have = static_cast<uint64_t>(size) - header.data_offset;
-  if (have != payload) {
-    return Corrupt(path, "the header says " + Bytes(payload) + " of elements, the file holds " + Bytes(have));
-  }
+  HPO_ASSIGN_OR_RETURN(NpyArray array, EmptyArray(header, static_cast<uint64_t>(size), path));
+  const uint64_t payload = static_cast<uint64_t>(size) - header.data_offset;
   array.data.resize(payload);
   in.seekg(static_cast<std::streamoff>(header.data_offset), std::ios::beg);
   if (payload > 0 &&

@@ -13,6 +13,7 @@
 #ifndef HPO_TRAINER_NPY_H_
 #define HPO_TRAINER_NPY_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ enum class NpyType { kU8, kI32, kI64, kF32 };
 
 // "|u1", "<i4", "<i8", "<f4".
 std::string_view NpyTypeName(NpyType type);
+// Bytes per element: 1, 4, 8, 4.
+size_t NpyTypeSize(NpyType type);
 
 struct NpyArray {
   NpyType type = NpyType::kU8;

@@ -13,21 +13,6 @@
 #include "tests/fuzz/mem_file.h"
 #include "trainer/npy.h"
 
-namespace {
-
-size_t ElementSize(hpo::trainer::NpyType type) {
-  switch (type) {
-    case hpo::trainer::NpyType::kU8:
-      return 1;
-    case hpo::trainer::NpyType::kI64:
-      return 8;
-    default:
-      return 4;
-  }
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static hpo::fuzz::MemFile* file = new hpo::fuzz::MemFile("hpo-npy-fuzz");
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
@@ -38,8 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     HPO_FUZZ_REQUIRE(parsed.status().code() == hpo::StatusCode::kDataLoss, parsed.status().ToString());
     return 0;
   }
-  HPO_FUZZ_REQUIRE(parsed->data.size() == static_cast<size_t>(parsed->count()) * ElementSize(parsed->type),
-                   "size");
+  HPO_FUZZ_REQUIRE(
+      parsed->data.size() == static_cast<size_t>(parsed->count()) * hpo::trainer::NpyTypeSize(parsed->type),
+      "size");
   HPO_FUZZ_REQUIRE(parsed->data.size() <= size, "more elements than bytes");
   HPO_FUZZ_REQUIRE(parsed->shape == read->shape && parsed->type == read->type && parsed->data == read->data,
                    "ParseNpy and ReadNpy differ");

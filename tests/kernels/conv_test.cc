@@ -40,15 +40,10 @@ class ConvTest : public ::testing::Test {
   Buffer Zeros(size_t n) { return Zeros(kF64, n); }
   std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
 
-  void CheckAgainstFiniteDifferences(const std::string& what, std::vector<double> x,
-                                     const std::function<double(const std::vector<double>&)>& objective,
-                                     const std::vector<double>& analytic) {
-    ktest::CheckAgainstFiniteDifferences(what, std::move(x), objective, analytic);
-  }
-
   std::unique_ptr<Backend> backend_;
 };
 
+using ktest::CheckAgainstFiniteDifferences;
 using ktest::Dot;
 
 size_t Size(int64_t n) { return static_cast<size_t>(n); }

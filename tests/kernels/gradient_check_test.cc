@@ -33,15 +33,10 @@ class GradientCheckTest : public ::testing::Test {
   Buffer Zeros(size_t n) { return ktest::Zeros(*backend_, kF64, n); }
   std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
 
-  void CheckAgainstFiniteDifferences(const std::string& what, std::vector<double> x,
-                                     const std::function<double(const std::vector<double>&)>& objective,
-                                     const std::vector<double>& analytic) {
-    ktest::CheckAgainstFiniteDifferences(what, std::move(x), objective, analytic);
-  }
-
   std::unique_ptr<Backend> backend_;
 };
 
+using ktest::CheckAgainstFiniteDifferences;
 using ktest::Dot;
 
 // Normal values kept at least `gap` away from zero (ReLU's kink).
