@@ -396,11 +396,14 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
   return Status::Ok();
 }
 
-// The catalog's conditional knobs (momentum and nesterov only with optimizer sgd, warmup_fraction only
-// with schedule warmup_cosine): a searched one whose parent is searched too gets the catalog's condition
-// when the spec gives none, restricted to the parent's choices that activate it, so that the search space
-// models it as conditional; one whose parent never activates it (fixed, left at its default, or searched
-// over other choices only) is refused, since every trial spent on it would be wasted.
+// The catalog's conditional knobs (a family's knobs under model, momentum and nesterov under optimizer sgd,
+// window under attention sliding_window, ...): a searched one is given the catalog's condition when the
+// spec gives none. Up its chain of parents, a parent that is fixed (or left at its default) must take a
+// value where the knob counts; the first parent that is searched becomes the condition, restricted to the
+// choices that activate the knob, so that the search space models it as conditional (that parent's own
+// condition covers the rest of the chain). One that could never count (a parent fixed or defaulted
+// elsewhere, or searched over other choices only) is refused, since every trial spent on it would be
+// wasted.
 Status ApplyKnobConditions(v1::StudySpec& spec) {
   std::map<std::string, int> index;
   for (int i = 0; i < spec.parameters_size(); ++i) index.emplace(spec.parameters(i).name(), i);
@@ -408,41 +411,49 @@ Status ApplyKnobConditions(v1::StudySpec& spec) {
   for (int i = 0; i < spec.parameters_size(); ++i) {
     v1::Parameter& p = *spec.mutable_parameters(i);
     const trainer::Knob* knob = trainer::FindKnob(p.name());
-    if (knob == nullptr || !knob->conditional()) continue;
+    if (knob == nullptr) continue;
     const std::string field = ParamField(i, p);
-    const std::string parent(knob->when_knob);
-    std::string rule = "has an effect only when " + parent + " is ";
-    for (size_t v = 0; v < knob->when_values.size(); ++v) {
-      if (v > 0) rule += " or ";
-      rule += knob->when_values[v];
-    }
-    if (const auto searched = index.find(parent); searched != index.end()) {
-      const v1::Parameter& q = spec.parameters(searched->second);
-      const std::string parent_field = ParamField(searched->second, q);
-      std::vector<std::string> active;
-      for (const std::string& choice : q.categorical().choices()) {
-        if (knob->ActiveWhen(choice)) active.push_back(choice);
+    // Walk up from the knob: `link` is the knob whose condition is being settled.
+    for (const trainer::Knob* link = knob; link->conditional();) {
+      const trainer::Knob* parent = trainer::FindKnob(link->when_knob);
+      const std::string parent_name(link->when_knob);
+      std::string rule =
+          (link == knob ? "has an effect only when "
+                        : "has an effect only when " + std::string(link->name) + " does, which is when ") +
+          parent_name + " is ";
+      for (size_t v = 0; v < link->when_values.size(); ++v) {
+        if (v > 0) rule += " or ";
+        rule += link->when_values[v];
       }
-      if (active.empty()) return FieldError(field, rule + ", and " + parent_field + " never chooses it");
-      if (p.has_condition() && !p.condition().parent().empty()) continue;  // the user's own condition
-      if (searched->second > i) {
-        return FieldError(field, rule + "; list " + parent_field + " before it, so that it can depend on it");
+      if (const auto searched = index.find(parent_name); searched != index.end()) {
+        const v1::Parameter& q = spec.parameters(searched->second);
+        const std::string parent_field = ParamField(searched->second, q);
+        std::vector<std::string> active;
+        for (const std::string& choice : q.categorical().choices()) {
+          if (link->ActiveWhen(choice)) active.push_back(choice);
+        }
+        if (active.empty()) return FieldError(field, rule + ", and " + parent_field + " never chooses it");
+        if (p.has_condition() && !p.condition().parent().empty()) break;  // the user's own condition
+        if (searched->second > i) {
+          return FieldError(field,
+                            rule + "; list " + parent_field + " before it, so that it can depend on it");
+        }
+        p.mutable_condition()->set_parent(parent_name);
+        p.mutable_condition()->clear_values();
+        for (const std::string& value : active) p.mutable_condition()->add_values(value);
+        break;
       }
-      p.mutable_condition()->set_parent(parent);
-      p.mutable_condition()->clear_values();
-      for (const std::string& value : active) p.mutable_condition()->add_values(value);
-      continue;
-    }
-    const auto it = fixed.find(parent);
-    const bool is_fixed =
-        it != fixed.end() && it->second.kind_case() == google::protobuf::Value::kStringValue;
-    const std::string value =
-        is_fixed ? it->second.string_value() : std::string(trainer::FindKnob(parent)->default_value);
-    if (!knob->ActiveWhen(value)) {
-      return FieldError(field, rule + ", and " + parent + " is " + value +
-                                   (is_fixed ? " (task.builtin.fixed)" : " (its default)") +
-                                   " here: search " + parent +
-                                   " or fix it to a value where this knob counts");
+      const auto it = fixed.find(parent_name);
+      const bool is_fixed =
+          it != fixed.end() && it->second.kind_case() == google::protobuf::Value::kStringValue;
+      const std::string value = is_fixed ? it->second.string_value() : std::string(parent->default_value);
+      if (!link->ActiveWhen(value)) {
+        return FieldError(field, rule + ", and " + parent_name + " is " + value +
+                                     (is_fixed ? " (task.builtin.fixed)" : " (its default)") +
+                                     " here: search " + parent_name +
+                                     " or fix it to a value where this knob counts");
+      }
+      link = parent;
     }
   }
   return Status::Ok();

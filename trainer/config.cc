@@ -35,11 +35,26 @@ constexpr Binding BoolBinding(std::string_view name) {
           [](TrainConfig& c, std::string_view text, double) { c.*F = text == "true"; }};
 }
 
-const std::array<Binding, 20> kBindings = {{
-    {"hidden_layers", [](const TrainConfig& c) { return Int(c.hidden_layers); },
-     [](TrainConfig& c, std::string_view, double v) { c.hidden_layers = static_cast<int>(v); }},
-    {"width", [](const TrainConfig& c) { return Int(c.width); },
-     [](TrainConfig& c, std::string_view, double v) { c.width = static_cast<int64_t>(v); }},
+// The binding of an integer knob stored in field F (int or int64_t).
+template <typename T, T TrainConfig::*F>
+constexpr Binding IntBinding(std::string_view name) {
+  return {name, [](const TrainConfig& c) { return Int(static_cast<int64_t>(c.*F)); },
+          [](TrainConfig& c, std::string_view, double v) { c.*F = static_cast<T>(v); }};
+}
+// The binding of the channels of CNN stage S (1-based).
+template <size_t S>
+constexpr Binding StageBinding(std::string_view name) {
+  return {
+      name, [](const TrainConfig& c) { return Int(c.stage_channels[S - 1]); },
+      [](TrainConfig& c, std::string_view, double v) { c.stage_channels[S - 1] = static_cast<int64_t>(v); }};
+}
+
+const std::array<Binding, 44> kBindings = {{
+    {"model", [](const TrainConfig& c) { return std::string(ModelKindName(c.model)); },
+     [](TrainConfig& c, std::string_view text, double) { c.model = ParseModelKind(text); }},
+    IntBinding<int, &TrainConfig::hidden_layers>("hidden_layers"),
+    IntBinding<int64_t, &TrainConfig::width>("width"),
+    BoolBinding<&TrainConfig::layer_norm>("layer_norm"),
     {"activation", [](const TrainConfig& c) { return std::string(kernels::ActivationName(c.activation)); },
      [](TrainConfig& c, std::string_view text, double) {
        c.activation = text == "gelu"   ? Activation::kGelu
@@ -47,6 +62,40 @@ const std::array<Binding, 20> kBindings = {{
                       : text == "silu" ? Activation::kSilu
                                        : Activation::kRelu;
      }},
+    BoolBinding<&TrainConfig::residual>("residual"),
+    {"stages", [](const TrainConfig& c) { return Int(c.stages); },
+     [](TrainConfig& c, std::string_view text, double) { c.stages = text.empty() ? 2 : text[0] - '0'; }},
+    StageBinding<1>("stage1_channels"),
+    StageBinding<2>("stage2_channels"),
+    StageBinding<3>("stage3_channels"),
+    StageBinding<4>("stage4_channels"),
+    IntBinding<int, &TrainConfig::blocks>("blocks"),
+    {"kernel_size", [](const TrainConfig& c) { return Int(c.kernel_size); },
+     [](TrainConfig& c, std::string_view text, double) { c.kernel_size = text == "5" ? 5 : 3; }},
+    {"downsample",
+     [](const TrainConfig& c) { return std::string(c.stride_downsample ? "stride" : "maxpool"); },
+     [](TrainConfig& c, std::string_view text, double) { c.stride_downsample = text == "stride"; }},
+    BoolBinding<&TrainConfig::batch_norm>("batch_norm"),
+    BoolBinding<&TrainConfig::depthwise>("depthwise"),
+    IntBinding<int64_t, &TrainConfig::d_model>("d_model"),
+    IntBinding<int, &TrainConfig::layers>("layers"),
+    IntBinding<int, &TrainConfig::heads>("heads"),
+    IntBinding<int, &TrainConfig::kv_heads>("kv_heads"),
+    {"attention",
+     [](const TrainConfig& c) { return std::string(c.sliding_window ? "sliding_window" : "full"); },
+     [](TrainConfig& c, std::string_view text, double) { c.sliding_window = text == "sliding_window"; }},
+    IntBinding<int64_t, &TrainConfig::window>("window"),
+    {"position", [](const TrainConfig& c) { return std::string(PositionKindName(c.position)); },
+     [](TrainConfig& c, std::string_view text, double) { c.position = ParsePositionKind(text); }},
+    {"norm", [](const TrainConfig& c) { return std::string(NormKindName(c.norm)); },
+     [](TrainConfig& c, std::string_view text, double) { c.norm = ParseNormKind(text); }},
+    {"norm_position", [](const TrainConfig& c) { return std::string(c.post_norm ? "post" : "pre"); },
+     [](TrainConfig& c, std::string_view text, double) { c.post_norm = text == "post"; }},
+    FloatBinding<&TrainConfig::mlp_ratio>("mlp_ratio"),
+    {"ffn", [](const TrainConfig& c) { return std::string(FfnKindName(c.ffn)); },
+     [](TrainConfig& c, std::string_view text, double) { c.ffn = ParseFfnKind(text); }},
+    IntBinding<int64_t, &TrainConfig::patch_size>("patch_size"),
+    IntBinding<int64_t, &TrainConfig::seq_len>("seq_len"),
     {"precision", [](const TrainConfig& c) { return std::string(PrecisionName(c.precision)); },
      [](TrainConfig& c, std::string_view text, double) {
        c.precision = text == "fp16" ? Precision::kFp16 : text == "bf16" ? Precision::kBf16 : Precision::kFp32;
@@ -59,12 +108,9 @@ const std::array<Binding, 20> kBindings = {{
                                               : ScheduleKind::kConstant;
      }},
     FloatBinding<&TrainConfig::warmup_fraction>("warmup_fraction"),
-    {"batch_size", [](const TrainConfig& c) { return Int(c.batch_size); },
-     [](TrainConfig& c, std::string_view, double v) { c.batch_size = static_cast<int64_t>(v); }},
-    {"grad_accum", [](const TrainConfig& c) { return Int(c.grad_accum); },
-     [](TrainConfig& c, std::string_view, double v) { c.grad_accum = static_cast<int>(v); }},
-    {"epochs", [](const TrainConfig& c) { return Int(c.epochs); },
-     [](TrainConfig& c, std::string_view, double v) { c.epochs = static_cast<int>(v); }},
+    IntBinding<int64_t, &TrainConfig::batch_size>("batch_size"),
+    IntBinding<int, &TrainConfig::grad_accum>("grad_accum"),
+    IntBinding<int, &TrainConfig::epochs>("epochs"),
     {"optimizer", [](const TrainConfig& c) { return std::string(OptimizerKindName(c.optimizer)); },
      [](TrainConfig& c, std::string_view text, double) {
        c.optimizer = text == "sgd" ? OptimizerKind::kSgd : OptimizerKind::kAdamW;
@@ -75,8 +121,6 @@ const std::array<Binding, 20> kBindings = {{
     FloatBinding<&TrainConfig::clip_norm>("clip_norm"),
     FloatBinding<&TrainConfig::label_smoothing>("label_smoothing"),
     FloatBinding<&TrainConfig::dropout>("dropout"),
-    BoolBinding<&TrainConfig::layer_norm>("layer_norm"),
-    BoolBinding<&TrainConfig::residual>("residual"),
     {"seed", [](const TrainConfig& c) { return std::to_string(c.seed); },
      [](TrainConfig& c, std::string_view, double v) { c.seed = static_cast<uint64_t>(v); }},
 }};
@@ -90,6 +134,27 @@ const Binding* FindBinding(std::string_view name) {
 
 Status UnknownKnob(std::string_view name) {
   return InvalidArgumentError("unknown knob '" + std::string(name) + "'");
+}
+
+// The constraints between knobs that the catalog's ranges cannot say.
+Status ValidateArchitecture(const TrainConfig& config) {
+  if (config.model != ModelKind::kVit && config.model != ModelKind::kLm) return Status::Ok();
+  const auto knobs = [](std::string_view a, int64_t va, std::string_view b, int64_t vb) {
+    return std::string(a) + " " + std::to_string(va) + " and " + std::string(b) + " " + std::to_string(vb);
+  };
+  if (config.d_model % config.heads != 0) {
+    return InvalidArgumentError(knobs("d_model", config.d_model, "heads", config.heads) +
+                                ": heads must divide d_model");
+  }
+  if (config.kv_heads != 0 && config.heads % config.kv_heads != 0) {
+    return InvalidArgumentError(knobs("heads", config.heads, "kv_heads", config.kv_heads) +
+                                ": kv_heads must divide heads (0: as many as heads)");
+  }
+  if (config.position == PositionKind::kRope && (config.d_model / config.heads) % 2 != 0) {
+    return InvalidArgumentError(knobs("d_model", config.d_model, "heads", config.heads) +
+                                ": rope needs an even head size (d_model / heads)");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -143,6 +208,7 @@ Status ValidateConfig(const TrainConfig& config) {
     std::string error = CheckKnobText(knob, binding->get(config));
     if (!error.empty()) return InvalidArgumentError(std::move(error));
   }
+  HPO_RETURN_IF_ERROR(ValidateArchitecture(config));
   if (config.threads < 1 || config.threads > 1024) {
     return InvalidArgumentError("threads: " + std::to_string(config.threads) + " is out of range [1, 1024]");
   }
@@ -154,10 +220,15 @@ Status ValidateConfig(const TrainConfig& config) {
 }
 
 std::string KnobsToString(const TrainConfig& config) {
+  const auto value_of = [&config](std::string_view name) {
+    const Binding* binding = FindBinding(name);
+    return binding == nullptr ? std::string() : binding->get(config);
+  };
   std::string out;
-  for (const Binding& binding : kBindings) {
+  for (const Knob& knob : Knobs()) {
+    if (!ActiveIn(knob, value_of)) continue;
     if (!out.empty()) out += ' ';
-    out += std::string(binding.name) + "=" + binding.get(config);
+    out += std::string(knob.name) + "=" + value_of(knob.name);
   }
   return out;
 }

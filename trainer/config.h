@@ -26,11 +26,13 @@ Result<std::string> GetKnob(const TrainConfig& config, std::string_view name);
 // assignment without '=', a knob given twice, or any SetKnob error.
 Result<TrainConfig> ConfigFromArgs(std::span<const std::string> assignments);
 
-// Checks every knob of `config` against the catalog, and the run settings (1 <= threads <= 1024,
-// train_limit >= 0). INVALID_ARGUMENT naming the first offender.
+// Checks every knob of `config` against the catalog, the constraints between knobs of the transformers
+// (heads divide d_model, kv_heads divide heads, rope needs an even head size) and the run settings
+// (1 <= threads <= 1024, train_limit >= 0). INVALID_ARGUMENT naming the first offender.
 Status ValidateConfig(const TrainConfig& config);
 
-// "hidden_layers=2 width=256 activation=relu ..." in catalog order, for logs.
+// "model=mlp hidden_layers=2 width=256 ..." in catalog order, for logs: the knobs that count for this
+// configuration (a cnn's shows no hidden_layers, an adamw run no momentum).
 std::string KnobsToString(const TrainConfig& config);
 
 }  // namespace hpo::trainer

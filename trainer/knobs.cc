@@ -1,5 +1,6 @@
 #include "trainer/knobs.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -10,11 +11,20 @@
 namespace hpo::trainer {
 namespace {
 
+constexpr std::string_view kModels[] = {"mlp", "cnn", "vit", "lm"};
 constexpr std::string_view kActivations[] = {"relu", "gelu", "tanh", "silu"};
 constexpr std::string_view kPrecisions[] = {"fp32", "fp16", "bf16"};
 constexpr std::string_view kSchedules[] = {"constant", "cosine", "warmup_cosine"};
 constexpr std::string_view kOptimizers[] = {"sgd", "adamw"};
 constexpr std::string_view kBooleans[] = {"false", "true"};
+constexpr std::string_view kStages[] = {"1", "2", "3", "4"};
+constexpr std::string_view kKernelSizes[] = {"3", "5"};
+constexpr std::string_view kDownsamples[] = {"maxpool", "stride"};
+constexpr std::string_view kAttentions[] = {"full", "sliding_window"};
+constexpr std::string_view kPositions[] = {"learned", "sinusoidal", "rope", "alibi"};
+constexpr std::string_view kNorms[] = {"layernorm", "rmsnorm"};
+constexpr std::string_view kNormPositions[] = {"pre", "post"};
+constexpr std::string_view kFfns[] = {"gelu", "swiglu"};
 constexpr double kMaxSeed = 9007199254740992.0;  // 2^53: every integer up to here is exact in a double
 
 constexpr Knob Int(std::string_view name, double min, double max, std::string_view def, bool log,
@@ -38,11 +48,79 @@ constexpr Knob When(Knob knob, std::string_view parent, std::span<const std::str
 
 constexpr std::string_view kWhenSgd[] = {"sgd"};
 constexpr std::string_view kWhenWarmup[] = {"warmup_cosine"};
+constexpr std::string_view kWhenMlp[] = {"mlp"};
+constexpr std::string_view kWhenCnn[] = {"cnn"};
+constexpr std::string_view kWhenMlpCnn[] = {"mlp", "cnn"};
+constexpr std::string_view kWhenTransformer[] = {"vit", "lm"};
+constexpr std::string_view kWhenVit[] = {"vit"};
+constexpr std::string_view kWhenLm[] = {"lm"};
+constexpr std::string_view kWhenStages2[] = {"2", "3", "4"};
+constexpr std::string_view kWhenStages3[] = {"3", "4"};
+constexpr std::string_view kWhenStages4[] = {"4"};
+constexpr std::string_view kWhenSliding[] = {"sliding_window"};
 
-constexpr std::array<Knob, 20> kKnobs = {{
-    Int("hidden_layers", 1, 8, "2", false, "number of hidden layers of the MLP"),
-    Int("width", 8, 4096, "256", true, "units in each hidden layer"),
-    Choice("activation", kActivations, "relu", "hidden-layer nonlinearity (gelu is the tanh approximation)"),
+constexpr Knob Mlp(Knob knob) { return When(knob, "model", kWhenMlp); }
+constexpr Knob Cnn(Knob knob) { return When(knob, "model", kWhenCnn); }
+constexpr Knob Transformer(Knob knob) { return When(knob, "model", kWhenTransformer); }
+
+constexpr std::array<Knob, 44> kKnobs = {{
+    Choice("model", kModels, "mlp",
+           "model family: mlp (dense layers), cnn (convolution stages), vit (a vision transformer on image "
+           "patches) or lm (a causal byte-level language model on a text file)"),
+    // The MLP.
+    Mlp(Int("hidden_layers", 1, 8, "2", false, "number of hidden layers of the MLP")),
+    Mlp(Int("width", 8, 4096, "256", true, "units in each hidden layer of the MLP")),
+    Mlp(Choice("layer_norm", kBooleans, "false", "layer normalisation before each hidden activation")),
+    When(Choice("activation", kActivations, "relu",
+                "hidden-layer nonlinearity of the mlp and cnn (gelu is the tanh approximation)"),
+         "model", kWhenMlpCnn),
+    When(Choice("residual", kBooleans, "false",
+                "residual connections: around each MLP hidden layer whose input has its width, and around "
+                "each CNN block (a 1x1 projection where the shape changes)"),
+         "model", kWhenMlpCnn),
+    // The CNN.
+    Cnn(Int("stage1_channels", 4, 512, "32", true, "channels of the first stage")),
+    Cnn(Choice("stages", kStages, "2",
+               "convolution stages; each after the first halves the resolution (see downsample)")),
+    When(Int("stage2_channels", 4, 512, "64", true, "channels of the second stage"), "stages", kWhenStages2),
+    When(Int("stage3_channels", 4, 512, "128", true, "channels of the third stage"), "stages", kWhenStages3),
+    When(Int("stage4_channels", 4, 1024, "256", true, "channels of the fourth stage"), "stages",
+         kWhenStages4),
+    Cnn(Int("blocks", 1, 4, "1", false, "convolution blocks per stage")),
+    Cnn(Choice("kernel_size", kKernelSizes, "3", "convolution window, 3x3 or 5x5 (padded to keep the size)")),
+    Cnn(Choice("downsample", kDownsamples, "maxpool",
+               "how a stage after the first halves the resolution: a 2x2 max pool, or stride 2 in its first "
+               "convolution")),
+    Cnn(Choice("batch_norm", kBooleans, "true", "batch normalisation after each convolution")),
+    Cnn(Choice("depthwise", kBooleans, "false",
+               "depthwise-separable convolutions (a per-channel window, then a 1x1 convolution) after the "
+               "first")),
+    // The transformers.
+    Transformer(Int("d_model", 8, 1024, "64", true, "width of the token representations")),
+    Transformer(Int("layers", 1, 24, "4", false, "transformer blocks")),
+    Transformer(Int("heads", 1, 32, "4", false, "attention heads; must divide d_model")),
+    Transformer(Int("kv_heads", 0, 32, "0", false,
+                    "key/value heads: 0 or heads for multi-head attention, 1 for multi-query, a divisor of "
+                    "heads for grouped-query")),
+    Transformer(Choice("attention", kAttentions, "full",
+                       "full attention, or a sliding window of `window` positions (local attention)")),
+    When(Int("window", 1, 4096, "16", true, "positions each token attends to (sliding_window only)"),
+         "attention", kWhenSliding),
+    Transformer(
+        Choice("position", kPositions, "learned",
+               "position encoding: learned or sinusoidal embeddings added to the input, rotary (RoPE) "
+               "on queries and keys, or ALiBi biases on the scores")),
+    Transformer(Choice("norm", kNorms, "layernorm", "normalisation: LayerNorm or RMSNorm")),
+    Transformer(Choice("norm_position", kNormPositions, "pre",
+                       "normalise each sub-layer's input (pre-norm) or its residual sum (post-norm)")),
+    Transformer(Float("mlp_ratio", 1, 8, "4", false, "feed-forward width as a multiple of d_model")),
+    Transformer(Choice("ffn", kFfns, "gelu", "feed-forward activation: GELU, or the gated SwiGLU")),
+    When(Int("patch_size", 1, 32, "4", false,
+             "side of the square image patches the vit embeds as tokens (pixels beyond the last whole patch "
+             "are dropped)"),
+         "model", kWhenVit),
+    When(Int("seq_len", 8, 2048, "128", true, "context of the language model, in bytes"), "model", kWhenLm),
+    // Training, for every family.
     Choice("precision", kPrecisions, "fp32",
            "training and inference number format: fp16/bf16 keep fp32 master weights and accumulate GEMMs in "
            "fp32; fp16 scales the loss dynamically"),
@@ -64,15 +142,14 @@ constexpr std::array<Knob, 20> kKnobs = {{
     When(Choice("nesterov", kBooleans, "false", "Nesterov momentum for sgd (ignored by adamw)"), "optimizer",
          kWhenSgd),
     Float("weight_decay", 0, 1, "0", false,
-          "weight decay on the weight matrices (not biases or layer-norm gains): decoupled for adamw, L2 for "
-          "sgd"),
+          "weight decay on the weight matrices (not biases, norm gains or embeddings): decoupled for adamw, "
+          "L2 for sgd"),
     Float("clip_norm", 0, 1000, "0", false,
           "clip the gradient to this global L2 norm before each step (0: no clipping)"),
     Float("label_smoothing", 0, 0.5, "0", false, "label smoothing of the cross-entropy targets"),
-    Float("dropout", 0, 0.9, "0", false, "drop probability after each hidden activation (training only)"),
-    Choice("layer_norm", kBooleans, "false", "layer normalisation before each hidden activation"),
-    Choice("residual", kBooleans, "false",
-           "residual connection around each hidden layer whose input has the layer's width"),
+    Float("dropout", 0, 0.9, "0", false,
+          "drop probability (training only): after each MLP hidden activation, before the CNN's classifier, "
+          "and on each transformer sub-layer's output"),
     Int("seed", 0, kMaxSeed, "0", false,
         "seed of initialisation, shuffling and dropout; a fixed seed repeats bit for bit on the CPU"),
 }};
@@ -146,6 +223,26 @@ bool Knob::ActiveWhen(std::string_view value) const {
 
 std::span<const Knob> Knobs() { return kKnobs; }
 
+std::vector<const Knob*> Ancestors(const Knob& knob) {
+  std::vector<const Knob*> chain;
+  for (const Knob* k = &knob; k->conditional();) {
+    const Knob* parent = FindKnob(k->when_knob);
+    if (parent == nullptr || chain.size() >= kKnobs.size()) break;  // (the catalog's test rules both out)
+    chain.push_back(parent);
+    k = parent;
+  }
+  return chain;
+}
+
+bool ActiveIn(const Knob& knob, const std::function<std::string(std::string_view)>& value_of) {
+  for (const Knob* k = &knob; k->conditional();) {
+    const Knob* parent = FindKnob(k->when_knob);
+    if (parent == nullptr || !k->ActiveWhen(value_of(parent->name))) return false;
+    k = parent;
+  }
+  return true;
+}
+
 const Knob* FindKnob(std::string_view name) {
   for (const Knob& knob : kKnobs) {
     if (knob.name == name) return &knob;
@@ -197,6 +294,63 @@ const MetricInfo* FindMetric(std::string_view name) {
 }
 
 std::string JsonNumber(double value) { return std::isfinite(value) ? FormatDouble(value) : "null"; }
+
+namespace {
+
+// One line of the tree for `knob` and, under it, its children grouped by the values that activate them.
+void AppendTree(const Knob& knob, int depth, std::string& out) {
+  out.append(static_cast<size_t>(2 * depth), ' ');
+  out += knob.name;
+  out += "  ";
+  out += KnobTypeName(knob.type);
+  out += ' ';
+  if (knob.type == KnobType::kCategorical) {
+    out += '{' + ChoicesText(knob) + '}';
+  } else {
+    out += RangeText(knob);
+    if (knob.log_scale_natural) out += " log";
+  }
+  out += ", default ";
+  out += knob.default_value;
+  out += ": ";
+  out += knob.help;
+  out += '\n';
+  std::vector<const std::string_view*> groups;  // the distinct when_values of the children, in order
+  for (const Knob& child : kKnobs) {
+    if (child.when_knob != knob.name) continue;
+    if (std::find(groups.begin(), groups.end(), child.when_values.data()) == groups.end())
+      groups.push_back(child.when_values.data());
+  }
+  for (const std::string_view* group : groups) {
+    bool header = false;
+    for (const Knob& child : kKnobs) {
+      if (child.when_knob != knob.name || child.when_values.data() != group) continue;
+      if (!header) {
+        out.append(static_cast<size_t>(2 * depth + 2), ' ');
+        out += "when ";
+        out += knob.name;
+        out += " = ";
+        for (size_t v = 0; v < child.when_values.size(); ++v) {
+          if (v > 0) out += ", ";
+          out += child.when_values[v];
+        }
+        out += ":\n";
+        header = true;
+      }
+      AppendTree(child, depth + 2, out);
+    }
+  }
+}
+
+}  // namespace
+
+std::string CatalogTree() {
+  std::string out;
+  for (const Knob& knob : kKnobs) {
+    if (!knob.conditional()) AppendTree(knob, 0, out);
+  }
+  return out;
+}
 
 std::string CatalogJson() {
   std::string out = "{\"knobs\":[";

@@ -8,9 +8,11 @@
 #ifndef HPO_TRAINER_KNOBS_H_
 #define HPO_TRAINER_KNOBS_H_
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/strings.h"
 
@@ -35,8 +37,9 @@ struct Knob {
   bool log_scale_natural;
   std::string_view help;
   // A conditional knob has an effect only when the categorical knob `when_knob` takes one of `when_values`
-  // (momentum only with optimizer sgd); "" and empty for a knob that always has one. The catalog is a tree
-  // of depth one: a parent is never itself conditional.
+  // (momentum only with optimizer sgd) and that knob itself has an effect; "" and empty for a knob that
+  // always has one. The catalog is a tree: a parent comes before its children and may itself be
+  // conditional (window under attention under model); ActiveIn walks the chain.
   std::string_view when_knob = {};
   std::span<const std::string_view> when_values = {};
 
@@ -45,13 +48,25 @@ struct Knob {
   bool ActiveWhen(std::string_view value) const;
 };
 
-// All knobs, in a fixed order (the catalog's): hidden_layers, width, activation, precision, lr, schedule,
-// warmup_fraction, batch_size, grad_accum, epochs, optimizer, momentum, nesterov, weight_decay, clip_norm,
-// label_smoothing, dropout, layer_norm, residual, seed.
+// All knobs, in a fixed order (the catalog's): model; the MLP's, the CNN's and the transformers'
+// knobs; then those of training, which every family has. A parent always precedes its children.
 std::span<const Knob> Knobs();
 
 // The knob called `name`, or nullptr.
 const Knob* FindKnob(std::string_view name);
+
+// Whether `knob` has an effect when every knob's value is what `value_of(name)` returns (the catalog's
+// default text where the caller has none): its parent, and the parent's parent up the tree, take values
+// that activate them.
+bool ActiveIn(const Knob& knob, const std::function<std::string(std::string_view)>& value_of);
+
+// The chain of (parent, values) conditions of `knob` from its parent up to the root, nearest first; empty
+// for an unconditional knob.
+std::vector<const Knob*> Ancestors(const Knob& knob);
+
+// The catalog as an indented tree for people (hpo-train --list-knobs): each knob with its type, range or
+// choices and default, its children under it after "when <parent> = <values>:".
+std::string CatalogTree();
 
 // Returns "" when `value` is allowed for the numeric knob `knob` (in range; integral for kInt), otherwise
 // a message naming the knob and its range, e.g. "knob 'lr': 20 is out of range [1e-06, 10]".

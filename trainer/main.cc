@@ -1,10 +1,10 @@
 // hpo-train: trains one builtin trial and prints its metrics as one JSON line on stdout, after a progress
 // line per epoch.
 //
-//   hpo-train [--data-dir DIR] [--train-limit N] [--threads N] [--backend auto|cpu|cuda] [--list-knobs]
-//             [--KNOB=VALUE ...]
+//   hpo-train [--data-dir DIR] [--train-limit N] [--threads N] [--backend auto|cpu|cuda]
+//             [--list-knobs [--json]] [--KNOB=VALUE ...]
 //
-// Knobs are those of trainer/knobs.h (--list-knobs prints the catalog as JSON). After every epoch a
+// Knobs are those of trainer/knobs.h (--list-knobs prints the catalog as a tree, --json as JSON). After every epoch a
 // progress line goes to stdout, one JSON object with a "step" (trainer/train.h ProgressToJson), which the
 // worker relays to the coordinator for early stopping, and a line for people to stderr; the metrics line,
 // without a "step", comes last.
@@ -48,21 +48,24 @@ int Main(int argc, char** argv) {
   using namespace hpo::trainer;
 
   CLI::App app(
-      "hpo-train: trains one MLP trial on Fashion-MNIST (or your own .npy arrays) and prints its metrics as "
-      "one "
-      "JSON line");
+      "hpo-train: trains one trial (an mlp, cnn, vit or language model) on Fashion-MNIST or your own data "
+      "and prints its metrics as one JSON line");
   TrainConfig defaults;
   std::string data_dir = defaults.data_dir;
   int64_t train_limit = 0;
   int threads = 1;
   std::string backend_name = "auto";
   bool list_knobs = false;
+  bool json = false;
   app.add_option("--data-dir", data_dir, "directory of the Fashion-MNIST .gz files")->capture_default_str();
   app.add_option("--train-limit", train_limit, "use only the first N training images (0: all 50,000)")
       ->capture_default_str();
   app.add_option("--threads", threads, "CPU threads for the BLAS")->capture_default_str();
   app.add_option("--backend", backend_name, "auto, cpu or cuda")->capture_default_str();
-  app.add_flag("--list-knobs", list_knobs, "print the knob and metric catalog as JSON and exit");
+  app.add_flag("--list-knobs", list_knobs,
+               "print the knob catalog as a tree (each family's knobs under the value of model that has them) "
+               "and exit");
+  app.add_flag("--json", json, "with --list-knobs: print the knob and metric catalog as JSON");
   // Users' own data: NumPy arrays instead of Fashion-MNIST.
   NpyDataOptions npy;
   std::string layout = "nhwc";
@@ -99,7 +102,7 @@ int Main(int argc, char** argv) {
     return Fail(kExitBadArguments, e.what());
   }
   if (list_knobs) {
-    std::printf("%s\n", CatalogJson().c_str());
+    std::printf("%s%s", json ? CatalogJson().c_str() : CatalogTree().c_str(), json ? "\n" : "");
     return 0;
   }
 

@@ -11,6 +11,7 @@
 
 #include "base/rng.h"
 #include "base/strings.h"
+#include "trainer/cnn.h"
 #include "trainer/config.h"
 #include "trainer/knobs.h"
 #include "trainer/latency.h"
@@ -47,6 +48,46 @@ Status Diverged(std::string_view what, int epoch, int64_t step) {
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The model of the config's family, shaped for the data.
+Result<std::unique_ptr<Model>> CreateModel(const TrainConfig& config, kernels::Backend& backend,
+                                           const Datasets& data, DType dtype, int64_t max_rows) {
+  switch (config.model) {
+    case ModelKind::kMlp: {
+      const MlpConfig shape{data.train.dim, config.hidden_layers, config.width,    config.activation,
+                            data.classes,   config.layer_norm,    config.residual, config.dropout};
+      HPO_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(backend, shape, dtype, max_rows, config.seed));
+      return std::unique_ptr<Model>(std::make_unique<Mlp>(std::move(mlp)));
+    }
+    case ModelKind::kCnn: {
+      if (data.height < 1) {
+        return InvalidArgumentError("model cnn needs images, and these examples are vectors of " +
+                                    std::to_string(data.train.dim) + " features without an image shape");
+      }
+      CnnConfig shape;
+      shape.height = data.height;
+      shape.width = data.width;
+      shape.channels = data.channels;
+      shape.classes = data.classes;
+      shape.stage_channels.assign(config.stage_channels.begin(),
+                                  config.stage_channels.begin() + config.stages);
+      shape.blocks = config.blocks;
+      shape.kernel_size = config.kernel_size;
+      shape.stride_downsample = config.stride_downsample;
+      shape.batch_norm = config.batch_norm;
+      shape.depthwise = config.depthwise;
+      shape.residual = config.residual;
+      shape.activation = config.activation;
+      shape.dropout = config.dropout;
+      HPO_ASSIGN_OR_RETURN(Cnn cnn, Cnn::Create(backend, shape, dtype, max_rows, config.seed));
+      return std::unique_ptr<Model>(std::make_unique<Cnn>(std::move(cnn)));
+    }
+    case ModelKind::kVit:
+    case ModelKind::kLm:
+      break;
+  }
+  return UnimplementedError("model " + std::string(ModelKindName(config.model)) + " is not built yet");
+}
+
 // The state of one run: the model, the optimizer, the loss scaler, host staging and backend buffers, all
 // allocated once.
 class Run {
@@ -67,12 +108,12 @@ class Run {
       return InvalidArgumentError("the validation and test sets must not be empty");
     }
     batch_ = std::min(config_.batch_size, train_count_);
-    const int64_t max_rows = std::max({batch_, kEvalRows, kThroughputRows});
+    // The MLP evaluates in large chunks; the other families keep activations per pixel or token, so their
+    // evaluation chunks are no larger than the throughput batch.
+    const int64_t max_rows = config_.model == ModelKind::kMlp ? std::max({batch_, kEvalRows, kThroughputRows})
+                                                              : std::max(batch_, kThroughputRows);
     dtype_ = ComputeType(config_.precision);
-    const MlpConfig shape{dim_,          config_.hidden_layers, config_.width,    config_.activation,
-                          data_.classes, config_.layer_norm,    config_.residual, config_.dropout};
-    HPO_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(backend_, shape, dtype_, max_rows, config_.seed));
-    model_ = std::make_unique<Mlp>(std::move(mlp));
+    HPO_ASSIGN_OR_RETURN(model_, CreateModel(config_, backend_, data_, dtype_, max_rows));
     if (config_.grad_accum > 1) {
       HPO_ASSIGN_OR_RETURN(grad_sum_, backend_.Allocate(model_->grads().size, model_->master_dtype()));
     }

@@ -22,6 +22,7 @@
 #ifndef HPO_TRAINER_TRAIN_H_
 #define HPO_TRAINER_TRAIN_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -30,6 +31,7 @@
 #include "base/status.h"
 #include "kernels/backend.h"
 #include "trainer/dataset.h"
+#include "trainer/families.h"
 #include "trainer/optimizer.h"
 #include "trainer/precision.h"
 #include "trainer/schedule.h"
@@ -39,10 +41,38 @@ namespace hpo::trainer {
 // A trial's configuration. The knob fields' names, ranges and defaults are those of trainer/knobs.h
 // (ValidateConfig checks them; config.h parses them from text).
 struct TrainConfig {
-  // Knobs.
+  // Knobs: the family and its architecture.
+  ModelKind model = ModelKind::kMlp;
+  // mlp
   int hidden_layers = 2;
   int64_t width = 256;
+  bool layer_norm = false;
+  // mlp and cnn
   kernels::Activation activation = kernels::Activation::kRelu;
+  bool residual = false;
+  // cnn
+  int stages = 2;
+  std::array<int64_t, 4> stage_channels = {32, 64, 128, 256};
+  int blocks = 1;
+  int kernel_size = 3;
+  bool stride_downsample = false;
+  bool batch_norm = true;
+  bool depthwise = false;
+  // vit and lm
+  int64_t d_model = 64;
+  int layers = 4;
+  int heads = 4;
+  int kv_heads = 0;  // 0: heads
+  bool sliding_window = false;
+  int64_t window = 16;
+  PositionKind position = PositionKind::kLearned;
+  NormKind norm = NormKind::kLayerNorm;
+  bool post_norm = false;
+  double mlp_ratio = 4;
+  FfnKind ffn = FfnKind::kGelu;
+  int64_t patch_size = 4;  // vit
+  int64_t seq_len = 128;   // lm
+  // Training, for every family.
   Precision precision = Precision::kFp32;
   double lr = 1e-3;
   ScheduleKind schedule = ScheduleKind::kConstant;
@@ -57,8 +87,6 @@ struct TrainConfig {
   double clip_norm = 0.0;  // 0: off
   double label_smoothing = 0.0;
   double dropout = 0.0;
-  bool layer_norm = false;
-  bool residual = false;
   uint64_t seed = 0;
   // Run settings (not knobs): where the data is and how much of it to use, and the CPU threads. Train()
   // itself honours train_limit; data_dir and threads are for whoever loads the data and makes the backend.

@@ -916,6 +916,74 @@ TEST(SpecTest, AConditionalKnobWhoseParentNeverActivatesItIsRefused) {
   EXPECT_FALSE(fixed->parameters(0).has_condition());
 }
 
+TEST(SpecTest, FamilyKnobsNestUnderTheirFirstSearchedAncestor) {
+  const auto normalize = [](const std::string& parameters, const std::string& fixed) {
+    return NormalizeSpec(Parse(R"({"name": "arch", "objectives": [{"name": "accuracy"}],
+      "budget": {"max_trials": 10}, "task": {"builtin": {"fixed": {)" +
+                               fixed + R"(}}}, "parameters": [)" + parameters + "]}"));
+  };
+  const auto condition = [](const v1::Parameter& p) {
+    std::string out = p.condition().parent() + ":";
+    for (const std::string& v : p.condition().values()) out += " " + v;
+    return out;
+  };
+  // model searched: each family's knobs hang under it, and a knob under a searched knob under model hangs
+  // under that knob (whose own condition carries the rest of the chain).
+  auto spec = normalize(R"({"name": "model", "categorical": {"choices": ["mlp", "cnn", "lm"]}},
+      {"name": "width", "int": {"low": 16, "high": 256}},
+      {"name": "activation", "categorical": {"choices": ["relu", "gelu"]}},
+      {"name": "stages", "categorical": {"choices": ["1", "2", "3"]}},
+      {"name": "stage3_channels", "int": {"low": 8, "high": 64}},
+      {"name": "attention", "categorical": {"choices": ["full", "sliding_window"]}},
+      {"name": "window", "int": {"low": 4, "high": 64}},
+      {"name": "lr", "float": {"low": 0.001, "high": 0.1}})",
+                        "");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_FALSE(spec->parameters(0).has_condition());
+  EXPECT_EQ(condition(spec->parameters(1)), "model: mlp");
+  EXPECT_EQ(condition(spec->parameters(2)), "model: mlp cnn");
+  EXPECT_EQ(condition(spec->parameters(3)), "model: cnn");
+  EXPECT_EQ(condition(spec->parameters(4)), "stages: 3");
+  EXPECT_EQ(condition(spec->parameters(5)), "model: lm");
+  EXPECT_EQ(condition(spec->parameters(6)), "attention: sliding_window");
+  EXPECT_FALSE(spec->parameters(7).has_condition());
+  // A parent fixed where the knob counts passes the condition on to the next searched ancestor.
+  auto fixed = normalize(R"({"name": "model", "categorical": {"choices": ["vit", "cnn"]}},
+      {"name": "window", "int": {"low": 4, "high": 64}})",
+                         R"("attention": "sliding_window")");
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  EXPECT_EQ(condition(fixed->parameters(1)), "model: vit");
+  // Refused: a knob whose chain can never count.
+  const auto error = [&](const std::string& parameters, const std::string& fixed_knobs) {
+    auto bad = normalize(parameters, fixed_knobs);
+    EXPECT_FALSE(bad.ok()) << parameters;
+    return bad.ok() ? std::string() : bad.status().message();
+  };
+  EXPECT_EQ(
+      error(R"({"name": "window", "int": {"low": 4, "high": 64}})", R"("model": "lm")"),
+      "parameters[0] (window): has an effect only when attention is sliding_window, and attention is full "
+      "(its default) here: search attention or fix it to a value where this knob counts");
+  EXPECT_EQ(
+      error(R"({"name": "window", "int": {"low": 4, "high": 64}})", R"("attention": "sliding_window")"),
+      "parameters[0] (window): has an effect only when attention does, which is when model is vit or lm, "
+      "and model is mlp (its default) here: search model or fix it to a value where this knob counts");
+  EXPECT_EQ(error(R"({"name": "model", "categorical": {"choices": ["mlp", "cnn"]}},
+                     {"name": "stage2_channels", "int": {"low": 8, "high": 64}})",
+                  R"("stages": "1")"),
+            "parameters[1] (stage2_channels): has an effect only when stages is 2 or 3 or 4, and stages is 1 "
+            "(task.builtin.fixed) here: search stages or fix it to a value where this knob counts");
+  EXPECT_EQ(
+      error(R"({"name": "model", "categorical": {"choices": ["mlp", "cnn"]}},
+                     {"name": "d_model", "int": {"low": 32, "high": 64}})",
+            ""),
+      "parameters[1] (d_model): has an effect only when model is vit or lm, and parameters[0] (model) never "
+      "chooses it");
+  // The knobs of today's MLP studies still need nothing: model is mlp by default.
+  auto mlp = normalize(R"({"name": "hidden_layers", "int": {"low": 1, "high": 3}})", "");
+  ASSERT_TRUE(mlp.ok()) << mlp.status().ToString();
+  EXPECT_FALSE(mlp->parameters(0).has_condition());
+}
+
 TEST(SpecTest, UsersOwnDataNamesAbsolutePathsAndSaneFractions) {
   const auto normalized = [](const std::string& npy) {
     return NormalizeSpec(Parse(R"({"name": "own", "objectives": [{"name": "accuracy"}],

@@ -48,12 +48,80 @@ TEST(ConfigTest, ParsesEveryKnob) {
   EXPECT_TRUE(config->layer_norm);
   EXPECT_TRUE(config->residual);
   EXPECT_TRUE(ValidateConfig(*config).ok());
+  EXPECT_EQ(KnobsToString(*config),
+            "model=mlp hidden_layers=3 width=64 layer_norm=true activation=gelu residual=true precision=bf16 "
+            "lr=0.05 schedule=warmup_cosine warmup_fraction=0.1 batch_size=32 grad_accum=4 epochs=2 "
+            "optimizer=sgd momentum=0.5 nesterov=true weight_decay=1e-04 clip_norm=1.5 label_smoothing=0.1 "
+            "dropout=0.25 seed=123456789012");
+}
+
+TEST(ConfigTest, ParsesEveryArchitectureKnobAndShowsOnlyTheFamilysOwn) {
+  auto cnn = ConfigFromArgs(std::vector<std::string>{
+      "model=cnn", "stages=3", "stage1_channels=16", "stage2_channels=24", "stage3_channels=40",
+      "stage4_channels=80", "blocks=2", "kernel_size=5", "downsample=stride", "batch_norm=false",
+      "depthwise=true", "residual=true", "activation=silu", "hidden_layers=4"});
+  ASSERT_TRUE(cnn.ok()) << cnn.status().ToString();
+  EXPECT_EQ(cnn->model, ModelKind::kCnn);
+  EXPECT_EQ(cnn->stages, 3);
+  EXPECT_EQ(cnn->stage_channels, (std::array<int64_t, 4>{16, 24, 40, 80}));
+  EXPECT_EQ(cnn->blocks, 2);
+  EXPECT_EQ(cnn->kernel_size, 5);
+  EXPECT_TRUE(cnn->stride_downsample);
+  EXPECT_FALSE(cnn->batch_norm);
+  EXPECT_TRUE(cnn->depthwise);
+  EXPECT_TRUE(ValidateConfig(*cnn).ok());
+  // hidden_layers and stage4_channels do not count for a 3-stage cnn: the log leaves them out.
+  EXPECT_EQ(KnobsToString(*cnn).rfind(
+                "model=cnn activation=silu residual=true stage1_channels=16 stages=3 stage2_channels=24 "
+                "stage3_channels=40 blocks=2 kernel_size=5 downsample=stride batch_norm=false depthwise=true "
+                "precision=fp32 ",
+                0),
+            0u);
+
+  auto lm = ConfigFromArgs(std::vector<std::string>{
+      "model=lm", "d_model=96", "layers=3", "heads=6", "kv_heads=2", "attention=sliding_window", "window=32",
+      "position=rope", "norm=rmsnorm", "norm_position=post", "mlp_ratio=2.5", "ffn=swiglu", "seq_len=64",
+      "patch_size=7"});
+  ASSERT_TRUE(lm.ok()) << lm.status().ToString();
+  EXPECT_EQ(lm->model, ModelKind::kLm);
+  EXPECT_EQ(lm->d_model, 96);
+  EXPECT_EQ(lm->layers, 3);
+  EXPECT_EQ(lm->heads, 6);
+  EXPECT_EQ(lm->kv_heads, 2);
+  EXPECT_TRUE(lm->sliding_window);
+  EXPECT_EQ(lm->window, 32);
+  EXPECT_EQ(lm->position, PositionKind::kRope);
+  EXPECT_EQ(lm->norm, NormKind::kRmsNorm);
+  EXPECT_TRUE(lm->post_norm);
+  EXPECT_EQ(lm->mlp_ratio, 2.5);
+  EXPECT_EQ(lm->ffn, FfnKind::kSwiGlu);
+  EXPECT_EQ(lm->seq_len, 64);
+  EXPECT_TRUE(ValidateConfig(*lm).ok());
   EXPECT_EQ(
-      KnobsToString(*config),
-      "hidden_layers=3 width=64 activation=gelu precision=bf16 lr=0.05 schedule=warmup_cosine "
-      "warmup_fraction=0.1 batch_size=32 grad_accum=4 epochs=2 optimizer=sgd momentum=0.5 nesterov=true "
-      "weight_decay=1e-04 clip_norm=1.5 label_smoothing=0.1 dropout=0.25 layer_norm=true residual=true "
-      "seed=123456789012");
+      KnobsToString(*lm).rfind(
+          "model=lm d_model=96 layers=3 heads=6 kv_heads=2 attention=sliding_window window=32 position=rope "
+          "norm=rmsnorm norm_position=post mlp_ratio=2.5 ffn=swiglu seq_len=64 precision=fp32 ",
+          0),
+      0u);
+}
+
+TEST(ConfigTest, RefusesTransformerShapesThatDoNotDivide) {
+  const auto check = [](std::vector<std::string> args, const std::string& message) {
+    auto config = ConfigFromArgs(args);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    const Status s = ValidateConfig(*config);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << message;
+    EXPECT_EQ(s.message(), message);
+  };
+  check({"model=vit", "d_model=100", "heads=3"}, "d_model 100 and heads 3: heads must divide d_model");
+  check({"model=lm", "heads=4", "kv_heads=3"},
+        "heads 4 and kv_heads 3: kv_heads must divide heads (0: as many as heads)");
+  check({"model=lm", "d_model=36", "heads=4", "position=rope"},
+        "d_model 36 and heads 4: rope needs an even head size (d_model / heads)");
+  // The same shapes are no concern of a family without attention.
+  auto mlp = ConfigFromArgs(std::vector<std::string>{"d_model=100", "heads=3"});
+  ASSERT_TRUE(mlp.ok());
+  EXPECT_TRUE(ValidateConfig(*mlp).ok());
 }
 
 TEST(ConfigTest, DefaultsEqualTheCatalog) {

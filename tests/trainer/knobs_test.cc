@@ -5,7 +5,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,11 +17,50 @@ namespace {
 TEST(KnobsTest, CatalogHoldsTheKnobsInOrder) {
   std::vector<std::string> names;
   for (const Knob& knob : Knobs()) names.emplace_back(knob.name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "hidden_layers",   "width",           "activation", "precision",    "lr",
-                       "schedule",        "warmup_fraction", "batch_size", "grad_accum",   "epochs",
-                       "optimizer",       "momentum",        "nesterov",   "weight_decay", "clip_norm",
-                       "label_smoothing", "dropout",         "layer_norm", "residual",     "seed"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"model",
+                                             "hidden_layers",
+                                             "width",
+                                             "layer_norm",
+                                             "activation",
+                                             "residual",
+                                             "stage1_channels",
+                                             "stages",
+                                             "stage2_channels",
+                                             "stage3_channels",
+                                             "stage4_channels",
+                                             "blocks",
+                                             "kernel_size",
+                                             "downsample",
+                                             "batch_norm",
+                                             "depthwise",
+                                             "d_model",
+                                             "layers",
+                                             "heads",
+                                             "kv_heads",
+                                             "attention",
+                                             "window",
+                                             "position",
+                                             "norm",
+                                             "norm_position",
+                                             "mlp_ratio",
+                                             "ffn",
+                                             "patch_size",
+                                             "seq_len",
+                                             "precision",
+                                             "lr",
+                                             "schedule",
+                                             "warmup_fraction",
+                                             "batch_size",
+                                             "grad_accum",
+                                             "epochs",
+                                             "optimizer",
+                                             "momentum",
+                                             "nesterov",
+                                             "weight_decay",
+                                             "clip_norm",
+                                             "label_smoothing",
+                                             "dropout",
+                                             "seed"}));
 }
 
 TEST(KnobsTest, RangesAndDefaults) {
@@ -151,24 +192,124 @@ TEST(KnobsTest, ConditionalKnobsNameTheirParentAndWhereTheyCount) {
     const Knob* parent = FindKnob(knob.when_knob);
     ASSERT_NE(parent, nullptr) << knob.name;
     EXPECT_EQ(parent->type, KnobType::kCategorical) << knob.name;
-    EXPECT_FALSE(parent->conditional()) << knob.name << ": the tree has depth one";
+    // A parent comes earlier in the catalog, so the tree has no cycle and a search space can list it first.
+    EXPECT_LT(parent - Knobs().data(), &knob - Knobs().data()) << knob.name;
     for (const std::string_view value : knob.when_values) {
       EXPECT_EQ(CheckKnobText(*parent, value), "") << knob.name << " " << value;
       EXPECT_TRUE(knob.ActiveWhen(value));
     }
   }
-  EXPECT_EQ(conditional, (std::vector<std::string_view>{"warmup_fraction", "momentum", "nesterov"}));
+  EXPECT_EQ(conditional.size(), 31u);
+  // Every knob but model and the training knobs belongs to a family.
+  for (const std::string_view name :
+       {"model", "precision", "lr", "schedule", "batch_size", "grad_accum", "epochs", "optimizer",
+        "weight_decay", "clip_norm", "label_smoothing", "dropout", "seed"}) {
+    EXPECT_FALSE(FindKnob(name)->conditional()) << name;
+  }
+  EXPECT_EQ(Ancestors(*FindKnob("window")),
+            (std::vector<const Knob*>{FindKnob("attention"), FindKnob("model")}));
+  EXPECT_EQ(Ancestors(*FindKnob("stage3_channels")),
+            (std::vector<const Knob*>{FindKnob("stages"), FindKnob("model")}));
+  EXPECT_TRUE(Ancestors(*FindKnob("lr")).empty());
+  const auto values = [](std::map<std::string, std::string> set) {
+    return [set](std::string_view name) {
+      const auto it = set.find(std::string(name));
+      return it != set.end() ? it->second : std::string(FindKnob(name)->default_value);
+    };
+  };
+  // window counts only when attention is sliding_window AND attention counts (model vit or lm).
+  EXPECT_TRUE(ActiveIn(*FindKnob("window"), values({{"model", "lm"}, {"attention", "sliding_window"}})));
+  EXPECT_FALSE(ActiveIn(*FindKnob("window"), values({{"model", "cnn"}, {"attention", "sliding_window"}})));
+  EXPECT_FALSE(ActiveIn(*FindKnob("window"), values({{"model", "vit"}})));
+  EXPECT_FALSE(ActiveIn(*FindKnob("stage2_channels"), values({{"stages", "3"}})));  // model mlp by default
+  EXPECT_TRUE(ActiveIn(*FindKnob("stage2_channels"), values({{"model", "cnn"}})));  // stages 2 by default
+  EXPECT_FALSE(ActiveIn(*FindKnob("stage3_channels"), values({{"model", "cnn"}})));
+  EXPECT_TRUE(ActiveIn(*FindKnob("lr"), values({})));
   EXPECT_TRUE(FindKnob("momentum")->ActiveWhen("sgd"));
   EXPECT_FALSE(FindKnob("momentum")->ActiveWhen("adamw"));
   EXPECT_TRUE(FindKnob("warmup_fraction")->ActiveWhen("warmup_cosine"));
   EXPECT_FALSE(FindKnob("warmup_fraction")->ActiveWhen("cosine"));
 }
 
+TEST(KnobsTest, CatalogTreeNestsEachKnobUnderItsParent) {
+  const std::string tree = CatalogTree();
+  EXPECT_EQ(tree.rfind("model  categorical {mlp, cnn, vit, lm}, default mlp: ", 0), 0u) << tree;
+  EXPECT_NE(
+      tree.find("\n  when model = cnn:\n    stage1_channels  int [4, 512] log, default 32: channels of the "
+                "first stage\n    stages  categorical {1, 2, 3, 4}, default 2: "),
+      std::string::npos)
+      << tree;
+  EXPECT_NE(
+      tree.find("\n      when stages = 3, 4:\n        stage3_channels  int [4, 512] log, default 128: "),
+      std::string::npos)
+      << tree;
+  EXPECT_NE(
+      tree.find("\n      when attention = sliding_window:\n        window  int [1, 4096] log, default 16: "),
+      std::string::npos)
+      << tree;
+  EXPECT_NE(tree.find("\noptimizer  categorical {sgd, adamw}, default adamw: "), std::string::npos);
+  EXPECT_NE(tree.find("\n  when optimizer = sgd:\n    momentum  float [0, 0.999], default 0.9: "),
+            std::string::npos);
+  // Every knob appears exactly once.
+  for (const Knob& knob : Knobs()) {
+    const std::string line_start = std::string(knob.name) + "  ";
+    size_t count = 0;
+    for (size_t at = tree.find(line_start); at != std::string::npos; at = tree.find(line_start, at + 1)) {
+      if (at == 0 || tree[at - 1] == ' ' || tree[at - 1] == '\n') ++count;
+    }
+    EXPECT_EQ(count, 1u) << knob.name;
+  }
+}
+
+// docs/study-spec.md has a row for every knob, with the catalog's kind and default, and no row for a knob
+// the catalog lacks.
+TEST(KnobsTest, TheStudySpecDocumentsEveryKnob) {
+  std::ifstream in(std::string(HPO_SOURCE_DIR) + "/docs/study-spec.md");
+  ASSERT_TRUE(in.good());
+  std::map<std::string, std::vector<std::string>> rows;  // knob -> its cells
+  bool in_table = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| knob | counts when |", 0) == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table) continue;
+    if (line.rfind("| ", 0) != 0) break;
+    if (line.rfind("| ---", 0) == 0) continue;
+    std::vector<std::string> cells;
+    for (size_t at = 1; at < line.size();) {
+      const size_t next = line.find(" |", at);
+      if (next == std::string::npos) break;
+      std::string cell = line.substr(at + 1, next - at - 1);
+      cells.push_back(cell);
+      at = next + 2;
+    }
+    ASSERT_GE(cells.size(), 6u) << line;
+    std::string name = cells[0];
+    if (name.size() >= 2 && name.front() == '`' && name.back() == '`') name = name.substr(1, name.size() - 2);
+    rows[name] = cells;
+  }
+  for (const Knob& knob : Knobs()) {
+    const auto row = rows.find(std::string(knob.name));
+    ASSERT_NE(row, rows.end()) << knob.name << " has no row";
+    EXPECT_EQ(row->second[2], KnobTypeName(knob.type)) << knob.name;
+    const std::string def = row->second[4];
+    std::string quoted(1, '`');  // (appends: GCC 12 warns falsely (-Wrestrict) on literal + temporary)
+    quoted += knob.default_value;
+    quoted += '`';
+    EXPECT_TRUE(def == knob.default_value || def == quoted) << knob.name;
+    EXPECT_EQ(row->second[1] == "always", !knob.conditional()) << knob.name;
+    rows.erase(row);
+  }
+  for (const auto& [name, cells] : rows) ADD_FAILURE() << "the docs list " << name << ", which is no knob";
+}
+
 TEST(KnobsTest, CatalogJsonShape) {
   const std::string json = CatalogJson();
   EXPECT_EQ(
-      json.rfind(
-          "{\"knobs\":[{\"name\":\"hidden_layers\",\"type\":\"int\",\"min\":1,\"max\":8,\"default\":2,", 0),
+      json.rfind("{\"knobs\":[{\"name\":\"model\",\"type\":\"categorical\",\"choices\":[\"mlp\",\"cnn\","
+                 "\"vit\",\"lm\"],\"default\":\"mlp\",",
+                 0),
       0u)
       << json;
   EXPECT_NE(json.find("{\"name\":\"activation\",\"type\":\"categorical\",\"choices\":[\"relu\",\"gelu\","

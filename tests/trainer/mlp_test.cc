@@ -12,6 +12,7 @@
 
 #include "base/rng.h"
 #include "kernels/cpu_backend.h"
+#include "tests/trainer/model_test_util.h"
 
 namespace hpo::trainer {
 namespace {
@@ -46,66 +47,17 @@ class MlpTest : public ::testing::Test {
   std::unique_ptr<kernels::CpuBackend> backend_;
 };
 
-// Checks every gradient of `config` in double precision against five-point central differences of the
-// loss (with the given loss options and dropout step: the mask is a fixed function of the step).
+// Checks every gradient of `config` in double precision against central differences of the loss.
 void CheckGradients(kernels::Backend& backend, const MlpConfig& config, const kernels::LossOptions& options,
                     const std::string& what) {
   SCOPED_TRACE(what);
   const int64_t rows = 4;
   auto mlp = Mlp::Create(backend, config, DType::kF64, rows, /*seed=*/7);
   ASSERT_TRUE(mlp.ok()) << mlp.status().ToString();
-  auto make = [&]<typename T>(const std::vector<T>& host) {
-    auto buffer = backend.Allocate(host.size(), kernels::DTypeOf<T>());
-    EXPECT_TRUE(buffer.ok());
-    EXPECT_TRUE(backend.Upload(std::span<const T>(host), buffer->view()).ok());
-    return std::move(*buffer);
-  };
-  auto get = [&](kernels::ConstView view) {
-    std::vector<double> host(view.size);
-    EXPECT_TRUE(backend.Download(view, std::span<double>(host)).ok());
-    return host;
-  };
-  // Random inputs and non-trivial biases, gains and shifts, so every term of the backward pass matters.
   Rng rng(11);
   std::vector<double> x(static_cast<size_t>(rows * config.input_dim));
   for (auto& v : x) v = rng.Normal();
-  std::vector<double> params = get(mlp->params());
-  for (const ParamInfo& info : mlp->layout()) {
-    if (info.kind == ParamKind::kWeight) continue;
-    const double base = info.kind == ParamKind::kNormGain ? 1.0 : 0.0;
-    for (size_t i = 0; i < info.count; ++i) params[info.offset + i] = base + 0.3 * rng.Normal();
-  }
-  Buffer xb = make(x);
-  Buffer labels = make(std::vector<int32_t>{2, 0, 1, 2});
-  Buffer loss = make(std::vector<double>{0.0});
-  const uint64_t step = 5;
-  auto loss_at = [&](const std::vector<double>& p) {
-    EXPECT_TRUE(backend.Upload(std::span<const double>(p), mlp->params()).ok());
-    EXPECT_TRUE(mlp->ForwardBackward(xb.view(), labels.view(), rows, options, step, loss.view()).ok());
-    return get(loss.view())[0];
-  };
-  loss_at(params);
-  const std::vector<double> grads = get(mlp->grads());
-  for (const ParamInfo& info : mlp->layout()) {
-    double max_rel = 0;
-    for (size_t i = 0; i < info.count; ++i) {
-      const size_t k = info.offset + i;
-      // Five-point central difference: truncation O(h^4) ~ 1e-16, rounding ~ 1e-16 / h ~ 1e-12.
-      const double h = 1e-4;
-      auto shifted = [&](double by) {
-        std::vector<double> p = params;
-        p[k] += by;
-        return loss_at(p);
-      };
-      const double fd = (shifted(-2 * h) - 8 * shifted(-h) + 8 * shifted(h) - shifted(2 * h)) / (12 * h);
-      const double analytic = grads[k] / options.grad_scale;
-      // Relative error with a floor: entries whose true gradient is ~0 (a dead ReLU unit, a dropped unit)
-      // compare absolutely at the finite difference's resolution.
-      const double rel = std::fabs(analytic - fd) / std::max(std::fabs(analytic) + std::fabs(fd), 1e-6);
-      max_rel = std::max(max_rel, rel);
-    }
-    EXPECT_LT(max_rel, 1e-6) << "tensor " << info.name;
-  }
+  testing::CheckModelGradients(backend, *mlp, x, {2, 0, 1, 2}, rows, options, /*step=*/5);
 }
 
 TEST_F(MlpTest, GradientsMatchFiniteDifferencesInDouble) {

@@ -1,0 +1,85 @@
+// Helpers shared by the tests of the model families (trainer/model.h): upload and download host vectors,
+// and the fp64 finite-difference check of every parameter gradient of a model's real code.
+#ifndef HPO_TESTS_TRAINER_MODEL_TEST_UTIL_H_
+#define HPO_TESTS_TRAINER_MODEL_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/rng.h"
+#include "kernels/backend.h"
+#include "trainer/model.h"
+
+namespace hpo::trainer::testing {
+
+template <typename T>
+kernels::Buffer Upload(kernels::Backend& backend, const std::vector<T>& host) {
+  auto buffer = backend.Allocate(host.size(), kernels::DTypeOf<T>());
+  EXPECT_TRUE(buffer.ok());
+  EXPECT_TRUE(backend.Upload(std::span<const T>(host), buffer->view()).ok());
+  return std::move(*buffer);
+}
+
+template <typename T>
+std::vector<T> Download(kernels::Backend& backend, kernels::ConstView view) {
+  std::vector<T> host(view.size);
+  EXPECT_TRUE(backend.Download(view, std::span<T>(host)).ok());
+  return host;
+}
+
+// Checks every gradient of `model` (built in kF64) against five-point central differences of its
+// training loss on inputs x (host values, `rows` examples) and `labels`, with the given loss options and
+// dropout step (the mask is a fixed function of the step). Biases, gains and shifts are first set to
+// random values around their initial ones, so that every term of the backward pass matters. Reports the
+// tensors whose largest relative error (floored at 1e-6 absolute) reaches `tolerance`.
+inline void CheckModelGradients(kernels::Backend& backend, Model& model, const std::vector<double>& x,
+                                const std::vector<int32_t>& labels, int64_t rows,
+                                const kernels::LossOptions& options, uint64_t step, double tolerance = 1e-6) {
+  Rng rng(11);
+  std::vector<double> params = Download<double>(backend, model.params());
+  for (const ParamInfo& info : model.layout()) {
+    if (info.kind == ParamKind::kWeight) continue;
+    const double base = info.kind == ParamKind::kNormGain ? 1.0 : 0.0;
+    for (size_t i = 0; i < info.count; ++i) params[info.offset + i] = base + 0.3 * rng.Normal();
+  }
+  kernels::Buffer xb = Upload(backend, x);
+  kernels::Buffer lb = Upload(backend, labels);
+  kernels::Buffer loss = Upload(backend, std::vector<double>{0.0});
+  auto loss_at = [&](const std::vector<double>& p) {
+    EXPECT_TRUE(backend.Upload(std::span<const double>(p), model.params()).ok());
+    const Status s = model.ForwardBackward(xb.view(), lb.view(), rows, options, step, loss.view());
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return Download<double>(backend, loss.view())[0];
+  };
+  loss_at(params);
+  const std::vector<double> grads = Download<double>(backend, model.grads());
+  for (const ParamInfo& info : model.layout()) {
+    double max_rel = 0;
+    for (size_t i = 0; i < info.count; ++i) {
+      const size_t k = info.offset + i;
+      // Five-point central difference: truncation O(h^4) ~ 1e-16, rounding ~ 1e-16 / h ~ 1e-12.
+      const double h = 1e-4;
+      auto shifted = [&](double by) {
+        std::vector<double> p = params;
+        p[k] += by;
+        return loss_at(p);
+      };
+      const double fd = (shifted(-2 * h) - 8 * shifted(-h) + 8 * shifted(h) - shifted(2 * h)) / (12 * h);
+      const double analytic = grads[k] / options.grad_scale;
+      // Relative error with a floor: entries whose true gradient is ~0 (a dead ReLU unit, a dropped unit)
+      // compare absolutely at the finite difference's resolution.
+      const double rel = std::fabs(analytic - fd) / std::max(std::fabs(analytic) + std::fabs(fd), 1e-6);
+      max_rel = std::max(max_rel, rel);
+    }
+    EXPECT_LT(max_rel, tolerance) << "tensor " << info.name;
+  }
+}
+
+}  // namespace hpo::trainer::testing
+
+#endif  // HPO_TESTS_TRAINER_MODEL_TEST_UTIL_H_
