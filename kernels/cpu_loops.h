@@ -9,10 +9,12 @@
 #ifndef HPO_KERNELS_CPU_LOOPS_H_
 #define HPO_KERNELS_CPU_LOOPS_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/backend.h"
 #include "kernels/cpu_convert.h"
@@ -92,6 +94,45 @@ void StoreTile(const Compute<S>* values, S* dst, int64_t n) {
   } else {
     Convert(values, dst, n);
   }
+}
+
+// Work items (pixels, images, rows) per thread: at least kMinParallelElements elements of work in all.
+inline int64_t MinItemsPerThread(int64_t elements_per_item) {
+  return std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, elements_per_item));
+}
+
+// One storage value in its compute type (exact).
+template <typename S>
+Compute<S> LoadOne(S v) {
+  if constexpr (std::is_same_v<S, Half>) {
+    return HalfBitsToFloat(v.bits);
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    return Bf16BitsToFloat(v.bits);
+  } else {
+    return v;
+  }
+}
+
+// Room for a row of n elements of S in its compute type (none needed for float and double). Rows, unlike
+// tiles, may be longer than kTile: the whole-row loops (norms, convolutions, pools) use these.
+template <typename S>
+std::vector<Compute<S>> RowBuffer(int64_t n) {
+  return std::vector<Compute<S>>(kDirect<S> ? 0 : static_cast<size_t>(n));
+}
+
+// src[0, n) in the compute type: src itself for float and double, else widened into buf (n elements).
+template <typename S>
+const Compute<S>* LoadRow(const S* src, int64_t n, std::vector<Compute<S>>& buf) {
+  return LoadTile(src, n, buf.data());
+}
+
+// A per-column parameter (gamma, beta, filter weights) of `count` elements of S in the compute type.
+template <typename S>
+std::vector<Compute<S>> LoadParam(ConstView v, int64_t count) {
+  std::vector<Compute<S>> out(static_cast<size_t>(count));
+  const auto* src = static_cast<const S*>(v.data);
+  for (int64_t c = 0; c < count; ++c) out[static_cast<size_t>(c)] = LoadOne(src[c]);
+  return out;
 }
 
 // Calls f.template operator()<S>() with S the storage type of the floating `dtype`. REQUIRES: IsFloating.

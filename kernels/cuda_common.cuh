@@ -206,6 +206,14 @@ inline dim3 ColumnGrid(int64_t cols, int threads, const ColumnChunks& chunks) {
   return dim3(static_cast<unsigned>((cols + threads - 1) / threads), static_cast<unsigned>(chunks.chunks), 1);
 }
 
+// `rows` rows in chunks of per_chunk rows (the last may be shorter; at least one chunk): the chunking of the
+// shared column sums of kernels/element.h (BatchNormChunkRows, ColumnChunkRows), which the CPU backend uses
+// too. REQUIRES: per_chunk >= 1, and at most 65535 chunks.
+inline ColumnChunks ChunksOf(int64_t rows, int64_t per_chunk) {
+  const int64_t chunks = (rows + per_chunk - 1) / per_chunk;
+  return ColumnChunks{per_chunk, chunks < 1 ? 1 : chunks};
+}
+
 // Elements of the partials array for `cols` columns (0 when the first pass writes the result directly).
 inline size_t ColumnPartialCount(int64_t rows, int64_t cols) {
   const ColumnChunks chunks = ColumnChunksFor(rows);
@@ -235,6 +243,41 @@ cudaError_t LaunchSumColumnPartials(const ColumnChunks& chunks, int64_t cols, co
 
 // Byte offsets of consecutive scratch arrays, each aligned to 256 bytes.
 inline size_t AlignScratch(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+// --- Several column sums over the same chunks (parameter gradients) ---
+
+// The most column sums one LaunchColumnSums runs.
+inline constexpr int kMaxColumnSums = 2;
+
+// Scratch bytes for `count` column sums of `cols` columns of acc_bytes each (0 with one chunk).
+inline size_t ColumnSumsScratchBytes(const ColumnChunks& chunks, int64_t cols, size_t acc_bytes, int count) {
+  if (chunks.chunks == 1) return 0;
+  return static_cast<size_t>(count) *
+         AlignScratch(static_cast<size_t>(chunks.chunks) * static_cast<size_t>(cols) * acc_bytes);
+}
+
+// Both passes of `count` column sums, each into its own out[j] (cols elements): first_pass(partials)
+// launches the kernel that writes chunk k's sums of sum j at partials[j] + k * cols (partials[j] is out[j]
+// itself when there is one chunk, else an array in `scratch`); then every partials[j] is summed over the
+// chunks, in order, into out[j]. Returns the first launch error.
+// REQUIRES: 1 <= count <= kMaxColumnSums; scratch holds ColumnSumsScratchBytes(chunks, cols, sizeof(Acc),
+// count) bytes.
+template <typename Acc, typename FirstPass>
+cudaError_t LaunchColumnSums(const ColumnChunks& chunks, int64_t cols, Acc* const* out, int count,
+                             void* scratch, cudaStream_t stream, FirstPass&& first_pass) {
+  Acc* partials[kMaxColumnSums] = {};
+  const size_t stride = ColumnSumsScratchBytes(chunks, cols, sizeof(Acc), 1);
+  for (int j = 0; j < count; ++j) {
+    partials[j] =
+        chunks.chunks > 1 ? reinterpret_cast<Acc*>(static_cast<char*>(scratch) + j * stride) : out[j];
+  }
+  first_pass(static_cast<Acc* const*>(partials));
+  cudaError_t status = cudaGetLastError();
+  for (int j = 0; j < count && status == cudaSuccess; ++j) {
+    status = LaunchSumColumnPartials<Acc>(chunks, cols, partials[j], out[j], stream);
+  }
+  return status;
+}
 
 }  // namespace hpo::kernels::cuda
 
