@@ -230,6 +230,15 @@ Status CheckEps(std::string_view op, double eps) {
   return Status::Ok();
 }
 
+// rows and cols in [0, 2^31-1], and x a floating matrix of at least rows * cols elements: the preamble of
+// the row operations (the norms).
+Status CheckRowMatrix(std::string_view op, int64_t rows, int64_t cols, const ConstView& x) {
+  HPO_RETURN_IF_ERROR(CheckDim(op, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(op, "cols", cols));
+  HPO_RETURN_IF_ERROR(CheckFloating(op, "x", x));
+  return CheckSize(op, "x", x, rows * cols);
+}
+
 }  // namespace
 
 Status Backend::Fill(View dst, double value) {
@@ -355,11 +364,8 @@ Status Backend::LayerNormForward(int64_t rows, int64_t cols, double eps, ConstVi
                                  ConstView beta, View y, View mean, View rstd) {
   constexpr std::string_view kOp = "LayerNormForward";
   if (!(std::isfinite(eps) && eps > 0)) return Invalid(kOp, "eps = " + std::to_string(eps) + " must be > 0");
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const DType acc = AccumulationType(x.dtype);
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, rows * cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "beta", beta, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, rows * cols));
@@ -374,11 +380,8 @@ Status Backend::LayerNormForward(int64_t rows, int64_t cols, double eps, ConstVi
 Status Backend::LayerNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                   ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) {
   constexpr std::string_view kOp = "LayerNormBackward";
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const DType acc = AccumulationType(x.dtype);
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, rows * cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "mean", mean, acc, rows));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, rows));
@@ -440,11 +443,8 @@ Status Backend::RmsNormForward(int64_t rows, int64_t cols, double eps, ConstView
                                View rstd) {
   constexpr std::string_view kOp = "RmsNormForward";
   HPO_RETURN_IF_ERROR(CheckEps(kOp, eps));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const int64_t size = rows * cols;
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, size));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, AccumulationType(x.dtype), rows));
@@ -457,12 +457,9 @@ Status Backend::RmsNormForward(int64_t rows, int64_t cols, double eps, ConstView
 Status Backend::RmsNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView rstd,
                                 ConstView dy, View dx, View dgamma) {
   constexpr std::string_view kOp = "RmsNormBackward";
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const DType acc = AccumulationType(x.dtype);
   const int64_t size = rows * cols;
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, rows));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "dy", dy, x.dtype, size));
@@ -662,12 +659,9 @@ Status Backend::BatchNormInference(int64_t rows, int64_t cols, double eps, Const
                                    ConstView beta, ConstView running_mean, ConstView running_var, View y) {
   constexpr std::string_view kOp = "BatchNormInference";
   HPO_RETURN_IF_ERROR(CheckEps(kOp, eps));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const DType acc = AccumulationType(x.dtype);
   const int64_t size = rows * cols;
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "beta", beta, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "running_mean", running_mean, acc, cols));

@@ -29,40 +29,56 @@ HPO_CPU_CLONES void MultiplyAddRow(int64_t n, const C* a, const C* b, C* acc) {
   for (int64_t i = 0; i < n; ++i) acc[i] += a[i] * b[i];
 }
 
-template <typename S>
-void DepthwiseForwardPixels(const Conv2dShape& s, const S* x, const Compute<S>* w, S* y, int64_t begin,
-                            int64_t end) {
-  using C = Compute<S>;
-  const int64_t ch = s.channels, oh_n = s.out_height(), ow_n = s.out_width();
-  std::vector<C> x_buf = cpu::RowBuffer<S>(ch), y_buf = cpu::RowBuffer<S>(ch);
-  for (int64_t r = begin; r < end; ++r) {
-    const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
-    C* acc = cpu::TileTarget(y + r * ch, y_buf.data());
-    std::fill_n(acc, ch, C(0));
-    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-      const int64_t h = oh * s.stride_h - s.pad_h + kh;
-      if (h < 0 || h >= s.height) continue;
-      for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-        const int64_t iw = ow * s.stride_w - s.pad_w + kw;
-        if (iw < 0 || iw >= s.width) continue;
-        const S* xr = x + ((n * s.height + h) * s.width + iw) * ch;
-        MultiplyAddRow(ch, cpu::LoadRow(xr, ch, x_buf), w + (kh * s.kernel_w + kw) * ch, acc);
-      }
+// Calls f(tap, pixel) for the taps of output pixel r whose input pixel lies inside the image, in (kh, kw)
+// order: tap = kh * kernel_w + kw, pixel the input pixel's index ((n * height + h) * width + w).
+template <typename F>
+void ForEachTap(const Conv2dShape& s, int64_t r, F&& f) {
+  const int64_t ow_n = s.out_width(), oh_n = s.out_height();
+  const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
+  for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+    const int64_t h = oh * s.stride_h - s.pad_h + kh;
+    if (h < 0 || h >= s.height) continue;
+    for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+      const int64_t iw = ow * s.stride_w - s.pad_w + kw;
+      if (iw < 0 || iw >= s.width) continue;
+      f(kh * s.kernel_w + kw, (n * s.height + h) * s.width + iw);
     }
-    cpu::StoreTile(acc, y + r * ch, ch);
   }
 }
 
+// For each row r in [begin, end) of out (rows of `ch` channels): zeroed accumulators, accumulate(r, acc,
+// in_buf) (in_buf: room to widen one half row), then the row stored into out, rounded once.
+template <typename S, typename Accumulate>
+void AccumulateRows(int64_t ch, S* out, int64_t begin, int64_t end, Accumulate&& accumulate) {
+  using C = Compute<S>;
+  std::vector<C> in_buf = cpu::RowBuffer<S>(ch), out_buf = cpu::RowBuffer<S>(ch);
+  for (int64_t r = begin; r < end; ++r) {
+    C* acc = cpu::TileTarget(out + r * ch, out_buf.data());
+    std::fill_n(acc, ch, C(0));
+    accumulate(r, acc, in_buf);
+    cpu::StoreTile(acc, out + r * ch, ch);
+  }
+}
+
+// y's output pixels [begin, end): the taps in (kh, kw) order, the padding skipped.
+template <typename S>
+void DepthwiseForwardPixels(const Conv2dShape& s, const S* x, const Compute<S>* w, S* y, int64_t begin,
+                            int64_t end) {
+  const int64_t ch = s.channels;
+  AccumulateRows<S>(ch, y, begin, end, [&](int64_t r, Compute<S>* acc, std::vector<Compute<S>>& buf) {
+    ForEachTap(s, r, [&](int64_t tap, int64_t pixel) {
+      MultiplyAddRow(ch, cpu::LoadRow(x + pixel * ch, ch, buf), w + tap * ch, acc);
+    });
+  });
+}
+
+// dx's input pixels [begin, end): the covering windows in ascending (oh, ow) order.
 template <typename S>
 void DepthwiseInputGradPixels(const Conv2dShape& s, const S* dy, const Compute<S>* w, S* dx, int64_t begin,
                               int64_t end) {
-  using C = Compute<S>;
   const int64_t ch = s.channels, oh_n = s.out_height(), ow_n = s.out_width();
-  std::vector<C> dy_buf = cpu::RowBuffer<S>(ch), dx_buf = cpu::RowBuffer<S>(ch);
-  for (int64_t p = begin; p < end; ++p) {
+  AccumulateRows<S>(ch, dx, begin, end, [&](int64_t p, Compute<S>* acc, std::vector<Compute<S>>& buf) {
     const int64_t iw = p % s.width, h = (p / s.width) % s.height, n = p / (s.width * s.height);
-    C* acc = cpu::TileTarget(dx + p * ch, dx_buf.data());
-    std::fill_n(acc, ch, C(0));
     const WindowRange hr = CoveringWindows(h, s.kernel_h, s.stride_h, s.pad_h, oh_n);
     const WindowRange wr = CoveringWindows(iw, s.kernel_w, s.stride_w, s.pad_w, ow_n);
     for (int64_t oh = hr.lo; oh <= hr.hi; ++oh) {
@@ -70,11 +86,10 @@ void DepthwiseInputGradPixels(const Conv2dShape& s, const S* dy, const Compute<S
       for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) {
         const int64_t kw = iw + s.pad_w - ow * s.stride_w;
         const S* dyr = dy + ((n * oh_n + oh) * ow_n + ow) * ch;
-        MultiplyAddRow(ch, cpu::LoadRow(dyr, ch, dy_buf), w + (kh * s.kernel_w + kw) * ch, acc);
+        MultiplyAddRow(ch, cpu::LoadRow(dyr, ch, buf), w + (kh * s.kernel_w + kw) * ch, acc);
       }
     }
-    cpu::StoreTile(acc, dx + p * ch, ch);
-  }
+  });
 }
 
 // partial[(kh * kernel_w + kw) * C + c] += x[tap, c] * dy[r, c] for the output pixels r in [r0, r1), in
@@ -83,21 +98,13 @@ template <typename S>
 void DepthwiseWeightGradChunk(const Conv2dShape& s, const S* x, const S* dy, int64_t r0, int64_t r1,
                               Compute<S>* partial) {
   using C = Compute<S>;
-  const int64_t ch = s.channels, oh_n = s.out_height(), ow_n = s.out_width();
+  const int64_t ch = s.channels;
   std::vector<C> x_buf = cpu::RowBuffer<S>(ch), dy_buf = cpu::RowBuffer<S>(ch);
   for (int64_t r = r0; r < r1; ++r) {
-    const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
     const C* dyr = cpu::LoadRow(dy + r * ch, ch, dy_buf);
-    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-      const int64_t h = oh * s.stride_h - s.pad_h + kh;
-      if (h < 0 || h >= s.height) continue;
-      for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-        const int64_t iw = ow * s.stride_w - s.pad_w + kw;
-        if (iw < 0 || iw >= s.width) continue;
-        const S* xr = x + ((n * s.height + h) * s.width + iw) * ch;
-        MultiplyAddRow(ch, cpu::LoadRow(xr, ch, x_buf), dyr, partial + (kh * s.kernel_w + kw) * ch);
-      }
-    }
+    ForEachTap(s, r, [&](int64_t tap, int64_t pixel) {
+      MultiplyAddRow(ch, cpu::LoadRow(x + pixel * ch, ch, x_buf), dyr, partial + tap * ch);
+    });
   }
 }
 

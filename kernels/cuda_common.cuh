@@ -220,6 +220,20 @@ inline size_t ColumnPartialCount(int64_t rows, int64_t cols) {
   return chunks.chunks == 1 ? 0 : static_cast<size_t>(chunks.chunks) * static_cast<size_t>(cols);
 }
 
+// This thread's column c and rows [r0, r1) in a first-pass kernel on ColumnGrid: one column of one chunk.
+struct ColumnChunkRange {
+  int64_t c, r0, r1;
+};
+
+// False for the threads past the last column (which have nothing to sum).
+__device__ __forceinline__ bool ThisColumnChunk(int64_t rows, int64_t cols, int64_t rows_per_chunk,
+                                                ColumnChunkRange* range) {
+  range->c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  range->r0 = static_cast<int64_t>(blockIdx.y) * rows_per_chunk;
+  range->r1 = range->r0 + rows_per_chunk < rows ? range->r0 + rows_per_chunk : rows;
+  return range->c < cols;
+}
+
 template <typename Acc>
 __global__ void SumColumnPartialsKernel(int64_t chunks, int64_t cols, const Acc* __restrict__ partials,
                                         Acc* __restrict__ out) {
@@ -243,6 +257,25 @@ cudaError_t LaunchSumColumnPartials(const ColumnChunks& chunks, int64_t cols, co
 
 // Byte offsets of consecutive scratch arrays, each aligned to 256 bytes.
 inline size_t AlignScratch(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+// --- NHWC windows (kernels/backend.h's Conv2dShape, as ConvGeometry) ---
+
+// The sum, from 0 in Acc, of term(oh, ow, kh, kw) over the output pixels (oh, ow) whose windows cover the
+// input pixel (h, w), in ascending (oh, ow) order (CoveringWindows of kernels/element.h), with (kh, kw) the
+// pixel's place in that window: the gather of Col2Im and of the depthwise convolution's dx, in the CPU
+// backend's order.
+template <typename Acc, typename Term>
+__device__ __forceinline__ Acc GatherCoveringWindows(const ConvGeometry& g, int64_t h, int64_t w,
+                                                     Term&& term) {
+  const WindowRange hr = CoveringWindows(h, g.kernel_h, g.stride_h, g.pad_h, g.out_height);
+  const WindowRange wr = CoveringWindows(w, g.kernel_w, g.stride_w, g.pad_w, g.out_width);
+  Acc acc = Acc(0);
+  for (int64_t oh = hr.lo; oh <= hr.hi; ++oh) {
+    const int64_t kh = h + g.pad_h - oh * g.stride_h;
+    for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) acc += term(oh, ow, kh, w + g.pad_w - ow * g.stride_w);
+  }
+  return acc;
+}
 
 // --- Several column sums over the same chunks (parameter gradients) ---
 

@@ -50,18 +50,10 @@ __global__ void Col2ImKernel(ConvGeometry g, size_t total, const typename S::Raw
     const int64_t c = static_cast<int64_t>(i % static_cast<size_t>(g.channels));
     const int64_t p = static_cast<int64_t>(i / static_cast<size_t>(g.channels));
     const int64_t w = p % g.width, h = (p / g.width) % g.height, n = p / (g.width * g.height);
-    const WindowRange hr = CoveringWindows(h, g.kernel_h, g.stride_h, g.pad_h, g.out_height);
-    const WindowRange wr = CoveringWindows(w, g.kernel_w, g.stride_w, g.pad_w, g.out_width);
-    Acc acc = Acc(0);
-    for (int64_t oh = hr.lo; oh <= hr.hi; ++oh) {
-      const int64_t kh = h + g.pad_h - oh * g.stride_h;
-      for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) {
-        const int64_t kw = w + g.pad_w - ow * g.stride_w;
-        acc += S::Load(cols[((n * g.out_height + oh) * g.out_width + ow) * patch +
-                            (kh * g.kernel_w + kw) * g.channels + c]);
-      }
-    }
-    x[i] = S::Store(acc);
+    x[i] = S::Store(GatherCoveringWindows<Acc>(g, h, w, [&](int64_t oh, int64_t ow, int64_t kh, int64_t kw) {
+      return S::Load(cols[((n * g.out_height + oh) * g.out_width + ow) * patch +
+                          (kh * g.kernel_w + kw) * g.channels + c]);
+    }));
   }
 }
 

@@ -51,18 +51,11 @@ __global__ void DepthwiseInputGradKernel(ConvGeometry g, size_t total, const typ
     const int64_t c = static_cast<int64_t>(i % static_cast<size_t>(g.channels));
     const int64_t p = static_cast<int64_t>(i / static_cast<size_t>(g.channels));
     const int64_t iw = p % g.width, h = (p / g.width) % g.height, n = p / (g.width * g.height);
-    const WindowRange hr = CoveringWindows(h, g.kernel_h, g.stride_h, g.pad_h, g.out_height);
-    const WindowRange wr = CoveringWindows(iw, g.kernel_w, g.stride_w, g.pad_w, g.out_width);
-    Acc acc = Acc(0);
-    for (int64_t oh = hr.lo; oh <= hr.hi; ++oh) {
-      const int64_t kh = h + g.pad_h - oh * g.stride_h;
-      for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) {
-        const int64_t kw = iw + g.pad_w - ow * g.stride_w;
-        acc += S::Load(dy[((n * g.out_height + oh) * g.out_width + ow) * g.channels + c]) *
-               S::Load(w[(kh * g.kernel_w + kw) * g.channels + c]);
-      }
-    }
-    dx[i] = S::Store(acc);
+    dx[i] =
+        S::Store(GatherCoveringWindows<Acc>(g, h, iw, [&](int64_t oh, int64_t ow, int64_t kh, int64_t kw) {
+          return S::Load(dy[((n * g.out_height + oh) * g.out_width + ow) * g.channels + c]) *
+                 S::Load(w[(kh * g.kernel_w + kw) * g.channels + c]);
+        }));
   }
 }
 
@@ -74,15 +67,12 @@ __global__ void DepthwiseWeightGradKernel(ConvGeometry g, int64_t rows_per_chunk
                                           typename S::Acc* __restrict__ partial) {
   using Acc = typename S::Acc;
   const int64_t cols = g.kernel_h * g.kernel_w * g.channels;
-  const int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (j >= cols) return;
-  const int64_t c = j % g.channels, tap = j / g.channels;
+  ColumnChunkRange at;
+  if (!ThisColumnChunk(g.batch * g.out_height * g.out_width, cols, rows_per_chunk, &at)) return;
+  const int64_t j = at.c, c = j % g.channels, tap = j / g.channels;
   const int64_t kh = tap / g.kernel_w, kw = tap % g.kernel_w;
-  const int64_t out_pixels = g.batch * g.out_height * g.out_width;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * rows_per_chunk;
-  const int64_t r1 = r0 + rows_per_chunk < out_pixels ? r0 + rows_per_chunk : out_pixels;
   Acc sum = Acc(0);
-  for (int64_t r = r0; r < r1; ++r) {
+  for (int64_t r = at.r0; r < at.r1; ++r) {
     const int64_t ow = r % g.out_width, oh = (r / g.out_width) % g.out_height,
                   n = r / (g.out_width * g.out_height);
     const int64_t h = oh * g.stride_h - g.pad_h + kh;

@@ -103,16 +103,14 @@ __global__ void RmsNormGammaKernel(int64_t rows, int64_t cols, int64_t rows_per_
                                    const typename S::Acc* __restrict__ rstd, const typename S::Raw* dy,
                                    typename S::Acc* __restrict__ partial) {
   using Acc = typename S::Acc;
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * rows_per_chunk;
-  const int64_t r1 = r0 + rows_per_chunk < rows ? r0 + rows_per_chunk : rows;
+  ColumnChunkRange at;
+  if (!ThisColumnChunk(rows, cols, rows_per_chunk, &at)) return;
   Acc sum = Acc(0);
-  for (int64_t r = r0; r < r1; ++r) {
-    const size_t i = static_cast<size_t>(r) * static_cast<size_t>(cols) + static_cast<size_t>(c);
+  for (int64_t r = at.r0; r < at.r1; ++r) {
+    const size_t i = static_cast<size_t>(r) * static_cast<size_t>(cols) + static_cast<size_t>(at.c);
     sum += S::Load(dy[i]) * (S::Load(x[i]) * rstd[r]);
   }
-  partial[static_cast<size_t>(blockIdx.y) * static_cast<size_t>(cols) + static_cast<size_t>(c)] = sum;
+  partial[static_cast<size_t>(blockIdx.y) * static_cast<size_t>(cols) + static_cast<size_t>(at.c)] = sum;
 }
 
 template <typename S>
