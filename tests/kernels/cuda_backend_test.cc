@@ -574,6 +574,29 @@ void ExpectNearCpu(const std::vector<double>& gpu, const std::vector<double>& cp
   }
 }
 
+// The geometries of the convolution parity tests: small and odd, then large enough for grid-stride loops
+// and many column chunks.
+const Conv2dShape kParityShapes[] = {Conv2dShape{.batch = 2,
+                                                 .height = 7,
+                                                 .width = 6,
+                                                 .channels = 3,
+                                                 .kernel_h = 3,
+                                                 .kernel_w = 3,
+                                                 .stride_h = 2,
+                                                 .stride_w = 2,
+                                                 .pad_h = 1,
+                                                 .pad_w = 1},
+                                     Conv2dShape{.batch = 8,
+                                                 .height = 32,
+                                                 .width = 32,
+                                                 .channels = 16,
+                                                 .kernel_h = 5,
+                                                 .kernel_w = 5,
+                                                 .stride_h = 1,
+                                                 .stride_w = 1,
+                                                 .pad_h = 2,
+                                                 .pad_w = 2}};
+
 // Runs every convolution-network operation of `backend` on fixed inputs of type dt and returns each
 // output, in a fixed order, decoded into double.
 std::vector<std::vector<double>> RunConvOps(Backend& backend, DType dt, const Conv2dShape& s,
@@ -649,32 +672,11 @@ TEST_F(CudaBackendTest, ConvolutionNetworkOperationsMatchTheCpu) {
                          "avg pool y",      "avg pool dx",    "bn y",       "bn mean",         "bn rstd",
                          "bn running_mean", "bn running_var", "bn dx",      "bn dgamma",       "bn dbeta",
                          "bn inference",    "bn dx in place"};
-  // Small and odd, then large enough for grid-stride loops and many column chunks.
-  const Conv2dShape shapes[] = {Conv2dShape{.batch = 2,
-                                            .height = 7,
-                                            .width = 6,
-                                            .channels = 3,
-                                            .kernel_h = 3,
-                                            .kernel_w = 3,
-                                            .stride_h = 2,
-                                            .stride_w = 2,
-                                            .pad_h = 1,
-                                            .pad_w = 1},
-                                Conv2dShape{.batch = 8,
-                                            .height = 32,
-                                            .width = 32,
-                                            .channels = 16,
-                                            .kernel_h = 5,
-                                            .kernel_w = 5,
-                                            .stride_h = 1,
-                                            .stride_w = 1,
-                                            .pad_h = 2,
-                                            .pad_w = 2}};
   const int64_t bn_rows[] = {70, 8 * 32 * 32};
   for (DType dt : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16}) {
     for (int i = 0; i < 2; ++i) {
-      const std::vector<std::vector<double>> gpu = RunConvOps(*backend_, dt, shapes[i], bn_rows[i]);
-      const std::vector<std::vector<double>> cpu = RunConvOps(**cpu_or, dt, shapes[i], bn_rows[i]);
+      const std::vector<std::vector<double>> gpu = RunConvOps(*backend_, dt, kParityShapes[i], bn_rows[i]);
+      const std::vector<std::vector<double>> cpu = RunConvOps(**cpu_or, dt, kParityShapes[i], bn_rows[i]);
       ASSERT_EQ(gpu.size(), cpu.size());
       const double atol = dt == DType::kF64 ? 1e-12 : 1e-5;
       const double rel = 2 * ktest::Eps(dt);
@@ -810,30 +812,10 @@ TEST_F(CudaBackendTest, DepthwiseConvolutionMatchesTheCpu) {
   Result<std::unique_ptr<Backend>> cpu_or = MakeBackend(BackendKind::kCpu, BackendOptions{});
   ASSERT_TRUE(cpu_or.ok());
   const char* names[] = {"y", "dx", "dw", "dw without dx"};
-  const Conv2dShape shapes[] = {Conv2dShape{.batch = 2,
-                                            .height = 7,
-                                            .width = 6,
-                                            .channels = 3,
-                                            .kernel_h = 3,
-                                            .kernel_w = 3,
-                                            .stride_h = 2,
-                                            .stride_w = 2,
-                                            .pad_h = 1,
-                                            .pad_w = 1},
-                                Conv2dShape{.batch = 8,
-                                            .height = 32,
-                                            .width = 32,
-                                            .channels = 48,
-                                            .kernel_h = 5,
-                                            .kernel_w = 5,
-                                            .stride_h = 1,
-                                            .stride_w = 1,
-                                            .pad_h = 2,
-                                            .pad_w = 2}};
   for (DType dt : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16}) {
     for (int i = 0; i < 2; ++i) {
-      const auto gpu = RunDepthwiseOps(*backend_, dt, shapes[i]);
-      const auto cpu = RunDepthwiseOps(**cpu_or, dt, shapes[i]);
+      const auto gpu = RunDepthwiseOps(*backend_, dt, kParityShapes[i]);
+      const auto cpu = RunDepthwiseOps(**cpu_or, dt, kParityShapes[i]);
       ASSERT_EQ(gpu.size(), cpu.size());
       // Both backends sum in the same order (taps, covering windows, chunks of pixels).
       const double atol = dt == DType::kF64 ? 1e-12 : 1e-5;

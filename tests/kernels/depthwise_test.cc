@@ -25,35 +25,8 @@ size_t Size(int64_t n) { return static_cast<size_t>(n); }
 
 using ktest::CheckAgainstFiniteDifferences;
 
-Conv2dShape Shape(int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t kernel_h,
-                  int64_t kernel_w, int64_t stride, int64_t pad) {
-  return Conv2dShape{.batch = batch,
-                     .height = height,
-                     .width = width,
-                     .channels = channels,
-                     .kernel_h = kernel_h,
-                     .kernel_w = kernel_w,
-                     .stride_h = stride,
-                     .stride_w = stride,
-                     .pad_h = pad,
-                     .pad_w = pad};
-}
-
-std::string Describe(const Conv2dShape& s) {
-  std::string d;
-  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"N", s.batch},
-                                    {" H", s.height},
-                                    {" W", s.width},
-                                    {" C", s.channels},
-                                    {" k", s.kernel_h},
-                                    {"x", s.kernel_w},
-                                    {" s", s.stride_h},
-                                    {" p", s.pad_h}}) {
-    d += name;
-    d += std::to_string(value);
-  }
-  return d;
-}
+using ktest::Describe;
+constexpr auto Shape = ktest::MakeShape;
 
 // The direct depthwise convolution in fp64 (0 in the padding).
 std::vector<double> DirectDepthwise(const Conv2dShape& s, const std::vector<double>& x,
@@ -81,18 +54,8 @@ std::vector<double> DirectDepthwise(const Conv2dShape& s, const std::vector<doub
   return y;
 }
 
-class DepthwiseTest : public ::testing::Test {
+class DepthwiseTest : public ktest::CpuTest {
  protected:
-  void SetUp() override {
-    auto made = MakeBackend(BackendKind::kCpu, BackendOptions{});
-    ASSERT_TRUE(made.ok()) << made.status().ToString();
-    backend_ = std::move(*made);
-  }
-
-  Buffer Make(DType dtype, const std::vector<double>& v) { return ktest::Make(*backend_, dtype, v); }
-  Buffer Zeros(DType dtype, size_t n) { return ktest::Zeros(*backend_, dtype, n); }
-  std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
-
   std::vector<double> Forward(const Conv2dShape& s, DType dt, const std::vector<double>& x,
                               const std::vector<double>& w) {
     Buffer xb = Make(dt, x), wb = Make(dt, w),
@@ -101,8 +64,6 @@ class DepthwiseTest : public ::testing::Test {
     EXPECT_TRUE(status.ok()) << status.ToString();
     return Get(y.view());
   }
-
-  std::unique_ptr<Backend> backend_;
 };
 
 const Conv2dShape kShapes[] = {Shape(2, 7, 6, 3, 3, 3, 1, 1), Shape(2, 7, 6, 3, 3, 3, 2, 1),
@@ -179,43 +140,29 @@ TEST_P(DepthwiseHalfTest, IsTheFp32ComputationRoundedOnce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Halves, DepthwiseHalfTest, ::testing::Values(kF16, kBF16),
-                         [](const ::testing::TestParamInfo<DType>& param_info) {
-                           return std::string(DTypeName(param_info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Halves, DepthwiseHalfTest, ::testing::Values(kF16, kBF16), ktest::DTypeParamName);
 
 // --- Threads: whole pixels and fixed chunks, so the thread count changes no bit ---
 
 TEST(DepthwiseThreadsTest, ThreadCountChangesNoResult) {
   const Conv2dShape s = Shape(8, 32, 32, 16, 3, 3, 1, 1);  // large enough to split over 4 threads
-  std::vector<std::vector<uint8_t>> results[2];
-  for (int t = 0; t < 2; ++t) {
-    auto made = MakeBackend(BackendKind::kCpu, BackendOptions{.threads = t == 0 ? 1 : 4});
-    ASSERT_TRUE(made.ok());
-    Backend& b = **made;
+  const size_t y_size = Size(s.out_pixels() * s.channels);
+  ktest::ExpectSameBytesOnOneAndFourThreads([&](Backend& b) {
+    std::vector<std::vector<uint8_t>> results;
     for (DType dt : {kF32, kBF16}) {
-      const size_t y_size = Size(s.out_pixels() * s.channels);
       Buffer x = ktest::Make(b, dt, ktest::RandomValues(dt, Size(s.input_size()), 20)),
              w = ktest::Make(b, dt, ktest::RandomValues(dt, Size(s.patch_size()), 21)),
              dy = ktest::Make(b, dt, ktest::RandomValues(dt, y_size, 22)), y = ktest::Zeros(b, dt, y_size),
              dx = ktest::Zeros(b, dt, Size(s.input_size())), dw = ktest::Zeros(b, kF32, Size(s.patch_size()));
-      ASSERT_TRUE(b.DepthwiseConv2dForward(s, x.view(), w.view(), y.view()).ok());
-      ASSERT_TRUE(b.DepthwiseConv2dBackward(s, x.view(), w.view(), dy.view(), dx.view(), dw.view()).ok());
-      for (const Buffer* buffer : {&y, &dx, &dw}) results[t].push_back(ktest::GetBytes(b, buffer->view()));
+      EXPECT_TRUE(b.DepthwiseConv2dForward(s, x.view(), w.view(), y.view()).ok());
+      EXPECT_TRUE(b.DepthwiseConv2dBackward(s, x.view(), w.view(), dy.view(), dx.view(), dw.view()).ok());
+      for (const Buffer* buffer : {&y, &dx, &dw}) results.push_back(ktest::GetBytes(b, buffer->view()));
     }
-  }
-  for (size_t i = 0; i < results[0].size(); ++i) EXPECT_EQ(results[0][i], results[1][i]) << "output " << i;
+    return results;
+  });
 }
 
 // --- Bad arguments: INVALID_ARGUMENT naming the operation and the argument, nothing touched ---
-
-#define EXPECT_INVALID(s, text)                                                    \
-  do {                                                                             \
-    const Status status_ = (s);                                                    \
-    EXPECT_EQ(status_.code(), StatusCode::kInvalidArgument) << status_.ToString(); \
-    EXPECT_NE(status_.message().find(text), std::string::npos)                     \
-        << "message '" << status_.message() << "' lacks '" << (text) << "'";       \
-  } while (false)
 
 TEST_F(DepthwiseTest, RejectsBadShapesTypesSizesAndOverlaps) {
   const Conv2dShape s = Shape(2, 5, 4, 3, 3, 3, 1, 1);

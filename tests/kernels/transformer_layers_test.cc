@@ -24,20 +24,8 @@ constexpr DType kF32 = DType::kF32, kF64 = DType::kF64, kF16 = DType::kF16, kBF1
 
 size_t Size(int64_t n) { return static_cast<size_t>(n); }
 
-class TransformerLayersTest : public ::testing::Test {
+class TransformerLayersTest : public ktest::CpuTest {
  protected:
-  void SetUp() override {
-    auto made = MakeBackend(BackendKind::kCpu, BackendOptions{});
-    ASSERT_TRUE(made.ok()) << made.status().ToString();
-    backend_ = std::move(*made);
-  }
-
-  Buffer Make(DType dtype, const std::vector<double>& v) { return ktest::Make(*backend_, dtype, v); }
-  Buffer Make(const std::vector<double>& v) { return Make(kF64, v); }
-  Buffer Zeros(DType dtype, size_t n) { return ktest::Zeros(*backend_, dtype, n); }
-  Buffer Zeros(size_t n) { return Zeros(kF64, n); }
-  std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
-
   // y = RmsNorm(x, gamma) in fp64; returns y (and rstd through the pointer, when given).
   std::vector<double> RmsNorm(int64_t rows, int64_t cols, const std::vector<double>& x,
                               const std::vector<double>& gamma, std::vector<double>* rstd = nullptr) {
@@ -48,7 +36,6 @@ class TransformerLayersTest : public ::testing::Test {
   }
 
   static constexpr double kEps = 1e-5;
-  std::unique_ptr<Backend> backend_;
 };
 
 using ktest::CheckAgainstFiniteDifferences;
@@ -286,24 +273,18 @@ TEST_P(TransformerHalfTest, EveryOperationIsTheFp32ComputationRoundedOnce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Halves, TransformerHalfTest, ::testing::Values(kF16, kBF16),
-                         [](const ::testing::TestParamInfo<DType>& param_info) {
-                           return std::string(DTypeName(param_info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Halves, TransformerHalfTest, ::testing::Values(kF16, kBF16), ktest::DTypeParamName);
 
 // --- Threads: whole rows, column ranges and fixed chunks, so the thread count changes no bit ---
 
 TEST(TransformerThreadsTest, ThreadCountChangesNoResult) {
   const int64_t rows = 4096, cols = 256, vocab = 256;  // large enough to split over 4 threads
-  std::vector<std::vector<uint8_t>> results[2];
-  for (int t = 0; t < 2; ++t) {
-    auto made = MakeBackend(BackendKind::kCpu, BackendOptions{.threads = t == 0 ? 1 : 4});
-    ASSERT_TRUE(made.ok());
-    Backend& b = **made;
-    std::vector<double> tokens(Size(rows));
-    for (int64_t r = 0; r < rows; ++r) tokens[Size(r)] = static_cast<double>((r * r + 3 * r) % vocab);
+  const size_t size = Size(rows * cols);
+  std::vector<double> tokens(Size(rows));
+  for (int64_t r = 0; r < rows; ++r) tokens[Size(r)] = static_cast<double>((r * r + 3 * r) % vocab);
+  ktest::ExpectSameBytesOnOneAndFourThreads([&](Backend& b) {
+    std::vector<std::vector<uint8_t>> results;
     for (DType dt : {kF32, kBF16}) {
-      const size_t size = Size(rows * cols);
       Buffer x = ktest::Make(b, dt, ktest::RandomValues(dt, size, 30)),
              gamma = ktest::Make(b, dt, ktest::RandomValues(dt, Size(cols), 31)),
              dy = ktest::Make(b, dt, ktest::RandomValues(dt, size, 32)), tb = ktest::Make(b, kI32, tokens),
@@ -312,32 +293,23 @@ TEST(TransformerThreadsTest, ThreadCountChangesNoResult) {
              swiglu = ktest::Zeros(b, dt, size / 2), dh = ktest::Zeros(b, dt, size),
              table = ktest::Make(b, dt, ktest::RandomValues(dt, Size(vocab * cols), 33)),
              emb = ktest::Zeros(b, dt, size), dtable = ktest::Zeros(b, kF32, Size(vocab * cols));
-      ASSERT_TRUE(b.RmsNormForward(rows, cols, 1e-5, x.view(), gamma.view(), y.view(), rstd.view()).ok());
-      ASSERT_TRUE(b.RmsNormBackward(rows, cols, x.view(), gamma.view(), rstd.view(), dy.view(), dx.view(),
+      EXPECT_TRUE(b.RmsNormForward(rows, cols, 1e-5, x.view(), gamma.view(), y.view(), rstd.view()).ok());
+      EXPECT_TRUE(b.RmsNormBackward(rows, cols, x.view(), gamma.view(), rstd.view(), dy.view(), dx.view(),
                                     dgamma.view())
                       .ok());
-      ASSERT_TRUE(b.SwiGluForward(rows, cols / 2, x.view(), swiglu.view()).ok());
-      ASSERT_TRUE(b.SwiGluBackward(rows, cols / 2, x.view(), dy.Sub(0, size / 2), dh.view()).ok());
-      ASSERT_TRUE(b.EmbeddingForward(rows, vocab, cols, tb.view(), table.view(), emb.view()).ok());
-      ASSERT_TRUE(b.EmbeddingBackward(rows, vocab, cols, tb.view(), dy.view(), dtable.view()).ok());
+      EXPECT_TRUE(b.SwiGluForward(rows, cols / 2, x.view(), swiglu.view()).ok());
+      EXPECT_TRUE(b.SwiGluBackward(rows, cols / 2, x.view(), dy.Sub(0, size / 2), dh.view()).ok());
+      EXPECT_TRUE(b.EmbeddingForward(rows, vocab, cols, tb.view(), table.view(), emb.view()).ok());
+      EXPECT_TRUE(b.EmbeddingBackward(rows, vocab, cols, tb.view(), dy.view(), dtable.view()).ok());
       for (const Buffer* buffer : {&y, &rstd, &dx, &dgamma, &swiglu, &dh, &emb, &dtable}) {
-        results[t].push_back(ktest::GetBytes(b, buffer->view()));
+        results.push_back(ktest::GetBytes(b, buffer->view()));
       }
     }
-  }
-  ASSERT_EQ(results[0].size(), results[1].size());
-  for (size_t i = 0; i < results[0].size(); ++i) EXPECT_EQ(results[0][i], results[1][i]) << "output " << i;
+    return results;
+  });
 }
 
 // --- Bad arguments: INVALID_ARGUMENT naming the operation and the argument, nothing touched ---
-
-#define EXPECT_INVALID(s, text)                                                    \
-  do {                                                                             \
-    const Status status_ = (s);                                                    \
-    EXPECT_EQ(status_.code(), StatusCode::kInvalidArgument) << status_.ToString(); \
-    EXPECT_NE(status_.message().find(text), std::string::npos)                     \
-        << "message '" << status_.message() << "' lacks '" << (text) << "'";       \
-  } while (false)
 
 TEST_F(TransformerLayersTest, EmbeddingRejectsBadArgumentsAndTokensOutOfRange) {
   const int64_t rows = 4, vocab = 3, dim = 2;
