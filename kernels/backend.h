@@ -351,6 +351,78 @@ class Backend {
   Status AdamWUpdate(const AdamWHyper& hyper, int64_t step, double grad_scale, View w, ConstView g, View m,
                      View v, View w_copy);
 
+  // --- Transformer layers and depthwise convolution ---
+  //
+  // The pieces of a pre-norm transformer block (token embedding, RMS norm, the SwiGLU feed-forward gate)
+  // and of a depthwise-separable CNN (the depthwise 2-D convolution; the pointwise one is a Gemm). Every
+  // column sum here runs in a fixed order that both backends share, so the CUDA backend's embedding and
+  // depthwise gradients equal the CPU backend's bit for bit.
+
+  // Embedding gather: out[r, :] = table[tokens[r], :] for r < rows, a copy (nothing is rounded). tokens
+  // (kI32, rows) each in [0, vocab); table (vocab x dim) and out (rows x dim) of one floating type; out may
+  // not overlap tokens or table. A token outside [0, vocab) is INVALID_ARGUMENT on the CPU (naming the first
+  // such row; nothing is written); a device backend reports it from the next Synchronize (its rows of out
+  // are then 0).
+  Status EmbeddingForward(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView table,
+                          View out);
+
+  // Its gradient: dtable (AccumulationType of dout's type, vocab x dim, overwritten) [t, :] = the sum of
+  // dout[r, :] over the rows r with tokens[r] == t, added in order of r starting from 0 (so deterministic and
+  // the same on every backend; no atomics), 0 for tokens that do not occur. dout is rows x dim of a floating
+  // type; tokens as EmbeddingForward (a token out of range is reported likewise and matches no row of
+  // dtable on a device). dtable may not overlap tokens or dout.
+  Status EmbeddingBackward(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView dout,
+                           View dtable);
+
+  // RMS normalisation over each row of x (rows x cols), with gain gamma (cols; Zhang & Sennrich 2019):
+  //   rstd[r] = 1 / sqrt(sum_c x[r,c]^2 / cols + eps);  y[r,c] = x[r,c] * rstd[r] * gamma[c]
+  // (RmsNormElement of kernels/element.h). x, y, gamma share one floating type T; rstd (rows, kept for the
+  // backward pass) is AccumulationType(T). eps > 0 and finite. y may not overlap x, and no output overlaps
+  // an input or another output. With cols == 0 nothing is written.
+  Status RmsNormForward(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma, View y,
+                        View rstd);
+
+  // Backward of the above, with xhat = x * rstd[r]:
+  //   dx[r,c] = rstd[r] (dy[r,c] gamma[c] - xhat[r,c] mean_c(dy[r,:] gamma xhat[r,:]))
+  //   dgamma[c] = sum_r dy[r,c] xhat[r,c]   (overwritten; over chunks of ColumnChunkRows(rows) rows, each
+  //                                           in row order, then over the chunks in order)
+  // x, gamma, dy, dx share type T; rstd and dgamma are AccumulationType(T). dx may be dy itself (in place);
+  // otherwise no output overlaps an input or another output.
+  Status RmsNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView rstd,
+                         ConstView dy, View dx, View dgamma);
+
+  // SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer"): h is rows x (2 * hidden), its first `hidden`
+  // columns the gate g and the next `hidden` the value u; y (rows x hidden) [r, c] = silu(g[r, c]) *
+  // u[r, c], with silu the kSilu activation's element math (SwiGluElement of kernels/element.h), computed
+  // in fp32 (fp64 for kF64) and rounded once. h and y share one floating type and may not overlap;
+  // 2 * hidden <= 2^31-1.
+  Status SwiGluForward(int64_t rows, int64_t hidden, ConstView h, View y);
+
+  // Backward: dh (rows x 2 hidden, overwritten) [r, c] = dy[r, c] u[r, c] silu'(g[r, c]) and
+  // [r, hidden + c] = dy[r, c] silu(g[r, c]), from dy (rows x hidden) and the forward pass's h. h, dy, dh
+  // share one floating type; dh may overlap neither h nor dy.
+  Status SwiGluBackward(int64_t rows, int64_t hidden, ConstView h, ConstView dy, View dh);
+
+  // Depthwise convolution over the NHWC x (geometry of Conv2dShape s, checked as for Im2Col; one kernel_h
+  // x kernel_w filter per channel, out_channels == channels):
+  //   y[(n, oh, ow), c] = sum_{kh, kw} x[n, oh*stride_h - pad_h + kh, ow*stride_w - pad_w + kw, c] *
+  //                       w[kh * kernel_w + kw, c]
+  // summed in (kh, kw) order from 0 over the taps inside the image (the padding adds nothing) in the
+  // accumulation type and rounded once. x (s.input_size()), w ((kernel_h * kernel_w) x channels) and y
+  // (s.out_pixels() x channels) share one floating type; y overlaps neither input.
+  Status DepthwiseConv2dForward(const Conv2dShape& s, ConstView x, ConstView w, View y);
+
+  // Backward of the above, from dy (s.out_pixels() x channels, x's type):
+  //   dx (overwritten, s.input_size(), x's type) [n, h, w, c] = the sum of dy[(n, oh, ow), c] *
+  //     w[kh * kernel_w + kw, c] over the windows (oh, ow) that cover pixel (h, w), in ascending (oh, ow)
+  //     order (as Col2Im), rounded once; dx may be empty (the first layer needs no dx), and then is skipped.
+  //   dw (overwritten, AccumulationType, (kernel_h * kernel_w) x channels) [k, c] = the sum over the output
+  //     pixels (n, oh, ow) of x[...] * dy[(n, oh, ow), c], in chunks of ColumnChunkRows(s.out_pixels())
+  //     output pixels, each in order, then over the chunks in order.
+  // No output overlaps an input or the other output.
+  Status DepthwiseConv2dBackward(const Conv2dShape& s, ConstView x, ConstView w, ConstView dy, View dx,
+                                 View dw);
+
   // --- Convolution networks (NHWC activations; see Conv2dShape) ---
   //
   // A convolution is Im2Col then Gemm: with cols = Im2Col(x) of (out_pixels) x (patch_size) and weights W
@@ -453,6 +525,19 @@ class Backend {
   virtual Status LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma,
                                        ConstView mean, ConstView rstd, ConstView dy, View dx, View dgamma,
                                        View dbeta) = 0;
+  virtual Status EmbeddingForwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens,
+                                      ConstView table, View out) = 0;
+  virtual Status EmbeddingBackwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens,
+                                       ConstView dout, View dtable) = 0;
+  virtual Status RmsNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                                    View y, View rstd) = 0;
+  virtual Status RmsNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView rstd,
+                                     ConstView dy, View dx, View dgamma) = 0;
+  virtual Status SwiGluForwardImpl(int64_t rows, int64_t hidden, ConstView h, View y) = 0;
+  virtual Status SwiGluBackwardImpl(int64_t rows, int64_t hidden, ConstView h, ConstView dy, View dh) = 0;
+  virtual Status DepthwiseConv2dForwardImpl(const Conv2dShape& s, ConstView x, ConstView w, View y) = 0;
+  virtual Status DepthwiseConv2dBackwardImpl(const Conv2dShape& s, ConstView x, ConstView w, ConstView dy,
+                                             View dx, View dw) = 0;
   virtual Status Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) = 0;
   virtual Status Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) = 0;
   virtual Status MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) = 0;

@@ -230,6 +230,15 @@ Status CheckEps(std::string_view op, double eps) {
   return Status::Ok();
 }
 
+// rows and cols in [0, 2^31-1], and x a floating matrix of at least rows * cols elements: the preamble of
+// the row operations (the norms).
+Status CheckRowMatrix(std::string_view op, int64_t rows, int64_t cols, const ConstView& x) {
+  HPO_RETURN_IF_ERROR(CheckDim(op, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(op, "cols", cols));
+  HPO_RETURN_IF_ERROR(CheckFloating(op, "x", x));
+  return CheckSize(op, "x", x, rows * cols);
+}
+
 }  // namespace
 
 Status Backend::Fill(View dst, double value) {
@@ -355,11 +364,8 @@ Status Backend::LayerNormForward(int64_t rows, int64_t cols, double eps, ConstVi
                                  ConstView beta, View y, View mean, View rstd) {
   constexpr std::string_view kOp = "LayerNormForward";
   if (!(std::isfinite(eps) && eps > 0)) return Invalid(kOp, "eps = " + std::to_string(eps) + " must be > 0");
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const DType acc = AccumulationType(x.dtype);
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, rows * cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "beta", beta, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, rows * cols));
@@ -374,11 +380,8 @@ Status Backend::LayerNormForward(int64_t rows, int64_t cols, double eps, ConstVi
 Status Backend::LayerNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                   ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) {
   constexpr std::string_view kOp = "LayerNormBackward";
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const DType acc = AccumulationType(x.dtype);
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, rows * cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "mean", mean, acc, rows));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, rows));
@@ -388,6 +391,141 @@ Status Backend::LayerNormBackward(int64_t rows, int64_t cols, ConstView x, Const
   HPO_RETURN_IF_ERROR(CheckView(kOp, "dbeta", dbeta, acc, cols));
   if (cols == 0) return Status::Ok();
   return LayerNormBackwardImpl(rows, cols, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
+}
+
+namespace {
+
+// rows, vocab, dim of the embedding, and tokens (kI32, rows).
+Status CheckEmbeddingDims(std::string_view op, int64_t rows, int64_t vocab, int64_t dim,
+                          const ConstView& tokens) {
+  HPO_RETURN_IF_ERROR(CheckDim(op, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(op, "vocab", vocab));
+  HPO_RETURN_IF_ERROR(CheckDim(op, "dim", dim));
+  return CheckView(op, "tokens", tokens, DType::kI32, rows);
+}
+
+// rows and hidden of SwiGLU, 2 * hidden included.
+Status CheckSwiGluDims(std::string_view op, int64_t rows, int64_t hidden) {
+  HPO_RETURN_IF_ERROR(CheckDim(op, "rows", rows));
+  HPO_RETURN_IF_ERROR(CheckDim(op, "hidden", hidden));
+  return CheckDim(op, "2 * hidden", 2 * hidden);
+}
+
+}  // namespace
+
+Status Backend::EmbeddingForward(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView table,
+                                 View out) {
+  constexpr std::string_view kOp = "EmbeddingForward";
+  HPO_RETURN_IF_ERROR(CheckEmbeddingDims(kOp, rows, vocab, dim, tokens));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "table", table));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "table", table, vocab * dim));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "out", out, table.dtype, rows * dim));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"out", out, rows * dim}},
+                                           {{"tokens", tokens, rows}, {"table", table, vocab * dim}}));
+  if (rows == 0) return Status::Ok();
+  return EmbeddingForwardImpl(rows, vocab, dim, tokens, table, out);
+}
+
+Status Backend::EmbeddingBackward(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView dout,
+                                  View dtable) {
+  constexpr std::string_view kOp = "EmbeddingBackward";
+  HPO_RETURN_IF_ERROR(CheckEmbeddingDims(kOp, rows, vocab, dim, tokens));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "dout", dout));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "dout", dout, rows * dim));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dtable", dtable, AccumulationType(dout.dtype), vocab * dim));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"dtable", dtable, vocab * dim}},
+                                           {{"tokens", tokens, rows}, {"dout", dout, rows * dim}}));
+  if (rows == 0 && (vocab == 0 || dim == 0)) return Status::Ok();
+  return EmbeddingBackwardImpl(rows, vocab, dim, tokens, dout, dtable);
+}
+
+Status Backend::RmsNormForward(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma, View y,
+                               View rstd) {
+  constexpr std::string_view kOp = "RmsNormForward";
+  HPO_RETURN_IF_ERROR(CheckEps(kOp, eps));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
+  const int64_t size = rows * cols;
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, AccumulationType(x.dtype), rows));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"y", y, size}, {"rstd", rstd, rows}},
+                                           {{"x", x, size}, {"gamma", gamma, cols}}));
+  if (rows == 0 || cols == 0) return Status::Ok();
+  return RmsNormForwardImpl(rows, cols, eps, x, gamma, y, rstd);
+}
+
+Status Backend::RmsNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView rstd,
+                                ConstView dy, View dx, View dgamma) {
+  constexpr std::string_view kOp = "RmsNormBackward";
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
+  const DType acc = AccumulationType(x.dtype);
+  const int64_t size = rows * cols;
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "rstd", rstd, acc, rows));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dy", dy, x.dtype, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dx", dx, x.dtype, size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dgamma", dgamma, acc, cols));
+  // dx may be dy itself; the outputs overlap no input otherwise.
+  const bool in_place = dx.data == dy.data && dx.dtype == dy.dtype;
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(
+      kOp, {{"dx", dx, size}, {"dgamma", dgamma, cols}},
+      {{"x", x, size}, {"gamma", gamma, cols}, {"rstd", rstd, rows}, {"dy", dy, in_place ? 0 : size}}));
+  if (cols == 0) return Status::Ok();
+  return RmsNormBackwardImpl(rows, cols, x, gamma, rstd, dy, dx, dgamma);
+}
+
+Status Backend::SwiGluForward(int64_t rows, int64_t hidden, ConstView h, View y) {
+  constexpr std::string_view kOp = "SwiGluForward";
+  HPO_RETURN_IF_ERROR(CheckSwiGluDims(kOp, rows, hidden));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "h", h));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "h", h, rows * 2 * hidden));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, h.dtype, rows * hidden));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"y", y, rows * hidden}}, {{"h", h, rows * 2 * hidden}}));
+  if (rows == 0 || hidden == 0) return Status::Ok();
+  return SwiGluForwardImpl(rows, hidden, h, y);
+}
+
+Status Backend::SwiGluBackward(int64_t rows, int64_t hidden, ConstView h, ConstView dy, View dh) {
+  constexpr std::string_view kOp = "SwiGluBackward";
+  HPO_RETURN_IF_ERROR(CheckSwiGluDims(kOp, rows, hidden));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "h", h));
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "h", h, rows * 2 * hidden));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dy", dy, h.dtype, rows * hidden));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dh", dh, h.dtype, rows * 2 * hidden));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"dh", dh, rows * 2 * hidden}},
+                                           {{"h", h, rows * 2 * hidden}, {"dy", dy, rows * hidden}}));
+  if (rows == 0 || hidden == 0) return Status::Ok();
+  return SwiGluBackwardImpl(rows, hidden, h, dy, dh);
+}
+
+Status Backend::DepthwiseConv2dForward(const Conv2dShape& s, ConstView x, ConstView w, View y) {
+  constexpr std::string_view kOp = "DepthwiseConv2dForward";
+  HPO_RETURN_IF_ERROR(CheckConv2dShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const int64_t w_size = s.patch_size(), y_size = s.out_pixels() * s.channels;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, s.input_size()));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "w", w, x.dtype, w_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "y", y, x.dtype, y_size));
+  HPO_RETURN_IF_ERROR(
+      CheckOutputsDisjoint(kOp, {{"y", y, y_size}}, {{"x", x, s.input_size()}, {"w", w, w_size}}));
+  return DepthwiseConv2dForwardImpl(s, x, w, y);
+}
+
+Status Backend::DepthwiseConv2dBackward(const Conv2dShape& s, ConstView x, ConstView w, ConstView dy, View dx,
+                                        View dw) {
+  constexpr std::string_view kOp = "DepthwiseConv2dBackward";
+  HPO_RETURN_IF_ERROR(CheckConv2dShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const int64_t w_size = s.patch_size(), y_size = s.out_pixels() * s.channels;
+  const int64_t dx_size = dx.size > 0 ? s.input_size() : 0;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, s.input_size()));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "w", w, x.dtype, w_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dy", dy, x.dtype, y_size));
+  if (dx.size > 0) HPO_RETURN_IF_ERROR(CheckView(kOp, "dx", dx, x.dtype, dx_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dw", dw, AccumulationType(x.dtype), w_size));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"dx", dx, dx_size}, {"dw", dw, w_size}},
+                                           {{"x", x, s.input_size()}, {"w", w, w_size}, {"dy", dy, y_size}}));
+  return DepthwiseConv2dBackwardImpl(s, x, w, dy, dx, dw);
 }
 
 Status Backend::Im2Col(const Conv2dShape& s, ConstView x, View cols) {
@@ -521,12 +659,9 @@ Status Backend::BatchNormInference(int64_t rows, int64_t cols, double eps, Const
                                    ConstView beta, ConstView running_mean, ConstView running_var, View y) {
   constexpr std::string_view kOp = "BatchNormInference";
   HPO_RETURN_IF_ERROR(CheckEps(kOp, eps));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "rows", rows));
-  HPO_RETURN_IF_ERROR(CheckDim(kOp, "cols", cols));
-  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  HPO_RETURN_IF_ERROR(CheckRowMatrix(kOp, rows, cols, x));
   const DType acc = AccumulationType(x.dtype);
   const int64_t size = rows * cols;
-  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "gamma", gamma, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "beta", beta, x.dtype, cols));
   HPO_RETURN_IF_ERROR(CheckView(kOp, "running_mean", running_mean, acc, cols));

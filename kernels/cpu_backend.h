@@ -6,17 +6,18 @@
 // element. Sums run in a fixed order, so a fixed-seed run repeats bit for bit on one machine (the same CPU,
 // libraries and thread count). The operations are split by family over cpu_backend.cc (memory, Fill,
 // Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout), cpu_loss.cc, cpu_norm.cc,
-// cpu_conv.cc (im2col, pooling, batch norm) and cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16
-// conversions.
+// cpu_transformer.cc (embedding, RMS norm, SwiGLU), cpu_conv.cc (im2col, pooling, batch norm),
+// cpu_depthwise.cc and cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16 conversions.
 //
 // Threads: the backend owns a pool of `BackendOptions::threads` threads (the caller's plus threads - 1
 // workers, kernels/cpu_thread_pool.h). Large GEMMs split over it, one single-threaded library call per
-// block; long element-wise operations (casts, optimizer updates) split by whole tiles, and im2col, col2im
-// and the pools by whole pixels or images, each computed by one thread alone, which changes no result; row
-// operations, batch norm and reductions run on the caller's thread. The libraries' own threading is off
-// (Create sets OpenBLAS to one thread, process-wide, and each oneDNN call runs on one thread). Idle workers
-// block, so nothing spins between calls; with one thread (the default) every operation runs on the
-// caller's thread. Operations are synchronous; Synchronize() returns OK at once.
+// block; long element-wise operations (casts, optimizer updates) split by whole tiles; im2col, col2im, the
+// pools, the depthwise convolution, RMS norm, SwiGLU and the embedding by whole pixels, images, rows or
+// column ranges, and their column sums by fixed chunks of rows; each part is computed by one thread alone,
+// which changes no result. The other row operations, batch norm and reductions run on the caller's thread.
+// The libraries' own threading is off (Create sets OpenBLAS to one thread, process-wide, and each oneDNN call
+// runs on one thread). Idle workers block, so nothing spins between calls; with one thread (the default)
+// every operation runs on the caller's thread. Operations are synchronous; Synchronize() returns OK at once.
 //
 // Not thread-safe (one owner at a time, like every Backend). Memory is 64-byte aligned host memory. The
 // backend keeps fp32 scratch for half GEMM operands and rows, grown on demand and reused by later calls.
@@ -74,6 +75,19 @@ class CpuBackend final : public Backend {
                               ConstView beta, View y, View mean, View rstd) override;
   Status LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
+  Status EmbeddingForwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView table,
+                              View out) override;
+  Status EmbeddingBackwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView dout,
+                               View dtable) override;
+  Status RmsNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma, View y,
+                            View rstd) override;
+  Status RmsNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView rstd,
+                             ConstView dy, View dx, View dgamma) override;
+  Status SwiGluForwardImpl(int64_t rows, int64_t hidden, ConstView h, View y) override;
+  Status SwiGluBackwardImpl(int64_t rows, int64_t hidden, ConstView h, ConstView dy, View dh) override;
+  Status DepthwiseConv2dForwardImpl(const Conv2dShape& s, ConstView x, ConstView w, View y) override;
+  Status DepthwiseConv2dBackwardImpl(const Conv2dShape& s, ConstView x, ConstView w, ConstView dy, View dx,
+                                     View dw) override;
   Status Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) override;
   Status Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) override;
   Status MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) override;

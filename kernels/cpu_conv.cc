@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "kernels/cpu_backend.h"
-#include "kernels/cpu_convert.h"
 #include "kernels/cpu_loops.h"
 #include "kernels/cpu_thread_pool.h"
 #include "kernels/element.h"
@@ -27,48 +26,6 @@ namespace hpo::kernels {
 namespace {
 
 using cpu::Compute;
-
-// Work items (pixels, images) per thread: at least kMinParallelElements elements of work in all.
-int64_t MinItemsPerThread(int64_t elements_per_item) {
-  return std::max<int64_t>(1, cpu::kMinParallelElements / std::max<int64_t>(1, elements_per_item));
-}
-
-// One storage value in its compute type (exact).
-template <typename S>
-Compute<S> LoadOne(S v) {
-  if constexpr (std::is_same_v<S, Half>) {
-    return HalfBitsToFloat(v.bits);
-  } else if constexpr (std::is_same_v<S, BFloat16>) {
-    return Bf16BitsToFloat(v.bits);
-  } else {
-    return v;
-  }
-}
-
-// src[0, n) in the compute type: src itself for float and double, else widened into buf (n elements).
-template <typename S>
-const Compute<S>* LoadRow(const S* src, int64_t n, std::vector<Compute<S>>& buf) {
-  if constexpr (cpu::kDirect<S>) {
-    (void)n;
-    (void)buf;
-    return src;
-  } else {
-    Convert(src, buf.data(), n);
-    return buf.data();
-  }
-}
-
-// Room for a row of n elements of S in its compute type (none needed for float and double).
-template <typename S>
-std::vector<Compute<S>> RowBuffer(int64_t n) {
-  return std::vector<Compute<S>>(cpu::kDirect<S> ? 0 : static_cast<size_t>(n));
-}
-
-// values[0, n) stored into dst, rounded once to S.
-template <typename S>
-void StoreRow(const Compute<S>* values, S* dst, int64_t n) {
-  cpu::StoreTile<S>(values, dst, n);
-}
 
 template <typename C>
 HPO_CPU_CLONES void AddRow(int64_t n, const C* src, C* acc) {
@@ -82,7 +39,7 @@ void Col2ImPixels(const Conv2dShape& s, const S* cols, S* x, int64_t begin, int6
   using C = Compute<S>;
   const int64_t ch = s.channels, oh_n = s.out_height(), ow_n = s.out_width(), patch = s.patch_size();
   std::vector<C> acc(static_cast<size_t>(ch));
-  std::vector<C> buf = RowBuffer<S>(ch);
+  std::vector<C> buf = cpu::RowBuffer<S>(ch);
   for (int64_t p = begin; p < end; ++p) {
     const int64_t w = p % s.width, h = (p / s.width) % s.height, n = p / (s.width * s.height);
     std::fill(acc.begin(), acc.end(), C(0));
@@ -93,10 +50,10 @@ void Col2ImPixels(const Conv2dShape& s, const S* cols, S* x, int64_t begin, int6
       for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) {
         const int64_t kw = w + s.pad_w - ow * s.stride_w;
         const S* src = cols + ((n * oh_n + oh) * ow_n + ow) * patch + (kh * s.kernel_w + kw) * ch;
-        AddRow(ch, LoadRow(src, ch, buf), acc.data());
+        AddRow(ch, cpu::LoadRow(src, ch, buf), acc.data());
       }
     }
-    StoreRow<S>(acc.data(), x + p * ch, ch);
+    cpu::StoreTile<S>(acc.data(), x + p * ch, ch);
   }
 }
 
@@ -108,7 +65,7 @@ void MaxPoolForwardPixels(const Conv2dShape& s, const S* x, S* y, int32_t* argma
   using C = Compute<S>;
   const int64_t ch = s.channels, oh_n = s.out_height(), ow_n = s.out_width();
   std::vector<C> best(static_cast<size_t>(ch));
-  std::vector<C> buf = RowBuffer<S>(ch);
+  std::vector<C> buf = cpu::RowBuffer<S>(ch);
   for (int64_t r = begin; r < end; ++r) {
     const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
     int32_t* index = argmax + r * ch;
@@ -120,7 +77,7 @@ void MaxPoolForwardPixels(const Conv2dShape& s, const S* x, S* y, int32_t* argma
         const int64_t w = ow * s.stride_w - s.pad_w + kw;
         if (w < 0 || w >= s.width) continue;
         const int64_t base = ((n * s.height + h) * s.width + w) * ch;
-        const C* v = LoadRow(x + base, ch, buf);
+        const C* v = cpu::LoadRow(x + base, ch, buf);
         for (int64_t c = 0; c < ch; ++c) {
           if (first || MaxPoolTakes(v[c], best[c])) {
             best[c] = v[c];
@@ -150,11 +107,11 @@ void MaxPoolBackwardPixels(const Conv2dShape& s, const S* dy, const int32_t* arg
       for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) {
         const int64_t row = ((n * oh_n + oh) * ow_n + ow) * ch;
         for (int64_t c = 0; c < ch; ++c) {
-          if (argmax[row + c] == p * ch + c) acc[c] += LoadOne(dy[row + c]);
+          if (argmax[row + c] == p * ch + c) acc[c] += cpu::LoadOne(dy[row + c]);
         }
       }
     }
-    StoreRow<S>(acc.data(), dx + p * ch, ch);
+    cpu::StoreTile<S>(acc.data(), dx + p * ch, ch);
   }
 }
 
@@ -164,14 +121,14 @@ template <typename S>
 void AvgPoolForwardImages(int64_t pixels, int64_t channels, const S* x, S* y, int64_t begin, int64_t end) {
   using C = Compute<S>;
   std::vector<C> acc(static_cast<size_t>(channels));
-  std::vector<C> buf = RowBuffer<S>(channels);
+  std::vector<C> buf = cpu::RowBuffer<S>(channels);
   const C count = static_cast<C>(pixels);
   for (int64_t n = begin; n < end; ++n) {
     std::fill(acc.begin(), acc.end(), C(0));
     for (int64_t p = 0; p < pixels; ++p)
-      AddRow(channels, LoadRow(x + (n * pixels + p) * channels, channels, buf), acc.data());
+      AddRow(channels, cpu::LoadRow(x + (n * pixels + p) * channels, channels, buf), acc.data());
     for (C& v : acc) v /= count;
-    StoreRow<S>(acc.data(), y + n * channels, channels);
+    cpu::StoreTile<S>(acc.data(), y + n * channels, channels);
   }
 }
 
@@ -183,8 +140,8 @@ void AvgPoolBackwardImages(int64_t pixels, int64_t channels, const S* dy, S* dx,
   const C count = static_cast<C>(pixels);
   for (int64_t n = begin; n < end; ++n) {
     for (int64_t c = 0; c < channels; ++c)
-      grad[static_cast<size_t>(c)] = LoadOne(dy[n * channels + c]) / count;
-    StoreRow<S>(grad.data(), row.data(), channels);
+      grad[static_cast<size_t>(c)] = cpu::LoadOne(dy[n * channels + c]) / count;
+    cpu::StoreTile<S>(grad.data(), row.data(), channels);
     for (int64_t p = 0; p < pixels; ++p) {
       std::memcpy(dx + (n * pixels + p) * channels, row.data(), static_cast<size_t>(channels) * sizeof(S));
     }
@@ -210,15 +167,6 @@ void ColumnSums(int64_t rows, int64_t cols, int k, AddRowTerms&& add_row, C* out
   }
 }
 
-// gamma and beta (or any per-column parameter of S) in the compute type.
-template <typename S>
-std::vector<Compute<S>> LoadParam(ConstView v, int64_t cols) {
-  std::vector<Compute<S>> out(static_cast<size_t>(cols));
-  const auto* src = static_cast<const S*>(v.data);
-  for (int64_t c = 0; c < cols; ++c) out[static_cast<size_t>(c)] = LoadOne(src[c]);
-  return out;
-}
-
 template <typename C>
 HPO_CPU_CLONES void NormalizeRow(int64_t cols, const C* x, const C* mean, const C* rstd, const C* gamma,
                                  const C* beta, C* y) {
@@ -234,17 +182,17 @@ void BatchNormForwardLoop(int64_t rows, int64_t cols, double eps, double momentu
   auto* y = static_cast<S*>(y_view.data);
   auto* mean = static_cast<C*>(mean_view.data);
   auto* rstd = static_cast<C*>(rstd_view.data);
-  std::vector<C> buf = RowBuffer<S>(cols), out_buf = RowBuffer<S>(cols);
+  std::vector<C> buf = cpu::RowBuffer<S>(cols), out_buf = cpu::RowBuffer<S>(cols);
   ColumnSums<C>(
-      rows, cols, 1, [&](int64_t r, C* partial) { AddRow(cols, LoadRow(x + r * cols, cols, buf), partial); },
-      mean);
+      rows, cols, 1,
+      [&](int64_t r, C* partial) { AddRow(cols, cpu::LoadRow(x + r * cols, cols, buf), partial); }, mean);
   const C count = static_cast<C>(rows);
   for (int64_t c = 0; c < cols; ++c) mean[c] /= count;
   // Sum of squared deviations into rstd first, then rstd itself.
   ColumnSums<C>(
       rows, cols, 1,
       [&](int64_t r, C* partial) {
-        const C* xr = LoadRow(x + r * cols, cols, buf);
+        const C* xr = cpu::LoadRow(x + r * cols, cols, buf);
         for (int64_t c = 0; c < cols; ++c) {
           const C d = xr[c] - mean[c];
           partial[c] += d * d;
@@ -264,11 +212,11 @@ void BatchNormForwardLoop(int64_t rows, int64_t cols, double eps, double momentu
     }
     rstd[c] = C(1) / ElementSqrt(squares / count + static_cast<C>(eps));
   }
-  const std::vector<C> g = LoadParam<S>(gamma, cols), b = LoadParam<S>(beta, cols);
+  const std::vector<C> g = cpu::LoadParam<S>(gamma, cols), b = cpu::LoadParam<S>(beta, cols);
   for (int64_t r = 0; r < rows; ++r) {
     C* out = cpu::TileTarget(y + r * cols, out_buf.data());
-    NormalizeRow(cols, LoadRow(x + r * cols, cols, buf), mean, rstd, g.data(), b.data(), out);
-    StoreRow<S>(out, y + r * cols, cols);
+    NormalizeRow(cols, cpu::LoadRow(x + r * cols, cols, buf), mean, rstd, g.data(), b.data(), out);
+    cpu::StoreTile<S>(out, y + r * cols, cols);
   }
 }
 
@@ -283,12 +231,12 @@ void BatchNormInferenceLoop(int64_t rows, int64_t cols, double eps, ConstView x_
   std::vector<C> rstd(static_cast<size_t>(cols));
   for (int64_t c = 0; c < cols; ++c)
     rstd[static_cast<size_t>(c)] = C(1) / ElementSqrt(rv[c] + static_cast<C>(eps));
-  const std::vector<C> g = LoadParam<S>(gamma, cols), b = LoadParam<S>(beta, cols);
-  std::vector<C> buf = RowBuffer<S>(cols), out_buf = RowBuffer<S>(cols);
+  const std::vector<C> g = cpu::LoadParam<S>(gamma, cols), b = cpu::LoadParam<S>(beta, cols);
+  std::vector<C> buf = cpu::RowBuffer<S>(cols), out_buf = cpu::RowBuffer<S>(cols);
   for (int64_t r = 0; r < rows; ++r) {
     C* out = cpu::TileTarget(y + r * cols, out_buf.data());
-    NormalizeRow(cols, LoadRow(x + r * cols, cols, buf), rm, rstd.data(), g.data(), b.data(), out);
-    StoreRow<S>(out, y + r * cols, cols);
+    NormalizeRow(cols, cpu::LoadRow(x + r * cols, cols, buf), rm, rstd.data(), g.data(), b.data(), out);
+    cpu::StoreTile<S>(out, y + r * cols, cols);
   }
 }
 
@@ -301,14 +249,15 @@ void BatchNormBackwardLoop(int64_t rows, int64_t cols, ConstView x_view, ConstVi
   auto* dx = static_cast<S*>(dx_view.data);
   const auto* mean = static_cast<const C*>(mean_view.data);
   const auto* rstd = static_cast<const C*>(rstd_view.data);
-  std::vector<C> x_buf = RowBuffer<S>(cols), dy_buf = RowBuffer<S>(cols), dx_buf = RowBuffer<S>(cols);
+  std::vector<C> x_buf = cpu::RowBuffer<S>(cols), dy_buf = cpu::RowBuffer<S>(cols),
+                 dx_buf = cpu::RowBuffer<S>(cols);
   // sums[0, cols) = sum dy xhat (dgamma), sums[cols, 2 cols) = sum dy (dbeta).
   std::vector<C> sums(2 * static_cast<size_t>(cols));
   ColumnSums<C>(
       rows, cols, 2,
       [&](int64_t r, C* partial) {
-        const C* xr = LoadRow(x + r * cols, cols, x_buf);
-        const C* dyr = LoadRow(dy + r * cols, cols, dy_buf);
+        const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
+        const C* dyr = cpu::LoadRow(dy + r * cols, cols, dy_buf);
         for (int64_t c = 0; c < cols; ++c) {
           partial[c] += dyr[c] * ((xr[c] - mean[c]) * rstd[c]);
           partial[cols + c] += dyr[c];
@@ -324,17 +273,17 @@ void BatchNormBackwardLoop(int64_t rows, int64_t cols, ConstView x_view, ConstVi
     mean_dy_xhat[i] = sums[i] / count;
     mean_dy[i] = sums[static_cast<size_t>(cols) + i] / count;
   }
-  const std::vector<C> g = LoadParam<S>(gamma, cols);
+  const std::vector<C> g = cpu::LoadParam<S>(gamma, cols);
   for (int64_t r = 0; r < rows; ++r) {
-    const C* xr = LoadRow(x + r * cols, cols, x_buf);
-    const C* dyr = LoadRow(dy + r * cols, cols, dy_buf);
+    const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
+    const C* dyr = cpu::LoadRow(dy + r * cols, cols, dy_buf);
     C* out = cpu::TileTarget(dx + r * cols, dx_buf.data());
     for (int64_t c = 0; c < cols; ++c) {
       const C xhat = (xr[c] - mean[c]) * rstd[c];
       out[c] = BatchNormInputGradient(dyr[c], xhat, g[static_cast<size_t>(c)], rstd[c],
                                       mean_dy[static_cast<size_t>(c)], mean_dy_xhat[static_cast<size_t>(c)]);
     }
-    StoreRow<S>(out, dx + r * cols, cols);
+    cpu::StoreTile<S>(out, dx + r * cols, cols);
   }
 }
 
@@ -346,7 +295,7 @@ Status CpuBackend::Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) {
   const size_t channel_bytes = static_cast<size_t>(s.channels) * element;
   const auto* src = static_cast<const char*>(x.data);
   auto* dst = static_cast<char*>(cols.data);
-  pool_->RunRanges(s.out_pixels(), 1, MinItemsPerThread(patch), [&](int64_t begin, int64_t end) {
+  pool_->RunRanges(s.out_pixels(), 1, cpu::MinItemsPerThread(patch), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
       char* out = dst + static_cast<size_t>(r * patch) * element;
@@ -372,7 +321,7 @@ Status CpuBackend::Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
     const int64_t pixels = s.batch * s.height * s.width;
     const int64_t per_pixel = s.channels * s.kernel_h * s.kernel_w;  // upper bound of the work per pixel
-    pool_->RunRanges(pixels, 1, MinItemsPerThread(per_pixel), [&](int64_t begin, int64_t end) {
+    pool_->RunRanges(pixels, 1, cpu::MinItemsPerThread(per_pixel), [&](int64_t begin, int64_t end) {
       Col2ImPixels<S>(s, static_cast<const S*>(cols.data), static_cast<S*>(x.data), begin, end);
     });
   });
@@ -381,10 +330,11 @@ Status CpuBackend::Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) {
 
 Status CpuBackend::MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
-    pool_->RunRanges(s.out_pixels(), 1, MinItemsPerThread(s.patch_size()), [&](int64_t begin, int64_t end) {
-      MaxPoolForwardPixels<S>(s, static_cast<const S*>(x.data), static_cast<S*>(y.data),
-                              static_cast<int32_t*>(argmax.data), begin, end);
-    });
+    pool_->RunRanges(s.out_pixels(), 1, cpu::MinItemsPerThread(s.patch_size()),
+                     [&](int64_t begin, int64_t end) {
+                       MaxPoolForwardPixels<S>(s, static_cast<const S*>(x.data), static_cast<S*>(y.data),
+                                               static_cast<int32_t*>(argmax.data), begin, end);
+                     });
   });
   return Status::Ok();
 }
@@ -392,7 +342,7 @@ Status CpuBackend::MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View 
 Status CpuBackend::MaxPool2dBackwardImpl(const Conv2dShape& s, ConstView dy, ConstView argmax, View dx) {
   cpu::DispatchFloating(dx.dtype, [&]<typename S>() {
     const int64_t pixels = s.batch * s.height * s.width;
-    pool_->RunRanges(pixels, 1, MinItemsPerThread(s.patch_size()), [&](int64_t begin, int64_t end) {
+    pool_->RunRanges(pixels, 1, cpu::MinItemsPerThread(s.patch_size()), [&](int64_t begin, int64_t end) {
       MaxPoolBackwardPixels<S>(s, static_cast<const S*>(dy.data), static_cast<const int32_t*>(argmax.data),
                                static_cast<S*>(dx.data), begin, end);
     });
@@ -403,7 +353,7 @@ Status CpuBackend::MaxPool2dBackwardImpl(const Conv2dShape& s, ConstView dy, Con
 Status CpuBackend::GlobalAvgPoolForwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView x,
                                             View y) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
-    pool_->RunRanges(batch, 1, MinItemsPerThread(pixels * channels), [&](int64_t begin, int64_t end) {
+    pool_->RunRanges(batch, 1, cpu::MinItemsPerThread(pixels * channels), [&](int64_t begin, int64_t end) {
       AvgPoolForwardImages<S>(pixels, channels, static_cast<const S*>(x.data), static_cast<S*>(y.data), begin,
                               end);
     });
@@ -414,7 +364,7 @@ Status CpuBackend::GlobalAvgPoolForwardImpl(int64_t batch, int64_t pixels, int64
 Status CpuBackend::GlobalAvgPoolBackwardImpl(int64_t batch, int64_t pixels, int64_t channels, ConstView dy,
                                              View dx) {
   cpu::DispatchFloating(dx.dtype, [&]<typename S>() {
-    pool_->RunRanges(batch, 1, MinItemsPerThread(pixels * channels), [&](int64_t begin, int64_t end) {
+    pool_->RunRanges(batch, 1, cpu::MinItemsPerThread(pixels * channels), [&](int64_t begin, int64_t end) {
       AvgPoolBackwardImages<S>(pixels, channels, static_cast<const S*>(dy.data), static_cast<S*>(dx.data),
                                begin, end);
     });

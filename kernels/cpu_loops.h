@@ -1,6 +1,7 @@
 // Shared pieces of the CPU backend's element loops (cpu_*.cc): the compute type of each storage type, tiles
-// that present half storage as float arrays, the activation and element-type dispatch, and fixed-order
-// sums. Private to the CPU backend.
+// and row buffers that present half storage as float arrays, the activation and element-type dispatch,
+// fixed-order sums, and column sums over fixed chunks of rows split over the backend's threads. Private to
+// the CPU backend.
 //
 // The loops compute on arrays of the compute type (float for kF32, kF16 and kBF16; double for kF64). For
 // float and double storage a tile is the memory itself; for halves it is a stack buffer filled and drained
@@ -9,13 +10,16 @@
 #ifndef HPO_KERNELS_CPU_LOOPS_H_
 #define HPO_KERNELS_CPU_LOOPS_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/backend.h"
 #include "kernels/cpu_convert.h"
+#include "kernels/cpu_thread_pool.h"
 #include "kernels/element.h"
 #include "kernels/half.h"
 
@@ -92,6 +96,70 @@ void StoreTile(const Compute<S>* values, S* dst, int64_t n) {
   } else {
     Convert(values, dst, n);
   }
+}
+
+// Work items (pixels, images, rows) per thread: at least kMinParallelElements elements of work in all.
+inline int64_t MinItemsPerThread(int64_t elements_per_item) {
+  return std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, elements_per_item));
+}
+
+// One storage value in its compute type (exact).
+template <typename S>
+Compute<S> LoadOne(S v) {
+  if constexpr (std::is_same_v<S, Half>) {
+    return HalfBitsToFloat(v.bits);
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    return Bf16BitsToFloat(v.bits);
+  } else {
+    return v;
+  }
+}
+
+// Room for a row of n elements of S in its compute type (none needed for float and double). Rows, unlike
+// tiles, may be longer than kTile: the whole-row loops (norms, convolutions, pools) use these.
+template <typename S>
+std::vector<Compute<S>> RowBuffer(int64_t n) {
+  return std::vector<Compute<S>>(kDirect<S> ? 0 : static_cast<size_t>(n));
+}
+
+// src[0, n) in the compute type: src itself for float and double, else widened into buf (n elements).
+template <typename S>
+const Compute<S>* LoadRow(const S* src, int64_t n, std::vector<Compute<S>>& buf) {
+  return LoadTile(src, n, buf.data());
+}
+
+// A per-column parameter (gamma, beta, filter weights) of `count` elements of S in the compute type.
+template <typename S>
+std::vector<Compute<S>> LoadParam(ConstView v, int64_t count) {
+  std::vector<Compute<S>> out(static_cast<size_t>(count));
+  const auto* src = static_cast<const S*>(v.data);
+  for (int64_t c = 0; c < count; ++c) out[static_cast<size_t>(c)] = LoadOne(src[c]);
+  return out;
+}
+
+// out[0, cols) (overwritten) = column sums over `rows` rows, in the order of ColumnChunkRows
+// (kernels/element.h), which the CUDA backend shares: add_rows(r0, r1, partial) adds the terms of rows
+// [r0, r1) of one chunk, in row order, into partial[0, cols) (zeroed before); then the chunk sums are added
+// in chunk order into zeroed totals. Chunks spread over `pool`, each computed by one thread alone, so the
+// result does not depend on the thread count. work_per_row: elements of work per row (for the split).
+template <typename C, typename AddRows>
+void ChunkedColumnSums(ThreadPool& pool, int64_t rows, int64_t cols, int64_t work_per_row, AddRows&& add_rows,
+                       C* out) {
+  const int64_t per_chunk = ColumnChunkRows(rows);
+  const int64_t chunks = (rows + per_chunk - 1) / per_chunk;
+  std::vector<C> partial(static_cast<size_t>(chunks * cols), C(0));
+  pool.RunRanges(chunks, 1, MinItemsPerThread(per_chunk * work_per_row), [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      add_rows(k * per_chunk, std::min(rows, (k + 1) * per_chunk), partial.data() + k * cols);
+    }
+  });
+  pool.RunRanges(cols, 16, MinItemsPerThread(chunks), [&](int64_t begin, int64_t end) {
+    std::fill(out + begin, out + end, C(0));
+    for (int64_t k = 0; k < chunks; ++k) {
+      const C* p = partial.data() + k * cols;
+      for (int64_t c = begin; c < end; ++c) out[c] += p[c];
+    }
+  });
 }
 
 // Calls f.template operator()<S>() with S the storage type of the floating `dtype`. REQUIRES: IsFloating.

@@ -182,6 +182,19 @@ class CudaBackend final : public Backend {
                               ConstView beta, View y, View mean, View rstd) override;
   Status LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
+  Status EmbeddingForwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView table,
+                              View out) override;
+  Status EmbeddingBackwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens, ConstView dout,
+                               View dtable) override;
+  Status RmsNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma, View y,
+                            View rstd) override;
+  Status RmsNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView rstd,
+                             ConstView dy, View dx, View dgamma) override;
+  Status SwiGluForwardImpl(int64_t rows, int64_t hidden, ConstView h, View y) override;
+  Status SwiGluBackwardImpl(int64_t rows, int64_t hidden, ConstView h, ConstView dy, View dh) override;
+  Status DepthwiseConv2dForwardImpl(const Conv2dShape& s, ConstView x, ConstView w, View y) override;
+  Status DepthwiseConv2dBackwardImpl(const Conv2dShape& s, ConstView x, ConstView w, ConstView dy, View dx,
+                                     View dw) override;
   Status Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) override;
   Status Col2ImImpl(const Conv2dShape& s, ConstView cols, View x) override;
   Status MaxPool2dForwardImpl(const Conv2dShape& s, ConstView x, View y, View argmax) override;
@@ -300,8 +313,14 @@ Status CudaBackend::FetchControl() {
     void* const device_bits = reinterpret_cast<char*>(control_) + offsetof(cuda::DeviceControl, error_bits);
     HPO_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(device_bits, 0, sizeof(uint32_t), stream_));
     host_control_->error_bits = 0;
-    return InvalidArgumentError(
-        "SoftmaxCrossEntropy: a label is outside [0, cols) (found on the device, reported at the next wait)");
+    std::string what;
+    if ((errors & cuda::kErrorLabelOutOfRange) != 0)
+      what = "SoftmaxCrossEntropy: a label is outside [0, cols)";
+    if ((errors & cuda::kErrorTokenOutOfRange) != 0) {
+      if (!what.empty()) what += "; ";
+      what += "EmbeddingForward or EmbeddingBackward: a token is outside [0, vocab)";
+    }
+    return InvalidArgumentError(what + " (found on the device, reported at the next wait)");
   }
   return Status::Ok();
 }
@@ -500,6 +519,74 @@ Status CudaBackend::LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView 
   HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchLayerNormBackward(type, rows, cols, x.data, gamma.data, mean.data,
                                                          rstd.data, dy.data, dx.data, dgamma.data, dbeta.data,
                                                          scratch, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::EmbeddingForwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens,
+                                         ConstView table, View out) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchEmbeddingForward(ToElementType(table.dtype), rows, vocab, dim,
+                                                        static_cast<const int32_t*>(tokens.data), table.data,
+                                                        out.data, control_, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::EmbeddingBackwardImpl(int64_t rows, int64_t vocab, int64_t dim, ConstView tokens,
+                                          ConstView dout, View dtable) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchEmbeddingBackward(ToElementType(dout.dtype), rows, vocab, dim,
+                                                         static_cast<const int32_t*>(tokens.data), dout.data,
+                                                         dtable.data, control_, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::RmsNormForwardImpl(int64_t rows, int64_t cols, double eps, ConstView x, ConstView gamma,
+                                       View y, View rstd) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchRmsNormForward(ToElementType(x.dtype), rows, cols, eps, x.data,
+                                                      gamma.data, y.data, rstd.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::RmsNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma,
+                                        ConstView rstd, ConstView dy, View dx, View dgamma) {
+  HPO_RETURN_IF_ERROR(Enter());
+  const cuda::ElementType type = ToElementType(x.dtype);
+  HPO_ASSIGN_OR_RETURN(void* scratch, Scratch(cuda::RmsNormBackwardScratchBytes(type, rows, cols)));
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchRmsNormBackward(type, rows, cols, x.data, gamma.data, rstd.data,
+                                                       dy.data, dx.data, dgamma.data, scratch, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::SwiGluForwardImpl(int64_t rows, int64_t hidden, ConstView h, View y) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(
+      cuda::LaunchSwiGluForward(ToElementType(h.dtype), rows, hidden, h.data, y.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::SwiGluBackwardImpl(int64_t rows, int64_t hidden, ConstView h, ConstView dy, View dh) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(
+      cuda::LaunchSwiGluBackward(ToElementType(h.dtype), rows, hidden, h.data, dy.data, dh.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::DepthwiseConv2dForwardImpl(const Conv2dShape& s, ConstView x, ConstView w, View y) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(
+      cuda::LaunchDepthwiseForward(ToElementType(x.dtype), ToGeometry(s), x.data, w.data, y.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::DepthwiseConv2dBackwardImpl(const Conv2dShape& s, ConstView x, ConstView w, ConstView dy,
+                                                View dx, View dw) {
+  HPO_RETURN_IF_ERROR(Enter());
+  const cuda::ElementType type = ToElementType(x.dtype);
+  const cuda::ConvGeometry g = ToGeometry(s);
+  HPO_ASSIGN_OR_RETURN(void* scratch, Scratch(cuda::DepthwiseBackwardScratchBytes(type, g)));
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchDepthwiseBackward(type, g, x.data, w.data, dy.data, DataOrNull(dx),
+                                                         dw.data, scratch, stream_));
   return Status::Ok();
 }
 

@@ -9,7 +9,8 @@
 //   may reuse its buffer at once. Upload from page-locked memory (cudaMallocHost) does not wait: keep that
 //   source unchanged until the next wait.
 // - Errors found while work runs surface at the next wait: a CUDA error as INTERNAL (RESOURCE_EXHAUSTED
-//   for memory), a SoftmaxCrossEntropy label outside [0, cols) as INVALID_ARGUMENT, reported once.
+//   for memory), a SoftmaxCrossEntropy label outside [0, cols) or an embedding token outside [0, vocab) as
+//   INVALID_ARGUMENT, reported once.
 // - Device memory comes from one arena per backend (kernels/cuda_backend_arena.h): chunks of at least
 //   64 MiB from cudaMalloc, carved into 256-byte aligned blocks and reused after release without returning
 //   to the driver, so a training loop that frees and allocates the same sizes calls cudaMalloc only while
@@ -17,8 +18,9 @@
 // - Sums over rows and buffers (dbias, dgamma, dbeta, the mean loss, GradientStats) have a fixed order
 //   that depends only on the shapes, and cuBLAS runs with a fixed workspace on the one stream, so a run
 //   repeats bit for bit on the same GPU model and driver. The order differs from the CPU backend's, except
-//   in the convolution-network operations (Col2Im, the pools, batch norm; kernels/cuda_conv.cu), which
-//   gather each output's terms in the CPU backend's order.
+//   in the convolution-network operations (Col2Im, the pools, batch norm; kernels/cuda_conv.cu), the
+//   depthwise convolution (kernels/cuda_depthwise.cu), the embedding gradient and RMS norm's dgamma
+//   (kernels/cuda_transformer.cu), which gather each output's terms in the CPU backend's order.
 // - The element math is compiled without FMA contraction (--fmad=false), like the host code, so
 //   element-wise results (activations aside, whose libm differs) agree bit for bit with the CPU backend;
 //   SGD and AdamW steps in particular.

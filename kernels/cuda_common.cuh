@@ -206,10 +206,32 @@ inline dim3 ColumnGrid(int64_t cols, int threads, const ColumnChunks& chunks) {
   return dim3(static_cast<unsigned>((cols + threads - 1) / threads), static_cast<unsigned>(chunks.chunks), 1);
 }
 
+// `rows` rows in chunks of per_chunk rows (the last may be shorter; at least one chunk): the chunking of the
+// shared column sums of kernels/element.h (BatchNormChunkRows, ColumnChunkRows), which the CPU backend uses
+// too. REQUIRES: per_chunk >= 1, and at most 65535 chunks.
+inline ColumnChunks ChunksOf(int64_t rows, int64_t per_chunk) {
+  const int64_t chunks = (rows + per_chunk - 1) / per_chunk;
+  return ColumnChunks{per_chunk, chunks < 1 ? 1 : chunks};
+}
+
 // Elements of the partials array for `cols` columns (0 when the first pass writes the result directly).
 inline size_t ColumnPartialCount(int64_t rows, int64_t cols) {
   const ColumnChunks chunks = ColumnChunksFor(rows);
   return chunks.chunks == 1 ? 0 : static_cast<size_t>(chunks.chunks) * static_cast<size_t>(cols);
+}
+
+// This thread's column c and rows [r0, r1) in a first-pass kernel on ColumnGrid: one column of one chunk.
+struct ColumnChunkRange {
+  int64_t c, r0, r1;
+};
+
+// False for the threads past the last column (which have nothing to sum).
+__device__ __forceinline__ bool ThisColumnChunk(int64_t rows, int64_t cols, int64_t rows_per_chunk,
+                                                ColumnChunkRange* range) {
+  range->c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  range->r0 = static_cast<int64_t>(blockIdx.y) * rows_per_chunk;
+  range->r1 = range->r0 + rows_per_chunk < rows ? range->r0 + rows_per_chunk : rows;
+  return range->c < cols;
 }
 
 template <typename Acc>
@@ -235,6 +257,60 @@ cudaError_t LaunchSumColumnPartials(const ColumnChunks& chunks, int64_t cols, co
 
 // Byte offsets of consecutive scratch arrays, each aligned to 256 bytes.
 inline size_t AlignScratch(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+// --- NHWC windows (kernels/backend.h's Conv2dShape, as ConvGeometry) ---
+
+// The sum, from 0 in Acc, of term(oh, ow, kh, kw) over the output pixels (oh, ow) whose windows cover the
+// input pixel (h, w), in ascending (oh, ow) order (CoveringWindows of kernels/element.h), with (kh, kw) the
+// pixel's place in that window: the gather of Col2Im and of the depthwise convolution's dx, in the CPU
+// backend's order.
+template <typename Acc, typename Term>
+__device__ __forceinline__ Acc GatherCoveringWindows(const ConvGeometry& g, int64_t h, int64_t w,
+                                                     Term&& term) {
+  const WindowRange hr = CoveringWindows(h, g.kernel_h, g.stride_h, g.pad_h, g.out_height);
+  const WindowRange wr = CoveringWindows(w, g.kernel_w, g.stride_w, g.pad_w, g.out_width);
+  Acc acc = Acc(0);
+  for (int64_t oh = hr.lo; oh <= hr.hi; ++oh) {
+    const int64_t kh = h + g.pad_h - oh * g.stride_h;
+    for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) acc += term(oh, ow, kh, w + g.pad_w - ow * g.stride_w);
+  }
+  return acc;
+}
+
+// --- Several column sums over the same chunks (parameter gradients) ---
+
+// The most column sums one LaunchColumnSums runs.
+inline constexpr int kMaxColumnSums = 2;
+
+// Scratch bytes for `count` column sums of `cols` columns of acc_bytes each (0 with one chunk).
+inline size_t ColumnSumsScratchBytes(const ColumnChunks& chunks, int64_t cols, size_t acc_bytes, int count) {
+  if (chunks.chunks == 1) return 0;
+  return static_cast<size_t>(count) *
+         AlignScratch(static_cast<size_t>(chunks.chunks) * static_cast<size_t>(cols) * acc_bytes);
+}
+
+// Both passes of `count` column sums, each into its own out[j] (cols elements): first_pass(partials)
+// launches the kernel that writes chunk k's sums of sum j at partials[j] + k * cols (partials[j] is out[j]
+// itself when there is one chunk, else an array in `scratch`); then every partials[j] is summed over the
+// chunks, in order, into out[j]. Returns the first launch error.
+// REQUIRES: 1 <= count <= kMaxColumnSums; scratch holds ColumnSumsScratchBytes(chunks, cols, sizeof(Acc),
+// count) bytes.
+template <typename Acc, typename FirstPass>
+cudaError_t LaunchColumnSums(const ColumnChunks& chunks, int64_t cols, Acc* const* out, int count,
+                             void* scratch, cudaStream_t stream, FirstPass&& first_pass) {
+  Acc* partials[kMaxColumnSums] = {};
+  const size_t stride = ColumnSumsScratchBytes(chunks, cols, sizeof(Acc), 1);
+  for (int j = 0; j < count; ++j) {
+    partials[j] =
+        chunks.chunks > 1 ? reinterpret_cast<Acc*>(static_cast<char*>(scratch) + j * stride) : out[j];
+  }
+  first_pass(static_cast<Acc* const*>(partials));
+  cudaError_t status = cudaGetLastError();
+  for (int j = 0; j < count && status == cudaSuccess; ++j) {
+    status = LaunchSumColumnPartials<Acc>(chunks, cols, partials[j], out[j], stream);
+  }
+  return status;
+}
 
 }  // namespace hpo::kernels::cuda
 

@@ -50,18 +50,10 @@ __global__ void Col2ImKernel(ConvGeometry g, size_t total, const typename S::Raw
     const int64_t c = static_cast<int64_t>(i % static_cast<size_t>(g.channels));
     const int64_t p = static_cast<int64_t>(i / static_cast<size_t>(g.channels));
     const int64_t w = p % g.width, h = (p / g.width) % g.height, n = p / (g.width * g.height);
-    const WindowRange hr = CoveringWindows(h, g.kernel_h, g.stride_h, g.pad_h, g.out_height);
-    const WindowRange wr = CoveringWindows(w, g.kernel_w, g.stride_w, g.pad_w, g.out_width);
-    Acc acc = Acc(0);
-    for (int64_t oh = hr.lo; oh <= hr.hi; ++oh) {
-      const int64_t kh = h + g.pad_h - oh * g.stride_h;
-      for (int64_t ow = wr.lo; ow <= wr.hi; ++ow) {
-        const int64_t kw = w + g.pad_w - ow * g.stride_w;
-        acc += S::Load(cols[((n * g.out_height + oh) * g.out_width + ow) * patch +
-                            (kh * g.kernel_w + kw) * g.channels + c]);
-      }
-    }
-    x[i] = S::Store(acc);
+    x[i] = S::Store(GatherCoveringWindows<Acc>(g, h, w, [&](int64_t oh, int64_t ow, int64_t kh, int64_t kw) {
+      return S::Load(cols[((n * g.out_height + oh) * g.out_width + ow) * patch +
+                          (kh * g.kernel_w + kw) * g.channels + c]);
+    }));
   }
 }
 
@@ -269,17 +261,7 @@ __global__ void BatchNormInputGradKernel(
 }
 
 // The chunking of batch norm's column sums (the CPU backend's, kernels/element.h).
-ColumnChunks BatchNormChunks(int64_t rows) {
-  const int64_t per_chunk = BatchNormChunkRows(rows);
-  const int64_t chunks = (rows + per_chunk - 1) / per_chunk;
-  return ColumnChunks{per_chunk, chunks < 1 ? 1 : chunks};
-}
-
-size_t BatchNormPartialBytes(int64_t rows, int64_t cols, size_t acc_bytes) {
-  const ColumnChunks chunks = BatchNormChunks(rows);
-  if (chunks.chunks == 1) return 0;
-  return AlignScratch(static_cast<size_t>(chunks.chunks) * static_cast<size_t>(cols) * acc_bytes);
-}
+ColumnChunks BatchNormChunks(int64_t rows) { return ChunksOf(rows, BatchNormChunkRows(rows)); }
 
 }  // namespace
 
@@ -378,7 +360,7 @@ cudaError_t LaunchGlobalAvgPoolBackward(ElementType type, int64_t batch, int64_t
 
 size_t BatchNormScratchBytes(ElementType type, int64_t rows, int64_t cols) {
   const size_t acc_bytes = type == ElementType::kF64 ? sizeof(double) : sizeof(float);
-  return 2 * BatchNormPartialBytes(rows, cols, acc_bytes);
+  return ColumnSumsScratchBytes(BatchNormChunks(rows), cols, acc_bytes, 2);
 }
 
 cudaError_t LaunchBatchNormForward(ElementType type, int64_t rows, int64_t cols, double eps, double momentum,
@@ -398,23 +380,20 @@ cudaError_t LaunchBatchNormForward(ElementType type, int64_t rows, int64_t cols,
     const dim3 grid = ColumnGrid(cols, threads, chunks);
     const unsigned col_blocks = BlocksFor(static_cast<size_t>(cols));
     // Column sums of x into mean (through the partials when there are several chunks), then the mean.
-    Acc* partial = chunks.chunks > 1 ? static_cast<Acc*>(scratch) : mean_out;
-    BatchNormStatsKernel<S, ColumnTerm::kValue>
-        <<<grid, threads, 0, stream>>>(rows, cols, chunks.rows_per_chunk, x_raw, nullptr, partial);
-    cudaError_t status = cudaGetLastError();
-    if (status != cudaSuccess) return status;
-    status = LaunchSumColumnPartials<Acc>(chunks, cols, partial, mean_out, stream);
+    cudaError_t status =
+        LaunchColumnSums<Acc>(chunks, cols, &mean_out, 1, scratch, stream, [&](Acc* const* partials) {
+          BatchNormStatsKernel<S, ColumnTerm::kValue>
+              <<<grid, threads, 0, stream>>>(rows, cols, chunks.rows_per_chunk, x_raw, nullptr, partials[0]);
+        });
     if (status != cudaSuccess) return status;
     DivideKernel<Acc><<<col_blocks, kThreads, 0, stream>>>(cols, static_cast<Acc>(rows), mean_out);
     status = cudaGetLastError();
     if (status != cudaSuccess) return status;
     // Sums of squared deviations into rstd, then rstd and the running statistics.
-    partial = chunks.chunks > 1 ? static_cast<Acc*>(scratch) : rstd_out;
-    BatchNormStatsKernel<S, ColumnTerm::kSquaredDeviation>
-        <<<grid, threads, 0, stream>>>(rows, cols, chunks.rows_per_chunk, x_raw, mean_out, partial);
-    status = cudaGetLastError();
-    if (status != cudaSuccess) return status;
-    status = LaunchSumColumnPartials<Acc>(chunks, cols, partial, rstd_out, stream);
+    status = LaunchColumnSums<Acc>(chunks, cols, &rstd_out, 1, scratch, stream, [&](Acc* const* partials) {
+      BatchNormStatsKernel<S, ColumnTerm::kSquaredDeviation>
+          <<<grid, threads, 0, stream>>>(rows, cols, chunks.rows_per_chunk, x_raw, mean_out, partials[0]);
+    });
     if (status != cudaSuccess) return status;
     BatchNormFinishKernel<Acc><<<col_blocks, kThreads, 0, stream>>>(
         rows, cols, static_cast<Acc>(eps), static_cast<Acc>(momentum), mean_out, rstd_out,
@@ -455,29 +434,19 @@ cudaError_t LaunchBatchNormBackward(ElementType type, int64_t rows, int64_t cols
     using S = decltype(s);
     using Raw = typename S::Raw;
     using Acc = typename S::Acc;
-    Acc* const out_gamma = static_cast<Acc*>(dgamma);
-    Acc* const out_beta = static_cast<Acc*>(dbeta);
-    Acc* partial_gamma = out_gamma;
-    Acc* partial_beta = out_beta;
-    if (chunks.chunks > 1) {
-      partial_gamma = static_cast<Acc*>(scratch);
-      partial_beta = reinterpret_cast<Acc*>(static_cast<char*>(scratch) +
-                                            BatchNormPartialBytes(rows, cols, sizeof(Acc)));
-    }
+    Acc* const out[] = {static_cast<Acc*>(dgamma), static_cast<Acc*>(dbeta)};
     const int threads = ThreadsFor(cols);
-    BatchNormGradColumnKernel<S><<<ColumnGrid(cols, threads, chunks), threads, 0, stream>>>(
-        rows, cols, chunks.rows_per_chunk, static_cast<const Raw*>(x), static_cast<const Acc*>(mean),
-        static_cast<const Acc*>(rstd), static_cast<const Raw*>(dy), partial_gamma, partial_beta);
-    cudaError_t status = cudaGetLastError();
-    if (status != cudaSuccess) return status;
-    status = LaunchSumColumnPartials<Acc>(chunks, cols, partial_gamma, out_gamma, stream);
-    if (status != cudaSuccess) return status;
-    status = LaunchSumColumnPartials<Acc>(chunks, cols, partial_beta, out_beta, stream);
+    const cudaError_t status =
+        LaunchColumnSums<Acc>(chunks, cols, out, 2, scratch, stream, [&](Acc* const* partials) {
+          BatchNormGradColumnKernel<S><<<ColumnGrid(cols, threads, chunks), threads, 0, stream>>>(
+              rows, cols, chunks.rows_per_chunk, static_cast<const Raw*>(x), static_cast<const Acc*>(mean),
+              static_cast<const Acc*>(rstd), static_cast<const Raw*>(dy), partials[0], partials[1]);
+        });
     if (status != cudaSuccess) return status;
     const size_t total = static_cast<size_t>(rows) * static_cast<size_t>(cols);
     BatchNormInputGradKernel<S><<<BlocksFor(total), kThreads, 0, stream>>>(
         total, rows, cols, static_cast<const Raw*>(x), static_cast<const Raw*>(gamma),
-        static_cast<const Acc*>(mean), static_cast<const Acc*>(rstd), out_gamma, out_beta,
+        static_cast<const Acc*>(mean), static_cast<const Acc*>(rstd), out[0], out[1],
         static_cast<const Raw*>(dy), static_cast<Raw*>(dx));
     return cudaGetLastError();
   });

@@ -67,6 +67,8 @@ struct DeviceControl {
 
 // SoftmaxCrossEntropy met a label outside [0, cols).
 inline constexpr uint32_t kErrorLabelOutOfRange = 1u;
+// EmbeddingForward or EmbeddingBackward met a token outside [0, vocab).
+inline constexpr uint32_t kErrorTokenOutOfRange = 2u;
 
 // --- cuda_elementwise.cu ---
 
@@ -148,6 +150,44 @@ size_t LayerNormBackwardScratchBytes(ElementType type, int64_t rows, int64_t col
 cudaError_t LaunchLayerNormBackward(ElementType type, int64_t rows, int64_t cols, const void* x,
                                     const void* gamma, const void* mean, const void* rstd, const void* dy,
                                     void* dx, void* dgamma, void* dbeta, void* scratch, cudaStream_t stream);
+
+// --- cuda_transformer.cu ---
+
+// out[r, :] = table[tokens[r], :]: one thread per element of out, a copy of bits. A token outside
+// [0, vocab) sets kErrorTokenOutOfRange in control->error_bits, and its row of out is +0.
+cudaError_t LaunchEmbeddingForward(ElementType type, int64_t rows, int64_t vocab, int64_t dim,
+                                   const int32_t* tokens, const void* table, void* out,
+                                   DeviceControl* control, cudaStream_t stream);
+
+// dtable[t, :] (the accumulation type, overwritten) = the sum of dout[r, :] over the rows with tokens[r] ==
+// t, added in order of r from 0 (the CPU backend's order: bit for bit), without atomics or sorting: a block
+// per (vocab row, range of columns) scans every token, a tile at a time through shared memory, so the work
+// grows as vocab * rows (made for vocabularies of a few thousand tokens at most). A token outside [0, vocab)
+// matches no row and sets kErrorTokenOutOfRange.
+cudaError_t LaunchEmbeddingBackward(ElementType type, int64_t rows, int64_t vocab, int64_t dim,
+                                    const int32_t* tokens, const void* dout, void* dtable,
+                                    DeviceControl* control, cudaStream_t stream);
+
+// One block per row: the mean square (sum of x^2 in a block tree, times 1/cols), rstd = 1 / sqrt(it + eps)
+// in the accumulation type, y = RmsNormElement (kernels/element.h). y must not alias x.
+cudaError_t LaunchRmsNormForward(ElementType type, int64_t rows, int64_t cols, double eps, const void* x,
+                                 const void* gamma, void* y, void* rstd, cudaStream_t stream);
+
+// Scratch bytes that LaunchRmsNormBackward needs.
+size_t RmsNormBackwardScratchBytes(ElementType type, int64_t rows, int64_t cols);
+
+// dgamma by chunks of ColumnChunkRows(rows) rows (kernels/element.h; the CPU backend's order, so bit for
+// bit), then dx one block per row (RmsNormInputGradient); dx may be dy.
+cudaError_t LaunchRmsNormBackward(ElementType type, int64_t rows, int64_t cols, const void* x,
+                                  const void* gamma, const void* rstd, const void* dy, void* dx, void* dgamma,
+                                  void* scratch, cudaStream_t stream);
+
+// SwiGLU over h (rows x 2 hidden: gate, then value) into y (rows x hidden), one thread per element of y
+// (SwiGluElement); the backward pass writes dh (rows x 2 hidden) from dy (SwiGluBackwardElement).
+cudaError_t LaunchSwiGluForward(ElementType type, int64_t rows, int64_t hidden, const void* h, void* y,
+                                cudaStream_t stream);
+cudaError_t LaunchSwiGluBackward(ElementType type, int64_t rows, int64_t hidden, const void* h,
+                                 const void* dy, void* dh, cudaStream_t stream);
 
 // --- cuda_grad_stats.cu ---
 
@@ -231,6 +271,22 @@ cudaError_t LaunchBatchNormInference(ElementType type, int64_t rows, int64_t col
 cudaError_t LaunchBatchNormBackward(ElementType type, int64_t rows, int64_t cols, const void* x,
                                     const void* gamma, const void* mean, const void* rstd, const void* dy,
                                     void* dx, void* dgamma, void* dbeta, void* scratch, cudaStream_t stream);
+
+// --- cuda_depthwise.cu ---
+
+// Depthwise convolution (one filter per channel; w is (kernel_h * kernel_w) x channels): one thread per
+// output element, summing its taps in (kh, kw) order, the padding skipped (the CPU backend's order).
+cudaError_t LaunchDepthwiseForward(ElementType type, const ConvGeometry& g, const void* x, const void* w,
+                                   void* y, cudaStream_t stream);
+
+// Scratch bytes that LaunchDepthwiseBackward needs.
+size_t DepthwiseBackwardScratchBytes(ElementType type, const ConvGeometry& g);
+
+// dw (the accumulation type) by chunks of ColumnChunkRows(out pixels) output pixels, one thread per (tap,
+// channel, chunk), then over the chunks in order; unless dx is null, dx one thread per input element,
+// gathering its covering windows in ascending (oh, ow) order. Both the CPU backend's orders: bit for bit.
+cudaError_t LaunchDepthwiseBackward(ElementType type, const ConvGeometry& g, const void* x, const void* w,
+                                    const void* dy, void* dx, void* dw, void* scratch, cudaStream_t stream);
 
 }  // namespace hpo::kernels::cuda
 

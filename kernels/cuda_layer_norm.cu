@@ -130,7 +130,7 @@ cudaError_t LaunchLayerNormForward(ElementType type, int64_t rows, int64_t cols,
 
 size_t LayerNormBackwardScratchBytes(ElementType type, int64_t rows, int64_t cols) {
   const size_t acc_bytes = type == ElementType::kF64 ? sizeof(double) : sizeof(float);
-  return 2 * AlignScratch(ColumnPartialCount(rows, cols) * acc_bytes);
+  return ColumnSumsScratchBytes(ColumnChunksFor(rows), cols, acc_bytes, 2);
 }
 
 cudaError_t LaunchLayerNormBackward(ElementType type, int64_t rows, int64_t cols, const void* x,
@@ -142,24 +142,14 @@ cudaError_t LaunchLayerNormBackward(ElementType type, int64_t rows, int64_t cols
     using S = decltype(s);
     using Raw = typename S::Raw;
     using Acc = typename S::Acc;
-    Acc* const out_gamma = static_cast<Acc*>(dgamma);
-    Acc* const out_beta = static_cast<Acc*>(dbeta);
-    Acc* partial_gamma = out_gamma;
-    Acc* partial_beta = out_beta;
-    if (chunks.chunks > 1) {
-      const size_t half = AlignScratch(ColumnPartialCount(rows, cols) * sizeof(Acc));
-      partial_gamma = static_cast<Acc*>(scratch);
-      partial_beta = reinterpret_cast<Acc*>(static_cast<char*>(scratch) + half);
-    }
+    Acc* const out[] = {static_cast<Acc*>(dgamma), static_cast<Acc*>(dbeta)};
     const int column_threads = ThreadsFor(cols);
-    LayerNormColumnKernel<S><<<ColumnGrid(cols, column_threads, chunks), column_threads, 0, stream>>>(
-        rows, cols, chunks.rows_per_chunk, static_cast<const Raw*>(x), static_cast<const Acc*>(mean),
-        static_cast<const Acc*>(rstd), static_cast<const Raw*>(dy), partial_gamma, partial_beta);
-    cudaError_t status = cudaGetLastError();
-    if (status != cudaSuccess) return status;
-    status = LaunchSumColumnPartials<Acc>(chunks, cols, partial_gamma, out_gamma, stream);
-    if (status != cudaSuccess) return status;
-    status = LaunchSumColumnPartials<Acc>(chunks, cols, partial_beta, out_beta, stream);
+    const cudaError_t status =
+        LaunchColumnSums<Acc>(chunks, cols, out, 2, scratch, stream, [&](Acc* const* partials) {
+          LayerNormColumnKernel<S><<<ColumnGrid(cols, column_threads, chunks), column_threads, 0, stream>>>(
+              rows, cols, chunks.rows_per_chunk, static_cast<const Raw*>(x), static_cast<const Acc*>(mean),
+              static_cast<const Acc*>(rstd), static_cast<const Raw*>(dy), partials[0], partials[1]);
+        });
     if (status != cudaSuccess || rows == 0) return status;
     LayerNormBackwardRowKernel<S><<<RowBlocks(rows), ThreadsFor(cols), 0, stream>>>(
         rows, cols, static_cast<const Raw*>(x), static_cast<const Raw*>(gamma), static_cast<const Acc*>(mean),

@@ -236,6 +236,45 @@ HPO_HD inline T BatchNormInputGradient(T dy, T xhat, T gamma, T rstd, T mean_dy,
   return gamma * rstd * (dy - mean_dy - xhat * mean_dy_xhat);
 }
 
+// --- Transformer layers and depthwise convolution (see Backend::EmbeddingForward and after) ---
+
+// Rows per chunk of the column sums of RMS norm's dgamma and depthwise convolution's dw: each column is
+// summed over consecutive chunks of this many rows, each chunk in row order, then over the chunks in order.
+// Both backends use it (the CPU backend's threads take whole chunks), so their sums agree bit for bit and do
+// not depend on the thread count; at least 32 rows, and at most 1024 chunks (which bounds the partial sums
+// the CPU backend keeps).
+HPO_HD inline int64_t ColumnChunkRows(int64_t rows) {
+  const int64_t per_chunk = (rows + 1023) / 1024;
+  return per_chunk < 32 ? 32 : per_chunk;
+}
+
+// x rstd gamma: one element of RMS normalisation's output.
+template <typename T>
+HPO_HD inline T RmsNormElement(T x, T rstd, T gamma) {
+  return x * rstd * gamma;
+}
+
+// The input gradient of RMS normalisation for one element, with xhat = x rstd and mean_g_xhat =
+// sum_c dy gamma xhat / cols over the element's row: dx = rstd (dy gamma - xhat mean_g_xhat).
+template <typename T>
+HPO_HD inline T RmsNormInputGradient(T dy, T gamma, T xhat, T rstd, T mean_g_xhat) {
+  return rstd * (dy * gamma - xhat * mean_g_xhat);
+}
+
+// SwiGLU (Shazeer 2020, "GLU Variants Improve Transformer", eq. 6 without the projections): silu(g) u, with
+// silu the kSilu activation above, so that both agree bit for bit.
+template <typename T>
+HPO_HD inline T SwiGluElement(T g, T u) {
+  return Activate<Activation::kSilu>(g) * u;
+}
+
+// Its backward step for upstream gradient dy: dg = dy u silu'(g), du = dy silu(g).
+template <typename T>
+HPO_HD inline void SwiGluBackwardElement(T g, T u, T dy, T& dg, T& du) {
+  dg = dy * u * ActivateDerivative<Activation::kSilu>(g);
+  du = dy * Activate<Activation::kSilu>(g);
+}
+
 }  // namespace hpo::kernels
 
 #endif  // HPO_KERNELS_ELEMENT_H_

@@ -36,15 +36,6 @@ class BackendChecksTest : public ::testing::Test {
   std::unique_ptr<Backend> backend_;
 };
 
-// `s` is INVALID_ARGUMENT and its message contains `text`.
-#define EXPECT_INVALID(s, text)                                                    \
-  do {                                                                             \
-    const Status status_ = (s);                                                    \
-    EXPECT_EQ(status_.code(), StatusCode::kInvalidArgument) << status_.ToString(); \
-    EXPECT_NE(status_.message().find(text), std::string::npos)                     \
-        << "message '" << status_.message() << "' lacks '" << (text) << "'";       \
-  } while (false)
-
 TEST_F(BackendChecksTest, Fill) {
   Buffer i = Make(kI32, 4);
   EXPECT_INVALID(backend_->Fill(i.view(), 3e9), "Fill: value");

@@ -26,22 +26,7 @@ namespace {
 constexpr DType kF32 = DType::kF32, kF64 = DType::kF64, kF16 = DType::kF16, kBF16 = DType::kBF16,
                 kI32 = DType::kI32;
 
-class ConvTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto made = MakeBackend(BackendKind::kCpu, BackendOptions{});
-    ASSERT_TRUE(made.ok()) << made.status().ToString();
-    backend_ = std::move(*made);
-  }
-
-  Buffer Make(DType dtype, const std::vector<double>& v) { return ktest::Make(*backend_, dtype, v); }
-  Buffer Make(const std::vector<double>& v) { return Make(kF64, v); }
-  Buffer Zeros(DType dtype, size_t n) { return ktest::Zeros(*backend_, dtype, n); }
-  Buffer Zeros(size_t n) { return Zeros(kF64, n); }
-  std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
-
-  std::unique_ptr<Backend> backend_;
-};
+using ConvTest = ktest::CpuTest;
 
 using ktest::CheckAgainstFiniteDifferences;
 using ktest::Dot;
@@ -50,33 +35,10 @@ size_t Size(int64_t n) { return static_cast<size_t>(n); }
 
 Conv2dShape Shape(int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t kernel,
                   int64_t stride, int64_t pad) {
-  return Conv2dShape{.batch = batch,
-                     .height = height,
-                     .width = width,
-                     .channels = channels,
-                     .kernel_h = kernel,
-                     .kernel_w = kernel,
-                     .stride_h = stride,
-                     .stride_w = stride,
-                     .pad_h = pad,
-                     .pad_w = pad};
+  return ktest::MakeShape(batch, height, width, channels, kernel, kernel, stride, pad);
 }
 
-std::string Describe(const Conv2dShape& s) {
-  std::string d = "N";
-  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"", s.batch},
-                                    {" H", s.height},
-                                    {" W", s.width},
-                                    {" C", s.channels},
-                                    {" k", s.kernel_h},
-                                    {"x", s.kernel_w},
-                                    {" s", s.stride_h},
-                                    {" p", s.pad_h}}) {
-    d += name;
-    d += std::to_string(value);
-  }
-  return d;
-}
+using ktest::Describe;
 
 // x[n, h, w, c], or 0 in the padding.
 double At(const Conv2dShape& s, const std::vector<double>& x, int64_t n, int64_t h, int64_t w, int64_t c) {
@@ -559,10 +521,7 @@ TEST_P(ConvHalfTest, BatchNormIsTheFp32ComputationRoundedOnce) {
     EXPECT_EQ(results[0][i], results[1][i]) << "fp32 output " << i;
 }
 
-INSTANTIATE_TEST_SUITE_P(Halves, ConvHalfTest, ::testing::Values(kF16, kBF16),
-                         [](const ::testing::TestParamInfo<DType>& param_info) {
-                           return std::string(DTypeName(param_info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Halves, ConvHalfTest, ::testing::Values(kF16, kBF16), ktest::DTypeParamName);
 
 // --- Threads: the CPU backend splits by whole pixels or images, so its thread count changes no bit ---
 
@@ -570,42 +529,29 @@ TEST(ConvThreadsTest, ThreadCountChangesNoResult) {
   const Conv2dShape s = Shape(8, 32, 32, 16, 5, 1, 2);  // large enough to split over 4 threads
   const size_t in = Size(s.input_size()), cols_size = Size(s.out_pixels() * s.patch_size()),
                pooled = Size(s.out_pixels() * s.channels);
-  std::vector<std::vector<uint8_t>> results[2];
-  for (int t = 0; t < 2; ++t) {
-    auto made = MakeBackend(BackendKind::kCpu, BackendOptions{.threads = t == 0 ? 1 : 4});
-    ASSERT_TRUE(made.ok());
-    Backend& b = **made;
+  ktest::ExpectSameBytesOnOneAndFourThreads([&](Backend& b) {
+    std::vector<std::vector<uint8_t>> results;
     for (DType dt : {kF32, kBF16}) {
       Buffer x = ktest::Make(b, dt, ktest::RandomValues(dt, in, 50)), cols = ktest::Zeros(b, dt, cols_size),
              back = ktest::Zeros(b, dt, in), y = ktest::Zeros(b, dt, pooled),
              argmax = ktest::Zeros(b, kI32, pooled), dx = ktest::Zeros(b, dt, in),
              avg = ktest::Zeros(b, dt, Size(s.batch * s.channels)), avg_dx = ktest::Zeros(b, dt, in);
       const Conv2dShape pool = Shape(8, 32, 32, 16, 3, 2, 1);
-      ASSERT_TRUE(b.Im2Col(s, x.view(), cols.view()).ok());
-      ASSERT_TRUE(b.Col2Im(s, cols.view(), back.view()).ok());
-      ASSERT_TRUE(b.MaxPool2dForward(pool, x.view(), y.view(), argmax.view()).ok());
-      ASSERT_TRUE(b.MaxPool2dBackward(pool, y.view(), argmax.view(), dx.view()).ok());
-      ASSERT_TRUE(b.GlobalAvgPoolForward(s.batch, 32 * 32, s.channels, x.view(), avg.view()).ok());
-      ASSERT_TRUE(b.GlobalAvgPoolBackward(s.batch, 32 * 32, s.channels, avg.view(), avg_dx.view()).ok());
+      EXPECT_TRUE(b.Im2Col(s, x.view(), cols.view()).ok());
+      EXPECT_TRUE(b.Col2Im(s, cols.view(), back.view()).ok());
+      EXPECT_TRUE(b.MaxPool2dForward(pool, x.view(), y.view(), argmax.view()).ok());
+      EXPECT_TRUE(b.MaxPool2dBackward(pool, y.view(), argmax.view(), dx.view()).ok());
+      EXPECT_TRUE(b.GlobalAvgPoolForward(s.batch, 32 * 32, s.channels, x.view(), avg.view()).ok());
+      EXPECT_TRUE(b.GlobalAvgPoolBackward(s.batch, 32 * 32, s.channels, avg.view(), avg_dx.view()).ok());
       for (const Buffer* buffer : {&cols, &back, &y, &argmax, &dx, &avg, &avg_dx}) {
-        results[t].push_back(ktest::GetBytes(b, buffer->view()));
+        results.push_back(ktest::GetBytes(b, buffer->view()));
       }
     }
-  }
-  ASSERT_EQ(results[0].size(), results[1].size());
-  for (size_t i = 0; i < results[0].size(); ++i) EXPECT_EQ(results[0][i], results[1][i]) << "output " << i;
+    return results;
+  });
 }
 
 // --- Bad arguments: INVALID_ARGUMENT naming the operation and the argument, nothing touched ---
-
-// `s` is INVALID_ARGUMENT and its message contains `text`.
-#define EXPECT_INVALID(s, text)                                                    \
-  do {                                                                             \
-    const Status status_ = (s);                                                    \
-    EXPECT_EQ(status_.code(), StatusCode::kInvalidArgument) << status_.ToString(); \
-    EXPECT_NE(status_.message().find(text), std::string::npos)                     \
-        << "message '" << status_.message() << "' lacks '" << (text) << "'";       \
-  } while (false)
 
 TEST_F(ConvTest, Im2ColAndCol2ImRejectBadShapesTypesAndSizes) {
   const Conv2dShape s = Shape(2, 5, 4, 3, 3, 1, 1);

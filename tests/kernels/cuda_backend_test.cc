@@ -2,7 +2,8 @@
 // (kernels/cuda_backend_arena.cc) everywhere, on a fake chunk source. Op-by-op agreement with the CPU backend
 // is parity_test.cc's; here is what is particular to the device: the arena, device-side error reporting,
 // memory exhaustion, event timing, tensor-core GEMMs, dropout masks and run-to-run repeatability, and the
-// convolution-network operations against the CPU backend in every element type.
+// convolution-network operations, the transformer layers and the depthwise convolution against the CPU
+// backend in every element type (with the embedding's out-of-range tokens reported from Synchronize).
 //
 // The device cases skip themselves (GTEST_SKIP) where MakeBackend(kCuda) fails: no device, or no CUDA build.
 #include <gtest/gtest.h>
@@ -573,6 +574,29 @@ void ExpectNearCpu(const std::vector<double>& gpu, const std::vector<double>& cp
   }
 }
 
+// The geometries of the convolution parity tests: small and odd, then large enough for grid-stride loops
+// and many column chunks.
+const Conv2dShape kParityShapes[] = {Conv2dShape{.batch = 2,
+                                                 .height = 7,
+                                                 .width = 6,
+                                                 .channels = 3,
+                                                 .kernel_h = 3,
+                                                 .kernel_w = 3,
+                                                 .stride_h = 2,
+                                                 .stride_w = 2,
+                                                 .pad_h = 1,
+                                                 .pad_w = 1},
+                                     Conv2dShape{.batch = 8,
+                                                 .height = 32,
+                                                 .width = 32,
+                                                 .channels = 16,
+                                                 .kernel_h = 5,
+                                                 .kernel_w = 5,
+                                                 .stride_h = 1,
+                                                 .stride_w = 1,
+                                                 .pad_h = 2,
+                                                 .pad_w = 2}};
+
 // Runs every convolution-network operation of `backend` on fixed inputs of type dt and returns each
 // output, in a fixed order, decoded into double.
 std::vector<std::vector<double>> RunConvOps(Backend& backend, DType dt, const Conv2dShape& s,
@@ -648,32 +672,11 @@ TEST_F(CudaBackendTest, ConvolutionNetworkOperationsMatchTheCpu) {
                          "avg pool y",      "avg pool dx",    "bn y",       "bn mean",         "bn rstd",
                          "bn running_mean", "bn running_var", "bn dx",      "bn dgamma",       "bn dbeta",
                          "bn inference",    "bn dx in place"};
-  // Small and odd, then large enough for grid-stride loops and many column chunks.
-  const Conv2dShape shapes[] = {Conv2dShape{.batch = 2,
-                                            .height = 7,
-                                            .width = 6,
-                                            .channels = 3,
-                                            .kernel_h = 3,
-                                            .kernel_w = 3,
-                                            .stride_h = 2,
-                                            .stride_w = 2,
-                                            .pad_h = 1,
-                                            .pad_w = 1},
-                                Conv2dShape{.batch = 8,
-                                            .height = 32,
-                                            .width = 32,
-                                            .channels = 16,
-                                            .kernel_h = 5,
-                                            .kernel_w = 5,
-                                            .stride_h = 1,
-                                            .stride_w = 1,
-                                            .pad_h = 2,
-                                            .pad_w = 2}};
   const int64_t bn_rows[] = {70, 8 * 32 * 32};
   for (DType dt : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16}) {
     for (int i = 0; i < 2; ++i) {
-      const std::vector<std::vector<double>> gpu = RunConvOps(*backend_, dt, shapes[i], bn_rows[i]);
-      const std::vector<std::vector<double>> cpu = RunConvOps(**cpu_or, dt, shapes[i], bn_rows[i]);
+      const std::vector<std::vector<double>> gpu = RunConvOps(*backend_, dt, kParityShapes[i], bn_rows[i]);
+      const std::vector<std::vector<double>> cpu = RunConvOps(**cpu_or, dt, kParityShapes[i], bn_rows[i]);
       ASSERT_EQ(gpu.size(), cpu.size());
       const double atol = dt == DType::kF64 ? 1e-12 : 1e-5;
       const double rel = 2 * ktest::Eps(dt);
@@ -684,6 +687,142 @@ TEST_F(CudaBackendTest, ConvolutionNetworkOperationsMatchTheCpu) {
         } else {
           ExpectNearCpu(gpu[k], cpu[k], atol, rel, what);
         }
+      }
+    }
+  }
+}
+
+// --- Transformer layers and depthwise convolution: the GPU against the CPU backend, every element type ---
+
+// Tokens with repeats over [0, vocab).
+std::vector<double> ParityTokens(int64_t rows, int64_t vocab) {
+  std::vector<double> tokens(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r)
+    tokens[static_cast<size_t>(r)] = static_cast<double>((r * r + 3 * r) % vocab);
+  return tokens;
+}
+
+// Runs every transformer-layer operation of `backend` on fixed inputs of type dt (rows x cols activations,
+// a vocab x cols table) and returns each output, in a fixed order, decoded into double. The backward pass of
+// RMS norm takes a fixed rstd, so that both backends see the same inputs.
+std::vector<std::vector<double>> RunTransformerOps(Backend& backend, DType dt, int64_t rows, int64_t cols,
+                                                   int64_t vocab) {
+  const DType acc = AccumulationType(dt);
+  const size_t size = static_cast<size_t>(rows * cols), hidden = static_cast<size_t>(cols / 2);
+  auto check = [](const Status& status) { EXPECT_TRUE(status.ok()) << status.ToString(); };
+  std::vector<double> rstd_values(static_cast<size_t>(rows));
+  for (size_t r = 0; r < rstd_values.size(); ++r)
+    rstd_values[r] = ktest::RoundTo(acc, 0.5 + 0.01 * static_cast<double>(r % 97));
+  Buffer x = ktest::Make(backend, dt, ktest::RandomValues(dt, size, 60, 2.0)),
+         gamma = ktest::Make(backend, dt, ktest::RandomValues(dt, static_cast<size_t>(cols), 61)),
+         dy = ktest::Make(backend, dt, ktest::RandomValues(dt, size, 62)),
+         table = ktest::Make(backend, dt, ktest::RandomValues(dt, static_cast<size_t>(vocab * cols), 63)),
+         tokens = ktest::Make(backend, DType::kI32, ParityTokens(rows, vocab)),
+         fixed_rstd = ktest::Make(backend, acc, rstd_values), emb = ktest::Zeros(backend, dt, size),
+         dtable = ktest::Make(backend, acc, std::vector<double>(static_cast<size_t>(vocab * cols), 5.0)),
+         y = ktest::Zeros(backend, dt, size), rstd = ktest::Zeros(backend, acc, static_cast<size_t>(rows)),
+         dx = ktest::Zeros(backend, dt, size), dgamma = ktest::Zeros(backend, acc, static_cast<size_t>(cols)),
+         dy_in_place = ktest::Make(backend, dt, ktest::Get(backend, dy.view())),
+         swiglu = ktest::Zeros(backend, dt, rows * hidden), dh = ktest::Zeros(backend, dt, size);
+  check(backend.EmbeddingForward(rows, vocab, cols, tokens.view(), table.view(), emb.view()));
+  check(backend.EmbeddingBackward(rows, vocab, cols, tokens.view(), dy.view(), dtable.view()));
+  check(backend.RmsNormForward(rows, cols, 1e-5, x.view(), gamma.view(), y.view(), rstd.view()));
+  check(backend.RmsNormBackward(rows, cols, x.view(), gamma.view(), fixed_rstd.view(), dy.view(), dx.view(),
+                                dgamma.view()));
+  check(backend.RmsNormBackward(rows, cols, x.view(), gamma.view(), fixed_rstd.view(), dy_in_place.view(),
+                                dy_in_place.view(), dgamma.view()));
+  check(backend.SwiGluForward(rows, static_cast<int64_t>(hidden), x.view(), swiglu.view()));
+  check(backend.SwiGluBackward(rows, static_cast<int64_t>(hidden), x.view(), dy.Sub(0, rows * hidden),
+                               dh.view()));
+  check(backend.Synchronize());
+  std::vector<std::vector<double>> out;
+  for (const Buffer* b : {&emb, &dtable, &y, &rstd, &dx, &dgamma, &dy_in_place, &swiglu, &dh})
+    out.push_back(ktest::Get(backend, b->view()));
+  return out;
+}
+
+TEST_F(CudaBackendTest, TransformerLayersMatchTheCpu) {
+  Result<std::unique_ptr<Backend>> cpu_or = MakeBackend(BackendKind::kCpu, BackendOptions{});
+  ASSERT_TRUE(cpu_or.ok());
+  const char* names[] = {"embedding",  "dtable",          "rms y",    "rms rstd", "rms dx",
+                         "rms dgamma", "rms dx in place", "swiglu y", "swiglu dh"};
+  // Small and odd (three chunks of rows), then large enough for many blocks and chunks.
+  const int64_t shapes[][3] = {{70, 40, 7}, {4096, 512, 256}};
+  for (DType dt : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16}) {
+    for (const auto& shape : shapes) {
+      const auto gpu = RunTransformerOps(*backend_, dt, shape[0], shape[1], shape[2]);
+      const auto cpu = RunTransformerOps(**cpu_or, dt, shape[0], shape[1], shape[2]);
+      ASSERT_EQ(gpu.size(), cpu.size());
+      for (size_t k = 0; k < gpu.size(); ++k) {
+        const std::string what =
+            std::string(DTypeName(dt)) + " rows " + std::to_string(shape[0]) + " " + names[k];
+        if (k < 2) {
+          EXPECT_EQ(gpu[k], cpu[k]) << what;  // a copy, and sums in the same order
+        } else {
+          // The row sums' trees differ (rstd, dx), and the GPU's expf does from glibc's (SwiGLU).
+          const double atol = dt == DType::kF64 ? 1e-12 : 1e-5;
+          const double rel = (dt == DType::kF32 || dt == DType::kF64 ? 16 : 2) * ktest::Eps(dt);
+          ExpectNearCpu(gpu[k], cpu[k], atol, rel, what);
+        }
+      }
+    }
+  }
+}
+
+TEST_F(CudaBackendTest, ATokenOutOfRangeIsReportedBySynchronizeOnce) {
+  const int64_t rows = 4, vocab = 3, dim = 5;
+  Buffer tokens = Upload(*backend_, std::vector<int32_t>{0, 2, 3, 1});  // 3 is out of range
+  Buffer table = Upload(*backend_, RandomFloats(vocab * dim, 2));
+  Buffer out = Upload(*backend_, std::vector<float>(rows * dim, 7.0f));
+  Buffer dtable = Alloc(*backend_, vocab * dim, DType::kF32);
+  ASSERT_TRUE(backend_->EmbeddingForward(rows, vocab, dim, tokens.view(), table.view(), out.view()).ok());
+  Status s = backend_->Synchronize();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("token"), std::string::npos) << s.message();
+  EXPECT_TRUE(backend_->Synchronize().ok());  // reported once, then cleared
+  const std::vector<float> values = Download<float>(*backend_, out);
+  for (int64_t c = 0; c < dim; ++c) EXPECT_EQ(values[2 * dim + c], 0.0f);  // the bad row
+  ASSERT_TRUE(backend_->EmbeddingBackward(rows, vocab, dim, tokens.view(), out.view(), dtable.view()).ok());
+  s = backend_->Synchronize();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(backend_->Synchronize().ok());
+}
+
+// Runs the depthwise convolution of `backend` forward and backward (with and without dx) on fixed inputs.
+std::vector<std::vector<double>> RunDepthwiseOps(Backend& backend, DType dt, const Conv2dShape& s) {
+  const size_t in = static_cast<size_t>(s.input_size()), taps = static_cast<size_t>(s.patch_size()),
+               out_size = static_cast<size_t>(s.out_pixels() * s.channels);
+  const DType acc = AccumulationType(dt);
+  auto check = [](const Status& status) { EXPECT_TRUE(status.ok()) << status.ToString(); };
+  Buffer x = ktest::Make(backend, dt, ktest::RandomValues(dt, in, 70)),
+         w = ktest::Make(backend, dt, ktest::RandomValues(dt, taps, 71)),
+         dy = ktest::Make(backend, dt, ktest::RandomValues(dt, out_size, 72)),
+         y = ktest::Zeros(backend, dt, out_size), dx = ktest::Zeros(backend, dt, in),
+         dw = ktest::Zeros(backend, acc, taps), dw_only = ktest::Zeros(backend, acc, taps);
+  check(backend.DepthwiseConv2dForward(s, x.view(), w.view(), y.view()));
+  check(backend.DepthwiseConv2dBackward(s, x.view(), w.view(), dy.view(), dx.view(), dw.view()));
+  check(backend.DepthwiseConv2dBackward(s, x.view(), w.view(), dy.view(), View{}, dw_only.view()));
+  check(backend.Synchronize());
+  std::vector<std::vector<double>> out;
+  for (const Buffer* b : {&y, &dx, &dw, &dw_only}) out.push_back(ktest::Get(backend, b->view()));
+  return out;
+}
+
+TEST_F(CudaBackendTest, DepthwiseConvolutionMatchesTheCpu) {
+  Result<std::unique_ptr<Backend>> cpu_or = MakeBackend(BackendKind::kCpu, BackendOptions{});
+  ASSERT_TRUE(cpu_or.ok());
+  const char* names[] = {"y", "dx", "dw", "dw without dx"};
+  for (DType dt : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16}) {
+    for (int i = 0; i < 2; ++i) {
+      const auto gpu = RunDepthwiseOps(*backend_, dt, kParityShapes[i]);
+      const auto cpu = RunDepthwiseOps(**cpu_or, dt, kParityShapes[i]);
+      ASSERT_EQ(gpu.size(), cpu.size());
+      // Both backends sum in the same order (taps, covering windows, chunks of pixels).
+      const double atol = dt == DType::kF64 ? 1e-12 : 1e-5;
+      const double rel = 2 * ktest::Eps(dt);
+      for (size_t k = 0; k < gpu.size(); ++k) {
+        ExpectNearCpu(gpu[k], cpu[k], atol, rel,
+                      std::string(DTypeName(dt)) + " shape " + std::to_string(i) + " " + names[k]);
       }
     }
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -250,6 +251,86 @@ inline double Dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
   return s;
+}
+
+// The name of a test instance parameterised by element type: "f32", "f16", ...
+inline std::string DTypeParamName(const ::testing::TestParamInfo<DType>& param_info) {
+  return std::string(DTypeName(param_info.param));
+}
+
+// A fixture on a CPU backend of one thread, with shorthands for moving double values in and out.
+class CpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<Backend>> made = MakeBackend(BackendKind::kCpu, BackendOptions{});
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    backend_ = std::move(*made);
+  }
+
+  Buffer Make(DType dtype, const std::vector<double>& v) { return ktest::Make(*backend_, dtype, v); }
+  Buffer Make(const std::vector<double>& v) { return Make(DType::kF64, v); }
+  Buffer Zeros(DType dtype, size_t n) { return ktest::Zeros(*backend_, dtype, n); }
+  Buffer Zeros(size_t n) { return Zeros(DType::kF64, n); }
+  std::vector<double> Get(ConstView v) { return ktest::Get(*backend_, v); }
+
+  std::unique_ptr<Backend> backend_;
+};
+
+// A window geometry with the same stride and the same padding on both axes.
+inline Conv2dShape MakeShape(int64_t batch, int64_t height, int64_t width, int64_t channels, int64_t kernel_h,
+                             int64_t kernel_w, int64_t stride, int64_t pad) {
+  return Conv2dShape{.batch = batch,
+                     .height = height,
+                     .width = width,
+                     .channels = channels,
+                     .kernel_h = kernel_h,
+                     .kernel_w = kernel_w,
+                     .stride_h = stride,
+                     .stride_w = stride,
+                     .pad_h = pad,
+                     .pad_w = pad};
+}
+
+// "N2 H7 W6 C3 k3x3 s2 p1": a geometry in failure messages.
+inline std::string Describe(const Conv2dShape& s) {
+  std::string d = "N";
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"", s.batch},
+                                    {" H", s.height},
+                                    {" W", s.width},
+                                    {" C", s.channels},
+                                    {" k", s.kernel_h},
+                                    {"x", s.kernel_w},
+                                    {" s", s.stride_h},
+                                    {" p", s.pad_h}}) {
+    d += name;
+    d += std::to_string(value);
+  }
+  return d;
+}
+
+// Expects Status `s` to be INVALID_ARGUMENT with a message that contains `text`. A macro, so that a failure
+// names the caller's line.
+#define EXPECT_INVALID(s, text)                                                    \
+  do {                                                                             \
+    const Status status_ = (s);                                                    \
+    EXPECT_EQ(status_.code(), StatusCode::kInvalidArgument) << status_.ToString(); \
+    EXPECT_NE(status_.message().find(text), std::string::npos)                     \
+        << "message '" << status_.message() << "' lacks '" << (text) << "'";       \
+  } while (false)
+
+// Expects run(backend) to return the same bytes (one vector per output) on CPU backends of 1 and of 4
+// threads: the CPU backend's splits must change no result.
+inline void ExpectSameBytesOnOneAndFourThreads(
+    const std::function<std::vector<std::vector<uint8_t>>(Backend&)>& run) {
+  std::vector<std::vector<uint8_t>> results[2];
+  for (int t = 0; t < 2; ++t) {
+    Result<std::unique_ptr<Backend>> made =
+        MakeBackend(BackendKind::kCpu, BackendOptions{.threads = t == 0 ? 1 : 4});
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    results[t] = run(**made);
+  }
+  ASSERT_EQ(results[0].size(), results[1].size());
+  for (size_t i = 0; i < results[0].size(); ++i) EXPECT_EQ(results[0][i], results[1][i]) << "output " << i;
 }
 
 }  // namespace hpo::kernels::ktest
