@@ -242,8 +242,8 @@ struct Conv2dShape {
 // (0 is an empty problem: nothing to compute, or for kv_len = 0 queries that see no key); heads, kv_heads,
 // head_dim in [1, 2^31-1] with heads % kv_heads == 0 and head_dim <= kMaxAttentionHeadDim (the largest the
 // CUDA kernels hold; the CPU backend has the same bound, so a model runs on either); batch * q_len,
-// batch * kv_len, heads * head_dim and q_offset + q_len in [0, 2^31-1]; q_offset >= 0; window >= 0; scale
-// finite and >= 0.
+// batch * kv_len, heads * head_dim and q_offset + q_len in [0, 2^31-1]; q_offset and window in [0, 2^31-1];
+// scale finite and >= 0.
 struct AttentionShape {
   int64_t batch = 1, q_len = 1, kv_len = 1, heads = 1, kv_heads = 1, head_dim = 1;
   int64_t q_offset = 0;  // position of query 0 among the keys
