@@ -2,9 +2,10 @@
 // exactly the operations mixed-precision MLPs and convolution networks need: GEMM with fp32 accumulation,
 // fused bias + activation (forward and backward), softmax cross-entropy with label smoothing, dropout, layer
 // norm, im2col / col2im, max and global average pooling, batch norm, casts, the
-// fused overflow check + gradient norm, the SGD-momentum and AdamW updates writing the half copy, and an
-// accuracy count. The CPU backend runs them on OpenBLAS; the CUDA backend on cuBLAS and kernels; both call
-// the element math of kernels/element.h, kernels/half.h and kernels/philox.h.
+// fused overflow check + gradient norm, the SGD-momentum and AdamW updates writing the half copy, an
+// accuracy count, and for transformers attention (forward and backward) and rotary position embeddings. The
+// CPU backend runs them on OpenBLAS; the CUDA backend on cuBLAS and kernels; both call the element math of
+// kernels/element.h, kernels/half.h and kernels/philox.h.
 //
 // Memory model: every View passed to an operation points into memory of the backend that runs the
 // operation ("device memory", which for the CPU backend is ordinary host memory that callers must
@@ -21,6 +22,7 @@
 #define HPO_KERNELS_BACKEND_H_
 
 #include <cassert>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -221,6 +223,47 @@ struct Conv2dShape {
     return (in + 2 * pad - kernel) / stride + 1;
   }
 };
+
+// The geometry of one attention call (Backend::AttentionForward / AttentionBackward). Layouts, row-major:
+// q and o are [batch, q_len, heads, head_dim]; k and v [batch, kv_len, kv_heads, head_dim]; query head h
+// reads kv head h / (heads / kv_heads), so kv_heads == heads is multi-head attention, 1 < kv_heads < heads
+// grouped-query attention (GQA) and kv_heads == 1 multi-query attention (MQA).
+//
+// Query i sits at position p = q_offset + i among the keys: 0 in training and for encoders, kv_len - q_len
+// when decoding against a KV cache. Key j is visible to position p when
+//   causal:       j <= p;
+//   window > 0:   additionally p - j < window when causal, |p - j| < window when not (sliding window);
+// so every query sees a contiguous range of keys (AttentionVisibleKeys of kernels/element.h). Its score is
+//   score_ij = scale * (q_i . k_j) - slope_h * |p - j|   (the second term only with ALiBi, Press et al.
+//   2022, slope_h = 2^(-8 (h + 1) / heads)),
+// and scale = 0 means 1 / sqrt(head_dim).
+//
+// Valid (checked by the operations, INVALID_ARGUMENT naming the field): batch, q_len, kv_len in [0, 2^31-1]
+// (0 is an empty problem: nothing to compute, or for kv_len = 0 queries that see no key); heads, kv_heads,
+// head_dim in [1, 2^31-1] with heads % kv_heads == 0 and head_dim <= kMaxAttentionHeadDim (the largest the
+// CUDA kernels hold; the CPU backend has the same bound, so a model runs on either); batch * q_len,
+// batch * kv_len, heads * head_dim and q_offset + q_len in [0, 2^31-1]; q_offset and window in [0, 2^31-1];
+// scale finite and >= 0.
+struct AttentionShape {
+  int64_t batch = 1, q_len = 1, kv_len = 1, heads = 1, kv_heads = 1, head_dim = 1;
+  int64_t q_offset = 0;  // position of query 0 among the keys
+  bool causal = false;   // query at position p sees keys j <= p only
+  int64_t window = 0;    // 0: no window; else the sliding window described above
+  bool alibi = false;    // add the ALiBi bias -slope_h |p - j|
+  double scale = 0;      // multiplies q . k; 0 means 1 / sqrt(head_dim)
+
+  // Elements of q and o, of k and v, and of lse.
+  int64_t q_elements() const { return batch * q_len * heads * head_dim; }
+  int64_t kv_elements() const { return batch * kv_len * kv_heads * head_dim; }
+  int64_t lse_elements() const { return batch * heads * q_len; }
+  // The scale in effect: scale, or 1 / sqrt(head_dim) when scale is 0.
+  double effective_scale() const {
+    return scale != 0 ? scale : 1.0 / std::sqrt(static_cast<double>(head_dim));
+  }
+};
+
+// The largest head_dim the attention operations take (every backend).
+inline constexpr int64_t kMaxAttentionHeadDim = 128;
 
 // The compute device of one training run. The public operations check their arguments here, in the base
 // class, identically for every backend (NVI): dimensions in [0, 2^31-1], element types as documented,
@@ -493,6 +536,47 @@ class Backend {
   Status BatchNormBackward(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                            ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta);
 
+  // --- Attention (transformers; see AttentionShape) ---
+  //
+  // A transformer block calls, per layer: Gemm for the q, k, v projections (each a rows x (heads *
+  // head_dim) matrix, rows = batch * len, which is exactly the [batch, len, heads, head_dim] layout below),
+  // Rope on q and k where the model uses rotary positions, AttentionForward, and Gemm for the output
+  // projection; the backward pass runs AttentionBackward and Rope with inverse = true on dq and dk.
+
+  // o = softmax(scale q k^T + bias + mask) v for every (batch, query head), with the scores, mask and bias
+  // of AttentionShape; lse[(b * heads + h) * q_len + i] = log sum_j exp(score_ij) over query i's visible
+  // keys (kept for the backward pass). A query that sees no key gets o = 0 and lse = -inf.
+  // Types: q, k, v, o share one floating type T; lse is AccumulationType(T). Half inputs are loaded exactly
+  // into fp32, everything is computed in fp32 (fp64 for kF64) and o is rounded once.
+  // REQUIRES (checked, INVALID_ARGUMENT naming the field or view, nothing touched): s valid as
+  // AttentionShape says; q and o hold s.q_elements(), k and v s.kv_elements(), lse s.lse_elements(); o and
+  // lse overlap neither each other nor an input (inputs may share memory).
+  Status AttentionForward(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View o, View lse);
+
+  // Backward of AttentionForward: from dout (the gradient of o) and the forward pass's o and lse,
+  //   p_ij = exp(score_ij - lse_i),  D_i = dout_i . o_i,  ds_ij = p_ij (dout_i . v_j - D_i),
+  //   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i,  dv_j = sum_i p_ij dout_i,
+  // with dk and dv summed over every query head that reads kv head j's head (GQA, MQA). dq, dk, dv are
+  // overwritten (0 where nothing contributes). Types: q, k, v, o, dout, dq, dk, dv share T; lse is
+  // AccumulationType(T). REQUIRES (checked): the shape and sizes of AttentionForward, dout and dq as q, dk
+  // and dv as k; dq, dk, dv overlap neither each other nor an input.
+  Status AttentionBackward(const AttentionShape& s, ConstView q, ConstView k, ConstView v, ConstView o,
+                           ConstView dout, ConstView lse, View dq, View dk, View dv);
+
+  // Rotary position embedding (Su et al. 2021, "RoFormer"), in place on x [batch * len, heads, head_dim]
+  // row-major: token t of each sequence sits at position pos = pos_offset + t, and for i < head_dim / 2 the
+  // pair (x[i], x[i + head_dim / 2]) of every head rotates by the angle pos * base^(-2i / head_dim) (the
+  // rotate-half convention of GPT-NeoX and Llama):
+  //   x[i] = x[i] cos - x[i + head_dim/2] sin,  x[i + head_dim/2] = x[i] sin + x[i + head_dim/2] cos.
+  // The angle, its cosine and sine are computed in fp64 and rounded to the compute type (fp32, fp64 for
+  // kF64) once; the rotation runs in the compute type and rounds x once. inverse = true rotates by minus
+  // the angle: the inverse and, the rotation being orthogonal, the adjoint, so it is also the backward pass
+  // (dx = Rope(inverse = true) of dy). REQUIRES (checked): batch, len, heads, head_dim in [0, 2^31-1] with
+  // batch * len and heads * head_dim in it too; head_dim even; pos_offset >= 0 and pos_offset + len <=
+  // 2^31-1; base finite and > 0; x floating, holding batch * len * heads * head_dim elements.
+  Status Rope(int64_t batch, int64_t len, int64_t heads, int64_t head_dim, int64_t pos_offset, double base,
+              bool inverse, View x);
+
   // Waits until every operation issued so far has finished; reports the first error any of them hit.
   virtual Status Synchronize() = 0;
 
@@ -555,6 +639,13 @@ class Backend {
   virtual Status BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma,
                                        ConstView mean, ConstView rstd, ConstView dy, View dx, View dgamma,
                                        View dbeta) = 0;
+  virtual Status AttentionForwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View o,
+                                      View lse) = 0;
+  virtual Status AttentionBackwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v,
+                                       ConstView o, ConstView dout, ConstView lse, View dq, View dk,
+                                       View dv) = 0;
+  virtual Status RopeImpl(int64_t batch, int64_t len, int64_t heads, int64_t head_dim, int64_t pos_offset,
+                          double base, bool inverse, View x) = 0;
   virtual Status AxpyImpl(double alpha, ConstView x, View y) = 0;
   virtual Result<GradStats> GradientStatsImpl(ConstView g) = 0;
   virtual Status SgdMomentumUpdateImpl(const SgdHyper& hyper, double grad_scale, View w, ConstView g,

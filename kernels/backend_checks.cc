@@ -746,3 +746,130 @@ Status Backend::AdamWUpdate(const AdamWHyper& hyper, int64_t step, double grad_s
 }
 
 }  // namespace hpo::kernels
+
+namespace hpo::kernels {
+namespace {
+
+// The fields of an AttentionShape (see its comment in backend.h), before anything derived from them is used.
+Status CheckAttentionShape(std::string_view op, const AttentionShape& s) {
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  const std::pair<const char*, int64_t> sizes[] = {{"batch", s.batch},
+                                                   {"q_len", s.q_len},
+                                                   {"kv_len", s.kv_len},
+                                                   {"q_offset", s.q_offset},
+                                                   {"window", s.window}};
+  for (const auto& [name, value] : sizes) {
+    if (value < 0 || value > kMax) {
+      std::string what = "shape.";
+      what += name;
+      what += " = " + std::to_string(value) + " is out of range [0, 2^31-1]";
+      return Invalid(op, what);
+    }
+  }
+  const std::pair<const char*, int64_t> counts[] = {
+      {"heads", s.heads}, {"kv_heads", s.kv_heads}, {"head_dim", s.head_dim}};
+  for (const auto& [name, value] : counts) {
+    if (value < 1 || value > kMax) {
+      std::string what = "shape.";
+      what += name;
+      what += " = " + std::to_string(value) + " is out of range [1, 2^31-1]";
+      return Invalid(op, what);
+    }
+  }
+  if (s.heads % s.kv_heads != 0) {
+    return Invalid(op, "shape.heads = " + std::to_string(s.heads) +
+                           " is not a multiple of shape.kv_heads = " + std::to_string(s.kv_heads));
+  }
+  if (s.head_dim > kMaxAttentionHeadDim) {
+    return Invalid(op, "shape.head_dim = " + std::to_string(s.head_dim) + " exceeds " +
+                           std::to_string(kMaxAttentionHeadDim) + ", the largest the attention kernels take");
+  }
+  if (!(std::isfinite(s.scale) && s.scale >= 0)) {
+    return Invalid(
+        op, "shape.scale = " + std::to_string(s.scale) + " must be finite and >= 0 (0: 1/sqrt(head_dim))");
+  }
+  // Each factor is within 2^31-1, so no product of two overflows int64 before its check.
+  const std::pair<const char*, int64_t> products[] = {{"batch * q_len", s.batch * s.q_len},
+                                                      {"batch * kv_len", s.batch * s.kv_len},
+                                                      {"heads * head_dim", s.heads * s.head_dim},
+                                                      {"q_offset + q_len", s.q_offset + s.q_len}};
+  for (const auto& [name, value] : products) {
+    if (value > kMax) {
+      std::string what = "shape's ";
+      what += name;
+      what += " = " + std::to_string(value) + " exceeds 2^31-1";
+      return Invalid(op, what);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Backend::AttentionForward(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View o,
+                                 View lse) {
+  constexpr std::string_view kOp = "AttentionForward";
+  HPO_RETURN_IF_ERROR(CheckAttentionShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "q", q));
+  const int64_t q_size = s.q_elements(), kv_size = s.kv_elements(), lse_size = s.lse_elements();
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "q", q, q_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "k", k, q.dtype, kv_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "v", v, q.dtype, kv_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "o", o, q.dtype, q_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "lse", lse, AccumulationType(q.dtype), lse_size));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp, {{"o", o, q_size}, {"lse", lse, lse_size}},
+                                           {{"q", q, q_size}, {"k", k, kv_size}, {"v", v, kv_size}}));
+  if (q_size == 0) return Status::Ok();
+  return AttentionForwardImpl(s, q, k, v, o, lse);
+}
+
+Status Backend::AttentionBackward(const AttentionShape& s, ConstView q, ConstView k, ConstView v, ConstView o,
+                                  ConstView dout, ConstView lse, View dq, View dk, View dv) {
+  constexpr std::string_view kOp = "AttentionBackward";
+  HPO_RETURN_IF_ERROR(CheckAttentionShape(kOp, s));
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "q", q));
+  const int64_t q_size = s.q_elements(), kv_size = s.kv_elements(), lse_size = s.lse_elements();
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "q", q, q_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "k", k, q.dtype, kv_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "v", v, q.dtype, kv_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "o", o, q.dtype, q_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dout", dout, q.dtype, q_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "lse", lse, AccumulationType(q.dtype), lse_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dq", dq, q.dtype, q_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dk", dk, q.dtype, kv_size));
+  HPO_RETURN_IF_ERROR(CheckView(kOp, "dv", dv, q.dtype, kv_size));
+  HPO_RETURN_IF_ERROR(CheckOutputsDisjoint(kOp,
+                                           {{"dq", dq, q_size}, {"dk", dk, kv_size}, {"dv", dv, kv_size}},
+                                           {{"q", q, q_size},
+                                            {"k", k, kv_size},
+                                            {"v", v, kv_size},
+                                            {"o", o, q_size},
+                                            {"dout", dout, q_size},
+                                            {"lse", lse, lse_size}}));
+  if (q_size == 0 && kv_size == 0) return Status::Ok();
+  return AttentionBackwardImpl(s, q, k, v, o, dout, lse, dq, dk, dv);
+}
+
+Status Backend::Rope(int64_t batch, int64_t len, int64_t heads, int64_t head_dim, int64_t pos_offset,
+                     double base, bool inverse, View x) {
+  constexpr std::string_view kOp = "Rope";
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "batch", batch));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "len", len));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "heads", heads));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "head_dim", head_dim));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "pos_offset", pos_offset));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "batch * len", batch * len));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "heads * head_dim", heads * head_dim));
+  HPO_RETURN_IF_ERROR(CheckDim(kOp, "pos_offset + len", pos_offset + len));
+  if (head_dim % 2 != 0) return Invalid(kOp, "head_dim = " + std::to_string(head_dim) + " must be even");
+  if (!(std::isfinite(base) && base > 0)) {
+    return Invalid(kOp, "base = " + std::to_string(base) + " must be finite and > 0");
+  }
+  HPO_RETURN_IF_ERROR(CheckFloating(kOp, "x", x));
+  const int64_t size = batch * len * heads * head_dim;
+  HPO_RETURN_IF_ERROR(CheckSize(kOp, "x", x, size));
+  if (size == 0) return Status::Ok();
+  return RopeImpl(batch, len, heads, head_dim, pos_offset, base, inverse, x);
+}
+
+}  // namespace hpo::kernels

@@ -7,17 +7,19 @@
 // libraries and thread count). The operations are split by family over cpu_backend.cc (memory, Fill,
 // Cast), cpu_gemm.cc, cpu_elementwise.cc (with cpu_philox.cc for dropout), cpu_loss.cc, cpu_norm.cc,
 // cpu_transformer.cc (embedding, RMS norm, SwiGLU), cpu_conv.cc (im2col, pooling, batch norm),
-// cpu_depthwise.cc and cpu_optimizer.cc; cpu_convert.cc holds the fp16/bf16 conversions.
+// cpu_depthwise.cc, cpu_attention.cc (attention, rotary embeddings) and cpu_optimizer.cc; cpu_convert.cc
+// holds the fp16/bf16 conversions.
 //
 // Threads: the backend owns a pool of `BackendOptions::threads` threads (the caller's plus threads - 1
 // workers, kernels/cpu_thread_pool.h). Large GEMMs split over it, one single-threaded library call per
 // block; long element-wise operations (casts, optimizer updates) split by whole tiles; im2col, col2im, the
 // pools, the depthwise convolution, RMS norm, SwiGLU and the embedding by whole pixels, images, rows or
-// column ranges, and their column sums by fixed chunks of rows; each part is computed by one thread alone,
-// which changes no result. The other row operations, batch norm and reductions run on the caller's thread.
-// The libraries' own threading is off (Create sets OpenBLAS to one thread, process-wide, and each oneDNN call
-// runs on one thread). Idle workers block, so nothing spins between calls; with one thread (the default)
-// every operation runs on the caller's thread. Operations are synchronous; Synchronize() returns OK at once.
+// column ranges, and their column sums by fixed chunks of rows; attention by (batch, head) work items; each
+// part is computed by one thread alone, which changes no result. The other row operations, batch norm and
+// reductions run on the caller's thread. The libraries' own threading is off (Create sets OpenBLAS to one
+// thread, process-wide, and each oneDNN call runs on one thread). Idle workers block, so nothing spins
+// between calls; with one thread (the default) every operation runs on the caller's thread. Operations are
+// synchronous; Synchronize() returns OK at once.
 //
 // Not thread-safe (one owner at a time, like every Backend). Memory is 64-byte aligned host memory. The
 // backend keeps fp32 scratch for half GEMM operands and rows, grown on demand and reused by later calls.
@@ -104,6 +106,12 @@ class CpuBackend final : public Backend {
                                 View y) override;
   Status BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
+  Status AttentionForwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View o,
+                              View lse) override;
+  Status AttentionBackwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v, ConstView o,
+                               ConstView dout, ConstView lse, View dq, View dk, View dv) override;
+  Status RopeImpl(int64_t batch, int64_t len, int64_t heads, int64_t head_dim, int64_t pos_offset,
+                  double base, bool inverse, View x) override;
   Status AxpyImpl(double alpha, ConstView x, View y) override;
   Result<GradStats> GradientStatsImpl(ConstView g) override;
   Status SgdMomentumUpdateImpl(const SgdHyper& hyper, double grad_scale, View w, ConstView g, View velocity,

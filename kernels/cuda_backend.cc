@@ -50,6 +50,13 @@ cuda::ConvGeometry ToGeometry(const Conv2dShape& s) {
                             s.stride_h, s.stride_w, s.pad_h, s.pad_w,    s.out_height(), s.out_width()};
 }
 
+cuda::AttentionGeometry ToGeometry(const AttentionShape& s) {
+  return cuda::AttentionGeometry{s.batch,    s.q_len,  s.kv_len, s.heads, s.kv_heads,         s.head_dim,
+                                 s.q_offset, s.window, s.causal, s.alibi, s.effective_scale()};
+}
+
+static_assert(kMaxAttentionHeadDim == cuda::kAttentionMaxHeadDim);
+
 // The path from "kernels/" on, so that messages do not carry the build machine's directories.
 std::string SourceLocation(const char* file, int line) {
   std::string_view path(file);
@@ -211,6 +218,12 @@ class CudaBackend final : public Backend {
                                 View y) override;
   Status BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x, ConstView gamma, ConstView mean,
                                ConstView rstd, ConstView dy, View dx, View dgamma, View dbeta) override;
+  Status AttentionForwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v, View o,
+                              View lse) override;
+  Status AttentionBackwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v, ConstView o,
+                               ConstView dout, ConstView lse, View dq, View dk, View dv) override;
+  Status RopeImpl(int64_t batch, int64_t len, int64_t heads, int64_t head_dim, int64_t pos_offset,
+                  double base, bool inverse, View x) override;
   Status AxpyImpl(double alpha, ConstView x, View y) override;
   Result<GradStats> GradientStatsImpl(ConstView g) override;
   Status SgdMomentumUpdateImpl(const SgdHyper& hyper, double grad_scale, View w, ConstView g, View velocity,
@@ -667,6 +680,35 @@ Status CudaBackend::BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView 
   HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchBatchNormBackward(type, rows, cols, x.data, gamma.data, mean.data,
                                                          rstd.data, dy.data, dx.data, dgamma.data, dbeta.data,
                                                          scratch, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::AttentionForwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v,
+                                         View o, View lse) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchAttentionForward(ToElementType(q.dtype), ToGeometry(s), q.data, k.data,
+                                                        v.data, o.data, lse.data, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::AttentionBackwardImpl(const AttentionShape& s, ConstView q, ConstView k, ConstView v,
+                                          ConstView o, ConstView dout, ConstView lse, View dq, View dk,
+                                          View dv) {
+  HPO_RETURN_IF_ERROR(Enter());
+  const cuda::ElementType type = ToElementType(q.dtype);
+  const cuda::AttentionGeometry geometry = ToGeometry(s);
+  HPO_ASSIGN_OR_RETURN(void* scratch, Scratch(cuda::AttentionBackwardScratchBytes(type, geometry)));
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchAttentionBackward(type, geometry, q.data, k.data, v.data, o.data,
+                                                         dout.data, lse.data, dq.data, dk.data, dv.data,
+                                                         scratch, stream_));
+  return Status::Ok();
+}
+
+Status CudaBackend::RopeImpl(int64_t batch, int64_t len, int64_t heads, int64_t head_dim, int64_t pos_offset,
+                             double base, bool inverse, View x) {
+  HPO_RETURN_IF_ERROR(Enter());
+  HPO_CUDA_RETURN_IF_ERROR(cuda::LaunchRope(ToElementType(x.dtype), batch, len, heads, head_dim, pos_offset,
+                                            base, inverse, x.data, stream_));
   return Status::Ok();
 }
 

@@ -21,6 +21,9 @@
 //   in the convolution-network operations (Col2Im, the pools, batch norm; kernels/cuda_conv.cu), the
 //   depthwise convolution (kernels/cuda_depthwise.cu), the embedding gradient and RMS norm's dgamma
 //   (kernels/cuda_transformer.cu), which gather each output's terms in the CPU backend's order.
+// - Attention (kernels/cuda_attention.cu) is a tiled flash-attention kernel with an online softmax, so its
+//   sums differ in order from the CPU backend's whole-row softmax and the two agree to rounding; its backward
+//   pass uses no atomics (dk and dv per key tile, dq per query tile), so it too repeats bit for bit.
 // - The element math is compiled without FMA contraction (--fmad=false), like the host code, so
 //   element-wise results (activations aside, whose libm differs) agree bit for bit with the CPU backend;
 //   SGD and AdamW steps in particular.

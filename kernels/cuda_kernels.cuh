@@ -288,6 +288,48 @@ size_t DepthwiseBackwardScratchBytes(ElementType type, const ConvGeometry& g);
 cudaError_t LaunchDepthwiseBackward(ElementType type, const ConvGeometry& g, const void* x, const void* w,
                                     const void* dy, void* dx, void* dw, void* scratch, cudaStream_t stream);
 
+// --- cuda_attention.cu ---
+
+// The geometry of kernels/backend.h's AttentionShape for the C++17 side, with the scale resolved (never 0).
+// Layouts and masks as AttentionShape documents.
+struct AttentionGeometry {
+  int64_t batch, q_len, kv_len, heads, kv_heads, head_dim, q_offset, window;
+  bool causal, alibi;
+  double scale;
+};
+
+// The largest head_dim the attention kernels hold (kernels/backend.h's kMaxAttentionHeadDim).
+inline constexpr int64_t kAttentionMaxHeadDim = 128;
+
+// Tiled flash-attention forward: one block per (batch, head, tile of queries), looping over the tiles of
+// the keys its queries see; each tile of keys and values passes through shared memory once, the scores of
+// (query tile x key tile) live in shared memory only, and an online softmax (running maximum and sum per
+// query, earlier partial outputs rescaled) accumulates o in registers. o = 0 and lse = -inf for a query that
+// sees no key. REQUIRES: 1 <= head_dim <= kAttentionMaxHeadDim; heads % kv_heads == 0; q_len >= 1.
+cudaError_t LaunchAttentionForward(ElementType type, const AttentionGeometry& g, const void* q, const void* k,
+                                   const void* v, void* o, void* lse, cudaStream_t stream);
+
+// Scratch bytes that LaunchAttentionBackward needs (D = rowsum(dout * o), one value per query row).
+size_t AttentionBackwardScratchBytes(ElementType type, const AttentionGeometry& g);
+
+// Backward, deterministic and without atomics: a first kernel computes D = rowsum(dout * o); a second, one
+// block per (batch, kv head, tile of keys), holds the tile's keys and values in shared memory and loops over
+// the query heads of its group and their query tiles (in order), recomputing p = exp(score - lse) and
+// ds = p (dout . v - D) to accumulate dk and dv in registers; a third, one block per (batch, head, tile of
+// queries), loops over the key tiles its queries see to accumulate dq. Every output element is written by
+// exactly one thread (0 where nothing contributes). REQUIRES: as LaunchAttentionForward; scratch:
+// AttentionBackwardScratchBytes bytes.
+cudaError_t LaunchAttentionBackward(ElementType type, const AttentionGeometry& g, const void* q,
+                                    const void* k, const void* v, const void* o, const void* dout,
+                                    const void* lse, void* dq, void* dk, void* dv, void* scratch,
+                                    cudaStream_t stream);
+
+// Rotary position embedding in place on x [batch * len, heads, head_dim]: one thread per rotated pair, the
+// angle (RopeAngle of kernels/element.h), its cosine and sine in double, rounded to the compute type once,
+// as the CPU backend computes them. REQUIRES: head_dim even.
+cudaError_t LaunchRope(ElementType type, int64_t batch, int64_t len, int64_t heads, int64_t head_dim,
+                       int64_t pos_offset, double base, bool inverse, void* x, cudaStream_t stream);
+
 }  // namespace hpo::kernels::cuda
 
 #endif  // HPO_KERNELS_CUDA_KERNELS_CUH_

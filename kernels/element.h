@@ -1,5 +1,6 @@
 // Element math shared by every backend: activations and their derivatives, the per-element optimizer
-// updates, and the window arithmetic and normalisation formulas of the convolution-network operations.
+// updates, the window arithmetic and normalisation formulas of the convolution-network operations, and the
+// masks, scores and rotations of attention.
 // Each function is `HPO_HD inline` so that the CPU backend calls it in its loops and the CUDA kernels
 // (nvcc) call the very same code on the device; host tests therefore cover both.
 //
@@ -9,7 +10,7 @@
 #ifndef HPO_KERNELS_ELEMENT_H_
 #define HPO_KERNELS_ELEMENT_H_
 
-#include <math.h>  // tanhf/tanh, sqrtf/sqrt, expf/exp, logf/log: names both host and device code have
+#include <math.h>  // tanhf/tanh, sqrtf/sqrt, expf/exp, logf/log, exp2, pow: names both host and device code have
 #include <stdint.h>
 
 #include "kernels/host_device.h"
@@ -273,6 +274,49 @@ template <typename T>
 HPO_HD inline void SwiGluBackwardElement(T g, T u, T dy, T& dg, T& du) {
   dg = dy * u * ActivateDerivative<Activation::kSilu>(g);
   du = dy * Activate<Activation::kSilu>(g);
+}
+
+// --- Attention (see Backend::AttentionForward and AttentionShape) ---
+
+// The keys j in [lo, hi] (empty when lo > hi) that the query at position p sees among kv_len keys: all of
+// them, j <= p when causal, and with window > 0 also p - j < window (causal) or |p - j| < window (not).
+// Both ends are non-decreasing in p, so a tile of consecutive queries sees the union of its first query's lo
+// and its last query's hi.
+HPO_HD inline WindowRange AttentionVisibleKeys(int64_t p, int64_t kv_len, bool causal, int64_t window) {
+  int64_t lo = 0;
+  int64_t hi = kv_len - 1;
+  if (causal && p < hi) hi = p;
+  if (window > 0) {
+    if (p - window + 1 > lo) lo = p - window + 1;
+    if (!causal && p + window - 1 < hi) hi = p + window - 1;
+  }
+  return WindowRange{lo, hi};
+}
+
+// The ALiBi slope of query head h of `heads` (Press et al. 2022, "Train Short, Test Long"):
+// 2^(-8 (h + 1) / heads), in fp64 (callers round it to their compute type once).
+HPO_HD inline double AlibiSlope(int64_t h, int64_t heads) {
+  return exp2(-8.0 * static_cast<double>(h + 1) / static_cast<double>(heads));
+}
+
+// score = scale * dot - slope * |p - j| for dot = q . k (slope 0 without ALiBi, which leaves scale * dot).
+template <typename T>
+HPO_HD inline T AttentionScore(T dot, T scale, T slope, int64_t distance) {
+  return dot * scale - slope * static_cast<T>(distance < 0 ? -distance : distance);
+}
+
+// The angle of rotary pair i (< head_dim / 2) at position pos: pos * base^(-2i / head_dim), in fp64.
+HPO_HD inline double RopeAngle(int64_t pos, int64_t i, int64_t head_dim, double base) {
+  return static_cast<double>(pos) * pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+}
+
+// Rotates the pair (x0, x1) by the angle whose cosine and sine are c and s.
+template <typename T>
+HPO_HD inline void RopeRotate(T& x0, T& x1, T c, T s) {
+  const T a = x0;
+  const T b = x1;
+  x0 = a * c - b * s;
+  x1 = a * s + b * c;
 }
 
 }  // namespace hpo::kernels
