@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <string_view>
+#include <vector>
 
 #include "base/strings.h"
 #include "problems/problem.h"
@@ -292,43 +293,90 @@ Status CheckParameters(const v1::StudySpec& spec) {
   return Status::Ok();
 }
 
-// A user's own data: absolute paths of text (read on the worker), the layout, the fractions.
-Status CheckNpyData(const v1::NpyData& npy) {
-  const std::pair<const char*, const std::string*> paths[] = {{"train_images", &npy.train_images()},
-                                                              {"train_labels", &npy.train_labels()},
-                                                              {"test_images", &npy.test_images()},
-                                                              {"test_labels", &npy.test_labels()}};
+// The path of a user's data file at `field`: text without control characters, absolute (it is read on
+// each worker). An empty one is refused when `required`, saying it is the path of `what` on the workers.
+Status CheckDataPath(const std::string& field, const std::string& path, bool required,
+                     std::string_view what) {
+  if (path.empty()) {
+    return required ? FieldError(field, "required: the path of " + std::string(what) + " on the workers")
+                    : Status::Ok();
+  }
+  if (const std::string problem = TextProblem(path, kMaxPathLength); !problem.empty()) {
+    return FieldError(field, problem);
+  }
+  if (path.front() != '/') {
+    return FieldError(field, "must be an absolute path (it is read on each worker): " + Shown(path));
+  }
+  return Status::Ok();
+}
+
+// validation_fraction and test_fraction of the data at `field`: each in [0, 1) (0: the trainer's default,
+// `default_validation` and `default_test`), test_fraction only when the test split is held out of the
+// file (`test_held_out`), together below 1.
+Status CheckDataFractions(const std::string& field, double validation_fraction, double test_fraction,
+                          bool test_held_out, double default_validation, double default_test) {
+  const double vf = validation_fraction, tf = test_fraction;
+  if (!(vf >= 0 && vf < 1)) return FieldError(field + ".validation_fraction", "must be in [0, 1)");
+  if (!(tf >= 0 && tf < 1)) return FieldError(field + ".test_fraction", "must be in [0, 1)");
+  if (!test_held_out && tf > 0) {
+    return FieldError(field + ".test_fraction", "only without test files (they are the test split)");
+  }
+  const double effective =
+      (vf > 0 ? vf : default_validation) + (test_held_out ? (tf > 0 ? tf : default_test) : 0);
+  if (!(effective < 1))
+    return FieldError(field, "validation_fraction and test_fraction together must be below 1");
+  return Status::Ok();
+}
+
+// A user's own labelled examples (NpyData, IdxData): absolute paths of `what` files, the training pair
+// required, the test pair both or neither, and the fractions.
+template <typename ExampleData>
+Status CheckExampleData(const ExampleData& data, const std::string& field, std::string_view what) {
+  const std::pair<const char*, const std::string*> paths[] = {{"train_images", &data.train_images()},
+                                                              {"train_labels", &data.train_labels()},
+                                                              {"test_images", &data.test_images()},
+                                                              {"test_labels", &data.test_labels()}};
   for (const auto& [name, path] : paths) {
-    const std::string field = std::string("task.builtin.npy.") + name;
     const bool required = std::string_view(name).rfind("train_", 0) == 0;
-    if (path->empty()) {
-      if (required) return FieldError(field, "required: the path of an .npy file on the workers");
-      continue;
-    }
-    if (const std::string problem = TextProblem(*path, kMaxPathLength); !problem.empty()) {
-      return FieldError(field, problem);
-    }
-    if (path->front() != '/') {
-      return FieldError(field, "must be an absolute path (it is read on each worker): " + Shown(*path));
-    }
+    HPO_RETURN_IF_ERROR(CheckDataPath(field + "." + name, *path, required, what));
   }
-  if (npy.test_images().empty() != npy.test_labels().empty()) {
-    return FieldError("task.builtin.npy", "give test_images and test_labels together, or neither");
+  if (data.test_images().empty() != data.test_labels().empty()) {
+    return FieldError(field, "give test_images and test_labels together, or neither");
   }
+  // The trainer's defaults (trainer/dataset.h, ArrayDataOptions).
+  return CheckDataFractions(field, data.validation_fraction(), data.test_fraction(),
+                            data.test_images().empty(), 1.0 / 6, 1.0 / 7);
+}
+
+Status CheckNpyData(const v1::NpyData& npy) {
   if (!npy.layout().empty() && npy.layout() != "nhwc" && npy.layout() != "nchw") {
     return FieldError("task.builtin.npy.layout", "must be nhwc or nchw, not " + Shown(npy.layout()));
   }
-  const double vf = npy.validation_fraction(), tf = npy.test_fraction();
-  if (!(vf >= 0 && vf < 1)) return FieldError("task.builtin.npy.validation_fraction", "must be in [0, 1)");
-  if (!(tf >= 0 && tf < 1)) return FieldError("task.builtin.npy.test_fraction", "must be in [0, 1)");
-  if (!npy.test_images().empty() && tf > 0) {
-    return FieldError("task.builtin.npy.test_fraction", "only without test files (they are the test split)");
+  return CheckExampleData(npy, "task.builtin.npy", "an .npy file");
+}
+
+Status CheckTextData(const v1::TextData& text) {
+  HPO_RETURN_IF_ERROR(CheckDataPath("task.builtin.text.path", text.path(), true, "a text file"));
+  // The trainer's defaults (trainer/dataset.h, TextDataOptions).
+  return CheckDataFractions("task.builtin.text", text.validation_fraction(), text.test_fraction(), true, 0.1,
+                            0.1);
+}
+
+// The user's own data, at most one source of it.
+Status CheckOwnData(const v1::BuiltinTask& task) {
+  std::vector<std::string> given;
+  if (task.has_npy()) given.push_back("npy");
+  if (task.has_idx()) given.push_back("idx");
+  if (task.has_text()) given.push_back("text");
+  if (given.size() > 1) {
+    std::string names = given[0];
+    for (size_t i = 1; i < given.size(); ++i) names += (i + 1 == given.size() ? " and " : ", ") + given[i];
+    return FieldError("task.builtin",
+                      "give at most one of npy, idx and text (the data of every trial), not " + names);
   }
-  const double effective =
-      (vf > 0 ? vf : 1.0 / 6) + (npy.test_images().empty() ? (tf > 0 ? tf : 1.0 / 7) : 0);
-  if (!(effective < 1)) {
-    return FieldError("task.builtin.npy", "validation_fraction and test_fraction together must be below 1");
-  }
+  if (task.has_npy()) return CheckNpyData(task.npy());
+  if (task.has_idx()) return CheckExampleData(task.idx(), "task.builtin.idx", "an IDX file");
+  if (task.has_text()) return CheckTextData(task.text());
   return Status::Ok();
 }
 
@@ -387,9 +435,9 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
       return FieldError(field, "must be a number or a string");
     }
   }
-  if (spec.task().builtin().has_npy()) {
-    HPO_RETURN_IF_ERROR(CheckNpyData(spec.task().builtin().npy()));
-  } else if (spec.task().builtin().train_limit() > kMaxTrainLimit) {
+  const v1::BuiltinTask& task = spec.task().builtin();
+  HPO_RETURN_IF_ERROR(CheckOwnData(task));
+  if (!task.has_npy() && !task.has_idx() && !task.has_text() && task.train_limit() > kMaxTrainLimit) {
     return FieldError("task.builtin.train_limit",
                       "must be at most " + std::to_string(kMaxTrainLimit) + " (the training images; 0: all)");
   }

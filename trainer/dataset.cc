@@ -1,13 +1,18 @@
 #include "trainer/dataset.h"
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
 #include <utility>
 
 #include "base/strings.h"
+#include "trainer/data_split.h"
 #include "trainer/idx.h"
 #include "trainer/npy.h"
 
@@ -143,11 +148,31 @@ Result<std::vector<uint8_t>> ToLabels(const NpyArray& array, const std::string& 
   return labels;
 }
 
-Result<Split> ReadNpyPair(const std::string& images_path, const std::string& labels_path, ImageLayout layout,
-                          Images* shape) {
-  HPO_ASSIGN_OR_RETURN(const NpyArray image_array, ReadNpy(images_path));
+// "6 features" or "2 x 3 x 1 images".
+std::string ExampleText(const Images& shape) {
+  if (shape.height == 0) return std::to_string(shape.dim) + " features";
+  return std::to_string(shape.height) + " x " + std::to_string(shape.width) + " x " +
+         std::to_string(shape.channels) + " images";
+}
+
+// Reads one file of an array format as an NpyArray.
+using ArrayReader = Result<NpyArray> (*)(const std::string& path);
+
+// An IDX file's bytes as an array of uint8.
+Result<NpyArray> ReadIdxArray(const std::string& path) {
+  HPO_ASSIGN_OR_RETURN(IdxArray idx, ReadIdx(path));
+  NpyArray array;
+  array.type = NpyType::kU8;
+  array.shape = std::move(idx.shape);
+  array.data = std::move(idx.data);
+  return array;
+}
+
+Result<Split> ReadArrayPair(const std::string& images_path, const std::string& labels_path,
+                            ImageLayout layout, ArrayReader read, Images* shape) {
+  HPO_ASSIGN_OR_RETURN(const NpyArray image_array, read(images_path));
   HPO_ASSIGN_OR_RETURN(Images images, ToImages(image_array, layout, images_path));
-  HPO_ASSIGN_OR_RETURN(const NpyArray label_array, ReadNpy(labels_path));
+  HPO_ASSIGN_OR_RETURN(const NpyArray label_array, read(labels_path));
   HPO_ASSIGN_OR_RETURN(std::vector<uint8_t> labels, ToLabels(label_array, labels_path));
   if (static_cast<int64_t>(labels.size()) != images.count) {
     return InvalidArgumentError(images_path + " holds " + std::to_string(images.count) + " examples but " +
@@ -162,60 +187,45 @@ Result<Split> ReadNpyPair(const std::string& images_path, const std::string& lab
   return split;
 }
 
-}  // namespace
-
-Result<Datasets> LoadNpyDatasets(const NpyDataOptions& options) {
+// Users' own examples in files of one format (`source`: "npy data", "idx data"), split by `options`.
+Result<Datasets> LoadArrays(const ArrayDataOptions& options, ImageLayout layout, std::string_view source,
+                            ArrayReader read) {
+  const std::string prefix = std::string(source) + ": ";
   const bool test_files = !options.test_images.empty() || !options.test_labels.empty();
   if (options.train_images.empty() || options.train_labels.empty()) {
-    return InvalidArgumentError("npy data: train_images and train_labels are both required");
+    return InvalidArgumentError(prefix + "train_images and train_labels are both required");
   }
   if (test_files && (options.test_images.empty() || options.test_labels.empty())) {
-    return InvalidArgumentError("npy data: give test_images and test_labels together, or neither");
+    return InvalidArgumentError(prefix + "give test_images and test_labels together, or neither");
   }
-  const double vf = options.validation_fraction;
-  const double tf = test_files ? 0.0 : options.test_fraction;
-  if (!(vf > 0 && vf < 1) || (!test_files && !(tf > 0 && tf < 1)) || !(vf + tf < 1)) {
-    return InvalidArgumentError("npy data: validation_fraction " + FormatDouble(vf) +
-                                (test_files ? "" : " and test_fraction " + FormatDouble(tf)) +
-                                " must each be in (0, 1) and together below 1");
-  }
+  HPO_RETURN_IF_ERROR(
+      CheckFractions(source, options.validation_fraction, options.test_fraction, !test_files));
   try {
     Images shape;
     HPO_ASSIGN_OR_RETURN(Split full,
-                         ReadNpyPair(options.train_images, options.train_labels, options.layout, &shape));
-    const auto validation_size = static_cast<int64_t>(vf * static_cast<double>(full.count));
-    const auto test_size = static_cast<int64_t>(tf * static_cast<double>(full.count));
-    const int64_t available = full.count - validation_size - test_size;
-    if (validation_size < 1 || (!test_files && test_size < 1) || available < 1) {
-      return InvalidArgumentError(options.train_images + ": " + std::to_string(full.count) +
-                                  " examples are too few to split into training, validation" +
-                                  (test_files ? "" : " and test") + " examples");
-    }
-    if (options.train_limit < 0 || options.train_limit > available) {
-      return Status(StatusCode::kOutOfRange, "train_limit: " + std::to_string(options.train_limit) +
-                                                 " is out of range [0, " + std::to_string(available) +
-                                                 "] (0: all)");
-    }
+                         ReadArrayPair(options.train_images, options.train_labels, layout, read, &shape));
+    HPO_ASSIGN_OR_RETURN(
+        const SplitSizes sizes,
+        SizeSplits(options.train_images, full.count, "examples", 1, options.validation_fraction,
+                   options.test_fraction, !test_files, options.train_limit));
     Datasets data;
     data.height = shape.height;
     data.width = shape.width;
     data.channels = shape.channels;
-    data.validation = Slice(full, full.count - validation_size, validation_size);
+    data.validation = Slice(full, full.count - sizes.validation, sizes.validation);
     if (test_files) {
       Images test_shape;
       HPO_ASSIGN_OR_RETURN(
-          data.test, ReadNpyPair(options.test_images, options.test_labels, options.layout, &test_shape));
+          data.test, ReadArrayPair(options.test_images, options.test_labels, layout, read, &test_shape));
       if (test_shape.dim != shape.dim || test_shape.height != shape.height ||
           test_shape.width != shape.width) {
-        return InvalidArgumentError(
-            options.test_images + ": test examples of " + std::to_string(test_shape.dim) +
-            " features do not match the training examples' " + std::to_string(shape.dim));
+        return InvalidArgumentError(options.test_images + ": test examples of " + ExampleText(test_shape) +
+                                    " do not match the training examples of " + ExampleText(shape));
       }
     } else {
-      data.test = Slice(full, available, test_size);
+      data.test = Slice(full, sizes.available, sizes.test);
     }
-    const int64_t train_count = options.train_limit > 0 ? options.train_limit : available;
-    data.train = Slice(full, 0, train_count);
+    data.train = Slice(full, 0, sizes.train);
     int64_t largest = 0;
     for (const Split* split : {&data.train, &data.validation, &data.test}) {
       for (const uint8_t label : split->labels) largest = std::max<int64_t>(largest, label);
@@ -232,6 +242,96 @@ Result<Datasets> LoadNpyDatasets(const NpyDataOptions& options) {
   } catch (const std::bad_alloc&) {
     return ResourceExhaustedError("out of memory while loading " + options.train_images);
   }
+}
+
+std::string HexBytes(const unsigned char* bytes, size_t n) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) out += ' ';
+    out += kDigits[bytes[i] >> 4];
+    out += kDigits[bytes[i] & 15];
+  }
+  return out;
+}
+
+constexpr std::string_view kFormatNames[] = {"a NumPy .npy file", "an IDX file"};
+
+}  // namespace
+
+Result<Datasets> LoadNpyDatasets(const NpyDataOptions& options) {
+  return LoadArrays(options, options.layout, "npy data", ReadNpy);
+}
+
+Result<Datasets> LoadIdxDatasets(const IdxDataOptions& options) {
+  return LoadArrays(options, ImageLayout::kNHWC, "idx data", ReadIdxArray);
+}
+
+Result<ArrayFormat> DetectArrayFormat(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    if (errno == ENOENT) return NotFoundError(path + ": no such file");
+    return InvalidArgumentError(path + ": cannot open: " + std::strerror(errno));
+  }
+  unsigned char head[6] = {};
+  const size_t got = std::fread(head, 1, sizeof(head), file);
+  std::fclose(file);
+  if (got == 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return ArrayFormat::kNpy;
+  const auto idx_magic = [](const unsigned char* m) { return m[0] == 0 && m[1] == 0 && m[3] >= 1; };
+  if (got >= 4 && idx_magic(head)) return ArrayFormat::kIdx;
+  if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+    gzFile gz = gzopen(path.c_str(), "rb");
+    unsigned char inner[6] = {};
+    const int inner_got = gz == nullptr ? -1 : gzread(gz, inner, sizeof(inner));
+    if (gz != nullptr) gzclose(gz);
+    if (inner_got >= 4 && idx_magic(inner)) return ArrayFormat::kIdx;
+    return InvalidArgumentError(
+        path + ": gzip-compressed, but not an IDX file inside" +
+        (inner_got > 0 ? " (it starts with bytes " + HexBytes(inner, static_cast<size_t>(inner_got)) + ")"
+                       : "") +
+        "; .npy files are read uncompressed");
+  }
+  return InvalidArgumentError(
+      path + ": neither a NumPy .npy file nor an IDX file, raw or gzipped" +
+      (got > 0 ? " (it starts with bytes " + HexBytes(head, got) + ")" : " (it is empty)"));
+}
+
+Result<Datasets> LoadArrayDatasets(const NpyDataOptions& options) {
+  const std::string* files[] = {&options.train_images, &options.train_labels, &options.test_images,
+                                &options.test_labels};
+  const std::string* first = nullptr;
+  ArrayFormat format = ArrayFormat::kNpy;
+  for (const std::string* file : files) {
+    if (file->empty()) continue;
+    HPO_ASSIGN_OR_RETURN(const ArrayFormat found, DetectArrayFormat(*file));
+    if (first == nullptr) {
+      first = file, format = found;
+    } else if (found != format) {
+      return InvalidArgumentError(
+          "data: " + *first + " is " + std::string(kFormatNames[static_cast<int>(format)]) + " but " + *file +
+          " is " + std::string(kFormatNames[static_cast<int>(found)]) + "; give every file in one format");
+    }
+  }
+  if (format == ArrayFormat::kIdx) {
+    if (options.layout == ImageLayout::kNCHW) {
+      return InvalidArgumentError(
+          "data: " + *first +
+          " is an IDX file, whose 4-D images are (N, H, W, C): the NCHW layout is for .npy "
+          "files only");
+    }
+    return LoadIdxDatasets(IdxDataOptions{options});
+  }
+  return LoadNpyDatasets(options);
+}
+
+bool IsDataOptionError(const Status& status) {
+  if (status.code() == StatusCode::kOutOfRange) return true;
+  if (status.code() != StatusCode::kInvalidArgument) return false;
+  const std::string& message = status.message();
+  for (const std::string_view prefix : {"data: ", "npy data: ", "idx data: ", "text data: "}) {
+    if (message.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
 }
 
 Status CheckSplit(const Split& split, int64_t dim, int64_t classes, std::string_view name) {
@@ -267,11 +367,7 @@ Result<Datasets> LoadFashionMnist(const DatasetOptions& options) {
                                   " held out for validation");
     }
     const int64_t available = full_train.count - validation_size;
-    if (options.train_limit < 0 || options.train_limit > available) {
-      return Status(StatusCode::kOutOfRange, "train_limit: " + std::to_string(options.train_limit) +
-                                                 " is out of range [0, " + std::to_string(available) +
-                                                 "] (0: all)");
-    }
+    HPO_RETURN_IF_ERROR(CheckTrainLimit(options.train_limit, available));
     const int64_t train_count = options.train_limit > 0 ? options.train_limit : available;
     Datasets data;
     data.classes = kFashionMnistClasses;

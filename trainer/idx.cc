@@ -90,7 +90,8 @@ std::string Hex32(const uint8_t* p) {
   return out;
 }
 
-// Opens `path`, checks the magic for unsigned bytes with `ndims` dimensions, and returns the dimensions.
+// Opens `path`, checks the magic for unsigned bytes with `ndims` dimensions (0: any of 1 to kIdxMaxDims),
+// and returns the dimensions.
 Status ReadHeader(GzReader& reader, int ndims, std::string_view what, std::vector<int64_t>* dims) {
   HPO_RETURN_IF_ERROR(reader.Open());
   uint8_t magic[4];
@@ -99,18 +100,24 @@ Status ReadHeader(GzReader& reader, int ndims, std::string_view what, std::vecto
     return DataLossError(reader.path() + ": truncated: " + std::to_string(got) +
                          " bytes, shorter than an IDX header");
   }
-  if (magic[0] != 0 || magic[1] != 0 || magic[2] != kTypeUnsignedByte || magic[3] != ndims) {
+  const bool dims_fit = ndims == 0 ? magic[3] >= 1 && magic[3] <= kIdxMaxDims : magic[3] == ndims;
+  if (magic[0] != 0 || magic[1] != 0 || magic[2] != kTypeUnsignedByte || !dims_fit) {
     return DataLossError(reader.path() + ": not an IDX " + std::string(what) + " file: magic " +
-                         Hex32(magic) + ", expected 0x0000080" + std::to_string(ndims));
+                         Hex32(magic) + ", expected " +
+                         (ndims == 0 ? "0x00000801 to 0x0000080" + std::to_string(kIdxMaxDims)
+                                     : "0x0000080" + std::to_string(ndims)) +
+                         (magic[0] == 0 && magic[1] == 0 && magic[2] != kTypeUnsignedByte
+                              ? " (only unsigned bytes, type 0x08, are read)"
+                              : ""));
   }
-  std::vector<uint8_t> raw(4 * static_cast<size_t>(ndims));
+  std::vector<uint8_t> raw(4 * static_cast<size_t>(magic[3]));
   HPO_ASSIGN_OR_RETURN(got, reader.Read(raw.data(), raw.size()));
   if (got < raw.size()) {
     return DataLossError(reader.path() + ": truncated header: " + std::to_string(4 + got) + " of " +
                          std::to_string(4 + raw.size()) + " bytes");
   }
   dims->clear();
-  for (int i = 0; i < ndims; ++i) dims->push_back(BigEndian32(raw.data() + 4 * i));
+  for (size_t i = 0; i < raw.size(); i += 4) dims->push_back(BigEndian32(raw.data() + i));
   return Status::Ok();
 }
 
@@ -139,30 +146,47 @@ Status ReadPayload(GzReader& reader, uint64_t bytes, std::string_view what, std:
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<IdxImages> ReadIdxImages(const std::string& path) {
+// Reads an array of `ndims` dimensions (0: any of 1 to kIdxMaxDims) within the limits of idx.h.
+Result<IdxArray> ReadArray(const std::string& path, int ndims, std::string_view what) {
   try {
     GzReader reader(path);
-    std::vector<int64_t> dims;
-    HPO_RETURN_IF_ERROR(ReadHeader(reader, 3, "images", &dims));
-    IdxImages images;
-    images.count = dims[0];
-    images.rows = dims[1];
-    images.cols = dims[2];
-    if (images.count > kIdxMaxCount || images.rows < 1 || images.rows > kIdxMaxSide || images.cols < 1 ||
-        images.cols > kIdxMaxSide) {
-      return DataLossError(path + ": implausible image dimensions " + std::to_string(images.count) + " x " +
-                           std::to_string(images.rows) + " x " + std::to_string(images.cols));
+    IdxArray array;
+    HPO_RETURN_IF_ERROR(ReadHeader(reader, ndims, what, &array.shape));
+    int64_t example = 1;
+    bool plausible = array.shape[0] <= kIdxMaxCount;
+    std::string text = std::to_string(array.shape[0]);
+    for (size_t i = 1; i < array.shape.size(); ++i) {
+      const int64_t side = array.shape[i];
+      plausible = plausible && side >= 1 && side <= kIdxMaxSide;
+      example *= std::min(side, kIdxMaxSide);
+      text += " x " + std::to_string(side);
     }
-    const uint64_t bytes = static_cast<uint64_t>(images.count) * static_cast<uint64_t>(images.rows) *
-                           static_cast<uint64_t>(images.cols);
-    std::vector<uint8_t> raw;
-    HPO_RETURN_IF_ERROR(ReadPayload(reader, bytes, "pixels", &raw));
+    if (!plausible || example > kIdxMaxExample) {
+      return DataLossError(path + ": implausible " + std::string(what) + " dimensions " + text);
+    }
+    const uint64_t bytes = static_cast<uint64_t>(array.shape[0]) * static_cast<uint64_t>(example);
+    HPO_RETURN_IF_ERROR(ReadPayload(reader, bytes, what, &array.data));
+    return array;
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError(path + ": out of memory while reading " + std::string(what));
+  }
+}
+
+}  // namespace
+
+Result<IdxArray> ReadIdx(const std::string& path) { return ReadArray(path, 0, "data"); }
+
+Result<IdxImages> ReadIdxImages(const std::string& path) {
+  HPO_ASSIGN_OR_RETURN(IdxArray array, ReadArray(path, 3, "images"));
+  try {
+    IdxImages images;
+    images.count = array.shape[0];
+    images.rows = array.shape[1];
+    images.cols = array.shape[2];
     std::array<float, 256> scale;
     for (int i = 0; i < 256; ++i) scale[i] = static_cast<float>(i) / 255.0f;
-    images.pixels.resize(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) images.pixels[i] = scale[raw[i]];
+    images.pixels.resize(array.data.size());
+    for (size_t i = 0; i < array.data.size(); ++i) images.pixels[i] = scale[array.data[i]];
     return images;
   } catch (const std::bad_alloc&) {
     return ResourceExhaustedError(path + ": out of memory while reading images");
@@ -170,19 +194,8 @@ Result<IdxImages> ReadIdxImages(const std::string& path) {
 }
 
 Result<std::vector<uint8_t>> ReadIdxLabels(const std::string& path) {
-  try {
-    GzReader reader(path);
-    std::vector<int64_t> dims;
-    HPO_RETURN_IF_ERROR(ReadHeader(reader, 1, "labels", &dims));
-    if (dims[0] > kIdxMaxCount) {
-      return DataLossError(path + ": implausible label count " + std::to_string(dims[0]));
-    }
-    std::vector<uint8_t> labels;
-    HPO_RETURN_IF_ERROR(ReadPayload(reader, static_cast<uint64_t>(dims[0]), "labels", &labels));
-    return labels;
-  } catch (const std::bad_alloc&) {
-    return ResourceExhaustedError(path + ": out of memory while reading labels");
-  }
+  HPO_ASSIGN_OR_RETURN(IdxArray array, ReadArray(path, 1, "labels"));
+  return std::move(array.data);
 }
 
 }  // namespace hpo::trainer

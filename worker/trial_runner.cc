@@ -206,16 +206,27 @@ Result<std::vector<std::string>> BuildTrainArgs(const v1::Trial& trial, const v1
   };
   add_default("seed", std::to_string(trial.seed()));
   if (task.train_limit() > 0) add_default("train-limit", std::to_string(task.train_limit()));
+  // The user's own data (the coordinator lets through at most one source).
+  const auto add_fractions = [&](double validation_fraction, double test_fraction) {
+    if (validation_fraction > 0) add_default("validation-fraction", FormatDouble(validation_fraction));
+    if (test_fraction > 0) add_default("test-fraction", FormatDouble(test_fraction));
+  };
+  const auto add_examples = [&](const auto& data) {
+    add_default("train-images", data.train_images());
+    add_default("train-labels", data.train_labels());
+    if (!data.test_images().empty()) add_default("test-images", data.test_images());
+    if (!data.test_labels().empty()) add_default("test-labels", data.test_labels());
+  };
   if (task.has_npy()) {
-    const v1::NpyData& npy = task.npy();
-    add_default("train-images", npy.train_images());
-    add_default("train-labels", npy.train_labels());
-    if (!npy.test_images().empty()) add_default("test-images", npy.test_images());
-    if (!npy.test_labels().empty()) add_default("test-labels", npy.test_labels());
-    if (!npy.layout().empty()) add_default("image-layout", npy.layout());
-    if (npy.validation_fraction() > 0)
-      add_default("validation-fraction", FormatDouble(npy.validation_fraction()));
-    if (npy.test_fraction() > 0) add_default("test-fraction", FormatDouble(npy.test_fraction()));
+    add_examples(task.npy());
+    if (!task.npy().layout().empty()) add_default("image-layout", task.npy().layout());
+    add_fractions(task.npy().validation_fraction(), task.npy().test_fraction());
+  } else if (task.has_idx()) {
+    add_examples(task.idx());
+    add_fractions(task.idx().validation_fraction(), task.idx().test_fraction());
+  } else if (task.has_text()) {
+    add_default("text-file", task.text().path());
+    add_fractions(task.text().validation_fraction(), task.text().test_fraction());
   }
   add_default("threads", std::to_string(options.threads));
   if (!options.data_dir.empty()) add_default("data-dir", options.data_dir);

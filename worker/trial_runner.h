@@ -72,8 +72,10 @@ struct TrialOutcome {
 //   --NAME=VALUE for each entry of task.fixed not also a trial parameter, by name (an integral number
 //     as an integer, e.g. 1 and not 1.0, other numbers like doubles above; strings as is; true/false);
 //   then, each unless a parameter or fixed entry of that name is given: --seed=<trial.seed>,
-//   --train-limit=<n> (only when task.train_limit > 0), --threads=<options.threads>,
-//   --data-dir=<options.data_dir> (only when not empty).
+//   --train-limit=<n> (only when task.train_limit > 0), the user's own data (task.npy or task.idx:
+//   --train-images, --train-labels, --test-images and --test-labels when given, npy's --image-layout when
+//   given; task.text: --text-file; either: --validation-fraction and --test-fraction when above 0),
+//   --threads=<options.threads>, --data-dir=<options.data_dir> (only when not empty).
 // INVALID_ARGUMENT naming the parameter for: an empty name or one containing '=', a value that is not
 // set or not finite, a fixed value that is null, a list or an object.
 Result<std::vector<std::string>> BuildTrainArgs(const v1::Trial& trial, const v1::BuiltinTask& task,

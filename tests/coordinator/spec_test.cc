@@ -1018,6 +1018,73 @@ TEST(SpecTest, UsersOwnDataNamesAbsolutePathsAndSaneFractions) {
             "task.builtin.npy.train_images: holds a control character (at byte 4)");
 }
 
+TEST(SpecTest, UsersIdxFilesAndTextAreCheckedFieldByField) {
+  const auto normalized = [](const std::string& data) {
+    return NormalizeSpec(Parse(R"({"name": "own", "objectives": [{"name": "accuracy"}],
+      "budget": {"max_trials": 10}, "parameters": [{"name": "lr", "float": {"low": 0.001, "high": 0.1}}],
+      "task": {"builtin": {"train_limit": 200000, )" +
+                               data + "}}}"));
+  };
+  const auto error = [&](const std::string& data) {
+    auto spec = normalized(data);
+    EXPECT_FALSE(spec.ok()) << data;
+    return spec.ok() ? std::string() : spec.status().message();
+  };
+  // Good: train_limit is not bounded by Fashion-MNIST's 50,000 with either.
+  auto idx = normalized(R"("idx": {"train_images": "/d/x.gz", "train_labels": "/d/y.gz",
+                                   "test_images": "/d/tx", "test_labels": "/d/ty", "validation_fraction": 0.2})");
+  ASSERT_TRUE(idx.ok()) << idx.status().ToString();
+  EXPECT_EQ(idx->task().builtin().idx().test_labels(), "/d/ty");
+  auto text = normalized(R"("text": {"path": "/usr/include/sqlite3.h", "validation_fraction": 0.05,
+                                     "test_fraction": 0.05})");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(text->task().builtin().text().path(), "/usr/include/sqlite3.h");
+  EXPECT_TRUE(normalized(R"("text": {"path": "/d/corpus.txt"})").ok());
+
+  // IDX: as npy, named idx.
+  EXPECT_EQ(error(R"("idx": {"train_labels": "/d/y.gz"})"),
+            "task.builtin.idx.train_images: required: the path of an IDX file on the workers");
+  EXPECT_EQ(
+      error(R"("idx": {"train_images": "/d/x.gz", "train_labels": "data/y.gz"})"),
+      "task.builtin.idx.train_labels: must be an absolute path (it is read on each worker): \"data/y.gz\"");
+  EXPECT_EQ(error(R"("idx": {"train_images": "/d/x.gz", "train_labels": "/d/y.gz", "test_labels": "/d/ty"})"),
+            "task.builtin.idx: give test_images and test_labels together, or neither");
+  EXPECT_EQ(error(R"("idx": {"train_images": "/d/x.gz", "train_labels": "/d/y.gz", "test_images": "/d/tx",
+                             "test_labels": "/d/t\ny"})"),
+            "task.builtin.idx.test_labels: holds a control character (at byte 4)");
+  EXPECT_EQ(error(R"("idx": {"train_images": "/d/x.gz", "train_labels": "/d/y.gz", "test_images": "/d/tx",
+                             "test_labels": "/d/ty", "test_fraction": 0.1})"),
+            "task.builtin.idx.test_fraction: only without test files (they are the test split)");
+  EXPECT_EQ(
+      error(R"("idx": {"train_images": "/d/x.gz", "train_labels": "/d/y.gz", "validation_fraction": 0.9})"),
+      "task.builtin.idx: validation_fraction and test_fraction together must be below 1");
+  // Text.
+  EXPECT_EQ(error(R"("text": {})"),
+            "task.builtin.text.path: required: the path of a text file on the workers");
+  EXPECT_EQ(error(R"("text": {"path": "corpus.txt"})"),
+            "task.builtin.text.path: must be an absolute path (it is read on each worker): \"corpus.txt\"");
+  EXPECT_EQ(error(R"("text": {"path": "/d/c\u001b.txt"})"),
+            "task.builtin.text.path: holds a control character (at byte 4)");
+  EXPECT_EQ(error(R"("text": {"path": "/d/c.txt", "test_fraction": -0.1})"),
+            "task.builtin.text.test_fraction: must be in [0, 1)");
+  EXPECT_EQ(error(R"("text": {"path": "/d/c.txt", "validation_fraction": 0.95})"),
+            "task.builtin.text: validation_fraction and test_fraction together must be below 1");
+  // One source of data.
+  EXPECT_EQ(
+      error(R"("npy": {"train_images": "/d/x.npy", "train_labels": "/d/y.npy"},
+                     "text": {"path": "/d/c.txt"})"),
+      "task.builtin: give at most one of npy, idx and text (the data of every trial), not npy and text");
+  EXPECT_EQ(
+      error(R"("npy": {}, "idx": {}, "text": {})"),
+      "task.builtin: give at most one of npy, idx and text (the data of every trial), not npy, idx and text");
+  EXPECT_EQ(
+      error(R"("idx": {"train_images": "/d/x.gz", "train_labels": "/d/y.gz"}, "text": {"path": "/c"})"),
+      "task.builtin: give at most one of npy, idx and text (the data of every trial), not idx and text");
+  // Without data of one's own, train_limit is Fashion-MNIST's.
+  EXPECT_EQ(error(R"("fixed": {})"),
+            "task.builtin.train_limit: must be at most 50000 (the training images; 0: all)");
+}
+
 TEST(SpecTest, MaxParallelAboveMaxTrialsIsLowered) {
   v1::StudySpec spec = Parse(kFull);
   spec.mutable_budget()->set_max_parallel(100);

@@ -2,9 +2,14 @@
 // when the bytes are) and gzip-compressed, so that the reader's own checks are fuzzed behind zlib too.
 // The bytes go to an in-memory file (memfd) that the reader opens by its /proc path.
 //
+// Readers: ReadIdxImages, ReadIdxLabels, and ReadIdx, the arrays of 1 to 4 dimensions that users' own IDX
+// files (LoadIdxDatasets) are read with.
+//
 // Properties: nothing crashes or allocates what the header merely claims; a refusal is DATA_LOSS; images
-// read hold count x rows x cols pixels in [0, 1]; a plain file is read only when its size is exactly the
-// header plus the payload; and the plain and the gzipped copy of the same bytes read alike.
+// read hold count x rows x cols pixels in [0, 1]; an array holds the product of its shape's bytes, every
+// dimension but the first within the limits; what the images or the labels reader takes, ReadIdx takes
+// alike; a plain file is read only when its size is exactly the header plus the payload; and the plain
+// and the gzipped copy of the same bytes read alike.
 #include <zlib.h>
 
 #include <cstddef>
@@ -38,6 +43,8 @@ struct Outcome {
   std::vector<float> pixels;
   hpo::StatusCode labels_code;
   std::vector<uint8_t> labels;
+  hpo::StatusCode array_code;
+  hpo::trainer::IdxArray array;
 };
 
 Outcome Read(const std::string& path) {
@@ -60,6 +67,34 @@ Outcome Read(const std::string& path) {
   } else {
     HPO_FUZZ_REQUIRE(outcome.labels_code == hpo::StatusCode::kDataLoss, labels.status().ToString());
   }
+  hpo::Result<hpo::trainer::IdxArray> array = hpo::trainer::ReadIdx(path);
+  outcome.array_code = array.status().code();
+  if (array.ok()) {
+    const std::vector<int64_t>& shape = array->shape;
+    HPO_FUZZ_REQUIRE(!shape.empty() && shape.size() <= hpo::trainer::kIdxMaxDims, path);
+    HPO_FUZZ_REQUIRE(shape[0] >= 0 && shape[0] <= hpo::trainer::kIdxMaxCount, path);
+    uint64_t n = static_cast<uint64_t>(shape[0]), example = 1;
+    for (size_t i = 1; i < shape.size(); ++i) {
+      HPO_FUZZ_REQUIRE(shape[i] >= 1 && shape[i] <= hpo::trainer::kIdxMaxSide, path);
+      example *= static_cast<uint64_t>(shape[i]);
+    }
+    HPO_FUZZ_REQUIRE(example <= static_cast<uint64_t>(hpo::trainer::kIdxMaxExample), path);
+    HPO_FUZZ_REQUIRE(array->data.size() == n * example, path);
+    outcome.array = std::move(*array);
+  } else {
+    HPO_FUZZ_REQUIRE(outcome.array_code == hpo::StatusCode::kDataLoss, array.status().ToString());
+  }
+  // The images and labels readers are ReadIdx of 3 and 1 dimensions.
+  if (outcome.images_code == hpo::StatusCode::kOk) {
+    HPO_FUZZ_REQUIRE(outcome.array_code == hpo::StatusCode::kOk && outcome.array.shape.size() == 3, path);
+    for (size_t i = 0; i < outcome.pixels.size(); ++i) {
+      HPO_FUZZ_REQUIRE(outcome.pixels[i] == static_cast<float>(outcome.array.data[i]) / 255.0f, path);
+    }
+  }
+  if (outcome.labels_code == hpo::StatusCode::kOk) {
+    HPO_FUZZ_REQUIRE(outcome.array_code == hpo::StatusCode::kOk && outcome.array.data == outcome.labels,
+                     path);
+  }
   return outcome;
 }
 
@@ -72,12 +107,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!is_gzip) {
     if (plain.images_code == hpo::StatusCode::kOk) HPO_FUZZ_REQUIRE(size == 16 + plain.pixels.size(), "size");
     if (plain.labels_code == hpo::StatusCode::kOk) HPO_FUZZ_REQUIRE(size == 8 + plain.labels.size(), "size");
+    if (plain.array_code == hpo::StatusCode::kOk) {
+      HPO_FUZZ_REQUIRE(size == 4 + 4 * plain.array.shape.size() + plain.array.data.size(), "size");
+    }
   }
   const std::vector<uint8_t> packed = Gzip(data, size);
   const Outcome gzipped = Read(file->Write(packed.data(), packed.size()));
   if (!is_gzip) {
     HPO_FUZZ_REQUIRE(gzipped.images_code == plain.images_code && gzipped.pixels == plain.pixels, "images");
     HPO_FUZZ_REQUIRE(gzipped.labels_code == plain.labels_code && gzipped.labels == plain.labels, "labels");
+    HPO_FUZZ_REQUIRE(gzipped.array_code == plain.array_code && gzipped.array.shape == plain.array.shape &&
+                         gzipped.array.data == plain.array.data,
+                     "arrays");
   }
   return 0;
 }

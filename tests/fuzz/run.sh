@@ -14,7 +14,7 @@
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-all_targets=(spec idx npy metrics_line)
+all_targets=(spec idx npy text metrics_line)
 seconds=15
 build_dir=$repo/build/fuzz
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -69,8 +69,10 @@ grep -E 'warning:' "$tmp/build.log" | sort -u | head -n 20
 echo "fuzz: built ${targets[*]/#/fuzz_} in $((SECONDS - start)) s"
 
 # Per target: extra libFuzzer flags (the IDX and .npy readers must never allocate what a header merely claims:
-# inputs are at most 4 KiB, so 32 MiB covers every honest file they can hold, even gzipped).
-declare -A extra=([spec]="-dict=$repo/tests/fuzz/spec.dict" [idx]="-malloc_limit_mb=32" [npy]="-malloc_limit_mb=32" [metrics_line]="")
+# inputs are at most 4 KiB, so 32 MiB covers every honest file they can hold, even gzipped; the text reader
+# holds a few copies of at most 4 KiB).
+declare -A extra=([spec]="-dict=$repo/tests/fuzz/spec.dict" [idx]="-malloc_limit_mb=32" [npy]="-malloc_limit_mb=32"
+                 [text]="-malloc_limit_mb=32" [metrics_line]="")
 # A smaller ASan quarantine than the default 256 MiB keeps long runs well under -rss_limit_mb.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=32:malloc_context_size=10}
 status=0

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -94,6 +95,44 @@ TEST(BuildTrainArgsTest, UsersOwnDataBecomesTheTrainersDataFlags) {
   EXPECT_EQ(*args, (std::vector<std::string>{"--seed=3", "--train-images=/data/x train.npy",
                                              "--train-labels=/data/y.npy", "--test-images=/data/tx.npy",
                                              "--test-labels=/data/ty.npy", "--threads=1"}));
+}
+
+TEST(BuildTrainArgsTest, IdxFilesAndTextBecomeTheTrainersDataFlags) {
+  v1::Trial trial;
+  trial.set_seed(5);
+  v1::BuiltinTask task;
+  v1::IdxData& idx = *task.mutable_idx();
+  idx.set_train_images("/data/train-images-idx3-ubyte.gz");
+  idx.set_train_labels("/data/train-labels-idx1-ubyte.gz");
+  idx.set_test_images("/data/t10k-images-idx3-ubyte.gz");
+  idx.set_test_labels("/data/t10k-labels-idx1-ubyte.gz");
+  idx.set_validation_fraction(0.125);
+  Result<std::vector<std::string>> args = BuildTrainArgs(trial, task, RunnerOptions());
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_EQ(*args, (std::vector<std::string>{"--seed=5", "--train-images=/data/train-images-idx3-ubyte.gz",
+                                             "--train-labels=/data/train-labels-idx1-ubyte.gz",
+                                             "--test-images=/data/t10k-images-idx3-ubyte.gz",
+                                             "--test-labels=/data/t10k-labels-idx1-ubyte.gz",
+                                             "--validation-fraction=0.125", "--threads=1"}));
+
+  task.Clear();
+  v1::TextData& text = *task.mutable_text();
+  text.set_path("/usr/include/sqlite3.h");
+  text.set_test_fraction(0.05);
+  task.set_train_limit(100000);
+  RunnerOptions options;
+  options.data_dir = "/srv/fmnist";
+  args = BuildTrainArgs(trial, task, options);
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_EQ(*args, (std::vector<std::string>{"--seed=5", "--train-limit=100000",
+                                             "--text-file=/usr/include/sqlite3.h", "--test-fraction=0.05",
+                                             "--threads=1", "--data-dir=/srv/fmnist"}));
+  // A fixed value of the same name wins, as for every default.
+  (*task.mutable_fixed()->mutable_fields())["text-file"].set_string_value("/other.txt");
+  args = BuildTrainArgs(trial, task, options);
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  EXPECT_EQ(std::count(args->begin(), args->end(), "--text-file=/other.txt"), 1);
+  EXPECT_EQ(std::count(args->begin(), args->end(), "--text-file=/usr/include/sqlite3.h"), 0);
 }
 
 TEST(BuildTrainArgsTest, DoublesRoundTrip) {
