@@ -294,11 +294,7 @@ Status Cnn::ConvForward(Unit& unit, ConstView in, int64_t rows, bool training) {
   const View z = unit.z.Sub(0, size);
   if (unit.depthwise) {
     const View dw = unit.dw_out.Sub(0, Size(pixels * unit.shape.channels));
-#ifdef HPO_HAVE_DEPTHWISE
     HPO_RETURN_IF_ERROR(b.DepthwiseConv2dForward(Batched(unit.shape, rows), in, Weights(unit.w), dw));
-#else
-    return UnimplementedError("depthwise");
-#endif
     HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kNo, pixels, unit.out_c, unit.shape.channels, 1.0,
                                dw, Weights(unit.pw), 0.0, z));
   } else {
@@ -355,12 +351,8 @@ Status Cnn::ConvBackward(Unit& unit, ConstView in, int64_t rows, View dout, View
     const View ddw = scratch_.Sub(0, Size(pixels * in_c));
     HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kYes, pixels, in_c, unit.out_c, 1.0, dpre,
                                Weights(unit.pw), 0.0, ddw));
-#ifdef HPO_HAVE_DEPTHWISE
     HPO_RETURN_IF_ERROR(
         b.DepthwiseConv2dBackward(Batched(unit.shape, rows), in, Weights(unit.w), ddw, dx, Grad(unit.w)));
-#else
-    return UnimplementedError("depthwise");
-#endif
   } else {
     HPO_RETURN_IF_ERROR(
         ConvolveBackward(unit.shape, rows, unit.out_c, in, Weights(unit.w), dpre, Grad(unit.w), dx));

@@ -154,14 +154,26 @@ constexpr std::array<Knob, 44> kKnobs = {{
         "seed of initialisation, shuffling and dropout; a fixed seed repeats bit for bit on the CPU"),
 }};
 
-constexpr std::array<MetricInfo, 11> kMetrics = {{
-    {"accuracy", true, "validation accuracy (last 10,000 training images) after the last epoch"},
-    {"test_accuracy", true, "accuracy on the 10,000 test images after the last epoch"},
-    {"loss", false, "validation cross-entropy (mean over the validation set) after the last epoch"},
+constexpr std::array<MetricInfo, 15> kMetrics = {{
+    {"accuracy", true,
+     "validation accuracy after the last epoch (Fashion-MNIST: the last 10,000 training images; lm: of the "
+     "next byte, per token)"},
+    {"test_accuracy", true, "accuracy on the test split after the last epoch"},
+    {"loss", false,
+     "validation cross-entropy (mean over the validation set, per token for lm) after the last epoch"},
+    {"bits_per_byte", false, "lm only: validation bits per byte (loss / ln 2) after the last epoch"},
+    {"decode_ms", false,
+     "lm only: p50 of one decode step (one new byte) at batch 1 with the KV cache, after a prompt of half "
+     "the "
+     "context, in ms"},
+    {"decode_p99_ms", false, "lm only: p99 of the same decode steps, in ms"},
+    {"prefill_tokens_per_s", true, "lm only: batch-1 prefill of that prompt, tokens per second"},
     {"latency_ms", false,
-     "p50 wall time of one batch-1 forward pass in the trial's precision on its device, in ms"},
+     "p50 wall time of one batch-1 forward pass in the trial's precision on its device (lm: of a whole "
+     "context), in ms"},
     {"latency_p99_ms", false, "p99 of the same batch-1 forward passes, in ms"},
-    {"throughput_sps", true, "batch-256 inference throughput in the trial's precision, samples per second"},
+    {"throughput_sps", true,
+     "batch-256 inference throughput in the trial's precision, samples (lm: sequences) per second"},
     {"params", false, "number of trainable parameters"},
     {"model_bytes", false, "bytes of the weights in the trial's precision (what inference loads)"},
     {"train_time_s", false, "wall time of the training epochs (including per-epoch validation), in s"},

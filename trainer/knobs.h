@@ -84,8 +84,9 @@ struct MetricInfo {
   std::string_view help;
 };
 
-// All metrics a builtin trial reports: accuracy, test_accuracy, loss, latency_ms, latency_p99_ms,
-// throughput_sps, params, model_bytes, train_time_s, peak_memory_bytes, skipped_steps.
+// All metrics a builtin trial reports: accuracy, test_accuracy, loss, the language model's bits_per_byte,
+// decode_ms, decode_p99_ms and prefill_tokens_per_s, latency_ms, latency_p99_ms, throughput_sps, params,
+// model_bytes, train_time_s, peak_memory_bytes, skipped_steps.
 std::span<const MetricInfo> Metrics();
 
 // The metric called `name`, or nullptr.

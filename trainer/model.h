@@ -5,9 +5,9 @@
 // shares the precision semantics (fp32 masters, half compute copies, loss scaling), the loop, the
 // optimizers, the schedules, the checks and the probe.
 //
-// Inputs are rows x input_dim in dtype(), in backend memory (an image is its pixels in NHWC order); the
-// labels kI32. A family allocates its activations for up to max_rows() examples when it is created, so a
-// pass allocates nothing.
+// Inputs are rows x input_dim in input_dtype(), in backend memory (an image is its pixels in NHWC order, a
+// text sequence its byte values); the labels kI32, outputs_per_row() per example. A family allocates its
+// activations for up to max_rows() examples when it is created, so a pass allocates nothing.
 //
 // Not thread-safe. Holds a non-owning pointer to the backend, which must outlive the model.
 #ifndef HPO_TRAINER_MODEL_H_
@@ -47,10 +47,17 @@ class Model {
   // Copies the master parameters into the compute copy (rounding); OK at once without a copy.
   Status SyncComputeParams() { return params_.SyncCompute(); }
 
+  // The element type of the inputs: dtype() for images and features, kI32 for token ids (the language
+  // model).
+  virtual kernels::DType input_dtype() const { return dtype(); }
+  // Outputs (rows of logits, and labels) per example: 1 for a classifier, seq_len for the language model,
+  // which predicts every next token.
+  virtual int64_t outputs_per_row() const { return 1; }
+
   // Logits of `rows` examples x into logits(), in inference mode (no dropout).
   // REQUIRES: 1 <= rows <= max_rows() (INVALID_ARGUMENT otherwise).
   virtual Status Forward(kernels::ConstView x, int64_t rows) = 0;
-  // After Forward: rows x classes logits in dtype() (the first rows * classes elements are valid).
+  // After Forward: rows * outputs_per_row() x classes logits in dtype() (the leading ones are valid).
   virtual kernels::ConstView logits() const = 0;
 
   // One training pass: forward (dropout drawn for `step`), softmax cross-entropy against `labels` and

@@ -15,10 +15,11 @@ enum class ParamKind {
   kBias,       // a layer's bias
   kNormGain,   // a layer norm's gamma (initialised to 1)
   kNormShift,  // a layer norm's beta
+  kEmbedding,  // a token or position embedding table (not decayed, as in GPT-2 and ViT)
 };
 
 struct ParamInfo {
-  std::string name;   // "w0", "b0", ("g0", "beta0" with layer norm), ..., the last layer's "wN", "bN"
+  std::string name;   // the family's name for it, e.g. "w0", "s1b1.gamma", "l0.wq", "tok_emb"
   size_t offset = 0;  // in elements, into the flat buffers
   size_t count = 0;   // rows * cols
   int64_t rows = 0;   // weights: fan-in; vectors: 1

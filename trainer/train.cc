@@ -13,11 +13,14 @@
 #include "base/strings.h"
 #include "trainer/cnn.h"
 #include "trainer/config.h"
+#include "trainer/examples.h"
 #include "trainer/knobs.h"
 #include "trainer/latency.h"
+#include "trainer/lm.h"
 #include "trainer/loss_scaler.h"
 #include "trainer/mlp.h"
 #include "trainer/model.h"
+#include "trainer/vit.h"
 
 namespace hpo::trainer {
 
@@ -47,6 +50,22 @@ Status Diverged(std::string_view what, int epoch, int64_t step) {
 }
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The transformer blocks of a vit or lm config (the family sets causal, rope and alibi).
+TransformerConfig StackConfig(const TrainConfig& config) {
+  TransformerConfig t;
+  t.d_model = config.d_model;
+  t.layers = config.layers;
+  t.heads = config.heads;
+  t.kv_heads = config.kv_heads == 0 ? config.heads : config.kv_heads;
+  t.ffn_hidden = std::max<int64_t>(1, std::llround(config.mlp_ratio * static_cast<double>(config.d_model)));
+  t.window = config.sliding_window ? config.window : 0;
+  t.norm = config.norm;
+  t.post_norm = config.post_norm;
+  t.ffn = config.ffn;
+  t.dropout = config.dropout;
+  return t;
+}
 
 // The model of the config's family, shaped for the data.
 Result<std::unique_ptr<Model>> CreateModel(const TrainConfig& config, kernels::Backend& backend,
@@ -81,11 +100,33 @@ Result<std::unique_ptr<Model>> CreateModel(const TrainConfig& config, kernels::B
       HPO_ASSIGN_OR_RETURN(Cnn cnn, Cnn::Create(backend, shape, dtype, max_rows, config.seed));
       return std::unique_ptr<Model>(std::make_unique<Cnn>(std::move(cnn)));
     }
-    case ModelKind::kVit:
-    case ModelKind::kLm:
-      break;
+    case ModelKind::kVit: {
+      if (data.height < 1) {
+        return InvalidArgumentError("model vit needs images, and these examples are vectors of " +
+                                    std::to_string(data.train.dim) + " features without an image shape");
+      }
+      VitConfig shape;
+      shape.height = data.height;
+      shape.width = data.width;
+      shape.channels = data.channels;
+      shape.classes = data.classes;
+      shape.patch_size = config.patch_size;
+      shape.position = config.position;
+      shape.transformer = StackConfig(config);
+      HPO_ASSIGN_OR_RETURN(Vit vit, Vit::Create(backend, shape, dtype, max_rows, config.seed));
+      return std::unique_ptr<Model>(std::make_unique<Vit>(std::move(vit)));
+    }
+    case ModelKind::kLm: {
+      LmConfig shape;
+      shape.vocab = data.classes;
+      shape.seq_len = config.seq_len;
+      shape.position = config.position;
+      shape.transformer = StackConfig(config);
+      HPO_ASSIGN_OR_RETURN(Lm lm, Lm::Create(backend, shape, dtype, max_rows, config.seed));
+      return std::unique_ptr<Model>(std::make_unique<Lm>(std::move(lm)));
+    }
   }
-  return UnimplementedError("model " + std::string(ModelKindName(config.model)) + " is not built yet");
+  return InvalidArgumentError("unknown model family");
 }
 
 // The state of one run: the model, the optimizer, the loss scaler, host staging and backend buffers, all
@@ -96,21 +137,22 @@ class Run {
       : config_(config), backend_(backend), data_(data) {}
 
   Status Prepare() {
-    const Split& train = data_.train;
-    dim_ = train.dim;
-    train_count_ = config_.train_limit > 0 ? std::min(config_.train_limit, train.count) : train.count;
-    if (train_count_ < 1) return InvalidArgumentError("the training set is empty");
-    if (data_.classes < 2) return InvalidArgumentError("the dataset needs at least 2 classes");
-    HPO_RETURN_IF_ERROR(CheckSplit(train, dim_, data_.classes, "train"));
-    HPO_RETURN_IF_ERROR(CheckSplit(data_.validation, dim_, data_.classes, "validation"));
-    HPO_RETURN_IF_ERROR(CheckSplit(data_.test, dim_, data_.classes, "test"));
-    if (data_.validation.count < 1 || data_.test.count < 1) {
-      return InvalidArgumentError("the validation and test sets must not be empty");
+    const bool lm = config_.model == ModelKind::kLm;
+    if (lm != data_.is_text()) {
+      return InvalidArgumentError(lm ? "model lm trains on a text file (--text-file, or task.builtin.text)"
+                                     : "a text file trains model lm only, not " +
+                                           std::string(ModelKindName(config_.model)));
     }
+    HPO_ASSIGN_OR_RETURN(examples_, Examples::Create(data_, lm ? config_.seq_len : 0, config_.train_limit));
+    dim_ = examples_->dim();
+    outputs_ = examples_->outputs();
+    train_count_ = examples_->count(SplitId::kTrain);
     batch_ = std::min(config_.batch_size, train_count_);
     // The MLP evaluates in large chunks; the other families keep activations per pixel or token, so their
-    // evaluation chunks are no larger than the throughput batch.
+    // evaluation chunks are no larger than the throughput batch, and the language model's no larger than
+    // its training batch.
     const int64_t max_rows = config_.model == ModelKind::kMlp ? std::max({batch_, kEvalRows, kThroughputRows})
+                             : lm                             ? batch_
                                                               : std::max(batch_, kThroughputRows);
     dtype_ = ComputeType(config_.precision);
     HPO_ASSIGN_OR_RETURN(model_, CreateModel(config_, backend_, data_, dtype_, max_rows));
@@ -132,16 +174,22 @@ class Run {
     HPO_ASSIGN_OR_RETURN(schedule_,
                          LrSchedule::Create(config_.schedule, config_.lr, steps_per_epoch_ * config_.epochs,
                                             config_.warmup_fraction));
-    HPO_ASSIGN_OR_RETURN(x_, backend_.Allocate(static_cast<size_t>(max_rows * dim_), DType::kF32));
-    if (dtype_ != DType::kF32) {
-      HPO_ASSIGN_OR_RETURN(x_compute_, backend_.Allocate(static_cast<size_t>(max_rows * dim_), dtype_));
+    const auto inputs = static_cast<size_t>(max_rows * dim_);
+    if (examples_->tokens()) {
+      HPO_ASSIGN_OR_RETURN(x_, backend_.Allocate(inputs, DType::kI32));
+      tokens_host_.resize(inputs);
+    } else {
+      HPO_ASSIGN_OR_RETURN(x_, backend_.Allocate(inputs, DType::kF32));
+      if (dtype_ != DType::kF32) {
+        HPO_ASSIGN_OR_RETURN(x_compute_, backend_.Allocate(inputs, dtype_));
+      }
+      x_host_.resize(inputs);
     }
-    HPO_ASSIGN_OR_RETURN(y_, backend_.Allocate(static_cast<size_t>(max_rows), DType::kI32));
+    HPO_ASSIGN_OR_RETURN(y_, backend_.Allocate(static_cast<size_t>(max_rows * outputs_), DType::kI32));
     HPO_ASSIGN_OR_RETURN(step_losses_,
                          backend_.Allocate(static_cast<size_t>(micro_steps_per_epoch_), DType::kF32));
     HPO_ASSIGN_OR_RETURN(eval_loss_, backend_.Allocate(1, DType::kF32));
-    x_host_.resize(static_cast<size_t>(max_rows * dim_));
-    y_host_.resize(static_cast<size_t>(max_rows));
+    y_host_.resize(static_cast<size_t>(max_rows * outputs_));
     step_losses_host_.resize(static_cast<size_t>(micro_steps_per_epoch_));
     applied_.resize(static_cast<size_t>(micro_steps_per_epoch_));
     order_.resize(static_cast<size_t>(train_count_));
@@ -156,7 +204,6 @@ class Run {
       const auto j = static_cast<int64_t>(shuffle.UniformInt(static_cast<uint64_t>(i + 1)));
       std::swap(order_[i], order_[j]);
     }
-    const Split& train = data_.train;
     const auto micro_base = static_cast<uint64_t>(epoch - 1) * static_cast<uint64_t>(micro_steps_per_epoch_);
     const ConstView step_grads = config_.grad_accum > 1 ? ConstView(grad_sum_.view()) : model_->grads();
     double loss_sum = 0;    // over examples of finite-loss micro-batches
@@ -172,12 +219,11 @@ class Run {
         const int64_t begin = m * batch_;
         const int64_t rows = std::min(batch_, train_count_ - begin);
         for (int64_t r = 0; r < rows; ++r) {
-          const int64_t example = order_[begin + r];
-          std::memcpy(x_host_.data() + r * dim_, train.Example(example), sizeof(float) * dim_);
-          y_host_[r] = train.labels[example];
+          examples_->Fill(SplitId::kTrain, order_[begin + r], r, x_host_.data(), tokens_host_.data(),
+                          y_host_.data());
         }
         HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
-        HPO_RETURN_IF_ERROR(model_->ForwardBackward(x, y_.Sub(0, static_cast<size_t>(rows)), rows,
+        HPO_RETURN_IF_ERROR(model_->ForwardBackward(x, y_.Sub(0, static_cast<size_t>(rows * outputs_)), rows,
                                                     loss_options, micro_base + static_cast<uint64_t>(m),
                                                     step_losses_.Sub(static_cast<size_t>(m), 1)));
         if (config_.grad_accum > 1) {
@@ -240,46 +286,49 @@ class Run {
     double loss = 0;
   };
 
-  // Accuracy and mean loss over a whole split, in chunks of up to max_rows examples.
-  Result<Evaluation> Evaluate(const Split& split) {
-    const int64_t chunk = model_->max_rows();
+  // Accuracy and mean loss over a whole split (per token for text), in chunks of up to max_rows examples.
+  Result<Evaluation> Evaluate(SplitId split) {
+    const int64_t chunk = model_->max_rows(), count = examples_->count(split), classes = examples_->classes();
     int64_t correct = 0;
     double loss_sum = 0;
-    for (int64_t begin = 0; begin < split.count; begin += chunk) {
-      const int64_t rows = std::min(chunk, split.count - begin);
-      const auto x_size = static_cast<size_t>(rows * dim_);
-      std::memcpy(x_host_.data(), split.Example(begin), sizeof(float) * x_size);
-      for (int64_t r = 0; r < rows; ++r) y_host_[r] = split.labels[begin + r];
+    for (int64_t begin = 0; begin < count; begin += chunk) {
+      const int64_t rows = std::min(chunk, count - begin);
+      for (int64_t r = 0; r < rows; ++r) {
+        examples_->Fill(split, begin + r, r, x_host_.data(), tokens_host_.data(), y_host_.data());
+      }
       HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
-      const ConstView labels = y_.Sub(0, static_cast<size_t>(rows));
+      const int64_t outputs = rows * outputs_;
+      const ConstView labels = y_.Sub(0, static_cast<size_t>(outputs));
       HPO_RETURN_IF_ERROR(model_->Forward(x, rows));
-      const ConstView logits = model_->logits().Sub(0, static_cast<size_t>(rows * data_.classes));
+      const ConstView logits = model_->logits().Sub(0, static_cast<size_t>(outputs * classes));
       HPO_ASSIGN_OR_RETURN(const int64_t chunk_correct,
-                           backend_.CountCorrect(rows, data_.classes, logits, labels));
+                           backend_.CountCorrect(outputs, classes, logits, labels));
       correct += chunk_correct;
-      HPO_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(kernels::LossOptions{}, rows, data_.classes, logits,
+      HPO_RETURN_IF_ERROR(backend_.SoftmaxCrossEntropy(kernels::LossOptions{}, outputs, classes, logits,
                                                        labels, eval_loss_.view(), View()));
       float chunk_loss = 0;
       HPO_RETURN_IF_ERROR(backend_.Download(eval_loss_.view(), std::span<float>(&chunk_loss, 1)));
-      loss_sum += static_cast<double>(chunk_loss) * static_cast<double>(rows);
+      loss_sum += static_cast<double>(chunk_loss) * static_cast<double>(outputs);
     }
-    return Evaluation{static_cast<double>(correct) / static_cast<double>(split.count),
-                      loss_sum / static_cast<double>(split.count)};
+    const auto total = static_cast<double>(count * outputs_);
+    return Evaluation{static_cast<double>(correct) / total, loss_sum / total};
   }
 
   // Batch-1 latency (p50, p99) on the first test example and batch-256 throughput on the first test
   // examples, each forward pass from fp32 inputs in backend memory (the cast to the trial's precision is
-  // part of the work, as in an inference server); with the model's size, the metrics that training does
+  // part of the work, as in an inference server), or from token ids; for the language model also the
+  // decode and prefill speeds (see TrainMetrics); with the model's size, the metrics that training does
   // not change.
   Result<FixedMetrics> Fixed() {
     FixedMetrics metrics;
-    const Split& test = data_.test;
-    const int64_t rows = std::min<int64_t>(kThroughputRows, test.count);
-    HPO_RETURN_IF_ERROR(backend_.Upload(
-        std::span<const float>(test.Example(0), static_cast<size_t>(rows * dim_)), x_.view()));
+    const int64_t rows = std::min({kThroughputRows, examples_->count(SplitId::kTest), model_->max_rows()});
+    for (int64_t r = 0; r < rows; ++r) {
+      examples_->Fill(SplitId::kTest, r, r, x_host_.data(), tokens_host_.data(), y_host_.data());
+    }
+    HPO_RETURN_IF_ERROR(UploadInputs(rows).status());
     auto forward = [this](int64_t n) {
       const auto size = static_cast<size_t>(n * dim_);
-      if (dtype_ == DType::kF32) return model_->Forward(x_.Sub(0, size), n);
+      if (x_compute_.size() == 0) return model_->Forward(x_.Sub(0, size), n);
       HPO_RETURN_IF_ERROR(backend_.Cast(x_.Sub(0, size), x_compute_.Sub(0, size)));
       return model_->Forward(x_compute_.Sub(0, size), n);
     };
@@ -292,6 +341,25 @@ class Run {
                          MeasureLatency(
                              backend_, [&] { return forward(rows); }, batch_options));
     metrics.throughput_sps = static_cast<double>(rows) / (batch.p50_ms / 1e3);
+    if (config_.model == ModelKind::kLm) {
+      // A prompt of half the context fills the cache; the next token's step is timed at that position
+      // (repeating it rewrites the same cache row, so every run does the same work).
+      auto& lm = static_cast<Lm&>(*model_);
+      const int64_t prompt = std::max<int64_t>(1, config_.seq_len / 2);
+      HPO_ASSIGN_OR_RETURN(
+          const LatencyStats prefill,
+          MeasureLatency(
+              backend_, [&] { return lm.Prefill(x_.Sub(0, static_cast<size_t>(prompt)), prompt); },
+              batch_options));
+      metrics.prefill_tokens_per_s = static_cast<double>(prompt) / (prefill.p50_ms / 1e3);
+      if (prompt < config_.seq_len) {
+        HPO_ASSIGN_OR_RETURN(const LatencyStats decode, MeasureLatency(backend_, [&] {
+                               return lm.DecodeStep(x_.Sub(static_cast<size_t>(prompt), 1), prompt);
+                             }));
+        metrics.decode_ms = decode.p50_ms;
+        metrics.decode_p99_ms = decode.p99_ms;
+      }
+    }
     metrics.params = model_->ParamCount();
     metrics.model_bytes = model_->ParamCount() * static_cast<int64_t>(kernels::DTypeSize(dtype_));
     return metrics;
@@ -300,12 +368,17 @@ class Run {
   int64_t SkippedSteps() const { return scaler_.skipped_steps(); }
 
  private:
-  // Uploads x_host_/y_host_'s first `rows` examples and returns the inputs in the compute type.
+  // Uploads the staged inputs and labels of the first `rows` examples and returns the inputs as the model
+  // reads them: token ids, or features in the compute type.
   Result<ConstView> UploadInputs(int64_t rows) {
     const auto x_size = static_cast<size_t>(rows * dim_);
+    HPO_RETURN_IF_ERROR(backend_.Upload(
+        std::span<const int32_t>(y_host_.data(), static_cast<size_t>(rows * outputs_)), y_.view()));
+    if (examples_->tokens()) {
+      HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const int32_t>(tokens_host_.data(), x_size), x_.view()));
+      return ConstView(x_.Sub(0, x_size));
+    }
     HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const float>(x_host_.data(), x_size), x_.view()));
-    HPO_RETURN_IF_ERROR(
-        backend_.Upload(std::span<const int32_t>(y_host_.data(), static_cast<size_t>(rows)), y_.view()));
     if (dtype_ == DType::kF32) return ConstView(x_.Sub(0, x_size));
     HPO_RETURN_IF_ERROR(backend_.Cast(x_.Sub(0, x_size), x_compute_.Sub(0, x_size)));
     return ConstView(x_compute_.Sub(0, x_size));
@@ -315,7 +388,9 @@ class Run {
   kernels::Backend& backend_;
   const Datasets& data_;
   DType dtype_ = DType::kF32;
-  int64_t dim_ = 0;
+  std::optional<Examples> examples_;
+  int64_t dim_ = 0;      // inputs per example
+  int64_t outputs_ = 0;  // labels per example
   int64_t train_count_ = 0;
   int64_t batch_ = 0;
   int64_t micro_steps_per_epoch_ = 0;
@@ -326,13 +401,14 @@ class Run {
   std::unique_ptr<Optimizer> optimizer_;
   LossScaler scaler_ = *LossScaler::Create(LossScalerOptions{.enabled = false});
   LrSchedule schedule_ = *LrSchedule::Create(ScheduleKind::kConstant, 1.0, 1, 0.0);
-  Buffer grad_sum_;     // backend: the summed gradients of a step's micro-batches (grad_accum > 1)
-  Buffer x_;            // backend: max_rows x dim fp32 inputs
-  Buffer x_compute_;    // backend: the same in the compute type (half precisions)
-  Buffer y_;            // backend: max_rows labels
-  Buffer step_losses_;  // backend: the loss of each micro-step of the current epoch
-  Buffer eval_loss_;    // backend: 1 element
-  std::vector<float> x_host_;
+  Buffer grad_sum_;            // backend: the summed gradients of a step's micro-batches (grad_accum > 1)
+  Buffer x_;                   // backend: max_rows x dim fp32 inputs, or token ids
+  Buffer x_compute_;           // backend: the same in the compute type (half precisions)
+  Buffer y_;                   // backend: max_rows labels
+  Buffer step_losses_;         // backend: the loss of each micro-step of the current epoch
+  Buffer eval_loss_;           // backend: 1 element
+  std::vector<float> x_host_;  // features (empty for token inputs)
+  std::vector<int32_t> tokens_host_;  // token ids (empty for features)
   std::vector<int32_t> y_host_;
   std::vector<float> step_losses_host_;
   std::vector<bool> applied_;  // per micro-step of the epoch: whether its optimizer step was applied
@@ -351,7 +427,7 @@ Result<TrainMetrics> TrainImpl(const TrainConfig& config, kernels::Backend& back
   double probe_s = 0;  // the speed probe's time, which is not training time
   for (int epoch = 1; epoch <= config.epochs; ++epoch) {
     HPO_ASSIGN_OR_RETURN(const double train_loss, run.Epoch(epoch, shuffle));
-    HPO_ASSIGN_OR_RETURN(const Run::Evaluation val, run.Evaluate(data.validation));
+    HPO_ASSIGN_OR_RETURN(const Run::Evaluation val, run.Evaluate(SplitId::kValidation));
     if (!std::isfinite(val.loss)) return Diverged("non-finite validation loss", epoch, -1);
     metrics.accuracy = val.accuracy;
     metrics.loss = val.loss;
@@ -361,6 +437,7 @@ Result<TrainMetrics> TrainImpl(const TrainConfig& config, kernels::Backend& back
     report.train_loss = train_loss;
     report.val_accuracy = val.accuracy;
     report.val_loss = val.loss;
+    report.language_model = config.model == ModelKind::kLm;
     report.elapsed_s = SecondsSince(start) - probe_s;
     if (epoch == 1) {
       const Clock::time_point probe = Clock::now();
@@ -373,8 +450,13 @@ Result<TrainMetrics> TrainImpl(const TrainConfig& config, kernels::Backend& back
     if (progress) progress(report);
   }
   metrics.train_time_s = SecondsSince(start) - probe_s;
-  HPO_ASSIGN_OR_RETURN(const Run::Evaluation test, run.Evaluate(data.test));
+  HPO_ASSIGN_OR_RETURN(const Run::Evaluation test, run.Evaluate(SplitId::kTest));
   metrics.test_accuracy = test.accuracy;
+  metrics.language_model = config.model == ModelKind::kLm;
+  metrics.bits_per_byte = metrics.loss / std::log(2.0);
+  metrics.decode_ms = fixed.decode_ms;
+  metrics.decode_p99_ms = fixed.decode_p99_ms;
+  metrics.prefill_tokens_per_s = fixed.prefill_tokens_per_s;
   metrics.latency_ms = fixed.latency_ms;
   metrics.latency_p99_ms = fixed.latency_p99_ms;
   metrics.throughput_sps = fixed.throughput_sps;
@@ -397,13 +479,25 @@ Result<TrainMetrics> Train(const TrainConfig& config, kernels::Backend& backend,
   }
 }
 
+namespace {
+
+// The language model's speed figures, as JSON members with a leading comma.
+std::string LanguageModelJson(const FixedMetrics& f) {
+  return ",\"decode_ms\":" + JsonNumber(f.decode_ms) + ",\"decode_p99_ms\":" + JsonNumber(f.decode_p99_ms) +
+         ",\"prefill_tokens_per_s\":" + JsonNumber(f.prefill_tokens_per_s);
+}
+
+}  // namespace
+
 std::string ProgressToJson(const EpochReport& r) {
   std::string json = "{\"step\":" + std::to_string(r.epoch) + ",\"accuracy\":" + JsonNumber(r.val_accuracy) +
                      ",\"loss\":" + JsonNumber(r.val_loss) + ",\"train_loss\":" + JsonNumber(r.train_loss) +
                      ",\"train_time_s\":" + JsonNumber(r.elapsed_s) +
                      ",\"skipped_steps\":" + std::to_string(r.skipped_steps) +
                      ",\"peak_memory_bytes\":" + std::to_string(r.peak_memory_bytes);
+  if (r.language_model) json += ",\"bits_per_byte\":" + JsonNumber(r.val_loss / std::log(2.0));
   if (r.fixed.has_value()) {
+    if (r.language_model) json += LanguageModelJson(*r.fixed);
     json += ",\"latency_ms\":" + JsonNumber(r.fixed->latency_ms) +
             ",\"latency_p99_ms\":" + JsonNumber(r.fixed->latency_p99_ms) +
             ",\"throughput_sps\":" + JsonNumber(r.fixed->throughput_sps) +
@@ -414,8 +508,16 @@ std::string ProgressToJson(const EpochReport& r) {
 }
 
 std::string MetricsToJson(const TrainMetrics& m) {
+  std::string lm;
+  if (m.language_model) {
+    FixedMetrics fixed;
+    fixed.decode_ms = m.decode_ms;
+    fixed.decode_p99_ms = m.decode_p99_ms;
+    fixed.prefill_tokens_per_s = m.prefill_tokens_per_s;
+    lm = ",\"bits_per_byte\":" + JsonNumber(m.bits_per_byte) + LanguageModelJson(fixed);
+  }
   return "{\"accuracy\":" + JsonNumber(m.accuracy) + ",\"test_accuracy\":" + JsonNumber(m.test_accuracy) +
-         ",\"loss\":" + JsonNumber(m.loss) + ",\"latency_ms\":" + JsonNumber(m.latency_ms) +
+         ",\"loss\":" + JsonNumber(m.loss) + lm + ",\"latency_ms\":" + JsonNumber(m.latency_ms) +
          ",\"latency_p99_ms\":" + JsonNumber(m.latency_p99_ms) +
          ",\"throughput_sps\":" + JsonNumber(m.throughput_sps) + ",\"params\":" + std::to_string(m.params) +
          ",\"model_bytes\":" + std::to_string(m.model_bytes) +

@@ -101,9 +101,17 @@ inline constexpr int kMaxSkippedInARow = 64;
 
 // The metrics of trainer/knobs.h's catalog, in its order.
 struct TrainMetrics {
-  double accuracy = 0;            // validation accuracy after the last epoch
-  double test_accuracy = 0;       // test accuracy after the last epoch
-  double loss = 0;                // validation loss (mean cross-entropy, no smoothing) after the last epoch
+  double accuracy = 0;       // validation accuracy after the last epoch (per token for the lm)
+  double test_accuracy = 0;  // test accuracy after the last epoch
+  double loss = 0;           // validation loss (mean cross-entropy, no smoothing) after the last epoch
+  // The language model's (reported only when language_model): validation bits per byte (loss / ln 2),
+  // the p50 and p99 of one decode step at batch 1 with the KV cache after a prompt of seq_len / 2 bytes,
+  // and the prefill speed of that prompt at batch 1, tokens per second.
+  bool language_model = false;
+  double bits_per_byte = 0;
+  double decode_ms = 0;
+  double decode_p99_ms = 0;
+  double prefill_tokens_per_s = 0;
   double latency_ms = 0;          // p50 batch-1 forward pass (trainer/latency.h)
   double latency_p99_ms = 0;      // p99 of the same
   double throughput_sps = 0;      // batch-256 forward passes: samples per second at the median
@@ -124,6 +132,9 @@ struct FixedMetrics {
   double throughput_sps = 0;
   int64_t params = 0;
   int64_t model_bytes = 0;
+  double decode_ms = 0;  // the language model's (TrainMetrics)
+  double decode_p99_ms = 0;
+  double prefill_tokens_per_s = 0;
 };
 
 // What Train reports after each epoch (for progress lines).
@@ -133,6 +144,7 @@ struct EpochReport {
   double train_loss = 0;  // mean training loss over the epoch's examples (NaN when none was finite)
   double val_accuracy = 0;
   double val_loss = 0;
+  bool language_model = false;    // the line then carries bits_per_byte (and decode figures with `fixed`)
   double elapsed_s = 0;           // train_time_s so far (the epochs and their validation)
   int64_t skipped_steps = 0;      // optimizer steps skipped on overflow so far
   int64_t peak_memory_bytes = 0;  // Backend::peak_bytes() so far

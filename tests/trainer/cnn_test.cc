@@ -77,6 +77,12 @@ TEST_F(CnnTest, GradientsOfEveryBlockKindMatchFiniteDifferences) {
   pooled_residual.kernel_size = 5;
   pooled_residual.activation = Activation::kSilu;
   CheckGradients(pooled_residual, {}, "5x5, residual after a max pool");
+  CnnConfig depthwise = Small();
+  depthwise.depthwise = true;
+  depthwise.residual = true;
+  depthwise.blocks = 2;
+  depthwise.stride_downsample = true;
+  CheckGradients(depthwise, {}, "depthwise-separable, residual, stride 2");
   CnnConfig dropout = Small();
   dropout.dropout = 0.3;
   dropout.stage_channels = {4};

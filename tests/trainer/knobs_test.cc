@@ -147,9 +147,10 @@ TEST(KnobsTest, CheckKnobTextAcceptsAndRejects) {
 TEST(KnobsTest, Metrics) {
   std::vector<std::string> names;
   for (const MetricInfo& metric : Metrics()) names.emplace_back(metric.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"accuracy", "test_accuracy", "loss", "latency_ms",
-                                             "latency_p99_ms", "throughput_sps", "params", "model_bytes",
-                                             "train_time_s", "peak_memory_bytes", "skipped_steps"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "accuracy", "test_accuracy", "loss", "bits_per_byte", "decode_ms", "decode_p99_ms",
+                       "prefill_tokens_per_s", "latency_ms", "latency_p99_ms", "throughput_sps", "params",
+                       "model_bytes", "train_time_s", "peak_memory_bytes", "skipped_steps"}));
   EXPECT_TRUE(FindMetric("throughput_sps")->maximize);
   EXPECT_FALSE(FindMetric("latency_p99_ms")->maximize);
   EXPECT_TRUE(FindMetric("accuracy")->maximize);

@@ -32,27 +32,40 @@ std::vector<T> Download(kernels::Backend& backend, kernels::ConstView view) {
   return host;
 }
 
+struct GradientCheck {
+  double tolerance = 1e-6;  // the largest relative error allowed per tensor
+  double floor = 1e-6;      // the denominator's floor: gradients below it compare absolutely
+  double weight_scale = 1;  // multiplies the weights and embeddings before the check
+};
+
 // Checks every gradient of `model` (built in kF64) against five-point central differences of its
-// training loss on inputs x (host values, `rows` examples) and `labels`, with the given loss options and
+// training loss on inputs x (`rows` examples) and `labels`, with the given loss options and
 // dropout step (the mask is a fixed function of the step). Biases, gains and shifts are first set to
-// random values around their initial ones, so that every term of the backward pass matters. Reports the
-// tensors whose largest relative error (floored at 1e-6 absolute) reaches `tolerance`.
-inline void CheckModelGradients(kernels::Backend& backend, Model& model, const std::vector<double>& x,
+// random values around their initial ones, so that every term of the backward pass matters, and weights and
+// embeddings multiplied by weight_scale (small initial weights give gradients too small for the finite
+// differences to resolve). Reports the tensors whose largest relative error (with the denominator floored
+// at check.floor) reaches check.tolerance.
+// x: the model's inputs already in backend memory (token ids for the language model).
+inline void CheckModelGradients(kernels::Backend& backend, Model& model, kernels::ConstView x,
                                 const std::vector<int32_t>& labels, int64_t rows,
-                                const kernels::LossOptions& options, uint64_t step, double tolerance = 1e-6) {
+                                const kernels::LossOptions& options, uint64_t step,
+                                const GradientCheck& check = {}) {
+  const double weight_scale = check.weight_scale;
   Rng rng(11);
   std::vector<double> params = Download<double>(backend, model.params());
   for (const ParamInfo& info : model.layout()) {
-    if (info.kind == ParamKind::kWeight) continue;
+    if (info.kind == ParamKind::kWeight || info.kind == ParamKind::kEmbedding) {
+      for (size_t i = 0; i < info.count; ++i) params[info.offset + i] *= weight_scale;
+      continue;
+    }
     const double base = info.kind == ParamKind::kNormGain ? 1.0 : 0.0;
     for (size_t i = 0; i < info.count; ++i) params[info.offset + i] = base + 0.3 * rng.Normal();
   }
-  kernels::Buffer xb = Upload(backend, x);
   kernels::Buffer lb = Upload(backend, labels);
   kernels::Buffer loss = Upload(backend, std::vector<double>{0.0});
   auto loss_at = [&](const std::vector<double>& p) {
     EXPECT_TRUE(backend.Upload(std::span<const double>(p), model.params()).ok());
-    const Status s = model.ForwardBackward(xb.view(), lb.view(), rows, options, step, loss.view());
+    const Status s = model.ForwardBackward(x, lb.view(), rows, options, step, loss.view());
     EXPECT_TRUE(s.ok()) << s.ToString();
     return Download<double>(backend, loss.view())[0];
   };
@@ -73,11 +86,21 @@ inline void CheckModelGradients(kernels::Backend& backend, Model& model, const s
       const double analytic = grads[k] / options.grad_scale;
       // Relative error with a floor: entries whose true gradient is ~0 (a dead ReLU unit, a dropped unit)
       // compare absolutely at the finite difference's resolution.
-      const double rel = std::fabs(analytic - fd) / std::max(std::fabs(analytic) + std::fabs(fd), 1e-6);
+      const double rel =
+          std::fabs(analytic - fd) / std::max(std::fabs(analytic) + std::fabs(fd), check.floor);
       max_rel = std::max(max_rel, rel);
     }
-    EXPECT_LT(max_rel, tolerance) << "tensor " << info.name;
+    EXPECT_LT(max_rel, check.tolerance) << "tensor " << info.name;
   }
+}
+
+// The same with host inputs x (uploaded as doubles).
+inline void CheckModelGradients(kernels::Backend& backend, Model& model, const std::vector<double>& x,
+                                const std::vector<int32_t>& labels, int64_t rows,
+                                const kernels::LossOptions& options, uint64_t step,
+                                const GradientCheck& check = {}) {
+  kernels::Buffer xb = Upload(backend, x);
+  CheckModelGradients(backend, model, xb.view(), labels, rows, options, step, check);
 }
 
 }  // namespace hpo::trainer::testing
