@@ -275,7 +275,9 @@ Result<ArrayFormat> DetectArrayFormat(const std::string& path) {
   }
   unsigned char head[6] = {};
   const size_t got = std::fread(head, 1, sizeof(head), file);
+  const int read_error = std::ferror(file) != 0 ? errno : 0;
   std::fclose(file);
+  if (read_error != 0) return InvalidArgumentError(path + ": cannot read: " + std::strerror(read_error));
   if (got == 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return ArrayFormat::kNpy;
   const auto idx_magic = [](const unsigned char* m) { return m[0] == 0 && m[1] == 0 && m[3] >= 1; };
   if (got >= 4 && idx_magic(head)) return ArrayFormat::kIdx;

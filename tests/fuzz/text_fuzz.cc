@@ -58,9 +58,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const hpo::trainer::TextSplits& s = split->text;
     const int64_t train = options.train_limit > 0 ? options.train_limit : available;
     HPO_FUZZ_REQUIRE(split->classes == 256 && split->is_text(), "classes");
-    HPO_FUZZ_REQUIRE(split->train.count == 0 && split->validation.count == 0 && split->test.count == 0, "examples");
+    HPO_FUZZ_REQUIRE(split->train.count == 0 && split->validation.count == 0 && split->test.count == 0,
+                     "examples");
     HPO_FUZZ_REQUIRE(Equal(s.train, text.substr(0, static_cast<size_t>(train))), "train");
-    HPO_FUZZ_REQUIRE(Equal(s.test, text.substr(static_cast<size_t>(available), static_cast<size_t>(test))), "test");
+    HPO_FUZZ_REQUIRE(Equal(s.test, text.substr(static_cast<size_t>(available), static_cast<size_t>(test))),
+                     "test");
     HPO_FUZZ_REQUIRE(Equal(s.validation, text.substr(static_cast<size_t>(total - validation))), "validation");
   }
 

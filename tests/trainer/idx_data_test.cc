@@ -266,6 +266,7 @@ TEST_F(IdxDataTest, FormatsAreToldApartByTheirFirstBytes) {
                 ".npy files "
                 "are read uncompressed");
   EXPECT_EQ(DetectArrayFormat(dir_.File("none")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(DetectArrayFormat(dir_.path()).status().message(), dir_.path() + ": cannot read: Is a directory");
 
   // LoadArrayDatasets: IDX files go to the IDX reader, and formats never mix.
   NpyDataOptions options;
