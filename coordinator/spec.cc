@@ -380,6 +380,34 @@ Status CheckOwnData(const v1::BuiltinTask& task) {
   return Status::Ok();
 }
 
+// The language model trains on text and only it does: every model a trial may get (the searched choices,
+// the fixed value, or the default mlp) must be lm with task.builtin.text, and must not be without it.
+Status CheckModelFitsData(const v1::StudySpec& spec) {
+  const v1::BuiltinTask& task = spec.task().builtin();
+  const bool text = task.has_text();
+  const auto refuse = [text](const std::string& field, const std::string& what) {
+    return FieldError(field, what + (text ? ", but task.builtin.text trains model lm only"
+                                          : ", which trains on a text file: give task.builtin.text"));
+  };
+  for (int i = 0; i < spec.parameters_size(); ++i) {
+    const v1::Parameter& p = spec.parameters(i);
+    if (p.name() != "model") continue;
+    for (const std::string& choice : p.categorical().choices()) {
+      if ((choice == "lm") != text) return refuse(ParamField(i, p), "chooses " + choice);
+    }
+    return Status::Ok();
+  }
+  const auto& fixed = spec.task().builtin().fixed().fields();
+  if (const auto it = fixed.find("model"); it != fixed.end()) {
+    const std::string& value = it->second.string_value();
+    if ((value == "lm") != text) return refuse("task.builtin.fixed.model", "is " + value);
+    return Status::Ok();
+  }
+  if (text)
+    return FieldError("task.builtin.text", "trains model lm only: fix model to lm (it is mlp by default)");
+  return Status::Ok();
+}
+
 // The builtin trainer's knobs bound the space: names, kinds and ranges.
 Status CheckBuiltin(const v1::StudySpec& spec) {
   std::set<std::string> searched;
@@ -437,6 +465,7 @@ Status CheckBuiltin(const v1::StudySpec& spec) {
   }
   const v1::BuiltinTask& task = spec.task().builtin();
   HPO_RETURN_IF_ERROR(CheckOwnData(task));
+  HPO_RETURN_IF_ERROR(CheckModelFitsData(spec));
   if (!task.has_npy() && !task.has_idx() && !task.has_text() && task.train_limit() > kMaxTrainLimit) {
     return FieldError("task.builtin.train_limit",
                       "must be at most " + std::to_string(kMaxTrainLimit) + " (the training images; 0: all)");

@@ -929,7 +929,7 @@ TEST(SpecTest, FamilyKnobsNestUnderTheirFirstSearchedAncestor) {
   };
   // model searched: each family's knobs hang under it, and a knob under a searched knob under model hangs
   // under that knob (whose own condition carries the rest of the chain).
-  auto spec = normalize(R"({"name": "model", "categorical": {"choices": ["mlp", "cnn", "lm"]}},
+  auto spec = normalize(R"({"name": "model", "categorical": {"choices": ["mlp", "cnn", "vit"]}},
       {"name": "width", "int": {"low": 16, "high": 256}},
       {"name": "activation", "categorical": {"choices": ["relu", "gelu"]}},
       {"name": "stages", "categorical": {"choices": ["1", "2", "3"]}},
@@ -944,7 +944,7 @@ TEST(SpecTest, FamilyKnobsNestUnderTheirFirstSearchedAncestor) {
   EXPECT_EQ(condition(spec->parameters(2)), "model: mlp cnn");
   EXPECT_EQ(condition(spec->parameters(3)), "model: cnn");
   EXPECT_EQ(condition(spec->parameters(4)), "stages: 3");
-  EXPECT_EQ(condition(spec->parameters(5)), "model: lm");
+  EXPECT_EQ(condition(spec->parameters(5)), "model: vit");
   EXPECT_EQ(condition(spec->parameters(6)), "attention: sliding_window");
   EXPECT_FALSE(spec->parameters(7).has_condition());
   // A parent fixed where the knob counts passes the condition on to the next searched ancestor.
@@ -960,7 +960,7 @@ TEST(SpecTest, FamilyKnobsNestUnderTheirFirstSearchedAncestor) {
     return bad.ok() ? std::string() : bad.status().message();
   };
   EXPECT_EQ(
-      error(R"({"name": "window", "int": {"low": 4, "high": 64}})", R"("model": "lm")"),
+      error(R"({"name": "window", "int": {"low": 4, "high": 64}})", R"("model": "vit")"),
       "parameters[0] (window): has an effect only when attention is sliding_window, and attention is full "
       "(its default) here: search attention or fix it to a value where this knob counts");
   EXPECT_EQ(
@@ -982,6 +982,34 @@ TEST(SpecTest, FamilyKnobsNestUnderTheirFirstSearchedAncestor) {
   auto mlp = normalize(R"({"name": "hidden_layers", "int": {"low": 1, "high": 3}})", "");
   ASSERT_TRUE(mlp.ok()) << mlp.status().ToString();
   EXPECT_FALSE(mlp->parameters(0).has_condition());
+}
+
+TEST(SpecTest, TheLanguageModelAndTextGoTogether) {
+  const auto normalize = [](const std::string& parameters, const std::string& fixed, bool text) {
+    return NormalizeSpec(Parse(R"({"name": "lm", "objectives": [{"name": "bits_per_byte"}],
+      "budget": {"max_trials": 10}, "task": {"builtin": {"fixed": {)" +
+                               fixed + "}" + (text ? R"(, "text": {"path": "/usr/include/sqlite3.h"})" : "") +
+                               R"(}}, "parameters": [)" + parameters + "]}"));
+  };
+  const std::string lr = R"({"name": "lr", "float": {"low": 0.001, "high": 0.01}})";
+  auto ok = normalize(lr, R"("model": "lm")", true);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(normalize(R"({"name": "model", "categorical": {"choices": ["lm"]}}, )" + lr, "", true).ok());
+  const auto error = [&](const std::string& parameters, const std::string& fixed, bool text) {
+    auto spec = normalize(parameters, fixed, text);
+    EXPECT_FALSE(spec.ok()) << parameters << " " << fixed;
+    return spec.ok() ? std::string() : spec.status().message();
+  };
+  EXPECT_EQ(error(lr, "", true),
+            "task.builtin.text: trains model lm only: fix model to lm (it is mlp by default)");
+  EXPECT_EQ(error(lr, R"("model": "vit")", true),
+            "task.builtin.fixed.model: is vit, but task.builtin.text trains model lm only");
+  EXPECT_EQ(error(R"({"name": "model", "categorical": {"choices": ["lm", "cnn"]}}, )" + lr, "", true),
+            "parameters[0] (model): chooses cnn, but task.builtin.text trains model lm only");
+  EXPECT_EQ(error(lr, R"("model": "lm")", false),
+            "task.builtin.fixed.model: is lm, which trains on a text file: give task.builtin.text");
+  EXPECT_EQ(error(R"({"name": "model", "categorical": {"choices": ["mlp", "lm"]}}, )" + lr, "", false),
+            "parameters[0] (model): chooses lm, which trains on a text file: give task.builtin.text");
 }
 
 TEST(SpecTest, UsersOwnDataNamesAbsolutePathsAndSaneFractions) {
@@ -1020,10 +1048,13 @@ TEST(SpecTest, UsersOwnDataNamesAbsolutePathsAndSaneFractions) {
 
 TEST(SpecTest, UsersIdxFilesAndTextAreCheckedFieldByField) {
   const auto normalized = [](const std::string& data) {
+    // Text trains the language model only.
+    const std::string model =
+        data.find("\"text\"") != std::string::npos ? R"("fixed": {"model": "lm"}, )" : "";
     return NormalizeSpec(Parse(R"({"name": "own", "objectives": [{"name": "accuracy"}],
       "budget": {"max_trials": 10}, "parameters": [{"name": "lr", "float": {"low": 0.001, "high": 0.1}}],
       "task": {"builtin": {"train_limit": 200000, )" +
-                               data + "}}}"));
+                               model + data + "}}}"));
   };
   const auto error = [&](const std::string& data) {
     auto spec = normalized(data);
