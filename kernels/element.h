@@ -10,7 +10,7 @@
 #ifndef HPO_KERNELS_ELEMENT_H_
 #define HPO_KERNELS_ELEMENT_H_
 
-#include <math.h>  // tanhf/tanh, sqrtf/sqrt, expf/exp, logf/log, exp2, pow: names both host and device code have
+#include <math.h>  // tanh, sqrtf/sqrt, exp, logf/log, exp2, pow, fabsf, copysignf: names host and device code both have
 #include <stdint.h>
 
 #include "kernels/host_device.h"
@@ -20,11 +20,64 @@ namespace hpo::kernels {
 // The nonlinearity after a hidden layer. kIdentity is the output layer's (logits).
 enum class Activation : int { kIdentity = 0, kRelu = 1, kGelu = 2, kTanh = 3, kSilu = 4 };
 
-HPO_HD inline float ElementTanh(float x) { return tanhf(x); }
+// 2^k as a float, for k in [-126, 127] (a normal number: the exponent bits alone).
+HPO_HD inline float ExactPow2(int32_t k) {
+#ifdef __CUDA_ARCH__
+  return __int_as_float((k + 127) << 23);
+#else
+  const auto bits = static_cast<uint32_t>(k + 127) << 23;
+  float f;
+  __builtin_memcpy(&f, &bits, sizeof f);
+  return f;
+#endif
+}
+
+// e^x in fp32 as plain arithmetic (no library call), so that the CPU backend's element loops vectorise
+// and both backends compute the same bits: x = n ln2 + r with |r| <= ln2 / 2 (n rounded to nearest by the
+// 1.5 * 2^23 trick, ln2 split in two for an exact reduction), e^r by its Taylor polynomial to r^7
+// (truncation below 6e-9 relative), then scaled by 2^n in two halves so that subnormal results come out
+// right. Within 1 ulp of the exact value for normal results; 0 below -104 (where e^x is below the smallest
+// subnormal), +inf above 88.72, NaN for NaN.
+HPO_HD inline float FastExp(float x) {
+  const float clamped = x < -104.0f ? -104.0f : (x > 88.8f ? 88.8f : x);
+  const float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (clamped - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const auto k = static_cast<int32_t>(n);
+  const int32_t half = k >> 1;  // (floor: k - half is within [-75, 64] too)
+  const float y = p * ExactPow2(half) * ExactPow2(k - half);
+  return x != x ? x : (x < -104.0f ? 0.0f : (x > 88.72283935546875f ? __builtin_huge_valf() : y));
+}
+
+// tanh in fp32 as plain arithmetic (see FastExp): the odd Taylor polynomial to x^11 below |x| = 0.3
+// (truncation below 2e-9 relative), (1 - e) / (1 + e) with e = e^(-2|x|) (|x| capped at 9, where it is +-1
+// in fp32) above; within 2 ulp of the exact value, NaN for NaN.
+HPO_HD inline float FastTanh(float x) {
+  const float a = fabsf(x);
+  const float x2 = x * x;
+  float q = -1382.0f / 155925.0f;
+  q = q * x2 + 62.0f / 2835.0f;
+  q = q * x2 - 17.0f / 315.0f;
+  q = q * x2 + 2.0f / 15.0f;
+  q = q * x2 - 1.0f / 3.0f;
+  const float small = x + x * x2 * q;
+  const float e = FastExp(-2.0f * (a < 9.0f ? a : 9.0f));
+  const float large = copysignf((1.0f - e) / (1.0f + e), x);
+  return a < 0.3f ? small : (x != x ? x : large);
+}
+
+HPO_HD inline float ElementTanh(float x) { return FastTanh(x); }
 HPO_HD inline double ElementTanh(double x) { return tanh(x); }
 HPO_HD inline float ElementSqrt(float x) { return sqrtf(x); }
 HPO_HD inline double ElementSqrt(double x) { return sqrt(x); }
-HPO_HD inline float ElementExp(float x) { return expf(x); }
+HPO_HD inline float ElementExp(float x) { return FastExp(x); }
 HPO_HD inline double ElementExp(double x) { return exp(x); }
 HPO_HD inline float ElementLog(float x) { return logf(x); }
 HPO_HD inline double ElementLog(double x) { return log(x); }

@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 namespace hpo::kernels {
@@ -142,6 +147,50 @@ TEST(ElementTest, AdamWGradScaleScalesTheGradient) {
   EXPECT_EQ(w1, w2);
   EXPECT_EQ(m1, m2);
   EXPECT_EQ(v1, v2);
+}
+
+}  // namespace
+}  // namespace hpo::kernels
+
+namespace hpo::kernels {
+namespace {
+
+// The distance in units in the last place between a float and the exact value rounded to float.
+int64_t UlpsFrom(float got, double exact) {
+  const auto want = static_cast<float>(exact);
+  int32_t a = 0, b = 0;
+  std::memcpy(&a, &got, sizeof a);
+  std::memcpy(&b, &want, sizeof b);
+  return std::llabs(static_cast<int64_t>(a) - static_cast<int64_t>(b));
+}
+
+// FastExp and FastTanh, the fp32 exp and tanh of every element loop on both backends, against the exact
+// functions on a dense sweep (every normal result), and their edges.
+TEST(ElementTest, FastExpAndTanhAreWithinTwoUlp) {
+  int64_t worst_exp = 0, worst_tanh = 0;
+  for (float x = -103.0f; x < 88.7f; x += std::max(1e-4f, std::fabs(x) * 3e-5f)) {
+    if (std::exp(static_cast<double>(x)) > 1.2e-38) {
+      worst_exp = std::max(worst_exp, UlpsFrom(FastExp(x), std::exp(static_cast<double>(x))));
+    }
+    if (std::fabs(x) < 12)
+      worst_tanh = std::max(worst_tanh, UlpsFrom(FastTanh(x), std::tanh(static_cast<double>(x))));
+  }
+  for (float x = -1e-3f; x < 1e-3f; x += 1.7e-7f) {
+    worst_tanh = std::max(worst_tanh, UlpsFrom(FastTanh(x), std::tanh(static_cast<double>(x))));
+  }
+  EXPECT_LE(worst_exp, 1);
+  EXPECT_LE(worst_tanh, 2);
+  EXPECT_EQ(FastExp(0.0f), 1.0f);
+  EXPECT_EQ(FastExp(-200.0f), 0.0f);
+  EXPECT_EQ(FastExp(89.0f), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(FastExp(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_TRUE(std::isnan(FastExp(std::nanf(""))));
+  EXPECT_NEAR(FastExp(-100.0f), std::exp(-100.0), 1.5e-45);  // subnormal: within the smallest step
+  EXPECT_EQ(FastTanh(0.0f), 0.0f);
+  EXPECT_EQ(FastTanh(20.0f), 1.0f);
+  EXPECT_EQ(FastTanh(-std::numeric_limits<float>::infinity()), -1.0f);
+  EXPECT_TRUE(std::isnan(FastTanh(std::nanf(""))));
+  EXPECT_EQ(FastTanh(-0.7f), -FastTanh(0.7f));
 }
 
 }  // namespace
