@@ -78,13 +78,21 @@ void MaxPoolForwardPixels(const Conv2dShape& s, const S* x, S* y, int32_t* argma
         if (w < 0 || w >= s.width) continue;
         const int64_t base = ((n * s.height + h) * s.width + w) * ch;
         const C* v = cpu::LoadRow(x + base, ch, buf);
-        for (int64_t c = 0; c < ch; ++c) {
-          if (first || MaxPoolTakes(v[c], best[c])) {
+        if (first) {
+          for (int64_t c = 0; c < ch; ++c) {
             best[c] = v[c];
             index[c] = static_cast<int32_t>(base + c);
           }
+          first = false;
+          continue;
         }
-        first = false;
+        // Selects rather than branches, so that the channels vectorise.
+        C* b = best.data();
+        for (int64_t c = 0; c < ch; ++c) {
+          const bool take = MaxPoolTakes(v[c], b[c]);
+          b[c] = take ? v[c] : b[c];
+          index[c] = take ? static_cast<int32_t>(base + c) : index[c];
+        }
       }
     }
     // The chosen elements themselves: a copy, nothing rounded. (The checks guarantee a pixel per window.)
@@ -299,18 +307,24 @@ Status CpuBackend::Im2ColImpl(const Conv2dShape& s, ConstView x, View cols) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t ow = r % ow_n, oh = (r / ow_n) % oh_n, n = r / (ow_n * oh_n);
       char* out = dst + static_cast<size_t>(r * patch) * element;
-      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+      // Per window row: the columns inside the image are one run in both x (NHWC) and cols, copied at
+      // once; those in the padding are +0 in every floating type.
+      const int64_t w0 = ow * s.stride_w - s.pad_w;
+      const int64_t kw_lo = std::clamp<int64_t>(-w0, 0, s.kernel_w);
+      const int64_t kw_hi = std::clamp<int64_t>(s.width - w0, kw_lo, s.kernel_w);
+      for (int64_t kh = 0; kh < s.kernel_h; ++kh, out += static_cast<size_t>(s.kernel_w) * channel_bytes) {
         const int64_t h = oh * s.stride_h - s.pad_h + kh;
-        for (int64_t kw = 0; kw < s.kernel_w; ++kw, out += channel_bytes) {
-          const int64_t w = ow * s.stride_w - s.pad_w + kw;
-          if (h < 0 || h >= s.height || w < 0 || w >= s.width) {
-            std::memset(out, 0, channel_bytes);  // +0 in every floating type
-          } else {
-            std::memcpy(out,
-                        src + static_cast<size_t>(((n * s.height + h) * s.width + w) * s.channels) * element,
-                        channel_bytes);
-          }
+        if (h < 0 || h >= s.height) {
+          std::memset(out, 0, static_cast<size_t>(s.kernel_w) * channel_bytes);
+          continue;
         }
+        std::memset(out, 0, static_cast<size_t>(kw_lo) * channel_bytes);
+        std::memcpy(
+            out + static_cast<size_t>(kw_lo) * channel_bytes,
+            src + static_cast<size_t>(((n * s.height + h) * s.width + w0 + kw_lo) * s.channels) * element,
+            static_cast<size_t>(kw_hi - kw_lo) * channel_bytes);
+        std::memset(out + static_cast<size_t>(kw_hi) * channel_bytes, 0,
+                    static_cast<size_t>(s.kernel_w - kw_hi) * channel_bytes);
       }
     }
   });

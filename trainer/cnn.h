@@ -60,7 +60,9 @@ class Cnn final : public Model {
  public:
   static constexpr double kBatchNormEps = 1e-5;  // PyTorch's BatchNorm2d defaults
   static constexpr double kBatchNormMomentum = 0.1;
-  static constexpr int64_t kColsBudget = int64_t{1} << 22;  // elements of the patch-matrix scratch
+  // Elements of the patch-matrix scratch: 1 MiB in fp32, so that a group's patches stay in cache between
+  // Im2Col and the GEMM (a 16 MiB budget trained 20% slower).
+  static constexpr int64_t kColsBudget = int64_t{1} << 18;
 
   // Allocates parameters, state and workspace for up to max_rows images per call and initialises the
   // parameters from `seed`. INVALID_ARGUMENT for a bad shape (naming it: e.g. an image that a stage would

@@ -90,13 +90,14 @@ TEST_F(CnnTest, GradientsOfEveryBlockKindMatchFiniteDifferences) {
 }
 
 TEST_F(CnnTest, PatchMatricesSplitOverGroupsOfImagesGiveTheSameGradients) {
-  // kColsBudget holds thousands of these images' patch matrices: the group split happens only when the
-  // budget is exceeded, so this checks a batch whose patch matrix is larger than one group by building a
-  // model whose images are large enough (64x64x8 at 3x3: 64*64*72 = 294,912 elements per image, 14 per
-  // group) and comparing a 20-image pass with the sum of single-image passes.
+  // Patch matrices go through the kColsBudget scratch in groups of whole images: 16x16x8 images at 3x3
+  // have 16*16*72 = 18,432 elements each, 14 per group of the 2^18 budget, so a 20-image pass takes two
+  // groups (the second accumulating into the weight gradient). It must equal the mean of single-image
+  // passes.
+  static_assert(Cnn::kColsBudget / (16 * 16 * 72) == 14);
   CnnConfig config;
-  config.height = 64;
-  config.width = 64;
+  config.height = 16;
+  config.width = 16;
   config.channels = 8;
   config.classes = 2;
   config.stage_channels = {8};
@@ -105,7 +106,7 @@ TEST_F(CnnTest, PatchMatricesSplitOverGroupsOfImagesGiveTheSameGradients) {
   auto cnn = Cnn::Create(*backend_, config, DType::kF64, rows, 3);
   ASSERT_TRUE(cnn.ok()) << cnn.status().ToString();
   Rng rng(1);
-  const int64_t image = 64 * 64 * 8;
+  const int64_t image = 16 * 16 * 8;
   std::vector<double> x(static_cast<size_t>(rows * image));
   for (double& v : x) v = rng.Normal();
   std::vector<int32_t> labels(static_cast<size_t>(rows));
