@@ -19,13 +19,6 @@ using kernels::View;
 
 namespace {
 
-constexpr uint64_t kInitStream = 1;     // DeriveSeed stream of the parameter initialisation
-constexpr uint64_t kDropoutStream = 3;  // ... of the dropout masks (2 is the trainer's shuffling)
-
-bool SupportedType(DType dtype) {
-  return dtype == DType::kF32 || dtype == DType::kF64 || dtype == DType::kF16 || dtype == DType::kBF16;
-}
-
 size_t Size(int64_t n) { return static_cast<size_t>(n); }
 
 // A 1x1 window with stride 1 and no padding: the input is its own patch matrix.
@@ -77,10 +70,7 @@ Result<Cnn> Cnn::Create(kernels::Backend& backend, const CnnConfig& config, DTyp
   if (!(config.dropout >= 0 && config.dropout < 1)) {
     return bad("dropout " + std::to_string(config.dropout) + " is outside [0, 1)");
   }
-  if (!SupportedType(dtype)) {
-    return bad("element type " + std::string(kernels::DTypeName(dtype)) +
-               " is not supported (f32, f64, f16, bf16)");
-  }
+  HPO_RETURN_IF_ERROR(CheckModelDtype("Cnn", dtype));
   if (max_rows < 1) return bad("max_rows " + std::to_string(max_rows) + " must be >= 1");
 
   Cnn cnn(backend, config, max_rows);

@@ -16,14 +16,7 @@ using kernels::View;
 
 namespace {
 
-constexpr uint64_t kInitStream = 1;     // DeriveSeed stream of the parameter initialisation
-constexpr uint64_t kDropoutStream = 3;  // ... of the dropout masks (2 is the trainer's shuffling)
-
 size_t Size(int64_t n) { return static_cast<size_t>(n); }
-
-bool SupportedType(DType dtype) {
-  return dtype == DType::kF32 || dtype == DType::kF64 || dtype == DType::kF16 || dtype == DType::kBF16;
-}
 
 }  // namespace
 
@@ -34,10 +27,7 @@ Result<Lm> Lm::Create(kernels::Backend& backend, const LmConfig& config, DType d
     return bad("vocab " + std::to_string(config.vocab) + " must be >= 2 and seq_len " +
                std::to_string(config.seq_len) + " >= 1");
   }
-  if (!SupportedType(dtype)) {
-    return bad("element type " + std::string(kernels::DTypeName(dtype)) +
-               " is not supported (f32, f64, f16, bf16)");
-  }
+  HPO_RETURN_IF_ERROR(CheckModelDtype("Lm", dtype));
   if (max_rows < 1) return bad("max_rows " + std::to_string(max_rows) + " must be >= 1");
   LmConfig shaped = config;
   shaped.transformer.causal = true;

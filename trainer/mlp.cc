@@ -14,17 +14,6 @@ using kernels::DType;
 using kernels::Transpose;
 using kernels::View;
 
-namespace {
-
-constexpr uint64_t kInitStream = 1;     // DeriveSeed stream of the parameter initialisation
-constexpr uint64_t kDropoutStream = 3;  // ... of the dropout masks (2 is the trainer's shuffling)
-
-bool SupportedType(DType dtype) {
-  return dtype == DType::kF32 || dtype == DType::kF64 || dtype == DType::kF16 || dtype == DType::kBF16;
-}
-
-}  // namespace
-
 int64_t MlpParamCount(const MlpConfig& config) {
   int64_t total = 0;
   int64_t fan_in = config.input_dim;
@@ -47,10 +36,7 @@ Result<Mlp> Mlp::Create(kernels::Backend& backend, const MlpConfig& config, DTyp
   if (!(config.dropout >= 0 && config.dropout < 1)) {
     return InvalidArgumentError("Mlp: dropout " + std::to_string(config.dropout) + " is outside [0, 1)");
   }
-  if (!SupportedType(dtype)) {
-    return InvalidArgumentError("Mlp: element type " + std::string(kernels::DTypeName(dtype)) +
-                                " is not supported (f32, f64, f16, bf16)");
-  }
+  HPO_RETURN_IF_ERROR(CheckModelDtype("Mlp", dtype));
   if (max_rows < 1)
     return InvalidArgumentError("Mlp: max_rows " + std::to_string(max_rows) + " must be >= 1");
 

@@ -14,6 +14,9 @@
 #define HPO_TRAINER_MODEL_H_
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -22,6 +25,25 @@
 #include "trainer/params.h"
 
 namespace hpo::trainer {
+
+// The DeriveSeed streams of a model's initialisation and of its dropout masks (2 is the trainer's
+// shuffling).
+inline constexpr uint64_t kInitStream = 1;
+inline constexpr uint64_t kDropoutStream = 3;
+
+// OK for the element types a model computes in (kF32, kF64, kF16, kBF16); otherwise INVALID_ARGUMENT
+// "<who>: element type X is not supported (f32, f64, f16, bf16)".
+inline Status CheckModelDtype(std::string_view who, kernels::DType dtype) {
+  if (dtype == kernels::DType::kF32 || dtype == kernels::DType::kF64 || dtype == kernels::DType::kF16 ||
+      dtype == kernels::DType::kBF16) {
+    return Status::Ok();
+  }
+  std::string message(who);
+  message += ": element type ";
+  message += kernels::DTypeName(dtype);
+  message += " is not supported (f32, f64, f16, bf16)";
+  return InvalidArgumentError(std::move(message));
+}
 
 class Model {
  public:

@@ -11,16 +11,14 @@
 
 #include "base/rng.h"
 #include "base/strings.h"
-#include "trainer/cnn.h"
 #include "trainer/config.h"
 #include "trainer/examples.h"
 #include "trainer/knobs.h"
 #include "trainer/latency.h"
 #include "trainer/lm.h"
 #include "trainer/loss_scaler.h"
-#include "trainer/mlp.h"
 #include "trainer/model.h"
-#include "trainer/vit.h"
+#include "trainer/model_factory.h"
 
 namespace hpo::trainer {
 
@@ -50,84 +48,6 @@ Status Diverged(std::string_view what, int epoch, int64_t step) {
 }
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-// The transformer blocks of a vit or lm config (the family sets causal, rope and alibi).
-TransformerConfig StackConfig(const TrainConfig& config) {
-  TransformerConfig t;
-  t.d_model = config.d_model;
-  t.layers = config.layers;
-  t.heads = config.heads;
-  t.kv_heads = config.kv_heads == 0 ? config.heads : config.kv_heads;
-  t.ffn_hidden = std::max<int64_t>(1, std::llround(config.mlp_ratio * static_cast<double>(config.d_model)));
-  t.window = config.sliding_window ? config.window : 0;
-  t.norm = config.norm;
-  t.post_norm = config.post_norm;
-  t.ffn = config.ffn;
-  t.dropout = config.dropout;
-  return t;
-}
-
-// The model of the config's family, shaped for the data.
-Result<std::unique_ptr<Model>> CreateModel(const TrainConfig& config, kernels::Backend& backend,
-                                           const Datasets& data, DType dtype, int64_t max_rows) {
-  switch (config.model) {
-    case ModelKind::kMlp: {
-      const MlpConfig shape{data.train.dim, config.hidden_layers, config.width,    config.activation,
-                            data.classes,   config.layer_norm,    config.residual, config.dropout};
-      HPO_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(backend, shape, dtype, max_rows, config.seed));
-      return std::unique_ptr<Model>(std::make_unique<Mlp>(std::move(mlp)));
-    }
-    case ModelKind::kCnn: {
-      if (data.height < 1) {
-        return InvalidArgumentError("model cnn needs images, and these examples are vectors of " +
-                                    std::to_string(data.train.dim) + " features without an image shape");
-      }
-      CnnConfig shape;
-      shape.height = data.height;
-      shape.width = data.width;
-      shape.channels = data.channels;
-      shape.classes = data.classes;
-      shape.stage_channels.assign(config.stage_channels.begin(),
-                                  config.stage_channels.begin() + config.stages);
-      shape.blocks = config.blocks;
-      shape.kernel_size = config.kernel_size;
-      shape.stride_downsample = config.stride_downsample;
-      shape.batch_norm = config.batch_norm;
-      shape.depthwise = config.depthwise;
-      shape.residual = config.residual;
-      shape.activation = config.activation;
-      shape.dropout = config.dropout;
-      HPO_ASSIGN_OR_RETURN(Cnn cnn, Cnn::Create(backend, shape, dtype, max_rows, config.seed));
-      return std::unique_ptr<Model>(std::make_unique<Cnn>(std::move(cnn)));
-    }
-    case ModelKind::kVit: {
-      if (data.height < 1) {
-        return InvalidArgumentError("model vit needs images, and these examples are vectors of " +
-                                    std::to_string(data.train.dim) + " features without an image shape");
-      }
-      VitConfig shape;
-      shape.height = data.height;
-      shape.width = data.width;
-      shape.channels = data.channels;
-      shape.classes = data.classes;
-      shape.patch_size = config.patch_size;
-      shape.position = config.position;
-      shape.transformer = StackConfig(config);
-      HPO_ASSIGN_OR_RETURN(Vit vit, Vit::Create(backend, shape, dtype, max_rows, config.seed));
-      return std::unique_ptr<Model>(std::make_unique<Vit>(std::move(vit)));
-    }
-    case ModelKind::kLm: {
-      LmConfig shape;
-      shape.vocab = data.classes;
-      shape.seq_len = config.seq_len;
-      shape.position = config.position;
-      shape.transformer = StackConfig(config);
-      HPO_ASSIGN_OR_RETURN(Lm lm, Lm::Create(backend, shape, dtype, max_rows, config.seed));
-      return std::unique_ptr<Model>(std::make_unique<Lm>(std::move(lm)));
-    }
-  }
-  return InvalidArgumentError("unknown model family");
-}
 
 // The state of one run: the model, the optimizer, the loss scaler, host staging and backend buffers, all
 // allocated once.

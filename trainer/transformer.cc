@@ -206,6 +206,13 @@ Status TransformerStack::NormForward(const ParamSet& params, Norm& norm, int64_t
                                     norm.mean.Sub(0, Size(rows)), norm.rstd.Sub(0, Size(rows)));
 }
 
+Status TransformerStack::AddResidual(const ParamSet& params, Norm& norm, int64_t rows, ConstView in,
+                                     ConstView branch, View sum, View out) {
+  HPO_RETURN_IF_ERROR(backend_->Cast(in, sum));
+  HPO_RETURN_IF_ERROR(backend_->Axpy(1.0, branch, sum));
+  return config_.post_norm ? NormForward(params, norm, rows, sum, out) : Status::Ok();
+}
+
 Status TransformerStack::NormBackward(ParamSet& params, Norm& norm, int64_t rows, ConstView x, ConstView dy,
                                       View dx) {
   const int64_t d = config_.d_model;
@@ -270,15 +277,8 @@ Status TransformerStack::Forward(const ParamSet& params, ConstView x, int64_t ba
     if (drop)
       HPO_RETURN_IF_ERROR(b.Dropout(config_.dropout, dropout_seed, DropoutStream(step, l, 0), proj, proj));
     const View h = layer.h.Sub(0, n);
-    if (!config_.post_norm) {
-      HPO_RETURN_IF_ERROR(b.Cast(in, h));
-      HPO_RETURN_IF_ERROR(b.Axpy(1.0, proj, h));
-    } else {
-      const View s1 = layer.s1.Sub(0, n);
-      HPO_RETURN_IF_ERROR(b.Cast(in, s1));
-      HPO_RETURN_IF_ERROR(b.Axpy(1.0, proj, s1));
-      HPO_RETURN_IF_ERROR(NormForward(params, layer.norm1, rows, s1, h));
-    }
+    HPO_RETURN_IF_ERROR(
+        AddResidual(params, layer.norm1, rows, in, proj, config_.post_norm ? layer.s1.Sub(0, n) : h, h));
     // Feed-forward.
     ConstView f_in = h;
     if (!config_.post_norm) {
@@ -304,15 +304,8 @@ Status TransformerStack::Forward(const ParamSet& params, ConstView x, int64_t ba
     if (drop)
       HPO_RETURN_IF_ERROR(b.Dropout(config_.dropout, dropout_seed, DropoutStream(step, l, 1), ffn, ffn));
     const View out = layer.out.Sub(0, n);
-    if (!config_.post_norm) {
-      HPO_RETURN_IF_ERROR(b.Cast(h, out));
-      HPO_RETURN_IF_ERROR(b.Axpy(1.0, ffn, out));
-    } else {
-      const View s2 = layer.s2.Sub(0, n);
-      HPO_RETURN_IF_ERROR(b.Cast(h, s2));
-      HPO_RETURN_IF_ERROR(b.Axpy(1.0, ffn, s2));
-      HPO_RETURN_IF_ERROR(NormForward(params, layer.norm2, rows, s2, out));
-    }
+    HPO_RETURN_IF_ERROR(
+        AddResidual(params, layer.norm2, rows, h, ffn, config_.post_norm ? layer.s2.Sub(0, n) : out, out));
     in = out;
   }
   if (!config_.post_norm) {

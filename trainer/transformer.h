@@ -129,6 +129,10 @@ class TransformerStack {
 
   void AddNorm(ParamSet& params, const std::string& name, Norm& norm) const;
   Status NormForward(const ParamSet& params, Norm& norm, int64_t rows, kernels::ConstView x, kernels::View y);
+  // sum = in + branch (a sub-layer's residual), and with post-norm out = norm(sum); with pre-norm sum is the
+  // output (out is sum).
+  Status AddResidual(const ParamSet& params, Norm& norm, int64_t rows, kernels::ConstView in,
+                     kernels::ConstView branch, kernels::View sum, kernels::View out);
   // dx (may be dy) from dy.
   Status NormBackward(ParamSet& params, Norm& norm, int64_t rows, kernels::ConstView x, kernels::ConstView dy,
                       kernels::View dx);

@@ -18,14 +18,7 @@ using kernels::View;
 
 namespace {
 
-constexpr uint64_t kInitStream = 1;     // DeriveSeed stream of the parameter initialisation
-constexpr uint64_t kDropoutStream = 3;  // ... of the dropout masks (2 is the trainer's shuffling)
-
 size_t Size(int64_t n) { return static_cast<size_t>(n); }
-
-bool SupportedType(DType dtype) {
-  return dtype == DType::kF32 || dtype == DType::kF64 || dtype == DType::kF16 || dtype == DType::kBF16;
-}
 
 }  // namespace
 
@@ -41,10 +34,7 @@ Result<Vit> Vit::Create(kernels::Backend& backend, const VitConfig& config, DTyp
     return bad("patch_size " + std::to_string(config.patch_size) + " does not fit a " +
                std::to_string(config.height) + "x" + std::to_string(config.width) + " image");
   }
-  if (!SupportedType(dtype)) {
-    return bad("element type " + std::string(kernels::DTypeName(dtype)) +
-               " is not supported (f32, f64, f16, bf16)");
-  }
+  HPO_RETURN_IF_ERROR(CheckModelDtype("Vit", dtype));
   if (max_rows < 1) return bad("max_rows " + std::to_string(max_rows) + " must be >= 1");
   VitConfig shaped = config;
   shaped.transformer.causal = false;

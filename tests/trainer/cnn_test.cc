@@ -15,6 +15,7 @@
 #include "base/rng.h"
 #include "kernels/cpu_backend.h"
 #include "tests/trainer/model_test_util.h"
+#include "tests/trainer/test_util.h"
 #include "trainer/train.h"
 
 namespace hpo::trainer {
@@ -227,35 +228,14 @@ TEST_F(CnnTest, HalfPrecisionForwardTracksFloat) {
   }
 }
 
-// 8x8 one-channel images of a bright horizontal (class 0) or vertical (class 1) bar at a random place,
-// in noise: no single pixel tells the classes apart, a convolution does.
-Split Bars(int64_t count, uint64_t seed) {
-  Rng rng(seed);
-  Split split;
-  split.count = count;
-  split.dim = 64;
-  for (int64_t i = 0; i < count; ++i) {
-    const int label = static_cast<int>(i % 2);
-    const auto at = static_cast<int>(rng.UniformInt(8));
-    split.labels.push_back(static_cast<uint8_t>(label));
-    for (int y = 0; y < 8; ++y) {
-      for (int x = 0; x < 8; ++x) {
-        const bool bar = label == 0 ? y == at : x == at;
-        split.images.push_back(static_cast<float>((bar ? 1.0 : 0.0) + 0.2 * rng.Normal()));
-      }
-    }
-  }
-  return split;
-}
-
 TEST(CnnTrainTest, LearnsBarsThroughTrainInEveryPrecision) {
   Datasets data;
   data.classes = 2;
   data.height = data.width = 8;
   data.channels = 1;
-  data.train = Bars(512, 1);
-  data.validation = Bars(200, 2);
-  data.test = Bars(200, 3);
+  data.train = testing::Bars(512, 1);
+  data.validation = testing::Bars(200, 2);
+  data.test = testing::Bars(200, 3);
   for (const Precision precision : {Precision::kFp32, Precision::kBf16, Precision::kFp16}) {
     SCOPED_TRACE(PrecisionName(precision));
     TrainConfig config;
@@ -279,9 +259,9 @@ TEST(CnnTrainTest, LearnsBarsThroughTrainInEveryPrecision) {
 TEST(CnnTrainTest, RefusesDataWithoutAnImageShape) {
   Datasets data;
   data.classes = 2;
-  data.train = Bars(64, 1);
-  data.validation = Bars(16, 2);
-  data.test = Bars(16, 3);
+  data.train = testing::Bars(64, 1);
+  data.validation = testing::Bars(16, 2);
+  data.test = testing::Bars(16, 3);
   TrainConfig config;
   config.model = ModelKind::kCnn;
   auto backend = kernels::MakeBackend(kernels::BackendKind::kCpu, kernels::BackendOptions{});

@@ -77,6 +77,28 @@ inline Split Blobs(int64_t count, int64_t dim, uint64_t seed) {
   return split;
 }
 
+// 8x8 one-channel images (64 features) of a bright horizontal (class 0) or vertical (class 1) bar at a
+// random place, in noise: no single pixel tells the classes apart, a convolution or attention over patches
+// does.
+inline Split Bars(int64_t count, uint64_t seed) {
+  Rng rng(seed);
+  Split split;
+  split.count = count;
+  split.dim = 64;
+  for (int64_t i = 0; i < count; ++i) {
+    const int label = static_cast<int>(i % 2);
+    const auto at = static_cast<int>(rng.UniformInt(8));
+    split.labels.push_back(static_cast<uint8_t>(label));
+    for (int y = 0; y < 8; ++y) {
+      for (int x = 0; x < 8; ++x) {
+        const bool bar = label == 0 ? y == at : x == at;
+        split.images.push_back(static_cast<float>((bar ? 1.0 : 0.0) + 0.2 * rng.Normal()));
+      }
+    }
+  }
+  return split;
+}
+
 // Blobs of 6 dimensions: 512 training, 200 validation and 200 test examples.
 inline Datasets BlobData() {
   Datasets data;

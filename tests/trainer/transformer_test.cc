@@ -13,6 +13,7 @@
 #include "base/rng.h"
 #include "kernels/cpu_backend.h"
 #include "tests/trainer/model_test_util.h"
+#include "tests/trainer/test_util.h"
 #include "trainer/lm.h"
 #include "trainer/train.h"
 #include "trainer/vit.h"
@@ -231,35 +232,14 @@ TEST_F(TransformerTest, RejectsBadShapes) {
   EXPECT_EQ(vit->Forward(x.view(), 3).code(), StatusCode::kInvalidArgument);
 }
 
-// 8x8 one-channel images of a bright horizontal (class 0) or vertical (class 1) bar at a random place, in
-// noise (as cnn_test.cc's).
-Split Bars(int64_t count, uint64_t seed) {
-  Rng rng(seed);
-  Split split;
-  split.count = count;
-  split.dim = 64;
-  for (int64_t i = 0; i < count; ++i) {
-    const int label = static_cast<int>(i % 2);
-    const auto at = static_cast<int>(rng.UniformInt(8));
-    split.labels.push_back(static_cast<uint8_t>(label));
-    for (int y = 0; y < 8; ++y) {
-      for (int x = 0; x < 8; ++x) {
-        const bool bar = label == 0 ? y == at : x == at;
-        split.images.push_back(static_cast<float>((bar ? 1.0 : 0.0) + 0.2 * rng.Normal()));
-      }
-    }
-  }
-  return split;
-}
-
 TEST(TransformerTrainTest, VitLearnsBarsThroughTrain) {
   Datasets data;
   data.classes = 2;
   data.height = data.width = 8;
   data.channels = 1;
-  data.train = Bars(512, 1);
-  data.validation = Bars(200, 2);
-  data.test = Bars(200, 3);
+  data.train = testing::Bars(512, 1);
+  data.validation = testing::Bars(200, 2);
+  data.test = testing::Bars(200, 3);
   TrainConfig config;
   config.model = ModelKind::kVit;
   config.patch_size = 2;
@@ -354,9 +334,9 @@ TEST(TransformerTrainTest, TextAndImageFamiliesRefuseTheOthersData) {
   images.classes = 2;
   images.height = images.width = 8;
   images.channels = 1;
-  images.train = Bars(8, 1);
-  images.validation = Bars(8, 2);
-  images.test = Bars(8, 3);
+  images.train = testing::Bars(8, 1);
+  images.validation = testing::Bars(8, 2);
+  images.test = testing::Bars(8, 3);
   EXPECT_EQ(Train(lm, **backend, images).status().message(),
             "model lm trains on a text file (--text-file, or task.builtin.text)");
 }
