@@ -143,7 +143,8 @@ Status Cnn::Build(DType dtype) {
       units_.push_back(std::move(unit));
     }
   }
-  head_w_ = params_.Add("head.w", channels, c.classes, ParamKind::kWeight);
+  features_ = c.global_pool ? channels : h * w * channels;
+  head_w_ = params_.Add("head.w", features_, c.classes, ParamKind::kWeight);
   head_b_ = params_.Add("head.b", 1, c.classes, ParamKind::kBias);
   HPO_RETURN_IF_ERROR(params_.Allocate(*backend_, dtype));
 
@@ -185,7 +186,7 @@ Status Cnn::Build(DType dtype) {
     }
   }
   HPO_ASSIGN_OR_RETURN(cols_, be.Allocate(Size(cols), dtype));
-  HPO_ASSIGN_OR_RETURN(pooled_, be.Allocate(Size(rows * channels), dtype));
+  HPO_ASSIGN_OR_RETURN(pooled_, be.Allocate(Size(rows * features_), dtype));
   HPO_ASSIGN_OR_RETURN(logits_, be.Allocate(Size(rows * c.classes), dtype));
   HPO_ASSIGN_OR_RETURN(dlogits_, be.Allocate(Size(rows * c.classes), dtype));
   const auto act_size = Size(rows * largest);
@@ -381,16 +382,20 @@ Status Cnn::ForwardPass(ConstView x, int64_t rows, bool training, uint64_t step)
       HPO_RETURN_IF_ERROR(ConvForward(unit, in, rows, training));
     }
   }
+  // The classifier's input: the last block's output averaged over its pixels, or all of it.
   const Unit& last = units_.back();
-  const int64_t channels = last.out_c;
-  const View pooled = pooled_.Sub(0, Size(rows * channels));
-  HPO_RETURN_IF_ERROR(b.GlobalAvgPoolForward(rows, last.out_h * last.out_w, channels,
-                                             last.out.Sub(0, Size(rows * last.out_size())), pooled));
+  const ConstView out = last.out.Sub(0, Size(rows * last.out_size()));
+  const View pooled = pooled_.Sub(0, Size(rows * features_));
+  if (config_.global_pool) {
+    HPO_RETURN_IF_ERROR(b.GlobalAvgPoolForward(rows, last.out_h * last.out_w, last.out_c, out, pooled));
+  } else {
+    HPO_RETURN_IF_ERROR(b.Cast(out, pooled));
+  }
   if (training && config_.dropout > 0) {
     HPO_RETURN_IF_ERROR(b.Dropout(config_.dropout, dropout_seed_, DropoutStream(step), pooled, pooled));
   }
   const View logits = logits_.Sub(0, Size(rows * config_.classes));
-  HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kNo, rows, config_.classes, channels, 1.0, pooled,
+  HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kNo, rows, config_.classes, features_, 1.0, pooled,
                              Weights(head_w_), 0.0, logits));
   return b.BiasActivationForward(Activation::kIdentity, rows, config_.classes, Weights(head_b_), logits,
                                  logits);
@@ -406,20 +411,22 @@ Status Cnn::ForwardBackward(ConstView x, ConstView labels, int64_t rows,
   HPO_RETURN_IF_ERROR(
       b.SoftmaxCrossEntropy(loss_options, rows, classes, logits_.Sub(0, logits_size), labels, loss, dlogits));
   const Unit& last = units_.back();
-  const int64_t channels = last.out_c;
-  const ConstView pooled = pooled_.Sub(0, Size(rows * channels));
+  const ConstView pooled = pooled_.Sub(0, Size(rows * features_));
   HPO_RETURN_IF_ERROR(b.BiasActivationBackward(Activation::kIdentity, rows, classes, dlogits, dlogits,
                                                dlogits, Grad(head_b_)));
-  HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kYes, Transpose::kNo, channels, classes, rows, 1.0, pooled, dlogits,
+  HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kYes, Transpose::kNo, features_, classes, rows, 1.0, pooled, dlogits,
                              0.0, Grad(head_w_)));
-  const View dpooled = scratch_.Sub(0, Size(rows * channels));
-  HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kYes, rows, channels, classes, 1.0, dlogits,
+  View dout = grad_a_.Sub(0, Size(rows * last.out_size()));
+  // The features' gradient: the last block's own (flattened), or spread over its pixels.
+  const View dpooled = config_.global_pool ? scratch_.Sub(0, Size(rows * features_)) : dout;
+  HPO_RETURN_IF_ERROR(b.Gemm(Transpose::kNo, Transpose::kYes, rows, features_, classes, 1.0, dlogits,
                              Weights(head_w_), 0.0, dpooled));
   if (config_.dropout > 0) {
     HPO_RETURN_IF_ERROR(b.Dropout(config_.dropout, dropout_seed_, DropoutStream(step), dpooled, dpooled));
   }
-  View dout = grad_a_.Sub(0, Size(rows * last.out_size()));
-  HPO_RETURN_IF_ERROR(b.GlobalAvgPoolBackward(rows, last.out_h * last.out_w, channels, dpooled, dout));
+  if (config_.global_pool) {
+    HPO_RETURN_IF_ERROR(b.GlobalAvgPoolBackward(rows, last.out_h * last.out_w, last.out_c, dpooled, dout));
+  }
   bool next_is_b = true;
   for (size_t u = units_.size(); u-- > 0;) {
     Unit& unit = units_[u];

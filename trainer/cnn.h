@@ -14,7 +14,9 @@
 //                          as PyTorch's BatchNorm2d with momentum 0.1, eps 1e-5); otherwise n = c + bias
 //   out = act(n)  (+ h, or + a 1x1 projection of h (with bias, the block's stride) where the shape changes,
 //                  with residual)
-// Head: logits = dropout(global_avg_pool(last block's out)) W + b.
+// Head: logits = dropout(features) W + b, the features being the last block's output flattened (the
+// default: a small network keeps where things are), or averaged over its pixels (global_pool: fewer
+// parameters, the usual head of deep networks).
 //
 // A convolution is Im2Col + Gemm (kernels/backend.h) over groups of images whose patch matrix fits a fixed
 // budget (kColsBudget elements), so its scratch memory does not grow with the batch; the backward pass
@@ -54,6 +56,7 @@ struct CnnConfig {
   bool residual = false;
   kernels::Activation activation = kernels::Activation::kRelu;
   double dropout = 0.0;  // in [0, 1), before the classifier
+  bool global_pool = false;
 };
 
 class Cnn final : public Model {
@@ -139,9 +142,10 @@ class Cnn final : public Model {
   CnnConfig config_;
   uint64_t dropout_seed_ = 0;
   std::vector<Unit> units_;
+  int64_t features_ = 0;  // the classifier's inputs per image
   size_t head_w_ = kNone, head_b_ = kNone;
   kernels::Buffer cols_;    // patch-matrix scratch (kColsBudget elements, or one image's)
-  kernels::Buffer pooled_;  // max_rows x last channels
+  kernels::Buffer pooled_;  // max_rows x features_
   kernels::Buffer logits_;  // max_rows x classes
   kernels::Buffer dlogits_;
   kernels::Buffer grad_a_;  // ping-pong gradients, max_rows x the largest activation

@@ -49,7 +49,7 @@ constexpr Binding StageBinding(std::string_view name) {
       [](TrainConfig& c, std::string_view, double v) { c.stage_channels[S - 1] = static_cast<int64_t>(v); }};
 }
 
-const std::array<Binding, 44> kBindings = {{
+const std::array<Binding, 45> kBindings = {{
     {"model", [](const TrainConfig& c) { return std::string(ModelKindName(c.model)); },
      [](TrainConfig& c, std::string_view text, double) { c.model = ParseModelKind(text); }},
     IntBinding<int, &TrainConfig::hidden_layers>("hidden_layers"),
@@ -76,6 +76,8 @@ const std::array<Binding, 44> kBindings = {{
      [](const TrainConfig& c) { return std::string(c.stride_downsample ? "stride" : "maxpool"); },
      [](TrainConfig& c, std::string_view text, double) { c.stride_downsample = text == "stride"; }},
     BoolBinding<&TrainConfig::batch_norm>("batch_norm"),
+    {"pooling", [](const TrainConfig& c) { return std::string(c.global_pool ? "global_avg" : "flatten"); },
+     [](TrainConfig& c, std::string_view text, double) { c.global_pool = text == "global_avg"; }},
     BoolBinding<&TrainConfig::depthwise>("depthwise"),
     IntBinding<int64_t, &TrainConfig::d_model>("d_model"),
     IntBinding<int, &TrainConfig::layers>("layers"),

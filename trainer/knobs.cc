@@ -20,6 +20,7 @@ constexpr std::string_view kBooleans[] = {"false", "true"};
 constexpr std::string_view kStages[] = {"1", "2", "3", "4"};
 constexpr std::string_view kKernelSizes[] = {"3", "5"};
 constexpr std::string_view kDownsamples[] = {"maxpool", "stride"};
+constexpr std::string_view kPoolings[] = {"flatten", "global_avg"};
 constexpr std::string_view kAttentions[] = {"full", "sliding_window"};
 constexpr std::string_view kPositions[] = {"learned", "sinusoidal", "rope", "alibi"};
 constexpr std::string_view kNorms[] = {"layernorm", "rmsnorm"};
@@ -63,7 +64,7 @@ constexpr Knob Mlp(Knob knob) { return When(knob, "model", kWhenMlp); }
 constexpr Knob Cnn(Knob knob) { return When(knob, "model", kWhenCnn); }
 constexpr Knob Transformer(Knob knob) { return When(knob, "model", kWhenTransformer); }
 
-constexpr std::array<Knob, 44> kKnobs = {{
+constexpr std::array<Knob, 45> kKnobs = {{
     Choice("model", kModels, "mlp",
            "model family: mlp (dense layers), cnn (convolution stages), vit (a vision transformer on image "
            "patches) or lm (a causal byte-level language model on a text file)"),
@@ -92,6 +93,10 @@ constexpr std::array<Knob, 44> kKnobs = {{
                "how a stage after the first halves the resolution: a 2x2 max pool, or stride 2 in its first "
                "convolution")),
     Cnn(Choice("batch_norm", kBooleans, "true", "batch normalisation after each convolution")),
+    Cnn(Choice(
+        "pooling", kPoolings, "flatten",
+        "the classifier's input: the last stage's output flattened, or averaged over its pixels (global "
+        "average pooling: fewer parameters, no positions)")),
     Cnn(Choice("depthwise", kBooleans, "false",
                "depthwise-separable convolutions (a per-channel window, then a 1x1 convolution) after the "
                "first")),

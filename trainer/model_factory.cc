@@ -66,6 +66,7 @@ Result<std::unique_ptr<Model>> CreateModel(const TrainConfig& config, kernels::B
       shape.stride_downsample = config.stride_downsample;
       shape.batch_norm = config.batch_norm;
       shape.depthwise = config.depthwise;
+      shape.global_pool = config.global_pool;
       shape.residual = config.residual;
       shape.activation = config.activation;
       shape.dropout = config.dropout;

@@ -57,6 +57,7 @@ struct TrainConfig {
   int kernel_size = 3;
   bool stride_downsample = false;
   bool batch_norm = true;
+  bool global_pool = false;  // the pooling knob: flatten (false) or global_avg
   bool depthwise = false;
   // vit and lm
   int64_t d_model = 64;

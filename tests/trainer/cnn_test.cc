@@ -84,6 +84,10 @@ TEST_F(CnnTest, GradientsOfEveryBlockKindMatchFiniteDifferences) {
   depthwise.blocks = 2;
   depthwise.stride_downsample = true;
   CheckGradients(depthwise, {}, "depthwise-separable, residual, stride 2");
+  CnnConfig averaged = Small();
+  averaged.global_pool = true;
+  averaged.residual = true;
+  CheckGradients(averaged, {}, "global average pooling");
   CnnConfig dropout = Small();
   dropout.dropout = 0.3;
   dropout.stage_channels = {4};
@@ -170,8 +174,13 @@ TEST_F(CnnTest, LayoutAndParamCount) {
   EXPECT_EQ(names, (std::vector<std::string>{"s1b1.w", "s1b1.gamma", "s1b1.beta", "s1b1.proj_w",
                                              "s1b1.proj_b", "s2b1.w", "s2b1.gamma", "s2b1.beta",
                                              "s2b1.proj_w", "s2b1.proj_b", "head.w", "head.b"}));
-  const int64_t expected = (9 * 2 * 3 + 3 + 3 + 2 * 3 + 3) + (9 * 3 * 4 + 4 + 4 + 3 * 4 + 4) + (4 * 3 + 3);
-  EXPECT_EQ(cnn->ParamCount(), expected);
+  // The head reads the last stage's 3x3x4 output flattened, or its 4 channels averaged.
+  const int64_t convs = (9 * 2 * 3 + 3 + 3 + 2 * 3 + 3) + (9 * 3 * 4 + 4 + 4 + 3 * 4 + 4);
+  EXPECT_EQ(cnn->ParamCount(), convs + (3 * 3 * 4 * 3 + 3));
+  config.global_pool = true;
+  auto averaged = Cnn::Create(*backend_, config, DType::kF32, 2, 1);
+  ASSERT_TRUE(averaged.ok());
+  EXPECT_EQ(averaged->ParamCount(), convs + (4 * 3 + 3));
 }
 
 TEST_F(CnnTest, RejectsBadShapes) {
@@ -252,7 +261,7 @@ TEST(CnnTrainTest, LearnsBarsThroughTrainInEveryPrecision) {
     ASSERT_TRUE(metrics.ok()) << metrics.status().ToString();
     EXPECT_GT(metrics->accuracy, 0.95);
     EXPECT_GT(metrics->test_accuracy, 0.95);
-    EXPECT_EQ(metrics->params, (9 * 8 + 16) + (9 * 8 * 16 + 32) + (16 * 2 + 2));
+    EXPECT_EQ(metrics->params, (9 * 8 + 16) + (9 * 8 * 16 + 32) + (4 * 4 * 16 * 2 + 2));
   }
 }
 

@@ -59,7 +59,7 @@ TEST(ConfigTest, ParsesEveryArchitectureKnobAndShowsOnlyTheFamilysOwn) {
   auto cnn = ConfigFromArgs(std::vector<std::string>{
       "model=cnn", "stages=3", "stage1_channels=16", "stage2_channels=24", "stage3_channels=40",
       "stage4_channels=80", "blocks=2", "kernel_size=5", "downsample=stride", "batch_norm=false",
-      "depthwise=true", "residual=true", "activation=silu", "hidden_layers=4"});
+      "pooling=global_avg", "depthwise=true", "residual=true", "activation=silu", "hidden_layers=4"});
   ASSERT_TRUE(cnn.ok()) << cnn.status().ToString();
   EXPECT_EQ(cnn->model, ModelKind::kCnn);
   EXPECT_EQ(cnn->stages, 3);
@@ -68,15 +68,18 @@ TEST(ConfigTest, ParsesEveryArchitectureKnobAndShowsOnlyTheFamilysOwn) {
   EXPECT_EQ(cnn->kernel_size, 5);
   EXPECT_TRUE(cnn->stride_downsample);
   EXPECT_FALSE(cnn->batch_norm);
+  EXPECT_TRUE(cnn->global_pool);
   EXPECT_TRUE(cnn->depthwise);
   EXPECT_TRUE(ValidateConfig(*cnn).ok());
   // hidden_layers and stage4_channels do not count for a 3-stage cnn: the log leaves them out.
-  EXPECT_EQ(KnobsToString(*cnn).rfind(
-                "model=cnn activation=silu residual=true stage1_channels=16 stages=3 stage2_channels=24 "
-                "stage3_channels=40 blocks=2 kernel_size=5 downsample=stride batch_norm=false depthwise=true "
-                "precision=fp32 ",
-                0),
-            0u);
+  EXPECT_EQ(
+      KnobsToString(*cnn).rfind(
+          "model=cnn activation=silu residual=true stage1_channels=16 stages=3 stage2_channels=24 "
+          "stage3_channels=40 blocks=2 kernel_size=5 downsample=stride batch_norm=false pooling=global_avg "
+          "depthwise=true "
+          "precision=fp32 ",
+          0),
+      0u);
 
   auto lm = ConfigFromArgs(std::vector<std::string>{
       "model=lm", "d_model=96", "layers=3", "heads=6", "kv_heads=2", "attention=sliding_window", "window=32",

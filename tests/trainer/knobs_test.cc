@@ -32,6 +32,7 @@ TEST(KnobsTest, CatalogHoldsTheKnobsInOrder) {
                                              "kernel_size",
                                              "downsample",
                                              "batch_norm",
+                                             "pooling",
                                              "depthwise",
                                              "d_model",
                                              "layers",
@@ -200,7 +201,7 @@ TEST(KnobsTest, ConditionalKnobsNameTheirParentAndWhereTheyCount) {
       EXPECT_TRUE(knob.ActiveWhen(value));
     }
   }
-  EXPECT_EQ(conditional.size(), 31u);
+  EXPECT_EQ(conditional.size(), 32u);
   // Every knob but model and the training knobs belongs to a family.
   for (const std::string_view name :
        {"model", "precision", "lr", "schedule", "batch_size", "grad_accum", "epochs", "optimizer",
