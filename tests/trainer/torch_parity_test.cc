@@ -43,7 +43,6 @@
 namespace hpo::trainer {
 namespace {
 
-using kernels::Activation;
 using kernels::DType;
 using testing::Download;
 using testing::Upload;
@@ -138,12 +137,13 @@ std::vector<ParityCase> Cases() {
   cases.push_back(MlpCase("mlp_layernorm_residual_gelu", {.input_dim = 10,
                                                           .hidden_layers = 2,
                                                           .width = 12,
-                                                          .activation = Activation::kGelu,
+                                                          .activation = kernels::Activation::kGelu,
                                                           .classes = 5,
                                                           .layer_norm = true,
                                                           .residual = true}));
-  cases.push_back(MlpCase(
-      "mlp_tanh", {.input_dim = 10, .hidden_layers = 1, .width = 7, .activation = Activation::kTanh}));
+  cases.push_back(
+      MlpCase("mlp_tanh",
+              {.input_dim = 10, .hidden_layers = 1, .width = 7, .activation = kernels::Activation::kTanh}));
 
   cases.push_back(CnnCase("cnn_batchnorm_maxpool", SmallCnn()));
   CnnConfig strided = SmallCnn();
@@ -158,7 +158,7 @@ std::vector<ParityCase> Cases() {
   CnnConfig plain = SmallCnn();
   plain.batch_norm = false;
   plain.kernel_size = 5;
-  plain.activation = Activation::kSilu;
+  plain.activation = kernels::Activation::kSilu;
   cases.push_back(CnnCase("cnn_no_batchnorm", plain));
 
   cases.push_back(VitCase("vit_learned_layernorm_prenorm_gelu", SmallVit(PositionKind::kLearned)));
