@@ -102,27 +102,42 @@ std::vector<ArchModel> ArchModels() {
   const std::vector<Precision> both = {Precision::kFp32, Precision::kBf16};
   std::vector<ArchModel> models;
   const trainer::CnnConfig cnn = ArchCnn();
-  models.push_back({"cnn", "CNN 32-64", "cnn", TorchConfig(cnn), Factory<trainer::Cnn>(cnn), 128, 784, 10, 1,
-                    both, true, false});
+  models.push_back({.tag = "cnn",
+                    .label = "CNN 32-64",
+                    .family = "cnn",
+                    .config = TorchConfig(cnn),
+                    .make = Factory<trainer::Cnn>(cnn),
+                    .batch = 128,
+                    .input_size = 784,
+                    .labels = 10,
+                    .precisions = both,
+                    .latency = true});
   for (const int64_t d : {64, 128}) {
     const trainer::VitConfig vit = ArchVit(d);
-    models.push_back({"vit" + std::to_string(d), "ViT d" + std::to_string(d), "vit", TorchConfig(vit),
-                      Factory<trainer::Vit>(vit), 128, 784, 10, 1, both, true, false});
+    models.push_back({.tag = "vit" + std::to_string(d),
+                      .label = "ViT d" + std::to_string(d),
+                      .family = "vit",
+                      .config = TorchConfig(vit),
+                      .make = Factory<trainer::Vit>(vit),
+                      .batch = 128,
+                      .input_size = 784,
+                      .labels = 10,
+                      .precisions = both,
+                      .latency = true});
   }
   for (const int64_t d : {128, 256}) {
     const trainer::LmConfig lm = ArchLm(d);
-    models.push_back({"lm" + std::to_string(d),
-                      "LM d" + std::to_string(d),
-                      "lm",
-                      TorchConfig(lm),
-                      Factory<trainer::Lm>(lm),
-                      8,
-                      lm.seq_len,
-                      lm.vocab,
-                      lm.seq_len,
-                      {Precision::kFp32},
-                      false,
-                      true});
+    models.push_back({.tag = "lm" + std::to_string(d),
+                      .label = "LM d" + std::to_string(d),
+                      .family = "lm",
+                      .config = TorchConfig(lm),
+                      .make = Factory<trainer::Lm>(lm),
+                      .batch = 8,
+                      .input_size = lm.seq_len,
+                      .labels = lm.vocab,
+                      .tokens_per_row = lm.seq_len,
+                      .precisions = {Precision::kFp32},
+                      .decode = true});
   }
   return models;
 }

@@ -13,8 +13,10 @@
 // softmax ignores a constant added to all of a query's scores) is rounding noise on our side and must stay
 // below 1e-5 x the largest.
 //
-// Skips itself when /usr/bin/python3 cannot import torch.
+// One test per family, its cases in one PyTorch process. Skips itself when /usr/bin/python3 is missing or
+// cannot import torch.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
@@ -24,7 +26,6 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
-#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -309,73 +310,58 @@ double RelativeError(const float* a, const float* b, size_t n, double floor) {
   return diff / scale;
 }
 
-class TorchParityTest : public ::testing::TestWithParam<std::string> {
- protected:
-  // Runs every case on our side, then PyTorch's once over all of them.
-  static void SetUpTestSuite() {
-    outcomes_ = new std::map<std::string, Outcome>;
-    skip_ = new std::string;
-    failure_ = new std::string;
-    if (std::system((std::string(kPython) + " -c 'import torch' >/dev/null 2>&1").c_str()) != 0) {
-      *skip_ = std::string(kPython) + " cannot import torch (apt install python3-torch)";
-      return;
-    }
-    auto backend = kernels::CpuBackend::Create(kernels::BackendOptions{});
-    if (!backend.ok()) {
-      *failure_ = backend.status().ToString();
-      return;
-    }
-    const hpo::testing::TempDir dir;
-    std::string manifest = R"({"cases": [)";
-    for (const ParityCase& c : Cases()) {
-      const std::string folder = dir.File(c.name);
-      std::filesystem::create_directory(folder);
-      Result<Outcome> outcome = RunOurs(**backend, c, folder);
-      if (!outcome.ok()) {
-        *failure_ = c.name + ": " + outcome.status().ToString();
-        return;
-      }
-      manifest += (outcomes_->empty() ? "" : ", ") + ManifestEntry(c, *outcome);
-      (*outcomes_)[c.name] = std::move(*outcome);
-    }
-    manifest += "]}";
-    std::ofstream(dir.File("manifest.json")) << manifest;
-    const std::string command = std::string(kPython) + " " + HPO_SOURCE_DIR +
-                                "/tests/trainer/torch_parity.py " + dir.path() + " >" + dir.File("log") +
-                                " 2>&1";
-    if (std::system(command.c_str()) != 0) {
-      *failure_ = "torch_parity.py failed:\n" + ReadText(dir.File("log"));
-      return;
-    }
-    for (auto& [name, o] : *outcomes_) {
-      o.ref_logits = ReadFloats(dir.File(name + "/logits.bin"));
-      o.ref_eval = ReadFloats(dir.File(name + "/eval_logits.bin"));
-      o.ref_grads = ReadFloats(dir.File(name + "/grads.bin"));
-    }
-  }
+constexpr int kNoTorch = 77;     // torch_parity.py's exit status when it cannot import torch
+constexpr int kNoCommand = 127;  // the shell's when there is no kPython
 
-  static void TearDownTestSuite() {
-    delete outcomes_;
-    delete skip_;
-    delete failure_;
-  }
-
-  void SetUp() override {
-    if (!skip_->empty()) GTEST_SKIP() << *skip_;
-    ASSERT_TRUE(failure_->empty()) << *failure_;
-  }
-
-  static std::map<std::string, Outcome>* outcomes_;
-  static std::string* skip_;
-  static std::string* failure_;
+struct BothRun {
+  std::vector<Outcome> outcomes;  // with the ref_* fields filled
+  bool no_torch = false;
+  std::string failure;  // empty on success
 };
 
-std::map<std::string, Outcome>* TorchParityTest::outcomes_ = nullptr;
-std::string* TorchParityTest::skip_ = nullptr;
-std::string* TorchParityTest::failure_ = nullptr;
+// Runs `cases` on our side, then PyTorch's once over all of them.
+BothRun RunBoth(const std::vector<ParityCase>& cases) {
+  BothRun run;
+  std::vector<Outcome>& outcomes = run.outcomes;
+  const auto fail = [&run](std::string what) {
+    run.failure = std::move(what);
+    return std::move(run);
+  };
+  auto backend = kernels::CpuBackend::Create(kernels::BackendOptions{});
+  if (!backend.ok()) return fail(backend.status().ToString());
+  const hpo::testing::TempDir dir;
+  std::string manifest = R"({"cases": [)";
+  for (const ParityCase& c : cases) {
+    const std::string folder = dir.File(c.name);
+    std::filesystem::create_directory(folder);
+    Result<Outcome> outcome = RunOurs(**backend, c, folder);
+    if (!outcome.ok()) return fail(c.name + ": " + outcome.status().ToString());
+    manifest += (outcomes.empty() ? "" : ", ") + ManifestEntry(c, *outcome);
+    outcomes.push_back(std::move(*outcome));
+  }
+  manifest += "]}";
+  std::ofstream(dir.File("manifest.json")) << manifest;
+  const std::string command = std::string(kPython) + " " + HPO_SOURCE_DIR +
+                              "/tests/trainer/torch_parity.py " + dir.path() + " >" + dir.File("log") +
+                              " 2>&1";
+  const int status = std::system(command.c_str());
+  if (status != -1 && WIFEXITED(status) &&
+      (WEXITSTATUS(status) == kNoTorch || WEXITSTATUS(status) == kNoCommand)) {
+    run.no_torch = true;
+    return run;
+  }
+  if (status != 0) return fail("torch_parity.py failed:\n" + ReadText(dir.File("log")));
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string folder = dir.File(cases[i].name);
+    outcomes[i].ref_logits = ReadFloats(folder + "/logits.bin");
+    outcomes[i].ref_eval = ReadFloats(folder + "/eval_logits.bin");
+    outcomes[i].ref_grads = ReadFloats(folder + "/grads.bin");
+  }
+  return run;
+}
 
-TEST_P(TorchParityTest, LogitsAndEveryGradientMatchPyTorch) {
-  const Outcome& o = outcomes_->at(GetParam());
+void Compare(const std::string& name, const Outcome& o) {
+  SCOPED_TRACE(name);
   ASSERT_EQ(o.ref_logits.size(), o.logits.size());
   ASSERT_EQ(o.ref_eval.size(), o.eval_logits.size());
   ASSERT_EQ(o.ref_grads.size(), o.grads.size());
@@ -409,19 +395,27 @@ TEST_P(TorchParityTest, LogitsAndEveryGradientMatchPyTorch) {
   }
   std::printf(
       "[ parity ] %s: logits %.2e, inference logits %.2e, worst gradient %.2e (%s), zero gradients %.1e\n",
-      GetParam().c_str(), logits_error, eval_error, worst, worst_name.c_str(), worst_zero);
+      name.c_str(), logits_error, eval_error, worst, worst_name.c_str(), worst_zero);
 }
 
-std::vector<std::string> CaseNames() {
-  std::vector<std::string> names;
-  for (const ParityCase& c : Cases()) names.push_back(c.name);
-  return names;
+// One test per family: its cases run in one PyTorch process (importing torch takes about a second).
+class TorchParityTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TorchParityTest, LogitsAndEveryGradientMatchPyTorch) {
+  std::vector<ParityCase> cases;
+  for (ParityCase& c : Cases()) {
+    if (c.family == GetParam()) cases.push_back(std::move(c));
+  }
+  ASSERT_FALSE(cases.empty());
+  const BothRun run = RunBoth(cases);
+  if (run.no_torch)
+    GTEST_SKIP() << kPython << " is missing or cannot import torch (apt install python3-torch)";
+  ASSERT_TRUE(run.failure.empty()) << run.failure;
+  for (size_t i = 0; i < cases.size(); ++i) Compare(cases[i].name, run.outcomes[i]);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, TorchParityTest, ::testing::ValuesIn(CaseNames()),
-                         [](const ::testing::TestParamInfo<std::string>& case_info) {
-                           return case_info.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(Families, TorchParityTest, ::testing::Values("mlp", "cnn", "vit", "lm"),
+                         [](const ::testing::TestParamInfo<std::string>& family) { return family.param; });
 
 }  // namespace
 }  // namespace hpo::trainer
