@@ -17,18 +17,9 @@ constexpr int kEpochs = 5;
 }  // namespace
 
 Status RunAccuracySection(const TrainerBenchOptions& options, const Reporter& reporter) {
-  if (options.quick) {
-    reporter.Note("accuracy", "accuracy: skipped with --quick");
-    return Status::Ok();
-  }
-  const Result<trainer::Datasets> data = trainer::LoadFashionMnist(trainer::DatasetOptions{});
-  if (data.status().code() == StatusCode::kNotFound) {
-    reporter.Note("accuracy",
-                  "Fashion-MNIST: not installed (apt install dataset-fashion-mnist); accuracy skipped (" +
-                      data.status().message() + ")");
-    return Status::Ok();
-  }
-  HPO_RETURN_IF_ERROR(data.status());
+  HPO_ASSIGN_OR_RETURN(const std::optional<trainer::Datasets> data,
+                       AccuracyData(options, reporter, "accuracy"));
+  if (!data.has_value()) return Status::Ok();
 
   Result<TorchFigures> torch = FailedPreconditionError("no PyTorch");
   if (options.torch != nullptr && options.torch->available()) {

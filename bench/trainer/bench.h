@@ -9,6 +9,7 @@
 #define HPO_BENCH_TRAINER_BENCH_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "bench/common/report.h"
 #include "bench/trainer/torch_peer.h"
 #include "kernels/backend.h"
+#include "trainer/dataset.h"
 #include "trainer/precision.h"
 
 namespace hpo::bench {
@@ -36,6 +38,11 @@ inline constexpr trainer::Precision kPrecisions[] = {trainer::Precision::kFp32, 
 // last CPU backend created sets it), so a section keeps one backend alive at a time.
 Result<std::unique_ptr<kernels::Backend>> MakeBenchBackend(const TrainerBenchOptions& options, int threads);
 
+// Fashion-MNIST for an accuracy section named `section`: nothing (and a note saying why) with --quick or
+// where the dataset is not installed; the error when it cannot be read.
+Result<std::optional<trainer::Datasets>> AccuracyData(const TrainerBenchOptions& options,
+                                                      const Reporter& reporter, const std::string& section);
+
 // PyTorch's figure `key` from its run `figures`, or nothing (no peer, or the key was not measured).
 Value PeerValue(const Result<TorchFigures>& figures, const std::string& key);
 // a / b as a number, or nothing when either is missing or b is not positive.
@@ -48,6 +55,11 @@ Status RunStepSection(const TrainerBenchOptions& options, const Reporter& report
 Status RunLatencySection(const TrainerBenchOptions& options, const Reporter& reporter);  // --section latency
 Status RunAccuracySection(const TrainerBenchOptions& options,
                           const Reporter& reporter);  // --section accuracy
+// --section arch: the CNN, ViT and language-model families' training throughput, batch-1 latency and
+// decode latency beside PyTorch (bench/trainer/torch_arch.py).
+Status RunArchSection(const TrainerBenchOptions& options, const Reporter& reporter);
+// --section arch-accuracy (not with --quick): CNN and ViT on Fashion-MNIST, 10 epochs, beside PyTorch.
+Status RunArchAccuracySection(const TrainerBenchOptions& options, const Reporter& reporter);
 
 }  // namespace hpo::bench
 

@@ -1,9 +1,11 @@
 // hpo-bench-trainer: prints, side by side and in one run, the trainer's training-step throughput, the
 // share of the step spent in its GEMMs, batch-1 latency and Fashion-MNIST accuracy in fp32, bf16 and fp16,
+// and the CNN, ViT and language-model families' throughput, latency and accuracy (arch, arch-accuracy),
 // against PyTorch where it is installed. See bench.h.
 //
 //   hpo-bench-trainer [--quick] [--json] [--threads N] [--device cpu|cuda|auto]
-//                     [--section step|gemm|latency|accuracy|all] [--torch-script PATH] [--python PATH]
+//                     [--section step|gemm|latency|accuracy|arch|arch-accuracy|all] [--torch-script PATH]
+//                     [--python PATH]
 //
 // Exit status: 0 when every section ran, 1 when one failed (its error on stderr), 2 for bad options. The
 // figures are never judged here: a benchmark prints, tests assert.
@@ -61,9 +63,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   app.add_option("--section", section, "run one part only")
-      ->check(CLI::IsMember({"all", "step", "gemm", "latency", "accuracy"}))
+      ->check(CLI::IsMember({"all", "step", "gemm", "latency", "accuracy", "arch", "arch-accuracy"}))
       ->capture_default_str();
-  app.add_option("--torch-script", torch_script, "PyTorch's side (torch_step.py)")->capture_default_str();
+  app.add_option("--torch-script", torch_script, "PyTorch's side (torch_step.py; torch_arch.py beside it)")
+      ->capture_default_str();
   app.add_option("--python", python,
                  "the Python that runs it (Debian's python3-torch lives in /usr/bin/python3)")
       ->capture_default_str();
@@ -135,7 +138,9 @@ int main(int argc, char** argv) {
                                            /*gemm_table=*/all || section == "gemm");
        }},
       {"latency", [&] { return hpo::bench::RunLatencySection(options, reporter); }},
-      {"accuracy", [&] { return hpo::bench::RunAccuracySection(options, reporter); }}};
+      {"accuracy", [&] { return hpo::bench::RunAccuracySection(options, reporter); }},
+      {"arch", [&] { return hpo::bench::RunArchSection(options, reporter); }},
+      {"arch-accuracy", [&] { return hpo::bench::RunArchAccuracySection(options, reporter); }}};
   int failures = 0;
   for (const Part& part : parts) {
     const bool wanted =

@@ -22,15 +22,6 @@ Result<StepRun> TimeTrainingStep(kernels::Backend& backend, const trainer::MlpCo
                                  const StepTimingOptions& options) {
   const DType dtype = trainer::ComputeType(precision);
   HPO_ASSIGN_OR_RETURN(trainer::Mlp mlp, trainer::Mlp::Create(backend, config, dtype, batch, options.seed));
-  trainer::OptimizerOptions optimizer_options;
-  optimizer_options.kind = trainer::OptimizerKind::kAdamW;
-  optimizer_options.weight_decay = 0.01;
-  HPO_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Optimizer> optimizer,
-                       trainer::Optimizer::Create(backend, optimizer_options, mlp.params(), mlp.grads(),
-                                                  mlp.layout(), mlp.compute_params()));
-  HPO_ASSIGN_OR_RETURN(trainer::LossScaler scaler,
-                       trainer::LossScaler::Create({.enabled = trainer::NeedsLossScaling(precision)}));
-
   // Random inputs (standard normal) and labels, uploaded once and cast to the compute type.
   Rng rng(DeriveSeed(options.seed, 7));
   std::vector<float> x_host(static_cast<size_t>(batch * config.input_dim));
@@ -40,20 +31,34 @@ Result<StepRun> TimeTrainingStep(kernels::Backend& backend, const trainer::MlpCo
   HPO_ASSIGN_OR_RETURN(Buffer x32, backend.Allocate(x_host.size(), DType::kF32));
   HPO_ASSIGN_OR_RETURN(Buffer x, backend.Allocate(x_host.size(), dtype));
   HPO_ASSIGN_OR_RETURN(Buffer y, backend.Allocate(y_host.size(), DType::kI32));
-  HPO_ASSIGN_OR_RETURN(Buffer loss, backend.Allocate(1, mlp.master_dtype()));
   HPO_RETURN_IF_ERROR(backend.Upload(std::span<const float>(x_host), x32.view()));
   HPO_RETURN_IF_ERROR(backend.Cast(x32.view(), x.view()));
   HPO_RETURN_IF_ERROR(backend.Upload(std::span<const int32_t>(y_host), y.view()));
+  return TimeModelSteps(backend, mlp, x.view(), y.view(), batch, precision, options);
+}
+
+Result<StepRun> TimeModelSteps(kernels::Backend& backend, trainer::Model& model, ConstView x, ConstView y,
+                               int64_t batch, trainer::Precision precision,
+                               const StepTimingOptions& options) {
+  trainer::OptimizerOptions optimizer_options;
+  optimizer_options.kind = trainer::OptimizerKind::kAdamW;
+  optimizer_options.weight_decay = 0.01;
+  HPO_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Optimizer> optimizer,
+                       trainer::Optimizer::Create(backend, optimizer_options, model.params(), model.grads(),
+                                                  model.layout(), model.compute_params()));
+  HPO_ASSIGN_OR_RETURN(trainer::LossScaler scaler,
+                       trainer::LossScaler::Create({.enabled = trainer::NeedsLossScaling(precision)}));
+  HPO_ASSIGN_OR_RETURN(Buffer loss, backend.Allocate(1, model.master_dtype()));
 
   uint64_t step = 0;
   // One step as trainer::Train runs it with grad_accum 1 and no clipping.
   auto one_step = [&]() -> Status {
     const double loss_scale = scaler.scale();
-    HPO_RETURN_IF_ERROR(mlp.ForwardBackward(x.view(), y.view(), batch, kernels::LossOptions{0.0, loss_scale},
-                                            step++, loss.view()));
+    HPO_RETURN_IF_ERROR(
+        model.ForwardBackward(x, y, batch, kernels::LossOptions{0.0, loss_scale}, step++, loss.view()));
     bool apply = true;
     if (scaler.enabled()) {
-      HPO_ASSIGN_OR_RETURN(const kernels::GradStats stats, backend.GradientStats(mlp.grads()));
+      HPO_ASSIGN_OR_RETURN(const kernels::GradStats stats, backend.GradientStats(model.grads()));
       apply = scaler.Update(!stats.finite);
     }
     if (apply) HPO_RETURN_IF_ERROR(optimizer->Step(1e-3, 1.0 / loss_scale));

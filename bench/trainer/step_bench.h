@@ -1,5 +1,5 @@
-// The training step of trainer::Train, timed on its own: trainer::Mlp::ForwardBackward and
-// trainer::Optimizer::Step (AdamW) on random inputs already in backend memory in the compute type, and
+// The training step of trainer::Train, timed on its own: Model::ForwardBackward (an MLP's, or any model's)
+// and trainer::Optimizer::Step (AdamW) on random inputs already in backend memory in the compute type, and
 // for fp16 the loss scaling of the trainer (Backend::GradientStats every step, trainer::LossScaler, the
 // step skipped on overflow).
 //
@@ -12,6 +12,7 @@
 #include "base/status.h"
 #include "kernels/backend.h"
 #include "trainer/mlp.h"
+#include "trainer/model.h"
 #include "trainer/precision.h"
 
 namespace hpo::bench {
@@ -32,10 +33,19 @@ struct StepRun {
 };
 
 // Times training steps of an MLP `config` at `batch` examples in `precision` with AdamW (lr 1e-3,
-// weight decay 0.01). Wall time: the steady clock around each block and a Synchronize.
+// weight decay 0.01), on standard normal inputs. Wall time: the steady clock around each block and a
+// Synchronize.
 Result<StepRun> TimeTrainingStep(kernels::Backend& backend, const trainer::MlpConfig& config,
                                  trainer::Precision precision, int64_t batch,
                                  const StepTimingOptions& options);
+
+// The same for any model (built on `backend` in ComputeType(precision), e.g. a trainer::Cnn, Vit or Lm):
+// steps on inputs x (`batch` rows in model.input_dtype(), in backend memory) and labels y (batch x
+// model.outputs_per_row(), kI32). options.seed is not used: the model and the inputs are the caller's.
+// The model's parameters change (they are trained).
+Result<StepRun> TimeModelSteps(kernels::Backend& backend, trainer::Model& model, kernels::ConstView x,
+                               kernels::ConstView y, int64_t batch, trainer::Precision precision,
+                               const StepTimingOptions& options);
 
 }  // namespace hpo::bench
 

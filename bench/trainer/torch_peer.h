@@ -49,6 +49,14 @@ class TorchPeer {
   const std::string& version() const { return version_; }  // "1.13.0", or "" when unavailable
   const TorchPeerOptions& options() const { return options_; }
 
+  // The same peer (python, threads, device, availability) running another script: e.g. torch_arch.py
+  // beside torch_step.py.
+  TorchPeer WithScript(std::string script) const {
+    TorchPeer peer = *this;
+    peer.options_.script = std::move(script);
+    return peer;
+  }
+
   // Runs the script with --mode `mode`, --threads, --device and `args`. The figures, or: FAILED_PRECONDITION
   // when the peer is unavailable; INTERNAL when the child cannot be started, fails or prints no JSON
   // object (the script's {"error": ...} message included when it printed one).

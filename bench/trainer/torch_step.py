@@ -115,6 +115,25 @@ class Trainer:
         self.scaler.update()
 
 
+def time_steps(env, step, batch, a):
+    """Runs step() a.warmup times, then a.blocks timed blocks of a.steps; returns (batch x steps / block
+    time of the median block, process CPU seconds per wall second over the blocks)."""
+    for _ in range(a.warmup):
+        step()
+    env.sync()
+    rates, cpu, wall = [], 0.0, 0.0
+    for _ in range(a.blocks):
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        env.sync()
+        dt = time.perf_counter() - t0
+        cpu += cpu_seconds() - c0
+        wall += dt
+        rates.append(batch * a.steps / dt)
+    return statistics.median(rates), cpu / wall
+
+
 def warm_up(a, env, width, batch):
     """A throwaway trainer of this shape in every precision, --warmup steps each: PyTorch's first trainer
     in a process pays for its lazy set-up (allocator, kernels, thread pools), which later ones do not."""
@@ -138,22 +157,8 @@ def mode_step(a, env, out):
         y = torch.randint(0, 10, (batch,), generator=g).to(env.device)
         for precision in env.precisions:
             t = Trainer(env, width, precision, a.seed)
-            for _ in range(a.warmup):
-                t.step(x, y)
-            env.sync()
-            rates, cpu, wall = [], 0.0, 0.0
-            for _ in range(a.blocks):
-                c0, t0 = cpu_seconds(), time.perf_counter()
-                for _ in range(a.steps):
-                    t.step(x, y)
-                env.sync()
-                dt = time.perf_counter() - t0
-                cpu += cpu_seconds() - c0
-                wall += dt
-                rates.append(batch * a.steps / dt)
             key = f"step_{precision}_w{width}_b{batch}"
-            out[key + "_sps"] = statistics.median(rates)
-            out[key + "_cpu_per_wall"] = cpu / wall
+            out[key + "_sps"], out[key + "_cpu_per_wall"] = time_steps(env, lambda: t.step(x, y), batch, a)
 
 
 def mode_latency(a, env, out):
@@ -199,7 +204,8 @@ def load_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def mode_accuracy(a, env, out):
+def fashion_mnist(env):
+    """(train images, train labels, test images, test labels) on the device: images n x 784 in [0, 1]."""
     def images(name):
         x = load_idx(f"{DATA}/{name}").reshape(-1, 784).astype(np.float32) / 255.0
         return torch.from_numpy(x).to(env.device)
@@ -207,22 +213,33 @@ def mode_accuracy(a, env, out):
     def labels(name):
         return torch.from_numpy(load_idx(f"{DATA}/{name}").astype(np.int64)).to(env.device)
 
-    xtr, ytr = images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz")
-    xte, yte = images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz")
+    return (images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz"),
+            images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz"))
+
+
+def train_epochs(env, trainer, xtr, ytr, epochs, batch):
+    """Trains `trainer` (a step(x, y) and a model) for `epochs` shuffled epochs of `batch`; returns the
+    training seconds."""
+    n, train_s = xtr.shape[0], 0.0
+    for _ in range(epochs):
+        trainer.model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n).to(env.device)
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
+            trainer.step(xtr[idx], ytr[idx])
+        env.sync()
+        train_s += time.perf_counter() - t0
+    return train_s
+
+
+def mode_accuracy(a, env, out):
+    xtr, ytr, xte, yte = fashion_mnist(env)
     n = xtr.shape[0]
     warm_up(a, env, 256, a.batch)
     for precision in env.precisions:
         t = Trainer(env, 256, precision, a.seed)
-        train_s = 0.0
-        for _ in range(a.epochs):
-            t.model.train()
-            t0 = time.perf_counter()
-            perm = torch.randperm(n).to(env.device)
-            for i in range(0, n, a.batch):
-                idx = perm[i:i + a.batch]
-                t.step(xtr[idx], ytr[idx])
-            env.sync()
-            train_s += time.perf_counter() - t0
+        train_s = train_epochs(env, t, xtr, ytr, a.epochs, a.batch)
         t.model.eval()
         with torch.no_grad(), env.autocast(precision):
             pred = t.model(xte).float().argmax(1)
