@@ -53,7 +53,8 @@ inline std::string TorchConfig(const trainer::CnnConfig& c) {
   s << R"(], "blocks": )" << c.blocks << R"(, "kernel_size": )" << c.kernel_size
     << R"(, "stride_downsample": )" << Bool(c.stride_downsample) << R"(, "batch_norm": )"
     << Bool(c.batch_norm) << R"(, "depthwise": )" << Bool(c.depthwise) << R"(, "residual": )"
-    << Bool(c.residual) << R"(, "activation": ")" << kernels::ActivationName(c.activation) << R"("})";
+    << Bool(c.residual) << R"(, "global_pool": )" << Bool(c.global_pool) << R"(, "activation": ")"
+    << kernels::ActivationName(c.activation) << R"("})";
   return s.str();
 }
 

@@ -180,12 +180,24 @@ class Cnn(nn.Module):
                 self.names.append(f"s{s + 1}b{b + 1}.")
                 cin = cout
         self.units = nn.Sequential(*units)
-        self.head = nn.Linear(cin, c["classes"])
+        # The head reads the last block's output averaged over its pixels, or flattened in hpo's NHWC order.
+        self.global_pool = c.get("global_pool", False)
+        features = cin
+        if not self.global_pool:
+            h, w, _ = self.shape
+            for _ in range(len(c["stage_channels"]) - 1):
+                h, w = (h // 2, w // 2) if not c.get("stride_downsample", False) else ((h - 1) // 2 + 1,
+                                                                                        (w - 1) // 2 + 1)
+            features = h * w * cin
+        self.head = nn.Linear(features, c["classes"])
 
     def forward(self, x):
         h, w, ch = self.shape
         x = x.reshape(-1, h, w, ch).permute(0, 3, 1, 2)
-        return self.head(self.units(x).mean(dim=(2, 3)))
+        y = self.units(x)
+        if self.global_pool:
+            return self.head(y.mean(dim=(2, 3)))
+        return self.head(y.permute(0, 2, 3, 1).reshape(y.shape[0], -1))
 
     def hpo_params(self):
         p = []

@@ -161,6 +161,9 @@ std::vector<ParityCase> Cases() {
   plain.kernel_size = 5;
   plain.activation = kernels::Activation::kSilu;
   cases.push_back(CnnCase("cnn_no_batchnorm", plain));
+  CnnConfig averaged = SmallCnn();
+  averaged.global_pool = true;
+  cases.push_back(CnnCase("cnn_global_average_pooling", averaged));
 
   cases.push_back(VitCase("vit_learned_layernorm_prenorm_gelu", SmallVit(PositionKind::kLearned)));
   VitConfig sinusoidal = SmallVit(PositionKind::kSinusoidal);
