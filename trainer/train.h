@@ -1,7 +1,8 @@
-// Train: one builtin trial. Trains an MLP on a preloaded dataset in the trial's precision with the
-// configured optimizer, schedule and regularisation, then reports validation and test accuracy, validation
-// loss, batch-1 latency (p50, p99) and batch-256 throughput in that precision, model size, peak backend
-// memory and time. Validation runs after every epoch (its figures go to the progress callback); latency
+// Train: one builtin trial. Trains a model of the config's family (model_factory.h: mlp, cnn, vit, or the
+// language model on text) on a preloaded dataset in the trial's precision with the configured optimizer,
+// schedule and regularisation, then reports validation and test accuracy, validation loss, batch-1
+// latency (p50, p99) and batch-256 throughput in that precision (the language model also bits per byte,
+// decode latency with its KV cache and prefill speed), model size, peak backend memory and time. Validation runs after every epoch (its figures go to the progress callback); latency
 // and throughput are measured once, after the first epoch, since training does not change them.
 //
 // Each epoch visits the training examples in an order shuffled from the seed (Fisher-Yates on
