@@ -21,8 +21,9 @@ if [[ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   echo "Fashion-MNIST is not installed (dataset-fashion-mnist)"; exit 1
 fi
 
-# The example as shipped, with a smaller budget: 6 trials of 1 epoch on 1,000 images, no pruner. Seed 4's
-# first six proposals cover all three families (the proposals of a seed are fixed).
+# The example as shipped, with a smaller budget: 6 trials of 1 epoch on 1,000 images, no pruner. Seed 11's
+# first six proposals cover all three families (the proposals of a seed are fixed); it is no other
+# integration test's, since pruning_study_test tells its trainers apart from others by their trial seeds.
 python3 - "$src/examples/fmnist-arch.json" "$dir/study.json" <<'PY'
 import json, sys
 study = json.load(open(sys.argv[1]))
@@ -30,7 +31,7 @@ study["budget"] = {"max_trials": 6, "max_parallel": 2}
 study["task"]["builtin"]["fixed"]["epochs"] = 1
 study["task"]["builtin"]["train_limit"] = 1000
 study.pop("pruner", None)
-study["seed"] = 4
+study["seed"] = 11
 json.dump(study, open(sys.argv[2], "w"))
 PY
 
