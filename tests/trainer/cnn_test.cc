@@ -218,14 +218,7 @@ TEST_F(CnnTest, HalfPrecisionForwardTracksFloat) {
   auto logits_in = [&](DType dtype) {
     auto cnn = Cnn::Create(*backend_, config, dtype, rows, 9);
     EXPECT_TRUE(cnn.ok());
-    kernels::Buffer xf = Upload(*backend_, x);
-    auto xt = backend_->Allocate(x.size(), dtype);
-    EXPECT_TRUE(xt.ok());
-    EXPECT_TRUE(backend_->Cast(xf.view(), xt->view()).ok());
-    EXPECT_TRUE(cnn->Forward(xt->view(), rows).ok());
-    auto out = backend_->Allocate(static_cast<size_t>(rows * 3), DType::kF32);
-    EXPECT_TRUE(backend_->Cast(cnn->logits().Sub(0, static_cast<size_t>(rows * 3)), out->view()).ok());
-    return Download<float>(*backend_, out->view());
+    return testing::ForwardLogits(*backend_, *cnn, x, rows, 3);
   };
   const std::vector<float> f32 = logits_in(DType::kF32);
   for (const auto& [dtype, tolerance] : {std::pair{DType::kF16, 0.02}, std::pair{DType::kBF16, 0.1}}) {

@@ -32,6 +32,21 @@ std::vector<T> Download(kernels::Backend& backend, kernels::ConstView view) {
   return host;
 }
 
+// The fp32 logits of `model` (rows x classes) for fp32 host inputs x, cast to the model's dtype first, as
+// the trainer feeds a half-precision model.
+inline std::vector<float> ForwardLogits(kernels::Backend& backend, Model& model, const std::vector<float>& x,
+                                        int64_t rows, int64_t classes) {
+  kernels::Buffer xf = Upload(backend, x);
+  auto xt = backend.Allocate(x.size(), model.dtype());
+  EXPECT_TRUE(xt.ok());
+  EXPECT_TRUE(backend.Cast(xf.view(), xt->view()).ok());
+  EXPECT_TRUE(model.Forward(xt->view(), rows).ok());
+  auto out = backend.Allocate(static_cast<size_t>(rows * classes), kernels::DType::kF32);
+  EXPECT_TRUE(out.ok());
+  EXPECT_TRUE(backend.Cast(model.logits().Sub(0, static_cast<size_t>(rows * classes)), out->view()).ok());
+  return Download<float>(backend, out->view());
+}
+
 struct GradientCheck {
   double tolerance = 1e-6;  // the largest relative error allowed per tensor
   double floor = 1e-6;      // the denominator's floor: gradients below it compare absolutely

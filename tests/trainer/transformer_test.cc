@@ -188,13 +188,7 @@ TEST_F(TransformerTest, HalfPrecisionForwardTracksFloat) {
   auto logits_in = [&](DType dtype) {
     auto vit = Vit::Create(*backend_, config, dtype, rows, 9);
     EXPECT_TRUE(vit.ok());
-    kernels::Buffer xf = Upload(*backend_, x);
-    auto xt = backend_->Allocate(x.size(), dtype);
-    EXPECT_TRUE(backend_->Cast(xf.view(), xt->view()).ok());
-    EXPECT_TRUE(vit->Forward(xt->view(), rows).ok());
-    auto out = backend_->Allocate(static_cast<size_t>(rows * 3), DType::kF32);
-    EXPECT_TRUE(backend_->Cast(vit->logits().Sub(0, static_cast<size_t>(rows * 3)), out->view()).ok());
-    return Download<float>(*backend_, out->view());
+    return testing::ForwardLogits(*backend_, *vit, x, rows, 3);
   };
   const std::vector<float> f32 = logits_in(DType::kF32);
   for (const auto& [dtype, tolerance] : {std::pair{DType::kF16, 0.01}, std::pair{DType::kBF16, 0.05}}) {
