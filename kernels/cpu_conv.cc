@@ -96,8 +96,13 @@ void MaxPoolForwardPixels(const Conv2dShape& s, const S* x, S* y, int32_t* argma
         }
       }
     }
-    // The chosen elements themselves: a copy, nothing rounded. (The checks guarantee a pixel per window.)
-    for (int64_t c = 0; c < ch; ++c) y[r * ch + c] = x[index[c]];
+    // The chosen elements themselves, nothing rounded: for float and double the best values, for the
+    // halves their bits (a NaN's payload too). (The checks guarantee a pixel per window.)
+    if constexpr (cpu::kDirect<S>) {
+      std::memcpy(y + r * ch, best.data(), static_cast<size_t>(ch) * sizeof(S));
+    } else {
+      for (int64_t c = 0; c < ch; ++c) y[r * ch + c] = x[index[c]];
+    }
   }
 }
 
