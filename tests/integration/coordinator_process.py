@@ -51,7 +51,8 @@ class Coordinator:
         self.address = "127.0.0.1:" + read(port_file)
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(os.path.join(self.dir, "coordinator.log")) as f:
             return f.read()[-4000:]
 
