@@ -419,7 +419,7 @@ class Study:
                 f"tell of trial {trial.number}: metrics must be a dict of name -> number, not "
                 f"{type(metrics).__name__}",
             )
-        values = {}
+        values: Dict[str, float] = {}
         for name, value in metrics.items():
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise HpoError(
@@ -468,10 +468,22 @@ class Study:
             raise ValueError(f"trial {trial.id} was asked through another Client")
 
 
+# What Study.optimize() evaluates, and what it calls after each trial.
+ObjectiveFunction = Callable[[Trial], Union[Mapping[str, float], Sequence[float], float]]
+Callback = Callable[[Study, Trial], None]
+
+
 class _OptimizeRun:
     """The shared state of one Study.optimize() call: its threads each run loop()."""
 
-    def __init__(self, study: Study, fn, n_trials: Optional[int], timeout: Optional[float], callbacks):
+    def __init__(
+        self,
+        study: Study,
+        fn: "ObjectiveFunction",
+        n_trials: Optional[int],
+        timeout: Optional[float],
+        callbacks: List["Callback"],
+    ):
         self.study = study
         self.fn = fn
         self.n_trials = n_trials
@@ -559,7 +571,7 @@ class _OptimizeRun:
     def _fail(self, trial: Trial, reason: str) -> None:
         self._finish(trial, lambda: self.study.tell_failed(trial, reason))
 
-    def _finish(self, trial: Trial, send) -> None:
+    def _finish(self, trial: Trial, send: Callable[[], None]) -> None:
         """Tells or fails `trial` with `send` (which sets its state), unless the coordinator has it."""
         if trial.should_prune or trial.should_stop:
             # Pruned or taken back by the coordinator: there is nothing to send.
@@ -573,7 +585,7 @@ class _OptimizeRun:
             trial.state = "stopped"  # the lease ran out or the study was cancelled meanwhile
 
 
-def _result_metrics(result, objectives: List[str]) -> Dict[str, float]:
+def _result_metrics(result: object, objectives: List[str]) -> Dict[str, float]:
     """What an objective function returned, as metrics by name."""
     if isinstance(result, Mapping):
         return {str(k): _number(k, v) for k, v in result.items()}
@@ -597,7 +609,7 @@ def _result_metrics(result, objectives: List[str]) -> Dict[str, float]:
     return {name: _number(name, v) for name, v in zip(objectives, result)}
 
 
-def _number(name, value) -> float:
+def _number(name: object, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"metric {name!r} must be a number, not {type(value).__name__}")
     return float(value)
@@ -648,7 +660,7 @@ class Client:
         self._check_open()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
@@ -707,15 +719,18 @@ class Client:
 
     # ---- internals ----
 
+    def _closed_error(self) -> HpoError:
+        return HpoError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"the client of {self.address} is closed; make a new hpo_client.Client",
+        )
+
     def _check_open(self) -> None:
         """Raises HpoError FAILED_PRECONDITION once the client is closed."""
         if self.closed:
-            raise HpoError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"the client of {self.address} is closed; make a new hpo_client.Client",
-            )
+            raise self._closed_error()
 
-    def _rpc(self, method, request, timeout: float, closing: bool = False):
+    def _rpc(self, method: Callable[..., Any], request: Any, timeout: float, closing: bool = False) -> Any:
         """Calls `method` with the client's token; every failure becomes an HpoError."""
         if not closing:
             self._check_open()
@@ -729,10 +744,10 @@ class Client:
             self._check_open()
             raise HpoError(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}") from None
 
-    def _study_call(self, method: str, request, timeout: Optional[float] = None):
+    def _study_call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
         return self._rpc(getattr(self._studies, method), request, timeout or self._timeout)
 
-    def _worker_call(self, method: str, request, timeout: Optional[float] = None):
+    def _worker_call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
         worker_id = self._register()
         request.worker_id = worker_id
         return self._rpc(getattr(self._workers, method), request, timeout or self._timeout)
@@ -752,8 +767,7 @@ class Client:
             self._timeout,
         )
         with self._lock:
-            closed = self._closed  # closed meanwhile: no heartbeat thread
-            if not closed and self._worker_id is None:
+            if not self._closed and self._worker_id is None:
                 self._worker_id = response.worker_id
                 self._heartbeat_s = max(response.heartbeat_ms, 50) / 1000.0
                 self._heartbeat = threading.Thread(
@@ -761,8 +775,8 @@ class Client:
                 )
                 self._heartbeat.start()
             worker_id = self._worker_id
-        if closed:
-            self._check_open()
+        if worker_id is None:  # closed meanwhile: nothing registered, no heartbeat thread
+            raise self._closed_error()
         return worker_id
 
     def _ask(self, study: Study, timeout: Optional[float]) -> Optional[Trial]:
@@ -840,7 +854,7 @@ class Client:
         return mine >= counts.running
 
     def _finish(
-        self, trial: Trial, state: str, method: str, request, metrics: Optional[Dict[str, float]] = None
+        self, trial: Trial, state: str, method: str, request: Any, metrics: Optional[Dict[str, float]] = None
     ) -> None:
         """Sends the tell (CompleteTrial) or fail (FailTrial) `request` of `trial`, once: then sets
         trial.state to `state` (and trial.metrics to `metrics`). A second tell, or one while another
@@ -913,7 +927,7 @@ def _resolve_token(token: Optional[str], token_file: Optional[str]) -> Optional[
     return (os.environ.get("HPO_TOKEN") or "").strip() or None
 
 
-def _to_spec(spec) -> study_pb2.StudySpec:
+def _to_spec(spec: Union[Mapping[str, Any], str, "os.PathLike[str]", study_pb2.StudySpec]) -> study_pb2.StudySpec:
     if isinstance(spec, study_pb2.StudySpec):
         return spec
     source = "study spec"
