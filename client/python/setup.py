@@ -112,11 +112,15 @@ class BuildPyWithStubs(build_py):
 
     def run(self):
         super().run()
-        out_dir = HERE if getattr(self, "editable_mode", False) else self.build_lib
+        editable = getattr(self, "editable_mode", False)
         try:
-            self._stubs = generate_stubs(out_dir)
+            self._stubs = generate_stubs(HERE if editable else self.build_lib)
         except StubError as e:
             sys.exit(str(e))
+        if editable:
+            # The editable install maps the packages it is told of to their folders here.
+            packages = self.distribution.packages
+            packages += [p for p in ("hpo", "hpo.v1") if p not in packages]
 
     def get_outputs(self, include_bytecode=1):
         return super().get_outputs(include_bytecode) + list(getattr(self, "_stubs", []))

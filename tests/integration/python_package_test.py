@@ -158,6 +158,24 @@ class PackageTest(unittest.TestCase):
         gone = run([self.python, "-c", "import hpo.v1.study_pb2"], cwd=self.dir, env=clean_env())
         self.assertNotEqual(gone.returncode, 0, gone.stdout)
 
+    def test_an_editable_install_imports_from_the_sources(self):
+        root = os.path.join(self.dir, "editable")
+        copy_sources(root)
+        venv = os.path.join(self.dir, "editable-venv")
+        made = run([sys.executable, "-m", "venv", "--system-site-packages", venv])
+        self.assertEqual(made.returncode, 0, made.stdout)
+        python = os.path.join(venv, "bin", "python")
+        installed = run([python, "-m", "pip", "install", "--no-build-isolation", "--no-index", "-e", "./client/python"],
+                        cwd=root, env=clean_env())
+        self.assertEqual(installed.returncode, 0, installed.stdout)
+        # The generated modules are beside the sources (an editable install has no build of its own).
+        where = run([python, "-c", "import hpo_client, hpo.v1.service_pb2 as s; print(hpo_client.__file__); "
+                     "print(s.__file__)"], cwd=self.dir, env=clean_env())
+        self.assertEqual(where.returncode, 0, where.stdout)
+        package = os.path.join(root, "client", "python")
+        self.assertEqual(where.stdout.split(), [os.path.join(package, "hpo_client", "__init__.py"),
+                                                os.path.join(package, "hpo", "v1", "service_pb2.py")])
+
     def test_building_without_the_protos_says_where_it_looked(self):
         root = os.path.join(self.dir, "no-protos")
         copy_sources(root, with_protos=False)
