@@ -83,6 +83,10 @@ def labels(argv):
     return found
 
 
+def gpus_slots_threads(argv):
+    return flag(argv, "--gpus"), flag(argv, "--slots"), flag(argv, "--threads")
+
+
 def flag(argv, name):
     values = [argv[i + 1] for i, a in enumerate(argv) if a == name]
     return values[0] if len(values) == 1 else values
@@ -116,10 +120,11 @@ class NodeScriptTest(unittest.TestCase):
         ran = run_node(node, CUDA_VISIBLE_DEVICES="1,3", HPO_CPUS="9")
         self.assertEqual(ran.returncode, 0, ran.stderr)
         argv = ran.stdout.splitlines()
-        self.assertEqual((flag(argv, "--gpus"), flag(argv, "--slots"), flag(argv, "--threads")), ("1,3", "2", "4"))
+        self.assertEqual(gpus_slots_threads(argv), ("1,3", "2", "4"))
         self.assertEqual(labels(argv), [f"gpu={H100_LABEL}", "node=gpu7"])  # the short host name
 
-        ran = run_node(node, CUDA_VISIBLE_DEVICES="1,3", HPO_SLOTS="4", HPO_CPUS="8", HPO_GPU_LABEL="h100-pool")
+        ran = run_node(node, CUDA_VISIBLE_DEVICES="1,3", HPO_SLOTS="4", HPO_CPUS="8",
+                       HPO_GPU_LABEL="h100-pool")
         argv = ran.stdout.splitlines()
         self.assertEqual((flag(argv, "--slots"), flag(argv, "--threads")), ("4", "2"))
         self.assertEqual(labels(argv)[0], "gpu=h100-pool")
@@ -173,7 +178,7 @@ class NodeScriptTest(unittest.TestCase):
         )
         self.assertEqual(ran.returncode, 0, ran.stderr)
         argv = ran.stdout.splitlines()
-        self.assertEqual((flag(argv, "--gpus"), flag(argv, "--slots"), flag(argv, "--threads")), ("0,1", "2", "8"))
+        self.assertEqual(gpus_slots_threads(argv), ("0,1", "2", "8"))
         self.assertEqual(labels(argv), [f"gpu={H100_LABEL}", "node=gpu7", "slurm_job=4242"])
         self.assertEqual(flag(argv, "--name"), "slurm-4242-gpu7")
         self.assertEqual(flag(argv, "--token-file"), token)
@@ -189,10 +194,12 @@ class ManifestsTest(unittest.TestCase):
             self.assertNotRegex(text, r"--label[= ]?gpu=", path)
             self.assertNotIn("--slots", text, path)
         self.assertIn("exec \"$HPO_BIN/hpo-worker-node\"", read("deploy", "slurm", "hpo-workers.sbatch"))
-        self.assertIn("ExecStart=/usr/local/bin/hpo-worker-node ", read("deploy", "systemd", "hpo-worker.service"))
+        unit = read("deploy", "systemd", "hpo-worker.service")
+        self.assertIn("ExecStart=/usr/local/bin/hpo-worker-node ", unit)
         self.assertNotIn("--label gpu=", read("deploy", "systemd", "worker.env").replace("#   ", ""))
         dockerfile = read("deploy", "docker", "Dockerfile.worker")
-        self.assertIn("COPY --chmod=0755 deploy/hpo-worker-node.sh /usr/local/bin/hpo-worker-node", dockerfile)
+        self.assertIn("COPY --chmod=0755 deploy/hpo-worker-node.sh /usr/local/bin/hpo-worker-node",
+                      dockerfile)
         self.assertIn('ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/hpo-worker-node"]', dockerfile)
 
     def test_the_daemonset_holds_every_gpu_of_its_nodes(self):
@@ -215,7 +222,8 @@ class ManifestsTest(unittest.TestCase):
 
         # Every selector on gpu that the docs and manifests show names that same label value.
         texts = {path: read(*path.split("/")) for path in (
-            "README.md", "deploy/README.md", "docs/concepts.md", "docs/study-spec.md", "client/python/README.md",
+            "README.md", "deploy/README.md", "docs/concepts.md", "docs/study-spec.md",
+            "client/python/README.md",
             "deploy/k8s/worker-daemonset.yaml", "deploy/k8s/worker-deployment.yaml")}
         seen = 0
         for path, text in texts.items():

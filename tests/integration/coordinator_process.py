@@ -9,7 +9,9 @@ import os
 import subprocess
 import time
 
-BIN = os.environ.get("HPO_BIN_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/bin"))
+BIN = os.environ.get("HPO_BIN_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin"
+)
 TOKEN = "python-client-test-token"
 
 

@@ -587,10 +587,16 @@ class PythonClientTest(unittest.TestCase):
         trial = study.ask(timeout=10)
         good = {"cost": 0.5, "quality": 0.25, "latency_ms": 1.0}
         cases = [
-            ({"quality": 0.25, "latency_ms": 1.0}, ["objective 'cost' is missing", "given: latency_ms, quality"]),
+            (
+                {"quality": 0.25, "latency_ms": 1.0},
+                ["objective 'cost' is missing", "given: latency_ms, quality"],
+            ),
             ({"cost": 0.5, "latency_ms": 1.0}, ["objective 'quality' is missing"]),
             ({"cost": 0.5, "quality": 0.25}, ["constraint metric 'latency_ms' is missing"]),
-            ({**good, "quality": float("nan")}, ["metric 'quality' is nan, not a finite number", "tell_failed"]),
+            (
+                {**good, "quality": float("nan")},
+                ["metric 'quality' is nan, not a finite number", "tell_failed"],
+            ),
             ({**good, "cost": float("inf")}, ["metric 'cost' is inf, not a finite number"]),
             ({**good, "extra": -float("inf")}, ["metric 'extra' is -inf"]),
             ({**good, "cost": "0.5"}, ["metric 'cost' must be a number, not str"]),
@@ -613,11 +619,14 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(trial.metrics, good)
 
         # A second tell or fail of a told trial is refused without a call, naming the trial.
-        for again in (lambda: study.tell(trial, {**good, "cost": 0.0}), lambda: study.tell_failed(trial, "no")):
+        tell_again = lambda: study.tell(trial, {**good, "cost": 0.0})  # noqa: E731
+        for again in (tell_again, lambda: study.tell_failed(trial, "no")):
             with self.assertRaises(hpo_client.HpoError) as caught:
                 again()
             self.assertEqual(caught.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
-            self.assertIn(f"trial {trial.id} (number {trial.number}) is already completed", caught.exception.message)
+            self.assertIn(
+                f"trial {trial.id} (number {trial.number}) is already completed", caught.exception.message
+            )
         (stored,) = study.trials(state="completed")
         self.assertEqual(stored["metrics"], good)  # the first tell's
 

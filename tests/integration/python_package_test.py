@@ -25,6 +25,8 @@ sys.path.insert(0, HERE)
 from coordinator_process import TOKEN, Coordinator  # noqa: E402
 
 SKIP = 77
+# pip's options for a build from Debian's packages alone: the venv's own setuptools and wheel, no index.
+OFFLINE = ["--no-build-isolation", "--no-index"]
 
 # Run by the venv's interpreter, in a folder that holds no hpo sources: an external study, asked and told
 # through the installed package. Prints one JSON line for the test to check.
@@ -59,7 +61,8 @@ except hpo_client.HpoError as e:
     closed = e.code.name
 print(json.dumps({
     "client": hpo_client.__file__, "stubs": hpo.v1.service_pb2_grpc.__file__,
-    "params": [list(t.params) for t in told], "told_equals_stored": all(stored[t.id] == t.metrics["loss"] for t in told),
+    "params": [list(t.params) for t in told],
+    "told_equals_stored": all(stored[t.id] == t.metrics["loss"] for t in told),
     "told": len(told), "state": state, "again": again, "closed": closed,
 }))
 """
@@ -98,8 +101,9 @@ class PackageTest(unittest.TestCase):
         if made.returncode != 0:
             shutil.rmtree(cls.dir, ignore_errors=True)
             if "ensurepip" in made.stdout:
-                print(f"python_package_test: SKIPPED: python3-venv is not installed ({sys.executable} -m venv "
-                      f"has no ensurepip); deploy/install-deps.sh installs it.\n{made.stdout}", flush=True)
+                print(f"python_package_test: SKIPPED: python3-venv is not installed ({sys.executable} "
+                      "-m venv has no ensurepip); deploy/install-deps.sh installs it.", flush=True)
+                print(made.stdout, flush=True)
                 sys.exit(SKIP)
             raise RuntimeError(f"{sys.executable} -m venv failed:\n{made.stdout}")
         cls.python = os.path.join(cls.venv, "bin", "python")
@@ -109,8 +113,8 @@ class PackageTest(unittest.TestCase):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def pip_install(self, root):
-        return run([self.python, "-m", "pip", "install", "--no-build-isolation", "--no-index", "./client/python"],
-                   cwd=root, env=clean_env())
+        argv = [self.python, "-m", "pip", "install", *OFFLINE, "./client/python"]
+        return run(argv, cwd=root, env=clean_env())
 
     def test_pip_install_into_a_venv_then_use_the_package(self):
         root = os.path.join(self.dir, "repo")
@@ -165,8 +169,8 @@ class PackageTest(unittest.TestCase):
         made = run([sys.executable, "-m", "venv", "--system-site-packages", venv])
         self.assertEqual(made.returncode, 0, made.stdout)
         python = os.path.join(venv, "bin", "python")
-        installed = run([python, "-m", "pip", "install", "--no-build-isolation", "--no-index", "-e", "./client/python"],
-                        cwd=root, env=clean_env())
+        installed = run([python, "-m", "pip", "install", *OFFLINE, "-e", "./client/python"], cwd=root,
+                        env=clean_env())
         self.assertEqual(installed.returncode, 0, installed.stdout)
         # The generated modules are beside the sources (an editable install has no build of its own).
         where = run([python, "-c", "import hpo_client, hpo.v1.service_pb2 as s; print(hpo_client.__file__); "

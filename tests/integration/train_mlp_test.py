@@ -56,7 +56,8 @@ class TrainMlpTest(unittest.TestCase):
     def test_the_spec_optimises_validation_accuracy(self):
         objectives = {o["name"]: o["direction"] for o in self.spec["objectives"]}
         self.assertEqual(objectives, {"val_accuracy": "MAXIMIZE", "latency_ms": "MINIMIZE"})
-        self.assertEqual(self.spec["task"]["command"]["argv"][:2], ["/usr/bin/python3", "examples/train_mlp.py"])
+        argv = self.spec["task"]["command"]["argv"]
+        self.assertEqual(argv[:2], ["/usr/bin/python3", "examples/train_mlp.py"])
 
     def test_the_objective_never_depends_on_the_test_set(self):
         wrong = tempfile.mkdtemp(prefix="hpo-train-mlp-")

@@ -114,9 +114,9 @@ class Trial:
     """A trial handed out by Study.ask(), to evaluate and pass to Study.tell() or Study.tell_failed().
 
     ``params`` maps each parameter's name to its value (float, int or str; a conditional parameter that
-    is inactive is absent), in the order of the spec's ``parameters``. ``should_stop`` turns true when the coordinator takes the trial back (the
-    study was cancelled, the lease ran out while the process was stopped, or the trial was pruned): stop
-    evaluating it; a tell would be refused.
+    is inactive is absent), in the order of the spec's ``parameters``. ``should_stop`` turns true when
+    the coordinator takes the trial back (the study was cancelled, the lease ran out while the process
+    was stopped, or the trial was pruned): stop evaluating it; a tell would be refused.
 
     ``report(step, metrics)`` sends intermediate results; with a pruner in the study's spec it returns
     True when the coordinator stops the trial early (``should_prune``). ``state`` is "running" until the
@@ -293,9 +293,10 @@ class Study:
         the study has ended, or every trial it still needs is already out with this client (tell those).
 
         Waits while none can be handed out yet (max_parallel trials are out, or a generation is being
-        evaluated elsewhere); raises TimeoutError when `timeout` seconds pass first. The first call registers the
-        client with the coordinator as a worker and starts its heartbeat thread, which keeps the lease of
-        every asked trial alive until it is told, however long the evaluation takes.
+        evaluated elsewhere); raises TimeoutError when `timeout` seconds pass first, and HpoError
+        FAILED_PRECONDITION when the client is closed, before or while it waits. The first call registers
+        the client with the coordinator as a worker and starts its heartbeat thread, which keeps the lease
+        of every asked trial alive until it is told, however long the evaluation takes.
         """
         return self._client._ask(self, timeout)
 
@@ -927,7 +928,9 @@ def _resolve_token(token: Optional[str], token_file: Optional[str]) -> Optional[
     return (os.environ.get("HPO_TOKEN") or "").strip() or None
 
 
-def _to_spec(spec: Union[Mapping[str, Any], str, "os.PathLike[str]", study_pb2.StudySpec]) -> study_pb2.StudySpec:
+def _to_spec(
+    spec: Union[Mapping[str, Any], str, "os.PathLike[str]", study_pb2.StudySpec]
+) -> study_pb2.StudySpec:
     if isinstance(spec, study_pb2.StudySpec):
         return spec
     source = "study spec"
@@ -949,7 +952,9 @@ def _to_spec(spec: Union[Mapping[str, Any], str, "os.PathLike[str]", study_pb2.S
         except ValueError as e:  # json.JSONDecodeError and yaml.YAMLError's parse errors
             raise HpoError(grpc.StatusCode.INVALID_ARGUMENT, f"{source}: {e}") from None
     if not isinstance(spec, Mapping):
-        raise HpoError(grpc.StatusCode.INVALID_ARGUMENT, f"{source}: expected an object, got {type(spec).__name__}")
+        raise HpoError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{source}: expected an object, got {type(spec).__name__}"
+        )
     try:
         return json_format.ParseDict(dict(spec), study_pb2.StudySpec())
     except json_format.ParseError as e:
@@ -965,7 +970,8 @@ def _ordered_params(params: Mapping[str, study_pb2.ParamValue], order: Sequence[
     """A trial's parameters as name -> value in the order of the spec's parameters (`order`); any the
     spec does not list (a synthetic task's default x1..xN) follow in natural order (x2 before x10)."""
     listed = set(order)
-    names = [n for n in order if n in params] + sorted((n for n in params if n not in listed), key=_natural_key)
+    unlisted = sorted((n for n in params if n not in listed), key=_natural_key)
+    names = [n for n in order if n in params] + unlisted
     return {name: _param_value(params[name]) for name in names}
 
 
