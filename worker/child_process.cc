@@ -329,10 +329,11 @@ Result<std::string> ResolveExecutable(const std::string& program, bool search_pa
   if (program.empty()) return InvalidArgumentError("cannot start a program with an empty name");
   std::error_code ec;
   const std::string cwd = std::filesystem::current_path(ec).string();
+  // A relative path stays relative when the working directory cannot be named (it was removed).
   const auto absolute = [&cwd](std::string_view path) {
-    if (path.front() == '/') return std::string(path);
+    if (path.front() == '/' || cwd.empty()) return std::string(path);
     while (path.size() > 2 && path.substr(0, 2) == "./") path.remove_prefix(2);
-    return cwd + (cwd.empty() || cwd.back() != '/' ? "/" : "") + std::string(path);
+    return cwd + (cwd.back() != '/' ? "/" : "") + std::string(path);
   };
   if (!search_path || program.find('/') != std::string::npos) return absolute(program);
   const char* path_env = std::getenv("PATH");
