@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import unittest
 
@@ -179,6 +180,30 @@ class PackageTest(unittest.TestCase):
         package = os.path.join(root, "client", "python")
         self.assertEqual(where.stdout.split(), [os.path.join(package, "hpo_client", "__init__.py"),
                                                 os.path.join(package, "hpo", "v1", "service_pb2.py")])
+
+    def test_a_source_distribution_carries_the_protos_and_installs_anywhere(self):
+        root = os.path.join(self.dir, "sdist")
+        copy_sources(root)
+        package = os.path.join(root, "client", "python")
+        made = run([self.python, "setup.py", "-q", "sdist", "--dist-dir", os.path.join(self.dir, "dist")],
+                   cwd=package, env=clean_env())
+        self.assertEqual(made.returncode, 0, made.stdout)
+        (tarball,) = os.listdir(os.path.join(self.dir, "dist"))
+        with tarfile.open(os.path.join(self.dir, "dist", tarball)) as tar:
+            names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+        carried = {"proto/hpo/v1/study.proto", "proto/hpo/v1/service.proto", "pyproject.toml", "setup.py",
+                   "hpo_client/client.py", "hpo_client/py.typed"}
+        self.assertTrue(carried <= names, sorted(names))
+        # Installed from a folder with no repository around it, into a venv of its own.
+        venv = os.path.join(self.dir, "sdist-venv")
+        self.assertEqual(run([sys.executable, "-m", "venv", "--system-site-packages", venv]).returncode, 0)
+        python = os.path.join(venv, "bin", "python")
+        installed = run([python, "-m", "pip", "install", *OFFLINE, os.path.join(self.dir, "dist", tarball)],
+                        cwd=self.dir, env=clean_env())
+        self.assertEqual(installed.returncode, 0, installed.stdout)
+        imported = run([python, "-c", "import hpo_client, hpo.v1.service_pb2_grpc"], cwd=self.dir,
+                       env=clean_env())
+        self.assertEqual(imported.returncode, 0, imported.stdout)
 
     def test_building_without_the_protos_says_where_it_looked(self):
         root = os.path.join(self.dir, "no-protos")
