@@ -4,7 +4,7 @@
 // norm, im2col / col2im, max and global average pooling, batch norm, casts, the
 // fused overflow check + gradient norm, the SGD-momentum and AdamW updates writing the half copy, an
 // accuracy count, and for transformers attention (forward and backward) and rotary position embeddings. The
-// CPU backend runs them on OpenBLAS; the CUDA backend on cuBLAS and kernels; both call the element math of
+// CPU backend runs them on oneDNN and OpenBLAS; the CUDA backend on cuBLAS and kernels; both call the element math of
 // kernels/element.h, kernels/half.h and kernels/philox.h.
 //
 // Memory model: every View passed to an operation points into memory of the backend that runs the

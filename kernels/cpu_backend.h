@@ -1,6 +1,6 @@
-// CpuBackend: the Backend on the host CPU. GEMM runs on OpenBLAS (cblas_sgemm for kF32, cblas_dgemm for the
-// kF64 reference path) and, for bf16 operands, on oneDNN's bf16 GEMM when the build has it (else the halves
-// are widened exactly to fp32 and multiplied by cblas_sgemm); every other operation is a loop over the
+// CpuBackend: the Backend on the host CPU. GEMM runs on oneDNN when the build has it (dnnl_sgemm for kF32,
+// its bf16 GEMM for bf16 operands) and on OpenBLAS otherwise (cblas_sgemm; cblas_dgemm for the kF64
+// reference path always); halves without a native GEMM are widened exactly to fp32 first. Every other operation is a loop over the
 // shared math of kernels/element.h, computing in fp32 (fp64 for kF64) and rounding to fp16 / bf16 to
 // nearest even exactly as kernels/half.h does, with the activation dispatched once per call rather than per
 // element. Sums run in a fixed order, so a fixed-seed run repeats bit for bit on one machine (the same CPU,
@@ -12,11 +12,11 @@
 //
 // Threads: the backend owns a pool of `BackendOptions::threads` threads (the caller's plus threads - 1
 // workers, kernels/cpu_thread_pool.h). Large GEMMs split over it, one single-threaded library call per
-// block; long element-wise operations (casts, optimizer updates) split by whole tiles; im2col, col2im, the
-// pools, the depthwise convolution, RMS norm, SwiGLU and the embedding by whole pixels, images, rows or
-// column ranges, and their column sums by fixed chunks of rows; attention by (batch, head) work items; each
-// part is computed by one thread alone, which changes no result. The other row operations, batch norm and
-// reductions run on the caller's thread. The libraries' own threading is off (Create sets OpenBLAS to one
+// block; long element-wise operations (casts, optimizer updates) split by whole tiles; the bias activations,
+// layer, batch and RMS norm, im2col, col2im, the pools, the depthwise convolution, SwiGLU and the embedding
+// by whole pixels, images, rows or column ranges, and their column sums by fixed chunks of rows; attention
+// by (batch, head) work items; each part is computed by one thread alone, which changes no result. A bias
+// gradient and the loss reductions run on the caller's thread. The libraries' own threading is off (Create sets OpenBLAS to one
 // thread, process-wide, and each oneDNN call runs on one thread). Idle workers block, so nothing spins
 // between calls; with one thread (the default) every operation runs on the caller's thread. Operations are
 // synchronous; Synchronize() returns OK at once.

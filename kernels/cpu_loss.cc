@@ -1,7 +1,8 @@
 // CpuBackend's loss operations: softmax cross-entropy with label smoothing and a gradient scale, and the
-// accuracy count. Both work a row at a time; a row of half logits is widened into fp32 scratch first.
+// accuracy count. Both work a row at a time; a row of half logits is widened into fp32 first.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/cpu_backend.h"
 #include "kernels/cpu_loops.h"
@@ -21,41 +22,40 @@ C RowMax(int64_t cols, const C* x) {
 
 // With t = (1 - eps) onehot(label) + eps / cols, per row:
 //   loss_r = max + log(sum_c exp(x_c - max)) - (1 - eps) x_label - (eps / cols) sum_c x_c
-//   d_c = (grad_scale / rows) (softmax_c - t_c).
-// loss = sum_r loss_r / rows, summed row by row in the compute type.
+//   d_c = (grad_scale / rows) (softmax_c - t_c)
+// for rows [begin, end), loss_r into row_loss[r].
 template <typename S>
-void SoftmaxCrossEntropyLoop(const LossOptions& options, int64_t rows, int64_t cols, const S* logits,
-                             const int32_t* labels, Compute<S>* loss, S* dlogits, Compute<S>* row_buf,
-                             Compute<S>* grad_buf) {
+void SoftmaxCrossEntropyRows(const LossOptions& options, int64_t rows, int64_t cols, const S* logits,
+                             const int32_t* labels, S* dlogits, int64_t begin, int64_t end,
+                             Compute<S>* row_loss) {
   using C = Compute<S>;
   const C eps = static_cast<C>(options.label_smoothing);
   const C eps_per_class = static_cast<C>(options.label_smoothing / static_cast<double>(cols));
   const C scale = static_cast<C>(options.grad_scale / static_cast<double>(rows));
-  C total = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const C* x = cpu::LoadTile(logits + r * cols, cols, row_buf);
+  std::vector<C> row_buf = cpu::RowBuffer<S>(cols), grad_buf = cpu::RowBuffer<S>(cols);
+  for (int64_t r = begin; r < end; ++r) {
+    const C* x = cpu::LoadRow(logits + r * cols, cols, row_buf);
     const int32_t label = labels[r];
     const C max = RowMax(cols, x);
     // The logit terms first: the exponentials below may overwrite x (dlogits may be the logits).
-    C row_loss = -(C(1) - eps) * x[label];
+    C terms = -(C(1) - eps) * x[label];
     if (options.label_smoothing > 0) {
-      row_loss -= eps_per_class * cpu::LaneSum<C>(cols, [&](int64_t c) { return x[c]; });
+      terms -= eps_per_class * cpu::LaneSum<C>(cols, [&](int64_t c) { return x[c]; });
     }
     if (dlogits == nullptr) {
       const C sum_exp = cpu::LaneSum<C>(cols, [&](int64_t c) { return ElementExp(x[c] - max); });
-      total += max + ElementLog(sum_exp) + row_loss;
+      row_loss[r] = max + ElementLog(sum_exp) + terms;
       continue;
     }
     S* d = dlogits + r * cols;
-    C* out = cpu::TileTarget(d, grad_buf);
+    C* out = cpu::TileTarget(d, grad_buf.data());
     for (int64_t c = 0; c < cols; ++c) out[c] = ElementExp(x[c] - max);
     const C sum_exp = cpu::LaneSum<C>(cols, [&](int64_t c) { return out[c]; });
-    total += max + ElementLog(sum_exp) + row_loss;
+    row_loss[r] = max + ElementLog(sum_exp) + terms;
     for (int64_t c = 0; c < cols; ++c) out[c] = scale * (out[c] / sum_exp - eps_per_class);
     out[label] -= scale * (C(1) - eps);
     cpu::StoreTile(out, d, cols);
   }
-  loss[0] = total / static_cast<C>(rows);
 }
 
 template <typename S>
@@ -84,16 +84,19 @@ Status CpuBackend::SoftmaxCrossEntropyImpl(const LossOptions& options, int64_t r
                                   std::to_string(r) + " is outside [0, " + std::to_string(cols) + ")");
     }
   }
+  // The rows split over the pool, each by one thread; their losses then summed in row order on this thread,
+  // so the split changes no bit.
   cpu::DispatchFloating(logits.dtype, [&]<typename S>() {
-    Compute<S>* row_buf = nullptr;
-    Compute<S>* grad_buf = nullptr;
-    if constexpr (!cpu::kDirect<S>) {
-      row_buf = ScratchFloats(kRow0, static_cast<size_t>(cols));
-      grad_buf = ScratchFloats(kRow1, static_cast<size_t>(cols));
-    }
-    SoftmaxCrossEntropyLoop<S>(options, rows, cols, static_cast<const S*>(logits.data), label_data,
-                               static_cast<Compute<S>*>(loss.data),
-                               dlogits.size > 0 ? static_cast<S*>(dlogits.data) : nullptr, row_buf, grad_buf);
+    using C = Compute<S>;
+    std::vector<C> row_loss(static_cast<size_t>(rows));
+    S* d = dlogits.size > 0 ? static_cast<S*>(dlogits.data) : nullptr;
+    pool_->RunRanges(rows, 1, cpu::MinItemsPerThread(cols), [&](int64_t begin, int64_t end) {
+      SoftmaxCrossEntropyRows<S>(options, rows, cols, static_cast<const S*>(logits.data), label_data, d,
+                                 begin, end, row_loss.data());
+    });
+    C total = 0;
+    for (const C l : row_loss) total += l;
+    static_cast<C*>(loss.data)[0] = total / static_cast<C>(rows);
   });
   return Status::Ok();
 }
