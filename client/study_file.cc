@@ -269,6 +269,7 @@ Result<v1::StudySpec> ParseJson(std::string_view json, std::string_view source_n
   v1::StudySpec spec;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
+  options.case_insensitive_enum_parsing = true;  // "direction": "maximize", "Maximize", "MAXIMIZE"
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &spec, options);
   if (!status.ok()) {

@@ -66,7 +66,7 @@ class DashboardApiTest : public ::testing::Test {
     spec.mutable_task()->mutable_synthetic()->set_function("zdt1");
     spec.mutable_task()->mutable_synthetic()->set_dims(2);
     for (const char* name : {"f1", "f2"}) spec.add_objectives()->set_name(name);
-    spec.mutable_budget()->set_max_trials(static_cast<uint32_t>(results.size()));
+    spec.mutable_budget()->set_max_trials(std::max<uint32_t>(1, static_cast<uint32_t>(results.size())));
     auto study = core_->CreateStudy(spec);
     EXPECT_TRUE(study.ok()) << study.status().ToString();
     v1::RegisterWorkerRequest worker;
@@ -204,6 +204,22 @@ TEST_F(DashboardApiTest, OneStudyCarriesItsSpecAndTheHypervolumeOfItsFront) {
   EXPECT_NEAR(Field(hv, "reference").list_value().values(0).number_value(), 4.3, 1e-12);
   EXPECT_NEAR(Field(hv, "reference").list_value().values(1).number_value(), 4.3, 1e-12);
   EXPECT_EQ(Field(hv, "completed").number_value(), 4);
+  EXPECT_EQ(Field(hv, "rule").string_value(), "worst + 10% of range");
+  // The same numbers as the Core's GetParetoFront, which the gRPC API (and so hpoctl) answers with.
+  const auto core_front = core_->GetParetoFront(id);
+  ASSERT_TRUE(core_front.ok());
+  EXPECT_EQ(Field(hv, "value").number_value(), core_front->hypervolume());
+  EXPECT_EQ(Field(hv, "reference").list_value().values(0).number_value(), core_front->reference_point(0));
+  // The front's own route carries it too.
+  const auto front = ParseJson(Get(api, "/api/v1/studies/" + std::to_string(id) + "/front").body);
+  EXPECT_EQ(Field(Field(front, "hypervolume"), "value").number_value(), core_front->hypervolume());
+}
+
+TEST_F(DashboardApiTest, AStudyWithNoCompletedTrialHasNoHypervolume) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const uint64_t id = RunStudy({});
+  const auto study = ParseJson(Get(api, "/api/v1/studies/" + std::to_string(id)).body);
+  EXPECT_TRUE(Field(study, "hypervolume").has_null_value());
 }
 
 TEST_F(DashboardApiTest, TrialsAndFrontAgreeWithTheCore) {
