@@ -39,11 +39,14 @@ namespace {
 constexpr std::string_view kCannotReach = "cannot reach ";
 constexpr std::string_view kNoAnswerFrom = "no answer from ";
 
-bool Contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool Contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
 // The reason in words for gRPC's transport message, or "" when it is not one of the transport's.
 std::string TransportReason(std::string_view message) {
-  if (Contains(message, "Connection refused")) return "connection refused (is hpo-coordinator running there?)";
+  if (Contains(message, "Connection refused"))
+    return "connection refused (is hpo-coordinator running there?)";
   if (Contains(message, "DNS resolution failed") || Contains(message, "Domain name not found") ||
       Contains(message, "Name or service not known") || Contains(message, "name resolution")) {
     return "the host name does not resolve";

@@ -738,9 +738,9 @@ std::string FormatStudiesTable(const v1::ListStudiesResponse& studies) {
 namespace {
 
 // A study's row for CSV and JSON: the columns of kStudyColumns, in order.
-constexpr const char* kStudyColumns[] = {"id",      "name",    "state",     "completed",  "pruned",
-                                         "failed",  "running", "pending",   "cancelled",  "max_trials",
-                                         "created_ms", "finished_ms"};
+constexpr const char* kStudyColumns[] = {"id",        "name",       "state",      "completed",
+                                         "pruned",    "failed",     "running",    "pending",
+                                         "cancelled", "max_trials", "created_ms", "finished_ms"};
 
 std::vector<Value> StudyRow(const v1::Study& study) {
   const v1::TrialCounts& c = study.counts();

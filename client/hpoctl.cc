@@ -16,8 +16,8 @@
 #include "client/export.h"
 #include "client/format.h"
 #include "client/front.h"
-#include "client/proto_json.h"
 #include "client/progress.h"
+#include "client/proto_json.h"
 #include "client/study_file.h"
 #include "client/svg.h"
 #include "client/watch.h"
@@ -483,7 +483,8 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   }
   StudyClientOptions options;
   options.deadline = std::chrono::milliseconds(deadline_ms);
-  auto token = missing_token_file.empty() ? LoadToken(token_file, getenv(kTokenEnvVar)) : Result<std::string>(std::string());
+  auto token = missing_token_file.empty() ? LoadToken(token_file, getenv(kTokenEnvVar))
+                                          : Result<std::string>(std::string());
   if (!token.ok()) {
     err << "hpoctl: " << token.status().message() << std::endl;
     return kExitUsage;

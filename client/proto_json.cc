@@ -25,8 +25,8 @@ class Unquoter {
  private:
   // Copies blanks.
   void Blanks() {
-    while (pos_ < json_.size() && (json_[pos_] == ' ' || json_[pos_] == '\n' || json_[pos_] == '\r' ||
-                                   json_[pos_] == '\t')) {
+    while (pos_ < json_.size() &&
+           (json_[pos_] == ' ' || json_[pos_] == '\n' || json_[pos_] == '\r' || json_[pos_] == '\t')) {
       out_ += json_[pos_++];
     }
   }

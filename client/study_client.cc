@@ -36,7 +36,8 @@ std::unique_ptr<StudyClient> StudyClient::Connect(const std::string& address, St
     ssl.pem_root_certs = options.tls_root_certs;
     credentials = grpc::SslCredentials(ssl);
   }
-  return std::make_unique<StudyClient>(grpc::CreateChannel(address, credentials), std::move(options), address);
+  return std::make_unique<StudyClient>(grpc::CreateChannel(address, credentials), std::move(options),
+                                       address);
 }
 
 template <typename Response, typename Request, typename Method>

@@ -45,8 +45,8 @@ class StudyApi {
   virtual Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) = 0;
   // The front with its hypervolume over `reference_point` (one value per objective in its own units;
   // empty: the coordinator's rule, GetParetoFrontRequest.reference_point).
-  virtual Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id,
-                                                            const std::vector<double>& reference_point = {}) = 0;
+  virtual Result<v1::GetParetoFrontResponse> GetParetoFront(
+      uint64_t study_id, const std::vector<double>& reference_point = {}) = 0;
 };
 
 class StudyClient final : public StudyApi {

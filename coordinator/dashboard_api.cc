@@ -188,7 +188,8 @@ Result<uint64_t> ParseStudyId(std::string_view text) {
 std::string HypervolumeJson(const v1::GetParetoFrontResponse& front) {
   if (!front.has_hypervolume()) return "null";
   std::string json = "{\"value\":" + Number(front.hypervolume()) + ",\"reference\":[";
-  for (int k = 0; k < front.reference_point_size(); ++k) json += (k > 0 ? "," : "") + Number(front.reference_point(k));
+  for (int k = 0; k < front.reference_point_size(); ++k)
+    json += (k > 0 ? "," : "") + Number(front.reference_point(k));
   return json + "],\"rule\":" + JsonQuote(front.reference_rule()) +
          ",\"completed\":" + std::to_string(front.considered_trials()) + "}";
 }

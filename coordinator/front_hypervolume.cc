@@ -43,14 +43,17 @@ void SetFrontHypervolume(const v1::StudySpec& spec, const std::vector<std::vecto
     if (!worst.ok()) return;
     minimised = std::move(*worst);
   } else {
-    for (size_t k = 0; k < m; ++k) minimised[k] = Maximised(spec, k) ? -reference_point[k] : reference_point[k];
+    for (size_t k = 0; k < m; ++k)
+      minimised[k] = Maximised(spec, k) ? -reference_point[k] : reference_point[k];
   }
   Result<search::HypervolumeResult> hv = search::Hypervolume(points, minimised);
   if (!hv.ok()) return;
   response->set_hypervolume(hv->value);
   response->clear_reference_point();
-  for (size_t k = 0; k < m; ++k) response->add_reference_point(Maximised(spec, k) ? -minimised[k] : minimised[k]);
-  response->set_reference_rule(reference_point.empty() ? std::string(search::kWorstPlusTenthRule) : kGivenRule);
+  for (size_t k = 0; k < m; ++k)
+    response->add_reference_point(Maximised(spec, k) ? -minimised[k] : minimised[k]);
+  response->set_reference_rule(reference_point.empty() ? std::string(search::kWorstPlusTenthRule)
+                                                       : kGivenRule);
 }
 
 }  // namespace hpo::coordinator

@@ -502,13 +502,14 @@ Result<std::vector<double>> WorstPlusTenthReference(const std::vector<std::vecto
   for (size_t i = 0; i < points.size(); ++i) {
     if (points[i].size() != d) {
       return InvalidArgumentError("reference point: points[" + std::to_string(i) + "] has " +
-                                  std::to_string(points[i].size()) + " values, points[0] " + std::to_string(d));
+                                  std::to_string(points[i].size()) + " values, points[0] " +
+                                  std::to_string(d));
     }
     for (size_t c = 0; c < d; ++c) {
       const double v = points[i][c];
       if (!std::isfinite(v)) {
-        return InvalidArgumentError("reference point: points[" + std::to_string(i) + "][" + std::to_string(c) +
-                                    "] is not finite");
+        return InvalidArgumentError("reference point: points[" + std::to_string(i) + "][" +
+                                    std::to_string(c) + "] is not finite");
       }
       best[c] = std::min(best[c], v);
       worst[c] = std::max(worst[c], v);

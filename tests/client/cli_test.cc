@@ -59,8 +59,9 @@ TEST(DescribeNoAnswerTest, SaysWhyTheCoordinatorCannotBeReachedInWords) {
        "cannot reach 127.0.0.1:50051: the connection timed out"},
       {"failed to connect to all addresses; last error: UNKNOWN: ipv4:10.1.2.3:50051: No route to host",
        "cannot reach 127.0.0.1:50051: no route to host"},
-      {"Socket closed", "cannot reach 127.0.0.1:50051: the connection was closed (the coordinator may require "
-                        "TLS: connect with --tls-ca and its certificate or CA)"},
+      {"Socket closed",
+       "cannot reach 127.0.0.1:50051: the connection was closed (the coordinator may require "
+       "TLS: connect with --tls-ca and its certificate or CA)"},
       {"failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:50051: Ssl handshake failed: "
        "SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version number",
        "cannot reach 127.0.0.1:50051: the TLS handshake failed (the coordinator does not serve TLS at this "

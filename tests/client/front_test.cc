@@ -283,18 +283,21 @@ TEST(ComputeFrontTest, MatchesBruteForce) {
 TEST(DescribeHypervolumeTest, SaysTheValueTheReferencePointByObjectiveAndTheRule) {
   v1::GetParetoFrontResponse front;
   *front.mutable_objectives() = MakeSpec().objectives();  // accuracy (max), latency (min)
-  EXPECT_EQ(DescribeHypervolume(front), "");               // none: an empty front, or an older coordinator
+  EXPECT_EQ(DescribeHypervolume(front), "");              // none: an empty front, or an older coordinator
   EXPECT_EQ(DescribeReferencePoint(front), "");
   front.set_hypervolume(0.28400000001);
   front.add_reference_point(0.68);
   front.add_reference_point(3.2);
   front.set_reference_rule("worst + 10% of range");
-  EXPECT_EQ(DescribeHypervolume(front),
-            "hypervolume 0.284 (reference point [accuracy 0.68, latency_ms 3.2], rule: worst + 10% of range)");
-  EXPECT_EQ(DescribeReferencePoint(front), "reference point [accuracy 0.68, latency_ms 3.2], rule: worst + 10% of range");
+  EXPECT_EQ(
+      DescribeHypervolume(front),
+      "hypervolume 0.284 (reference point [accuracy 0.68, latency_ms 3.2], rule: worst + 10% of range)");
+  EXPECT_EQ(DescribeReferencePoint(front),
+            "reference point [accuracy 0.68, latency_ms 3.2], rule: worst + 10% of range");
   // Names from the coordinator reach the terminal escaped.
   front.mutable_objectives(0)->set_name("acc\x1b[2J");
-  EXPECT_EQ(DescribeReferencePoint(front), "reference point [acc\\x1b[2J 0.68, latency_ms 3.2], rule: worst + 10% of range");
+  EXPECT_EQ(DescribeReferencePoint(front),
+            "reference point [acc\\x1b[2J 0.68, latency_ms 3.2], rule: worst + 10% of range");
 }
 
 TEST(ParseNumberListTest, FiniteNumbersSeparatedByCommas) {

@@ -394,13 +394,14 @@ TEST(HpoctlTest, RefusalsExitOneAndTransportErrorsThree) {
   // No answer at all (StudyClient's words, DescribeNoAnswer): the words alone, without the code.
   for (const char* command : {"studies", "show", "watch"}) {
     Hpoctl down;
-    down.coordinator.error =
-        UnavailableError("cannot reach 127.0.0.1:50051: connection refused (is hpo-coordinator running there?)");
+    down.coordinator.error = UnavailableError(
+        "cannot reach 127.0.0.1:50051: connection refused (is hpo-coordinator running there?)");
     std::vector<std::string> args = {command};
     if (std::string(command) != "studies") args.push_back("3");
     EXPECT_EQ(down(args), kExitUnreachable) << command;
-    EXPECT_EQ(down.err,
-              "hpoctl: cannot reach 127.0.0.1:50051: connection refused (is hpo-coordinator running there?)\n")
+    EXPECT_EQ(
+        down.err,
+        "hpoctl: cannot reach 127.0.0.1:50051: connection refused (is hpo-coordinator running there?)\n")
         << command;
   }
 }
@@ -534,9 +535,10 @@ TEST(HpoctlTest, ShowStudiesAndCancel) {
   ASSERT_EQ(show({"show", "3"}), kExitOk) << show.err;
   EXPECT_NE(show.out.find("state         running\n"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("pareto front  3 trials\n"), std::string::npos) << show.out;
-  EXPECT_NE(show.out.find("hypervolume   0.3945 (reference point [accuracy 0.785, latency_ms 3.8], rule: worst + "
-                          "10% of range)\n"),
-            std::string::npos)
+  EXPECT_NE(
+      show.out.find("hypervolume   0.3945 (reference point [accuracy 0.785, latency_ms 3.8], rule: worst + "
+                    "10% of range)\n"),
+      std::string::npos)
       << show.out;
   EXPECT_NE(show.out.find("  lr          float [0.001, 0.1]\n"), std::string::npos) << show.out;
   Hpoctl json;
@@ -563,9 +565,10 @@ TEST(HpoctlTest, StudiesInEachFormat) {
             " 3  quick  running          5       0       1        1        0          10\n");
   Hpoctl csv;
   ASSERT_EQ(csv({"studies", "--format", "csv"}), kExitOk) << csv.err;
-  EXPECT_EQ(csv.out,
-            "id,name,state,completed,pruned,failed,running,pending,cancelled,max_trials,created_ms,finished_ms\n"
-            "3,quick,running,5,0,1,1,0,0,10,1700000040000,\n");
+  EXPECT_EQ(
+      csv.out,
+      "id,name,state,completed,pruned,failed,running,pending,cancelled,max_trials,created_ms,finished_ms\n"
+      "3,quick,running,5,0,1,1,0,0,10,1700000040000,\n");
   Hpoctl json;
   ASSERT_EQ(json({"studies", "--format", "json"}), kExitOk) << json.err;
   EXPECT_EQ(json.out,

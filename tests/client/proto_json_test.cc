@@ -57,8 +57,8 @@ TEST(ProtoJsonTest, RepeatedMapAndNestedFieldsAreWalked) {
   trial.mutable_progress()->set_step(4);
   trial.mutable_progress()->set_reported_ms(99);
   const std::string json = MessageToJsonWithSafeNumbers(trial);
-  for (const char* number : {"\"id\": 3", "\"study_id\": 1", "\"seed\": 123", "\"step\": 4", "\"reported_ms\": 99",
-                             "\"int_value\": \"9\""}) {
+  for (const char* number : {"\"id\": 3", "\"study_id\": 1", "\"seed\": 123", "\"step\": 4",
+                             "\"reported_ms\": 99", "\"int_value\": \"9\""}) {
     EXPECT_NE(json.find(number), std::string::npos) << number << "\n" << json;
   }
 }

@@ -41,7 +41,7 @@ class FakeStudyApi final : public StudyApi {
   const std::vector<uint64_t>& ids() const { return ids_; }
   int list_calls() const { return list_calls_; }
 
-  v1::ListTrialsResponse trials;  // what ListTrials answers (UNIMPLEMENTED while empty)
+  v1::ListTrialsResponse trials;     // what ListTrials answers (UNIMPLEMENTED while empty)
   v1::GetParetoFrontResponse front;  // what GetParetoFront answers (UNIMPLEMENTED without a hypervolume)
   std::vector<std::vector<double>> references;  // the reference point of each GetParetoFront call
 
@@ -227,7 +227,8 @@ TEST(WatchStudyTest, ShowsTheCoordinatorsHypervolumeWithItsReferencePoint) {
       completed_ = kCompleted[i];
       return study;
     }
-    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t, const std::vector<double>& reference) override {
+    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t,
+                                                      const std::vector<double>& reference) override {
       ++front_calls;
       EXPECT_TRUE(reference.empty());
       if (completed_ == 0) return v1::GetParetoFrontResponse();  // an empty front has no hypervolume

@@ -69,7 +69,8 @@ TEST(FrontHypervolume, ABadReferencePointIsRefusedNamingTheField) {
   const Status size = CheckReferencePoint(Spec(), std::vector<double>{1, 2, 3});
   EXPECT_EQ(size.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(size.message(), "reference_point: 3 values for the study's 2 objectives");
-  const Status nan = CheckReferencePoint(Spec(), std::vector<double>{1, std::numeric_limits<double>::infinity()});
+  const Status nan =
+      CheckReferencePoint(Spec(), std::vector<double>{1, std::numeric_limits<double>::infinity()});
   EXPECT_EQ(nan.message(), "reference_point[1]: not a finite number");
 }
 
