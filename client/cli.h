@@ -6,6 +6,8 @@
 #define HPO_CLIENT_CLI_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -30,6 +32,20 @@ bool IsTransportError(StatusCode code);
 // The exit code for a failed RPC: kExitUnreachable for transport errors, kExitFailed otherwise.
 // REQUIRES: !status.ok()
 int ExitCodeForRpcError(const Status& status);
+
+// What a call that got no answer from the coordinator at `address` says, in words, in place of gRPC's
+// resolver and socket internals: for UNAVAILABLE from the transport (gRPC's "failed to connect to all
+// addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to remote host: Connection
+// refused"), "cannot reach 127.0.0.1:1: connection refused (is hpo-coordinator running there?)"; the
+// same for a name that does not resolve, a timeout, no route, a reset or closed connection and a TLS
+// mismatch (with a hint naming --tls-ca); for DEADLINE_EXCEEDED, "no answer from <address> within
+// <deadline_ms> ms (--deadline-ms)". Returns nullopt for every other status, including an UNAVAILABLE
+// that the coordinator itself answered with (its message is kept).
+std::optional<std::string> DescribeNoAnswer(std::string_view address, const Status& status,
+                                            int64_t deadline_ms);
+
+// True when `message` is one that DescribeNoAnswer wrote: hpoctl prints it without the code.
+bool IsNoAnswerMessage(std::string_view message);
 
 // True when a study in `state` will not change any more.
 bool IsFinalState(v1::StudyState state);

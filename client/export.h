@@ -25,7 +25,7 @@ inline constexpr char kExportFormat[] = "hpo.export.v1";
 //       <Trial>,          one line each, in the order given
 //       ...
 //     ],
-//     "pareto_front": <GetParetoFrontResponse: its trials and objectives>
+//     "pareto_front": <GetParetoFrontResponse: its trials, objectives, hypervolume and reference point>
 //   }
 // Each <...> is protobuf's JSON mapping of hpo.v1 (the proto's snake_case field names, enums by name,
 // 64-bit integers as strings, fields at their default value included), so each part reads back with

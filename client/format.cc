@@ -16,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/strings.h"
+#include "client/front.h"
 #include "client/progress.h"
 
 namespace hpo::client {
@@ -687,6 +688,10 @@ std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontR
   }
   rows.emplace_back("objectives", objectives);
   if (front != nullptr) rows.emplace_back("pareto front", std::to_string(front->trials_size()) + " trials");
+  if (front != nullptr && front->has_hypervolume()) {
+    const std::string described = DescribeHypervolume(*front);  // "hypervolume X (...)"
+    rows.emplace_back("hypervolume", described.substr(described.find(' ') + 1));
+  }
   if (!spec.worker_selector().empty()) {
     std::map<std::string, std::string> sorted(spec.worker_selector().begin(), spec.worker_selector().end());
     std::string selector;
@@ -728,6 +733,74 @@ std::string FormatStudiesTable(const v1::ListStudiesResponse& studies) {
   return RenderTable(
       {"id", "name", "state", "completed", "pruned", "failed", "running", "pending", "max_trials"},
       std::move(rows));
+}
+
+namespace {
+
+// A study's row for CSV and JSON: the columns of kStudyColumns, in order.
+constexpr const char* kStudyColumns[] = {"id",        "name",       "state",      "completed",
+                                         "pruned",    "failed",     "running",    "pending",
+                                         "cancelled", "max_trials", "created_ms", "finished_ms"};
+
+std::vector<Value> StudyRow(const v1::Study& study) {
+  const v1::TrialCounts& c = study.counts();
+  auto count = [](uint64_t v) { return Value::Int(static_cast<int64_t>(v)); };
+  return {count(study.id()),
+          Value::String(study.spec().name()),
+          Value::String(std::string(StudyStateName(study.state()))),
+          count(c.completed()),
+          count(c.pruned()),
+          count(c.failed()),
+          count(c.running()),
+          count(c.pending()),
+          count(c.cancelled()),
+          count(study.spec().budget().max_trials()),
+          Value::Int(study.created_ms()),
+          study.finished_ms() > 0 ? Value::Int(study.finished_ms()) : Value{}};
+}
+
+}  // namespace
+
+std::string FormatStudiesCsv(const v1::ListStudiesResponse& studies) {
+  std::string out;
+  for (const char* column : kStudyColumns) {
+    if (!out.empty()) out += ',';
+    out += column;
+  }
+  out += '\n';
+  for (const v1::Study& study : studies.studies()) {
+    const std::vector<Value> row = StudyRow(study);
+    for (size_t k = 0; k < row.size(); ++k) {
+      if (k > 0) out += ',';
+      out += CsvValue(row[k]);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::string FormatStudiesJson(const v1::ListStudiesResponse& studies) {
+  if (studies.studies().empty()) return "[]\n";
+  const std::vector<std::string> names(std::begin(kStudyColumns), std::end(kStudyColumns));
+  std::string out = "[\n";
+  for (int i = 0; i < studies.studies_size(); ++i) {
+    out += "  ";
+    AppendJsonObject(names, StudyRow(studies.studies(i)), 0, &out);
+    out += i + 1 < studies.studies_size() ? ",\n" : "\n";
+  }
+  return out + "]\n";
+}
+
+std::string FormatStudies(const v1::ListStudiesResponse& studies, OutputFormat format) {
+  switch (format) {
+    case OutputFormat::kTable:
+      return FormatStudiesTable(studies);
+    case OutputFormat::kCsv:
+      return FormatStudiesCsv(studies);
+    case OutputFormat::kJson:
+      return FormatStudiesJson(studies);
+  }
+  return FormatStudiesTable(studies);
 }
 
 }  // namespace hpo::client

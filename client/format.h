@@ -98,12 +98,27 @@ v1::ListTrialsResponse FilterTrials(const v1::ListTrialsResponse& trials,
 // ("12/40 finished: 8 completed, 3 pruned, 1 failed; 2 running, 0 pending, 0 cancelled": pruned trials
 // are finished, not failed), the pruner when there is one, the
 // algorithm, the task, the objectives, the search space (one line per parameter), the size of the
-// Pareto front (when `front` is not null) and any worker selector. Ends with a newline.
+// Pareto front and its hypervolume with the reference point and rule (DescribeHypervolume; when `front`
+// is not null and has one) and any worker selector. Ends with a newline.
 std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontResponse* front);
 
 // The studies as an aligned table, for `hpoctl studies`: columns id, name, state, completed, pruned,
 // failed, running, pending, max_trials.
 std::string FormatStudiesTable(const v1::ListStudiesResponse& studies);
+
+// The studies as CSV, for `hpoctl studies --format csv`: the header
+// `id,name,state,completed,pruned,failed,running,pending,cancelled,max_trials,created_ms,finished_ms`
+// then one row per study (finished_ms empty while it runs).
+std::string FormatStudiesCsv(const v1::ListStudiesResponse& studies);
+
+// The studies as a JSON array, for `hpoctl studies --format json`, one object per study with the CSV's
+// keys, numbers as numbers ("finished_ms" null while it runs):
+//   {"id": 1, "name": "fmnist-quick", "state": "completed", "completed": 12, ..., "max_trials": 12,
+//    "created_ms": 1796226570186, "finished_ms": 1796226666186}
+std::string FormatStudiesJson(const v1::ListStudiesResponse& studies);
+
+// One of the three above, by `format`.
+std::string FormatStudies(const v1::ListStudiesResponse& studies, OutputFormat format);
 
 // "running", "completed", ... (proto/state_names.h).
 using v1::StudyStateName;

@@ -3,17 +3,21 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <set>
-#include <span>
 
 #include "base/strings.h"
-#include "search/hypervolume.h"
 #include "search/pareto.h"
 
 namespace hpo::client {
 namespace {
 
-constexpr double kNormalizedReference = 1.1;
+// `value` to 4 significant digits, as tables print doubles: "0.284", "3.2", "1.235e+04".
+std::string SignificantDigits(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%.4g", value);
+  return buffer;
+}
 
 std::string Quote(std::string_view text) {
   std::string quoted;
@@ -268,49 +272,20 @@ LocalFront ComputeFront(const std::vector<v1::Trial>& trials, const std::vector<
   return result;
 }
 
-Result<std::optional<double>> FrontHypervolume(const std::vector<v1::Trial>& trials,
-                                               const std::vector<v1::Objective>& objectives,
-                                               const std::vector<double>* reference) {
-  const size_t m = objectives.size();
-  if (reference != nullptr) {
-    if (reference->size() != m) {
-      return InvalidArgumentError("reference point: " + std::to_string(reference->size()) + " values for " +
-                                  std::to_string(m) + " objectives");
-    }
-    for (double v : *reference) {
-      if (!std::isfinite(v)) return InvalidArgumentError("reference point: values must be finite");
-    }
+std::string DescribeReferencePoint(const v1::GetParetoFrontResponse& front) {
+  if (!front.has_hypervolume()) return "";
+  std::string text = "reference point [";
+  for (int k = 0; k < front.reference_point_size(); ++k) {
+    if (k > 0) text += ", ";
+    if (k < front.objectives_size()) text += EscapeForTerminal(front.objectives(k).name()) + " ";
+    text += SignificantDigits(front.reference_point(k));
   }
-  std::vector<std::vector<double>> points;
-  for (const v1::Trial& trial : trials) {
-    if (trial.state() != v1::TRIAL_COMPLETED) continue;
-    if (std::optional<std::vector<double>> point = MinimisedObjectives(trial, objectives)) {
-      points.push_back(std::move(*point));
-    }
-  }
-  if (points.empty()) return std::optional<double>();
-  std::vector<double> ref(m, kNormalizedReference);
-  if (reference != nullptr) {
-    for (size_t j = 0; j < m; ++j) {
-      ref[j] = objectives[j].direction() == v1::MAXIMIZE ? -(*reference)[j] : (*reference)[j];
-    }
-  } else {
-    bool any_range = false;
-    for (size_t j = 0; j < m; ++j) {
-      double lo = points[0][j], hi = points[0][j];
-      for (const std::vector<double>& p : points) {
-        lo = std::min(lo, p[j]);
-        hi = std::max(hi, p[j]);
-      }
-      const double range = hi - lo;
-      any_range = any_range || range > 0;
-      for (std::vector<double>& p : points) p[j] = range > 0 ? (p[j] - lo) / range : 0.0;
-    }
-    if (!any_range) return std::optional<double>();
-  }
-  auto hv = search::Hypervolume(points, std::span<const double>(ref));
-  if (!hv.ok()) return hv.status();
-  return std::optional<double>(hv->value);
+  return text + "], rule: " + EscapeForTerminal(front.reference_rule());
+}
+
+std::string DescribeHypervolume(const v1::GetParetoFrontResponse& front) {
+  if (!front.has_hypervolume()) return "";
+  return "hypervolume " + SignificantDigits(front.hypervolume()) + " (" + DescribeReferencePoint(front) + ")";
 }
 
 Result<std::vector<double>> ParseNumberList(std::string_view text, std::string_view what) {

@@ -1,7 +1,7 @@
-// Pareto fronts computed on the client, for `hpoctl pareto --objectives ... --constraint ...` and for
-// the hypervolume that `hpoctl watch` shows: parsing the objectives and constraints a user names,
-// checking them against the study, and the front of the completed trials under them (hpo_search's
-// non-dominated sorting and hypervolume do the maths).
+// Pareto fronts computed on the client, for `hpoctl pareto --objectives ... --constraint ...`: parsing
+// the objectives and constraints a user names, checking them against the study, and the front of the
+// completed trials under them (hpo_search's non-dominated sorting does the maths). The hypervolume is
+// not computed here: the coordinator answers it with the front, and DescribeHypervolume words it.
 //
 // Pure functions on values: no I/O, no shared state, safe from any thread.
 #ifndef HPO_CLIENT_FRONT_H_
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "hpo/v1/service.pb.h"
 #include "hpo/v1/study.pb.h"
 
 namespace hpo::client {
@@ -88,22 +89,18 @@ LocalFront ComputeFront(const std::vector<v1::Trial>& trials, const std::vector<
 std::optional<std::vector<double>> MinimisedObjectives(const v1::Trial& trial,
                                                        const std::vector<v1::Objective>& objectives);
 
-// The hypervolume of the completed trials in `trials` for `objectives`:
-//  - with no `reference`: each objective scaled to [0, 1] over those trials (best 0, worst 1) and the
-//    reference point at 1.1 in each, so the value lies in [0, 1.1^M]; nullopt until two trials differ
-//    in some objective (one point says nothing about a range). As the search finds values beyond the
-//    range seen so far, the scale changes, so the value can go down as well as up.
-//  - with `reference` (one value per objective, in the objectives' own units and directions, e.g.
-//    accuracy 0.5 and latency_ms 10): the volume dominated within that point, in the objectives' own
-//    units; nullopt when no trial has completed.
-// Returns INVALID_ARGUMENT when `reference` has the wrong size or a non-finite value.
-// REQUIRES: as ComputeFront.
-Result<std::optional<double>> FrontHypervolume(const std::vector<v1::Trial>& trials,
-                                               const std::vector<v1::Objective>& objectives,
-                                               const std::vector<double>* reference);
+// The front's hypervolume as the coordinator computed it (GetParetoFrontResponse.hypervolume; one rule
+// for every client, docs/hypervolume.md), for people: "hypervolume 0.284 (reference point [accuracy 0.68,
+// latency_ms 3.2], rule: worst + 10% of range)", numbers to 4 significant digits, names escaped for a
+// terminal; "" when the response has none (an empty front, or an older coordinator).
+std::string DescribeHypervolume(const v1::GetParetoFrontResponse& front);
 
-// Parses "0.5,10" into numbers for FrontHypervolume's reference. INVALID_ARGUMENT for an empty entry or
-// one that is not a finite number.
+// The parenthesis of DescribeHypervolume alone: "reference point [accuracy 0.68, latency_ms 3.2], rule:
+// worst + 10% of range"; "" when the response has no hypervolume.
+std::string DescribeReferencePoint(const v1::GetParetoFrontResponse& front);
+
+// Parses "0.5,10" into numbers, e.g. a hypervolume's reference point (`watch --reference`).
+// INVALID_ARGUMENT for an empty entry or one that is not a finite number.
 Result<std::vector<double>> ParseNumberList(std::string_view text, std::string_view what);
 
 // The study's objectives, as a vector.

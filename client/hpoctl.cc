@@ -1,11 +1,10 @@
 #include "client/hpoctl.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -18,6 +17,7 @@
 #include "client/format.h"
 #include "client/front.h"
 #include "client/progress.h"
+#include "client/proto_json.h"
 #include "client/study_file.h"
 #include "client/svg.h"
 #include "client/watch.h"
@@ -25,28 +25,19 @@
 namespace hpo::client {
 
 const char kHpoctlExitHelp[] =
-    "Exit status:\n"
-    "  0  success; for watch: the study completed\n"
-    "  1  the request failed: an unreadable or invalid study file, the coordinator refused the request\n"
-    "     (INVALID_ARGUMENT naming the field, NOT_FOUND for an unknown study, UNAUTHENTICATED for a\n"
-    "     missing or wrong token), or --output could not be written; for watch: the study failed or\n"
-    "     was cancelled\n"
-    "  2  usage error: a bad command line, STUDY not a positive integer, an unknown --state, a bad\n"
-    "     --constraint, --objectives or --reference, a name there that the study does not know, an\n"
-    "     unreadable or empty token file, an unreadable CA file\n"
-    "  3  the coordinator could not be reached or did not answer within the deadline; for watch: any\n"
-    "     RPC error (after --retry-s of retrying transient ones)\n"
-    "Errors are printed on stderr as \"hpoctl: <message>\" (\"hpoctl: <CODE>: <message>\" for the\n"
-    "coordinator's).\n"
-    "Environment: HPO_COORDINATOR (as --coordinator), HPO_TOKEN_FILE (as --token-file), HPO_TOKEN (the\n"
-    "token itself, used when no token file is named). Flags override the environment.\n";
+    "Exit status: 0 done (watch: the study completed), 1 the request failed (watch: the study failed or\n"
+    "was cancelled), 2 usage error, 3 the coordinator could not be reached. Environment: HPO_COORDINATOR,\n"
+    "HPO_TOKEN_FILE, HPO_TOKEN. More in docs/cli.md.\n";
 
 namespace {
 
 // One hpoctl run: the environment and the client, and a method per command.
 class Hpoctl {
  public:
-  Hpoctl(const HpoctlEnv& env, std::unique_ptr<StudyApi> api) : env_(env), api_(std::move(api)) {}
+  // `missing_token_file`: the path $HPO_TOKEN_FILE named when that file does not exist (no token is
+  // sent then; a call the coordinator refuses for want of one says so); "" otherwise.
+  Hpoctl(const HpoctlEnv& env, std::unique_ptr<StudyApi> api, std::string missing_token_file)
+      : env_(env), api_(std::move(api)), missing_token_file_(std::move(missing_token_file)) {}
 
   struct TrialsArgs {
     std::string states;
@@ -67,7 +58,7 @@ class Hpoctl {
   };
 
   int Submit(const std::string& file);
-  int Studies();
+  int Studies(const std::string& format);
   int Show(uint64_t study_id, const std::string& format);
   int Trials(uint64_t study_id, const TrialsArgs& args);
   int Watch(uint64_t study_id, const WatchArgs& args);
@@ -76,22 +67,35 @@ class Hpoctl {
   int Cancel(uint64_t study_id);
 
  private:
-  void PrintError(const Status& status) { *env_.err << "hpoctl: " << status.ToString() << std::endl; }
+  // "hpoctl: CODE: message"; the message alone when it says the coordinator gave no answer ("cannot
+  // reach ...", DescribeNoAnswer).
+  void PrintError(const Status& status) {
+    *env_.err << "hpoctl: " << (IsNoAnswerMessage(status.message()) ? status.message() : status.ToString())
+              << std::endl;
+  }
   // A usage error: the message alone, exit 2.
   int Usage(const Status& status) {
     *env_.err << "hpoctl: " << status.message() << std::endl;
     return kExitUsage;
   }
-  // A failed RPC: its status, and the exit code for it.
-  int RpcFailed(const Status& status) {
+  // A failed RPC: its status, and `code`; or, when the coordinator asked for the token that
+  // $HPO_TOKEN_FILE's missing file would have held, that, as a usage error.
+  int RpcFailed(const Status& status, int code) {
+    if (status.code() == StatusCode::kUnauthenticated && !missing_token_file_.empty()) {
+      return Usage(InvalidArgumentError("the coordinator asks for a token, and HPO_TOKEN_FILE names '" +
+                                        missing_token_file_ + "', which does not exist (" +
+                                        status.ToString() + ")"));
+    }
     PrintError(status);
-    return ExitCodeForRpcError(status);
+    return code;
   }
+  int RpcFailed(const Status& status) { return RpcFailed(status, ExitCodeForRpcError(status)); }
   // Writes `text` to `path`, or to the output stream when `path` is empty.
   int Emit(const std::string& text, const std::string& path);
 
   const HpoctlEnv& env_;
   std::unique_ptr<StudyApi> api_;
+  std::string missing_token_file_;
 };
 
 int Hpoctl::Emit(const std::string& text, const std::string& path) {
@@ -127,24 +131,20 @@ int Hpoctl::Submit(const std::string& file) {
   return kExitOk;
 }
 
-int Hpoctl::Studies() {
+int Hpoctl::Studies(const std::string& format) {
+  auto parsed = ParseOutputFormat(format);
+  if (!parsed.ok()) {
+    return Usage(InvalidArgumentError("--format: expected table, csv or json, got '" + format + "'"));
+  }
   auto studies = api_->ListStudies();
   if (!studies.ok()) return RpcFailed(studies.status());
-  *env_.out << FormatStudiesTable(*studies) << std::flush;
-  return kExitOk;
+  return Emit(FormatStudies(*studies, *parsed), "");
 }
 
 int Hpoctl::Show(uint64_t study_id, const std::string& format) {
   auto study = api_->GetStudy(study_id);
   if (!study.ok()) return RpcFailed(study.status());
-  if (format == "json") {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    options.add_whitespace = true;
-    std::string json;
-    if (!google::protobuf::util::MessageToJsonString(*study, &json, options).ok()) json = "{}\n";
-    return Emit(json, "");
-  }
+  if (format == "json") return Emit(MessageToJsonWithSafeNumbers(*study), "");
   auto front = api_->GetParetoFront(study_id);
   if (!front.ok()) return RpcFailed(front.status());
   return Emit(FormatStudySummary(*study, &*front), "");
@@ -193,10 +193,7 @@ int Hpoctl::Watch(uint64_t study_id, const WatchArgs& args) {
   watch_env.out = env_.out;
   watch_env.err = env_.err;
   auto study = WatchStudy(*api_, study_id, options, watch_env);
-  if (!study.ok()) {
-    PrintError(study.status());
-    return kExitUnreachable;
-  }
+  if (!study.ok()) return RpcFailed(study.status(), kExitUnreachable);
   if (study->state() == v1::STUDY_COMPLETED) return kExitOk;
   auto trials = api_->ListTrials(study_id);  // best effort: the last trial error says what went wrong
   *env_.err << "hpoctl: " << DescribeUnsuccessfulEnd(*study, trials.ok() ? &*trials : nullptr) << std::endl;
@@ -350,7 +347,9 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       "is JSON, anything else YAML. Unknown keys are errors, named.");
   submit->add_option("FILE", file, "Study file (.json, .yaml, .yml); - reads stdin")->required();
 
+  std::string studies_format = "table";
   CLI::App* studies = add_command("studies", "List the studies");
+  studies->add_option("--format", studies_format, "table, csv or json")->capture_default_str();
 
   std::string show_format = "text";
   CLI::App* show = add_command("show", "Show one study: state, trial counts, budget, algorithm, task, space");
@@ -373,11 +372,12 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       "watch", "Follow a study until it ends: exit 0 if it completed, 1 if it failed or was cancelled",
       "On a terminal, a progress bar rewritten in place: '#' completed, '~' pruned (stopped early by the\n"
       "study's pruner: finished, not failed), 'x' failed, '>' running trials of the budget, then the\n"
-      "counts, the hypervolume of the completed trials (hv), the elapsed time and\n"
+      "counts, the hypervolume of the front (hv), the elapsed time and\n"
       "an estimate of the time left at the pace so far. Otherwise (a pipe, a file) one plain line per\n"
-      "change, and at least every 10 s. The hypervolume scales each objective to [0,1] over the\n"
-      "completed trials (best 0, worst 1) with the reference point at 1.1, so it can drop when the\n"
-      "search finds a wider range; --reference fixes the point in the objectives' own units.");
+      "change, and at least every 10 s. The coordinator computes the hypervolume, as the dashboard shows\n"
+      "it: its reference point is, per objective, the worst value among the completed trials plus a\n"
+      "tenth of their range (rule \"worst + 10% of range\"), or the --reference you give, in the\n"
+      "objectives' own units; each line says which.");
   add_study(watch);
   watch->add_option("--interval-ms", watch_args.interval_ms, "Polling interval in milliseconds")
       ->check(CLI::PositiveNumber)
@@ -389,9 +389,9 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       ->capture_default_str();
   watch->add_option("--reference", watch_args.reference,
                     "Hypervolume reference point, one value per objective in its own units, e.g. 0.5,10 "
-                    "(default: each objective scaled to [0,1] over the completed trials, reference 1.1)");
+                    "(default: per objective, the worst value seen plus a tenth of the range seen)");
   watch->add_flag("--no-hypervolume", watch_args.no_hypervolume,
-                  "Do not fetch trials to show the hypervolume");
+                  "Do not fetch the front to show the hypervolume");
 
   Hpoctl::ParetoArgs pareto_args;
   CLI::App* pareto = add_command(
@@ -469,13 +469,22 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
     const char* from_env = getenv(kCoordinatorEnvVar);
     coordinator = from_env != nullptr && *from_env != '\0' ? from_env : kDefaultCoordinator;
   }
+  // A token file named by $HPO_TOKEN_FILE that does not exist is an error only if the coordinator asks
+  // for a token (one shell profile may serve coordinators with and without); --token-file must exist.
+  std::string missing_token_file;
   if (token_file.empty()) {
     const char* from_env = getenv(kTokenFileEnvVar);
     if (from_env != nullptr) token_file = from_env;
+    std::error_code ec;
+    if (!token_file.empty() &&
+        std::filesystem::status(token_file, ec).type() == std::filesystem::file_type::not_found) {
+      missing_token_file = token_file;
+    }
   }
   StudyClientOptions options;
   options.deadline = std::chrono::milliseconds(deadline_ms);
-  auto token = LoadToken(token_file, getenv(kTokenEnvVar));
+  auto token = missing_token_file.empty() ? LoadToken(token_file, getenv(kTokenEnvVar))
+                                          : Result<std::string>(std::string());
   if (!token.ok()) {
     err << "hpoctl: " << token.status().message() << std::endl;
     return kExitUsage;
@@ -491,9 +500,9 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   }
   std::unique_ptr<StudyApi> api =
       env.connect ? env.connect(coordinator, options) : StudyClient::Connect(coordinator, options);
-  Hpoctl hpoctl(env, std::move(api));
+  Hpoctl hpoctl(env, std::move(api), missing_token_file);
   if (submit->parsed()) return hpoctl.Submit(file);
-  if (studies->parsed()) return hpoctl.Studies();
+  if (studies->parsed()) return hpoctl.Studies(studies_format);
   if (show->parsed()) return hpoctl.Show(study_id, show_format);
   if (trials->parsed()) return hpoctl.Trials(study_id, trials_args);
   if (watch->parsed()) return hpoctl.Watch(study_id, watch_args);

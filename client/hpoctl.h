@@ -5,8 +5,9 @@
 //
 //   hpoctl [--coordinator ADDR] [--token-file FILE] [--tls-ca PEM] [--deadline-ms N] COMMAND ...
 //     submit FILE                 create a study from a JSON (or YAML) study file; print its id
-//     studies                     list the studies
-//     show STUDY                  one study: state, counts, budget, algorithm, objectives, space
+//     studies                     list the studies [--format table|csv|json]
+//     show STUDY                  one study: state, counts, budget, algorithm, objectives, space, the
+//                                 front's hypervolume [--format text|json]
 //     trials STUDY                its trials [--state S,...] [--format table|csv|json] [-o FILE]
 //     watch STUDY                 follow it to its end with a progress bar and the front's hypervolume
 //     pareto STUDY                its Pareto front [--objectives a,b] [--constraint 'm<=v' ...]

@@ -69,7 +69,10 @@ std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const Pro
           std::to_string(counts.failed()) + " failed), " + std::to_string(counts.running()) + " running";
   if (counts.pending() > 0) line += ", " + std::to_string(counts.pending()) + " pending";
   if (counts.cancelled() > 0) line += ", " + std::to_string(counts.cancelled()) + " cancelled";
-  if (extras.hypervolume) line += ", hypervolume " + FormatHypervolume(*extras.hypervolume);
+  if (extras.hypervolume) {
+    line += ", hypervolume " + FormatHypervolume(*extras.hypervolume);
+    if (!extras.hypervolume_reference.empty()) line += " (" + extras.hypervolume_reference + ")";
+  }
   const int64_t end_ms = study.finished_ms() != 0 ? study.finished_ms() : now_ms;
   line += ", elapsed " + FormatElapsed(end_ms - study.created_ms());
   if (const std::optional<int64_t> left = EstimateRemainingMs(study, now_ms)) {

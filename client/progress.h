@@ -20,8 +20,11 @@ std::string FormatElapsed(int64_t ms);
 
 // What a progress line shows besides the Study itself.
 struct ProgressExtras {
-  // The hypervolume of the completed trials (FrontHypervolume); nullopt: not shown.
+  // The hypervolume of the front (GetParetoFrontResponse.hypervolume); nullopt: not shown.
   std::optional<double> hypervolume;
+  // What it is measured from, shown after it in a progress line (not in the bar):
+  // "reference point [f1 4.3, f2 4.3], rule: worst + 10% of range" (DescribeReferencePoint); "": none.
+  std::string hypervolume_reference;
 };
 
 // Trials that count against the budget: completed, pruned (stopped early by the study's pruner: done,
@@ -39,7 +42,8 @@ std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_m
 // "finished" counts completed, pruned and failed trials (FinishedTrials) against the budget's
 // max_trials; the pruned ones are named when the study has a pruner or any were pruned ("12/40 finished
 // (8 completed, 3 pruned, 1 failed)"); pending and cancelled trials are named when there are any; the
-// hypervolume when `extras` holds one (4 significant digits); the time left (EstimateRemainingMs) while it
+// hypervolume when `extras` holds one (4 significant digits), followed by its reference point in
+// parentheses when extras.hypervolume_reference is set; the time left (EstimateRemainingMs) while it
 // can be estimated; a study that has ended says so
 // ("..., elapsed 1m10s, completed"). Elapsed time runs from the study's creation to its end, or to
 // `now_ms` (Unix ms) while it runs.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/credentials.h"
+#include "client/cli.h"
 
 namespace hpo::client {
 
@@ -22,8 +23,11 @@ Status FromGrpcStatus(const grpc::Status& status) {
   return Status(code, std::move(message));
 }
 
-StudyClient::StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options)
-    : stub_(v1::StudyService::NewStub(std::move(channel))), options_(std::move(options)) {}
+StudyClient::StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options,
+                         std::string address)
+    : stub_(v1::StudyService::NewStub(std::move(channel))),
+      options_(std::move(options)),
+      address_(std::move(address)) {}
 
 std::unique_ptr<StudyClient> StudyClient::Connect(const std::string& address, StudyClientOptions options) {
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
@@ -32,7 +36,8 @@ std::unique_ptr<StudyClient> StudyClient::Connect(const std::string& address, St
     ssl.pem_root_certs = options.tls_root_certs;
     credentials = grpc::SslCredentials(ssl);
   }
-  return std::make_unique<StudyClient>(grpc::CreateChannel(address, credentials), std::move(options));
+  return std::make_unique<StudyClient>(grpc::CreateChannel(address, credentials), std::move(options),
+                                       address);
 }
 
 template <typename Response, typename Request, typename Method>
@@ -42,7 +47,13 @@ Result<Response> StudyClient::Call(Method method, const Request& request) {
   if (!options_.auth_token.empty()) context.AddMetadata("authorization", "Bearer " + options_.auth_token);
   Response response;
   const grpc::Status status = ((*stub_).*method)(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) {
+    Status failed = FromGrpcStatus(status);
+    if (auto words = DescribeNoAnswer(address_, failed, options_.deadline.count())) {
+      return Status(failed.code(), std::move(*words));
+    }
+    return failed;
+  }
   return response;
 }
 
@@ -74,9 +85,11 @@ Result<v1::ListTrialsResponse> StudyClient::ListTrials(uint64_t study_id) {
   return Call<v1::ListTrialsResponse>(&v1::StudyService::Stub::ListTrials, request);
 }
 
-Result<v1::GetParetoFrontResponse> StudyClient::GetParetoFront(uint64_t study_id) {
+Result<v1::GetParetoFrontResponse> StudyClient::GetParetoFront(uint64_t study_id,
+                                                               const std::vector<double>& reference_point) {
   v1::GetParetoFrontRequest request;
   request.set_study_id(study_id);
+  for (double v : reference_point) request.add_reference_point(v);
   return Call<v1::GetParetoFrontResponse>(&v1::StudyService::Stub::GetParetoFront, request);
 }
 

@@ -4,7 +4,8 @@
 // StudyClient is thread-safe: every method may be called from several threads at once (gRPC stubs are).
 // It shares ownership of its channel. grpc::Status becomes hpo::Status in one place (the codes are the
 // same numbers); a coordinator that cannot be reached reads as UNAVAILABLE, a call that outlives its
-// deadline as DEADLINE_EXCEEDED.
+// deadline as DEADLINE_EXCEEDED, each with a message in words that names the address (DescribeNoAnswer,
+// client/cli.h: "cannot reach 127.0.0.1:50051: connection refused (...)").
 #ifndef HPO_CLIENT_STUDY_CLIENT_H_
 #define HPO_CLIENT_STUDY_CLIENT_H_
 
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "hpo/v1/service.grpc.pb.h"
@@ -41,13 +43,18 @@ class StudyApi {
   virtual Result<v1::ListStudiesResponse> ListStudies() = 0;
   virtual Result<v1::Study> CancelStudy(uint64_t study_id) = 0;
   virtual Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) = 0;
-  virtual Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id) = 0;
+  // The front with its hypervolume over `reference_point` (one value per objective in its own units;
+  // empty: the coordinator's rule, GetParetoFrontRequest.reference_point).
+  virtual Result<v1::GetParetoFrontResponse> GetParetoFront(
+      uint64_t study_id, const std::vector<double>& reference_point = {}) = 0;
 };
 
 class StudyClient final : public StudyApi {
  public:
-  // A client on `channel`. REQUIRES: channel != nullptr
-  StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options);
+  // A client on `channel`; `address` names it in the messages of calls that get no answer.
+  // REQUIRES: channel != nullptr
+  StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options,
+              std::string address = "the coordinator");
 
   // A client on a channel to `address` ("host:port"): TLS when options.tls_root_certs is set, plaintext
   // otherwise. Connects lazily: an unreachable address (or a failed TLS handshake) shows up as
@@ -59,7 +66,8 @@ class StudyClient final : public StudyApi {
   Result<v1::ListStudiesResponse> ListStudies() override;
   Result<v1::Study> CancelStudy(uint64_t study_id) override;
   Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) override;
-  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id) override;
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id,
+                                                    const std::vector<double>& reference_point = {}) override;
 
  private:
   // Calls `method` on the stub with a fresh context carrying the deadline.
@@ -68,6 +76,7 @@ class StudyClient final : public StudyApi {
 
   std::unique_ptr<v1::StudyService::Stub> stub_;
   StudyClientOptions options_;
+  std::string address_;
 };
 
 // The hpo::Status for a gRPC status (same code; the message, or the code's name when it has none).

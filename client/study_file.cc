@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -261,6 +262,34 @@ class JsonKeyCheck {
   std::vector<Frame> frames_;
 };
 
+// Protobuf's message for an enum value it does not know, "(objectives[0].direction): invalid value
+// \"maximise\" for type type.googleapis.com/hpo.v1.Direction", said with the values it takes:
+// "objectives[0].direction: \"maximise\" is not one of minimize, maximize (in any case)". Other messages
+// come back as they are.
+std::string ExplainEnumError(const std::string& message) {
+  constexpr std::string_view kType = " for type type.googleapis.com/";
+  const size_t type_at = message.find(kType);
+  const size_t value_at = message.find("invalid value ");
+  if (type_at == std::string::npos || value_at == std::string::npos || value_at > type_at) return message;
+  const google::protobuf::EnumDescriptor* type =
+      google::protobuf::DescriptorPool::generated_pool()->FindEnumTypeByName(
+          message.substr(type_at + kType.size()));
+  if (type == nullptr) return message;
+  std::string values;
+  for (int i = 0; i < type->value_count(); ++i) {
+    std::string name(type->value(i)->name());
+    if (name.ends_with("_UNSPECIFIED")) continue;
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    values += (values.empty() ? "" : ", ") + name;
+  }
+  std::string field = message.substr(0, value_at);  // "(objectives[0].direction): "
+  if (field.size() >= 4 && field.front() == '(' && field.ends_with("): ")) {
+    field = field.substr(1, field.size() - 4) + ": ";
+  }
+  const std::string value = message.substr(value_at + 14, type_at - value_at - 14);
+  return field + value + " is not one of " + values + " (in any case)";
+}
+
 // ParseStudySpec; `lines` as for JsonKeyCheck.
 Result<v1::StudySpec> ParseJson(std::string_view json, std::string_view source_name, bool lines) {
   if (Status checked = JsonKeyCheck(json, lines).Run(v1::StudySpec::descriptor()); !checked.ok()) {
@@ -269,11 +298,13 @@ Result<v1::StudySpec> ParseJson(std::string_view json, std::string_view source_n
   v1::StudySpec spec;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
+  options.case_insensitive_enum_parsing = true;  // "direction": "maximize", "Maximize", "MAXIMIZE"
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &spec, options);
   if (!status.ok()) {
     std::string message(status.message());
     if (message.empty()) message = "not a valid StudySpec";
+    message = ExplainEnumError(message);
     return InvalidArgumentError(std::string(source_name) + ": " + message);
   }
   return spec;

@@ -1,6 +1,6 @@
 // Study files: a StudySpec written as JSON (protobuf's JSON mapping of hpo.v1.StudySpec; field names in
-// snake_case or lowerCamelCase), or as YAML with the same keys, read into the proto that CreateStudy
-// takes.
+// snake_case or lowerCamelCase; enum values such as "direction": "maximize" in any case), or as YAML with
+// the same keys, read into the proto that CreateStudy takes.
 //
 // These are free functions with no shared state: safe to call from any thread. They only parse; the
 // coordinator validates the spec's meaning (ranges, objectives, budget) and names the offending field.

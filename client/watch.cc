@@ -36,12 +36,12 @@ Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOption
   auto update_hypervolume = [&] {
     if (!options.hypervolume || study.spec().objectives().empty()) return;
     if (hypervolume_of == study.counts().completed()) return;
-    auto trials = api.ListTrials(study_id);
-    if (!trials.ok()) return;  // best effort: keep the last value, try again at the next poll
-    const std::vector<v1::Trial> list(trials->trials().begin(), trials->trials().end());
-    auto hv = FrontHypervolume(list, SpecObjectives(study.spec()),
-                               options.reference.empty() ? nullptr : &options.reference);
-    if (hv.ok()) extras.hypervolume = *hv;
+    auto front = api.GetParetoFront(study_id, options.reference);
+    if (!front.ok()) return;  // best effort: keep the last value, try again at the next poll
+    if (front->has_hypervolume()) {
+      extras.hypervolume = front->hypervolume();
+      extras.hypervolume_reference = DescribeReferencePoint(*front);
+    }
     hypervolume_of = study.counts().completed();
   };
   int64_t last_answer_ms = env.clock->NowMs();
@@ -61,6 +61,10 @@ Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOption
     }
     if (final) {
       end_line();
+      // The bar has room for "hv X" only: say once what it was measured from.
+      if (options.rewrite_line && extras.hypervolume && !extras.hypervolume_reference.empty()) {
+        out << "hv: " << extras.hypervolume_reference << '\n' << std::flush;
+      }
       return study;
     }
     sleep(options.interval);

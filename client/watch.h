@@ -36,12 +36,12 @@ struct WatchOptions {
   bool rewrite_line = false;
   // With rewrite_line: the terminal's width, to keep the bar on one line (0: unknown, no limit).
   size_t columns = 0;
-  // Show the hypervolume of the completed trials (FrontHypervolume over the study's objectives), fetched
-  // with ListTrials whenever the number of completed trials changes; a failed ListTrials keeps the last
+  // Show the hypervolume of the front as the coordinator computes it (GetParetoFrontResponse), fetched
+  // with GetParetoFront whenever the number of completed trials changes; a failed call keeps the last
   // value.
   bool hypervolume = true;
-  // The reference point for the hypervolume, one value per objective in its own units; empty: each
-  // objective scaled to [0, 1] over the completed trials, reference 1.1 (see FrontHypervolume).
+  // The reference point for the hypervolume, one value per objective in its own units; empty: the
+  // coordinator's rule (worst + 10% of range, docs/hypervolume.md).
   std::vector<double> reference;
 };
 

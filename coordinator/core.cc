@@ -6,6 +6,7 @@
 #include <random>
 
 #include "base/log.h"
+#include "coordinator/front_hypervolume.h"
 #include "coordinator/spec.h"
 #include "search/pareto.h"
 
@@ -307,10 +308,12 @@ Result<std::vector<v1::Trial>> Core::ListTrials(uint64_t study_id) {
   return trials;
 }
 
-Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id, bool include_infeasible) {
+Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id, bool include_infeasible,
+                                                        std::span<const double> reference_point) {
   HPO_ASSIGN_OR_RETURN(storage::StudyRecord study, store_->GetStudy(study_id));
-  HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(study_id));
   const v1::StudySpec& spec = study.study.spec();
+  HPO_RETURN_IF_ERROR(CheckReferencePoint(spec, reference_point));
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(study_id));
   std::vector<v1::Trial*> completed;
   std::vector<std::vector<double>> points;
   for (auto& record : records) {
@@ -331,6 +334,7 @@ Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id, bool 
   v1::GetParetoFrontResponse response;
   for (size_t i : front) *response.add_trials() = *completed[i];
   *response.mutable_objectives() = spec.objectives();
+  SetFrontHypervolume(spec, points, reference_point, &response);
   return response;
 }
 

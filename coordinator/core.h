@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "base/clock.h"
@@ -55,8 +56,11 @@ class Core {
   Result<v1::Study> CancelStudy(uint64_t study_id);
   Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
   // Trials come with Trial.violated filled in from the study's constraints.
-  // The front of the completed trials that break no constraint (with `include_infeasible`, of them all).
-  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id, bool include_infeasible = false);
+  // The front of the completed trials that break no constraint (with `include_infeasible`, of them all),
+  // with its hypervolume over `reference_point` (empty: the rule of SetFrontHypervolume,
+  // coordinator/front_hypervolume.h); INVALID_ARGUMENT for a bad reference_point (CheckReferencePoint).
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id, bool include_infeasible = false,
+                                                    std::span<const double> reference_point = {});
 
   // Workers are known from their registration on, across coordinator restarts (their ids and labels are
   // stored). Every worker call names the worker: NOT_FOUND for one never registered. A worker's labels are

@@ -12,7 +12,6 @@
 #include "coordinator/dashboard_assets.h"
 #include "coordinator/spec.h"
 #include "proto/state_names.h"
-#include "search/hypervolume.h"
 
 namespace hpo::coordinator {
 namespace {
@@ -186,39 +185,13 @@ Result<uint64_t> ParseStudyId(std::string_view text) {
 
 }  // namespace
 
-std::optional<DashboardHypervolume> StudyHypervolume(const v1::StudySpec& spec,
-                                                     const std::vector<v1::Trial>& trials) {
-  std::vector<std::vector<double>> points;
-  for (const v1::Trial& trial : trials) {
-    if (trial.state() != v1::TRIAL_COMPLETED) continue;
-    auto objectives = MinimisedObjectives(spec, trial.metrics());
-    if (objectives.ok()) points.push_back(std::move(*objectives));
-  }
-  if (points.empty()) return std::nullopt;
-  const size_t m = points.front().size();
-  std::vector<double> reference(m);
-  for (size_t k = 0; k < m; ++k) {
-    double low = points.front()[k];
-    double high = low;
-    for (const auto& p : points) {
-      low = std::min(low, p[k]);
-      high = std::max(high, p[k]);
-    }
-    const double range = high - low;
-    const double margin = range > 0 ? 0.1 * range : (high != 0 ? 0.1 * std::abs(high) : 1.0);
-    reference[k] = high + margin;
-  }
-  auto hv = search::Hypervolume(points, reference);
-  if (!hv.ok()) return std::nullopt;
-  DashboardHypervolume result;
-  result.value = hv->value;
-  result.completed = points.size();
-  // Back to the objectives' own directions.
-  for (size_t k = 0; k < m; ++k) {
-    const bool maximise = spec.objectives(static_cast<int>(k)).direction() == v1::MAXIMIZE;
-    result.reference.push_back(maximise ? -reference[k] : reference[k]);
-  }
-  return result;
+std::string HypervolumeJson(const v1::GetParetoFrontResponse& front) {
+  if (!front.has_hypervolume()) return "null";
+  std::string json = "{\"value\":" + Number(front.hypervolume()) + ",\"reference\":[";
+  for (int k = 0; k < front.reference_point_size(); ++k)
+    json += (k > 0 ? "," : "") + Number(front.reference_point(k));
+  return json + "],\"rule\":" + JsonQuote(front.reference_rule()) +
+         ",\"completed\":" + std::to_string(front.considered_trials()) + "}";
 }
 
 std::string StudySummaryJson(const v1::Study& study) {
@@ -466,8 +439,8 @@ HttpResponse DashboardApi::Studies() {
 HttpResponse DashboardApi::Study(uint64_t id) {
   auto study = core_->GetStudy(id);
   if (!study.ok()) return ErrorOf(study.status());
-  auto trials = core_->ListTrials(id);
-  if (!trials.ok()) return ErrorOf(trials.status());
+  auto front = core_->GetParetoFront(id);
+  if (!front.ok()) return ErrorOf(front.status());
   std::string json = StudySummaryJson(*study);
   json.pop_back();  // the summary's closing brace
   std::string spec;
@@ -475,13 +448,7 @@ HttpResponse DashboardApi::Study(uint64_t id) {
   print.preserve_proto_field_names = true;
   if (!google::protobuf::util::MessageToJsonString(study->spec(), &spec, print).ok()) spec = "null";
   json += ",\"spec\":" + spec;
-  if (auto hv = StudyHypervolume(study->spec(), *trials)) {
-    json += ",\"hypervolume\":{\"value\":" + Number(hv->value) + ",\"reference\":[";
-    for (size_t k = 0; k < hv->reference.size(); ++k) json += (k > 0 ? "," : "") + Number(hv->reference[k]);
-    json += "],\"completed\":" + std::to_string(hv->completed) + "}";
-  } else {
-    json += ",\"hypervolume\":null";
-  }
+  json += ",\"hypervolume\":" + HypervolumeJson(*front);
   return Json(200, json + "}");
 }
 
@@ -510,7 +477,7 @@ HttpResponse DashboardApi::Front(uint64_t id) {
     trials += TrialJson(front->trials(i));
   }
   return Json(200, "{\"objectives\":" + ObjectivesJson(front->objectives()) + ",\"trial_ids\":" + ids +
-                       "],\"trials\":" + trials + "]}");
+                       "],\"trials\":" + trials + "],\"hypervolume\":" + HypervolumeJson(*front) + "}");
 }
 
 HttpResponse DashboardApi::Metrics() {

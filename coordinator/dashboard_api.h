@@ -7,7 +7,8 @@
 //   GET /api/v1/studies                    {"studies": [summary, ...]}
 //   GET /api/v1/studies/{id}               summary + "spec" (the study file's JSON) + "hypervolume"
 //   GET /api/v1/studies/{id}/trials        {"trials": [trial, ...]} by number
-//   GET /api/v1/studies/{id}/front         {"objectives": [...], "trial_ids": [...], "trials": [...]}
+//   GET /api/v1/studies/{id}/front         {"objectives": [...], "trial_ids": [...], "trials": [...],
+//                                           "hypervolume": ...}
 //
 // Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront).
 // Errors are JSON {"error": "..."} naming what is wrong: 400 for an id that is not a positive integer,
@@ -64,19 +65,12 @@ struct CoordinatorMetrics {
 // grpc_server_handling_seconds{grpc_service,grpc_method} (histogram), hpo_http_requests_total{code}.
 std::string RenderMetrics(const CoordinatorMetrics& metrics);
 
-// A study's hypervolume as the dashboard shows it: of its completed trials' objectives (each maximised
-// one negated), bounded by a reference point `reference` (in the objectives' own units and directions):
-// per objective, the worst value seen plus a tenth of the range seen (a tenth of the value itself, or 1,
-// when every trial has the same). Since dominated trials add nothing, this is the hypervolume of the
-// current front; as the reference only moves outward, it never decreases as trials complete.
-struct DashboardHypervolume {
-  double value = 0.0;
-  std::vector<double> reference;
-  size_t completed = 0;  // the completed trials it is over
-};
-// nullopt when no completed trial has every objective's metric.
-std::optional<DashboardHypervolume> StudyHypervolume(const v1::StudySpec& spec,
-                                                     const std::vector<v1::Trial>& trials);
+// The front's hypervolume as the API shows it, from the Core's GetParetoFront answer (one computation
+// for every client, coordinator/front_hypervolume.h): {"value": 5.89, "reference": [4.3, 4.3], "rule":
+// "worst + 10% of range", "completed": 4} (the reference point in the objectives' own units and
+// directions; "completed": the completed trials the front is taken from), or null while the front is
+// empty.
+std::string HypervolumeJson(const v1::GetParetoFrontResponse& front);
 
 // JSON of the API (see the class comment for where each appears).
 std::string StudySummaryJson(const v1::Study& study);

@@ -103,7 +103,10 @@ grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerC
   if (grpc::ServerUnaryReactor* refused =
           Refused(auth_, context, Access::kRead, "StudyService.GetParetoFront"))
     return refused;
-  return AnswerWith(context, core_->GetParetoFront(request->study_id(), request->include_infeasible()),
+  return AnswerWith(context,
+                    core_->GetParetoFront(request->study_id(), request->include_infeasible(),
+                                          {request->reference_point().data(),
+                                           static_cast<size_t>(request->reference_point_size())}),
                     response);
 }
 

@@ -493,4 +493,38 @@ Result<HypervolumeResult> Hypervolume(const std::vector<std::vector<double>>& po
   return result;
 }
 
+Result<std::vector<double>> WorstPlusTenthReference(const std::vector<std::vector<double>>& points) {
+  if (points.empty()) return InvalidArgumentError("reference point: no points");
+  const size_t d = points.front().size();
+  if (d == 0) return InvalidArgumentError("reference point: points[0] is empty");
+  std::vector<double> best = points.front();
+  std::vector<double> worst = points.front();
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i].size() != d) {
+      return InvalidArgumentError("reference point: points[" + std::to_string(i) + "] has " +
+                                  std::to_string(points[i].size()) + " values, points[0] " +
+                                  std::to_string(d));
+    }
+    for (size_t c = 0; c < d; ++c) {
+      const double v = points[i][c];
+      if (!std::isfinite(v)) {
+        return InvalidArgumentError("reference point: points[" + std::to_string(i) + "][" +
+                                    std::to_string(c) + "] is not finite");
+      }
+      best[c] = std::min(best[c], v);
+      worst[c] = std::max(worst[c], v);
+    }
+  }
+  std::vector<double> reference(d);
+  for (size_t c = 0; c < d; ++c) {
+    const double range = worst[c] - best[c];  // may overflow to inf for values near the double limit
+    const double margin = range > 0 ? 0.1 * range : (worst[c] != 0 ? 0.1 * std::fabs(worst[c]) : 1.0);
+    reference[c] = worst[c] + margin;
+    if (!std::isfinite(reference[c])) {
+      return InvalidArgumentError("reference point: objective " + std::to_string(c) + " overflows");
+    }
+  }
+  return reference;
+}
+
 }  // namespace hpo::search

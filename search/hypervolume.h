@@ -59,6 +59,20 @@ Result<HypervolumeResult> Hypervolume(const std::vector<std::vector<double>>& po
                                       std::span<const double> reference,
                                       HypervolumeAlgorithm algorithm = HypervolumeAlgorithm::kAuto);
 
+// The rule by which hpo picks the reference point of a front's hypervolume when the user names none
+// (docs/hypervolume.md), in the words the API and every client show: per objective, the worst value seen
+// plus a tenth of the range seen.
+inline constexpr std::string_view kWorstPlusTenthRule = "worst + 10% of range";
+
+// The reference point of kWorstPlusTenthRule for `points` (all minimised; in practice every completed
+// trial the front is taken from): per objective k, worst_k + (worst_k - best_k) / 10, where worst_k is the
+// largest value and best_k the smallest; when they are equal, worst_k + |worst_k| / 10, or worst_k + 1
+// when worst_k is 0. Every point thus lies strictly inside it. Once the points differ in every objective,
+// adding points only moves it outward, so the hypervolume of a growing set over it never decreases.
+// On failure INVALID_ARGUMENT: no points, a point of size 0 or of another size than the first, a
+// coordinate that is not finite, or a reference that overflows to infinity.
+Result<std::vector<double>> WorstPlusTenthReference(const std::vector<std::vector<double>>& points);
+
 }  // namespace hpo::search
 
 #endif  // HPO_SEARCH_HYPERVOLUME_H_

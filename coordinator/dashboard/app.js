@@ -278,10 +278,11 @@ function renderStudy(study, trials, front) {
   const hv = study.hypervolume;
   const hvBox = $('hypervolume');
   if (hv) {
-    hvBox.textContent = 'hypervolume ' + fmt(hv.value) + ' over ' + hv.completed + ' completed trials · front of ' +
-        front.trial_ids.length + ' · reference point (' +
-        study.objectives.map((o, k) => o.name + ' ' + fmt(hv.reference[k])).join(', ') + ')';
-    hvBox.title = 'The reference point is, per objective, the worst value seen plus a tenth of the range seen.';
+    hvBox.textContent = 'hypervolume ' + fmt(hv.value) + ' (reference point [' +
+        study.objectives.map((o, k) => o.name + ' ' + fmt(hv.reference[k])).join(', ') + '], rule: ' + hv.rule +
+        ') · front of ' + front.trial_ids.length + ' among ' + hv.completed + ' completed trials';
+    hvBox.title = 'Computed by the coordinator, as hpoctl shows it. Rule "worst + 10% of range": per objective, ' +
+        'the worst value among the completed trials plus a tenth of their range.';
   } else {
     hvBox.textContent = 'hypervolume: no completed trial yet';
   }

@@ -42,6 +42,47 @@ TEST(ExitCodeTest, TransportErrorsAreThreeOthersOne) {
   EXPECT_EQ(ExitCodeForRpcError(UnauthenticatedError("token")), kExitFailed);
 }
 
+TEST(DescribeNoAnswerTest, SaysWhyTheCoordinatorCannotBeReachedInWords) {
+  struct Case {
+    const char* grpc;  // the message gRPC gives
+    const char* words;
+  };
+  const Case cases[] = {
+      {"failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:50051: Failed to connect to "
+       "remote host: Connection refused",
+       "cannot reach 127.0.0.1:50051: connection refused (is hpo-coordinator running there?)"},
+      {"DNS resolution failed for nosuch.invalid:50051: C-ares status is not ARES_SUCCESS qtype=A "
+       "name=nosuch.invalid is_balancer=0: Domain name not found",
+       "cannot reach 127.0.0.1:50051: the host name does not resolve"},
+      {"failed to connect to all addresses; last error: UNKNOWN: ipv4:10.1.2.3:50051: Failed to connect to "
+       "remote host: Connection timed out",
+       "cannot reach 127.0.0.1:50051: the connection timed out"},
+      {"failed to connect to all addresses; last error: UNKNOWN: ipv4:10.1.2.3:50051: No route to host",
+       "cannot reach 127.0.0.1:50051: no route to host"},
+      {"Socket closed",
+       "cannot reach 127.0.0.1:50051: the connection was closed (the coordinator may require "
+       "TLS: connect with --tls-ca and its certificate or CA)"},
+      {"failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:50051: Ssl handshake failed: "
+       "SSL_ERROR_SSL: error:0A00010B:SSL routines::wrong version number",
+       "cannot reach 127.0.0.1:50051: the TLS handshake failed (the coordinator does not serve TLS at this "
+       "address: leave out --tls-ca, or check the address)"},
+      {"failed to connect to all addresses; last error: UNKNOWN: something new",
+       "cannot reach 127.0.0.1:50051: could not connect"},
+  };
+  for (const Case& c : cases) {
+    const auto words = DescribeNoAnswer("127.0.0.1:50051", UnavailableError(c.grpc), 10'000);
+    ASSERT_TRUE(words.has_value()) << c.grpc;
+    EXPECT_EQ(*words, c.words);
+    EXPECT_TRUE(IsNoAnswerMessage(*words));
+  }
+  EXPECT_EQ(DescribeNoAnswer("coord:7000", DeadlineExceededError("Deadline Exceeded"), 2'500),
+            "no answer from coord:7000 within 2500 ms (--deadline-ms)");
+  // An answer keeps its own words: the coordinator's UNAVAILABLE, and every other code.
+  EXPECT_FALSE(DescribeNoAnswer("a:1", UnavailableError("database is locked"), 10'000).has_value());
+  EXPECT_FALSE(DescribeNoAnswer("a:1", NotFoundError("study 9 not found"), 10'000).has_value());
+  EXPECT_FALSE(IsNoAnswerMessage("study 9 not found"));
+}
+
 TEST(WatchExitCodeTest, CompletedIsZeroFailedAndCancelledOne) {
   EXPECT_FALSE(IsFinalState(v1::STUDY_RUNNING));
   EXPECT_FALSE(IsFinalState(v1::STUDY_STATE_UNSPECIFIED));

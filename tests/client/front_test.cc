@@ -280,45 +280,24 @@ TEST(ComputeFrontTest, MatchesBruteForce) {
   }
 }
 
-TEST(FrontHypervolumeTest, ScaledToTheUnitBoxWithReferenceOnePointOne) {
-  const std::vector<v1::Objective> objectives = SpecObjectives(MakeSpec());
-  // accuracy (max) 0.8..1.0 and latency (min) 1..3: scaled, (1.0, 3) -> (0, 1), (0.8, 1) -> (1, 0),
-  // (0.9, 2) -> (0.5, 0.5); hypervolume 0.05 + 0.3 + 0.11 = 0.46.
-  std::vector<v1::Trial> trials = {MakeTrial(0, 1.0, 3.0), MakeTrial(1, 0.8, 1.0), MakeTrial(2, 0.9, 2.0)};
-  auto hv = FrontHypervolume(trials, objectives, nullptr);
-  ASSERT_TRUE(hv.ok()) << hv.status().ToString();
-  ASSERT_TRUE(hv->has_value());
-  EXPECT_NEAR(**hv, 0.46, 1e-12);
-  // A dominated trial and one still running change nothing.
-  trials.push_back(MakeTrial(3, 0.85, 2.5));
-  trials.push_back(MakeTrial(4, 2.0, 0.0, v1::TRIAL_RUNNING));
-  EXPECT_NEAR(**FrontHypervolume(trials, objectives, nullptr), 0.46, 1e-12);
-}
-
-TEST(FrontHypervolumeTest, NoneUntilTwoTrialsDiffer) {
-  const std::vector<v1::Objective> objectives = SpecObjectives(MakeSpec());
-  EXPECT_FALSE(FrontHypervolume({}, objectives, nullptr)->has_value());
-  EXPECT_FALSE(FrontHypervolume({MakeTrial(0, 0.9, 1.0)}, objectives, nullptr)->has_value());
-  EXPECT_FALSE(
-      FrontHypervolume({MakeTrial(0, 0.9, 1.0), MakeTrial(1, 0.9, 1.0)}, objectives, nullptr)->has_value());
-  // Differing in accuracy only: it spans [0, 1], latency is 0 for both, so the better trial (0.95, 1.0)
-  // scales to (0, 0) and dominates the whole box, 1.1 * 1.1.
-  auto hv = FrontHypervolume({MakeTrial(0, 0.9, 1.0), MakeTrial(1, 0.95, 1.0)}, objectives, nullptr);
-  ASSERT_TRUE(hv->has_value());
-  EXPECT_NEAR(**hv, 1.21, 1e-12);
-}
-
-TEST(FrontHypervolumeTest, GivenReferenceInTheObjectivesOwnUnits) {
-  const std::vector<v1::Objective> objectives = SpecObjectives(MakeSpec());
-  // Reference accuracy 0.5, latency 10: (0.9, 2) dominates 0.4 x 8 = 3.2; (0.7, 1) adds 0.2 x 1 = 0.2.
-  const std::vector<double> reference = {0.5, 10};
-  auto hv = FrontHypervolume({MakeTrial(0, 0.9, 2.0), MakeTrial(1, 0.7, 1.0), MakeTrial(2, 0.4, 0.5)},
-                             objectives, &reference);
-  ASSERT_TRUE(hv.ok()) << hv.status().ToString();
-  EXPECT_NEAR(**hv, 3.4, 1e-12);
-  const std::vector<double> wrong_size = {1};
-  EXPECT_EQ(FrontHypervolume({MakeTrial(0, 0.9, 2.0)}, objectives, &wrong_size).status().code(),
-            StatusCode::kInvalidArgument);
+TEST(DescribeHypervolumeTest, SaysTheValueTheReferencePointByObjectiveAndTheRule) {
+  v1::GetParetoFrontResponse front;
+  *front.mutable_objectives() = MakeSpec().objectives();  // accuracy (max), latency (min)
+  EXPECT_EQ(DescribeHypervolume(front), "");              // none: an empty front, or an older coordinator
+  EXPECT_EQ(DescribeReferencePoint(front), "");
+  front.set_hypervolume(0.28400000001);
+  front.add_reference_point(0.68);
+  front.add_reference_point(3.2);
+  front.set_reference_rule("worst + 10% of range");
+  EXPECT_EQ(
+      DescribeHypervolume(front),
+      "hypervolume 0.284 (reference point [accuracy 0.68, latency_ms 3.2], rule: worst + 10% of range)");
+  EXPECT_EQ(DescribeReferencePoint(front),
+            "reference point [accuracy 0.68, latency_ms 3.2], rule: worst + 10% of range");
+  // Names from the coordinator reach the terminal escaped.
+  front.mutable_objectives(0)->set_name("acc\x1b[2J");
+  EXPECT_EQ(DescribeReferencePoint(front),
+            "reference point [acc\\x1b[2J 0.68, latency_ms 3.2], rule: worst + 10% of range");
 }
 
 TEST(ParseNumberListTest, FiniteNumbersSeparatedByCommas) {

@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -62,6 +63,14 @@ class FakeCoordinator final : public StudyApi {
     study_.mutable_counts()->set_running(1);
     for (int n : {3, 0, 1}) *front_.add_trials() = trials_.trials(n);
     *front_.mutable_objectives() = study_.spec().objectives();
+    // As the coordinator computes it: accuracy 0.8..0.95 and latency 0.5..3.5 give the reference point
+    // (0.785, 3.8); the front (0.95, 3), (0.9, 1), (0.85, 0.5) dominates 0.05 * 0.8 + 0.05 * 2.8 +
+    // 0.065 * 3.3 = 0.3945 of it.
+    front_.set_hypervolume(0.3945);
+    front_.add_reference_point(0.785);
+    front_.add_reference_point(3.8);
+    front_.set_reference_rule("worst + 10% of range");
+    front_.set_considered_trials(5);
   }
 
   Result<v1::Study> CreateStudy(const v1::StudySpec& spec) override {
@@ -90,13 +99,22 @@ class FakeCoordinator final : public StudyApi {
   Result<v1::ListTrialsResponse> ListTrials(uint64_t id) override {
     return Answer("ListTrials", id, trials_);
   }
-  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t id) override {
-    return Answer("GetParetoFront", id, front_);
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t id,
+                                                    const std::vector<double>& reference = {}) override {
+    references.push_back(reference);
+    if (reference.empty()) return Answer("GetParetoFront", id, front_);
+    v1::GetParetoFrontResponse given = front_;
+    given.clear_reference_point();
+    for (double v : reference) given.add_reference_point(v);
+    given.set_reference_rule("given");
+    given.set_hypervolume(1.5);
+    return Answer("GetParetoFront", id, given);
   }
 
   v1::Study& study() { return study_; }
 
   std::vector<std::string> calls;
+  std::vector<std::vector<double>> references;  // of each GetParetoFront call
   Status error;
   v1::StudySpec created;
 
@@ -170,8 +188,9 @@ struct Hpoctl {
     Result<v1::ListStudiesResponse> ListStudies() override { return fake_->ListStudies(); }
     Result<v1::Study> CancelStudy(uint64_t id) override { return fake_->CancelStudy(id); }
     Result<v1::ListTrialsResponse> ListTrials(uint64_t id) override { return fake_->ListTrials(id); }
-    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t id) override {
-      return fake_->GetParetoFront(id);
+    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t id,
+                                                      const std::vector<double>& reference) override {
+      return fake_->GetParetoFront(id, reference);
     }
 
    private:
@@ -206,10 +225,15 @@ TEST(HpoctlTest, HelpOnEveryCommandDocumentsExitCodesAndEnvironment) {
                                                                                     {"token", "--help"}}) {
     Hpoctl run;
     EXPECT_EQ(run(args), kExitOk) << args[0];
-    EXPECT_NE(run.out.find("Exit status:"), std::string::npos) << args[0] << "\n" << run.out;
-    EXPECT_NE(run.out.find("  3  the coordinator could not be reached"), std::string::npos) << args[0];
-    EXPECT_NE(run.out.find("HPO_COORDINATOR"), std::string::npos) << args[0];
-    EXPECT_NE(run.out.find("HPO_TOKEN_FILE"), std::string::npos) << args[0];
+    // One short footer: the exit codes and the environment in three lines, once.
+    const size_t footer = run.out.find("Exit status: ");
+    ASSERT_NE(footer, std::string::npos) << args[0] << "\n" << run.out;
+    EXPECT_EQ(run.out.find("Exit status", footer + 1), std::string::npos) << args[0];
+    EXPECT_EQ(run.out.substr(footer), kHpoctlExitHelp + std::string("\n")) << args[0];
+    EXPECT_EQ(std::count(run.out.begin() + static_cast<long>(footer), run.out.end(), '\n'), 4) << args[0];
+    for (const char* says : {"3 the coordinator could not be reached", "HPO_COORDINATOR", "HPO_TOKEN_FILE"}) {
+      EXPECT_NE(run.out.find(says, footer), std::string::npos) << args[0] << ": " << says;
+    }
     EXPECT_EQ(run.connects, 0);
   }
   Hpoctl run;
@@ -313,10 +337,40 @@ TEST(HpoctlTest, AddressAndTokenFromTheEnvironmentFlagsOverride) {
     EXPECT_EQ(run.options.deadline, std::chrono::milliseconds(250));
   }
   {
-    Hpoctl run;  // a token file that is not there is a usage error, before any call
-    run.environment = {{"HPO_TOKEN_FILE", dir.File("missing.token")}};
-    EXPECT_EQ(run({"studies"}), kExitUsage);
+    Hpoctl run;  // --token-file naming a file that is not there is a usage error, before any call
+    EXPECT_EQ(run({"--token-file", dir.File("missing.token"), "studies"}), kExitUsage);
     EXPECT_NE(run.err.find("missing.token"), std::string::npos) << run.err;
+    EXPECT_EQ(run.connects, 0);
+  }
+}
+
+TEST(HpoctlTest, AMissingHpoTokenFileIsAnErrorOnlyWhenTheCoordinatorAsksForAToken) {
+  hpo::testing::TempDir dir;
+  const std::string missing = dir.File("missing.token");
+  {
+    Hpoctl run;  // a coordinator without a token: no token is sent, all is well
+    run.environment = {{"HPO_TOKEN_FILE", missing}, {"HPO_TOKEN", "not-used"}};
+    ASSERT_EQ(run({"studies"}), kExitOk) << run.err;
+    EXPECT_EQ(run.options.auth_token, "");
+    EXPECT_EQ(run.err, "");
+  }
+  for (const char* command : {"studies", "watch"}) {
+    Hpoctl run;  // one that asks for a token: the error says which file is missing
+    run.environment = {{"HPO_TOKEN_FILE", missing}};
+    run.coordinator.error = UnauthenticatedError("missing bearer token");
+    std::vector<std::string> args = {command};
+    if (std::string(command) != "studies") args.push_back("3");
+    EXPECT_EQ(run(args), kExitUsage) << command;
+    EXPECT_EQ(run.err, "hpoctl: the coordinator asks for a token, and HPO_TOKEN_FILE names '" + missing +
+                           "', which does not exist (UNAUTHENTICATED: missing bearer token)\n")
+        << command;
+  }
+  {
+    Hpoctl run;  // an existing but empty file is still an error at once
+    WriteFile(dir.File("empty.token"), "");
+    run.environment = {{"HPO_TOKEN_FILE", dir.File("empty.token")}};
+    EXPECT_EQ(run({"studies"}), kExitUsage);
+    EXPECT_NE(run.err.find("empty.token"), std::string::npos) << run.err;
     EXPECT_EQ(run.connects, 0);
   }
 }
@@ -336,6 +390,19 @@ TEST(HpoctlTest, RefusalsExitOneAndTransportErrorsThree) {
     if (std::string(command) != "studies") args.push_back("3");
     EXPECT_EQ(down(args), kExitUnreachable) << command;
     EXPECT_NE(down.err.find("UNAVAILABLE: connection refused"), std::string::npos) << command;
+  }
+  // No answer at all (StudyClient's words, DescribeNoAnswer): the words alone, without the code.
+  for (const char* command : {"studies", "show", "watch"}) {
+    Hpoctl down;
+    down.coordinator.error = UnavailableError(
+        "cannot reach 127.0.0.1:50051: connection refused (is hpo-coordinator running there?)");
+    std::vector<std::string> args = {command};
+    if (std::string(command) != "studies") args.push_back("3");
+    EXPECT_EQ(down(args), kExitUnreachable) << command;
+    EXPECT_EQ(
+        down.err,
+        "hpoctl: cannot reach 127.0.0.1:50051: connection refused (is hpo-coordinator running there?)\n")
+        << command;
   }
 }
 
@@ -468,12 +535,19 @@ TEST(HpoctlTest, ShowStudiesAndCancel) {
   ASSERT_EQ(show({"show", "3"}), kExitOk) << show.err;
   EXPECT_NE(show.out.find("state         running\n"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("pareto front  3 trials\n"), std::string::npos) << show.out;
+  EXPECT_NE(
+      show.out.find("hypervolume   0.3945 (reference point [accuracy 0.785, latency_ms 3.8], rule: worst + "
+                    "10% of range)\n"),
+      std::string::npos)
+      << show.out;
   EXPECT_NE(show.out.find("  lr          float [0.001, 0.1]\n"), std::string::npos) << show.out;
   Hpoctl json;
   ASSERT_EQ(json({"show", "3", "--format", "json"}), kExitOk);
   v1::Study study;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &study).ok()) << json.out;
   EXPECT_EQ(study.spec().name(), "quick");
+  EXPECT_NE(json.out.find("\"id\": 3,"), std::string::npos) << json.out;  // a number, not "3"
+  EXPECT_NE(json.out.find("\"created_ms\": 1700000040000,"), std::string::npos) << json.out;
   Hpoctl studies;
   ASSERT_EQ(studies({"studies"}), kExitOk);
   EXPECT_EQ(Lines(studies.out).size(), 2u);
@@ -483,22 +557,49 @@ TEST(HpoctlTest, ShowStudiesAndCancel) {
             "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, elapsed 1m00s, cancelled\n");
 }
 
+TEST(HpoctlTest, StudiesInEachFormat) {
+  Hpoctl table;
+  ASSERT_EQ(table({"studies", "--format", "table"}), kExitOk) << table.err;
+  EXPECT_EQ(table.out,
+            "id  name   state    completed  pruned  failed  running  pending  max_trials\n"
+            " 3  quick  running          5       0       1        1        0          10\n");
+  Hpoctl csv;
+  ASSERT_EQ(csv({"studies", "--format", "csv"}), kExitOk) << csv.err;
+  EXPECT_EQ(
+      csv.out,
+      "id,name,state,completed,pruned,failed,running,pending,cancelled,max_trials,created_ms,finished_ms\n"
+      "3,quick,running,5,0,1,1,0,0,10,1700000040000,\n");
+  Hpoctl json;
+  ASSERT_EQ(json({"studies", "--format", "json"}), kExitOk) << json.err;
+  EXPECT_EQ(json.out,
+            "[\n  {\"id\": 3, \"name\": \"quick\", \"state\": \"running\", \"completed\": 5, \"pruned\": 0, "
+            "\"failed\": 1, \"running\": 1, \"pending\": 0, \"cancelled\": 0, \"max_trials\": 10, "
+            "\"created_ms\": 1700000040000, \"finished_ms\": null}\n]\n");
+  Hpoctl bad;
+  EXPECT_EQ(bad({"studies", "--format", "xml"}), kExitUsage);
+  EXPECT_EQ(bad.err, "hpoctl: --format: expected table, csv or json, got 'xml'\n");
+  EXPECT_TRUE(bad.coordinator.calls.empty());
+}
+
 TEST(HpoctlTest, WatchPrintsPlainLinesOrABarAndExitsByTheEnd) {
   Hpoctl plain;
   ASSERT_EQ(plain({"watch", "3", "--interval-ms", "500"}), kExitOk) << plain.err;
   const std::vector<std::string> lines = Lines(plain.out);
   ASSERT_EQ(lines.size(), 2u) << plain.out;
-  // Five completed trials scaled over accuracy 0.8..0.95 and latency 0.5..3.5: the front (0.95, 3),
-  // (0.9, 1), (0.85, 0.5) becomes (0, 5/6), (1/3, 1/6), (2/3, 0); against the reference (1.1, 1.1) it
-  // dominates 1/3 * (1.1 - 5/6) + 1/3 * (1.1 - 1/6) + (1.1 - 2/3) * 1.1 = 0.8767.
-  EXPECT_EQ(
-      lines[0],
-      "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.8767, elapsed 1m00s, "
-      "about 40s left");
-  EXPECT_EQ(
-      lines[1],
-      "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.8767, elapsed 1m00s, "
-      "completed");
+  // The coordinator's hypervolume, with its reference point and rule.
+  EXPECT_EQ(lines[0],
+            "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.3945 (reference "
+            "point [accuracy 0.785, latency_ms 3.8], rule: worst + 10% of range), elapsed 1m00s, about 40s "
+            "left");
+  EXPECT_EQ(lines[1],
+            "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.3945 (reference "
+            "point [accuracy 0.785, latency_ms 3.8], rule: worst + 10% of range), elapsed 1m00s, completed");
+  Hpoctl given;
+  ASSERT_EQ(given({"watch", "3", "--reference", "0.5,10"}), kExitOk) << given.err;
+  EXPECT_EQ(given.coordinator.references.back(), (std::vector<double>{0.5, 10}));
+  EXPECT_NE(given.out.find("hypervolume 1.5 (reference point [accuracy 0.5, latency_ms 10], rule: given)"),
+            std::string::npos)
+      << given.out;
   Hpoctl bar;
   bar.terminal = true;
   ASSERT_EQ(bar({"watch", "3", "--no-hypervolume"}), kExitOk);

@@ -225,3 +225,35 @@ TEST(ParseStudySpecTest, YamlRefusesAFieldUnderBothSpellings) {
 }
 
 }  // namespace hpo::client
+
+namespace hpo::client {
+namespace {
+
+TEST(ParseStudySpecTest, DirectionIsReadInAnyCaseInJsonAndYaml) {
+  for (const char* direction : {"maximize", "Maximize", "MAXIMIZE", "maXimize"}) {
+    SCOPED_TRACE(direction);
+    const std::string d = direction;
+    auto json = ParseStudySpec(R"({"objectives": [{"name": "acc", "direction": ")" + d +
+                                   R"("}, {"name": "ms", "direction": "minimize"}]})",
+                               "study.json");
+    ASSERT_TRUE(json.ok()) << json.status().ToString();
+    EXPECT_EQ(json->objectives(0).direction(), v1::MAXIMIZE);
+    EXPECT_EQ(json->objectives(1).direction(), v1::MINIMIZE);
+    auto yaml = ParseStudySpecYaml(
+        "objectives:\n  - {name: acc, direction: " + d + "}\n  - name: ms\n    direction: Minimize\n",
+        "study.yaml");
+    ASSERT_TRUE(yaml.ok()) << yaml.status().ToString();
+    EXPECT_EQ(yaml->objectives(0).direction(), v1::MAXIMIZE);
+    EXPECT_EQ(yaml->objectives(1).direction(), v1::MINIMIZE);
+  }
+  // A word that is no direction in any case is still refused, naming the value.
+  auto bad = ParseStudySpec(R"({"objectives": [{"name": "acc", "direction": "maximise"}]})", "study.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      bad.status().message(),
+      "study.json: objectives[0].direction: \"maximise\" is not one of minimize, maximize (in any case)");
+}
+
+}  // namespace
+}  // namespace hpo::client

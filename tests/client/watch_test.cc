@@ -32,12 +32,18 @@ class FakeStudyApi final : public StudyApi {
     if (trials.trials().empty()) return UnimplementedError("fake");
     return trials;
   }
-  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t) override { return UnimplementedError("fake"); }
+  Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t, const std::vector<double>& reference) override {
+    references.push_back(reference);
+    if (!front.has_hypervolume()) return UnimplementedError("fake");
+    return front;
+  }
 
   const std::vector<uint64_t>& ids() const { return ids_; }
   int list_calls() const { return list_calls_; }
 
-  v1::ListTrialsResponse trials;  // what ListTrials answers (UNIMPLEMENTED while empty)
+  v1::ListTrialsResponse trials;     // what ListTrials answers (UNIMPLEMENTED while empty)
+  v1::GetParetoFrontResponse front;  // what GetParetoFront answers (UNIMPLEMENTED without a hypervolume)
+  std::vector<std::vector<double>> references;  // the reference point of each GetParetoFront call
 
  private:
   std::deque<Result<v1::Study>> script_;
@@ -198,17 +204,20 @@ v1::Study WithObjectives(v1::Study study) {
   return study;
 }
 
-void AddTrial(v1::ListTrialsResponse* trials, double f1, double f2) {
-  v1::Trial* trial = trials->add_trials();
-  trial->set_number(static_cast<uint32_t>(trials->trials_size() - 1));
-  trial->set_state(v1::TRIAL_COMPLETED);
-  (*trial->mutable_metrics())["f1"] = f1;
-  (*trial->mutable_metrics())["f2"] = f2;
+// The front's hypervolume as the coordinator answers it: `value` over the reference point (f1 r1, f2 r2).
+v1::GetParetoFrontResponse FrontWith(double value, double r1, double r2, const char* rule) {
+  v1::GetParetoFrontResponse front;
+  *front.mutable_objectives() = WithObjectives(v1::Study()).spec().objectives();
+  front.set_hypervolume(value);
+  front.add_reference_point(r1);
+  front.add_reference_point(r2);
+  front.set_reference_rule(rule);
+  return front;
 }
 
-// The hypervolume follows the completed trials, scaled to [0, 1] with the reference at 1.1, and trials
-// are fetched only when the number of completed trials changes.
-TEST(WatchStudyTest, ShowsTheHypervolumeOfTheCompletedTrials) {
+// The hypervolume is the coordinator's, with the reference point and rule it names; the front is fetched
+// only when the number of completed trials changes, and until it has a hypervolume none is shown.
+TEST(WatchStudyTest, ShowsTheCoordinatorsHypervolumeWithItsReferencePoint) {
   class GrowingApi final : public StudyApi {
    public:
     Result<v1::Study> GetStudy(uint64_t) override {
@@ -218,20 +227,18 @@ TEST(WatchStudyTest, ShowsTheHypervolumeOfTheCompletedTrials) {
       completed_ = kCompleted[i];
       return study;
     }
-    Result<v1::ListTrialsResponse> ListTrials(uint64_t) override {
-      ++list_calls;
-      v1::ListTrialsResponse trials;
-      const double points[][2] = {{0, 10}, {4, 0}, {2, 5}, {3, 9}};  // scaled: (0,1) (1,0) (.5,.5) (.75,.9)
-      for (uint32_t k = 0; k < completed_; ++k) AddTrial(&trials, points[k][0], points[k][1]);
-      return trials;
+    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t,
+                                                      const std::vector<double>& reference) override {
+      ++front_calls;
+      EXPECT_TRUE(reference.empty());
+      if (completed_ == 0) return v1::GetParetoFrontResponse();  // an empty front has no hypervolume
+      return FrontWith(0.5 * completed_, 4.4, 1.1 * completed_, "worst + 10% of range");
     }
+    Result<v1::ListTrialsResponse> ListTrials(uint64_t) override { return UnimplementedError("fake"); }
     Result<v1::Study> CreateStudy(const v1::StudySpec&) override { return UnimplementedError("fake"); }
     Result<v1::ListStudiesResponse> ListStudies() override { return UnimplementedError("fake"); }
     Result<v1::Study> CancelStudy(uint64_t) override { return UnimplementedError("fake"); }
-    Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t) override {
-      return UnimplementedError("fake");
-    }
-    int list_calls = 0;
+    int front_calls = 0;
 
    private:
     const std::vector<uint32_t> kCompleted = {0, 0, 2, 2, 3, 4};
@@ -244,32 +251,49 @@ TEST(WatchStudyTest, ShowsTheHypervolumeOfTheCompletedTrials) {
   options.refresh = std::chrono::milliseconds(60'000);
   auto study = WatchStudy(api, 3, options, h.Env());
   ASSERT_TRUE(study.ok()) << study.status().ToString();
-  EXPECT_EQ(api.list_calls, 4);  // at 0, 2, 3 and 4 completed
+  EXPECT_EQ(api.front_calls, 4);  // at 0, 2, 3 and 4 completed
   const std::vector<std::string> lines = Lines(h.out.str());
   ASSERT_EQ(lines.size(), 4u) << h.out.str();
   EXPECT_EQ(lines[0].find("hypervolume"), std::string::npos) << lines[0];  // nothing completed yet
-  // (0,1) and (1,0): 1.1 * 0.1 * 2 - 0.1 * 0.1.
-  EXPECT_NE(lines[1].find("1 running, hypervolume 0.21, elapsed"), std::string::npos) << lines[1];
-  // with (.5,.5): 0.5 * 0.1 + 0.5 * 0.6 + 0.1 * 1.1; the dominated (.75,.9) then adds nothing.
-  EXPECT_NE(lines[2].find("hypervolume 0.46,"), std::string::npos) << lines[2];
-  EXPECT_NE(lines[3].find("hypervolume 0.46,"), std::string::npos) << lines[3];
+  EXPECT_NE(lines[1].find("1 running, hypervolume 1 (reference point [f1 4.4, f2 2.2], rule: worst + 10% "
+                          "of range), elapsed"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_NE(lines[2].find("hypervolume 1.5 (reference point [f1 4.4, f2 3.3], rule: worst + 10% of range),"),
+            std::string::npos)
+      << lines[2];
+  EXPECT_NE(lines[3].find("hypervolume 2 (reference point [f1 4.4, f2 4.4]"), std::string::npos) << lines[3];
 }
 
-TEST(WatchStudyTest, HypervolumeAgainstAGivenReferenceInTheObjectivesUnits) {
+TEST(WatchStudyTest, AGivenReferenceGoesToTheCoordinator) {
   FakeStudyApi api({WithObjectives(MakeStudy(v1::STUDY_COMPLETED, 2, 0, 0))});
-  AddTrial(&api.trials, 1, 3);
-  AddTrial(&api.trials, 2, 1);
+  api.front = FrontWith(7, 4, 4, "given");
   Harness h;
   WatchOptions options;
   options.reference = {4, 4};
   ASSERT_TRUE(WatchStudy(api, 3, options, h.Env()).ok());
-  // [1,4]x[3,4] and [2,4]x[1,4]: 3 + 6 - 2.
-  EXPECT_NE(h.out.str().find("hypervolume 7,"), std::string::npos) << h.out.str();
+  ASSERT_EQ(api.references.size(), 1u);
+  EXPECT_EQ(api.references[0], (std::vector<double>{4, 4}));
+  EXPECT_NE(h.out.str().find("hypervolume 7 (reference point [f1 4, f2 4], rule: given), elapsed"),
+            std::string::npos)
+      << h.out.str();
   options.hypervolume = false;
   Harness quiet;
   ASSERT_TRUE(WatchStudy(api, 3, options, quiet.Env()).ok());
   EXPECT_EQ(quiet.out.str().find("hypervolume"), std::string::npos);
-  EXPECT_EQ(api.list_calls(), 1);
+  EXPECT_EQ(api.references.size(), 1u);
+}
+
+TEST(WatchStudyTest, TheBarShowsHvAndSaysItsReferencePointOnceAtTheEnd) {
+  FakeStudyApi api({WithObjectives(MakeStudy(v1::STUDY_COMPLETED, 2, 0, 0))});
+  api.front = FrontWith(7, 4, 4, "worst + 10% of range");
+  Harness h;
+  WatchOptions options;
+  options.rewrite_line = true;
+  ASSERT_TRUE(WatchStudy(api, 3, options, h.Env()).ok());
+  const std::string out = h.out.str();
+  EXPECT_NE(out.find("  hv 7  elapsed 5s  completed\n"), std::string::npos) << out;
+  EXPECT_TRUE(out.ends_with("\nhv: reference point [f1 4, f2 4], rule: worst + 10% of range\n")) << out;
 }
 
 TEST(WatchStudyTest, PrunedTrialsCountAsFinished) {

@@ -66,7 +66,7 @@ class DashboardApiTest : public ::testing::Test {
     spec.mutable_task()->mutable_synthetic()->set_function("zdt1");
     spec.mutable_task()->mutable_synthetic()->set_dims(2);
     for (const char* name : {"f1", "f2"}) spec.add_objectives()->set_name(name);
-    spec.mutable_budget()->set_max_trials(static_cast<uint32_t>(results.size()));
+    spec.mutable_budget()->set_max_trials(std::max<uint32_t>(1, static_cast<uint32_t>(results.size())));
     auto study = core_->CreateStudy(spec);
     EXPECT_TRUE(study.ok()) << study.status().ToString();
     v1::RegisterWorkerRequest worker;
@@ -204,6 +204,37 @@ TEST_F(DashboardApiTest, OneStudyCarriesItsSpecAndTheHypervolumeOfItsFront) {
   EXPECT_NEAR(Field(hv, "reference").list_value().values(0).number_value(), 4.3, 1e-12);
   EXPECT_NEAR(Field(hv, "reference").list_value().values(1).number_value(), 4.3, 1e-12);
   EXPECT_EQ(Field(hv, "completed").number_value(), 4);
+  EXPECT_EQ(Field(hv, "rule").string_value(), "worst + 10% of range");
+  // The same numbers as the Core's GetParetoFront, which the gRPC API (and so hpoctl) answers with.
+  const auto core_front = core_->GetParetoFront(id);
+  ASSERT_TRUE(core_front.ok());
+  EXPECT_EQ(Field(hv, "value").number_value(), core_front->hypervolume());
+  EXPECT_EQ(Field(hv, "reference").list_value().values(0).number_value(), core_front->reference_point(0));
+  // The front's own route carries it too.
+  const auto front = ParseJson(Get(api, "/api/v1/studies/" + std::to_string(id) + "/front").body);
+  EXPECT_EQ(Field(Field(front, "hypervolume"), "value").number_value(), core_front->hypervolume());
+}
+
+TEST_F(DashboardApiTest, TheCoresFrontTakesAGivenReferencePointOrRefusesABadOne) {
+  const uint64_t id = RunStudy();
+  const std::vector<double> given = {5, 5};
+  const auto front = core_->GetParetoFront(id, false, given);
+  ASSERT_TRUE(front.ok()) << front.status().ToString();
+  // (1,4), (2,2), (4,1) within (5,5), in vertical strips: 1 * 1 + 2 * 3 + 1 * 4.
+  EXPECT_EQ(front->hypervolume(), 11);
+  EXPECT_EQ(front->reference_rule(), "given");
+  EXPECT_EQ(std::vector<double>(front->reference_point().begin(), front->reference_point().end()), given);
+  const std::vector<double> short_point = {5};
+  const auto refused = core_->GetParetoFront(id, false, short_point);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message(), "reference_point: 1 values for the study's 2 objectives");
+}
+
+TEST_F(DashboardApiTest, AStudyWithNoCompletedTrialHasNoHypervolume) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const uint64_t id = RunStudy({});
+  const auto study = ParseJson(Get(api, "/api/v1/studies/" + std::to_string(id)).body);
+  EXPECT_TRUE(Field(study, "hypervolume").has_null_value());
 }
 
 TEST_F(DashboardApiTest, TrialsAndFrontAgreeWithTheCore) {
@@ -363,35 +394,16 @@ TEST(RenderMetricsTest, SumsTrialStatesOverStudiesAndCountsLeases) {
   }
 }
 
-TEST(StudyHypervolumeTest, NegatesMaximisedObjectivesAndReportsTheReferenceInTheirOwnUnits) {
-  v1::StudySpec spec;
-  auto* accuracy = spec.add_objectives();
-  accuracy->set_name("accuracy");
-  accuracy->set_direction(v1::MAXIMIZE);
-  auto* latency = spec.add_objectives();
-  latency->set_name("latency_ms");
-  latency->set_direction(v1::MINIMIZE);
-  std::vector<v1::Trial> trials;
-  const auto add = [&](double acc, double lat, v1::TrialState state) {
-    v1::Trial t;
-    t.set_state(state);
-    (*t.mutable_metrics())["accuracy"] = acc;
-    (*t.mutable_metrics())["latency_ms"] = lat;
-    trials.push_back(t);
-  };
-  EXPECT_FALSE(StudyHypervolume(spec, trials).has_value());
-  add(0.9, 2, v1::TRIAL_COMPLETED);
-  add(0.8, 1, v1::TRIAL_COMPLETED);
-  add(0.85, 3, v1::TRIAL_COMPLETED);  // dominated by (0.9, 2): adds nothing but widens the reference
-  add(0.99, 0.1, v1::TRIAL_FAILED);   // not completed: not counted
-  const auto hv = StudyHypervolume(spec, trials);
-  ASSERT_TRUE(hv.has_value());
-  // Minimised: (-0.9, 2), (-0.8, 1), (-0.85, 3); reference (-0.8 + 0.01, 3 + 0.2).
-  EXPECT_NEAR(hv->value, 0.1 * 1.2 + 0.01 * 2.2, 1e-12);
-  ASSERT_EQ(hv->reference.size(), 2u);
-  EXPECT_NEAR(hv->reference[0], 0.79, 1e-12);
-  EXPECT_NEAR(hv->reference[1], 3.2, 1e-12);
-  EXPECT_EQ(hv->completed, 3u);
+TEST(HypervolumeJsonTest, IsTheCoreAnswersHypervolumeReferencePointAndRule) {
+  v1::GetParetoFrontResponse front;
+  EXPECT_EQ(HypervolumeJson(front), "null");  // an empty front has none
+  front.set_hypervolume(0.142);
+  front.add_reference_point(0.79);
+  front.add_reference_point(3.2);
+  front.set_reference_rule("worst + 10% of range");
+  front.set_considered_trials(3);
+  EXPECT_EQ(HypervolumeJson(front),
+            "{\"value\":0.142,\"reference\":[0.79,3.2],\"rule\":\"worst + 10% of range\",\"completed\":3}");
 }
 
 TEST(DashboardJsonTest, TrialsCarryTypedParamsSortedMetricsAndProgress) {

@@ -26,10 +26,11 @@ expect_exit() {
 
 echo "hpoctl-test-token" >"$dir/token"
 "$bin/hpo-coordinator" --listen 127.0.0.1:0 --port-file "$dir/port" --db "$dir/hpo.db" \
-  --token-file "$dir/token" --heartbeat-ms 200 2>"$dir/coordinator.log" &
+  --token-file "$dir/token" --heartbeat-ms 200 --http 127.0.0.1:0 --http-port-file "$dir/http_port" \
+  2>"$dir/coordinator.log" &
 pids+=($!)
-for _ in $(seq 100); do [[ -s $dir/port ]] && break; sleep 0.1; done
-[[ -s $dir/port ]] || fail "coordinator did not start"
+for _ in $(seq 100); do [[ -s $dir/port && -s $dir/http_port ]] && break; sleep 0.1; done
+[[ -s $dir/port && -s $dir/http_port ]] || fail "coordinator did not start"
 export HPO_COORDINATOR=127.0.0.1:$(cat "$dir/port")
 export HPO_TOKEN_FILE=$dir/token
 unset HPO_TOKEN
@@ -40,7 +41,7 @@ pids+=($!)
 cat >"$dir/zdt1.json" <<'JSON'
 {
   "name": "zdt1 <cli>",
-  "objectives": [{"name": "f1", "direction": "MINIMIZE"}, {"name": "f2", "direction": "MINIMIZE"}],
+  "objectives": [{"name": "f1", "direction": "minimize"}, {"name": "f2", "direction": "Minimize"}],
   "algorithm": {"nsga2": {"population": 10}},
   "budget": {"max_trials": 60, "max_parallel": 4},
   "task": {"synthetic": {"function": "zdt1", "dims": 5}},
@@ -70,6 +71,16 @@ grep -q $'\r' "$dir/watch.txt" && fail "watch rewrote lines on a file"
 "$bin/hpoctl" trials "$id" --state running,failed --format json >"$dir/none.json" || fail "trials json"
 "$bin/hpoctl" show "$id" >"$dir/show.txt" || fail "show"
 "$bin/hpoctl" studies >"$dir/studies.txt" || fail "studies"
+"$bin/hpoctl" studies --format csv >"$dir/studies.csv" || fail "studies csv"
+"$bin/hpoctl" studies --format json >"$dir/studies.json" || fail "studies json"
+"$bin/hpoctl" show "$id" --format json >"$dir/show.json" || fail "show json"
+"$python" - "$(cat "$dir/http_port")" "$id" "$dir/token" "$dir/dashboard.json" <<'PY' || fail "dashboard API"
+import sys, urllib.request
+port, study, token, out = sys.argv[1:5]
+request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/studies/{study}",
+                                 headers={"Authorization": "Bearer " + open(token).read().strip()})
+open(out, "wb").write(urllib.request.urlopen(request, timeout=10).read())
+PY
 
 "$python" - "$dir" "$id" "$("$bin/hpoctl" watch "$id" --reference 1,10 | tail -1)" <<'PY' || fail "outputs do not match the study"
 import csv, json, math, sys
@@ -138,14 +149,46 @@ assert len(trial_rows) == 60 and all(r["state"] == "completed" for r in trial_ro
 assert {int(r["trial"]): (float(r["f1"]), float(r["f2"])) for r in trial_rows} == point
 assert json.load(open(f"{d}/none.json")) == []
 
-# watch --reference 1,10: the exact hypervolume of the front within (1, 10), to 4 digits.
-hv, last = 0.0, 10.0  # horizontal strips of the staircase, best f1 first
-for f1, f2 in sorted(point[n] for n in front):
-    if f2 < last:
-        hv += (1 - f1) * (last - f2)
-        last = f2
-shown = float(reference_line.split("hypervolume ")[1].split(",")[0])
+def staircase(r1, r2):  # the hypervolume of the front within (r1, r2): horizontal strips, best f1 first
+    hv, last = 0.0, r2
+    for f1, f2 in sorted(point[n] for n in front):
+        if f1 < r1 and f2 < last:
+            hv += (r1 - f1) * (last - f2)
+            last = f2
+    return hv
+
+# watch --reference 1,10: the exact hypervolume of the front within (1, 10), to 4 digits, rule "given".
+hv = staircase(1, 10)
+shown = float(reference_line.split("hypervolume ")[1].split(" ")[0])
 assert abs(shown - hv) <= 5e-4 * max(1.0, abs(hv)), (shown, hv, reference_line)
+assert "(reference point [f1 1, f2 10], rule: given)" in reference_line, reference_line
+
+# One hypervolume: the dashboard's and hpoctl's (export, show) are the coordinator's, at the reference
+# point of the rule "worst + 10% of range" over the completed trials.
+dashboard = json.load(open(f"{d}/dashboard.json"))["hypervolume"]
+pf = export["pareto_front"]
+assert pf["hypervolume"] == dashboard["value"], (pf, dashboard)
+assert pf["reference_point"] == dashboard["reference"], (pf, dashboard)
+assert pf["reference_rule"] == dashboard["rule"] == "worst + 10% of range", (pf, dashboard)
+assert pf["considered_trials"] == dashboard["completed"] == 60, (pf, dashboard)
+f1s, f2s = [p[0] for p in point.values()], [p[1] for p in point.values()]
+ref = [max(v) + 0.1 * (max(v) - min(v)) for v in (f1s, f2s)]
+assert all(abs(a - b) <= 1e-12 * max(1.0, abs(b)) for a, b in zip(dashboard["reference"], ref)), (dashboard, ref)
+assert abs(dashboard["value"] - staircase(*ref)) <= 1e-9, (dashboard, staircase(*ref))
+show_line = next(l for l in open(f"{d}/show.txt") if l.startswith("hypervolume "))
+assert show_line.split()[1] == f"{dashboard['value']:.4g}", (show_line, dashboard)
+assert f"(reference point [f1 {ref[0]:.4g}, f2 {ref[1]:.4g}], rule: worst + 10% of range)" in show_line, show_line
+
+# studies in each format; show --format json with ids and times as numbers.
+rows = [r for r in csv.DictReader(open(f"{d}/studies.csv")) if r["id"] == str(study_id)]
+assert len(rows) == 1 and rows[0]["state"] == "completed" and rows[0]["completed"] == "60", rows
+listed = [s for s in json.load(open(f"{d}/studies.json")) if s["id"] == study_id]
+assert len(listed) == 1 and listed[0]["completed"] == 60 and listed[0]["name"] == "zdt1 <cli>", listed
+assert isinstance(listed[0]["finished_ms"], int) and listed[0]["finished_ms"] >= listed[0]["created_ms"]
+shown_study = json.load(open(f"{d}/show.json"))
+assert shown_study["id"] == study_id and isinstance(shown_study["created_ms"], int), shown_study
+assert shown_study["spec"]["seed"] == "4", shown_study["spec"]  # a user's 64-bit value stays a string
+assert [o["direction"] for o in shown_study["spec"]["objectives"]] == ["MINIMIZE", "MINIMIZE"]
 
 show = open(f"{d}/show.txt").read()
 assert f"study         {study_id}\n" in show and "state         completed\n" in show, show
@@ -171,9 +214,9 @@ parameters:
   - name: width
     categorical: {choices: [32, 64]}
 objectives:
-- {name: f1, direction: MINIMIZE}
+- {name: f1, direction: minimize}
 - name: f2
-  direction: MINIMIZE
+  direction: Minimize
 budget: {max_trials: 5}
 task:
   external: {}
@@ -188,6 +231,7 @@ spec = json.load(open(sys.argv[1]))["spec"]
 assert spec["name"] == "from yaml", spec
 assert spec["parameters"][0]["categorical"]["choices"] == ["32", "64"], spec["parameters"]
 assert [o["name"] for o in spec["objectives"]] == ["f1", "f2"], spec["objectives"]
+assert [o["direction"] for o in spec["objectives"]] == ["MINIMIZE", "MINIMIZE"], spec["objectives"]
 assert spec["worker_selector"] == {"gpu": "none"}, spec
 PY
 piped=$("$bin/hpoctl" submit - <"$dir/idle.yaml") || fail "submit yaml on stdin"
@@ -214,9 +258,15 @@ grep -q "unknown objective 'f3'; the study's objectives are f1, f2" "$dir/err" |
 expect_exit 2 "$bin/hpoctl" trials "$id" --state finished
 grep -q "unknown state 'finished'" "$dir/err" || fail "bad state: $(cat "$dir/err")"
 expect_exit 2 env HPO_TOKEN_FILE="$dir/missing" "$bin/hpoctl" studies
+grep -q "the coordinator asks for a token, and HPO_TOKEN_FILE names '$dir/missing', which does not exist" "$dir/err" ||
+  fail "missing HPO_TOKEN_FILE: $(cat "$dir/err")"
+expect_exit 3 "$bin/hpoctl" --coordinator 127.0.0.1:1 studies
+grep -qx "hpoctl: cannot reach 127.0.0.1:1: connection refused (is hpo-coordinator running there?)" "$dir/err" ||
+  fail "unreachable coordinator: $(cat "$dir/err")"
 sed -e 's/"max_trials": 60/"max_trials": 0/' "$dir/zdt1.json" >"$dir/bad.json"
 expect_exit 1 "$bin/hpoctl" submit "$dir/bad.json"
 grep -q "INVALID_ARGUMENT" "$dir/err" && grep -q "max_trials" "$dir/err" || fail "bad spec: $(cat "$dir/err")"
 expect_exit 0 "$bin/hpoctl" pareto --help
 grep -q "Exit status:" "$dir/out" || fail "pareto --help has no exit codes"
+[[ $(grep -c "Exit status" "$dir/out") == 1 ]] || fail "pareto --help: more than one footer"
 echo "hpoctl: every command and exit code checked against study $id"

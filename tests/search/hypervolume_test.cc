@@ -371,3 +371,58 @@ TEST(HypervolumeTest, ExactTrueFrontValuesMatchDenseSamples) {
 
 }  // namespace
 }  // namespace hpo::search
+
+namespace hpo::search {
+namespace {
+
+TEST(WorstPlusTenthReference, IsTheWorstValuePlusATenthOfTheRangePerObjective) {
+  // f1 over [1, 4], f2 over [-3, 2]: 4 + 0.3 and 2 + 0.5.
+  const auto reference = WorstPlusTenthReference({{1, 2}, {4, -3}, {2, 0}});
+  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  EXPECT_EQ(*reference, (std::vector<double>{4.3, 2.5}));
+  // The hypervolume over it of the same points: every point lies strictly inside.
+  auto hv = Hypervolume({{1, 2}, {4, -3}, {2, 0}}, *reference);
+  ASSERT_TRUE(hv.ok());
+  EXPECT_EQ(hv->points_inside, 3u);
+}
+
+TEST(WorstPlusTenthReference, AnObjectiveWithoutRangeTakesATenthOfItsValueOrOne) {
+  const auto reference = WorstPlusTenthReference({{5, 0, -2}});
+  ASSERT_TRUE(reference.ok());
+  EXPECT_DOUBLE_EQ((*reference)[0], 5.5);
+  EXPECT_DOUBLE_EQ((*reference)[1], 1.0);
+  EXPECT_DOUBLE_EQ((*reference)[2], -1.8);
+}
+
+TEST(WorstPlusTenthReference, OnceEachObjectiveHasARangeItOnlyMovesOutwardAndTheHypervolumeNeverDrops) {
+  Rng rng(17);
+  Points points;
+  double last = 0;
+  std::vector<double> last_reference;
+  for (int i = 0; i < 200; ++i) {
+    points.push_back({rng.Uniform01() * (1 + i), rng.Uniform01() - 0.01 * i, rng.Uniform01()});
+    const auto reference = WorstPlusTenthReference(points);
+    ASSERT_TRUE(reference.ok());
+    const double hv = Hv(points, *reference);
+    if (i >= 2) {  // once every objective has a range (the first point alone takes a tenth of its value)
+      for (size_t c = 0; c < last_reference.size(); ++c) EXPECT_GE((*reference)[c], last_reference[c]);
+      EXPECT_GE(hv, last * (1 - 1e-12)) << "after point " << i;  // equal up to the order of the sums
+    }
+    last = hv;
+    last_reference = *reference;
+  }
+}
+
+TEST(WorstPlusTenthReference, RefusesWhatItCannotBoundAndSaysWhy) {
+  EXPECT_EQ(WorstPlusTenthReference({}).status().message(), "reference point: no points");
+  EXPECT_EQ(WorstPlusTenthReference({{1, 2}, {1}}).status().message(),
+            "reference point: points[1] has 1 values, points[0] 2");
+  EXPECT_EQ(WorstPlusTenthReference({{1, std::nan("")}}).status().message(),
+            "reference point: points[0][1] is not finite");
+  const double big = std::numeric_limits<double>::max();
+  EXPECT_EQ(WorstPlusTenthReference({{-big}, {big}}).status().message(),
+            "reference point: objective 0 overflows");
+}
+
+}  // namespace
+}  // namespace hpo::search
