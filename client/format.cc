@@ -670,7 +670,8 @@ std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontR
     const int64_t now_ms = SystemClock::Default()->NowMs();
     rows.emplace_back("elapsed", FormatElapsed(now_ms - study.created_ms()));
     if (const std::optional<int64_t> left = EstimateRemainingMs(study, now_ms)) {
-      rows.emplace_back("time left", "about " + FormatElapsed(*left) + " (at the pace since the first trial)");
+      rows.emplace_back("time left",
+                        "about " + FormatElapsed(*left) + " (at the pace since the first trial)");
     }
   }
   if (!study.waiting().empty()) rows.emplace_back("waiting", study.waiting());

@@ -58,8 +58,8 @@ std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_m
 }
 
 std::string FormatTook(const v1::Study& study) {
-  return FormatElapsed(study.finished_ms() - study.created_ms()) + " wall, " + FormatElapsed(study.compute_ms()) +
-         " compute";
+  return FormatElapsed(study.finished_ms() - study.created_ms()) + " wall, " +
+         FormatElapsed(study.compute_ms()) + " compute";
 }
 
 std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras) {

@@ -57,9 +57,9 @@ std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const Pro
 //    hv 0.8123  elapsed 35s  ~49s left"
 // The bar is kBarWidth cells of the budget: '#' completed, '~' pruned, 'x' failed, '>' running, '.' the
 // rest (each running total rounded down to whole cells, running capped at the bar's end). Pruned trials
-// are named as in FormatProgressLine, and so are the waiting and the time an ended study took. When `columns` > 0 the line is
-// cut to fit in columns - 1 characters (first the study's name goes, then the end of the line), so that
-// the terminal never wraps it.
+// are named as in FormatProgressLine, and so are the waiting and the time an ended study took. When `columns`
+// > 0 the line is cut to fit in columns - 1 characters (first the study's name goes, then the end of the
+// line), so that the terminal never wraps it.
 std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras,
                               size_t columns);
 inline constexpr size_t kBarWidth = 24;

@@ -323,7 +323,8 @@ Result<v1::DeleteStudyResponse> Core::DeleteStudy(uint64_t study_id, bool force)
   // Only a running study has queued changes, and it has no runner now, so none can follow; unless a
   // failed commit since made the Core reload it.
   if (runners_.count(study_id) != 0) {
-    return UnavailableError("study " + std::to_string(study_id) + " was reloaded while being deleted; try again");
+    return UnavailableError("study " + std::to_string(study_id) +
+                            " was reloaded while being deleted; try again");
   }
   HPO_ASSIGN_OR_RETURN(storage::StudyRecord record, store_->GetStudy(study_id));
   HPO_ASSIGN_OR_RETURN(uint32_t trials, store_->DeleteStudy(study_id));
@@ -380,8 +381,8 @@ Result<v1::RegisterWorkerResponse> Core::RegisterWorker(const v1::RegisterWorker
   // The device is stored and shown, and offered as a label: it must make a valid label value.
   HPO_RETURN_IF_ERROR(CheckReportedDevice("device", request.device()));
   const int64_t now = options_.clock->NowMs();
-  HPO_ASSIGN_OR_RETURN(uint64_t id,
-                       store_->RegisterWorker(request.name(), request.slots(), request.device(), now, labels));
+  HPO_ASSIGN_OR_RETURN(
+      uint64_t id, store_->RegisterWorker(request.name(), request.slots(), request.device(), now, labels));
   v1::RegisterWorkerResponse response;
   {
     std::lock_guard lock(mu_);

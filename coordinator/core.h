@@ -164,13 +164,13 @@ class Core {
   std::string NewToken();  // REQUIRES: mu_ held
   // NOT_FOUND for a worker never registered; otherwise notes its call (it is live). REQUIRES: mu_ held
   Status CheckWorker(uint64_t worker_id);
-  void NotifyWork();                       // REQUIRES: mu_ not held
+  void NotifyWork();  // REQUIRES: mu_ not held
 
   storage::Store* const store_;
   const CoreOptions options_;
   std::mutex mu_;
   std::map<uint64_t, std::unique_ptr<StudyRunner>> runners_;  // GUARDED_BY(mu_); running studies
-  WorkerRegistry workers_;  // GUARDED_BY(mu_); every registered worker, its labels and its last call
+  WorkerRegistry workers_;      // GUARDED_BY(mu_); every registered worker, its labels and its last call
   Rng token_rng_;               // GUARDED_BY(mu_)
   uint64_t next_study_ = 0;     // GUARDED_BY(mu_); round-robin start
   uint64_t next_trial_id_ = 1;  // GUARDED_BY(mu_)

@@ -534,7 +534,8 @@ std::string WorkersJson(const v1::ListWorkersResponse& workers) {
       json += ':';
       json += JsonQuote(it->second);
     }
-    json += "},\"slots\":" + std::to_string(w.slots()) + ",\"slots_in_use\":" + std::to_string(w.slots_in_use()) +
+    json += "},\"slots\":" + std::to_string(w.slots()) +
+            ",\"slots_in_use\":" + std::to_string(w.slots_in_use()) +
             ",\"registered_ms\":" + std::to_string(w.registered_ms()) +
             ",\"last_heartbeat_ms\":" + std::to_string(w.last_heartbeat_ms()) + ",\"state\":\"" +
             (w.state() == v1::WORKER_LIVE ? "live" : "lost") + "\"}";

@@ -52,7 +52,7 @@ struct DashboardOptions {
 
 // What /metrics reports, gathered at scrape time.
 struct CoordinatorMetrics {
-  std::vector<v1::Study> studies;  // with their trial counts
+  std::vector<v1::Study> studies;   // with their trial counts
   uint64_t registered_workers = 0;  // registrations ever stored
   uint64_t live_workers = 0;        // workers live now
   GroupCommitStats commits;
@@ -62,8 +62,9 @@ struct CoordinatorMetrics {
 
 // The Prometheus text (format 0.0.4) of `metrics`: hpo_studies{state}, hpo_trials{state},
 // hpo_study_trials{study_id,state}, hpo_study_max_trials{study_id}, hpo_leases_held,
-// hpo_workers_registered (live workers), hpo_worker_registrations_total, hpo_commit_groups_total, hpo_commit_changes_total, hpo_commit_seconds and
-// hpo_commit_group_size (histograms), grpc_server_handled_total{grpc_service,grpc_method,grpc_code},
+// hpo_workers_registered (live workers), hpo_worker_registrations_total, hpo_commit_groups_total,
+// hpo_commit_changes_total, hpo_commit_seconds and hpo_commit_group_size (histograms),
+// grpc_server_handled_total{grpc_service,grpc_method,grpc_code},
 // grpc_server_handling_seconds{grpc_service,grpc_method} (histogram), hpo_http_requests_total{code}.
 std::string RenderMetrics(const CoordinatorMetrics& metrics);
 

@@ -45,7 +45,8 @@ class WorkerRegistry {
 
   // The workers, by id: those that called since they were added (with `all`, every one), with
   // `slots_in_use` (running trials by worker id) filled in.
-  v1::ListWorkersResponse List(bool all, int64_t now_ms, const std::map<uint64_t, uint32_t>& slots_in_use) const;
+  v1::ListWorkersResponse List(bool all, int64_t now_ms,
+                               const std::map<uint64_t, uint32_t>& slots_in_use) const;
 
  private:
   struct Entry {

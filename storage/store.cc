@@ -236,9 +236,10 @@ Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
   // Counts, the first start and the run time of the ended trials, by state.
   HPO_ASSIGN_OR_RETURN(
       Stmt counts,
-      db_->Prepare("SELECT state, COUNT(*), COALESCE(MIN(CASE WHEN started_ms > 0 THEN started_ms END), 0), "
-                   "COALESCE(SUM(CASE WHEN started_ms > 0 AND finished_ms >= started_ms "
-                   "THEN finished_ms - started_ms ELSE 0 END), 0) FROM trials WHERE study_id = ? GROUP BY state"));
+      db_->Prepare(
+          "SELECT state, COUNT(*), COALESCE(MIN(CASE WHEN started_ms > 0 THEN started_ms END), 0), "
+          "COALESCE(SUM(CASE WHEN started_ms > 0 AND finished_ms >= started_ms "
+          "THEN finished_ms - started_ms ELSE 0 END), 0) FROM trials WHERE study_id = ? GROUP BY state"));
   counts.Bind(1, static_cast<int64_t>(study_id));
   for (;;) {
     HPO_ASSIGN_OR_RETURN(bool more, counts.Step());
@@ -316,7 +317,8 @@ Result<uint32_t> Store::DeleteStudy(uint64_t study_id) {
       HPO_RETURN_IF_ERROR(stmt.Bind(1, id).Run());
     }
     if (sqlite3_changes(db_->handle()) != 1) {
-      return NotFoundError("study " + std::to_string(study_id) + " not found");  // rolled back: nothing changed
+      return NotFoundError("study " + std::to_string(study_id) +
+                           " not found");  // rolled back: nothing changed
     }
     HPO_RETURN_IF_ERROR(txn.Commit());
   }
