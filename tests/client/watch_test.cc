@@ -328,5 +328,25 @@ TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {
             "study 3 failed: 2 trials failed (budget.max_failed_trials 2); the last: trial 0: a; trial 1: b");
 }
 
+// A call in flight when the coordinator shut down ends CANCELLED: retried as an outage is.
+TEST(WatchStudyTest, RetriesACallCancelledByTheCoordinatorsShutdown) {
+  FakeStudyApi api({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), CancelledError("Cancelled"),
+                    UnavailableError("connection refused"), MakeStudy(v1::STUDY_COMPLETED, 4, 0, 0)});
+  Harness h;
+  WatchOptions options;
+  options.hypervolume = false;
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_EQ(study->state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(h.err.str(), "hpoctl: CANCELLED: Cancelled; retrying for up to 30s\n");
+  EXPECT_EQ(api.ids().size(), 4u);
+  // Past the retry period it ends the watch like any transport error.
+  FakeStudyApi down({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), CancelledError("Cancelled")});
+  Harness h2;
+  options.retry = std::chrono::milliseconds(3'000);
+  auto gave_up = WatchStudy(down, 3, options, h2.Env());
+  EXPECT_EQ(gave_up.status().code(), StatusCode::kCancelled);
+}
+
 }  // namespace
 }  // namespace hpo::client
