@@ -501,7 +501,8 @@ TEST(HpoctlTest, ShowStudiesAndCancel) {
   Hpoctl cancel;
   ASSERT_EQ(cancel({"cancel", "3"}), kExitOk);
   EXPECT_EQ(cancel.out,
-            "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, elapsed 1m00s, cancelled\n");
+            "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, took 1m00s wall, 0s compute, "
+            "cancelled\n");
 }
 
 TEST(HpoctlTest, WatchPrintsPlainLinesOrABarAndExitsByTheEnd) {
@@ -518,8 +519,8 @@ TEST(HpoctlTest, WatchPrintsPlainLinesOrABarAndExitsByTheEnd) {
       "about 40s left");
   EXPECT_EQ(
       lines[1],
-      "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.8767, elapsed 1m00s, "
-      "completed");
+      "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.8767, took 1m00s wall, "
+      "0s compute, completed");
   Hpoctl bar;
   bar.terminal = true;
   ASSERT_EQ(bar({"watch", "3", "--no-hypervolume"}), kExitOk);

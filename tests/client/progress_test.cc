@@ -112,7 +112,7 @@ TEST(FormatProgressBarTest, CellsForCompletedFailedRunningAndTheRest) {
   study.mutable_counts()->set_completed(11);
   EXPECT_EQ(FormatProgressBar(study, kCreatedMs + 99'000, {}, 0),
             "study 3 fmnist-quick [######################xx] 12/12  11 completed  1 failed  0 running  "
-            "elapsed 1m10s  completed");
+            "took 1m10s wall, 0s compute  completed");
 }
 
 // A study with a pruner: 12/40 finished, 8 completed, 3 pruned, 1 failed.

@@ -100,7 +100,7 @@ TEST(WatchStudyTest, PrintsOnChangeAndReturnsTheFinalStudy) {
   const std::vector<std::string> expected = {
       "study 3 quick: 0/4 finished (0 completed, 0 failed), 2 running, elapsed 0s",
       "study 3 quick: 1/4 finished (1 completed, 0 failed), 2 running, elapsed 2s, about 6s left",
-      "study 3 quick: 4/4 finished (3 completed, 1 failed), 0 running, elapsed 5s, completed",
+      "study 3 quick: 4/4 finished (3 completed, 1 failed), 0 running, took 5s wall, 0s compute, completed",
   };
   EXPECT_EQ(Lines(h.out.str()), expected);
   EXPECT_EQ(h.err.str(), "");
@@ -184,8 +184,8 @@ TEST(WatchStudyTest, RewritesOneLineOnATerminal) {
       out,
       "\r\033[Kstudy 3 quick [>>>>>>..................] 0/4  0 completed  0 failed  1 running  elapsed 0s"
       "\r\033[Kstudy 3 quick [>>>>>>..................] 0/4  0 completed  0 failed  1 running  elapsed 1s"
-      "\r\033[Kstudy 3 quick [########################] 4/4  4 completed  0 failed  0 running  elapsed 5s  "
-      "completed\n");
+      "\r\033[Kstudy 3 quick [########################] 4/4  4 completed  0 failed  0 running  took 5s wall, "
+      "0s compute  completed\n");
 }
 
 // A study of two minimised objectives whose ListTrials answers `trials`.
@@ -288,7 +288,8 @@ TEST(WatchStudyTest, PrunedTrialsCountAsFinished) {
   const std::vector<std::string> expected = {
       "study 3 quick: 1/4 finished (0 completed, 1 pruned, 0 failed), 2 running, elapsed 0s, about 0s left",
       "study 3 quick: 2/4 finished (1 completed, 1 pruned, 0 failed), 2 running, elapsed 1s, about 1s left",
-      "study 3 quick: 4/4 finished (2 completed, 2 pruned, 0 failed), 0 running, elapsed 5s, completed",
+      "study 3 quick: 4/4 finished (2 completed, 2 pruned, 0 failed), 0 running, took 5s wall, 0s compute, "
+      "completed",
   };
   EXPECT_EQ(Lines(h.out.str()), expected);
 
@@ -299,7 +300,7 @@ TEST(WatchStudyTest, PrunedTrialsCountAsFinished) {
   EXPECT_EQ(
       bar.out.str(),
       "\r\033[Kstudy 3 quick [############~~~~~~......] 3/4  2 completed  1 pruned  0 failed  0 running  "
-      "elapsed 5s  completed\n");
+      "took 5s wall, 0s compute  completed\n");
 }
 
 TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {

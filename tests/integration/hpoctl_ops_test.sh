@@ -54,7 +54,7 @@ has_live() { "$bin/hpoctl" workers >"$dir/workers.txt" 2>&1 && grep -qE "^ *[0-9
 until_true 10 has_live cpu-node || fail "worker cpu-node not listed live: $(cat "$dir/workers.txt")"
 head -1 "$dir/workers.txt" | grep -qE '^id  name +state  slots  last heartbeat  device +labels$' ||
   fail "workers header: $(head -1 "$dir/workers.txt")"
-grep -E "cpu-node +live  0/2 .* test cpu +device=test cpu, gpu=A100, zone=a$" "$dir/workers.txt" >/dev/null ||
+grep -E "cpu-node +live +0/2 .* test cpu +device=test cpu, gpu=A100, zone=a$" "$dir/workers.txt" >/dev/null ||
   fail "workers row: $(cat "$dir/workers.txt")"
 
 cat >"$dir/h100.json" <<'JSON'
@@ -100,7 +100,7 @@ grep -qE "^first trial +" "$dir/out" || fail "show has no first trial: $(cat "$d
 grep -q "^waiting" "$dir/out" && fail "a completed study still waits: $(cat "$dir/out")"
 
 # kill -9 of the H100 worker: it is lost once a second has passed without a heartbeat.
-kill -KILL "$gpu_pid"
+{ kill -KILL "$gpu_pid" && wait "$gpu_pid"; } 2>/dev/null || true
 is_lost() { "$bin/hpoctl" workers --format json >"$dir/workers.json" &&
   "$python" -c 'import json, sys; w = {x["name"]: x["state"] for x in json.load(open(sys.argv[1]))["workers"]}; sys.exit(w != {"cpu-node": "WORKER_LIVE", "gpu-node": "WORKER_LOST"})' "$dir/workers.json"; }
 until_true 10 is_lost || fail "gpu-node not lost: $(cat "$dir/workers.json")"
@@ -115,7 +115,8 @@ grep -qE "^waiting +$waiting$" "$dir/out" || fail "the lost worker still counts:
 # trials running, and nothing of it comes back.
 sed -e 's/"gpu": "H100"/"gpu": "A100"/' -e 's/"max_trials": 40/"max_trials": 100000/' "$dir/h100.json" >"$dir/busy.json"
 busy=$("$bin/hpoctl" submit "$dir/busy.json") || fail "submit busy"
-until_true 20 test "$(sql "SELECT COUNT(*) FROM trials WHERE study_id = $busy")" -ge 10 || fail "busy study idle"
+has_trials() { [[ $(sql "SELECT COUNT(*) FROM trials WHERE study_id = $1") -ge $2 ]]; }
+until_true 20 has_trials "$busy" 10 || fail "busy study idle"
 expect_exit 1 "$bin/hpoctl" delete "$busy"
 grep -q "FAILED_PRECONDITION: study $busy is running; cancel it first" "$dir/err" || fail "$(cat "$dir/err")"
 [[ $(sql "SELECT state FROM studies WHERE id = $busy") == 1 ]] || fail "the refused delete changed the study"
