@@ -8,8 +8,10 @@
 #
 # clang and libclang-rt-dev (which brings libclang-rt-14-dev, holding libclang_rt.fuzzer-x86_64.a) build
 # the libFuzzer targets of tests/fuzz; the rest of hpo builds with GCC. python3-grpcio and python3-protobuf
-# run the Python client (client/python) and its tests, python3-numpy the example training script
-# (examples/), and chromium the dashboard's browser test.
+# run the Python client (client/python) and its tests; python3-venv, python3-setuptools and python3-wheel
+# let its test `pip install ./client/python` into a virtual environment offline, and python3-mypy
+# type-checks it; python3-numpy runs the example training script (examples/), and chromium the
+# dashboard's browser test.
 set -euo pipefail
 
 packages=(
@@ -20,6 +22,7 @@ packages=(
   clang libclang-rt-dev
   dataset-fashion-mnist python3 openssl
   python3-grpcio python3-protobuf python3-numpy
+  python3-venv python3-setuptools python3-wheel python3-mypy
   chromium
 )
 if [[ "${1:-}" == "--peers" ]]; then

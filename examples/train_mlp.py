@@ -6,13 +6,19 @@ environment variable HPO_PARAMS), e.g.
 
     python3 examples/train_mlp.py --epochs=2 --activation=relu --hidden=128 --lr=0.003
 
-After each epoch it prints a progress line, {"step": <epoch>, "loss": ..., "val_accuracy": ...}, which the
-worker relays to the coordinator; at the end it prints its metrics on one line,
-{"accuracy": <test accuracy>, "latency_ms": <p50 of a batch-1 forward pass>, ...}. Anything else goes to
-stderr. A bad argument exits 2 with the reason on stderr, and the trial fails with it.
+The last tenth of the training images (--train-limit counts before the split) is held out as the
+validation set: the study optimises the accuracy on it, `val_accuracy`. The test set is never used to
+choose anything; its accuracy is reported beside, as `test_accuracy`, for the trials you keep.
 
-Run it by hand to try it:  python3 examples/train_mlp.py --train-limit=2000 --epochs=1
-Needs python3 and numpy (deploy/install-deps.sh installs both) and the Fashion-MNIST files
+After each epoch it prints a progress line, {"step": <epoch>, "loss": ..., "val_accuracy": ...}, which the
+worker relays to the coordinator (a pruner judges the trial by it); at the end it prints its metrics on
+one line, {"val_accuracy": ..., "test_accuracy": ..., "latency_ms": <p50 of a batch-1 forward pass>, ...}.
+Anything else goes to stderr. A bad argument exits 2 with the reason on stderr, and the trial fails with
+it.
+
+Run it by hand to try it:  /usr/bin/python3 examples/train_mlp.py --train-limit=2000 --epochs=1
+Needs a python3 with numpy: Debian's /usr/bin/python3 with python3-numpy (deploy/install-deps.sh installs
+both; examples/command-mlp.json names that interpreter), and the Fashion-MNIST files
 (dataset-fashion-mnist, /usr/share/datasets/fashion-mnist/*.gz, IDX format).
 """
 
@@ -43,7 +49,7 @@ def parse_args(argv):
     p.add_argument("--train-limit", "--train_limit", type=int, default=0, dest="train_limit",
                    help="train on the first N training images only (0: all 60000)")
     p.add_argument("--test-limit", "--test_limit", type=int, default=0, dest="test_limit",
-                   help="measure accuracy on the first N test images only (0: all 10000)")
+                   help="measure test_accuracy on the first N test images only (0: all 10000)")
     p.add_argument("--seed", type=int, default=None, help="default: $HPO_SEED, else 0")
     p.add_argument("--data-dir", "--data_dir", default=os.environ.get("HPO_DATA_DIR", DEFAULT_DATA_DIR),
                    dest="data_dir")
@@ -178,7 +184,7 @@ def main(argv):
     except (OSError, ValueError) as e:
         print(f"train_mlp.py: cannot read Fashion-MNIST from {args.data_dir}: {e}", file=sys.stderr)
         return 1
-    # A tenth of the training images (at least one) is held out to report val_accuracy as progress.
+    # A tenth of the training images (at least one) is held out: val_accuracy, the metric to optimise.
     n_val = max(1, len(x_train) // 10)
     x_val, y_val = x_train[-n_val:], y_train[-n_val:]
     x_fit, y_fit = x_train[:-n_val], y_train[:-n_val]
@@ -188,7 +194,7 @@ def main(argv):
     model = Mlp([x_train.shape[1]] + [args.hidden] * args.layers + [10], args.activation, rng)
     optimizer = AdamW(model.params, args.lr, args.weight_decay)
     start = time.perf_counter()
-    loss = float("nan")
+    loss = val_accuracy = float("nan")
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(x_fit))
         total, batches = 0.0, 0
@@ -202,12 +208,14 @@ def main(argv):
         if not np.isfinite(loss):
             print(f"train_mlp.py: diverged at epoch {epoch} (loss {loss}); try a smaller --lr", file=sys.stderr)
             return 3
-        print(json.dumps({"step": epoch, "loss": loss, "val_accuracy": accuracy(model, x_val, y_val)}), flush=True)
+        val_accuracy = accuracy(model, x_val, y_val)
+        print(json.dumps({"step": epoch, "loss": loss, "val_accuracy": val_accuracy}), flush=True)
     train_time_s = time.perf_counter() - start
     params = sum(w.size + b.size for w, b in model.params)
     print(json.dumps({
-        "accuracy": accuracy(model, x_test, y_test),
-        "latency_ms": latency_ms(model, x_test[0]),
+        "val_accuracy": val_accuracy,  # of the last epoch, as its progress line said
+        "test_accuracy": accuracy(model, x_test, y_test),  # reported, never optimised
+        "latency_ms": latency_ms(model, x_val[0]),
         "loss": loss,
         "params": params,
         "train_time_s": train_time_s,

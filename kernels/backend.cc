@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -14,6 +16,10 @@
 #include "kernels/cuda_device.h"
 
 namespace hpo::kernels {
+
+namespace {
+constexpr std::align_val_t kHostAlignment{64};  // a cache line, and the widest SIMD load
+}  // namespace
 
 size_t DTypeSize(DType dtype) {
   switch (dtype) {
@@ -151,7 +157,50 @@ void Buffer::Release() {
   size_ = 0;
 }
 
+// --- HostBuffer ---
+
+HostBuffer::HostBuffer(HostBuffer&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)),
+      data_(std::exchange(other.data_, nullptr)),
+      bytes_(std::exchange(other.bytes_, 0)) {}
+
+HostBuffer& HostBuffer::operator=(HostBuffer&& other) noexcept {
+  if (this != &other) {
+    Release();
+    owner_ = std::exchange(other.owner_, nullptr);
+    data_ = std::exchange(other.data_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+  }
+  return *this;
+}
+
+HostBuffer::~HostBuffer() { Release(); }
+
+void HostBuffer::Release() {
+  if (owner_ != nullptr && data_ != nullptr) owner_->FreeHostBytes(data_);
+  owner_ = nullptr;
+  data_ = nullptr;
+  bytes_ = 0;
+}
+
 // --- Backend ---
+
+Result<HostBuffer> Backend::AllocateHost(size_t bytes) {
+  if (bytes == 0) return HostBuffer();
+  HPO_ASSIGN_OR_RETURN(void* data, AllocateHostBytes(bytes));
+  return HostBuffer(this, data, bytes);
+}
+
+Result<void*> Backend::AllocateHostBytes(size_t bytes) {
+  void* data = ::operator new(bytes, kHostAlignment, std::nothrow);
+  if (data == nullptr) {
+    return ResourceExhaustedError("AllocateHost: out of host memory for " + std::to_string(bytes) + " bytes");
+  }
+  std::memset(data, 0, bytes);
+  return data;
+}
+
+void Backend::FreeHostBytes(void* data) { ::operator delete(data, kHostAlignment); }
 
 Result<Buffer> Backend::Allocate(size_t count, DType dtype) {
   if (count == 0) return Buffer(nullptr, nullptr, 0, dtype);

@@ -140,6 +140,32 @@ class Buffer {
   DType dtype_ = DType::kF32;
 };
 
+// Host memory for staging uploads, `count` elements of T (Backend::AllocateHost): page-locked on a device
+// backend where it can be had, so that Upload from it is asynchronous (keep it unchanged until the
+// backend's next wait); ordinary memory on the CPU. Zero-filled. Move-only; frees itself through the
+// backend that allocated it, which must outlive it.
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  HostBuffer(HostBuffer&& other) noexcept;
+  HostBuffer& operator=(HostBuffer&& other) noexcept;
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  ~HostBuffer();
+
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  friend class Backend;
+  HostBuffer(Backend* owner, void* data, size_t bytes) : owner_(owner), data_(data), bytes_(bytes) {}
+  void Release();
+
+  Backend* owner_ = nullptr;
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 enum class BackendKind { kAuto, kCpu, kCuda };
 // "auto", "cpu", "cuda".
 std::string_view BackendKindName(BackendKind kind);
@@ -286,6 +312,9 @@ class Backend {
 
   // Zero-filled memory for `count` elements of `dtype`. RESOURCE_EXHAUSTED when it cannot be had.
   Result<Buffer> Allocate(size_t count, DType dtype);
+  // Zero-filled host memory of `bytes` bytes to stage uploads from (see HostBuffer); RESOURCE_EXHAUSTED when
+  // it cannot be had.
+  Result<HostBuffer> AllocateHost(size_t bytes);
   // Bytes of live Buffers of this backend now, and the most there ever were at once.
   size_t bytes_in_use() const { return bytes_in_use_; }
   size_t peak_bytes() const { return peak_bytes_; }
@@ -588,6 +617,9 @@ class Backend {
   virtual Result<void*> AllocateBytes(size_t bytes) = 0;
   virtual void FreeBytes(void* data) = 0;
   virtual Status CopyToDevice(const void* host, void* device, size_t bytes) = 0;
+  // Host staging memory (HostBuffer): ordinary memory unless a backend overrides these. Zero-filled.
+  virtual Result<void*> AllocateHostBytes(size_t bytes);
+  virtual void FreeHostBytes(void* data);
   virtual Status CopyToHost(const void* device, void* host, size_t bytes) = 0;
 
   // The operations above, after the checks; same contracts.
@@ -655,6 +687,7 @@ class Backend {
 
  private:
   friend class Buffer;
+  friend class HostBuffer;
   static Status TypeMismatch(std::string_view op, DType have, DType want);
   static Status SizeMismatch(std::string_view op, size_t have, size_t want);
   void Released(size_t bytes) { bytes_in_use_ -= bytes; }

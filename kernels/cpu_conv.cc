@@ -10,8 +10,9 @@
 // chunks in order.
 //
 // Threads: Im2Col, Col2Im, the pools split over the backend's pool by whole output (or input) pixels or
-// images, each computed by one thread alone, so the split changes no result; batch norm runs on the
-// caller's thread.
+// images, each computed by one thread alone, so the split changes no result; batch norm splits its rows
+// (each normalised by one thread) and its column sums' chunks (each summed by one thread, the chunk sums
+// then added in order on the caller's thread).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -95,8 +96,13 @@ void MaxPoolForwardPixels(const Conv2dShape& s, const S* x, S* y, int32_t* argma
         }
       }
     }
-    // The chosen elements themselves: a copy, nothing rounded. (The checks guarantee a pixel per window.)
-    for (int64_t c = 0; c < ch; ++c) y[r * ch + c] = x[index[c]];
+    // The chosen elements themselves, nothing rounded: for float and double the best values, for the
+    // halves their bits (a NaN's payload too). (The checks guarantee a pixel per window.)
+    if constexpr (cpu::kDirect<S>) {
+      std::memcpy(y + r * ch, best.data(), static_cast<size_t>(ch) * sizeof(S));
+    } else {
+      for (int64_t c = 0; c < ch; ++c) y[r * ch + c] = x[index[c]];
+    }
   }
 }
 
@@ -158,52 +164,55 @@ void AvgPoolBackwardImages(int64_t pixels, int64_t channels, const S* dy, S* dx,
 
 // --- Batch normalisation ---
 
-// out[j * cols + c] (j < k) = sum_r of the terms add_row(r, partial) adds into partial[j * cols + c], in
-// chunks of BatchNormChunkRows(rows) rows: each chunk summed in row order into zeroed partials, then the
-// chunk sums added in order into zeroed totals (the CUDA backend's order).
-template <typename C, typename AddRowTerms>
-void ColumnSums(int64_t rows, int64_t cols, int k, AddRowTerms&& add_row, C* out) {
-  const auto n = static_cast<size_t>(k) * static_cast<size_t>(cols);
-  std::vector<C> partial(n);
-  std::fill_n(out, n, C(0));
-  const int64_t chunk = BatchNormChunkRows(rows);
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    std::fill(partial.begin(), partial.end(), C(0));
-    const int64_t r1 = std::min(rows, r0 + chunk);
-    for (int64_t r = r0; r < r1; ++r) add_row(r, partial.data());
-    AddRow(static_cast<int64_t>(n), partial.data(), out);
-  }
-}
-
 template <typename C>
 HPO_CPU_CLONES void NormalizeRow(int64_t cols, const C* x, const C* mean, const C* rstd, const C* gamma,
                                  const C* beta, C* y) {
   for (int64_t c = 0; c < cols; ++c) y[c] = NormalizeElement(x[c], mean[c], rstd[c], gamma[c], beta[c]);
 }
 
+// y = (x - mean) rstd gamma + beta row by row, the rows split over the pool.
 template <typename S>
-void BatchNormForwardLoop(int64_t rows, int64_t cols, double eps, double momentum, ConstView x_view,
-                          ConstView gamma, ConstView beta, View y_view, View mean_view, View rstd_view,
-                          View running_mean, View running_var) {
+void NormalizeRows(cpu::ThreadPool& pool, int64_t rows, int64_t cols, const S* x, const Compute<S>* mean,
+                   const Compute<S>* rstd, const Compute<S>* gamma, const Compute<S>* beta, S* y) {
+  pool.RunRanges(rows, 1, cpu::MinItemsPerThread(cols), [&](int64_t begin, int64_t end) {
+    std::vector<Compute<S>> buf = cpu::RowBuffer<S>(cols), out_buf = cpu::RowBuffer<S>(cols);
+    for (int64_t r = begin; r < end; ++r) {
+      Compute<S>* out = cpu::TileTarget(y + r * cols, out_buf.data());
+      NormalizeRow(cols, cpu::LoadRow(x + r * cols, cols, buf), mean, rstd, gamma, beta, out);
+      cpu::StoreTile<S>(out, y + r * cols, cols);
+    }
+  });
+}
+
+template <typename S>
+void BatchNormForwardLoop(cpu::ThreadPool& pool, int64_t rows, int64_t cols, double eps, double momentum,
+                          ConstView x_view, ConstView gamma, ConstView beta, View y_view, View mean_view,
+                          View rstd_view, View running_mean, View running_var) {
   using C = Compute<S>;
   const auto* x = static_cast<const S*>(x_view.data);
-  auto* y = static_cast<S*>(y_view.data);
   auto* mean = static_cast<C*>(mean_view.data);
   auto* rstd = static_cast<C*>(rstd_view.data);
-  std::vector<C> buf = cpu::RowBuffer<S>(cols), out_buf = cpu::RowBuffer<S>(cols);
-  ColumnSums<C>(
-      rows, cols, 1,
-      [&](int64_t r, C* partial) { AddRow(cols, cpu::LoadRow(x + r * cols, cols, buf), partial); }, mean);
+  const int64_t chunk = BatchNormChunkRows(rows);
+  cpu::ChunkedColumnSums<C>(
+      pool, rows, cols, chunk, cols,
+      [&](int64_t r0, int64_t r1, C* partial) {
+        std::vector<C> buf = cpu::RowBuffer<S>(cols);
+        for (int64_t r = r0; r < r1; ++r) AddRow(cols, cpu::LoadRow(x + r * cols, cols, buf), partial);
+      },
+      mean);
   const C count = static_cast<C>(rows);
   for (int64_t c = 0; c < cols; ++c) mean[c] /= count;
   // Sum of squared deviations into rstd first, then rstd itself.
-  ColumnSums<C>(
-      rows, cols, 1,
-      [&](int64_t r, C* partial) {
-        const C* xr = cpu::LoadRow(x + r * cols, cols, buf);
-        for (int64_t c = 0; c < cols; ++c) {
-          const C d = xr[c] - mean[c];
-          partial[c] += d * d;
+  cpu::ChunkedColumnSums<C>(
+      pool, rows, cols, chunk, cols,
+      [&](int64_t r0, int64_t r1, C* partial) {
+        std::vector<C> buf = cpu::RowBuffer<S>(cols);
+        for (int64_t r = r0; r < r1; ++r) {
+          const C* xr = cpu::LoadRow(x + r * cols, cols, buf);
+          for (int64_t c = 0; c < cols; ++c) {
+            const C d = xr[c] - mean[c];
+            partial[c] += d * d;
+          }
         }
       },
       rstd);
@@ -221,54 +230,47 @@ void BatchNormForwardLoop(int64_t rows, int64_t cols, double eps, double momentu
     rstd[c] = C(1) / ElementSqrt(squares / count + static_cast<C>(eps));
   }
   const std::vector<C> g = cpu::LoadParam<S>(gamma, cols), b = cpu::LoadParam<S>(beta, cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    C* out = cpu::TileTarget(y + r * cols, out_buf.data());
-    NormalizeRow(cols, cpu::LoadRow(x + r * cols, cols, buf), mean, rstd, g.data(), b.data(), out);
-    cpu::StoreTile<S>(out, y + r * cols, cols);
-  }
+  NormalizeRows<S>(pool, rows, cols, x, mean, rstd, g.data(), b.data(), static_cast<S*>(y_view.data));
 }
 
 template <typename S>
-void BatchNormInferenceLoop(int64_t rows, int64_t cols, double eps, ConstView x_view, ConstView gamma,
-                            ConstView beta, ConstView running_mean, ConstView running_var, View y_view) {
+void BatchNormInferenceLoop(cpu::ThreadPool& pool, int64_t rows, int64_t cols, double eps, ConstView x_view,
+                            ConstView gamma, ConstView beta, ConstView running_mean, ConstView running_var,
+                            View y_view) {
   using C = Compute<S>;
-  const auto* x = static_cast<const S*>(x_view.data);
-  auto* y = static_cast<S*>(y_view.data);
-  const auto* rm = static_cast<const C*>(running_mean.data);
   const auto* rv = static_cast<const C*>(running_var.data);
   std::vector<C> rstd(static_cast<size_t>(cols));
   for (int64_t c = 0; c < cols; ++c)
     rstd[static_cast<size_t>(c)] = C(1) / ElementSqrt(rv[c] + static_cast<C>(eps));
   const std::vector<C> g = cpu::LoadParam<S>(gamma, cols), b = cpu::LoadParam<S>(beta, cols);
-  std::vector<C> buf = cpu::RowBuffer<S>(cols), out_buf = cpu::RowBuffer<S>(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    C* out = cpu::TileTarget(y + r * cols, out_buf.data());
-    NormalizeRow(cols, cpu::LoadRow(x + r * cols, cols, buf), rm, rstd.data(), g.data(), b.data(), out);
-    cpu::StoreTile<S>(out, y + r * cols, cols);
-  }
+  NormalizeRows<S>(pool, rows, cols, static_cast<const S*>(x_view.data),
+                   static_cast<const C*>(running_mean.data), rstd.data(), g.data(), b.data(),
+                   static_cast<S*>(y_view.data));
 }
 
 template <typename S>
-void BatchNormBackwardLoop(int64_t rows, int64_t cols, ConstView x_view, ConstView gamma, ConstView mean_view,
-                           ConstView rstd_view, ConstView dy_view, View dx_view, View dgamma, View dbeta) {
+void BatchNormBackwardLoop(cpu::ThreadPool& pool, int64_t rows, int64_t cols, ConstView x_view,
+                           ConstView gamma, ConstView mean_view, ConstView rstd_view, ConstView dy_view,
+                           View dx_view, View dgamma, View dbeta) {
   using C = Compute<S>;
   const auto* x = static_cast<const S*>(x_view.data);
   const auto* dy = static_cast<const S*>(dy_view.data);
   auto* dx = static_cast<S*>(dx_view.data);
   const auto* mean = static_cast<const C*>(mean_view.data);
   const auto* rstd = static_cast<const C*>(rstd_view.data);
-  std::vector<C> x_buf = cpu::RowBuffer<S>(cols), dy_buf = cpu::RowBuffer<S>(cols),
-                 dx_buf = cpu::RowBuffer<S>(cols);
   // sums[0, cols) = sum dy xhat (dgamma), sums[cols, 2 cols) = sum dy (dbeta).
   std::vector<C> sums(2 * static_cast<size_t>(cols));
-  ColumnSums<C>(
-      rows, cols, 2,
-      [&](int64_t r, C* partial) {
-        const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
-        const C* dyr = cpu::LoadRow(dy + r * cols, cols, dy_buf);
-        for (int64_t c = 0; c < cols; ++c) {
-          partial[c] += dyr[c] * ((xr[c] - mean[c]) * rstd[c]);
-          partial[cols + c] += dyr[c];
+  cpu::ChunkedColumnSums<C>(
+      pool, rows, 2 * cols, BatchNormChunkRows(rows), 2 * cols,
+      [&](int64_t r0, int64_t r1, C* partial) {
+        std::vector<C> x_buf = cpu::RowBuffer<S>(cols), dy_buf = cpu::RowBuffer<S>(cols);
+        for (int64_t r = r0; r < r1; ++r) {
+          const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
+          const C* dyr = cpu::LoadRow(dy + r * cols, cols, dy_buf);
+          for (int64_t c = 0; c < cols; ++c) {
+            partial[c] += dyr[c] * ((xr[c] - mean[c]) * rstd[c]);
+            partial[cols + c] += dyr[c];
+          }
         }
       },
       sums.data());
@@ -282,17 +284,22 @@ void BatchNormBackwardLoop(int64_t rows, int64_t cols, ConstView x_view, ConstVi
     mean_dy[i] = sums[static_cast<size_t>(cols) + i] / count;
   }
   const std::vector<C> g = cpu::LoadParam<S>(gamma, cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
-    const C* dyr = cpu::LoadRow(dy + r * cols, cols, dy_buf);
-    C* out = cpu::TileTarget(dx + r * cols, dx_buf.data());
-    for (int64_t c = 0; c < cols; ++c) {
-      const C xhat = (xr[c] - mean[c]) * rstd[c];
-      out[c] = BatchNormInputGradient(dyr[c], xhat, g[static_cast<size_t>(c)], rstd[c],
-                                      mean_dy[static_cast<size_t>(c)], mean_dy_xhat[static_cast<size_t>(c)]);
+  pool.RunRanges(rows, 1, cpu::MinItemsPerThread(cols), [&](int64_t begin, int64_t end) {
+    std::vector<C> x_buf = cpu::RowBuffer<S>(cols), dy_buf = cpu::RowBuffer<S>(cols),
+                   dx_buf = cpu::RowBuffer<S>(cols);
+    for (int64_t r = begin; r < end; ++r) {
+      const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
+      const C* dyr = cpu::LoadRow(dy + r * cols, cols, dy_buf);
+      C* out = cpu::TileTarget(dx + r * cols, dx_buf.data());
+      for (int64_t c = 0; c < cols; ++c) {
+        const C xhat = (xr[c] - mean[c]) * rstd[c];
+        out[c] =
+            BatchNormInputGradient(dyr[c], xhat, g[static_cast<size_t>(c)], rstd[c],
+                                   mean_dy[static_cast<size_t>(c)], mean_dy_xhat[static_cast<size_t>(c)]);
+      }
+      cpu::StoreTile<S>(out, dx + r * cols, cols);
     }
-    cpu::StoreTile<S>(out, dx + r * cols, cols);
-  }
+  });
 }
 
 }  // namespace
@@ -390,7 +397,7 @@ Status CpuBackend::BatchNormForwardImpl(int64_t rows, int64_t cols, double eps, 
                                         ConstView gamma, ConstView beta, View y, View mean, View rstd,
                                         View running_mean, View running_var) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
-    BatchNormForwardLoop<S>(rows, cols, eps, momentum, x, gamma, beta, y, mean, rstd, running_mean,
+    BatchNormForwardLoop<S>(*pool_, rows, cols, eps, momentum, x, gamma, beta, y, mean, rstd, running_mean,
                             running_var);
   });
   return Status::Ok();
@@ -400,7 +407,7 @@ Status CpuBackend::BatchNormInferenceImpl(int64_t rows, int64_t cols, double eps
                                           ConstView gamma, ConstView beta, ConstView running_mean,
                                           ConstView running_var, View y) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
-    BatchNormInferenceLoop<S>(rows, cols, eps, x, gamma, beta, running_mean, running_var, y);
+    BatchNormInferenceLoop<S>(*pool_, rows, cols, eps, x, gamma, beta, running_mean, running_var, y);
   });
   return Status::Ok();
 }
@@ -409,7 +416,7 @@ Status CpuBackend::BatchNormBackwardImpl(int64_t rows, int64_t cols, ConstView x
                                          ConstView mean, ConstView rstd, ConstView dy, View dx, View dgamma,
                                          View dbeta) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
-    BatchNormBackwardLoop<S>(rows, cols, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
+    BatchNormBackwardLoop<S>(*pool_, rows, cols, x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
   });
   return Status::Ok();
 }

@@ -37,11 +37,19 @@ HPO_CPU_CLONES void BiasActivateLoop(int64_t n, const C* bias, C* z, C* y) {
 }
 
 // z[r,c] = round(z[r,c] + bias[c]); y[r,c] = round(act(z[r,c])), the activation of the rounded z (the value
-// the backward pass will see).
+// the backward pass will see), for rows [begin, end). Without a bias the rows are one run of elements.
 template <Activation A, typename S>
-void BiasActivationForwardLoop(int64_t rows, int64_t cols, const Compute<S>* bias, S* z, S* y) {
+void BiasActivationForwardRows(int64_t begin, int64_t end, int64_t cols, const Compute<S>* bias, S* z, S* y) {
+  if (bias == nullptr && end > begin) {
+    const int64_t offset = begin * cols;
+    cols *= end - begin;
+    z += offset;
+    y += offset;
+    begin = 0;
+    end = 1;
+  }
   cpu::TileBuffer<S> z_buf, y_buf;
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = begin; r < end; ++r) {
     for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
       const int64_t n = std::min(kTile, cols - c0);
       S* zs = z + r * cols + c0;
@@ -77,13 +85,22 @@ HPO_CPU_CLONES void AccumulateLoop(int64_t n, const C* x, C* sum) {
   for (int64_t i = 0; i < n; ++i) sum[i] += x[i];
 }
 
-// dz = round(dy * act'(z)); dbias[c] = sum over r of the unrounded products, row by row.
+// dz = round(dy * act'(z)) for rows [begin, end); dbias[c] += the unrounded products, row by row. Without a
+// bias gradient the rows are one run of elements.
 template <Activation A, typename S>
-void BiasActivationBackwardLoop(int64_t rows, int64_t cols, const S* z, const S* dy, S* dz,
+void BiasActivationBackwardRows(int64_t begin, int64_t end, int64_t cols, const S* z, const S* dy, S* dz,
                                 Compute<S>* dbias) {
-  if (dbias != nullptr) std::fill_n(dbias, cols, Compute<S>(0));
+  if (dbias == nullptr && end > begin) {
+    const int64_t offset = begin * cols;
+    cols *= end - begin;
+    z += offset;
+    dy += offset;
+    dz += offset;
+    begin = 0;
+    end = 1;
+  }
   cpu::TileBuffer<S> z_buf, dy_buf, dz_buf;
-  for (int64_t r = 0; r < rows; ++r) {
+  for (int64_t r = begin; r < end; ++r) {
     for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
       const int64_t n = std::min(kTile, cols - c0);
       const int64_t offset = r * cols + c0;
@@ -125,7 +142,10 @@ Status CpuBackend::BiasActivationForwardImpl(Activation act, int64_t rows, int64
       }
     }
     cpu::DispatchActivation(act, [&]<Activation A>() {
-      BiasActivationForwardLoop<A, S>(rows, cols, bias_c, static_cast<S*>(z.data), static_cast<S*>(y.data));
+      pool_->RunRanges(rows, 1, cpu::MinItemsPerThread(cols), [&](int64_t begin, int64_t end) {
+        BiasActivationForwardRows<A, S>(begin, end, cols, bias_c, static_cast<S*>(z.data),
+                                        static_cast<S*>(y.data));
+      });
     });
   });
   return Status::Ok();
@@ -135,9 +155,18 @@ Status CpuBackend::BiasActivationBackwardImpl(Activation act, int64_t rows, int6
                                               ConstView dy, View dz, View dbias) {
   cpu::DispatchFloating(z.dtype, [&]<typename S>() {
     Compute<S>* dbias_c = dbias.size > 0 ? static_cast<Compute<S>*>(dbias.data) : nullptr;
+    const auto* zs = static_cast<const S*>(z.data);
+    const auto* dys = static_cast<const S*>(dy.data);
+    auto* dzs = static_cast<S*>(dz.data);
     cpu::DispatchActivation(act, [&]<Activation A>() {
-      BiasActivationBackwardLoop<A, S>(rows, cols, static_cast<const S*>(z.data),
-                                       static_cast<const S*>(dy.data), static_cast<S*>(dz.data), dbias_c);
+      if (dbias_c != nullptr) {  // the bias gradient sums rows in order, on this thread
+        std::fill_n(dbias_c, cols, Compute<S>(0));
+        BiasActivationBackwardRows<A, S>(0, rows, cols, zs, dys, dzs, dbias_c);
+        return;
+      }
+      pool_->RunRanges(rows, 1, cpu::MinItemsPerThread(cols), [&](int64_t begin, int64_t end) {
+        BiasActivationBackwardRows<A, S>(begin, end, cols, zs, dys, dzs, nullptr);
+      });
     });
   });
   return Status::Ok();

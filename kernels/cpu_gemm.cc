@@ -1,10 +1,10 @@
-// CpuBackend::GemmImpl. kF32 and kF64 go straight to cblas_sgemm / cblas_dgemm (OpenBLAS, one thread per
-// call). bf16 operands go to oneDNN's dnnl_gemm_bf16bf16f32 when the build has oneDNN (HPO_HAVE_DNNL): it
-// multiplies bf16 values exactly and accumulates in fp32 (AVX512-BF16 where the CPU has it), at about twice
-// the speed of the fp32 GEMM; only the order of the sums differs from the fp32 path, and the AVX512-BF16
-// dot product flushes subnormal fp32 results (below 2^-126 in magnitude) to zero. Other half operands (and
-// bf16 without oneDNN) are widened to fp32 scratch (exact) and multiplied by cblas_sgemm. In both cases
-// the fp32 product is rounded once into C when C is half; a C of kF32 receives it directly.
+// CpuBackend::GemmImpl. kF32 goes straight to oneDNN's dnnl_sgemm when the build has oneDNN (HPO_HAVE_DNNL),
+// else to cblas_sgemm (OpenBLAS); kF64 to cblas_dgemm; one thread per call. bf16 operands go to oneDNN's
+// dnnl_gemm_bf16bf16f32: it multiplies bf16 values exactly and accumulates in fp32 (AVX512-BF16 where the
+// CPU has it), at about twice the speed of the fp32 GEMM; only the order of the sums differs from the fp32
+// path, and the AVX512-BF16 dot product flushes subnormal fp32 results (below 2^-126 in magnitude) to zero.
+// Other half operands (and bf16 without oneDNN) are widened to fp32 scratch (exact) and multiplied as fp32.
+// In both cases the fp32 product is rounded once into C when C is half; a C of kF32 receives it directly.
 //
 // Threads: a GEMM of at least kSplitFlops (kSplitFlopsDnnl on oneDNN) is cut into one block of C per thread
 // of the backend's pool (column blocks, or row blocks when C has more rows than columns), each block computed
@@ -133,11 +133,31 @@ constexpr bool UsesDnnl(DType dtype) {
 
 CBLAS_TRANSPOSE Cblas(bool trans) { return trans ? CblasTrans : CblasNoTrans; }
 
+#ifdef HPO_HAVE_DNNL
+// One oneDNN thread per call (a setting of the calling thread): the blocks are the parallelism, and no
+// OpenMP team is left spinning between calls.
+void OneDnnThreadPerCall() {
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
+  omp_set_num_threads(1);
+#endif
+}
+#endif
+
+// fp32 blocks go to oneDNN's dnnl_sgemm where the build has it (its JIT kernels run 1.1-2x faster than
+// OpenBLAS's on the trainer's shapes: skinny convolution GEMMs most, bench/trainer's gemm section), else to
+// cblas_sgemm.
 void SgemmBlock(const GemmShape& s, const Block& blk, float alpha, const float* a, const float* b, float beta,
                 float* c, int64_t ldc) {
+#ifdef HPO_HAVE_DNNL
+  OneDnnThreadPerCall();
+  // The arguments were checked (dimensions below 2^31, views large enough), so this cannot fail.
+  (void)dnnl_sgemm(s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', blk.rows, blk.cols, s.k, alpha, a + blk.a, s.lda,
+                   b + blk.b, s.ldb, beta, c, ldc);
+#else
   cblas_sgemm(CblasRowMajor, Cblas(s.ta), Cblas(s.tb), static_cast<int>(blk.rows), static_cast<int>(blk.cols),
               static_cast<int>(s.k), alpha, a + blk.a, static_cast<int>(s.lda), b + blk.b,
               static_cast<int>(s.ldb), beta, c, static_cast<int>(ldc));
+#endif
 }
 
 void DgemmBlock(const GemmShape& s, const Block& blk, double alpha, const double* a, const double* b,
@@ -224,11 +244,7 @@ Status CpuBackend::GemmImpl(Transpose trans_a, Transpose trans_b, int64_t m, int
     const auto* a16 = static_cast<const uint16_t*>(a.data);
     const auto* b16 = static_cast<const uint16_t*>(b.data);
     multiply = [&s, a16, b16, alpha32, beta32, c32](const Block& blk) {
-#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
-      // One oneDNN thread per call (a setting of the calling thread): the blocks are the parallelism, and
-      // no OpenMP team is left spinning between calls.
-      omp_set_num_threads(1);
-#endif
+      OneDnnThreadPerCall();
       // The arguments were checked (dimensions below 2^31, views large enough), so this cannot fail.
       (void)dnnl_gemm_bf16bf16f32(s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', blk.rows, blk.cols, s.k, alpha32,
                                   a16 + blk.a, s.lda, b16 + blk.b, s.ldb, beta32, c32 + blk.c, s.ldc);

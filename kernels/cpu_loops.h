@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/backend.h"
@@ -137,15 +138,14 @@ std::vector<Compute<S>> LoadParam(ConstView v, int64_t count) {
   return out;
 }
 
-// out[0, cols) (overwritten) = column sums over `rows` rows, in the order of ColumnChunkRows
-// (kernels/element.h), which the CUDA backend shares: add_rows(r0, r1, partial) adds the terms of rows
-// [r0, r1) of one chunk, in row order, into partial[0, cols) (zeroed before); then the chunk sums are added
-// in chunk order into zeroed totals. Chunks spread over `pool`, each computed by one thread alone, so the
-// result does not depend on the thread count. work_per_row: elements of work per row (for the split).
+// out[0, cols) (overwritten) = column sums over `rows` rows in chunks of per_chunk rows: add_rows(r0, r1,
+// partial) adds the terms of rows [r0, r1) of one chunk, in row order, into partial[0, cols) (zeroed
+// before); then the chunk sums are added in chunk order into zeroed totals. Chunks spread over `pool`, each
+// computed by one thread alone, so the result does not depend on the thread count. work_per_row: elements
+// of work per row (for the split).
 template <typename C, typename AddRows>
-void ChunkedColumnSums(ThreadPool& pool, int64_t rows, int64_t cols, int64_t work_per_row, AddRows&& add_rows,
-                       C* out) {
-  const int64_t per_chunk = ColumnChunkRows(rows);
+void ChunkedColumnSums(ThreadPool& pool, int64_t rows, int64_t cols, int64_t per_chunk, int64_t work_per_row,
+                       AddRows&& add_rows, C* out) {
   const int64_t chunks = (rows + per_chunk - 1) / per_chunk;
   std::vector<C> partial(static_cast<size_t>(chunks * cols), C(0));
   pool.RunRanges(chunks, 1, MinItemsPerThread(per_chunk * work_per_row), [&](int64_t begin, int64_t end) {
@@ -160,6 +160,15 @@ void ChunkedColumnSums(ThreadPool& pool, int64_t rows, int64_t cols, int64_t wor
       for (int64_t c = begin; c < end; ++c) out[c] += p[c];
     }
   });
+}
+
+// The same in chunks of ColumnChunkRows(rows) rows (kernels/element.h), the order the CUDA backend's column
+// sums share.
+template <typename C, typename AddRows>
+void ChunkedColumnSums(ThreadPool& pool, int64_t rows, int64_t cols, int64_t work_per_row, AddRows&& add_rows,
+                       C* out) {
+  ChunkedColumnSums<C>(pool, rows, cols, ColumnChunkRows(rows), work_per_row, std::forward<AddRows>(add_rows),
+                       out);
 }
 
 // Calls f.template operator()<S>() with S the storage type of the floating `dtype`. REQUIRES: IsFloating.

@@ -1,8 +1,10 @@
-// CpuBackend's layer normalisation, forward and backward, a row at a time. Row statistics are computed in
-// the accumulation type (fp32 for the halves and kF32, fp64 for kF64) with fixed-order sums; rows of half
-// tensors are widened into fp32 scratch first.
+// CpuBackend's layer normalisation, forward and backward, a row at a time, the rows split over the pool.
+// Row statistics are computed in the accumulation type (fp32 for the halves and kF32, fp64 for kF64) with
+// fixed-order sums; rows of half tensors are widened into fp32 buffers first. dgamma and dbeta are column
+// sums in the CUDA backend's chunk order (cpu::ChunkedColumnSums), so no result depends on the thread count.
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu_backend.h"
 #include "kernels/cpu_loops.h"
@@ -20,13 +22,14 @@ HPO_CPU_CLONES void NormalizeRow(int64_t cols, const C* x, C mean, C rstd, const
 }
 
 template <typename S>
-void LayerNormForwardLoop(int64_t rows, int64_t cols, Compute<S> eps, const S* x, const Compute<S>* gamma,
-                          const Compute<S>* beta, S* y, Compute<S>* mean_out, Compute<S>* rstd_out,
-                          Compute<S>* x_buf, Compute<S>* y_buf) {
+void LayerNormForwardRows(int64_t begin, int64_t end, int64_t cols, Compute<S> eps, const S* x,
+                          const Compute<S>* gamma, const Compute<S>* beta, S* y, Compute<S>* mean_out,
+                          Compute<S>* rstd_out) {
   using C = Compute<S>;
   const C inv_cols = C(1) / static_cast<C>(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const C* xr = cpu::LoadTile(x + r * cols, cols, x_buf);
+  std::vector<C> x_buf = cpu::RowBuffer<S>(cols), y_buf = cpu::RowBuffer<S>(cols);
+  for (int64_t r = begin; r < end; ++r) {
+    const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
     const C mean = cpu::LaneSum<C>(cols, [&](int64_t c) { return xr[c]; }) * inv_cols;
     const C var = cpu::LaneSum<C>(cols,
                                   [&](int64_t c) {
@@ -35,7 +38,7 @@ void LayerNormForwardLoop(int64_t rows, int64_t cols, Compute<S> eps, const S* x
                                   }) *
                   inv_cols;
     const C rstd = C(1) / ElementSqrt(var + eps);
-    C* out = cpu::TileTarget(y + r * cols, y_buf);
+    C* out = cpu::TileTarget(y + r * cols, y_buf.data());
     NormalizeRow(cols, xr, mean, rstd, gamma, beta, out);
     cpu::StoreTile(out, y + r * cols, cols);
     mean_out[r] = mean;
@@ -62,25 +65,23 @@ HPO_CPU_CLONES void InputGradientRow(int64_t cols, const C* x, const C* dy, cons
 }
 
 // With xhat = (x - mean) rstd and g = dy gamma, per row:
-//   dx = rstd (g - mean_c(g) - xhat mean_c(g xhat));  dgamma += dy xhat;  dbeta += dy.
+//   dx = rstd (g - mean_c(g) - xhat mean_c(g xhat))
+// for rows [begin, end).
 template <typename S>
-void LayerNormBackwardLoop(int64_t rows, int64_t cols, const S* x, const Compute<S>* gamma,
-                           const Compute<S>* mean, const Compute<S>* rstd, const S* dy, S* dx,
-                           Compute<S>* dgamma, Compute<S>* dbeta, Compute<S>* x_buf, Compute<S>* dy_buf,
-                           Compute<S>* dx_buf) {
+void LayerNormInputGradientRows(int64_t begin, int64_t end, int64_t cols, const S* x, const Compute<S>* gamma,
+                                const Compute<S>* mean, const Compute<S>* rstd, const S* dy, S* dx) {
   using C = Compute<S>;
   const C inv_cols = C(1) / static_cast<C>(cols);
-  std::fill_n(dgamma, cols, C(0));
-  std::fill_n(dbeta, cols, C(0));
-  for (int64_t r = 0; r < rows; ++r) {
-    const C* xr = cpu::LoadTile(x + r * cols, cols, x_buf);
-    const C* dyr = cpu::LoadTile(dy + r * cols, cols, dy_buf);
+  std::vector<C> x_buf = cpu::RowBuffer<S>(cols), dy_buf = cpu::RowBuffer<S>(cols),
+                 dx_buf = cpu::RowBuffer<S>(cols);
+  for (int64_t r = begin; r < end; ++r) {
+    const C* xr = cpu::LoadRow(x + r * cols, cols, x_buf);
+    const C* dyr = cpu::LoadRow(dy + r * cols, cols, dy_buf);
     const C mu = mean[r], rs = rstd[r];
     const C mean_g = cpu::LaneSum<C>(cols, [&](int64_t c) { return dyr[c] * gamma[c]; }) * inv_cols;
     const C mean_gx =
         cpu::LaneSum<C>(cols, [&](int64_t c) { return dyr[c] * gamma[c] * ((xr[c] - mu) * rs); }) * inv_cols;
-    AccumulateParamGradients(cols, xr, dyr, mu, rs, dgamma, dbeta);
-    C* out = cpu::TileTarget(dx + r * cols, dx_buf);
+    C* out = cpu::TileTarget(dx + r * cols, dx_buf.data());
     InputGradientRow(cols, xr, dyr, gamma, mu, rs, mean_g, mean_gx, out);
     cpu::StoreTile(out, dx + r * cols, cols);
   }
@@ -92,27 +93,12 @@ Status CpuBackend::LayerNormForwardImpl(int64_t rows, int64_t cols, double eps, 
                                         ConstView beta, View y, View mean, View rstd) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
     using C = Compute<S>;
-    const C* gamma_c = nullptr;
-    const C* beta_c = nullptr;
-    C* x_buf = nullptr;
-    C* y_buf = nullptr;
-    if constexpr (cpu::kDirect<S>) {
-      gamma_c = static_cast<const S*>(gamma.data);
-      beta_c = static_cast<const S*>(beta.data);
-    } else {
-      const auto n = static_cast<size_t>(cols);
-      float* g = ScratchFloats(kRow2, n);
-      float* b = ScratchFloats(kRow3, n);
-      Convert(static_cast<const S*>(gamma.data), g, cols);
-      Convert(static_cast<const S*>(beta.data), b, cols);
-      gamma_c = g;
-      beta_c = b;
-      x_buf = ScratchFloats(kRow0, n);
-      y_buf = ScratchFloats(kRow1, n);
-    }
-    LayerNormForwardLoop<S>(rows, cols, static_cast<C>(eps), static_cast<const S*>(x.data), gamma_c, beta_c,
-                            static_cast<S*>(y.data), static_cast<C*>(mean.data), static_cast<C*>(rstd.data),
-                            x_buf, y_buf);
+    const std::vector<C> g = cpu::LoadParam<S>(gamma, cols), b = cpu::LoadParam<S>(beta, cols);
+    pool_->RunRanges(rows, 1, cpu::MinItemsPerThread(cols), [&](int64_t begin, int64_t end) {
+      LayerNormForwardRows<S>(begin, end, cols, static_cast<C>(eps), static_cast<const S*>(x.data), g.data(),
+                              b.data(), static_cast<S*>(y.data), static_cast<C*>(mean.data),
+                              static_cast<C*>(rstd.data));
+    });
   });
   return Status::Ok();
 }
@@ -122,25 +108,29 @@ Status CpuBackend::LayerNormBackwardImpl(int64_t rows, int64_t cols, ConstView x
                                          View dbeta) {
   cpu::DispatchFloating(x.dtype, [&]<typename S>() {
     using C = Compute<S>;
-    const C* gamma_c = nullptr;
-    C* x_buf = nullptr;
-    C* dy_buf = nullptr;
-    C* dx_buf = nullptr;
-    if constexpr (cpu::kDirect<S>) {
-      gamma_c = static_cast<const S*>(gamma.data);
-    } else {
-      const auto n = static_cast<size_t>(cols);
-      float* g = ScratchFloats(kRow2, n);
-      Convert(static_cast<const S*>(gamma.data), g, cols);
-      gamma_c = g;
-      x_buf = ScratchFloats(kRow0, n);
-      dy_buf = ScratchFloats(kRow1, n);
-      dx_buf = ScratchFloats(kRow3, n);
-    }
-    LayerNormBackwardLoop<S>(
-        rows, cols, static_cast<const S*>(x.data), gamma_c, static_cast<const C*>(mean.data),
-        static_cast<const C*>(rstd.data), static_cast<const S*>(dy.data), static_cast<S*>(dx.data),
-        static_cast<C*>(dgamma.data), static_cast<C*>(dbeta.data), x_buf, dy_buf, dx_buf);
+    const auto* xs = static_cast<const S*>(x.data);
+    const auto* dys = static_cast<const S*>(dy.data);
+    const auto* mu = static_cast<const C*>(mean.data);
+    const auto* rs = static_cast<const C*>(rstd.data);
+    // dgamma and dbeta first (dx may overwrite dy): sums[0, cols) = sum dy xhat, sums[cols, 2 cols) = sum dy.
+    std::vector<C> sums(2 * static_cast<size_t>(cols));
+    cpu::ChunkedColumnSums<C>(
+        *pool_, rows, 2 * cols, 2 * cols,
+        [&](int64_t r0, int64_t r1, C* partial) {
+          std::vector<C> x_buf = cpu::RowBuffer<S>(cols), dy_buf = cpu::RowBuffer<S>(cols);
+          for (int64_t r = r0; r < r1; ++r) {
+            AccumulateParamGradients(cols, cpu::LoadRow(xs + r * cols, cols, x_buf),
+                                     cpu::LoadRow(dys + r * cols, cols, dy_buf), mu[r], rs[r], partial,
+                                     partial + cols);
+          }
+        },
+        sums.data());
+    std::copy_n(sums.begin(), cols, static_cast<C*>(dgamma.data));
+    std::copy_n(sums.begin() + cols, cols, static_cast<C*>(dbeta.data));
+    const std::vector<C> g = cpu::LoadParam<S>(gamma, cols);
+    pool_->RunRanges(rows, 1, cpu::MinItemsPerThread(cols), [&](int64_t begin, int64_t end) {
+      LayerNormInputGradientRows<S>(begin, end, cols, xs, g.data(), mu, rs, dys, static_cast<S*>(dx.data));
+    });
   });
   return Status::Ok();
 }

@@ -171,6 +171,8 @@ class CudaBackend final : public Backend {
   Result<void*> AllocateBytes(size_t bytes) override;
   void FreeBytes(void* data) override;
   Status CopyToDevice(const void* host, void* device, size_t bytes) override;
+  Result<void*> AllocateHostBytes(size_t bytes) override;
+  void FreeHostBytes(void* data) override;
   Status CopyToHost(const void* device, void* host, size_t bytes) override;
 
   Status FillImpl(View dst, double value) override;
@@ -375,6 +377,23 @@ Status CudaBackend::CopyToDevice(const void* host, void* device, size_t bytes) {
   // From pageable memory, wait, so that the caller may reuse its buffer at once; pinned sources stay async.
   if (!IsPinned(host)) HPO_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   return Status::Ok();
+}
+
+// Page-locked (cudaMallocHost), so that uploads from it stay asynchronous; ordinary memory when the driver
+// has none to give (uploads from it then wait, as from any pageable memory).
+Result<void*> CudaBackend::AllocateHostBytes(size_t bytes) {
+  void* data = nullptr;
+  if (cudaMallocHost(&data, bytes) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return Backend::AllocateHostBytes(bytes);
+  }
+  std::memset(data, 0, bytes);
+  return data;
+}
+
+void CudaBackend::FreeHostBytes(void* data) {
+  if (!IsPinned(data)) return Backend::FreeHostBytes(data);
+  if (cudaFreeHost(data) != cudaSuccess) (void)cudaGetLastError();
 }
 
 Status CudaBackend::CopyToHost(const void* device, void* host, size_t bytes) {

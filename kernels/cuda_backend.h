@@ -6,8 +6,8 @@
 // - All work (kernels, cuBLAS, copies, zero fills) runs in issue order on one CUDA stream per backend;
 //   operations return once their work is queued. Waits: Synchronize, Download, CountCorrect,
 //   GradientStats, TimeMs, and Upload from ordinary (pageable) host memory, which waits so that the caller
-//   may reuse its buffer at once. Upload from page-locked memory (cudaMallocHost) does not wait: keep that
-//   source unchanged until the next wait.
+//   may reuse its buffer at once. Upload from page-locked memory (Backend::AllocateHost, cudaMallocHost)
+//   does not wait: keep that source unchanged until the next wait.
 // - Errors found while work runs surface at the next wait: a CUDA error as INTERNAL (RESOURCE_EXHAUSTED
 //   for memory), a SoftmaxCrossEntropy label outside [0, cols) or an embedding token outside [0, vocab) as
 //   INVALID_ARGUMENT, reported once.

@@ -95,21 +95,23 @@ class Run {
                          LrSchedule::Create(config_.schedule, config_.lr, steps_per_epoch_ * config_.epochs,
                                             config_.warmup_fraction));
     const auto inputs = static_cast<size_t>(max_rows * dim_);
+    const auto labels = static_cast<size_t>(max_rows * outputs_);
+    for (Staging& slot : staging_) {
+      HPO_ASSIGN_OR_RETURN(slot.x, backend_.AllocateHost(inputs * 4));  // fp32 features or int32 token ids
+      HPO_ASSIGN_OR_RETURN(slot.y, backend_.AllocateHost(labels * sizeof(int32_t)));
+    }
     if (examples_->tokens()) {
       HPO_ASSIGN_OR_RETURN(x_, backend_.Allocate(inputs, DType::kI32));
-      tokens_host_.resize(inputs);
     } else {
       HPO_ASSIGN_OR_RETURN(x_, backend_.Allocate(inputs, DType::kF32));
       if (dtype_ != DType::kF32) {
         HPO_ASSIGN_OR_RETURN(x_compute_, backend_.Allocate(inputs, dtype_));
       }
-      x_host_.resize(inputs);
     }
-    HPO_ASSIGN_OR_RETURN(y_, backend_.Allocate(static_cast<size_t>(max_rows * outputs_), DType::kI32));
+    HPO_ASSIGN_OR_RETURN(y_, backend_.Allocate(labels, DType::kI32));
     HPO_ASSIGN_OR_RETURN(step_losses_,
                          backend_.Allocate(static_cast<size_t>(micro_steps_per_epoch_), DType::kF32));
     HPO_ASSIGN_OR_RETURN(eval_loss_, backend_.Allocate(1, DType::kF32));
-    y_host_.resize(static_cast<size_t>(max_rows * outputs_));
     step_losses_host_.resize(static_cast<size_t>(micro_steps_per_epoch_));
     applied_.resize(static_cast<size_t>(micro_steps_per_epoch_));
     order_.resize(static_cast<size_t>(train_count_));
@@ -136,16 +138,14 @@ class Run {
       const kernels::LossOptions loss_options{config_.label_smoothing,
                                               loss_scale / static_cast<double>(count)};
       for (int64_t m = first; m < first + count; ++m) {
-        const int64_t begin = m * batch_;
-        const int64_t rows = std::min(batch_, train_count_ - begin);
-        for (int64_t r = 0; r < rows; ++r) {
-          examples_->Fill(SplitId::kTrain, order_[begin + r], r, x_host_.data(), tokens_host_.data(),
-                          y_host_.data());
-        }
-        HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
+        const int64_t rows = std::min(batch_, train_count_ - m * batch_);
+        if (m == 0) HPO_RETURN_IF_ERROR(StageTraining(m));  // later micro-steps were staged ahead
+        HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows, SlotOf(m)));
         HPO_RETURN_IF_ERROR(model_->ForwardBackward(x, y_.Sub(0, static_cast<size_t>(rows * outputs_)), rows,
                                                     loss_options, micro_base + static_cast<uint64_t>(m),
                                                     step_losses_.Sub(static_cast<size_t>(m), 1)));
+        // The host gathers the next micro-batch while the device works on this one.
+        if (m + 1 < micro_steps_per_epoch_) HPO_RETURN_IF_ERROR(StageTraining(m + 1));
         if (config_.grad_accum > 1) {
           HPO_RETURN_IF_ERROR(m == first ? backend_.Cast(model_->grads(), grad_sum_.view())
                                          : backend_.Axpy(1.0, model_->grads(), grad_sum_.view()));
@@ -155,6 +155,7 @@ class Run {
       // with fp16 backs the loss scale off), so one bad batch never reaches the master weights.
       double grad_scale = 1.0 / loss_scale;
       HPO_ASSIGN_OR_RETURN(const kernels::GradStats stats, backend_.GradientStats(step_grads));
+      Waited();
       const bool apply = scaler_.Update(!stats.finite);
       const double norm = std::sqrt(stats.sum_squares) / loss_scale;
       if (apply && config_.clip_norm > 0 && norm > config_.clip_norm) grad_scale *= config_.clip_norm / norm;
@@ -173,6 +174,7 @@ class Run {
         const auto n = static_cast<size_t>(done - checked);
         HPO_RETURN_IF_ERROR(backend_.Download(step_losses_.Sub(static_cast<size_t>(checked), n),
                                               std::span<float>(step_losses_host_.data() + checked, n)));
+        Waited();
         for (int64_t s = checked; s < done; ++s) {
           const float loss = step_losses_host_[s];
           if (!std::isfinite(loss)) {
@@ -213,10 +215,10 @@ class Run {
     double loss_sum = 0;
     for (int64_t begin = 0; begin < count; begin += chunk) {
       const int64_t rows = std::min(chunk, count - begin);
-      for (int64_t r = 0; r < rows; ++r) {
-        examples_->Fill(split, begin + r, r, x_host_.data(), tokens_host_.data(), y_host_.data());
-      }
-      HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows));
+      const int slot = SlotOf(begin / chunk);
+      HPO_RETURN_IF_ERROR(Reclaim(slot));
+      for (int64_t r = 0; r < rows; ++r) Fill(split, begin + r, r, slot);
+      HPO_ASSIGN_OR_RETURN(const ConstView x, UploadInputs(rows, slot));
       const int64_t outputs = rows * outputs_;
       const ConstView labels = y_.Sub(0, static_cast<size_t>(outputs));
       HPO_RETURN_IF_ERROR(model_->Forward(x, rows));
@@ -228,6 +230,7 @@ class Run {
                                                        labels, eval_loss_.view(), View()));
       float chunk_loss = 0;
       HPO_RETURN_IF_ERROR(backend_.Download(eval_loss_.view(), std::span<float>(&chunk_loss, 1)));
+      Waited();
       loss_sum += static_cast<double>(chunk_loss) * static_cast<double>(outputs);
     }
     const auto total = static_cast<double>(count * outputs_);
@@ -242,10 +245,11 @@ class Run {
   Result<FixedMetrics> Fixed() {
     FixedMetrics metrics;
     const int64_t rows = std::min({kThroughputRows, examples_->count(SplitId::kTest), model_->max_rows()});
-    for (int64_t r = 0; r < rows; ++r) {
-      examples_->Fill(SplitId::kTest, r, r, x_host_.data(), tokens_host_.data(), y_host_.data());
-    }
-    HPO_RETURN_IF_ERROR(UploadInputs(rows).status());
+    HPO_RETURN_IF_ERROR(Reclaim(0));
+    for (int64_t r = 0; r < rows; ++r) Fill(SplitId::kTest, r, r, 0);
+    HPO_RETURN_IF_ERROR(UploadInputs(rows, 0).status());
+    HPO_RETURN_IF_ERROR(backend_.Synchronize());  // the probe's forward passes below wait anyway
+    Waited();
     auto forward = [this](int64_t n) {
       const auto size = static_cast<size_t>(n * dim_);
       if (x_compute_.size() == 0) return model_->Forward(x_.Sub(0, size), n);
@@ -288,17 +292,59 @@ class Run {
   int64_t SkippedSteps() const { return scaler_.skipped_steps(); }
 
  private:
-  // Uploads the staged inputs and labels of the first `rows` examples and returns the inputs as the model
-  // reads them: token ids, or features in the compute type.
-  Result<ConstView> UploadInputs(int64_t rows) {
+  // Host staging: two slots, used in turn, so that the host fills one while the device may still be reading
+  // the other (a device backend uploads from AllocateHost's page-locked memory without waiting). A slot whose
+  // upload has not been followed by a wait since (Waited) is reclaimed with a Synchronize first.
+  struct Staging {
+    kernels::HostBuffer x;  // max_rows x dim fp32 features, or token ids
+    kernels::HostBuffer y;  // max_rows x outputs labels
+  };
+
+  static int SlotOf(int64_t index) { return static_cast<int>(index % 2); }
+
+  Status Reclaim(int slot) {
+    if (!pending_[slot]) return Status::Ok();
+    HPO_RETURN_IF_ERROR(backend_.Synchronize());
+    Waited();
+    return Status::Ok();
+  }
+
+  // Every upload issued so far has been read: the trainer just waited on the backend.
+  void Waited() { pending_[0] = pending_[1] = false; }
+
+  // Example `index` of `split` into row r of a staging slot.
+  void Fill(SplitId split, int64_t index, int64_t r, int slot) {
+    void* x = staging_[slot].x.data();
+    examples_->Fill(split, index, r, examples_->tokens() ? nullptr : static_cast<float*>(x),
+                    examples_->tokens() ? static_cast<int32_t*>(x) : nullptr,
+                    static_cast<int32_t*>(staging_[slot].y.data()));
+  }
+
+  // Micro-step m of the epoch's shuffled order into its slot.
+  Status StageTraining(int64_t m) {
+    const int slot = SlotOf(m);
+    HPO_RETURN_IF_ERROR(Reclaim(slot));
+    const int64_t begin = m * batch_, rows = std::min(batch_, train_count_ - begin);
+    for (int64_t r = 0; r < rows; ++r) Fill(SplitId::kTrain, order_[begin + r], r, slot);
+    return Status::Ok();
+  }
+
+  // Uploads the inputs and labels of the first `rows` examples staged in `slot` and returns the inputs as
+  // the model reads them: token ids, or features in the compute type.
+  Result<ConstView> UploadInputs(int64_t rows, int slot) {
     const auto x_size = static_cast<size_t>(rows * dim_);
-    HPO_RETURN_IF_ERROR(backend_.Upload(
-        std::span<const int32_t>(y_host_.data(), static_cast<size_t>(rows * outputs_)), y_.view()));
+    const Staging& staged = staging_[slot];
+    pending_[slot] = true;
+    HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const int32_t>(static_cast<const int32_t*>(staged.y.data()),
+                                                                 static_cast<size_t>(rows * outputs_)),
+                                        y_.view()));
     if (examples_->tokens()) {
-      HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const int32_t>(tokens_host_.data(), x_size), x_.view()));
+      HPO_RETURN_IF_ERROR(backend_.Upload(
+          std::span<const int32_t>(static_cast<const int32_t*>(staged.x.data()), x_size), x_.view()));
       return ConstView(x_.Sub(0, x_size));
     }
-    HPO_RETURN_IF_ERROR(backend_.Upload(std::span<const float>(x_host_.data(), x_size), x_.view()));
+    HPO_RETURN_IF_ERROR(backend_.Upload(
+        std::span<const float>(static_cast<const float*>(staged.x.data()), x_size), x_.view()));
     if (dtype_ == DType::kF32) return ConstView(x_.Sub(0, x_size));
     HPO_RETURN_IF_ERROR(backend_.Cast(x_.Sub(0, x_size), x_compute_.Sub(0, x_size)));
     return ConstView(x_compute_.Sub(0, x_size));
@@ -321,15 +367,14 @@ class Run {
   std::unique_ptr<Optimizer> optimizer_;
   LossScaler scaler_ = *LossScaler::Create(LossScalerOptions{.enabled = false});
   LrSchedule schedule_ = *LrSchedule::Create(ScheduleKind::kConstant, 1.0, 1, 0.0);
-  Buffer grad_sum_;            // backend: the summed gradients of a step's micro-batches (grad_accum > 1)
-  Buffer x_;                   // backend: max_rows x dim fp32 inputs, or token ids
-  Buffer x_compute_;           // backend: the same in the compute type (half precisions)
-  Buffer y_;                   // backend: max_rows labels
-  Buffer step_losses_;         // backend: the loss of each micro-step of the current epoch
-  Buffer eval_loss_;           // backend: 1 element
-  std::vector<float> x_host_;  // features (empty for token inputs)
-  std::vector<int32_t> tokens_host_;  // token ids (empty for features)
-  std::vector<int32_t> y_host_;
+  Buffer grad_sum_;     // backend: the summed gradients of a step's micro-batches (grad_accum > 1)
+  Buffer x_;            // backend: max_rows x dim fp32 inputs, or token ids
+  Buffer x_compute_;    // backend: the same in the compute type (half precisions)
+  Buffer y_;            // backend: max_rows labels
+  Buffer step_losses_;  // backend: the loss of each micro-step of the current epoch
+  Buffer eval_loss_;    // backend: 1 element
+  Staging staging_[2];
+  bool pending_[2] = {false, false};  // per slot: an upload from it may not have been read yet
   std::vector<float> step_losses_host_;
   std::vector<bool> applied_;  // per micro-step of the epoch: whether its optimizer step was applied
   std::vector<int64_t> order_;

@@ -296,31 +296,6 @@ bool MoveAboveStdio(int* fd) {
   return true;
 }
 
-// The executable `name` names: itself when it has a '/', else the first match on the caller's PATH
-// (default "/bin:/usr/bin"). The error number as execve would give it when there is none.
-Result<std::string> ResolveProgram(const std::string& name, bool search_path, int* error) {
-  *error = 0;
-  if (!search_path || name.find('/') != std::string::npos) return name;
-  const char* path_env = std::getenv("PATH");
-  std::string_view path = path_env != nullptr ? path_env : "/bin:/usr/bin";
-  *error = ENOENT;
-  while (true) {
-    const size_t colon = path.find(':');
-    const std::string_view dir = path.substr(0, colon);
-    std::string candidate(dir.empty() ? std::string_view(".") : dir);  // an empty entry: the working dir
-    candidate += '/';
-    candidate += name;
-    struct stat st {};
-    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-      if (access(candidate.c_str(), X_OK) == 0) return candidate;
-      *error = EACCES;
-    }
-    if (colon == std::string_view::npos) break;
-    path.remove_prefix(colon + 1);
-  }
-  return InternalError("not found on PATH");
-}
-
 // Processes of group `pgid` other than `leader` that still run (zombies aside), as "name (pid)", read
 // from /proc.
 std::vector<std::string> GroupMembers(pid_t pgid, pid_t leader) {
@@ -349,6 +324,41 @@ std::vector<std::string> GroupMembers(pid_t pgid, pid_t leader) {
 }
 
 }  // namespace
+
+Result<std::string> ResolveExecutable(const std::string& program, bool search_path) {
+  if (program.empty()) return InvalidArgumentError("cannot start a program with an empty name");
+  std::error_code ec;
+  const std::string cwd = std::filesystem::current_path(ec).string();
+  // A relative path stays relative when the working directory cannot be named (it was removed).
+  const auto absolute = [&cwd](std::string_view path) {
+    if (path.front() == '/' || cwd.empty()) return std::string(path);
+    while (path.size() > 2 && path.substr(0, 2) == "./") path.remove_prefix(2);
+    return cwd + (cwd.back() != '/' ? "/" : "") + std::string(path);
+  };
+  if (!search_path || program.find('/') != std::string::npos) return absolute(program);
+  const char* path_env = std::getenv("PATH");
+  const std::string_view path = path_env != nullptr ? path_env : "/bin:/usr/bin";
+  std::string not_executable;
+  for (std::string_view rest = path;;) {
+    const size_t colon = rest.find(':');
+    const std::string_view dir = rest.substr(0, colon);
+    std::string candidate(dir.empty() ? std::string_view(".") : dir);  // an empty entry: the working dir
+    candidate += '/';
+    candidate += program;
+    struct stat st {};
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (access(candidate.c_str(), X_OK) == 0) return absolute(candidate);
+      if (not_executable.empty()) not_executable = absolute(candidate);
+    }
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  if (!not_executable.empty()) {
+    return FailedPreconditionError("cannot start " + program + ": " + ErrnoText(EACCES) + " (" +
+                                   not_executable + " is not executable, and PATH has no other)");
+  }
+  return NotFoundError("cannot start " + program + ": not found on PATH (" + std::string(path) + ")");
+}
 
 Result<RunAs> LookUpRunAs(const std::string& name) {
   std::vector<char> buffer(16384);
@@ -387,9 +397,9 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std:
     if (err == EACCES || err == EPERM) return FailedPreconditionError(message);
     return InternalError(message);
   };
-  int resolve_error = 0;
-  Result<std::string> path = ResolveProgram(program, options.search_path, &resolve_error);
-  if (!path.ok()) return start_error(resolve_error);
+  Result<std::string> path = options.executable;
+  if (options.executable.empty()) path = ResolveExecutable(program, options.search_path);
+  if (!path.ok()) return path.status();
 
   // [0] read end, [1] write end; all close-on-exec. The child gets the write ends of out/err, the read
   // end of go and the write end of exec_error; the guard the read end of watch.

@@ -54,6 +54,17 @@ struct RunAs {
   std::string home;           // the child's HOME
 };
 
+// The file that starting `program` (an argv[0]) runs, as an absolute path: `program` itself when it has a
+// '/' (a relative path is taken from the working directory; a leading "./" is dropped), else, with
+// `search_path`, the first executable regular file of that name in the directories of the PATH
+// variable (default "/bin:/usr/bin"; an empty entry is the working directory). Symbolic links are not
+// followed: a virtual environment's bin/python3 stays itself. Without `search_path`, a bare name is a
+// path relative to the working directory. Whether a path names a file that runs is left to exec.
+// Returns NOT_FOUND "cannot start NAME: not found on PATH (DIRS)" when no directory has it, and
+// FAILED_PRECONDITION "cannot start NAME: Permission denied (...)" when the only files of that name are not
+// executable; INVALID_ARGUMENT for an empty program.
+Result<std::string> ResolveExecutable(const std::string& program, bool search_path);
+
 // The user `name` from the system's user database, with its primary and supplementary groups. Returns
 // INVALID_ARGUMENT naming the user when there is none, or when it is root (uid 0), which would give a
 // trial more than its worker has.
@@ -72,6 +83,9 @@ struct ChildOptions {
   // When true, an argv[0] without a '/' is looked up on the worker's PATH (posix_spawnp); a path with one
   // is taken as is, relative to the working directory. Default false: argv[0] is always a path.
   bool search_path = false;
+  // When not empty, the file to run (e.g. what ResolveExecutable found), and argv[0] is passed to it as it
+  // is; `search_path` is then not used. Default "": argv[0] names the file.
+  std::string executable;
   // When above zero, how long the child may run: past it, Wait() kills its group as Kill(timeout_grace)
   // does and the result says `timed_out`. Default 0: no limit.
   std::chrono::milliseconds timeout{0};

@@ -110,10 +110,10 @@ std::string StderrTail(std::string_view text) {
   return tail;
 }
 
-// How a command task is named in its errors: the program's base name, and the script's when argv[1]
-// names one (e.g. "python3 train_mlp.py").
-std::string CommandName(const v1::CommandTask& task) {
-  std::string name = BaseName(task.argv(0));
+// How a command task is named in its errors: `program` (argv[0], or the full path of the executable that
+// ran), and the script's base name when argv[1] names one (e.g. "/usr/bin/python3 train_mlp.py").
+std::string CommandName(const v1::CommandTask& task, const std::string& program) {
+  std::string name = program;
   if (task.argv_size() > 1 && !task.argv(1).empty() && task.argv(1)[0] != '-') {
     name += " " + BaseName(task.argv(1));
   }
@@ -366,9 +366,7 @@ TrialOutcome TrialRunner::Run(const v1::AcquireTrialResponse& assignment) {
       outcome = RunBuiltin(trial, assignment.task().builtin());
       break;
     case v1::Task::kCommand:
-      program =
-          assignment.task().command().argv().empty() ? "command" : CommandName(assignment.task().command());
-      outcome = RunCommand(trial, assignment.task().command());
+      outcome = RunCommand(trial, assignment.task().command(), &program);
       break;
     case v1::Task::kExternal:
       outcome =
@@ -469,16 +467,23 @@ TrialOutcome TrialRunner::RunBuiltin(const v1::Trial& trial, const v1::BuiltinTa
   return outcome;
 }
 
-TrialOutcome TrialRunner::RunCommand(const v1::Trial& trial, const v1::CommandTask& task) {
+TrialOutcome TrialRunner::RunCommand(const v1::Trial& trial, const v1::CommandTask& task,
+                                     std::string* program_name) {
+  *program_name = task.argv().empty() ? "command" : CommandName(task, task.argv(0));
   Result<std::vector<std::string>> argv = BuildCommandArgv(trial, task);
   if (!argv.ok()) return Failed(argv.status().message());
   Result<std::vector<std::pair<std::string, std::string>>> env = BuildCommandEnv(trial, task, options_.env);
   if (!env.ok()) return Failed(env.status().message());
-  const std::string program = CommandName(task);
+  // The file that runs, found here (on the worker's PATH for a bare name) so that every word about the
+  // run names it in full: a python3 without numpy earlier on PATH than the one meant shows at once.
+  Result<std::string> executable = ResolveExecutable(task.argv(0), /*search_path=*/true);
+  if (!executable.ok()) return Failed(executable.status().message());
+  const std::string program = CommandName(task, *executable);
+  *program_name = program;
 
   ChildOptions child_options;
   child_options.env = std::move(env).value();
-  child_options.search_path = true;
+  child_options.executable = *executable;
   child_options.timeout = std::chrono::seconds(task.timeout_s());
   child_options.timeout_grace = options_.kill_grace;
   child_options.run_as = options_.run_as;

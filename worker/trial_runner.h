@@ -118,16 +118,19 @@ class TrialRunner {
   // Runs `assignment`'s trial and blocks until it ends. The outcome is kCompleted with the metrics
   // (device "synthetic" for a synthetic task, else the metrics line's device, or for a command task
   // options.device when its line names none) only when every one of assignment.objectives is among the
-  // metrics. A command task fails with the reason in words: it could not start (the message says where
-  // relative paths resolve), it ran past task.timeout_s ("timed out after N s"), it was killed by a
-  // signal, it exited non-zero ("exited with status N"), each with the tail of its stderr, or it printed
-  // no metrics, or its metrics line is longer than kMaxMetricsLineBytes ("metrics line too large (N bytes,
-  // limit M)", the same for the trainer). Processes the program left running in its process group are
-  // killed when it ends, whatever the outcome, and named in the outcome's warning. It is kStopped only
-  // when Stop() kept the trial from
-  // starting, or signalled the trainer while it ran and the trainer did not then exit 0 with a metrics
-  // line. A run that ended before Stop() could act on it (a trainer that had already exited, or a
-  // synthetic task, which is evaluated at once) keeps its outcome.
+  // metrics. A command task's argv[0] is resolved here first (a bare name on the worker's PATH); every
+  // reason its trial fails with names the program as the full path of the executable that ran, and the
+  // script's base name when argv[1] names one ("/usr/bin/python3 train_mlp.py exited with status 1;
+  // stderr: ... No module named 'numpy'"). It fails when it could not start (not found on PATH, with the
+  // PATH searched; a relative path, with the working directory it is relative to), it ran past
+  // task.timeout_s ("timed out after N s"), it was killed by a signal, it exited non-zero ("exited with
+  // status N"), each with the tail of its stderr, or it printed no metrics, or its metrics line is longer
+  // than kMaxMetricsLineBytes ("metrics line too large (N bytes, limit M)", the same for the trainer).
+  // Processes the program left running in its process group are killed when it ends, whatever the outcome,
+  // and named in the outcome's warning. It is kStopped only when Stop() kept the trial from starting, or
+  // signalled the trainer while it ran and the trainer did not then exit 0 with a metrics line. A run that
+  // ended before Stop() could act on it (a trainer that had already exited, or a synthetic task, which is
+  // evaluated at once) keeps its outcome.
   TrialOutcome Run(const v1::AcquireTrialResponse& assignment);
 
   // Stops the trial: kills the child (SIGTERM to its process group, SIGKILL after `grace`, by default
@@ -137,7 +140,9 @@ class TrialRunner {
 
  private:
   TrialOutcome RunBuiltin(const v1::Trial& trial, const v1::BuiltinTask& task);
-  TrialOutcome RunCommand(const v1::Trial& trial, const v1::CommandTask& task);
+  // Sets *program_name to how the outcome names the program: the full path of the executable that ran
+  // (ResolveExecutable), with the script's base name after it (e.g. "/usr/bin/python3 train_mlp.py").
+  TrialOutcome RunCommand(const v1::Trial& trial, const v1::CommandTask& task, std::string* program_name);
   // Starts `argv` as the trial's child and waits for it to end. Sets *result and returns nullopt when it
   // ran to an end; otherwise the outcome (stopped before it started, failed to start, a system error).
   std::optional<TrialOutcome> RunChild(const std::vector<std::string>& argv, ChildOptions child_options,

@@ -1,9 +1,11 @@
 // Integration: a whole study of a command task through the real daemons. hpo-coordinator on a fresh
 // database and two hpo-worker processes started in the source tree (so that the study's relative
 // "examples/train_mlp.py" resolves as the README says), one labelled pool=mlp and one not. The study is
-// examples/command-mlp.json with a small budget and training subset and a worker_selector for the
-// labelled worker. Every trial must complete on that worker with accuracy and latency from the script's
-// last line, its per-epoch progress stored, and the unlabelled worker must have run nothing.
+// examples/command-mlp.json, run by the interpreter it names, with a small budget and training subset and
+// a worker_selector for the labelled worker. Every trial must complete on that worker with the validation
+// accuracy (the objective; the test accuracy only beside it) and latency from the script's last line, its
+// per-epoch progress stored, and the unlabelled worker must have run nothing. A command that fails names
+// the full path of the executable that ran in its trial's error.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -32,14 +35,23 @@ using fault::WaitFor;
 constexpr int kTrials = 4;
 constexpr int kEpochs = 2;
 
-// A python3 that imports numpy: the one on PATH, else Debian's (a user's pyenv may come first on PATH);
+// Whether `python` imports numpy.
+bool ImportsNumpy(const std::string& python) {
+  const std::string probe = "'" + python + "' -c 'import numpy' >/dev/null 2>&1";
+  return std::system(probe.c_str()) == 0;
+}
+
+// The file the shell finds for `name` on this process's PATH (`command -v`), which the workers inherit;
 // "" when there is none.
-std::string PythonWithNumpy() {
-  for (const char* python : {"python3", "/usr/bin/python3"}) {
-    const std::string probe = std::string(python) + " -c 'import numpy' >/dev/null 2>&1";
-    if (std::system(probe.c_str()) == 0) return python;
+std::string ShellLookup(const std::string& name) {
+  std::string found;
+  if (FILE* out = popen(("command -v '" + name + "'").c_str(), "r")) {
+    char buffer[4096];
+    while (fgets(buffer, sizeof buffer, out) != nullptr) found += buffer;
+    pclose(out);
   }
-  return "";
+  while (!found.empty() && found.back() == '\n') found.pop_back();
+  return found;
 }
 
 // The id of the worker registered under `name`, read from the database; 0 when there is none.
@@ -125,8 +137,6 @@ class CommandStudyTest : public ::testing::Test {
 };
 
 TEST_F(CommandStudyTest, TrainMlpStudyCompletesOnTheSelectedWorkerWithProgress) {
-  const std::string python = PythonWithNumpy();
-  ASSERT_FALSE(python.empty()) << "needs python3 with numpy (deploy/install-deps.sh installs python3-numpy)";
   ASSERT_TRUE(std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
       << "needs Fashion-MNIST (dataset-fashion-mnist)";
 
@@ -146,7 +156,17 @@ TEST_F(CommandStudyTest, TrainMlpStudyCompletesOnTheSelectedWorkerWithProgress) 
   v1::StudySpec& spec = *create.mutable_spec();
   spec.mutable_budget()->set_max_trials(kTrials);
   spec.mutable_budget()->set_max_parallel(2);
+  // It optimises the validation accuracy, never the test accuracy.
+  ASSERT_EQ(spec.objectives_size(), 2);
+  EXPECT_EQ(spec.objectives(0).name(), "val_accuracy");
+  EXPECT_EQ(spec.objectives(0).direction(), v1::MAXIMIZE);
+  EXPECT_EQ(spec.objectives(1).name(), "latency_ms");
   v1::CommandTask& task = *spec.mutable_task()->mutable_command();
+  // It names the interpreter it needs (a python3 earlier on a PATH may lack numpy).
+  const std::string python = task.argv(0);
+  ASSERT_EQ(python, "/usr/bin/python3");
+  ASSERT_TRUE(ImportsNumpy(python)) << python << " cannot import numpy (deploy/install-deps.sh installs "
+                                    << "python3-numpy)";
   ASSERT_EQ(task.argv(1), "examples/train_mlp.py");  // relative: the worker runs in the source tree
   task.clear_argv();
   for (const std::string& arg :
@@ -186,8 +206,11 @@ TEST_F(CommandStudyTest, TrainMlpStudyCompletesOnTheSelectedWorkerWithProgress) 
     EXPECT_EQ(t.worker_id(), labelled);
     EXPECT_NE(t.worker_id(), unlabelled);
     // Fashion-MNIST after 2 epochs on 2,700 images: well above chance (0.1), below perfect.
-    EXPECT_GT(t.metrics().at("accuracy"), 0.5);
-    EXPECT_LE(t.metrics().at("accuracy"), 1.0);
+    EXPECT_GT(t.metrics().at("val_accuracy"), 0.5);
+    EXPECT_LE(t.metrics().at("val_accuracy"), 1.0);
+    EXPECT_GT(t.metrics().at("test_accuracy"), 0.5);  // reported beside it
+    EXPECT_LE(t.metrics().at("test_accuracy"), 1.0);
+    EXPECT_EQ(t.metrics().count("accuracy"), 0u);
     EXPECT_GT(t.metrics().at("latency_ms"), 0.0);
     EXPECT_LT(t.metrics().at("latency_ms"), 50.0);
     EXPECT_GT(t.metrics().at("params"), 0.0);
@@ -197,6 +220,8 @@ TEST_F(CommandStudyTest, TrainMlpStudyCompletesOnTheSelectedWorkerWithProgress) 
     EXPECT_EQ(t.progress().step(), static_cast<uint64_t>(kEpochs));
     EXPECT_GT(t.progress().metrics().at("loss"), 0.0);
     EXPECT_GT(t.progress().metrics().at("val_accuracy"), 0.3);
+    // The objective is the last epoch's validation accuracy, the same number.
+    EXPECT_EQ(t.metrics().at("val_accuracy"), t.progress().metrics().at("val_accuracy"));
     EXPECT_GE(t.progress().reported_ms(), t.started_ms());
     EXPECT_LE(t.progress().reported_ms(), t.finished_ms());
     // Its parameters reached the script: each was one of the study's.
@@ -234,9 +259,12 @@ TEST_F(CommandStudyTest, ACommandThatAlwaysExitsOneFailsTheStudyFast) {
   spec.mutable_budget()->set_max_trials(50);
   spec.mutable_budget()->set_max_parallel(1);
   spec.mutable_budget()->set_max_failed_trials(3);
-  for (const char* arg : {"/bin/sh", "-c", "echo cannot start >&2; exit 1"}) {
+  // A bare name: the worker finds it on its PATH, and each failure names the file that ran.
+  for (const char* arg : {"sh", "-c", "echo cannot start >&2; exit 1"}) {
     spec.mutable_task()->mutable_command()->add_argv(arg);
   }
+  const std::string sh = ShellLookup("sh");
+  ASSERT_EQ(sh.rfind('/', 0), 0u) << "no sh on PATH: " << sh;
   auto channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
   auto studies = v1::StudyService::NewStub(channel);
   v1::Study study;
@@ -254,6 +282,21 @@ TEST_F(CommandStudyTest, ACommandThatAlwaysExitsOneFailsTheStudyFast) {
       << study.error();
   EXPECT_NE(study.error().find("exited with status 1"), std::string::npos) << study.error();
   EXPECT_NE(study.error().find("cannot start"), std::string::npos) << study.error();
+
+  v1::ListTrialsResponse trials;
+  {
+    grpc::ClientContext context;
+    v1::ListTrialsRequest request;
+    request.set_study_id(study.id());
+    ASSERT_TRUE(studies->ListTrials(&context, request, &trials).ok());
+  }
+  int failed = 0;
+  for (const v1::Trial& t : trials.trials()) {
+    if (t.state() != v1::TRIAL_FAILED) continue;
+    ++failed;
+    EXPECT_EQ(t.error(), sh + " exited with status 1; stderr: cannot start");
+  }
+  EXPECT_EQ(failed, 3);
 }
 
 }  // namespace

@@ -12,8 +12,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from coordinator_process import BIN, TOKEN, Coordinator  # noqa: E402
 
 try:
     import grpc
@@ -23,9 +27,6 @@ except ImportError as e:  # say what is missing rather than skipping
         f"python_client_test: {e}. It needs python3-grpcio and python3-protobuf (deploy/install-deps.sh) "
         "and PYTHONPATH at the build tree's python/ (the hpo_python target)"
     )
-
-BIN = os.environ.get("HPO_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
-TOKEN = "python-client-test-token"
 
 
 def dominates(a, b, directions):
@@ -49,54 +50,6 @@ def brute_force_front(trials, directions):
         for t in completed
         if not any(dominates(o["metrics"], t["metrics"], directions) for o in completed)
     }
-
-
-def read(path):
-    with open(path) as f:
-        return f.read().strip()
-
-
-class Coordinator:
-    """hpo-coordinator on 127.0.0.1:<free port> with --token-file, on its own database."""
-
-    def __init__(self, directory):
-        self.dir = directory
-        self.token_file = os.path.join(directory, "token")
-        with open(self.token_file, "w") as f:
-            f.write(TOKEN + "\n")
-        port_file = os.path.join(directory, "port")
-        self.log = open(os.path.join(directory, "coordinator.log"), "w")
-        self.process = subprocess.Popen(
-            [
-                os.path.join(BIN, "hpo-coordinator"),
-                "--listen", "127.0.0.1:0",
-                "--port-file", port_file,
-                "--db", os.path.join(directory, "hpo.db"),
-                "--token-file", self.token_file,
-                "--heartbeat-ms", "200",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        for _ in range(200):
-            if os.path.exists(port_file) and read(port_file):
-                break
-            if self.process.poll() is not None:
-                raise RuntimeError(f"hpo-coordinator exited with {self.process.returncode}: {self.logs()}")
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("hpo-coordinator wrote no port file in 10 s")
-        self.address = "127.0.0.1:" + read(port_file)
-
-    def logs(self):
-        self.log.flush()
-        with open(os.path.join(self.dir, "coordinator.log")) as f:
-            return f.read()[-4000:]
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
 
 
 def external_spec(name, max_trials, max_parallel=0, lease_seconds=0, seed=5):
@@ -156,6 +109,12 @@ def expected_asha(xs, rungs=(1, 3), eta=3):
                 break
         pruned.append(stop)
     return pruned
+
+
+def _double(value):
+    from hpo.v1 import study_pb2
+
+    return study_pb2.ParamValue(double_value=float(value))
 
 
 def evaluate(params):
@@ -619,6 +578,170 @@ class PythonClientTest(unittest.TestCase):
         with open(path, "w") as f:
             yaml.safe_dump(external_spec("from-yaml", max_trials=2), f)
         self.assertEqual(self.client().create_study(path).name, "from-yaml")
+
+    def test_tell_refuses_bad_metrics_naming_them_and_sends_nothing(self):
+        client = self.client()
+        spec = external_spec("bad-tells", max_trials=2)
+        spec["constraints"] = [{"metric": "latency_ms", "max": 2.0}]
+        study = client.create_study(spec)
+        trial = study.ask(timeout=10)
+        good = {"cost": 0.5, "quality": 0.25, "latency_ms": 1.0}
+        cases = [
+            (
+                {"quality": 0.25, "latency_ms": 1.0},
+                ["objective 'cost' is missing", "given: latency_ms, quality"],
+            ),
+            ({"cost": 0.5, "latency_ms": 1.0}, ["objective 'quality' is missing"]),
+            ({"cost": 0.5, "quality": 0.25}, ["constraint metric 'latency_ms' is missing"]),
+            (
+                {**good, "quality": float("nan")},
+                ["metric 'quality' is nan, not a finite number", "tell_failed"],
+            ),
+            ({**good, "cost": float("inf")}, ["metric 'cost' is inf, not a finite number"]),
+            ({**good, "extra": -float("inf")}, ["metric 'extra' is -inf"]),
+            ({**good, "cost": "0.5"}, ["metric 'cost' must be a number, not str"]),
+            ({**good, "cost": True}, ["metric 'cost' must be a number, not bool"]),
+            ([0.5, 0.25], ["metrics must be a dict", "not list"]),
+        ]
+        for metrics, phrases in cases:
+            with self.assertRaises(hpo_client.HpoError, msg=metrics) as caught:
+                study.tell(trial, metrics)
+            self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(f"tell of trial {trial.number}: ", caught.exception.message)
+            for phrase in phrases:
+                self.assertIn(phrase, caught.exception.message)
+            self.assertEqual(trial.state, "running")
+        # Nothing was sent: the trial still runs, and a good tell completes it.
+        (running,) = study.trials(state="running")
+        self.assertEqual(running["id"], trial.id)
+        study.tell(trial, good)
+        self.assertEqual(trial.state, "completed")
+        self.assertEqual(trial.metrics, good)
+
+        # A second tell or fail of a told trial is refused without a call, naming the trial.
+        tell_again = lambda: study.tell(trial, {**good, "cost": 0.0})  # noqa: E731
+        for again in (tell_again, lambda: study.tell_failed(trial, "no")):
+            with self.assertRaises(hpo_client.HpoError) as caught:
+                again()
+            self.assertEqual(caught.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertIn(
+                f"trial {trial.id} (number {trial.number}) is already completed", caught.exception.message
+            )
+        (stored,) = study.trials(state="completed")
+        self.assertEqual(stored["metrics"], good)  # the first tell's
+
+        failed = study.ask(timeout=10)
+        study.tell_failed(failed, "diverged")
+        self.assertEqual(failed.state, "failed")
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            study.tell(failed, good)
+        self.assertIn("is already failed", caught.exception.message)
+        self.assertEqual(study.wait(interval=0.1, timeout=10).state, "completed")
+        self.assertEqual(study.trials(state="failed")[0]["error"], "diverged")
+
+    def test_optimize_fails_a_trial_whose_result_lacks_an_objective_and_goes_on(self):
+        client = self.client()
+        study = client.create_study(external_spec("optimize-missing", max_trials=3, max_parallel=1))
+
+        def objective(trial):
+            metrics = evaluate(trial.params)
+            if trial.number == 0:
+                del metrics["quality"]
+            if trial.number == 1:
+                metrics["cost"] = float("nan")
+            return metrics
+
+        ran = study.optimize(objective)
+        self.assertEqual([t.state for t in ran], ["failed", "failed", "completed"])
+        stored = {t["number"]: t for t in study.trials()}
+        self.assertIn("objective 'quality' is missing", stored[0]["error"])
+        self.assertIn("metric 'cost' is nan", stored[1]["error"])
+        self.assertEqual(stored[2]["state"], "completed")
+
+    def test_a_closed_client_raises_hpo_error(self):
+        client = hpo_client.Client(address=self.address, token=TOKEN)
+        study = client.create_study(external_spec("closed", max_trials=3))
+        trial = study.ask(timeout=10)
+        self.assertFalse(client.closed)
+        client.close()
+        self.assertTrue(client.closed)
+        client.close()  # a second close does nothing
+        calls = {
+            "studies": client.studies,
+            "study": lambda: client.study(study.id),
+            "create_study": lambda: client.create_study(external_spec("after-close", max_trials=1)),
+            "refresh": study.refresh,
+            "trials": study.trials,
+            "pareto_front": study.pareto_front,
+            "cancel": study.cancel,
+            "ask": lambda: study.ask(timeout=1),
+            "tell": lambda: study.tell(trial, {"cost": 1.0, "quality": 1.0}),
+            "tell_failed": lambda: study.tell_failed(trial, "no"),
+            "report": lambda: trial.report(1, {"cost": 1.0}),
+            "optimize": lambda: study.optimize(lambda t: [1.0, 1.0], n_trials=1),
+            "with": lambda: client.__enter__(),
+        }
+        for name, call in calls.items():
+            with self.assertRaises(hpo_client.HpoError, msg=name) as caught:
+                call()
+            self.assertEqual(caught.exception.code, grpc.StatusCode.FAILED_PRECONDITION, name)
+            self.assertIn(f"the client of {self.address} is closed", caught.exception.message, name)
+        # The coordinator got the untold trial back and hands it out again at once.
+        again = self.client().study(study.id).ask(timeout=10)
+        self.assertEqual(again.id, trial.id)
+
+    def test_a_client_closed_while_asking_raises_hpo_error(self):
+        client = hpo_client.Client(address=self.address, token=TOKEN)
+        study = client.create_study(external_spec("closed-while-asking", max_trials=2, max_parallel=1))
+        first = study.ask(timeout=10)
+        self.assertIsNotNone(first)
+        errors = []
+
+        def ask():
+            try:
+                study.ask(timeout=30)  # waits: max_parallel 1 is out
+            except BaseException as e:  # noqa: B902 - the test wants whatever it raises
+                errors.append(e)
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        time.sleep(0.5)
+        client.close()
+        asking.join(timeout=20)
+        self.assertFalse(asking.is_alive())
+        self.assertEqual(len(errors), 1)
+        self.assertIsInstance(errors[0], hpo_client.HpoError)
+        self.assertEqual(errors[0].code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("is closed", errors[0].message)
+
+    def test_params_keep_the_order_of_the_spec(self):
+        names = ["zeta", "alpha", "mu", "beta", "omega", "gamma", "delta", "kappa"]
+        spec = external_spec("order", max_trials=4)
+        spec["parameters"] = [{"name": n, "float": {"low": 0.0, "high": 1.0}} for n in names]
+        spec["parameters"][3] = {"name": "beta", "categorical": {"choices": ["a", "b"]}}
+        client = self.client()
+        study = client.create_study(spec)
+        told = []
+        while (trial := study.ask(timeout=10)) is not None:
+            self.assertEqual(list(trial.params), names)
+            study.tell(trial, {"cost": trial.params["zeta"], "quality": trial.params["alpha"]})
+            told.append(trial)
+        self.assertEqual(len(told), 4)
+        for t in study.trials():
+            self.assertEqual(list(t["params"]), names)
+        for t in study.pareto_front():
+            self.assertEqual(list(t["params"]), names)
+        self.assertEqual([p["name"] for p in study.spec["parameters"]], names)
+
+    def test_params_of_a_synthetic_study_without_parameters_are_in_natural_order(self):
+        self.assertEqual(
+            list(hpo_client.client._ordered_params({f"x{i}": _double(i) for i in (10, 2, 1, 11, 3)}, [])),
+            ["x1", "x2", "x3", "x10", "x11"],
+        )
+        self.assertEqual(
+            list(hpo_client.client._ordered_params({n: _double(0) for n in ("b", "x2", "a")}, ["x2"])),
+            ["x2", "a", "b"],
+        )
 
     def test_close_gives_untold_trials_back(self):
         client = hpo_client.Client(address=self.address, token=TOKEN)

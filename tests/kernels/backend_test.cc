@@ -1,11 +1,14 @@
 // Tests kernels/backend.cc: the factory's choices, the names and properties of element types, the optimizer
-// coefficients, the byte accounting of Buffers and the default TimeMs.
+// coefficients, the byte accounting of Buffers, host staging memory and the default TimeMs.
 #include "kernels/backend.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "kernels/cuda_device.h"
 #include "tests/kernels/kernels_test_util.h"
@@ -148,6 +151,39 @@ TEST(BackendMemoryTest, BytesInUseAndPeak) {
   }
   EXPECT_EQ(backend.bytes_in_use(), 0u);
   EXPECT_EQ(backend.peak_bytes(), 458u);
+}
+
+// Host staging memory: zero-filled, aligned for SIMD loads, uploads from it land, moves hand the memory
+// over (the moved-from buffer frees nothing), and none of it counts as backend memory.
+TEST(BackendMemoryTest, HostBuffersStageUploads) {
+  auto made = MakeBackend(BackendKind::kCpu, BackendOptions{});
+  ASSERT_TRUE(made.ok());
+  Backend& backend = **made;
+  auto empty = backend.AllocateHost(0);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->data(), nullptr);
+  EXPECT_EQ(empty->bytes(), 0u);
+  auto host = backend.AllocateHost(5 * sizeof(float));
+  ASSERT_TRUE(host.ok());
+  ASSERT_NE(host->data(), nullptr);
+  EXPECT_EQ(host->bytes(), 20u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(host->data()) % 64, 0u);
+  auto* values = static_cast<float*>(host->data());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(values[i], 0.0f);
+  for (int i = 0; i < 5; ++i) values[i] = 0.5f * static_cast<float>(i);
+  EXPECT_EQ(backend.bytes_in_use(), 0u);
+  auto device = backend.Allocate(5, DType::kF32);
+  ASSERT_TRUE(device.ok());
+  ASSERT_TRUE(backend.Upload(std::span<const float>(values, 5), device->view()).ok());
+  std::vector<float> back(5);
+  ASSERT_TRUE(backend.Download(device->view(), std::span<float>(back)).ok());
+  EXPECT_EQ(back, (std::vector<float>{0.0f, 0.5f, 1.0f, 1.5f, 2.0f}));
+  HostBuffer moved = std::move(*host);
+  EXPECT_EQ(moved.data(), values);
+  EXPECT_EQ(host->data(), nullptr);
+  EXPECT_EQ(host->bytes(), 0u);
+  moved = std::move(*empty);  // frees the staged values
+  EXPECT_EQ(moved.data(), nullptr);
 }
 
 TEST(BackendTimeTest, TimeMsIsPositiveAndPassesErrorsThrough) {

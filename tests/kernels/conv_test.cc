@@ -551,6 +551,51 @@ TEST(ConvThreadsTest, ThreadCountChangesNoResult) {
   });
 }
 
+// Batch and layer norm split their rows and the chunks of their column sums over the pool, and the
+// activations their rows (the bias gradient alone sums on one thread): the thread count changes no bit.
+TEST(ConvThreadsTest, NormsAndActivationsChangeNoBitWithTheThreadCount) {
+  constexpr int64_t kRows = 8 * 32 * 32, kCols = 16;  // large enough to split over 4 threads
+  const size_t n = Size(kRows * kCols), c = Size(kCols);
+  ktest::ExpectSameBytesOnOneAndFourThreads([&](Backend& b) {
+    std::vector<std::vector<uint8_t>> results;
+    for (DType dt : {kF32, kBF16}) {
+      Buffer x = ktest::Make(b, dt, ktest::RandomValues(dt, n, 51)),
+             dy = ktest::Make(b, dt, ktest::RandomValues(dt, n, 52)),
+             gamma = ktest::Make(b, dt, ktest::RandomValues(dt, c, 53)),
+             beta = ktest::Make(b, dt, ktest::RandomValues(dt, c, 54)), y = ktest::Zeros(b, dt, n),
+             mean = ktest::Zeros(b, kF32, c), rstd = ktest::Zeros(b, kF32, c),
+             running_mean = ktest::Zeros(b, kF32, c),
+             running_var = ktest::Make(b, kF32, std::vector<double>(c, 1.0)), dx = ktest::Zeros(b, dt, n),
+             dgamma = ktest::Zeros(b, kF32, c), dbeta = ktest::Zeros(b, kF32, c),
+             inference = ktest::Zeros(b, dt, n), z = ktest::Make(b, dt, ktest::RandomValues(dt, n, 55)),
+             act = ktest::Zeros(b, dt, n), dz = ktest::Zeros(b, dt, n), dz_bias = ktest::Zeros(b, dt, n),
+             bias = ktest::Make(b, dt, ktest::RandomValues(dt, c, 56)), dbias = ktest::Zeros(b, kF32, c);
+      EXPECT_TRUE(b.BatchNormForward(kRows, kCols, 1e-5, 0.1, x.view(), gamma.view(), beta.view(), y.view(),
+                                     mean.view(), rstd.view(), running_mean.view(), running_var.view())
+                      .ok());
+      EXPECT_TRUE(b.BatchNormBackward(kRows, kCols, x.view(), gamma.view(), mean.view(), rstd.view(),
+                                      dy.view(), dx.view(), dgamma.view(), dbeta.view())
+                      .ok());
+      EXPECT_TRUE(b.BatchNormInference(kRows, kCols, 1e-5, x.view(), gamma.view(), beta.view(),
+                                       running_mean.view(), running_var.view(), inference.view())
+                      .ok());
+      EXPECT_TRUE(
+          b.BiasActivationForward(Activation::kGelu, kRows, kCols, bias.view(), z.view(), act.view()).ok());
+      EXPECT_TRUE(
+          b.BiasActivationBackward(Activation::kGelu, kRows, kCols, z.view(), dy.view(), dz.view(), View())
+              .ok());
+      EXPECT_TRUE(b.BiasActivationBackward(Activation::kSilu, kRows, kCols, z.view(), dy.view(),
+                                           dz_bias.view(), dbias.view())
+                      .ok());
+      for (const Buffer* buffer : {&y, &mean, &rstd, &running_mean, &running_var, &dx, &dgamma, &dbeta,
+                                   &inference, &z, &act, &dz, &dz_bias, &dbias}) {
+        results.push_back(ktest::GetBytes(b, buffer->view()));
+      }
+    }
+    return results;
+  });
+}
+
 // --- Bad arguments: INVALID_ARGUMENT naming the operation and the argument, nothing touched ---
 
 TEST_F(ConvTest, Im2ColAndCol2ImRejectBadShapesTypesAndSizes) {

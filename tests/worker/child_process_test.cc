@@ -357,6 +357,80 @@ TEST(ChildProcessTest, SearchPathFindsAProgramByName) {
   EXPECT_EQ(r->exit_code, 4);
 }
 
+// A temporary folder with `a/tool` (executable), `b/tool` (executable) and `c/tool` (not executable),
+// and PATH set to `path` (folders under it, by letter) while it lives.
+class PathFixture {
+ public:
+  explicit PathFixture(const std::string& path_letters) {
+    char dir[] = "/tmp/hpo_resolve_test_XXXXXX";
+    EXPECT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    for (const char* sub : {"a", "b", "c"}) {
+      std::filesystem::create_directories(dir_ + "/" + sub);
+      std::ofstream(dir_ + "/" + sub + "/tool") << "#!/bin/sh\nexit 0\n";
+      EXPECT_EQ(chmod((dir_ + "/" + sub + "/tool").c_str(), sub[0] == 'c' ? 0644 : 0755), 0);
+    }
+    const char* old = std::getenv("PATH");
+    old_path_ = old != nullptr ? old : "";
+    std::string path;
+    for (const char letter : path_letters) path += (path.empty() ? "" : ":") + dir_ + "/" + letter;
+    setenv("PATH", path.c_str(), 1);
+  }
+  ~PathFixture() {
+    setenv("PATH", old_path_.c_str(), 1);
+    std::filesystem::remove_all(dir_);
+  }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::string old_path_;
+};
+
+TEST(ResolveExecutableTest, ABareNameIsTheFirstExecutableOnPathInFull) {
+  {
+    const PathFixture fixture("cab");  // c/tool is not executable: a/tool is the first that runs
+    EXPECT_EQ(*ResolveExecutable("tool", true), fixture.dir() + "/a/tool");
+  }
+  {
+    const PathFixture fixture("ba");
+    EXPECT_EQ(*ResolveExecutable("tool", true), fixture.dir() + "/b/tool");
+    const Result<std::string> missing = ResolveExecutable("no-such-tool-hpo", true);
+    EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(missing.status().message(), "cannot start no-such-tool-hpo: not found on PATH (" +
+                                              fixture.dir() + "/b:" + fixture.dir() + "/a)");
+  }
+  {
+    const PathFixture fixture("c");
+    const Result<std::string> denied = ResolveExecutable("tool", true);
+    EXPECT_EQ(denied.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ(denied.status().message(), "cannot start tool: Permission denied (" + fixture.dir() +
+                                             "/c/tool is not executable, and PATH has no other)");
+  }
+}
+
+TEST(ResolveExecutableTest, APathIsMadeAbsoluteFromTheWorkingDirectory) {
+  const std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(*ResolveExecutable("/usr/bin/env", true), "/usr/bin/env");
+  EXPECT_EQ(*ResolveExecutable("bin/train", true), cwd + "/bin/train");
+  EXPECT_EQ(*ResolveExecutable("./train.sh", true), cwd + "/train.sh");
+  EXPECT_EQ(*ResolveExecutable("././x/y", false), cwd + "/x/y");
+  EXPECT_EQ(*ResolveExecutable("train", false), cwd + "/train");  // no PATH search: a path
+  EXPECT_EQ(ResolveExecutable("", true).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ChildProcessTest, AnExecutableRunsThatFileWithArgvAsGiven) {
+  ChildOptions options;
+  options.executable = "/bin/sh";
+  Result<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({"not-a-file-anywhere", "-c", "echo \"$0\"; exit 5"}, options);
+  ASSERT_TRUE(child.ok()) << child.status().ToString();
+  const Result<ChildResult> r = (*child)->Wait();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 5);
+  EXPECT_EQ(r->out, "not-a-file-anywhere\n");  // argv[0] as given
+}
+
 TEST(ChildProcessTest, WhatAFinishedChildLeftInItsGroupIsKilledAndNamed) {
   // Exits 0 at once, leaving a background job that would sleep for a minute holding stdout.
   const auto start = std::chrono::steady_clock::now();

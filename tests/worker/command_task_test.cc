@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -47,6 +49,49 @@ std::string ReadFile(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
+
+// The file the shell finds for `name` on PATH (`command -v`), an oracle apart from ResolveExecutable;
+// "" when there is none.
+std::string ShellLookup(const std::string& name) {
+  std::string found;
+  if (FILE* out = popen(("command -v '" + name + "'").c_str(), "r")) {
+    char buffer[4096];
+    while (fgets(buffer, sizeof buffer, out) != nullptr) found += buffer;
+    pclose(out);
+  }
+  while (!found.empty() && found.back() == '\n') found.pop_back();
+  return found;
+}
+
+// How failures name the test scripts' program: the full path of the `sh` that runs them.
+std::string Sh() {
+  static const std::string sh = ShellLookup("sh") + " train.sh";
+  return sh;
+}
+
+// Sets PATH for its lifetime, then puts the old value back.
+class ScopedPath {
+ public:
+  explicit ScopedPath(const std::string& path) {
+    const char* old = std::getenv("PATH");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv("PATH", path.c_str(), 1);
+  }
+  ~ScopedPath() {
+    if (had_) {
+      setenv("PATH", old_.c_str(), 1);
+    } else {
+      unsetenv("PATH");
+    }
+  }
+  ScopedPath(const ScopedPath&) = delete;
+  ScopedPath& operator=(const ScopedPath&) = delete;
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
 
 // Polls until `pid` no longer runs; whether that happened within `limit`.
 bool EndsWithin(pid_t pid, milliseconds limit) {
@@ -229,9 +274,8 @@ TEST(CommandTaskTest, TimeoutKillsTheProcessGroupAndFailsTheTrial) {
       "echo '{\"accuracy\": 0.5}'");
   const CommandRun run(script.Assignment(1));
   ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(
-      run.outcome.error,
-      "sh train.sh timed out after 1 s (task.command.timeout_s) and was killed; stderr: still training");
+  EXPECT_EQ(run.outcome.error,
+            Sh() + " timed out after 1 s (task.command.timeout_s) and was killed; stderr: still training");
   EXPECT_GE(run.seconds, 1.0);
   EXPECT_LT(run.seconds, 5.0);
   EXPECT_EQ(run.progress.size(), 1u);  // what came before the timeout was passed on
@@ -250,24 +294,24 @@ TEST(CommandTaskTest, NonZeroExitFailsWithTheStatusAndTheTailOfStderr) {
       "exit 3");
   const CommandRun run(script.Assignment());
   ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(
-      run.outcome.error,
-      "sh train.sh exited with status 3; stderr: line 23 | line 24 | line 25 | line 26 | line 27 | "
-      "line 28 | line 29 | line 30 | Traceback (most recent call last): | ValueError: lr must be positive");
+  EXPECT_EQ(run.outcome.error,
+            Sh() + " exited with status 3; stderr: line 23 | line 24 | line 25 | line 26 | line 27 | " +
+                "line 28 | line 29 | line 30 | Traceback (most recent call last): | ValueError: lr must be "
+                "positive");
 }
 
 TEST(CommandTaskTest, SilentNonZeroExitGivesTheStatusAlone) {
   Script script("exit 2");
   const CommandRun run(script.Assignment());
   EXPECT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(run.outcome.error, "sh train.sh exited with status 2");
+  EXPECT_EQ(run.outcome.error, Sh() + " exited with status 2");
 }
 
 TEST(CommandTaskTest, DeathBySignalFails) {
   Script script("echo 'out of memory' >&2; kill -9 $$");
   const CommandRun run(script.Assignment());
   EXPECT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(run.outcome.error.rfind("sh train.sh killed by signal 9", 0), 0u) << run.outcome.error;
+  EXPECT_EQ(run.outcome.error.rfind(Sh() + " killed by signal 9", 0), 0u) << run.outcome.error;
   EXPECT_NE(run.outcome.error.find("stderr: out of memory"), std::string::npos) << run.outcome.error;
 }
 
@@ -275,12 +319,12 @@ TEST(CommandTaskTest, NoMetricsOrAMissingObjectiveFails) {
   Script none("echo 'done, but I forgot to print my metrics'");
   CommandRun run(none.Assignment());
   EXPECT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(run.outcome.error, "sh train.sh printed no metrics (no line of its stdout is a JSON object)");
+  EXPECT_EQ(run.outcome.error, Sh() + " printed no metrics (no line of its stdout is a JSON object)");
 
   Script other("echo '{\"acc\": 0.5}'");
   run = CommandRun(other.Assignment());
   EXPECT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(run.outcome.error, "sh train.sh reported no metric \"accuracy\" (reported: acc)");
+  EXPECT_EQ(run.outcome.error, Sh() + " reported no metric \"accuracy\" (reported: acc)");
 }
 
 TEST(CommandTaskTest, AProgramThatCannotStartFailsSayingWhy) {
@@ -289,7 +333,8 @@ TEST(CommandTaskTest, AProgramThatCannotStartFailsSayingWhy) {
   missing.mutable_task()->mutable_command()->set_argv(0, "no-such-program-hpo");
   CommandRun run(missing);
   EXPECT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(run.outcome.error, "cannot start no-such-program-hpo: No such file or directory");
+  EXPECT_EQ(run.outcome.error,
+            "cannot start no-such-program-hpo: not found on PATH (" + std::string(std::getenv("PATH")) + ")");
 
   v1::AcquireTrialResponse relative = script.Assignment();
   relative.mutable_task()->mutable_command()->set_argv(0, "bin/train");
@@ -298,6 +343,39 @@ TEST(CommandTaskTest, AProgramThatCannotStartFailsSayingWhy) {
   EXPECT_EQ(run.outcome.error,
             "cannot start bin/train: No such file or directory (relative to the worker's working directory " +
                 std::filesystem::current_path().string() + ")");
+}
+
+TEST(CommandTaskTest, AFailureNamesTheFullPathOfTheExecutableThatRan) {
+  // A python3 without numpy first on the worker's PATH (a pyenv shim, say), standing in for the one the
+  // study meant: the failure says which one ran.
+  Script script("");
+  const std::string bin = script.File("bin");
+  std::filesystem::create_directories(bin);
+  std::ofstream(bin + "/python3") << "#!/bin/sh\n"
+                                  << "echo 'Traceback (most recent call last):' >&2\n"
+                                  << "echo \"ModuleNotFoundError: No module named 'numpy'\" >&2\n"
+                                  << "exit 1\n";
+  ASSERT_EQ(chmod((bin + "/python3").c_str(), 0755), 0);
+  const ScopedPath path(bin + ":" + std::getenv("PATH"));
+  v1::AcquireTrialResponse a = script.Assignment();
+  a.mutable_task()->mutable_command()->set_argv(0, "python3");
+  a.mutable_task()->mutable_command()->set_argv(1, "examples/train_mlp.py");
+  const CommandRun run(a);
+  ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
+  EXPECT_EQ(run.outcome.error, bin + "/python3 train_mlp.py exited with status 1; stderr: Traceback (most " +
+                                   "recent call last): | ModuleNotFoundError: No module named 'numpy'");
+
+  // A relative argv[0] is named from the root: the worker's working directory before it.
+  const std::string relative =
+      std::filesystem::relative(bin + "/python3", std::filesystem::current_path()).string();
+  a.mutable_task()->mutable_command()->set_argv(0, "./" + relative);
+  const CommandRun by_path(a);
+  ASSERT_EQ(by_path.outcome.kind, TrialOutcome::Kind::kFailed);
+  EXPECT_EQ(by_path.outcome.error.rfind(std::filesystem::current_path().string() + "/" + relative +
+                                            " train_mlp.py exited with status 1",
+                                        0),
+            0u)
+      << by_path.outcome.error;
 }
 
 TEST(CommandTaskTest, RelativePathsResolveAgainstTheWorkersWorkingDirectory) {
@@ -338,7 +416,7 @@ TEST(CommandTaskTest, ABackgroundChildOfACommandThatSucceedsIsKilledAndReported)
   const pid_t background = std::stoi(ReadFile(script.File("background.pid")));
   // It is named "sleep", or "sh" when the background shell had not yet exec'd sleep.
   const std::string warning = run.outcome.warning;
-  const std::string head = "sh train.sh left 1 process running when it ended (";
+  const std::string head = Sh() + " left 1 process running when it ended (";
   const std::string tail = " (" + std::to_string(background) + ")); killed";
   EXPECT_EQ(warning.substr(0, head.size()), head) << warning;
   ASSERT_GE(warning.size(), tail.size());
@@ -355,7 +433,7 @@ TEST(CommandTaskTest, AFailedCommandsStragglersAreNamedInItsError) {
   ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
   const pid_t background = std::stoi(ReadFile(script.File("background.pid")));
   EXPECT_EQ(run.outcome.error.rfind(
-                "sh train.sh exited with status 4; sh train.sh left 2 processes running when it ended (", 0),
+                Sh() + " exited with status 4; " + Sh() + " left 2 processes running when it ended (", 0),
             0u)
       << run.outcome.error;
   EXPECT_NE(run.outcome.error.find(" (" + std::to_string(background) + ")"), std::string::npos)
@@ -392,9 +470,8 @@ TEST(CommandTaskTest, AMetricsLineTooLargeFailsTheTrialAtOnceSayingSo) {
   Script script(PrintLineOfSize(2'000'000));
   const CommandRun run(script.Assignment());
   ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(run.outcome.error,
-            "sh train.sh printed bad metrics: metrics line too large (2000000 bytes, limit " +
-                std::to_string(kMaxMetricsLineBytes) + ")");
+  EXPECT_EQ(run.outcome.error, Sh() + " printed bad metrics: metrics line too large (2000000 bytes, limit " +
+                                   std::to_string(kMaxMetricsLineBytes) + ")");
 }
 
 TEST(CommandTaskTest, AMetricsLineLongerThanTheCapturedOutputIsTooLargeToo) {
@@ -402,9 +479,8 @@ TEST(CommandTaskTest, AMetricsLineLongerThanTheCapturedOutputIsTooLargeToo) {
   Script script(PrintLineOfSize(12'000'000));
   const CommandRun run(script.Assignment());
   ASSERT_EQ(run.outcome.kind, TrialOutcome::Kind::kFailed);
-  EXPECT_EQ(run.outcome.error,
-            "sh train.sh printed bad metrics: metrics line too large (12000000 bytes, limit " +
-                std::to_string(kMaxMetricsLineBytes) + ")");
+  EXPECT_EQ(run.outcome.error, Sh() + " printed bad metrics: metrics line too large (12000000 bytes, limit " +
+                                   std::to_string(kMaxMetricsLineBytes) + ")");
 }
 
 TEST(CommandTaskTest, AnExternalTaskIsNotAWorkersToRun) {

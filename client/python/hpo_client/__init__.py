@@ -23,7 +23,12 @@ Or let ``study.optimize(objective, n_trials=20, n_jobs=2)`` ask, evaluate and te
 (the study's pruner stopped the trial early).
 
 Errors from the coordinator are raised as :class:`HpoError`, which carries the gRPC status code and the
-coordinator's message (for a bad spec, the message names the field).
+coordinator's message (for a bad spec, the message names the field); so are a tell that lacks an objective
+or has a value that is not finite (naming the metric), a second tell of a trial, and any call on a closed
+client.
+
+Install from the repository with ``pip install ./client/python`` (client/python/README.md): it generates
+the gRPC modules of hpo.v1 from proto/ and installs them beside this package. The package is typed.
 """
 
 from hpo_client.client import (

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import numbers
 import os
+import re
 import socket
 import threading
 import time
@@ -112,9 +114,9 @@ class Trial:
     """A trial handed out by Study.ask(), to evaluate and pass to Study.tell() or Study.tell_failed().
 
     ``params`` maps each parameter's name to its value (float, int or str; a conditional parameter that
-    is inactive is absent). ``should_stop`` turns true when the coordinator takes the trial back (the
-    study was cancelled, the lease ran out while the process was stopped, or the trial was pruned): stop
-    evaluating it; a tell would be refused.
+    is inactive is absent), in the order of the spec's ``parameters``. ``should_stop`` turns true when
+    the coordinator takes the trial back (the study was cancelled, the lease ran out while the process
+    was stopped, or the trial was pruned): stop evaluating it; a tell would be refused.
 
     ``report(step, metrics)`` sends intermediate results; with a pruner in the study's spec it returns
     True when the coordinator stops the trial early (``should_prune``). ``state`` is "running" until the
@@ -122,19 +124,22 @@ class Trial:
     then holds what it was told, or last reported when pruned.
     """
 
-    def __init__(self, client: "Client", response: service_pb2.AcquireTrialResponse):
+    def __init__(
+        self, client: "Client", response: service_pb2.AcquireTrialResponse, order: Sequence[str] = ()
+    ):
         trial = response.trial
         self.id: int = trial.id
         self.number: int = trial.number
         self.study_id: int = trial.study_id
         self.seed: int = trial.seed
         self.attempt: int = trial.attempt
-        self.params: Dict[str, Any] = {name: _param_value(v) for name, v in trial.params.items()}
+        self.params: Dict[str, Any] = _ordered_params(trial.params, order)
         self.state: str = "running"
         self.metrics: Dict[str, float] = {}  # what it was told with, or last reported when pruned
         self._client = client
         self._token: str = response.lease.token
         self._stopped = False
+        self._telling = False  # guarded by client._lock: a tell or tell_failed is on its way
         self._pruned_at: Optional[int] = None  # the step whose report pruned it
         self._prune_reason = ""
 
@@ -261,7 +266,8 @@ class Study:
                     "pending, running, completed, pruned, failed, cancelled"
                 )
         response = self._client._study_call("ListTrials", service_pb2.ListTrialsRequest(study_id=self.id))
-        trials = [_trial_dict(t) for t in response.trials]
+        order = self._param_order()
+        trials = [_trial_dict(t, order) for t in response.trials]
         return [t for t in trials if wanted is None or t["state"] in wanted]
 
     def pareto_front(self) -> List[Dict[str, Any]]:
@@ -270,7 +276,8 @@ class Study:
         response = self._client._study_call(
             "GetParetoFront", service_pb2.GetParetoFrontRequest(study_id=self.id)
         )
-        return [_trial_dict(t) for t in response.trials]
+        order = self._param_order()
+        return [_trial_dict(t, order) for t in response.trials]
 
     def cancel(self) -> "Study":
         """Cancels the study: no more trials are handed out; running ones are told to stop."""
@@ -286,29 +293,33 @@ class Study:
         the study has ended, or every trial it still needs is already out with this client (tell those).
 
         Waits while none can be handed out yet (max_parallel trials are out, or a generation is being
-        evaluated elsewhere); raises TimeoutError when `timeout` seconds pass first. The first call registers the
-        client with the coordinator as a worker and starts its heartbeat thread, which keeps the lease of
-        every asked trial alive until it is told, however long the evaluation takes.
+        evaluated elsewhere); raises TimeoutError when `timeout` seconds pass first, and HpoError
+        FAILED_PRECONDITION when the client is closed, before or while it waits. The first call registers
+        the client with the coordinator as a worker and starts its heartbeat thread, which keeps the lease
+        of every asked trial alive until it is told, however long the evaluation takes.
         """
         return self._client._ask(self, timeout)
 
     def tell(self, trial: Trial, metrics: Mapping[str, float], device: Optional[str] = None) -> None:
         """Completes `trial` with `metrics` (name -> number; every objective must be there).
 
-        `device` records where the metrics were measured (default: the Client's). Raises HpoError:
-        FAILED_PRECONDITION when the trial is no longer this client's (its lease ran out and it was
-        handed out again, or the study was cancelled) or was pruned (then nothing is sent),
-        INVALID_ARGUMENT for bad metrics.
+        `device` records where the metrics were measured (default: the Client's). Sets trial.state to
+        "completed" and trial.metrics to the metrics. Raises HpoError, sending nothing, with
+          - INVALID_ARGUMENT naming the metric when an objective (or a constraint's metric) of the study
+            is missing from `metrics`, or a value is not a finite number (fail a trial that diverged with
+            tell_failed());
+          - FAILED_PRECONDITION when the trial was already told or failed through this client, or was
+            pruned, or the client is closed;
+        and with FAILED_PRECONDITION when the coordinator refuses it: the trial is no longer this
+        client's (its lease ran out and it was handed out again, or the study was cancelled).
         """
         self._check_own(trial)
+        self._client._check_open()
         self._check_not_pruned(trial)
-        values = {}
-        for name, value in metrics.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"metric {name!r} must be a number, not {type(value).__name__}")
-            values[str(name)] = float(value)
+        values = self._check_metrics(trial, metrics)
         self._client._finish(
             trial,
+            "completed",
             "CompleteTrial",
             service_pb2.CompleteTrialRequest(
                 trial_id=trial.id,
@@ -316,21 +327,22 @@ class Study:
                 metrics=values,
                 device=self._client._device if device is None else device,
             ),
+            values,
         )
-        trial.state = "completed"
-        trial.metrics = values
 
     def tell_failed(self, trial: Trial, reason: str) -> None:
-        """Fails `trial` with `reason` (kept as the trial's error). It counts against the budget.
-        Raises HpoError FAILED_PRECONDITION, sending nothing, for a pruned trial."""
+        """Fails `trial` with `reason` (kept as the trial's error). It counts against the budget. Sets
+        trial.state to "failed". Raises HpoError FAILED_PRECONDITION, sending nothing, for a trial that
+        was pruned, or already told or failed, or when the client is closed; and when the coordinator
+        refuses it (as tell())."""
         self._check_own(trial)
         self._check_not_pruned(trial)
         self._client._finish(
             trial,
+            "failed",
             "FailTrial",
             service_pb2.FailTrialRequest(trial_id=trial.id, lease_token=trial._token, error=str(reason)),
         )
-        trial.state = "failed"
 
     def report(self, trial: Trial, step: int, metrics: Mapping[str, float]) -> bool:
         """Reports intermediate values of a trial being evaluated (kept as the trial's progress) and
@@ -395,6 +407,49 @@ class Study:
     def _objective_names(self) -> List[str]:
         return [o.name for o in self._proto.spec.objectives]
 
+    def _param_order(self) -> List[str]:
+        return [p.name for p in self._proto.spec.parameters]
+
+    def _check_metrics(self, trial: Trial, metrics: Mapping[str, float]) -> Dict[str, float]:
+        """`metrics` as name -> float, checked as the coordinator would before a tell: every value a
+        finite number, every objective (and constraint metric) of the study there. Raises HpoError
+        INVALID_ARGUMENT naming the metric otherwise; nothing is sent."""
+        if not isinstance(metrics, Mapping):
+            raise HpoError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"tell of trial {trial.number}: metrics must be a dict of name -> number, not "
+                f"{type(metrics).__name__}",
+            )
+        values: Dict[str, float] = {}
+        for name, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise HpoError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"tell of trial {trial.number}: metric {str(name)!r} must be a number, not "
+                    f"{type(value).__name__}",
+                )
+            number = float(value)
+            if not math.isfinite(number):
+                raise HpoError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"tell of trial {trial.number}: metric {str(name)!r} is {number}, not a finite number "
+                    "(a trial that diverged is failed with tell_failed())",
+                )
+            values[str(name)] = number
+        spec = self._proto.spec
+        needed = [("objective", o.name) for o in spec.objectives] + [
+            ("constraint metric", c.metric) for c in spec.constraints
+        ]
+        for what, name in needed:
+            if name not in values:
+                given = ", ".join(sorted(values)) or "none"
+                raise HpoError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"tell of trial {trial.number}: {what} {name!r} is missing from the metrics (given: "
+                    f"{given}); tell every objective of the study, or fail the trial with tell_failed()",
+                )
+        return values
+
     def _check_not_pruned(self, trial: Trial) -> None:
         if trial.should_prune:
             why = trial.prune_reason
@@ -414,10 +469,22 @@ class Study:
             raise ValueError(f"trial {trial.id} was asked through another Client")
 
 
+# What Study.optimize() evaluates, and what it calls after each trial.
+ObjectiveFunction = Callable[[Trial], Union[Mapping[str, float], Sequence[float], float]]
+Callback = Callable[[Study, Trial], None]
+
+
 class _OptimizeRun:
     """The shared state of one Study.optimize() call: its threads each run loop()."""
 
-    def __init__(self, study: Study, fn, n_trials: Optional[int], timeout: Optional[float], callbacks):
+    def __init__(
+        self,
+        study: Study,
+        fn: "ObjectiveFunction",
+        n_trials: Optional[int],
+        timeout: Optional[float],
+        callbacks: List["Callback"],
+    ):
         self.study = study
         self.fn = fn
         self.n_trials = n_trials
@@ -489,8 +556,11 @@ class _OptimizeRun:
             else:
                 try:
                     metrics = _result_metrics(result, self.study._objective_names())
+                    self.study._check_metrics(trial, metrics)
                 except (TypeError, ValueError) as e:
                     self._fail(trial, f"{type(e).__name__}: {e}")
+                except HpoError as e:  # an objective missing, a value not finite: a bad result
+                    self._fail(trial, e.message)
                 else:
                     self._finish(trial, lambda: self.study.tell(trial, metrics))
         with self.lock:
@@ -502,7 +572,7 @@ class _OptimizeRun:
     def _fail(self, trial: Trial, reason: str) -> None:
         self._finish(trial, lambda: self.study.tell_failed(trial, reason))
 
-    def _finish(self, trial: Trial, send) -> None:
+    def _finish(self, trial: Trial, send: Callable[[], None]) -> None:
         """Tells or fails `trial` with `send` (which sets its state), unless the coordinator has it."""
         if trial.should_prune or trial.should_stop:
             # Pruned or taken back by the coordinator: there is nothing to send.
@@ -516,7 +586,7 @@ class _OptimizeRun:
             trial.state = "stopped"  # the lease ran out or the study was cancelled meanwhile
 
 
-def _result_metrics(result, objectives: List[str]) -> Dict[str, float]:
+def _result_metrics(result: object, objectives: List[str]) -> Dict[str, float]:
     """What an objective function returned, as metrics by name."""
     if isinstance(result, Mapping):
         return {str(k): _number(k, v) for k, v in result.items()}
@@ -540,7 +610,7 @@ def _result_metrics(result, objectives: List[str]) -> Dict[str, float]:
     return {name: _number(name, v) for name, v in zip(objectives, result)}
 
 
-def _number(name, value) -> float:
+def _number(name: object, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"metric {name!r} must be a number, not {type(value).__name__}")
     return float(value)
@@ -585,16 +655,31 @@ class Client:
         self._leases: Dict[int, Trial] = {}  # guarded by _lock; asked and not yet told
         self._stop = threading.Event()
         self._heartbeat: Optional[threading.Thread] = None
+        self._closed = False  # guarded by _lock; set by close()
 
     def __enter__(self) -> "Client":
+        self._check_open()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once close() has been called: every call then raises HpoError FAILED_PRECONDITION."""
+        with self._lock:
+            return self._closed
 
     def close(self) -> None:
         """Stops the heartbeat thread, gives every asked but untold trial back to the coordinator (it
-        is handed out again without counting as a failed attempt), and closes the channel."""
+        is handed out again without counting as a failed attempt), and closes the channel. Any later
+        call through this client, or its studies and trials, raises HpoError FAILED_PRECONDITION. A
+        second close() does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            worker_id = self._worker_id
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join()
@@ -603,13 +688,14 @@ class Client:
             untold = list(self._leases.values())
             self._leases.clear()
         for trial in untold:
+            request = service_pb2.ReleaseTrialRequest(
+                worker_id=worker_id,
+                trial_id=trial.id,
+                lease_token=trial._token,
+                reason="the Python client closed",
+            )
             try:
-                self._worker_call(
-                    "ReleaseTrial",
-                    service_pb2.ReleaseTrialRequest(
-                        trial_id=trial.id, lease_token=trial._token, reason="the Python client closed"
-                    ),
-                )
+                self._rpc(self._workers.ReleaseTrial, request, self._timeout, closing=True)
             except HpoError:
                 pass  # best effort: the lease runs out anyway
         self._channel.close()
@@ -634,19 +720,44 @@ class Client:
 
     # ---- internals ----
 
-    def _study_call(self, method: str, request, timeout: Optional[float] = None):
-        return _call(getattr(self._studies, method), request, timeout or self._timeout, self._metadata)
+    def _closed_error(self) -> HpoError:
+        return HpoError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"the client of {self.address} is closed; make a new hpo_client.Client",
+        )
 
-    def _worker_call(self, method: str, request, timeout: Optional[float] = None):
+    def _check_open(self) -> None:
+        """Raises HpoError FAILED_PRECONDITION once the client is closed."""
+        if self.closed:
+            raise self._closed_error()
+
+    def _rpc(self, method: Callable[..., Any], request: Any, timeout: float, closing: bool = False) -> Any:
+        """Calls `method` with the client's token; every failure becomes an HpoError."""
+        if not closing:
+            self._check_open()
+        try:
+            return method(request, timeout=timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            if not closing:
+                self._check_open()  # close() cancelled the call (a long-polling ask, say)
+            raise HpoError(e.code(), e.details() or e.code().name) from None
+        except ValueError as e:  # grpc's "Cannot invoke RPC on closed channel!": closed meanwhile
+            self._check_open()
+            raise HpoError(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}") from None
+
+    def _study_call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
+        return self._rpc(getattr(self._studies, method), request, timeout or self._timeout)
+
+    def _worker_call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
         worker_id = self._register()
         request.worker_id = worker_id
-        return _call(getattr(self._workers, method), request, timeout or self._timeout, self._metadata)
+        return self._rpc(getattr(self._workers, method), request, timeout or self._timeout)
 
     def _register(self) -> int:
         with self._lock:
             if self._worker_id is not None:
                 return self._worker_id
-        response = _call(
+        response = self._rpc(
             self._workers.RegisterWorker,
             service_pb2.RegisterWorkerRequest(
                 name=f"hpo_client@{socket.gethostname()}:{os.getpid()}",
@@ -655,17 +766,19 @@ class Client:
                 labels={"client": "python"},
             ),
             self._timeout,
-            self._metadata,
         )
         with self._lock:
-            if self._worker_id is None:
+            if not self._closed and self._worker_id is None:
                 self._worker_id = response.worker_id
                 self._heartbeat_s = max(response.heartbeat_ms, 50) / 1000.0
                 self._heartbeat = threading.Thread(
                     target=self._heartbeat_loop, name="hpo_client-heartbeat", daemon=True
                 )
                 self._heartbeat.start()
-            return self._worker_id
+            worker_id = self._worker_id
+        if worker_id is None:  # closed meanwhile: nothing registered, no heartbeat thread
+            raise self._closed_error()
+        return worker_id
 
     def _ask(self, study: Study, timeout: Optional[float]) -> Optional[Trial]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -684,7 +797,7 @@ class Client:
                     return None
                 raise
             if response.HasField("trial"):
-                trial = Trial(self, response)
+                trial = Trial(self, response, study._param_order())
                 with self._lock:
                     self._leases[trial.id] = trial
                 return trial
@@ -741,14 +854,36 @@ class Client:
             mine = sum(1 for t in self._leases.values() if t.study_id == study.id)
         return mine >= counts.running
 
-    def _finish(self, trial: Trial, method: str, request) -> None:
+    def _finish(
+        self, trial: Trial, state: str, method: str, request: Any, metrics: Optional[Dict[str, float]] = None
+    ) -> None:
+        """Sends the tell (CompleteTrial) or fail (FailTrial) `request` of `trial`, once: then sets
+        trial.state to `state` (and trial.metrics to `metrics`). A second tell, or one while another
+        thread's is on its way, raises HpoError FAILED_PRECONDITION without a call."""
+        self._check_open()
+        with self._lock:
+            if trial.state != "running" or trial._telling:
+                already = "being told" if trial._telling else trial.state
+                raise HpoError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"trial {trial.id} (number {trial.number}) is already {already}; a trial is told or "
+                    "failed once",
+                )
+            trial._telling = True
         try:
             self._worker_call(method, request)
         except HpoError as e:
+            with self._lock:
+                trial._telling = False  # not told: a refusal is final, a transport error may be retried
             if e.code == grpc.StatusCode.FAILED_PRECONDITION:
                 self._forget(trial)
             raise
-        self._forget(trial)
+        with self._lock:
+            trial._telling = False
+            trial.state = state
+            if metrics is not None:
+                trial.metrics = metrics
+            self._leases.pop(trial.id, None)
 
     def _forget(self, trial: Trial) -> None:
         with self._lock:
@@ -762,11 +897,11 @@ class Client:
             if not leases:
                 continue
             try:
-                response = _call(
+                response = self._rpc(
                     self._workers.Heartbeat,
                     service_pb2.HeartbeatRequest(worker_id=worker_id, leases=leases),
                     self._timeout,
-                    self._metadata,
+                    closing=True,  # close() stops this loop before it closes the channel
                 )
             except HpoError:
                 continue  # a coordinator restart: try again at the next beat, the lease has slack
@@ -775,13 +910,6 @@ class Client:
                     trial = self._leases.pop(trial_id, None)
                     if trial is not None:
                         trial._stopped = True
-
-
-def _call(method, request, timeout: float, metadata):
-    try:
-        return method(request, timeout=timeout, metadata=metadata)
-    except grpc.RpcError as e:
-        raise HpoError(e.code(), e.details() or e.code().name) from None
 
 
 def _resolve_token(token: Optional[str], token_file: Optional[str]) -> Optional[str]:
@@ -800,7 +928,9 @@ def _resolve_token(token: Optional[str], token_file: Optional[str]) -> Optional[
     return (os.environ.get("HPO_TOKEN") or "").strip() or None
 
 
-def _to_spec(spec) -> study_pb2.StudySpec:
+def _to_spec(
+    spec: Union[Mapping[str, Any], str, "os.PathLike[str]", study_pb2.StudySpec]
+) -> study_pb2.StudySpec:
     if isinstance(spec, study_pb2.StudySpec):
         return spec
     source = "study spec"
@@ -822,14 +952,30 @@ def _to_spec(spec) -> study_pb2.StudySpec:
         except ValueError as e:  # json.JSONDecodeError and yaml.YAMLError's parse errors
             raise HpoError(grpc.StatusCode.INVALID_ARGUMENT, f"{source}: {e}") from None
     if not isinstance(spec, Mapping):
-        raise HpoError(grpc.StatusCode.INVALID_ARGUMENT, f"{source}: expected an object, got {type(spec).__name__}")
+        raise HpoError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{source}: expected an object, got {type(spec).__name__}"
+        )
     try:
         return json_format.ParseDict(dict(spec), study_pb2.StudySpec())
     except json_format.ParseError as e:
         raise HpoError(grpc.StatusCode.INVALID_ARGUMENT, f"{source}: {e}") from None
 
 
-def _param_value(value: study_pb2.ParamValue):
+def _natural_key(name: str) -> List[Any]:
+    """Sorts x2 before x10: digit runs compare as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def _ordered_params(params: Mapping[str, study_pb2.ParamValue], order: Sequence[str]) -> Dict[str, Any]:
+    """A trial's parameters as name -> value in the order of the spec's parameters (`order`); any the
+    spec does not list (a synthetic task's default x1..xN) follow in natural order (x2 before x10)."""
+    listed = set(order)
+    unlisted = sorted((n for n in params if n not in listed), key=_natural_key)
+    names = [n for n in order if n in params] + unlisted
+    return {name: _param_value(params[name]) for name in names}
+
+
+def _param_value(value: study_pb2.ParamValue) -> Union[float, int, str, None]:
     kind = value.WhichOneof("kind")
     if kind == "double_value":
         return value.double_value
@@ -840,7 +986,7 @@ def _param_value(value: study_pb2.ParamValue):
     return None
 
 
-def _trial_dict(trial: study_pb2.Trial) -> Dict[str, Any]:
+def _trial_dict(trial: study_pb2.Trial, order: Sequence[str] = ()) -> Dict[str, Any]:
     progress = None
     if trial.HasField("progress"):
         progress = {"step": trial.progress.step, "metrics": dict(trial.progress.metrics)}
@@ -848,7 +994,7 @@ def _trial_dict(trial: study_pb2.Trial) -> Dict[str, Any]:
         "id": trial.id,
         "number": trial.number,
         "state": _TRIAL_STATES.get(trial.state, "unknown"),
-        "params": {name: _param_value(v) for name, v in trial.params.items()},
+        "params": _ordered_params(trial.params, order),
         "metrics": {name: v for name, v in trial.metrics.items()},
         "attempt": trial.attempt,
         "worker_id": trial.worker_id,
