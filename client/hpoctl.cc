@@ -398,17 +398,20 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       "On a terminal, a progress bar rewritten in place: '#' completed, '~' pruned (stopped early by the\n"
       "study's pruner: finished, not failed), 'x' failed, '>' running trials of the budget, then the\n"
       "counts, the hypervolume of the completed trials (hv), the elapsed time and\n"
-      "an estimate of the time left at the pace so far. Otherwise (a pipe, a file) one plain line per\n"
-      "change, and at least every 10 s. The hypervolume scales each objective to [0,1] over the\n"
-      "completed trials (best 0, worst 1) with the reference point at 1.1, so it can drop when the\n"
+      "the time left at the pace since its first trial started (once it ended: what it took, wall and\n"
+      "compute time), and why it waits when no live worker can run it. Otherwise (a pipe, a file) one\n"
+      "plain line per change, and at least every 10 s. The hypervolume scales each objective to [0,1]\n"
+      "over the completed trials (best 0, worst 1) with the reference point at 1.1, so it can drop when the\n"
       "search finds a wider range; --reference fixes the point in the objectives' own units.");
   add_study(watch);
   watch->add_option("--interval-ms", watch_args.interval_ms, "Polling interval in milliseconds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   watch
-      ->add_option("--retry-s", watch_args.retry_s,
-                   "Keep polling through UNAVAILABLE / DEADLINE_EXCEEDED for this many seconds (0: none)")
+      ->add_option(
+          "--retry-s", watch_args.retry_s,
+          "Keep polling through UNAVAILABLE / DEADLINE_EXCEEDED / CANCELLED (a coordinator restart) for this "
+          "many seconds (0: none)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   watch->add_option("--reference", watch_args.reference,
