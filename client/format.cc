@@ -660,10 +660,22 @@ std::string FormatStudySummary(const v1::Study& study, const v1::GetParetoFrontR
   rows.emplace_back("state", std::string(StudyStateName(study.state())));
   rows.emplace_back("created", UtcTime(study.created_ms()));
   rows.emplace_back("finished", UtcTime(study.finished_ms()));
-  if (study.created_ms() > 0) {
-    const int64_t end_ms = study.finished_ms() > 0 ? study.finished_ms() : SystemClock::Default()->NowMs();
-    rows.emplace_back("elapsed", FormatElapsed(end_ms - study.created_ms()));
+  if (study.first_trial_started_ms() > 0) {
+    rows.emplace_back("first trial", UtcTime(study.first_trial_started_ms()) + " (" +
+                                         FormatElapsed(study.first_trial_started_ms() - study.created_ms()) +
+                                         " after creation)");
   }
+  if (study.created_ms() > 0 && study.finished_ms() > 0) {
+    rows.emplace_back("took", FormatTook(study));
+  } else if (study.created_ms() > 0) {
+    const int64_t now_ms = SystemClock::Default()->NowMs();
+    rows.emplace_back("elapsed", FormatElapsed(now_ms - study.created_ms()));
+    if (const std::optional<int64_t> left = EstimateRemainingMs(study, now_ms)) {
+      rows.emplace_back("time left",
+                        "about " + FormatElapsed(*left) + " (at the pace since the first trial)");
+    }
+  }
+  if (!study.waiting().empty()) rows.emplace_back("waiting", study.waiting());
   rows.emplace_back(
       "trials", std::to_string(FinishedTrials(counts)) + "/" + std::to_string(spec.budget().max_trials()) +
                     " finished: " + std::to_string(counts.completed()) + " completed, " +

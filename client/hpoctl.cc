@@ -21,6 +21,7 @@
 #include "client/study_file.h"
 #include "client/svg.h"
 #include "client/watch.h"
+#include "client/workers.h"
 
 namespace hpo::client {
 
@@ -65,6 +66,8 @@ class Hpoctl {
   int Pareto(uint64_t study_id, const ParetoArgs& args);
   int Export(uint64_t study_id, const std::string& output);
   int Cancel(uint64_t study_id);
+  int Delete(uint64_t study_id, bool force);
+  int Workers(bool all, const std::string& format);
 
  private:
   // "hpoctl: CODE: message"; the message alone when it says the coordinator gave no answer ("cannot
@@ -297,6 +300,27 @@ int Hpoctl::Cancel(uint64_t study_id) {
   return kExitOk;
 }
 
+int Hpoctl::Delete(uint64_t study_id, bool force) {
+  auto deleted = api_->DeleteStudy(study_id, force);
+  if (!deleted.ok()) return RpcFailed(deleted.status());
+  *env_.out << FormatDeleted(*deleted) << std::endl;
+  return kExitOk;
+}
+
+int Hpoctl::Workers(bool all, const std::string& format) {
+  auto workers = api_->ListWorkers(all);
+  if (!workers.ok()) return RpcFailed(workers.status());
+  if (format == "json") {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.add_whitespace = true;
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(*workers, &json, options).ok()) json = "{}\n";
+    return Emit(json, "");
+  }
+  return Emit(FormatWorkersTable(*workers, env_.clock->NowMs()), "");
+}
+
 }  // namespace
 
 int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
@@ -373,18 +397,21 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       "On a terminal, a progress bar rewritten in place: '#' completed, '~' pruned (stopped early by the\n"
       "study's pruner: finished, not failed), 'x' failed, '>' running trials of the budget, then the\n"
       "counts, the hypervolume of the front (hv), the elapsed time and\n"
-      "an estimate of the time left at the pace so far. Otherwise (a pipe, a file) one plain line per\n"
-      "change, and at least every 10 s. The coordinator computes the hypervolume, as the dashboard shows\n"
-      "it: its reference point is, per objective, the worst value among the completed trials plus a\n"
-      "tenth of their range (rule \"worst + 10% of range\"), or the --reference you give, in the\n"
-      "objectives' own units; each line says which.");
+      "the time left at the pace since its first trial started (once it ended: what it took, wall and\n"
+      "compute time), and why it waits when no live worker can run it. Otherwise (a pipe, a file) one\n"
+      "plain line per change, and at least every 10 s. The coordinator computes the hypervolume, as the\n"
+      "dashboard shows it: its reference point is, per objective, the worst value among the completed\n"
+      "trials plus a tenth of their range (rule \"worst + 10% of range\"), or the --reference you give,\n"
+      "in the objectives' own units; each line says which.");
   add_study(watch);
   watch->add_option("--interval-ms", watch_args.interval_ms, "Polling interval in milliseconds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   watch
-      ->add_option("--retry-s", watch_args.retry_s,
-                   "Keep polling through UNAVAILABLE / DEADLINE_EXCEEDED for this many seconds (0: none)")
+      ->add_option(
+          "--retry-s", watch_args.retry_s,
+          "Keep polling through UNAVAILABLE / DEADLINE_EXCEEDED / CANCELLED (a coordinator restart) for this "
+          "many seconds (0: none)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   watch->add_option("--reference", watch_args.reference,
@@ -427,6 +454,30 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   CLI::App* cancel = add_command("cancel", "Cancel a study");
   add_study(cancel);
 
+  bool delete_force = false;
+  CLI::App* delete_command = add_command(
+      "delete", "Delete a study and all its trials",
+      "The study's rows (its trials, their parameters, metrics and progress) are deleted in one\n"
+      "transaction and their space in the database file is reused. A running study is refused unless\n"
+      "--force, which cancels it first (its workers stop its trials at their next heartbeat).");
+  add_study(delete_command);
+  delete_command->add_flag("--force", delete_force, "Delete a running study too (it is cancelled first)");
+
+  bool workers_all = false;
+  std::string workers_format = "table";
+  CLI::App* workers_command = add_command(
+      "workers", "List the coordinator's workers: state (live/lost), slots in use, last heartbeat, labels",
+      "A worker is live while it heartbeats, lost when the coordinator has not heard from it for longer\n"
+      "than its --worker-lost-ms (10 s by default). The list holds the workers heard from since the\n"
+      "coordinator started; --all adds every worker ever registered with its database.");
+  workers_command->add_flag("--all", workers_all,
+                            "Also workers not heard from since the coordinator started");
+  workers_command
+      ->add_option("--format", workers_format,
+                   "table, or json (ListWorkersResponse in protobuf's JSON mapping)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+
   CLI::App* token_command = add_command(
       "token", "Print a new random bearer token (32 random bytes, base64url); contacts no coordinator",
       "For example: hpoctl token > hpo.token && chmod 600 hpo.token, then hpo-coordinator\n"
@@ -456,7 +507,7 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   }
 
   uint64_t study_id = 0;
-  if (!submit->parsed() && !studies->parsed()) {
+  if (!submit->parsed() && !studies->parsed() && !workers_command->parsed()) {
     auto id = ParseStudyId(study_arg);
     if (!id.ok()) {
       err << "hpoctl: " << id.status().message() << std::endl;
@@ -509,6 +560,8 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   if (pareto->parsed()) return hpoctl.Pareto(study_id, pareto_args);
   if (export_command->parsed()) return hpoctl.Export(study_id, export_output);
   if (cancel->parsed()) return hpoctl.Cancel(study_id);
+  if (delete_command->parsed()) return hpoctl.Delete(study_id, delete_force);
+  if (workers_command->parsed()) return hpoctl.Workers(workers_all, workers_format);
   return kExitUsage;
 }
 

@@ -14,6 +14,8 @@
 //                                 [--format table|csv|json|svg] [-o FILE]
 //     export STUDY                study, spec, trials and front as one JSON document [-o FILE]
 //     cancel STUDY                cancel it
+//     delete STUDY                delete it and its trials (a running one only with --force)
+//     workers                     the coordinator's workers: labels, device, slots in use, live or lost
 //
 // RunHpoctl blocks the calling thread until the command is done. It keeps no state between calls; the
 // HpoctlEnv's members are borrowed and must outlive the call.

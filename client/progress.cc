@@ -50,9 +50,16 @@ std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_m
   const uint64_t finished = FinishedTrials(study.counts());
   const uint64_t budget = study.spec().budget().max_trials();
   if (finished == 0 || finished >= budget) return std::nullopt;
-  const int64_t elapsed = std::max<int64_t>(now_ms - study.created_ms(), 0);
+  const int64_t since =
+      study.first_trial_started_ms() > 0 ? study.first_trial_started_ms() : study.created_ms();
+  const int64_t elapsed = std::max<int64_t>(now_ms - since, 0);
   return static_cast<int64_t>(static_cast<double>(elapsed) * static_cast<double>(budget - finished) /
                               static_cast<double>(finished));
+}
+
+std::string FormatTook(const v1::Study& study) {
+  return FormatElapsed(study.finished_ms() - study.created_ms()) + " wall, " +
+         FormatElapsed(study.compute_ms()) + " compute";
 }
 
 std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras) {
@@ -69,12 +76,16 @@ std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const Pro
           std::to_string(counts.failed()) + " failed), " + std::to_string(counts.running()) + " running";
   if (counts.pending() > 0) line += ", " + std::to_string(counts.pending()) + " pending";
   if (counts.cancelled() > 0) line += ", " + std::to_string(counts.cancelled()) + " cancelled";
+  if (!study.waiting().empty()) line += ", waiting: " + EscapeForTerminal(study.waiting());
   if (extras.hypervolume) {
     line += ", hypervolume " + FormatHypervolume(*extras.hypervolume);
     if (!extras.hypervolume_reference.empty()) line += " (" + extras.hypervolume_reference + ")";
   }
-  const int64_t end_ms = study.finished_ms() != 0 ? study.finished_ms() : now_ms;
-  line += ", elapsed " + FormatElapsed(end_ms - study.created_ms());
+  if (study.finished_ms() != 0) {
+    line += ", took " + FormatTook(study);
+  } else {
+    line += ", elapsed " + FormatElapsed(now_ms - study.created_ms());
+  }
   if (const std::optional<int64_t> left = EstimateRemainingMs(study, now_ms)) {
     line += ", about " + FormatElapsed(*left) + " left";
   }
@@ -107,9 +118,13 @@ std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const Prog
           (ShowPruned(study) ? std::to_string(counts.pruned()) + " pruned  " : "") +
           std::to_string(counts.failed()) + " failed  " + std::to_string(counts.running()) + " running";
   if (counts.pending() > 0) rest += "  " + std::to_string(counts.pending()) + " pending";
+  if (!study.waiting().empty()) rest += "  waiting: " + EscapeForTerminal(study.waiting());
   if (extras.hypervolume) rest += "  hv " + FormatHypervolume(*extras.hypervolume);
-  const int64_t end_ms = study.finished_ms() != 0 ? study.finished_ms() : now_ms;
-  rest += "  elapsed " + FormatElapsed(end_ms - study.created_ms());
+  if (study.finished_ms() != 0) {
+    rest += "  took " + FormatTook(study);
+  } else {
+    rest += "  elapsed " + FormatElapsed(now_ms - study.created_ms());
+  }
   if (const std::optional<int64_t> left = EstimateRemainingMs(study, now_ms)) {
     rest += "  ~" + FormatElapsed(*left) + " left";
   }
@@ -135,11 +150,13 @@ std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const Prog
 
 bool ProgressReporter::ShouldReport(const v1::Study& study, int64_t now_ms) {
   const bool due = !last_ms_.has_value() || study.state() != last_state_ ||
-                   !SameCounts(study.counts(), last_counts_) || now_ms - *last_ms_ >= refresh_ms_;
+                   !SameCounts(study.counts(), last_counts_) || study.waiting() != last_waiting_ ||
+                   now_ms - *last_ms_ >= refresh_ms_;
   if (!due) return false;
   last_ms_ = now_ms;
   last_state_ = study.state();
   last_counts_ = study.counts();
+  last_waiting_ = study.waiting();
   return true;
 }
 

@@ -32,9 +32,15 @@ struct ProgressExtras {
 uint64_t FinishedTrials(const v1::TrialCounts& counts);
 
 // The time a running study still needs at the pace so far: elapsed * (max_trials - finished) / finished,
-// where finished is FinishedTrials. nullopt when the study is not running, has no finished trial yet, or
-// has spent its budget.
+// where finished is FinishedTrials and elapsed runs from its first trial's start (Study.
+// first_trial_started_ms; the creation when the coordinator does not say), so that time spent waiting
+// for a worker is not taken for the pace. nullopt when the study is not running, has no finished trial
+// yet, or has spent its budget.
 std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_ms);
+
+// How long an ended study took: "1m10s wall, 2m15s compute": wall time from its creation to its end,
+// compute time the run time of its trials summed (Study.compute_ms).
+std::string FormatTook(const v1::Study& study);
 
 // One line without a newline, e.g.
 //   "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, hypervolume 0.8123,
@@ -45,8 +51,9 @@ std::optional<int64_t> EstimateRemainingMs(const v1::Study& study, int64_t now_m
 // hypervolume when `extras` holds one (4 significant digits), followed by its reference point in
 // parentheses when extras.hypervolume_reference is set; the time left (EstimateRemainingMs) while it
 // can be estimated; a study that has ended says so
-// ("..., elapsed 1m10s, completed"). Elapsed time runs from the study's creation to its end, or to
-// `now_ms` (Unix ms) while it runs.
+// ("..., took 1m10s wall, 2m15s compute, completed": FormatTook). Elapsed time runs from the study's
+// creation to `now_ms` (Unix ms) while it runs. A running study that no live worker can serve says so
+// after its counts (", waiting: no live worker matches selector gpu=H100": Study.waiting).
 std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras = {});
 
 // The progress bar `hpoctl watch` keeps rewriting on a terminal, without a newline, e.g.
@@ -54,9 +61,9 @@ std::string FormatProgressLine(const v1::Study& study, int64_t now_ms, const Pro
 //    hv 0.8123  elapsed 35s  ~49s left"
 // The bar is kBarWidth cells of the budget: '#' completed, '~' pruned, 'x' failed, '>' running, '.' the
 // rest (each running total rounded down to whole cells, running capped at the bar's end). Pruned trials
-// are named as in FormatProgressLine. When `columns` > 0 the line is
-// cut to fit in columns - 1 characters (first the study's name goes, then the end of the line), so that
-// the terminal never wraps it.
+// are named as in FormatProgressLine, and so are the waiting and the time an ended study took. When `columns`
+// > 0 the line is cut to fit in columns - 1 characters (first the study's name goes, then the end of the
+// line), so that the terminal never wraps it.
 std::string FormatProgressBar(const v1::Study& study, int64_t now_ms, const ProgressExtras& extras,
                               size_t columns);
 inline constexpr size_t kBarWidth = 24;
@@ -68,8 +75,8 @@ class ProgressReporter {
   // REQUIRES: refresh_ms > 0
   explicit ProgressReporter(int64_t refresh_ms = kDefaultRefreshMs) : refresh_ms_(refresh_ms) {}
 
-  // True when `study` should be printed at `now_ms`: the first time, whenever its state or trial counts
-  // differ from the last printed ones, and when refresh_ms have passed since the last print. A true
+  // True when `study` should be printed at `now_ms`: the first time, whenever its state, trial counts or
+  // waiting differ from the last printed ones, and when refresh_ms have passed since the last print. A true
   // answer counts as printed.
   bool ShouldReport(const v1::Study& study, int64_t now_ms);
 
@@ -78,6 +85,7 @@ class ProgressReporter {
   std::optional<int64_t> last_ms_;  // when the last line was printed; none before the first
   v1::StudyState last_state_ = v1::STUDY_STATE_UNSPECIFIED;
   v1::TrialCounts last_counts_;
+  std::string last_waiting_;
 };
 
 }  // namespace hpo::client

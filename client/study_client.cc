@@ -23,6 +23,14 @@ Status FromGrpcStatus(const grpc::Status& status) {
   return Status(code, std::move(message));
 }
 
+Result<v1::DeleteStudyResponse> StudyApi::DeleteStudy(uint64_t /*study_id*/, bool /*force*/) {
+  return UnimplementedError("DeleteStudy is not implemented by this client");
+}
+
+Result<v1::ListWorkersResponse> StudyApi::ListWorkers(bool /*all*/) {
+  return UnimplementedError("ListWorkers is not implemented by this client");
+}
+
 StudyClient::StudyClient(std::shared_ptr<grpc::ChannelInterface> channel, StudyClientOptions options,
                          std::string address)
     : stub_(v1::StudyService::NewStub(std::move(channel))),
@@ -91,6 +99,19 @@ Result<v1::GetParetoFrontResponse> StudyClient::GetParetoFront(uint64_t study_id
   request.set_study_id(study_id);
   for (double v : reference_point) request.add_reference_point(v);
   return Call<v1::GetParetoFrontResponse>(&v1::StudyService::Stub::GetParetoFront, request);
+}
+
+Result<v1::DeleteStudyResponse> StudyClient::DeleteStudy(uint64_t study_id, bool force) {
+  v1::DeleteStudyRequest request;
+  request.set_study_id(study_id);
+  request.set_force(force);
+  return Call<v1::DeleteStudyResponse>(&v1::StudyService::Stub::DeleteStudy, request);
+}
+
+Result<v1::ListWorkersResponse> StudyClient::ListWorkers(bool all) {
+  v1::ListWorkersRequest request;
+  request.set_all(all);
+  return Call<v1::ListWorkersResponse>(&v1::StudyService::Stub::ListWorkers, request);
 }
 
 }  // namespace hpo::client

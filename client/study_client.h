@@ -47,6 +47,10 @@ class StudyApi {
   // empty: the coordinator's rule, GetParetoFrontRequest.reference_point).
   virtual Result<v1::GetParetoFrontResponse> GetParetoFront(
       uint64_t study_id, const std::vector<double>& reference_point = {}) = 0;
+  // FAILED_PRECONDITION for a running study unless `force`. Default: UNIMPLEMENTED (for fakes).
+  virtual Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t study_id, bool force);
+  // With `all`, also the workers not heard from since the coordinator started. Default: UNIMPLEMENTED.
+  virtual Result<v1::ListWorkersResponse> ListWorkers(bool all);
 };
 
 class StudyClient final : public StudyApi {
@@ -68,6 +72,8 @@ class StudyClient final : public StudyApi {
   Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) override;
   Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id,
                                                     const std::vector<double>& reference_point = {}) override;
+  Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t study_id, bool force) override;
+  Result<v1::ListWorkersResponse> ListWorkers(bool all) override;
 
  private:
   // Calls `method` on the stub with a fresh context carrying the deadline.

@@ -9,6 +9,13 @@
 #include "client/progress.h"
 
 namespace hpo::client {
+namespace {
+
+// A failed poll worth repeating while a coordinator restarts: it was not reached or did not answer, or
+// it shut down while the call was in flight (gRPC cancels those calls; hpoctl never cancels its own).
+bool RetriedByWatch(StatusCode code) { return IsTransportError(code) || code == StatusCode::kCancelled; }
+
+}  // namespace
 
 Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOptions& options,
                              const WatchEnv& env) {
@@ -77,7 +84,7 @@ Result<v1::Study> WatchStudy(StudyApi& api, uint64_t study_id, const WatchOption
         break;
       }
       const Status status = polled.status();
-      if (!IsTransportError(status.code()) || env.clock->NowMs() - last_answer_ms >= options.retry.count()) {
+      if (!RetriedByWatch(status.code()) || env.clock->NowMs() - last_answer_ms >= options.retry.count()) {
         end_line();
         return status;
       }

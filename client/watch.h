@@ -25,9 +25,10 @@ namespace hpo::client {
 struct WatchOptions {
   // Time between two GetStudy calls. REQUIRES > 0.
   std::chrono::milliseconds interval{1'000};
-  // After a successful poll, UNAVAILABLE and DEADLINE_EXCEEDED are retried for this long before the
-  // watch gives up (a coordinator restart). 0: give up at the first. The very first poll is never
-  // retried: an unreachable coordinator fails at once.
+  // After a successful poll, UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED (a call in flight when the
+  // coordinator shut down) are retried for this long before the watch gives up (a coordinator restart).
+  // 0: give up at the first. The very first poll is never retried: an unreachable coordinator fails at
+  // once.
   std::chrono::milliseconds retry{30'000};
   // An unchanged progress line is printed again after this long.
   std::chrono::milliseconds refresh{10'000};

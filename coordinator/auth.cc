@@ -26,7 +26,8 @@ std::string_view RoleScope(Role role) {
   return role == Role::kWorker
              ? "WorkerService methods only (workers take and report trials with it; studies need the user "
                "token)"
-             : "the read-only StudyService methods (GetStudy, ListStudies, ListTrials, GetParetoFront), the "
+             : "the read-only StudyService methods (GetStudy, ListStudies, ListTrials, GetParetoFront, "
+               "ListWorkers), the "
                "dashboard's API and /metrics only";
 }
 

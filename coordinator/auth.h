@@ -9,7 +9,8 @@
 //           calls WorkerService), the dashboard's API and /metrics. For hpoctl and the Python client.
 //   worker  WorkerService only. For hpo-worker: a trial that reads its worker's token cannot create or
 //           cancel studies, nor read them.
-//   read    the read-only StudyService methods (GetStudy, ListStudies, ListTrials, GetParetoFront), the
+//   read    the read-only StudyService methods (GetStudy, ListStudies, ListTrials, GetParetoFront,
+//   ListWorkers), the
 //           dashboard's API and /metrics. For the dashboard and Prometheus.
 // A token of the wrong role is refused PERMISSION_DENIED naming its role and the method; an unknown one
 // UNAUTHENTICATED.
@@ -34,7 +35,7 @@ namespace hpo::coordinator {
 // What a method asks of its caller's token.
 enum class Access {
   kRead,    // reads studies: StudyService's Get/List methods, the dashboard's API, /metrics
-  kWrite,   // changes studies: StudyService.CreateStudy, CancelStudy
+  kWrite,   // changes studies: StudyService.CreateStudy, CancelStudy, DeleteStudy
   kWorker,  // WorkerService: takes and reports trials
 };
 

@@ -22,13 +22,6 @@ void MarkViolated(const v1::StudySpec& spec, v1::Trial& trial) {
   for (std::string& text : ViolatedConstraints(spec, trial.metrics())) trial.add_violated(std::move(text));
 }
 
-// The labels a worker's studies are matched against: those it registered, and its device as "device".
-std::map<std::string, std::string> EffectiveLabels(std::map<std::string, std::string> labels,
-                                                   const std::string& device) {
-  if (!device.empty()) labels.emplace("device", device);  // a "device" label of its own wins
-  return labels;
-}
-
 const char* StudyStateText(v1::StudyState state) {
   switch (state) {
     case v1::STUDY_COMPLETED:
@@ -61,6 +54,7 @@ uint64_t TokenSeed() {
 Core::Core(storage::Store* store, const CoreOptions& options)
     : store_(store),
       options_(options),
+      workers_(std::max<int64_t>({options.worker_lost_ms, 3 * int64_t{options.heartbeat_ms}, 1})),
       token_rng_(TokenSeed()),
       committer_(std::make_unique<GroupCommitter>(
           store, [this](const std::function<void()>& take) { return Seal(take); })),
@@ -78,9 +72,7 @@ Status Core::Load() {
   dirty_.clear();
   ++generation_;
   HPO_ASSIGN_OR_RETURN(std::vector<storage::WorkerRecord> workers, store_->ListWorkers());
-  for (storage::WorkerRecord& worker : workers) {
-    workers_[worker.id] = EffectiveLabels(std::move(worker.labels), worker.device);
-  }
+  for (const storage::WorkerRecord& worker : workers) workers_.Add(worker);
   HPO_ASSIGN_OR_RETURN(const uint64_t last_trial, store_->LastTrialId());
   next_trial_id_ = last_trial + 1;
   HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> studies, store_->ListStudies());
@@ -265,16 +257,27 @@ Result<v1::Study> Core::CreateStudy(const v1::StudySpec& input) {
   return GetStudy(id);
 }
 
+void Core::NoteWaiting(v1::Study& study) {
+  if (study.state() != v1::STUDY_RUNNING || study.spec().task().has_external()) return;
+  std::lock_guard lock(mu_);
+  study.set_waiting(workers_.Waiting(study.spec().worker_selector(), options_.clock->NowMs()));
+}
+
 Result<v1::Study> Core::GetStudy(uint64_t study_id) {
   HPO_ASSIGN_OR_RETURN(storage::StudyRecord record, store_->GetStudy(study_id));
-  return StudyOf(record);
+  v1::Study study = StudyOf(record);
+  NoteWaiting(study);
+  return study;
 }
 
 Result<std::vector<v1::Study>> Core::ListStudies() {
   HPO_ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> records, store_->ListStudies());
   std::vector<v1::Study> studies;
   studies.reserve(records.size());
-  for (const auto& record : records) studies.push_back(StudyOf(record));
+  for (const auto& record : records) {
+    studies.push_back(StudyOf(record));
+    NoteWaiting(studies.back());
+  }
   return studies;
 }
 
@@ -294,6 +297,43 @@ Result<v1::Study> Core::CancelStudy(uint64_t study_id) {
   }
   HPO_RETURN_IF_ERROR(Committed(ticket));
   return GetStudy(study_id);
+}
+
+Result<v1::DeleteStudyResponse> Core::DeleteStudy(uint64_t study_id, bool force) {
+  uint64_t ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    HPO_RETURN_IF_ERROR(RecoverIfBroken());
+    auto runner = Runner(study_id);
+    if (runner.ok()) {
+      if (!force) {
+        return FailedPreconditionError("study " + std::to_string(study_id) +
+                                       " is running; cancel it first, or force the deletion (hpoctl delete " +
+                                       std::to_string(study_id) + " --force)");
+      }
+      Update update = (*runner)->Cancel(options_.clock->NowMs());
+      ticket = StageAndQueue(**runner, update);
+    } else {
+      HPO_RETURN_IF_ERROR(store_->GetStudy(study_id).status());
+      // A study that has just ended may still have its last change queued: it goes first.
+      ticket = committer_->Enqueue(ChangeSet());
+    }
+  }
+  HPO_RETURN_IF_ERROR(Committed(ticket));
+  std::lock_guard lock(mu_);
+  // Only a running study has queued changes, and it has no runner now, so none can follow; unless a
+  // failed commit since made the Core reload it.
+  if (runners_.count(study_id) != 0) {
+    return UnavailableError("study " + std::to_string(study_id) +
+                            " was reloaded while being deleted; try again");
+  }
+  HPO_ASSIGN_OR_RETURN(storage::StudyRecord record, store_->GetStudy(study_id));
+  HPO_ASSIGN_OR_RETURN(uint32_t trials, store_->DeleteStudy(study_id));
+  log::Info("study deleted", {{"study_id", study_id}, {"trials", trials}, {"forced", force}});
+  v1::DeleteStudyResponse response;
+  *response.mutable_study() = std::move(record.study);
+  response.set_trials_deleted(trials);
+  return response;
 }
 
 Result<std::vector<v1::Trial>> Core::ListTrials(uint64_t study_id) {
@@ -344,13 +384,14 @@ Result<v1::RegisterWorkerResponse> Core::RegisterWorker(const v1::RegisterWorker
   const std::map<std::string, std::string> labels(request.labels().begin(), request.labels().end());
   // The device is stored and shown, and offered as a label: it must make a valid label value.
   HPO_RETURN_IF_ERROR(CheckReportedDevice("device", request.device()));
-  std::map<std::string, std::string> effective = EffectiveLabels(labels, request.device());
-  HPO_ASSIGN_OR_RETURN(uint64_t id, store_->RegisterWorker(request.name(), request.slots(), request.device(),
-                                                           options_.clock->NowMs(), labels));
+  const int64_t now = options_.clock->NowMs();
+  HPO_ASSIGN_OR_RETURN(
+      uint64_t id, store_->RegisterWorker(request.name(), request.slots(), request.device(), now, labels));
   v1::RegisterWorkerResponse response;
   {
     std::lock_guard lock(mu_);
-    workers_[id] = std::move(effective);
+    workers_.Add({id, request.name(), request.slots(), request.device(), now, labels});
+    workers_.Touch(id, now);
   }
   response.set_worker_id(id);
   response.set_heartbeat_ms(options_.heartbeat_ms);
@@ -358,7 +399,7 @@ Result<v1::RegisterWorkerResponse> Core::RegisterWorker(const v1::RegisterWorker
 }
 
 Status Core::CheckWorker(uint64_t worker_id) {
-  if (workers_.count(worker_id) == 0) {
+  if (!workers_.Touch(worker_id, options_.clock->NowMs())) {
     return NotFoundError("worker " + std::to_string(worker_id) + " is not registered; register again");
   }
   return Status::Ok();
@@ -370,7 +411,7 @@ Result<bool> Core::TryAcquire(uint64_t worker_id, uint64_t study_id, v1::Acquire
   std::lock_guard lock(mu_);
   HPO_RETURN_IF_ERROR(RecoverIfBroken());
   HPO_RETURN_IF_ERROR(CheckWorker(worker_id));
-  const std::map<std::string, std::string>& labels = workers_.at(worker_id);
+  const std::map<std::string, std::string>& labels = workers_.Labels(worker_id);
   std::vector<StudyRunner*> order;
   if (study_id != 0) {
     auto it = runners_.find(study_id);
@@ -605,6 +646,18 @@ Status Core::ExpireLeases() {
 size_t Core::RegisteredWorkers() {
   std::lock_guard lock(mu_);
   return workers_.size();
+}
+
+size_t Core::LiveWorkers() {
+  std::lock_guard lock(mu_);
+  return workers_.Live(options_.clock->NowMs());
+}
+
+v1::ListWorkersResponse Core::ListWorkers(bool all) {
+  std::lock_guard lock(mu_);
+  std::map<uint64_t, uint32_t> slots_in_use;
+  for (const auto& [id, runner] : runners_) runner->CountRunning(slots_in_use);
+  return workers_.List(all, options_.clock->NowMs(), slots_in_use);
 }
 
 }  // namespace hpo::coordinator

@@ -33,6 +33,7 @@
 #include "coordinator/fitter.h"
 #include "coordinator/group_commit.h"
 #include "coordinator/study_runner.h"
+#include "coordinator/worker_registry.h"
 #include "hpo/v1/service.pb.h"
 #include "storage/store.h"
 
@@ -41,6 +42,9 @@ namespace hpo::coordinator {
 struct CoreOptions {
   const Clock* clock = SystemClock::Default();  // must outlive the Core
   uint32_t heartbeat_ms = 1000;                 // told to workers at registration
+  // A worker not heard from for longer than this (and than three heartbeats) is lost: `hpoctl workers`
+  // says so, and a study that only lost workers could run is "waiting" (Study.waiting).
+  int64_t worker_lost_ms = 10'000;
 };
 
 class Core {
@@ -54,6 +58,10 @@ class Core {
   Result<v1::Study> GetStudy(uint64_t study_id);
   Result<std::vector<v1::Study>> ListStudies();
   Result<v1::Study> CancelStudy(uint64_t study_id);
+  // Deletes the study and its trials from the store once every change queued before is committed, and
+  // returns the study as it was. FAILED_PRECONDITION for a running study unless `force`: then it is
+  // cancelled first (committed), as by CancelStudy. NOT_FOUND for an unknown study.
+  Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t study_id, bool force);
   Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
   // Trials come with Trial.violated filled in from the study's constraints.
   // The front of the completed trials that break no constraint (with `include_infeasible`, of them all),
@@ -116,6 +124,10 @@ class Core {
 
   // How many workers have registered, ever (their ids are stored across restarts).
   size_t RegisteredWorkers();
+  // How many workers are live now (WorkerRegistry).
+  size_t LiveWorkers();
+  // The workers heard from since the start (with `all`, every registered one), with their running trials.
+  v1::ListWorkersResponse ListWorkers(bool all);
 
  private:
   Core(storage::Store* store, const CoreOptions& options);
@@ -141,6 +153,8 @@ class Core {
   // Runs `start` with a Done and waits for it to be called. REQUIRES: mu_ not held.
   static Status Await(const std::function<void(Done)>& start);
   Result<StudyRunner*> Runner(uint64_t study_id);  // REQUIRES: mu_ held
+  // Fills in Study.waiting of a running study no live worker can serve. REQUIRES: mu_ not held.
+  void NoteWaiting(v1::Study& study);
   // Applies worker `worker_id`'s report on `trial_id` to the runner that owns it, and commits it.
   // A repeat of the report that finished the trial (same token) is acknowledged and changes nothing.
   // `frees_work`: the report may make trials available (the work listener is told once it commits).
@@ -151,16 +165,16 @@ class Core {
   // to the runner (if the study still runs and was not reloaded since), the next is scheduled, and the
   // work listener is told (a worker may be waiting for the proposal). REQUIRES: mu_ held.
   void ScheduleFit(StudyRunner& runner);
-  std::string NewToken();                  // REQUIRES: mu_ held
-  Status CheckWorker(uint64_t worker_id);  // REQUIRES: mu_ held
-  void NotifyWork();                       // REQUIRES: mu_ not held
+  std::string NewToken();  // REQUIRES: mu_ held
+  // NOT_FOUND for a worker never registered; otherwise notes its call (it is live). REQUIRES: mu_ held
+  Status CheckWorker(uint64_t worker_id);
+  void NotifyWork();  // REQUIRES: mu_ not held
 
   storage::Store* const store_;
   const CoreOptions options_;
   std::mutex mu_;
   std::map<uint64_t, std::unique_ptr<StudyRunner>> runners_;  // GUARDED_BY(mu_); running studies
-  // GUARDED_BY(mu_); every registered worker's labels (its device included), by id
-  std::map<uint64_t, std::map<std::string, std::string>> workers_;
+  WorkerRegistry workers_;      // GUARDED_BY(mu_); every registered worker, its labels and its last call
   Rng token_rng_;               // GUARDED_BY(mu_)
   uint64_t next_study_ = 0;     // GUARDED_BY(mu_); round-robin start
   uint64_t next_trial_id_ = 1;  // GUARDED_BY(mu_)

@@ -207,6 +207,10 @@ std::string StudySummaryJson(const v1::Study& study) {
           ",\"pruned\":" + std::to_string(c.pruned()) + "}";
   // Why a study failed fast (budget.max_failed_trials); empty otherwise.
   json += ",\"error\":" + JsonQuote(study.error());
+  // Why a running study cannot go on ("no live worker matches selector gpu=H100"); empty otherwise.
+  json += ",\"waiting\":" + JsonQuote(study.waiting());
+  json += ",\"first_trial_started_ms\":" + std::to_string(study.first_trial_started_ms()) +
+          ",\"compute_ms\":" + std::to_string(study.compute_ms());
   json += ",\"max_trials\":" + std::to_string(spec.budget().max_trials()) +
           ",\"max_parallel\":" + std::to_string(spec.budget().max_parallel());
   json += ",\"objectives\":" + ObjectivesJson(spec.objectives());
@@ -294,8 +298,10 @@ std::string RenderMetrics(const CoordinatorMetrics& metrics) {
   }
   out.Family("hpo_leases_held", "gauge", "Trials running under a worker's lease.");
   out.Sample("hpo_leases_held", {}, total.running());
-  out.Family("hpo_workers_registered", "gauge", "Workers that have registered with this database.");
-  out.Sample("hpo_workers_registered", {}, static_cast<double>(metrics.registered_workers));
+  out.Family("hpo_workers_registered", "gauge", "Workers live now (heard from within the lost timeout).");
+  out.Sample("hpo_workers_registered", {}, static_cast<double>(metrics.live_workers));
+  out.Family("hpo_worker_registrations_total", "counter", "Worker registrations this database has stored.");
+  out.Sample("hpo_worker_registrations_total", {}, static_cast<double>(metrics.registered_workers));
 
   out.Family("hpo_commit_groups_total", "counter", "SQLite transactions of the group committer.");
   out.Sample("hpo_commit_groups_total", {}, static_cast<double>(metrics.commits.groups));
@@ -407,6 +413,7 @@ HttpResponse DashboardApi::Route(const HttpRequest& request) {
     }
   }
   if (path == "/metrics") return Metrics();
+  if (path == "/api/v1/workers") return Workers(query);
 
   // /api/v1/studies[/{id}[/trials|/front]]
   if (path != kApiPrefix && !path.starts_with(std::string(kApiPrefix) + "/")) {
@@ -480,12 +487,44 @@ HttpResponse DashboardApi::Front(uint64_t id) {
                        "],\"trials\":" + trials + "],\"hypervolume\":" + HypervolumeJson(*front) + "}");
 }
 
+std::string WorkersJson(const v1::ListWorkersResponse& workers) {
+  std::string json = "{\"lost_after_ms\":" + std::to_string(workers.lost_after_ms()) + ",\"workers\":[";
+  for (int i = 0; i < workers.workers_size(); ++i) {
+    const v1::WorkerInfo& w = workers.workers(i);
+    if (i > 0) json += ',';
+    json += "{\"id\":" + std::to_string(w.id()) + ",\"name\":" + JsonQuote(w.name()) +
+            ",\"device\":" + JsonQuote(w.device()) + ",\"labels\":{";
+    const std::map<std::string, std::string> labels(w.labels().begin(), w.labels().end());
+    for (auto it = labels.begin(); it != labels.end(); ++it) {
+      if (it != labels.begin()) json += ',';
+      json += JsonQuote(it->first);
+      json += ':';
+      json += JsonQuote(it->second);
+    }
+    json += "},\"slots\":" + std::to_string(w.slots()) +
+            ",\"slots_in_use\":" + std::to_string(w.slots_in_use()) +
+            ",\"registered_ms\":" + std::to_string(w.registered_ms()) +
+            ",\"last_heartbeat_ms\":" + std::to_string(w.last_heartbeat_ms()) + ",\"state\":\"" +
+            (w.state() == v1::WORKER_LIVE ? "live" : "lost") + "\"}";
+  }
+  return json + "]}";
+}
+
+HttpResponse DashboardApi::Workers(std::string_view query) {
+  const std::optional<std::string> all = QueryParam(query, "all");
+  if (all && *all != "0" && *all != "1" && *all != "true" && *all != "false") {
+    return JsonError(400, "all: expected 0, 1, true or false, got \"" + *all + "\"");
+  }
+  return Json(200, WorkersJson(core_->ListWorkers(all && (*all == "1" || *all == "true"))));
+}
+
 HttpResponse DashboardApi::Metrics() {
   CoordinatorMetrics metrics;
   auto studies = core_->ListStudies();
   if (!studies.ok()) return ErrorOf(studies.status());
   metrics.studies = std::move(*studies);
   metrics.registered_workers = core_->RegisteredWorkers();
+  metrics.live_workers = core_->LiveWorkers();
   metrics.commits = core_->commit_stats();
   if (rpc_metrics_ != nullptr) metrics.rpcs = rpc_metrics_->Snapshot();
   {

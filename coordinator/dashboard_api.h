@@ -9,8 +9,10 @@
 //   GET /api/v1/studies/{id}/trials        {"trials": [trial, ...]} by number
 //   GET /api/v1/studies/{id}/front         {"objectives": [...], "trial_ids": [...], "trials": [...],
 //                                           "hypervolume": ...}
+//   GET /api/v1/workers                    {"lost_after_ms": N, "workers": [worker, ...]} (WorkersJson)
 //
-// Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront).
+// Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront,
+// ListWorkers).
 // Errors are JSON {"error": "..."} naming what is wrong: 400 for an id that is not a positive integer,
 // 404 for an unknown study or path, 405 for a method other than GET or HEAD, 401 without the token, 403
 // for the worker token (it may call WorkerService only).
@@ -51,8 +53,9 @@ struct DashboardOptions {
 
 // What /metrics reports, gathered at scrape time.
 struct CoordinatorMetrics {
-  std::vector<v1::Study> studies;  // with their trial counts
-  uint64_t registered_workers = 0;
+  std::vector<v1::Study> studies;   // with their trial counts
+  uint64_t registered_workers = 0;  // registrations ever stored
+  uint64_t live_workers = 0;        // workers live now
   GroupCommitStats commits;
   std::map<std::string, RpcMetrics::MethodStats> rpcs;  // by full method name
   std::map<int, uint64_t> http_requests;                // by status code
@@ -60,8 +63,9 @@ struct CoordinatorMetrics {
 
 // The Prometheus text (format 0.0.4) of `metrics`: hpo_studies{state}, hpo_trials{state},
 // hpo_study_trials{study_id,state}, hpo_study_max_trials{study_id}, hpo_leases_held,
-// hpo_workers_registered, hpo_commit_groups_total, hpo_commit_changes_total, hpo_commit_seconds and
-// hpo_commit_group_size (histograms), grpc_server_handled_total{grpc_service,grpc_method,grpc_code},
+// hpo_workers_registered (live workers), hpo_worker_registrations_total, hpo_commit_groups_total,
+// hpo_commit_changes_total, hpo_commit_seconds and hpo_commit_group_size (histograms),
+// grpc_server_handled_total{grpc_service,grpc_method,grpc_code},
 // grpc_server_handling_seconds{grpc_service,grpc_method} (histogram), hpo_http_requests_total{code}.
 std::string RenderMetrics(const CoordinatorMetrics& metrics);
 
@@ -75,6 +79,9 @@ std::string HypervolumeJson(const v1::GetParetoFrontResponse& front);
 // JSON of the API (see the class comment for where each appears).
 std::string StudySummaryJson(const v1::Study& study);
 std::string TrialJson(const v1::Trial& trial);
+// {"lost_after_ms": N, "workers": [{"id", "name", "device", "labels": {...}, "slots", "slots_in_use",
+// "registered_ms", "last_heartbeat_ms", "state": "live" | "lost"}, ...]}
+std::string WorkersJson(const v1::ListWorkersResponse& workers);
 
 class DashboardApi {
  public:
@@ -91,6 +98,7 @@ class DashboardApi {
   HttpResponse Study(uint64_t id);
   HttpResponse Trials(uint64_t id);
   HttpResponse Front(uint64_t id);
+  HttpResponse Workers(std::string_view query);
   HttpResponse Metrics();
 
   Core* const core_;

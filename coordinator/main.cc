@@ -52,6 +52,12 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-ms", options.heartbeat_ms, "how often workers heartbeat")
       ->capture_default_str()
       ->check(CLI::Range(50u, 60'000u));
+  app.add_option(
+         "--worker-lost-ms", options.worker_lost_ms,
+         "a worker not heard from for longer (and than three heartbeats) is lost: hpoctl workers says "
+         "so, and a study only lost workers could run says it is waiting")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
   std::string port_file;
   app.add_option("--port-file", port_file, "write the port it listens on to this file (for --listen HOST:0)");
   std::string token_file;

@@ -63,6 +63,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   CoreOptions core_options;
   core_options.clock = options.clock;
   core_options.heartbeat_ms = options.heartbeat_ms;
+  core_options.worker_lost_ms = options.worker_lost_ms;
   HPO_ASSIGN_OR_RETURN(server->core_, Core::Open(server->store_.get(), core_options));
   server->study_service_ = std::make_unique<StudyServiceImpl>(server->core_.get(), &server->auth_);
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(server->core_.get(), &server->auth_);

@@ -44,6 +44,7 @@ struct ServerOptions {
   std::string listen_address = "127.0.0.1:50051";  // loopback only; port 0 picks a free one (Server::port)
   std::string db_path;                             // REQUIRED: the SQLite file
   uint32_t heartbeat_ms = 1000;                    // how often workers heartbeat
+  int64_t worker_lost_ms = 10'000;                 // CoreOptions::worker_lost_ms
   uint32_t tick_ms = 100;                          // how often parked polls and leases are checked
   const Clock* clock = SystemClock::Default();     // must outlive the Server
   // When not empty, the user token: every StudyService and WorkerService call must carry a token (else

@@ -110,6 +110,23 @@ grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerC
                     response);
 }
 
+grpc::ServerUnaryReactor* StudyServiceImpl::DeleteStudy(grpc::CallbackServerContext* context,
+                                                        const v1::DeleteStudyRequest* request,
+                                                        v1::DeleteStudyResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kWrite, "StudyService.DeleteStudy"))
+    return refused;
+  return AnswerWith(context, core_->DeleteStudy(request->study_id(), request->force()), response);
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::ListWorkers(grpc::CallbackServerContext* context,
+                                                        const v1::ListWorkersRequest* request,
+                                                        v1::ListWorkersResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kRead, "StudyService.ListWorkers"))
+    return refused;
+  *response = core_->ListWorkers(request->all());
+  return Answer(context, Status::Ok());
+}
+
 // ---- WorkerService ----
 
 // One parked AcquireTrial. Finish() is called exactly once, by whoever takes it off the waiting list

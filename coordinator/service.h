@@ -50,6 +50,12 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
   grpc::ServerUnaryReactor* GetParetoFront(grpc::CallbackServerContext* context,
                                            const v1::GetParetoFrontRequest* request,
                                            v1::GetParetoFrontResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteStudy(grpc::CallbackServerContext* context,
+                                        const v1::DeleteStudyRequest* request,
+                                        v1::DeleteStudyResponse* response) override;
+  grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
+                                        const v1::ListWorkersRequest* request,
+                                        v1::ListWorkersResponse* response) override;
 
  private:
   Core* const core_;

@@ -133,6 +133,12 @@ Result<std::unique_ptr<StudyRunner>> StudyRunner::Create(const storage::StudyRec
 
 int64_t StudyRunner::LeaseMs() const { return int64_t{spec_.budget().lease_seconds()} * 1000; }
 
+void StudyRunner::CountRunning(std::map<uint64_t, uint32_t>& by_worker) const {
+  for (size_t i = settled_; i < trials_.size(); ++i) {
+    if (trials_[i].trial.state() == v1::TRIAL_RUNNING) ++by_worker[trials_[i].trial.worker_id()];
+  }
+}
+
 const storage::TrialRecord* StudyRunner::Find(uint64_t trial_id) const {
   auto it = number_of_id_.find(trial_id);
   return it == number_of_id_.end() ? nullptr : &trials_[it->second];

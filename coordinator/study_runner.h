@@ -106,6 +106,8 @@ class StudyRunner {
 
   // The trial record with this id, or nullptr.
   const storage::TrialRecord* Find(uint64_t trial_id) const;
+  // Adds one to (*by_worker)[w] for each of its running trials, w being the worker that holds it.
+  void CountRunning(std::map<uint64_t, uint32_t>& by_worker) const;
 
   // Makes the update the runner's state. New trials in it must carry their ids.
   void Accept(const Update& update);

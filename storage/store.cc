@@ -89,6 +89,9 @@ Status Migrate(Db& db, const std::string& path) {
                                    " holds tables that are not hpo's; refusing to touch it");
   }
   if (version == Store::kSchemaVersion) return Status::Ok();
+  // A new file: before its first table, so that a deleted study's pages can go back to the file system
+  // (Store::DeleteStudy). An existing file keeps its setting (only a VACUUM could change it).
+  if (version == 0) HPO_RETURN_IF_ERROR(db.Exec("PRAGMA auto_vacuum = INCREMENTAL"));
   const auto migrations = Migrations();
   for (int64_t v = version; v < Store::kSchemaVersion; ++v) {
     Transaction txn(db);
@@ -230,13 +233,23 @@ Result<StudyRecord> Store::ReadStudy(uint64_t study_id) {
   record.optimizer_state = stmt.Blob(4);
   study.set_error(stmt.Text(5));
 
-  HPO_ASSIGN_OR_RETURN(Stmt counts,
-                       db_->Prepare("SELECT state, COUNT(*) FROM trials WHERE study_id = ? GROUP BY state"));
+  // Counts, the first start and the run time of the ended trials, by state.
+  HPO_ASSIGN_OR_RETURN(
+      Stmt counts,
+      db_->Prepare(
+          "SELECT state, COUNT(*), COALESCE(MIN(CASE WHEN started_ms > 0 THEN started_ms END), 0), "
+          "COALESCE(SUM(CASE WHEN started_ms > 0 AND finished_ms >= started_ms "
+          "THEN finished_ms - started_ms ELSE 0 END), 0) FROM trials WHERE study_id = ? GROUP BY state"));
   counts.Bind(1, static_cast<int64_t>(study_id));
   for (;;) {
     HPO_ASSIGN_OR_RETURN(bool more, counts.Step());
     if (!more) break;
     const auto n = static_cast<uint32_t>(counts.Int(1));
+    if (const int64_t first = counts.Int(2);
+        first > 0 && (study.first_trial_started_ms() == 0 || first < study.first_trial_started_ms())) {
+      study.set_first_trial_started_ms(first);
+    }
+    study.set_compute_ms(study.compute_ms() + counts.Int(3));
     v1::TrialCounts* c = study.mutable_counts();
     switch (counts.Int(0)) {
       case v1::TRIAL_PENDING:
@@ -280,6 +293,41 @@ Result<std::vector<StudyRecord>> Store::ListStudies() {
     studies.push_back(std::move(record));
   }
   return studies;
+}
+
+Result<uint32_t> Store::DeleteStudy(uint64_t study_id) {
+  std::lock_guard lock(mu_);
+  const auto id = static_cast<int64_t>(study_id);
+  int64_t trials = 0;
+  {
+    Transaction txn(*db_);
+    HPO_RETURN_IF_ERROR(txn.Begin());
+    HPO_ASSIGN_OR_RETURN(Stmt exists, db_->Prepare("SELECT COUNT(*) FROM trials WHERE study_id = ?"));
+    HPO_ASSIGN_OR_RETURN(bool row, exists.Bind(1, id).Step());
+    if (row) trials = exists.Int(0);
+    // Children first: the foreign keys hold at every statement.
+    static constexpr const char* kDeletes[] = {
+        "DELETE FROM trial_params WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?)",
+        "DELETE FROM trial_metrics WHERE trial_id IN (SELECT id FROM trials WHERE study_id = ?)",
+        "DELETE FROM trials WHERE study_id = ?",
+        "DELETE FROM studies WHERE id = ?",
+    };
+    for (const char* sql : kDeletes) {
+      HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql));
+      HPO_RETURN_IF_ERROR(stmt.Bind(1, id).Run());
+    }
+    if (sqlite3_changes(db_->handle()) != 1) {
+      return NotFoundError("study " + std::to_string(study_id) +
+                           " not found");  // rolled back: nothing changed
+    }
+    HPO_RETURN_IF_ERROR(txn.Commit());
+  }
+  // Committed. Handing the freed pages back is housekeeping: a failure leaves them on the free list.
+  if (Status vacuumed = db_->Exec("PRAGMA incremental_vacuum"); !vacuumed.ok()) {
+    log::Warn("incremental vacuum after a study's deletion failed",
+              {{"study_id", study_id}, {"error", vacuumed.ToString()}});
+  }
+  return static_cast<uint32_t>(trials);
 }
 
 Status Store::WriteTrial(TrialRecord& record) {
@@ -542,8 +590,11 @@ Result<std::vector<WorkerRecord>> Store::ListWorkers() {
 
 Result<uint64_t> Store::LastTrialId() {
   std::lock_guard lock(mu_);
-  // sqlite_sequence remembers ids of deleted rows too; MAX(id) is enough, as trials are never deleted.
-  HPO_ASSIGN_OR_RETURN(int64_t last, db_->QueryInt("SELECT COALESCE(MAX(id), 0) FROM trials"));
+  // The coordinator numbers trials itself: a deleted study's last ids must not come back. sqlite_sequence
+  // remembers the largest id AUTOINCREMENT handed out or saw inserted.
+  HPO_ASSIGN_OR_RETURN(int64_t last,
+                       db_->QueryInt("SELECT MAX(COALESCE((SELECT MAX(id) FROM trials), 0), COALESCE((SELECT "
+                                     "seq FROM sqlite_sequence WHERE name = 'trials'), 0))"));
   return static_cast<uint64_t>(last);
 }
 

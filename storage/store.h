@@ -86,13 +86,18 @@ class Store {
   Result<StudyRecord> GetStudy(uint64_t study_id);
   // Every study, oldest first.
   Result<std::vector<StudyRecord>> ListStudies();
+  // Deletes the study and its trials (their parameters and metrics) in one transaction: all of it or, on
+  // error, none. Returns how many trials went. NOT_FOUND for an unknown id. Neither its id nor its trials'
+  // are used again. The pages freed are reused by later writes; a database created by this hpo (which
+  // runs with auto_vacuum=INCREMENTAL) also gives them back to the file system (at the next checkpoint).
+  Result<uint32_t> DeleteStudy(uint64_t study_id);
 
   // Commits `changes` in one transaction: all of them or, on error, none.
   Status Apply(Changes& changes);
 
   // NOT_FOUND for an unknown id.
   Result<TrialRecord> GetTrial(uint64_t trial_id);
-  // The largest trial id stored, 0 when there is none.
+  // The largest trial id ever stored (a deleted study's trials included), 0 when there is none.
   Result<uint64_t> LastTrialId();
   // The study's trials by number. NOT_FOUND for an unknown study.
   Result<std::vector<TrialRecord>> ListTrials(uint64_t study_id);

@@ -264,8 +264,10 @@ function renderStudy(study, trials, front) {
     'objectives: ' + study.objectives.map((o) => o.name + ' (' + o.direction + ')').join(', '),
     'up to ' + (study.max_parallel || study.max_trials) + ' at once',
     'started ' + fmtTime(study.created_ms), (study.finished_ms ? 'took ' : 'running for ') +
-        fmtDuration(end - study.created_ms),
+        fmtDuration(end - study.created_ms) + (study.finished_ms ? ' wall, ' +
+        (fmtDuration(study.compute_ms) || '0 s') + ' compute' : ''),
   ].join(' · ');
+  if (window.hpoWorkers) window.hpoWorkers.showStudy(study);
 
   const c = countsWithPruned(study.counts, trials);
   setProgress($('progress'), c, study.max_trials);

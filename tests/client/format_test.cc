@@ -630,7 +630,8 @@ TEST(FormatStudySummaryTest, OneLinePerFactAndOnePerParameter) {
   EXPECT_EQ(line_of("state"), (std::vector<std::string>{"completed"}));
   EXPECT_EQ(line_of("created"), (std::vector<std::string>{"2023-11-14", "22:13:20", "UTC"}));
   EXPECT_EQ(line_of("finished"), (std::vector<std::string>{"2023-11-14", "22:14:25", "UTC"}));
-  EXPECT_EQ(line_of("elapsed"), (std::vector<std::string>{"1m05s"}));
+  EXPECT_EQ(line_of("took"), (std::vector<std::string>{"1m05s", "wall,", "0s", "compute"}));
+  EXPECT_EQ(line_of("elapsed"), (std::vector<std::string>{"(missing)"}));  // an ended study took, once
   EXPECT_EQ(line_of("trials"),
             (std::vector<std::string>{"12/12", "finished:", "10", "completed,", "0", "pruned,", "2",
                                       "failed;", "0", "running,", "0", "pending,", "0", "cancelled"}));

@@ -110,8 +110,25 @@ class FakeCoordinator final : public StudyApi {
     given.set_hypervolume(1.5);
     return Answer("GetParetoFront", id, given);
   }
+  // Refuses the running study 3 without force, as the coordinator does.
+  Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t id, bool force) override {
+    v1::DeleteStudyResponse deleted;
+    *deleted.mutable_study() = study_;
+    deleted.set_trials_deleted(static_cast<uint32_t>(trials_.trials_size()));
+    auto answer = Answer(force ? "DeleteStudy --force" : "DeleteStudy", id, deleted);
+    if (answer.ok() && !force && study_.state() == v1::STUDY_RUNNING) {
+      return FailedPreconditionError("study 3 is running; cancel it first, or force the deletion");
+    }
+    return answer;
+  }
+  Result<v1::ListWorkersResponse> ListWorkers(bool all) override {
+    calls.push_back(all ? "ListWorkers --all" : "ListWorkers");
+    if (!error.ok()) return error;
+    return workers;
+  }
 
   v1::Study& study() { return study_; }
+  v1::ListWorkersResponse workers;
 
   std::vector<std::string> calls;
   std::vector<std::vector<double>> references;  // of each GetParetoFront call
@@ -192,6 +209,10 @@ struct Hpoctl {
                                                       const std::vector<double>& reference) override {
       return fake_->GetParetoFront(id, reference);
     }
+    Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t id, bool force) override {
+      return fake_->DeleteStudy(id, force);
+    }
+    Result<v1::ListWorkersResponse> ListWorkers(bool all) override { return fake_->ListWorkers(all); }
 
    private:
     FakeCoordinator* fake_;
@@ -554,7 +575,8 @@ TEST(HpoctlTest, ShowStudiesAndCancel) {
   Hpoctl cancel;
   ASSERT_EQ(cancel({"cancel", "3"}), kExitOk);
   EXPECT_EQ(cancel.out,
-            "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, elapsed 1m00s, cancelled\n");
+            "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, took 1m00s wall, 0s compute, "
+            "cancelled\n");
 }
 
 TEST(HpoctlTest, StudiesInEachFormat) {
@@ -593,7 +615,8 @@ TEST(HpoctlTest, WatchPrintsPlainLinesOrABarAndExitsByTheEnd) {
             "left");
   EXPECT_EQ(lines[1],
             "study 3 quick: 6/10 finished (5 completed, 1 failed), 1 running, hypervolume 0.3945 (reference "
-            "point [accuracy 0.785, latency_ms 3.8], rule: worst + 10% of range), elapsed 1m00s, completed");
+            "point [accuracy 0.785, latency_ms 3.8], rule: worst + 10% of range), took 1m00s wall, 0s compute, "
+            "completed");
   Hpoctl given;
   ASSERT_EQ(given({"watch", "3", "--reference", "0.5,10"}), kExitOk) << given.err;
   EXPECT_EQ(given.coordinator.references.back(), (std::vector<double>{0.5, 10}));
@@ -611,6 +634,80 @@ TEST(HpoctlTest, WatchPrintsPlainLinesOrABarAndExitsByTheEnd) {
   cancelled.coordinator.study().set_state(v1::STUDY_CANCELLED);
   EXPECT_EQ(cancelled({"watch", "3"}), kExitFailed);
   EXPECT_NE(cancelled.err.find("study 3 was cancelled"), std::string::npos);
+}
+
+TEST(HpoctlOpsTest, WorkersListsStateSlotsHeartbeatAndLabels) {
+  Hpoctl hpoctl;
+  v1::WorkerInfo* live = hpoctl.coordinator.workers.add_workers();
+  live->set_id(4);
+  live->set_name("node-a");
+  live->set_device("NVIDIA H100");
+  (*live->mutable_labels())["gpu"] = "H100";
+  (*live->mutable_labels())["device"] = "NVIDIA H100";
+  live->set_slots(2);
+  live->set_slots_in_use(1);
+  live->set_last_heartbeat_ms(kNowMs - 1'200);
+  live->set_state(v1::WORKER_LIVE);
+  v1::WorkerInfo* lost = hpoctl.coordinator.workers.add_workers();
+  lost->set_id(12);
+  lost->set_name("b\x1b[2J");
+  lost->set_slots(1);
+  lost->set_state(v1::WORKER_LOST);
+  ASSERT_EQ(hpoctl({"workers"}), kExitOk) << hpoctl.err;
+  EXPECT_EQ(hpoctl.out,
+            "id  name      state  slots  last heartbeat  device       labels\n"
+            " 4  node-a    live   1/2    1s ago          NVIDIA H100  device=NVIDIA H100, gpu=H100\n"
+            "12  b\\x1b[2J  lost   0/1    -\n");
+  EXPECT_EQ(hpoctl.coordinator.calls, (std::vector<std::string>{"ListWorkers"}));
+
+  ASSERT_EQ(hpoctl({"workers", "--all", "--format", "json"}), kExitOk) << hpoctl.err;
+  EXPECT_NE(hpoctl.out.find("\"state\": \"WORKER_LOST\""), std::string::npos) << hpoctl.out;
+  EXPECT_NE(hpoctl.out.find("\"slots_in_use\": 1"), std::string::npos) << hpoctl.out;
+  EXPECT_EQ(hpoctl.coordinator.calls.back(), "ListWorkers --all");
+  EXPECT_EQ(hpoctl({"workers", "--format", "csv"}), kExitUsage);
+
+  hpoctl.coordinator.workers.Clear();
+  ASSERT_EQ(hpoctl({"workers"}), kExitOk);
+  EXPECT_EQ(hpoctl.out, "no worker has called this coordinator since it started\n");
+  hpoctl.coordinator.error = UnavailableError("connection refused");
+  EXPECT_EQ(hpoctl({"workers"}), kExitUnreachable);
+}
+
+TEST(HpoctlOpsTest, DeleteRefusesARunningStudyWithoutForce) {
+  Hpoctl hpoctl;
+  EXPECT_EQ(hpoctl({"delete", "3"}), kExitFailed);
+  EXPECT_EQ(hpoctl.err,
+            "hpoctl: FAILED_PRECONDITION: study 3 is running; cancel it first, or force the deletion\n");
+  EXPECT_EQ(hpoctl.out, "");
+  ASSERT_EQ(hpoctl({"delete", "3", "--force"}), kExitOk) << hpoctl.err;
+  EXPECT_EQ(hpoctl.out, "deleted study 3 quick (running, 7 trials)\n");
+  EXPECT_EQ(hpoctl.coordinator.calls.back(), "DeleteStudy --force");
+  EXPECT_EQ(hpoctl({"delete", "4"}), kExitFailed);
+  EXPECT_EQ(hpoctl.err, "hpoctl: NOT_FOUND: study 4 not found\n");
+  EXPECT_EQ(hpoctl({"delete"}), kExitUsage);
+  EXPECT_EQ(hpoctl({"delete", "x"}), kExitUsage);
+}
+
+// show: the wait for a worker, the first trial's start, the time left from it, and what an ended study took.
+TEST(HpoctlOpsTest, ShowSaysWhatTheStudyWaitsForAndWhatItTook) {
+  Hpoctl hpoctl;
+  hpoctl.coordinator.study().set_waiting("no live worker matches selector gpu=H100");
+  hpoctl.coordinator.study().set_first_trial_started_ms(kNowMs - 30'000);
+  ASSERT_EQ(hpoctl({"show", "3"}), kExitOk) << hpoctl.err;
+  EXPECT_NE(hpoctl.out.find("\nwaiting "), std::string::npos) << hpoctl.out;
+  EXPECT_NE(hpoctl.out.find(" no live worker matches selector gpu=H100\n"), std::string::npos) << hpoctl.out;
+  EXPECT_NE(hpoctl.out.find("\nfirst trial "), std::string::npos) << hpoctl.out;
+  EXPECT_NE(hpoctl.out.find(" (30s after creation)\n"), std::string::npos) << hpoctl.out;
+  EXPECT_EQ(hpoctl.out.find("\ntook"), std::string::npos) << hpoctl.out;
+
+  hpoctl.coordinator.study().set_state(v1::STUDY_COMPLETED);
+  hpoctl.coordinator.study().set_finished_ms(kNowMs);
+  hpoctl.coordinator.study().set_compute_ms(125'000);
+  hpoctl.coordinator.study().clear_waiting();
+  ASSERT_EQ(hpoctl({"show", "3"}), kExitOk) << hpoctl.err;
+  EXPECT_NE(hpoctl.out.find("\ntook "), std::string::npos) << hpoctl.out;
+  EXPECT_NE(hpoctl.out.find(" 1m00s wall, 2m05s compute\n"), std::string::npos) << hpoctl.out;
+  EXPECT_EQ(hpoctl.out.find("waiting"), std::string::npos) << hpoctl.out;
 }
 
 }  // namespace

@@ -53,8 +53,8 @@ TEST(FormatProgressLineTest, EndedStudyCountsToItsEndAndSaysHowItEnded) {
   study.mutable_counts()->set_completed(11);
   study.mutable_counts()->set_running(0);
   EXPECT_EQ(FormatProgressLine(study, kCreatedMs + 999'000),
-            "study 3 fmnist-quick: 12/12 finished (11 completed, 1 failed), 0 running, elapsed 1m10s, "
-            "completed");
+            "study 3 fmnist-quick: 12/12 finished (11 completed, 1 failed), 0 running, took 1m10s wall, 0s "
+            "compute, completed");
 }
 
 TEST(FormatProgressLineTest, ANameThatWouldDriveTheTerminalIsShownEscaped) {
@@ -112,7 +112,7 @@ TEST(FormatProgressBarTest, CellsForCompletedFailedRunningAndTheRest) {
   study.mutable_counts()->set_completed(11);
   EXPECT_EQ(FormatProgressBar(study, kCreatedMs + 99'000, {}, 0),
             "study 3 fmnist-quick [######################xx] 12/12  11 completed  1 failed  0 running  "
-            "elapsed 1m10s  completed");
+            "took 1m10s wall, 0s compute  completed");
 }
 
 // A study with a pruner: 12/40 finished, 8 completed, 3 pruned, 1 failed.
@@ -186,6 +186,45 @@ TEST(ProgressReporterTest, ReportsFirstOnChangeAndEveryRefresh) {
   study.mutable_counts()->set_pruned(1);  // pruned too
   EXPECT_TRUE(reporter.ShouldReport(study, now += 1));
   EXPECT_FALSE(reporter.ShouldReport(study, now += 1));
+}
+
+// The pace counts from the first trial's start: a study that waited for a worker is not thought slow.
+TEST(EstimateRemainingMsTest, CountsFromTheFirstTrialsStart) {
+  v1::Study study = MakeStudy();  // 5 of 12 finished
+  study.set_first_trial_started_ms(kCreatedMs + 30'000);
+  EXPECT_EQ(EstimateRemainingMs(study, kCreatedMs + 50'000), 28'000);  // 20 s for 5: 28 s for 7
+  EXPECT_EQ(
+      FormatProgressLine(study, kCreatedMs + 50'000),
+      "study 3 fmnist-quick: 5/12 finished (4 completed, 1 failed), 2 running, elapsed 50s, about 28s left");
+}
+
+TEST(FormatTookTest, WallTimeFromCreationAndComputeTimeOfTheTrials) {
+  v1::Study study = MakeStudy();
+  study.set_state(v1::STUDY_COMPLETED);
+  study.set_finished_ms(kCreatedMs + 95'000);
+  study.set_compute_ms(190'500);
+  EXPECT_EQ(FormatTook(study), "1m35s wall, 3m10s compute");
+  EXPECT_NE(FormatProgressBar(study, kCreatedMs + 999'000, {}, 0)
+                .find("  took 1m35s wall, 3m10s compute  completed"),
+            std::string::npos);
+}
+
+TEST(FormatProgressLineTest, AStudyNoWorkerCanRunSaysItWaits) {
+  v1::Study study = MakeStudy();
+  study.mutable_counts()->Clear();
+  study.set_waiting("no live worker matches selector gpu=H100");
+  EXPECT_EQ(FormatProgressLine(study, kCreatedMs + 5'000),
+            "study 3 fmnist-quick: 0/12 finished (0 completed, 0 failed), 0 running, waiting: no live worker "
+            "matches selector gpu=H100, elapsed 5s");
+  EXPECT_NE(FormatProgressBar(study, kCreatedMs + 5'000, {}, 0)
+                .find("0 running  waiting: no live worker matches selector gpu=H100  elapsed 5s"),
+            std::string::npos);
+  // A change of what it waits for is worth a new line.
+  ProgressReporter reporter(10'000);
+  EXPECT_TRUE(reporter.ShouldReport(study, kCreatedMs));
+  EXPECT_FALSE(reporter.ShouldReport(study, kCreatedMs + 1'000));
+  study.clear_waiting();
+  EXPECT_TRUE(reporter.ShouldReport(study, kCreatedMs + 2'000));
 }
 
 }  // namespace

@@ -106,7 +106,7 @@ TEST(WatchStudyTest, PrintsOnChangeAndReturnsTheFinalStudy) {
   const std::vector<std::string> expected = {
       "study 3 quick: 0/4 finished (0 completed, 0 failed), 2 running, elapsed 0s",
       "study 3 quick: 1/4 finished (1 completed, 0 failed), 2 running, elapsed 2s, about 6s left",
-      "study 3 quick: 4/4 finished (3 completed, 1 failed), 0 running, elapsed 5s, completed",
+      "study 3 quick: 4/4 finished (3 completed, 1 failed), 0 running, took 5s wall, 0s compute, completed",
   };
   EXPECT_EQ(Lines(h.out.str()), expected);
   EXPECT_EQ(h.err.str(), "");
@@ -190,8 +190,8 @@ TEST(WatchStudyTest, RewritesOneLineOnATerminal) {
       out,
       "\r\033[Kstudy 3 quick [>>>>>>..................] 0/4  0 completed  0 failed  1 running  elapsed 0s"
       "\r\033[Kstudy 3 quick [>>>>>>..................] 0/4  0 completed  0 failed  1 running  elapsed 1s"
-      "\r\033[Kstudy 3 quick [########################] 4/4  4 completed  0 failed  0 running  elapsed 5s  "
-      "completed\n");
+      "\r\033[Kstudy 3 quick [########################] 4/4  4 completed  0 failed  0 running  took 5s wall, "
+      "0s compute  completed\n");
 }
 
 // A study of two minimised objectives whose ListTrials answers `trials`.
@@ -312,7 +312,8 @@ TEST(WatchStudyTest, PrunedTrialsCountAsFinished) {
   const std::vector<std::string> expected = {
       "study 3 quick: 1/4 finished (0 completed, 1 pruned, 0 failed), 2 running, elapsed 0s, about 0s left",
       "study 3 quick: 2/4 finished (1 completed, 1 pruned, 0 failed), 2 running, elapsed 1s, about 1s left",
-      "study 3 quick: 4/4 finished (2 completed, 2 pruned, 0 failed), 0 running, elapsed 5s, completed",
+      "study 3 quick: 4/4 finished (2 completed, 2 pruned, 0 failed), 0 running, took 5s wall, 0s compute, "
+      "completed",
   };
   EXPECT_EQ(Lines(h.out.str()), expected);
 
@@ -323,7 +324,7 @@ TEST(WatchStudyTest, PrunedTrialsCountAsFinished) {
   EXPECT_EQ(
       bar.out.str(),
       "\r\033[Kstudy 3 quick [############~~~~~~......] 3/4  2 completed  1 pruned  0 failed  0 running  "
-      "elapsed 5s  completed\n");
+      "took 5s wall, 0s compute  completed\n");
 }
 
 TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {
@@ -350,6 +351,26 @@ TEST(DescribeUnsuccessfulEndTest, CancelledAndFailedWithTheLastError) {
   fast.set_error("2 trials failed (budget.max_failed_trials 2); the last: trial 0: a; trial 1: b");
   EXPECT_EQ(DescribeUnsuccessfulEnd(fast, &trials),
             "study 3 failed: 2 trials failed (budget.max_failed_trials 2); the last: trial 0: a; trial 1: b");
+}
+
+// A call in flight when the coordinator shut down ends CANCELLED: retried as an outage is.
+TEST(WatchStudyTest, RetriesACallCancelledByTheCoordinatorsShutdown) {
+  FakeStudyApi api({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), CancelledError("Cancelled"),
+                    UnavailableError("connection refused"), MakeStudy(v1::STUDY_COMPLETED, 4, 0, 0)});
+  Harness h;
+  WatchOptions options;
+  options.hypervolume = false;
+  auto study = WatchStudy(api, 3, options, h.Env());
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  EXPECT_EQ(study->state(), v1::STUDY_COMPLETED);
+  EXPECT_EQ(h.err.str(), "hpoctl: CANCELLED: Cancelled; retrying for up to 30s\n");
+  EXPECT_EQ(api.ids().size(), 4u);
+  // Past the retry period it ends the watch like any transport error.
+  FakeStudyApi down({MakeStudy(v1::STUDY_RUNNING, 0, 0, 1), CancelledError("Cancelled")});
+  Harness h2;
+  options.retry = std::chrono::milliseconds(3'000);
+  auto gave_up = WatchStudy(down, 3, options, h2.Env());
+  EXPECT_EQ(gave_up.status().code(), StatusCode::kCancelled);
 }
 
 }  // namespace

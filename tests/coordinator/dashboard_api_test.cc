@@ -345,6 +345,7 @@ TEST_F(DashboardApiTest, MetricsReportTheStudyTheWorkersAndTheCommits) {
            "hpo_study_max_trials{study_id=\"" + study + "\"} 4\n",
            "hpo_leases_held 0\n",
            "hpo_workers_registered 1\n",
+           "hpo_worker_registrations_total 1\n",
            "grpc_server_handled_total{grpc_service=\"hpo.v1.StudyService\",grpc_method=\"GetStudy\","
            "grpc_code=\"NOT_FOUND\"} 1\n",
            "grpc_server_handling_seconds_count{grpc_service=\"hpo.v1.StudyService\",grpc_method=\"GetStudy\"}"
@@ -377,6 +378,7 @@ TEST(RenderMetricsTest, SumsTrialStatesOverStudiesAndCountsLeases) {
     metrics.studies.push_back(study);
   }
   metrics.registered_workers = 7;
+  metrics.live_workers = 5;
   const std::string text = RenderMetrics(metrics);
   for (const std::string& line : std::vector<std::string>{
            "# HELP hpo_trials Trials of every study by state.\n# TYPE hpo_trials gauge\n",
@@ -387,7 +389,8 @@ TEST(RenderMetricsTest, SumsTrialStatesOverStudiesAndCountsLeases) {
            "hpo_studies{state=\"completed\"} 0\n",
            "hpo_study_trials{study_id=\"2\",state=\"running\"} 6\n",
            "hpo_leases_held 9\n",
-           "hpo_workers_registered 7\n",
+           "# TYPE hpo_workers_registered gauge\nhpo_workers_registered 5\n",
+           "# TYPE hpo_worker_registrations_total counter\nhpo_worker_registrations_total 7\n",
            "hpo_commit_seconds_bucket{le=\"+Inf\"} 0\n",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\nin\n" << text;
@@ -427,6 +430,52 @@ TEST(DashboardJsonTest, TrialsCarryTypedParamsSortedMetricsAndProgress) {
             "\"metrics\":{\"loss\":0.25},\"reported_ms\":99}}");
   t.add_violated("latency_ms <= 2");
   EXPECT_NE(TrialJson(t).find(",\"violated\":[\"latency_ms <= 2\"],"), std::string::npos);
+}
+
+// GET /api/v1/workers lists the workers with their state; a study no live worker can run says why.
+TEST_F(DashboardApiTest, WorkersAreListedAndAStudyWithoutOneSaysItWaits) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const google::protobuf::Value empty = ParseJson(Get(api, "/api/v1/workers").body);
+  EXPECT_EQ(Field(empty, "workers").list_value().values_size(), 0);
+  EXPECT_EQ(Field(empty, "lost_after_ms").number_value(), 10'000);
+
+  v1::StudySpec spec;
+  spec.set_name("waits");
+  spec.mutable_task()->mutable_synthetic()->set_function("zdt1");
+  spec.mutable_task()->mutable_synthetic()->set_dims(2);
+  for (const char* name : {"f1", "f2"}) spec.add_objectives()->set_name(name);
+  spec.mutable_budget()->set_max_trials(2);
+  (*spec.mutable_worker_selector())["gpu"] = "H100";
+  auto study = core_->CreateStudy(spec);
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  const std::string path = "/api/v1/studies/" + std::to_string(study->id());
+  EXPECT_EQ(Field(ParseJson(Get(api, path).body), "waiting").string_value(),
+            "no live worker matches selector gpu=H100");
+
+  v1::RegisterWorkerRequest worker;
+  worker.set_name("node \"a\"");
+  worker.set_slots(2);
+  worker.set_device("cpu");
+  (*worker.mutable_labels())["gpu"] = "H100";
+  const uint64_t id = core_->RegisterWorker(worker)->worker_id();
+  ASSERT_TRUE(core_->TryAcquire(id).ok());
+  EXPECT_EQ(Field(ParseJson(Get(api, path).body), "waiting").string_value(), "");
+
+  const HttpResponse response = Get(api, "/api/v1/workers");
+  ASSERT_EQ(response.status, 200);
+  const google::protobuf::Value listed = ParseJson(response.body);
+  ASSERT_EQ(Field(listed, "workers").list_value().values_size(), 1);
+  const google::protobuf::Value& w = Field(listed, "workers").list_value().values(0);
+  EXPECT_EQ(Field(w, "id").number_value(), static_cast<double>(id));
+  EXPECT_EQ(Field(w, "name").string_value(), "node \"a\"");
+  EXPECT_EQ(Field(w, "state").string_value(), "live");
+  EXPECT_EQ(Field(w, "slots").number_value(), 2);
+  EXPECT_EQ(Field(w, "slots_in_use").number_value(), 1);
+  EXPECT_GT(Field(w, "last_heartbeat_ms").number_value(), 0);
+  EXPECT_EQ(Field(Field(w, "labels"), "gpu").string_value(), "H100");
+  EXPECT_EQ(Field(Field(w, "labels"), "device").string_value(), "cpu");
+  EXPECT_EQ(Get(api, "/api/v1/workers?all=1").status, 200);
+  EXPECT_EQ(Get(api, "/api/v1/workers?all=maybe").status, 400);
 }
 
 }  // namespace

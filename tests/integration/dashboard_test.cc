@@ -528,5 +528,38 @@ TEST_F(DashboardTest, PrunedTrialsAreDoneInTheirOwnColourNotFailed) {
             "rgb(240, 140, 0)");
 }
 
+// The Workers card on the studies page (coordinator/dashboard/workers.js) lists the worker live with its
+// slots, and a study's page says it waits while no live worker can run it, and stops saying so once one
+// can.
+TEST_F(DashboardTest, WorkersAreListedAndAStudyWithoutOneSaysItWaits) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  const uint64_t id = CreateStudy();
+  ASSERT_GT(id, 0u);
+  browser_ = OpenBrowser("/#/studies/" + std::to_string(id));
+  ASSERT_NE(browser_, nullptr);
+  WaitForPage("document.body.dataset.ready === 'true' && !document.getElementById('study-view').hidden", 30s);
+  WaitForPage(
+      "!!document.getElementById('study-waiting') && !document.getElementById('study-waiting').hidden", 15s);
+  EXPECT_EQ(Evaluate("document.getElementById('study-waiting').textContent").string_value(),
+            "waiting: no live worker");
+
+  ASSERT_NO_FATAL_FAILURE(StartWorker());
+  WaitForPage("document.getElementById('study-waiting').hidden", 30s);
+  std::string error;
+  ASSERT_TRUE(browser_->Evaluate("window.location.hash = '#/'; true", &error).has_value()) << error;
+  WaitForPage("document.querySelector('#workers-table tr[data-state=\"live\"]') !== null", 15s);
+  const auto row = Evaluate(
+      "[...document.querySelectorAll('#workers-table tbody tr')].map(r => [...r.cells].map(c => "
+      "c.textContent))");
+  ASSERT_EQ(row.list_value().values_size(), 1);
+  const auto& cells = row.list_value().values(0).list_value().values();
+  ASSERT_EQ(cells.size(), 7);
+  EXPECT_EQ(cells[2].string_value(), "live");
+  EXPECT_EQ(cells[5].string_value().substr(cells[5].string_value().size() - 4), " / 2");
+  EXPECT_NE(
+      Evaluate("document.getElementById('workers-note').textContent").string_value().find("1 live of 1"),
+      std::string::npos);
+}
+
 }  // namespace
 }  // namespace hpo
