@@ -274,7 +274,7 @@ TEST(WatchStudyTest, AGivenReferenceGoesToTheCoordinator) {
   ASSERT_TRUE(WatchStudy(api, 3, options, h.Env()).ok());
   ASSERT_EQ(api.references.size(), 1u);
   EXPECT_EQ(api.references[0], (std::vector<double>{4, 4}));
-  EXPECT_NE(h.out.str().find("hypervolume 7 (reference point [f1 4, f2 4], rule: given), elapsed"),
+  EXPECT_NE(h.out.str().find("hypervolume 7 (reference point [f1 4, f2 4], rule: given), took 5s wall"),
             std::string::npos)
       << h.out.str();
   options.hypervolume = false;
@@ -292,7 +292,7 @@ TEST(WatchStudyTest, TheBarShowsHvAndSaysItsReferencePointOnceAtTheEnd) {
   options.rewrite_line = true;
   ASSERT_TRUE(WatchStudy(api, 3, options, h.Env()).ok());
   const std::string out = h.out.str();
-  EXPECT_NE(out.find("  hv 7  elapsed 5s  completed\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("  hv 7  took 5s wall, 0s compute  completed\n"), std::string::npos) << out;
   EXPECT_TRUE(out.ends_with("\nhv: reference point [f1 4, f2 4], rule: worst + 10% of range\n")) << out;
 }
 
