@@ -18,14 +18,18 @@ warm: a throwaway trainer of the first model runs --warmup steps in every precis
                           with decode (lm): after a prompt of `prompt` tokens fills the preallocated KV cache,
                           the step of the next token at that position, timed repeatedly:
                           <tag>_decode_p50_ms, ..._p99_ms.
-  --mode arch-accuracy  --spec '{"models": [{"tag", "family", "config"}, ...]}': Fashion-MNIST, --epochs
-                        epochs of all 60,000 training images at --batch, AdamW lr 1e-3 (weight decay 0.01
-                        on weight matrices), fp32: <tag>_acc_test and <tag>_acc_sps (images x epochs /
-                        training time).
+  --mode arch-accuracy  --spec '{"models": [{"tag", "family", "config"}, ...]}' and --recipes
+                        '{"<tag>": {"lr", "weight_decay", "schedule", "warmup_fraction",
+                        "label_smoothing"}}' (hpo's knobs; schedule constant, cosine or warmup_cosine,
+                        stepped per optimizer step as hpo's trainer/schedule.cc): Fashion-MNIST, --epochs
+                        epochs of all 60,000 training images at --batch, AdamW (weight decay on weight
+                        matrices), fp32: <tag>_acc_test and <tag>_acc_sps (images x epochs / training
+                        time).
 On failure the line is {"error": "..."} and the exit status 1.
 """
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -41,21 +45,44 @@ import torch_step  # noqa: E402
 class ArchTrainer:
     """One model of torch_models with AdamW and the mean cross-entropy over every output row."""
 
-    def __init__(self, env, spec, precision, seed):
+    def __init__(self, env, spec, precision, seed, recipe=None, total_steps=1):
         torch.manual_seed(seed)
+        recipe = recipe or {}
         self.env, self.precision = env, precision
+        self.smoothing = recipe.get("label_smoothing", 0.0)
         self.model = torch_models.build(spec["family"], spec["config"]).to(env.device)
-        self.opt = torch.optim.AdamW(torch_models.decay_groups(self.model, 0.01), lr=1e-3)
+        lr = recipe.get("lr", 1e-3)
+        self.opt = torch.optim.AdamW(torch_models.decay_groups(self.model, recipe.get("weight_decay", 0.01)),
+                                     lr=lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, schedule(recipe.get("schedule", "constant"), total_steps, recipe.get("warmup_fraction", 0.0)))
         self.scaler = torch.cuda.amp.GradScaler(enabled=precision == "fp16" and env.cuda)
 
     def step(self, x, y):
         self.opt.zero_grad(set_to_none=True)
         with self.env.autocast(self.precision):
             logits = self.model(x)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1),
+                                   label_smoothing=self.smoothing)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
         self.scaler.update()
+        self.sched.step()
+
+
+def schedule(kind, total, warmup_fraction):
+    """The multiplier of the peak rate at optimizer step t (from 0), as hpo's LrSchedule::At."""
+    warmup = min(math.ceil(warmup_fraction * total), total - 1) if kind == "warmup_cosine" else 0
+
+    def at(t):
+        t = min(t, total - 1)
+        if kind == "constant":
+            return 1.0
+        if t < warmup:
+            return (t + 1) / warmup
+        progress = min(1.0, (t - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return at
 
 
 def inputs(env, spec, batch, g):
@@ -124,8 +151,10 @@ def mode_arch(a, env, spec, out):
 
 def mode_arch_accuracy(a, env, spec, out):
     xtr, ytr, xte, yte = torch_step.fashion_mnist(env)
+    recipes = json.loads(a.recipes)
     for m in spec["models"]:
-        t = ArchTrainer(env, m, "fp32", a.seed)
+        steps = -(-xtr.shape[0] // a.batch) * a.epochs
+        t = ArchTrainer(env, m, "fp32", a.seed, recipes.get(m["tag"]), steps)
         train_s = torch_step.train_epochs(env, t, xtr, ytr, a.epochs, a.batch)
         t.model.eval()
         with torch.no_grad():
@@ -147,6 +176,7 @@ def main():
     ap.add_argument("--latency-warmup", type=int, default=50)
     ap.add_argument("--latency-samples", type=int, default=500)
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--recipes", default="{}", help="per model tag, its training recipe (see above)")
     ap.add_argument("--batch", type=int, default=128, help="the batch of --mode arch-accuracy")
     a = ap.parse_args()
 
