@@ -105,9 +105,7 @@ HPO_CPU_CLONES void FloatToBf16(const float* __restrict src, BFloat16* __restric
   for (int64_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, &src[i], sizeof(bits));
-    const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
-    const uint32_t quiet_nan = (bits >> 16) | 0x0040u;
-    dst[i].bits = static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+    dst[i].bits = Bf16BitsFromFloatBits(bits);
   }
 }
 

@@ -32,6 +32,23 @@ inline float DoubleToFloatRoundToOdd(double d) {
 inline uint16_t DoubleToHalfBits(double d) { return FloatToHalfBits(DoubleToFloatRoundToOdd(d)); }
 inline uint16_t DoubleToBf16Bits(double d) { return FloatToBf16Bits(DoubleToFloatRoundToOdd(d)); }
 
+// One fp32 value's bits rounded to nearest even as bf16 bits (NaNs quieted, as half.h's FloatToBf16Bits),
+// written with a select rather than a branch, so that loops over it vectorise.
+inline uint16_t Bf16BitsFromFloatBits(uint32_t bits) {
+  const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (bits >> 16) | 0x0040u;
+  return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+}
+
+// The bf16 <-> fp32 loops inline, for the short rows (a pixel's channels) where a call per row would cost
+// more than the conversion: the same bits as Convert.
+inline void Bf16RowToFloat(const BFloat16* __restrict src, float* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = FloatFromBits(static_cast<uint32_t>(src[i].bits) << 16);
+}
+inline void FloatRowToBf16(const float* __restrict src, BFloat16* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i].bits = Bf16BitsFromFloatBits(FloatBits(src[i]));
+}
+
 // dst[i] = src[i] rounded to To, for i < n; From, To in {float, double, Half, BFloat16}. When From == To the
 // ranges may overlap (a copy); otherwise they must not.
 template <typename From, typename To>

@@ -55,6 +55,9 @@ inline constexpr int64_t kTile = 1024;
 // a thread costs about what the work does). Splits fall on whole tiles, and no result depends on them.
 inline constexpr int64_t kMinParallelElements = int64_t{1} << 16;
 
+// bf16 rows up to this long convert inline (cpu_convert.h's row loops) rather than through Convert's call.
+inline constexpr int64_t kInlineRow = 256;
+
 // Room for one tile of S in its compute type: kTile floats for halves, nothing for float and double.
 template <typename S>
 class TileBuffer {
@@ -72,6 +75,13 @@ const Compute<S>* LoadTile(const S* src, int64_t n, Compute<S>* buf) {
     (void)n;
     (void)buf;
     return src;
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    if (n <= kInlineRow) {
+      Bf16RowToFloat(src, buf, n);
+    } else {
+      Convert(src, buf, n);
+    }
+    return buf;
   } else {
     Convert(src, buf, n);
     return buf;
@@ -94,6 +104,12 @@ template <typename S>
 void StoreTile(const Compute<S>* values, S* dst, int64_t n) {
   if constexpr (kDirect<S>) {
     if (values != dst && n > 0) std::memmove(dst, values, static_cast<size_t>(n) * sizeof(S));
+  } else if constexpr (std::is_same_v<S, BFloat16>) {
+    if (n <= kInlineRow) {
+      FloatRowToBf16(values, dst, n);
+    } else {
+      Convert(values, dst, n);
+    }
   } else {
     Convert(values, dst, n);
   }
