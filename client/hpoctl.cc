@@ -13,6 +13,7 @@
 
 #include "base/credentials.h"
 #include "base/status.h"
+#include "client/analyze.h"
 #include "client/cli.h"
 #include "client/export.h"
 #include "client/format.h"
@@ -74,6 +75,7 @@ class Hpoctl {
   int Pareto(uint64_t study_id, const ParetoArgs& args);
   int Export(uint64_t study_id, const std::string& output);
   int Cancel(uint64_t study_id);
+  int Analyze(uint64_t study_id, const std::string& format, uint32_t trees);
 
  private:
   void PrintError(const Status& status) { *env_.err << "hpoctl: " << status.ToString() << std::endl; }
@@ -300,6 +302,14 @@ int Hpoctl::Cancel(uint64_t study_id) {
   return kExitOk;
 }
 
+int Hpoctl::Analyze(uint64_t study_id, const std::string& format, uint32_t trees) {
+  auto analysis = api_->AnalyzeStudy(study_id, trees);
+  if (!analysis.ok()) return RpcFailed(analysis.status());
+  auto text = FormatAnalysis(*analysis, format);
+  if (!text.ok()) return Usage(text.status());
+  return Emit(*text, "");
+}
+
 }  // namespace
 
 int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
@@ -427,6 +437,28 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   CLI::App* cancel = add_command("cancel", "Cancel a study");
   add_study(cancel);
 
+  std::string analyze_format = "table";
+  uint32_t analyze_trees = 0;
+  CLI::App* analyze = add_command(
+      "analyze", "Print each parameter's importance for each objective and a summary of the Pareto front",
+      "Importance is fANOVA on a random forest fitted by the coordinator to the completed trials: the
+      "
+      "share of an objective's variance over the search space that each parameter's main effect explains
+      "
+      "(each objective's shares sum to 1), with its standard deviation over the trees. The front: its
+      "
+      "trials, hypervolume and reference point, and the best value of each objective. The dashboard shows
+      "
+      "the same numbers. Needs at least 2 completed trials for importance.
+      "
+      "  hpoctl analyze 3 --format json");
+  add_study(analyze);
+  analyze->add_option("--format", analyze_format, "table or json (protobuf's JSON mapping)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  analyze->add_option("--trees", analyze_trees, "Trees of each random forest (default: 64)")
+      ->check(CLI::Range(1, 1024));
+
   CLI::App* token_command = add_command(
       "token", "Print a new random bearer token (32 random bytes, base64url); contacts no coordinator",
       "For example: hpoctl token > hpo.token && chmod 600 hpo.token, then hpo-coordinator\n"
@@ -500,6 +532,7 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   if (pareto->parsed()) return hpoctl.Pareto(study_id, pareto_args);
   if (export_command->parsed()) return hpoctl.Export(study_id, export_output);
   if (cancel->parsed()) return hpoctl.Cancel(study_id);
+  if (analyze->parsed()) return hpoctl.Analyze(study_id, analyze_format, analyze_trees);
   return kExitUsage;
 }
 

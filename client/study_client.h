@@ -42,6 +42,9 @@ class StudyApi {
   virtual Result<v1::Study> CancelStudy(uint64_t study_id) = 0;
   virtual Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) = 0;
   virtual Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id) = 0;
+  // Parameter importance per objective and the front's summary; `trees` 0: the coordinator's default.
+  // UNIMPLEMENTED unless overridden (fakes that do not need it).
+  virtual Result<v1::AnalyzeStudyResponse> AnalyzeStudy(uint64_t study_id, uint32_t trees);
 };
 
 class StudyClient final : public StudyApi {
@@ -60,6 +63,7 @@ class StudyClient final : public StudyApi {
   Result<v1::Study> CancelStudy(uint64_t study_id) override;
   Result<v1::ListTrialsResponse> ListTrials(uint64_t study_id) override;
   Result<v1::GetParetoFrontResponse> GetParetoFront(uint64_t study_id) override;
+  Result<v1::AnalyzeStudyResponse> AnalyzeStudy(uint64_t study_id, uint32_t trees) override;
 
  private:
   // Calls `method` on the stub with a fresh context carrying the deadline.

@@ -50,6 +50,9 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
   grpc::ServerUnaryReactor* GetParetoFront(grpc::CallbackServerContext* context,
                                            const v1::GetParetoFrontRequest* request,
                                            v1::GetParetoFrontResponse* response) override;
+  grpc::ServerUnaryReactor* AnalyzeStudy(grpc::CallbackServerContext* context,
+                                         const v1::AnalyzeStudyRequest* request,
+                                         v1::AnalyzeStudyResponse* response) override;
 
  private:
   Core* const core_;
