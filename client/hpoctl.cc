@@ -441,16 +441,11 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   uint32_t analyze_trees = 0;
   CLI::App* analyze = add_command(
       "analyze", "Print each parameter's importance for each objective and a summary of the Pareto front",
-      "Importance is fANOVA on a random forest fitted by the coordinator to the completed trials: the
-      "
-      "share of an objective's variance over the search space that each parameter's main effect explains
-      "
-      "(each objective's shares sum to 1), with its standard deviation over the trees. The front: its
-      "
-      "trials, hypervolume and reference point, and the best value of each objective. The dashboard shows
-      "
-      "the same numbers. Needs at least 2 completed trials for importance.
-      "
+      "Importance is fANOVA on a random forest fitted by the coordinator to the completed trials: the\n"
+      "share of an objective's variance over the search space that each parameter's main effect explains\n"
+      "(each objective's shares sum to 1), with its standard deviation over the trees. The front: its\n"
+      "trials, hypervolume and reference point, and the best value of each objective. The dashboard shows\n"
+      "the same numbers. Needs at least 2 completed trials for importance.\n"
       "  hpoctl analyze 3 --format json");
   add_study(analyze);
   analyze->add_option("--format", analyze_format, "table or json (protobuf's JSON mapping)")
