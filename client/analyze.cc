@@ -22,18 +22,24 @@ std::string Fixed(double value, int digits) {
 
 std::string Short(double value) { return std::isfinite(value) ? FormatDouble(value) : "-"; }
 
+// The width of UTF-8 `text` on a terminal: its code points (the table's text is all narrow).
+size_t Width(const std::string& text) {
+  return static_cast<size_t>(
+      std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
 // Rows of cells as columns padded to their widest cell, two spaces apart; numbers right-aligned.
 std::string Align(const std::vector<std::vector<std::string>>& rows, size_t left_columns) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], Width(row[c]));
   }
   std::string text;
   for (const auto& row : rows) {
     std::string line;
     for (size_t c = 0; c < row.size(); ++c) {
-      const std::string pad(widths[c] - row[c].size(), ' ');
+      const std::string pad(widths[c] - Width(row[c]), ' ');
       if (c > 0) line += "  ";
       line += c < left_columns ? row[c] + pad : pad + row[c];
     }
