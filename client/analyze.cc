@@ -8,8 +8,6 @@
 #include <map>
 #include <vector>
 
-#include "base/strings.h"
-
 namespace hpo::client {
 namespace {
 
@@ -20,7 +18,13 @@ std::string Fixed(double value, int digits) {
   return buffer;
 }
 
-std::string Short(double value) { return std::isfinite(value) ? FormatDouble(value) : "-"; }
+// Six significant digits, as a table wants them ("-" for none); the JSON has every digit.
+std::string Short(double value) {
+  if (!std::isfinite(value)) return "-";
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
+  return buffer;
+}
 
 // The width of UTF-8 `text` on a terminal: its code points (the table's text is all narrow).
 size_t Width(const std::string& text) {

@@ -17,7 +17,7 @@ namespace hpo::client {
 // The analysis as text: a table of importances (one row per parameter, most important for the first
 // objective first; one column per objective, "importance ±stddev"), then the front (its size,
 // hypervolume and reference, the best value of each objective and its trial, and one row per front
-// trial: number, id, objectives).
+// trial: number, id, objectives), numbers to six significant digits.
 std::string FormatAnalysisTable(const v1::AnalyzeStudyResponse& analysis);
 
 // The analysis in protobuf's JSON mapping (snake_case names, 64-bit integers as strings).
