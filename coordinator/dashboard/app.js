@@ -5,8 +5,9 @@
 // runs, the page polls the JSON API every POLL_MS; the list polls every LIST_POLL_MS. A study's trials are
 // fetched whole once, then only those changed since the last answer (/trials?updated_since=CURSOR), and
 // merged by id; its analysis (/analysis: importance, front, hypervolume history) again only when the
-// number of completed trials changed. The study's analysis views live in plots.js (history, slices),
-// importance.js, parallel.js and curves.js, loaded before this file.
+// number of completed trials changed (at most every ANALYSIS_MS while the study runs). The study's
+// analysis views live in plots.js (history, slices), importance.js, parallel.js and curves.js, loaded
+// before this file; the trials table's filters and the parallel coordinates' brushes decide its rows.
 //
 // Hooks for tests and scripts: every plotted trial is <circle class="trial" data-trial-id="ID">, those
 // on the front also have class "front", infeasible ones (breaking a constraint) class "infeasible"; the
@@ -20,6 +21,8 @@
 
 const POLL_MS = 1500;
 const LIST_POLL_MS = 3000;
+// The analysis (forests fitted on the coordinator) is asked for again at most this often while a study runs.
+const ANALYSIS_MS = 10000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const PLOT = {width: 760, height: 460, left: 78, right: 24, top: 18, bottom: 58};
 
@@ -33,6 +36,7 @@ const state = {
   cursor: 0,           // the trials' change cursor of the last answer
   analysis: null,
   analysisCompleted: -1,  // completed trials when the analysis was fetched
+  analysisAt: 0,          // and when (Date.now())
   views: {},           // the views' own choices (objective shown, ...)
   brushes: {},         // parallel coordinates: axis key -> [low, high] on the axis's [0, 1]
   filters: {state: '', front: false, param: '', min: '', max: ''},
@@ -200,11 +204,13 @@ async function refresh() {
       for (const t of changes.trials) state.trialsById.set(t.id, t);
       state.cursor = changes.cursor;
       let analysisChanged = false;
-      if (study.counts.completed !== state.analysisCompleted) {
+      if (study.counts.completed !== state.analysisCompleted &&
+          (study.state !== 'running' || Date.now() - state.analysisAt >= ANALYSIS_MS)) {
         const analysis = await api(base + '/analysis');
         if (generation !== state.generation) return;
         state.analysis = analysis;
         state.analysisCompleted = study.counts.completed;
+        state.analysisAt = Date.now();
         analysisChanged = true;
       }
       const trials = [...state.trialsById.values()].sort((a, b) => a.number - b.number);
@@ -241,6 +247,7 @@ function navigate() {
   state.cursor = 0;
   state.analysis = null;
   state.analysisCompleted = -1;
+  state.analysisAt = 0;
   state.brushes = {};
   state.viewsDrawn = false;
   const where = route();
