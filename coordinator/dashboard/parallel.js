@@ -1,8 +1,8 @@
 // hpo dashboard: parallel coordinates of the completed trials: one vertical axis per parameter (the
 // spec's order; log-scaled where the parameter is, categories spaced evenly) and per objective, one line
 // per trial, the front's trials drawn on top in the front's colour. Dragging along an axis brushes a
-// range: trials outside any brush are dimmed here and left out of the trials table; a click on an axis
-// clears its brush.
+// range: trials outside any brush are dimmed here and left out of the trials table (which then shows
+// the completed trials in every brushed range); a click on an axis clears its brush.
 //
 // Hooks for tests and scripts: <g class="pc-axis" data-key> ("p:NAME" or "m:NAME"); each trial's
 // <path class="pc-line" data-trial-id data-values='{"p:lr": 0.01, ...}'> (class "front" on the front,
@@ -29,8 +29,10 @@ function parallelAxes(trials) {
   return axes;
 }
 
-// True when trial `t` lies in every brushed range (inactive or missing values lie in none).
+// True when trial `t` lies in every brushed range (inactive or missing values lie in none). With a brush
+// set, only completed trials (those the plot draws) can.
 function inBrushes(t) {
+  if (Object.keys(state.brushes).length > 0 && t.state !== 'completed') return false;
   for (const [key, [lo, hi]] of Object.entries(state.brushes)) {
     const axis = (state.views.pcAxes || []).find((a) => a.key === key);
     if (!axis) continue;
@@ -118,27 +120,9 @@ function renderParallel() {
   $('parallel-clear').hidden = Object.keys(state.brushes).length === 0;
 }
 
-// The axis value at unit position u (numeric axes; a categorical axis gives the nearest choice).
+// The axis value at unit position u (a categorical axis gives the choice whose band holds it).
 function unitToValue(axis, u) {
-  if (axis.categorical) {
-    const n = Math.max(axis.choices.length, 1);
-    return axis.choices[Math.min(n - 1, Math.max(0, Math.floor(u * n)))];
-  }
-  // Invert by bisection: every scale here is monotone.
-  let lo = -1e300;
-  let hi = 1e300;
-  const probe = axis.scale.ticks.map((t) => Number(t.label)).filter((v) => isFinite(v));
-  if (probe.length >= 2) {
-    const a = Math.min(...probe);
-    const b = Math.max(...probe);
-    const ua = axis.scale.at(a);
-    const ub = axis.scale.at(b);
-    if (ub !== ua) {
-      if (axis.label.endsWith('(log)')) return Math.pow(10, Math.log10(a) + (u - ua) / (ub - ua) * (Math.log10(b) - Math.log10(a)));
-      return a + (u - ua) / (ub - ua) * (b - a);
-    }
-  }
-  return (lo + hi) / 2;
+  return axis.scale.value(u);
 }
 
 function startBrush(event, axis, node, py, innerH) {

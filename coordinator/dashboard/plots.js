@@ -24,13 +24,15 @@ function specParameters(study) {
   });
 }
 
-// A scale for a parameter's values: position in [0, 1] of a value, and tick values with labels.
+// A scale for a parameter's values: position in [0, 1] of a value (at), the value at a position (value;
+// for a categorical, the choice whose band holds it), and tick values with labels.
 function parameterScale(param, values) {
   if (param.kind === 'categorical') {
     const n = Math.max(param.choices.length, 1);
     const index = (v) => param.choices.indexOf(String(v));
     return {
       at: (v) => (index(v) + 0.5) / n,
+      value: (u) => param.choices[Math.min(n - 1, Math.max(0, Math.floor(u * n)))],
       ticks: param.choices.map((c, i) => ({at: (i + 0.5) / n, label: c})),
       valid: (v) => index(v) >= 0,
     };
@@ -50,14 +52,14 @@ function parameterScale(param, values) {
     const out = [];
     for (let e = Math.ceil(l0 - 1e-9); e <= l1 + 1e-9; e++) out.push({at: at(Math.pow(10, e)), label: fmt(Math.pow(10, e))});
     if (out.length < 2) out.push({at: 0, label: fmt(low)}, {at: 1, label: fmt(high)});
-    return {at, ticks: out, valid: (v) => typeof v === 'number' && v > 0};
+    return {at, value: (u) => Math.pow(10, l0 + u * span), ticks: out, valid: (v) => typeof v === 'number' && v > 0};
   }
   if (!(high > low)) {
     low -= 1;
     high += 1;
   }
   const at = (v) => (v - low) / (high - low);
-  return {at, ticks: ticks(low, high, 5).map((v) => ({at: at(v), label: fmt(v)})),
+  return {at, value: (u) => low + u * (high - low), ticks: ticks(low, high, 5).map((v) => ({at: at(v), label: fmt(v)})),
     valid: (v) => typeof v === 'number' && isFinite(v)};
 }
 
@@ -100,7 +102,7 @@ function frame(node, box, xTicks, yTicks, xLabel, yLabel) {
 // A linear scale over numbers (with a margin), as [0, 1] positions and ticks.
 function valueScale(values, count) {
   const [low, high] = domain(values.length ? values : [0, 1]);
-  return {at: (v) => (v - low) / (high - low), ticks: ticks(low, high, count).map((v) => ({at: (v - low) / (high - low), label: fmt(v)}))};
+  return {at: (v) => (v - low) / (high - low), value: (u) => low + u * (high - low), ticks: ticks(low, high, count).map((v) => ({at: (v - low) / (high - low), label: fmt(v)}))};
 }
 
 function objectiveValue(t, name) {

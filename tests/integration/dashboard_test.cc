@@ -785,6 +785,35 @@ TEST_F(DashboardTest, AnalysisViewsPlotTheApisNumbers) {
   EXPECT_EQ(table_ids(), in_range);
   Evaluate("hpoBrush('m:loss', null)");
   EXPECT_EQ(table_ids().size(), static_cast<size_t>(trials.trials_size()));
+  // A drag with the pointer along the loss axis, from its top to its middle, brushes that range: the
+  // trials left, in the plot and in the table, are exactly those whose loss lies in it.
+  const auto dragged = Evaluate(R"JS((() => {
+    const hit = document.querySelector('#parallel-plot g.pc-axis[data-key="m:loss"] rect.pc-hit');
+    const r = hit.getBoundingClientRect();
+    const x = r.x + r.width / 2;
+    hit.dispatchEvent(new PointerEvent('pointerdown', {clientX: x, clientY: r.y + 1, bubbles: true}));
+    window.dispatchEvent(new PointerEvent('pointermove', {clientX: x, clientY: r.y + r.height / 2}));
+    window.dispatchEvent(new PointerEvent('pointerup', {clientX: x, clientY: r.y + r.height / 2}));
+    const b = document.querySelector('#parallel-plot rect.pc-brush[data-key="m:loss"]');
+    return {low: Number(b.dataset.low), high: Number(b.dataset.high),
+      ids: [...document.querySelectorAll('#parallel-plot path.pc-line:not(.dimmed)')]
+          .map(p => Number(p.dataset.trialId))};
+  })())JS");
+  const auto& drag = dragged.struct_value().fields();
+  const double drag_low = drag.at("low").number_value(), drag_high = drag.at("high").number_value();
+  EXPECT_LT(drag_low, drag_high);
+  std::set<double> in_drag;
+  for (const v1::Trial& t : trials.trials()) {
+    const double v = t.state() == v1::TRIAL_COMPLETED ? t.metrics().at("loss") : -1;
+    if (t.state() == v1::TRIAL_COMPLETED && v >= drag_low && v <= drag_high)
+      in_drag.insert(static_cast<double>(t.id()));
+  }
+  std::set<double> dragged_ids;
+  for (const auto& v : drag.at("ids").list_value().values()) dragged_ids.insert(v.number_value());
+  EXPECT_EQ(dragged_ids, in_drag);
+  EXPECT_EQ(table_ids(), in_drag);
+  Evaluate("document.getElementById('parallel-clear').click(); true");
+  EXPECT_EQ(table_ids().size(), static_cast<size_t>(trials.trials_size()));
 
   // Learning curves: each trial's reported steps, pruned ones marked.
   const auto curves = Evaluate(
