@@ -75,7 +75,7 @@ class Hpoctl {
   int Pareto(uint64_t study_id, const ParetoArgs& args);
   int Export(uint64_t study_id, const std::string& output);
   int Cancel(uint64_t study_id);
-  int Analyze(uint64_t study_id, const std::string& format, uint32_t trees);
+  int Analyze(uint64_t study_id, const std::string& format, uint32_t trees, const std::string& output);
 
  private:
   void PrintError(const Status& status) { *env_.err << "hpoctl: " << status.ToString() << std::endl; }
@@ -302,12 +302,12 @@ int Hpoctl::Cancel(uint64_t study_id) {
   return kExitOk;
 }
 
-int Hpoctl::Analyze(uint64_t study_id, const std::string& format, uint32_t trees) {
+int Hpoctl::Analyze(uint64_t study_id, const std::string& format, uint32_t trees, const std::string& output) {
   auto analysis = api_->AnalyzeStudy(study_id, trees);
   if (!analysis.ok()) return RpcFailed(analysis.status());
   auto text = FormatAnalysis(*analysis, format);
   if (!text.ok()) return Usage(text.status());
-  return Emit(*text, "");
+  return Emit(*text, output);
 }
 
 }  // namespace
@@ -439,6 +439,7 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
 
   std::string analyze_format = "table";
   uint32_t analyze_trees = 0;
+  std::string analyze_output;
   CLI::App* analyze = add_command(
       "analyze", "Print each parameter's importance for each objective and a summary of the Pareto front",
       "Importance is fANOVA on a random forest fitted by the coordinator to the completed trials: the\n"
@@ -453,6 +454,7 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       ->capture_default_str();
   analyze->add_option("--trees", analyze_trees, "Trees of each random forest (default: 64)")
       ->check(CLI::Range(1, 1024));
+  analyze->add_option("-o,--output", analyze_output, "Write to this file instead of stdout");
 
   CLI::App* token_command = add_command(
       "token", "Print a new random bearer token (32 random bytes, base64url); contacts no coordinator",
@@ -527,7 +529,7 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   if (pareto->parsed()) return hpoctl.Pareto(study_id, pareto_args);
   if (export_command->parsed()) return hpoctl.Export(study_id, export_output);
   if (cancel->parsed()) return hpoctl.Cancel(study_id);
-  if (analyze->parsed()) return hpoctl.Analyze(study_id, analyze_format, analyze_trees);
+  if (analyze->parsed()) return hpoctl.Analyze(study_id, analyze_format, analyze_trees, analyze_output);
   return kExitUsage;
 }
 

@@ -13,6 +13,8 @@
 //                                 [--format table|csv|json|svg] [-o FILE]
 //     export STUDY                study, spec, trials and front as one JSON document [-o FILE]
 //     cancel STUDY                cancel it
+//     analyze STUDY               each parameter's importance per objective and the front's summary
+//                                 [--format table|json] [--trees N] [-o FILE]
 //
 // RunHpoctl blocks the calling thread until the command is done. It keeps no state between calls; the
 // HpoctlEnv's members are borrowed and must outlive the call.

@@ -12,7 +12,8 @@
 //   GET /api/v1/studies/{id}/front         {"objectives": [...], "trial_ids": [...], "trials": [...]}
 //   GET /api/v1/studies/{id}/analysis      AnalyzeStudy's answer (AnalysisJson)
 //
-// Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront).
+// Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront,
+// AnalyzeStudy).
 // Errors are JSON {"error": "..."} naming what is wrong: 400 for an id that is not a positive integer,
 // 404 for an unknown study or path, 405 for a method other than GET or HEAD, 401 without the token, 403
 // for the worker token (it may call WorkerService only).

@@ -546,6 +546,11 @@ TEST(HpoctlTest, AnalyzePrintsImportanceAndTheFrontAsATableOrJson) {
   Hpoctl json;
   ASSERT_EQ(json({"analyze", "3", "--format", "json", "--trees", "16"}), kExitOk) << json.err;
   EXPECT_EQ(json.coordinator.analyzed_trees, 16u);
+  hpo::testing::TempDir dir;
+  Hpoctl to_file;
+  ASSERT_EQ(to_file({"analyze", "3", "-o", dir.File("analysis.txt")}), kExitOk) << to_file.err;
+  EXPECT_EQ(ReadFile(dir.File("analysis.txt")), table.out);
+  EXPECT_EQ(to_file.out, "");
   v1::AnalyzeStudyResponse parsed;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &parsed).ok()) << json.out;
   EXPECT_EQ(parsed.importance(1).parameters(1).importance(), 0.75);
