@@ -11,9 +11,10 @@
 //
 // Hooks for tests and scripts: every plotted trial is <circle class="trial" data-trial-id="ID">, those
 // on the front also have class "front", infeasible ones (breaking a constraint) class "infeasible"; the
-// front's step line is <path class="front-line">; the trials
-// table is #trials-table (rows tr[data-trial-id]; #filter-count says how many of how many it shows); #trial-count and #progress carry data-completed,
-// data-pruned, data-failed, data-running and data-max; <body data-ready="true"> once the first view is drawn.
+// front's step line is <path class="front-line">; the trials table is #trials-table (rows
+// tr[data-trial-id]; #filter-count carries data-shown and data-total); #trial-count and #progress carry
+// data-completed, data-pruned, data-failed, data-running and data-max; <body data-ready="true"> once the
+// first view is drawn.
 //
 // Pruned trials (stopped early by the study's pruner) are done, not failed: they count as finished, in
 // their own (amber) colour.
