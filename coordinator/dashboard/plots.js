@@ -182,7 +182,8 @@ function renderHypervolumeHistory() {
   const maxNumber = Math.max(...state.trials.map((t) => t.number), 1);
   const xs = {at: (n) => n / maxNumber, ticks: ticks(0, maxNumber, 8).map((n) => ({at: n / maxNumber, label: fmt(n)}))};
   const ys = valueScale(history.map((h) => h[1]).concat([0]), 5);
-  const {px, py} = frame(node, WIDE, xs.ticks, ys.ticks, 'trial number', 'hypervolume of the front');
+  const {px, py} = frame(node, Object.assign({}, WIDE, {height: 220}), xs.ticks, ys.ticks, 'trial number',
+      'hypervolume');
   let d = '';
   history.forEach(([n, v], i) => {
     d += (i === 0 ? 'M' + px(xs.at(n)) : 'H' + px(xs.at(n))) + (i === 0 ? ',' + py(ys.at(v)) : 'V' + py(ys.at(v)));
