@@ -12,6 +12,7 @@
 
 #include "base/credentials.h"
 #include "base/status.h"
+#include "client/analyze.h"
 #include "client/cli.h"
 #include "client/export.h"
 #include "client/format.h"
@@ -68,6 +69,7 @@ class Hpoctl {
   int Cancel(uint64_t study_id);
   int Delete(uint64_t study_id, bool force);
   int Workers(bool all, const std::string& format);
+  int Analyze(uint64_t study_id, const std::string& format, uint32_t trees, const std::string& output);
 
  private:
   // "hpoctl: CODE: message"; the message alone when it says the coordinator gave no answer ("cannot
@@ -321,6 +323,14 @@ int Hpoctl::Workers(bool all, const std::string& format) {
   return Emit(FormatWorkersTable(*workers, env_.clock->NowMs()), "");
 }
 
+int Hpoctl::Analyze(uint64_t study_id, const std::string& format, uint32_t trees, const std::string& output) {
+  auto analysis = api_->AnalyzeStudy(study_id, trees);
+  if (!analysis.ok()) return RpcFailed(analysis.status());
+  auto text = FormatAnalysis(*analysis, format);
+  if (!text.ok()) return Usage(text.status());
+  return Emit(*text, output);
+}
+
 }  // namespace
 
 int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
@@ -478,6 +488,25 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
 
+  std::string analyze_format = "table";
+  uint32_t analyze_trees = 0;
+  std::string analyze_output;
+  CLI::App* analyze = add_command(
+      "analyze", "Print each parameter's importance for each objective and a summary of the Pareto front",
+      "Importance is fANOVA on a random forest fitted by the coordinator to the completed trials: the\n"
+      "share of an objective's variance over the search space that each parameter's main effect explains\n"
+      "(each objective's shares sum to 1), with its standard deviation over the trees. The front: its\n"
+      "trials, hypervolume and reference point, and the best value of each objective. The dashboard shows\n"
+      "the same numbers. Needs at least 2 completed trials for importance.\n"
+      "  hpoctl analyze 3 --format json");
+  add_study(analyze);
+  analyze->add_option("--format", analyze_format, "table or json (protobuf's JSON mapping)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  analyze->add_option("--trees", analyze_trees, "Trees of each random forest (default: 64)")
+      ->check(CLI::Range(1, 1024));
+  analyze->add_option("-o,--output", analyze_output, "Write to this file instead of stdout");
+
   CLI::App* token_command = add_command(
       "token", "Print a new random bearer token (32 random bytes, base64url); contacts no coordinator",
       "For example: hpoctl token > hpo.token && chmod 600 hpo.token, then hpo-coordinator\n"
@@ -562,6 +591,7 @@ int RunHpoctl(int argc, const char* const* argv, const HpoctlEnv& env) {
   if (cancel->parsed()) return hpoctl.Cancel(study_id);
   if (delete_command->parsed()) return hpoctl.Delete(study_id, delete_force);
   if (workers_command->parsed()) return hpoctl.Workers(workers_all, workers_format);
+  if (analyze->parsed()) return hpoctl.Analyze(study_id, analyze_format, analyze_trees, analyze_output);
   return kExitUsage;
 }
 

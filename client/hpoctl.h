@@ -16,6 +16,8 @@
 //     cancel STUDY                cancel it
 //     delete STUDY                delete it and its trials (a running one only with --force)
 //     workers                     the coordinator's workers: labels, device, slots in use, live or lost
+//     analyze STUDY               each parameter's importance per objective and the front's summary
+//                                 [--format table|json] [--trees N] [-o FILE]
 //
 // RunHpoctl blocks the calling thread until the command is done. It keeps no state between calls; the
 // HpoctlEnv's members are borrowed and must outlive the call.

@@ -114,4 +114,15 @@ Result<v1::ListWorkersResponse> StudyClient::ListWorkers(bool all) {
   return Call<v1::ListWorkersResponse>(&v1::StudyService::Stub::ListWorkers, request);
 }
 
+Result<v1::AnalyzeStudyResponse> StudyApi::AnalyzeStudy(uint64_t, uint32_t) {
+  return UnimplementedError("AnalyzeStudy is not implemented by this client");
+}
+
+Result<v1::AnalyzeStudyResponse> StudyClient::AnalyzeStudy(uint64_t study_id, uint32_t trees) {
+  v1::AnalyzeStudyRequest request;
+  request.set_study_id(study_id);
+  request.set_trees(trees);
+  return Call<v1::AnalyzeStudyResponse>(&v1::StudyService::Stub::AnalyzeStudy, request);
+}
+
 }  // namespace hpo::client

@@ -51,6 +51,9 @@ class StudyApi {
   virtual Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t study_id, bool force);
   // With `all`, also the workers not heard from since the coordinator started. Default: UNIMPLEMENTED.
   virtual Result<v1::ListWorkersResponse> ListWorkers(bool all);
+  // Parameter importance per objective and the front's summary; `trees` 0: the coordinator's default.
+  // UNIMPLEMENTED unless overridden (fakes that do not need it).
+  virtual Result<v1::AnalyzeStudyResponse> AnalyzeStudy(uint64_t study_id, uint32_t trees);
 };
 
 class StudyClient final : public StudyApi {
@@ -74,6 +77,7 @@ class StudyClient final : public StudyApi {
                                                     const std::vector<double>& reference_point = {}) override;
   Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t study_id, bool force) override;
   Result<v1::ListWorkersResponse> ListWorkers(bool all) override;
+  Result<v1::AnalyzeStudyResponse> AnalyzeStudy(uint64_t study_id, uint32_t trees) override;
 
  private:
   // Calls `method` on the stub with a fresh context carrying the deadline.

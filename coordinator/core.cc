@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "coordinator/front_hypervolume.h"
+#include "coordinator/analysis.h"
 #include "coordinator/spec.h"
 #include "search/pareto.h"
 
@@ -346,6 +347,51 @@ Result<std::vector<v1::Trial>> Core::ListTrials(uint64_t study_id) {
     trials.push_back(std::move(record.trial));
   }
   return trials;
+}
+
+Result<TrialPage> Core::ListTrials(uint64_t study_id, const TrialQuery& query) {
+  HPO_ASSIGN_OR_RETURN(storage::StudyRecord study, store_->GetStudy(study_id));
+  HPO_ASSIGN_OR_RETURN(storage::TrialChanges changes, store_->ListTrialsSince(study_id, query.updated_since));
+  TrialPage page;
+  page.cursor = changes.cursor;
+  page.trials.reserve(changes.trials.size());
+  for (auto& record : changes.trials) {
+    MarkViolated(study.study.spec(), record.trial);
+    if (query.include_history) *record.trial.mutable_history() = std::move(record.history);
+    page.trials.push_back(std::move(record.trial));
+  }
+  return page;
+}
+
+Result<v1::AnalyzeStudyResponse> Core::AnalyzeStudy(uint64_t study_id, uint32_t trees) {
+  AnalysisOptions options;
+  if (trees != 0) options.trees = trees;
+  HPO_ASSIGN_OR_RETURN(storage::StudyRecord study, store_->GetStudy(study_id));
+  HPO_ASSIGN_OR_RETURN(std::vector<storage::TrialRecord> records, store_->ListTrials(study_id));
+  CachedAnalysis key;
+  key.trees = options.trees;
+  for (const auto& record : records) {
+    if (record.trial.state() != v1::TRIAL_COMPLETED) continue;
+    ++key.completed;
+    key.last_completed = std::max(key.last_completed, record.change_seq);
+  }
+  {
+    std::lock_guard lock(analysis_mu_);
+    auto it = analyses_.find(study_id);
+    if (it != analyses_.end() && it->second.trees == key.trees && it->second.completed == key.completed &&
+        it->second.last_completed == key.last_completed)
+      return it->second.response;
+  }
+  std::vector<v1::Trial> trials;
+  trials.reserve(records.size());
+  for (auto& record : records) {
+    MarkViolated(study.study.spec(), record.trial);
+    trials.push_back(std::move(record.trial));
+  }
+  HPO_ASSIGN_OR_RETURN(key.response, AnalyzeTrials(study.study.spec(), trials, options));
+  std::lock_guard lock(analysis_mu_);
+  analyses_[study_id] = key;
+  return key.response;
 }
 
 Result<v1::GetParetoFrontResponse> Core::GetParetoFront(uint64_t study_id, bool include_infeasible,

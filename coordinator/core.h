@@ -39,6 +39,17 @@
 
 namespace hpo::coordinator {
 
+// Which trials ListTrials answers.
+struct TrialQuery {
+  uint64_t updated_since = 0;    // only those changed after this cursor (TrialPage.cursor); 0: all
+  bool include_history = false;  // fill in Trial.history (every step reported)
+};
+
+struct TrialPage {
+  std::vector<v1::Trial> trials;  // by number
+  uint64_t cursor = 0;            // ask with updated_since = cursor for the trials changed since
+};
+
 struct CoreOptions {
   const Clock* clock = SystemClock::Default();  // must outlive the Core
   uint32_t heartbeat_ms = 1000;                 // told to workers at registration
@@ -63,6 +74,12 @@ class Core {
   // cancelled first (committed), as by CancelStudy. NOT_FOUND for an unknown study.
   Result<v1::DeleteStudyResponse> DeleteStudy(uint64_t study_id, bool force);
   Result<std::vector<v1::Trial>> ListTrials(uint64_t study_id);
+  // The trials `query` asks for, with the cursor to ask with next (storage::Store::ListTrialsSince).
+  Result<TrialPage> ListTrials(uint64_t study_id, const TrialQuery& query);
+  // Importance of each parameter for each objective and the front's summary (coordinator/analysis.h),
+  // with `trees` trees per forest (0: 64). Kept per study until its completed trials change, so that
+  // pollers do not refit the forests. Runs on the caller's thread, not under the mutex.
+  Result<v1::AnalyzeStudyResponse> AnalyzeStudy(uint64_t study_id, uint32_t trees = 0);
   // Trials come with Trial.violated filled in from the study's constraints.
   // The front of the completed trials that break no constraint (with `include_infeasible`, of them all),
   // with its hypervolume over `reference_point` (empty: the rule of SetFrontHypervolume,
@@ -181,6 +198,15 @@ class Core {
   std::set<uint64_t> dirty_;    // GUARDED_BY(mu_); studies whose optimizer moved since the last seal
   uint64_t generation_ = 0;     // GUARDED_BY(mu_); Load() count: a fit from before a reload is dropped
   std::function<void()> work_listener_;
+  // The last analysis of each study, with what it was computed from.
+  struct CachedAnalysis {
+    uint32_t trees = 0;
+    size_t completed = 0;         // completed trials then
+    uint64_t last_completed = 0;  // the largest change sequence among them
+    v1::AnalyzeStudyResponse response;
+  };
+  std::mutex analysis_mu_;
+  std::map<uint64_t, CachedAnalysis> analyses_;  // GUARDED_BY(analysis_mu_)
   std::unique_ptr<GroupCommitter> committer_;
   // Declared last, destroyed first: its running fit may still take mu_ and reach the runners.
   std::unique_ptr<Fitter> fitter_;

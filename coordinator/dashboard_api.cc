@@ -188,8 +188,10 @@ Result<uint64_t> ParseStudyId(std::string_view text) {
 std::string HypervolumeJson(const v1::GetParetoFrontResponse& front) {
   if (!front.has_hypervolume()) return "null";
   std::string json = "{\"value\":" + Number(front.hypervolume()) + ",\"reference\":[";
-  for (int k = 0; k < front.reference_point_size(); ++k)
-    json += (k > 0 ? "," : "") + Number(front.reference_point(k));
+  for (int k = 0; k < front.reference_point_size(); ++k) {
+    if (k > 0) json += ',';
+    json += Number(front.reference_point(k));
+  }
   return json + "],\"rule\":" + JsonQuote(front.reference_rule()) +
          ",\"completed\":" + std::to_string(front.considered_trials()) + "}";
 }
@@ -219,7 +221,7 @@ std::string StudySummaryJson(const v1::Study& study) {
   return json;
 }
 
-std::string TrialJson(const v1::Trial& trial) {
+std::string TrialJson(const v1::Trial& trial, bool history) {
   std::string json = "{\"id\":" + std::to_string(trial.id()) +
                      ",\"number\":" + std::to_string(trial.number()) + ",\"state\":\"" +
                      std::string(TrialStateName(trial.state())) + "\"";
@@ -250,7 +252,61 @@ std::string TrialJson(const v1::Trial& trial) {
   } else {
     json += ",\"progress\":null";
   }
+  if (history) {
+    json += ",\"history\":[";
+    for (int i = 0; i < trial.history().steps_size(); ++i) {
+      const v1::TrialProgress& step = trial.history().steps(i);
+      json += (i > 0 ? ",{\"step\":" : "{\"step\":") + std::to_string(step.step()) +
+              ",\"metrics\":" + MetricsJson(step.metrics()) + "}";
+    }
+    json += ']';
+  }
   return json + "}";
+}
+
+std::string AnalysisJson(const v1::AnalyzeStudyResponse& analysis) {
+  const auto numbers = [](const auto& values) {
+    std::string json = "[";
+    for (int i = 0; i < values.size(); ++i) {
+      if (i > 0) json += ',';
+      json += Number(static_cast<double>(values[i]));
+    }
+    json += ']';
+    return json;
+  };
+  std::string json = "{\"method\":" + JsonQuote(analysis.method()) +
+                     ",\"objectives\":" + ObjectivesJson(analysis.objectives()) + ",\"importance\":[";
+  for (int k = 0; k < analysis.importance_size(); ++k) {
+    const v1::ObjectiveImportance& objective = analysis.importance(k);
+    json += (k > 0 ? ",{\"objective\":" : "{\"objective\":") + JsonQuote(objective.objective()) +
+            ",\"trials\":" + std::to_string(objective.trials()) + ",\"parameters\":[";
+    for (int i = 0; i < objective.parameters_size(); ++i) {
+      const v1::ParameterImportance& p = objective.parameters(i);
+      json += (i > 0 ? ",{\"parameter\":" : "{\"parameter\":") + JsonQuote(p.parameter()) +
+              ",\"importance\":" + Number(p.importance()) + ",\"stddev\":" + Number(p.stddev()) + "}";
+    }
+    json += "]}";
+  }
+  const v1::FrontSummary& front = analysis.front();
+  json += "],\"front\":{\"trials\":[";
+  for (int i = 0; i < front.trials_size(); ++i) {
+    const v1::FrontTrialSummary& t = front.trials(i);
+    json += (i > 0 ? ",{\"id\":" : "{\"id\":") + std::to_string(t.trial_id()) +
+            ",\"number\":" + std::to_string(t.number()) + ",\"objectives\":" + numbers(t.objectives()) + "}";
+  }
+  json += "],\"hypervolume\":" + Number(front.hypervolume()) +
+          ",\"reference\":" + numbers(front.reference()) + ",\"best\":" + numbers(front.best()) +
+          ",\"best_trial_ids\":[";
+  for (int k = 0; k < front.best_trial_ids_size(); ++k) {
+    json += (k > 0 ? "," : "") + std::to_string(front.best_trial_ids(k));
+  }
+  json += "],\"completed\":" + std::to_string(front.completed()) +
+          ",\"infeasible\":" + std::to_string(front.infeasible()) + ",\"history\":[";
+  for (int i = 0; i < front.history_size(); ++i) {
+    json += (i > 0 ? ",[" : "[") + std::to_string(front.history(i).number()) + "," +
+            Number(front.history(i).hypervolume()) + "]";
+  }
+  return json + "]}}";
 }
 
 std::string RenderMetrics(const CoordinatorMetrics& metrics) {
@@ -427,9 +483,11 @@ HttpResponse DashboardApi::Route(const HttpRequest& request) {
   if (!id.ok()) return ErrorOf(id.status());
   if (slash == std::string_view::npos) return Study(*id);
   const std::string_view what = rest.substr(slash + 1);
-  if (what == "trials") return Trials(*id);
+  if (what == "trials") return Trials(*id, query);
   if (what == "front") return Front(*id);
-  return JsonError(404, "no such path: " + std::string(path) + " (a study has /trials and /front)");
+  if (what == "analysis") return Analysis(*id);
+  return JsonError(404,
+                   "no such path: " + std::string(path) + " (a study has /trials, /front and /analysis)");
 }
 
 HttpResponse DashboardApi::Studies() {
@@ -459,15 +517,35 @@ HttpResponse DashboardApi::Study(uint64_t id) {
   return Json(200, json + "}");
 }
 
-HttpResponse DashboardApi::Trials(uint64_t id) {
-  auto trials = core_->ListTrials(id);
-  if (!trials.ok()) return ErrorOf(trials.status());
-  std::string json = "{\"trials\":[";
-  for (size_t i = 0; i < trials->size(); ++i) {
-    if (i > 0) json += ',';
-    json += TrialJson((*trials)[i]);
+HttpResponse DashboardApi::Trials(uint64_t id, std::string_view query) {
+  TrialQuery trial_query;
+  if (auto since = QueryParam(query, "updated_since")) {
+    const auto [end, error] =
+        std::from_chars(since->data(), since->data() + since->size(), trial_query.updated_since);
+    if (since->empty() || error != std::errc() || end != since->data() + since->size()) {
+      return JsonError(400, "updated_since: \"" + *since + "\" is not a cursor (a non-negative integer)");
+    }
   }
-  return Json(200, json + "]}");
+  if (auto history = QueryParam(query, "history")) {
+    if (*history != "0" && *history != "1") {
+      return JsonError(400, "history: \"" + *history + "\" is neither 0 nor 1");
+    }
+    trial_query.include_history = *history == "1";
+  }
+  auto page = core_->ListTrials(id, trial_query);
+  if (!page.ok()) return ErrorOf(page.status());
+  std::string json = "{\"trials\":[";
+  for (size_t i = 0; i < page->trials.size(); ++i) {
+    if (i > 0) json += ',';
+    json += TrialJson(page->trials[i], trial_query.include_history);
+  }
+  return Json(200, json + "],\"cursor\":" + std::to_string(page->cursor) + "}");
+}
+
+HttpResponse DashboardApi::Analysis(uint64_t id) {
+  auto analysis = core_->AnalyzeStudy(id);
+  if (!analysis.ok()) return ErrorOf(analysis.status());
+  return Json(200, AnalysisJson(*analysis));
 }
 
 HttpResponse DashboardApi::Front(uint64_t id) {

@@ -6,13 +6,16 @@
 //   GET /metrics                           Prometheus text format 0.0.4 (RenderMetrics)
 //   GET /api/v1/studies                    {"studies": [summary, ...]}
 //   GET /api/v1/studies/{id}               summary + "spec" (the study file's JSON) + "hypervolume"
-//   GET /api/v1/studies/{id}/trials        {"trials": [trial, ...]} by number
+//   GET /api/v1/studies/{id}/trials        {"trials": [trial, ...], "cursor": n} by number
+//       ?updated_since=n                   only the trials changed after cursor n (an earlier answer's)
+//       &history=1                         each trial with "history": [{"step", "metrics"}, ...]
 //   GET /api/v1/studies/{id}/front         {"objectives": [...], "trial_ids": [...], "trials": [...],
 //                                           "hypervolume": ...}
+//   GET /api/v1/studies/{id}/analysis      AnalyzeStudy's answer (AnalysisJson)
 //   GET /api/v1/workers                    {"lost_after_ms": N, "workers": [worker, ...]} (WorkersJson)
 //
 // Everything is read through the Core's read API (ListStudies, GetStudy, ListTrials, GetParetoFront,
-// ListWorkers).
+// AnalyzeStudy, ListWorkers).
 // Errors are JSON {"error": "..."} naming what is wrong: 400 for an id that is not a positive integer,
 // 404 for an unknown study or path, 405 for a method other than GET or HEAD, 401 without the token, 403
 // for the worker token (it may call WorkerService only).
@@ -78,10 +81,16 @@ std::string HypervolumeJson(const v1::GetParetoFrontResponse& front);
 
 // JSON of the API (see the class comment for where each appears).
 std::string StudySummaryJson(const v1::Study& study);
-std::string TrialJson(const v1::Trial& trial);
+// With `history`, the trial's step history too ("history": [{"step": 1, "metrics": {...}}, ...]).
+std::string TrialJson(const v1::Trial& trial, bool history = false);
 // {"lost_after_ms": N, "workers": [{"id", "name", "device", "labels": {...}, "slots", "slots_in_use",
 // "registered_ms", "last_heartbeat_ms", "state": "live" | "lost"}, ...]}
 std::string WorkersJson(const v1::ListWorkersResponse& workers);
+// {"method", "objectives": [...], "importance": [{"objective", "trials", "parameters": [{"parameter",
+// "importance", "stddev"}, ...]}, ...], "front": {"trials": [{"id", "number", "objectives": [...]}, ...],
+// "hypervolume", "reference", "best", "best_trial_ids", "completed", "infeasible", "history": [[number,
+// hypervolume], ...]}}: the fields of v1::AnalyzeStudyResponse, numbers as numbers.
+std::string AnalysisJson(const v1::AnalyzeStudyResponse& analysis);
 
 class DashboardApi {
  public:
@@ -96,7 +105,8 @@ class DashboardApi {
   HttpResponse Route(const HttpRequest& request);
   HttpResponse Studies();
   HttpResponse Study(uint64_t id);
-  HttpResponse Trials(uint64_t id);
+  HttpResponse Trials(uint64_t id, std::string_view query);
+  HttpResponse Analysis(uint64_t id);
   HttpResponse Front(uint64_t id);
   HttpResponse Workers(std::string_view query);
   HttpResponse Metrics();

@@ -92,9 +92,22 @@ grpc::ServerUnaryReactor* StudyServiceImpl::ListTrials(grpc::CallbackServerConte
                                                        v1::ListTrialsResponse* response) {
   if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kRead, "StudyService.ListTrials"))
     return refused;
-  auto trials = core_->ListTrials(request->study_id());
-  if (trials.ok()) response->mutable_trials()->Assign(trials->begin(), trials->end());
-  return Answer(context, trials.status());
+  auto page = core_->ListTrials(request->study_id(), {.updated_since = request->updated_since(),
+                                                      .include_history = request->include_history()});
+  if (page.ok()) {
+    response->mutable_trials()->Assign(std::make_move_iterator(page->trials.begin()),
+                                       std::make_move_iterator(page->trials.end()));
+    response->set_cursor(page->cursor);
+  }
+  return Answer(context, page.status());
+}
+
+grpc::ServerUnaryReactor* StudyServiceImpl::AnalyzeStudy(grpc::CallbackServerContext* context,
+                                                         const v1::AnalyzeStudyRequest* request,
+                                                         v1::AnalyzeStudyResponse* response) {
+  if (grpc::ServerUnaryReactor* refused = Refused(auth_, context, Access::kRead, "StudyService.AnalyzeStudy"))
+    return refused;
+  return AnswerWith(context, core_->AnalyzeStudy(request->study_id(), request->trees()), response);
 }
 
 grpc::ServerUnaryReactor* StudyServiceImpl::GetParetoFront(grpc::CallbackServerContext* context,

@@ -56,6 +56,9 @@ class StudyServiceImpl final : public v1::StudyService::CallbackService {
   grpc::ServerUnaryReactor* ListWorkers(grpc::CallbackServerContext* context,
                                         const v1::ListWorkersRequest* request,
                                         v1::ListWorkersResponse* response) override;
+  grpc::ServerUnaryReactor* AnalyzeStudy(grpc::CallbackServerContext* context,
+                                         const v1::AnalyzeStudyRequest* request,
+                                         v1::AnalyzeStudyResponse* response) override;
 
  private:
   Core* const core_;

@@ -74,6 +74,15 @@ ALTER TABLE trials ADD COLUMN progress BLOB NOT NULL DEFAULT x'';
 ALTER TABLE trials ADD COLUMN history BLOB NOT NULL DEFAULT x'';
 ALTER TABLE studies ADD COLUMN error TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3 -> 4: each trial's change sequence: the value of a counter, shared by every trial of the database,
+    // taken each time the trial's row is written, so that a reader asks for the trials changed since the
+    // last sequence it saw (ListTrials' updated_since). Rows from before take their id (all below any new
+    // one, as new sequences start above the largest stored).
+    R"sql(
+ALTER TABLE trials ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE trials SET change_seq = id;
+CREATE INDEX trials_study_change ON trials (study_id, change_seq);
+)sql",
 };
 
 }  // namespace

@@ -190,7 +190,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
                        db->QueryInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"));
   if (wal_mode != 1) return UnavailableError("database " + path + " cannot run in WAL mode");
   HPO_RETURN_IF_ERROR(ProbeWrite(*db, path));
-  return std::unique_ptr<Store>(new Store(std::move(db)));
+  HPO_ASSIGN_OR_RETURN(int64_t last_change, db->QueryInt("SELECT COALESCE(MAX(change_seq), 0) FROM trials"));
+  auto store = std::unique_ptr<Store>(new Store(std::move(db)));
+  store->change_seq_ = static_cast<uint64_t>(last_change);
+  return store;
 }
 
 int Store::schema_version() {
@@ -344,12 +347,15 @@ Status Store::WriteTrial(TrialRecord& record) {
   HPO_ASSIGN_OR_RETURN(
       Stmt stmt,
       db_->Prepare(
-          insert ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
-                   "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
-                   "candidate, progress, history, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                 : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
-                   "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
-                   "lease_expires_ms=?, candidate_id=?, candidate=?, progress=?, history=? WHERE id=?"));
+          insert
+              ? "INSERT INTO trials (study_id, number, state, worker_id, device, attempt, created_ms, "
+                "started_ms, finished_ms, error, seed, lease_token, lease_expires_ms, candidate_id, "
+                "candidate, progress, history, change_seq, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+              : "UPDATE trials SET study_id=?, number=?, state=?, worker_id=?, device=?, attempt=?, "
+                "created_ms=?, started_ms=?, finished_ms=?, error=?, seed=?, lease_token=?, "
+                "lease_expires_ms=?, candidate_id=?, candidate=?, progress=?, history=?, change_seq=? "
+                "WHERE id=?"));
+  const uint64_t change_seq = ++change_seq_;
   stmt.Bind(1, static_cast<int64_t>(t.study_id()))
       .Bind(2, int64_t{t.number()})
       .Bind(3, int64_t{t.state()})
@@ -366,13 +372,15 @@ Status Store::WriteTrial(TrialRecord& record) {
       .Bind(14, static_cast<int64_t>(record.candidate_id))
       .BindBlob(15, PackDoubles(record.x))
       .BindBlob(16, t.has_progress() ? t.progress().SerializeAsString() : std::string())
-      .BindBlob(17, record.history.steps().empty() ? std::string() : record.history.SerializeAsString());
+      .BindBlob(17, record.history.steps().empty() ? std::string() : record.history.SerializeAsString())
+      .Bind(18, static_cast<int64_t>(change_seq));
   if (t.id() != 0) {
-    stmt.Bind(18, static_cast<int64_t>(t.id()));
+    stmt.Bind(19, static_cast<int64_t>(t.id()));
   } else {
-    stmt.BindNull(18);
+    stmt.BindNull(19);
   }
   HPO_RETURN_IF_ERROR(stmt.Run());
+  record.change_seq = change_seq;
   if (t.id() == 0) t.set_id(static_cast<uint64_t>(db_->LastInsertRowId()));
   const auto id = static_cast<int64_t>(t.id());
 
@@ -407,8 +415,10 @@ Status Store::WriteTrial(TrialRecord& record) {
 
 Status Store::Apply(Changes& changes) {
   std::lock_guard lock(mu_);
-  // Ids handed to new trials are kept only if the transaction commits.
+  // Ids handed to new trials, and change sequences, are kept only if the transaction commits: a reader's
+  // cursor never covers a sequence that a later write could take.
   std::vector<TrialRecord*> inserted;
+  const uint64_t change_seq_before = change_seq_;
   Transaction txn(*db_);
   HPO_RETURN_IF_ERROR(txn.Begin());
   Status status = [&]() -> Status {
@@ -447,19 +457,23 @@ Status Store::Apply(Changes& changes) {
   }();
   if (!status.ok()) {
     for (TrialRecord* record : inserted) record->trial.set_id(0);
+    change_seq_ = change_seq_before;
   }
   return status;
 }
 
-Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t key) {
+Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, const std::vector<int64_t>& keys) {
   std::string sql =
       "SELECT id, study_id, number, state, worker_id, device, attempt, created_ms, started_ms, finished_ms, "
-      "error, seed, lease_token, lease_expires_ms, candidate_id, candidate, progress, history FROM trials "
-      "WHERE ";
+      "error, seed, lease_token, lease_expires_ms, candidate_id, candidate, progress, history, change_seq "
+      "FROM trials WHERE ";
   sql += where;
   sql += " ORDER BY number";
+  const auto bind_keys = [&keys](Stmt& stmt) {
+    for (size_t i = 0; i < keys.size(); ++i) stmt.Bind(static_cast<int>(i + 1), keys[i]);
+  };
   HPO_ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(sql));
-  stmt.Bind(1, key);
+  bind_keys(stmt);
   std::vector<TrialRecord> records;
   std::map<int64_t, size_t> index;
   for (;;) {
@@ -493,6 +507,7 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
         return DataLossError("trial " + std::to_string(t.id()) + " has an unreadable step history");
       }
     }
+    r.change_seq = static_cast<uint64_t>(stmt.Int(18));
     index[stmt.Int(0)] = records.size();
     records.push_back(std::move(r));
   }
@@ -502,7 +517,7 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
   HPO_ASSIGN_OR_RETURN(Stmt params, db_->Prepare("SELECT trial_id, real_value, int_value, text_value, name "
                                                  "FROM trial_params WHERE " +
                                                  trial_filter));
-  params.Bind(1, key);
+  bind_keys(params);
   for (;;) {
     HPO_ASSIGN_OR_RETURN(bool row, params.Step());
     if (!row) break;
@@ -514,7 +529,7 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
   }
   HPO_ASSIGN_OR_RETURN(Stmt metrics,
                        db_->Prepare("SELECT trial_id, name, value FROM trial_metrics WHERE " + trial_filter));
-  metrics.Bind(1, key);
+  bind_keys(metrics);
   for (;;) {
     HPO_ASSIGN_OR_RETURN(bool row, metrics.Step());
     if (!row) break;
@@ -528,7 +543,7 @@ Result<std::vector<TrialRecord>> Store::ReadTrials(const char* where, int64_t ke
 Result<TrialRecord> Store::GetTrial(uint64_t trial_id) {
   std::lock_guard lock(mu_);
   HPO_ASSIGN_OR_RETURN(std::vector<TrialRecord> records,
-                       ReadTrials("id = ?", static_cast<int64_t>(trial_id)));
+                       ReadTrials("id = ?", {static_cast<int64_t>(trial_id)}));
   if (records.empty()) return NotFoundError("trial " + std::to_string(trial_id) + " not found");
   return std::move(records.front());
 }
@@ -538,7 +553,24 @@ Result<std::vector<TrialRecord>> Store::ListTrials(uint64_t study_id) {
   HPO_ASSIGN_OR_RETURN(int64_t exists,
                        db_->QueryInt("SELECT COUNT(*) FROM studies WHERE id = " + std::to_string(study_id)));
   if (exists == 0) return NotFoundError("study " + std::to_string(study_id) + " not found");
-  return ReadTrials("study_id = ?", static_cast<int64_t>(study_id));
+  return ReadTrials("study_id = ?", {static_cast<int64_t>(study_id)});
+}
+
+Result<TrialChanges> Store::ListTrialsSince(uint64_t study_id, uint64_t since) {
+  std::lock_guard lock(mu_);
+  HPO_ASSIGN_OR_RETURN(int64_t exists,
+                       db_->QueryInt("SELECT COUNT(*) FROM studies WHERE id = " + std::to_string(study_id)));
+  if (exists == 0) return NotFoundError("study " + std::to_string(study_id) + " not found");
+  TrialChanges changes;
+  // Under mu_, no write is in flight: every sequence handed out so far is committed or rolled back.
+  changes.cursor = change_seq_;
+  // A cursor from the future (from another database, or from before a restore from backup) could hide
+  // trials written since: answer with them all.
+  if (since > change_seq_) since = 0;
+  HPO_ASSIGN_OR_RETURN(changes.trials,
+                       ReadTrials("study_id = ? AND change_seq > ?",
+                                  {static_cast<int64_t>(study_id), static_cast<int64_t>(since)}));
+  return changes;
 }
 
 Result<uint64_t> Store::RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,

@@ -33,6 +33,17 @@ struct TrialRecord {
   uint64_t candidate_id = 0;  // the optimizer's id of the candidate
   std::vector<double> x;      // the candidate on the unit cube
   v1::TrialHistory history;   // every step reported on the current attempt, oldest first (the pruner's)
+  // Set by the store on each write (read back by ListTrials): the database's change counter at that
+  // write. Larger for a later write of any trial; ignored when writing.
+  uint64_t change_seq = 0;
+};
+
+// One study's trials changed after a sequence (Store::ListTrialsSince).
+struct TrialChanges {
+  std::vector<TrialRecord> trials;  // by number: those whose change_seq is above the one asked for
+  // The change counter as of the read: every write committed before it has a sequence <= cursor, and
+  // any later write one above it. Ask with it next time to get exactly the trials written since.
+  uint64_t cursor = 0;
 };
 
 struct StudyRecord {
@@ -69,7 +80,7 @@ struct Changes {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens or creates the database at `path` (see the class comment for what is refused).
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
@@ -101,6 +112,10 @@ class Store {
   Result<uint64_t> LastTrialId();
   // The study's trials by number. NOT_FOUND for an unknown study.
   Result<std::vector<TrialRecord>> ListTrials(uint64_t study_id);
+  // The study's trials written after change sequence `since` (0: all of them), by number, and the cursor
+  // to ask with next. A `since` above the store's counter (a cursor of another database) is taken as 0.
+  // NOT_FOUND for an unknown study.
+  Result<TrialChanges> ListTrialsSince(uint64_t study_id, uint64_t since);
 
   // Records a worker's registration, with its labels, in one transaction and returns its new id.
   Result<uint64_t> RegisterWorker(const std::string& name, uint32_t slots, const std::string& device,
@@ -112,12 +127,15 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<Db> db);
-  Result<StudyRecord> ReadStudy(uint64_t study_id);                             // REQUIRES: mu_ held
-  Result<std::vector<TrialRecord>> ReadTrials(const char* where, int64_t key);  // REQUIRES: mu_ held
+  Result<StudyRecord> ReadStudy(uint64_t study_id);  // REQUIRES: mu_ held
+  // The trials matching `where`, whose placeholders take `keys` in order. REQUIRES: mu_ held.
+  Result<std::vector<TrialRecord>> ReadTrials(const char* where, const std::vector<int64_t>& keys);
   Status WriteTrial(TrialRecord& record);  // REQUIRES: mu_ held, in a transaction
 
   std::mutex mu_;
   std::unique_ptr<Db> db_;  // GUARDED_BY(mu_)
+  // GUARDED_BY(mu_); the last change sequence taken by a trial write; outside Apply, the largest committed.
+  uint64_t change_seq_ = 0;
 };
 
 }  // namespace hpo::storage

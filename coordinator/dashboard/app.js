@@ -2,13 +2,19 @@
 // Plain JavaScript, no libraries: everything the page needs is served by the coordinator.
 //
 // Routes (in the address's hash): #/ lists the studies; #/studies/ID shows one. While the shown study
-// runs, the page polls the JSON API every POLL_MS; the list polls every LIST_POLL_MS.
+// runs, the page polls the JSON API every POLL_MS; the list polls every LIST_POLL_MS. A study's trials are
+// fetched whole once, then only those changed since the last answer (/trials?updated_since=CURSOR), and
+// merged by id; its analysis (/analysis: importance, front, hypervolume history) again only when the
+// number of completed trials changed (at most every ANALYSIS_MS while the study runs). The study's
+// analysis views live in plots.js (history, slices), importance.js, parallel.js and curves.js, loaded
+// before this file; the trials table's filters and the parallel coordinates' brushes decide its rows.
 //
 // Hooks for tests and scripts: every plotted trial is <circle class="trial" data-trial-id="ID">, those
 // on the front also have class "front", infeasible ones (breaking a constraint) class "infeasible"; the
-// front's step line is <path class="front-line">; the trials
-// table is #trials-table (rows tr[data-trial-id]); #trial-count and #progress carry data-completed,
-// data-pruned, data-failed, data-running and data-max; <body data-ready="true"> once the first view is drawn.
+// front's step line is <path class="front-line">; the trials table is #trials-table (rows
+// tr[data-trial-id]; #filter-count carries data-shown and data-total); #trial-count and #progress carry
+// data-completed, data-pruned, data-failed, data-running and data-max; <body data-ready="true"> once the
+// first view is drawn.
 //
 // Pruned trials (stopped early by the study's pruner) are done, not failed: they count as finished, in
 // their own (amber) colour.
@@ -16,6 +22,8 @@
 
 const POLL_MS = 1500;
 const LIST_POLL_MS = 3000;
+// The analysis (forests fitted on the coordinator) is asked for again at most this often while a study runs.
+const ANALYSIS_MS = 10000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const PLOT = {width: 760, height: 460, left: 78, right: 24, top: 18, bottom: 58};
 
@@ -25,6 +33,14 @@ const state = {
   generation: 0,  // bumped on every route change, so that a late answer for an old view is dropped
   study: null,
   trials: [],
+  trialsById: new Map(),
+  cursor: 0,           // the trials' change cursor of the last answer
+  analysis: null,
+  analysisCompleted: -1,  // completed trials when the analysis was fetched
+  analysisAt: 0,          // and when (Date.now())
+  views: {},           // the views' own choices (objective shown, ...)
+  brushes: {},         // parallel coordinates: axis key -> [low, high] on the axis's [0, 1]
+  filters: {state: '', front: false, param: '', min: '', max: ''},
   front: null,
   frontIds: new Set(),
   sort: {key: 'number', dir: 1},
@@ -183,9 +199,23 @@ async function refresh() {
       schedule(LIST_POLL_MS);
     } else {
       const base = '/api/v1/studies/' + where.id;
-      const [study, trials, front] = await Promise.all([api(base), api(base + '/trials'), api(base + '/front')]);
+      const [study, changes, front] = await Promise.all([api(base),
+        api(base + '/trials?history=1&updated_since=' + state.cursor), api(base + '/front')]);
       if (generation !== state.generation) return;
-      renderStudy(study, trials.trials, front);
+      for (const t of changes.trials) state.trialsById.set(t.id, t);
+      state.cursor = changes.cursor;
+      let analysisChanged = false;
+      if (study.counts.completed !== state.analysisCompleted &&
+          (study.state !== 'running' || Date.now() - state.analysisAt >= ANALYSIS_MS)) {
+        const analysis = await api(base + '/analysis');
+        if (generation !== state.generation) return;
+        state.analysis = analysis;
+        state.analysisCompleted = study.counts.completed;
+        state.analysisAt = Date.now();
+        analysisChanged = true;
+      }
+      const trials = [...state.trialsById.values()].sort((a, b) => a.number - b.number);
+      renderStudy(study, trials, front, changes.trials.length > 0 || analysisChanged);
       // Live while it runs; once it has ended nothing changes, so the page stops asking.
       if (study.state === 'running') schedule(POLL_MS);
     }
@@ -214,6 +244,13 @@ function navigate() {
   clearTimeout(state.timer);
   state.study = null;
   state.selected = null;
+  state.trialsById = new Map();
+  state.cursor = 0;
+  state.analysis = null;
+  state.analysisCompleted = -1;
+  state.analysisAt = 0;
+  state.brushes = {};
+  state.viewsDrawn = false;
   const where = route();
   $('studies-view').hidden = where.view !== 'list';
   $('study-view').hidden = where.view !== 'study';
@@ -247,7 +284,8 @@ function renderList(studies) {
 
 // ---- one study ----
 
-function renderStudy(study, trials, front) {
+// `changed`: trials or the analysis changed since the last call, so the analysis views are redrawn.
+function renderStudy(study, trials, front, changed) {
   state.study = study;
   state.trials = trials;
   state.front = front;
@@ -291,7 +329,19 @@ function renderStudy(study, trials, front) {
 
   renderAxisPickers(study.objectives);
   renderPlot();
-  renderTable();
+  if (changed || !state.viewsDrawn) {
+    renderViews();
+    renderTable();
+  }
+}
+
+function renderViews() {
+  state.viewsDrawn = true;
+  renderHistory();
+  renderImportance();
+  renderSlices();
+  renderParallel();
+  renderCurves();
 }
 
 function renderAxisPickers(objectives) {
@@ -474,10 +524,11 @@ function selectTrial(id, scroll) {
 function columns() {
   const objectives = state.study.objectives.map((o) => o.name);
   const metricNames = new Set();
-  const paramNames = new Set();
+  // The spec's parameters in its order, then any others the trials carry.
+  const paramNames = specParameters(state.study).map((p) => p.name);
   for (const t of state.trials) {
     for (const k of Object.keys(t.metrics)) if (!objectives.includes(k)) metricNames.add(k);
-    for (const k of Object.keys(t.params)) paramNames.add(k);
+    for (const k of Object.keys(t.params)) if (!paramNames.includes(k)) paramNames.push(k);
   }
   const cols = [
     {key: 'number', label: '#', get: (t) => t.number, num: true},
@@ -485,13 +536,16 @@ function columns() {
     {key: 'state', label: 'state', get: (t) => (t.violated && t.violated.length > 0 ? 'infeasible' : t.state)},
     {key: 'front', label: 'front', get: (t) => (state.frontIds.has(t.id) ? '★' : '')},
   ];
+  for (const name of paramNames) {
+    cols.push({key: 'p:' + name, label: name, get: (t) => t.params[name], param: true,
+      num: state.trials.some((t) => typeof t.params[name] === 'number')});
+  }
   for (const name of objectives) {
     const o = state.study.objectives.find((x) => x.name === name);
     cols.push({key: 'm:' + name, label: name + (o.direction === 'maximize' ? ' ↑' : ' ↓'),
       get: (t) => t.metrics[name], num: true, objective: true});
   }
   for (const name of [...metricNames].sort()) cols.push({key: 'm:' + name, label: name, get: (t) => t.metrics[name], num: true});
-  for (const name of [...paramNames].sort()) cols.push({key: 'p:' + name, label: name, get: (t) => t.params[name], param: true});
   cols.push({key: 'attempt', label: 'attempt', get: (t) => t.attempt, num: true});
   cols.push({key: 'worker', label: 'worker', get: (t) => t.worker_id || null, num: true});
   cols.push({key: 'duration', label: 'duration', num: true, get: (t) => (t.started_ms ? (t.finished_ms || Date.now()) - t.started_ms : null),
@@ -500,6 +554,41 @@ function columns() {
   return cols;
 }
 
+// The trials the table shows: those passing its filters and the parallel coordinates' brushes.
+function filteredTrials() {
+  const f = state.filters;
+  // A bound that is not a number is no bound (for a categorical parameter "from" names the choice).
+  const bound = (text, none) => (text.trim() === '' || Number.isNaN(Number(text)) ? none : Number(text));
+  const low = bound(f.min, -Infinity);
+  const high = bound(f.max, Infinity);
+  const choice = f.min.trim();
+  return state.trials.filter((t) => {
+    const shownState = t.violated && t.violated.length > 0 ? 'infeasible' : t.state;
+    if (f.state && shownState !== f.state) return false;
+    if (f.front && !state.frontIds.has(t.id)) return false;
+    if (f.param) {
+      const v = t.params[f.param];
+      if (v === undefined) return false;
+      if (typeof v === 'number') {
+        if (v < low || v > high) return false;
+      } else if (choice !== '' && String(v) !== choice) {
+        return false;  // a categorical parameter: "from" names the choice
+      }
+    }
+    return inBrushes(t);
+  });
+}
+
+function renderFilterControls() {
+  const select = $('filter-param');
+  const names = [''].concat(specParameters(state.study).map((p) => p.name));
+  if ([...select.options].map((o) => o.value).join('\n') !== names.join('\n')) {
+    select.replaceChildren(...names.map((n) => el('option', {value: n}, n || '—')));
+  }
+  select.value = state.filters.param;
+}
+
+// Numbers compare as numbers, everything else as text with digit runs compared by value ("2" < "10").
 function compare(a, b) {
   const missingA = a === undefined || a === null || a === '';
   const missingB = b === undefined || b === null || b === '';
@@ -528,7 +617,13 @@ function renderTable() {
     headRow.append(th);
   }
   const sortCol = cols.find((c) => c.key === state.sort.key);
-  const rows = state.trials.slice().sort((a, b) => compare(sortCol.get(a), sortCol.get(b)) * state.sort.dir ||
+  renderFilterControls();
+  const visible = filteredTrials();
+  const count = $('filter-count');
+  count.textContent = visible.length === state.trials.length ? '' : visible.length + ' of ' + state.trials.length + ' trials';
+  count.dataset.shown = visible.length;
+  count.dataset.total = state.trials.length;
+  const rows = visible.sort((a, b) => compare(sortCol.get(a), sortCol.get(b)) * state.sort.dir ||
       a.number - b.number);
   const body = table.querySelector('tbody');
   body.replaceChildren();
@@ -556,6 +651,33 @@ function start() {
     sessionStorage.setItem('hpo-token', state.token);
     $('token-input').value = '';
     navigate();
+  });
+  const filterInputs = {'filter-state': 'state', 'filter-param': 'param', 'filter-min': 'min', 'filter-max': 'max'};
+  for (const [id, key] of Object.entries(filterInputs)) {
+    $(id).addEventListener('input', (event) => {
+      state.filters[key] = event.target.value;
+      if (state.study) renderTable();
+    });
+  }
+  $('filter-front').addEventListener('change', (event) => {
+    state.filters.front = event.target.checked;
+    if (state.study) renderTable();
+  });
+  $('trial-filters').addEventListener('submit', (event) => event.preventDefault());
+  const viewPickers = {'history-objective': ['historyObjective', () => renderHistory()],
+    'slice-objective': ['sliceObjective', () => renderSlices()], 'curve-metric': ['curveMetric', () => renderCurves()]};
+  for (const [id, [key, draw]] of Object.entries(viewPickers)) {
+    $(id).addEventListener('change', (event) => {
+      state.views[key] = event.target.value;
+      if (state.study) draw();
+    });
+  }
+  $('parallel-clear').addEventListener('click', () => {
+    state.brushes = {};
+    if (state.study) {
+      renderParallel();
+      renderTable();
+    }
   });
   for (const axis of ['x', 'y']) {
     $(axis + '-objective').addEventListener('change', (event) => {

@@ -126,9 +126,47 @@ class FakeCoordinator final : public StudyApi {
     if (!error.ok()) return error;
     return workers;
   }
+  Result<v1::AnalyzeStudyResponse> AnalyzeStudy(uint64_t id, uint32_t trees) override {
+    analyzed_trees = trees;
+    v1::AnalyzeStudyResponse analysis;
+    *analysis.mutable_objectives() = study_.spec().objectives();
+    analysis.set_method("fanova (random forest, 64 trees)");
+    for (const char* objective : {"accuracy", "latency_ms"}) {
+      v1::ObjectiveImportance* o = analysis.add_importance();
+      o->set_objective(objective);
+      o->set_trials(5);
+      const bool accuracy = std::string(objective) == "accuracy";
+      v1::ParameterImportance* lr = o->add_parameters();
+      lr->set_parameter("lr");
+      lr->set_importance(accuracy ? 0.875 : 0.25);
+      lr->set_stddev(0.0625);
+      v1::ParameterImportance* width = o->add_parameters();
+      width->set_parameter("width");
+      width->set_importance(accuracy ? 0.125 : 0.75);
+      width->set_stddev(0.03125);
+    }
+    v1::FrontSummary* front = analysis.mutable_front();
+    for (int n : {3, 0}) {
+      v1::FrontTrialSummary* t = front->add_trials();
+      t->set_trial_id(trials_.trials(n).id());
+      t->set_number(trials_.trials(n).number());
+      t->add_objectives(trials_.trials(n).metrics().at("accuracy"));
+      t->add_objectives(trials_.trials(n).metrics().at("latency_ms"));
+    }
+    front->set_hypervolume(1.5);
+    front->add_reference(0.5);
+    front->add_reference(4);
+    front->add_best(0.95);
+    front->add_best(0.5);
+    front->add_best_trial_ids(33);
+    front->add_best_trial_ids(31);
+    front->set_completed(5);
+    return Answer("AnalyzeStudy", id, analysis);
+  }
 
   v1::Study& study() { return study_; }
   v1::ListWorkersResponse workers;
+  uint32_t analyzed_trees = 0;
 
   std::vector<std::string> calls;
   std::vector<std::vector<double>> references;  // of each GetParetoFront call
@@ -213,6 +251,9 @@ struct Hpoctl {
       return fake_->DeleteStudy(id, force);
     }
     Result<v1::ListWorkersResponse> ListWorkers(bool all) override { return fake_->ListWorkers(all); }
+    Result<v1::AnalyzeStudyResponse> AnalyzeStudy(uint64_t id, uint32_t trees) override {
+      return fake_->AnalyzeStudy(id, trees);
+    }
 
    private:
     FakeCoordinator* fake_;
@@ -243,6 +284,7 @@ TEST(HpoctlTest, HelpOnEveryCommandDocumentsExitCodesAndEnvironment) {
                                                                                     {"pareto", "--help"},
                                                                                     {"export", "--help"},
                                                                                     {"cancel", "--help"},
+                                                                                    {"analyze", "--help"},
                                                                                     {"token", "--help"}}) {
     Hpoctl run;
     EXPECT_EQ(run(args), kExitOk) << args[0];
@@ -601,6 +643,44 @@ TEST(HpoctlTest, StudiesInEachFormat) {
   EXPECT_EQ(bad({"studies", "--format", "xml"}), kExitUsage);
   EXPECT_EQ(bad.err, "hpoctl: --format: expected table, csv or json, got 'xml'\n");
   EXPECT_TRUE(bad.coordinator.calls.empty());
+}
+
+TEST(HpoctlTest, AnalyzePrintsImportanceAndTheFrontAsATableOrJson) {
+  Hpoctl table;
+  ASSERT_EQ(table({"analyze", "3"}), kExitOk) << table.err;
+  EXPECT_EQ(table.out,
+            "Importance (fanova (random forest, 64 trees); share of each objective's variance):\n"
+            "parameter  accuracy (5 trials)  latency_ms (5 trials)\n"
+            "lr"
+            "                0.875 \u00b10.062           0.250 \u00b10.062\n"
+            "width"
+            "             0.125 \u00b10.031           0.750 \u00b10.031\n"
+            "\n"
+            "Front: 2 trials of 5 completed (0 infeasible), hypervolume 1.5 (reference 0.5, 4)\n"
+            "  best accuracy (max): 0.95 (trial id 33)\n"
+            "  best latency_ms (min): 0.5 (trial id 31)\n"
+            "number  id  accuracy  latency_ms\n"
+            "     3  33      0.95           3\n"
+            "     0  30       0.9           1\n");
+  EXPECT_EQ(table.coordinator.analyzed_trees, 0u);
+  Hpoctl json;
+  ASSERT_EQ(json({"analyze", "3", "--format", "json", "--trees", "16"}), kExitOk) << json.err;
+  EXPECT_EQ(json.coordinator.analyzed_trees, 16u);
+  hpo::testing::TempDir dir;
+  Hpoctl to_file;
+  ASSERT_EQ(to_file({"analyze", "3", "-o", dir.File("analysis.txt")}), kExitOk) << to_file.err;
+  EXPECT_EQ(ReadFile(dir.File("analysis.txt")), table.out);
+  EXPECT_EQ(to_file.out, "");
+  v1::AnalyzeStudyResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &parsed).ok()) << json.out;
+  EXPECT_EQ(parsed.importance(1).parameters(1).importance(), 0.75);
+  EXPECT_EQ(parsed.front().trials(0).trial_id(), 33u);
+  Hpoctl missing;
+  EXPECT_EQ(missing({"analyze", "4"}), kExitFailed);
+  EXPECT_NE(missing.err.find("study 4 not found"), std::string::npos);
+  Hpoctl bad;
+  EXPECT_EQ(bad({"analyze", "3", "--trees", "0"}), kExitUsage);
+  EXPECT_EQ(bad({"analyze", "3", "--format", "csv"}), kExitUsage);
 }
 
 TEST(HpoctlTest, WatchPrintsPlainLinesOrABarAndExitsByTheEnd) {

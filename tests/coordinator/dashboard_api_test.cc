@@ -161,7 +161,7 @@ TEST_F(DashboardApiTest, BadStudyIdsAre400AndUnknownOnes404NamingTheId) {
   const uint64_t id = RunStudy();
   const HttpResponse other = Get(api, "/api/v1/studies/" + std::to_string(id) + "/params");
   EXPECT_EQ(other.status, 404);
-  EXPECT_NE(Field(ParseJson(other.body), "error").string_value().find("/trials and /front"),
+  EXPECT_NE(Field(ParseJson(other.body), "error").string_value().find("/trials, /front and /analysis"),
             std::string::npos);
 }
 
@@ -268,6 +268,129 @@ TEST_F(DashboardApiTest, TrialsAndFrontAgreeWithTheCore) {
   EXPECT_EQ(ids, expected);
   EXPECT_EQ(Field(front, "trials").list_value().values_size(), 3);
   EXPECT_EQ(Field(Field(front, "objectives").list_value().values(0), "name").string_value(), "f1");
+}
+
+// The page's incremental poll: /trials?updated_since=<cursor> answers only the trials written since that
+// cursor (none when nothing changed), each with its step history when asked (&history=1); a bad cursor is
+// refused naming it.
+TEST_F(DashboardApiTest, TrialsSinceACursorAreOnlyTheChangedOnes) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  v1::StudySpec spec;
+  spec.set_name("incremental");
+  spec.set_seed(4);
+  spec.mutable_task()->mutable_synthetic()->set_function("zdt1");
+  spec.mutable_task()->mutable_synthetic()->set_dims(2);
+  for (const char* name : {"f1", "f2"}) spec.add_objectives()->set_name(name);
+  spec.mutable_budget()->set_max_trials(5);
+  spec.mutable_budget()->set_max_parallel(1);
+  auto study = core_->CreateStudy(spec);
+  ASSERT_TRUE(study.ok()) << study.status().ToString();
+  v1::RegisterWorkerRequest worker;
+  worker.set_name("w");
+  worker.set_slots(1);
+  const uint64_t worker_id = core_->RegisterWorker(worker)->worker_id();
+  const auto acquire = [&] {
+    auto acquired = core_->TryAcquire(worker_id);
+    EXPECT_TRUE(acquired.ok() && acquired->has_value());
+    return **acquired;
+  };
+  const auto complete = [&](const v1::AcquireTrialResponse& a, double f) {
+    v1::CompleteTrialRequest done;
+    done.set_worker_id(worker_id);
+    done.set_trial_id(a.trial().id());
+    done.set_lease_token(a.lease().token());
+    (*done.mutable_metrics())["f1"] = f;
+    (*done.mutable_metrics())["f2"] = 1 - f;
+    EXPECT_TRUE(core_->CompleteTrial(done).ok());
+  };
+  complete(acquire(), 0.25);
+  complete(acquire(), 0.5);
+  const std::string base = "/api/v1/studies/" + std::to_string(study->id()) + "/trials";
+
+  const auto first = ParseJson(Get(api, base).body);
+  const double cursor = Field(first, "cursor").number_value();
+  EXPECT_GT(cursor, 0);
+  const int initial = Field(first, "trials").list_value().values_size();
+  EXPECT_GE(initial, 2);
+  const std::string since = base + "?updated_since=" + std::to_string(static_cast<uint64_t>(cursor));
+  const auto unchanged = ParseJson(Get(api, since).body);
+  EXPECT_EQ(Field(unchanged, "trials").list_value().values_size(), 0);
+  EXPECT_EQ(Field(unchanged, "cursor").number_value(), cursor);
+
+  // A third trial is handed out and reports two steps: only it comes back, with its history.
+  const v1::AcquireTrialResponse third = acquire();
+  for (uint64_t step = 1; step <= 2; ++step) {
+    v1::ReportProgressRequest progress;
+    progress.set_worker_id(worker_id);
+    progress.set_trial_id(third.trial().id());
+    progress.set_lease_token(third.lease().token());
+    progress.set_step(step);
+    (*progress.mutable_metrics())["f1"] = 1.0 / static_cast<double>(step);
+    ASSERT_TRUE(core_->ReportProgress(progress).ok());
+  }
+  const auto changed = ParseJson(Get(api, since + "&history=1").body);
+  const auto& trials = Field(changed, "trials").list_value();
+  ASSERT_EQ(trials.values_size(), 1);
+  EXPECT_EQ(Field(trials.values(0), "id").number_value(), static_cast<double>(third.trial().id()));
+  EXPECT_EQ(Field(trials.values(0), "state").string_value(), "running");
+  const auto& history = Field(trials.values(0), "history").list_value();
+  ASSERT_EQ(history.values_size(), 2);
+  EXPECT_EQ(Field(history.values(1), "step").number_value(), 2);
+  EXPECT_EQ(Field(Field(history.values(1), "metrics"), "f1").number_value(), 0.5);
+  EXPECT_GT(Field(changed, "cursor").number_value(), cursor);
+  // Without history=1 there is no history field.
+  const auto plain = ParseJson(Get(api, since).body);
+  EXPECT_FALSE(Field(plain, "trials").list_value().values(0).struct_value().fields().contains("history"));
+
+  const HttpResponse bad = Get(api, base + "?updated_since=-3");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(Field(ParseJson(bad.body), "error").string_value().find("updated_since"), std::string::npos);
+  const HttpResponse bad_history = Get(api, base + "?history=yes");
+  EXPECT_EQ(bad_history.status, 400);
+  EXPECT_NE(Field(ParseJson(bad_history.body), "error").string_value().find("history"), std::string::npos);
+}
+
+// /analysis is AnalyzeStudy's answer: the importances per objective and the front, as the Core computes
+// them.
+TEST_F(DashboardApiTest, AnalysisAgreesWithTheCore) {
+  DashboardApi api(core_.get(), nullptr, nullptr);
+  const uint64_t id = RunStudy();
+  auto core_analysis = core_->AnalyzeStudy(id);
+  ASSERT_TRUE(core_analysis.ok()) << core_analysis.status().ToString();
+  const HttpResponse response = Get(api, "/api/v1/studies/" + std::to_string(id) + "/analysis");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const auto json = ParseJson(response.body);
+  EXPECT_EQ(Field(json, "method").string_value(), "fanova (random forest, 64 trees)");
+  const auto& importance = Field(json, "importance").list_value();
+  ASSERT_EQ(importance.values_size(), 2);
+  for (int k = 0; k < 2; ++k) {
+    const auto& parameters = Field(importance.values(k), "parameters").list_value();
+    ASSERT_EQ(parameters.values_size(), core_analysis->importance(k).parameters_size());
+    for (int i = 0; i < parameters.values_size(); ++i) {
+      EXPECT_EQ(Field(parameters.values(i), "parameter").string_value(),
+                core_analysis->importance(k).parameters(i).parameter());
+      EXPECT_DOUBLE_EQ(Field(parameters.values(i), "importance").number_value(),
+                       core_analysis->importance(k).parameters(i).importance());
+    }
+  }
+  const auto& front = Field(json, "front");
+  std::vector<double> ids;
+  for (const auto& t : Field(front, "trials").list_value().values())
+    ids.push_back(Field(t, "id").number_value());
+  EXPECT_EQ(ids, (std::vector<double>{static_cast<double>(trial_ids_[0]), static_cast<double>(trial_ids_[1]),
+                                      static_cast<double>(trial_ids_[3])}));
+  // Best f1 is trial 0's 1, best f2 trial 3's 1.
+  EXPECT_EQ(Field(front, "best").list_value().values(0).number_value(), 1);
+  EXPECT_EQ(Field(front, "best_trial_ids").list_value().values(1).number_value(),
+            static_cast<double>(trial_ids_[3]));
+  // The hypervolume as the study page reports it, and its history ends there.
+  const auto study = ParseJson(Get(api, "/api/v1/studies/" + std::to_string(id)).body);
+  const double hv = Field(Field(study, "hypervolume"), "value").number_value();
+  EXPECT_DOUBLE_EQ(Field(front, "hypervolume").number_value(), hv);
+  const auto& history = Field(front, "history").list_value();
+  ASSERT_EQ(history.values_size(), 4);
+  EXPECT_DOUBLE_EQ(history.values(3).list_value().values(1).number_value(), hv);
+  EXPECT_EQ(Get(api, "/api/v1/studies/999/analysis").status, 404);
 }
 
 TEST_F(DashboardApiTest, WithATokenTheApiAndMetricsNeedItAndThePageDoesNot) {

@@ -322,7 +322,7 @@ TEST_F(CoordinatorFaultTest, RefusesForeignFilesAndLeavesThemUntouched) {
     ASSERT_TRUE(WaitFor([&] { return Exists(port_file); }, 15s)) << made.Log();
     ASSERT_EQ(Terminate(&made, 10s), 0);
     ASSERT_EQ(QueryInt(newer, "PRAGMA application_id"), 0x48504f31);
-    ASSERT_EQ(QueryInt(newer, "PRAGMA user_version"), 3);
+    ASSERT_EQ(QueryInt(newer, "PRAGMA user_version"), 4);
     ASSERT_NO_FATAL_FAILURE(Sql(newer, "PRAGMA user_version = 99"));
   }
   struct Case {
@@ -334,7 +334,7 @@ TEST_F(CoordinatorFaultTest, RefusesForeignFilesAndLeavesThemUntouched) {
       {"random bytes", File("random.db"), "is not an SQLite file"},
       {"an SQLite header over random bytes", File("garbled.db"), "is not a readable SQLite database"},
       {"another program's SQLite database", File("foreign.db"), "holds tables that are not hpo's"},
-      {"a newer hpo schema", newer, "has schema version 99, newer than this hpo's 3"},
+      {"a newer hpo schema", newer, "has schema version 99, newer than this hpo's 4"},
   };
   std::mt19937_64 rng(99);
   std::string noise(64 * 1024, '\0');

@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -167,6 +168,65 @@ class Browser {
       *error = std::string("DevTools connection: ") + e.what() + "\n" + fault::ReadFile(log_);
       return std::nullopt;
     }
+  }
+
+  // Calls DevTools method `method` with `params` (a JSON object) and returns its result, or nullopt with
+  // the reason in *error.
+  std::optional<google::protobuf::Struct> Call(const std::string& method, const std::string& params,
+                                               std::string* error) {
+    const int id = ++next_id_;
+    const std::string request =
+        "{\"id\":" + std::to_string(id) + ",\"method\":" + JsonQuote(method) + ",\"params\":" + params + "}";
+    try {
+      ws_->text(true);
+      ws_->write(boost::asio::buffer(request));
+      for (;;) {
+        boost::beast::flat_buffer buffer;
+        ws_->read(buffer);
+        google::protobuf::Struct message;
+        if (!google::protobuf::util::JsonStringToMessage(boost::beast::buffers_to_string(buffer.data()),
+                                                         &message)
+                 .ok()) {
+          continue;
+        }
+        const auto& fields = message.fields();
+        if (!fields.count("id") || static_cast<int>(fields.at("id").number_value()) != id) continue;
+        if (fields.count("error")) {
+          *error = "DevTools error for " + method;
+          return std::nullopt;
+        }
+        return fields.at("result").struct_value();
+      }
+    } catch (const std::exception& e) {
+      *error = std::string("DevTools connection: ") + e.what() + "\n" + fault::ReadFile(log_);
+      return std::nullopt;
+    }
+  }
+
+  // Writes a PNG of the whole page (`width` CSS pixels wide, as tall as the page) to `path`. False, with
+  // the reason in *error, on failure.
+  bool Screenshot(const std::string& path, int width, std::string* error) {
+    const auto height = Evaluate("document.documentElement.scrollHeight", error);
+    if (!height) return false;
+    const int h = static_cast<int>(height->number_value());
+    if (!Call("Emulation.setDeviceMetricsOverride",
+              "{\"width\":" + std::to_string(width) + ",\"height\":" + std::to_string(h) +
+                  ",\"deviceScaleFactor\":1,\"mobile\":false}",
+              error))
+      return false;
+    const auto shot = Call("Page.captureScreenshot", "{\"format\":\"png\"}", error);
+    if (!shot || !shot->fields().count("data")) return false;
+    const std::string& encoded = shot->fields().at("data").string_value();
+    std::string png(boost::beast::detail::base64::decoded_size(encoded.size()), '\0');
+    const auto decoded = boost::beast::detail::base64::decode(png.data(), encoded.data(), encoded.size());
+    png.resize(decoded.first);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << png;
+    if (!out) {
+      *error = "cannot write " + path;
+      return false;
+    }
+    return true;
   }
 
   // Evaluates the boolean `expression` every 50 ms until it is true (returns true) or `limit` passes.

@@ -12,6 +12,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -226,6 +229,20 @@ TEST_F(DashboardTest, PageFollowsAStudyLiveAndShowsItsFrontAsTheCoordinatorHasIt
   std::set<double> front_ids;
   for (const auto& t : front.trials()) front_ids.insert(static_cast<double>(t.id()));
   ASSERT_FALSE(front_ids.empty());
+
+  // The page asks for the trials changed since its last answer: one more refresh (as when the tab is shown
+  // again) asks with the cursor of the last answer, gets no trial back, and still shows them all.
+  const std::string resources =
+      "performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('/trials?'))"
+      ".map(n => Number(new URL(n).searchParams.get('updated_since')))";
+  const int asked = Evaluate(resources).list_value().values_size();
+  ASSERT_GE(asked, 1);
+  EXPECT_EQ(Evaluate(resources).list_value().values(0).number_value(), 0);
+  Evaluate("document.dispatchEvent(new Event('visibilitychange')); true");
+  WaitForPage("(" + resources + ").length > " + std::to_string(asked) + " && (" + resources + ").pop() > 0",
+              10s);
+  WaitForPage("document.querySelectorAll('#front-plot circle.trial').length === " + std::to_string(kTrials),
+              5s);
 
   page = Evaluate(kReadStudyPage);
   const auto& shown = page.struct_value().fields();
@@ -559,6 +576,355 @@ TEST_F(DashboardTest, WorkersAreListedAndAStudyWithoutOneSaysItWaits) {
   EXPECT_NE(
       Evaluate("document.getElementById('workers-note').textContent").string_value().find("1 live of 1"),
       std::string::npos);
+}
+
+// The study's analysis views, each plotting exactly the API's numbers: an ask/tell study with a log-scaled
+// float, an int, a categorical and a conditional parameter, two objectives, and ASHA pruning some trials.
+// The loss depends on lr alone and the latency on width (and act), so importance ranks them first.
+// The test leaves a screenshot of the page: $HPO_DASHBOARD_SCREENSHOT names where (docs/dashboard-study.png
+// in the README is one), else the test's directory.
+TEST_F(DashboardTest, AnalysisViewsPlotTheApisNumbers) {
+  ASSERT_NO_FATAL_FAILURE(StartCoordinator());
+  v1::CreateStudyRequest create;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(R"({
+      "name": "dashboard views",
+      "parameters": [
+        {"name": "lr", "float": {"low": 0.0001, "high": 0.1, "log": true}},
+        {"name": "width", "int": {"low": 16, "high": 256}},
+        {"name": "act", "categorical": {"choices": ["relu", "gelu", "tanh"]}},
+        {"name": "slope", "float": {"low": 0.0, "high": 0.3},
+         "condition": {"parent": "act", "values": ["relu"]}}],
+      "objectives": [{"name": "loss", "direction": "MINIMIZE"}, {"name": "latency_ms", "direction": "MINIMIZE"}],
+      "algorithm": {"random": {}},
+      "budget": {"max_trials": 60, "max_parallel": 1},
+      "task": {"external": {}},
+      "pruner": {"asha": {"max_resource": 6, "min_resource": 2}},
+      "seed": 8})",
+                                                          create.mutable_spec())
+                  .ok());
+  v1::Study study;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->CreateStudy(&context, create, &study).ok());
+  }
+  auto workers = v1::WorkerService::NewStub(channel_);
+  v1::RegisterWorkerResponse registered;
+  {
+    grpc::ClientContext context;
+    v1::RegisterWorkerRequest request;
+    request.set_name("views-test");
+    request.set_slots(1);
+    ASSERT_TRUE(workers->RegisterWorker(&context, request, &registered).ok());
+  }
+  for (int i = 0; i < 60; ++i) {
+    v1::AcquireTrialResponse trial;
+    {
+      grpc::ClientContext context;
+      v1::AcquireTrialRequest request;
+      request.set_worker_id(registered.worker_id());
+      request.set_study_id(study.id());
+      request.set_wait_ms(5000);
+      ASSERT_TRUE(workers->AcquireTrial(&context, request, &trial).ok());
+      ASSERT_TRUE(trial.has_trial());
+    }
+    const auto& params = trial.trial().params();
+    const double loss = std::pow(std::log10(params.at("lr").double_value()) + 2.5, 2) + 0.1;
+    const double latency = static_cast<double>(params.at("width").int_value()) / 100.0 +
+                           (params.at("act").string_value() == "tanh" ? 0.5 : 0.0);
+    bool stopped = false;
+    for (uint64_t step = 1; step <= 6 && !stopped; ++step) {
+      grpc::ClientContext context;
+      v1::ReportProgressRequest request;
+      request.set_worker_id(registered.worker_id());
+      request.set_trial_id(trial.trial().id());
+      request.set_lease_token(trial.lease().token());
+      request.set_step(step);
+      (*request.mutable_metrics())["loss"] = loss * (1.0 + 1.0 / static_cast<double>(step));
+      (*request.mutable_metrics())["latency_ms"] = latency;  // multi-objective ASHA ranks by both
+      v1::ReportProgressResponse response;
+      ASSERT_TRUE(workers->ReportProgress(&context, request, &response).ok());
+      stopped = response.should_prune();
+    }
+    if (stopped) continue;
+    grpc::ClientContext context;
+    v1::CompleteTrialRequest request;
+    request.set_worker_id(registered.worker_id());
+    request.set_trial_id(trial.trial().id());
+    request.set_lease_token(trial.lease().token());
+    (*request.mutable_metrics())["loss"] = loss;
+    (*request.mutable_metrics())["latency_ms"] = latency;
+    v1::CompleteTrialResponse response;
+    ASSERT_TRUE(workers->CompleteTrial(&context, request, &response).ok());
+  }
+  study = GetStudy(study.id());
+  ASSERT_EQ(study.state(), v1::STUDY_COMPLETED);
+  ASSERT_GT(study.counts().pruned(), 0u);
+  ASSERT_GE(study.counts().completed(), 12u);
+
+  // What the coordinator holds, over gRPC.
+  v1::ListTrialsResponse trials;
+  {
+    grpc::ClientContext context;
+    v1::ListTrialsRequest request;
+    request.set_study_id(study.id());
+    request.set_include_history(true);
+    ASSERT_TRUE(stub_->ListTrials(&context, request, &trials).ok());
+  }
+  v1::AnalyzeStudyResponse analysis;
+  {
+    grpc::ClientContext context;
+    v1::AnalyzeStudyRequest request;
+    request.set_study_id(study.id());
+    ASSERT_TRUE(stub_->AnalyzeStudy(&context, request, &analysis).ok());
+  }
+  ASSERT_EQ(analysis.importance_size(), 2);
+  EXPECT_EQ(analysis.importance(0).parameters(0).parameter(), "lr");
+  EXPECT_EQ(analysis.importance(1).parameters(0).parameter(), "width");
+  std::set<double> front_ids;
+  for (const auto& t : analysis.front().trials()) front_ids.insert(static_cast<double>(t.trial_id()));
+
+  browser_ = OpenBrowser("/#/studies/" + std::to_string(study.id()));
+  ASSERT_NE(browser_, nullptr);
+  WaitForPage(
+      "document.querySelectorAll('#importance-plots rect.importance-bar').length === 8 && "
+      "document.querySelectorAll('#parallel-plot path.pc-line').length === " +
+          std::to_string(study.counts().completed()),
+      30s);
+
+  // History: one point per finished trial at its number and value; the best-so-far line over the
+  // completed ones; the hypervolume trial by trial as AnalyzeStudy has it.
+  std::map<double, std::pair<double, double>> finished;  // id -> (number, loss)
+  std::vector<std::pair<double, double>> best;
+  for (const v1::Trial& t : trials.trials()) {
+    if (t.state() != v1::TRIAL_COMPLETED && t.state() != v1::TRIAL_PRUNED) continue;
+    finished[static_cast<double>(t.id())] = {t.number(), t.metrics().at("loss")};
+    if (t.state() != v1::TRIAL_COMPLETED) continue;
+    const double v = t.metrics().at("loss");
+    best.emplace_back(t.number(), best.empty() ? v : std::min(v, best.back().second));
+  }
+  const auto history = Evaluate(
+      "[...document.querySelectorAll('#history-plot circle.history-point')].map(c => "
+      "[Number(c.dataset.trialId), "
+      "Number(c.dataset.number), Number(c.dataset.value)])");
+  std::map<double, std::pair<double, double>> plotted;
+  for (const auto& p : history.list_value().values()) {
+    const auto& v = p.list_value().values();
+    plotted[v[0].number_value()] = {v[1].number_value(), v[2].number_value()};
+  }
+  EXPECT_EQ(plotted, finished);
+  google::protobuf::ListValue best_line;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(
+          Evaluate("document.querySelector('#history-plot path.best-line').dataset.points").string_value(),
+          &best_line)
+          .ok());
+  ASSERT_EQ(best_line.values_size(), static_cast<int>(best.size()));
+  for (size_t i = 0; i < best.size(); ++i) {
+    EXPECT_EQ(best_line.values(static_cast<int>(i)).list_value().values(0).number_value(), best[i].first);
+    EXPECT_EQ(best_line.values(static_cast<int>(i)).list_value().values(1).number_value(), best[i].second);
+  }
+  const auto hv = Evaluate(
+      "[...document.querySelectorAll('#hv-plot circle.hv-point')].map(c => [Number(c.dataset.number), "
+      "Number(c.dataset.value)])");
+  ASSERT_EQ(hv.list_value().values_size(), analysis.front().history_size());
+  for (int i = 0; i < analysis.front().history_size(); ++i) {
+    EXPECT_EQ(hv.list_value().values(i).list_value().values(0).number_value(),
+              analysis.front().history(i).number());
+    EXPECT_DOUBLE_EQ(hv.list_value().values(i).list_value().values(1).number_value(),
+                     analysis.front().history(i).hypervolume());
+  }
+
+  // Importance: every bar is AnalyzeStudy's number, in its order.
+  const auto bars = Evaluate(
+      "[...document.querySelectorAll('#importance-plots rect.importance-bar')].map(b => "
+      "[b.dataset.objective, "
+      "b.dataset.parameter, Number(b.dataset.importance)])");
+  int bar = 0;
+  for (const auto& objective : analysis.importance()) {
+    for (const auto& p : objective.parameters()) {
+      const auto& shown = bars.list_value().values(bar++).list_value().values();
+      EXPECT_EQ(shown[0].string_value(), objective.objective());
+      EXPECT_EQ(shown[1].string_value(), p.parameter());
+      EXPECT_DOUBLE_EQ(shown[2].number_value(), p.importance());
+    }
+  }
+
+  // Slices: one plot per parameter, in the spec's order; lr's points are the completed trials' (lr,
+  // loss); slope's only those of trials where it is active (act = relu).
+  EXPECT_EQ(Evaluate("[...document.querySelectorAll('#slice-plots svg.slice-plot')].map(s => "
+                     "s.dataset.parameter).join(',')")
+                .string_value(),
+            "lr,width,act,slope");
+  const auto slice_points = [&](const std::string& param) {
+    const auto points =
+        Evaluate("[...document.querySelectorAll('#slice-plots circle.slice-point[data-parameter=\"" + param +
+                 "\"]')].map(c => [Number(c.dataset.trialId), c.dataset.x, Number(c.dataset.y)])");
+    std::map<double, std::pair<std::string, double>> out;
+    for (const auto& p : points.list_value().values()) {
+      const auto& v = p.list_value().values();
+      out[v[0].number_value()] = {v[1].string_value(), v[2].number_value()};
+    }
+    return out;
+  };
+  std::map<double, std::pair<std::string, double>> lr_expected, slope_expected;
+  for (const v1::Trial& t : trials.trials()) {
+    if (t.state() != v1::TRIAL_COMPLETED) continue;
+    const double id = static_cast<double>(t.id());
+    lr_expected[id] = {"", t.metrics().at("loss")};
+    if (t.params().contains("slope")) slope_expected[id] = {"", t.metrics().at("loss")};
+  }
+  auto lr_points = slice_points("lr");
+  ASSERT_EQ(lr_points.size(), lr_expected.size());
+  for (const v1::Trial& t : trials.trials()) {
+    if (t.state() != v1::TRIAL_COMPLETED) continue;
+    const auto& shown = lr_points.at(static_cast<double>(t.id()));
+    EXPECT_DOUBLE_EQ(std::stod(shown.first), t.params().at("lr").double_value());
+    EXPECT_EQ(shown.second, t.metrics().at("loss"));
+  }
+  auto slope_points = slice_points("slope");
+  EXPECT_EQ(slope_points.size(), slope_expected.size());
+  for (const auto& [id, value] : slope_expected) EXPECT_TRUE(slope_points.contains(id)) << id;
+
+  // Parallel coordinates: one line per completed trial, the front's highlighted; brushing loss keeps
+  // exactly the trials in the range, in the plot and in the table.
+  const auto pc_front = Evaluate(
+      "[...document.querySelectorAll('#parallel-plot path.pc-line.front')].map(p => "
+      "Number(p.dataset.trialId))");
+  std::set<double> pc_front_ids;
+  for (const auto& v : pc_front.list_value().values()) pc_front_ids.insert(v.number_value());
+  EXPECT_EQ(pc_front_ids, front_ids);
+  std::vector<double> losses;
+  for (const v1::Trial& t : trials.trials()) {
+    if (t.state() == v1::TRIAL_COMPLETED) losses.push_back(t.metrics().at("loss"));
+  }
+  std::sort(losses.begin(), losses.end());
+  const double low = losses[losses.size() / 4], high = losses[losses.size() / 2];
+  std::set<double> in_range;
+  for (const v1::Trial& t : trials.trials()) {
+    if (t.state() == v1::TRIAL_COMPLETED && t.metrics().at("loss") >= low && t.metrics().at("loss") <= high)
+      in_range.insert(static_cast<double>(t.id()));
+  }
+  const auto brushed = Evaluate("hpoBrush('m:loss', " + FormatDouble(low) + ", " + FormatDouble(high) + ")");
+  std::set<double> brushed_ids;
+  for (const auto& v : brushed.list_value().values()) brushed_ids.insert(v.number_value());
+  EXPECT_EQ(brushed_ids, in_range);
+  const auto table_ids = [&] {
+    const auto ids = Evaluate(
+        "[...document.querySelectorAll('#trials-table tbody tr')].map(r => Number(r.dataset.trialId))");
+    std::set<double> out;
+    for (const auto& v : ids.list_value().values()) out.insert(v.number_value());
+    return out;
+  };
+  EXPECT_EQ(table_ids(), in_range);
+  Evaluate("hpoBrush('m:loss', null)");
+  EXPECT_EQ(table_ids().size(), static_cast<size_t>(trials.trials_size()));
+  // A drag with the pointer along the loss axis, from its top to its middle, brushes that range: the
+  // trials left, in the plot and in the table, are exactly those whose loss lies in it.
+  const auto dragged = Evaluate(R"JS((() => {
+    const hit = document.querySelector('#parallel-plot g.pc-axis[data-key="m:loss"] rect.pc-hit');
+    const r = hit.getBoundingClientRect();
+    const x = r.x + r.width / 2;
+    hit.dispatchEvent(new PointerEvent('pointerdown', {clientX: x, clientY: r.y + 1, bubbles: true}));
+    window.dispatchEvent(new PointerEvent('pointermove', {clientX: x, clientY: r.y + r.height / 2}));
+    window.dispatchEvent(new PointerEvent('pointerup', {clientX: x, clientY: r.y + r.height / 2}));
+    const b = document.querySelector('#parallel-plot rect.pc-brush[data-key="m:loss"]');
+    return {low: Number(b.dataset.low), high: Number(b.dataset.high),
+      ids: [...document.querySelectorAll('#parallel-plot path.pc-line:not(.dimmed)')]
+          .map(p => Number(p.dataset.trialId))};
+  })())JS");
+  const auto& drag = dragged.struct_value().fields();
+  const double drag_low = drag.at("low").number_value(), drag_high = drag.at("high").number_value();
+  EXPECT_LT(drag_low, drag_high);
+  std::set<double> in_drag;
+  for (const v1::Trial& t : trials.trials()) {
+    const double v = t.state() == v1::TRIAL_COMPLETED ? t.metrics().at("loss") : -1;
+    if (t.state() == v1::TRIAL_COMPLETED && v >= drag_low && v <= drag_high)
+      in_drag.insert(static_cast<double>(t.id()));
+  }
+  std::set<double> dragged_ids;
+  for (const auto& v : drag.at("ids").list_value().values()) dragged_ids.insert(v.number_value());
+  EXPECT_EQ(dragged_ids, in_drag);
+  EXPECT_EQ(table_ids(), in_drag);
+  Evaluate("document.getElementById('parallel-clear').click(); true");
+  EXPECT_EQ(table_ids().size(), static_cast<size_t>(trials.trials_size()));
+
+  // Learning curves: each trial's reported steps, pruned ones marked.
+  const auto curves = Evaluate(
+      "[...document.querySelectorAll('#curves-plot path.curve')].map(p => [Number(p.dataset.trialId), "
+      "p.dataset.state, p.dataset.points])");
+  std::map<double, std::pair<std::string, std::string>> shown_curves;
+  for (const auto& c : curves.list_value().values()) {
+    const auto& v = c.list_value().values();
+    shown_curves[v[0].number_value()] = {v[1].string_value(), v[2].string_value()};
+  }
+  ASSERT_EQ(shown_curves.size(), static_cast<size_t>(trials.trials_size()));
+  int pruned_curves = 0;
+  for (const v1::Trial& t : trials.trials()) {
+    const auto& [state, points_json] = shown_curves.at(static_cast<double>(t.id()));
+    google::protobuf::ListValue points;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(points_json, &points).ok());
+    ASSERT_EQ(points.values_size(), t.history().steps_size());
+    for (int i = 0; i < points.values_size(); ++i) {
+      EXPECT_EQ(points.values(i).list_value().values(0).number_value(), t.history().steps(i).step());
+      EXPECT_EQ(points.values(i).list_value().values(1).number_value(),
+                t.history().steps(i).metrics().at("loss"));
+    }
+    if (t.state() == v1::TRIAL_PRUNED) {
+      EXPECT_EQ(state, "pruned");
+      ++pruned_curves;
+    }
+  }
+  EXPECT_EQ(pruned_curves, static_cast<int>(study.counts().pruned()));
+
+  // The trials table: parameters in the spec's order before the metrics; filters by state, the front and
+  // a parameter range; numbers sort as numbers.
+  EXPECT_EQ(Evaluate("[...document.querySelectorAll('#trials-table thead th')].slice(0, 10).map(h => "
+                     "h.dataset.key).join(',')")
+                .string_value(),
+            "number,id,state,front,p:lr,p:width,p:act,p:slope,m:loss,m:latency_ms");
+  const auto set_filter = [&](const std::string& id, const std::string& value) {
+    Evaluate("(() => { const e = document.getElementById('" + id + "'); const v = '" + value +
+             "'; if (e.type === 'checkbox') e.checked = v === 'true'; else e.value = v; e.dispatchEvent(new "
+             "Event(e.type === 'checkbox' ? 'change' : 'input'));"
+             " return true; })()");
+  };
+  set_filter("filter-state", "pruned");
+  EXPECT_EQ(table_ids().size(), study.counts().pruned());
+  set_filter("filter-state", "");
+  set_filter("filter-front", "true");
+  EXPECT_EQ(table_ids(), front_ids);
+  set_filter("filter-front", "false");
+  set_filter("filter-param", "width");
+  set_filter("filter-min", "64");
+  set_filter("filter-max", "128");
+  std::set<double> width_range;
+  for (const v1::Trial& t : trials.trials()) {
+    const int64_t w = t.params().at("width").int_value();
+    if (w >= 64 && w <= 128) width_range.insert(static_cast<double>(t.id()));
+  }
+  EXPECT_EQ(table_ids(), width_range);
+  set_filter("filter-param", "");
+  set_filter("filter-min", "");
+  set_filter("filter-max", "");
+  const auto widths = Evaluate(
+      "(() => { document.querySelector('#trials-table th[data-key=\"p:width\"]').click();"
+      " const col = [...document.querySelectorAll('#trials-table thead th')].findIndex(h => h.dataset.key "
+      "=== 'p:width');"
+      " return [...document.querySelectorAll('#trials-table tbody tr')].map(r => "
+      "Number(r.children[col].textContent)); })()");
+  std::vector<double> sorted_widths;
+  for (const auto& v : widths.list_value().values()) sorted_widths.push_back(v.number_value());
+  ASSERT_EQ(sorted_widths.size(), static_cast<size_t>(trials.trials_size()));
+  EXPECT_TRUE(std::is_sorted(sorted_widths.begin(), sorted_widths.end()));
+
+  // The screenshot the README shows.
+  const char* target = std::getenv("HPO_DASHBOARD_SCREENSHOT");
+  const std::string png = target != nullptr && *target != '\0' ? target : dir_.File("dashboard-study.png");
+  std::string error;
+  Evaluate(
+      "document.querySelector('#trials-table th[data-key=\"number\"]').click(); window.scrollTo(0, 0); true");
+  ASSERT_TRUE(browser_->Screenshot(png, 1280, &error)) << error;
+  EXPECT_EQ(ReadFile(png).substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
 }
 
 }  // namespace

@@ -208,6 +208,15 @@ class PythonClientTest(unittest.TestCase):
         for t in front:
             self.assertEqual(t["metrics"], told[t["number"]][1])
 
+        # The coordinator's analysis: the same front, and quality (sqrt(x) - 0.01 n) owes most to x.
+        analysis = study.analyze()
+        self.assertEqual([t["id"] for t in analysis["front"]["trials"]], [t["id"] for t in front])
+        self.assertEqual(list(analysis["importance"]), ["cost", "quality"])
+        self.assertEqual(next(iter(analysis["importance"]["quality"])), "x")
+        self.assertAlmostEqual(sum(analysis["importance"]["quality"].values()), 1.0, places=9)
+        self.assertEqual(len(analysis["front"]["history"]), 11)
+        self.assertTrue(analysis["method"].startswith("fanova"))
+
     def test_ask_of_a_study_whose_end_is_still_being_stored_returns_none(self):
         # The coordinator stops handing out trials the moment a study's last result is in, while GetStudy
         # says "running" until that change is stored: ask() waits for the state instead of raising (under

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
@@ -321,6 +322,158 @@ TEST_F(ServiceTest, LongPollAnswersWhenWorkArrives) {
   EXPECT_EQ(response.trial().params().size(), 5u);
   EXPECT_FALSE(response.lease().token().empty());
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+// ListTrials with updated_since answers exactly the trials written since the cursor it gave (a trial
+// handed out and reporting progress, not the finished ones), and AnalyzeStudy over the wire ranks the
+// parameter each objective depends on first, with a front summary equal to GetParetoFront's.
+TEST_F(ServiceTest, ListTrialsSinceACursorAndAnalyzeStudy) {
+  v1::Study study;
+  ASSERT_TRUE(Create(R"({
+      "name": "ask/tell for analysis",
+      "parameters": [
+        {"name": "lr", "float": {"low": 0.0001, "high": 0.1, "log": true}},
+        {"name": "width", "int": {"low": 16, "high": 256}},
+        {"name": "act", "categorical": {"choices": ["relu", "gelu", "tanh"]}},
+        {"name": "slope", "float": {"low": 0.0, "high": 1.0},
+         "condition": {"parent": "act", "values": ["relu"]}}],
+      "objectives": [{"name": "loss", "direction": "MINIMIZE"}, {"name": "latency_ms", "direction": "MINIMIZE"}],
+      "algorithm": {"random": {}},
+      "budget": {"max_trials": 40, "max_parallel": 1},
+      "task": {"external": {}},
+      "seed": 21})",
+                     &study)
+                  .ok());
+  auto worker_stub =
+      v1::WorkerService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  v1::RegisterWorkerResponse registered;
+  {
+    grpc::ClientContext context;
+    v1::RegisterWorkerRequest request;
+    request.set_name("ask-tell");
+    request.set_slots(1);
+    ASSERT_TRUE(worker_stub->RegisterWorker(&context, request, &registered).ok());
+  }
+  // Asks for one trial, reports one step of progress, and (unless `finish` is false) completes it.
+  const auto run_one = [&](bool finish) -> v1::AcquireTrialResponse {
+    v1::AcquireTrialResponse acquired;
+    grpc::ClientContext context;
+    v1::AcquireTrialRequest request;
+    request.set_worker_id(registered.worker_id());
+    request.set_study_id(study.id());
+    request.set_wait_ms(5000);
+    EXPECT_TRUE(worker_stub->AcquireTrial(&context, request, &acquired).ok());
+    EXPECT_TRUE(acquired.has_trial());
+    const auto& params = acquired.trial().params();
+    const double loss = std::pow(std::log10(params.at("lr").double_value()) + 2.5, 2);
+    const double latency = static_cast<double>(params.at("width").int_value()) / 100.0;
+    v1::ReportProgressRequest progress;
+    progress.set_worker_id(registered.worker_id());
+    progress.set_trial_id(acquired.trial().id());
+    progress.set_lease_token(acquired.lease().token());
+    progress.set_step(1);
+    (*progress.mutable_metrics())["loss"] = 2 * loss;
+    v1::ReportProgressResponse progressed;
+    grpc::ClientContext progress_context;
+    EXPECT_TRUE(worker_stub->ReportProgress(&progress_context, progress, &progressed).ok());
+    if (!finish) return acquired;
+    v1::CompleteTrialRequest done;
+    done.set_worker_id(registered.worker_id());
+    done.set_trial_id(acquired.trial().id());
+    done.set_lease_token(acquired.lease().token());
+    (*done.mutable_metrics())["loss"] = loss;
+    (*done.mutable_metrics())["latency_ms"] = latency;
+    v1::CompleteTrialResponse completed;
+    grpc::ClientContext done_context;
+    EXPECT_TRUE(worker_stub->CompleteTrial(&done_context, done, &completed).ok());
+    return acquired;
+  };
+  const auto list = [&](uint64_t since, bool history) {
+    grpc::ClientContext context;
+    v1::ListTrialsRequest request;
+    request.set_study_id(study.id());
+    request.set_updated_since(since);
+    request.set_include_history(history);
+    v1::ListTrialsResponse response;
+    EXPECT_TRUE(stub_->ListTrials(&context, request, &response).ok());
+    return response;
+  };
+
+  for (int i = 0; i < 10; ++i) run_one(true);
+  const v1::ListTrialsResponse all = list(0, false);
+  ASSERT_GE(all.trials_size(), 10);
+  EXPECT_GT(all.cursor(), 0u);
+  EXPECT_FALSE(all.trials(0).has_history());
+  EXPECT_EQ(list(all.cursor(), false).trials_size(), 0);
+
+  const v1::AcquireTrialResponse running = run_one(false);
+  const v1::ListTrialsResponse changed = list(all.cursor(), true);
+  ASSERT_EQ(changed.trials_size(), 1);
+  EXPECT_EQ(changed.trials(0).id(), running.trial().id());
+  EXPECT_EQ(changed.trials(0).state(), v1::TRIAL_RUNNING);
+  ASSERT_EQ(changed.trials(0).history().steps_size(), 1);
+  EXPECT_EQ(changed.trials(0).history().steps(0).step(), 1u);
+  EXPECT_GT(changed.cursor(), all.cursor());
+  EXPECT_EQ(list(changed.cursor(), false).trials_size(), 0);
+  {
+    v1::CompleteTrialRequest done;
+    done.set_worker_id(registered.worker_id());
+    done.set_trial_id(running.trial().id());
+    done.set_lease_token(running.lease().token());
+    (*done.mutable_metrics())["loss"] = 1.0;
+    (*done.mutable_metrics())["latency_ms"] = 1.0;
+    v1::CompleteTrialResponse completed;
+    grpc::ClientContext context;
+    ASSERT_TRUE(worker_stub->CompleteTrial(&context, done, &completed).ok());
+  }
+  for (int i = 0; i < 29; ++i) run_one(true);
+  ASSERT_EQ(WaitDone(study.id(), 10s).state(), v1::STUDY_COMPLETED);
+
+  grpc::ClientContext context;
+  v1::AnalyzeStudyRequest request;
+  request.set_study_id(study.id());
+  v1::AnalyzeStudyResponse analysis;
+  ASSERT_TRUE(stub_->AnalyzeStudy(&context, request, &analysis).ok());
+  ASSERT_EQ(analysis.importance_size(), 2);
+  EXPECT_EQ(analysis.importance(0).objective(), "loss");
+  EXPECT_EQ(analysis.importance(0).trials(), 40u);
+  ASSERT_EQ(analysis.importance(0).parameters_size(), 4);
+  EXPECT_EQ(analysis.importance(0).parameters(0).parameter(), "lr");
+  EXPECT_GT(analysis.importance(0).parameters(0).importance(), 0.5);
+  EXPECT_EQ(analysis.importance(1).parameters(0).parameter(), "width");
+  EXPECT_GT(analysis.importance(1).parameters(0).importance(), 0.5);
+  double sum = 0.0;
+  for (const auto& p : analysis.importance(1).parameters()) sum += p.importance();
+  EXPECT_NEAR(sum, 1.0, 1e-9);
+
+  grpc::ClientContext front_context;
+  v1::GetParetoFrontRequest front_request;
+  front_request.set_study_id(study.id());
+  v1::GetParetoFrontResponse front;
+  ASSERT_TRUE(stub_->GetParetoFront(&front_context, front_request, &front).ok());
+  ASSERT_EQ(analysis.front().trials_size(), front.trials_size());
+  for (int i = 0; i < front.trials_size(); ++i) {
+    EXPECT_EQ(analysis.front().trials(i).trial_id(), front.trials(i).id());
+    EXPECT_EQ(analysis.front().trials(i).objectives(0), front.trials(i).metrics().at("loss"));
+  }
+  EXPECT_EQ(analysis.front().completed(), 40u);
+  ASSERT_EQ(analysis.front().history_size(), 40);
+  EXPECT_EQ(analysis.front().history(39).hypervolume(), analysis.front().hypervolume());
+  EXPECT_GT(analysis.front().hypervolume(), 0.0);
+  for (int i = 1; i < 40; ++i) {
+    EXPECT_GE(analysis.front().history(i).hypervolume(), analysis.front().history(i - 1).hypervolume());
+  }
+  // An unknown study is NOT_FOUND; too many trees INVALID_ARGUMENT naming them.
+  grpc::ClientContext missing_context;
+  request.set_study_id(study.id() + 100);
+  EXPECT_EQ(stub_->AnalyzeStudy(&missing_context, request, &analysis).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext trees_context;
+  request.set_study_id(study.id());
+  request.set_trees(5000);
+  const grpc::Status too_many = stub_->AnalyzeStudy(&trees_context, request, &analysis);
+  EXPECT_EQ(too_many.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(too_many.error_message().find("trees"), std::string::npos);
 }
 
 }  // namespace

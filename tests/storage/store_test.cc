@@ -355,7 +355,7 @@ TEST_F(StoreTest, MigratesSchemaOneKeepingItsRows) {
   auto opened = Store::Open(path_);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   EXPECT_EQ((*opened)->schema_version(), Store::kSchemaVersion);
-  EXPECT_EQ(Store::kSchemaVersion, 3);
+  EXPECT_EQ(Store::kSchemaVersion, 4);
   auto workers = (*opened)->ListWorkers();
   ASSERT_TRUE(workers.ok());
   ASSERT_EQ(workers->size(), 1u);
@@ -367,6 +367,14 @@ TEST_F(StoreTest, MigratesSchemaOneKeepingItsRows) {
   EXPECT_FALSE(trial->trial.has_progress());
   EXPECT_TRUE(trial->history.steps().empty());
   EXPECT_EQ((*opened)->GetStudy(1)->study.error(), "");
+  // The old trial has a change sequence (its id), so that a first incremental read includes it and a
+  // reader with the cursor does not see it again.
+  EXPECT_EQ(trial->change_seq, 1u);
+  auto all = (*opened)->ListTrialsSince(1, 0);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->trials.size(), 1u);
+  EXPECT_EQ(all->cursor, 1u);
+  EXPECT_TRUE((*opened)->ListTrialsSince(1, all->cursor)->trials.empty());
   // And the new tables and columns take rows.
   EXPECT_TRUE((*opened)->RegisterWorker("new", 1, "cpu", 8, {{"gpu", "H100"}}).ok());
   TrialRecord record = *trial;
@@ -384,6 +392,83 @@ TEST_F(StoreTest, MigratesSchemaOneKeepingItsRows) {
   ASSERT_EQ(reread->history.steps_size(), 2);
   EXPECT_EQ(reread->history.steps(1).metrics().at("loss"), 0.5);
   EXPECT_EQ((*opened)->GetStudy(1)->study.error(), "3 trials failed");
+  // The write took a sequence above the migrated ones.
+  EXPECT_EQ(reread->change_seq, 2u);
+  auto since = (*opened)->ListTrialsSince(1, all->cursor);
+  ASSERT_TRUE(since.ok());
+  ASSERT_EQ(since->trials.size(), 1u);
+  EXPECT_EQ(since->cursor, 2u);
+}
+
+// ListTrialsSince answers exactly the trials written after the cursor: several writes in one transaction
+// (as the group commit makes them, all at the same clock time) each get a sequence of their own, a
+// rolled-back write leaves nothing behind, other studies' writes are not answered, and the counter
+// carries on across a reopen.
+TEST_F(StoreTest, ListTrialsSinceAnswersExactlyTheTrialsWrittenAfterTheCursor) {
+  auto opened = Store::Open(path_);
+  ASSERT_TRUE(opened.ok());
+  Store& store = **opened;
+  auto a = store.CreateStudy(Spec(), 1, "");
+  auto b = store.CreateStudy(Spec(), 1, "");
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::vector<TrialRecord> trials(4);
+  for (uint32_t i = 0; i < 4; ++i) {
+    trials[i].trial.set_study_id(i < 3 ? *a : *b);
+    trials[i].trial.set_number(i);
+    trials[i].trial.set_state(v1::TRIAL_PENDING);
+    trials[i].trial.set_created_ms(100);  // the same time for every write
+  }
+  Changes first;
+  for (auto& t : trials) first.trials.push_back(&t);
+  ASSERT_TRUE(store.Apply(first).ok());
+
+  auto initial = store.ListTrialsSince(*a, 0);
+  ASSERT_TRUE(initial.ok());
+  ASSERT_EQ(initial->trials.size(), 3u);
+  EXPECT_EQ(initial->cursor, 4u);
+  EXPECT_EQ(initial->trials[2].change_seq, 3u);
+  EXPECT_TRUE(store.ListTrialsSince(*a, initial->cursor)->trials.empty());
+
+  // Trial 1 changes (same timestamp as before); trial 3 of the other study too.
+  trials[1].trial.set_state(v1::TRIAL_RUNNING);
+  trials[3].trial.set_state(v1::TRIAL_RUNNING);
+  Changes second;
+  second.trials = {&trials[1], &trials[3]};
+  ASSERT_TRUE(store.Apply(second).ok());
+  auto changed = store.ListTrialsSince(*a, initial->cursor);
+  ASSERT_TRUE(changed.ok());
+  ASSERT_EQ(changed->trials.size(), 1u);
+  EXPECT_EQ(changed->trials[0].trial.number(), 1u);
+  EXPECT_EQ(changed->trials[0].trial.state(), v1::TRIAL_RUNNING);
+  EXPECT_EQ(changed->cursor, 6u);
+
+  // A rolled-back write (a duplicate number) changes nothing a reader sees.
+  TrialRecord dup;
+  dup.trial.set_study_id(*a);
+  dup.trial.set_number(0);
+  Changes bad;
+  bad.trials = {&trials[2], &dup};
+  ASSERT_FALSE(store.Apply(bad).ok());
+  auto after_rollback = store.ListTrialsSince(*a, changed->cursor);
+  ASSERT_TRUE(after_rollback.ok());
+  EXPECT_TRUE(after_rollback->trials.empty());
+  EXPECT_EQ(after_rollback->cursor, changed->cursor);
+
+  // Reopened: new writes are still above every cursor handed out before.
+  opened->reset();
+  auto reopened = Store::Open(path_);
+  ASSERT_TRUE(reopened.ok());
+  trials[0].trial.set_state(v1::TRIAL_CANCELLED);
+  Changes third;
+  third.trials = {&trials[0]};
+  ASSERT_TRUE((*reopened)->Apply(third).ok());
+  auto later = (*reopened)->ListTrialsSince(*a, after_rollback->cursor);
+  ASSERT_TRUE(later.ok());
+  ASSERT_EQ(later->trials.size(), 1u);
+  EXPECT_EQ(later->trials[0].trial.state(), v1::TRIAL_CANCELLED);
+  // A cursor from the future answers every trial.
+  EXPECT_EQ((*reopened)->ListTrialsSince(*a, later->cursor + 1000)->trials.size(), 3u);
+  EXPECT_EQ((*reopened)->ListTrialsSince(*a + 5, 0).status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

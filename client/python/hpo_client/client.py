@@ -279,6 +279,33 @@ class Study:
         order = self._param_order()
         return [_trial_dict(t, order) for t in response.trials]
 
+    def analyze(self, trees: int = 0) -> Dict[str, Any]:
+        """What the completed trials say, as the coordinator computes it for `hpoctl analyze` and the
+        dashboard (StudyService.AnalyzeStudy): {"importance": {objective: {parameter: share, ...}}, most
+        important first, each objective's shares summing to 1 (fANOVA on a random forest of `trees` trees;
+        0: 64), "front": the front's summary (trials, hypervolume, reference, best, history), "method"}.
+        The coordinator's whole answer, standard deviations included, is under "response"."""
+        response = self._client._study_call(
+            "AnalyzeStudy", service_pb2.AnalyzeStudyRequest(study_id=self.id, trees=trees)
+        )
+        return {
+            "method": response.method,
+            "importance": {
+                o.objective: {p.parameter: p.importance for p in o.parameters} for o in response.importance
+            },
+            "front": {
+                "trials": [
+                    {"id": t.trial_id, "number": t.number, "objectives": list(t.objectives)}
+                    for t in response.front.trials
+                ],
+                "hypervolume": response.front.hypervolume,
+                "reference": list(response.front.reference),
+                "best": list(response.front.best),
+                "history": [(h.number, h.hypervolume) for h in response.front.history],
+            },
+            "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
+        }
+
     def cancel(self) -> "Study":
         """Cancels the study: no more trials are handed out; running ones are told to stop."""
         self._update(
