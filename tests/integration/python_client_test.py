@@ -636,7 +636,7 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(str(hv), "hypervolume 5.89 (reference point [f1 4.3, f2 4.3], rule: worst + 10% of range)")
         self.assertEqual(hv.trials, 4)
         self.assertEqual(str(study.hypervolume([5, 5])),
-                         "hypervolume 10 (reference point [f1 5, f2 5], rule: given)")  # 1 + 6 + 3
+                         "hypervolume 11 (reference point [f1 5, f2 5], rule: given)")  # 1 + 6 + 4
         # 4 significant digits, names from the answer's objectives.
         self.assertEqual(
             str(hpo_client.Hypervolume(4.75312, [1.03456, 6.19234], "worst + 10% of range", 7, ["f1", "f2"])),
