@@ -587,7 +587,8 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(len(shown), 1, shown)
         self.assertEqual(" ".join(shown[0].split(None, 1)), str(hv))
         self.assertRegex(
-            str(hv), r"^hypervolume \S+ \(reference point \[cost \S+, quality \S+\], rule: worst \+ 10% of range\)$"
+            str(hv),
+            r"^hypervolume \S+ \(reference point \[cost \S+, quality \S+\], rule: worst \+ 10% of range\)$",
         )
 
         # A given point is echoed with the rule "given" (cost <= 1.55 and quality >= -0.05 for every
@@ -597,8 +598,15 @@ class PythonClientTest(unittest.TestCase):
         self.assertGreater(given.value, 0.0)
         self.assertAlmostEqual(given.value, brute_force_hypervolume(points, [1.6, 0.1]), places=12)
         self.assertEqual(
-            str(given), f"hypervolume {given.value:.4g} (reference point [cost 1.6, quality -0.1], rule: given)"
+            str(given),
+            f"hypervolume {given.value:.4g} (reference point [cost 1.6, quality -0.1], rule: given)",
         )
+        try:
+            import numpy  # python3-numpy, when there: an array is a point too
+        except ImportError:
+            pass
+        else:
+            self.assertEqual(study.hypervolume(numpy.array([1.6, -0.1])), given)
         tight = study.hypervolume((0.5, 0.4))  # any sequence
         self.assertEqual((tight.reference_point, tight.rule), ([0.5, 0.4], "given"))
         self.assertAlmostEqual(tight.value, brute_force_hypervolume(points, [0.5, -0.4]), places=12)
@@ -633,7 +641,9 @@ class PythonClientTest(unittest.TestCase):
         self.assertAlmostEqual(hv.value, 5.89, places=12)
         for value in hv.reference_point:
             self.assertAlmostEqual(value, 4.3, places=12)
-        self.assertEqual(str(hv), "hypervolume 5.89 (reference point [f1 4.3, f2 4.3], rule: worst + 10% of range)")
+        self.assertEqual(
+            str(hv), "hypervolume 5.89 (reference point [f1 4.3, f2 4.3], rule: worst + 10% of range)"
+        )
         self.assertEqual(hv.trials, 4)
         self.assertEqual(str(study.hypervolume([5, 5])),
                          "hypervolume 11 (reference point [f1 5, f2 5], rule: given)")  # 1 + 6 + 4

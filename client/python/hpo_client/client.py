@@ -367,7 +367,7 @@ class Study:
         order = self._param_order()
         return [_trial_dict(t, order) for t in response.trials]
 
-    def hypervolume(self, reference_point: Optional[Sequence[float]] = None) -> Hypervolume:
+    def hypervolume(self, reference_point: Optional[Iterable[float]] = None) -> Hypervolume:
         """The hypervolume of the study's Pareto front, as the coordinator computes it (GetParetoFront).
 
         `reference_point` bounds it: one number per objective, in the order of the spec's objectives and
@@ -378,6 +378,7 @@ class Study:
         not finite (and, sending nothing, for one that is not a sequence of numbers); NOT_FOUND for a
         study that no longer exists.
         """
+        self._client._check_open()
         request = service_pb2.GetParetoFrontRequest(
             study_id=self.id, reference_point=_reference_point(reference_point)
         )
@@ -1121,13 +1122,13 @@ def _significant(value: float) -> str:
     return "%.4g" % value
 
 
-def _reference_point(point: Optional[Sequence[float]]) -> List[float]:
-    """A hypervolume reference point as the request's values; [] for None. Its length and finiteness
-    are the coordinator's to check (it names the field); what cannot be sent at all raises HpoError
-    INVALID_ARGUMENT here."""
+def _reference_point(point: Optional[Iterable[float]]) -> List[float]:
+    """A hypervolume reference point (a list, a tuple, a NumPy array, ...) as the request's values; []
+    for None. Its length and finiteness are the coordinator's to check (it names the field); what cannot
+    be sent at all raises HpoError INVALID_ARGUMENT here."""
     if point is None:
         return []
-    if isinstance(point, (str, bytes, Mapping)) or not isinstance(point, Sequence):
+    if isinstance(point, (str, bytes, Mapping)) or not isinstance(point, Iterable):
         raise HpoError(
             grpc.StatusCode.INVALID_ARGUMENT,
             "reference_point must be a sequence of numbers, one per objective in the spec's order, not "
