@@ -52,6 +52,43 @@ def brute_force_front(trials, directions):
     }
 
 
+def minimised(metrics, directions):
+    """A metric dict as a point to minimise, in the order of `directions` (a maximised value negated)."""
+    return [-metrics[n] if d == "MAXIMIZE" else metrics[n] for n, d in directions.items()]
+
+
+def worst_plus_tenth(points):
+    """docs/hypervolume.md's rule on minimised points: per objective, the worst value plus a tenth of the
+    range; a tenth of the value's magnitude (1 for 0) when every point has the same value."""
+    reference = []
+    for values in zip(*points):
+        worst, best = max(values), min(values)
+        margin = 0.1 * (worst - best) if worst > best else (0.1 * abs(worst) if worst != 0 else 1.0)
+        reference.append(worst + margin)
+    return reference
+
+
+def brute_force_hypervolume(points, reference):
+    """The volume that minimised `points` dominate below `reference`, by brute force in any dimension: the
+    grid of every point's coordinates (and the reference's), a cell counted when some point weakly
+    dominates its lower corner."""
+    inside = [p for p in points if all(v < r for v, r in zip(p, reference))]
+    axes = [sorted({p[k] for p in inside} | {reference[k]}) for k in range(len(reference))]
+    volume = 0.0
+
+    def cells(k, corner, size):
+        nonlocal volume
+        if k == len(axes):
+            if any(all(v <= c for v, c in zip(p, corner)) for p in inside):
+                volume += size
+            return
+        for lo, hi in zip(axes[k], axes[k][1:]):
+            cells(k + 1, corner + [lo], size * (hi - lo))
+
+    cells(0, [], 1.0)
+    return volume
+
+
 def external_spec(name, max_trials, max_parallel=0, lease_seconds=0, seed=5):
     return {
         "name": name,
@@ -509,6 +546,243 @@ class PythonClientTest(unittest.TestCase):
         directions = {"f1": "MINIMIZE", "f2": "MINIMIZE"}
         self.assertEqual({t["number"] for t in front}, brute_force_front(trials, directions))
 
+    def hpoctl(self, *args):
+        """Runs hpoctl against the test's coordinator; returns its stdout (exit 0 asserted)."""
+        done = subprocess.run(
+            [os.path.join(BIN, "hpoctl"), "--coordinator", self.address,
+             "--token-file", self.coordinator.token_file, *args],
+            capture_output=True, text=True, timeout=60,
+        )
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return done.stdout
+
+    def test_hypervolume_is_the_coordinators_as_hpoctl_shows_it(self):
+        client = self.client()
+        study = client.create_study(external_spec("hypervolume", max_trials=9, seed=21))
+        empty = study.hypervolume()  # no completed trial: an empty front has none
+        self.assertEqual((empty.value, empty.reference_point, empty.rule, empty.trials), (None, [], "", 0))
+        self.assertIn("no hypervolume", str(empty))
+        while (trial := study.ask(timeout=10)) is not None:
+            if trial.number == 2:
+                study.tell_failed(trial, "diverged")  # not considered
+            else:
+                study.tell(trial, evaluate(trial.params))
+        self.assertEqual(study.wait(interval=0.1, timeout=10).state, "completed")
+
+        directions = {"cost": "MINIMIZE", "quality": "MAXIMIZE"}
+        points = [minimised(t["metrics"], directions) for t in study.trials(state="completed")]
+        self.assertEqual(len(points), 8)
+        hv = study.hypervolume()
+        self.assertEqual(hv.rule, "worst + 10% of range")
+        self.assertEqual(hv.trials, 8)
+        self.assertEqual(hv.objectives, ["cost", "quality"])
+        # The point in the objectives' own directions: quality's lies below every value seen.
+        expected_reference = worst_plus_tenth(points)
+        self.assertEqual(len(hv.reference_point), 2)
+        self.assertAlmostEqual(hv.reference_point[0], expected_reference[0], places=12)
+        self.assertAlmostEqual(hv.reference_point[1], -expected_reference[1], places=12)
+        self.assertIsNotNone(hv.value)
+        self.assertGreater(hv.value, 0.0)
+        self.assertAlmostEqual(hv.value, brute_force_hypervolume(points, expected_reference), places=12)
+
+        # The same numbers as hpoctl's: export carries them exactly, show prints them as str() does.
+        exported = json.loads(self.hpoctl("export", str(study.id)))["pareto_front"]
+        self.assertEqual(exported["hypervolume"], hv.value)
+        self.assertEqual(exported["reference_point"], hv.reference_point)
+        self.assertEqual(exported["reference_rule"], hv.rule)
+        self.assertEqual(exported["considered_trials"], hv.trials)
+        shown = [line for line in self.hpoctl("show", str(study.id)).splitlines()
+                 if line.startswith("hypervolume")]
+        self.assertEqual(len(shown), 1, shown)
+        self.assertEqual(" ".join(shown[0].split(None, 1)), str(hv))
+        self.assertRegex(
+            str(hv),
+            r"^hypervolume \S+ \(reference point \[cost \S+, quality \S+\], rule: worst \+ 10% of range\)$",
+        )
+
+        # A given point is echoed with the rule "given" (cost <= 1.55 and quality >= -0.05 for every
+        # trial, so all lie inside this one); trials not better than it in every objective add nothing.
+        given = study.hypervolume([1.6, -0.1])
+        self.assertEqual((given.reference_point, given.rule, given.trials), ([1.6, -0.1], "given", 8))
+        self.assertGreater(given.value, 0.0)
+        self.assertAlmostEqual(given.value, brute_force_hypervolume(points, [1.6, 0.1]), places=12)
+        self.assertEqual(
+            str(given),
+            f"hypervolume {given.value:.4g} (reference point [cost 1.6, quality -0.1], rule: given)",
+        )
+        try:
+            import numpy  # python3-numpy, when there: an array is a point too
+        except ImportError:
+            pass
+        else:
+            self.assertEqual(study.hypervolume(numpy.array([1.6, -0.1])), given)
+        tight = study.hypervolume((0.5, 0.4))  # any sequence
+        self.assertEqual((tight.reference_point, tight.rule), ([0.5, 0.4], "given"))
+        self.assertAlmostEqual(tight.value, brute_force_hypervolume(points, [0.5, -0.4]), places=12)
+
+        # The coordinator's refusals, as it words them; what cannot be sent is refused before a call.
+        for bad in ([1.0], [1.0, 2.0, 3.0], [1.0, float("nan")], [float("inf"), 0.0]):
+            with self.assertRaises(hpo_client.HpoError, msg=bad) as caught:
+                study.hypervolume(bad)
+            self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT, bad)
+            self.assertIn("reference_point", caught.exception.message)
+        for bad, phrase in (("0.5,10", "not str"), ({"cost": 1.0}, "not dict"), ([1.0, "2"], "[1] must be")):
+            with self.assertRaises(hpo_client.HpoError, msg=bad) as caught:
+                study.hypervolume(bad)
+            self.assertEqual(caught.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(phrase, caught.exception.message)
+
+    def test_hypervolume_of_the_documented_example(self):
+        # docs/hypervolume.md: (f1, f2) = (1, 4), (2, 2), (3, 3), (4, 1), both minimised: reference point
+        # 4.3 in each, hypervolume 0.3 + 4.6 + 0.99 = 5.89.
+        client = self.client()
+        study = client.create_study({
+            "name": "documented-hypervolume",
+            "parameters": [{"name": "x", "float": {"low": 0.0, "high": 1.0}}],
+            "objectives": [{"name": "f1", "direction": "MINIMIZE"}, {"name": "f2", "direction": "MINIMIZE"}],
+            "algorithm": {"random": {}},
+            "budget": {"max_trials": 4},
+            "task": {"external": {}},
+        })
+        for f1, f2 in ((1, 4), (2, 2), (3, 3), (4, 1)):
+            study.tell(study.ask(timeout=10), {"f1": f1, "f2": f2})
+        hv = study.hypervolume()
+        self.assertAlmostEqual(hv.value, 5.89, places=12)
+        for value in hv.reference_point:
+            self.assertAlmostEqual(value, 4.3, places=12)
+        self.assertEqual(
+            str(hv), "hypervolume 5.89 (reference point [f1 4.3, f2 4.3], rule: worst + 10% of range)"
+        )
+        self.assertEqual(hv.trials, 4)
+        self.assertEqual(str(study.hypervolume([5, 5])),
+                         "hypervolume 11 (reference point [f1 5, f2 5], rule: given)")  # 1 + 6 + 4
+        # 4 significant digits, names from the answer's objectives.
+        self.assertEqual(
+            str(hpo_client.Hypervolume(4.75312, [1.03456, 6.19234], "worst + 10% of range", 7, ["f1", "f2"])),
+            "hypervolume 4.753 (reference point [f1 1.035, f2 6.192], rule: worst + 10% of range)",
+        )
+
+    def test_delete_study_refuses_a_running_one_unless_forced(self):
+        client = self.client()
+        done = client.create_study(external_spec("to-delete", max_trials=3))
+        while (trial := done.ask(timeout=10)) is not None:
+            done.tell(trial, evaluate(trial.params))
+        self.assertEqual(done.wait(interval=0.1, timeout=10).state, "completed")
+        deleted = client.delete_study(done.id)
+        self.assertEqual((deleted.id, deleted.name, deleted.state, deleted.trials_deleted),
+                         (done.id, "to-delete", "completed", 3))
+        self.assertEqual(str(deleted), f"deleted study {done.id} to-delete (completed) and its 3 trials")
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            client.study(done.id)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.NOT_FOUND)
+        self.assertNotIn(done.id, [s.id for s in client.studies()])
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            client.delete_study(done.id)  # gone already
+        self.assertEqual(caught.exception.code, grpc.StatusCode.NOT_FOUND)
+
+        running = client.create_study(external_spec("running", max_trials=5))
+        trial = running.ask(timeout=10)
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            client.delete_study(running.id)
+        self.assertEqual(caught.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn(f"study {running.id} is running", caught.exception.message)
+        self.assertEqual(running.refresh().state, "running")  # untouched
+        self.assertEqual(len(running.trials()), 1)
+        forced = running.delete(force=True)  # cancelled first, then deleted
+        self.assertEqual((forced.id, forced.state, forced.trials_deleted), (running.id, "cancelled", 1))
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            running.refresh()
+        self.assertEqual(caught.exception.code, grpc.StatusCode.NOT_FOUND)
+        with self.assertRaises(hpo_client.HpoError) as caught:
+            running.tell(trial, evaluate(trial.params))
+        self.assertIn(caught.exception.code, (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION))
+
+    def test_study_fields_waiting_first_trial_and_compute_time(self):
+        client = self.client()
+        study = client.create_study(external_spec("timed", max_trials=2, max_parallel=1))
+        self.assertEqual((study.waiting, study.first_trial_started_ms, study.compute_ms), ("", 0, 0))
+        trial = study.ask(timeout=10)
+        time.sleep(0.3)
+        study.tell(trial, evaluate(trial.params))
+        study.refresh()
+        self.assertGreaterEqual(study.first_trial_started_ms, study.created_ms)
+        self.assertLessEqual(study.first_trial_started_ms, int(time.time() * 1000))
+        self.assertGreaterEqual(study.compute_ms, 300)
+        self.assertLess(study.compute_ms, 30000)
+        self.assertEqual(study.waiting, "")  # an external task never waits for a worker
+        stored = study.trials()[0]
+        self.assertEqual(study.first_trial_started_ms, stored["started_ms"])
+        self.assertEqual(study.compute_ms, stored["finished_ms"] - stored["started_ms"])
+
+        # A study no live worker can run says so, on a coordinator that has none.
+        other = Coordinator(tempfile.mkdtemp(prefix="hpo-python-client-", dir=self.dir))
+        self.addCleanup(other.stop)
+        lonely = hpo_client.Client(address=other.address, token=TOKEN)
+        self.addCleanup(lonely.close)
+        self.assertEqual(lonely.workers(), [])
+        self.assertEqual(lonely.workers(all=True), [])
+        waiting = lonely.create_study({
+            "name": "waiting",
+            "objectives": [{"name": "f1", "direction": "MINIMIZE"}, {"name": "f2", "direction": "MINIMIZE"}],
+            "budget": {"max_trials": 4},
+            "task": {"synthetic": {"function": "zdt1", "dims": 3}},
+            "worker_selector": {"gpu": "H100"},
+        })
+        self.assertEqual(waiting.refresh().waiting, "no live worker matches selector gpu=H100")
+        progress = waiting.progress()
+        self.assertEqual(progress.waiting, "no live worker matches selector gpu=H100")
+        self.assertIn("(waiting: no live worker matches selector gpu=H100)", str(progress))
+        self.assertEqual((waiting.first_trial_started_ms, waiting.compute_ms), (0, 0))
+
+    def test_workers_lists_a_started_worker_as_live(self):
+        log = open(os.path.join(self.dir, "listed-worker.log"), "w")
+        worker = subprocess.Popen(
+            [
+                os.path.join(BIN, "hpo-worker"),
+                "--coordinator", self.address,
+                "--token-file", self.coordinator.token_file,
+                "--name", "listed-worker",
+                "--slots", "3",
+                "--device", "cpu: test device",
+                "--label", "zone=a",
+                "--wait-ms", "200",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            client = self.client()
+            deadline = time.monotonic() + 30
+            listed = []
+            while not listed and time.monotonic() < deadline:
+                listed = [w for w in client.workers() if w.name == "listed-worker"]
+                if not listed:
+                    time.sleep(0.1)
+            self.assertEqual(len(listed), 1, client.workers())
+            (w,) = listed
+            self.assertIsInstance(w, hpo_client.Worker)
+            self.assertEqual((w.state, w.slots, w.slots_in_use, w.device), ("live", 3, 0, "cpu: test device"))
+            self.assertEqual(w.labels, {"zone": "a", "device": "cpu: test device"})
+            self.assertGreater(w.id, 0)
+            now_ms = int(time.time() * 1000)
+            self.assertGreater(w.last_heartbeat_ms, 0)
+            self.assertLessEqual(w.last_heartbeat_ms, now_ms + 1000)
+            self.assertLessEqual(w.registered_ms, w.last_heartbeat_ms)
+            self.assertIn(w.id, [x.id for x in client.workers(all=True)])
+
+            # An ask/tell client is a worker too, from its first ask.
+            study = client.create_study(external_spec("asking-worker", max_trials=1))
+            trial = study.ask(timeout=10)
+            mine = [x for x in client.workers() if x.id == client._worker_id]
+            self.assertEqual(len(mine), 1, client.workers())
+            self.assertEqual((mine[0].state, mine[0].slots, mine[0].slots_in_use), ("live", 1, 1))
+            self.assertEqual(mine[0].labels.get("client"), "python")
+            study.tell(trial, evaluate(trial.params))
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            log.close()
+
     def test_an_invalid_spec_raises_naming_the_field(self):
         client = self.client()
         before = len(client.studies())
@@ -682,7 +956,12 @@ class PythonClientTest(unittest.TestCase):
             "refresh": study.refresh,
             "trials": study.trials,
             "pareto_front": study.pareto_front,
+            "hypervolume": study.hypervolume,
+            "hypervolume given": lambda: study.hypervolume([1.0, 1.0]),
             "cancel": study.cancel,
+            "delete": study.delete,
+            "delete_study": lambda: client.delete_study(study.id, force=True),
+            "workers": client.workers,
             "ask": lambda: study.ask(timeout=1),
             "tell": lambda: study.tell(trial, {"cost": 1.0, "quality": 1.0}),
             "tell_failed": lambda: study.tell_failed(trial, "no"),

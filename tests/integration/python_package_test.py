@@ -55,6 +55,9 @@ with hpo_client.Client(sys.argv[1], token=sys.argv[2]) as client:
         again = e.code.name
     stored = {t["id"]: t["metrics"]["loss"] for t in study.trials(state="completed")}
     state = study.wait(interval=0.05, timeout=10).state
+    hypervolume = study.hypervolume()  # the coordinator's, through the installed stubs
+    workers = [w.state for w in client.workers() if w.labels.get("client") == "python"]
+    deleted = client.delete_study(study.id).trials_deleted
 client.close()
 try:
     client.studies()
@@ -65,6 +68,8 @@ print(json.dumps({
     "params": [list(t.params) for t in told],
     "told_equals_stored": all(stored[t.id] == t.metrics["loss"] for t in told),
     "told": len(told), "state": state, "again": again, "closed": closed,
+    "hypervolume": [hypervolume.value is not None, hypervolume.rule, hypervolume.trials],
+    "workers": workers, "deleted": deleted,
 }))
 """
 
@@ -156,6 +161,9 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(result["state"], "completed")
         self.assertEqual(result["again"], "FAILED_PRECONDITION")  # a second tell
         self.assertEqual(result["closed"], "FAILED_PRECONDITION")
+        self.assertEqual(result["hypervolume"], [True, "worst + 10% of range", 3])
+        self.assertEqual(result["workers"], ["live"])  # the client itself, from its first ask
+        self.assertEqual(result["deleted"], 3)
 
         # And it uninstalls whole: the generated modules too.
         removed = run([self.python, "-m", "pip", "uninstall", "-y", "hpo-client"], env=clean_env())

@@ -1,7 +1,8 @@
 """hpo_client: the Python client of the hpo coordinator.
 
 Create studies from a dict or a study file, follow them, fetch their trials and Pareto front as plain
-dicts, cancel them, and, for studies whose task is ``{"external": {}}``, evaluate trials in Python with
+dicts and the front's hypervolume as the coordinator computes it, cancel and delete them, list the
+coordinator's workers, and, for studies whose task is ``{"external": {}}``, evaluate trials in Python with
 ask/tell::
 
     import hpo_client
@@ -34,11 +35,25 @@ the gRPC modules of hpo.v1 from proto/ and installs them beside this package. Th
 from hpo_client.client import (
     DEFAULT_ADDRESS,
     Client,
+    DeletedStudy,
     HpoError,
+    Hypervolume,
     Progress,
     Study,
     Trial,
     TrialPruned,
+    Worker,
 )
 
-__all__ = ["DEFAULT_ADDRESS", "Client", "HpoError", "Progress", "Study", "Trial", "TrialPruned"]
+__all__ = [
+    "DEFAULT_ADDRESS",
+    "Client",
+    "DeletedStudy",
+    "HpoError",
+    "Hypervolume",
+    "Progress",
+    "Study",
+    "Trial",
+    "TrialPruned",
+    "Worker",
+]

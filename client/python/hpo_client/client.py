@@ -41,6 +41,10 @@ _STUDY_STATES = {
     study_pb2.STUDY_FAILED: "failed",
     study_pb2.STUDY_CANCELLED: "cancelled",
 }
+_WORKER_STATES = {
+    service_pb2.WORKER_LIVE: "live",
+    service_pb2.WORKER_LOST: "lost",
+}
 
 
 class HpoError(Exception):
@@ -90,6 +94,9 @@ class Progress:
     cancelled: int
     elapsed_s: float  # from the study's creation to its end, or to now while it runs
     pruned: int = 0  # stopped early by the study's pruner: finished, not failed
+    # Why a running study gets no trial run: "no live worker matches selector gpu=H100" ("no live
+    # worker" without a selector); "" when a worker can run it, for an external task, and once it ended.
+    waiting: str = ""
 
     @property
     def finished(self) -> int:
@@ -103,11 +110,78 @@ class Progress:
 
     def __str__(self) -> str:
         pruned = f"{self.pruned} pruned, " if self.pruned else ""
+        waiting = f" (waiting: {self.waiting})" if self.waiting else ""
         return (
             f"study {self.study_id} {self.name}: {self.finished}/{self.max_trials} finished "
             f"({self.completed} completed, {pruned}{self.failed} failed), {self.running} running, "
-            f"elapsed {self.elapsed_s:.0f}s, {self.state}"
+            f"elapsed {self.elapsed_s:.0f}s, {self.state}{waiting}"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class Hypervolume:
+    """The hypervolume of a study's Pareto front as the coordinator computed it: what Study.hypervolume()
+    returns. The client never computes one itself; hpoctl and the dashboard show these same numbers.
+
+    ``value`` is the volume of objective space the front's trials dominate, bounded by
+    ``reference_point``, in the product of the objectives' units; None while the front is empty (no
+    completed trial, or with constraints no feasible one). ``reference_point`` has one value per
+    objective (``objectives``, the study's objective names, in order), in the objective's own units and
+    direction (a maximised objective's lies below the values seen); empty while the front is empty.
+    ``rule`` says how it was chosen: "worst + 10% of range" (per objective, the worst value among the
+    considered trials plus a tenth of their range) or "given" (the point passed to hypervolume()); see
+    docs/hypervolume.md. ``trials`` is how many completed trials the front, the hypervolume and the
+    reference point are taken from (the feasible ones).
+
+    ``str()`` reads as hpoctl shows it, numbers to 4 significant digits: "hypervolume 4.753 (reference
+    point [f1 1.035, f2 6.192], rule: worst + 10% of range)".
+    """
+
+    value: Optional[float]
+    reference_point: List[float]
+    rule: str
+    trials: int
+    objectives: List[str]
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return f"no hypervolume: the front is empty ({self.trials} completed trials considered)"
+        point = ", ".join(
+            (f"{self.objectives[k]} " if k < len(self.objectives) else "") + _significant(v)
+            for k, v in enumerate(self.reference_point)
+        )
+        return f"hypervolume {_significant(self.value)} (reference point [{point}], rule: {self.rule})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Worker:
+    """A worker the coordinator has heard from: what Client.workers() returns, as `hpoctl workers`
+    lists them. An ask/tell client is one too, from its first ask() (labels {"client": "python"})."""
+
+    id: int
+    name: str
+    state: str  # "live" (heard from recently), or "lost" (stopped, killed or cut off)
+    slots: int  # trials it runs at once
+    slots_in_use: int  # trials running under its leases
+    last_heartbeat_ms: int  # Unix ms of its last call; 0: none since the coordinator started
+    device: str  # e.g. "cpu: Intel Xeon (2 threads)"
+    labels: Dict[str, str]  # as matched against a study's worker_selector, "device" included
+    registered_ms: int  # Unix ms
+
+
+@dataclasses.dataclass(frozen=True)
+class DeletedStudy:
+    """What Client.delete_study() deleted: the study as it was just before (a running study deleted
+    with force=True was cancelled first, so its state is "cancelled"), and how many trials went with
+    it."""
+
+    id: int
+    name: str
+    state: str  # "completed", "failed" or "cancelled"
+    trials_deleted: int
+
+    def __str__(self) -> str:
+        return f"deleted study {self.id} {self.name} ({self.state}) and its {self.trials_deleted} trials"
 
 
 class Trial:
@@ -177,7 +251,16 @@ class Trial:
 
 
 class Study:
-    """A study on the coordinator. Attribute values are those of the last answer (see refresh())."""
+    """A study on the coordinator. Attribute values are those of the last answer (see refresh()):
+
+    ``id``, ``name``, ``spec`` (the StudySpec as a dict, in the study file's layout), ``state``
+    ("running", "completed", "failed" or "cancelled"), ``created_ms`` and ``finished_ms`` (Unix ms; 0
+    while it runs), ``error`` (why a failed study stopped early, else ""), ``waiting`` (why a running
+    study gets no trial run, e.g. "no live worker matches selector gpu=H100"; "" when a worker can run
+    it, for an external task, and once it ended), ``first_trial_started_ms`` (when its first trial
+    started, Unix ms; 0 before any did) and ``compute_ms`` (the run time of its ended trials, summed,
+    each from its last start to its end).
+    """
 
     def __init__(self, client: "Client", study: study_pb2.Study):
         self._client = client
@@ -190,6 +273,10 @@ class Study:
         self.state: str = _STUDY_STATES.get(study.state, "unknown")
         self.created_ms: int = study.created_ms
         self.finished_ms: int = study.finished_ms
+        self.error: str = study.error
+        self.waiting: str = study.waiting
+        self.first_trial_started_ms: int = study.first_trial_started_ms
+        self.compute_ms: int = study.compute_ms
         self._proto = study
 
     def __repr__(self) -> str:
@@ -217,6 +304,7 @@ class Study:
             cancelled=counts.cancelled,
             elapsed_s=max(end_ms - self.created_ms, 0) / 1000.0,
             pruned=counts.pruned,
+            waiting=self.waiting,
         )
 
     def wait(
@@ -272,7 +360,7 @@ class Study:
 
     def pareto_front(self) -> List[Dict[str, Any]]:
         """The completed trials no other completed trial dominates, for the study's objectives, as dicts
-        (see trials()), best first by the first objective."""
+        (see trials()), best first by the first objective. Its hypervolume: hypervolume()."""
         response = self._client._study_call(
             "GetParetoFront", service_pb2.GetParetoFrontRequest(study_id=self.id)
         )
@@ -306,12 +394,40 @@ class Study:
             "response": json_format.MessageToDict(response, preserving_proto_field_name=True),
         }
 
+    def hypervolume(self, reference_point: Optional[Iterable[float]] = None) -> Hypervolume:
+        """The hypervolume of the study's Pareto front, as the coordinator computes it (GetParetoFront).
+
+        `reference_point` bounds it: one number per objective, in the order of the spec's objectives and
+        in each objective's own units and direction (e.g. [0.5, 10] for accuracy 0.5, latency_ms 10);
+        the answer's rule is then "given". None: the coordinator chooses the point by its rule, "worst +
+        10% of range" (docs/hypervolume.md). Raises HpoError INVALID_ARGUMENT, as the coordinator words
+        it, for a point with another number of values than the study has objectives or a value that is
+        not finite (and, sending nothing, for one that is not a sequence of numbers); NOT_FOUND for a
+        study that no longer exists.
+        """
+        self._client._check_open()
+        request = service_pb2.GetParetoFrontRequest(
+            study_id=self.id, reference_point=_reference_point(reference_point)
+        )
+        response = self._client._study_call("GetParetoFront", request)
+        return Hypervolume(
+            value=response.hypervolume if response.HasField("hypervolume") else None,
+            reference_point=list(response.reference_point),
+            rule=response.reference_rule,
+            trials=response.considered_trials,
+            objectives=[o.name for o in response.objectives],
+        )
+
     def cancel(self) -> "Study":
         """Cancels the study: no more trials are handed out; running ones are told to stop."""
         self._update(
             self._client._study_call("CancelStudy", service_pb2.CancelStudyRequest(study_id=self.id))
         )
         return self
+
+    def delete(self, force: bool = False) -> DeletedStudy:
+        """Deletes the study with its trials: Client.delete_study(self.id, force)."""
+        return self._client.delete_study(self.id, force=force)
 
     # ---- ask/tell, for studies whose task is {"external": {}} ----
 
@@ -745,6 +861,46 @@ class Client:
         response = self._study_call("ListStudies", service_pb2.ListStudiesRequest())
         return [Study(self, s) for s in response.studies]
 
+    def delete_study(self, study_id: int, force: bool = False) -> DeletedStudy:
+        """Deletes the study `study_id` with all its trials (their parameters, metrics and progress), in
+        one transaction on the coordinator; its id is not used again, and a later client.study(study_id)
+        raises HpoError NOT_FOUND. Returns what was deleted.
+
+        A running study is refused with HpoError FAILED_PRECONDITION ("study 3 is running; cancel it
+        first, or force the deletion ...") unless `force`, which cancels it first (its running trials are
+        told to stop at their next heartbeat). NOT_FOUND for an unknown study.
+        """
+        response = self._study_call(
+            "DeleteStudy", service_pb2.DeleteStudyRequest(study_id=study_id, force=force)
+        )
+        study = response.study
+        return DeletedStudy(
+            id=study.id,
+            name=study.spec.name,
+            state=_STUDY_STATES.get(study.state, "unknown"),
+            trials_deleted=response.trials_deleted,
+        )
+
+    def workers(self, all: bool = False) -> List[Worker]:  # noqa: A002 - the RPC's own name
+        """The workers the coordinator has heard from since it started, by id, "live" or "lost" (not
+        heard from for longer than its --worker-lost-ms). With `all`, also the workers registered with
+        its database that have not called since it started (state "lost", last_heartbeat_ms 0)."""
+        response = self._study_call("ListWorkers", service_pb2.ListWorkersRequest(all=all))
+        return [
+            Worker(
+                id=w.id,
+                name=w.name,
+                state=_WORKER_STATES.get(w.state, "unknown"),
+                slots=w.slots,
+                slots_in_use=w.slots_in_use,
+                last_heartbeat_ms=w.last_heartbeat_ms,
+                device=w.device,
+                labels=dict(w.labels),
+                registered_ms=w.registered_ms,
+            )
+            for w in response.workers
+        ]
+
     # ---- internals ----
 
     def _closed_error(self) -> HpoError:
@@ -986,6 +1142,34 @@ def _to_spec(
         return json_format.ParseDict(dict(spec), study_pb2.StudySpec())
     except json_format.ParseError as e:
         raise HpoError(grpc.StatusCode.INVALID_ARGUMENT, f"{source}: {e}") from None
+
+
+def _significant(value: float) -> str:
+    """`value` to 4 significant digits, as hpoctl and the dashboard print it (C's %.4g)."""
+    return "%.4g" % value
+
+
+def _reference_point(point: Optional[Iterable[float]]) -> List[float]:
+    """A hypervolume reference point (a list, a tuple, a NumPy array, ...) as the request's values; []
+    for None. Its length and finiteness are the coordinator's to check (it names the field); what cannot
+    be sent at all raises HpoError INVALID_ARGUMENT here."""
+    if point is None:
+        return []
+    if isinstance(point, (str, bytes, Mapping)) or not isinstance(point, Iterable):
+        raise HpoError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "reference_point must be a sequence of numbers, one per objective in the spec's order, not "
+            f"{type(point).__name__}",
+        )
+    values: List[float] = []
+    for k, value in enumerate(point):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise HpoError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"reference_point[{k}] must be a number, not {type(value).__name__}",
+            )
+        values.append(float(value))
+    return values
 
 
 def _natural_key(name: str) -> List[Any]:
