@@ -7,19 +7,9 @@
 set -euo pipefail
 bin=$1
 src=$2
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$dir"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-if [[ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
-  echo "Fashion-MNIST is not installed (dataset-fashion-mnist)"; exit 1
-fi
+require_fashion_mnist
 
 # The example as shipped, with a smaller budget: 6 trials of 1 epoch on 1,000 images, no pruner. Seed 11's
 # first six proposals cover all three families (the proposals of a seed are fixed); it is no other

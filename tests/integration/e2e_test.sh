@@ -5,19 +5,9 @@
 #   e2e_test.sh BIN_DIR
 set -euo pipefail
 bin=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$dir"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-if [[ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
-  echo "Fashion-MNIST is not installed (dataset-fashion-mnist)"; exit 1
-fi
+require_fashion_mnist
 
 "$bin/hpo-coordinator" --listen 127.0.0.1:0 --port-file "$dir/port" --db "$dir/hpo.db" 2>"$dir/coordinator.log" &
 pids+=($!)

@@ -7,29 +7,7 @@
 set -euo pipefail
 bin=$1
 python=${2:-python3}
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$dir"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
-# expect_exit CODE CMD...: runs CMD, which must exit CODE; its stdout is in $dir/out, its stderr in $dir/err.
-expect_exit() {
-  local want=$1 got=0
-  shift
-  "$@" >"$dir/out" 2>"$dir/err" || got=$?
-  [[ $got == "$want" ]] || fail "'$*' exited $got, not $want: $(cat "$dir/err")"
-}
-# until_true SECONDS CMD...: runs CMD every 0.1 s until it succeeds; fails the test after SECONDS.
-until_true() {
-  local limit=$1
-  shift
-  for _ in $(seq $((limit * 10))); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 # sql QUERY: the one value QUERY reads from the database.
 sql() { "$python" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$dir/hpo.db" "$1"; }
 

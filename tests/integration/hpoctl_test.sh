@@ -7,22 +7,7 @@
 set -euo pipefail
 bin=$1
 python=${2:-python3}
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$dir"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
-# expect_exit CODE CMD...: runs CMD, which must exit CODE; its stderr is in $dir/err.
-expect_exit() {
-  local want=$1 got=0
-  shift
-  "$@" >"$dir/out" 2>"$dir/err" || got=$?
-  [[ $got == "$want" ]] || fail "'$*' exited $got, not $want: $(cat "$dir/err")"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 echo "hpoctl-test-token" >"$dir/token"
 "$bin/hpo-coordinator" --listen 127.0.0.1:0 --port-file "$dir/port" --db "$dir/hpo.db" \
