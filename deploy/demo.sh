@@ -50,6 +50,9 @@ echo
 echo "Pareto front of study $id (accuracy up, latency down; feasible trials only):"
 "$bin/hpoctl" --coordinator "$addr" pareto "$id" --format table
 echo
+echo "What mattered (hpoctl analyze $id: each parameter's share of each objective's variance):"
+"$bin/hpoctl" --coordinator "$addr" analyze "$id" || true
+echo
 # What the search did: its algorithm, the constraint, and what early stopping saved.
 "$bin/hpoctl" --coordinator "$addr" show "$id" > "$run/show.txt"
 "$bin/hpoctl" --coordinator "$addr" trials "$id" --format json > "$run/trials.json"
