@@ -135,6 +135,68 @@ class DashboardTest : public ::testing::Test {
     return study;
   }
 
+  // An external (ask/tell) study from its spec's JSON, and a worker registered to run its trials here.
+  v1::Study CreateExternalStudy(const std::string& spec_json) {
+    v1::CreateStudyRequest request;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(spec_json, request.mutable_spec()).ok());
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::Study study;
+    const grpc::Status status = stub_->CreateStudy(&context, request, &study);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return study;
+  }
+  uint64_t RegisterWorker(const std::string& name) {
+    workers_ = v1::WorkerService::NewStub(channel_);
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::RegisterWorkerRequest request;
+    request.set_name(name);
+    request.set_slots(1);
+    v1::RegisterWorkerResponse registered;
+    EXPECT_TRUE(workers_->RegisterWorker(&context, request, &registered).ok());
+    return registered.worker_id();
+  }
+  // The next trial of `study` for `worker` (no trial when none came within 5 s).
+  v1::AcquireTrialResponse Acquire(uint64_t worker, uint64_t study) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::AcquireTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_study_id(study);
+    request.set_wait_ms(5000);
+    v1::AcquireTrialResponse trial;
+    EXPECT_TRUE(workers_->AcquireTrial(&context, request, &trial).ok());
+    return trial;
+  }
+  // Reports `metrics` at `step` of an acquired trial; whether the pruner stops it.
+  bool Report(uint64_t worker, const v1::AcquireTrialResponse& trial, uint64_t step,
+              const std::map<std::string, double>& metrics) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::ReportProgressRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(trial.trial().id());
+    request.set_lease_token(trial.lease().token());
+    request.set_step(step);
+    for (const auto& [name, value] : metrics) (*request.mutable_metrics())[name] = value;
+    v1::ReportProgressResponse response;
+    EXPECT_TRUE(workers_->ReportProgress(&context, request, &response).ok());
+    return response.should_prune();
+  }
+  void Complete(uint64_t worker, const v1::AcquireTrialResponse& trial,
+                const std::map<std::string, double>& metrics) {
+    grpc::ClientContext context;
+    Authorize(&context);
+    v1::CompleteTrialRequest request;
+    request.set_worker_id(worker);
+    request.set_trial_id(trial.trial().id());
+    request.set_lease_token(trial.lease().token());
+    for (const auto& [name, value] : metrics) (*request.mutable_metrics())[name] = value;
+    v1::CompleteTrialResponse response;
+    EXPECT_TRUE(workers_->CompleteTrial(&context, request, &response).ok());
+  }
+
   std::unique_ptr<Browser> OpenBrowser(const std::string& path) {
     const std::string chromium = testing::FindChromium();
     if (chromium.empty()) {
@@ -175,6 +237,7 @@ class DashboardTest : public ::testing::Test {
   std::unique_ptr<Browser> browser_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::StudyService::Stub> stub_;
+  std::unique_ptr<v1::WorkerService::Stub> workers_;  // RegisterWorker's
   std::string token_;
   std::vector<std::string> token_env_;
   int grpc_port_ = 0;
@@ -449,8 +512,7 @@ TEST_F(DashboardTest, PrunedTrialsAreDoneInTheirOwnColourNotFailed) {
   // An ask/tell study with ASHA over 9 steps, driven here: trials of quality 0.9, 0.1, 0.2 and 0.95 in
   // turn, each reporting its quality at every step. At rung 0 (step 1) the second and third rank below
   // the best of 2 and 3 and are pruned; the others complete.
-  v1::CreateStudyRequest create;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(R"({
+  v1::Study study = CreateExternalStudy(R"({
       "name": "dashboard asha",
       "parameters": [{"name": "x", "float": {"low": 0, "high": 1}}],
       "objectives": [{"name": "quality", "direction": "MAXIMIZE"}],
@@ -458,60 +520,20 @@ TEST_F(DashboardTest, PrunedTrialsAreDoneInTheirOwnColourNotFailed) {
       "budget": {"max_trials": 4, "max_parallel": 1},
       "task": {"external": {}},
       "pruner": {"asha": {"max_resource": 9}},
-      "seed": 2})",
-                                                          create.mutable_spec())
-                  .ok());
-  v1::Study study;
-  {
-    grpc::ClientContext context;
-    ASSERT_TRUE(stub_->CreateStudy(&context, create, &study).ok());
-  }
-  auto workers = v1::WorkerService::NewStub(channel_);
-  v1::RegisterWorkerResponse registered;
-  {
-    grpc::ClientContext context;
-    v1::RegisterWorkerRequest request;
-    request.set_name("dashboard-test");
-    request.set_slots(1);
-    ASSERT_TRUE(workers->RegisterWorker(&context, request, &registered).ok());
-  }
+      "seed": 2})");
+  const uint64_t worker = RegisterWorker("dashboard-test");
   int pruned = 0;
   for (const double quality : {0.9, 0.1, 0.2, 0.95}) {
-    v1::AcquireTrialResponse trial;
-    {
-      grpc::ClientContext context;
-      v1::AcquireTrialRequest request;
-      request.set_worker_id(registered.worker_id());
-      request.set_study_id(study.id());
-      request.set_wait_ms(5000);
-      ASSERT_TRUE(workers->AcquireTrial(&context, request, &trial).ok());
-      ASSERT_TRUE(trial.has_trial());
-    }
+    const v1::AcquireTrialResponse trial = Acquire(worker, study.id());
+    ASSERT_TRUE(trial.has_trial());
     bool stopped = false;
-    for (uint64_t step = 1; step <= 9 && !stopped; ++step) {
-      grpc::ClientContext context;
-      v1::ReportProgressRequest request;
-      request.set_worker_id(registered.worker_id());
-      request.set_trial_id(trial.trial().id());
-      request.set_lease_token(trial.lease().token());
-      request.set_step(step);
-      (*request.mutable_metrics())["quality"] = quality;
-      v1::ReportProgressResponse response;
-      ASSERT_TRUE(workers->ReportProgress(&context, request, &response).ok());
-      stopped = response.should_prune();
-    }
+    for (uint64_t step = 1; step <= 9 && !stopped; ++step)
+      stopped = Report(worker, trial, step, {{"quality", quality}});
     if (stopped) {
       ++pruned;
       continue;
     }
-    grpc::ClientContext context;
-    v1::CompleteTrialRequest request;
-    request.set_worker_id(registered.worker_id());
-    request.set_trial_id(trial.trial().id());
-    request.set_lease_token(trial.lease().token());
-    (*request.mutable_metrics())["quality"] = quality;
-    v1::CompleteTrialResponse response;
-    ASSERT_TRUE(workers->CompleteTrial(&context, request, &response).ok());
+    Complete(worker, trial, {{"quality", quality}});
   }
   ASSERT_EQ(pruned, 2);
   study = GetStudy(study.id());
@@ -585,8 +607,7 @@ TEST_F(DashboardTest, WorkersAreListedAndAStudyWithoutOneSaysItWaits) {
 // in the README is one), else the test's directory.
 TEST_F(DashboardTest, AnalysisViewsPlotTheApisNumbers) {
   ASSERT_NO_FATAL_FAILURE(StartCoordinator());
-  v1::CreateStudyRequest create;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(R"({
+  v1::Study study = CreateExternalStudy(R"({
       "name": "dashboard views",
       "parameters": [
         {"name": "lr", "float": {"low": 0.0001, "high": 0.1, "log": true}},
@@ -599,62 +620,23 @@ TEST_F(DashboardTest, AnalysisViewsPlotTheApisNumbers) {
       "budget": {"max_trials": 60, "max_parallel": 1},
       "task": {"external": {}},
       "pruner": {"asha": {"max_resource": 6, "min_resource": 2}},
-      "seed": 8})",
-                                                          create.mutable_spec())
-                  .ok());
-  v1::Study study;
-  {
-    grpc::ClientContext context;
-    ASSERT_TRUE(stub_->CreateStudy(&context, create, &study).ok());
-  }
-  auto workers = v1::WorkerService::NewStub(channel_);
-  v1::RegisterWorkerResponse registered;
-  {
-    grpc::ClientContext context;
-    v1::RegisterWorkerRequest request;
-    request.set_name("views-test");
-    request.set_slots(1);
-    ASSERT_TRUE(workers->RegisterWorker(&context, request, &registered).ok());
-  }
+      "seed": 8})");
+  const uint64_t worker = RegisterWorker("views-test");
   for (int i = 0; i < 60; ++i) {
-    v1::AcquireTrialResponse trial;
-    {
-      grpc::ClientContext context;
-      v1::AcquireTrialRequest request;
-      request.set_worker_id(registered.worker_id());
-      request.set_study_id(study.id());
-      request.set_wait_ms(5000);
-      ASSERT_TRUE(workers->AcquireTrial(&context, request, &trial).ok());
-      ASSERT_TRUE(trial.has_trial());
-    }
+    const v1::AcquireTrialResponse trial = Acquire(worker, study.id());
+    ASSERT_TRUE(trial.has_trial());
     const auto& params = trial.trial().params();
     const double loss = std::pow(std::log10(params.at("lr").double_value()) + 2.5, 2) + 0.1;
     const double latency = static_cast<double>(params.at("width").int_value()) / 100.0 +
                            (params.at("act").string_value() == "tanh" ? 0.5 : 0.0);
     bool stopped = false;
     for (uint64_t step = 1; step <= 6 && !stopped; ++step) {
-      grpc::ClientContext context;
-      v1::ReportProgressRequest request;
-      request.set_worker_id(registered.worker_id());
-      request.set_trial_id(trial.trial().id());
-      request.set_lease_token(trial.lease().token());
-      request.set_step(step);
-      (*request.mutable_metrics())["loss"] = loss * (1.0 + 1.0 / static_cast<double>(step));
-      (*request.mutable_metrics())["latency_ms"] = latency;  // multi-objective ASHA ranks by both
-      v1::ReportProgressResponse response;
-      ASSERT_TRUE(workers->ReportProgress(&context, request, &response).ok());
-      stopped = response.should_prune();
+      // multi-objective ASHA ranks by both
+      stopped = Report(worker, trial, step,
+                       {{"loss", loss * (1.0 + 1.0 / static_cast<double>(step))}, {"latency_ms", latency}});
     }
     if (stopped) continue;
-    grpc::ClientContext context;
-    v1::CompleteTrialRequest request;
-    request.set_worker_id(registered.worker_id());
-    request.set_trial_id(trial.trial().id());
-    request.set_lease_token(trial.lease().token());
-    (*request.mutable_metrics())["loss"] = loss;
-    (*request.mutable_metrics())["latency_ms"] = latency;
-    v1::CompleteTrialResponse response;
-    ASSERT_TRUE(workers->CompleteTrial(&context, request, &response).ok());
+    Complete(worker, trial, {{"loss", loss}, {"latency_ms", latency}});
   }
   study = GetStudy(study.id());
   ASSERT_EQ(study.state(), v1::STUDY_COMPLETED);
