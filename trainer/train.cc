@@ -248,8 +248,6 @@ class Run {
     HPO_RETURN_IF_ERROR(Reclaim(0));
     for (int64_t r = 0; r < rows; ++r) Fill(SplitId::kTest, r, r, 0);
     HPO_RETURN_IF_ERROR(UploadInputs(rows, 0).status());
-    HPO_RETURN_IF_ERROR(backend_.Synchronize());  // the probe's forward passes below wait anyway
-    Waited();
     auto forward = [this](int64_t n) {
       const auto size = static_cast<size_t>(n * dim_);
       if (x_compute_.size() == 0) return model_->Forward(x_.Sub(0, size), n);

@@ -129,45 +129,23 @@ class Browser {
   // Evaluates `expression` in the page (a promise is awaited) and returns its value as JSON, or nullopt
   // with the reason in *error (an exception in the page, a broken connection).
   std::optional<google::protobuf::Value> Evaluate(const std::string& expression, std::string* error) {
-    const int id = ++next_id_;
-    const std::string request =
-        "{\"id\":" + std::to_string(id) +
-        ",\"method\":\"Runtime.evaluate\",\"params\":{\"expression\":" + JsonQuote(expression) +
-        ",\"returnByValue\":true,\"awaitPromise\":true}}";
-    try {
-      ws_->text(true);
-      ws_->write(boost::asio::buffer(request));
-      for (;;) {
-        boost::beast::flat_buffer buffer;
-        ws_->read(buffer);
-        google::protobuf::Struct message;
-        if (!google::protobuf::util::JsonStringToMessage(boost::beast::buffers_to_string(buffer.data()),
-                                                         &message)
-                 .ok()) {
-          continue;
-        }
-        const auto& fields = message.fields();
-        if (!fields.count("id") || static_cast<int>(fields.at("id").number_value()) != id)
-          continue;  // an event
-        if (fields.count("error")) {
-          *error = "DevTools error for " + expression;
-          return std::nullopt;
-        }
-        const auto& result = fields.at("result").struct_value().fields();
-        if (result.count("exceptionDetails")) {
-          std::string text;
-          (void)google::protobuf::util::MessageToJsonString(result.at("exceptionDetails"), &text);
-          *error = "the page threw on " + expression + ": " + text;
-          return std::nullopt;
-        }
-        const auto& value = result.at("result").struct_value().fields();
-        if (!value.count("value")) return google::protobuf::Value();  // undefined
-        return value.at("value");
-      }
-    } catch (const std::exception& e) {
-      *error = std::string("DevTools connection: ") + e.what() + "\n" + fault::ReadFile(log_);
+    const std::optional<google::protobuf::Struct> answer = Call(
+        "Runtime.evaluate",
+        "{\"expression\":" + JsonQuote(expression) + ",\"returnByValue\":true,\"awaitPromise\":true}", error);
+    if (!answer) {
+      if (error->rfind("DevTools error", 0) == 0) *error = "DevTools error for " + expression;
       return std::nullopt;
     }
+    const auto& result = answer->fields();
+    if (result.count("exceptionDetails")) {
+      std::string text;
+      (void)google::protobuf::util::MessageToJsonString(result.at("exceptionDetails"), &text);
+      *error = "the page threw on " + expression + ": " + text;
+      return std::nullopt;
+    }
+    const auto& value = result.at("result").struct_value().fields();
+    if (!value.count("value")) return google::protobuf::Value();  // undefined
+    return value.at("value");
   }
 
   // Calls DevTools method `method` with `params` (a JSON object) and returns its result, or nullopt with

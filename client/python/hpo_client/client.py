@@ -831,17 +831,18 @@ class Client:
             untold = list(self._leases.values())
             self._leases.clear()
         for trial in untold:
-            request = service_pb2.ReleaseTrialRequest(
-                worker_id=worker_id,
-                trial_id=trial.id,
-                lease_token=trial._token,
-                reason="the Python client closed",
-            )
-            try:
-                self._rpc(self._workers.ReleaseTrial, request, self._timeout, closing=True)
-            except HpoError:
-                pass  # best effort: the lease runs out anyway
+            self._release_closing(worker_id, trial.id, trial._token)
         self._channel.close()
+
+    def _release_closing(self, worker_id: Optional[int], trial_id: int, token: str) -> None:
+        """Hands a trial back while (or after) the client closes; best effort: its lease runs out anyway."""
+        request = service_pb2.ReleaseTrialRequest(
+            worker_id=worker_id, trial_id=trial_id, lease_token=token, reason="the Python client closed"
+        )
+        try:
+            self._rpc(self._workers.ReleaseTrial, request, self._timeout, closing=True)
+        except (HpoError, ValueError):
+            pass
 
     # ---- studies ----
 
@@ -982,7 +983,14 @@ class Client:
             if response.HasField("trial"):
                 trial = Trial(self, response, study._param_order())
                 with self._lock:
-                    self._leases[trial.id] = trial
+                    closed = self._closed
+                    if not closed:
+                        self._leases[trial.id] = trial
+                if closed:
+                    # close() ran while this ask waited, and may have released a trial that the coordinator
+                    # then handed to this very call: hand it back, and say the client is closed.
+                    self._release_closing(self._worker_id, trial.id, trial._token)
+                    raise self._closed_error()
                 return trial
             if study.refresh().state != "running" or self._holds_the_rest(study):
                 return None
