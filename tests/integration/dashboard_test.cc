@@ -390,10 +390,18 @@ TEST_F(DashboardTest, MetricsAgreeWithTheStudyAndReflectionListsTheServices) {
   ASSERT_EQ(GetStudy(id).counts().completed(), kTrials);
 
   HttpClient http(http_port_);
+  const std::string n = std::to_string(kTrials);
+  // The gRPC counters count a call once its answer is sent, which may be after the study's state changed:
+  // wait until the last CompleteTrial is counted.
+  const std::string last_complete =
+      "grpc_server_handled_total{grpc_service=\"hpo.v1.WorkerService\",grpc_method=\"CompleteTrial\","
+      "grpc_code=\"OK\"} " +
+      n + "\n";
+  EXPECT_TRUE(
+      WaitFor([&] { return http.Get("/metrics").body.find(last_complete) != std::string::npos; }, 15s));
   const auto metrics = http.Get("/metrics");
   ASSERT_EQ(metrics.status, 200) << metrics.error;
   EXPECT_EQ(metrics.headers.at("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-  const std::string n = std::to_string(kTrials);
   const std::string study = std::to_string(id);
   for (const std::string& line : std::vector<std::string>{
            "hpo_study_trials{study_id=\"" + study + "\",state=\"completed\"} " + n + "\n",
